@@ -1,0 +1,1 @@
+//! Teredo wire formats.
