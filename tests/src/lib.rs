@@ -1,1 +1,802 @@
 //! Lab helpers for the end-to-end tests.
+//!
+//! [`Lab::up`] builds a private set of network namespaces with `scripts/lab.sh` (see the
+//! comment block at the top of that script for the topology) under a prefix unique to this
+//! process and lab, so tests may run in parallel threads. Dropping the [`Lab`] tears it all
+//! down: the processes it recorded, its namespaces and its state directory.
+//!
+//! Every test needs root (network namespaces, nftables, TUN). The harness does not skip when
+//! it is not root: [`Lab::up`] fails with a message that says so.
+
+use std::ffi::OsStr;
+use std::fmt::Write as _;
+use std::fs;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+
+pub use teredo;
+pub use teredo::addr::TeredoAddr;
+
+/// The Teredo server's primary IPv4 (node `srv`).
+pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+/// The Teredo server's secondary IPv4 (node `srv`).
+pub const SERVER_IP2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+/// The server's native IPv6 address.
+pub const SERVER_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff02, 0, 0, 0, 0, 2);
+/// The relay's IPv4 (node `relay`).
+pub const RELAY_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// The relay's native IPv6 address.
+pub const RELAY_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff01, 0, 0, 0, 0, 2);
+/// The IPv6-only target host (node `tgt`).
+pub const TARGET_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 1);
+/// The Teredo interface name used by the lab's configurations.
+pub const TEREDO_IFACE: &str = "teredo";
+
+/// Public (WAN) IPv4 of `natN` as the lab creates it.
+pub fn nat_public_ip(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(203, 0, 113, n)
+}
+
+/// IPv4 of `clN` as the lab creates it (behind `natN`).
+pub fn client_ip(n: u8) -> Ipv4Addr {
+    Ipv4Addr::new(198, 18, n, 10)
+}
+
+/// The NAT in front of a client (see the table in `scripts/lab.sh`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Nat {
+    /// Inbound from anyone to a mapped public port.
+    FullCone,
+    /// Inbound from any port of an IP the client has contacted.
+    RestrictedCone,
+    /// Inbound only from the exact IP:port contacted (plain masquerade).
+    PortRestricted,
+    /// A new public port per destination (`masquerade fully-random`).
+    Symmetric,
+    /// No NAT: the client's address is routed as is.
+    None,
+}
+
+impl Nat {
+    /// The name `lab.sh up --nats` takes.
+    pub fn as_arg(self) -> &'static str {
+        match self {
+            Nat::FullCone => "full",
+            Nat::RestrictedCone => "restricted",
+            Nat::PortRestricted => "port",
+            Nat::Symmetric => "symmetric",
+            Nat::None => "none",
+        }
+    }
+}
+
+/// What [`Lab::up`] builds.
+#[derive(Debug, Clone)]
+pub struct LabOpts {
+    /// `natN`/`clN` pairs: the Nth entry is the NAT type of `natN` (N from 1).
+    pub nats: Vec<Nat>,
+    /// Conntrack UDP timeout (unreplied and assured) in the NATs, in seconds; `None` keeps
+    /// Linux's 30 s / 120 s (set explicitly).
+    pub udp_timeout: Option<u32>,
+    /// Start a private system bus right away (see [`Lab::dbus_up`]).
+    pub dbus: bool,
+}
+
+impl Default for LabOpts {
+    fn default() -> Self {
+        LabOpts {
+            nats: vec![
+                Nat::PortRestricted,
+                Nat::FullCone,
+                Nat::RestrictedCone,
+                Nat::Symmetric,
+            ],
+            udp_timeout: None,
+            dbus: false,
+        }
+    }
+}
+
+impl LabOpts {
+    /// A lab with these NATs (`nat1` = `nats[0]`, …).
+    pub fn with_nats(nats: &[Nat]) -> Self {
+        LabOpts {
+            nats: nats.to_vec(),
+            ..LabOpts::default()
+        }
+    }
+}
+
+/// The repository root (`tests/..`).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `scripts/lab.sh`.
+pub fn lab_script() -> PathBuf {
+    repo_root().join("scripts/lab.sh")
+}
+
+/// Path of one of the project's binaries: `$MIREDO_BIN` for `miredo`,
+/// `$MIREDO_SERVER_BIN` for `miredo-server`, `$MIREDO_CHECKCONF_BIN` for
+/// `miredo-checkconf`; otherwise `<target dir>/debug/<name>` where the target dir is
+/// `$CARGO_TARGET_DIR` or `<repo>/target`.
+pub fn our_bin(name: &str) -> PathBuf {
+    let var = format!("{}_BIN", name.to_ascii_uppercase().replace('-', "_"));
+    if let Some(p) = std::env::var_os(var) {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"));
+    let target = if target.is_relative() {
+        repo_root().join(target)
+    } else {
+        target
+    };
+    target.join("debug").join(name)
+}
+
+/// Fails unless the effective user is root.
+pub fn require_root() -> Result<()> {
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let euid = unsafe { libc::geteuid() };
+    if euid != 0 {
+        bail!(
+            "the end-to-end tests need root (network namespaces, nftables, /dev/net/tun); \
+             euid is {euid}: run them as root, e.g. `sudo -E cargo test -p e2e`"
+        );
+    }
+    Ok(())
+}
+
+/// Polls `check` every 20 ms until it returns `Ok(true)`, for at most `timeout`.
+///
+/// An `Err` from `check` does not stop the wait; the last one is reported on time-out.
+pub fn wait_for<F>(desc: &str, timeout: Duration, mut check: F) -> Result<()>
+where
+    F: FnMut() -> Result<bool>,
+{
+    let start = Instant::now();
+    let mut last_err = None;
+    loop {
+        match check() {
+            Ok(true) => return Ok(()),
+            Ok(false) => {}
+            Err(e) => last_err = Some(e),
+        }
+        if start.elapsed() >= timeout {
+            let mut msg = format!("timed out after {timeout:?} waiting for {desc}");
+            if let Some(e) = last_err {
+                let _ = write!(msg, " (last error: {e:#})");
+            }
+            bail!(msg);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A daemon started in the lab and recorded by `lab.sh` (killed by `Lab`'s teardown).
+#[derive(Debug, Clone)]
+pub struct Daemon {
+    /// Name under which `lab.sh` recorded it (`lab.sh stop NAME`).
+    pub name: String,
+    /// Node (namespace suffix) it runs in.
+    pub node: String,
+    /// Its PID (for `-f` daemons, the monitor, which is also the pidfile's PID).
+    pub pid: u32,
+    /// The pidfile passed with `-p` (if any).
+    pub pidfile: PathBuf,
+    /// File receiving its stdout and stderr.
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    /// Its output so far.
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// True while the process exists (and is not a zombie).
+    pub fn is_running(&self) -> bool {
+        match fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
+            Ok(stat) => stat
+                .rsplit_once(") ")
+                .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+            Err(_) => false,
+        }
+    }
+}
+
+/// A process started with [`Lab::spawn`]; SIGTERM (then SIGKILL) and reaped on drop.
+#[derive(Debug)]
+pub struct LabChild {
+    child: Child,
+    /// File receiving its stdout and stderr.
+    pub log: PathBuf,
+}
+
+impl LabChild {
+    /// The process ID.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its output so far.
+    pub fn log_text(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Sends a signal (e.g. `libc::SIGHUP`).
+    pub fn signal(&self, sig: i32) -> Result<()> {
+        signal_pid(self.child.id(), sig)
+    }
+
+    /// Has it exited? (`Some(status)` if so.)
+    pub fn try_wait(&mut self) -> Result<Option<std::process::ExitStatus>> {
+        Ok(self.child.try_wait()?)
+    }
+
+    /// SIGTERM, wait up to `grace`, then SIGKILL; returns the exit status.
+    pub fn stop(&mut self, grace: Duration) -> Result<std::process::ExitStatus> {
+        if let Some(st) = self.child.try_wait()? {
+            return Ok(st);
+        }
+        let _ = signal_pid(self.child.id(), libc::SIGTERM);
+        let start = Instant::now();
+        while start.elapsed() < grace {
+            if let Some(st) = self.child.try_wait()? {
+                return Ok(st);
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let _ = self.child.kill();
+        Ok(self.child.wait()?)
+    }
+}
+
+impl Drop for LabChild {
+    fn drop(&mut self) {
+        let _ = self.stop(Duration::from_secs(3));
+    }
+}
+
+fn signal_pid(pid: u32, sig: i32) -> Result<()> {
+    let pid = libc::pid_t::try_from(pid).context("PID out of range")?;
+    // SAFETY: kill has no memory-safety preconditions; the PID is one we started.
+    let rc = unsafe { libc::kill(pid, sig) };
+    if rc != 0 {
+        bail!("kill({pid}, {sig}): {}", std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
+
+fn unique_prefix() -> String {
+    fn base36(mut v: u64) -> String {
+        const DIGITS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        let mut out = Vec::new();
+        loop {
+            out.push(DIGITS[(v % 36) as usize]);
+            v /= 36;
+            if v == 0 {
+                break;
+            }
+        }
+        out.reverse();
+        String::from_utf8(out).unwrap_or_default()
+    }
+    let n = LAB_COUNTER.fetch_add(1, Ordering::Relaxed);
+    // "mr" + PID (5 base-36 digits, zero-padded: PIDs are < 2^22) + counter.
+    format!(
+        "mr{:0>5}{}",
+        base36(u64::from(std::process::id())),
+        base36(u64::from(n))
+    )
+}
+
+fn output_text(out: &Output) -> String {
+    let mut s = String::from_utf8_lossy(&out.stdout).into_owned();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if !err.trim().is_empty() {
+        if !s.is_empty() && !s.ends_with('\n') {
+            s.push('\n');
+        }
+        s.push_str(&err);
+    }
+    s
+}
+
+/// One lab: a set of namespaces `<prefix>-<node>` (nodes `srv`, `relay`, `v6`, `tgt`,
+/// `wan`, `natN`, `clN`) and a state directory.
+#[derive(Debug)]
+pub struct Lab {
+    prefix: String,
+    state_dir: PathBuf,
+    nats: Vec<Nat>,
+    dbus_address: Mutex<Option<String>>,
+    spawned: AtomicU32,
+    down: bool,
+}
+
+impl Lab {
+    /// Builds a lab (`lab.sh up`) under a fresh prefix. Fails clearly when not root.
+    pub fn up(opts: LabOpts) -> Result<Lab> {
+        require_root()?;
+        let script = lab_script();
+        if !script.exists() {
+            bail!("{} not found", script.display());
+        }
+        // Labs left by crashed test processes (their owner PID is gone).
+        let _ = Command::new(&script)
+            .arg("gc")
+            .stdin(Stdio::null())
+            .output();
+        let prefix = unique_prefix();
+        let nats: Vec<&str> = opts.nats.iter().map(|n| n.as_arg()).collect();
+        let mut args = vec![
+            "up".to_string(),
+            "--nats".into(),
+            nats.join(","),
+            "--owner".into(),
+            std::process::id().to_string(),
+        ];
+        if let Some(t) = opts.udp_timeout {
+            args.push("--udp-timeout".into());
+            args.push(t.to_string());
+        }
+        let out = Command::new(&script)
+            .arg("--prefix")
+            .arg(&prefix)
+            .args(&args)
+            .stdin(Stdio::null())
+            .output()
+            .with_context(|| format!("running {}", script.display()))?;
+        if !out.status.success() {
+            bail!(
+                "lab.sh up failed ({}):\n{}\n(hint: `scripts/lab.sh check` lists missing tools)",
+                out.status,
+                output_text(&out)
+            );
+        }
+        let state_dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let lab = Lab {
+            prefix,
+            state_dir,
+            nats: opts.nats,
+            dbus_address: Mutex::new(None),
+            spawned: AtomicU32::new(0),
+            down: false,
+        };
+        if opts.dbus {
+            lab.dbus_up()?;
+        }
+        Ok(lab)
+    }
+
+    /// The lab's prefix (namespaces are `<prefix>-<node>`).
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// The namespace name of a node.
+    pub fn netns(&self, node: &str) -> String {
+        format!("{}-{}", self.prefix, node)
+    }
+
+    /// Where configs, logs and pidfiles live.
+    pub fn state_dir(&self) -> &Path {
+        &self.state_dir
+    }
+
+    /// The NAT types, `nat1` first.
+    pub fn nats(&self) -> &[Nat] {
+        &self.nats
+    }
+
+    /// Runs `lab.sh --prefix <prefix> <args…>`; errors (with its output) on failure.
+    pub fn script<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String> {
+        let out = Command::new(lab_script())
+            .arg("--prefix")
+            .arg(&self.prefix)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .context("running lab.sh")?;
+        if !out.status.success() {
+            let a: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy()).collect();
+            bail!(
+                "lab.sh {} failed ({}):\n{}",
+                a.join(" "),
+                out.status,
+                output_text(&out)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn netns_command<S: AsRef<OsStr>>(&self, node: &str, cmd: &[S]) -> Command {
+        let mut c = Command::new("ip");
+        c.arg("netns")
+            .arg("exec")
+            .arg(self.netns(node))
+            .args(cmd)
+            .stdin(Stdio::null());
+        c
+    }
+
+    /// Runs a command in a node and collects its output (whatever its exit status).
+    pub fn exec<S: AsRef<OsStr>>(&self, node: &str, cmd: &[S]) -> Result<Output> {
+        self.netns_command(node, cmd)
+            .output()
+            .with_context(|| format!("ip netns exec {}", self.netns(node)))
+    }
+
+    /// Runs a command in a node; its stdout, or an error with its output if it failed.
+    pub fn exec_ok<S: AsRef<OsStr>>(&self, node: &str, cmd: &[S]) -> Result<String> {
+        let out = self.exec(node, cmd)?;
+        if !out.status.success() {
+            let a: Vec<_> = cmd.iter().map(|a| a.as_ref().to_string_lossy()).collect();
+            bail!(
+                "[{node}] `{}` failed ({}):\n{}",
+                a.join(" "),
+                out.status,
+                output_text(&out)
+            );
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    /// Starts a command in a node, output to a log file in the state dir; the returned
+    /// handle stops it (SIGTERM, then SIGKILL) when dropped.
+    pub fn spawn<S: AsRef<OsStr>>(&self, node: &str, cmd: &[S]) -> Result<LabChild> {
+        let k = self.spawned.fetch_add(1, Ordering::Relaxed);
+        let log = self
+            .state_dir
+            .join("logs")
+            .join(format!("spawn{k}-{node}.log"));
+        let f = fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+        let f2 = f.try_clone()?;
+        let child = self
+            .netns_command(node, cmd)
+            .stdout(f)
+            .stderr(f2)
+            .spawn()
+            .with_context(|| format!("spawning in {}", self.netns(node)))?;
+        Ok(LabChild { child, log })
+    }
+
+    /// [`wait_for`], as a method for convenience.
+    pub fn wait_for<F>(&self, desc: &str, timeout: Duration, check: F) -> Result<()>
+    where
+        F: FnMut() -> Result<bool>,
+    {
+        wait_for(desc, timeout, check)
+    }
+
+    /// The global address on a node's `teredo` interface, if any (`None` if the
+    /// interface is missing or has none).
+    pub fn teredo_addr(&self, node: &str) -> Result<Option<Ipv6Addr>> {
+        self.iface_addr6(node, TEREDO_IFACE)
+    }
+
+    /// The first global IPv6 address on an interface of a node.
+    pub fn iface_addr6(&self, node: &str, iface: &str) -> Result<Option<Ipv6Addr>> {
+        let out = self.exec(
+            node,
+            &[
+                "ip", "-6", "-o", "addr", "show", "dev", iface, "scope", "global",
+            ],
+        )?;
+        if !out.status.success() {
+            return Ok(None); // no such interface (yet)
+        }
+        parse_ip_addr_output(&String::from_utf8_lossy(&out.stdout))
+    }
+
+    /// Waits (polling every 20 ms) for a global address on the node's `teredo`
+    /// interface.
+    pub fn wait_teredo_addr(&self, node: &str, timeout: Duration) -> Result<Ipv6Addr> {
+        let mut addr = None;
+        wait_for(&format!("a Teredo address on {node}"), timeout, || {
+            addr = self.teredo_addr(node)?;
+            Ok(addr.is_some())
+        })?;
+        addr.ok_or_else(|| anyhow!("no Teredo address on {node}"))
+    }
+
+    /// One `ping -6 -c1 -W1` from a node; true if answered.
+    pub fn ping6(&self, node: &str, dst: Ipv6Addr) -> Result<bool> {
+        let out = self.exec(node, &["ping", "-6", "-n", "-c1", "-W1", &dst.to_string()])?;
+        Ok(out.status.success())
+    }
+
+    /// One `ping -4 -c1 -W1` from a node; true if answered.
+    pub fn ping4(&self, node: &str, dst: Ipv4Addr) -> Result<bool> {
+        let out = self.exec(node, &["ping", "-4", "-n", "-c1", "-W1", &dst.to_string()])?;
+        Ok(out.status.success())
+    }
+
+    /// Pings (one echo at a time, each waiting up to 1 s) until one is answered.
+    pub fn wait_ping6(&self, node: &str, dst: Ipv6Addr, timeout: Duration) -> Result<()> {
+        wait_for(&format!("{node} to ping {dst}"), timeout, || {
+            self.ping6(node, dst)
+        })
+    }
+
+    fn daemon(&self, node: &str, name: &str, pid_out: &str) -> Result<Daemon> {
+        let pid = pid_out
+            .lines()
+            .next()
+            .and_then(|l| l.trim().parse().ok())
+            .ok_or_else(|| anyhow!("lab.sh printed no PID for {name}: {pid_out:?}"))?;
+        Ok(Daemon {
+            name: name.to_string(),
+            node: node.to_string(),
+            pid,
+            pidfile: self.state_dir.join("run").join(format!("{name}.pid")),
+            log: self.state_dir.join("logs").join(format!("{name}.log")),
+        })
+    }
+
+    /// Starts `cmd` in `node` in the background under `name` (`lab.sh start`); it is
+    /// stopped by [`Lab::stop`] or the lab's teardown.
+    pub fn start<S: AsRef<OsStr>>(&self, node: &str, name: &str, cmd: &[S]) -> Result<Daemon> {
+        let mut args: Vec<&OsStr> = vec![OsStr::new("start"), OsStr::new(node), OsStr::new(name)];
+        args.extend(cmd.iter().map(AsRef::as_ref));
+        let out = self.script(&args)?;
+        self.daemon(node, name, &out)
+    }
+
+    /// Stops a daemon (SIGTERM, SIGKILL after 3 s) and waits for it to exit.
+    pub fn stop(&self, d: &Daemon) -> Result<()> {
+        self.script(&["stop", &d.name]).map(drop)
+    }
+
+    /// Sends a signal to a daemon (e.g. `libc::SIGHUP`).
+    pub fn signal(&self, d: &Daemon, sig: i32) -> Result<()> {
+        signal_pid(d.pid, sig)
+    }
+
+    /// Debian's `miredo-server` in `srv` on 192.0.2.1/192.0.2.2; returns once both UDP
+    /// 3544 sockets are bound.
+    pub fn start_debian_server(&self) -> Result<Daemon> {
+        let out = self.script(&["start-debian-server"])?;
+        self.daemon("srv", "debian-server", &out)
+    }
+
+    /// Debian's `miredo` with `RelayType relay` in `relay`; returns once it routes
+    /// 2001::/32 into its tunnel.
+    pub fn start_debian_relay(&self) -> Result<Daemon> {
+        let out = self.script(&["start-debian-relay"])?;
+        self.daemon("relay", "debian-relay", &out)
+    }
+
+    /// Debian's `miredo` client in `clN` (server 192.0.2.1, interface `teredo`, Debian's
+    /// hook). Does not wait for qualification: see [`Lab::wait_teredo_addr`].
+    pub fn start_debian_client(&self, n: u8) -> Result<Daemon> {
+        let out = self.script(&["start-debian-client", &n.to_string()])?;
+        self.daemon(&format!("cl{n}"), &format!("debian-client{n}"), &out)
+    }
+
+    /// Writes a config file into the state dir; returns its path.
+    pub fn write_conf(&self, name: &str, text: &str) -> Result<PathBuf> {
+        let p = self.state_dir.join("conf").join(name);
+        fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
+        Ok(p)
+    }
+
+    /// Runs one of our binaries (`our_bin(bin)`) in a node as
+    /// `<bin> -f -p <state>/run/<name>.pid -c <conf> [extra…]`, with `conf_text` written
+    /// to `<state>/conf/<name>.conf`.
+    pub fn start_ours(
+        &self,
+        node: &str,
+        name: &str,
+        bin: &str,
+        conf_text: &str,
+        extra: &[&str],
+    ) -> Result<Daemon> {
+        let path = our_bin(bin);
+        if !path.exists() {
+            bail!(
+                "{} not found: build it first (`cargo build -p miredo`) or set {}_BIN",
+                path.display(),
+                bin.to_ascii_uppercase().replace('-', "_")
+            );
+        }
+        let conf = self.write_conf(&format!("{name}.conf"), conf_text)?;
+        let pidfile = self.state_dir.join("run").join(format!("{name}.pid"));
+        let mut cmd: Vec<&OsStr> = vec![
+            path.as_os_str(),
+            OsStr::new("-f"),
+            OsStr::new("-p"),
+            pidfile.as_os_str(),
+            OsStr::new("-c"),
+            conf.as_os_str(),
+        ];
+        cmd.extend(extra.iter().map(OsStr::new));
+        self.start(node, name, &cmd)
+    }
+
+    /// Our `miredo` client in `clN` (name `our-client<N>`), with `conf_text` as its
+    /// configuration and no hook override.
+    pub fn start_our_client(&self, n: u8, conf_text: &str) -> Result<Daemon> {
+        self.start_our_client_with_hook(n, conf_text, None)
+    }
+
+    /// Our `miredo` client in `clN`, adding `--client-hook <hook>` when given.
+    pub fn start_our_client_with_hook(
+        &self,
+        n: u8,
+        conf_text: &str,
+        hook: Option<&Path>,
+    ) -> Result<Daemon> {
+        let hook_s = hook.map(|h| h.to_string_lossy().into_owned());
+        let mut extra = Vec::new();
+        if let Some(h) = &hook_s {
+            extra.push("--client-hook");
+            extra.push(h.as_str());
+        }
+        self.start_ours(
+            &format!("cl{n}"),
+            &format!("our-client{n}"),
+            "miredo",
+            conf_text,
+            &extra,
+        )
+    }
+
+    /// Our `miredo` in relay mode in `relay` (name `our-relay`).
+    pub fn start_our_relay(&self, conf_text: &str) -> Result<Daemon> {
+        self.start_ours("relay", "our-relay", "miredo", conf_text, &[])
+    }
+
+    /// Our `miredo-server` in `srv` (name `our-server`).
+    pub fn start_our_server(&self, conf_text: &str) -> Result<Daemon> {
+        self.start_ours("srv", "our-server", "miredo-server", conf_text, &[])
+    }
+
+    /// A client configuration for the lab's server (`ServerAddress 192.0.2.1`,
+    /// `InterfaceName teredo`).
+    pub fn client_conf() -> String {
+        format!("ServerAddress {SERVER_IP}\nInterfaceName {TEREDO_IFACE}\n")
+    }
+
+    /// Renumbers `clN` to `ip` (must be in 198.18.N.0/24): new address added, old removed.
+    pub fn set_client_ip(&self, n: u8, ip: Ipv4Addr) -> Result<()> {
+        self.script(&["client-ip", &n.to_string(), &ip.to_string()])
+            .map(drop)
+    }
+
+    /// Renumbers `natN`'s public address to `ip` (must be in 203.0.113.0/24).
+    pub fn set_nat_ip(&self, n: u8, ip: Ipv4Addr) -> Result<()> {
+        self.script(&["nat-ip", &n.to_string(), &ip.to_string()])
+            .map(drop)
+    }
+
+    /// Drops all IPv4 to and from the server's two addresses at the wan router.
+    pub fn block_server(&self) -> Result<()> {
+        self.script(&["block-server"]).map(drop)
+    }
+
+    /// Undoes [`Lab::block_server`] (idempotent).
+    pub fn unblock_server(&self) -> Result<()> {
+        self.script(&["unblock-server"]).map(drop)
+    }
+
+    /// Starts the lab's private system bus (policy files: the repo's `conf/*.conf`);
+    /// returns its address, for `DBUS_SYSTEM_BUS_ADDRESS`. Idempotent.
+    pub fn dbus_up(&self) -> Result<String> {
+        let mut g = self
+            .dbus_address
+            .lock()
+            .map_err(|_| anyhow!("dbus mutex poisoned"))?;
+        if let Some(a) = &*g {
+            return Ok(a.clone());
+        }
+        let a = self.script(&["dbus-up"])?.trim().to_string();
+        if a.is_empty() {
+            bail!("dbus-up printed no address");
+        }
+        *g = Some(a.clone());
+        Ok(a)
+    }
+
+    /// The private bus's address, if started.
+    pub fn dbus_address(&self) -> Option<String> {
+        self.dbus_address.lock().ok().and_then(|g| g.clone())
+    }
+
+    /// Stops the private bus.
+    pub fn dbus_down(&self) -> Result<()> {
+        if let Ok(mut g) = self.dbus_address.lock() {
+            *g = None;
+        }
+        self.script(&["dbus-down"]).map(drop)
+    }
+
+    /// Tears the lab down now, reporting failures (dropping does the same, quietly).
+    pub fn down(mut self) -> Result<()> {
+        self.down = true;
+        self.script(&["down"]).map(drop)
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        if self.down {
+            return;
+        }
+        if let Err(e) = self.script(&["down"]) {
+            eprintln!("lab {}: teardown: {e:#}", self.prefix);
+        }
+    }
+}
+
+/// Parses the first address out of `ip -6 -o addr show` output.
+pub fn parse_ip_addr_output(text: &str) -> Result<Option<Ipv6Addr>> {
+    for line in text.lines() {
+        let mut it = line.split_whitespace();
+        while let Some(tok) = it.next() {
+            if tok == "inet6" {
+                let a = it
+                    .next()
+                    .ok_or_else(|| anyhow!("no address after inet6 in {line:?}"))?;
+                let a = a.split('/').next().unwrap_or(a);
+                return Ok(Some(
+                    a.parse()
+                        .with_context(|| format!("bad address {a:?} in {line:?}"))?,
+                ));
+            }
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_ip_output() -> Result<()> {
+        let s = "7: teredo    inet6 2001:0:c000:201:20a8:6cd3:34ff:8efe/32 scope global \\       valid_lft forever preferred_lft forever\n";
+        let want: Ipv6Addr = "2001:0:c000:201:20a8:6cd3:34ff:8efe".parse()?;
+        assert_eq!(parse_ip_addr_output(s)?, Some(want));
+        assert_eq!(parse_ip_addr_output("")?, None);
+        Ok(())
+    }
+
+    #[test]
+    fn prefixes_are_unique_and_short() {
+        let a = unique_prefix();
+        let b = unique_prefix();
+        assert_ne!(a, b);
+        assert!(a.len() <= 12 && a.starts_with("mr"), "{a}");
+    }
+
+    #[test]
+    fn wait_for_times_out_with_description() {
+        let r = wait_for("nothing", Duration::from_millis(50), || Ok(false));
+        assert!(matches!(r, Err(e) if e.to_string().contains("waiting for nothing")));
+    }
+
+    #[test]
+    fn our_bin_defaults_to_the_target_dir() {
+        if std::env::var_os("MIREDO_BIN").is_none()
+            && std::env::var_os("CARGO_TARGET_DIR").is_none()
+        {
+            assert_eq!(our_bin("miredo"), repo_root().join("target/debug/miredo"));
+        }
+    }
+}

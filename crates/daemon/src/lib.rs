@@ -1,1 +1,22 @@
-//! daemon
+//! Process plumbing shared by the miredo-rs and umip-rs daemons.
+//!
+//! - [`logging`]: `tracing` to stderr and syslog (`/dev/log`), miredo's facilities and
+//!   severities, with [`notice!`] and [`alert!`] for the levels `tracing` lacks;
+//! - [`pidfile`]: the locked PID file of miredo (no trailing newline, unlinked on exit);
+//! - [`privileges`]: user lookup, the switch to the unprivileged user keeping selected
+//!   capabilities, and capability restriction for the root process;
+//! - [`signals`]: SIGINT/QUIT/TERM → terminate, SIGHUP → reload, SIGUSR1/2 harmless;
+//! - [`notify`]: `sd_notify` READY/RELOADING/STOPPING/STATUS;
+//! - [`daemonize`]: fork to the background, the launcher exiting once the PID file is
+//!   locked. Call it before any thread (the tokio runtime) starts.
+
+pub mod daemonize;
+pub mod logging;
+pub mod notify;
+pub mod pidfile;
+pub mod privileges;
+pub mod signals;
+pub mod syslog;
+
+#[doc(hidden)]
+pub use tracing as __tracing;

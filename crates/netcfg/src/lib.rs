@@ -1,1 +1,29 @@
-//! netcfg
+//! netcfg: the only code of miredo-rs that touches the kernel.
+//!
+//! - [`tun`]: a TUN interface carrying raw IPv6 packets;
+//! - [`Netlink`]: typed rtnetlink operations (links, addresses, routes, rules);
+//! - [`events`]: network-change notifications (IPv4 side for Teredo
+//!   re-qualification, IPv6 addresses for mip6d);
+//! - [`rt_tables`]: iproute2 routing-table names;
+//! - [`sysctl`]: per-interface IPv6 sysctls;
+//! - [`netns`]: run code in a fresh network namespace (tests, lab).
+//!
+//! Everything that opens a socket or a device does so in the network
+//! namespace of the *calling thread*, which is what the tests rely on.
+
+pub mod error;
+pub mod events;
+pub mod netlink;
+pub mod netns;
+pub mod rt_tables;
+pub mod sysctl;
+pub mod tun;
+
+pub use error::{strerror, Error, Result};
+pub use events::{EventGroup, Events, NetEvent};
+pub use netlink::{
+    AddrInfo, Family, LinkInfo, Netlink, RouteInfo, RouteSpec, RuleInfo, RuleSpec, TABLE_LOCAL,
+    TABLE_MAIN,
+};
+pub use rt_tables::{lookup_table, RtTables};
+pub use tun::{Tun, TunError};

@@ -1,1 +1,421 @@
-//! TODO
+//! The Teredo peer list (RFC 4380 §5.2.3, miredo's `peerlist.c` behaviour).
+//!
+//! Peers are keyed by their full IPv6 address. Each one remembers the UDP
+//! mapping packets for it go to, whether that mapping is trusted, when it last
+//! sent and received, how many bubbles and ping tests it has been sent, and a
+//! small queue of packets waiting for the mapping to be confirmed.
+//!
+//! # Expiry
+//!
+//! Two generations, as in miredo: every [`GC_INTERVAL`] (30 s) the *old*
+//! generation is freed and the *recent* one becomes old. Every lookup through
+//! [`PeerList::get_mut`] or [`PeerList::get_or_insert`] moves a peer back to the
+//! recent generation, so a peer vanishes 30–60 s after its last use. The list
+//! owns no timer: the caller asks [`PeerList::poll_timeout`] when to call
+//! [`PeerList::handle_timeout`].
+//!
+//! # Queue
+//!
+//! Each peer holds at most [`QUEUE_BUDGET`] (1280) bytes of pending packets,
+//! incoming and outgoing together; a packet that does not fit is refused.
+//! miredo flushes the queue newest first (LIFO). We flush **oldest first**
+//! (FIFO): LIFO reorders the very packets (TCP SYN then data, DNS retries) that
+//! the queue exists to save. See `docs/compat.md`.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv6Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+/// Garbage-collection period; a peer lives 30–60 s after its last use.
+pub const GC_INTERVAL: Duration = Duration::from_secs(30);
+/// How long after its last receive a trusted peer may be sent to directly.
+pub const PEER_VALIDITY: Duration = Duration::from_secs(30);
+/// Per-peer queue budget in bytes, shared by both directions.
+pub const QUEUE_BUDGET: usize = 1280;
+/// Peer-list capacity of miredo as Debian builds it (libJudy).
+pub const DEFAULT_CAPACITY: usize = 1 << 20;
+/// Bubbles or ping tests sent to a peer before it is given up on.
+pub const MAX_ATTEMPTS: u8 = 4;
+/// Bubbles and pings to one peer must be spaced by more than this.
+pub const ATTEMPT_SPACING: Duration = Duration::from_secs(2);
+/// After [`MAX_ATTEMPTS`], nothing more is sent to the peer for this long.
+pub const ATTEMPT_BLOCK: Duration = Duration::from_secs(300);
+
+/// What a rate limiter says about sending one more bubble or ping.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Attempt {
+    /// Send it (the attempt has been counted).
+    Send,
+    /// Too soon after the previous one: send nothing, keep waiting.
+    Wait,
+    /// The limit is reached: the peer is deemed unreachable for now.
+    Blocked,
+}
+
+/// Rate limit for bubbles or ping tests to one peer: at most
+/// [`MAX_ATTEMPTS`], spaced by more than [`ATTEMPT_SPACING`], then none for
+/// [`ATTEMPT_BLOCK`] after the last one, after which the count starts over.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Attempts made since the last reset.
+    pub count: u8,
+    /// When the last attempt was made.
+    pub last: Option<Instant>,
+}
+
+impl RateLimit {
+    /// Decides on one more attempt at `now`, counting it if it is allowed.
+    pub fn attempt(&mut self, now: Instant) -> Attempt {
+        if let Some(last) = self.last {
+            let elapsed = now.saturating_duration_since(last);
+            if self.count >= MAX_ATTEMPTS {
+                if elapsed <= ATTEMPT_BLOCK {
+                    return Attempt::Blocked;
+                }
+                self.count = 0;
+            } else if self.count > 0 && elapsed <= ATTEMPT_SPACING {
+                return Attempt::Wait;
+            }
+        }
+        self.count = self.count.saturating_add(1);
+        self.last = Some(now);
+        Attempt::Send
+    }
+
+    /// Forgets every attempt (the peer answered).
+    pub fn reset(&mut self) {
+        *self = RateLimit::default();
+    }
+}
+
+/// A packet waiting for its peer's mapping to be confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Queued {
+    /// An IPv6 packet read from the tunnel, to encapsulate to the peer.
+    Outgoing(Vec<u8>),
+    /// An IPv6 packet received from the peer, to deliver once the mapping it
+    /// came from is confirmed.
+    Incoming {
+        /// The outer UDP source it arrived from.
+        from: SocketAddrV4,
+        /// The decapsulated IPv6 packet.
+        packet: Vec<u8>,
+    },
+}
+
+impl Queued {
+    fn len(&self) -> usize {
+        match self {
+            Queued::Outgoing(p) | Queued::Incoming { packet: p, .. } => p.len(),
+        }
+    }
+}
+
+/// Everything known about one peer.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// Where packets for this peer go (public IPv4 and UDP port).
+    pub mapping: SocketAddrV4,
+    /// True once the mapping has been confirmed (bubble or ping answered).
+    pub trusted: bool,
+    /// Last time a packet was accepted from the peer's mapping.
+    pub last_rx: Option<Instant>,
+    /// Last time a packet was encapsulated to the peer.
+    pub last_tx: Option<Instant>,
+    /// Bubbles sent and when.
+    pub bubbles: RateLimit,
+    /// Ping tests sent and when.
+    pub pings: RateLimit,
+    queue: VecDeque<Queued>,
+    queued_bytes: usize,
+}
+
+impl Peer {
+    /// A new, untrusted peer with the given mapping and an empty queue.
+    pub fn new(mapping: SocketAddrV4) -> Self {
+        Peer {
+            mapping,
+            trusted: false,
+            last_rx: None,
+            last_tx: None,
+            bubbles: RateLimit::default(),
+            pings: RateLimit::default(),
+            queue: VecDeque::new(),
+            queued_bytes: 0,
+        }
+    }
+
+    /// True if the peer is trusted and was heard from within
+    /// [`PEER_VALIDITY`]: packets may go straight to its mapping.
+    pub fn is_valid(&self, now: Instant) -> bool {
+        self.trusted
+            && self
+                .last_rx
+                .is_some_and(|t| now.saturating_duration_since(t) <= PEER_VALIDITY)
+    }
+
+    /// Marks the mapping as confirmed at `now`: trusted, `mapping` recorded,
+    /// receive time refreshed, bubble and ping counters reset.
+    pub fn confirm(&mut self, mapping: SocketAddrV4, now: Instant) {
+        self.mapping = mapping;
+        self.trusted = true;
+        self.touch_rx(now);
+    }
+
+    /// Refreshes the receive time and resets the bubble and ping counters.
+    pub fn touch_rx(&mut self, now: Instant) {
+        self.last_rx = Some(now);
+        self.bubbles.reset();
+        self.pings.reset();
+    }
+
+    /// Queues a packet if it fits in what is left of [`QUEUE_BUDGET`];
+    /// returns false (and drops nothing else) if it does not.
+    pub fn enqueue(&mut self, item: Queued) -> bool {
+        let len = item.len();
+        match self.queued_bytes.checked_add(len) {
+            Some(total) if total <= QUEUE_BUDGET => {
+                self.queued_bytes = total;
+                self.queue.push_back(item);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Bytes currently queued.
+    pub fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// Number of packets currently queued.
+    pub fn queued_len(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Takes every queued packet, oldest first.
+    pub fn take_queue(&mut self) -> impl Iterator<Item = Queued> + '_ {
+        self.queued_bytes = 0;
+        self.queue.drain(..)
+    }
+}
+
+/// The peer list: two generations of peers keyed by IPv6 address.
+#[derive(Debug)]
+pub struct PeerList {
+    recent: HashMap<Ipv6Addr, Peer>,
+    old: HashMap<Ipv6Addr, Peer>,
+    capacity: usize,
+    next_gc: Instant,
+}
+
+impl PeerList {
+    /// An empty list holding at most `capacity` peers; the first collection
+    /// is due at `now + GC_INTERVAL`.
+    pub fn new(capacity: usize, now: Instant) -> Self {
+        PeerList {
+            recent: HashMap::new(),
+            old: HashMap::new(),
+            capacity,
+            next_gc: now + GC_INTERVAL,
+        }
+    }
+
+    /// Number of peers in the list.
+    pub fn len(&self) -> usize {
+        self.recent.len() + self.old.len()
+    }
+
+    /// True if the list holds no peer.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Maximum number of peers.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// Forgets every peer (done when the client's address changes).
+    pub fn clear(&mut self) {
+        self.recent.clear();
+        self.old.clear();
+    }
+
+    /// Looks a peer up without refreshing it.
+    pub fn get(&self, addr: &Ipv6Addr) -> Option<&Peer> {
+        self.recent.get(addr).or_else(|| self.old.get(addr))
+    }
+
+    /// True if the peer is in the list.
+    pub fn contains(&self, addr: &Ipv6Addr) -> bool {
+        self.get(addr).is_some()
+    }
+
+    /// Looks a peer up and moves it to the recent generation.
+    pub fn get_mut(&mut self, addr: &Ipv6Addr) -> Option<&mut Peer> {
+        if !self.recent.contains_key(addr) {
+            let peer = self.old.remove(addr)?;
+            self.recent.insert(*addr, peer);
+        }
+        self.recent.get_mut(addr)
+    }
+
+    /// Looks a peer up, creating it with `mapping` if it is absent (and the
+    /// list is not full), and moves it to the recent generation. The flag is
+    /// true if the peer was created. `None` means the list is full.
+    pub fn get_or_insert(
+        &mut self,
+        addr: &Ipv6Addr,
+        mapping: SocketAddrV4,
+    ) -> Option<(&mut Peer, bool)> {
+        let mut created = false;
+        if !self.recent.contains_key(addr) {
+            match self.old.remove(addr) {
+                Some(peer) => {
+                    self.recent.insert(*addr, peer);
+                }
+                None => {
+                    if self.len() >= self.capacity {
+                        return None;
+                    }
+                    self.recent.insert(*addr, Peer::new(mapping));
+                    created = true;
+                }
+            }
+        }
+        self.recent.get_mut(addr).map(|p| (p, created))
+    }
+
+    /// Removes a peer.
+    pub fn remove(&mut self, addr: &Ipv6Addr) -> Option<Peer> {
+        self.recent.remove(addr).or_else(|| self.old.remove(addr))
+    }
+
+    /// When [`PeerList::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Instant {
+        self.next_gc
+    }
+
+    /// Runs the collections due at `now`: each frees the old generation and
+    /// ages the recent one. After a long stall (two periods or more) every
+    /// peer is gone and the schedule restarts from `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let mut rounds = 0;
+        while now >= self.next_gc {
+            if rounds < 2 {
+                self.old = std::mem::take(&mut self.recent);
+                rounds += 1;
+                self.next_gc += GC_INTERVAL;
+            } else {
+                self.next_gc = now + GC_INTERVAL;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv4Addr;
+
+    fn addr(n: u16) -> Ipv6Addr {
+        Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, n)
+    }
+
+    fn map(port: u16) -> SocketAddrV4 {
+        SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 10), port)
+    }
+
+    #[test]
+    fn rate_limit_four_then_block() {
+        let t0 = Instant::now();
+        let mut r = RateLimit::default();
+        assert_eq!(r.attempt(t0), Attempt::Send);
+        assert_eq!(r.attempt(t0 + Duration::from_secs(2)), Attempt::Wait);
+        assert_eq!(r.attempt(t0 + Duration::from_millis(2001)), Attempt::Send);
+        assert_eq!(r.attempt(t0 + Duration::from_secs(5)), Attempt::Send);
+        assert_eq!(r.attempt(t0 + Duration::from_secs(8)), Attempt::Send);
+        assert_eq!(r.attempt(t0 + Duration::from_secs(20)), Attempt::Blocked);
+        assert_eq!(r.attempt(t0 + Duration::from_secs(308)), Attempt::Blocked);
+        assert_eq!(r.attempt(t0 + Duration::from_secs(309)), Attempt::Send);
+        assert_eq!(r.count, 1);
+        r.reset();
+        assert_eq!(r.attempt(t0 + Duration::from_secs(309)), Attempt::Send);
+    }
+
+    #[test]
+    fn expiry_between_30_and_60_s() {
+        let t0 = Instant::now();
+        let mut l = PeerList::new(8, t0);
+        assert!(l.get_or_insert(&addr(1), map(1)).is_some());
+        l.handle_timeout(t0 + Duration::from_secs(10));
+        assert!(l.contains(&addr(1)));
+        l.handle_timeout(t0 + Duration::from_secs(30));
+        assert!(l.contains(&addr(1)), "aged, not freed");
+        // A lookup brings it back to the recent generation.
+        assert!(l.get_mut(&addr(1)).is_some());
+        l.handle_timeout(t0 + Duration::from_secs(60));
+        assert!(l.contains(&addr(1)));
+        l.handle_timeout(t0 + Duration::from_secs(90));
+        assert!(!l.contains(&addr(1)), "unused for 30-60 s");
+        assert_eq!(l.poll_timeout(), t0 + Duration::from_secs(120));
+    }
+
+    #[test]
+    fn long_stall_frees_everything() {
+        let t0 = Instant::now();
+        let mut l = PeerList::new(8, t0);
+        l.get_or_insert(&addr(1), map(1));
+        l.handle_timeout(t0 + Duration::from_secs(1000));
+        assert!(l.is_empty());
+        assert_eq!(l.poll_timeout(), t0 + Duration::from_secs(1030));
+    }
+
+    #[test]
+    fn capacity_and_clear() {
+        let t0 = Instant::now();
+        let mut l = PeerList::new(2, t0);
+        assert!(l.get_or_insert(&addr(1), map(1)).is_some_and(|(_, c)| c));
+        assert!(l.get_or_insert(&addr(2), map(2)).is_some());
+        assert!(l.get_or_insert(&addr(3), map(3)).is_none());
+        assert!(l
+            .get_or_insert(&addr(1), map(9))
+            .is_some_and(|(p, c)| { !c && p.mapping == map(1) }));
+        l.clear();
+        assert!(l.is_empty());
+        assert!(l.get_or_insert(&addr(3), map(3)).is_some());
+        assert!(l.remove(&addr(3)).is_some());
+        assert_eq!(l.capacity(), 2);
+    }
+
+    #[test]
+    fn queue_budget_and_fifo() {
+        let mut p = Peer::new(map(1));
+        assert!(p.enqueue(Queued::Outgoing(vec![1; 1000])));
+        assert!(!p.enqueue(Queued::Outgoing(vec![2; 281])));
+        assert!(p.enqueue(Queued::Incoming {
+            from: map(7),
+            packet: vec![3; 280]
+        }));
+        assert_eq!(p.queued_bytes(), 1280);
+        assert!(!p.enqueue(Queued::Outgoing(vec![4; 1])));
+        let q: Vec<_> = p.take_queue().collect();
+        assert_eq!(q.len(), 2);
+        assert_eq!(q[0], Queued::Outgoing(vec![1; 1000]));
+        assert_eq!(p.queued_bytes(), 0);
+        assert_eq!(p.queued_len(), 0);
+    }
+
+    #[test]
+    fn validity() {
+        let t0 = Instant::now();
+        let mut p = Peer::new(map(1));
+        assert!(!p.is_valid(t0));
+        p.bubbles.attempt(t0);
+        p.confirm(map(2), t0);
+        assert_eq!(p.bubbles.count, 0);
+        assert!(p.is_valid(t0 + PEER_VALIDITY));
+        assert!(!p.is_valid(t0 + PEER_VALIDITY + Duration::from_millis(1)));
+    }
+}

@@ -1,1 +1,416 @@
-//! TODO
+//! The Teredo packet path of clients and relays (reference §4.4–§4.7,
+//! RFC 4380 §5.2.4–§5.2.6, §5.4).
+//!
+//! [`TeredoTunnel`] takes IPv6 packets read from the tunnel interface
+//! ([`TeredoTunnel::on_tun_packet`]) and UDP datagrams received on the Teredo
+//! socket ([`TeredoTunnel::on_udp_packet`]) and says, through [`Outputs`], what
+//! to send, what to write to the tunnel and which ICMPv6 errors to report. It
+//! owns the [`PeerList`]; it never reads the clock: `now` (monotonic) and
+//! `unix_secs` (wall clock, for the ping-test HMAC) are passed in.
+//!
+//! The qualification state machine ([`crate::maintain`]) is separate: the
+//! driver gives datagrams for which [`is_qualification_packet`] holds to it, and
+//! reports its result here with [`TeredoTunnel::set_state`].
+//!
+//! # ICMPv6 errors
+//!
+//! [`Output::Icmpv6Error`] carries a complete IPv6 packet with a valid checksum,
+//! addressed to the source of the offending packet. Its source is our Teredo
+//! address when a client is up, else `fe80::ffff:ffff:ffff`, the address every
+//! miredo tunnel carries. A **client** driver writes it to the tunnel: the
+//! error is for a local socket, the kernel delivers it like any received
+//! ICMPv6 error, and no raw socket (nor `CAP_NET_RAW`) is needed. A **relay**
+//! driver must instead send `packet[40..]` on a raw ICMPv6 socket to `dst`, as
+//! miredo does: the error goes to a remote host, the kernel will not forward a
+//! link-local source, and on a raw ICMPv6 socket it picks a routable source and
+//! recomputes the checksum itself.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
+use std::time::{Duration, Instant};
+
+use crate::addr::{self, TeredoAddr, CLIENT_LINK_LOCAL, TEREDO_PORT};
+use crate::peers::{Peer, PeerList, Queued, DEFAULT_CAPACITY};
+use crate::security::Secret;
+use crate::wire::{icmpv6_error, Ipv6Header, TeredoPacketRepr};
+
+mod rx;
+mod tx;
+
+/// ICMPv6 errors allowed per [`ICMP_RATE_WINDOW`].
+pub const ICMP_RATE_LIMIT: u32 = 10;
+/// The ICMPv6 error rate-limit window.
+pub const ICMP_RATE_WINDOW: Duration = Duration::from_secs(1);
+/// Hop limit of ping-test echo requests.
+pub const PING_HOP_LIMIT: u8 = 128;
+
+/// ICMPv6 Destination Unreachable (RFC 4443 §3.1).
+const ICMP_DST_UNREACH: u8 = 1;
+/// Code 1: communication administratively prohibited.
+const UNREACH_ADMIN: u8 = 1;
+/// Code 3: address unreachable.
+const UNREACH_ADDR: u8 = 3;
+
+/// Whether this tunnel is a client or a relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// A Teredo client: needs an address from [`TeredoTunnel::set_state`].
+    Client,
+    /// A Teredo relay (`RelayType relay|cone|restricted`).
+    Relay {
+        /// True for `cone` and `relay`: no direct bubbles are sent.
+        cone: bool,
+        /// The Teredo prefix served, as its first 32 bits.
+        prefix: u32,
+    },
+}
+
+/// Our Teredo address, as the qualification procedure found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnAddress {
+    /// The Teredo address.
+    pub addr: Ipv6Addr,
+    /// The Teredo server (ping tests and indirect bubbles go to it).
+    pub server: Ipv4Addr,
+    /// The tunnel MTU.
+    pub mtu: u16,
+}
+
+impl From<&crate::maintain::Qualified> for OwnAddress {
+    fn from(q: &crate::maintain::Qualified) -> Self {
+        OwnAddress {
+            addr: q.address,
+            server: q.teredo.server,
+            mtu: q.mtu,
+        }
+    }
+}
+
+/// Settings of a [`TeredoTunnel`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Client or relay.
+    pub mode: Mode,
+    /// Maximum number of peers ([`DEFAULT_CAPACITY`] in miredo).
+    pub peer_capacity: usize,
+    /// Process id: its low 16 bits identify our ping tests.
+    pub pid: u32,
+    /// Key of the bubble and ping-test HMACs.
+    pub secret: Secret,
+}
+
+impl Config {
+    /// miredo's settings for `mode`.
+    pub fn new(mode: Mode, pid: u32, secret: Secret) -> Self {
+        Config {
+            mode,
+            peer_capacity: DEFAULT_CAPACITY,
+            pid,
+            secret,
+        }
+    }
+}
+
+/// One thing for the driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// Send `payload` from the Teredo UDP socket to `dst`.
+    Transmit {
+        /// Destination IPv4 and port.
+        dst: SocketAddrV4,
+        /// UDP payload.
+        payload: Vec<u8>,
+    },
+    /// Write this IPv6 packet to the tunnel interface.
+    ToTun(Vec<u8>),
+    /// Report an ICMPv6 error (see the module documentation for how).
+    Icmpv6Error {
+        /// Destination of the error: the source of the offending packet.
+        dst: Ipv6Addr,
+        /// The whole IPv6 packet, checksum included.
+        packet: Vec<u8>,
+    },
+}
+
+/// What one call produced, in order. The driver drains it after each call;
+/// reusing one `Outputs` across calls keeps its storage.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outputs {
+    items: Vec<Output>,
+}
+
+impl Outputs {
+    /// An empty list.
+    pub fn new() -> Self {
+        Outputs::default()
+    }
+
+    /// Appends an output.
+    pub fn push(&mut self, o: Output) {
+        self.items.push(o);
+    }
+
+    /// Takes every output, first produced first.
+    pub fn drain(&mut self) -> std::vec::Drain<'_, Output> {
+        self.items.drain(..)
+    }
+
+    /// The outputs so far.
+    pub fn as_slice(&self) -> &[Output] {
+        &self.items
+    }
+
+    /// Number of outputs.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// True if there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+}
+
+/// Counters. Every packet that is not passed on is counted under one reason.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Stats {
+    /// UDP datagrams received and accepted (delivered, consumed as bubble
+    /// or ping reply, or queued).
+    pub rx: u64,
+    /// Encapsulated packets sent (direct, or flushed from a queue).
+    pub tx: u64,
+    /// Packets written to the tunnel.
+    pub to_tun: u64,
+    /// Packets queued while their peer is being validated (both directions).
+    pub queued: u64,
+    /// Bubbles sent (direct and indirect).
+    pub bubbles_sent: u64,
+    /// Ping-test echo requests sent.
+    pub pings_sent: u64,
+    /// ICMPv6 errors emitted.
+    pub icmp_errors: u64,
+    /// ICMPv6 errors suppressed by the rate limit.
+    pub icmp_rate_limited: u64,
+    /// Unparsable tunnel packets or UDP payloads.
+    pub dropped_malformed: u64,
+    /// Multicast destination.
+    pub dropped_multicast: u64,
+    /// Client not qualified.
+    pub dropped_not_qualified: u64,
+    /// Tunnel packet to a destination we cannot serve (code 1 or 3 sent).
+    pub dropped_no_route: u64,
+    /// Teredo destination whose server IPv4 is not global.
+    pub dropped_non_global: u64,
+    /// Client: link-local inner source (forged RA protection).
+    pub dropped_link_local: u64,
+    /// Relay: inner source outside the Teredo prefix.
+    pub dropped_foreign_prefix: u64,
+    /// Relay: Teredo source not in the peer list.
+    pub dropped_unknown_peer: u64,
+    /// Neither a trusted mapping, a valid ping reply, a matching Teredo
+    /// source nor a ping-test candidate (spoofed or stale).
+    pub dropped_unauthenticated: u64,
+    /// Per-peer queue full.
+    pub dropped_queue_full: u64,
+    /// Peer list full.
+    pub dropped_peer_list_full: u64,
+    /// Bubbles or pings exhausted for the peer (code 3 sent), or a ping test
+    /// for an incoming packet refused by the rate limit.
+    pub dropped_rate_limited: u64,
+    /// Queued incoming packet whose outer source was not the confirmed mapping.
+    pub dropped_wrong_mapping: u64,
+    /// Bubbles received and consumed (not passed on).
+    pub bubbles_received: u64,
+}
+
+/// ICMPv6 error rate limiter: [`ICMP_RATE_LIMIT`] per [`ICMP_RATE_WINDOW`].
+#[derive(Debug, Clone, Copy)]
+struct IcmpLimiter {
+    window_start: Option<Instant>,
+    count: u32,
+}
+
+impl IcmpLimiter {
+    fn allow(&mut self, now: Instant) -> bool {
+        let fresh = self
+            .window_start
+            .is_none_or(|s| now.saturating_duration_since(s) >= ICMP_RATE_WINDOW);
+        if fresh {
+            self.window_start = Some(now);
+            self.count = 0;
+        }
+        if self.count >= ICMP_RATE_LIMIT {
+            return false;
+        }
+        self.count += 1;
+        true
+    }
+}
+
+/// The Teredo packet path of a client or relay. See the module documentation.
+#[derive(Debug)]
+pub struct TeredoTunnel {
+    config: Config,
+    own: Option<OwnAddress>,
+    peers: PeerList,
+    stats: Stats,
+    icmp: IcmpLimiter,
+}
+
+/// True if a datagram belongs to the qualification procedure (reference
+/// §4.1 step 3): source port 3544, an authentication header, and inner
+/// destination `fe80::ffff:ffff:ffff`. The driver gives those to the
+/// maintainer, never to [`TeredoTunnel::on_udp_packet`].
+pub fn is_qualification_packet(from: SocketAddrV4, packet: &TeredoPacketRepr<'_>) -> bool {
+    from.port() == TEREDO_PORT
+        && packet.auth.is_some()
+        && Ipv6Header::parse(packet.ipv6).is_ok_and(|h| h.dst == CLIENT_LINK_LOCAL)
+}
+
+impl TeredoTunnel {
+    /// A tunnel with an empty peer list. A client starts down; a relay is
+    /// always up.
+    pub fn new(config: Config, now: Instant) -> Self {
+        TeredoTunnel {
+            peers: PeerList::new(config.peer_capacity, now),
+            config,
+            own: None,
+            stats: Stats::default(),
+            icmp: IcmpLimiter {
+                window_start: None,
+                count: 0,
+            },
+        }
+    }
+
+    /// Reports the client's state from the maintainer: `Some` when up (with
+    /// a new or refreshed address), `None` when down. A new address or MTU
+    /// empties the peer list, as going up does in miredo. Ignored by relays.
+    pub fn set_state(&mut self, own: Option<OwnAddress>) {
+        if self.config.mode != Mode::Client {
+            return;
+        }
+        if own.is_some() && own != self.own {
+            self.peers.clear();
+        }
+        self.own = own;
+    }
+
+    /// Our address, if a client is up.
+    pub fn own_address(&self) -> Option<OwnAddress> {
+        self.own
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Stats {
+        &self.stats
+    }
+
+    /// The peer list (read only).
+    pub fn peers(&self) -> &PeerList {
+        &self.peers
+    }
+
+    /// When [`TeredoTunnel::handle_timeout`] must next be called.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.peers.poll_timeout())
+    }
+
+    /// Runs due timers: peer-list garbage collection.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.peers.handle_timeout(now);
+    }
+
+    /// The Teredo prefix in use: the relay's, or that of the client's
+    /// address. `None` for a client that is down.
+    fn prefix(&self) -> Option<u32> {
+        match self.config.mode {
+            Mode::Relay { prefix, .. } => Some(prefix),
+            Mode::Client => self.own.map(|o| addr::prefix_of(&o.addr)),
+        }
+    }
+
+    /// True if our own address carries the cone flag (no direct bubbles).
+    fn own_cone(&self) -> bool {
+        match self.config.mode {
+            Mode::Relay { cone, .. } => cone,
+            Mode::Client => self
+                .own
+                .is_some_and(|o| TeredoAddr::from_ipv6(&o.addr).is_cone()),
+        }
+    }
+
+    /// Emits an ICMPv6 error about `offending`, rate-limited.
+    fn icmp_error(&mut self, now: Instant, code: u8, offending: &[u8], out: &mut Outputs) {
+        let src = self.own.map_or(CLIENT_LINK_LOCAL, |o| o.addr);
+        let Some(packet) = icmpv6_error(ICMP_DST_UNREACH, code, 0, src, offending) else {
+            return;
+        };
+        if !self.icmp.allow(now) {
+            self.stats.icmp_rate_limited += 1;
+            return;
+        }
+        let Ok(h) = Ipv6Header::parse(&packet) else {
+            return;
+        };
+        self.stats.icmp_errors += 1;
+        out.push(Output::Icmpv6Error { dst: h.dst, packet });
+    }
+}
+
+/// Sends a bubble to `dst` if its IPv4 is global (reference §4.3).
+fn send_bubble(
+    src: Ipv6Addr,
+    dest: Ipv6Addr,
+    dst: SocketAddrV4,
+    stats: &mut Stats,
+    out: &mut Outputs,
+) {
+    if !addr::is_global_unicast_v4(*dst.ip()) {
+        return;
+    }
+    stats.bubbles_sent += 1;
+    out.push(Output::Transmit {
+        dst,
+        payload: crate::wire::emit_bubble(src, dest).to_vec(),
+    });
+}
+
+/// Flushes a peer's queue now that its mapping is confirmed, oldest first:
+/// outgoing packets go to the mapping, incoming ones to the tunnel if they
+/// came from the mapping.
+fn flush_queue(peer: &mut Peer, stats: &mut Stats, out: &mut Outputs) {
+    let mapping = peer.mapping;
+    for item in peer.take_queue() {
+        match item {
+            Queued::Outgoing(payload) => {
+                stats.tx += 1;
+                out.push(Output::Transmit {
+                    dst: mapping,
+                    payload,
+                });
+            }
+            Queued::Incoming { from, packet } if from == mapping => {
+                stats.to_tun += 1;
+                out.push(Output::ToTun(packet));
+            }
+            Queued::Incoming { .. } => stats.dropped_wrong_mapping += 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn icmp_limiter_ten_per_second() {
+        let t0 = Instant::now();
+        let mut l = IcmpLimiter {
+            window_start: None,
+            count: 0,
+        };
+        assert_eq!((0..20).filter(|_| l.allow(t0)).count(), 10);
+        assert!(!l.allow(t0 + Duration::from_millis(999)));
+        assert!(l.allow(t0 + Duration::from_secs(1)));
+    }
+}

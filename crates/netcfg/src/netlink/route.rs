@@ -1,0 +1,230 @@
+//! Route operations (`ip route`).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
+use rtnetlink::RouteMessageBuilder;
+
+use super::{collect, Family, Netlink, TABLE_MAIN};
+use crate::error::{Error, Result};
+
+/// A device route to add or delete: `ip route add DST/LEN dev OIF [metric M] [table T]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub dst: IpAddr,
+    pub prefix_len: u8,
+    pub oif: u32,
+    pub metric: Option<u32>,
+    pub table: u32,
+}
+
+impl RouteSpec {
+    /// `default dev OIF` (IPv6), main table, kernel default metric.
+    pub fn default_v6(oif: u32) -> RouteSpec {
+        RouteSpec::prefix(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 0, oif)
+    }
+
+    /// `default dev OIF` (IPv4), main table.
+    pub fn default_v4(oif: u32) -> RouteSpec {
+        RouteSpec::prefix(IpAddr::V4(Ipv4Addr::UNSPECIFIED), 0, oif)
+    }
+
+    /// `DST/LEN dev OIF`, main table.
+    pub fn prefix(dst: IpAddr, prefix_len: u8, oif: u32) -> RouteSpec {
+        RouteSpec {
+            dst,
+            prefix_len,
+            oif,
+            metric: None,
+            table: TABLE_MAIN,
+        }
+    }
+
+    /// Set the metric (`RTA_PRIORITY`).
+    pub fn metric(mut self, metric: u32) -> RouteSpec {
+        self.metric = Some(metric);
+        self
+    }
+
+    /// Set the table id.
+    pub fn table(mut self, table: u32) -> RouteSpec {
+        self.table = table;
+        self
+    }
+
+    fn message(&self) -> RouteMessage {
+        // `ip route add` marks routes RTPROT_BOOT, which `ip route show`
+        // does not print: our routes then read exactly like the hook's.
+        let mut msg = match self.dst {
+            IpAddr::V6(a) => RouteMessageBuilder::<Ipv6Addr>::new()
+                .destination_prefix(a, self.prefix_len)
+                .output_interface(self.oif)
+                .table_id(self.table)
+                .protocol(RouteProtocol::Boot)
+                .build(),
+            IpAddr::V4(a) => RouteMessageBuilder::<Ipv4Addr>::new()
+                .destination_prefix(a, self.prefix_len)
+                .output_interface(self.oif)
+                .table_id(self.table)
+                .protocol(RouteProtocol::Boot)
+                .scope(RouteScope::Link)
+                .build(),
+        };
+        if self.prefix_len == 0 {
+            // A zero-length destination is sent as no RTA_DST at all, like ip.
+            msg.attributes
+                .retain(|a| !matches!(a, RouteAttribute::Destination(_)));
+        }
+        if let Some(m) = self.metric {
+            msg.attributes.push(RouteAttribute::Priority(m));
+        }
+        msg
+    }
+}
+
+/// One route as the kernel reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub family: Family,
+    /// `None` is the default route (`::/0` or `0.0.0.0/0`).
+    pub dst: Option<IpAddr>,
+    pub prefix_len: u8,
+    pub oif: Option<u32>,
+    pub gateway: Option<IpAddr>,
+    pub metric: Option<u32>,
+    pub table: u32,
+    /// `RTPROT_*` (2 kernel, 3 boot, 4 static, 9 ra).
+    pub protocol: u8,
+    /// `RTN_*` (1 unicast, 2 local, 5 multicast).
+    pub kind: u8,
+    /// The message itself, to delete exactly this route.
+    raw: RouteMessage,
+}
+
+impl RouteInfo {
+    pub(crate) fn from_message(msg: RouteMessage) -> Option<RouteInfo> {
+        let family = match msg.header.address_family {
+            netlink_packet_route::AddressFamily::Inet => Family::V4,
+            netlink_packet_route::AddressFamily::Inet6 => Family::V6,
+            _ => return None,
+        };
+        let mut info = RouteInfo {
+            family,
+            dst: None,
+            prefix_len: msg.header.destination_prefix_length,
+            oif: None,
+            gateway: None,
+            metric: None,
+            table: u32::from(msg.header.table),
+            protocol: u8::from(msg.header.protocol),
+            kind: u8::from(msg.header.kind),
+            raw: RouteMessage::default(),
+        };
+        for attr in &msg.attributes {
+            match attr {
+                RouteAttribute::Destination(a) => info.dst = route_ip(a),
+                RouteAttribute::Gateway(a) => info.gateway = route_ip(a),
+                RouteAttribute::Oif(i) => info.oif = Some(*i),
+                RouteAttribute::Priority(m) => info.metric = Some(*m),
+                RouteAttribute::Table(t) => info.table = *t,
+                _ => {}
+            }
+        }
+        info.raw = msg;
+        Some(info)
+    }
+
+    /// A default route (prefix length 0).
+    pub fn is_default(&self) -> bool {
+        self.prefix_len == 0
+    }
+
+    /// A unicast route (not local, broadcast, multicast...).
+    pub fn is_unicast(&self) -> bool {
+        self.raw.header.kind == RouteType::Unicast
+    }
+}
+
+fn route_ip(a: &RouteAddress) -> Option<IpAddr> {
+    match a {
+        RouteAddress::Inet(v4) => Some(IpAddr::V4(*v4)),
+        RouteAddress::Inet6(v6) => Some(IpAddr::V6(*v6)),
+        _ => None,
+    }
+}
+
+impl Netlink {
+    /// `ip [-4|-6] route show table all`, filtered to `table` when given.
+    pub async fn routes(&self, family: Family, table: Option<u32>) -> Result<Vec<RouteInfo>> {
+        let query = match family {
+            Family::V4 => RouteMessageBuilder::<Ipv4Addr>::new().build(),
+            Family::V6 => RouteMessageBuilder::<Ipv6Addr>::new().build(),
+        };
+        let msgs = collect("route show", self.handle.route().get(query).execute()).await?;
+        Ok(msgs
+            .into_iter()
+            .filter_map(RouteInfo::from_message)
+            .filter(|r| r.family == family)
+            .filter(|r| table.is_none_or(|t| r.table == t))
+            .collect())
+    }
+
+    /// `ip route add ...`.
+    pub async fn add_route(&self, spec: &RouteSpec) -> Result<()> {
+        self.handle
+            .route()
+            .add(spec.message())
+            .execute()
+            .await
+            .map_err(|e| Error::from_rtnl("route add", e))
+    }
+
+    /// `ip route del ...`.
+    pub async fn del_route(&self, spec: &RouteSpec) -> Result<()> {
+        self.handle
+            .route()
+            .del(spec.message())
+            .execute()
+            .await
+            .map_err(|e| Error::from_rtnl("route del", e))
+    }
+
+    /// Delete a route obtained from [`Netlink::routes`].
+    pub async fn del_route_info(&self, route: &RouteInfo) -> Result<()> {
+        self.handle
+            .route()
+            .del(route.raw.clone())
+            .execute()
+            .await
+            .map_err(|e| Error::from_rtnl("route del", e))
+    }
+
+    async fn flush_where(&self, family: Family, keep: impl Fn(&RouteInfo) -> bool) -> Result<()> {
+        let mut first_err = None;
+        for r in self.routes(family, None).await? {
+            if !keep(&r) {
+                continue;
+            }
+            if let Err(e) = self.del_route_info(&r).await {
+                if !e.is_not_found() && first_err.is_none() {
+                    first_err = Some(e);
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// `ip [-4|-6] route flush dev X`: every route of the main table that
+    /// goes out of the link (kernel prefix routes included).
+    pub async fn flush_routes_dev(&self, index: u32, family: Family) -> Result<()> {
+        self.flush_where(family, |r| r.table == TABLE_MAIN && r.oif == Some(index))
+            .await
+    }
+
+    /// `ip [-4|-6] route flush table T`.
+    pub async fn flush_table(&self, table: u32, family: Family) -> Result<()> {
+        self.flush_where(family, |r| r.table == table).await
+    }
+}

@@ -1,0 +1,206 @@
+//! UDP → tunnel: decapsulation and peer validation (reference §4.5,
+//! RFC 4380 §5.2.5, §5.4.2).
+
+use std::net::{Ipv6Addr, SocketAddrV4};
+use std::time::Instant;
+
+use super::{flush_queue, send_bubble, Output, Outputs, OwnAddress, TeredoTunnel};
+use crate::addr::{self, TeredoAddr, TEREDO_PORT};
+use crate::peers::{Attempt, Queued};
+use crate::wire::icmpv6::{ErrorRepr, TYPE_DST_UNREACH};
+use crate::wire::{
+    verify_icmpv6_checksum, EchoKind, EchoRepr, Ipv6Header, TeredoPacket, NEXT_HEADER_ICMPV6,
+};
+
+fn is_link_local(a: &Ipv6Addr) -> bool {
+    a.segments()[0] & 0xffc0 == 0xfe80
+}
+
+impl TeredoTunnel {
+    /// Handles a UDP datagram received on the Teredo socket from `from`.
+    ///
+    /// The caller has already given qualification packets
+    /// ([`super::is_qualification_packet`]) to the maintainer instead.
+    pub fn on_udp_packet(
+        &mut self,
+        now: Instant,
+        unix_secs: u32,
+        from: SocketAddrV4,
+        payload: &[u8],
+        out: &mut Outputs,
+    ) {
+        let Ok(pkt) = TeredoPacket::parse(payload) else {
+            self.stats.dropped_malformed += 1;
+            return;
+        };
+        let Ok(h) = pkt.ipv6_header() else {
+            self.stats.dropped_malformed += 1;
+            return;
+        };
+        let Some(prefix) = self.prefix() else {
+            self.stats.dropped_not_qualified += 1;
+            return;
+        };
+        let bubble = h.is_bubble();
+        let src_teredo = addr::is_teredo(&h.src, prefix);
+
+        if let Some(own) = self.own {
+            if from == SocketAddrV4::new(own.server, TEREDO_PORT) {
+                // From our server: an indirect bubble (or packet) to answer
+                // with a direct bubble, addresses swapped.
+                if let Some(origin) = pkt.origin {
+                    send_bubble(h.dst, h.src, origin, &mut self.stats, out);
+                } else if bubble && src_teredo {
+                    let mapping = TeredoAddr::from_ipv6(&h.src).mapping();
+                    send_bubble(h.dst, h.src, mapping, &mut self.stats, out);
+                }
+                if bubble {
+                    self.stats.rx += 1;
+                    self.stats.bubbles_received += 1;
+                    return;
+                }
+            }
+            if is_link_local(&h.src) {
+                self.stats.dropped_link_local += 1;
+                return;
+            }
+        } else if !src_teredo {
+            self.stats.dropped_foreign_prefix += 1;
+            return;
+        }
+        if h.dst.is_multicast() {
+            self.stats.dropped_multicast += 1;
+            return;
+        }
+
+        let client = self.own;
+        if let Some(peer) = self.peers.get_mut(&h.src) {
+            if peer.trusted && peer.mapping == from {
+                peer.touch_rx(now);
+                flush_queue(peer, &mut self.stats, out);
+                self.stats.rx += 1;
+                self.stats.to_tun += 1;
+                out.push(Output::ToTun(pkt.ipv6.to_vec()));
+                return;
+            }
+            if let Some(own) = client {
+                let cfg = &self.config;
+                if is_ping_reply(cfg, &own, pkt.ipv6, unix_secs) {
+                    peer.confirm(from, now);
+                    flush_queue(peer, &mut self.stats, out);
+                    self.stats.rx += 1;
+                    return;
+                }
+            }
+        }
+
+        if src_teredo {
+            let embedded = TeredoAddr::from_ipv6(&h.src).mapping();
+            let matched = embedded == from
+                || (bubble
+                    && h.dst.octets()[8..] == self.config.secret.bubble_interface_id(embedded));
+            if matched {
+                let peer = if client.is_some() {
+                    match self.peers.get_or_insert(&h.src, from) {
+                        Some((peer, _)) => peer,
+                        None => {
+                            self.stats.dropped_peer_list_full += 1;
+                            return;
+                        }
+                    }
+                } else {
+                    match self.peers.get_mut(&h.src) {
+                        Some(peer) => peer,
+                        None => {
+                            self.stats.dropped_unknown_peer += 1;
+                            return;
+                        }
+                    }
+                };
+                peer.confirm(from, now);
+                flush_queue(peer, &mut self.stats, out);
+                self.stats.rx += 1;
+                if bubble {
+                    self.stats.bubbles_received += 1;
+                } else {
+                    self.stats.to_tun += 1;
+                    out.push(Output::ToTun(pkt.ipv6.to_vec()));
+                }
+                return;
+            }
+        }
+
+        if let (Some(own), false) = (client, src_teredo) {
+            // A native host (through some relay): queue, and ping-test it
+            // through our server to learn which relay it is behind.
+            let Some((peer, _)) = self.peers.get_or_insert(&h.src, from) else {
+                self.stats.dropped_peer_list_full += 1;
+                return;
+            };
+            let attempt = peer.pings.attempt(now);
+            if attempt == Attempt::Blocked {
+                self.stats.dropped_rate_limited += 1;
+                return;
+            }
+            let queued = peer.enqueue(Queued::Incoming {
+                from,
+                packet: pkt.ipv6.to_vec(),
+            });
+            if queued {
+                self.stats.rx += 1;
+                self.stats.queued += 1;
+            } else {
+                self.stats.dropped_queue_full += 1;
+            }
+            if attempt == Attempt::Send {
+                peer.last_tx = Some(now);
+                let ping = self.ping(own.addr, h.src, unix_secs);
+                self.stats.pings_sent += 1;
+                out.push(Output::Transmit {
+                    dst: SocketAddrV4::new(own.server, TEREDO_PORT),
+                    payload: ping,
+                });
+            }
+            return;
+        }
+        self.stats.dropped_unauthenticated += 1;
+    }
+}
+
+/// True if `ipv6` (from the peer at its source address) answers one of our
+/// ping tests: an echo reply with our identifier and a valid, fresh HMAC, or
+/// a Destination Unreachable from the pinged address quoting such a request.
+fn is_ping_reply(cfg: &super::Config, own: &OwnAddress, ipv6: &[u8], unix_secs: u32) -> bool {
+    let Ok(h) = Ipv6Header::parse(ipv6) else {
+        return false;
+    };
+    if h.next_header != NEXT_HEADER_ICMPV6 {
+        return false;
+    }
+    let check = |echo: &EchoRepr<'_>| {
+        echo.ident == cfg.pid as u16
+            && cfg
+                .secret
+                .ping_check(&own.addr, &h.src, cfg.pid, echo.seq, echo.data, unix_secs)
+    };
+    if let Ok((_, echo)) = EchoRepr::parse_ipv6(ipv6) {
+        return echo.kind == EchoKind::Reply && check(&echo);
+    }
+    if !verify_icmpv6_checksum(&h.src, &h.dst, h.payload) {
+        return false;
+    }
+    let Ok(err) = ErrorRepr::parse(h.payload) else {
+        return false;
+    };
+    if err.msg_type != TYPE_DST_UNREACH {
+        return false;
+    }
+    let Ok(quoted) = Ipv6Header::parse(err.quoted) else {
+        return false;
+    };
+    quoted.src == own.addr
+        && quoted.dst == h.src
+        && quoted.next_header == NEXT_HEADER_ICMPV6
+        && EchoRepr::parse(quoted.payload)
+            .is_ok_and(|echo| echo.kind == EchoKind::Request && check(&echo))
+}

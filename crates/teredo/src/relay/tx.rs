@@ -1,0 +1,135 @@
+//! Tunnel → UDP: encapsulation, bubbles and ping tests (reference §4.4,
+//! RFC 4380 §5.2.4, §5.4.1).
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Instant;
+
+use super::{
+    send_bubble, Output, Outputs, TeredoTunnel, PING_HOP_LIMIT, UNREACH_ADDR, UNREACH_ADMIN,
+};
+use crate::addr::{self, TeredoAddr, TEREDO_PORT};
+use crate::peers::{Attempt, Queued};
+use crate::wire::{EchoKind, EchoRepr, Ipv6Header};
+
+/// Placeholder mapping of a native peer before a ping test confirms one.
+const NO_MAPPING: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
+
+impl TeredoTunnel {
+    /// Handles an IPv6 packet read from the tunnel interface (without any
+    /// `tun_pi` header). Bytes past the IPv6 payload length are ignored.
+    pub fn on_tun_packet(&mut self, now: Instant, unix_secs: u32, pkt: &[u8], out: &mut Outputs) {
+        let Ok(h) = Ipv6Header::parse(pkt) else {
+            self.stats.dropped_malformed += 1;
+            return;
+        };
+        let pkt = pkt.get(..h.packet_len()).unwrap_or(pkt);
+        if h.dst.is_multicast() {
+            self.stats.dropped_multicast += 1;
+            return;
+        }
+        let Some(prefix) = self.prefix() else {
+            self.stats.dropped_not_qualified += 1;
+            self.icmp_error(now, UNREACH_ADDR, pkt, out);
+            return;
+        };
+        let dst_teredo = addr::is_teredo(&h.dst, prefix);
+        if !dst_teredo {
+            // Only a client with its own Teredo source may ping-test a
+            // native destination; anything else is a routing mistake.
+            let code = match self.own {
+                Some(_) if addr::is_teredo(&h.src, prefix) => None,
+                Some(_) => Some(UNREACH_ADMIN),
+                None => Some(UNREACH_ADDR),
+            };
+            if let Some(code) = code {
+                self.stats.dropped_no_route += 1;
+                self.icmp_error(now, code, pkt, out);
+                return;
+            }
+        }
+        let teredo = TeredoAddr::from_ipv6(&h.dst);
+        if dst_teredo && !addr::is_global_unicast_v4(teredo.server) {
+            self.stats.dropped_non_global += 1;
+            return;
+        }
+
+        let initial = if dst_teredo {
+            teredo.mapping()
+        } else {
+            NO_MAPPING
+        };
+        let Some((peer, _)) = self.peers.get_or_insert(&h.dst, initial) else {
+            self.stats.dropped_peer_list_full += 1;
+            self.icmp_error(now, UNREACH_ADDR, pkt, out);
+            return;
+        };
+        if peer.is_valid(now) {
+            peer.last_tx = Some(now);
+            self.stats.tx += 1;
+            out.push(Output::Transmit {
+                dst: peer.mapping,
+                payload: pkt.to_vec(),
+            });
+            return;
+        }
+
+        let limiter = if dst_teredo {
+            &mut peer.bubbles
+        } else {
+            &mut peer.pings
+        };
+        let attempt = limiter.attempt(now);
+        if attempt == Attempt::Blocked {
+            self.stats.dropped_rate_limited += 1;
+            self.icmp_error(now, UNREACH_ADDR, pkt, out);
+            return;
+        }
+        if peer.enqueue(Queued::Outgoing(pkt.to_vec())) {
+            self.stats.queued += 1;
+        } else {
+            self.stats.dropped_queue_full += 1;
+        }
+        if attempt == Attempt::Wait {
+            return;
+        }
+        peer.last_tx = Some(now);
+        let mapping = peer.mapping;
+
+        if dst_teredo {
+            // Keyed on the mapping embedded in the address, which is what the
+            // receive side checks replies against (reference §4.5 step 4).
+            let src = self.config.secret.bubble_source(teredo.mapping());
+            if !self.own_cone() {
+                send_bubble(src, h.dst, mapping, &mut self.stats, out);
+            }
+            let server = SocketAddrV4::new(teredo.server, TEREDO_PORT);
+            send_bubble(src, h.dst, server, &mut self.stats, out);
+        } else if let Some(own) = self.own {
+            let ping = self.ping(own.addr, h.dst, unix_secs);
+            self.stats.pings_sent += 1;
+            out.push(Output::Transmit {
+                dst: SocketAddrV4::new(own.server, TEREDO_PORT),
+                payload: ping,
+            });
+        }
+    }
+
+    /// A ping-test echo request from `src` (our address) to `dst`, for the
+    /// server to forward (reference §4.4 step 6).
+    pub(super) fn ping(
+        &self,
+        src: std::net::Ipv6Addr,
+        dst: std::net::Ipv6Addr,
+        unix_secs: u32,
+    ) -> Vec<u8> {
+        let pid = self.config.pid;
+        let data = self.config.secret.ping_payload(&src, &dst, pid, unix_secs);
+        EchoRepr {
+            kind: EchoKind::Request,
+            ident: pid as u16,
+            seq: unix_secs as u16,
+            data: &data,
+        }
+        .emit_ipv6(src, dst, PING_HOP_LIMIT)
+    }
+}

@@ -1,0 +1,252 @@
+//! The Teredo client driver: the tokio loop that feeds the sans-IO cores
+//! (`teredo::maintain`, `teredo::relay`) with datagrams, tunnel packets, timers
+//! and network-change events, and carries out what they ask for.
+
+mod resolve;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use teredo::maintain::{Event, LogMessage, Maintainer, Qualified, State, Timers};
+use teredo::relay::{Mode, Output, TeredoTunnel};
+use teredo::security::Secret;
+use teredo::wire::TeredoPacket;
+use tokio::net::UdpSocket;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::status::{StatusSink, TunnelStatus};
+
+/// Largest UDP payload we accept (reference §4.3: 65507).
+const UDP_BUF: usize = 65507;
+
+/// Why the client loop returned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    /// SIGINT/SIGTERM/SIGQUIT: exit.
+    Terminate,
+    /// SIGHUP: reload the configuration and start over.
+    Reload,
+}
+
+/// Control messages from outside the loop (signals, D-Bus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Leave the loop.
+    Stop(Stop),
+    /// Re-qualify now (D-Bus `Requalify`).
+    Requalify,
+}
+
+/// Everything the client loop needs, set up beforehand (sockets and the TUN are
+/// opened while still privileged).
+pub struct ClientSetup {
+    /// Host name or address of the Teredo server.
+    pub server_name: String,
+    /// Bound UDP socket.
+    pub socket: std::net::UdpSocket,
+    /// The tunnel interface.
+    pub tun: netcfg::tun::Tun,
+    /// Qualification timers.
+    pub timers: Timers,
+}
+
+/// Runs the client until told to stop. `status` receives every state change
+/// (hook, D-Bus); `control` carries signals and D-Bus requests.
+pub async fn run(
+    setup: ClientSetup,
+    status: Arc<dyn StatusSink>,
+    mut control: mpsc::Receiver<Control>,
+) -> Result<Stop> {
+    let ClientSetup {
+        server_name,
+        socket,
+        mut tun,
+        timers,
+    } = setup;
+    socket.set_nonblocking(true)?;
+    let socket = UdpSocket::from_std(socket).context("registering the UDP socket")?;
+    let secret = Secret::new(random_secret()?);
+    let pid = std::process::id();
+    let start = Instant::now();
+    let mut maint = Maintainer::new(timers, secret.clone(), pid, start);
+    let mut tunnel = TeredoTunnel::new(Mode::Client, secret, pid);
+
+    let (resolved_tx, mut resolved_rx) = mpsc::channel::<Option<Ipv4Addr>>(4);
+    let mut netevents = netcfg::events::Ipv4Changes::subscribe()
+        .await
+        .map_err(|e| warn!("no netlink events, IPv4 changes will be noticed late: {e}"))
+        .ok();
+
+    let mut udp_buf = vec![0u8; UDP_BUF];
+    let mut tun_buf = vec![0u8; 65536];
+    let mut out = Vec::new();
+    let mut tun_status = TunnelStatus::new(tun.name().to_owned(), tun.index());
+    tun_status.server = server_name.clone();
+
+    loop {
+        // Drain what the cores want done.
+        while let Some(tx) = maint.poll_transmit() {
+            send(&socket, tx.dst, &tx.payload).await;
+        }
+        while let Some(ev) = maint.poll_event() {
+            match ev {
+                Event::ResolveServer => {
+                    resolve::spawn(server_name.clone(), resolved_tx.clone());
+                }
+                Event::Qualifying => {
+                    tun_status.state = State::Qualifying;
+                    status.update(&tun_status).await;
+                }
+                Event::Up(q) => {
+                    went_up(&q, &mut tun_status);
+                    tunnel.set_own(Some(own_address(&q)));
+                    status.update(&tun_status).await;
+                }
+                Event::Down => {
+                    info!("Lost Teredo connectivity");
+                    tunnel.set_own(None);
+                    tun_status.state = State::Down;
+                    tun_status.clear_address();
+                    status.update(&tun_status).await;
+                    info!("Teredo pseudo-tunnel stopped");
+                }
+                Event::Log(m) => log_message(&m, &server_name),
+            }
+        }
+        if tun_status.state != maint.state() && maint.state() != State::Up {
+            tun_status.state = maint.state();
+            status.update(&tun_status).await;
+        }
+        let peers = tunnel.peer_count() as u32;
+        if peers != tun_status.peers {
+            tun_status.peers = peers;
+            status.update(&tun_status).await;
+        }
+
+        let deadline = [maint.poll_timeout(), tunnel.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min();
+        let sleep = async {
+            match deadline {
+                Some(d) => tokio::time::sleep_until(d.into()).await,
+                None => std::future::pending().await,
+            }
+        };
+
+        tokio::select! {
+            r = socket.recv_from(&mut udp_buf) => {
+                let (n, from) = match r {
+                    Ok(x) => x,
+                    Err(e) => { warn!("UDP receive error: {e}"); continue; }
+                };
+                let SocketAddr::V4(from) = from else { continue };
+                let now = Instant::now();
+                let data = &udp_buf[..n];
+                match TeredoPacket::parse(data) {
+                    Ok(pkt) if Maintainer::is_qualification_packet(from, &pkt) => {
+                        maint.handle_packet(now, &pkt);
+                    }
+                    _ => {
+                        tunnel.on_udp_packet(now, unix_secs(), from, data, &mut out);
+                    }
+                }
+            }
+            r = tun.recv(&mut tun_buf) => {
+                match r {
+                    Ok(n) => tunnel.on_tun_packet(Instant::now(), unix_secs(), &tun_buf[..n], &mut out),
+                    Err(e) => { error!("tunnel read error: {e}"); return Err(e.into()); }
+                }
+            }
+            Some(server) = resolved_rx.recv() => {
+                maint.server_resolved(Instant::now(), server);
+            }
+            Some(change) = next_change(&mut netevents) => {
+                info!("network change ({change}): re-qualifying");
+                maint.requalify(Instant::now());
+            }
+            c = control.recv() => match c {
+                Some(Control::Stop(s)) => return Ok(s),
+                Some(Control::Requalify) => maint.requalify(Instant::now()),
+                None => return Ok(Stop::Terminate),
+            },
+            () = sleep => {
+                let now = Instant::now();
+                maint.handle_timeout(now);
+                tunnel.handle_timeout(now);
+            }
+        }
+        for o in out.drain(..) {
+            match o {
+                Output::Transmit { dst, payload } => send(&socket, dst, &payload).await,
+                Output::ToTun(pkt) => {
+                    if let Err(e) = tun.send(&pkt).await {
+                        warn!("tunnel write error: {e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn next_change(
+    events: &mut Option<netcfg::events::Ipv4Changes>,
+) -> Option<netcfg::events::Change> {
+    match events {
+        Some(ev) => ev.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn went_up(q: &Qualified, st: &mut TunnelStatus) {
+    info!("New Teredo address/MTU");
+    info!("Teredo pseudo-tunnel started");
+    info!(" (address: {}, MTU: {})", q.address, q.mtu);
+    st.state = State::Up;
+    st.address = Some(q.address);
+    st.mtu = q.mtu;
+    st.mapped = Some(q.mapping());
+}
+
+fn own_address(q: &Qualified) -> teredo::relay::OwnAddress {
+    teredo::relay::OwnAddress {
+        addr: q.address,
+        server: q.teredo.server,
+        mtu: q.mtu,
+    }
+}
+
+fn log_message(m: &LogMessage, server: &str) {
+    match m {
+        LogMessage::NoReply => info!("No reply from Teredo server"),
+        LogMessage::AuthFailed => error!("Authentication with server failed."),
+        LogMessage::NonGlobalServer(_) => error!("Teredo server has a non global IPv4 address."),
+        LogMessage::ResolveFailed => {
+            error!("Cannot resolve Teredo server address \"{server}\"")
+        }
+        LogMessage::InvalidRa(why) => warn!("Ignoring router advertisement: {why}"),
+    }
+}
+
+async fn send(socket: &UdpSocket, dst: SocketAddrV4, payload: &[u8]) {
+    if let Err(e) = socket.send_to(payload, dst).await {
+        // ICMP errors from earlier sends surface here; they are not fatal.
+        tracing::debug!("UDP send to {dst} failed: {e}");
+    }
+}
+
+fn unix_secs() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}
+
+fn random_secret() -> Result<[u8; 16]> {
+    let mut key = [0u8; 16];
+    getrandom::getrandom(&mut key).context("reading random bytes for the HMAC key")?;
+    Ok(key)
+}

@@ -1,0 +1,293 @@
+//! Typed configuration models and their extraction from a directive list
+//! (reference §2.2 for `miredo.conf`, §2.3 for `miredo-server.conf`).
+
+use std::net::Ipv4Addr;
+use std::path::PathBuf;
+
+use super::values::{is_valid_prefix, parse_c_u16, Facility, RelayType, DEFAULT_PREFIX};
+use super::{Diagnostic, Directives, Options};
+
+/// Default interface MTU (relay and server).
+pub const DEFAULT_MTU: u16 = 1280;
+/// At most this many "Superfluous directive" warnings are reported.
+pub const MAX_SUPERFLUOUS: usize = 5;
+/// Longest interface name Linux accepts (IFNAMSIZ - 1).
+pub const MAX_IFNAME: usize = 15;
+
+/// The content of `miredo.conf`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MiredoConfig {
+    /// `RelayType` (default client).
+    pub relay_type: RelayType,
+    /// `ServerAddress`, or the `SERVER_NAME` argument (client mode only).
+    /// Not resolved here: the client resolves it when it qualifies.
+    pub server_address: Option<String>,
+    /// `ServerAddress2` (client mode; parsed, unused by the 1.2.6 client).
+    pub server_address2: Option<String>,
+    /// `Prefix`: the first 32 bits of the Teredo prefix (relay modes).
+    pub prefix: u32,
+    /// `InterfaceMTU` (relay modes).
+    pub interface_mtu: u16,
+    /// `InterfaceName`; `None` lets the kernel pick `tun%d`.
+    pub interface_name: Option<String>,
+    /// `BindAddress`; `None` is INADDR_ANY.
+    pub bind_address: Option<Ipv4Addr>,
+    /// `BindPort`; 0 is an ephemeral port.
+    pub bind_port: u16,
+    /// `SyslogFacility`.
+    pub syslog_facility: Facility,
+    /// `ClientHook` (our extension, client mode): the hook script to run
+    /// instead of `/etc/miredo/client-hook`.
+    pub client_hook: Option<PathBuf>,
+}
+
+impl Default for MiredoConfig {
+    fn default() -> Self {
+        MiredoConfig {
+            relay_type: RelayType::Client,
+            server_address: None,
+            server_address2: None,
+            prefix: DEFAULT_PREFIX,
+            interface_mtu: DEFAULT_MTU,
+            interface_name: None,
+            bind_address: None,
+            bind_port: 0,
+            syslog_facility: Facility::Daemon,
+            client_hook: None,
+        }
+    }
+}
+
+/// The content of `miredo-server.conf`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerdConfig {
+    /// `ServerBindAddress`, or the `SERVER_NAME` argument.
+    pub server_bind_address: Ipv4Addr,
+    /// `ServerBindAddress2`; `None` means primary + 1.
+    pub server_bind_address2: Option<Ipv4Addr>,
+    /// `Prefix`: the first 32 bits of the Teredo prefix.
+    pub prefix: u32,
+    /// `InterfaceMTU`: the MTU advertised in router advertisements.
+    pub interface_mtu: u16,
+    /// `SyslogFacility`.
+    pub syslog_facility: Facility,
+}
+
+impl ServerdConfig {
+    /// The secondary address: `ServerBindAddress2`, else primary + 1.
+    pub fn secondary_address(&self) -> Ipv4Addr {
+        self.server_bind_address2.unwrap_or_else(|| {
+            Ipv4Addr::from(u32::from(self.server_bind_address).wrapping_add(1))
+        })
+    }
+}
+
+/// Shared helpers over a directive list and the message sink.
+struct Extractor<'a, 'o> {
+    d: &'a mut Directives,
+    opts: &'a Options<'o>,
+    out: &'a mut Vec<Diagnostic>,
+}
+
+impl Extractor<'_, '_> {
+    fn facility(&mut self) -> Facility {
+        let Some((v, line)) = self.d.take("SyslogFacility") else {
+            return Facility::Daemon;
+        };
+        Facility::from_keyword(&v).unwrap_or_else(|| {
+            self.out.push(Diagnostic::warning(
+                Some(line),
+                format!("Unknown syslog facility \"{v}\" at line {line}"),
+            ));
+            Facility::Daemon
+        })
+    }
+
+    fn u16(&mut self, name: &str, default: u16) -> u16 {
+        let Some((v, line)) = self.d.take(name) else {
+            return default;
+        };
+        parse_c_u16(&v).unwrap_or_else(|err| {
+            let label = self.d.label(name);
+            self.out.push(Diagnostic::error(
+                Some(line),
+                format!("Invalid integer value \"{v}\" for {label}: {err}"),
+            ));
+            default
+        })
+    }
+
+    fn resolve4(&mut self, v: &str, line: u32) -> Option<Ipv4Addr> {
+        match self.opts.resolver.resolve_ipv4(v) {
+            Ok(a) => Some(a),
+            Err(e) => {
+                self.out.push(Diagnostic::error(
+                    Some(line),
+                    format!("Invalid hostname \"{v}\" at line {line}: {e}"),
+                ));
+                None
+            }
+        }
+    }
+
+    fn ipv4(&mut self, name: &str) -> Option<Ipv4Addr> {
+        let (v, line) = self.d.take(name)?;
+        self.resolve4(&v, line)
+    }
+
+    fn prefix(&mut self) -> u32 {
+        let Some((v, line)) = self.d.take("Prefix") else {
+            return DEFAULT_PREFIX;
+        };
+        let addr = match self.opts.resolver.resolve_ipv6(&v) {
+            Ok(a) => a,
+            Err(e) => {
+                self.out.push(Diagnostic::error(
+                    Some(line),
+                    format!("Invalid hostname \"{v}\" at line {line}: {e}"),
+                ));
+                return DEFAULT_PREFIX;
+            }
+        };
+        let o = addr.octets();
+        let prefix = u32::from_be_bytes([o[0], o[1], o[2], o[3]]);
+        if !is_valid_prefix(prefix) {
+            self.out.push(Diagnostic::error(
+                Some(line),
+                format!("Invalid Teredo IPv6 prefix: {prefix:x}::/32"),
+            ));
+            return DEFAULT_PREFIX;
+        }
+        prefix
+    }
+
+    fn superfluous(&mut self) {
+        self.out.extend(self.d.superfluous(MAX_SUPERFLUOUS));
+    }
+}
+
+/// Extracts a [`MiredoConfig`], consuming the directives the mode uses and
+/// appending miredo's messages to `out` (then the superfluous-directive
+/// warnings). Returns `None` only when the relay type is invalid (miredo
+/// stops there); other errors are in `out`.
+pub fn extract_miredo(
+    d: &mut Directives,
+    opts: &Options<'_>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<MiredoConfig> {
+    let mut x = Extractor { d, opts, out };
+    let mut c = MiredoConfig {
+        syslog_facility: x.facility(),
+        ..MiredoConfig::default()
+    };
+    if let Some((v, line)) = x.d.take("RelayType") {
+        match RelayType::from_keyword(&v) {
+            Some(t) => c.relay_type = t,
+            None => {
+                x.out.push(Diagnostic::error(
+                    Some(line),
+                    format!("Invalid relay type \"{v}\" at line {line}"),
+                ));
+                return None;
+            }
+        }
+        if c.relay_type == RelayType::Restricted && !opts.checkconf {
+            x.out.push(Diagnostic::warning(
+                Some(line),
+                format!(
+                    "Using deprecated \"restricted\" relay type which is STRONGLY \
+                     DISCOURAGED (at line {line})."
+                ),
+            ));
+        }
+    }
+
+    if c.relay_type.is_client() {
+        match opts.server_name {
+            Some(name) => c.server_address = Some(name.to_owned()),
+            None => match x.d.take("ServerAddress") {
+                Some((v, line)) => {
+                    if opts.checkconf {
+                        x.resolve4(&v, line);
+                    }
+                    c.server_address = Some(v);
+                }
+                None => x
+                    .out
+                    .push(Diagnostic::error(None, "Server address not specified")),
+            },
+        }
+        if let Some((v, line)) = x.d.take("ServerAddress2") {
+            if opts.checkconf {
+                x.resolve4(&v, line);
+            }
+            c.server_address2 = Some(v);
+        }
+        c.client_hook = x.d.take("ClientHook").map(|(v, _)| PathBuf::from(v));
+    } else {
+        c.prefix = x.prefix();
+        c.interface_mtu = x.u16("InterfaceMTU", DEFAULT_MTU);
+    }
+
+    c.bind_address = x.ipv4("BindAddress");
+    c.bind_port = x.u16("BindPort", 0);
+    if let Some((v, line)) = x.d.take("InterfaceName") {
+        // Deviation: miredo only fails later, when creating the tunnel.
+        if v.len() > MAX_IFNAME {
+            x.out.push(Diagnostic::error(
+                Some(line),
+                format!(
+                    "Interface name \"{v}\" too long (at most {MAX_IFNAME} characters) \
+                     at line {line}"
+                ),
+            ));
+        }
+        c.interface_name = Some(v);
+    }
+    x.superfluous();
+    Some(c)
+}
+
+/// Extracts a [`ServerdConfig`] like [`extract_miredo`]. Returns `None` when
+/// no usable primary server address is known.
+pub fn extract_serverd(
+    d: &mut Directives,
+    opts: &Options<'_>,
+    out: &mut Vec<Diagnostic>,
+) -> Option<ServerdConfig> {
+    let mut x = Extractor { d, opts, out };
+    let syslog_facility = x.facility();
+    let (primary, secondary) = match opts.server_name {
+        Some(name) => match opts.resolver.resolve_ipv4(name) {
+            Ok(a) => (Some(a), None),
+            Err(e) => {
+                x.out.push(Diagnostic::error(
+                    None,
+                    format!("Invalid server hostname \"{name}\": {e}"),
+                ));
+                (None, None)
+            }
+        },
+        None => {
+            let primary = match x.d.take("ServerBindAddress") {
+                Some((v, line)) => x.resolve4(&v, line),
+                None => {
+                    x.out
+                        .push(Diagnostic::error(None, "Server address not specified"));
+                    None
+                }
+            };
+            (primary, x.ipv4("ServerBindAddress2"))
+        }
+    };
+    let prefix = x.prefix();
+    let interface_mtu = x.u16("InterfaceMTU", DEFAULT_MTU);
+    x.superfluous();
+    Some(ServerdConfig {
+        server_bind_address: primary?,
+        server_bind_address2: secondary,
+        prefix,
+        interface_mtu,
+        syslog_facility,
+    })
+}

@@ -1,0 +1,72 @@
+//! The client's observable state, and where it goes: the client hook (script or
+//! built-in) and D-Bus. The driver reports every change through [`StatusSink`].
+
+use std::net::{Ipv6Addr, SocketAddrV4};
+
+use teredo::addr::CLIENT_LINK_LOCAL;
+use teredo::maintain::State;
+
+/// Snapshot of one Teredo tunnel, as published on D-Bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TunnelStatus {
+    /// Interface name.
+    pub iface: String,
+    /// Interface index.
+    pub ifindex: u32,
+    /// Down, qualifying or up.
+    pub state: State,
+    /// Teredo address when up.
+    pub address: Option<Ipv6Addr>,
+    /// MTU when up (1280 otherwise).
+    pub mtu: u16,
+    /// Server name or address as configured.
+    pub server: String,
+    /// Public IPv4:port the server saw.
+    pub mapped: Option<SocketAddrV4>,
+    /// Number of peers in the peer list.
+    pub peers: u32,
+}
+
+impl TunnelStatus {
+    /// A tunnel that is down.
+    pub fn new(iface: String, ifindex: u32) -> Self {
+        TunnelStatus {
+            iface,
+            ifindex,
+            state: State::Down,
+            address: None,
+            mtu: 1280,
+            server: String::new(),
+            mapped: None,
+            peers: 0,
+        }
+    }
+
+    /// Forget the address (connectivity lost).
+    pub fn clear_address(&mut self) {
+        self.address = None;
+        self.mapped = None;
+    }
+
+    /// The link-local address the hook gets (reference §3.2: a 1.2.6 client never
+    /// has the cone flag).
+    pub fn lladdress(&self) -> Option<Ipv6Addr> {
+        self.address.map(|_| CLIENT_LINK_LOCAL)
+    }
+
+    /// `"down"`, `"qualifying"` or `"up"`.
+    pub fn state_name(&self) -> &'static str {
+        match self.state {
+            State::Down => "down",
+            State::Qualifying => "qualifying",
+            State::Up => "up",
+        }
+    }
+}
+
+/// Receives every state change of a tunnel.
+#[async_trait::async_trait]
+pub trait StatusSink: Send + Sync {
+    /// Called after each change (state, address, MTU, peers…).
+    async fn update(&self, status: &TunnelStatus);
+}
