@@ -34,7 +34,11 @@ impl Program {
 
     /// Picks the program from `argv[0]`'s base name (`miredo` otherwise).
     pub fn from_argv0(argv0: &OsStr) -> Self {
-        let base = argv0.as_bytes().rsplit(|&b| b == b'/').next().unwrap_or(b"");
+        let base = argv0
+            .as_bytes()
+            .rsplit(|&b| b == b'/')
+            .next()
+            .unwrap_or(b"");
         match base {
             b"miredo-server" => Program::MiredoServer,
             b"miredo-checkconf" => Program::Checkconf,

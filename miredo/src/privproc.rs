@@ -7,9 +7,11 @@
 //! script with exactly that environment, and answers with its exit status. It
 //! ends when the socket closes.
 //!
-//! Frames on the socket: a request is `u32 count` then `count` × (`u32 len`,
-//! `len` bytes of `NAME=value`), big-endian; the answer is an `i32` status
-//! (the exit code, or −1 if the script could not run or was killed).
+//! Frames on the socket: a request is `u32 count` then `count` strings, each a
+//! `u32 len` and `len` bytes, big-endian: first the script's path, then the
+//! environment as `NAME=value`; the answer is an `i32` status (the exit code, or
+//! −1 if the script could not run or was killed). The path travels with each
+//! request so a reload can change it.
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -31,14 +33,14 @@ pub struct PrivProc {
 impl PrivProc {
     /// Forks the helper. Must be called before any thread is started (no tokio
     /// runtime yet) and while still root.
-    pub fn spawn(script: &Path) -> Result<PrivProc> {
+    pub fn spawn() -> Result<PrivProc> {
         let (ours, theirs) = UnixStream::pair().context("socketpair for the hook runner")?;
         // SAFETY: the process is single-threaded at this point (documented
         // precondition), so the child may run arbitrary code after fork.
         match unsafe { nix::unistd::fork() }.context("fork of the hook runner")? {
             nix::unistd::ForkResult::Child => {
                 drop(ours);
-                let code = serve(theirs, script);
+                let code = serve(theirs);
                 std::process::exit(code);
             }
             nix::unistd::ForkResult::Parent { child } => {
@@ -53,7 +55,7 @@ impl PrivProc {
     }
 
     /// Runs the hook with `env` and waits for it. Call from within the runtime.
-    pub async fn run(&self, env: &[(String, String)]) -> Result<i32> {
+    pub async fn run(&self, script: &Path, env: &[(String, String)]) -> Result<i32> {
         let mut guard = self.stream.lock().await;
         if guard.is_none() {
             let std = self
@@ -66,7 +68,7 @@ impl PrivProc {
             *guard = Some(tokio::net::UnixStream::from_std(std)?);
         }
         let stream = guard.as_mut().context("hook runner closed")?;
-        stream.write_all(&encode(env)).await?;
+        stream.write_all(&encode(script, env)).await?;
         let status = stream.read_i32().await.context("hook runner died")?;
         Ok(status)
     }
@@ -82,21 +84,26 @@ impl PrivProc {
     }
 }
 
-fn encode(env: &[(String, String)]) -> Vec<u8> {
+fn encode(script: &Path, env: &[(String, String)]) -> Vec<u8> {
+    let mut strings = vec![script.display().to_string()];
+    strings.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
     let mut buf = Vec::new();
-    buf.extend_from_slice(&(env.len() as u32).to_be_bytes());
-    for (k, v) in env {
-        let kv = format!("{k}={v}");
-        buf.extend_from_slice(&(kv.len() as u32).to_be_bytes());
-        buf.extend_from_slice(kv.as_bytes());
+    buf.extend_from_slice(&(strings.len() as u32).to_be_bytes());
+    for s in strings {
+        buf.extend_from_slice(&(s.len() as u32).to_be_bytes());
+        buf.extend_from_slice(s.as_bytes());
     }
     buf
 }
 
-fn read_request(stream: &mut UnixStream) -> io::Result<Vec<(String, String)>> {
+/// A decoded request: script path and environment.
+type Request = (PathBuf, Vec<(String, String)>);
+
+fn read_request(stream: &mut UnixStream) -> io::Result<Request> {
     let mut word = [0u8; 4];
     stream.read_exact(&mut word)?;
     let count = u32::from_be_bytes(word) as usize;
+    let mut script = None;
     let mut env = Vec::new();
     let mut total = 0usize;
     for _ in 0..count {
@@ -110,19 +117,23 @@ fn read_request(stream: &mut UnixStream) -> io::Result<Vec<(String, String)>> {
         stream.read_exact(&mut kv)?;
         let kv = String::from_utf8(kv)
             .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))?;
+        if script.is_none() {
+            script = Some(PathBuf::from(kv));
+            continue;
+        }
         let (k, v) = kv
             .split_once('=')
             .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no '='"))?;
         env.push((k.to_owned(), v.to_owned()));
     }
-    Ok(env)
+    let script = script.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no script"))?;
+    Ok((script, env))
 }
 
 /// The helper's loop; returns its exit code.
-fn serve(mut stream: UnixStream, script: &Path) -> i32 {
-    let script: PathBuf = script.to_owned();
+fn serve(mut stream: UnixStream) -> i32 {
     loop {
-        let env = match read_request(&mut stream) {
+        let (script, env) = match read_request(&mut stream) {
             Ok(env) => env,
             Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return 0,
             Err(_) => return 1,

@@ -58,7 +58,11 @@ fn s(x: &str) -> String {
 #[test]
 fn valid_files_are_clean() {
     let mut n = 0;
-    for entry in std::fs::read_dir(data_dir()).into_iter().flatten().flatten() {
+    for entry in std::fs::read_dir(data_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
         let name = entry.file_name().to_string_lossy().into_owned();
         if !name.starts_with("ok_") {
             continue;
@@ -73,14 +77,21 @@ fn valid_files_are_clean() {
 
 #[test]
 fn lexical_warnings() {
-    fails("bad_empty.conf", &[s("bad_empty.conf: Server address not specified")]);
+    fails(
+        "bad_empty.conf",
+        &[s("bad_empty.conf: Server address not specified")],
+    );
     fails(
         "bad_missing_server_last_line.conf",
-        &[s("bad_missing_server_last_line.conf: Server address not specified")],
+        &[s(
+            "bad_missing_server_last_line.conf: Server address not specified",
+        )],
     );
     fails(
         "bad_ignoring_line.conf",
-        &[s("bad_ignoring_line.conf:2: Ignoring line 2: InterfaceName")],
+        &[s(
+            "bad_ignoring_line.conf:2: Ignoring line 2: InterfaceName",
+        )],
     );
     fails(
         "bad_long_line.conf",
@@ -109,7 +120,11 @@ fn superfluous_and_duplicates() {
     // First occurrence wins.
     let o = run(&["--toml", "bad_duplicate.conf"]);
     assert_eq!(o.code, 255);
-    assert!(o.stdout.contains("server_address = \"192.0.2.1\"\n"), "{}", o.stdout);
+    assert!(
+        o.stdout.contains("server_address = \"192.0.2.1\"\n"),
+        "{}",
+        o.stdout
+    );
     fails(
         "bad_mode_directives.conf",
         &[
@@ -137,7 +152,9 @@ fn superfluous_and_duplicates() {
 fn value_errors() {
     fails(
         "bad_relay_type.conf",
-        &[s("bad_relay_type.conf:1: Invalid relay type \"server\" at line 1")],
+        &[s(
+            "bad_relay_type.conf:1: Invalid relay type \"server\" at line 1",
+        )],
     );
     fails(
         "bad_int_range.conf",
@@ -149,7 +166,9 @@ fn value_errors() {
     );
     fails(
         "bad_int_octal.conf",
-        &[s("bad_int_octal.conf:2: Invalid integer value \"08\" for BindPort: Invalid argument")],
+        &[s(
+            "bad_int_octal.conf:2: Invalid integer value \"08\" for BindPort: Invalid argument",
+        )],
     );
     fails(
         "bad_int_trailing.conf",
@@ -157,11 +176,15 @@ fn value_errors() {
     );
     fails(
         "bad_prefix_multicast.conf",
-        &[s("bad_prefix_multicast.conf:2: Invalid Teredo IPv6 prefix: ff020000::/32")],
+        &[s(
+            "bad_prefix_multicast.conf:2: Invalid Teredo IPv6 prefix: ff020000::/32",
+        )],
     );
     fails(
         "bad_facility.conf",
-        &[s("bad_facility.conf:2: Unknown syslog facility \"local9\" at line 2")],
+        &[s(
+            "bad_facility.conf:2: Unknown syslog facility \"local9\" at line 2",
+        )],
     );
     fails(
         "bad_ifname.conf",
@@ -206,9 +229,14 @@ fn resolution_errors() {
 fn read_errors() {
     fails(
         "no-such-file.conf",
-        &[s("Error opening configuration file no-such-file.conf: No such file or directory")],
+        &[s(
+            "Error opening configuration file no-such-file.conf: No such file or directory",
+        )],
     );
-    fails(".", &[s("Error reading configuration file: Is a directory")]);
+    fails(
+        ".",
+        &[s("Error reading configuration file: Is a directory")],
+    );
 }
 
 #[test]
@@ -225,7 +253,8 @@ fn toml_files() {
     let o = run(&["bad_type.toml"]);
     assert_eq!(o.code, 255);
     assert!(
-        o.stderr.starts_with("bad_type.toml:3: invalid type: string \"3545\""),
+        o.stderr
+            .starts_with("bad_type.toml:3: invalid type: string \"3545\""),
         "{}",
         o.stderr
     );
@@ -242,7 +271,9 @@ fn toml_files() {
     );
     fails(
         "bad_relay_type.toml",
-        &[s("bad_relay_type.toml:1: Invalid relay type \"bogus\" at line 1")],
+        &[s(
+            "bad_relay_type.toml:1: Invalid relay type \"bogus\" at line 1",
+        )],
     );
 }
 
@@ -283,7 +314,9 @@ fn toml_round_trip_through_the_binary() {
 fn command_line() {
     let o = run(&["-h"]);
     assert_eq!(o.code, 0);
-    assert!(o.stdout.starts_with("Usage: miredo-checkconf [CONF_FILE]\n"));
+    assert!(o
+        .stdout
+        .starts_with("Usage: miredo-checkconf [CONF_FILE]\n"));
     let o = run(&["--version"]);
     assert_eq!(o.code, 0);
     assert!(o
@@ -309,7 +342,10 @@ fn command_line() {
         format!("{BIN}: invalid option -- 'x'\n{BIN}: unrecognized option '--bogus'\n")
     );
     let o = run(&["ok_debian.conf", "extra"]);
-    assert_eq!((o.code, o.stderr.as_str()), (255, "extra: unexpected extra parameter\n"));
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (255, "extra: unexpected extra parameter\n")
+    );
 }
 
 #[test]

@@ -404,9 +404,9 @@ impl Maintainer {
         self.no_reply_logged = false;
         // RFC 5991 §3: the random flag bits stay while the mapping stays, so a
         // refresh or a re-qualification to the same mapping keeps the address.
-        let same_mapping = self.previous_mapping.is_some_and(|(p, s, o, _)| {
-            p == prefix && s == server && o == origin
-        });
+        let same_mapping = self
+            .previous_mapping
+            .is_some_and(|(p, s, o, _)| p == prefix && s == server && o == origin);
         let flags = match self.previous_mapping {
             Some((_, _, _, flags)) if same_mapping => flags,
             _ => {

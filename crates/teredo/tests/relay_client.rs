@@ -7,7 +7,7 @@ use std::net::{Ipv6Addr, SocketAddrV4};
 use relay_harness::*;
 use teredo::addr::TeredoAddr;
 use teredo::peers::QUEUE_BUDGET;
-use teredo::relay::{OwnAddress, Outputs};
+use teredo::relay::{Outputs, OwnAddress};
 use teredo::wire::{emit_bubble, emit_with_origin, Ipv6Header};
 
 fn ep(s: &str) -> SocketAddrV4 {
@@ -32,7 +32,11 @@ fn bubble_exchange_then_queued_packet_delivered() {
     let b_pub = lab.nodes[b].outbound;
     assert_eq!(bubbles_to(&lab.wire_log, b_pub), 1, "direct");
     assert_eq!(bubbles_to(&lab.wire_log, SERVER_EP), 1, "indirect");
-    assert_eq!(bubbles_to(&lab.wire_log, lab.nodes[a].outbound), 1, "B's answer");
+    assert_eq!(
+        bubbles_to(&lab.wire_log, lab.nodes[a].outbound),
+        1,
+        "B's answer"
+    );
     // B answered the forwarded bubble with a direct bubble; A trusted B and
     // flushed its queue; B accepted A's packet (Teredo source matches).
     assert_eq!(lab.nodes[b].tun, vec![pkt.clone()]);
@@ -46,7 +50,11 @@ fn bubble_exchange_then_queued_packet_delivered() {
         .get(&ta)
         .is_some_and(|p| p.trusted && p.mapping == lab.nodes[a].outbound));
     assert_eq!(lab.tunnel(a).stats().bubbles_sent, 2);
-    assert_eq!(lab.tunnel(b).stats().dropped_link_local, 1, "A's direct bubble");
+    assert_eq!(
+        lab.tunnel(b).stats().dropped_link_local,
+        1,
+        "A's direct bubble"
+    );
 
     // From now on: straight to the mapping, both ways, no more bubbles.
     lab.wire_log.clear();
@@ -67,9 +75,7 @@ fn queue_budget_is_1280_bytes_and_flushes_in_order() {
     let c_pub = ep("203.0.113.30:3000");
     let tc = teredo_of(c_pub);
     let ta = lab.addr(a);
-    let pkts: Vec<_> = (0..3u8)
-        .map(|i| ipv6_packet(ta, tc, 500 - 40, i))
-        .collect();
+    let pkts: Vec<_> = (0..3u8).map(|i| ipv6_packet(ta, tc, 500 - 40, i)).collect();
     for p in &pkts {
         lab.send_from_tun(a, p);
     }
@@ -178,7 +184,11 @@ fn anti_spoofing() {
     lab.inject(a, b_pub, &ipv6_packet(ll, ta, 10, 0));
     assert_eq!(lab.tunnel(a).stats().dropped_link_local, 1);
     // Multicast destination: dropped.
-    lab.inject(a, b_pub, &ipv6_packet(tb, "ff02::1".parse().expect("v6"), 10, 0));
+    lab.inject(
+        a,
+        b_pub,
+        &ipv6_packet(tb, "ff02::1".parse().expect("v6"), 10, 0),
+    );
     assert_eq!(lab.tunnel(a).stats().dropped_multicast, 1);
 
     // B becomes a trusted peer of A.
@@ -189,7 +199,10 @@ fn anti_spoofing() {
     lab.inject(a, spoofer, &ipv6_packet(tb, ta, 10, 0));
     assert_eq!(lab.tunnel(a).stats().dropped_unauthenticated, 1);
     assert!(lab.nodes[a].tun.is_empty());
-    assert_eq!(lab.tunnel(a).peers().get(&tb).map(|p| p.mapping), Some(b_pub));
+    assert_eq!(
+        lab.tunnel(a).peers().get(&tb).map(|p| p.mapping),
+        Some(b_pub)
+    );
     // The genuine one is delivered.
     lab.inject(a, b_pub, &ipv6_packet(tb, ta, 10, 0));
     assert_eq!(lab.nodes[a].tun.len(), 1);
@@ -218,7 +231,7 @@ fn server_packets_with_origin_get_a_direct_bubble() {
         dst: x,
         payload: emit_bubble(ta, src).to_vec(),
     };
-    assert_eq!(out.as_slice(), &[expect.clone()]);
+    assert_eq!(out.as_slice(), std::slice::from_ref(&expect));
     assert_eq!(t.stats().bubbles_received, 1);
     // A server bubble without origin but with a Teredo source: mapping from
     // the source.

@@ -64,7 +64,10 @@ fn ping_test_format_and_valid_reply() {
     let peer = lab.tunnel(a).peers().get(&native()).expect("peer");
     assert!(peer.trusted);
     assert_eq!(peer.mapping, relay_ep());
-    assert!(lab.nodes[a].tun.is_empty(), "the reply itself is not delivered");
+    assert!(
+        lab.nodes[a].tun.is_empty(),
+        "the reply itself is not delivered"
+    );
     assert_eq!(lab.wire_log.len(), 1);
     assert_eq!(lab.wire_log[0].1, relay_ep());
     assert_eq!(lab.wire_log[0].2, pkt, "queued packet flushed to the relay");
@@ -179,9 +182,17 @@ fn unreachable_quoting_our_ping_from_the_pinged_host_confirms() {
     let other: Ipv6Addr = "2001:db8::2".parse().expect("v6");
     let bad = icmpv6_error(1, 4, 0, other, &req).expect("error");
     lab.inject(a, relay_ep(), &bad);
-    assert!(lab.tunnel(a).peers().get(&native()).is_some_and(|p| !p.trusted));
+    assert!(lab
+        .tunnel(a)
+        .peers()
+        .get(&native())
+        .is_some_and(|p| !p.trusted));
     let good = icmpv6_error(1, 4, 0, native(), &req).expect("error");
     lab.inject(a, relay_ep(), &good);
-    assert!(lab.tunnel(a).peers().get(&native()).is_some_and(|p| p.trusted));
+    assert!(lab
+        .tunnel(a)
+        .peers()
+        .get(&native())
+        .is_some_and(|p| p.trusted));
     assert!(lab.nodes[a].tun.is_empty());
 }

@@ -113,6 +113,9 @@ fn relay_routing_errors() {
     assert!(lab.wire_log.is_empty());
     // set_state is meaningless for a relay.
     lab.nodes[r].tunnel.set_state(None);
-    lab.send_from_tun(r, &ipv6_packet(native(), teredo_of(ep("203.0.113.20:1")), 10, 0));
+    lab.send_from_tun(
+        r,
+        &ipv6_packet(native(), teredo_of(ep("203.0.113.20:1")), 10, 0),
+    );
     assert_eq!(lab.wire_log.len(), 1);
 }

@@ -128,7 +128,10 @@ fn is_c_space(b: u8) -> bool {
 fn split(line: &[u8]) -> Option<(&[u8], Option<&[u8]>)> {
     let start = line.iter().position(|&b| !is_c_space(b))?;
     let rest = &line[start..];
-    let tok_len = rest.iter().position(|&b| is_c_space(b)).unwrap_or(rest.len());
+    let tok_len = rest
+        .iter()
+        .position(|&b| is_c_space(b))
+        .unwrap_or(rest.len());
     let name_len = tok_len.min(MAX_NAME);
     let name = &rest[..name_len];
     // Characters of an over-long name spill into the value (scanf quirk).

@@ -76,9 +76,8 @@ pub struct ServerdConfig {
 impl ServerdConfig {
     /// The secondary address: `ServerBindAddress2`, else primary + 1.
     pub fn secondary_address(&self) -> Ipv4Addr {
-        self.server_bind_address2.unwrap_or_else(|| {
-            Ipv4Addr::from(u32::from(self.server_bind_address).wrapping_add(1))
-        })
+        self.server_bind_address2
+            .unwrap_or_else(|| Ipv4Addr::from(u32::from(self.server_bind_address).wrapping_add(1)))
     }
 }
 

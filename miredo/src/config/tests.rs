@@ -120,7 +120,10 @@ fn value_errors() {
     );
     assert_eq!(r.diagnostics[0].line, Some(2));
 
-    let r = err("RelayType cone\nPrefix ff02::\nInterfaceMTU 12z\n", &daemon());
+    let r = err(
+        "RelayType cone\nPrefix ff02::\nInterfaceMTU 12z\n",
+        &daemon(),
+    );
     assert_eq!(
         msgs(&r),
         vec![
@@ -175,7 +178,10 @@ fn warnings_are_not_fatal_for_daemon() {
 
 #[test]
 fn interface_name_length() {
-    let r = err("ServerAddress a\nInterfaceName abcdefghijklmnop\n", &daemon());
+    let r = err(
+        "ServerAddress a\nInterfaceName abcdefghijklmnop\n",
+        &daemon(),
+    );
     assert_eq!(r.diagnostics[0].line, Some(2));
     assert!(ok(
         "ServerAddress a\nInterfaceName abcdefghijklmno\n",
@@ -282,14 +288,13 @@ fn serverd_toml_roundtrip() {
 
 #[test]
 fn read_errors() {
-    let r = load_miredo(
-        std::path::Path::new("/nonexistent/miredo.conf"),
-        &daemon(),
-    );
+    let r = load_miredo(std::path::Path::new("/nonexistent/miredo.conf"), &daemon());
     let r = r.err().unwrap_or_default();
     assert_eq!(
         r.rendered(),
-        vec!["Error opening configuration file /nonexistent/miredo.conf: No such file or directory"]
+        vec![
+            "Error opening configuration file /nonexistent/miredo.conf: No such file or directory"
+        ]
     );
     let r = load_miredo(std::path::Path::new("/"), &daemon());
     let r = r.err().unwrap_or_default();

@@ -137,7 +137,10 @@ pub fn toml_directives(text: &[u8], kind: Kind) -> Result<Directives, Vec<Diagno
     })?;
     let serde_err = |e: toml::de::Error| {
         let line = e.span().map(|s| line_of(text, s.start));
-        vec![Diagnostic::error(line, e.message().trim_end().to_owned())]
+        vec![Diagnostic::error(
+            line,
+            e.message().trim_end().replace('\n', "; "),
+        )]
     };
     let mut c = Collector {
         text,
@@ -230,7 +233,10 @@ pub fn serverd_to_toml(c: &ServerdConfig) -> String {
     let mut kv = |k: &str, v: String| {
         let _ = writeln!(out, "{k} = {v}");
     };
-    kv("server_bind_address", quote(&c.server_bind_address.to_string()));
+    kv(
+        "server_bind_address",
+        quote(&c.server_bind_address.to_string()),
+    );
     if let Some(a) = c.server_bind_address2 {
         kv("server_bind_address2", quote(&a.to_string()));
     }
@@ -254,12 +260,9 @@ mod tests {
     #[test]
     fn quoting() {
         assert_eq!(quote("a\"b\\c\u{1}"), "\"a\\\"b\\\\c\\u0001\"");
-        let v: toml::Table = toml::from_str(&format!("k = {}", quote("x\"\\\u{7f}é\n")))
-            .unwrap_or_default();
-        assert_eq!(
-            v.get("k").and_then(|v| v.as_str()),
-            Some("x\"\\\u{7f}é\n")
-        );
+        let v: toml::Table =
+            toml::from_str(&format!("k = {}", quote("x\"\\\u{7f}é\n"))).unwrap_or_default();
+        assert_eq!(v.get("k").and_then(|v| v.as_str()), Some("x\"\\\u{7f}é\n"));
     }
 
     #[test]

@@ -300,7 +300,10 @@ mod tests {
 
     #[test]
     fn keywords() {
-        assert_eq!(RelayType::from_keyword("AutoClient"), Some(RelayType::Client));
+        assert_eq!(
+            RelayType::from_keyword("AutoClient"),
+            Some(RelayType::Client)
+        );
         assert_eq!(RelayType::from_keyword("RELAY"), Some(RelayType::Cone));
         assert_eq!(RelayType::from_keyword("cone"), Some(RelayType::Cone));
         assert_eq!(

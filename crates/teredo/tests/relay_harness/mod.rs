@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use teredo::addr::{TeredoAddr, DEFAULT_PREFIX, TEREDO_PORT};
-use teredo::relay::{Config, Mode, OwnAddress, Output, Outputs, TeredoTunnel};
+use teredo::relay::{Config, Mode, Output, Outputs, OwnAddress, TeredoTunnel};
 use teredo::security::Secret;
 use teredo::wire::{emit_with_origin, Ipv6Header, TeredoPacket, NEXT_HEADER_ICMPV6};
 
@@ -127,7 +127,12 @@ impl Lab {
         self.push(tunnel, vec![public], public)
     }
 
-    fn push(&mut self, tunnel: TeredoTunnel, inbound: Vec<SocketAddrV4>, out: SocketAddrV4) -> usize {
+    fn push(
+        &mut self,
+        tunnel: TeredoTunnel,
+        inbound: Vec<SocketAddrV4>,
+        out: SocketAddrV4,
+    ) -> usize {
         self.nodes.push(Node {
             tunnel,
             inbound,
@@ -165,7 +170,9 @@ impl Lab {
     pub fn send_from_tun(&mut self, node: usize, pkt: &[u8]) {
         let mut out = Outputs::new();
         let (now, unix) = (self.now, self.unix());
-        self.nodes[node].tunnel.on_tun_packet(now, unix, pkt, &mut out);
+        self.nodes[node]
+            .tunnel
+            .on_tun_packet(now, unix, pkt, &mut out);
         self.run(node, out);
     }
 

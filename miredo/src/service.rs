@@ -1,0 +1,331 @@
+//! The `miredo` process: command line, configuration, privilege split, and the
+//! reload loop around the client driver.
+//!
+//! # Processes and privileges
+//!
+//! miredo 1.2.6 runs three processes (root monitor, unprivileged worker, root
+//! `miredo-privproc`). We run two:
+//!
+//! - the **daemon** (the PID in the pidfile): after start-up it runs as the
+//!   unprivileged user (`-u`, default `miredo`) keeping only `CAP_NET_ADMIN` —
+//!   needed to create the TUN again on SIGHUP and for the built-in hook's netlink
+//!   configuration — plus `CAP_NET_BIND_SERVICE` only when `BindPort` is below
+//!   1024 (miredo binds after dropping privileges and fails there). No monitor
+//!   process is needed because a reload happens inside the daemon.
+//! - the **hook runner** ([`crate::privproc`]): forked while still root, before any
+//!   thread exists; it stays root because hook scripts expect a full root
+//!   environment, and does nothing but run the hook script on request.
+
+use std::ffi::OsString;
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, Result};
+use daemon::privileges::Capability;
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::cli::{self, Action, Cli, Program};
+use crate::client::{self, ClientSetup, Control, Stop};
+use crate::client::sink::ClientSink;
+use crate::config::{self, MiredoConfig, Options, RelayType};
+use crate::privproc::PrivProc;
+
+/// The hook script miredo runs (reference §3.1).
+pub const DEFAULT_HOOK: &str = "/etc/miredo/client-hook";
+
+/// Entry point of the `miredo` binary.
+pub fn main_miredo() -> ExitCode {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = match cli::parse_args(Program::Miredo, &args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("{}", e.message);
+            return exit(e.exit_code);
+        }
+    };
+    match cli.action {
+        Action::Help => {
+            print!("{}", cli::usage(cli.program));
+            return ExitCode::SUCCESS;
+        }
+        Action::Version => {
+            print!("{}", cli::version_banner());
+            return ExitCode::SUCCESS;
+        }
+        Action::Run => {}
+    }
+    for w in &cli.warnings {
+        eprintln!("{w}");
+    }
+    exit(run(&cli))
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Reads and parses the configuration, printing its diagnostics. `None` when it
+/// is unusable.
+fn load_config(cli: &Cli) -> Option<MiredoConfig> {
+    let file = cli.config_file.display().to_string();
+    let opts = Options::daemon().with_server_name(cli.server_name.as_deref());
+    let text = match config::read_file(&cli.config_file) {
+        Ok(text) => text,
+        Err(report) => {
+            for line in report.rendered() {
+                error!("{line}");
+            }
+            if cli.server_name.is_none() {
+                return None;
+            }
+            // miredo goes on with the SERVER_NAME argument alone.
+            warn!("Loading configuration from {file} failed");
+            Vec::new()
+        }
+    };
+    match config::parse_miredo(&text, &file, &opts) {
+        Ok(loaded) => {
+            for line in loaded.report.rendered() {
+                warn!("{line}");
+            }
+            Some(loaded.config)
+        }
+        Err(report) => {
+            for line in report.rendered() {
+                error!("{line}");
+            }
+            daemon::alert!("Fatal configuration error");
+            None
+        }
+    }
+}
+
+fn hook_path(cli: &Cli, conf: &MiredoConfig) -> PathBuf {
+    cli.client_hook
+        .clone()
+        .or_else(|| conf.client_hook.clone())
+        .unwrap_or_else(|| PathBuf::from(DEFAULT_HOOK))
+}
+
+fn run(cli: &Cli) -> i32 {
+    // Logging first (stderr; syslog when /dev/log exists), so configuration
+    // messages go where miredo's go.
+    let log = match daemon::logging::init(&daemon::logging::LogConfig::new("miredo")) {
+        Ok(h) => Some(h),
+        Err(e) => {
+            eprintln!("logging: {e}");
+            None
+        }
+    };
+    let Some(conf) = load_config(cli) else {
+        return 1;
+    };
+    if let (Some(log), Ok(f)) = (&log, conf.syslog_facility.keyword().parse()) {
+        log.set_facility(f);
+    }
+    if conf.relay_type != RelayType::Client {
+        error!("relay mode is not implemented yet in this version; use RelayType client");
+        return 1;
+    }
+    let user = match daemon::privileges::lookup_user(&cli.user) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("{e}");
+            return 1;
+        }
+    };
+    if let Err(e) = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/net/tun")
+    {
+        eprintln!(
+            "Error: /dev/net/tun character device not found or unavailable ({e}).\n\
+             You might try to run this command to load it:\n$ modprobe tun"
+        );
+        return 1;
+    }
+
+    let detached = if cli.foreground {
+        None
+    } else {
+        match daemon::daemonize::daemonize() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("fork: {e}");
+                return 1;
+            }
+        }
+    };
+    let pidfile = match daemon::pidfile::Pidfile::create(&cli.pidfile) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("{hint}");
+            }
+            if let Some(d) = detached {
+                d.failure();
+            }
+            return 1;
+        }
+    };
+    let _ = pidfile.chown_group(user.gid);
+    if let Some(d) = detached {
+        if d.success().is_err() {
+            return 1;
+        }
+    }
+    info!("Starting...");
+
+    // Hook runner: before any thread, while root.
+    let privproc = match PrivProc::spawn() {
+        Ok(p) => Arc::new(p),
+        Err(e) => {
+            error!("Could not start the hook runner: {e:#}");
+            return 1;
+        }
+    };
+    let mut keep = vec![Capability::CAP_NET_ADMIN];
+    if conf.bind_port != 0 && conf.bind_port < 1024 {
+        keep.push(Capability::CAP_NET_BIND_SERVICE);
+    }
+    if let Err(e) = daemon::privileges::drop_to_user(&user, &keep) {
+        daemon::alert!("Error (setuid): {e}");
+        return 1;
+    }
+
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("tokio: {e}");
+            return 1;
+        }
+    };
+    let code = rt.block_on(reload_loop(cli, conf, privproc, log));
+    drop(pidfile);
+    code
+}
+
+async fn reload_loop(
+    cli: &Cli,
+    mut conf: MiredoConfig,
+    privproc: Arc<PrivProc>,
+    log: Option<daemon::logging::LogHandle>,
+) -> i32 {
+    let (control_tx, mut control_rx) = mpsc::channel::<Control>(16);
+    match daemon::signals::Signals::new() {
+        Ok(mut signals) => {
+            let tx = control_tx.clone();
+            tokio::spawn(async move {
+                while let Some(sig) = signals.recv().await {
+                    use daemon::signals::SignalEvent;
+                    let stop = match sig {
+                        SignalEvent::Terminate(_) => Stop::Terminate,
+                        SignalEvent::Reload(_) => Stop::Reload,
+                        // miredo's monitor dies on these; we ignore them on purpose.
+                        SignalEvent::User1 | SignalEvent::User2 => continue,
+                    };
+                    let verb = if stop == Stop::Reload {
+                        "Reloading configuration"
+                    } else {
+                        "Exiting"
+                    };
+                    daemon::notice!("{verb} on signal {} ({})", sig.signo(), sig.name());
+                    if tx.send(Control::Stop(stop)).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Err(e) => error!("signal handlers: {e}"),
+    }
+
+    let mut bus_warned = false;
+    loop {
+        let hook = hook_path(cli, &conf);
+        let setup = match open_client(&conf, cli) {
+            Ok(s) => s,
+            Err(e) => {
+                daemon::alert!("Miredo setup failure: {e:#}");
+                return 1;
+            }
+        };
+        let sink = ClientSink::new(
+            setup.tun.name().to_owned(),
+            setup.tun.index(),
+            hook,
+            privproc.clone(),
+            control_tx.clone(),
+            &mut bus_warned,
+        )
+        .await;
+        let sink = Arc::new(sink);
+        let _ = daemon::notify::ready();
+        let stop = match client::run(setup, sink.clone(), &mut control_rx).await {
+            Ok(stop) => stop,
+            Err(e) => {
+                error!("Teredo client failure: {e:#}");
+                sink.shutdown().await;
+                return 1;
+            }
+        };
+        sink.shutdown().await;
+        drop(sink);
+        match stop {
+            Stop::Terminate => {
+                privproc.close().await;
+                info!("Terminated with no error.");
+                return 0;
+            }
+            Stop::Reload => {
+                let _ = daemon::notify::reloading();
+                match load_config(cli) {
+                    Some(c) if c.relay_type == RelayType::Client => {
+                        if let (Some(log), Ok(f)) = (&log, c.syslog_facility.keyword().parse()) {
+                            log.set_facility(f);
+                        }
+                        conf = c;
+                    }
+                    // miredo exits here; we keep serving with the previous configuration.
+                    _ => warn!("Loading configuration from {} failed", cli.config_file.display()),
+                }
+            }
+        }
+    }
+}
+
+/// Creates the TUN interface and binds the UDP socket.
+fn open_client(conf: &MiredoConfig, cli: &Cli) -> Result<ClientSetup> {
+    let server_name = cli
+        .server_name
+        .clone()
+        .or_else(|| conf.server_address.clone())
+        .context("Server address not specified")?;
+    let tun = netcfg::tun::Tun::create(conf.interface_name.as_deref()).map_err(|e| {
+        error!("{e}");
+        if e.is_busy() {
+            info!("Please make sure another instance of the program is not already running.");
+        }
+        anyhow::anyhow!("Cannot create IPv6 tunnel")
+    })?;
+    let bind = SocketAddrV4::new(
+        conf.bind_address.unwrap_or(Ipv4Addr::UNSPECIFIED),
+        conf.bind_port,
+    );
+    let socket = crate::udp::bind(bind)
+        .with_context(|| format!("libteredo cannot be initialized: binding {bind}"))?;
+    Ok(ClientSetup {
+        server_name,
+        socket,
+        tun,
+        timers: Default::default(),
+    })
+}
