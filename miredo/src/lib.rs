@@ -1,5 +1,11 @@
 //! miredo-rs: the Teredo daemon's library side (configuration, CLI, hook, drivers).
 
 pub mod cli;
+pub mod client;
 pub mod config;
+pub mod dbus;
 pub mod hook;
+pub mod privproc;
+pub mod service;
+pub mod status;
+pub mod udp;

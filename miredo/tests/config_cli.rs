@@ -275,3 +275,33 @@ fn non_utf8_arguments() {
         Ok(PathBuf::from(OsString::from_vec(vec![b'/', 0xff])))
     );
 }
+
+#[test]
+fn long_option_prefixes() {
+    let p = Program::Miredo;
+    assert_eq!(
+        ok(p, &["--chr", "/x"]).chroot_dir,
+        Some(PathBuf::from("/x"))
+    );
+    assert_eq!(ok(p, &["--userna", "x"]).user, "x");
+    assert_eq!(
+        ok(p, &["--cl", "/h"]).client_hook,
+        Some(PathBuf::from("/h"))
+    );
+    assert_eq!(ok(p, &["--conf", "/c"]).config_file, PathBuf::from("/c"));
+    assert_eq!(ok(p, &["--co", "/c"]).config_file, PathBuf::from("/c"));
+}
+
+#[test]
+fn program_from_argv0() {
+    use std::ffi::OsStr;
+    assert_eq!(
+        Program::from_argv0(OsStr::new("/usr/sbin/miredo-server")),
+        Program::MiredoServer
+    );
+    assert_eq!(
+        Program::from_argv0(OsStr::new("miredo-checkconf")),
+        Program::Checkconf
+    );
+    assert_eq!(Program::from_argv0(OsStr::new("./miredo")), Program::Miredo);
+}

@@ -28,8 +28,14 @@ use crate::netlink::AddrInfo;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum NetEvent {
-    Ipv4AddrAdded { index: u32, addr: Ipv4Addr },
-    Ipv4AddrRemoved { index: u32, addr: Ipv4Addr },
+    Ipv4AddrAdded {
+        index: u32,
+        addr: Ipv4Addr,
+    },
+    Ipv4AddrRemoved {
+        index: u32,
+        addr: Ipv4Addr,
+    },
     /// An IPv4 default route (prefix length 0, unicast, any table but
     /// local) was added or removed. The kernel sends nothing for IPv4
     /// routes that vanish with their link or address: watch
@@ -38,11 +44,20 @@ pub enum NetEvent {
     /// A link appeared, disappeared or changed operational state. `up` is
     /// `IFF_UP && IFF_RUNNING`; a removed link reports `up: false`. Only
     /// changes are reported (a link seen first is reported once).
-    LinkChanged { index: u32, up: bool },
+    LinkChanged {
+        index: u32,
+        up: bool,
+    },
     /// May repeat for one address (the kernel re-announces it when its
     /// flags change, for example at the end of DAD).
-    Ipv6AddrAdded { index: u32, addr: Ipv6Addr },
-    Ipv6AddrRemoved { index: u32, addr: Ipv6Addr },
+    Ipv6AddrAdded {
+        index: u32,
+        addr: Ipv6Addr,
+    },
+    Ipv6AddrRemoved {
+        index: u32,
+        addr: Ipv6Addr,
+    },
 }
 
 /// A multicast group to listen to.
@@ -109,7 +124,11 @@ impl Events {
 
     /// The IPv4 side: addresses, routes and links.
     pub fn ipv4() -> Result<Events> {
-        Events::subscribe(&[EventGroup::Ipv4Addr, EventGroup::Ipv4Route, EventGroup::Link])
+        Events::subscribe(&[
+            EventGroup::Ipv4Addr,
+            EventGroup::Ipv4Route,
+            EventGroup::Link,
+        ])
     }
 
     /// Wait for the next event (`None` when the socket is gone).

@@ -30,15 +30,15 @@ where
     Fut: Future,
     Fut::Output: Send + 'static,
 {
-    let thread = std::thread::Builder::new()
-        .name("netns".into())
-        .spawn(move || -> io::Result<Fut::Output> {
+    let thread = std::thread::Builder::new().name("netns".into()).spawn(
+        move || -> io::Result<Fut::Output> {
             unshare_netns()?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()?;
             Ok(rt.block_on(f()))
-        })?;
+        },
+    )?;
     match thread.join() {
         Ok(r) => r,
         Err(panic) => std::panic::resume_unwind(panic),

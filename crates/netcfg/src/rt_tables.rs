@@ -22,8 +22,14 @@ impl RtTables {
     /// The system locations.
     pub fn system() -> RtTables {
         RtTables {
-            files: BASES.iter().map(|b| Path::new(b).join("rt_tables")).collect(),
-            dirs: BASES.iter().map(|b| Path::new(b).join("rt_tables.d")).collect(),
+            files: BASES
+                .iter()
+                .map(|b| Path::new(b).join("rt_tables"))
+                .collect(),
+            dirs: BASES
+                .iter()
+                .map(|b| Path::new(b).join("rt_tables.d"))
+                .collect(),
         }
     }
 

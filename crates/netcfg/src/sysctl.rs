@@ -7,14 +7,17 @@ use std::io;
 use std::path::PathBuf;
 
 fn conf_path(ifname: &str, key: &str) -> io::Result<PathBuf> {
-    let bad = |s: &str| s.is_empty() || s == "." || s == ".." || s.contains('/') || s.contains('\0');
+    let bad =
+        |s: &str| s.is_empty() || s == "." || s == ".." || s.contains('/') || s.contains('\0');
     if bad(ifname) || bad(key) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("invalid sysctl name {ifname}/{key}"),
         ));
     }
-    Ok(PathBuf::from("/proc/sys/net/ipv6/conf").join(ifname).join(key))
+    Ok(PathBuf::from("/proc/sys/net/ipv6/conf")
+        .join(ifname)
+        .join(key))
 }
 
 /// Write `net.ipv6.conf.<ifname>.<key> = value`.
@@ -24,7 +27,9 @@ pub fn set_ipv6_conf(ifname: &str, key: &str, value: &str) -> io::Result<()> {
 
 /// Read `net.ipv6.conf.<ifname>.<key>` (trimmed).
 pub fn get_ipv6_conf(ifname: &str, key: &str) -> io::Result<String> {
-    Ok(std::fs::read_to_string(conf_path(ifname, key)?)?.trim().to_string())
+    Ok(std::fs::read_to_string(conf_path(ifname, key)?)?
+        .trim()
+        .to_string())
 }
 
 /// `net.ipv6.conf.<ifname>.accept_redirects` (miredo's relay sets it to 0).

@@ -87,9 +87,7 @@ impl Tun {
                 return Err(TunError::NameTooLong(n.to_string()));
             }
             if n.is_empty() {
-                return Err(TunError::SetIff(io::Error::from_raw_os_error(
-                    libc::EINVAL,
-                )));
+                return Err(TunError::SetIff(io::Error::from_raw_os_error(libc::EINVAL)));
             }
         }
         // Open once ourselves so that a missing or forbidden /dev/net/tun is

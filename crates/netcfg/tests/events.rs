@@ -36,7 +36,13 @@ fn ipv4_address_route_and_link_events() {
 
         nl.set_link_up(v0).await.unwrap();
         ip(&["link", "set", "v1", "up"]);
-        expect(&mut ev, "v0 up", |e| *e == NetEvent::LinkChanged { index: v0, up: true }).await;
+        expect(&mut ev, "v0 up", |e| {
+            *e == NetEvent::LinkChanged {
+                index: v0,
+                up: true,
+            }
+        })
+        .await;
 
         let a: Ipv4Addr = "198.18.1.10".parse().unwrap();
         nl.add_address(v0, a.into(), 24, false).await.unwrap();
@@ -46,10 +52,16 @@ fn ipv4_address_route_and_link_events() {
         .await;
 
         nl.add_route(&RouteSpec::default_v4(v0)).await.unwrap();
-        expect(&mut ev, "default route", |e| *e == NetEvent::Ipv4DefaultRouteChanged).await;
+        expect(&mut ev, "default route", |e| {
+            *e == NetEvent::Ipv4DefaultRouteChanged
+        })
+        .await;
 
         nl.del_route(&RouteSpec::default_v4(v0)).await.unwrap();
-        expect(&mut ev, "default route gone", |e| *e == NetEvent::Ipv4DefaultRouteChanged).await;
+        expect(&mut ev, "default route gone", |e| {
+            *e == NetEvent::Ipv4DefaultRouteChanged
+        })
+        .await;
 
         nl.del_address(v0, a.into(), 24).await.unwrap();
         expect(&mut ev, "v4 addr removed", |e| {
@@ -58,7 +70,13 @@ fn ipv4_address_route_and_link_events() {
         .await;
 
         nl.set_link_down(v0).await.unwrap();
-        expect(&mut ev, "v0 down", |e| *e == NetEvent::LinkChanged { index: v0, up: false }).await;
+        expect(&mut ev, "v0 down", |e| {
+            *e == NetEvent::LinkChanged {
+                index: v0,
+                up: false,
+            }
+        })
+        .await;
     });
 }
 
@@ -70,14 +88,24 @@ fn ipv6_address_events() {
         let tun = netcfg::Tun::create(Some("teredo")).unwrap();
         nl.set_link_up(tun.index()).await.unwrap();
         let a: Ipv6Addr = "2001:0:c000:201:18af:1a95:3fff:fdf5".parse().unwrap();
-        nl.add_address(tun.index(), a.into(), 32, true).await.unwrap();
+        nl.add_address(tun.index(), a.into(), 32, true)
+            .await
+            .unwrap();
         expect(&mut ev, "v6 added", |e| {
-            *e == NetEvent::Ipv6AddrAdded { index: tun.index(), addr: a }
+            *e == NetEvent::Ipv6AddrAdded {
+                index: tun.index(),
+                addr: a,
+            }
         })
         .await;
-        nl.flush_addresses(tun.index(), netcfg::Family::V6).await.unwrap();
+        nl.flush_addresses(tun.index(), netcfg::Family::V6)
+            .await
+            .unwrap();
         expect(&mut ev, "v6 removed", |e| {
-            *e == NetEvent::Ipv6AddrRemoved { index: tun.index(), addr: a }
+            *e == NetEvent::Ipv6AddrRemoved {
+                index: tun.index(),
+                addr: a,
+            }
         })
         .await;
     });

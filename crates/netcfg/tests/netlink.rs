@@ -31,28 +31,51 @@ fn configure_like_the_client_hook_and_undo() {
 
         nl.add_address(idx, ll.into(), 64, true).await.unwrap();
         nl.add_address(idx, addr.into(), 32, true).await.unwrap();
-        let err = nl.add_address(idx, addr.into(), 32, true).await.unwrap_err();
+        let err = nl
+            .add_address(idx, addr.into(), 32, true)
+            .await
+            .unwrap_err();
         assert!(err.is_exists(), "{err}");
-        nl.add_route(&RouteSpec::default_v6(idx).metric(1029)).await.unwrap();
-        nl.add_route(&RouteSpec::default_v6(idx).table(TABLE)).await.unwrap();
-        nl.add_rule(&RuleSpec::from_addr(addr.into(), 32765, TABLE)).await.unwrap();
+        nl.add_route(&RouteSpec::default_v6(idx).metric(1029))
+            .await
+            .unwrap();
+        nl.add_route(&RouteSpec::default_v6(idx).table(TABLE))
+            .await
+            .unwrap();
+        nl.add_rule(&RuleSpec::from_addr(addr.into(), 32765, TABLE))
+            .await
+            .unwrap();
 
         // Our own view.
-        let addrs = nl.addresses(Some(Family::V6), Some(idx)).await.unwrap();
+        // Without the random link-local the kernel adds when a TUN comes up.
+        let addrs: Vec<_> = nl
+            .addresses(Some(Family::V6), Some(idx))
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|a| a.flags & netcfg::AddrInfo::FLAG_STABLE_PRIVACY == 0)
+            .collect();
         let mut got: Vec<(IpAddr, u8)> = addrs.iter().map(|a| (a.addr, a.prefix_len)).collect();
         got.sort();
         assert_eq!(got, vec![(addr.into(), 32), (ll.into(), 64)]);
-        assert!(addrs.iter().all(|a| a.flags & netcfg::AddrInfo::FLAG_NODAD != 0));
+        assert!(addrs
+            .iter()
+            .all(|a| a.flags & netcfg::AddrInfo::FLAG_NODAD != 0));
         assert!(addrs.iter().all(|a| !a.is_tentative()));
 
         let main = nl.routes(Family::V6, Some(TABLE_MAIN)).await.unwrap();
-        assert!(main.iter().any(|r| r.is_default() && r.oif == Some(idx) && r.metric == Some(1029)));
+        assert!(main
+            .iter()
+            .any(|r| r.is_default() && r.oif == Some(idx) && r.metric == Some(1029)));
         let t = nl.routes(Family::V6, Some(TABLE)).await.unwrap();
         assert_eq!(t.len(), 1, "{t:?}");
         assert!(t[0].is_default() && t[0].oif == Some(idx));
 
         let rules = nl.rules(Family::V6).await.unwrap();
-        let r = rules.iter().find(|r| r.priority == 32765).expect("rule 32765");
+        let r = rules
+            .iter()
+            .find(|r| r.priority == 32765)
+            .expect("rule 32765");
         assert_eq!(r.src, Some((addr.into(), 128)));
         assert_eq!(r.table, TABLE);
         assert_eq!(r.action, 1, "to-table action");
@@ -62,15 +85,29 @@ fn configure_like_the_client_hook_and_undo() {
         assert!(a.contains(&format!("inet6 {ADDR}/32 scope global")), "{a}");
         assert!(a.contains(&format!("inet6 {LL}/64 scope link")), "{a}");
         let routes = lines(&ip(&["-6", "route", "show", "dev", "teredo"]));
-        assert!(routes.contains(&"2001::/32 proto kernel metric 256 pref medium".to_string()), "{routes:?}");
-        assert!(routes.contains(&"default metric 1029 pref medium".to_string()), "{routes:?}");
+        assert!(
+            routes.contains(&"2001::/32 proto kernel metric 256 pref medium".to_string()),
+            "{routes:?}"
+        );
+        assert!(
+            routes.contains(&"default metric 1029 pref medium".to_string()),
+            "{routes:?}"
+        );
         let routes = lines(&ip(&["-6", "route", "show", "table", "100"]));
-        assert_eq!(routes, vec!["default dev teredo metric 1024 pref medium".to_string()]);
+        assert_eq!(
+            routes,
+            vec!["default dev teredo metric 1024 pref medium".to_string()]
+        );
         let rules = ip(&["-6", "rule", "show"]);
-        assert!(rules.contains(&format!("32765:\tfrom {ADDR} lookup 100")), "{rules}");
+        assert!(
+            rules.contains(&format!("32765:\tfrom {ADDR} lookup 100")),
+            "{rules}"
+        );
 
         // Undo, as the hook's "down" does.
-        nl.del_rule(&RuleSpec::from_addr(addr.into(), 32765, TABLE)).await.unwrap();
+        nl.del_rule(&RuleSpec::from_addr(addr.into(), 32765, TABLE))
+            .await
+            .unwrap();
         let err = nl
             .del_rule(&RuleSpec::from_addr(addr.into(), 32765, TABLE))
             .await
@@ -81,7 +118,11 @@ fn configure_like_the_client_hook_and_undo() {
         nl.flush_addresses(idx, Family::V6).await.unwrap();
         nl.set_link_down(idx).await.unwrap();
 
-        assert!(nl.addresses(Some(Family::V6), Some(idx)).await.unwrap().is_empty());
+        assert!(nl
+            .addresses(Some(Family::V6), Some(idx))
+            .await
+            .unwrap()
+            .is_empty());
         assert!(nl.routes(Family::V6, Some(TABLE)).await.unwrap().is_empty());
         let left: Vec<_> = nl
             .routes(Family::V6, Some(TABLE_MAIN))
@@ -91,7 +132,12 @@ fn configure_like_the_client_hook_and_undo() {
             .filter(|r| r.oif == Some(idx))
             .collect();
         assert!(left.is_empty(), "{left:?}");
-        assert!(!nl.rules(Family::V6).await.unwrap().iter().any(|r| r.priority == 32765));
+        assert!(!nl
+            .rules(Family::V6)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.priority == 32765));
         assert!(!nl.link(idx).await.unwrap().up);
     });
 }
@@ -115,13 +161,22 @@ fn relay_interface_setup() {
             .unwrap();
 
         let link = nl.link(idx).await.unwrap();
-        assert!(link.up && link.noarp && !link.multicast && !link.broadcast, "{link:?}");
+        assert!(
+            link.up && link.noarp && !link.multicast && !link.broadcast,
+            "{link:?}"
+        );
         assert_eq!(link.mtu, 1280);
-        assert_eq!(netcfg::sysctl::get_ipv6_conf("teredo", "accept_redirects").unwrap(), "0");
+        assert_eq!(
+            netcfg::sysctl::get_ipv6_conf("teredo", "accept_redirects").unwrap(),
+            "0"
+        );
         let l = ip(&["link", "show", "teredo"]);
         assert!(l.contains("<POINTOPOINT,NOARP,UP,LOWER_UP>"), "{l}");
         let routes = lines(&ip(&["-6", "route", "show", "2001::/32"]));
-        assert_eq!(routes, vec!["2001::/32 dev teredo metric 1024 pref medium".to_string()]);
+        assert_eq!(
+            routes,
+            vec!["2001::/32 dev teredo metric 1024 pref medium".to_string()]
+        );
 
         assert!(netcfg::sysctl::set_ipv6_conf("../x", "y", "0").is_err());
     });
@@ -135,7 +190,10 @@ fn unknown_links_are_typed_errors() {
             nl.link_index("nosuch0").await,
             Err(netcfg::Error::NoSuchLink(_))
         ));
-        assert!(matches!(nl.link(4242).await, Err(netcfg::Error::NoSuchLink(_))));
+        assert!(matches!(
+            nl.link(4242).await,
+            Err(netcfg::Error::NoSuchLink(_))
+        ));
         let err = nl.set_link_up(4242).await.unwrap_err();
         assert_eq!(err.errno(), Some(libc::ENODEV), "{err}");
     });

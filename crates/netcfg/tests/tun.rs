@@ -112,7 +112,9 @@ fn raw_ipv6_packets_both_ways() {
         let me: Ipv6Addr = "2001:0:c000:201:18af:1a95:3fff:fdf5".parse().unwrap();
         let peer: Ipv6Addr = "2001:db8::2".parse().unwrap();
         nl.set_link_up(tun.index()).await.unwrap();
-        nl.add_address(tun.index(), me.into(), 32, true).await.unwrap();
+        nl.add_address(tun.index(), me.into(), 32, true)
+            .await
+            .unwrap();
         nl.add_route(&netcfg::RouteSpec::default_v6(tun.index()).metric(1029))
             .await
             .unwrap();
@@ -120,7 +122,8 @@ fn raw_ipv6_packets_both_ways() {
 
         // Kernel -> TUN: a UDP datagram to a peer comes out as a bare IPv6 packet.
         let sock = UdpSocket::bind(SocketAddrV6::new(me, 4000, 0, 0)).unwrap();
-        sock.send_to(b"hello", SocketAddrV6::new(peer, 5000, 0, 0)).unwrap();
+        sock.send_to(b"hello", SocketAddrV6::new(peer, 5000, 0, 0))
+            .unwrap();
         let mut buf = [0u8; 2000];
         let n = loop {
             let n = tokio::time::timeout(Duration::from_secs(5), tun.recv(&mut buf))

@@ -3,6 +3,7 @@
 //! and network-change events, and carries out what they ask for.
 
 mod resolve;
+pub mod sink;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
@@ -10,7 +11,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use teredo::maintain::{Event, LogMessage, Maintainer, Qualified, State, Timers};
-use teredo::relay::{Mode, Output, TeredoTunnel};
+use netcfg::events::{Events, NetEvent};
+use teredo::relay::{Config, Mode, Output, Outputs, OwnAddress, TeredoTunnel};
 use teredo::security::Secret;
 use teredo::wire::TeredoPacket;
 use tokio::net::UdpSocket;
@@ -21,6 +23,9 @@ use crate::status::{StatusSink, TunnelStatus};
 
 /// Largest UDP payload we accept (reference §4.3: 65507).
 const UDP_BUF: usize = 65507;
+
+/// How long to gather netlink events before re-qualifying.
+const REQUALIFY_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// Why the client loop returned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,12 +63,12 @@ pub struct ClientSetup {
 pub async fn run(
     setup: ClientSetup,
     status: Arc<dyn StatusSink>,
-    mut control: mpsc::Receiver<Control>,
+    control: &mut mpsc::Receiver<Control>,
 ) -> Result<Stop> {
     let ClientSetup {
         server_name,
         socket,
-        mut tun,
+        tun,
         timers,
     } = setup;
     socket.set_nonblocking(true)?;
@@ -72,18 +77,20 @@ pub async fn run(
     let pid = std::process::id();
     let start = Instant::now();
     let mut maint = Maintainer::new(timers, secret.clone(), pid, start);
-    let mut tunnel = TeredoTunnel::new(Mode::Client, secret, pid);
+    let mut tunnel = TeredoTunnel::new(Config::new(Mode::Client, pid, secret), start);
 
     let (resolved_tx, mut resolved_rx) = mpsc::channel::<Option<Ipv4Addr>>(4);
-    let mut netevents = netcfg::events::Ipv4Changes::subscribe()
-        .await
+    let mut netevents = Events::ipv4()
         .map_err(|e| warn!("no netlink events, IPv4 changes will be noticed late: {e}"))
         .ok();
 
     let mut udp_buf = vec![0u8; UDP_BUF];
     let mut tun_buf = vec![0u8; 65536];
-    let mut out = Vec::new();
-    let mut tun_status = TunnelStatus::new(tun.name().to_owned(), tun.index());
+    let mut out = Outputs::new();
+    // A burst of netlink events (address, then route) makes one re-qualification.
+    let mut requalify_at: Option<Instant> = None;
+    let tun_index = tun.index();
+    let mut tun_status = TunnelStatus::new(tun.name().to_owned(), tun_index);
     tun_status.server = server_name.clone();
 
     loop {
@@ -102,12 +109,12 @@ pub async fn run(
                 }
                 Event::Up(q) => {
                     went_up(&q, &mut tun_status);
-                    tunnel.set_own(Some(own_address(&q)));
+                    tunnel.set_state(Some(OwnAddress::from(&q)));
                     status.update(&tun_status).await;
                 }
                 Event::Down => {
                     info!("Lost Teredo connectivity");
-                    tunnel.set_own(None);
+                    tunnel.set_state(None);
                     tun_status.state = State::Down;
                     tun_status.clear_address();
                     status.update(&tun_status).await;
@@ -120,13 +127,13 @@ pub async fn run(
             tun_status.state = maint.state();
             status.update(&tun_status).await;
         }
-        let peers = tunnel.peer_count() as u32;
+        let peers = u32::try_from(tunnel.peers().len()).unwrap_or(u32::MAX);
         if peers != tun_status.peers {
             tun_status.peers = peers;
             status.update(&tun_status).await;
         }
 
-        let deadline = [maint.poll_timeout(), tunnel.poll_timeout()]
+        let deadline = [maint.poll_timeout(), tunnel.poll_timeout(), requalify_at]
             .into_iter()
             .flatten()
             .min();
@@ -165,8 +172,10 @@ pub async fn run(
                 maint.server_resolved(Instant::now(), server);
             }
             Some(change) = next_change(&mut netevents) => {
-                info!("network change ({change}): re-qualifying");
-                maint.requalify(Instant::now());
+                if is_relevant(&change, tun_index) && requalify_at.is_none() {
+                    info!("network change ({change:?}): re-qualifying");
+                    requalify_at = Some(Instant::now() + REQUALIFY_DEBOUNCE);
+                }
             }
             c = control.recv() => match c {
                 Some(Control::Stop(s)) => return Ok(s),
@@ -175,14 +184,20 @@ pub async fn run(
             },
             () = sleep => {
                 let now = Instant::now();
+                if requalify_at.is_some_and(|t| now >= t) {
+                    requalify_at = None;
+                    maint.requalify(now);
+                }
                 maint.handle_timeout(now);
                 tunnel.handle_timeout(now);
             }
         }
-        for o in out.drain(..) {
+        for o in out.drain() {
             match o {
                 Output::Transmit { dst, payload } => send(&socket, dst, &payload).await,
-                Output::ToTun(pkt) => {
+                // ICMPv6 errors are for local senders: the kernel delivers them
+                // from the tunnel like any received error.
+                Output::ToTun(pkt) | Output::Icmpv6Error { packet: pkt, .. } => {
                     if let Err(e) = tun.send(&pkt).await {
                         warn!("tunnel write error: {e}");
                     }
@@ -192,12 +207,22 @@ pub async fn run(
     }
 }
 
-async fn next_change(
-    events: &mut Option<netcfg::events::Ipv4Changes>,
-) -> Option<netcfg::events::Change> {
+async fn next_change(events: &mut Option<Events>) -> Option<NetEvent> {
     match events {
-        Some(ev) => ev.next().await,
+        Some(ev) => ev.next_event().await,
         None => std::future::pending().await,
+    }
+}
+
+/// IPv4 changes that can move our NAT mapping; our own tunnel's link changes
+/// (the hook bringing it up) are not among them.
+fn is_relevant(ev: &NetEvent, tun_index: u32) -> bool {
+    match ev {
+        NetEvent::Ipv4AddrAdded { .. }
+        | NetEvent::Ipv4AddrRemoved { .. }
+        | NetEvent::Ipv4DefaultRouteChanged => true,
+        NetEvent::LinkChanged { index, up } => *index != tun_index && *up,
+        _ => false,
     }
 }
 
@@ -209,14 +234,6 @@ fn went_up(q: &Qualified, st: &mut TunnelStatus) {
     st.address = Some(q.address);
     st.mtu = q.mtu;
     st.mapped = Some(q.mapping());
-}
-
-fn own_address(q: &Qualified) -> teredo::relay::OwnAddress {
-    teredo::relay::OwnAddress {
-        addr: q.address,
-        server: q.teredo.server,
-        mtu: q.mtu,
-    }
 }
 
 fn log_message(m: &LogMessage, server: &str) {
@@ -247,6 +264,7 @@ fn unix_secs() -> u32 {
 
 fn random_secret() -> Result<[u8; 16]> {
     let mut key = [0u8; 16];
-    getrandom::getrandom(&mut key).context("reading random bytes for the HMAC key")?;
+    getrandom::getrandom(&mut key)
+        .map_err(|e| anyhow::anyhow!("reading random bytes for the HMAC key: {e}"))?;
     Ok(key)
 }

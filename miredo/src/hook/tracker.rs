@@ -114,7 +114,11 @@ mod tests {
     }
 
     fn names(ev: &HookEvent) -> Vec<String> {
-        let mut v: Vec<String> = ev.env().into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let mut v: Vec<String> = ev
+            .env()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
         v.sort();
         v
     }
@@ -147,7 +151,10 @@ mod tests {
         assert_eq!(up2.current, Some(p(2, 1400)));
 
         let down = t.down("teredo").expect("lost");
-        assert_eq!((down.state, down.old_state), (HookState::Down, OldState::Up));
+        assert_eq!(
+            (down.state, down.old_state),
+            (HookState::Down, OldState::Up)
+        );
         assert_eq!((down.current, down.old), (None, Some(p(2, 1400))));
         assert!(t.down("teredo").is_none());
 
@@ -170,7 +177,12 @@ mod tests {
         let [d, x] = t.shutdown("teredo");
         assert_eq!(
             names(&x),
-            ["IFACE=teredo", "IFINDEX=3", "OLD_STATE=down", "STATE=destroy"]
+            [
+                "IFACE=teredo",
+                "IFINDEX=3",
+                "OLD_STATE=down",
+                "STATE=destroy"
+            ]
         );
         assert_eq!(d.state, HookState::Down);
         assert_eq!(d.old, None);

@@ -27,6 +27,8 @@ impl AddrInfo {
     pub const FLAG_TENTATIVE: u32 = AddressFlags::Tentative.bits();
     pub const FLAG_DADFAILED: u32 = AddressFlags::Dadfailed.bits();
     pub const FLAG_DEPRECATED: u32 = AddressFlags::Deprecated.bits();
+    /// Set on the random link-local address the kernel gives a TUN.
+    pub const FLAG_STABLE_PRIVACY: u32 = AddressFlags::StablePrivacy.bits();
 
     /// Build from an `RTM_NEWADDR`/`RTM_DELADDR`; `None` when it carries no
     /// unicast address.
@@ -83,14 +85,24 @@ impl Netlink {
     }
 
     /// `ip address show [dev X]`, optionally one family only.
-    pub async fn addresses(&self, family: Option<Family>, index: Option<u32>) -> Result<Vec<AddrInfo>> {
+    pub async fn addresses(
+        &self,
+        family: Option<Family>,
+        index: Option<u32>,
+    ) -> Result<Vec<AddrInfo>> {
         let msgs = self.address_messages(family, index).await?;
         Ok(msgs.iter().filter_map(AddrInfo::from_message).collect())
     }
 
     /// `ip address add ADDR/LEN dev X [nodad]`. `nodad` only means
     /// something for IPv6.
-    pub async fn add_address(&self, index: u32, addr: IpAddr, prefix_len: u8, nodad: bool) -> Result<()> {
+    pub async fn add_address(
+        &self,
+        index: u32,
+        addr: IpAddr,
+        prefix_len: u8,
+        nodad: bool,
+    ) -> Result<()> {
         let mut req = self.handle.address().add(index, addr, prefix_len);
         if nodad && addr.is_ipv6() {
             let msg = req.message_mut();
@@ -140,4 +152,3 @@ impl Netlink {
         first_err.map_or(Ok(()), Err)
     }
 }
-

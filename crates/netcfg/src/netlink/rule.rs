@@ -95,7 +95,11 @@ impl RuleInfo {
 impl Netlink {
     /// `ip [-4|-6] rule show`.
     pub async fn rules(&self, family: Family) -> Result<Vec<RuleInfo>> {
-        let msgs = collect("rule show", self.handle.rule().get(family.ip_version()).execute()).await?;
+        let msgs = collect(
+            "rule show",
+            self.handle.rule().get(family.ip_version()).execute(),
+        )
+        .await?;
         Ok(msgs
             .iter()
             .filter_map(RuleInfo::from_message)

@@ -1,0 +1,566 @@
+#!/usr/bin/env bash
+# scripts/bench-client.sh: Debian's miredo client and ours, side by side, in the netns lab.
+#
+# Usage: scripts/bench-client.sh [OPTIONS]
+#   --impl debian|ours|both   which clients to measure (default both; the server and the
+#                             relay are always Debian's)
+#   --runs N                  runs of metrics 1-3 (default 5)
+#   --slow-runs M             runs of metrics 4-5 (default 3)
+#   --metrics LIST            comma-separated subset of start,cip,nat,loss,tput (default all)
+#   --jobs J                  labs run at once for the timer-bound metrics cip,nat,loss
+#                             (default 16; 1 = strictly one after the other)
+#   --tcp-seconds S           iperf3 duration (default 10)
+#   --ours-hook builtin|script  how ours runs for metrics 2-5 (default builtin:
+#                             --client-hook /nonexistent; script: Debian's hook script)
+#   --bin PATH                our binary (default $MIREDO_BIN, else target/release/miredo)
+#   --record                  append the results (date, machine, command) to docs/benchmarks.md
+#   --keep                    keep the work directory (lab logs) even on success
+#
+# Metrics (each over several runs; the table gives median, min, max, ours/debian):
+#  1 start: exec of the daemon -> global Teredo address on the interface (ms), from
+#    `ip -ts monitor address` in the client's namespace. Debian runs its stock hook; ours
+#    runs once with no hook script (built-in netlink: --client-hook /nonexistent, row "ours")
+#    and once with Debian's hook script (row "ours+hook"). One warm-up start each, not counted.
+#  2 cip: the client's own IPv4 changes (lab.sh client-ip 1 198.18.1.20; the change time is
+#    the old address's deletion as the monitor saw it) -> a ping (ping -i 0.01 running all
+#    along) through the relay to 2001:db8:1::1 is answered again (a request sent after the
+#    change), and -> the Teredo address changes; 90 s cap ("never").
+#  3 nat: the NAT's public IPv4 changes (lab.sh nat-ip 1 203.0.113.101) -> the Teredo address
+#    embeds the new IPv4, and -> pings through the relay work again; 90 s cap.
+#  4 loss: block-server -> the Teredo address is deleted (cap 120 s); then unblock-server ->
+#    the address is back (cap 150 s).
+#    For 2-4 the change comes at a staggered phase of the client's 30 s refresh cycle (run k
+#    of N waits 1 + 30*k/N s after qualification), and every run has its own lab (port-
+#    restricted cone NAT), several labs at once (--jobs): these metrics are timer-bound.
+#    The idle RSS of the client's processes is sampled in each of these runs before the change.
+#  5 tput: TCP (iperf3 -6, 10 s) client -> relay -> 2001:db8:1::1 and client -> client (two
+#    full-cone NATs), Mbit/s and retransmitted segments (%), plus the client processes' CPU
+#    seconds (utime+stime of the pidfile PID and all its descendants: Debian's monitor,
+#    worker and privproc) per GB of payload received, and their RSS after each transfer.
+#    Client -> client CPU counts both clients.
+#
+# A client that is missing, fails to start or dies gives "n/a" for that run; never an abort.
+# Every lab is torn down on exit (trap); only PIDs this script started are signalled.
+# Needs root, scripts/lab.sh's tools, iperf3, jq.
+
+set -euo pipefail
+export LC_ALL=C
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO_ROOT=$(cd "$SCRIPT_DIR/.." && pwd)
+LAB_SH=$SCRIPT_DIR/lab.sh
+LAB_STATE_ROOT_EFF=${LAB_STATE_ROOT:-/run/miredo-lab}
+BENCH_OWNER=$$
+# shellcheck source=scripts/bench/lib.sh
+source "$SCRIPT_DIR/bench/lib.sh"
+
+IMPL=both
+RUNS=5
+SLOW_RUNS=3
+METRICS=start,cip,nat,loss,tput
+JOBS=16
+TCP_SECS=10
+OURS_HOOK=builtin
+OURS_BIN=${MIREDO_BIN:-$REPO_ROOT/target/release/miredo}
+RECORD=0
+KEEP=0
+ARGS=("$@")
+
+die() {
+    echo "bench-client.sh: $*" >&2
+    exit 2
+}
+
+while (($#)); do
+    case $1 in
+    --impl) IMPL=$2; shift 2 ;;
+    --runs) RUNS=$2; shift 2 ;;
+    --slow-runs) SLOW_RUNS=$2; shift 2 ;;
+    --metrics) METRICS=$2; shift 2 ;;
+    --jobs) JOBS=$2; shift 2 ;;
+    --tcp-seconds) TCP_SECS=$2; shift 2 ;;
+    --ours-hook) OURS_HOOK=$2; shift 2 ;;
+    --bin) OURS_BIN=$2; shift 2 ;;
+    --record) RECORD=1; shift ;;
+    --keep) KEEP=1; shift ;;
+    -h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+    esac
+done
+[[ $IMPL =~ ^(debian|ours|both)$ ]] || die "--impl: debian, ours or both"
+for v in "$RUNS" "$SLOW_RUNS" "$JOBS" "$TCP_SECS"; do
+    [[ $v =~ ^[1-9][0-9]*$ ]] || die "counts and durations must be positive integers"
+done
+[[ $OURS_HOOK =~ ^(builtin|script)$ ]] || die "--ours-hook: builtin or script"
+[[ $OURS_BIN == /* ]] || OURS_BIN=$PWD/$OURS_BIN
+want() { [[ ,$METRICS, == *,$1,* ]]; }
+for m in ${METRICS//,/ }; do
+    [[ $m =~ ^(start|cip|nat|loss|tput)$ ]] || die "unknown metric $m"
+done
+[[ $(id -u) == 0 ]] || die "must run as root"
+"$LAB_SH" check >/dev/null || die "lab.sh check failed"
+for t in iperf3 jq ps awk; do command -v "$t" >/dev/null || die "missing $t"; done
+
+OURS_MAIN=ours
+[[ $OURS_HOOK == script ]] && OURS_MAIN=ours+hook
+IMPLS=() # implementations for metrics 2-5
+[[ $IMPL != ours ]] && IMPLS+=(debian)
+[[ $IMPL != debian ]] && IMPLS+=("$OURS_MAIN")
+START_IMPLS=()
+[[ $IMPL != ours ]] && START_IMPLS+=(debian)
+[[ $IMPL != debian ]] && START_IMPLS+=(ours ours+hook)
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-client.XXXXXX")
+mkdir -p "$WORK/res" "$WORK/jobs" "$WORK/logs"
+: >"$WORK/labs"
+: >"$WORK/planned"
+RUN_ID=$(tr -dc 'a-z0-9' </dev/urandom | head -c 4 || true)
+LAB_SEQ=0
+JOB_PIDS=()
+T_START=$(now_us)
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+next_prefix() {
+    LAB_SEQ=$((LAB_SEQ + 1))
+    printf 'bc%s%02d' "$RUN_ID" "$LAB_SEQ"
+}
+
+cleanup() {
+    local rc=$? pid p
+    trap - EXIT INT TERM
+    for pid in "${JOB_PIDS[@]}"; do
+        if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+    done
+    for pid in "${JOB_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+    while read -r p; do
+        [[ -n $p && -d $LAB_STATE_ROOT_EFF/$p ]] || continue
+        lab_down "$p"
+    done <"$WORK/labs"
+    if ((rc == 0 && KEEP == 0)); then
+        rm -rf "$WORK"
+    else
+        echo "bench-client.sh: work directory (lab logs) kept: $WORK" >&2
+    fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+plan() { # METRIC IMPL COUNT
+    printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$WORK/planned"
+}
+
+# job_traps PREFIX: inside a background job, tear its lab down however it ends.
+job_traps() {
+    # shellcheck disable=SC2064 # expand the prefix now
+    trap "lab_down '$1'" EXIT
+    trap 'exit 143' TERM INT
+}
+
+start_peers() { # PREFIX
+    lab "$1" start-debian-server >/dev/null
+    lab "$1" start-debian-relay >/dev/null
+}
+
+# run_job DESC FUNCTION ARGS...: run FUNCTION in a background subshell (so that set -e
+# holds inside it, which it would not in a `(...) || ...` list) and wait for it.
+run_job() {
+    local desc=$1 pid
+    shift
+    ("$@") &
+    pid=$!
+    JOB_PIDS+=("$pid")
+    if ! wait "$pid"; then blog "$desc ended early (see $WORK)"; fi
+    JOB_PIDS=()
+}
+
+# ---- metric 1: start -> address -------------------------------------------------------
+
+bench_start() {
+    local p=$1 res=$WORK/res/start.tsv mon r impl name t0 pid ev us
+    job_traps "$p"
+    lab_up "$p" --nats port
+    start_peers "$p"
+    mon=$(start_monitor "$p" cl1 mon)
+    for ((r = 0; r <= RUNS; r++)); do
+        for impl in "${START_IMPLS[@]}"; do
+            if ! impl_available "$impl"; then continue; fi
+            name=c$r-${impl/+/-}
+            if ! start_client "$p" 1 "$impl" "$name" 2>>"$WORK/jobs/start.log"; then
+                ((r == 0)) || result "$res" start "$impl" na
+                continue
+            fi
+            t0=$(client_t0 "$p" "$name")
+            pid=$(client_pid "$p" "$name")
+            ev=$(wait_addr "$mon" "$(us_to_iso "$t0")" add 10 "$pid")
+            case $ev in
+            dead) us=na ;;
+            never) us=never ;;
+            *) us=$(fmt_us_diff "$t0" "$(iso_to_us "${ev%% *}")" ms) ;;
+            esac
+            blog "start: $impl run $r: $us ms"
+            ((r == 0)) || result "$res" start "$impl" "$us"
+            lab "$p" stop "$name" 2>/dev/null || true
+            sleep 0.3
+        done
+    done
+}
+
+# ---- metrics 2-4: address changes, server loss (one lab per run) -----------------------
+
+# bench_change METRIC IMPL K N PREFIX
+bench_change() {
+    local metric=$1 impl=$2 k=$3 n=$4 p=$5 res mon natmon ev addr qual_iso qual_us pid
+    local t0 pinglog tc_iso tc_us deadline now got_ping="" got_addr="" e r dead=0 pids
+    res=$WORK/res/$metric.$impl.$k.tsv
+    job_traps "$p"
+    lab_up "$p" --nats port
+    start_peers "$p"
+    mon=$(start_monitor "$p" cl1 mon)
+    [[ $metric == nat ]] && natmon=$(start_monitor "$p" nat1 monnat)
+    start_client "$p" 1 "$impl" client
+    t0=$(client_t0 "$p" client)
+    pid=$(client_pid "$p" client)
+    ev=$(wait_addr "$mon" "$(us_to_iso "$t0")" add 20 "$pid")
+    [[ $ev == *:* ]] || { blog "$metric/$impl/$k: client did not qualify ($ev)"; return 1; }
+    qual_iso=${ev%% *} addr=${ev#* }
+    qual_us=$(iso_to_us "$qual_iso")
+    if [[ $metric != loss ]]; then
+        lab "$p" start cl1 ping ping -6 -D -n -i 0.01 "$TARGET_IP6" >/dev/null
+        pinglog=$(lab "$p" log ping)
+        deadline=$(($(now_us) + 20000000))
+        until [[ -n $(ping_recovered "$pinglog" 0) ]]; do
+            (($(now_us) < deadline)) || { blog "$metric/$impl/$k: no ping reply"; return 1; }
+            sleep 0.1
+        done
+    fi
+    sleep_until_us $((qual_us + 1000000 + k * 30000000 / n))
+    proc_alive "$pid" || { blog "$metric/$impl/$k: client died"; return 1; }
+    mapfile -t pids < <(proc_tree "$pid")
+    result "$res" rss_idle "$impl" "$(kb_to_mb "$(rss_kb "${pids[@]}")")"
+
+    case $metric in
+    cip | nat)
+        if [[ $metric == cip ]]; then
+            lab "$p" client-ip 1 198.18.1.20
+            ev=$(first_event "$mon" "$qual_iso" del eth0 inet)
+        else
+            lab "$p" nat-ip 1 203.0.113.101
+            ev=$(first_event "$natmon" "$qual_iso" del wan inet)
+        fi
+        [[ -n $ev ]] || { blog "$metric/$impl/$k: change not seen"; return 1; }
+        tc_iso=${ev%% *}
+        tc_us=$(iso_to_us "$tc_iso")
+        deadline=$((tc_us + 90000000))
+        while :; do
+            if [[ -z $got_ping ]]; then
+                r=$(ping_recovered "$pinglog" "$tc_us")
+                [[ -z $r ]] || got_ping=$(fmt_us_diff "$tc_us" "$r" s)
+            fi
+            if [[ -z $got_addr ]]; then
+                if [[ $metric == cip ]]; then
+                    e=$(first_event "$mon" "$tc_iso" add teredo inet6 "$addr")
+                else
+                    e=$(first_teredo_embedding "$mon" "$tc_iso" 203.0.113.101)
+                fi
+                [[ -z $e ]] || got_addr=$(fmt_us_diff "$tc_us" "$(iso_to_us "${e%% *}")" s)
+            fi
+            [[ -n $got_ping && -n $got_addr ]] && break
+            if ! proc_alive "$pid"; then dead=1; break; fi
+            now=$(now_us)
+            ((now < deadline)) || break
+            sleep 0.25
+        done
+        if ((dead)); then
+            got_ping=${got_ping:-na} got_addr=${got_addr:-na}
+        else
+            got_ping=${got_ping:-never} got_addr=${got_addr:-never}
+        fi
+        result "$res" "${metric}_ping" "$impl" "$got_ping"
+        result "$res" "${metric}_addr" "$impl" "$got_addr"
+        blog "$metric/$impl/$k: ping back $got_ping s, address $got_addr s"
+        ;;
+    loss)
+        lab "$p" block-server
+        tc_us=$(now_us)
+        ev=$(wait_addr "$mon" "$(us_to_iso "$tc_us")" del 120 "$pid")
+        case $ev in
+        dead | never)
+            result "$res" loss_down "$impl" "${ev/dead/na}"
+            result "$res" loss_up "$impl" na
+            blog "$metric/$impl/$k: down $ev"
+            return 0
+            ;;
+        esac
+        e=$(fmt_us_diff "$tc_us" "$(iso_to_us "${ev%% *}")" s)
+        result "$res" loss_down "$impl" "$e"
+        lab "$p" unblock-server
+        tc_us=$(now_us)
+        ev=$(wait_addr "$mon" "$(us_to_iso "$tc_us")" add 150 "$pid")
+        case $ev in
+        dead) r=na ;;
+        never) r=never ;;
+        *) r=$(fmt_us_diff "$tc_us" "$(iso_to_us "${ev%% *}")" s) ;;
+        esac
+        result "$res" loss_up "$impl" "$r"
+        blog "$metric/$impl/$k: down after $e s, up after $r s"
+        ;;
+    esac
+}
+
+# ---- metric 5: throughput, CPU, RSS ----------------------------------------------------
+
+# tput_run PREFIX PATH DEST RESFILE IMPL PID...: one iperf3 run from cl1 to DEST.
+tput_run() {
+    local p=$1 path=$2 dest=$3 res=$4 impl=$5 json c0 c1 bps bytes retr mss
+    shift 5
+    local -a pids=()
+    local q
+    for q in "$@"; do mapfile -t -O "${#pids[@]}" pids < <(proc_tree "$q"); done
+    json=$WORK/jobs/iperf.$p.$path.$(now_us).json
+    c0=$(cpu_ticks "${pids[@]}")
+    timeout $((TCP_SECS + 30)) "$LAB_SH" --prefix "$p" exec cl1 \
+        iperf3 -6 -c "$dest" -t "$TCP_SECS" -J >"$json" 2>&1 || true
+    c1=$(cpu_ticks "${pids[@]}")
+    bps=$(jq -r '.end.sum_received.bits_per_second // empty' "$json" 2>/dev/null || true)
+    bytes=$(jq -r '.end.sum_received.bytes // empty' "$json" 2>/dev/null || true)
+    retr=$(jq -r '.end.sum_sent.retransmits // 0' "$json" 2>/dev/null || echo 0)
+    mss=$(jq -r '.start.tcp_mss_default // 1208' "$json" 2>/dev/null || echo 1208)
+    if [[ -z $bps || -z $bytes || $bytes == 0 ]]; then
+        blog "tput/$impl: $path: iperf3 failed ($(head -c 300 "$json" | tr '\n' ' '))"
+        result "$res" "tcp_$path" "$impl" na
+        result "$res" "retr_$path" "$impl" na
+        result "$res" "cpu_$path" "$impl" na
+        return 0
+    fi
+    local out
+    out=$(awk -v bps="$bps" -v by="$bytes" -v r="$retr" -v mss="$mss" -v c="$((c1 - c0))" \
+        -v hz="$(getconf CLK_TCK)" 'BEGIN {
+            printf "%.0f %.1f %.2f\n", bps / 1e6, 100 * r * mss / by, (c / hz) / (by / 1e9) }')
+    read -r bps retr c0 <<<"$out"
+    result "$res" "tcp_$path" "$impl" "$bps"
+    result "$res" "retr_$path" "$impl" "$retr"
+    result "$res" "cpu_$path" "$impl" "$c0"
+    blog "tput/$impl: $path: $bps Mbit/s, $retr % retransmitted, $c0 CPU s/GB"
+}
+
+bench_tput() {
+    local impl=$1 p=$2 res mon1 mon2 t0 pid1 pid2 ev addr2 r relay_ok=1 c2c_ok=1 path
+    local -a pids
+    res=$WORK/res/tput.$impl.tsv
+    job_traps "$p"
+    lab_up "$p" --nats full,full
+    start_peers "$p"
+    mon1=$(start_monitor "$p" cl1 mon1)
+    mon2=$(start_monitor "$p" cl2 mon2)
+    start_client "$p" 1 "$impl" client1
+    start_client "$p" 2 "$impl" client2
+    t0=$(client_t0 "$p" client1)
+    pid1=$(client_pid "$p" client1)
+    ev=$(wait_addr "$mon1" "$(us_to_iso "$t0")" add 20 "$pid1")
+    [[ $ev == *:* ]] || { blog "tput/$impl: client 1 did not qualify ($ev)"; return 1; }
+    t0=$(client_t0 "$p" client2)
+    pid2=$(client_pid "$p" client2)
+    ev=$(wait_addr "$mon2" "$(us_to_iso "$t0")" add 20 "$pid2")
+    [[ $ev == *:* ]] || { blog "tput/$impl: client 2 did not qualify ($ev)"; return 1; }
+    addr2=${ev#* }
+    lab "$p" start tgt iperf-tgt iperf3 -s >/dev/null
+    lab "$p" start cl2 iperf-cl2 iperf3 -s >/dev/null
+    sleep 0.3
+    wait_ping_ok "$p" cl1 "$TARGET_IP6" 20 || relay_ok=0
+    wait_ping_ok "$p" cl1 "$addr2" 20 || c2c_ok=0
+    for ((r = 1; r <= SLOW_RUNS; r++)); do
+        for path in relay c2c; do
+            if [[ $path == relay ]]; then
+                if ((relay_ok)); then
+                    tput_run "$p" relay "$TARGET_IP6" "$res" "$impl" "$pid1"
+                else
+                    blog "tput/$impl: no ping through the relay"
+                fi
+            else
+                if ((c2c_ok)); then
+                    tput_run "$p" c2c "$addr2" "$res" "$impl" "$pid1" "$pid2"
+                else
+                    blog "tput/$impl: no ping client -> client"
+                fi
+            fi
+        done
+        if proc_alive "$pid1"; then
+            mapfile -t pids < <(proc_tree "$pid1")
+            result "$res" rss_load "$impl" "$(kb_to_mb "$(rss_kb "${pids[@]}")")"
+        fi
+    done
+}
+
+# ---- report -----------------------------------------------------------------------------
+
+METRIC_TABLE='start|start → Teredo address on the interface|ms
+cip_ping|client IPv4 change → ping via relay answered again|s
+cip_addr|client IPv4 change → Teredo address changes|s
+nat_addr|NAT public IPv4 change → address embeds the new IPv4|s
+nat_ping|NAT public IPv4 change → ping via relay answered again|s
+loss_down|server blocked → address removed|s
+loss_up|server unblocked → address back|s
+tcp_relay|TCP client → relay → IPv6 host|Mbit/s
+tcp_c2c|TCP client → client|Mbit/s
+retr_relay|TCP retransmitted segments, via relay|%
+retr_c2c|TCP retransmitted segments, client → client|%
+cpu_relay|client CPU per GB, via relay|s/GB
+cpu_c2c|CPU per GB, both clients, client → client|s/GB
+rss_idle|RSS of the client processes, idle|MB
+rss_load|RSS of the client processes, after TCP|MB'
+
+report() {
+    cat "$WORK"/res/*.tsv 2>/dev/null >"$WORK/results.tsv" || true
+    awk -F'\t' -v table="$METRIC_TABLE" '
+        function fmt(v, unit) {
+            if (v == "never" || v == "n/a") return v
+            if (unit == "ms" || unit == "MB" || unit == "%") return sprintf("%.1f", v)
+            if (unit == "Mbit/s") return sprintf("%.0f", v)
+            return sprintf("%.2f", v)
+        }
+        FILENAME == ARGV[1] { planned[$1, $2] += $3; next }
+        { n = ++cnt[$1, $2]; val[$1, $2, n] = $3 }
+        END {
+            nm = split(table, lines, "\n")
+            ni = split("debian ours ours+hook", impls, " ")
+            print "| metric | impl | runs ok | median | min | max | ours/debian |"
+            print "|---|---|---|---|---|---|---|"
+            for (i = 1; i <= nm; i++) {
+                split(lines[i], f, "|"); m = f[1]; label = f[2]; unit = f[3]
+                dmed = ""
+                for (j = 1; j <= ni; j++) {
+                    im = impls[j]
+                    if (!((m, im) in planned)) continue
+                    # numbers sorted, then the "never"s
+                    k = 0; nev = 0; delete a
+                    for (x = 1; x <= cnt[m, im]; x++) {
+                        v = val[m, im, x]
+                        if (v == "never") nev++
+                        else if (v != "na" && v != "") a[++k] = v + 0
+                    }
+                    for (x = 2; x <= k; x++) {
+                        t = a[x]
+                        for (y = x - 1; y >= 1 && a[y] > t; y--) a[y + 1] = a[y]
+                        a[y + 1] = t
+                    }
+                    for (x = 1; x <= nev; x++) a[k + x] = "never"
+                    tot = k + nev
+                    if (tot == 0) { med = "n/a"; mn = "n/a"; mx = "n/a" }
+                    else {
+                        mn = a[1]; mx = a[tot]
+                        if (tot % 2) med = a[(tot + 1) / 2]
+                        else {
+                            lo = a[tot / 2]; hi = a[tot / 2 + 1]
+                            med = (lo == "never" || hi == "never") ? "never" : (lo + hi) / 2
+                        }
+                    }
+                    ratio = ""
+                    if (im == "debian") dmed = med
+                    else if (dmed != "" && dmed != "n/a" && dmed != "never" && med != "n/a" &&
+                             med != "never" && dmed + 0 > 0)
+                        ratio = sprintf("%.2f", med / dmed)
+                    else if (dmed != "") ratio = "—"
+                    printf "| %s (%s) | %s | %d/%d | %s | %s | %s | %s |\n", label, unit, im,
+                        tot, planned[m, im], fmt(med, unit), fmt(mn, unit), fmt(mx, unit), ratio
+                }
+            }
+        }' "$WORK/planned" "$WORK/results.tsv"
+}
+
+machine_info() {
+    local cpu mem
+    cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+    mem=$(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo)
+    echo "- machine: $(uname -srm), ${cpu:-unknown CPU} × $(nproc), $mem RAM," \
+        "Debian $(cat /etc/debian_version 2>/dev/null || echo '?')," \
+        "load average at start $LOAD_START"
+    echo "- debian: $(dpkg-query -W -f '${Package} ${Version}' miredo 2>/dev/null || echo miredo)" \
+        "(/usr/sbin/miredo), server and relay: Debian's miredo-server / miredo"
+    if [[ $IMPL != debian ]]; then
+        if impl_available ours; then
+            echo "- ours: $OURS_BIN ($("$OURS_BIN" -V 2>&1 | head -n1))"
+        else
+            echo "- ours: $OURS_BIN not runnable: its rows are n/a"
+        fi
+    fi
+}
+
+# ---- main -------------------------------------------------------------------------------
+
+if [[ $IMPL != debian ]] && ! impl_available ours; then
+    blog "our client $OURS_BIN is missing or does not run (-V): its rows will be n/a"
+fi
+
+if want start; then
+    for impl in "${START_IMPLS[@]}"; do plan start "$impl" "$RUNS"; done
+    blog "metric 1 (start -> address): $RUNS runs + 1 warm-up of ${START_IMPLS[*]}"
+    run_job "metric 1" bench_start "$(next_prefix)"
+fi
+
+if want tput; then
+    for impl in "${IMPLS[@]}"; do
+        for m in tcp_relay tcp_c2c retr_relay retr_c2c cpu_relay cpu_c2c rss_load; do
+            plan "$m" "$impl" "$SLOW_RUNS"
+        done
+        impl_available "$impl" || continue
+        blog "metric 5 (throughput): $impl, $SLOW_RUNS × 2 × ${TCP_SECS} s"
+        run_job "metric 5 ($impl)" bench_tput "$impl" "$(next_prefix)"
+    done
+fi
+
+# Timer-bound metrics: one lab per run, up to $JOBS at once, the longest first.
+specs=()
+for metric in loss cip nat; do
+    want "$metric" || continue
+    n=$RUNS
+    [[ $metric == loss ]] && n=$SLOW_RUNS
+    for impl in "${IMPLS[@]}"; do
+        if [[ $metric == loss ]]; then
+            plan loss_down "$impl" "$n"
+            plan loss_up "$impl" "$n"
+        else
+            plan "${metric}_ping" "$impl" "$n"
+            plan "${metric}_addr" "$impl" "$n"
+        fi
+        plan rss_idle "$impl" "$n"
+        impl_available "$impl" || continue
+        for ((k = 0; k < n; k++)); do specs+=("$metric $impl $k $n"); done
+    done
+done
+if ((${#specs[@]})); then
+    blog "metrics 2-4: ${#specs[@]} runs in their own labs, up to $JOBS at once (≤ ~5 min)"
+    for spec in "${specs[@]}"; do
+        while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
+        read -r metric impl k n <<<"$spec"
+        p=$(next_prefix)
+        (bench_change "$metric" "$impl" "$k" "$n" "$p") \
+            >"$WORK/jobs/$metric.$impl.$k.log" 2>&1 &
+        JOB_PIDS+=($!)
+    done
+    for pid in "${JOB_PIDS[@]}"; do wait "$pid" || true; done
+    JOB_PIDS=()
+fi
+
+TABLE=$(report)
+WALL=$(awk -v a="$T_START" -v b="$(now_us)" 'BEGIN { printf "%.0f", (b - a) / 1e6 }')
+echo "$TABLE"
+echo
+echo "(wall time ${WALL} s; runs: metrics 1-3 N=$RUNS, 4-5 N=$SLOW_RUNS)"
+
+if ((RECORD)); then
+    doc=$REPO_ROOT/docs/benchmarks.md
+    mkdir -p "$(dirname "$doc")"
+    {
+        echo
+        echo "### Run of $(date -u '+%Y-%m-%d %H:%M UTC') (impl $IMPL)"
+        echo
+        machine_info
+        echo "- command: \`scripts/bench-client.sh ${ARGS[*]}\` (wall time ${WALL} s;" \
+            "metrics 1-3: $RUNS runs, 4-5: $SLOW_RUNS runs; iperf3 ${TCP_SECS} s)"
+        echo
+        echo "$TABLE"
+    } >>"$doc"
+    blog "appended to $doc"
+fi
