@@ -5,7 +5,8 @@
 //! drop, the daemon forks this small helper: it stays root, reads one request per
 //! hook call from a socket pair — the hook's complete environment — runs the
 //! script with exactly that environment, and answers with its exit status. It
-//! ends when the socket closes.
+//! ends when the socket closes, that is when the daemon exits, and then removes
+//! the pidfile: the daemon itself, no longer root, may not unlink it.
 //!
 //! Frames on the socket: a request is `u32 count` then `count` strings, each a
 //! `u32 len` and `len` bytes, big-endian: first the script's path, then the
@@ -33,7 +34,7 @@ pub struct PrivProc {
 impl PrivProc {
     /// Forks the helper. Must be called before any thread is started (no tokio
     /// runtime yet) and while still root.
-    pub fn spawn() -> Result<PrivProc> {
+    pub fn spawn(pidfile: Option<PathBuf>) -> Result<PrivProc> {
         let (ours, theirs) = UnixStream::pair().context("socketpair for the hook runner")?;
         // SAFETY: the process is single-threaded at this point (documented
         // precondition), so the child may run arbitrary code after fork.
@@ -41,6 +42,9 @@ impl PrivProc {
             nix::unistd::ForkResult::Child => {
                 drop(ours);
                 let code = serve(theirs);
+                if let Some(p) = pidfile {
+                    let _ = std::fs::remove_file(p);
+                }
                 std::process::exit(code);
             }
             nix::unistd::ForkResult::Parent { child } => {

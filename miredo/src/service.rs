@@ -182,7 +182,7 @@ fn run(cli: &Cli) -> i32 {
     info!("Starting...");
 
     // Hook runner: before any thread, while root.
-    let privproc = match PrivProc::spawn() {
+    let privproc = match PrivProc::spawn(Some(cli.pidfile.clone())) {
         Ok(p) => Arc::new(p),
         Err(e) => {
             error!("Could not start the hook runner: {e:#}");
@@ -258,6 +258,7 @@ async fn reload_loop(
                 return 1;
             }
         };
+        let tun = setup.tun.clone();
         let sink = ClientSink::new(
             setup.tun.name().to_owned(),
             setup.tun.index(),
@@ -274,11 +275,14 @@ async fn reload_loop(
             Err(e) => {
                 error!("Teredo client failure: {e:#}");
                 sink.shutdown().await;
+                privproc.close().await;
                 return 1;
             }
         };
         sink.shutdown().await;
         drop(sink);
+        // The interface goes away only now, after the down/destroy hooks.
+        drop(tun);
         match stop {
             Stop::Terminate => {
                 privproc.close().await;
@@ -325,7 +329,7 @@ fn open_client(conf: &MiredoConfig, cli: &Cli) -> Result<ClientSetup> {
     Ok(ClientSetup {
         server_name,
         socket,
-        tun,
+        tun: Arc::new(tun),
         timers: Default::default(),
     })
 }

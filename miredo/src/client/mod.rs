@@ -52,8 +52,8 @@ pub struct ClientSetup {
     pub server_name: String,
     /// Bound UDP socket.
     pub socket: std::net::UdpSocket,
-    /// The tunnel interface.
-    pub tun: netcfg::tun::Tun,
+    /// The tunnel interface (shared: the caller keeps it until the final hooks ran).
+    pub tun: Arc<netcfg::tun::Tun>,
     /// Qualification timers.
     pub timers: Timers,
 }

@@ -171,12 +171,17 @@ fn retryable(e: &io::Error, attempt: u32) -> bool {
     e.raw_os_error() == Some(libc::ETXTBSY) && attempt < SPAWN_ATTEMPTS
 }
 
-fn exec_failed(path: &Path, e: &io::Error) -> HookOutcome {
+/// miredo's log line for a failed exec (`%m` text, no "(os error N)").
+fn exec_failed_message(path: &Path, e: &io::Error) -> String {
     let text = match e.raw_os_error() {
         Some(errno) => netcfg::strerror(errno),
         None => e.to_string(),
     };
-    tracing::error!("Could not execute {}: {}", path.display(), text);
+    format!("Could not execute {}: {}", path.display(), text)
+}
+
+fn exec_failed(path: &Path, e: &io::Error) -> HookOutcome {
+    tracing::error!("{}", exec_failed_message(path, e));
     HookOutcome::ExecFailed
 }
 
@@ -211,5 +216,19 @@ fn outcome(path: &Path, status: ExitStatus) -> HookOutcome {
         let sig = status.signal().unwrap_or(0);
         tracing::debug!("{} killed by signal {sig}", path.display());
         HookOutcome::Signaled(sig)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exec_failure_reads_like_privproc() {
+        let e = io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(
+            exec_failed_message(Path::new("/etc/miredo/client-hook"), &e),
+            "Could not execute /etc/miredo/client-hook: No such file or directory"
+        );
     }
 }
