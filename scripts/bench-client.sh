@@ -120,9 +120,10 @@ JOB_PIDS=()
 T_START=$(now_us)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
+# next_prefix: a new lab prefix in NEXT_P (not printed: $(...) would lose the count).
 next_prefix() {
     LAB_SEQ=$((LAB_SEQ + 1))
-    printf 'bc%s%02d' "$RUN_ID" "$LAB_SEQ"
+    printf -v NEXT_P 'bc%s%02d' "$RUN_ID" "$LAB_SEQ"
 }
 
 cleanup() {
@@ -496,7 +497,8 @@ fi
 if want start; then
     for impl in "${START_IMPLS[@]}"; do plan start "$impl" "$RUNS"; done
     blog "metric 1 (start -> address): $RUNS runs + 1 warm-up of ${START_IMPLS[*]}"
-    run_job "metric 1" bench_start "$(next_prefix)"
+    next_prefix
+    run_job "metric 1" bench_start "$NEXT_P"
 fi
 
 if want tput; then
@@ -506,7 +508,8 @@ if want tput; then
         done
         impl_available "$impl" || continue
         blog "metric 5 (throughput): $impl, $SLOW_RUNS × 2 × ${TCP_SECS} s"
-        run_job "metric 5 ($impl)" bench_tput "$impl" "$(next_prefix)"
+        next_prefix
+        run_job "metric 5 ($impl)" bench_tput "$impl" "$NEXT_P"
     done
 fi
 
@@ -534,8 +537,8 @@ if ((${#specs[@]})); then
     for spec in "${specs[@]}"; do
         while (($(jobs -rp | wc -l) >= JOBS)); do wait -n || true; done
         read -r metric impl k n <<<"$spec"
-        p=$(next_prefix)
-        (bench_change "$metric" "$impl" "$k" "$n" "$p") \
+        next_prefix
+        (bench_change "$metric" "$impl" "$k" "$n" "$NEXT_P") \
             >"$WORK/jobs/$metric.$impl.$k.log" 2>&1 &
         JOB_PIDS+=($!)
     done

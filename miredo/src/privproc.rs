@@ -115,7 +115,10 @@ fn read_request(stream: &mut UnixStream) -> io::Result<Request> {
         let len = u32::from_be_bytes(word) as usize;
         total = total.saturating_add(len);
         if total > MAX_REQUEST {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "request too large"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "request too large",
+            ));
         }
         let mut kv = vec![0u8; len];
         stream.read_exact(&mut kv)?;

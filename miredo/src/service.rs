@@ -28,8 +28,8 @@ use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
 use crate::cli::{self, Action, Cli, Program};
-use crate::client::{self, ClientSetup, Control, Stop};
 use crate::client::sink::ClientSink;
+use crate::client::{self, ClientSetup, Control, Stop};
 use crate::config::{self, MiredoConfig, Options, RelayType};
 use crate::privproc::PrivProc;
 
@@ -78,9 +78,7 @@ fn load_config(cli: &Cli) -> Option<MiredoConfig> {
             for line in report.rendered() {
                 error!("{line}");
             }
-            if cli.server_name.is_none() {
-                return None;
-            }
+            cli.server_name.as_ref()?;
             // miredo goes on with the SERVER_NAME argument alone.
             warn!("Loading configuration from {file} failed");
             Vec::new()
@@ -299,7 +297,10 @@ async fn reload_loop(
                         conf = c;
                     }
                     // miredo exits here; we keep serving with the previous configuration.
-                    _ => warn!("Loading configuration from {} failed", cli.config_file.display()),
+                    _ => warn!(
+                        "Loading configuration from {} failed",
+                        cli.config_file.display()
+                    ),
                 }
             }
         }

@@ -6,9 +6,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use e2e::{
-    nat_public_ip, Lab, LabOpts, Nat, TeredoAddr, SERVER_IP, TARGET_IP6, TEREDO_IFACE,
-};
+use e2e::{nat_public_ip, Lab, LabOpts, Nat, TeredoAddr, SERVER_IP, TARGET_IP6, TEREDO_IFACE};
 
 fn lab_with_peers(nats: &[Nat]) -> Result<Lab> {
     let lab = Lab::up(LabOpts::with_nats(nats))?;
@@ -20,7 +18,8 @@ fn lab_with_peers(nats: &[Nat]) -> Result<Lab> {
 #[test]
 fn qualifies_decodes_to_nat_and_pings_ipv6_host_both_ways() -> Result<()> {
     let lab = lab_with_peers(&[Nat::PortRestricted])?;
-    let d = lab.start_our_client_with_hook(1, &Lab::client_conf(), Some(Path::new("/nonexistent")))?;
+    let d =
+        lab.start_our_client_with_hook(1, &Lab::client_conf(), Some(Path::new("/nonexistent")))?;
     let addr = lab
         .wait_teredo_addr("cl1", Duration::from_secs(5))
         .with_context(|| format!("our client did not qualify; log:\n{}", d.log_text()))?;
@@ -30,7 +29,10 @@ fn qualifies_decodes_to_nat_and_pings_ipv6_host_both_ways() -> Result<()> {
     assert_eq!(t.flags & 0x8000, 0, "no cone flag");
     // Built-in hook: link-local /64, address /32, default route metric 1029.
     let routes = lab.exec_ok("cl1", &["ip", "-6", "route", "show", "dev", TEREDO_IFACE])?;
-    assert!(routes.contains("default") && routes.contains("metric 1029"), "{routes}");
+    assert!(
+        routes.contains("default") && routes.contains("metric 1029"),
+        "{routes}"
+    );
     let addrs = lab.exec_ok("cl1", &["ip", "-6", "addr", "show", "dev", TEREDO_IFACE])?;
     assert!(addrs.contains(&format!("{addr}/32")), "{addrs}");
     assert!(addrs.contains("fe80::ffff:ffff:ffff/64"), "{addrs}");
@@ -40,7 +42,11 @@ fn qualifies_decodes_to_nat_and_pings_ipv6_host_both_ways() -> Result<()> {
     lab.wait_ping6("tgt", addr, Duration::from_secs(5))
         .context("IPv6-only host -> client through Debian's relay")?;
     lab.stop(&d)?;
-    ensure!(!d.pidfile.exists(), "pidfile {} left behind", d.pidfile.display());
+    ensure!(
+        !d.pidfile.exists(),
+        "pidfile {} left behind",
+        d.pidfile.display()
+    );
     Ok(())
 }
 
@@ -57,10 +63,7 @@ fn logging_hook(lab: &Lab) -> Result<(std::path::PathBuf, std::path::PathBuf)> {
             out = out.display()
         ),
     )?;
-    std::fs::set_permissions(
-        &script,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )?;
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     Ok((script, out))
 }
 
@@ -79,7 +82,10 @@ fn hook_calls(path: &Path) -> Vec<BTreeMap<String, String>> {
 
 /// Variable names, without PWD (dash sets it itself, as it does under miredo).
 fn keys(call: &BTreeMap<String, String>) -> Vec<&str> {
-    call.keys().map(String::as_str).filter(|k| *k != "PWD").collect()
+    call.keys()
+        .map(String::as_str)
+        .filter(|k| *k != "PWD")
+        .collect()
 }
 
 #[test]
@@ -105,13 +111,26 @@ fn hook_sees_miredos_environment_at_up_change_down_destroy() -> Result<()> {
         .collect();
     assert_eq!(
         states,
-        vec![("up", "down"), ("up", "up"), ("down", "up"), ("destroy", "up")],
+        vec![
+            ("up", "down"),
+            ("up", "up"),
+            ("down", "up"),
+            ("destroy", "up")
+        ],
         "hook sequence; log:\n{}",
         d.log_text()
     );
     assert_eq!(
         keys(&calls[0]),
-        vec!["ADDRESS", "IFACE", "IFINDEX", "LLADDRESS", "MTU", "OLD_STATE", "STATE"],
+        vec![
+            "ADDRESS",
+            "IFACE",
+            "IFINDEX",
+            "LLADDRESS",
+            "MTU",
+            "OLD_STATE",
+            "STATE"
+        ],
         "first up: no PATH, no OLD_*"
     );
     assert_eq!(calls[0]["ADDRESS"], first.to_string());
@@ -121,17 +140,36 @@ fn hook_sees_miredos_environment_at_up_change_down_destroy() -> Result<()> {
     assert_eq!(
         keys(&calls[1]),
         vec![
-            "ADDRESS", "IFACE", "IFINDEX", "LLADDRESS", "MTU", "OLD_ADDRESS", "OLD_LLADDRESS",
-            "OLD_MTU", "OLD_STATE", "STATE"
+            "ADDRESS",
+            "IFACE",
+            "IFINDEX",
+            "LLADDRESS",
+            "MTU",
+            "OLD_ADDRESS",
+            "OLD_LLADDRESS",
+            "OLD_MTU",
+            "OLD_STATE",
+            "STATE"
         ]
     );
     assert_eq!(calls[1]["OLD_ADDRESS"], first.to_string());
     for c in &calls[2..] {
         assert_eq!(
             keys(c),
-            vec!["IFACE", "IFINDEX", "OLD_ADDRESS", "OLD_LLADDRESS", "OLD_MTU", "OLD_STATE", "STATE"]
+            vec![
+                "IFACE",
+                "IFINDEX",
+                "OLD_ADDRESS",
+                "OLD_LLADDRESS",
+                "OLD_MTU",
+                "OLD_STATE",
+                "STATE"
+            ]
         );
-        assert_eq!(c["OLD_ADDRESS"], calls[1]["ADDRESS"], "down/destroy carry the last OLD_*");
+        assert_eq!(
+            c["OLD_ADDRESS"], calls[1]["ADDRESS"],
+            "down/destroy carry the last OLD_*"
+        );
     }
     Ok(())
 }
@@ -139,14 +177,17 @@ fn hook_sees_miredos_environment_at_up_change_down_destroy() -> Result<()> {
 #[test]
 fn own_ipv4_change_requalifies_at_once() -> Result<()> {
     let lab = lab_with_peers(&[Nat::PortRestricted])?;
-    let d = lab.start_our_client_with_hook(1, &Lab::client_conf(), Some(Path::new("/nonexistent")))?;
+    let d =
+        lab.start_our_client_with_hook(1, &Lab::client_conf(), Some(Path::new("/nonexistent")))?;
     let first = lab.wait_teredo_addr("cl1", Duration::from_secs(5))?;
     lab.set_client_ip(1, Ipv4Addr::new(198, 18, 1, 30))?;
     // miredo needs its next 30 s refresh (or never notices); we re-qualify on the
     // netlink event. The bound leaves room for a loaded CI machine.
-    lab.wait_for("re-qualification after the IPv4 change", Duration::from_secs(3), || {
-        Ok(d.log_text().contains("re-qualifying"))
-    })?;
+    lab.wait_for(
+        "re-qualification after the IPv4 change",
+        Duration::from_secs(3),
+        || Ok(d.log_text().contains("re-qualifying")),
+    )?;
     let log = d.log_text();
     lab.wait_ping6("cl1", TARGET_IP6, Duration::from_secs(5))
         .with_context(|| format!("ping after renumbering; log:\n{log}"))?;
@@ -158,24 +199,35 @@ fn own_ipv4_change_requalifies_at_once() -> Result<()> {
 #[test]
 fn server_loss_goes_down_within_15s_and_return_comes_up_within_10s() -> Result<()> {
     let lab = lab_with_peers(&[Nat::PortRestricted])?;
-    let d = lab.start_our_client_with_hook(1, &Lab::client_conf(), Some(Path::new("/nonexistent")))?;
+    let d =
+        lab.start_our_client_with_hook(1, &Lab::client_conf(), Some(Path::new("/nonexistent")))?;
     lab.wait_teredo_addr("cl1", Duration::from_secs(5))?;
     lab.block_server()?;
     lab.wait_for("down after server loss", Duration::from_secs(15), || {
         Ok(lab.teredo_addr("cl1")?.is_none())
     })
     .with_context(|| d.log_text())?;
-    assert!(d.log_text().contains("Lost Teredo connectivity"), "{}", d.log_text());
+    assert!(
+        d.log_text().contains("Lost Teredo connectivity"),
+        "{}",
+        d.log_text()
+    );
     lab.unblock_server()?;
     lab.wait_teredo_addr("cl1", Duration::from_secs(10))
-        .with_context(|| format!("not up within 10 s of the server's return:\n{}", d.log_text()))?;
+        .with_context(|| {
+            format!(
+                "not up within 10 s of the server's return:\n{}",
+                d.log_text()
+            )
+        })?;
     Ok(())
 }
 
 #[test]
 fn our_client_and_debian_client_ping_each_other_across_cone_nats() -> Result<()> {
     let lab = lab_with_peers(&[Nat::FullCone, Nat::RestrictedCone])?;
-    let ours = lab.start_our_client_with_hook(1, &Lab::client_conf(), Some(Path::new("/nonexistent")))?;
+    let ours =
+        lab.start_our_client_with_hook(1, &Lab::client_conf(), Some(Path::new("/nonexistent")))?;
     let _theirs = lab.start_debian_client(2)?;
     let a = lab.wait_teredo_addr("cl1", Duration::from_secs(5))?;
     let b = lab.wait_teredo_addr("cl2", Duration::from_secs(5))?;

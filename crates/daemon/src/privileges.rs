@@ -147,8 +147,8 @@ pub fn drop_to_user(user: &User, keep: &[Capability]) -> Result<(), PrivError> {
     if let Some(missing) = keep.iter().find(|c| !permitted.contains(c)) {
         return Err(PrivError::NotPermitted(*missing));
     }
-    let name = CString::new(user.name.as_str())
-        .map_err(|_| PrivError::UserNotFound(user.name.clone()))?;
+    let name =
+        CString::new(user.name.as_str()).map_err(|_| PrivError::UserNotFound(user.name.clone()))?;
     let gid = Gid::from_raw(user.gid);
     let uid = Uid::from_raw(user.uid);
 
@@ -203,7 +203,9 @@ mod tests {
     fn root_is_refused() {
         let err = lookup_user("root").expect_err("root refused");
         assert!(matches!(err, PrivError::RootUser));
-        assert!(err.to_string().starts_with("Error: This program is not supposed"));
+        assert!(err
+            .to_string()
+            .starts_with("Error: This program is not supposed"));
     }
 
     #[test]

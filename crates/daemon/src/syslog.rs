@@ -120,9 +120,7 @@ impl SyslogWriter {
     /// Sends one datagram, reconnecting once on error.
     pub fn send(&mut self, line: &[u8]) -> io::Result<()> {
         if self.socket.is_none() {
-            let recently = self
-                .last_attempt
-                .is_some_and(|t| t.elapsed() < RETRY_EVERY);
+            let recently = self.last_attempt.is_some_and(|t| t.elapsed() < RETRY_EVERY);
             if recently {
                 return Err(io::Error::from(io::ErrorKind::NotConnected));
             }

@@ -29,7 +29,12 @@ fn second_instance_is_refused_while_first_holds_the_lock() {
     let path = dir.path().join("miredo.pid");
     let exe = std::env::current_exe().expect("current_exe");
     let mut child = Command::new(exe)
-        .args(["--exact", "helper_hold_pidfile", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            "helper_hold_pidfile",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(HOLD_VAR, &path)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use teredo::maintain::{Event, LogMessage, Maintainer, Qualified, State, Timers};
 use netcfg::events::{Events, NetEvent};
+use teredo::maintain::{Event, LogMessage, Maintainer, Qualified, State, Timers};
 use teredo::relay::{Config, Mode, Output, Outputs, OwnAddress, TeredoTunnel};
 use teredo::security::Secret;
 use teredo::wire::TeredoPacket;

@@ -14,12 +14,10 @@ pub fn spawn(name: String, tx: mpsc::Sender<Option<Ipv4Addr>>) {
     }
     tokio::spawn(async move {
         let answer = match tokio::net::lookup_host((name.as_str(), 0)).await {
-            Ok(addrs) => addrs
-                .map(|a| a.ip())
-                .find_map(|ip| match ip {
-                    IpAddr::V4(v4) => Some(v4),
-                    IpAddr::V6(_) => None,
-                }),
+            Ok(addrs) => addrs.map(|a| a.ip()).find_map(|ip| match ip {
+                IpAddr::V4(v4) => Some(v4),
+                IpAddr::V6(_) => None,
+            }),
             Err(e) => {
                 tracing::debug!("resolving {name}: {e}");
                 None

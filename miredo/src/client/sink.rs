@@ -77,7 +77,9 @@ impl ClientSink {
         }
         let (old, new, mtu) = (
             ev.old.map(|p| p.address.to_string()).unwrap_or_default(),
-            ev.current.map(|p| p.address.to_string()).unwrap_or_default(),
+            ev.current
+                .map(|p| p.address.to_string())
+                .unwrap_or_default(),
             ev.current.or(ev.old).map_or(1280, |p| p.mtu),
         );
         self.bus
