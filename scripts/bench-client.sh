@@ -114,6 +114,7 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-client.XXXXXX")
 mkdir -p "$WORK/res" "$WORK/jobs" "$WORK/logs"
 : >"$WORK/labs"
 : >"$WORK/planned"
+: >"$WORK/notes"
 RUN_ID=$(tr -dc 'a-z0-9' </dev/urandom | head -c 4 || true)
 LAB_SEQ=0
 JOB_PIDS=()
@@ -147,6 +148,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+note() { # a line for the notes under the table
+    echo "$*" >>"$WORK/notes"
+}
 
 plan() { # METRIC IMPL COUNT
     printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$WORK/planned"
@@ -194,7 +199,7 @@ bench_start() {
             fi
             t0=$(client_t0 "$p" "$name")
             pid=$(client_pid "$p" "$name")
-            ev=$(wait_addr "$mon" "$(us_to_iso "$t0")" add 10 "$pid")
+            ev=$(wait_addr "$mon" "$(us_to_iso "$t0")" add 10 "$pid" "" 0.01)
             case $ev in
             dead) us=na ;;
             never) us=never ;;
@@ -497,6 +502,7 @@ fi
 if want start; then
     for impl in "${START_IMPLS[@]}"; do plan start "$impl" "$RUNS"; done
     blog "metric 1 (start -> address): $RUNS runs + 1 warm-up of ${START_IMPLS[*]}"
+    note "load average before metric 1: $(cut -d' ' -f1-3 /proc/loadavg)"
     next_prefix
     run_job "metric 1" bench_start "$NEXT_P"
 fi
@@ -508,6 +514,7 @@ if want tput; then
         done
         impl_available "$impl" || continue
         blog "metric 5 (throughput): $impl, $SLOW_RUNS × 2 × ${TCP_SECS} s"
+        note "load average before metric 5 ($impl): $(cut -d' ' -f1-3 /proc/loadavg)"
         next_prefix
         run_job "metric 5 ($impl)" bench_tput "$impl" "$NEXT_P"
     done
@@ -551,6 +558,7 @@ WALL=$(awk -v a="$T_START" -v b="$(now_us)" 'BEGIN { printf "%.0f", (b - a) / 1e
 echo "$TABLE"
 echo
 echo "(wall time ${WALL} s; runs: metrics 1-3 N=$RUNS, 4-5 N=$SLOW_RUNS)"
+sed 's/^/- /' "$WORK/notes"
 
 if ((RECORD)); then
     doc=$REPO_ROOT/docs/benchmarks.md
@@ -562,6 +570,7 @@ if ((RECORD)); then
         machine_info
         echo "- command: \`scripts/bench-client.sh ${ARGS[*]}\` (wall time ${WALL} s;" \
             "metrics 1-3: $RUNS runs, 4-5: $SLOW_RUNS runs; iperf3 ${TCP_SECS} s)"
+        sed 's/^/- /' "$WORK/notes"
         echo
         echo "$TABLE"
     } >>"$doc"

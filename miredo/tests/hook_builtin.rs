@@ -52,6 +52,8 @@ fn addr_lines() -> Vec<String> {
     let mut v: Vec<String> = ip(&["-6", "addr", "show", "dev", "teredo"])
         .into_iter()
         .filter(|l| l.starts_with("inet6 ") && !l.contains("stable-privacy"))
+        // DAD state is the kernel's timing, not the hook's result.
+        .map(|l| l.replace(" tentative", ""))
         .collect();
     v.sort();
     v

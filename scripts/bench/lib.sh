@@ -238,10 +238,12 @@ start_monitor() {
     echo "$log"
 }
 
-# wait_addr MONLOG AFTER_ISO KIND CAP_S PID [EXCLUDE]: wait for a global teredo address
-# event; prints "ISO ADDRESS", or "never" at the cap, or "dead" when PID died first.
+# wait_addr MONLOG AFTER_ISO KIND CAP_S PID [EXCLUDE [POLL_S]]: wait for a global teredo
+# address event; prints "ISO ADDRESS", or "never" at the cap, or "dead" when PID died
+# first. The time comes from the monitor's timestamp: the poll interval (default 0.25 s)
+# only sets how soon we notice.
 wait_addr() {
-    local mon=$1 after=$2 kind=$3 cap=$4 pid=$5 not=${6:-} deadline ev
+    local mon=$1 after=$2 kind=$3 cap=$4 pid=$5 not=${6:-} poll=${7:-0.25} deadline ev
     deadline=$(($(now_us) + cap * 1000000))
     while :; do
         ev=$(first_event "$mon" "$after" "$kind" teredo inet6 "$not")
@@ -257,7 +259,7 @@ wait_addr() {
             echo never
             return 0
         fi
-        sleep 0.02
+        sleep "$poll"
     done
 }
 

@@ -273,10 +273,11 @@ pub fn layer(config: &LogConfig) -> (SyslogLayer, LogHandle) {
             if config.stderr {
                 let _ = writeln!(
                     std::io::stderr().lock(),
-                    "{}[{}]: syslog socket {} unavailable ({err}): logging to stderr only",
+                    "{}[{}]: syslog socket {} unavailable ({}): logging to stderr only",
                     config.ident,
                     std::process::id(),
-                    path.display()
+                    path.display(),
+                    crate::pidfile::strerror(&err)
                 );
             }
         }

@@ -57,9 +57,13 @@ impl PidfileError {
 
 /// `strerror(3)` text for an error, without Rust's " (os error N)" suffix.
 pub fn strerror(err: &io::Error) -> String {
+    let text = err.to_string();
     match err.raw_os_error() {
-        Some(code) => nix::errno::Errno::from_raw(code).desc().to_owned(),
-        None => err.to_string(),
+        Some(code) => {
+            let suffix = format!(" (os error {code})");
+            text.strip_suffix(&suffix).unwrap_or(&text).to_owned()
+        }
+        None => text,
     }
 }
 

@@ -60,7 +60,7 @@ pub enum PrivError {
     #[error("{ROOT_USER_MESSAGE}")]
     RootUser,
     /// A set*id / initgroups call failed: `Error (setuid): <strerror>`.
-    #[error("Error ({call}): {}", .source.desc())]
+    #[error("Error ({call}): {}", crate::pidfile::strerror(&std::io::Error::from(*.source)))]
     Syscall {
         /// The call (`setgid`, `initgroups`, `setuid`, `prctl`).
         call: &'static str,

@@ -44,7 +44,7 @@ fn second_instance_is_refused_while_first_holds_the_lock() {
     let mut lines = BufReader::new(stdout).lines();
     loop {
         let line = lines.next().expect("helper said LOCKED").expect("read");
-        if line.trim() == "LOCKED" {
+        if line.contains("LOCKED") {
             break;
         }
     }
@@ -69,6 +69,7 @@ fn second_instance_is_refused_while_first_holds_the_lock() {
     );
 
     drop(child.stdin.take());
+    for _ in lines.by_ref() {}
     let status = child.wait().expect("wait helper");
     assert!(status.success());
     assert!(!path.exists(), "holder unlinks on exit");
