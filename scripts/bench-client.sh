@@ -14,6 +14,9 @@
 #                             --client-hook /nonexistent; script: Debian's hook script)
 #   --bin PATH                our binary (default $MIREDO_BIN, else target/release/miredo)
 #   --record                  append the results (date, machine, command) to docs/benchmarks.md
+#   --quiet-wait S            before metric 1 and before each round of metric 5, wait up to
+#                             S seconds (default 120) for the machine's CPUs to be at most
+#                             --quiet-max percent busy (default 15) over one second
 #   --keep                    keep the work directory (lab logs) even on success
 #
 # Metrics (each over several runs; the table gives median, min, max, ours/debian):
@@ -64,6 +67,8 @@ OURS_HOOK=builtin
 OURS_BIN=${MIREDO_BIN:-$REPO_ROOT/target/release/miredo}
 RECORD=0
 KEEP=0
+QUIET_WAIT=120
+QUIET_MAX=15
 ARGS=("$@")
 
 die() {
@@ -83,6 +88,8 @@ while (($#)); do
     --bin) OURS_BIN=$2; shift 2 ;;
     --record) RECORD=1; shift ;;
     --keep) KEEP=1; shift ;;
+    --quiet-wait) QUIET_WAIT=$2; shift 2 ;;
+    --quiet-max) QUIET_MAX=$2; shift 2 ;;
     -h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
     esac
@@ -91,6 +98,7 @@ done
 for v in "$RUNS" "$SLOW_RUNS" "$JOBS" "$TCP_SECS"; do
     [[ $v =~ ^[1-9][0-9]*$ ]] || die "counts and durations must be positive integers"
 done
+[[ $QUIET_WAIT =~ ^[0-9]+$ && $QUIET_MAX =~ ^[0-9]+$ ]] || die "--quiet-*: integers"
 [[ $OURS_HOOK =~ ^(builtin|script)$ ]] || die "--ours-hook: builtin or script"
 [[ $OURS_BIN == /* ]] || OURS_BIN=$PWD/$OURS_BIN
 want() { [[ ,$METRICS, == *,$1,* ]]; }
@@ -151,6 +159,27 @@ trap 'exit 143' TERM
 
 note() { # a line for the notes under the table
     echo "$*" >>"$WORK/notes"
+}
+
+# wait_quiet LABEL: wait (up to QUIET_WAIT s) until the CPUs are at most QUIET_MAX % busy
+# over a second; note what was seen.
+wait_quiet() {
+    local b waited=0
+    while :; do
+        b=$(cpu_busy_pct)
+        if ((b <= QUIET_MAX)); then
+            note "$1: CPUs $b % busy just before (waited ${waited} s for that)"
+            return 0
+        fi
+        if ((waited >= QUIET_WAIT)); then
+            note "$1: CPUs still $b % busy after waiting ${waited} s: figures disturbed"
+            blog "$1: machine busy ($b %), measuring anyway"
+            return 0
+        fi
+        ((waited == 0)) && blog "$1: CPUs $b % busy (other work); waiting up to ${QUIET_WAIT} s"
+        sleep 4
+        waited=$((waited + 5))
+    done
 }
 
 plan() { # METRIC IMPL COUNT
@@ -351,11 +380,14 @@ tput_run() {
     blog "tput/$impl: $path: $bps Mbit/s, $retr % retransmitted, $c0 CPU s/GB"
 }
 
-bench_tput() {
-    local impl=$1 p=$2 res mon1 mon2 t0 pid1 pid2 ev addr2 r relay_ok=1 c2c_ok=1 path
-    local -a pids
-    res=$WORK/res/tput.$impl.tsv
-    job_traps "$p"
+# tput_setup IMPL PREFIX: a lab with two qualified clients of IMPL, iperf3 servers in tgt
+# and cl2, paths warmed by a ping; the lab stays up and $WORK/tput.IMPL.env says
+# "PREFIX PID1 PID2 ADDR2 RELAY_OK C2C_OK". On failure the lab goes down.
+tput_setup() {
+    local impl=$1 p=$2 mon1 mon2 t0 pid1 pid2 ev addr2 relay_ok=1 c2c_ok=1
+    # shellcheck disable=SC2064 # expand the prefix now
+    trap "rc=\$?; ((rc == 0)) || lab_down '$p'" EXIT
+    trap 'exit 143' TERM INT
     lab_up "$p" --nats full,full
     start_peers "$p"
     mon1=$(start_monitor "$p" cl1 mon1)
@@ -374,28 +406,47 @@ bench_tput() {
     lab "$p" start tgt iperf-tgt iperf3 -s >/dev/null
     lab "$p" start cl2 iperf-cl2 iperf3 -s >/dev/null
     sleep 0.3
-    wait_ping_ok "$p" cl1 "$TARGET_IP6" 20 || relay_ok=0
-    wait_ping_ok "$p" cl1 "$addr2" 20 || c2c_ok=0
+    wait_ping_ok "$p" cl1 "$TARGET_IP6" 20 || { relay_ok=0; blog "tput/$impl: no ping via relay"; }
+    wait_ping_ok "$p" cl1 "$addr2" 20 || { c2c_ok=0; blog "tput/$impl: no ping client -> client"; }
+    echo "$p $pid1 $pid2 $addr2 $relay_ok $c2c_ok" >"$WORK/tput.$impl.env"
+}
+
+# tput_measure IMPL...: the iperf3 runs, the implementations interleaved (and their order
+# alternated) run by run, so that a change in background load hits both alike.
+tput_measure() {
+    local impl r path p pid1 pid2 addr2 relay_ok c2c_ok res i
+    local -a order pids
+    trap 'for impl in "${order[@]}"; do read -r p _ <"$WORK/tput.$impl.env"; lab_down "$p"; done' EXIT
+    trap 'exit 143' TERM INT
+    order=("$@")
     for ((r = 1; r <= SLOW_RUNS; r++)); do
+        wait_quiet "metric 5 round $r"
         for path in relay c2c; do
-            if [[ $path == relay ]]; then
-                if ((relay_ok)); then
-                    tput_run "$p" relay "$TARGET_IP6" "$res" "$impl" "$pid1"
-                else
-                    blog "tput/$impl: no ping through the relay"
-                fi
-            else
-                if ((c2c_ok)); then
+            for impl in "${order[@]}"; do
+                read -r p pid1 pid2 addr2 relay_ok c2c_ok <"$WORK/tput.$impl.env"
+                res=$WORK/res/tput.$impl.tsv
+                if ! proc_alive "$pid1" || ! proc_alive "$pid2"; then
+                    blog "tput/$impl: a client died"
+                elif [[ $path == relay ]]; then
+                    if ((relay_ok)); then
+                        tput_run "$p" relay "$TARGET_IP6" "$res" "$impl" "$pid1"
+                    fi
+                elif ((c2c_ok)); then
                     tput_run "$p" c2c "$addr2" "$res" "$impl" "$pid1" "$pid2"
-                else
-                    blog "tput/$impl: no ping client -> client"
                 fi
+            done
+        done
+        for impl in "${order[@]}"; do
+            read -r p pid1 _ <"$WORK/tput.$impl.env"
+            if proc_alive "$pid1"; then
+                mapfile -t pids < <(proc_tree "$pid1")
+                result "$WORK/res/tput.$impl.tsv" rss_load "$impl" "$(kb_to_mb "$(rss_kb "${pids[@]}")")"
             fi
         done
-        if proc_alive "$pid1"; then
-            mapfile -t pids < <(proc_tree "$pid1")
-            result "$res" rss_load "$impl" "$(kb_to_mb "$(rss_kb "${pids[@]}")")"
-        fi
+        # reverse the order for the next round
+        local -a rev=()
+        for ((i = ${#order[@]} - 1; i >= 0; i--)); do rev+=("${order[i]}"); done
+        order=("${rev[@]}")
     done
 }
 
@@ -424,6 +475,7 @@ report() {
             if (v == "never" || v == "n/a") return v
             if (unit == "ms" || unit == "MB" || unit == "%") return sprintf("%.1f", v)
             if (unit == "Mbit/s") return sprintf("%.0f", v)
+            if (unit == "s") return sprintf("%.3f", v)
             return sprintf("%.2f", v)
         }
         FILENAME == ARGV[1] { planned[$1, $2] += $3; next }
@@ -466,7 +518,7 @@ report() {
                     if (im == "debian") dmed = med
                     else if (dmed != "" && dmed != "n/a" && dmed != "never" && med != "n/a" &&
                              med != "never" && dmed + 0 > 0)
-                        ratio = sprintf("%.2f", med / dmed)
+                        ratio = sprintf(med / dmed < 0.1 ? "%.2g" : "%.2f", med / dmed)
                     else if (dmed != "") ratio = "—"
                     printf "| %s (%s) | %s | %d/%d | %s | %s | %s | %s |\n", label, unit, im,
                         tot, planned[m, im], fmt(med, unit), fmt(mn, unit), fmt(mx, unit), ratio
@@ -502,22 +554,26 @@ fi
 if want start; then
     for impl in "${START_IMPLS[@]}"; do plan start "$impl" "$RUNS"; done
     blog "metric 1 (start -> address): $RUNS runs + 1 warm-up of ${START_IMPLS[*]}"
-    note "load average before metric 1: $(cut -d' ' -f1-3 /proc/loadavg)"
+    wait_quiet "metric 1"
     next_prefix
     run_job "metric 1" bench_start "$NEXT_P"
 fi
 
 if want tput; then
+    ready=()
     for impl in "${IMPLS[@]}"; do
         for m in tcp_relay tcp_c2c retr_relay retr_c2c cpu_relay cpu_c2c rss_load; do
             plan "$m" "$impl" "$SLOW_RUNS"
         done
         impl_available "$impl" || continue
-        blog "metric 5 (throughput): $impl, $SLOW_RUNS × 2 × ${TCP_SECS} s"
-        note "load average before metric 5 ($impl): $(cut -d' ' -f1-3 /proc/loadavg)"
         next_prefix
-        run_job "metric 5 ($impl)" bench_tput "$impl" "$NEXT_P"
+        run_job "metric 5 setup ($impl)" tput_setup "$impl" "$NEXT_P"
+        [[ -s $WORK/tput.$impl.env ]] && ready+=("$impl")
     done
+    if ((${#ready[@]})); then
+        blog "metric 5 (throughput): ${ready[*]}, $SLOW_RUNS × 2 × ${TCP_SECS} s each"
+        run_job "metric 5" tput_measure "${ready[@]}"
+    fi
 fi
 
 # Timer-bound metrics: one lab per run, up to $JOBS at once, the longest first.

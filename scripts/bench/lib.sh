@@ -166,6 +166,19 @@ rss_kb() {
     echo "$sum"
 }
 
+# cpu_busy_pct: how busy the machine's CPUs are over one second, in percent.
+cpu_busy_pct() {
+    local a b
+    a=$(head -n1 /proc/stat)
+    sleep 1
+    b=$(head -n1 /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN {
+        split(a, x, " "); split(b, y, " "); tot = 0; idle = 0
+        for (i = 2; i <= 9; i++) tot += y[i] - x[i]
+        idle = (y[5] - x[5]) + (y[6] - x[6])
+        printf "%.0f\n", tot ? 100 * (tot - idle) / tot : 0 }'
+}
+
 kb_to_mb() {
     awk -v k="$1" 'BEGIN { printf "%.1f\n", k / 1024 }'
 }

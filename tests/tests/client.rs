@@ -237,3 +237,94 @@ fn our_client_and_debian_client_ping_each_other_across_cone_nats() -> Result<()>
         .with_context(|| format!("Debian -> ours; log:\n{}", ours.log_text()))?;
     Ok(())
 }
+
+#[test]
+fn dbus_shows_state_and_signals_address_changes() -> Result<()> {
+    let lab = lab_with_peers(&[Nat::PortRestricted])?;
+    let bus = lab.dbus_up()?;
+    let conf = lab.write_conf("dbus-client.conf", &Lab::client_conf())?;
+    let pidfile = lab.state_dir().join("dbus-client.pid");
+    let bin = e2e::our_bin("miredo");
+    let env_arg = format!("DBUS_SYSTEM_BUS_ADDRESS={bus}");
+    let d = lab.start(
+        "cl1",
+        "dbus-client",
+        &[
+            "/usr/bin/env".as_ref(),
+            env_arg.as_ref(),
+            bin.as_os_str(),
+            "-f".as_ref(),
+            "-p".as_ref(),
+            pidfile.as_os_str(),
+            "-c".as_ref(),
+            conf.as_os_str(),
+            "--client-hook".as_ref(),
+            "/nonexistent".as_ref(),
+        ],
+    )?;
+    let first = lab.wait_teredo_addr("cl1", Duration::from_secs(5))?;
+    let busctl = |args: &[&str]| -> Result<String> {
+        let out = std::process::Command::new("busctl")
+            .arg(format!("--address={bus}"))
+            .args(args)
+            .output()?;
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    let path = "/org/miredo_rs/Miredo1/teredo";
+    let get = |prop: &str| {
+        busctl(&[
+            "get-property",
+            "org.miredo_rs.Miredo1",
+            path,
+            "org.miredo_rs.Miredo1.Tunnel",
+            prop,
+        ])
+    };
+    lab.wait_for("State up on D-Bus", Duration::from_secs(5), || {
+        Ok(get("State")?.trim() == "s \"up\"")
+    })
+    .with_context(|| d.log_text())?;
+    assert_eq!(get("Address")?.trim(), format!("s \"{first}\""));
+    assert_eq!(get("InterfaceName")?.trim(), "s \"teredo\"");
+    assert_eq!(get("Mtu")?.trim(), "u 1280");
+    let intro = busctl(&["introspect", "org.miredo_rs.Miredo1", path])?;
+    for member in [
+        "AddressChanged",
+        "Requalify",
+        "Status",
+        "MappedAddress",
+        "Peers",
+    ] {
+        assert!(
+            intro.contains(member),
+            "introspection lacks {member}:\n{intro}"
+        );
+    }
+
+    // A subscriber sees AddressChanged when the address changes.
+    let monitor = lab.spawn(
+        "cl1",
+        &[
+            "dbus-monitor",
+            "--address",
+            bus.as_str(),
+            "type='signal',interface='org.miredo_rs.Miredo1.Tunnel',member='AddressChanged'",
+        ],
+    )?;
+    lab.wait_for("monitor attached", Duration::from_secs(5), || {
+        Ok(monitor.log_text().contains("NameAcquired") || monitor.log_text().contains("signal"))
+    })?;
+    lab.set_nat_ip(1, Ipv4Addr::new(203, 0, 113, 88))?;
+    lab.set_client_ip(1, Ipv4Addr::new(198, 18, 1, 40))?;
+    let mut second = None;
+    lab.wait_for("new address", Duration::from_secs(10), || {
+        second = lab.teredo_addr("cl1")?.filter(|a| *a != first);
+        Ok(second.is_some())
+    })?;
+    let second = second.context("new address")?;
+    lab.wait_for("AddressChanged signal", Duration::from_secs(5), || {
+        Ok(monitor.log_text().contains(&second.to_string()))
+    })
+    .with_context(|| format!("monitor saw:\n{}", monitor.log_text()))?;
+    Ok(())
+}

@@ -1,1 +1,41 @@
-//! bus
+//! The D-Bus contract of miredo-rs (and, later, umip-rs), in one place.
+//!
+//! miredo's client publishes `org.miredo_rs.Miredo1` on the system bus, with one object
+//! per tunnel at `/org/miredo_rs/Miredo1/<InterfaceName>` (the name escaped with
+//! [`escape_path_element`]) implementing `org.miredo_rs.Miredo1.Tunnel`:
+//!
+//! - properties, all emitting `PropertiesChanged` (except the constant `InterfaceName`):
+//!   `InterfaceName` s, `State` s (`down`, `qualifying`, `up`), `Address` s,
+//!   `LinkLocalAddress` s, `Mtu` u, `ServerAddress` s, `MappedAddress` s, `Peers` u;
+//! - signal `AddressChanged(s interface, s state, s old_address, s new_address, u mtu)`;
+//! - methods `Requalify()` (root only) and `Status() -> a{sv}`.
+//!
+//! The service side is [`TunnelService`]; clients use [`TunnelProxy`] and
+//! [`subscribe_address_changed`].
+
+mod client;
+mod path;
+mod tunnel;
+
+pub use client::{
+    subscribe_address_changed, tunnel_proxy, AddressChangedEvent, AddressChangedEvents, TunnelProxy,
+};
+pub use path::{escape_path_element, tunnel_object_path, unescape_path_element};
+pub use tunnel::{BusError, State, TunnelService, TunnelState};
+
+/// Re-exported so users need not depend on zbus directly for the basics.
+pub use zbus;
+
+/// miredo's well-known bus name.
+pub const MIREDO_BUS_NAME: &str = "org.miredo_rs.Miredo1";
+/// The prefix of miredo's tunnel object paths.
+pub const MIREDO_PATH_PREFIX: &str = "/org/miredo_rs/Miredo1";
+/// The tunnel interface.
+pub const TUNNEL_INTERFACE: &str = "org.miredo_rs.Miredo1.Tunnel";
+/// The `AddressChanged` signal's member name.
+pub const ADDRESS_CHANGED: &str = "AddressChanged";
+
+/// mip6d's well-known bus name.
+pub const MIP6D_BUS_NAME: &str = "org.umip_rs.Mip6d1";
+/// mip6d's object path.
+pub const MIP6D_PATH: &str = "/org/umip_rs/Mip6d1";

@@ -1,0 +1,157 @@
+//! The client side: a proxy for the tunnel object and an `AddressChanged` subscription.
+
+use std::collections::HashMap;
+
+use futures::StreamExt as _;
+use zbus::message::Type as MessageType;
+use zbus::zvariant::OwnedValue;
+use zbus::{proxy, Connection, MatchRule, MessageStream};
+
+use crate::path::tunnel_object_path;
+use crate::{ADDRESS_CHANGED, TUNNEL_INTERFACE};
+
+/// `org.miredo_rs.Miredo1.Tunnel`, client side. Build with [`tunnel_proxy`] (the object
+/// path depends on the interface name).
+#[proxy(
+    interface = "org.miredo_rs.Miredo1.Tunnel",
+    default_service = "org.miredo_rs.Miredo1",
+    gen_blocking = false
+)]
+pub trait Tunnel {
+    /// Restarts qualification (root only).
+    fn requalify(&self) -> zbus::Result<()>;
+
+    /// All properties in one dictionary.
+    fn status(&self) -> zbus::Result<HashMap<String, OwnedValue>>;
+
+    /// The hook-equivalent event.
+    #[zbus(signal)]
+    fn address_changed(
+        &self,
+        interface: &str,
+        state: &str,
+        old_address: &str,
+        new_address: &str,
+        mtu: u32,
+    ) -> zbus::Result<()>;
+
+    /// The network interface name.
+    #[zbus(property)]
+    fn interface_name(&self) -> zbus::Result<String>;
+
+    /// `down`, `qualifying` or `up`.
+    #[zbus(property)]
+    fn state(&self) -> zbus::Result<String>;
+
+    /// The `Address` property: the Teredo address or "". (Named so that its
+    /// `receive_*_changed` stream does not clash with the `AddressChanged` signal's.)
+    #[zbus(property, name = "Address")]
+    fn teredo_address(&self) -> zbus::Result<String>;
+
+    /// The link-local address or "".
+    #[zbus(property)]
+    fn link_local_address(&self) -> zbus::Result<String>;
+
+    /// The MTU.
+    #[zbus(property)]
+    fn mtu(&self) -> zbus::Result<u32>;
+
+    /// The server's IPv4 address or "".
+    #[zbus(property)]
+    fn server_address(&self) -> zbus::Result<String>;
+
+    /// The public IPv4:port seen by the server or "".
+    #[zbus(property)]
+    fn mapped_address(&self) -> zbus::Result<String>;
+
+    /// Peer list size.
+    #[zbus(property)]
+    fn peers(&self) -> zbus::Result<u32>;
+}
+
+/// A proxy for the tunnel object of `interface_name` on miredo's well-known name.
+pub async fn tunnel_proxy(
+    conn: &Connection,
+    interface_name: &str,
+) -> zbus::Result<TunnelProxy<'static>> {
+    TunnelProxy::builder(conn)
+        .path(tunnel_object_path(interface_name))?
+        .build()
+        .await
+}
+
+/// One `AddressChanged` signal.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AddressChangedEvent {
+    /// The unique name of the sender (any miredo-rs instance may send).
+    pub sender: Option<String>,
+    /// The object path it came from.
+    pub path: Option<String>,
+    /// The tunnel interface name.
+    pub interface: String,
+    /// The new state (`down`, `qualifying`, `up`).
+    pub state: String,
+    /// The previous address or "".
+    pub old_address: String,
+    /// The new address or "".
+    pub new_address: String,
+    /// The MTU.
+    pub mtu: u32,
+}
+
+/// `AddressChanged` signals matching a subscription.
+pub struct AddressChangedEvents {
+    inner: MessageStream,
+}
+
+impl std::fmt::Debug for AddressChangedEvents {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AddressChangedEvents")
+    }
+}
+
+impl AddressChangedEvents {
+    /// The next signal; `None` when the connection is closed. Malformed signals (wrong
+    /// argument types) are skipped.
+    pub async fn next(&mut self) -> Option<AddressChangedEvent> {
+        while let Some(msg) = self.inner.next().await {
+            let Ok(msg) = msg else { continue };
+            let header = msg.header();
+            let body = msg.body();
+            let Ok((interface, state, old_address, new_address, mtu)) =
+                body.deserialize::<(String, String, String, String, u32)>()
+            else {
+                tracing::debug!("ignoring a malformed AddressChanged signal");
+                continue;
+            };
+            return Some(AddressChangedEvent {
+                sender: header.sender().map(|s| s.to_string()),
+                path: header.path().map(|p| p.to_string()),
+                interface,
+                state,
+                old_address,
+                new_address,
+                mtu,
+            });
+        }
+        None
+    }
+}
+
+/// Subscribes to `AddressChanged` from any sender (a match rule on interface and member,
+/// plus `arg0` = `interface_name` when given), so it works whoever owns the name and
+/// across daemon restarts.
+pub async fn subscribe_address_changed(
+    conn: &Connection,
+    interface_name: Option<&str>,
+) -> zbus::Result<AddressChangedEvents> {
+    let mut rule = MatchRule::builder()
+        .msg_type(MessageType::Signal)
+        .interface(TUNNEL_INTERFACE)?
+        .member(ADDRESS_CHANGED)?;
+    if let Some(name) = interface_name {
+        rule = rule.arg(0, name)?;
+    }
+    let inner = MessageStream::for_match_rule(rule.build(), conn, None).await?;
+    Ok(AddressChangedEvents { inner })
+}
