@@ -12,10 +12,10 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use crate::addr::{self, TeredoAddr, CLIENT_LINK_LOCAL, OBSOLETE_PREFIX, TEREDO_PORT};
+use crate::addr::{self, TeredoAddr, OBSOLETE_PREFIX, TEREDO_PORT};
 use crate::security::Secret;
+use crate::wire::TeredoPacketRepr;
 use crate::wire::{emit_rs, RouterAdvertisement};
-use crate::wire::{Ipv6Header, TeredoPacketRepr};
 
 /// Default client MTU when the RA carries no MTU option (RFC 4380 §5.2.1).
 pub const DEFAULT_MTU: u16 = 1280;
@@ -329,9 +329,7 @@ impl Maintainer {
     /// Is this datagram for us (reference §4.1 step 3)? Such packets must be given
     /// to [`Maintainer::handle_packet`] and never to the kernel.
     pub fn is_qualification_packet(from: SocketAddrV4, packet: &TeredoPacketRepr<'_>) -> bool {
-        from.port() == TEREDO_PORT
-            && packet.auth.is_some()
-            && Ipv6Header::parse(packet.ipv6).is_ok_and(|h| h.dst == CLIENT_LINK_LOCAL)
+        crate::relay::is_qualification_packet(from, packet)
     }
 
     /// A datagram that passed [`Maintainer::is_qualification_packet`].
