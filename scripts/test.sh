@@ -17,9 +17,18 @@ fi
 
 export CARGO_TERM_COLOR=never
 cargo build --workspace --bins
-cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}"
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+status=0
+cargo test --workspace --no-fail-fast -- --test-threads="${TEST_THREADS:-2}" 2>&1 | tee "$results" || status=$?
 
 FUZZ_SECONDS=${FUZZ_SECONDS:-20}
-if [ "$FUZZ_SECONDS" -gt 0 ]; then
+if [ "$status" -eq 0 ] && [ "$FUZZ_SECONDS" -gt 0 ]; then
   ./scripts/fuzz.sh "$FUZZ_SECONDS"
 fi
+
+# One closing line for the whole run (cargo's last "test result" is often a
+# doc-test binary with nothing in it).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
+     END { printf "tests: %d passed, %d failed\n", p, f }' "$results"
+exit "$status"
