@@ -26,8 +26,9 @@
 #    and once with Debian's hook script (row "ours+hook"). One warm-up start each, not counted.
 #  2 cip: the client's own IPv4 changes (lab.sh client-ip 1 198.18.1.20; the change time is
 #    the old address's deletion as the monitor saw it) -> a ping (ping -i 0.01 running all
-#    along) through the relay to 2001:db8:1::1 is answered again (a request sent after the
-#    change), and -> the Teredo address changes; 90 s cap ("never").
+#    along) through the relay to 2001:db8:1::1 works again (the first reply, to a request
+#    sent after the change, of 20 consecutive ones), and -> the Teredo address changes;
+#    90 s cap ("never").
 #  3 nat: the NAT's public IPv4 changes (lab.sh nat-ip 1 203.0.113.101) -> the Teredo address
 #    embeds the new IPv4, and -> pings through the relay work again; 90 s cap.
 #  4 loss: block-server -> the Teredo address is deleted (cap 120 s); then unblock-server ->
@@ -119,6 +120,12 @@ START_IMPLS=()
 [[ $IMPL != debian ]] && START_IMPLS+=(ours ours+hook)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-client.XXXXXX")
+# Our binary may be rebuilt while we run: measure one snapshot of it.
+OURS_ORIG=$OURS_BIN
+if [[ $IMPL != debian && -f $OURS_BIN ]]; then
+    cp -p "$OURS_BIN" "$WORK/miredo-ours"
+    OURS_BIN=$WORK/miredo-ours
+fi
 mkdir -p "$WORK/res" "$WORK/jobs" "$WORK/logs"
 : >"$WORK/labs"
 : >"$WORK/planned"
@@ -538,9 +545,11 @@ machine_info() {
         "(/usr/sbin/miredo), server and relay: Debian's miredo-server / miredo"
     if [[ $IMPL != debian ]]; then
         if impl_available ours; then
-            echo "- ours: $OURS_BIN ($("$OURS_BIN" -V 2>&1 | head -n1))"
+            echo "- ours: $OURS_ORIG ($("$OURS_BIN" -V 2>&1 | head -n1); built" \
+                "$(date -u -r "$OURS_BIN" '+%Y-%m-%d %H:%M UTC'), sha256" \
+                "$(sha256sum "$OURS_BIN" | cut -c1-12))"
         else
-            echo "- ours: $OURS_BIN not runnable: its rows are n/a"
+            echo "- ours: $OURS_ORIG not runnable: its rows are n/a"
         fi
     fi
 }
@@ -548,7 +557,7 @@ machine_info() {
 # ---- main -------------------------------------------------------------------------------
 
 if [[ $IMPL != debian ]] && ! impl_available ours; then
-    blog "our client $OURS_BIN is missing or does not run (-V): its rows will be n/a"
+    blog "our client $OURS_ORIG is missing or does not run (-V): its rows will be n/a"
 fi
 
 if want start; then

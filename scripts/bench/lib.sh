@@ -110,16 +110,24 @@ first_teredo_embedding() {
     done < <(addr_events "$1")
 }
 
-# ping_recovered FILE AFTER_US: epoch (us) of the first echo reply to a request sent after
-# AFTER_US (send time = reply time - RTT), from `ping -D` output.
+# ping_recovered FILE AFTER_US: from `ping -D` output, the time (us) of the first echo reply
+# to a request sent after AFTER_US (send time = reply time - RTT) that starts a run of 20
+# consecutive answered requests (0.2 s at -i 0.01): a straggler sent just after the change
+# that still got through on the old path does not count as "works again".
 ping_recovered() {
     [[ -f $1 ]] || return 0
     awk -v t="$2" '/bytes from/ {
-        ts = substr($1, 2, length($1) - 2); rtt = 0
-        for (i = 2; i <= NF; i++) if ($i ~ /^time=/) rtt = substr($i, 6)
+        ts = substr($1, 2, length($1) - 2); rtt = 0; seq = -1
+        for (i = 2; i <= NF; i++) {
+            if ($i ~ /^time=/) rtt = substr($i, 6)
+            if ($i ~ /^icmp_seq=/) seq = substr($i, 10) + 0
+        }
         split(ts, p, ".")
         us = p[1] * 1000000 + p[2]
-        if (us - rtt * 1000 > t) { printf "%.0f\n", us; exit } }' "$1"
+        if (us - rtt * 1000 <= t) next
+        if (n > 0 && seq == last + 1) n++; else { n = 1; first = us }
+        last = seq
+        if (n >= 20) { printf "%.0f\n", first; exit } }' "$1"
 }
 
 # proc_alive PID: running and not a zombie.
