@@ -145,9 +145,14 @@ next_prefix() {
 cleanup() {
     local rc=$? pid p
     trap - EXIT INT TERM
+    # Our background jobs and everything they run (a job defers its TERM trap until its
+    # current command, e.g. a 150 s wait in $(...), ends: so that command gets TERM too).
+    # The lab daemons are not among them (lab.sh's daemons are re-parented): lab_down.
+    local -a tree=()
     for pid in "${JOB_PIDS[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid" 2>/dev/null || true; fi
+        if kill -0 "$pid" 2>/dev/null; then mapfile -t -O "${#tree[@]}" tree < <(proc_tree "$pid"); fi
     done
+    if ((${#tree[@]})); then kill -TERM "${tree[@]}" 2>/dev/null || true; fi
     for pid in "${JOB_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
     while read -r p; do
         [[ -n $p && -d $LAB_STATE_ROOT_EFF/$p ]] || continue
