@@ -192,7 +192,7 @@ fn run(cli: &Cli) -> i32 {
         keep.push(Capability::CAP_NET_BIND_SERVICE);
     }
     if let Err(e) = daemon::privileges::drop_to_user(&user, &keep) {
-        daemon::alert!("Error (setuid): {e}");
+        daemon::alert!("{e}");
         return 1;
     }
 
