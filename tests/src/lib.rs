@@ -13,13 +13,17 @@ use std::fmt::Write as _;
 use std::fs;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+mod daemons;
+mod process;
+
+pub use process::{Daemon, LabChild};
 pub use teredo;
 pub use teredo::addr::TeredoAddr;
 
@@ -183,101 +187,6 @@ where
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// A daemon started in the lab and recorded by `lab.sh` (killed by `Lab`'s teardown).
-#[derive(Debug, Clone)]
-pub struct Daemon {
-    /// Name under which `lab.sh` recorded it (`lab.sh stop NAME`).
-    pub name: String,
-    /// Node (namespace suffix) it runs in.
-    pub node: String,
-    /// Its PID (for `-f` daemons, the monitor, which is also the pidfile's PID).
-    pub pid: u32,
-    /// The pidfile passed with `-p` (if any).
-    pub pidfile: PathBuf,
-    /// File receiving its stdout and stderr.
-    pub log: PathBuf,
-}
-
-impl Daemon {
-    /// Its output so far.
-    pub fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// True while the process exists (and is not a zombie).
-    pub fn is_running(&self) -> bool {
-        match fs::read_to_string(format!("/proc/{}/stat", self.pid)) {
-            Ok(stat) => stat
-                .rsplit_once(") ")
-                .is_some_and(|(_, rest)| !rest.starts_with('Z')),
-            Err(_) => false,
-        }
-    }
-}
-
-/// A process started with [`Lab::spawn`]; SIGTERM (then SIGKILL) and reaped on drop.
-#[derive(Debug)]
-pub struct LabChild {
-    child: Child,
-    /// File receiving its stdout and stderr.
-    pub log: PathBuf,
-}
-
-impl LabChild {
-    /// The process ID.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// Its output so far.
-    pub fn log_text(&self) -> String {
-        fs::read_to_string(&self.log).unwrap_or_default()
-    }
-
-    /// Sends a signal (e.g. `libc::SIGHUP`).
-    pub fn signal(&self, sig: i32) -> Result<()> {
-        signal_pid(self.child.id(), sig)
-    }
-
-    /// Has it exited? (`Some(status)` if so.)
-    pub fn try_wait(&mut self) -> Result<Option<std::process::ExitStatus>> {
-        Ok(self.child.try_wait()?)
-    }
-
-    /// SIGTERM, wait up to `grace`, then SIGKILL; returns the exit status.
-    pub fn stop(&mut self, grace: Duration) -> Result<std::process::ExitStatus> {
-        if let Some(st) = self.child.try_wait()? {
-            return Ok(st);
-        }
-        let _ = signal_pid(self.child.id(), libc::SIGTERM);
-        let start = Instant::now();
-        while start.elapsed() < grace {
-            if let Some(st) = self.child.try_wait()? {
-                return Ok(st);
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        Ok(self.child.wait()?)
-    }
-}
-
-impl Drop for LabChild {
-    fn drop(&mut self) {
-        let _ = self.stop(Duration::from_secs(3));
-    }
-}
-
-fn signal_pid(pid: u32, sig: i32) -> Result<()> {
-    let pid = libc::pid_t::try_from(pid).context("PID out of range")?;
-    // SAFETY: kill has no memory-safety preconditions; the PID is one we started.
-    let rc = unsafe { libc::kill(pid, sig) };
-    if rc != 0 {
-        bail!("kill({pid}, {sig}): {}", std::io::Error::last_os_error());
-    }
-    Ok(())
 }
 
 static LAB_COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -547,130 +456,6 @@ impl Lab {
             pidfile: self.state_dir.join("run").join(format!("{name}.pid")),
             log: self.state_dir.join("logs").join(format!("{name}.log")),
         })
-    }
-
-    /// Starts `cmd` in `node` in the background under `name` (`lab.sh start`); it is
-    /// stopped by [`Lab::stop`] or the lab's teardown.
-    pub fn start<S: AsRef<OsStr>>(&self, node: &str, name: &str, cmd: &[S]) -> Result<Daemon> {
-        let mut args: Vec<&OsStr> = vec![OsStr::new("start"), OsStr::new(node), OsStr::new(name)];
-        args.extend(cmd.iter().map(AsRef::as_ref));
-        let out = self.script(&args)?;
-        self.daemon(node, name, &out)
-    }
-
-    /// Stops a daemon (SIGTERM, SIGKILL after 3 s) and waits for it to exit.
-    pub fn stop(&self, d: &Daemon) -> Result<()> {
-        self.script(&["stop", &d.name]).map(drop)
-    }
-
-    /// Sends a signal to a daemon (e.g. `libc::SIGHUP`).
-    pub fn signal(&self, d: &Daemon, sig: i32) -> Result<()> {
-        signal_pid(d.pid, sig)
-    }
-
-    /// Debian's `miredo-server` in `srv` on 192.0.2.1/192.0.2.2; returns once both UDP
-    /// 3544 sockets are bound.
-    pub fn start_debian_server(&self) -> Result<Daemon> {
-        let out = self.script(&["start-debian-server"])?;
-        self.daemon("srv", "debian-server", &out)
-    }
-
-    /// Debian's `miredo` with `RelayType relay` in `relay`; returns once it routes
-    /// 2001::/32 into its tunnel.
-    pub fn start_debian_relay(&self) -> Result<Daemon> {
-        let out = self.script(&["start-debian-relay"])?;
-        self.daemon("relay", "debian-relay", &out)
-    }
-
-    /// Debian's `miredo` client in `clN` (server 192.0.2.1, interface `teredo`, Debian's
-    /// hook). Does not wait for qualification: see [`Lab::wait_teredo_addr`].
-    pub fn start_debian_client(&self, n: u8) -> Result<Daemon> {
-        let out = self.script(&["start-debian-client", &n.to_string()])?;
-        self.daemon(&format!("cl{n}"), &format!("debian-client{n}"), &out)
-    }
-
-    /// Writes a config file into the state dir; returns its path.
-    pub fn write_conf(&self, name: &str, text: &str) -> Result<PathBuf> {
-        let p = self.state_dir.join("conf").join(name);
-        fs::write(&p, text).with_context(|| format!("writing {}", p.display()))?;
-        Ok(p)
-    }
-
-    /// Runs one of our binaries (`our_bin(bin)`) in a node as
-    /// `<bin> -f -p <state>/run/<name>.pid -c <conf> [extra…]`, with `conf_text` written
-    /// to `<state>/conf/<name>.conf`.
-    pub fn start_ours(
-        &self,
-        node: &str,
-        name: &str,
-        bin: &str,
-        conf_text: &str,
-        extra: &[&str],
-    ) -> Result<Daemon> {
-        let path = our_bin(bin);
-        if !path.exists() {
-            bail!(
-                "{} not found: build it first (`cargo build -p miredo`) or set {}_BIN",
-                path.display(),
-                bin.to_ascii_uppercase().replace('-', "_")
-            );
-        }
-        let conf = self.write_conf(&format!("{name}.conf"), conf_text)?;
-        let pidfile = self.state_dir.join("run").join(format!("{name}.pid"));
-        let mut cmd: Vec<&OsStr> = vec![
-            path.as_os_str(),
-            OsStr::new("-f"),
-            OsStr::new("-p"),
-            pidfile.as_os_str(),
-            OsStr::new("-c"),
-            conf.as_os_str(),
-        ];
-        cmd.extend(extra.iter().map(OsStr::new));
-        self.start(node, name, &cmd)
-    }
-
-    /// Our `miredo` client in `clN` (name `our-client<N>`), with `conf_text` as its
-    /// configuration and no hook override.
-    pub fn start_our_client(&self, n: u8, conf_text: &str) -> Result<Daemon> {
-        self.start_our_client_with_hook(n, conf_text, None)
-    }
-
-    /// Our `miredo` client in `clN`, adding `--client-hook <hook>` when given.
-    pub fn start_our_client_with_hook(
-        &self,
-        n: u8,
-        conf_text: &str,
-        hook: Option<&Path>,
-    ) -> Result<Daemon> {
-        let hook_s = hook.map(|h| h.to_string_lossy().into_owned());
-        let mut extra = Vec::new();
-        if let Some(h) = &hook_s {
-            extra.push("--client-hook");
-            extra.push(h.as_str());
-        }
-        self.start_ours(
-            &format!("cl{n}"),
-            &format!("our-client{n}"),
-            "miredo",
-            conf_text,
-            &extra,
-        )
-    }
-
-    /// Our `miredo` in relay mode in `relay` (name `our-relay`).
-    pub fn start_our_relay(&self, conf_text: &str) -> Result<Daemon> {
-        self.start_ours("relay", "our-relay", "miredo", conf_text, &[])
-    }
-
-    /// Our `miredo-server` in `srv` (name `our-server`).
-    pub fn start_our_server(&self, conf_text: &str) -> Result<Daemon> {
-        self.start_ours("srv", "our-server", "miredo-server", conf_text, &[])
-    }
-
-    /// A client configuration for the lab's server (`ServerAddress 192.0.2.1`,
-    /// `InterfaceName teredo`).
-    pub fn client_conf() -> String {
-        format!("ServerAddress {SERVER_IP}\nInterfaceName {TEREDO_IFACE}\n")
     }
 
     /// Renumbers `clN` to `ip` (must be in 198.18.N.0/24): new address added, old removed.
