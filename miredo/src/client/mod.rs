@@ -127,11 +127,6 @@ pub async fn run(
             tun_status.state = maint.state();
             status.update(&tun_status).await;
         }
-        let peers = u32::try_from(tunnel.peers().len()).unwrap_or(u32::MAX);
-        if peers != tun_status.peers {
-            tun_status.peers = peers;
-            status.update(&tun_status).await;
-        }
 
         let deadline = [maint.poll_timeout(), tunnel.poll_timeout(), requalify_at]
             .into_iter()
@@ -190,6 +185,13 @@ pub async fn run(
                 }
                 maint.handle_timeout(now);
                 tunnel.handle_timeout(now);
+                // The peer count is published at timer ticks (at least every
+                // refresh), not per packet: it costs a lock and maybe a D-Bus call.
+                let peers = u32::try_from(tunnel.peers().len()).unwrap_or(u32::MAX);
+                if peers != tun_status.peers {
+                    tun_status.peers = peers;
+                    status.update(&tun_status).await;
+                }
             }
         }
         for o in out.drain() {
