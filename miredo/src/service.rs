@@ -101,6 +101,18 @@ fn load_config(cli: &Cli) -> Option<MiredoConfig> {
     }
 }
 
+/// miredo's start-up check of `-t DIR`: it must exist, be a directory and be
+/// searchable.
+fn check_chroot_dir(dir: &std::path::Path) -> std::result::Result<(), String> {
+    use daemon::pidfile::strerror;
+    let meta = std::fs::metadata(dir).map_err(|e| strerror(&e))?;
+    if !meta.is_dir() {
+        return Err(strerror(&std::io::Error::from_raw_os_error(libc::ENOTDIR)));
+    }
+    nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK)
+        .map_err(|e| strerror(&std::io::Error::from_raw_os_error(e as i32)))
+}
+
 fn hook_path(cli: &Cli, conf: &MiredoConfig) -> PathBuf {
     cli.client_hook
         .clone()
@@ -123,6 +135,18 @@ fn run(cli: &Cli) -> i32 {
     };
     if let (Some(log), Ok(f)) = (&log, conf.syslog_facility.keyword().parse()) {
         log.set_facility(f);
+    }
+    if let Some(dir) = &cli.chroot_dir {
+        if let Err(e) = check_chroot_dir(dir) {
+            eprintln!("Error ({}): {e}", dir.display());
+            return 1;
+        }
+        // Checked like miredo's, not applied: see docs/compat.md ("-t").
+        warn!(
+            "chroot directory {} is not used: this daemon reloads and \
+             reconnects in place, confine it with the service manager instead",
+            dir.display()
+        );
     }
     if conf.relay_type != RelayType::Client {
         error!("relay mode is not implemented yet in this version; use RelayType client");
@@ -196,8 +220,9 @@ fn run(cli: &Cli) -> i32 {
         return 1;
     }
 
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread: the packet path is a single loop, and a multi-thread
+    // runtime only adds cross-thread wake-ups to every readiness event.
+    let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
     {

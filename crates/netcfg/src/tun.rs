@@ -136,6 +136,17 @@ impl Tun {
         self.dev.try_recv(buf)
     }
 
+    /// Wait until a packet may be queued for reading (may be spurious: follow
+    /// with [`Tun::try_recv`] until `WouldBlock`).
+    pub async fn readable(&self) -> io::Result<()> {
+        self.dev.readable().await
+    }
+
+    /// Try to send without waiting (`WouldBlock` when the kernel queue is full).
+    pub fn try_send(&self, packet: &[u8]) -> io::Result<usize> {
+        self.dev.try_send(packet)
+    }
+
     /// Set the transmit queue length (`ip link set txqueuelen`).
     pub fn set_txqueuelen(&self, len: u32) -> io::Result<()> {
         self.dev.set_tx_queue_len(len)

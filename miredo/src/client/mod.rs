@@ -5,6 +5,7 @@
 mod resolve;
 pub mod sink;
 
+use std::io::ErrorKind;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Instant;
@@ -23,6 +24,10 @@ use crate::status::{StatusSink, TunnelStatus};
 
 /// Largest UDP payload we accept (reference §4.3: 65507).
 const UDP_BUF: usize = 65507;
+
+/// Packets handled per readiness wake-up before timers and control get a
+/// look: amortises the `select!` over a burst, bounds the latency of the rest.
+const BATCH: usize = 64;
 
 /// How long to gather netlink events before re-qualifying.
 const REQUALIFY_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(20);
@@ -90,6 +95,10 @@ pub async fn run(
     // A burst of netlink events (address, then route) makes one re-qualification.
     let mut requalify_at: Option<Instant> = None;
     let tun_index = tun.index();
+    // One timer for the whole loop, re-armed only when the deadline moves.
+    let sleep = tokio::time::sleep(std::time::Duration::from_secs(3600));
+    tokio::pin!(sleep);
+    let mut armed: Option<Instant> = None;
     let mut tun_status = TunnelStatus::new(tun.name().to_owned(), tun_index);
     tun_status.server = server_name.clone();
 
@@ -132,35 +141,58 @@ pub async fn run(
             .into_iter()
             .flatten()
             .min();
-        let sleep = async {
-            match deadline {
-                Some(d) => tokio::time::sleep_until(d.into()).await,
-                None => std::future::pending().await,
+        // Re-arming a tokio timer costs a lock and a wheel insertion: do it only
+        // when the deadline moved, not once per packet.
+        if deadline != armed {
+            if let Some(d) = deadline {
+                sleep.as_mut().reset(d.into());
             }
-        };
+            armed = deadline;
+        }
 
         tokio::select! {
-            r = socket.recv_from(&mut udp_buf) => {
-                let (n, from) = match r {
-                    Ok(x) => x,
-                    Err(e) => { warn!("UDP receive error: {e}"); continue; }
-                };
-                let SocketAddr::V4(from) = from else { continue };
+            r = socket.readable() => {
+                if let Err(e) = r {
+                    warn!("UDP receive error: {e}");
+                    continue;
+                }
                 let now = Instant::now();
-                let data = &udp_buf[..n];
-                match TeredoPacket::parse(data) {
-                    Ok(pkt) if Maintainer::is_qualification_packet(from, &pkt) => {
-                        maint.handle_packet(now, &pkt);
+                let secs = unix_secs();
+                for _ in 0..BATCH {
+                    let (n, from) = match socket.try_recv_from(&mut udp_buf) {
+                        Ok(x) => x,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) => { warn!("UDP receive error: {e}"); break; }
+                    };
+                    let SocketAddr::V4(from) = from else { continue };
+                    let data = &udp_buf[..n];
+                    if let Ok(pkt) = TeredoPacket::parse(data) {
+                        if Maintainer::is_qualification_packet(from, &pkt) {
+                            maint.handle_packet(now, &pkt);
+                            // The state may have changed: let the top of the
+                            // loop hand it to the tunnel before more packets.
+                            break;
+                        }
                     }
-                    _ => {
-                        tunnel.on_udp_packet(now, unix_secs(), from, data, &mut out);
-                    }
+                    tunnel.on_udp_packet(now, secs, from, data, &mut out);
+                    flush(&socket, &tun, &mut out).await;
                 }
             }
-            r = tun.recv(&mut tun_buf) => {
-                match r {
-                    Ok(n) => tunnel.on_tun_packet(Instant::now(), unix_secs(), &tun_buf[..n], &mut out),
-                    Err(e) => { error!("tunnel read error: {e}"); return Err(e.into()); }
+            r = tun.readable() => {
+                if let Err(e) = r {
+                    error!("tunnel read error: {e}");
+                    return Err(e.into());
+                }
+                let now = Instant::now();
+                let secs = unix_secs();
+                for _ in 0..BATCH {
+                    let n = match tun.try_recv(&mut tun_buf) {
+                        Ok(n) => n,
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                        Err(e) => { error!("tunnel read error: {e}"); return Err(e.into()); }
+                    };
+                    tunnel.on_tun_packet(now, secs, &tun_buf[..n], &mut out);
+                    flush(&socket, &tun, &mut out).await;
                 }
             }
             Some(server) = resolved_rx.recv() => {
@@ -177,7 +209,8 @@ pub async fn run(
                 Some(Control::Requalify) => maint.requalify(Instant::now()),
                 None => return Ok(Stop::Terminate),
             },
-            () = sleep => {
+            () = &mut sleep, if armed.is_some() => {
+                armed = None;
                 let now = Instant::now();
                 if requalify_at.is_some_and(|t| now >= t) {
                     requalify_at = None;
@@ -185,6 +218,7 @@ pub async fn run(
                 }
                 maint.handle_timeout(now);
                 tunnel.handle_timeout(now);
+                flush(&socket, &tun, &mut out).await;
                 // The peer count is published at timer ticks (at least every
                 // refresh), not per packet: it costs a lock and maybe a D-Bus call.
                 let peers = u32::try_from(tunnel.peers().len()).unwrap_or(u32::MAX);
@@ -194,15 +228,33 @@ pub async fn run(
                 }
             }
         }
-        for o in out.drain() {
-            match o {
-                Output::Transmit { dst, payload } => send(&socket, dst, &payload).await,
-                // ICMPv6 errors are for local senders: the kernel delivers them
-                // from the tunnel like any received error.
-                Output::ToTun(pkt) | Output::Icmpv6Error { packet: pkt, .. } => {
-                    if let Err(e) = tun.send(&pkt).await {
-                        warn!("tunnel write error: {e}");
+    }
+}
+
+/// Carries out the packet path's outputs. The non-blocking calls succeed
+/// almost always (4 MiB socket buffer, the TUN never blocks a writer); only a
+/// full buffer costs an await.
+async fn flush(socket: &UdpSocket, tun: &netcfg::tun::Tun, out: &mut Outputs) {
+    for o in out.drain() {
+        match o {
+            Output::Transmit { dst, payload } => {
+                match socket.try_send_to(&payload, SocketAddr::V4(dst)) {
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                        send(socket, dst, &payload).await
                     }
+                    Err(e) => tracing::debug!("UDP send to {dst} failed: {e}"),
+                    Ok(_) => {}
+                }
+            }
+            // ICMPv6 errors are for local senders: the kernel delivers them
+            // from the tunnel like any received error.
+            Output::ToTun(pkt) | Output::Icmpv6Error { packet: pkt, .. } => {
+                let r = match tun.try_send(&pkt) {
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => tun.send(&pkt).await,
+                    r => r,
+                };
+                if let Err(e) = r {
+                    warn!("tunnel write error: {e}");
                 }
             }
         }
