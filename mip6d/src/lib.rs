@@ -1,1 +1,9 @@
 //! mip6d: a drop-in for UMIP 1.0's Mobile IPv6 daemon.
+//!
+//! - [`cli`]: the command line of `mip6d` (reference §1);
+//! - [`config`]: `mip6d.conf` in UMIP's syntax and in TOML, one typed model
+//!   ([`config::Config`]), `--show-config` and SIGHUP reload (reference §2).
+
+pub mod cli;
+pub mod config;
+pub mod debuglog;

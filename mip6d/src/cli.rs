@@ -1,0 +1,363 @@
+//! The command line of `mip6d` (reference §1).
+//!
+//! A hand-written equivalent of glibc `getopt_long` with UMIP's option string
+//! `c:d:l:Vh?CMH` and long options `--version`, `--help`,
+//! `--correspondent-node`, `--home-agent`, `--mobile-node`, `--show-config`:
+//! clustered short options, attached values, unambiguous long-option
+//! prefixes, permutation of non-options (which are ignored) and `--`. Error
+//! texts are glibc's; every error, `-h`, `-V` and `--show-config` exits 1.
+//!
+//! Options are applied in order, and the first of `-h`, `-V`,
+//! `--show-config` or an error ends the scan: what follows it is not applied
+//! (`-c f --show-config -d 7` shows the file's DebugLevel).
+//!
+//! Deliberate differences from UMIP (listed in docs/compat.md):
+//! - the attached form `-cFILE` is honoured (UMIP reads the default file);
+//! - `--show-config=toml` / `--show-config=conf` print the TOML form or a
+//!   `mip6d.conf` on stdout and exit 0 (`--show-config` alone is UMIP's).
+
+use std::ffi::{OsStr, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use crate::config::{Overrides, Role, DEFAULT_CONFIG_FILE};
+
+/// Paths this long or longer are refused (`MAXPATHLEN`).
+const MAX_PATH: usize = 4096;
+
+/// What `--show-config` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowFormat {
+    /// UMIP's `conf_show` lines in debug-log format on stderr (exit 1).
+    Umip,
+    /// The TOML form on stdout (exit 0).
+    Toml,
+    /// A `mip6d.conf` on stdout (exit 0).
+    Conf,
+}
+
+/// What to do after parsing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Run the daemon.
+    Run,
+    /// `-h`, `-?`, `--help`: usage on stderr, exit 1.
+    Help,
+    /// `-V`, `--version`: version on stderr, exit 1.
+    Version,
+    /// `--show-config[=FORMAT]`.
+    ShowConfig(ShowFormat),
+}
+
+/// A parsed command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cli {
+    /// `argv[0]` as given (used in messages).
+    pub argv0: String,
+    /// The action.
+    pub action: Action,
+    /// `-c`, else [`DEFAULT_CONFIG_FILE`].
+    pub config_file: PathBuf,
+    /// Whether `-c` was given (a missing or broken default file is not fatal).
+    pub config_given: bool,
+    /// `-d`, `-l`, `-C/-H/-M` seen before the action, folded in order.
+    pub overrides: Overrides,
+}
+
+/// A command-line error: print [`CliError::message`] (and the usage when
+/// [`CliError::usage`] is set) on stderr, then exit 1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CliError {
+    /// The message, without a trailing newline.
+    pub message: String,
+    /// Whether the usage text follows.
+    pub usage: bool,
+}
+
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Opt {
+    Config,
+    Debug,
+    LogFile,
+    Version,
+    Help,
+    Cn,
+    Ha,
+    Mn,
+    ShowConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HasArg {
+    No,
+    /// Only as `--opt=value`.
+    Optional,
+}
+
+const LONG: [(&str, HasArg, Opt); 6] = [
+    ("version", HasArg::No, Opt::Version),
+    ("help", HasArg::No, Opt::Help),
+    ("correspondent-node", HasArg::No, Opt::Cn),
+    ("home-agent", HasArg::No, Opt::Ha),
+    ("mobile-node", HasArg::No, Opt::Mn),
+    ("show-config", HasArg::Optional, Opt::ShowConfig),
+];
+
+fn short(c: u8) -> Option<(Opt, bool)> {
+    Some(match c {
+        b'c' => (Opt::Config, true),
+        b'd' => (Opt::Debug, true),
+        b'l' => (Opt::LogFile, true),
+        b'V' => (Opt::Version, false),
+        b'h' | b'?' => (Opt::Help, false),
+        b'C' => (Opt::Cn, false),
+        b'H' => (Opt::Ha, false),
+        b'M' => (Opt::Mn, false),
+        _ => return None,
+    })
+}
+
+type Event = Result<(Opt, Option<OsString>), String>;
+
+/// glibc's long-option lookup: exact name, else a unique prefix.
+fn find_long(name: &[u8]) -> Result<(&'static str, HasArg, Opt), Option<String>> {
+    if let Some(o) = LONG.iter().find(|o| o.0.as_bytes() == name) {
+        return Ok(*o);
+    }
+    let found: Vec<_> = LONG
+        .iter()
+        .filter(|o| o.0.as_bytes().starts_with(name))
+        .collect();
+    match found.as_slice() {
+        [] => Err(None),
+        [one] => Ok(**one),
+        many => Err(Some(many.iter().map(|o| format!(" '--{}'", o.0)).collect())),
+    }
+}
+
+/// The getopt_long scan: option events in order (non-options are skipped).
+fn getopt(argv0: &str, args: &[OsString]) -> Vec<Event> {
+    let mut events = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let arg = args[i].as_bytes();
+        i += 1;
+        if arg == b"--" {
+            break;
+        }
+        if let Some(body) = arg.strip_prefix(b"--") {
+            let (name, value) = match body.iter().position(|&b| b == b'=') {
+                Some(eq) => (&body[..eq], Some(&body[eq + 1..])),
+                None => (body, None),
+            };
+            let shown = String::from_utf8_lossy(body);
+            let (long, has_arg, opt) = match find_long(name) {
+                Ok(o) => o,
+                Err(None) => {
+                    events.push(Err(format!("{argv0}: unrecognized option '--{shown}'")));
+                    continue;
+                }
+                Err(Some(list)) => {
+                    events.push(Err(format!(
+                        "{argv0}: option '--{shown}' is ambiguous; possibilities:{list}"
+                    )));
+                    continue;
+                }
+            };
+            let value = match (has_arg, value) {
+                (HasArg::No, Some(_)) => {
+                    events.push(Err(format!(
+                        "{argv0}: option '--{long}' doesn't allow an argument"
+                    )));
+                    continue;
+                }
+                (_, None) => None,
+                (HasArg::Optional, Some(v)) => Some(OsStr::from_bytes(v).to_os_string()),
+            };
+            events.push(Ok((opt, value)));
+            continue;
+        }
+        if arg.len() < 2 || arg[0] != b'-' {
+            continue;
+        }
+        let mut j = 1;
+        while j < arg.len() {
+            let c = arg[j];
+            j += 1;
+            match short(c) {
+                None => {
+                    let shown = String::from_utf8_lossy(&[c]).into_owned();
+                    events.push(Err(format!("{argv0}: invalid option -- '{shown}'")));
+                }
+                Some((opt, false)) => events.push(Ok((opt, None))),
+                Some((opt, true)) => {
+                    if j < arg.len() {
+                        events.push(Ok((opt, Some(OsStr::from_bytes(&arg[j..]).into()))));
+                    } else if i < args.len() {
+                        events.push(Ok((opt, Some(args[i].clone()))));
+                        i += 1;
+                    } else {
+                        events.push(Err(format!(
+                            "{argv0}: option requires an argument -- '{}'",
+                            char::from(c)
+                        )));
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    events
+}
+
+/// C `atoi`: optional blanks and sign, then the leading digits; anything
+/// else is 0. Negative levels count as 0 (only 0 versus > 0 matters).
+pub fn atoi(s: &OsStr) -> u32 {
+    let b = s.as_bytes();
+    let start = b
+        .iter()
+        .take_while(|c| matches!(c, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        .count();
+    let rest = &b[start..];
+    let (negative, digits) = match rest.first() {
+        Some(b'-') => (true, &rest[1..]),
+        Some(b'+') => (false, &rest[1..]),
+        _ => (false, rest),
+    };
+    let mut value: u64 = 0;
+    for d in digits.iter().take_while(|c| c.is_ascii_digit()) {
+        value = (value * 10 + u64::from(d - b'0')).min(u64::from(u32::MAX));
+    }
+    if negative {
+        0
+    } else {
+        u32::try_from(value).unwrap_or(u32::MAX)
+    }
+}
+
+/// Parses a command line. `args` is the whole `argv`, `argv[0]` included.
+pub fn parse_args(args: &[OsString]) -> Result<Cli, CliError> {
+    let argv0 = args
+        .first()
+        .map_or_else(|| "mip6d".to_owned(), |a| a.to_string_lossy().into_owned());
+    // UMIP looks for a standalone "-c" before getopt runs; a value that
+    // starts with '-' is refused with this (non-glibc) wording.
+    if let Some(pos) = args.iter().position(|a| a.as_bytes() == b"-c") {
+        if let Some(value) = args.get(pos + 1) {
+            if value.as_bytes().first() == Some(&b'-') {
+                return Err(CliError {
+                    message: format!("{argv0}: option requires an argument -- c"),
+                    usage: true,
+                });
+            }
+        }
+    }
+    let mut cli = Cli {
+        argv0: argv0.clone(),
+        action: Action::Run,
+        config_file: PathBuf::from(DEFAULT_CONFIG_FILE),
+        config_given: false,
+        overrides: Overrides::default(),
+    };
+    for event in getopt(&argv0, args.get(1..).unwrap_or(&[])) {
+        let (opt, value) = event.map_err(|message| CliError {
+            message,
+            usage: true,
+        })?;
+        let value = value.unwrap_or_default();
+        match opt {
+            Opt::Config => {
+                if value.len() >= MAX_PATH {
+                    return Err(CliError {
+                        message: format!("{argv0}: argument too long -- c <file>"),
+                        usage: false,
+                    });
+                }
+                // The first -c wins, as in UMIP.
+                if !cli.config_given {
+                    cli.config_file = PathBuf::from(value);
+                    cli.config_given = true;
+                }
+            }
+            Opt::Debug => cli.overrides.debug_level = Some(atoi(&value)),
+            Opt::LogFile => {
+                cli.overrides.debug_log_file = Some(value.to_string_lossy().into_owned());
+            }
+            Opt::Cn => cli.overrides.node_config = Some(Role::Cn),
+            Opt::Ha => cli.overrides.node_config = Some(Role::Ha),
+            Opt::Mn => cli.overrides.node_config = Some(Role::Mn),
+            Opt::Help => {
+                cli.action = Action::Help;
+                return Ok(cli);
+            }
+            Opt::Version => {
+                cli.action = Action::Version;
+                return Ok(cli);
+            }
+            Opt::ShowConfig => {
+                let format = match value.as_bytes() {
+                    b"" | b"umip" => ShowFormat::Umip,
+                    b"toml" => ShowFormat::Toml,
+                    b"conf" => ShowFormat::Conf,
+                    other => {
+                        return Err(CliError {
+                            message: format!(
+                                "{argv0}: invalid argument '{}' for '--show-config' \
+                                 (valid: umip, toml, conf)",
+                                String::from_utf8_lossy(other)
+                            ),
+                            usage: true,
+                        })
+                    }
+                };
+                cli.action = Action::ShowConfig(format);
+                return Ok(cli);
+            }
+        }
+    }
+    Ok(cli)
+}
+
+/// The `-h` text (our wording, UMIP's options).
+pub fn usage(argv0: &str) -> String {
+    let name = argv0.rsplit('/').next().unwrap_or(argv0);
+    format!(
+        "Usage: {name} [options]\n\
+         Options:\n\
+         \x20 -V, --version            Print version information and exit\n\
+         \x20 -?, -h, --help           Print this help text and exit\n\
+         \x20 -c <file>                Read the configuration from <file>\n\
+         \x20                          (default: {DEFAULT_CONFIG_FILE}; a name ending in .toml\n\
+         \x20                          is read as the TOML form)\n\
+         \x20     --show-config[=umip|toml|conf]\n\
+         \x20                          Print the effective configuration and exit\n\
+         \n\
+         \x20These options override values read from the configuration file:\n\
+         \x20 -d <number>              Set the debug level (0: run as a daemon;\n\
+         \x20                          more: stay in the foreground unless -l is given)\n\
+         \x20 -l <file>                Write the debug log to <file> instead of stderr\n\
+         \x20 -C, --correspondent-node Run as a correspondent node\n\
+         \x20 -H, --home-agent         Run as a home agent\n\
+         \x20 -M, --mobile-node        Run as a mobile node\n"
+    )
+}
+
+/// The `-V` text: UMIP's first line (scripts read it) with our name and version.
+pub fn version_banner() -> String {
+    format!(
+        "umip (UMIP Mobile IPv6 for Linux) 1.0 (umip-rs {})\n\
+         Written in Rust by the umip-rs contributors, after UMIP and MIPL.\n\
+         This is free software; see the source for copying conditions (GNU GPL\n\
+         version 2 or later). There is NO warranty; not even for MERCHANTABILITY or\n\
+         FITNESS FOR A PARTICULAR PURPOSE.\n",
+        env!("CARGO_PKG_VERSION")
+    )
+}
