@@ -74,21 +74,46 @@ pub fn fnmatch(pattern: &[u8], name: &[u8]) -> bool {
     match_from(pattern, name)
 }
 
-fn match_from(p: &[u8], n: &[u8]) -> bool {
-    let Some(&first) = p.first() else {
-        return n.is_empty();
-    };
-    match first {
-        b'*' => (0..=n.len()).any(|k| match_from(&p[1..], &n[k..])),
-        b'?' => !n.is_empty() && match_from(&p[1..], &n[1..]),
-        b'[' => match (n.first(), bracket(&p[1..], n.first().copied().unwrap_or(0))) {
-            (Some(_), Some((true, used))) => match_from(&p[1 + used..], &n[1..]),
-            (Some(_), Some((false, _))) | (None, Some(_)) => false,
-            (_, None) => n.first() == Some(&b'[') && match_from(&p[1..], &n[1..]),
+/// If the pattern element at `p[pi]` (not `*`) matches `c`, the index after it.
+fn step(p: &[u8], pi: usize, c: u8) -> Option<usize> {
+    match p.get(pi)? {
+        b'?' => Some(pi + 1),
+        b'[' => match bracket(&p[pi + 1..], c) {
+            Some((true, used)) => Some(pi + 1 + used),
+            Some((false, _)) => None,
+            None => (c == b'[').then_some(pi + 1),
         },
-        b'\\' if p.len() > 1 => n.first() == Some(&p[1]) && match_from(&p[2..], &n[1..]),
-        c => n.first() == Some(&c) && match_from(&p[1..], &n[1..]),
+        b'\\' if pi + 1 < p.len() => (p[pi + 1] == c).then_some(pi + 2),
+        &b => (b == c).then_some(pi + 1),
     }
+}
+
+/// Wildcard matching with one backtracking point (the last `*`), so the
+/// cost stays O(pattern × name) whatever the number of stars.
+fn match_from(p: &[u8], n: &[u8]) -> bool {
+    let (mut pi, mut ni) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while ni < n.len() {
+        if p.get(pi) == Some(&b'*') {
+            star = Some((pi, ni));
+            pi += 1;
+            continue;
+        }
+        if let Some(next) = step(p, pi, n[ni]) {
+            pi = next;
+            ni += 1;
+            continue;
+        }
+        match star {
+            Some((sp, sn)) => {
+                pi = sp + 1;
+                ni = sn + 1;
+                star = Some((sp, sn + 1));
+            }
+            None => return false,
+        }
+    }
+    p[pi..].iter().all(|&b| b == b'*')
 }
 
 fn join(base: &[u8], name: &[u8]) -> Vec<u8> {
@@ -180,6 +205,11 @@ mod tests {
         assert!(fnmatch(b"[]]", b"]"));
         assert!(fnmatch(b"\\*", b"*"));
         assert!(fnmatch(b"[x", b"[x"));
+        assert!(fnmatch(b"*a*b*c", b"xxaxxbxxc"));
+        assert!(!fnmatch(b"*a*b*c", b"xxaxxbxxd"));
+        assert!(fnmatch(b"a*", b"a"));
+        let long = vec![b'a'; 200];
+        assert!(!fnmatch(b"*a*a*a*a*a*a*a*a*a*a*a*b", &long));
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use model::{
     Role, BA_STATUS_PROHIBITED, DEFAULT_MN_IF_PREFERENCE, MAX_BINDING_LIFETIME,
     MAX_RR_BINDING_LIFETIME,
 };
-pub use reload::{reload, Change, ChangeEffect, ReloadError, Reloaded};
+pub use reload::{merge, reload, Change, ChangeEffect, ReloadError, Reloaded};
 pub use show::{show_umip, to_legacy};
 pub use toml_form::to_toml;
 

@@ -2,6 +2,7 @@
 //! `mip6d.conf` rendering that parses back to the same model.
 
 use std::fmt::Write as _;
+use std::net::Ipv6Addr;
 
 use super::model::{
     Config, HomeLink, InterfaceConfig, IpsecPolicySet, MovementModule, Prefix, Role,
@@ -106,11 +107,27 @@ pub fn show_umip(c: &Config, config_file: &str) -> Vec<String> {
     v
 }
 
+/// An address in a form UMIP's lexer reads back: the compressed form when
+/// it starts with a group, else the full eight groups (`::1` and
+/// `::ffff:192.0.2.1` are not addresses to that lexer).
+fn conf_addr(addr: Ipv6Addr) -> String {
+    let text = addr.to_string();
+    if addr.is_unspecified() || (!text.starts_with("::") && !text.contains('.')) {
+        text
+    } else {
+        super::check::nip6(addr)
+    }
+}
+
+fn conf_prefix(p: &Prefix) -> String {
+    format!("{}/{}", conf_addr(p.addr), p.len)
+}
+
 fn prefixes(list: &[Prefix]) -> String {
     if list.is_empty() {
         return String::new();
     }
-    let items: Vec<String> = list.iter().map(Prefix::to_string).collect();
+    let items: Vec<String> = list.iter().map(conf_prefix).collect();
     format!(" ({})", items.join(", "))
 }
 
@@ -132,12 +149,12 @@ fn home_link_line(l: &HomeLink) -> String {
     let mut s = format!(
         "MnHomeLink \"{}\" {{ HomeAgentAddress {}; HomeAddress {}{};",
         l.interface,
-        l.home_agent_address,
-        l.home_address,
+        conf_addr(l.home_agent_address),
+        conf_prefix(&l.home_address),
         prefixes(&l.mobile_network_prefixes)
     );
     if let Some(p) = l.home_prefix {
-        let _ = write!(s, " HomePrefix {p};");
+        let _ = write!(s, " HomePrefix {};", conf_prefix(&p));
     }
     let _ = write!(
         s,
@@ -146,7 +163,12 @@ fn home_link_line(l: &HomeLink) -> String {
         on_off(l.use_alt_coa)
     );
     for r in &l.mn_ro_policy {
-        let _ = write!(s, " MnRoPolicy {} {};", r.cn, on_off(r.route_optimization));
+        let _ = write!(
+            s,
+            " MnRoPolicy {} {};",
+            conf_addr(r.cn),
+            on_off(r.route_optimization)
+        );
     }
     s.push_str(" }");
     s
@@ -155,10 +177,10 @@ fn home_link_line(l: &HomeLink) -> String {
 fn ipsec_line(set: &IpsecPolicySet) -> String {
     let mut s = format!(
         "IPsecPolicySet {{ HomeAgentAddress {};",
-        set.home_agent_address
+        conf_addr(set.home_agent_address)
     );
     for h in &set.home_address {
-        let _ = write!(s, " HomeAddress {h};");
+        let _ = write!(s, " HomeAddress {};", conf_prefix(h));
     }
     for p in &set.ipsec_policy {
         let protos: Vec<&str> = p.protocols.iter().map(|x| x.keyword()).collect();
@@ -180,7 +202,7 @@ fn ipsec_line(set: &IpsecPolicySet) -> String {
 fn block_lines(c: &Config) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
     for p in &c.ha_served_prefix {
-        v.push(format!("HaServedPrefix {p};"));
+        v.push(format!("HaServedPrefix {};", conf_prefix(p)));
     }
     for l in &c.mn_home_link {
         v.push(home_link_line(l));
@@ -191,7 +213,13 @@ fn block_lines(c: &Config) -> Vec<String> {
     if !c.cn_binding_policy.is_empty() {
         let mut s = "CnBindingPolicySet {".to_owned();
         for p in &c.cn_binding_policy {
-            let _ = write!(s, " {} {} {};", p.peer, p.local, on_off(p.allow));
+            let _ = write!(
+                s,
+                " {} {} {};",
+                conf_addr(p.peer),
+                conf_addr(p.local),
+                on_off(p.allow)
+            );
         }
         s.push_str(" }");
         v.push(s);
@@ -199,7 +227,7 @@ fn block_lines(c: &Config) -> Vec<String> {
     for a in &c.binding_acl_policy {
         v.push(format!(
             "BindingAclPolicy {}{} {};",
-            a.home_address,
+            conf_addr(a.home_address),
             prefixes(&a.mobile_network_prefixes),
             a.status
         ));
