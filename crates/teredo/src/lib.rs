@@ -9,4 +9,5 @@ pub mod maintain;
 pub mod peers;
 pub mod relay;
 pub mod security;
+pub mod server;
 pub mod wire;
