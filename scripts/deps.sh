@@ -35,6 +35,41 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ -n "$made_guard" ] && rm -f "$guard"
 fi
 
+# The Mobile IPv6 VM rig (scripts/vm.sh, docs/vm.md). QEMU must come from the same
+# release as the machine's qemu-utils: bookworm's qemu-system-x86 7.2 would replace a
+# backports qemu-utils 10.0, so when that is what is installed, take qemu-system-* from
+# bookworm-backports (an extra apt source; backports never upgrade anything by themselves).
+vm_packages=(busybox-static radvd python3)
+command -v qemu-system-x86_64 >/dev/null || vm_packages+=(qemu-system-x86)
+vm_missing=()
+for p in "${vm_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || vm_missing+=("$p")
+done
+if [ ${#vm_missing[@]} -gt 0 ]; then
+  if dpkg-query -W -f='${Version}' qemu-utils 2>/dev/null | grep -q 'bpo12'; then
+    backports=/etc/apt/sources.list.d/bookworm-backports.sources
+    grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/ ||
+      printf 'Types: deb\nURIs: http://deb.debian.org/debian\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' >"$backports"
+    vm_missing=("${vm_missing[@]/#qemu-system-x86/qemu-system-x86/bookworm-backports}")
+    [[ " ${vm_missing[*]} " == *" qemu-system-x86/"* ]] &&
+      vm_missing+=(qemu-system-common/bookworm-backports qemu-system-data/bookworm-backports seabios/bookworm-backports)
+  fi
+  echo "deps: installing ${vm_missing[*]}"
+  apt-get update -qq
+  # radvd must not start as a host service: the rig runs it only inside the guest.
+  guard=/usr/sbin/policy-rc.d
+  made_guard=
+  if [ ! -e "$guard" ]; then
+    printf '#!/bin/sh\nexit 101\n' >"$guard"
+    chmod +x "$guard"
+    made_guard=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${vm_missing[@]}"
+  if [ -n "$made_guard" ]; then rm -f "$guard"; fi
+fi
+# Download and unpack the guest kernel now, so the first VM test does not pay for it.
+"$(dirname "$0")/vm.sh" prepare
+
 if ! command -v cargo >/dev/null; then
   echo "deps: cargo not found: install a Rust toolchain (rustup) first" >&2
   exit 1

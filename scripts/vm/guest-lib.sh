@@ -1,0 +1,291 @@
+# shellcheck shell=bash
+# Library for scripts that run inside the rig's guest (scripts/vm.sh run SCRIPT):
+#   . "$VM_REPO/scripts/vm/guest-lib.sh"
+#
+# The Mobile IPv6 lab (all inside the guest, so names need no per-test prefix):
+#
+#            home link 2001:db8:1::/64                link C 2001:db8:c::/64
+#   [ha] eth0 ::2 ──┐ (radvd: H flag, HA info)      ┌── eth0 ::2 [cn]
+#   [mn] eth-home ──┤                                │
+#                   br-home ── home ::1 [rtr] c ::1 ─ br-c
+#   [mn] eth-a ──── br-a ────── a ::1 ┘ │ (radvd on a and b)
+#   [mn] eth-b ──── br-b ────── b ::1 ──┘
+#             link A 2001:db8:a::/64, link B 2001:db8:b::/64
+#
+# Every link is a bridge in namespace `sw`; a node's interface is one end of a veth
+# whose other end (sw: <node>-<link>) is a bridge port. `rtr` routes between all four
+# links and is the access router of A and B (radvd with the Advertisement Interval
+# option, so RAs come every 0.5-1.5 s). `ha` is the home agent's node: radvd there
+# advertises the home prefix with the router address, the H flag and a Home Agent
+# Information option; its default route is rtr. The MN's interfaces get addresses only
+# from RAs (SLAAC). vm_mn_attach/vm_mn_detach turn the switch port up/down, so the MN
+# sees carrier come and go as on a real link change.
+#
+# All waits are bounded and fail with a message naming what did not happen.
+
+# shellcheck disable=SC2034 # the addressing plan, for the scripts that source this
+VM_LAB=/run/vm-lab
+VM_HOME_PREFIX=2001:db8:1::
+VM_A_PREFIX=2001:db8:a::
+VM_B_PREFIX=2001:db8:b::
+VM_C_PREFIX=2001:db8:c::
+VM_HA_ADDR=2001:db8:1::2
+VM_CN_ADDR=2001:db8:c::2
+VM_RTR_HOME=2001:db8:1::1
+VM_RTR_A=2001:db8:a::1
+VM_RTR_B=2001:db8:b::1
+VM_RTR_C=2001:db8:c::1
+
+vm_die() {
+  echo "guest: FAIL: $*" >&2
+  exit 1
+}
+
+vm_log() {
+  echo "guest: $*"
+}
+
+# Runs a command in a namespace of the lab.
+vm_ns() {
+  local ns=$1
+  shift
+  ip netns exec "$ns" "$@"
+}
+
+vm_in_guest() {
+  [ -e /run/vm/cmd ] || vm_die "not inside the rig's guest (run me with scripts/vm.sh run)"
+}
+
+# Loads the modules the MIPv6 datapath needs; fails naming the first one missing.
+vm_load_modules() {
+  local m
+  for m in ip6_tunnel tunnel6 xfrm_user xfrm_algo veth bridge; do
+    modprobe "$m" || vm_die "modprobe $m failed"
+  done
+}
+
+# Plugs interface IFNAME of namespace NS into LINK's bridge (for nodes a test adds);
+# the switch port starts DOWN unless STATE is up.
+vm_plug() {
+  local ns=$1 ifname=$2 link=$3 state=${4:-up} port="$1-$3"
+  ip link add name "$ifname" netns "$ns" type veth peer name "$port" netns sw
+  ip -n sw link set dev "$port" master "br-$link" "$state"
+  ip -n "$ns" link set dev "$ifname" up
+}
+
+# Writes a radvd configuration for an access router on IFNAME advertising PREFIX/64.
+_vm_radvd_ar_conf() {
+  local ifname=$1 prefix=$2
+  cat <<EOF
+interface $ifname {
+  AdvSendAdvert on;
+  MinRtrAdvInterval 0.5;
+  MaxRtrAdvInterval 1.5;
+  AdvIntervalOpt on;
+  AdvDefaultLifetime 30;
+  prefix $prefix/64 {
+    AdvOnLink on;
+    AdvAutonomous on;
+    AdvValidLifetime 300;
+    AdvPreferredLifetime 120;
+  };
+};
+EOF
+}
+
+_vm_radvd_ha_conf() {
+  cat <<EOF
+interface eth0 {
+  AdvSendAdvert on;
+  MinRtrAdvInterval 0.5;
+  MaxRtrAdvInterval 1.5;
+  AdvIntervalOpt on;
+  AdvHomeAgentFlag on;
+  AdvHomeAgentInfo on;
+  HomeAgentLifetime 1800;
+  HomeAgentPreference 10;
+  AdvDefaultLifetime 30;
+  prefix ${VM_HA_ADDR}/64 {
+    AdvOnLink on;
+    AdvAutonomous on;
+    AdvRouterAddr on;
+    AdvValidLifetime 300;
+    AdvPreferredLifetime 120;
+  };
+};
+EOF
+}
+
+# Starts radvd in NS with configuration file CONF; its PID goes to $VM_LAB/radvd-NS.pid
+# and its log to $VM_LAB/radvd-NS.log.
+vm_start_radvd() {
+  local ns=$1 conf=$2
+  command -v radvd >/dev/null || vm_die "radvd is not installed on the host (scripts/deps.sh)"
+  radvd --configtest -C "$conf" >"$VM_LAB/radvd-$ns.check" 2>&1 ||
+    vm_die "radvd rejects $conf: $(cat "$VM_LAB/radvd-$ns.check")"
+  vm_ns "$ns" radvd -n -C "$conf" -p "$VM_LAB/radvd-$ns.radvd-pid" -m logfile \
+    -l "$VM_LAB/radvd-$ns.log" &
+  echo $! >"$VM_LAB/radvd-$ns.pid"
+}
+
+vm_stop_radvd() {
+  local ns=$1 pid
+  pid=$(cat "$VM_LAB/radvd-$ns.pid" 2>/dev/null) || return 0
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  rm -f "$VM_LAB/radvd-$ns.pid"
+}
+
+# Builds the whole lab. MN_LINK (home, a, b or none; default a) is the link whose
+# switch port starts up; the MN's other ports start down.
+vm_topology_up() {
+  local mn_link=${1:-a} l ns state
+  mkdir -p "$VM_LAB"
+  for ns in sw rtr ha cn mn; do echo "netns add $ns"; done | ip -batch -
+  # The switch takes no part in IPv6 (no link-local, RS or DAD on bridges and ports);
+  # rtr and ha route; the MN takes its addresses and routes from RAs. Under TCG each
+  # process costs tens of milliseconds: hence few sysctl runs and `ip -batch`.
+  ip netns exec sw sysctl -qw net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.all.disable_ipv6=1
+  ip netns exec rtr sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv6.conf.default.forwarding=1
+  ip netns exec ha sysctl -qw net.ipv6.conf.all.forwarding=1 net.ipv6.conf.default.forwarding=1
+  ip netns exec cn sysctl -qw net.ipv6.conf.default.accept_ra=0
+
+  for l in home a b c; do
+    echo "link add br-$l type bridge stp_state 0 forward_delay 0 mcast_snooping 0"
+    echo "link set dev br-$l up"
+  done | ip -n sw -batch -
+  {
+    for l in home a b c; do
+      echo "link add name $l netns rtr type veth peer name rtr-$l netns sw"
+    done
+    echo "link add name eth0 netns ha type veth peer name ha-home netns sw"
+    echo "link add name eth0 netns cn type veth peer name cn-c netns sw"
+    for l in home a b; do
+      echo "link add name eth-$l netns mn type veth peer name mn-$l netns sw"
+    done
+  } | ip -batch -
+  {
+    for l in home a b c; do echo "link set dev rtr-$l master br-$l up"; done
+    echo "link set dev ha-home master br-home up"
+    echo "link set dev cn-c master br-c up"
+    for l in home a b; do
+      state=down
+      [ "$l" = "$mn_link" ] && state=up
+      echo "link set dev mn-$l master br-$l $state"
+    done
+  } | ip -n sw -batch -
+  ip -n rtr -batch - <<EOF
+link set dev lo up
+link set dev home up
+link set dev a up
+link set dev b up
+link set dev c up
+address add $VM_RTR_HOME/64 dev home nodad
+address add $VM_RTR_A/64 dev a nodad
+address add $VM_RTR_B/64 dev b nodad
+address add $VM_RTR_C/64 dev c nodad
+EOF
+  ip -n ha -batch - <<EOF
+link set dev lo up
+link set dev eth0 up
+address add $VM_HA_ADDR/64 dev eth0 nodad
+route add default via $VM_RTR_HOME dev eth0
+EOF
+  ip -n cn -batch - <<EOF
+link set dev lo up
+link set dev eth0 up
+address add $VM_CN_ADDR/64 dev eth0 nodad
+route add default via $VM_RTR_C dev eth0
+EOF
+  ip -n mn -batch - <<EOF
+link set dev lo up
+link set dev eth-home up
+link set dev eth-a up
+link set dev eth-b up
+EOF
+
+  {
+    _vm_radvd_ar_conf a "$VM_A_PREFIX"
+    _vm_radvd_ar_conf b "$VM_B_PREFIX"
+  } >"$VM_LAB/radvd-rtr.conf"
+  _vm_radvd_ha_conf >"$VM_LAB/radvd-ha.conf"
+  vm_start_radvd rtr "$VM_LAB/radvd-rtr.conf"
+  vm_start_radvd ha "$VM_LAB/radvd-ha.conf"
+}
+
+# Tears the lab down (radvd first, then the namespaces); tests that check for
+# leftovers call it, others may let the VM's reset do it.
+vm_topology_down() {
+  local ns
+  vm_stop_radvd rtr
+  vm_stop_radvd ha
+  for ns in mn cn ha rtr sw; do
+    ip netns del "$ns" 2>/dev/null || true
+  done
+}
+
+# Switch port of the MN on LINK up (carrier appears on the MN's eth-LINK).
+vm_mn_attach() {
+  ip -n sw link set dev "mn-$1" up
+}
+
+# Switch port of the MN on LINK down (the MN's eth-LINK loses carrier).
+vm_mn_detach() {
+  ip -n sw link set dev "mn-$1" down
+}
+
+# Moves the MN: detaches it from every link but LINK, then attaches it there.
+vm_mn_move() {
+  local to=$1 l
+  for l in home a b; do
+    [ "$l" = "$to" ] || vm_mn_detach "$l"
+  done
+  vm_mn_attach "$to"
+}
+
+# Prints the first global, non-tentative address of NS's IFNAME within PREFIX::/64,
+# waiting up to TIMEOUT seconds (default 10) for SLAAC and DAD to finish.
+vm_wait_addr() {
+  local ns=$1 ifname=$2 prefix=$3 timeout=${4:-10} deadline addr
+  deadline=$((SECONDS + timeout))
+  while :; do
+    addr=$(ip -n "$ns" -6 -o addr show dev "$ifname" scope global -tentative 2>/dev/null |
+      awk -v p="${prefix%::}:" '{ split($4, a, "/"); if (index(a[1], p) == 1) { print a[1]; exit } }')
+    if [ -n "$addr" ]; then
+      echo "$addr"
+      return 0
+    fi
+    [ "$SECONDS" -lt "$deadline" ] || break
+    sleep 0.2
+  done
+  echo "guest: no address in ${prefix}/64 on $ns:$ifname after ${timeout}s; addresses:" >&2
+  ip -n "$ns" -6 addr show dev "$ifname" >&2
+  return 1
+}
+
+# Waits up to TIMEOUT seconds (default 10) for NS to have a default route via IFNAME.
+vm_wait_default_route() {
+  local ns=$1 ifname=$2 timeout=${3:-10} deadline
+  deadline=$((SECONDS + timeout))
+  until ip -n "$ns" -6 route show default dev "$ifname" 2>/dev/null | grep -q .; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "guest: no default route via $ns:$ifname after ${timeout}s; routes:" >&2
+      ip -n "$ns" -6 route show >&2
+      return 1
+    fi
+    sleep 0.2
+  done
+}
+
+# Pings DST from NS (COUNT echo requests, default 3), out of IFNAME if given;
+# succeeds if any is answered.
+vm_ping() {
+  local ns=$1 dst=$2 count=${3:-3} ifname=${4:-}
+  vm_ns "$ns" ping -6 -n -c "$count" -i 0.2 -W 2 ${ifname:+-I "$ifname"} "$dst"
+}
+
+# Sends a Router Solicitation on NS's IFNAME and prints the first RA (see ra-probe.py).
+vm_ra_probe() {
+  local ns=$1 ifname=$2 timeout=${3:-5}
+  vm_ns "$ns" python3 -S "$VM_REPO/scripts/vm/ra-probe.py" "$ifname" "$timeout"
+}
