@@ -89,6 +89,13 @@ prepare_kernel() {
     return
   fi
   mkdir -p "$cache/debs"
+  # Parallel first runs: one downloads and unpacks, the others wait for it.
+  exec 9>"$cache/.lock"
+  flock -w 600 9 || die "timed out waiting for another vm.sh to prepare $cache"
+  if [ -e "$dir/.ready" ]; then
+    printf '%s' "$kver"
+    return
+  fi
   deb=$(find "$cache/debs" /var/cache/apt/archives -maxdepth 1 -name "${pkg}_*_amd64.deb" 2>/dev/null | sort -V | tail -n 1)
   if [ -z "$deb" ]; then
     echo "vm.sh: downloading $pkg" >&2
