@@ -289,3 +289,83 @@ vm_ra_probe() {
   local ns=$1 ifname=$2 timeout=${3:-5}
   vm_ns "$ns" python3 -S "$VM_REPO/scripts/vm/ra-probe.py" "$ifname" "$timeout"
 }
+
+# Starts CMD... in namespace NS in the background under NAME: PID in
+# $VM_LAB/NAME.pid, stdout+stderr in $VM_LAB/NAME.log (print it with vm_log_of NAME).
+vm_spawn() {
+  local name=$1 ns=$2
+  shift 2
+  mkdir -p "$VM_LAB"
+  ip netns exec "$ns" "$@" >"$VM_LAB/$name.log" 2>&1 &
+  echo $! >"$VM_LAB/$name.pid"
+}
+
+vm_log_of() {
+  cat "$VM_LAB/$1.log" 2>/dev/null
+}
+
+# Sends SIGNAL (default TERM) to NAME's process and waits up to TIMEOUT seconds
+# (default 10) for it to exit. Returns the process's exit status, or 124 (with a
+# message) if it is still running. Call it from the shell that ran vm_spawn, not in a
+# $(...) subshell: only the parent can collect the status.
+vm_stop() {
+  local name=$1 sig=${2:-TERM} timeout=${3:-10} pid deadline status=0
+  pid=$(cat "$VM_LAB/$name.pid" 2>/dev/null) || vm_die "no process named $name"
+  kill -s "$sig" "$pid" 2>/dev/null || true
+  deadline=$((SECONDS + timeout))
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "guest: $name (pid $pid) still running ${timeout}s after SIG$sig" >&2
+      return 124
+    fi
+    sleep 0.1
+  done
+  wait "$pid" 2>/dev/null || status=$?
+  rm -f "$VM_LAB/$name.pid"
+  return "$status"
+}
+
+# Waits up to TIMEOUT seconds (default 10) for an extended regex to match a line of
+# NAME's log; prints the first matching line.
+vm_wait_log() {
+  local name=$1 pattern=$2 timeout=${3:-10} deadline line
+  deadline=$((SECONDS + timeout))
+  while :; do
+    line=$(grep -E -m1 -- "$pattern" "$VM_LAB/$name.log" 2>/dev/null) && {
+      echo "$line"
+      return 0
+    }
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "guest: no line matching /$pattern/ in $name's log after ${timeout}s; log:" >&2
+      vm_log_of "$name" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+}
+
+# Prints the kernel state a mobility daemon touches in NS, in a stable form, so
+# that a dump taken before the daemon starts can be compared with one after it
+# stops: rules, routes of every table, XFRM states and policies (sub-policies too),
+# ip6 tunnels, proxy neighbours, and the IPv6 sysctls of every interface.
+# Kernel-generated detail that changes on its own (expiry counters, neighbour
+# states, xfrm lifetimes and statistics) is left out.
+vm_kernel_state() {
+  local ns=$1
+  echo "# rules"
+  ip -n "$ns" -6 rule show
+  echo "# routes"
+  ip -n "$ns" -6 route show table all | sed -E 's/ expires [0-9]+sec//' | sort
+  echo "# xfrm states"
+  ip -n "$ns" xfrm state list | grep -vE '^\s*(anti-replay|lifetime|  (seconds|bytes|packets)|stats|current)' || true
+  echo "# xfrm policies"
+  ip -n "$ns" xfrm policy list | grep -vE '^\s*(lifetime|current|  (seconds|bytes|packets))' || true
+  ip -n "$ns" xfrm policy list ptype sub | grep -vE '^\s*(lifetime|current|  (seconds|bytes|packets))' || true
+  echo "# tunnels"
+  ip -n "$ns" -6 tunnel show | sort
+  echo "# proxy neighbours"
+  ip -n "$ns" -6 neigh show proxy | sort
+  echo "# sysctls"
+  ip netns exec "$ns" sh -c 'grep -H . /proc/sys/net/ipv6/conf/*/* 2>/dev/null; true' |
+    grep -vE '/(stable_secret|router_solicitation_delay|mc_forwarding):' | sort
+}

@@ -47,6 +47,27 @@ vm_wait_default_route mn eth-a 10 || vm_die "the MN has no default route on link
 vm_ping mn "$VM_CN_ADDR" >/tmp/ping-a.txt || vm_die "MN -> CN ping failed from link A: $(cat /tmp/ping-a.txt)"
 ok "ping mn -> cn from link A"
 
+# The helpers mip6d's VM tests use: a background process with its log, and the kernel
+# state dumps compared before start and after stop.
+vm_spawn cn-ping cn ping -6 -n -i 0.2 "$mn_a"
+vm_wait_log cn-ping 'bytes from' 10 >/dev/null || vm_die "CN -> MN ping got no answer"
+vm_stop cn-ping INT 5 || vm_die "ping did not exit 0 on SIGINT (status $?): $(vm_log_of cn-ping)"
+ok "background process: cn -> mn ping answered, stopped by SIGINT"
+before=$(vm_kernel_state mn) || vm_die "vm_kernel_state failed"
+vm_ns mn ip -6 tunnel add ip6tnl9 mode ip6ip6 local "$mn_a" remote "$VM_HA_ADDR"
+vm_ns mn ip -6 rule add from "$hoa" table 252 priority 1001
+vm_ns mn ip xfrm state add src "$hoa" dst "$VM_CN_ADDR" proto route2 mode ro coa "$mn_a"
+during=$(vm_kernel_state mn)
+for what in 'ip6tnl9: ipv6/ipv6' "from $hoa lookup 252" 'proto route2'; do
+  grep -qF "$what" <<<"$during" || vm_die "the state dump misses '$what': $during"
+done
+vm_ns mn ip xfrm state flush
+vm_ns mn ip -6 rule del from "$hoa" table 252 priority 1001
+vm_ns mn ip -6 tunnel del ip6tnl9
+after=$(vm_kernel_state mn)
+[ "$after" = "$before" ] || vm_die "state dump differs after undoing: $(diff <(echo "$before") <(echo "$after"))"
+ok "kernel state dump sees tunnel, rule and xfrm state, and is equal once they are gone"
+
 # The home agent's RA, seen by the MN on the home link.
 vm_mn_attach home
 ra=$(vm_ra_probe mn eth-home 5) || vm_die "no RA from the home agent on the home link"

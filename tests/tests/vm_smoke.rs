@@ -82,8 +82,9 @@ impl Drop for GuestScript {
 
 /// The guest kernel does what the host's cannot (RO XFRM states, ip6ip6, MH socket)
 /// and the lab works: SLAAC from the access router on link A, MN -> CN across the
-/// router, the home agent's RA (H flag, router address, HA information), a move to
-/// link B with a new address and working routing.
+/// router, the guest library's process and kernel-state helpers, the home agent's RA
+/// (H flag, router address, HA information), a move to link B with a new address and
+/// working routing.
 #[test]
 fn vm_smoke_mip6_kernel_and_lab() -> Result<()> {
     let smoke = repo_root().join("scripts/vm/smoke.sh");
@@ -102,6 +103,8 @@ fn vm_smoke_mip6_kernel_and_lab() -> Result<()> {
         "smoke: ok raw socket for protocol 135 opened",
         "smoke: ok mn slaac on link A: 2001:db8:a:",
         "smoke: ok ping mn -> cn from link A",
+        "smoke: ok background process: cn -> mn ping answered, stopped by SIGINT",
+        "smoke: ok kernel state dump sees tunnel, rule and xfrm state, and is equal once they are gone",
         "smoke: home ra: prefix 2001:db8:1::2/64 L=1 A=1 R=1",
         "smoke: home ra: ha-info preference 10 lifetime 1800",
         "smoke: ok home agent RA with H flag, router address and HA info",
