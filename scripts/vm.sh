@@ -180,7 +180,7 @@ file_is_static() {
   ! LC_ALL=C readelf -l "$1" 2>/dev/null | grep -q 'Requesting program interpreter'
 }
 
-# Writes the command file the guest's /init runs (inside the chroot) with bash.
+# Writes the command file that the guest's /init runs with bash in the new root.
 write_command() {
   local file=$1
   shift
