@@ -54,6 +54,13 @@ impl Publisher {
             server: st.server.clone(),
             mapped: st.mapped.map(|m| m.to_string()).unwrap_or_default(),
             peers: st.peers,
+            mode: st.mode.to_owned(),
+            counters: st
+                .stats
+                .named()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
         };
         if let Err(e) = self.service.update(state).await {
             tracing::debug!("D-Bus update: {e}");

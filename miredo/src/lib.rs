@@ -6,6 +6,8 @@ pub mod config;
 pub mod dbus;
 pub mod hook;
 pub mod privproc;
+pub mod pump;
+pub mod relayd;
 pub mod service;
 pub mod status;
 pub mod udp;

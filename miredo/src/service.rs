@@ -31,7 +31,9 @@ use crate::cli::{self, Action, Cli, Program};
 use crate::client::sink::ClientSink;
 use crate::client::{self, ClientSetup, Control, Stop};
 use crate::config::{self, MiredoConfig, Options, RelayType};
+use crate::dbus::Publisher;
 use crate::privproc::PrivProc;
+use crate::relayd;
 
 /// The hook script miredo runs (reference §3.1).
 pub const DEFAULT_HOOK: &str = "/etc/miredo/client-hook";
@@ -147,10 +149,6 @@ fn run(cli: &Cli) -> i32 {
              reconnects in place, confine it with the service manager instead",
             dir.display()
         );
-    }
-    if conf.relay_type != RelayType::Client {
-        error!("relay mode is not implemented yet in this version; use RelayType client");
-        return 1;
     }
     let user = match daemon::privileges::lookup_user(&cli.user) {
         Ok(u) => u,
@@ -273,39 +271,32 @@ async fn reload_loop(
 
     let mut bus_warned = false;
     loop {
-        let hook = hook_path(cli, &conf);
-        let setup = match open_client(&conf, cli) {
-            Ok(s) => s,
-            Err(e) => {
-                daemon::alert!("Miredo setup failure: {e:#}");
-                return 1;
+        let stop = if conf.relay_type == RelayType::Client {
+            match client_round(
+                cli,
+                &conf,
+                &privproc,
+                &control_tx,
+                &mut control_rx,
+                &mut bus_warned,
+            )
+            .await
+            {
+                Some(stop) => stop,
+                None => {
+                    privproc.close().await;
+                    return 1;
+                }
+            }
+        } else {
+            match relay_round(&conf, &control_tx, &mut control_rx, &mut bus_warned).await {
+                Some(stop) => stop,
+                None => {
+                    privproc.close().await;
+                    return 1;
+                }
             }
         };
-        let tun = setup.tun.clone();
-        let sink = ClientSink::new(
-            setup.tun.name().to_owned(),
-            setup.tun.index(),
-            hook,
-            privproc.clone(),
-            control_tx.clone(),
-            &mut bus_warned,
-        )
-        .await;
-        let sink = Arc::new(sink);
-        let _ = daemon::notify::ready();
-        let stop = match client::run(setup, sink.clone(), &mut control_rx).await {
-            Ok(stop) => stop,
-            Err(e) => {
-                error!("Teredo client failure: {e:#}");
-                sink.shutdown().await;
-                privproc.close().await;
-                return 1;
-            }
-        };
-        sink.shutdown().await;
-        drop(sink);
-        // The interface goes away only now, after the down/destroy hooks.
-        drop(tun);
         match stop {
             Stop::Terminate => {
                 privproc.close().await;
@@ -315,14 +306,14 @@ async fn reload_loop(
             Stop::Reload => {
                 let _ = daemon::notify::reloading();
                 match load_config(cli) {
-                    Some(c) if c.relay_type == RelayType::Client => {
+                    Some(c) => {
                         if let (Some(log), Ok(f)) = (&log, c.syslog_facility.keyword().parse()) {
                             log.set_facility(f);
                         }
                         conf = c;
                     }
                     // miredo exits here; we keep serving with the previous configuration.
-                    _ => warn!(
+                    None => warn!(
                         "Loading configuration from {} failed",
                         cli.config_file.display()
                     ),
@@ -332,6 +323,93 @@ async fn reload_loop(
     }
 }
 
+/// One run of the client, from a new TUN to its `destroy` hook. `None`
+/// after a failure that ends the daemon (already logged).
+async fn client_round(
+    cli: &Cli,
+    conf: &MiredoConfig,
+    privproc: &Arc<PrivProc>,
+    control_tx: &mpsc::Sender<Control>,
+    control_rx: &mut mpsc::Receiver<Control>,
+    bus_warned: &mut bool,
+) -> Option<Stop> {
+    let hook = hook_path(cli, conf);
+    let setup = match open_client(conf, cli) {
+        Ok(s) => s,
+        Err(e) => {
+            daemon::alert!("Miredo setup failure: {e:#}");
+            return None;
+        }
+    };
+    let tun = setup.tun.clone();
+    let sink = ClientSink::new(
+        setup.tun.name().to_owned(),
+        setup.tun.index(),
+        hook,
+        privproc.clone(),
+        control_tx.clone(),
+        bus_warned,
+    )
+    .await;
+    let sink = Arc::new(sink);
+    let _ = daemon::notify::ready();
+    let stop = match client::run(setup, sink.clone(), control_rx).await {
+        Ok(stop) => Some(stop),
+        Err(e) => {
+            error!("Teredo client failure: {e:#}");
+            None
+        }
+    };
+    sink.shutdown().await;
+    drop(sink);
+    // The interface goes away only now, after the down/destroy hooks.
+    drop(tun);
+    stop
+}
+
+/// One run of the relay (reference §4.7), from a new TUN to its removal.
+async fn relay_round(
+    conf: &MiredoConfig,
+    control_tx: &mpsc::Sender<Control>,
+    control_rx: &mut mpsc::Receiver<Control>,
+    bus_warned: &mut bool,
+) -> Option<Stop> {
+    let tun = match open_tun(conf) {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            daemon::alert!("Miredo setup failure: {e:#}");
+            return None;
+        }
+    };
+    let socket = match bind_socket(conf) {
+        Ok(s) => s,
+        Err(e) => {
+            daemon::alert!("Miredo setup failure: {e:#}");
+            return None;
+        }
+    };
+    let bus = Publisher::connect(tun.name(), control_tx.clone(), bus_warned).await;
+    let setup = relayd::RelaySetup {
+        socket,
+        tun: tun.clone(),
+        prefix: conf.prefix,
+        cone: conf.relay_type == RelayType::Cone,
+        mtu: conf.interface_mtu,
+    };
+    let _ = daemon::notify::ready();
+    let stop = match relayd::run(setup, &bus, control_rx).await {
+        Ok(stop) => Some(stop),
+        Err(e) => {
+            error!("Teredo relay failure: {e:#}");
+            None
+        }
+    };
+    bus.close().await;
+    relayd::unconfigure_interface(&tun).await;
+    drop(tun);
+    stop
+}
+
 /// Creates the TUN interface and binds the UDP socket.
 fn open_client(conf: &MiredoConfig, cli: &Cli) -> Result<ClientSetup> {
     let server_name = cli
@@ -339,6 +417,18 @@ fn open_client(conf: &MiredoConfig, cli: &Cli) -> Result<ClientSetup> {
         .clone()
         .or_else(|| conf.server_address.clone())
         .context("Server address not specified")?;
+    let tun = open_tun(conf)?;
+    let socket = bind_socket(conf)?;
+    Ok(ClientSetup {
+        server_name,
+        socket,
+        tun: Arc::new(tun),
+        timers: Default::default(),
+    })
+}
+
+/// Creates the tunnel interface named by `InterfaceName`, down.
+fn open_tun(conf: &MiredoConfig) -> Result<netcfg::tun::Tun> {
     let tun = netcfg::tun::Tun::create(conf.interface_name.as_deref()).map_err(|e| {
         error!("{e}");
         if e.is_busy() {
@@ -346,16 +436,21 @@ fn open_client(conf: &MiredoConfig, cli: &Cli) -> Result<ClientSetup> {
         }
         anyhow::anyhow!("Cannot create IPv6 tunnel")
     })?;
+    // Only fe80::ffff:ffff:ffff belongs on a Teredo interface; a
+    // kernel-generated (stable-privacy or random) link-local would be a
+    // second one that no peer can reach.
+    if let Err(e) = netcfg::sysctl::set_ipv6_conf(tun.name(), "addr_gen_mode", "1") {
+        warn!("{}: cannot turn off link-local generation: {e}", tun.name());
+    }
+    Ok(tun)
+}
+
+/// Binds the Teredo UDP socket to `BindAddress`:`BindPort`.
+fn bind_socket(conf: &MiredoConfig) -> Result<std::net::UdpSocket> {
     let bind = SocketAddrV4::new(
         conf.bind_address.unwrap_or(Ipv4Addr::UNSPECIFIED),
         conf.bind_port,
     );
-    let socket = crate::udp::bind(bind)
-        .with_context(|| format!("libteredo cannot be initialized: binding {bind}"))?;
-    Ok(ClientSetup {
-        server_name,
-        socket,
-        tun: Arc::new(tun),
-        timers: Default::default(),
-    })
+    crate::udp::bind(bind)
+        .with_context(|| format!("libteredo cannot be initialized: binding {bind}"))
 }

@@ -25,6 +25,10 @@ pub struct TunnelStatus {
     pub mapped: Option<SocketAddrV4>,
     /// Number of peers in the peer list.
     pub peers: u32,
+    /// `client`, `cone` or `restricted` (the D-Bus `Mode`).
+    pub mode: &'static str,
+    /// The packet path's counters, as of the last timer tick.
+    pub stats: teredo::relay::Stats,
 }
 
 impl TunnelStatus {
@@ -39,6 +43,8 @@ impl TunnelStatus {
             server: String::new(),
             mapped: None,
             peers: 0,
+            mode: "client",
+            stats: teredo::relay::Stats::default(),
         }
     }
 
@@ -51,6 +57,10 @@ impl TunnelStatus {
     /// The link-local address the hook gets (reference §3.2: a 1.2.6 client never
     /// has the cone flag).
     pub fn lladdress(&self) -> Option<Ipv6Addr> {
+        if self.mode != "client" {
+            // A relay always has it (§4.7).
+            return Some(CLIENT_LINK_LOCAL);
+        }
         self.address.map(|_| CLIENT_LINK_LOCAL)
     }
 

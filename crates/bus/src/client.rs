@@ -67,6 +67,14 @@ pub trait Tunnel {
     /// Peer list size.
     #[zbus(property)]
     fn peers(&self) -> zbus::Result<u32>;
+
+    /// `client`, `cone` or `restricted`.
+    #[zbus(property)]
+    fn mode(&self) -> zbus::Result<String>;
+
+    /// Packet counters by name.
+    #[zbus(property)]
+    fn counters(&self) -> zbus::Result<std::collections::HashMap<String, u64>>;
 }
 
 /// A proxy for the tunnel object of `interface_name` on miredo's well-known name.

@@ -73,11 +73,16 @@ pub struct TunnelState {
     pub mapped: String,
     /// `Peers`: entries in the peer list.
     pub peers: u32,
+    /// `Mode`: `client`, `cone` (RelayType relay or cone) or `restricted`.
+    pub mode: String,
+    /// `Counters`: packet counters by name (the packet path's statistics).
+    /// Not signalled: they change with every packet; read them when needed.
+    pub counters: HashMap<String, u64>,
 }
 
 impl TunnelState {
     /// The properties as (name, value) pairs, in introspection order.
-    fn properties(&self) -> [(&'static str, Value<'static>); 7] {
+    fn properties(&self) -> [(&'static str, Value<'static>); 8] {
         [
             ("State", Value::from(self.state.as_str())),
             ("Address", Value::from(self.address.clone())),
@@ -86,6 +91,7 @@ impl TunnelState {
             ("ServerAddress", Value::from(self.server.clone())),
             ("MappedAddress", Value::from(self.mapped.clone())),
             ("Peers", Value::from(self.peers)),
+            ("Mode", Value::from(self.mode.clone())),
         ]
     }
 }
@@ -159,6 +165,19 @@ impl Tunnel {
         self.state.peers
     }
 
+    /// `client`, `cone` (a relay with the cone flag) or `restricted`.
+    #[zbus(property)]
+    fn mode(&self) -> String {
+        self.state.mode.clone()
+    }
+
+    /// Packet counters of the packet path, by name (received, sent, and
+    /// every drop reason). Read on demand; no change signal.
+    #[zbus(property(emits_changed_signal = "false"))]
+    fn counters(&self) -> HashMap<String, u64> {
+        self.state.counters.clone()
+    }
+
     /// Restarts qualification with the server now. Root only.
     async fn requalify(
         &self,
@@ -197,6 +216,10 @@ impl Tunnel {
         map.insert(
             "InterfaceName".to_owned(),
             Value::from(self.interface_name.clone()),
+        );
+        map.insert(
+            "Counters".to_owned(),
+            Value::from(self.state.counters.clone()),
         );
         map
     }

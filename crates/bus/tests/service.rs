@@ -27,6 +27,8 @@ fn up_state() -> TunnelState {
         server: "192.0.2.1".into(),
         mapped: "195.0.0.16:1234".into(),
         peers: 3,
+        mode: "client".into(),
+        counters: [("rx".to_owned(), 7u64)].into_iter().collect(),
     }
 }
 
@@ -142,6 +144,7 @@ async fn properties_changed_carries_only_what_changed() {
             "Address",
             "LinkLocalAddress",
             "MappedAddress",
+            "Mode",
             "Mtu",
             "Peers",
             "ServerAddress",
@@ -262,7 +265,11 @@ async fn requalify_and_status_from_root() {
     assert_eq!(s("Address"), "2001:0:c000:201:0:f227:3cff:ffef");
     assert_eq!(u("Mtu"), 1280);
     assert_eq!(u("Peers"), 3);
-    assert_eq!(status.len(), 8);
+    assert_eq!(s("Mode"), "client");
+    assert_eq!(status.len(), 10);
+    assert_eq!(proxy.mode().await.expect("Mode"), "client");
+    let counters = proxy.counters().await.expect("Counters");
+    assert_eq!(counters.get("rx"), Some(&7));
 
     // Receiver gone: Requalify reports failure instead of pretending.
     drop(rx);
@@ -299,7 +306,7 @@ async fn policy_lets_anyone_read_but_only_root_requalify_or_own() {
         "nobody calls Status: {}",
         stderr(&out)
     );
-    assert!(stdout(&out).starts_with("a{sv} 8"), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("a{sv} 10"), "{}", stdout(&out));
 
     let requalify = format!("{IFACE}.Requalify");
     let out = bus

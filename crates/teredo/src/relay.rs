@@ -222,6 +222,37 @@ pub struct Stats {
     pub bubbles_received: u64,
 }
 
+impl Stats {
+    /// Every counter with its field name, in declaration order (for D-Bus
+    /// and logs).
+    pub fn named(&self) -> [(&'static str, u64); 22] {
+        [
+            ("rx", self.rx),
+            ("tx", self.tx),
+            ("to_tun", self.to_tun),
+            ("queued", self.queued),
+            ("bubbles_sent", self.bubbles_sent),
+            ("pings_sent", self.pings_sent),
+            ("icmp_errors", self.icmp_errors),
+            ("icmp_rate_limited", self.icmp_rate_limited),
+            ("dropped_malformed", self.dropped_malformed),
+            ("dropped_multicast", self.dropped_multicast),
+            ("dropped_not_qualified", self.dropped_not_qualified),
+            ("dropped_no_route", self.dropped_no_route),
+            ("dropped_non_global", self.dropped_non_global),
+            ("dropped_link_local", self.dropped_link_local),
+            ("dropped_foreign_prefix", self.dropped_foreign_prefix),
+            ("dropped_unknown_peer", self.dropped_unknown_peer),
+            ("dropped_unauthenticated", self.dropped_unauthenticated),
+            ("dropped_queue_full", self.dropped_queue_full),
+            ("dropped_peer_list_full", self.dropped_peer_list_full),
+            ("dropped_rate_limited", self.dropped_rate_limited),
+            ("dropped_wrong_mapping", self.dropped_wrong_mapping),
+            ("bubbles_received", self.bubbles_received),
+        ]
+    }
+}
+
 /// ICMPv6 error rate limiter: [`ICMP_RATE_LIMIT`] per [`ICMP_RATE_WINDOW`].
 #[derive(Debug, Clone, Copy)]
 struct IcmpLimiter {

@@ -5,29 +5,21 @@
 mod resolve;
 pub mod sink;
 
-use std::io::ErrorKind;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::Ipv4Addr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
 use netcfg::events::{Events, NetEvent};
 use teredo::maintain::{Event, LogMessage, Maintainer, Qualified, State, Timers};
-use teredo::relay::{Config, Mode, Output, Outputs, OwnAddress, TeredoTunnel};
+use teredo::relay::{Config, Mode, OwnAddress, TeredoTunnel};
 use teredo::security::Secret;
-use teredo::wire::TeredoPacket;
-use tokio::net::UdpSocket;
+use teredo::wire::TeredoPacketRepr;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
+use crate::pump::Pump;
 use crate::status::{StatusSink, TunnelStatus};
-
-/// Largest UDP payload we accept (reference §4.3: 65507).
-const UDP_BUF: usize = 65507;
-
-/// Packets handled per readiness wake-up before timers and control get a
-/// look: amortises the `select!` over a burst, bounds the latency of the rest.
-const BATCH: usize = 64;
 
 /// How long to gather netlink events before re-qualifying.
 const REQUALIFY_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(20);
@@ -76,8 +68,9 @@ pub async fn run(
         tun,
         timers,
     } = setup;
-    socket.set_nonblocking(true)?;
-    let socket = UdpSocket::from_std(socket).context("registering the UDP socket")?;
+    let tun_index = tun.index();
+    let tun_name = tun.name().to_owned();
+    let mut pump = Pump::new(socket, tun).context("registering the UDP socket")?;
     let secret = Secret::new(random_secret()?);
     let pid = std::process::id();
     let start = Instant::now();
@@ -89,23 +82,19 @@ pub async fn run(
         .map_err(|e| warn!("no netlink events, IPv4 changes will be noticed late: {e}"))
         .ok();
 
-    let mut udp_buf = vec![0u8; UDP_BUF];
-    let mut tun_buf = vec![0u8; 65536];
-    let mut out = Outputs::new();
     // A burst of netlink events (address, then route) makes one re-qualification.
     let mut requalify_at: Option<Instant> = None;
-    let tun_index = tun.index();
     // One timer for the whole loop, re-armed only when the deadline moves.
     let sleep = tokio::time::sleep(std::time::Duration::from_secs(3600));
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
-    let mut tun_status = TunnelStatus::new(tun.name().to_owned(), tun_index);
+    let mut tun_status = TunnelStatus::new(tun_name, tun_index);
     tun_status.server = server_name.clone();
 
     loop {
         // Drain what the cores want done.
         while let Some(tx) = maint.poll_transmit() {
-            send(&socket, tx.dst, &tx.payload).await;
+            pump.send_to(tx.dst, &tx.payload).await;
         }
         while let Some(ev) = maint.poll_event() {
             match ev {
@@ -151,48 +140,26 @@ pub async fn run(
         }
 
         tokio::select! {
-            r = socket.readable() => {
+            r = pump.udp_readable() => {
                 if let Err(e) = r {
                     warn!("UDP receive error: {e}");
                     continue;
                 }
-                let now = Instant::now();
-                let secs = unix_secs();
-                for _ in 0..BATCH {
-                    let (n, from) = match socket.try_recv_from(&mut udp_buf) {
-                        Ok(x) => x,
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                        Err(e) => { warn!("UDP receive error: {e}"); break; }
-                    };
-                    let SocketAddr::V4(from) = from else { continue };
-                    let data = &udp_buf[..n];
-                    if let Ok(pkt) = TeredoPacket::parse(data) {
-                        if Maintainer::is_qualification_packet(from, &pkt) {
-                            maint.handle_packet(now, &pkt);
-                            // The state may have changed: let the top of the
-                            // loop hand it to the tunnel before more packets.
-                            break;
-                        }
+                // A qualification packet may change the state: the batch stops
+                // there so the top of the loop hands it to the tunnel first.
+                let mut divert = |now, from, pkt: &TeredoPacketRepr<'_>| {
+                    let ours = Maintainer::is_qualification_packet(from, pkt);
+                    if ours {
+                        maint.handle_packet(now, pkt);
                     }
-                    tunnel.on_udp_packet(now, secs, from, data, &mut out);
-                    flush(&socket, &tun, &mut out).await;
-                }
+                    ours
+                };
+                pump.udp_batch(&mut tunnel, Some(&mut divert)).await;
             }
-            r = tun.readable() => {
-                if let Err(e) = r {
+            r = pump.tun_readable() => {
+                if let Err(e) = r.and(pump.tun_batch(&mut tunnel).await) {
                     error!("tunnel read error: {e}");
                     return Err(e.into());
-                }
-                let now = Instant::now();
-                let secs = unix_secs();
-                for _ in 0..BATCH {
-                    let n = match tun.try_recv(&mut tun_buf) {
-                        Ok(n) => n,
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                        Err(e) => { error!("tunnel read error: {e}"); return Err(e.into()); }
-                    };
-                    tunnel.on_tun_packet(now, secs, &tun_buf[..n], &mut out);
-                    flush(&socket, &tun, &mut out).await;
                 }
             }
             Some(server) = resolved_rx.recv() => {
@@ -217,44 +184,14 @@ pub async fn run(
                     maint.requalify(now);
                 }
                 maint.handle_timeout(now);
-                tunnel.handle_timeout(now);
-                flush(&socket, &tun, &mut out).await;
+                pump.timeout(&mut tunnel, now).await;
                 // The peer count is published at timer ticks (at least every
                 // refresh), not per packet: it costs a lock and maybe a D-Bus call.
                 let peers = u32::try_from(tunnel.peers().len()).unwrap_or(u32::MAX);
-                if peers != tun_status.peers {
+                if peers != tun_status.peers || *tunnel.stats() != tun_status.stats {
                     tun_status.peers = peers;
+                    tun_status.stats = *tunnel.stats();
                     status.update(&tun_status).await;
-                }
-            }
-        }
-    }
-}
-
-/// Carries out the packet path's outputs. The non-blocking calls succeed
-/// almost always (4 MiB socket buffer, the TUN never blocks a writer); only a
-/// full buffer costs an await.
-async fn flush(socket: &UdpSocket, tun: &netcfg::tun::Tun, out: &mut Outputs) {
-    for o in out.drain() {
-        match o {
-            Output::Transmit { dst, payload } => {
-                match socket.try_send_to(&payload, SocketAddr::V4(dst)) {
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                        send(socket, dst, &payload).await
-                    }
-                    Err(e) => tracing::debug!("UDP send to {dst} failed: {e}"),
-                    Ok(_) => {}
-                }
-            }
-            // ICMPv6 errors are for local senders: the kernel delivers them
-            // from the tunnel like any received error.
-            Output::ToTun(pkt) | Output::Icmpv6Error { packet: pkt, .. } => {
-                let r = match tun.try_send(&pkt) {
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => tun.send(&pkt).await,
-                    r => r,
-                };
-                if let Err(e) = r {
-                    warn!("tunnel write error: {e}");
                 }
             }
         }
@@ -302,21 +239,7 @@ fn log_message(m: &LogMessage, server: &str) {
     }
 }
 
-async fn send(socket: &UdpSocket, dst: SocketAddrV4, payload: &[u8]) {
-    if let Err(e) = socket.send_to(payload, dst).await {
-        // ICMP errors from earlier sends surface here; they are not fatal.
-        tracing::debug!("UDP send to {dst} failed: {e}");
-    }
-}
-
-fn unix_secs() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as u32)
-        .unwrap_or(0)
-}
-
-fn random_secret() -> Result<[u8; 16]> {
+pub(crate) fn random_secret() -> Result<[u8; 16]> {
     let mut key = [0u8; 16];
     getrandom::getrandom(&mut key)
         .map_err(|e| anyhow::anyhow!("reading random bytes for the HMAC key: {e}"))?;

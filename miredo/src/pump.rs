@@ -1,0 +1,186 @@
+//! The packet path's I/O, shared by the client and relay drivers: moves
+//! datagrams and tunnel packets through a [`TeredoTunnel`] in batches.
+//!
+//! Each readiness wake-up handles up to [`BATCH`] packets with non-blocking
+//! calls, so a busy tunnel costs one `select!` per burst, not per packet; the
+//! sends are non-blocking too and only a full buffer costs an await.
+
+use std::io::{self, ErrorKind};
+use std::net::{SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::Instant;
+
+use netcfg::tun::Tun;
+use teredo::relay::{Output, Outputs, TeredoTunnel};
+use teredo::wire::{TeredoPacket, TeredoPacketRepr};
+use tokio::net::UdpSocket;
+use tracing::{debug, warn};
+
+/// Packets handled per readiness wake-up before timers and control get a
+/// look: amortises the `select!` over a burst, bounds the latency of the rest.
+pub const BATCH: usize = 64;
+
+/// Largest UDP payload we accept (reference §4.3: 65507).
+const UDP_BUF: usize = 65507;
+
+/// The Teredo UDP socket and the TUN, with their buffers.
+pub struct Pump {
+    socket: UdpSocket,
+    tun: Arc<Tun>,
+    udp_buf: Vec<u8>,
+    tun_buf: Vec<u8>,
+    out: Outputs,
+}
+
+/// Sees each parsed datagram before the tunnel does; returns true when it
+/// took the packet (the client's qualification traffic).
+pub type Diverter<'a> = dyn FnMut(Instant, SocketAddrV4, &TeredoPacketRepr<'_>) -> bool + 'a;
+
+/// What a batch of datagrams ended on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UdpBatch {
+    /// Nothing left to read, or the batch was full.
+    Done,
+    /// The diverter took a packet; the caller should act on it before more.
+    Diverted,
+}
+
+impl Pump {
+    /// Registers `socket` (bound, still blocking) with the runtime.
+    pub fn new(socket: std::net::UdpSocket, tun: Arc<Tun>) -> io::Result<Pump> {
+        socket.set_nonblocking(true)?;
+        Ok(Pump {
+            socket: UdpSocket::from_std(socket)?,
+            tun,
+            udp_buf: vec![0u8; UDP_BUF],
+            tun_buf: vec![0u8; 65536],
+            out: Outputs::new(),
+        })
+    }
+
+    /// The UDP socket (for the client's qualification traffic).
+    pub fn socket(&self) -> &UdpSocket {
+        &self.socket
+    }
+
+    /// The tunnel interface.
+    pub fn tun(&self) -> &Tun {
+        &self.tun
+    }
+
+    /// Waits until a datagram may be readable.
+    pub async fn udp_readable(&self) -> io::Result<()> {
+        self.socket.readable().await
+    }
+
+    /// Waits until a tunnel packet may be readable.
+    pub async fn tun_readable(&self) -> io::Result<()> {
+        self.tun.readable().await
+    }
+
+    /// Reads up to [`BATCH`] datagrams. Each is offered to `divert` first
+    /// (the client's qualification packets); what it declines goes through
+    /// `tunnel`, and the tunnel's outputs are carried out at once.
+    pub async fn udp_batch(
+        &mut self,
+        tunnel: &mut TeredoTunnel,
+        mut divert: Option<&mut Diverter<'_>>,
+    ) -> UdpBatch {
+        let now = Instant::now();
+        let secs = unix_secs();
+        for _ in 0..BATCH {
+            let (n, from) = match self.socket.try_recv_from(&mut self.udp_buf) {
+                Ok(x) => x,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    // ICMP errors from earlier sends surface here, once each.
+                    debug!("UDP receive error: {e}");
+                    break;
+                }
+            };
+            let SocketAddr::V4(from) = from else { continue };
+            let data = &self.udp_buf[..n];
+            if let Some(divert) = divert.as_mut() {
+                if let Ok(pkt) = TeredoPacket::parse(data) {
+                    if divert(now, from, &pkt) {
+                        return UdpBatch::Diverted;
+                    }
+                }
+            }
+            tunnel.on_udp_packet(now, secs, from, data, &mut self.out);
+            self.flush().await;
+        }
+        UdpBatch::Done
+    }
+
+    /// Reads up to [`BATCH`] packets from the tunnel interface through
+    /// `tunnel`. A read error other than "nothing queued" is fatal.
+    pub async fn tun_batch(&mut self, tunnel: &mut TeredoTunnel) -> io::Result<()> {
+        let now = Instant::now();
+        let secs = unix_secs();
+        for _ in 0..BATCH {
+            let n = match self.tun.try_recv(&mut self.tun_buf) {
+                Ok(n) => n,
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) => return Err(e),
+            };
+            tunnel.on_tun_packet(now, secs, &self.tun_buf[..n], &mut self.out);
+            self.flush().await;
+        }
+        Ok(())
+    }
+
+    /// Runs the tunnel's timers and carries out what they produced.
+    pub async fn timeout(&mut self, tunnel: &mut TeredoTunnel, now: Instant) {
+        tunnel.handle_timeout(now);
+        self.flush().await;
+    }
+
+    /// Sends one datagram (qualification traffic); errors are logged, not fatal.
+    pub async fn send_to(&self, dst: SocketAddrV4, payload: &[u8]) {
+        if let Err(e) = self.socket.send_to(payload, dst).await {
+            // ICMP errors from earlier sends surface here; they are not fatal.
+            debug!("UDP send to {dst} failed: {e}");
+        }
+    }
+
+    /// Carries out the tunnel's outputs. The non-blocking calls succeed
+    /// almost always (4 MiB socket buffer, the TUN never blocks a writer).
+    async fn flush(&mut self) {
+        for o in self.out.drain() {
+            match o {
+                Output::Transmit { dst, payload } => {
+                    match self.socket.try_send_to(&payload, SocketAddr::V4(dst)) {
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                            if let Err(e) = self.socket.send_to(&payload, dst).await {
+                                debug!("UDP send to {dst} failed: {e}");
+                            }
+                        }
+                        Err(e) => debug!("UDP send to {dst} failed: {e}"),
+                        Ok(_) => {}
+                    }
+                }
+                // ICMPv6 errors are for local senders: the kernel delivers them
+                // from the tunnel like any received error.
+                Output::ToTun(pkt) | Output::Icmpv6Error { packet: pkt, .. } => {
+                    let r = match self.tun.try_send(&pkt) {
+                        Err(e) if e.kind() == ErrorKind::WouldBlock => self.tun.send(&pkt).await,
+                        r => r,
+                    };
+                    if let Err(e) = r {
+                        warn!("tunnel write error: {e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Seconds since the epoch, truncated: the clock of the bubble and ping-test
+/// keyed hashes.
+pub fn unix_secs() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as u32)
+        .unwrap_or(0)
+}

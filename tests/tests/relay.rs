@@ -1,0 +1,207 @@
+//! Our miredo in relay mode (reference §4.7), with Debian's miredo-server, and
+//! Debian's and our clients going through it to the IPv6-only host.
+
+use std::time::Duration;
+
+use anyhow::{ensure, Context, Result};
+use e2e::{
+    nat_public_ip, Daemon, Lab, LabOpts, Nat, TeredoAddr, RELAY_IP, SERVER_IP, TARGET_IP6,
+    TEREDO_IFACE,
+};
+
+/// Our relay listens here so a test can aim datagrams at it.
+const RELAY_PORT: u16 = 3545;
+
+fn relay_conf() -> String {
+    format!("RelayType relay\nInterfaceName {TEREDO_IFACE}\nBindPort {RELAY_PORT}\n")
+}
+
+/// Starts our relay with the lab's private bus in its environment.
+fn start_relay(lab: &Lab, bus: &str) -> Result<Daemon> {
+    let conf = lab.write_conf("our-relay.conf", &relay_conf())?;
+    let pidfile = lab.state_dir().join("our-relay.pid");
+    let bin = e2e::our_bin("miredo");
+    let env_arg = format!("DBUS_SYSTEM_BUS_ADDRESS={bus}");
+    let d = lab.start(
+        "relay",
+        "our-relay",
+        &[
+            "/usr/bin/env".as_ref(),
+            env_arg.as_ref(),
+            bin.as_os_str(),
+            "-f".as_ref(),
+            "-p".as_ref(),
+            pidfile.as_os_str(),
+            "-c".as_ref(),
+            conf.as_os_str(),
+        ],
+    )?;
+    lab.wait_for(
+        "our relay to route 2001::/32",
+        Duration::from_secs(5),
+        || {
+            let routes =
+                lab.exec_ok("relay", &["ip", "-6", "route", "show", "dev", TEREDO_IFACE])?;
+            Ok(routes.contains("2001::/32"))
+        },
+    )
+    .with_context(|| d.log_text())?;
+    Ok(d)
+}
+
+fn busctl(bus: &str, args: &[&str]) -> Result<String> {
+    let out = std::process::Command::new("busctl")
+        .arg(format!("--address={bus}"))
+        .args(args)
+        .output()?;
+    ensure!(
+        out.status.success(),
+        "busctl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn get_property(bus: &str, prop: &str) -> Result<String> {
+    busctl(
+        bus,
+        &[
+            "get-property",
+            "org.miredo_rs.Miredo1",
+            "/org/miredo_rs/Miredo1/teredo",
+            "org.miredo_rs.Miredo1.Tunnel",
+            prop,
+        ],
+    )
+}
+
+/// One counter out of busctl's `a{st} N "name" value …` rendering.
+fn counter(bus: &str, name: &str) -> Result<u64> {
+    let text = get_property(bus, "Counters")?;
+    let mut words = text.split_whitespace();
+    let quoted = format!("\"{name}\"");
+    while let Some(w) = words.next() {
+        if w == quoted {
+            let v = words.next().context("counter value")?;
+            return Ok(v.parse()?);
+        }
+    }
+    anyhow::bail!("no counter {name} in {text}")
+}
+
+#[test]
+fn our_relay_carries_debian_and_our_clients_to_the_ipv6_host() -> Result<()> {
+    let lab = Lab::up(LabOpts::with_nats(&[Nat::PortRestricted, Nat::FullCone]))?;
+    let bus = lab.dbus_up()?;
+    lab.start_debian_server()?;
+    let relay = start_relay(&lab, &bus)?;
+
+    // The interface as miredo's relay sets it up (§4.7).
+    let link = lab.exec_ok("relay", &["ip", "-d", "link", "show", "dev", TEREDO_IFACE])?;
+    ensure!(
+        link.contains("NOARP") && link.contains("mtu 1280") && link.contains(",UP"),
+        "relay link: {link}"
+    );
+    let addrs = lab.exec_ok("relay", &["ip", "-6", "addr", "show", "dev", TEREDO_IFACE])?;
+    ensure!(
+        addrs.contains("fe80::ffff:ffff:ffff/64") && addrs.matches("inet6 ").count() == 1,
+        "relay addresses: {addrs}"
+    );
+    let routes = lab.exec_ok("relay", &["ip", "-6", "route", "show", "dev", TEREDO_IFACE])?;
+    ensure!(
+        routes
+            .lines()
+            .any(|l| l.starts_with("2001::/32") && l.contains("metric 1024")),
+        "{routes}"
+    );
+    let redirects = lab.exec_ok(
+        "relay",
+        &["sysctl", "-n", "net.ipv6.conf.teredo.accept_redirects"],
+    )?;
+    ensure!(redirects.trim() == "0", "accept_redirects {redirects}");
+    ensure!(get_property(&bus, "Mode")?.trim() == "s \"cone\"");
+    ensure!(get_property(&bus, "State")?.trim() == "s \"up\"");
+
+    // A Debian client behind a port-restricted NAT, both directions.
+    lab.start_debian_client(1)?;
+    let deb = lab.wait_teredo_addr("cl1", Duration::from_secs(10))?;
+    lab.wait_ping6("cl1", TARGET_IP6, Duration::from_secs(10))
+        .with_context(|| format!("Debian client -> host via our relay\n{}", relay.log_text()))?;
+    lab.wait_ping6("tgt", deb, Duration::from_secs(10))
+        .context("host -> Debian client via our relay")?;
+
+    // Our client behind a full-cone NAT, both directions.
+    let ours = lab.start_our_client(2, &Lab::client_conf())?;
+    let addr = lab
+        .wait_teredo_addr("cl2", Duration::from_secs(10))
+        .with_context(|| ours.log_text())?;
+    lab.wait_ping6("cl2", TARGET_IP6, Duration::from_secs(10))
+        .context("our client -> host via our relay")?;
+    lab.wait_ping6("tgt", addr, Duration::from_secs(10))
+        .context("host -> our client via our relay")?;
+
+    // Published at the relay's next counter tick (every 2 s).
+    lab.wait_for(
+        "peers and counters on D-Bus",
+        Duration::from_secs(5),
+        || Ok(get_property(&bus, "Peers")?.trim() != "u 0" && counter(&bus, "to_tun")? > 0),
+    )?;
+    lab.stop(&relay)?;
+    let routes = lab.exec_ok("relay", &["ip", "-6", "route", "show"])?;
+    ensure!(!routes.contains("2001::/32"), "route left behind: {routes}");
+    Ok(())
+}
+
+/// The UDP port the forged packets come from (a full-cone NAT keeps it).
+const FORGER_PORT: u16 = 40000;
+
+/// An ICMPv6 echo request inside UDP, as a Teredo peer would send it: its
+/// Teredo source embeds the very mapping it comes from (so only the peer
+/// list can tell it apart), but the relay never sent anything to it.
+fn unsolicited_teredo_packet() -> Vec<u8> {
+    let src = TeredoAddr {
+        prefix: 0x2001_0000,
+        server: SERVER_IP,
+        flags: 0,
+        mapped_port: FORGER_PORT,
+        mapped_ip: nat_public_ip(1),
+    }
+    .to_ipv6();
+    let mut p = Vec::new();
+    p.extend_from_slice(&[0x60, 0, 0, 0, 0, 8, 58, 64]);
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&TARGET_IP6.octets());
+    // Echo request, checksum left 0: the relay must drop it before anyone looks.
+    p.extend_from_slice(&[128, 0, 0, 0, 0, 1, 0, 1]);
+    p
+}
+
+#[test]
+fn our_relay_drops_teredo_traffic_from_peers_it_never_contacted() -> Result<()> {
+    let lab = Lab::up(LabOpts::with_nats(&[Nat::FullCone]))?;
+    let bus = lab.dbus_up()?;
+    lab.start_debian_server()?;
+    let _relay = start_relay(&lab, &bus)?;
+    let before_drop = counter(&bus, "dropped_unknown_peer")?;
+    let before_tun = counter(&bus, "to_tun")?;
+
+    let packet = unsolicited_teredo_packet();
+    let hex: String = packet.iter().map(|b| format!("{b:02x}")).collect();
+    let script = format!(
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+         s.bind(('0.0.0.0',{FORGER_PORT}))\n\
+         [s.sendto(bytes.fromhex('{hex}'),('{RELAY_IP}',{RELAY_PORT})) for _ in range(5)]\n"
+    );
+    lab.exec_ok("cl1", &["python3", "-c", &script])?;
+
+    lab.wait_for(
+        "five drops counted as unknown peer",
+        Duration::from_secs(6),
+        || Ok(counter(&bus, "dropped_unknown_peer")? >= before_drop + 5),
+    )?;
+    ensure!(
+        counter(&bus, "to_tun")? == before_tun,
+        "an unsolicited packet reached the tunnel"
+    );
+    Ok(())
+}
