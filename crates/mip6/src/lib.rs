@@ -2,3 +2,16 @@
 //!
 //! Like `teredo`, this crate never opens a socket, spawns a task or reads the
 //! clock: callers pass `now` and bytes in, and get actions back.
+//!
+//! - [`wire`]: Mobility Header, mobility options, HAO, Type 2 Routing Header,
+//!   ND/DHAAD/MPD messages;
+//! - [`consts`]: protocol numbers, BA/BE status codes, RFC 6275 §12 timers;
+//! - [`seq`]: the 16-bit sequence number window (RFC 6275 §9.5.1);
+//! - [`bul`]: the mobile node's binding update list and home registration;
+//! - [`bcache`]: the home agent's binding cache and its BU checks.
+
+pub mod bcache;
+pub mod bul;
+pub mod consts;
+pub mod seq;
+pub mod wire;
