@@ -221,7 +221,8 @@ impl BulEntry {
 
     /// Registers (or re-registers, on a handover) `care_of_address` for up to
     /// `lifetime` (capped by the configured maximum, in 4-second units):
-    /// sends a BU now and starts retransmission.
+    /// sends a BU now and starts retransmission. Sends nothing while a BA for
+    /// a registration of the same care-of address is awaited (umip.md §3.3).
     pub fn register(
         &mut self,
         now: Instant,
@@ -230,6 +231,12 @@ impl BulEntry {
     ) -> Vec<BulEvent> {
         self.wanted_lifetime = lifetime.min(self.config.max_lifetime);
         self.care_of_address = Some(care_of_address);
+        if self
+            .pending
+            .is_some_and(|p| p.care_of_address == care_of_address && p.lifetime_units > 0)
+        {
+            return Vec::new();
+        }
         let units =
             lifetime_units(u32::try_from(self.wanted_lifetime.as_secs()).unwrap_or(u32::MAX))
                 .max(1);

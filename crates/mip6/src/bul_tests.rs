@@ -106,6 +106,18 @@ fn retransmission_backs_off_from_1s_to_32s_with_new_sequence_numbers() {
 }
 
 #[test]
+fn no_second_bu_while_the_same_care_of_address_awaits_its_ba() {
+    let t0 = Instant::now();
+    let mut e = BulEntry::new(HomeRegistrationConfig::new(hoa(), ha()), 1);
+    assert_eq!(e.register(t0, coa_a(), secs(600)).len(), 1);
+    assert!(e.register(t0 + secs(1), coa_a(), secs(600)).is_empty());
+    assert_eq!(e.outstanding_sequence(), Some(1));
+    // Another CoA is sent at once.
+    let ev = e.register(t0 + secs(1), coa_b(), secs(600));
+    assert_eq!(sent_bu(&ev[0]).0.sequence, 2);
+}
+
+#[test]
 fn first_registration_starts_at_1_5s_and_reregistration_at_1s() {
     let t0 = Instant::now();
     let mut e = BulEntry::new(HomeRegistrationConfig::new(hoa(), ha()), 1);

@@ -8,10 +8,12 @@
 //! - [`consts`]: protocol numbers, BA/BE status codes, RFC 6275 §12 timers;
 //! - [`seq`]: the 16-bit sequence number window (RFC 6275 §9.5.1);
 //! - [`bul`]: the mobile node's binding update list and home registration;
-//! - [`bcache`]: the home agent's binding cache and its BU checks.
+//! - [`bcache`]: the home agent's binding cache and its BU checks;
+//! - [`coa`]: interface and care-of address selection (umip.md §3.2).
 
 pub mod bcache;
 pub mod bul;
+pub mod coa;
 pub mod consts;
 pub mod seq;
 pub mod wire;
