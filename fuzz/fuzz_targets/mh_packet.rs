@@ -14,6 +14,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = p.message_data();
     }
     let _ = MhRepr::parse_verified(data, &src, &dst);
+    let _ = mip6::wire::authenticator_input(&src, &dst, data);
     if let Ok(mh) = MhRepr::parse(data) {
         if let Ok(bytes) = mh.emit(&src, &dst) {
             assert_eq!(MhRepr::parse_verified(&bytes, &src, &dst).as_ref(), Ok(&mh));

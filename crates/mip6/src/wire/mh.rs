@@ -518,6 +518,55 @@ impl MhRepr {
     }
 }
 
+/// The octets the Binding Authorization Data authenticator covers (RFC 6275
+/// §6.2.7): care-of address ‖ correspondent ‖ the Mobility Header `mh` with a
+/// zero checksum and without the authenticator itself. The last option of
+/// `mh` must be the Binding Authorization Data option; returns the input and
+/// the authenticator's range in `mh`. The caller computes
+/// First(96, HMAC_SHA1(Kbm, input)) and compares it or writes it into that range
+/// (before the checksum is filled).
+pub fn authenticator_input(
+    care_of_address: &Ipv6Addr,
+    correspondent: &Ipv6Addr,
+    mh: &[u8],
+) -> Result<(Vec<u8>, core::ops::Range<usize>)> {
+    let p = MhPacket::new_checked(mh)?;
+    let fixed = fixed_len(p.mh_type()).ok_or(WireError::UnknownMhType(p.mh_type()))?;
+    let bytes = p.as_bytes();
+    let opts = bytes.get(fixed..).ok_or(WireError::HeaderTooShort {
+        mh_type: p.mh_type(),
+        len: bytes.len(),
+    })?;
+    // Walk to the last non-padding option.
+    let mut at = 0;
+    let mut last = None;
+    while at < opts.len() {
+        if opts[at] == crate::consts::mh_opt::PAD1 {
+            at += 1;
+            continue;
+        }
+        let len = usize::from(*opts.get(at + 1).ok_or(WireError::TruncatedOption)?);
+        if at + 2 + len > opts.len() {
+            return Err(WireError::TruncatedOption);
+        }
+        if opts[at] != crate::consts::mh_opt::PADN {
+            last = Some((opts[at], fixed + at + 2..fixed + at + 2 + len));
+        }
+        at += 2 + len;
+    }
+    let Some((crate::consts::mh_opt::BINDING_AUTH_DATA, range)) = last else {
+        return Err(WireError::NoAuthorizationData);
+    };
+    let mut input = Vec::with_capacity(32 + bytes.len());
+    input.extend_from_slice(&care_of_address.octets());
+    input.extend_from_slice(&correspondent.octets());
+    input.extend_from_slice(&bytes[..range.start]);
+    input.extend_from_slice(&bytes[range.end..]);
+    input[32 + MH_CHECKSUM_OFFSET] = 0;
+    input[32 + MH_CHECKSUM_OFFSET + 1] = 0;
+    Ok((input, range))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 #[path = "mh_tests.rs"]

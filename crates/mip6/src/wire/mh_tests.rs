@@ -291,6 +291,40 @@ fn emit_refuses_oversized_options() {
     assert_eq!(b[8..12], [1, 0, 5, 12]);
 }
 
+#[test]
+fn authenticator_input_covers_addresses_and_header_without_authenticator() {
+    // A correspondent BU (§6.1.7, A clear): Nonce Indices then BAD (§6.2.7).
+    let cn: Ipv6Addr = "2001:db8:99::1".parse().unwrap();
+    let repr = MhRepr {
+        message: MhMessage::BindingUpdate(BindingUpdate {
+            sequence: 3,
+            flags: BuFlags(0),
+            lifetime_units: 105,
+        }),
+        options: vec![
+            MobilityOption::NonceIndices {
+                home: 1,
+                care_of: 2,
+            },
+            MobilityOption::BindingAuthData(vec![0xaa; AUTHENTICATOR_LEN]),
+        ],
+    };
+    let bytes = repr.emit(&hoa(), &cn).unwrap();
+    let (input, range) = crate::wire::authenticator_input(&coa(), &cn, &bytes).unwrap();
+    assert_eq!(range, 20..32);
+    assert_eq!(input.len(), 32 + 20);
+    assert_eq!(input[..16], coa().octets());
+    assert_eq!(input[16..32], cn.octets());
+    assert_eq!(input[32..36], bytes[..4]);
+    assert_eq!(input[36..38], [0, 0], "checksum counted as zero");
+    assert_eq!(input[38..], bytes[6..20]);
+    // Without a trailing BAD there is nothing to authenticate.
+    assert_eq!(
+        crate::wire::authenticator_input(&coa(), &cn, &BU_ALT_COA),
+        Err(WireError::NoAuthorizationData)
+    );
+}
+
 fn arb_option() -> impl Strategy<Value = MobilityOption> {
     prop_oneof![
         any::<u16>().prop_map(|i| MobilityOption::BindingRefreshAdvice { interval_units: i }),

@@ -22,8 +22,8 @@ pub mod rh2;
 pub use checksum::{icmpv6_checksum, mh_checksum, upper_layer_checksum};
 pub use hao::{HaoPacket, HaoRepr, HAO_HEADER_LEN, OPT_HOME_ADDRESS};
 pub use mh::{
-    lifetime_units, BaFlags, BindingAck, BindingError, BindingUpdate, BuFlags, MhMessage, MhPacket,
-    MhRepr, TestInit, TestReply,
+    authenticator_input, lifetime_units, BaFlags, BindingAck, BindingError, BindingUpdate, BuFlags,
+    MhMessage, MhPacket, MhRepr, TestInit, TestReply,
 };
 pub use ndisc::{
     DhaadReply, DhaadRequest, MobilePrefixAdvert, MobilePrefixSolicit, NdRepr, NeighborAdvert,
@@ -94,6 +94,9 @@ pub enum WireError {
     /// A neighbor discovery option of length 0 (RFC 4861 §4.6).
     #[error("neighbor discovery option with length 0")]
     ZeroLengthOption,
+    /// The last mobility option is not Binding Authorization Data.
+    #[error("no binding authorization data option at the end")]
+    NoAuthorizationData,
     /// The value does not fit the field it is emitted into.
     #[error("value too large for its field")]
     TooLong,
