@@ -9,11 +9,15 @@
 //! - [`seq`]: the 16-bit sequence number window (RFC 6275 §9.5.1);
 //! - [`bul`]: the mobile node's binding update list and home registration;
 //! - [`bcache`]: the home agent's binding cache and its BU checks;
-//! - [`coa`]: interface and care-of address selection (umip.md §3.2).
+//! - [`coa`]: interface and care-of address selection (umip.md §3.2);
+//! - [`dhaad`]: home agent address discovery, both sides;
+//! - [`mpd`]: mobile prefix solicitation on the mobile node.
 
 pub mod bcache;
 pub mod bul;
 pub mod coa;
 pub mod consts;
+pub mod dhaad;
+pub mod mpd;
 pub mod seq;
 pub mod wire;
