@@ -84,18 +84,19 @@ pub trait Host {
     fn read(&self, path: &Path) -> io::Result<Vec<u8>>;
 }
 
-/// The real system: `/sys/class/net` and the file system.
+/// The real system: `if_nametoindex` (in the caller's network namespace,
+/// which `/sys/class/net` need not show) and the file system.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemHost;
 
 impl Host for SystemHost {
     fn interface_exists(&self, name: &str) -> bool {
-        !name.is_empty()
-            && name.len() <= model::IF_NAME_MAX
-            && !name.contains('/')
-            && name != "."
-            && name != ".."
-            && Path::new("/sys/class/net").join(name).exists()
+        let Ok(c_name) = std::ffi::CString::new(name) else {
+            return false;
+        };
+        // SAFETY: `c_name` is a valid NUL-terminated string that outlives the call;
+        // if_nametoindex only reads it.
+        unsafe { libc::if_nametoindex(c_name.as_ptr()) != 0 }
     }
 
     fn glob(&self, pattern: &str) -> Result<Vec<PathBuf>, GlobError> {
