@@ -39,7 +39,7 @@ fn run(args: &[OsString]) -> i32 {
         }
         Action::Run | Action::ShowConfig(_) => {}
     }
-    let file = cli.config_file.display().to_string();
+    let mut file = cli.config_file.display().to_string();
     let mut config = match config::load(&cli.config_file, &SystemHost) {
         Ok(loaded) => {
             for w in &loaded.warnings {
@@ -52,6 +52,7 @@ fn run(args: &[OsString]) -> i32 {
             if e.unreadable != Some(ErrorKind::NotFound) {
                 eprintln!("{}", e.error);
             }
+            file = format!("{file} (not found, defaults used)");
             Config::default()
         }
         Err(e) => {
