@@ -108,6 +108,51 @@ fn nemo_bu_is_byte_exact() {
 }
 
 #[test]
+fn umip_option_sets_need_no_trailing_padding() {
+    // Two MNPs: the second one again after a PadN(2) (8n+4), ending at 80.
+    let p2: Ipv6Addr = "2001:db8:20::".parse().unwrap();
+    let bu = MhRepr {
+        message: MhMessage::BindingUpdate(BindingUpdate {
+            sequence: 1,
+            flags: BuFlags(BuFlags::ACK | BuFlags::HOME | BuFlags::MOBILE_ROUTER),
+            lifetime_units: 150,
+        }),
+        options: vec![
+            MobilityOption::AlternateCoa(coa()),
+            MobilityOption::MobileNetworkPrefix {
+                prefix_len: 64,
+                prefix: "2001:db8:10::".parse().unwrap(),
+            },
+            MobilityOption::MobileNetworkPrefix {
+                prefix_len: 48,
+                prefix: p2,
+            },
+        ],
+    };
+    let b = bu.emit_without_checksum().unwrap();
+    assert_eq!(b.len(), 80);
+    assert_eq!(b[56..62], [1, 2, 0, 0, 6, 18]);
+    // A correspondent's BA: refresh advice at 12, BAD at 18 after PadN(0), ends at 32.
+    let ba = MhRepr {
+        message: MhMessage::BindingAck(BindingAck {
+            status: BaStatus::ACCEPTED,
+            flags: BaFlags(0),
+            sequence: 1,
+            lifetime_units: 105,
+        }),
+        options: vec![
+            MobilityOption::BindingRefreshAdvice {
+                interval_units: 100,
+            },
+            MobilityOption::BindingAuthData(vec![0; AUTHENTICATOR_LEN]),
+        ],
+    };
+    let b = ba.emit_without_checksum().unwrap();
+    assert_eq!(b.len(), 32);
+    assert_eq!(b[12..20], [2, 2, 0, 100, 1, 0, 5, 12]);
+}
+
+#[test]
 fn ba_accepted_with_refresh_advice_is_byte_exact() {
     let repr = MhRepr {
         message: MhMessage::BindingAck(BindingAck {

@@ -16,7 +16,12 @@
 //! Alternate CoA 8n+6, Nonce Indices 2n, Binding Authorization Data 8n+2,
 //! Mobile Network Prefix 8n+4; unknown options none); then padding up to a
 //! multiple of 8 octets. One pad octet is a Pad1, more are one PadN with zero
-//! data. So emit(parse(b)) == b for any message a UMIP peer sends, and
+//! data. UMIP itself adds the final padding only to messages without options;
+//! every option set it sends (Alternate CoA and MNPs; Nonce Indices and
+//! Binding Authorization Data; Binding Refresh Advice) already ends on a
+//! multiple of 8 with the alignment padding, so both rules give the same
+//! octets, and ours also keeps Header Len exact for other option sets. So
+//! emit(parse(b)) == b for any message a UMIP peer sends, and
 //! parse(emit(r)) == r for every list of options.
 //!
 //! Unknown option types are kept as [`MobilityOption::Unknown`] instead of
