@@ -13,6 +13,7 @@
 #   start-debian-server                     Debian's miredo-server in srv (192.0.2.1/.2)
 #   start-debian-relay                      Debian's miredo (RelayType relay) in relay
 #   start-debian-client N [NAME]            Debian's miredo client in clN
+#   start-ours-server BIN [NAME]            our miredo-server BIN in srv, as Debian's (lab bus if up)
 #   client-ip N NEWIP                       renumber clN's IPv4 (add new, then drop old)
 #   nat-ip N NEWIP                          renumber natN's public IPv4 (add new, drop old)
 #   block-server | unblock-server           drop / pass all IPv4 to/from srv at the wan router
@@ -533,6 +534,21 @@ cmd_start_debian_server() {
     wait_until 10 "$name to bind UDP 3544" server_ready "$name"
 }
 
+# Our miredo-server, started exactly like Debian's; on the lab's bus when dbus-up ran.
+cmd_start_ours_server() {
+    need_lab
+    local bin=${1:?start-ours-server BIN [NAME]} name=${2:-our-server} conf
+    local envs=()
+    conf=$(state)/conf/$name.conf
+    printf 'ServerBindAddress %s\nServerBindAddress2 %s\n' "$SRV_IP" "$SRV_IP2" >"$conf"
+    if [[ -s $(state)/dbus/address ]]; then
+        envs=("DBUS_SYSTEM_BUS_ADDRESS=$(head -n1 "$(state)/dbus/address")")
+    fi
+    cmd_start srv "$name" env "${envs[@]}" "$bin" -f -u miredo-server \
+        -p "$(state)/run/$name.pid" -c "$conf"
+    wait_until 10 "$name to bind UDP 3544" server_ready "$name"
+}
+
 cmd_start_debian_relay() {
     need_lab
     local name=${1:-debian-relay} conf
@@ -690,6 +706,7 @@ main() {
     start-debian-server) cmd_start_debian_server "$@" ;;
     start-debian-relay) cmd_start_debian_relay "$@" ;;
     start-debian-client) cmd_start_debian_client "$@" ;;
+    start-ours-server) cmd_start_ours_server "$@" ;;
     client-ip) cmd_client_ip "$@" ;;
     nat-ip) cmd_nat_ip "$@" ;;
     block-server) cmd_block_server ;;

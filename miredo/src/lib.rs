@@ -8,6 +8,7 @@ pub mod hook;
 pub mod privproc;
 pub mod pump;
 pub mod relayd;
+pub mod server;
 pub mod service;
 pub mod status;
 pub mod udp;

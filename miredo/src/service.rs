@@ -105,7 +105,7 @@ fn load_config(cli: &Cli) -> Option<MiredoConfig> {
 
 /// miredo's start-up check of `-t DIR`: it must exist, be a directory and be
 /// searchable.
-fn check_chroot_dir(dir: &std::path::Path) -> std::result::Result<(), String> {
+pub(crate) fn check_chroot_dir(dir: &std::path::Path) -> std::result::Result<(), String> {
     use daemon::pidfile::strerror;
     let meta = std::fs::metadata(dir).map_err(|e| strerror(&e))?;
     if !meta.is_dir() {

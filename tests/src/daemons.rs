@@ -129,6 +129,21 @@ impl Lab {
         self.start_ours("srv", "our-server", "miredo-server", conf_text, &[])
     }
 
+    /// Our `miredo-server` in `srv`, started like Debian's (192.0.2.1/.2, `-u miredo-server`,
+    /// name `our-server`), on the lab's bus when [`Lab::dbus_up`] ran first; returns once
+    /// both UDP 3544 sockets are bound.
+    pub fn start_our_server_bound(&self) -> Result<Daemon> {
+        let bin = our_bin("miredo-server");
+        if !bin.exists() {
+            bail!(
+                "{} not found: build it first (`cargo build -p miredo`)",
+                bin.display()
+            );
+        }
+        let out = self.script(&[OsStr::new("start-ours-server"), bin.as_os_str()])?;
+        self.daemon("srv", "our-server", &out)
+    }
+
     /// A client configuration for the lab's server (`ServerAddress 192.0.2.1`,
     /// `InterfaceName teredo`).
     pub fn client_conf() -> String {

@@ -12,15 +12,19 @@
 //!
 //! The service side is [`TunnelService`]; clients use [`TunnelProxy`] and
 //! [`subscribe_address_changed`].
+//!
+//! miredo-server publishes `org.miredo_rs.Server1` with one object, see [`ServerService`].
 
 mod client;
 mod path;
+mod server;
 mod tunnel;
 
 pub use client::{
     subscribe_address_changed, tunnel_proxy, AddressChangedEvent, AddressChangedEvents, TunnelProxy,
 };
 pub use path::{escape_path_element, tunnel_object_path, unescape_path_element};
+pub use server::{ServerService, ServerState, SERVER_BUS_NAME, SERVER_INTERFACE, SERVER_PATH};
 pub use tunnel::{BusError, State, TunnelService, TunnelState};
 
 /// Re-exported so users need not depend on zbus directly for the basics.

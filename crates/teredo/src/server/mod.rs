@@ -272,6 +272,12 @@ impl Server {
         }
     }
 
+    /// Applies new settings (a reload), keeping the counters.
+    pub fn reconfigure(&mut self, config: ServerConfig) {
+        self.config = config;
+        self.link_local = server_link_local(config.primary);
+    }
+
     /// The settings.
     pub fn config(&self) -> &ServerConfig {
         &self.config
