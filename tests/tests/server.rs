@@ -304,3 +304,93 @@ fn answers_and_drops_raw_datagrams_as_specified() -> Result<()> {
     ensure!(counter(&lab, "Dropped")? == 4);
     lab.down()
 }
+
+/// The RA's MTU option as `peer` in `wan` sees it now.
+fn advertised_mtu(lab: &Lab, peer: SocketAddrV4) -> Result<Option<u32>> {
+    let rs = emit_rs([9; 8]);
+    let primary = SocketAddrV4::new(SERVER_IP, 3544);
+    let Some((_, ra)) = in_netns(lab, "wan", move || exchange(peer, primary, &rs))? else {
+        return Ok(None);
+    };
+    let p = teredo::wire::TeredoPacket::parse(&ra)?;
+    Ok(RouterAdvertisement::parse(p.ipv6)?.mtu)
+}
+
+fn proc_status_field(pid: u32, field: &str) -> Result<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(field))
+        .map(|v| v.trim().to_owned())
+        .ok_or_else(|| anyhow!("no {field} in /proc/{pid}/status"))
+}
+
+#[test]
+fn runs_unprivileged_reloads_on_sighup_and_exits_cleanly() -> Result<()> {
+    let (lab, server) = lab_with_our_server(&[Nat::PortRestricted])?;
+    let peer = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 254), 40003);
+
+    // Unprivileged, with no capability at all, and the pidfile holds its PID.
+    let uid = std::process::Command::new("id")
+        .args(["-u", "miredo-server"])
+        .output()?;
+    let uid = String::from_utf8_lossy(&uid.stdout).trim().to_owned();
+    let uids = proc_status_field(server.pid, "Uid:")?;
+    ensure!(
+        uids.split_whitespace().all(|u| u == uid),
+        "Uid {uids}, want {uid}"
+    );
+    ensure!(proc_status_field(server.pid, "CapEff:")? == "0000000000000000");
+    ensure!(proc_status_field(server.pid, "CapPrm:")? == "0000000000000000");
+    ensure!(std::fs::read_to_string(&server.pidfile)? == server.pid.to_string());
+    ensure!(advertised_mtu(&lab, peer)? == Some(1280));
+
+    // SIGHUP applies a new configuration in place (same process, raw socket kept).
+    lab.write_conf(
+        "our-server.conf",
+        "ServerBindAddress 192.0.2.1\nServerBindAddress2 192.0.2.2\nInterfaceMTU 1400\n",
+    )?;
+    lab.signal(&server, libc::SIGHUP)?;
+    lab.wait_for(
+        "the RA to advertise MTU 1400",
+        Duration::from_secs(5),
+        || Ok(advertised_mtu(&lab, peer)? == Some(1400)),
+    )
+    .with_context(|| server.log_text())?;
+    ensure!(server.is_running());
+    ensure!(server
+        .log_text()
+        .contains("Reloading configuration on signal 1 (Hangup)"));
+    // Counters survive the reload.
+    wait_counter(&lab, &server, "RsAnswered", 2)?;
+    let mtu = busctl(
+        &lab,
+        &["get-property", BUS_NAME, BUS_PATH, BUS_IFACE, "Mtu"],
+    )?;
+    ensure!(mtu == "u 1400", "Mtu on D-Bus: {mtu}");
+
+    // A configuration that does not load keeps the previous one.
+    lab.write_conf("our-server.conf", "InterfaceMTU 1500\n")?;
+    lab.signal(&server, libc::SIGHUP)?;
+    lab.wait_for(
+        "the reload failure to be logged",
+        Duration::from_secs(5),
+        || Ok(server.log_text().contains("Server address not specified")),
+    )?;
+    ensure!(
+        server.is_running(),
+        "died on a bad reload:\n{}",
+        server.log_text()
+    );
+    ensure!(advertised_mtu(&lab, peer)? == Some(1400));
+
+    // SIGTERM: clean exit, pidfile removed.
+    lab.signal(&server, libc::SIGTERM)?;
+    lab.wait_for("the server to exit", Duration::from_secs(5), || {
+        Ok(!server.is_running())
+    })?;
+    let log = server.log_text();
+    ensure!(log.contains("Exiting on signal 15 (Terminated)"), "{log}");
+    ensure!(log.contains("Terminated with no error."), "{log}");
+    ensure!(!server.pidfile.exists(), "pidfile left behind");
+    lab.down()
+}

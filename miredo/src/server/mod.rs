@@ -16,6 +16,7 @@
 //! not load keeps the previous one (miredo exits). Counters survive reloads.
 
 pub mod net;
+pub mod reaper;
 
 use std::ffi::OsString;
 use std::net::{Ipv6Addr, SocketAddr};
@@ -207,6 +208,20 @@ fn run(cli: &Cli) -> i32 {
         }
     }
     info!("Starting...");
+    let _reaper = match reaper::spawn(
+        cli.pidfile.clone(),
+        &[
+            raw.as_raw_fd(),
+            sockets.primary_fd(),
+            sockets.secondary_fd(),
+        ],
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            error!("{e:#}");
+            return 1;
+        }
+    };
     if let Err(e) = daemon::privileges::drop_to_user(&user, &[]) {
         daemon::alert!("{e}");
         return 1;
@@ -230,6 +245,7 @@ fn run(cli: &Cli) -> i32 {
         send_errors: 0,
     };
     let code = rt.block_on(state.run(sockets));
+    // The lock goes with the process; the helper unlinks the file once we are gone.
     drop(pidfile);
     code
 }

@@ -46,6 +46,11 @@ impl RawIpv6 {
         Ok(RawIpv6 { socket })
     }
 
+    /// The descriptor.
+    pub fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.socket)
+    }
+
     /// Sends the whole IPv6 packet `packet` toward `dst`. Errors that a previous
     /// ICMPv6 error left on the socket (unreachable, refused) are reported by the
     /// next send and say nothing about this packet: retry those.
@@ -143,6 +148,16 @@ pub struct StdUdpPair {
 }
 
 impl StdUdpPair {
+    /// The primary socket's descriptor.
+    pub fn primary_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.primary)
+    }
+
+    /// The secondary socket's descriptor.
+    pub fn secondary_fd(&self) -> std::os::fd::RawFd {
+        std::os::fd::AsRawFd::as_raw_fd(&self.secondary)
+    }
+
     /// Registers the sockets with the (current) tokio runtime.
     pub fn into_tokio(self) -> io::Result<UdpPair> {
         Ok(UdpPair {
