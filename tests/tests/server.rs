@@ -150,11 +150,17 @@ fn exchange(
 }
 
 #[test]
-fn debian_clients_qualify_behind_full_cone_and_port_restricted_nats() -> Result<()> {
-    let (lab, server) = lab_with_our_server(&[Nat::FullCone, Nat::PortRestricted])?;
-    let c1 = lab.start_debian_client(1)?;
-    let c2 = lab.start_debian_client(2)?;
-    for (n, c) in [(1, &c1), (2, &c2)] {
+fn debian_clients_qualify_behind_every_nat_type() -> Result<()> {
+    let (lab, server) = lab_with_our_server(&[
+        Nat::FullCone,
+        Nat::PortRestricted,
+        Nat::RestrictedCone,
+        Nat::Symmetric,
+    ])?;
+    let clients = (1..=4)
+        .map(|n| lab.start_debian_client(n))
+        .collect::<Result<Vec<_>>>()?;
+    for (n, c) in (1u8..).zip(&clients) {
         let addr = lab
             .wait_teredo_addr(&format!("cl{n}"), QUALIFY)
             .with_context(|| {
@@ -166,7 +172,7 @@ fn debian_clients_qualify_behind_full_cone_and_port_restricted_nats() -> Result<
             })?;
         check_decodes(addr, n)?;
     }
-    wait_counter(&lab, &server, "RsAnswered", 2)?;
+    wait_counter(&lab, &server, "RsAnswered", 4)?;
     let intro = busctl(&lab, &["introspect", BUS_NAME, BUS_PATH])?;
     for member in ["ForwardedTeredo", "ForwardedNative", "Dropped", "Status"] {
         ensure!(intro.contains(member), "introspection lacks {member}");
@@ -176,18 +182,69 @@ fn debian_clients_qualify_behind_full_cone_and_port_restricted_nats() -> Result<
 }
 
 #[test]
-fn our_client_qualifies_against_our_server() -> Result<()> {
-    let (lab, server) = lab_with_our_server(&[Nat::PortRestricted])?;
-    let c = lab.start_our_client(1, &Lab::client_conf())?;
-    let addr = lab.wait_teredo_addr("cl1", QUALIFY).with_context(|| {
-        format!(
-            "client log:\n{}\nserver log:\n{}",
-            c.log_text(),
-            server.log_text()
-        )
-    })?;
-    check_decodes(addr, 1)?;
-    wait_counter(&lab, &server, "RsAnswered", 1)?;
+fn our_clients_qualify_behind_every_nat_type() -> Result<()> {
+    let (lab, server) = lab_with_our_server(&[
+        Nat::PortRestricted,
+        Nat::FullCone,
+        Nat::RestrictedCone,
+        Nat::Symmetric,
+    ])?;
+    let clients = (1..=4)
+        .map(|n| lab.start_our_client(n, &Lab::client_conf()))
+        .collect::<Result<Vec<_>>>()?;
+    for (n, c) in (1u8..).zip(&clients) {
+        let addr = lab
+            .wait_teredo_addr(&format!("cl{n}"), QUALIFY)
+            .with_context(|| {
+                format!(
+                    "client log:\n{}\nserver log:\n{}",
+                    c.log_text(),
+                    server.log_text()
+                )
+            })?;
+        check_decodes(addr, n)?;
+    }
+    wait_counter(&lab, &server, "RsAnswered", 4)?;
+    lab.down()
+}
+
+/// The same RS, answered by Debian's miredo-server and then by ours: the same bytes.
+#[test]
+fn router_advertisement_is_byte_identical_to_debians() -> Result<()> {
+    let lab = Lab::up(LabOpts::with_nats(&[Nat::PortRestricted]))?;
+    let primary = SocketAddrV4::new(SERVER_IP, 3544);
+    let peer = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 254), 40004);
+    let solicit = |lab: &Lab| -> Result<Vec<Vec<u8>>> {
+        let mut replies = Vec::new();
+        for cone in [false, true] {
+            let mut rs = Vec::new();
+            teredo::wire::AuthRepr::with_nonce([7; 8]).emit(&mut rs);
+            let source = if cone {
+                CONE_LINK_LOCAL
+            } else {
+                RouterSolicitation::TEREDO_CLIENT.source
+            };
+            rs.extend(
+                RouterSolicitation {
+                    source,
+                    ..RouterSolicitation::TEREDO_CLIENT
+                }
+                .emit(),
+            );
+            let (from, ra) =
+                in_netns(lab, "wan", move || exchange(peer, primary, &rs))?.context("no RA")?;
+            let mut tagged = from.to_string().into_bytes();
+            tagged.extend(ra);
+            replies.push(tagged);
+        }
+        Ok(replies)
+    };
+    let debian = lab.start_debian_server()?;
+    let theirs = solicit(&lab).with_context(|| debian.log_text())?;
+    lab.stop(&debian)?;
+    let ours = lab.start_our_server_bound()?;
+    let mine = solicit(&lab).with_context(|| ours.log_text())?;
+    ensure!(theirs == mine, "Debian's {theirs:02x?}\nours {mine:02x?}");
     lab.down()
 }
 
@@ -392,5 +449,27 @@ fn runs_unprivileged_reloads_on_sighup_and_exits_cleanly() -> Result<()> {
     ensure!(log.contains("Exiting on signal 15 (Terminated)"), "{log}");
     ensure!(log.contains("Terminated with no error."), "{log}");
     ensure!(!server.pidfile.exists(), "pidfile left behind");
+    lab.down()
+}
+
+/// A native peer is found through a ping test that our server sends out of its raw
+/// IPv6 socket; the answer comes back through Debian's relay.
+#[test]
+fn debian_client_reaches_native_ipv6_via_our_servers_ping_test() -> Result<()> {
+    let (lab, server) = lab_with_our_server(&[Nat::PortRestricted])?;
+    let relay = lab.start_debian_relay()?;
+    let client = lab.start_debian_client(1)?;
+    let addr = lab.wait_teredo_addr("cl1", QUALIFY)?;
+    check_decodes(addr, 1)?;
+    lab.wait_ping6("cl1", e2e::TARGET_IP6, PING)
+        .with_context(|| {
+            format!(
+                "client:\n{}\nrelay:\n{}\nserver:\n{}",
+                client.log_text(),
+                relay.log_text(),
+                server.log_text()
+            )
+        })?;
+    wait_counter(&lab, &server, "ForwardedNative", 1)?;
     lab.down()
 }
