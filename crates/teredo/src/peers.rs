@@ -22,7 +22,7 @@
 //! (FIFO): LIFO reorders the very packets (TCP SYN then data, DNS retries) that
 //! the queue exists to save. See `docs/compat.md`.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::net::{Ipv6Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
@@ -126,8 +126,10 @@ pub struct Peer {
     pub bubbles: RateLimit,
     /// Ping tests sent and when.
     pub pings: RateLimit,
-    queue: VecDeque<Queued>,
-    queued_bytes: usize,
+    // A Vec, not a VecDeque: the queue is only ever appended to and emptied
+    // whole, and the smaller header is paid by every peer in the table.
+    queue: Vec<Queued>,
+    queued_bytes: u16,
 }
 
 impl Peer {
@@ -140,7 +142,7 @@ impl Peer {
             last_tx: None,
             bubbles: RateLimit::default(),
             pings: RateLimit::default(),
-            queue: VecDeque::new(),
+            queue: Vec::new(),
             queued_bytes: 0,
         }
     }
@@ -173,10 +175,11 @@ impl Peer {
     /// returns false (and drops nothing else) if it does not.
     pub fn enqueue(&mut self, item: Queued) -> bool {
         let len = item.len();
-        match self.queued_bytes.checked_add(len) {
+        match usize::from(self.queued_bytes).checked_add(len) {
             Some(total) if total <= QUEUE_BUDGET => {
-                self.queued_bytes = total;
-                self.queue.push_back(item);
+                // QUEUE_BUDGET fits in a u16.
+                self.queued_bytes = total as u16;
+                self.queue.push(item);
                 true
             }
             _ => false,
@@ -185,7 +188,7 @@ impl Peer {
 
     /// Bytes currently queued.
     pub fn queued_bytes(&self) -> usize {
-        self.queued_bytes
+        usize::from(self.queued_bytes)
     }
 
     /// Number of packets currently queued.
@@ -194,9 +197,10 @@ impl Peer {
     }
 
     /// Takes every queued packet, oldest first.
-    pub fn take_queue(&mut self) -> impl Iterator<Item = Queued> + '_ {
+    /// The queue's storage goes with it: a confirmed peer rarely queues again.
+    pub fn take_queue(&mut self) -> impl Iterator<Item = Queued> {
         self.queued_bytes = 0;
-        self.queue.drain(..)
+        std::mem::take(&mut self.queue).into_iter()
     }
 }
 
