@@ -15,6 +15,15 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    /// The kernel refused an operation on one named object (a tunnel, an
+    /// XFRM state or policy, a proxy entry, a socket option).
+    #[error("{op} {object}: {source}")]
+    KernelObject {
+        op: &'static str,
+        object: String,
+        #[source]
+        source: io::Error,
+    },
     /// No interface has that name or index.
     #[error("no such interface: {0}")]
     NoSuchLink(String),
@@ -27,7 +36,9 @@ impl Error {
     /// The errno of a kernel refusal, if that is what this is.
     pub fn errno(&self) -> Option<i32> {
         match self {
-            Error::Kernel { source, .. } => source.raw_os_error(),
+            Error::Kernel { source, .. } | Error::KernelObject { source, .. } => {
+                source.raw_os_error()
+            }
             Error::NoSuchLink(_) => Some(libc::ENODEV),
             Error::Protocol { .. } => None,
         }
@@ -61,6 +72,30 @@ impl Error {
 
     pub(crate) fn io(op: &'static str, source: io::Error) -> Self {
         Error::Kernel { op, source }
+    }
+
+    /// A refusal of `op` on `object` (described as `ip` would print it).
+    pub(crate) fn object(op: &'static str, object: impl Into<String>, source: io::Error) -> Self {
+        Error::KernelObject {
+            op,
+            object: object.into(),
+            source,
+        }
+    }
+
+    /// Like [`Error::from_rtnl`], naming the object.
+    pub(crate) fn from_rtnl_object(
+        op: &'static str,
+        object: impl Into<String>,
+        e: rtnetlink::Error,
+    ) -> Self {
+        match e {
+            rtnetlink::Error::NetlinkError(msg) => Error::object(op, object, msg.to_io()),
+            other => Error::Protocol {
+                op,
+                detail: format!("{}: {other}", object.into()),
+            },
+        }
     }
 }
 

@@ -13,14 +13,20 @@
 
 pub mod error;
 pub mod events;
+pub mod ip6tnl;
+pub mod neigh_proxy;
 pub mod netlink;
 pub mod netns;
+pub mod probe;
 pub mod rt_tables;
 pub mod sysctl;
 pub mod tun;
+pub mod xfrm;
 
 pub use error::{strerror, Error, Result};
 pub use events::{EventGroup, Events, NetEvent};
+pub use ip6tnl::{Ip6TnlInfo, Ip6TnlSpec};
+pub use neigh_proxy::ProxyNeigh;
 pub use netlink::{
     AddrInfo, Family, LinkInfo, Netlink, RouteInfo, RouteSpec, RuleInfo, RuleSpec, TABLE_LOCAL,
     TABLE_MAIN,

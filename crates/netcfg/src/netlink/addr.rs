@@ -27,6 +27,9 @@ impl AddrInfo {
     pub const FLAG_TENTATIVE: u32 = AddressFlags::Tentative.bits();
     pub const FLAG_DADFAILED: u32 = AddressFlags::Dadfailed.bits();
     pub const FLAG_DEPRECATED: u32 = AddressFlags::Deprecated.bits();
+    /// `IFA_F_HOMEADDRESS`: a Mobile IPv6 home address (source address
+    /// selection prefers it, RFC 6724 rule 4).
+    pub const FLAG_HOMEADDRESS: u32 = AddressFlags::Homeaddress.bits();
     /// Set on the random link-local address the kernel gives a TUN.
     pub const FLAG_STABLE_PRIVACY: u32 = AddressFlags::StablePrivacy.bits();
 
@@ -113,6 +116,20 @@ impl Netlink {
         req.execute()
             .await
             .map_err(|e| Error::from_rtnl("address add", e))
+    }
+
+    /// `ip address add ADDR/128 dev X home nodad`: how mip6d puts the home
+    /// address on the tunnel while away from home (umip.md §3.3).
+    pub async fn add_home_address(&self, index: u32, addr: std::net::Ipv6Addr) -> Result<()> {
+        let mut req = self.handle.address().add(index, IpAddr::V6(addr), 128);
+        let msg = req.message_mut();
+        msg.header.flags |= AddressHeaderFlags::Nodad | AddressHeaderFlags::Homeaddress;
+        msg.attributes.push(AddressAttribute::Flags(
+            AddressFlags::Nodad | AddressFlags::Homeaddress,
+        ));
+        req.execute().await.map_err(|e| {
+            Error::from_rtnl_object("address add", format!("{addr}/128 home dev {index}"), e)
+        })
     }
 
     /// `ip address del ADDR/LEN dev X`.

@@ -1,0 +1,84 @@
+//! netcfg's Mobile IPv6 kernel operations on a kernel that has them: the VM of
+//! `scripts/vm.sh` (docs/vm.md) runs `scripts/vm/kernel-ops.sh`, which drives
+//! `crates/netcfg/examples/kernel_ops` through the feature probe, installing a mobile
+//! node's kernel state (ip6ip6 tunnel, home address, table 252, rules 1001/1003,
+//! proxy entry, XFRM sub-policies, route2/hao RO states), a handover, and removal,
+//! comparing `ip`'s view at each step.
+//!
+//! Needs root and `scripts/deps.sh`; fails, never skips, without them.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{ensure, Context, Result};
+use e2e::{repo_root, require_root};
+
+/// Builds the example the guest runs (the guest sees the host's target directory).
+fn build_kernel_ops() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(&cargo)
+        .args(["build", "-p", "netcfg", "--example", "kernel_ops"])
+        .current_dir(repo_root())
+        .output()
+        .with_context(|| format!("cannot run {cargo}"))?;
+    ensure!(
+        out.status.success(),
+        "cargo build -p netcfg --example kernel_ops failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+#[test]
+fn vm_kernel_ops_install_handover_remove() -> Result<()> {
+    require_root()?;
+    build_kernel_ops()?;
+    let vm = repo_root().join("scripts/vm.sh");
+    let started = Instant::now();
+    let out = Command::new(&vm)
+        .args(["run", "scripts/vm/kernel-ops.sh"])
+        .env("VM_TIMEOUT", "240")
+        .current_dir(repo_root())
+        .output()
+        .with_context(|| format!("cannot run {}", vm.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let transcript = format!(
+        "exit status {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "vm.sh run kernel-ops.sh took {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    ensure!(
+        out.status.code() == Some(0),
+        "the VM kernel-ops test failed (124 is vm.sh's time-out, 125 a guest that did \
+         not boot):\n{transcript}"
+    );
+    for line in [
+        "kops: probe CONFIG_IPV6_MIP6: present",
+        "kops: probe CONFIG_IPV6_TUNNEL: present",
+        "kops: probe CONFIG_XFRM_SUB_POLICY: present",
+        "kops: ok probe: every feature present",
+        "kops: ok tunnel add ip6tnl1 2001:db8:a::100 -> 2001:db8:1::2",
+        "kops: ok tunnel add with the same endpoints refused (EEXIST)",
+        "kops: ok home address on the tunnel",
+        "kops: ok table 252 routes, rules 1001 and 1003 (blackhole)",
+        "kops: ok proxy neighbour",
+        "kops: ok xfrm sub-policies and route2/hao states with coa",
+        "kops: ok tunnel change ip6tnl1 -> local 2001:db8:b::100",
+        "kops: ok xfrm state update to the new coa",
+        "kops: ok ip sees tunnel, home address, routes, rules, proxy entry, policies and states",
+        "kops: ok xfrm policies and states removed by owner",
+        "kops: ok proxy, rules, tunnel (and its routes) removed",
+        "kops: ok state after remove equals the state before install",
+        "kops: all checks passed",
+    ] {
+        ensure!(
+            stdout.lines().any(|l| l == line),
+            "no line {line:?} in the guest's output:\n{transcript}"
+        );
+    }
+    Ok(())
+}
