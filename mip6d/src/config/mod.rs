@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 
 pub mod check;
 pub mod glob;
+pub mod ipsec;
 pub mod lexer;
 pub mod model;
 pub mod parser;
