@@ -23,7 +23,7 @@ use std::net::{Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use teredo::server::{DropReason, Local, Server, ServerConfig};
+use teredo::server::{DropReason, Local, Server, ServerConfig, ServerConfigError};
 use tracing::{debug, error, info, warn};
 
 use crate::cli::{self, Action, Cli, Program};
@@ -96,7 +96,8 @@ fn load_config(cli: &Cli) -> Option<ServerdConfig> {
     }
 }
 
-/// The core's settings for `conf`, checked as miredo checks them at start-up.
+/// The core's settings for `conf`, checked as miredo checks them at start-up; the
+/// error is the line to log (miredo's wording for non-global addresses).
 fn server_config(conf: &ServerdConfig) -> Result<ServerConfig, String> {
     let c = ServerConfig {
         primary: conf.server_bind_address,
@@ -104,7 +105,10 @@ fn server_config(conf: &ServerdConfig) -> Result<ServerConfig, String> {
         prefix: conf.prefix,
         mtu: conf.interface_mtu,
     };
-    c.validate().map_err(|e| e.to_string())?;
+    c.validate().map_err(|e| match e {
+        ServerConfigError::NotGlobal(_) => format!("Teredo server UDP socket error: {e}"),
+        e => e.to_string(),
+    })?;
     Ok(c)
 }
 
@@ -113,7 +117,7 @@ fn open(conf: &ServerdConfig) -> Option<(ServerConfig, StdUdpPair)> {
     let sc = match server_config(conf) {
         Ok(sc) => sc,
         Err(e) => {
-            error!("Teredo server UDP socket error: {e}");
+            error!("{e}");
             daemon::alert!("Teredo server fatal error");
             return None;
         }
@@ -385,7 +389,7 @@ impl Loop<'_> {
         let sc = match server_config(&conf) {
             Ok(sc) => sc,
             Err(e) => {
-                error!("Teredo server UDP socket error: {e}");
+                error!("{e}");
                 warn!("Loading configuration from {file} failed");
                 return Ok(());
             }
