@@ -308,7 +308,7 @@ fn answers_and_drops_raw_datagrams_as_specified() -> Result<()> {
     ensure!(from == secondary, "cone RA from {from}");
 
     // Drops: a non-global source, an over-long ping test, a non-Teredo source to a
-    // native host (no open relay), garbage.
+    // native host (no open relay), garbage, a spoofed mapping.
     let rs = emit_rs(nonce);
     let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 40002);
     ensure!(in_netns(&lab, "srv", move || exchange(local, primary, &rs))?.is_none());
@@ -331,10 +331,17 @@ fn answers_and_drops_raw_datagrams_as_specified() -> Result<()> {
         }
         .emit_ipv6(src, target, 64)
     };
+    // A Teredo source claiming someone else's mapping.
+    let spoofed = TeredoAddr {
+        mapped_port: peer.port() + 1,
+        ..TeredoAddr::from_ipv6(&teredo_src)
+    }
+    .to_ipv6();
     let datagrams = vec![
         ping(teredo_src, 100),
         ping("2001:db8:ff02::99".parse()?, 8),
         b"not a teredo packet".to_vec(),
+        ping(spoofed, 8),
         ping(teredo_src, 18),
     ];
     in_netns(&lab, "wan", move || {
@@ -347,7 +354,7 @@ fn answers_and_drops_raw_datagrams_as_specified() -> Result<()> {
     let mut seen = BTreeMap::new();
     lab.wait_for("drops on D-Bus", Duration::from_secs(5), || {
         seen = drops(&lab)?;
-        Ok(seen.values().sum::<u64>() >= 4)
+        Ok(seen.values().sum::<u64>() >= 5)
     })
     .with_context(|| format!("server log:\n{}", server.log_text()))?;
     for reason in [
@@ -355,10 +362,11 @@ fn answers_and_drops_raw_datagrams_as_specified() -> Result<()> {
         "too_long",
         "not_for_this_server",
         "malformed",
+        "mapping_mismatch",
     ] {
         ensure!(seen.get(reason) == Some(&1), "{reason}: {seen:?}");
     }
-    ensure!(counter(&lab, "Dropped")? == 4);
+    ensure!(counter(&lab, "Dropped")? == 5);
     lab.down()
 }
 
@@ -472,4 +480,71 @@ fn debian_client_reaches_native_ipv6_via_our_servers_ping_test() -> Result<()> {
         })?;
     wait_counter(&lab, &server, "ForwardedNative", 1)?;
     lab.down()
+}
+
+const TYPES: [Nat; 4] = [
+    Nat::FullCone,
+    Nat::RestrictedCone,
+    Nat::PortRestricted,
+    Nat::Symmetric,
+];
+
+/// (A's NAT, B's NAT) → (A→B works, B→A works), Debian clients in both slots (cl1–cl4
+/// behind one NAT of each type, cl5–cl8 likewise), with Debian's server or ours.
+fn debian_matrix(our_server: bool) -> Result<BTreeMap<(usize, usize), (bool, bool)>> {
+    let nats: Vec<Nat> = TYPES.iter().chain(TYPES.iter()).copied().collect();
+    let lab = Lab::up(LabOpts::with_nats(&nats))?;
+    if our_server {
+        lab.start_our_server_bound()?;
+    } else {
+        lab.start_debian_server()?;
+    }
+    for n in 1..=8u8 {
+        lab.start_debian_client(n)?;
+    }
+    let addrs = (1..=8u8)
+        .map(|n| lab.wait_teredo_addr(&format!("cl{n}"), QUALIFY))
+        .collect::<Result<Vec<_>>>()?;
+    let reach = |from: usize, to: usize| {
+        lab.wait_ping6(
+            &format!("cl{}", from + 1),
+            addrs[to],
+            Duration::from_secs(5),
+        )
+        .is_ok()
+    };
+    let mut m = BTreeMap::new();
+    for a in 0..4 {
+        for b in 0..4 {
+            let ab = reach(a, 4 + b);
+            let ba = reach(4 + b, a);
+            m.insert((a, b), (ab, ba));
+        }
+    }
+    lab.down()?;
+    Ok(m)
+}
+
+/// Every cell of the NAT matrix that works between Debian's clients with Debian's
+/// server also works with ours.
+#[test]
+fn nat_matrix_through_our_server_covers_debians() -> Result<()> {
+    let theirs = debian_matrix(false)?;
+    let ours = debian_matrix(true)?;
+    let mut missing = Vec::new();
+    for (cell, (ab, ba)) in &theirs {
+        let (oab, oba) = ours[cell];
+        if (*ab && !oab) || (*ba && !oba) {
+            missing.push(format!(
+                "{:?}->{:?}: Debian's server {ab}/{ba}, ours {oab}/{oba}",
+                TYPES[cell.0], TYPES[cell.1]
+            ));
+        }
+    }
+    eprintln!("Debian's server: {theirs:?}\nours: {ours:?}");
+    ensure!(
+        missing.is_empty(),
+        "cells lost with our server: {missing:#?}"
+    );
+    Ok(())
 }
