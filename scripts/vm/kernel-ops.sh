@@ -4,7 +4,8 @@
 # in a namespace of its own: the feature probe, then install (ip6ip6 tunnel, home
 # address, table 252, rules 1001/1003, proxy entry, XFRM sub-policies and RO states,
 # a handover), then remove; `ip` must see exactly what was installed, and the state
-# dump after remove must equal the one before install.
+# dump after remove must equal the one before install. Then the Mobility Header
+# socket through the kernel's HAO and RH2 processing (kernel_ops sockets).
 #
 # Each check prints "kops: ok ..."; the first failure exits non-zero.
 set -euo pipefail
@@ -23,7 +24,7 @@ lsmod | grep -qw ip6_tunnel || vm_die "the probe did not get ip6_tunnel loaded"
 vm_load_modules
 
 ip netns add kops
-trap 'ip netns del kops 2>/dev/null || true' EXIT
+trap 'ip netns del kops 2>/dev/null || true; ip netns del kops-mh 2>/dev/null || true' EXIT
 in_ns() { ip netns exec kops "$@"; }
 
 # install brings lo up (the tunnel's link); so does every real node.
@@ -59,4 +60,9 @@ if [ "$after" != "$before" ]; then
   vm_die "state dump differs after remove: $(diff /tmp/kops-before.txt /tmp/kops-after.txt)"
 fi
 echo "kops: ok state after remove equals the state before install"
+
+ip netns add kops-mh
+in_ns_mh() { ip netns exec kops-mh "$@"; }
+in_ns_mh "$kops" sockets
+ip netns del kops-mh
 echo "kops: all checks passed"

@@ -3,7 +3,8 @@
 //! `crates/netcfg/examples/kernel_ops` through the feature probe, installing a mobile
 //! node's kernel state (ip6ip6 tunnel, home address, table 252, rules 1001/1003,
 //! proxy entry, XFRM sub-policies, route2/hao RO states), a handover, and removal,
-//! comparing `ip`'s view at each step.
+//! comparing `ip`'s view at each step; then Mobility Header sockets through the
+//! kernel's HAO (XFRM hao state) and RH2 (ancillary data) processing.
 //!
 //! Needs root and `scripts/deps.sh`; fails, never skips, without them.
 
@@ -30,7 +31,7 @@ fn build_kernel_ops() -> Result<()> {
 }
 
 #[test]
-fn vm_kernel_ops_install_handover_remove() -> Result<()> {
+fn vm_kernel_ops_install_handover_remove_and_mh_sockets() -> Result<()> {
     require_root()?;
     build_kernel_ops()?;
     let vm = repo_root().join("scripts/vm.sh");
@@ -73,6 +74,9 @@ fn vm_kernel_ops_install_handover_remove() -> Result<()> {
         "kops: ok xfrm policies and states removed by owner",
         "kops: ok proxy, rules, tunnel (and its routes) removed",
         "kops: ok state after remove equals the state before install",
+        "kops: ok BU from 2001:db8:1::100 arrived with a HAO carrying 2001:db8:a::100 (xfrm hao state)",
+        "kops: ok BA to 2001:db8:1::100 via 2001:db8:a::100 arrived with an RH2 (ancillary data)",
+        "kops: ok xfrm flush of sub policies and route2/hao states",
         "kops: all checks passed",
     ] {
         ensure!(

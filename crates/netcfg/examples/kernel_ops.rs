@@ -7,12 +7,18 @@
 //!                        handover (tunnel endpoints, state CoA); checks each
 //!                        through netcfg's own listings
 //!   kernel_ops remove    removes all of it again, finding it by owner
+//!   kernel_ops sockets   Mobility Header sockets over loopback through the MIPv6
+//!                        datapath: a BU from the home address leaves with a HAO
+//!                        (XFRM hao state), a BA goes to the care-of address with
+//!                        an RH2 (ancillary data); each side reads the header
+//!                        the other's kernel processed
 //!
 //! Each step prints `kops: ok ...`; the first failure exits 1 with the error.
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::process::ExitCode;
 
+use netcfg::mh_socket::{MhSocket, RecvMeta, SendMeta};
 use netcfg::probe::{probe_kernel, KernelFeature};
 use netcfg::xfrm::{
     PolicyDir, PolicyType, Selector, Template, Xfrm, XfrmPolicy, XfrmProto, XfrmState,
@@ -252,6 +258,112 @@ async fn remove() -> Res<()> {
     Ok(())
 }
 
+/// A Binding Update (MH type 5) and a Binding Acknowledgement (type 6),
+/// 16 bytes each with a PadN (RFC 6275 §6.1.7, §6.1.8).
+const BU: [u8; 16] = [59, 1, 5, 0, 0, 0, 0, 7, 0xc0, 0, 0, 15, 1, 2, 0, 0];
+const BA: [u8; 16] = [59, 1, 6, 0, 0, 0, 0, 0, 0, 7, 0, 15, 1, 2, 0, 0];
+
+/// Receive until a message of `mh_type` arrives (both sockets see every
+/// MH message of the namespace).
+async fn recv_type(sock: &MhSocket, mh_type: u8) -> Res<RecvMeta> {
+    let wait = std::time::Duration::from_secs(5);
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut buf = [0u8; 256];
+    loop {
+        let got = tokio::time::timeout_at(deadline, sock.recv(&mut buf))
+            .await
+            .map_err(|_| format!("no MH type {mh_type} within {wait:?}"))?
+            .map_err(e)?;
+        if got.len >= 3 && buf[2] == mh_type {
+            return Ok(got);
+        }
+    }
+}
+
+async fn sockets() -> Res<()> {
+    let nl = Netlink::new().map_err(e)?;
+    let x = Xfrm::new().map_err(e)?;
+    nl.set_link_up(IFINDEX_LO).await.map_err(e)?;
+    nl.add_address(IFINDEX_LO, IpAddr::V6(HA), 128, true)
+        .await
+        .map_err(e)?;
+    nl.add_address(IFINDEX_LO, IpAddr::V6(COA_A), 128, true)
+        .await
+        .map_err(e)?;
+    nl.add_home_address(IFINDEX_LO, HOA).await.map_err(e)?;
+
+    // MN side: BUs to the HA leave with a HAO. HA side: a HAO from this
+    // HoA is accepted. One hao state (HoA -> HA, coa) serves both.
+    x.add_state(&XfrmState::ro(XfrmProto::Hao, HOA, HA, COA_A))
+        .await
+        .map_err(e)?;
+    x.add_policy(&bu_policy()).await.map_err(e)?;
+    x.add_policy(
+        &XfrmPolicy::new(
+            Selector::hosts(HOA, HA),
+            PolicyDir::In,
+            PolicyType::Sub,
+            PRIO_BU,
+        )
+        .tmpl(Template::ro(XfrmProto::Hao, HOA, HA)),
+    )
+    .await
+    .map_err(e)?;
+    // MN side: an RH2 from the HA to the HoA is accepted.
+    x.add_state(&XfrmState::ro(XfrmProto::Route2, HA, HOA, COA_A))
+        .await
+        .map_err(e)?;
+    x.add_policy(
+        &XfrmPolicy::new(
+            Selector::hosts(HA, HOA),
+            PolicyDir::In,
+            PolicyType::Sub,
+            PRIO_BU,
+        )
+        .tmpl(Template::ro(XfrmProto::Route2, HA, HOA)),
+    )
+    .await
+    .map_err(e)?;
+
+    let mn = MhSocket::open().map_err(e)?;
+    let ha = MhSocket::open().map_err(e)?;
+    let from_hoa = SendMeta {
+        src: Some(HOA),
+        ..SendMeta::default()
+    };
+    mn.send(&BU, HA, &from_hoa).await.map_err(e)?;
+    let bu = recv_type(&ha, 5).await?;
+    check(
+        bu.src == Some(HOA) && bu.dst == Some(HA) && bu.hao_address() == Some(COA_A),
+        || format!("BU as the HA saw it: {bu:?}"),
+    )?;
+    ok(format!(
+        "BU from {HOA} arrived with a HAO carrying {COA_A} (xfrm hao state)"
+    ));
+
+    ha.send_via_coa(&BA, HOA, COA_A, Some(HA))
+        .await
+        .map_err(e)?;
+    let ba = recv_type(&mn, 6).await?;
+    check(
+        ba.src == Some(HA) && ba.dst == Some(HOA) && ba.rh2_address() == Some(COA_A),
+        || format!("BA as the MN saw it: {ba:?}"),
+    )?;
+    ok(format!(
+        "BA to {HOA} via {COA_A} arrived with an RH2 (ancillary data)"
+    ));
+
+    x.flush_policies(PolicyType::Sub).await.map_err(e)?;
+    x.flush_states(XfrmProto::Hao).await.map_err(e)?;
+    x.flush_states(XfrmProto::Route2).await.map_err(e)?;
+    check(
+        x.states().await.map_err(e)?.is_empty() && x.policies().await.map_err(e)?.is_empty(),
+        || "xfrm flush left something".into(),
+    )?;
+    ok("xfrm flush of sub policies and route2/hao states");
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let mode = std::env::args().nth(1).unwrap_or_default();
     let rt = match tokio::runtime::Builder::new_current_thread()
@@ -269,8 +381,9 @@ fn main() -> ExitCode {
             "probe" => probe().await,
             "install" => install().await,
             "remove" => remove().await,
+            "sockets" => sockets().await,
             other => Err(format!(
-                "usage: kernel_ops probe|install|remove (got {other:?})"
+                "usage: kernel_ops probe|install|remove|sockets (got {other:?})"
             )),
         }
     });

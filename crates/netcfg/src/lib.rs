@@ -13,11 +13,14 @@
 
 pub mod error;
 pub mod events;
+pub mod icmp6_socket;
 pub mod ip6tnl;
+pub mod mh_socket;
 pub mod neigh_proxy;
 pub mod netlink;
 pub mod netns;
 pub mod probe;
+mod raw6;
 pub mod rt_tables;
 pub mod sysctl;
 pub mod tun;
