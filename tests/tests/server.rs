@@ -144,7 +144,15 @@ fn exchange(
     match s.recv_from(&mut buf) {
         Ok((n, std::net::SocketAddr::V4(from))) => Ok(Some((from, buf[..n].to_vec()))),
         Ok(_) => bail!("IPv6 reply on an IPv4 socket"),
-        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => Ok(None),
+        // No answer in time, or nothing listening (ICMP port unreachable).
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::ConnectionRefused
+            ) =>
+        {
+            Ok(None)
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -370,15 +378,23 @@ fn answers_and_drops_raw_datagrams_as_specified() -> Result<()> {
     lab.down()
 }
 
-/// The RA's MTU option as `peer` in `wan` sees it now.
-fn advertised_mtu(lab: &Lab, peer: SocketAddrV4) -> Result<Option<u32>> {
+/// The RA's MTU option and PIO server address as `peer` in `wan` sees them when it
+/// solicits `server`:3544 (`None`: no answer).
+fn advertised(lab: &Lab, peer: SocketAddrV4, server: Ipv4Addr) -> Result<Option<(u32, Ipv4Addr)>> {
     let rs = emit_rs([9; 8]);
-    let primary = SocketAddrV4::new(SERVER_IP, 3544);
-    let Some((_, ra)) = in_netns(lab, "wan", move || exchange(peer, primary, &rs))? else {
+    let to = SocketAddrV4::new(server, 3544);
+    let Some((_, ra)) = in_netns(lab, "wan", move || exchange(peer, to, &rs))? else {
         return Ok(None);
     };
     let p = teredo::wire::TeredoPacket::parse(&ra)?;
-    Ok(RouterAdvertisement::parse(p.ipv6)?.mtu)
+    let ra = RouterAdvertisement::parse(p.ipv6)?;
+    let pio = ra.prefix().map(|x| x.server()).context("no PIO")?;
+    Ok(ra.mtu.map(|m| (m, pio)))
+}
+
+/// The RA's MTU option from the lab's primary address.
+fn advertised_mtu(lab: &Lab, peer: SocketAddrV4) -> Result<Option<u32>> {
+    Ok(advertised(lab, peer, SERVER_IP)?.map(|(m, _)| m))
 }
 
 fn proc_status_field(pid: u32, field: &str) -> Result<String> {
@@ -447,6 +463,22 @@ fn runs_unprivileged_reloads_on_sighup_and_exits_cleanly() -> Result<()> {
         server.log_text()
     );
     ensure!(advertised_mtu(&lab, peer)? == Some(1400));
+
+    // New addresses: the sockets move to them.
+    for a in ["192.0.2.3/24", "192.0.2.4/24"] {
+        lab.exec_ok("srv", &["ip", "addr", "add", a, "dev", "wan0"])?;
+    }
+    lab.write_conf("our-server.conf", "ServerBindAddress 192.0.2.3\n")?;
+    lab.signal(&server, libc::SIGHUP)?;
+    let moved = Ipv4Addr::new(192, 0, 2, 3);
+    lab.wait_for("RAs from 192.0.2.3", Duration::from_secs(5), || {
+        Ok(advertised(&lab, peer, moved)? == Some((1280, moved)))
+    })
+    .with_context(|| server.log_text())?;
+    ensure!(
+        advertised(&lab, peer, SERVER_IP)?.is_none(),
+        "192.0.2.1 still answers"
+    );
 
     // SIGTERM: clean exit, pidfile removed.
     lab.signal(&server, libc::SIGTERM)?;
@@ -547,4 +579,38 @@ fn nat_matrix_through_our_server_covers_debians() -> Result<()> {
         "cells lost with our server: {missing:#?}"
     );
     Ok(())
+}
+
+/// Without `-f`: the launcher returns 0 once the daemon holds the pidfile; the daemon
+/// serves, and its pidfile goes when it is killed.
+#[test]
+fn daemonizes_and_cleans_up_its_pidfile() -> Result<()> {
+    let lab = Lab::up(LabOpts::with_nats(&[Nat::PortRestricted]))?;
+    let conf = lab.write_conf("bg-server.conf", "ServerBindAddress 192.0.2.1\n")?;
+    let pidfile = lab.state_dir().join("run").join("bg-server.pid");
+    let bin = e2e::our_bin("miredo-server");
+    let out = lab.exec(
+        "srv",
+        &[
+            bin.as_os_str(),
+            "-u".as_ref(),
+            "miredo-server".as_ref(),
+            "-p".as_ref(),
+            pidfile.as_os_str(),
+            "-c".as_ref(),
+            conf.as_os_str(),
+        ],
+    )?;
+    ensure!(out.status.success(), "launcher: {out:?}");
+    let pid: i32 = std::fs::read_to_string(&pidfile)?.parse()?;
+    let peer = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 254), 40005);
+    let served = advertised_mtu(&lab, peer);
+    // SAFETY: kill(2) on the PID our own daemon wrote.
+    let killed = unsafe { libc::kill(pid, libc::SIGTERM) } == 0;
+    ensure!(served? == Some(1280), "no RA from the background server");
+    ensure!(killed, "kill {pid}: {}", std::io::Error::last_os_error());
+    lab.wait_for("the pidfile to go", Duration::from_secs(5), || {
+        Ok(!pidfile.exists())
+    })?;
+    lab.down()
 }
