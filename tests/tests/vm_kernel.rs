@@ -4,7 +4,8 @@
 //! node's kernel state (ip6ip6 tunnel, home address, table 252, rules 1001/1003,
 //! proxy entry, XFRM sub-policies, route2/hao RO states), a handover, and removal,
 //! comparing `ip`'s view at each step; then Mobility Header sockets through the
-//! kernel's HAO (XFRM hao state) and RH2 (ancillary data) processing.
+//! kernel's HAO (XFRM hao state) and RH2 (ancillary data) processing, and the XFRM
+//! REPORT for a HAO no policy admits.
 //!
 //! Needs root and `scripts/deps.sh`; fails, never skips, without them.
 
@@ -76,6 +77,7 @@ fn vm_kernel_ops_install_handover_remove_and_mh_sockets() -> Result<()> {
         "kops: ok state after remove equals the state before install",
         "kops: ok BU from 2001:db8:1::100 arrived with a HAO carrying 2001:db8:a::100 (xfrm hao state)",
         "kops: ok BA to 2001:db8:1::100 via 2001:db8:a::100 arrived with an RH2 (ancillary data)",
+        "kops: ok HAO without an inbound policy reported (hao, 2001:db8:1::100 -> 2001:db8:1::2, addr 2001:db8:a::100)",
         "kops: ok xfrm flush of sub policies and route2/hao states",
         "kops: all checks passed",
     ] {

@@ -11,7 +11,8 @@
 //!                        datapath: a BU from the home address leaves with a HAO
 //!                        (XFRM hao state), a BA goes to the care-of address with
 //!                        an RH2 (ancillary data); each side reads the header
-//!                        the other's kernel processed
+//!                        the other's kernel processed; a HAO on a UDP
+//!                        datagram that no policy admits raises an XFRM REPORT
 //!
 //! Each step prints `kops: ok ...`; the first failure exits 1 with the error.
 
@@ -21,7 +22,8 @@ use std::process::ExitCode;
 use netcfg::mh_socket::{MhSocket, RecvMeta, SendMeta};
 use netcfg::probe::{probe_kernel, KernelFeature};
 use netcfg::xfrm::{
-    PolicyDir, PolicyType, Selector, Template, Xfrm, XfrmPolicy, XfrmProto, XfrmState,
+    PolicyDir, PolicyType, Selector, Template, Xfrm, XfrmEvent, XfrmEvents, XfrmGroups, XfrmPolicy,
+    XfrmProto, XfrmState,
 };
 use netcfg::{Family, Ip6TnlSpec, Netlink, ProxyNeigh, RouteSpec, RuleSpec};
 
@@ -351,6 +353,42 @@ async fn sockets() -> Res<()> {
     )?;
     ok(format!(
         "BA to {HOA} via {COA_A} arrived with an RH2 (ancillary data)"
+    ));
+
+    // Without an inbound policy for it, a HAO on anything but a Mobility
+    // Header message is refused and reported: the cue for a Binding Error.
+    let mut events = XfrmEvents::subscribe(XfrmGroups {
+        acquire: false,
+        report: true,
+    })
+    .map_err(e)?;
+    x.del_policy(&Selector::hosts(HOA, HA), PolicyDir::In, PolicyType::Sub)
+        .await
+        .map_err(e)?;
+    x.add_policy(
+        &XfrmPolicy::new(
+            Selector::hosts(HOA, HA).proto(17),
+            PolicyDir::Out,
+            PolicyType::Sub,
+            PRIO_RO,
+        )
+        .tmpl(Template::ro(XfrmProto::Hao, HOA, HA)),
+    )
+    .await
+    .map_err(e)?;
+    let udp = std::net::UdpSocket::bind((HOA, 0)).map_err(e)?;
+    udp.send_to(b"data", (HA, 9)).map_err(e)?;
+    let ev = tokio::time::timeout(std::time::Duration::from_secs(5), events.next_event())
+        .await
+        .map_err(|_| "no XFRM report within 5 s".to_string())?;
+    let reported = matches!(
+        &ev,
+        Some(XfrmEvent::Report { proto: XfrmProto::Hao, sel, addr: Some(COA_A) })
+            if sel.src == HOA && sel.dst == HA && sel.proto == 17
+    );
+    check(reported, || format!("report: {ev:?}"))?;
+    ok(format!(
+        "HAO without an inbound policy reported (hao, {HOA} -> {HA}, addr {COA_A})"
     ));
 
     x.flush_policies(PolicyType::Sub).await.map_err(e)?;

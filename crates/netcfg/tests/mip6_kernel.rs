@@ -12,7 +12,8 @@ use std::net::Ipv6Addr;
 use common::{ip, lines, netns};
 use netcfg::probe::{probe_kernel, KernelFeature};
 use netcfg::xfrm::{
-    PolicyDir, PolicyType, Selector, Template, Xfrm, XfrmPolicy, XfrmProto, XfrmState,
+    PolicyDir, PolicyType, Selector, Template, Xfrm, XfrmEvent, XfrmEvents, XfrmGroups, XfrmMode,
+    XfrmPolicy, XfrmProto, XfrmState,
 };
 use netcfg::{Ip6TnlSpec, Netlink, ProxyNeigh, Tun};
 
@@ -245,5 +246,54 @@ fn proxy_neighbours() {
                 .starts_with("neigh del proxy 2001:db8:1::100 dev"),
             "{err}"
         );
+    });
+}
+
+/// A packet that matches a policy whose template has no state raises an
+/// ACQUIRE naming the template's protocol, the addresses and the policy.
+/// (ESP here: the host kernel has no RO states; the VM covers MIP6.)
+#[test]
+fn xfrm_acquire_event() {
+    netns(|| async {
+        Netlink::new().unwrap().set_link_up(1).await.unwrap();
+        let x = Xfrm::new().unwrap();
+        let mut events = XfrmEvents::subscribe(XfrmGroups {
+            acquire: true,
+            report: true,
+        })
+        .unwrap();
+        let lo = Ipv6Addr::LOCALHOST;
+        let mut esp = Template::ro(XfrmProto::Esp, lo, lo);
+        esp.mode = XfrmMode::Transport;
+        let pol = XfrmPolicy::new(
+            Selector::hosts(lo, lo).proto(17),
+            PolicyDir::Out,
+            PolicyType::Main,
+            7,
+        )
+        .tmpl(esp);
+        x.add_policy(&pol).await.unwrap();
+        let sock = std::net::UdpSocket::bind("[::1]:0").unwrap();
+        // The kernel drops (or holds) the datagram while the SA is missing.
+        let _ = sock.send_to(b"x", "[::1]:9");
+        let ev = tokio::time::timeout(std::time::Duration::from_secs(5), events.next_event())
+            .await
+            .expect("no ACQUIRE within 5 s")
+            .unwrap();
+        match ev {
+            XfrmEvent::Acquire {
+                proto,
+                src,
+                dst,
+                sel,
+                dir,
+                priority,
+            } => {
+                assert_eq!((proto, src, dst), (XfrmProto::Esp, lo, lo));
+                assert_eq!((sel.proto, sel.dport), (17, 9));
+                assert_eq!((dir, priority), (Some(PolicyDir::Out), 7));
+            }
+            other => panic!("unexpected event {other:?}"),
+        }
     });
 }

@@ -11,6 +11,7 @@
 //! The socket belongs to the network namespace of the thread that called
 //! [`Xfrm::new`].
 
+mod events;
 mod types;
 
 use std::sync::Arc;
@@ -29,6 +30,7 @@ use netlink_packet_xfrm::{
 use netlink_proto::{sys::SocketAddr, ConnectionHandle};
 use tokio::task::JoinHandle;
 
+pub use events::{XfrmEvent, XfrmEvents, XfrmGroups};
 pub use types::{
     PolicyAction, PolicyDir, PolicyType, Selector, Template, XfrmMode, XfrmPolicy, XfrmProto,
     XfrmState, XfrmStateId, IPPROTO_DSTOPTS, IPPROTO_ICMPV6, IPPROTO_MH, IPPROTO_ROUTING,
@@ -38,7 +40,7 @@ pub use types::{
 use crate::error::{Error, Result};
 
 /// `NETLINK_XFRM`.
-const NETLINK_XFRM: isize = 6;
+pub(crate) const NETLINK_XFRM: isize = 6;
 
 struct AbortOnDrop(JoinHandle<()>);
 
