@@ -14,8 +14,13 @@
 //! [`subscribe_address_changed`].
 //!
 //! miredo-server publishes `org.miredo_rs.Server1` with one object, see [`ServerService`].
+//!
+//! mip6d publishes `org.umip_rs.Mip6d1` with one object at `/org/umip_rs/Mip6d1`
+//! implementing `.MobileNode`, `.HomeAgent` and `.Correspondent` as its role needs: see
+//! [`Mip6dService`] and the [`mip6d`] module.
 
 mod client;
+pub mod mip6d;
 mod path;
 mod server;
 mod tunnel;
@@ -26,6 +31,11 @@ pub use client::{
 pub use path::{escape_path_element, tunnel_object_path, unescape_path_element};
 pub use server::{ServerService, ServerState, SERVER_BUS_NAME, SERVER_INTERFACE, SERVER_PATH};
 pub use tunnel::{BusError, State, TunnelService, TunnelState};
+
+pub use mip6d::{
+    BindingInfo, BindingState, BuCounters, BulEntryInfo, HomeAgentState, Mip6dService,
+    MobileNodeState, RegistrationState, Role,
+};
 
 /// Re-exported so users need not depend on zbus directly for the basics.
 pub use zbus;
