@@ -16,6 +16,7 @@ pub mod events;
 pub mod icmp6_socket;
 pub mod ip6tnl;
 pub mod mh_socket;
+pub mod neigh;
 pub mod neigh_proxy;
 pub mod netlink;
 pub mod netns;
@@ -29,10 +30,11 @@ pub mod xfrm;
 pub use error::{strerror, Error, Result};
 pub use events::{EventGroup, Events, NetEvent};
 pub use ip6tnl::{Ip6TnlInfo, Ip6TnlSpec};
+pub use neigh::{NeighEntry, NudState};
 pub use neigh_proxy::ProxyNeigh;
 pub use netlink::{
-    AddrInfo, Family, LinkInfo, Netlink, RouteInfo, RouteSpec, RuleInfo, RuleSpec, TABLE_LOCAL,
-    TABLE_MAIN,
+    AddrInfo, Family, LinkInfo, Netlink, RouteInfo, RouteSpec, RuleInfo, RuleSpec, RTPROT_MIP,
+    TABLE_LOCAL, TABLE_MAIN,
 };
 pub use rt_tables::{lookup_table, RtTables};
 pub use tun::{Tun, TunError};

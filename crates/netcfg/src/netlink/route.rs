@@ -10,7 +10,8 @@ use rtnetlink::RouteMessageBuilder;
 use super::{collect, Family, Netlink, TABLE_MAIN};
 use crate::error::{Error, Result};
 
-/// A device route to add or delete: `ip route add DST/LEN dev OIF [metric M] [table T]`.
+/// A device route to add or delete: `ip route add DST/LEN [from SRC/LEN]
+/// [via GW] dev OIF [metric M] [table T] [proto P]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteSpec {
     pub dst: IpAddr,
@@ -18,7 +19,19 @@ pub struct RouteSpec {
     pub oif: u32,
     pub metric: Option<u32>,
     pub table: u32,
+    /// Source prefix (IPv6 only, `CONFIG_IPV6_SUBTREES`).
+    pub src: Option<(IpAddr, u8)>,
+    /// Next hop; same family as `dst`.
+    pub gateway: Option<IpAddr>,
+    /// `RTPROT_*`; `None` is `boot`, what `ip route add` uses. mip6d
+    /// marks its routes [`RTPROT_MIP`].
+    pub protocol: Option<u8>,
 }
+
+/// `RTPROT_MIP`: the protocol UMIP marks its routes with (16, its own
+/// define; current iproute2 names 16 `dhcp`). To be checked against
+/// UMIP's `rtnl.h` before relying on it for compatibility.
+pub const RTPROT_MIP: u8 = 16;
 
 impl RouteSpec {
     /// `default dev OIF` (IPv6), main table, kernel default metric.
@@ -39,7 +52,28 @@ impl RouteSpec {
             oif,
             metric: None,
             table: TABLE_MAIN,
+            src: None,
+            gateway: None,
+            protocol: None,
         }
+    }
+
+    /// Set a source prefix (`from SRC/LEN`).
+    pub fn from(mut self, src: IpAddr, len: u8) -> RouteSpec {
+        self.src = Some((src, len));
+        self
+    }
+
+    /// Set a next hop (`via GW`).
+    pub fn via(mut self, gateway: IpAddr) -> RouteSpec {
+        self.gateway = Some(gateway);
+        self
+    }
+
+    /// Set the `RTPROT_*` protocol.
+    pub fn protocol(mut self, protocol: u8) -> RouteSpec {
+        self.protocol = Some(protocol);
+        self
     }
 
     /// Set the metric (`RTA_PRIORITY`).
@@ -57,20 +91,36 @@ impl RouteSpec {
     fn message(&self) -> RouteMessage {
         // `ip route add` marks routes RTPROT_BOOT, which `ip route show`
         // does not print: our routes then read exactly like the hook's.
+        let protocol = self
+            .protocol
+            .map_or(RouteProtocol::Boot, RouteProtocol::from);
         let mut msg = match self.dst {
-            IpAddr::V6(a) => RouteMessageBuilder::<Ipv6Addr>::new()
-                .destination_prefix(a, self.prefix_len)
-                .output_interface(self.oif)
-                .table_id(self.table)
-                .protocol(RouteProtocol::Boot)
-                .build(),
-            IpAddr::V4(a) => RouteMessageBuilder::<Ipv4Addr>::new()
-                .destination_prefix(a, self.prefix_len)
-                .output_interface(self.oif)
-                .table_id(self.table)
-                .protocol(RouteProtocol::Boot)
-                .scope(RouteScope::Link)
-                .build(),
+            IpAddr::V6(a) => {
+                let mut b = RouteMessageBuilder::<Ipv6Addr>::new()
+                    .destination_prefix(a, self.prefix_len)
+                    .output_interface(self.oif)
+                    .table_id(self.table)
+                    .protocol(protocol);
+                if let Some((IpAddr::V6(s), len)) = self.src {
+                    b = b.source_prefix(s, len);
+                }
+                if let Some(IpAddr::V6(g)) = self.gateway {
+                    b = b.gateway(g);
+                }
+                b.build()
+            }
+            IpAddr::V4(a) => {
+                let mut b = RouteMessageBuilder::<Ipv4Addr>::new()
+                    .destination_prefix(a, self.prefix_len)
+                    .output_interface(self.oif)
+                    .table_id(self.table)
+                    .protocol(protocol);
+                match self.gateway {
+                    Some(IpAddr::V4(g)) => b = b.gateway(g),
+                    _ => b = b.scope(RouteScope::Link),
+                }
+                b.build()
+            }
         };
         if self.prefix_len == 0 {
             // A zero-length destination is sent as no RTA_DST at all, like ip.
@@ -91,6 +141,8 @@ pub struct RouteInfo {
     /// `None` is the default route (`::/0` or `0.0.0.0/0`).
     pub dst: Option<IpAddr>,
     pub prefix_len: u8,
+    /// Source prefix of a source-specific route.
+    pub src: Option<(IpAddr, u8)>,
     pub oif: Option<u32>,
     pub gateway: Option<IpAddr>,
     pub metric: Option<u32>,
@@ -114,6 +166,7 @@ impl RouteInfo {
             family,
             dst: None,
             prefix_len: msg.header.destination_prefix_length,
+            src: None,
             oif: None,
             gateway: None,
             metric: None,
@@ -126,6 +179,9 @@ impl RouteInfo {
             match attr {
                 RouteAttribute::Destination(a) => info.dst = route_ip(a),
                 RouteAttribute::Gateway(a) => info.gateway = route_ip(a),
+                RouteAttribute::Source(a) => {
+                    info.src = route_ip(a).map(|ip| (ip, msg.header.source_prefix_length))
+                }
                 RouteAttribute::Oif(i) => info.oif = Some(*i),
                 RouteAttribute::Priority(m) => info.metric = Some(*m),
                 RouteAttribute::Table(t) => info.table = *t,

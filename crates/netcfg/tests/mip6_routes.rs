@@ -1,0 +1,92 @@
+//! What mip6d asks of routes and rules beyond miredo's: table 252 routes
+//! with a source prefix, a gateway and protocol `mip`, rules 1000 (`to`),
+//! 1001 (`from` -> 252) and 1003/1004 (blackhole), in a fresh namespace.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use common::{ip, lines, netns};
+use netcfg::{Family, Netlink, RouteSpec, RuleSpec, RTPROT_MIP, TABLE_MAIN};
+
+fn a(s: &str) -> IpAddr {
+    s.parse().unwrap()
+}
+
+#[test]
+fn table_252_routes_and_mip6_rules() {
+    netns(|| async {
+        ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+        let nl = Netlink::new().unwrap();
+        let v0 = nl.link_index("v0").await.unwrap();
+        nl.set_link_up(v0).await.unwrap();
+        nl.set_link_up(nl.link_index("v1").await.unwrap())
+            .await
+            .unwrap();
+        let hoa = a("2001:db8:1::100");
+        let route = RouteSpec::prefix(a("2001:db8:c::"), 64, v0)
+            .from(hoa, 128)
+            .via(a("fe80::1"))
+            .metric(128)
+            .table(252)
+            .protocol(RTPROT_MIP);
+        nl.add_route(&route).await.unwrap();
+        let got = nl.routes(Family::V6, Some(252)).await.unwrap();
+        assert_eq!(got.len(), 1, "{got:?}");
+        assert_eq!(got[0].src, Some((hoa, 128)));
+        assert_eq!(got[0].gateway, Some(a("fe80::1")));
+        assert_eq!((got[0].metric, got[0].protocol), (Some(128), RTPROT_MIP));
+        assert_eq!(
+            lines(&ip(&["-6", "route", "show", "table", "252"])),
+            vec!["2001:db8:c::/64 from 2001:db8:1::100 via fe80::1 dev v0 proto dhcp metric 128 pref medium"]
+        );
+        nl.del_route(&route).await.unwrap();
+        assert!(nl.routes(Family::V6, Some(252)).await.unwrap().is_empty());
+
+        let to_mnp = RuleSpec::from_addr(hoa, 1000, TABLE_MAIN);
+        let to_mnp = RuleSpec {
+            src: None,
+            ..to_mnp.to(a("2001:db8:77::"), 64)
+        };
+        let rules = [
+            to_mnp,
+            RuleSpec::from_addr(hoa, 1001, 252),
+            RuleSpec::blackhole_from(hoa, 1003),
+            // "from all": no source at all (`from ::` would be ::/128).
+            RuleSpec {
+                src: None,
+                ..RuleSpec::blackhole_from(IpAddr::V6(Ipv6Addr::UNSPECIFIED), 1004)
+            },
+        ];
+        for r in &rules {
+            nl.add_rule(r).await.unwrap();
+        }
+        let shown: Vec<String> = lines(&ip(&["-6", "rule", "show"]))
+            .into_iter()
+            .filter(|l| l.starts_with("100"))
+            .collect();
+        assert_eq!(
+            shown,
+            vec![
+                "1000:\tfrom all to 2001:db8:77::/64 lookup main",
+                "1001:\tfrom 2001:db8:1::100 lookup 252",
+                "1003:\tfrom 2001:db8:1::100 blackhole",
+                "1004:\tfrom all blackhole",
+            ]
+        );
+        let ours = nl.rules(Family::V6).await.unwrap();
+        let r1000 = ours.iter().find(|r| r.priority == 1000).unwrap();
+        assert_eq!(r1000.dst, Some((a("2001:db8:77::"), 64)));
+        for r in &rules {
+            nl.del_rule(r).await.unwrap();
+        }
+        assert!(nl
+            .rules(Family::V6)
+            .await
+            .unwrap()
+            .iter()
+            .all(|r| !(1000..1005).contains(&r.priority)));
+    });
+}
