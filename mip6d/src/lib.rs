@@ -6,4 +6,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod debuglog;
+pub mod ha;
+pub mod kernel;
+pub mod mn;

@@ -1,8 +1,7 @@
 //! mip6d: a drop-in for UMIP 1.0's Mobile IPv6 daemon.
 //!
-//! For now this reads the command line and the configuration and implements
-//! `-h`, `-V` and `--show-config`; the mobile node, home agent and kernel
-//! probe come later.
+//! Reads the command line and the configuration, implements `-h`, `-V` and
+//! `--show-config`, and otherwise runs the daemon ([`mip6d::daemon::run`]).
 
 use std::ffi::OsString;
 use std::io::ErrorKind;
@@ -83,13 +82,14 @@ fn run(args: &[OsString]) -> i32 {
                 eprintln!("{}: {problem}", cli.argv0);
                 return 1;
             }
-            eprintln!(
-                "{}: configuration {file} read ({}); the Mobile IPv6 daemon core \
-                 (kernel probe, mobile node, home agent) is not implemented yet",
-                cli.argv0,
-                config.node_config.long_name()
-            );
-            1
+            mip6d::daemon::run(
+                config,
+                mip6d::daemon::RunOptions {
+                    argv0: cli.argv0,
+                    config_file: cli.config_file,
+                    overrides: cli.overrides,
+                },
+            )
         }
     }
 }

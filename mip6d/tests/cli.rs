@@ -189,9 +189,16 @@ fn without_c_a_missing_default_file_means_defaults() {
     assert!(stdout(&o).contains("node_config = \"MN\"\n"));
 }
 
+/// The machines CI runs on lack the Mobile IPv6 datapath (DESIGN.md): the
+/// daemon refuses to start, naming the missing kernel options (or, without
+/// the privileges the probe needs, saying so).
 #[test]
-fn running_says_the_core_is_not_there_yet() {
+fn running_on_a_kernel_without_mip6_names_the_missing_options() {
     let o = mip6d(&["-c", SEED]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("not implemented yet"), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("CONFIG_IPV6_MIP6") || err.contains("kernel probe failed"),
+        "{err}"
+    );
 }

@@ -1,0 +1,244 @@
+//! The running daemon: logging, the kernel probe, a current-thread tokio
+//! runtime, signals, and the role's driver ([`crate::ha`], [`crate::mn`]).
+//!
+//! - SIGTERM/SIGINT/SIGQUIT: orderly shutdown; the mobile node deregisters,
+//!   every kernel object installed is removed and sysctls are restored;
+//!   exit status 0 (umip.md §6).
+//! - SIGHUP: the file is re-read and merged ([`crate::config::reload`]);
+//!   a broken file or a role change leaves the running configuration.
+//! - A kernel without the Mobile IPv6 datapath: one message naming the
+//!   missing `CONFIG_` options, exit status 1, before anything is touched.
+
+use std::net::Ipv6Addr;
+use std::path::PathBuf;
+
+use daemon::logging::{self, LogConfig};
+use daemon::signals::{SignalEvent, Signals};
+use netcfg::probe::{probe_kernel, KernelFeature};
+use tokio::sync::mpsc;
+use tracing::{error, info, warn};
+
+use crate::config::{self, Config, Overrides, Role, SystemHost};
+
+/// What the daemon needs besides the configuration.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// `argv[0]` (the syslog ident is its basename).
+    pub argv0: String,
+    /// The configuration file, for SIGHUP.
+    pub config_file: PathBuf,
+    /// Command-line overrides, applied again on reload.
+    pub overrides: Overrides,
+}
+
+/// What the signal task tells the role's driver.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    /// Shut down (the signal number).
+    Terminate(i32),
+    /// Re-read the configuration.
+    Reload,
+}
+
+/// Re-reads the configuration for a running driver.
+#[derive(Debug, Clone)]
+pub struct Reloader {
+    file: PathBuf,
+    overrides: Overrides,
+}
+
+impl Reloader {
+    /// The merged configuration to run with, or `None` (logged) when the
+    /// file is broken or names another role.
+    pub fn reload(&self, running: &Config) -> Option<Config> {
+        match config::reload(running, &self.file, &self.overrides, &SystemHost) {
+            Ok(r) => {
+                for w in &r.warnings {
+                    warn!("{w}");
+                }
+                for c in &r.changes {
+                    info!("reload: {c}");
+                }
+                info!("configuration {} reloaded", self.file.display());
+                Some(r.config)
+            }
+            Err(e) => {
+                error!("reload of {} failed: {e}", self.file.display());
+                None
+            }
+        }
+    }
+}
+
+/// The kernel features a role needs (umip.md §5 "Kernel configuration").
+pub fn needed_features(role: Role) -> Vec<KernelFeature> {
+    let mut f = vec![
+        KernelFeature::XfrmUser,
+        KernelFeature::XfrmSubPolicy,
+        KernelFeature::Mip6,
+    ];
+    if role != Role::Cn {
+        f.push(KernelFeature::Ip6Tunnel);
+        f.push(KernelFeature::Ipv6MultipleTables);
+    }
+    f
+}
+
+fn role_text(role: Role) -> &'static str {
+    match role {
+        Role::Cn => "Correspondent Node",
+        Role::Mn => "Mobile Node",
+        Role::Ha => "Home Agent",
+    }
+}
+
+/// Runs the daemon until a terminating signal; returns the exit status.
+pub fn run(config: Config, opts: RunOptions) -> i32 {
+    let ident = std::path::Path::new(&opts.argv0)
+        .file_name()
+        .map_or_else(|| "mip6d".to_owned(), |n| n.to_string_lossy().into_owned());
+    let mut log = LogConfig::new(ident);
+    if std::env::var_os("RUST_LOG").is_none() {
+        log.filter = Some(
+            if config.debug_level > 0 {
+                "debug"
+            } else {
+                "info"
+            }
+            .to_owned(),
+        );
+    }
+    if let Err(e) = logging::init(&log) {
+        eprintln!("{}: {e}", opts.argv0);
+    }
+    let role = config.node_config;
+    // The probe runs in a throwaway namespace of its own thread, before the
+    // runtime, so nothing in the daemon's namespace is touched by it.
+    match probe_kernel() {
+        Ok(probe) => {
+            if let Some(msg) = probe.missing_message(&needed_features(role)) {
+                error!("cannot run as {}: {msg}", role_text(role));
+                return 1;
+            }
+        }
+        Err(e) => {
+            error!("kernel probe failed (mip6d needs CAP_SYS_ADMIN and CAP_NET_ADMIN): {e}");
+            return 1;
+        }
+    }
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            error!("cannot start the runtime: {e}");
+            return 1;
+        }
+    };
+    rt.block_on(run_role(config, opts))
+}
+
+async fn run_role(config: Config, opts: RunOptions) -> i32 {
+    let mut signals = match Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            error!("cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    let (tx, rx) = mpsc::channel(8);
+    tokio::spawn(async move {
+        while let Some(sig) = signals.recv().await {
+            let c = match sig {
+                SignalEvent::Terminate(n) => Control::Terminate(n),
+                SignalEvent::Reload(_) => Control::Reload,
+                SignalEvent::User1 | SignalEvent::User2 => continue,
+            };
+            if tx.send(c).await.is_err() {
+                break;
+            }
+        }
+    });
+    let reloader = Reloader {
+        file: opts.config_file.clone(),
+        overrides: opts.overrides.clone(),
+    };
+    let role = config.node_config;
+    info!(
+        "umip-rs Mobile IPv6 for Linux {} started ({})",
+        env!("CARGO_PKG_VERSION"),
+        role_text(role)
+    );
+    let status = match role {
+        Role::Ha => crate::ha::run(config, reloader, rx).await,
+        Role::Mn => crate::mn::run(config, reloader, rx).await,
+        Role::Cn => run_cn(rx).await,
+    };
+    info!(
+        "umip-rs Mobile IPv6 for Linux {} stopped ({})",
+        env!("CARGO_PKG_VERSION"),
+        role_text(role)
+    );
+    status
+}
+
+/// The correspondent node: route optimisation is not implemented yet, so
+/// it only waits for a terminating signal (peers fall back to tunnelling).
+async fn run_cn(mut control: mpsc::Receiver<Control>) -> i32 {
+    warn!("correspondent node: route optimisation is not implemented; bindings are refused");
+    while let Some(c) = control.recv().await {
+        if let Control::Terminate(n) = c {
+            info!("terminated ({})", daemon::signals::signal_name(n));
+            break;
+        }
+    }
+    0
+}
+
+/// A random 16-bit number (initial BU sequence numbers, RFC 6275 §11.7.1).
+pub fn random_u16() -> u16 {
+    let mut b = [0u8; 2];
+    if getrandom::getrandom(&mut b).is_err() {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        return (t ^ std::process::id()) as u16;
+    }
+    u16::from_be_bytes(b)
+}
+
+/// `addr` masked to `len` bits.
+pub fn mask(addr: Ipv6Addr, len: u8) -> Ipv6Addr {
+    let bits = u128::from(addr);
+    let m = if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len.min(128)))
+    };
+    Ipv6Addr::from(bits & m)
+}
+
+/// True for a link-local unicast address (fe80::/10).
+pub fn is_link_local(a: &Ipv6Addr) -> bool {
+    (a.segments()[0] & 0xffc0) == 0xfe80
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks() {
+        let a: Ipv6Addr = "2001:db8:1::100".parse().unwrap_or(Ipv6Addr::LOCALHOST);
+        assert_eq!(mask(a, 64).to_string(), "2001:db8:1::");
+        assert_eq!(mask(a, 0), Ipv6Addr::UNSPECIFIED);
+        assert_eq!(mask(a, 128), a);
+    }
+
+    #[test]
+    fn cn_needs_no_tunnel() {
+        assert!(!needed_features(Role::Cn).contains(&KernelFeature::Ip6Tunnel));
+        assert!(needed_features(Role::Mn).contains(&KernelFeature::Ip6Tunnel));
+    }
+}

@@ -1,0 +1,91 @@
+//! The forwarding state of one home binding (umip.md §4.2 step 9): the
+//! ip6ip6 tunnel HA → CoA, the route to the home address through it (main
+//! table, metric 192) and the proxy neighbour entry that makes the HA answer
+//! Neighbor Solicitations for the home address on the home link.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use netcfg::{Ip6TnlSpec, ProxyNeigh, RouteSpec};
+use tracing::warn;
+
+use crate::kernel::{Item, Kernel, METRIC_MIP6_FWD};
+
+/// One binding's kernel objects.
+#[derive(Debug, Clone)]
+pub struct BindingState {
+    pub home_address: Ipv6Addr,
+    pub care_of_address: Ipv6Addr,
+    pub ha_address: Ipv6Addr,
+    tunnel: Option<(u32, String)>,
+    items: Vec<Item>,
+}
+
+impl BindingState {
+    /// A binding still in DAD: nothing installed yet.
+    pub fn pending(
+        home_address: Ipv6Addr,
+        care_of_address: Ipv6Addr,
+        ha_address: Ipv6Addr,
+        _home_ifindex: u32,
+    ) -> BindingState {
+        BindingState {
+            home_address,
+            care_of_address,
+            ha_address,
+            tunnel: None,
+            items: Vec::new(),
+        }
+    }
+
+    /// The tunnel's name, for logs.
+    pub fn tunnel_name(&self) -> &str {
+        self.tunnel.as_ref().map_or("-", |(_, n)| n.as_str())
+    }
+
+    /// Installs tunnel, route and proxy entry.
+    pub async fn install(
+        &mut self,
+        kernel: &mut Kernel,
+        home_ifindex: u32,
+    ) -> Result<(), netcfg::Error> {
+        let spec = Ip6TnlSpec::mip6(self.ha_address, self.care_of_address, 0);
+        let tnl = kernel.add_tunnel(&spec).await?;
+        self.items.push(Item::Tunnel(tnl.index));
+        self.tunnel = Some((tnl.index, tnl.name.clone()));
+        let route = RouteSpec::prefix(IpAddr::V6(self.home_address), 128, tnl.index)
+            .metric(METRIC_MIP6_FWD);
+        kernel.add_route(route.clone()).await?;
+        self.items.push(Item::Route(route));
+        let proxy = ProxyNeigh {
+            index: home_ifindex,
+            addr: self.home_address,
+        };
+        kernel.add_proxy(proxy).await?;
+        self.items.push(Item::Proxy(proxy));
+        Ok(())
+    }
+
+    /// The mobile node moved: the tunnel's far end follows (`SIOCCHGTUNNEL`).
+    pub async fn move_to(
+        &mut self,
+        kernel: &mut Kernel,
+        care_of_address: Ipv6Addr,
+    ) -> Result<(), netcfg::Error> {
+        self.care_of_address = care_of_address;
+        if let Some((index, _)) = self.tunnel {
+            let spec = Ip6TnlSpec::mip6(self.ha_address, care_of_address, 0);
+            kernel.change_tunnel(index, &spec).await?;
+        }
+        Ok(())
+    }
+
+    /// Removes everything, newest first.
+    pub async fn remove(&mut self, kernel: &mut Kernel) {
+        while let Some(item) = self.items.pop() {
+            if let Err(e) = kernel.remove(item.clone()).await {
+                warn!("cannot remove {item:?}: {e}");
+            }
+        }
+        self.tunnel = None;
+    }
+}

@@ -1,0 +1,591 @@
+//! The home agent (umip.md §4.2) on the kernel datapath.
+//!
+//! At start: `proxy_ndp=1` on the HA interfaces, rule 1005 → table 252, a
+//! wildcard-receive HAO state and an inbound sub-policy that lets Binding
+//! Updates carrying a Home Address option through the kernel's checks, and an
+//! RS per interface so the home prefixes (RAs with the H flag) are learned at
+//! once. A home BU is checked by [`mip6::bcache::check_home_bu`]; a new binding
+//! waits for DAD on the home link (NS from `::`, 1 s, an NA means 134); then an
+//! ip6ip6 tunnel HA → CoA, the route HoA/128 via it (metric 192) and a proxy
+//! neighbour entry for the HoA are installed and the BA goes to the CoA with a
+//! Type 2 routing header. Deregistration and expiry remove the binding's
+//! objects; shutdown removes everything.
+
+mod binding;
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
+
+use mip6::bcache::{
+    care_of_address, check_home_bu, AclDecision, BcChange, BindingCache, DadOutcome, HomeBuContext,
+    HomeBuVerdict, HomePrefixLifetimes,
+};
+use mip6::consts::BaStatus;
+use mip6::wire::mh::{MhMessage, MhRepr};
+use mip6::wire::ndisc::{
+    NdRepr, NeighborSolicit, RouterAdvert, RouterSolicit, TYPE_NEIGHBOR_ADVERT, TYPE_ROUTER_ADVERT,
+};
+use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Template, XfrmPolicy, XfrmProto, XfrmState};
+use netcfg::{Family, RuleSpec};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
+
+use crate::config::{Config, Prefix};
+use crate::daemon::{is_link_local, mask, Control, Reloader};
+use crate::kernel::raw::{ipv6_packet, solicited_node, Icmp6Socket, MhSocket, RawIp6Socket};
+use crate::kernel::{Kernel, RULE_PRIO_FWD, TABLE_MIP6, XFRM_PRIO_HOME_SIG_ANY};
+
+use binding::BindingState;
+
+/// A home prefix learned from an RA (H flag) on an HA interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct HomePrefix {
+    ifindex: u32,
+    prefix: Prefix,
+    valid_until: Instant,
+    preferred_until: Instant,
+}
+
+/// A BU that waits for DAD before its BA.
+#[derive(Debug, Clone, Copy)]
+struct DadRun {
+    deadline: Instant,
+    home_ifindex: u32,
+    ha_address: Ipv6Addr,
+}
+
+/// An HA interface.
+#[derive(Debug, Clone)]
+struct HaIface {
+    index: u32,
+    name: String,
+}
+
+/// The running home agent.
+struct HomeAgent {
+    config: Config,
+    kernel: Kernel,
+    mh: MhSocket,
+    icmp: Icmp6Socket,
+    raw: RawIp6Socket,
+    ifaces: Vec<HaIface>,
+    prefixes: Vec<HomePrefix>,
+    cache: BindingCache,
+    dad: HashMap<Ipv6Addr, DadRun>,
+    bindings: HashMap<Ipv6Addr, BindingState>,
+}
+
+/// Runs the home agent until a terminating signal.
+pub async fn run(config: Config, reloader: Reloader, mut control: mpsc::Receiver<Control>) -> i32 {
+    let mut ha = match HomeAgent::start(config).await {
+        Ok(ha) => ha,
+        Err((mut kernel, e)) => {
+            error!("{e}");
+            if let Some(k) = kernel.as_mut() {
+                k.teardown().await;
+            }
+            return 1;
+        }
+    };
+    loop {
+        let deadline = ha.next_deadline();
+        tokio::select! {
+            c = control.recv() => match c {
+                Some(Control::Reload) => {
+                    if let Some(new) = reloader.reload(&ha.config) {
+                        ha.config = new;
+                    }
+                }
+                Some(Control::Terminate(n)) => {
+                    info!("terminated ({})", daemon::signals::signal_name(n));
+                    break;
+                }
+                None => break,
+            },
+            r = ha.mh.recv() => match r {
+                Ok(msg) => ha.on_mh(msg).await,
+                Err(e) => warn!("MH socket: {e}"),
+            },
+            r = ha.icmp.recv() => match r {
+                Ok(msg) => ha.on_icmp(msg),
+                Err(e) => warn!("ICMPv6 socket: {e}"),
+            },
+            () = sleep_until(deadline) => ha.on_timer().await,
+        }
+    }
+    ha.kernel.teardown().await;
+    0
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+type StartError = (Option<Kernel>, String);
+
+impl HomeAgent {
+    async fn start(config: Config) -> Result<HomeAgent, StartError> {
+        let mut kernel = Kernel::open().map_err(|e| (None, format!("netlink: {e}")))?;
+        let fail = |k: Kernel, what: String| (Some(k), what);
+        let mh = match MhSocket::open() {
+            Ok(s) => s,
+            Err(e) => {
+                return Err(fail(
+                    kernel,
+                    format!("Unable to open MH socket! Do you have root permissions? ({e})"),
+                ))
+            }
+        };
+        let icmp = match Icmp6Socket::open(&[TYPE_ROUTER_ADVERT, TYPE_NEIGHBOR_ADVERT]) {
+            Ok(s) => s,
+            Err(e) => return Err(fail(kernel, format!("Unable to open ICMPv6 socket! ({e})"))),
+        };
+        let raw = match RawIp6Socket::open() {
+            Ok(s) => s,
+            Err(e) => return Err(fail(kernel, format!("raw IPv6 socket: {e}"))),
+        };
+        let links = match kernel.nl.links().await {
+            Ok(l) => l,
+            Err(e) => return Err(fail(kernel, format!("link dump: {e}"))),
+        };
+        let named: Vec<String> = config.ha_interfaces().map(|i| i.name.clone()).collect();
+        let ifaces: Vec<HaIface> = links
+            .iter()
+            .filter(|l| {
+                if named.is_empty() {
+                    l.index != 1
+                } else {
+                    named.contains(&l.name)
+                }
+            })
+            .map(|l| HaIface {
+                index: l.index,
+                name: l.name.clone(),
+            })
+            .collect();
+        if ifaces.is_empty() {
+            return Err(fail(kernel, "no home agent interface found".to_owned()));
+        }
+        for i in &ifaces {
+            if let Err(e) = kernel.set_sysctl(&i.name, "proxy_ndp", "1") {
+                return Err(fail(kernel, format!("proxy_ndp on {}: {e}", i.name)));
+            }
+        }
+        let fwd = RuleSpec {
+            family: Family::V6,
+            src: None,
+            dst: None,
+            priority: Some(RULE_PRIO_FWD),
+            table: TABLE_MIP6,
+            blackhole: false,
+        };
+        if let Err(e) = kernel.add_rule(fwd).await {
+            return Err(fail(kernel, format!("rule {RULE_PRIO_FWD}: {e}")));
+        }
+        // The kernel swaps the HAO into the source only with a state for it,
+        // and then lets the packet reach the MH socket only if a policy
+        // expects the route-optimisation transform.
+        let any = Ipv6Addr::UNSPECIFIED;
+        let hao_state = XfrmState::ro(XfrmProto::Hao, any, any, any).wildrecv();
+        if let Err(e) = kernel.add_state(&hao_state).await {
+            return Err(fail(kernel, format!("xfrm HAO receive state: {e}")));
+        }
+        let bu_in = XfrmPolicy::new(
+            Selector::any().mh_type(mip6::consts::mh_type::BU),
+            PolicyDir::In,
+            PolicyType::Sub,
+            XFRM_PRIO_HOME_SIG_ANY,
+        )
+        .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
+        if let Err(e) = kernel.add_policy(&bu_in).await {
+            return Err(fail(kernel, format!("xfrm BU policy: {e}")));
+        }
+        let ha = HomeAgent {
+            config,
+            kernel,
+            mh,
+            icmp,
+            raw,
+            ifaces,
+            prefixes: Vec::new(),
+            cache: BindingCache::new(),
+            dad: HashMap::new(),
+            bindings: HashMap::new(),
+        };
+        let rs = NdRepr::RouterSolicit(RouterSolicit::default());
+        if let Ok(bytes) = rs.emit_without_checksum() {
+            for i in &ha.ifaces {
+                if let Err(e) =
+                    ha.icmp
+                        .send_nd(None, "ff02::2".parse().unwrap_or(any), i.index, &bytes)
+                {
+                    debug!("RS on {}: {e}", i.name);
+                }
+            }
+        }
+        let names: Vec<&str> = ha.ifaces.iter().map(|i| i.name.as_str()).collect();
+        info!("home agent on {}", names.join(", "));
+        Ok(ha)
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let dad = self.dad.values().map(|d| d.deadline).min();
+        let expiry = self.cache.poll_timeout().map(Instant::from_std);
+        [dad, expiry].into_iter().flatten().min()
+    }
+
+    fn iface_name(&self, index: u32) -> String {
+        self.ifaces
+            .iter()
+            .find(|i| i.index == index)
+            .map_or_else(|| index.to_string(), |i| i.name.clone())
+    }
+
+    /// RAs with the H flag on an HA interface teach home prefixes; NAs end DAD.
+    fn on_icmp(&mut self, msg: crate::kernel::raw::Received) {
+        if !self.ifaces.iter().any(|i| i.index == msg.ifindex) {
+            return;
+        }
+        let Ok(nd) = NdRepr::parse(&msg.payload) else {
+            return;
+        };
+        match nd {
+            NdRepr::RouterAdvert(ra) => self.on_ra(&msg, &ra),
+            NdRepr::NeighborAdvert(na) if self.dad.remove(&na.target).is_some() => {
+                warn!("DAD for {} failed: {} answered", na.target, msg.src);
+                let now = std::time::Instant::now();
+                if let Some(DadOutcome::Duplicate(ba)) =
+                    self.cache.dad_finished(now, &na.target, true)
+                {
+                    let pending = self.bindings.remove(&na.target);
+                    let coa = pending.as_ref().map(|b| b.care_of_address);
+                    let src = pending.as_ref().map(|b| b.ha_address);
+                    self.send_ba(na.target, coa, src, &ba);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_ra(&mut self, msg: &crate::kernel::raw::Received, ra: &RouterAdvert) {
+        if msg.hop_limit != Some(255)
+            || !is_link_local(&msg.src)
+            || ra.flags & RouterAdvert::HOME_AGENT == 0
+        {
+            return;
+        }
+        let now = Instant::now();
+        for p in ra.prefixes() {
+            let Some(prefix) = Prefix::new(mask(p.prefix, p.prefix_len), p.prefix_len) else {
+                continue;
+            };
+            let valid_until = now + Duration::from_secs(u64::from(p.valid_lifetime));
+            let preferred_until = now + Duration::from_secs(u64::from(p.preferred_lifetime));
+            let entry = HomePrefix {
+                ifindex: msg.ifindex,
+                prefix,
+                valid_until,
+                preferred_until,
+            };
+            match self
+                .prefixes
+                .iter_mut()
+                .find(|h| h.ifindex == msg.ifindex && h.prefix == prefix)
+            {
+                Some(h) => *h = entry,
+                None => {
+                    info!(
+                        "home prefix {}/{} learned on {}",
+                        prefix.addr,
+                        prefix.len,
+                        self.iface_name(msg.ifindex)
+                    );
+                    self.prefixes.push(entry);
+                }
+            }
+        }
+    }
+
+    /// The HA interface that holds `addr` as a global address.
+    async fn ha_iface_of(&self, addr: Ipv6Addr) -> Option<u32> {
+        let addrs = self
+            .kernel
+            .nl
+            .addresses(Some(Family::V6), None)
+            .await
+            .ok()?;
+        addrs
+            .iter()
+            .find(|a| a.addr == IpAddr::V6(addr) && a.scope == 0)
+            .map(|a| a.index)
+            .filter(|i| self.ifaces.iter().any(|f| f.index == *i))
+    }
+
+    fn home_prefix(&self, ifindex: u32, hoa: Ipv6Addr) -> Option<HomePrefixLifetimes> {
+        let now = Instant::now();
+        self.prefixes
+            .iter()
+            .filter(|p| p.ifindex == ifindex && p.valid_until > now && p.prefix.contains(hoa))
+            .map(|p| HomePrefixLifetimes {
+                valid: p.valid_until - now,
+                preferred: p.preferred_until.saturating_duration_since(now),
+            })
+            .next()
+    }
+
+    async fn on_mh(&mut self, msg: crate::kernel::raw::Received) {
+        let repr = match MhRepr::parse(&msg.payload) {
+            Ok(r) => r,
+            Err(e) => {
+                debug!("malformed MH from {}: {e}", msg.src);
+                return;
+            }
+        };
+        let MhMessage::BindingUpdate(bu) = repr.message else {
+            debug!(
+                "MH type {} from {} ignored",
+                repr.message.mh_type(),
+                msg.src
+            );
+            return;
+        };
+        // After the kernel's swap, the source is the home address and the
+        // HAO holds the address the packet came from.
+        let home_address = msg.src;
+        let packet_source = msg.hao.unwrap_or(msg.src);
+        let coa = care_of_address(packet_source, &repr.options);
+        let home_ifindex = self.ha_iface_of(msg.dst).await;
+        let acl_entry = self
+            .config
+            .binding_acl_policy
+            .iter()
+            .find(|e| e.home_address == home_address);
+        let acl_prefixes: Option<Vec<(Ipv6Addr, u8)>> = acl_entry.map(|e| {
+            e.mobile_network_prefixes
+                .iter()
+                .map(|p| (p.addr, p.len))
+                .collect()
+        });
+        let acl = AclDecision {
+            status: BaStatus(
+                acl_entry.map_or(self.config.default_binding_acl_policy, |e| e.status),
+            ),
+            prefixes: acl_prefixes.as_deref(),
+        };
+        let ctx = HomeBuContext {
+            packet_source,
+            home_address,
+            bu,
+            options: &repr.options,
+            existing: self.cache.existing(&home_address),
+            coa_has_binding: self.cache.has_binding(&coa),
+            dst_is_ha_address: home_ifindex.is_some(),
+            home_prefix: home_ifindex.and_then(|i| self.home_prefix(i, home_address)),
+            served_prefix_covers_hoa: self
+                .config
+                .ha_served_prefix
+                .iter()
+                .any(|p| p.contains(home_address)),
+            accept_mobile_router: self.config.ha_accept_mob_rtr,
+            acl,
+            max_binding_life: Duration::from_secs(u64::from(self.config.ha_max_binding_life)),
+            key_mgmt_capable: false,
+        };
+        let verdict = check_home_bu(&ctx);
+        let via = (packet_source != home_address).then_some(packet_source);
+        match verdict {
+            HomeBuVerdict::NotHomeRegistration => {
+                debug!("BU without H from {home_address}: correspondent bindings not supported");
+            }
+            HomeBuVerdict::Drop(reason) => {
+                info!("BU from {home_address} (CoA {coa}) dropped: {reason:?}");
+            }
+            HomeBuVerdict::Ignore => debug!("BU from {home_address} ignored: DAD running"),
+            HomeBuVerdict::Reject { status, sequence } => {
+                info!(
+                    "BU from {home_address} (CoA {coa}, seq {}) refused: status {} ({})",
+                    bu.sequence,
+                    status.0,
+                    status.name()
+                );
+                let _ = sequence;
+                if let Some(ba) = verdict.binding_ack() {
+                    self.send_ba(home_address, via, Some(msg.dst), &ba);
+                }
+            }
+            HomeBuVerdict::Accept(accepted) => {
+                let now = std::time::Instant::now();
+                let change = self.cache.apply(now, home_address, msg.dst, &bu, &accepted);
+                match change {
+                    BcChange::DadStarted => {
+                        let home = home_ifindex.unwrap_or(0);
+                        info!(
+                            "BU from {home_address} (CoA {coa}, seq {}, lifetime {} s): DAD started",
+                            bu.sequence,
+                            accepted.lifetime().as_secs()
+                        );
+                        self.start_dad(home_address, home, msg.dst);
+                        self.bindings.insert(
+                            home_address,
+                            BindingState::pending(home_address, coa, msg.dst, home),
+                        );
+                    }
+                    BcChange::Updated {
+                        previous_care_of_address,
+                    } => {
+                        if let Some(old) = previous_care_of_address {
+                            info!("binding {home_address} moves from {old} to {coa}");
+                            if let Some(b) = self.bindings.get_mut(&home_address) {
+                                if let Err(e) = b.move_to(&mut self.kernel, coa).await {
+                                    error!("cannot re-point the tunnel of {home_address}: {e}");
+                                }
+                            }
+                        } else {
+                            debug!("binding {home_address} refreshed (seq {})", bu.sequence);
+                        }
+                        info!(
+                            "BA to {home_address} via {coa}: status {} seq {} lifetime {} s",
+                            accepted.status.0,
+                            bu.sequence,
+                            accepted.lifetime().as_secs()
+                        );
+                        self.send_ba(home_address, via, Some(msg.dst), &accepted.binding_ack());
+                    }
+                    BcChange::Removed(entry) => {
+                        self.dad.remove(&home_address);
+                        if let Some(mut b) = self.bindings.remove(&home_address) {
+                            b.remove(&mut self.kernel).await;
+                        }
+                        info!(
+                            "binding {home_address} (CoA {}) deregistered",
+                            entry.care_of_address
+                        );
+                        self.send_ba(home_address, via, Some(msg.dst), &accepted.binding_ack());
+                    }
+                }
+            }
+        }
+    }
+
+    fn start_dad(&mut self, hoa: Ipv6Addr, ifindex: u32, ha_address: Ipv6Addr) {
+        let group = solicited_node(hoa);
+        let ns = NdRepr::NeighborSolicit(NeighborSolicit {
+            target: hoa,
+            options: Vec::new(),
+        });
+        match ns.emit(&Ipv6Addr::UNSPECIFIED, &group) {
+            Ok(icmp) => {
+                let pkt = ipv6_packet(Ipv6Addr::UNSPECIFIED, group, 58, &icmp);
+                if let Err(e) = self.raw.send(&pkt, group, ifindex) {
+                    warn!("DAD NS for {hoa}: {e}");
+                }
+            }
+            Err(e) => warn!("DAD NS for {hoa}: {e}"),
+        }
+        self.dad.insert(
+            hoa,
+            DadRun {
+                deadline: Instant::now() + mip6::consts::DAD_WAIT,
+                home_ifindex: ifindex,
+                ha_address,
+            },
+        );
+    }
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        let due: Vec<(Ipv6Addr, DadRun)> = self
+            .dad
+            .iter()
+            .filter(|(_, d)| d.deadline <= now)
+            .map(|(a, d)| (*a, *d))
+            .collect();
+        for (hoa, run) in due {
+            self.dad.remove(&hoa);
+            self.dad_done(hoa, run).await;
+        }
+        for entry in self.cache.handle_timeout(now.into_std()) {
+            info!(
+                "binding {} (CoA {}) expired",
+                entry.home_address, entry.care_of_address
+            );
+            if let Some(mut b) = self.bindings.remove(&entry.home_address) {
+                b.remove(&mut self.kernel).await;
+            }
+        }
+    }
+
+    /// DAD found nobody: install the binding's forwarding state, send the BA.
+    async fn dad_done(&mut self, hoa: Ipv6Addr, run: DadRun) {
+        let now = std::time::Instant::now();
+        let Some(DadOutcome::Installed(ba)) = self.cache.dad_finished(now, &hoa, false) else {
+            return;
+        };
+        let Some(b) = self.bindings.get_mut(&hoa) else {
+            return;
+        };
+        let coa = b.care_of_address;
+        let installed = b.install(&mut self.kernel, run.home_ifindex).await;
+        let tunnel = b.tunnel_name().to_owned();
+        let status = match installed {
+            Ok(()) => {
+                info!(
+                    "binding {hoa} -> {coa} installed (tunnel {tunnel}, proxy on {})",
+                    self.iface_name(run.home_ifindex)
+                );
+                None
+            }
+            Err(e) => {
+                error!("cannot install the binding {hoa} -> {coa}: {e}");
+                Some(BaStatus::INSUFFICIENT_RESOURCES)
+            }
+        };
+        let ba = match status {
+            None => ba,
+            Some(s) => {
+                if let Some(mut b) = self.bindings.remove(&hoa) {
+                    b.remove(&mut self.kernel).await;
+                }
+                let e = self.cache.remove(&hoa);
+                let seq = e.map_or(0, |e| e.sequence);
+                MhRepr::new(MhMessage::BindingAck(mip6::wire::mh::BindingAck {
+                    status: s,
+                    flags: Default::default(),
+                    sequence: seq,
+                    lifetime_units: 0,
+                }))
+            }
+        };
+        if let MhMessage::BindingAck(a) = &ba.message {
+            info!(
+                "BA to {hoa} via {coa}: status {} seq {} lifetime {} s",
+                a.status.0,
+                a.sequence,
+                a.lifetime_secs()
+            );
+        }
+        let via = (coa != hoa).then_some(coa);
+        self.send_ba(hoa, via, Some(run.ha_address), &ba);
+    }
+
+    /// Sends a BA to `hoa`, through a Type 2 routing header to `coa` when
+    /// the mobile node is away.
+    fn send_ba(&self, hoa: Ipv6Addr, coa: Option<Ipv6Addr>, src: Option<Ipv6Addr>, ba: &MhRepr) {
+        let bytes = match ba.emit_without_checksum() {
+            Ok(b) => b,
+            Err(e) => {
+                error!("BA to {hoa}: {e}");
+                return;
+            }
+        };
+        let src = src.unwrap_or(Ipv6Addr::UNSPECIFIED);
+        if let Err(e) = self.mh.send(src, hoa, 0, coa, &bytes) {
+            warn!("BA to {hoa} via {coa:?}: {e}");
+        }
+    }
+}

@@ -1,0 +1,239 @@
+//! Every kernel object mip6d installs goes through a [`Kernel`], which
+//! remembers it; a binding's own teardown removes its objects one by one,
+//! and shutdown removes whatever is left in reverse order and puts the
+//! sysctls back (umip.md §6: "tunnels, rules and XFRM state are removed;
+//! sysctls are restored"). So a SIGTERM leaves the kernel as it was found.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Xfrm, XfrmPolicy, XfrmState, XfrmStateId};
+use netcfg::{Ip6TnlInfo, Ip6TnlSpec, Netlink, ProxyNeigh, RouteSpec, RuleSpec};
+use tracing::{debug, warn};
+
+/// One installed object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Item {
+    /// `ip -6 rule`.
+    Rule(RuleSpec),
+    /// `ip -6 route`.
+    Route(RouteSpec),
+    /// An ip6ip6 tunnel device (its routes and addresses go with it).
+    Tunnel(u32),
+    /// An address (the home address on the tunnel or the home link).
+    Address {
+        /// Interface.
+        index: u32,
+        /// Address.
+        addr: Ipv6Addr,
+        /// Prefix length.
+        prefix_len: u8,
+    },
+    /// A proxy neighbour entry.
+    Proxy(ProxyNeigh),
+    /// An XFRM policy.
+    Policy(Selector, PolicyDir, PolicyType),
+    /// An XFRM state.
+    State(XfrmStateId),
+    /// `net.ipv6.conf.<if>.<key>` and the value it had.
+    Sysctl {
+        /// Interface name (or `all`/`default`).
+        ifname: String,
+        /// Key.
+        key: String,
+        /// Value before we wrote it.
+        original: String,
+    },
+}
+
+/// The netlink and XFRM connections and what was installed through them.
+#[derive(Debug)]
+pub struct Kernel {
+    /// rtnetlink.
+    pub nl: Netlink,
+    /// XFRM netlink.
+    pub xfrm: Xfrm,
+    installed: Vec<Item>,
+}
+
+type Res<T> = Result<T, netcfg::Error>;
+
+/// Treats "already there" as success (a restart after a crash, or two
+/// bindings sharing an object).
+fn exists_ok(r: Res<()>) -> Res<()> {
+    match r {
+        Err(e) if e.is_exists() => Ok(()),
+        other => other,
+    }
+}
+
+/// Treats "already gone" as success.
+fn gone_ok(r: Res<()>) -> Res<()> {
+    match r {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+impl Kernel {
+    /// Opens the connections (inside the runtime, in the current namespace).
+    pub fn open() -> Res<Kernel> {
+        Ok(Kernel {
+            nl: Netlink::new()?,
+            xfrm: Xfrm::new()?,
+            installed: Vec::new(),
+        })
+    }
+
+    fn record(&mut self, item: Item) {
+        if !self.installed.contains(&item) {
+            self.installed.push(item);
+        }
+    }
+
+    fn forget(&mut self, item: &Item) {
+        self.installed.retain(|i| i != item);
+    }
+
+    /// What is installed now, oldest first.
+    pub fn installed(&self) -> &[Item] {
+        &self.installed
+    }
+
+    /// Adds a rule.
+    pub async fn add_rule(&mut self, spec: RuleSpec) -> Res<()> {
+        exists_ok(self.nl.add_rule(&spec).await)?;
+        self.record(Item::Rule(spec));
+        Ok(())
+    }
+
+    /// Adds a route.
+    pub async fn add_route(&mut self, spec: RouteSpec) -> Res<()> {
+        exists_ok(self.nl.add_route(&spec).await)?;
+        self.record(Item::Route(spec));
+        Ok(())
+    }
+
+    /// Creates a tunnel (brought up by netcfg).
+    pub async fn add_tunnel(&mut self, spec: &Ip6TnlSpec) -> Res<Ip6TnlInfo> {
+        let info = self.nl.add_ip6tnl(spec).await?;
+        self.record(Item::Tunnel(info.index));
+        Ok(info)
+    }
+
+    /// Re-points a tunnel (handover).
+    pub async fn change_tunnel(&mut self, index: u32, spec: &Ip6TnlSpec) -> Res<()> {
+        self.nl.change_ip6tnl(index, spec).await
+    }
+
+    /// Adds the home address (`home nodad`, /128) on `index`.
+    pub async fn add_home_address(&mut self, index: u32, addr: Ipv6Addr) -> Res<()> {
+        exists_ok(self.nl.add_home_address(index, addr).await)?;
+        self.record(Item::Address {
+            index,
+            addr,
+            prefix_len: 128,
+        });
+        Ok(())
+    }
+
+    /// Adds an address without DAD (the home address back on the home
+    /// link: the home agent defended it until now).
+    pub async fn add_address(&mut self, index: u32, addr: Ipv6Addr, prefix_len: u8) -> Res<()> {
+        exists_ok(
+            self.nl
+                .add_address(index, IpAddr::V6(addr), prefix_len, true)
+                .await,
+        )?;
+        self.record(Item::Address {
+            index,
+            addr,
+            prefix_len,
+        });
+        Ok(())
+    }
+
+    /// Adds a proxy neighbour entry.
+    pub async fn add_proxy(&mut self, entry: ProxyNeigh) -> Res<()> {
+        exists_ok(self.nl.add_proxy_neigh(entry).await)?;
+        self.record(Item::Proxy(entry));
+        Ok(())
+    }
+
+    /// Adds (or replaces) an XFRM policy.
+    pub async fn add_policy(&mut self, p: &XfrmPolicy) -> Res<()> {
+        self.xfrm.update_policy(p).await?;
+        self.record(Item::Policy(p.sel, p.dir, p.ptype));
+        Ok(())
+    }
+
+    /// Adds (or replaces) an XFRM state.
+    pub async fn add_state(&mut self, s: &XfrmState) -> Res<()> {
+        match self.xfrm.add_state(s).await {
+            Err(e) if e.is_exists() => self.xfrm.update_state(s).await?,
+            other => other?,
+        }
+        self.record(Item::State(s.id()));
+        Ok(())
+    }
+
+    /// Writes a sysctl, remembering the first value seen for restoring.
+    pub fn set_sysctl(&mut self, ifname: &str, key: &str, value: &str) -> std::io::Result<()> {
+        let original = netcfg::sysctl::get_ipv6_conf(ifname, key)?;
+        let known = self.installed.iter().any(
+            |i| matches!(i, Item::Sysctl { ifname: n, key: k, .. } if n == ifname && k == key),
+        );
+        netcfg::sysctl::set_ipv6_conf(ifname, key, value)?;
+        if !known {
+            self.installed.push(Item::Sysctl {
+                ifname: ifname.to_owned(),
+                key: key.to_owned(),
+                original,
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes one object (if we installed it or not); "not there" is fine.
+    pub async fn remove(&mut self, item: Item) -> Res<()> {
+        let r = match &item {
+            Item::Rule(spec) => self.nl.del_rule(spec).await,
+            Item::Route(spec) => self.nl.del_route(spec).await,
+            Item::Tunnel(index) => self.nl.del_ip6tnl(*index).await,
+            Item::Address {
+                index,
+                addr,
+                prefix_len,
+            } => {
+                self.nl
+                    .del_address(*index, IpAddr::V6(*addr), *prefix_len)
+                    .await
+            }
+            Item::Proxy(entry) => self.nl.del_proxy_neigh(*entry).await,
+            Item::Policy(sel, dir, ptype) => self.xfrm.del_policy(sel, *dir, *ptype).await,
+            Item::State(id) => self.xfrm.del_state(id).await,
+            Item::Sysctl {
+                ifname,
+                key,
+                original,
+            } => {
+                if let Err(e) = netcfg::sysctl::set_ipv6_conf(ifname, key, original) {
+                    warn!("cannot restore net.ipv6.conf.{ifname}.{key}={original}: {e}");
+                }
+                Ok(())
+            }
+        };
+        self.forget(&item);
+        gone_ok(r)
+    }
+
+    /// Removes every object still installed, newest first, and restores the
+    /// sysctls. Failures are logged and do not stop the rest.
+    pub async fn teardown(&mut self) {
+        while let Some(item) = self.installed.last().cloned() {
+            debug!("removing {item:?}");
+            if let Err(e) = self.remove(item.clone()).await {
+                warn!("cannot remove {item:?}: {e}");
+            }
+        }
+    }
+}

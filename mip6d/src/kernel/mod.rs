@@ -1,0 +1,26 @@
+//! mip6d's side of the kernel: the [`ledger::Kernel`] that installs and
+//! removes netcfg objects, and the raw sockets of [`raw`].
+
+pub mod ledger;
+pub mod raw;
+
+pub use ledger::{Item, Kernel};
+
+/// `RT6_TABLE_MIP6`.
+pub const TABLE_MIP6: u32 = 252;
+/// Rule: traffic from the home address looks up table 252 (MN).
+pub const RULE_PRIO_HOA: u32 = 1001;
+/// Rule: blackhole for traffic from the home address (MN).
+pub const RULE_PRIO_HOA_BLACKHOLE: u32 = 1003;
+/// Rule: forwarded traffic looks up table 252 (HA).
+pub const RULE_PRIO_FWD: u32 = 1005;
+/// Route metric `IP6_RT_PRIO_MIP6_OUT`.
+pub const METRIC_MIP6_OUT: u32 = 128;
+/// Route metric `IP6_RT_PRIO_MIP6_FWD`.
+pub const METRIC_MIP6_FWD: u32 = 192;
+
+/// XFRM sub-policy priority of home-registration signalling (BU/BA with
+/// HAO/RH2): before any route-optimisation policy.
+pub const XFRM_PRIO_HOME_SIG: u32 = 3;
+/// XFRM sub-policy priority of the HA's wildcard "BU may carry an HAO" policy.
+pub const XFRM_PRIO_HOME_SIG_ANY: u32 = 5;

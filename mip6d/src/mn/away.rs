@@ -1,0 +1,181 @@
+//! The mobile node's kernel state while away from home (umip.md §3.3, §4.1
+//! "Data-plane setup", §5):
+//!
+//! - the ip6ip6 tunnel CoA → HA over the CoA's interface, the home address
+//!   on it as a /128 `home nodad`;
+//! - rule 1001 (from HoA → table 252) and rule 1003 (blackhole from HoA);
+//! - table 252: HA/128 via the CoA's interface (metric 128), the route the
+//!   BU's first lookup needs before XFRM re-routes it from the CoA; after
+//!   the BA, `default dev <tunnel> metric 128`;
+//! - XFRM: an out sub-policy for BUs HoA → HA with an HAO template and the
+//!   HAO state (HoA, HA, coa CoA), so BUs leave from the CoA with a Home
+//!   Address option; an in sub-policy for MH HA → HoA with an (optional) RH2
+//!   template and the RH2 state (HA, HoA, coa CoA), so the BA's Type 2
+//!   routing header is processed and the BA reaches the MH socket.
+//!
+//! A handover re-points the tunnel in place and updates the states' CoA.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use mip6::consts::mh_type;
+use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Template, XfrmPolicy, XfrmProto, XfrmState};
+use netcfg::{Ip6TnlSpec, RouteSpec, RuleSpec};
+use tracing::warn;
+
+use crate::kernel::{
+    Item, Kernel, METRIC_MIP6_OUT, RULE_PRIO_HOA, RULE_PRIO_HOA_BLACKHOLE, TABLE_MIP6,
+    XFRM_PRIO_HOME_SIG,
+};
+
+type Res<T> = Result<T, netcfg::Error>;
+
+/// What is installed while away.
+#[derive(Debug, Clone)]
+pub struct Away {
+    /// Home address.
+    pub hoa: Ipv6Addr,
+    /// Home agent.
+    pub ha: Ipv6Addr,
+    /// Care-of address in use.
+    pub coa: Ipv6Addr,
+    /// Its interface.
+    pub coa_ifindex: u32,
+    /// Tunnel device index and name.
+    pub tunnel: (u32, String),
+    /// The table-252 default route via the tunnel is installed.
+    pub default_route: bool,
+    items: Vec<Item>,
+}
+
+fn hao_state(hoa: Ipv6Addr, ha: Ipv6Addr, coa: Ipv6Addr) -> XfrmState {
+    XfrmState::ro(XfrmProto::Hao, hoa, ha, coa)
+}
+
+fn rh2_state(hoa: Ipv6Addr, ha: Ipv6Addr, coa: Ipv6Addr) -> XfrmState {
+    XfrmState::ro(XfrmProto::Route2, ha, hoa, coa)
+}
+
+fn ha_route(ha: Ipv6Addr, ifindex: u32) -> RouteSpec {
+    RouteSpec::prefix(IpAddr::V6(ha), 128, ifindex)
+        .table(TABLE_MIP6)
+        .metric(METRIC_MIP6_OUT)
+}
+
+impl Away {
+    /// Leaves home (or starts away): installs everything but the default route.
+    pub async fn enter(
+        kernel: &mut Kernel,
+        hoa: Ipv6Addr,
+        ha: Ipv6Addr,
+        coa: Ipv6Addr,
+        coa_ifindex: u32,
+    ) -> Res<Away> {
+        let tnl = kernel
+            .add_tunnel(&Ip6TnlSpec::mip6(coa, ha, coa_ifindex))
+            .await?;
+        let mut away = Away {
+            hoa,
+            ha,
+            coa,
+            coa_ifindex,
+            tunnel: (tnl.index, tnl.name.clone()),
+            default_route: false,
+            items: vec![Item::Tunnel(tnl.index)],
+        };
+        if let Err(e) = away.install_rest(kernel).await {
+            away.leave(kernel).await;
+            return Err(e);
+        }
+        Ok(away)
+    }
+
+    async fn install_rest(&mut self, kernel: &mut Kernel) -> Res<()> {
+        let (hoa, ha, coa) = (self.hoa, self.ha, self.coa);
+        kernel.add_home_address(self.tunnel.0, hoa).await?;
+        self.items.push(Item::Address {
+            index: self.tunnel.0,
+            addr: hoa,
+            prefix_len: 128,
+        });
+        let rule = RuleSpec::from_addr(IpAddr::V6(hoa), RULE_PRIO_HOA, TABLE_MIP6);
+        kernel.add_rule(rule.clone()).await?;
+        self.items.push(Item::Rule(rule));
+        let bh = RuleSpec::blackhole_from(IpAddr::V6(hoa), RULE_PRIO_HOA_BLACKHOLE);
+        kernel.add_rule(bh.clone()).await?;
+        self.items.push(Item::Rule(bh));
+        let route = ha_route(ha, self.coa_ifindex);
+        kernel.add_route(route.clone()).await?;
+        self.items.push(Item::Route(route));
+        for s in [hao_state(hoa, ha, coa), rh2_state(hoa, ha, coa)] {
+            kernel.add_state(&s).await?;
+            self.items.push(Item::State(s.id()));
+        }
+        let any = Ipv6Addr::UNSPECIFIED;
+        let bu_out = XfrmPolicy::new(
+            Selector::hosts(hoa, ha).mh_type(mh_type::BU),
+            PolicyDir::Out,
+            PolicyType::Sub,
+            XFRM_PRIO_HOME_SIG,
+        )
+        .tmpl(Template::ro(XfrmProto::Hao, any, any));
+        let mh_in = XfrmPolicy::new(
+            Selector::hosts(ha, hoa).proto(mip6::consts::IPPROTO_MH),
+            PolicyDir::In,
+            PolicyType::Sub,
+            XFRM_PRIO_HOME_SIG,
+        )
+        .tmpl(Template::ro(XfrmProto::Route2, any, any).optional());
+        for p in [bu_out, mh_in] {
+            kernel.add_policy(&p).await?;
+            self.items.push(Item::Policy(p.sel, p.dir, p.ptype));
+        }
+        Ok(())
+    }
+
+    /// The BA arrived: traffic from the home address goes through the tunnel.
+    pub async fn registered(&mut self, kernel: &mut Kernel) -> Res<()> {
+        if self.default_route {
+            return Ok(());
+        }
+        let route = RouteSpec::default_v6(self.tunnel.0)
+            .table(TABLE_MIP6)
+            .metric(METRIC_MIP6_OUT);
+        kernel.add_route(route.clone()).await?;
+        self.items.push(Item::Route(route));
+        self.default_route = true;
+        Ok(())
+    }
+
+    /// A new CoA (possibly on another interface): tunnel endpoints, the HA
+    /// route's interface and the XFRM states' care-of address follow.
+    pub async fn handover(&mut self, kernel: &mut Kernel, coa: Ipv6Addr, ifindex: u32) -> Res<()> {
+        let (hoa, ha) = (self.hoa, self.ha);
+        kernel
+            .change_tunnel(self.tunnel.0, &Ip6TnlSpec::mip6(coa, ha, ifindex))
+            .await?;
+        if ifindex != self.coa_ifindex {
+            let old = Item::Route(ha_route(ha, self.coa_ifindex));
+            kernel.remove(old.clone()).await?;
+            self.items.retain(|i| *i != old);
+            let route = ha_route(ha, ifindex);
+            kernel.add_route(route.clone()).await?;
+            self.items.push(Item::Route(route));
+        }
+        for s in [hao_state(hoa, ha, coa), rh2_state(hoa, ha, coa)] {
+            kernel.add_state(&s).await?;
+        }
+        self.coa = coa;
+        self.coa_ifindex = ifindex;
+        Ok(())
+    }
+
+    /// Removes everything (returning home, or shutdown), newest first.
+    pub async fn leave(&mut self, kernel: &mut Kernel) {
+        while let Some(item) = self.items.pop() {
+            if let Err(e) = kernel.remove(item.clone()).await {
+                warn!("cannot remove {item:?}: {e}");
+            }
+        }
+        self.default_route = false;
+    }
+}

@@ -1,0 +1,612 @@
+//! The mobile node (umip.md §3, §4.1) on the kernel datapath.
+//!
+//! Interfaces and their addresses come from netlink (dump, then events);
+//! RAs on physical interfaces tell router presence and the home link. After
+//! `InterfaceInitialInitDelay`, and on every change, the node decides:
+//! at home (an RA with the home prefix on an up physical interface) →
+//! deregister and put the home address on the home link; away → the CoA of
+//! [`mip6::coa::select_primary_coa`] is registered with the home agent
+//! through the binding update list ([`mip6::bul::BulEntry`]), with the kernel
+//! state of [`away::Away`]; a different CoA is a handover. Shutdown
+//! deregisters (bounded wait for the BA) and removes everything.
+
+mod away;
+mod ifaces;
+
+use std::net::Ipv6Addr;
+use std::time::Duration;
+
+use mip6::bul::{BulEntry, BulEvent, HomeRegistrationConfig};
+use mip6::coa::{select_primary_coa, PrimaryCoa};
+use mip6::consts::BaStatus;
+use mip6::wire::mh::{BuFlags, MhMessage, MhRepr};
+use mip6::wire::ndisc::{NdRepr, RouterSolicit, TYPE_ROUTER_ADVERT};
+use netcfg::{EventGroup, Events, Family, NetEvent};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
+
+use crate::config::{self, Config, HomeLink, IpsecPolicyType, Prefix};
+use crate::daemon::{random_u16, Control, Reloader};
+use crate::kernel::raw::{Icmp6Socket, MhSocket, Received};
+use crate::kernel::Kernel;
+
+use away::Away;
+use ifaces::{valid_ra_source, Iface};
+
+/// How long shutdown waits for the deregistration's BA.
+const SHUTDOWN_DEREG_WAIT: Duration = Duration::from_millis(1500);
+
+/// Where the mobile node is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Location {
+    /// Not decided yet (settling).
+    Unknown,
+    /// On the home link (interface index).
+    Home(u32),
+    /// Away, with this primary CoA.
+    Away(PrimaryCoa),
+    /// Away without a usable CoA: the binding ages (UMIP's "invalidate").
+    Nowhere,
+}
+
+struct MobileNode {
+    config: Config,
+    kernel: Kernel,
+    mh: MhSocket,
+    icmp: Icmp6Socket,
+    events: Events,
+    hoa: Ipv6Addr,
+    ha: Ipv6Addr,
+    home: Prefix,
+    home_plen: u8,
+    home_iface: String,
+    ifaces: Vec<Iface>,
+    bul: BulEntry,
+    may_send_bu: bool,
+    location: Location,
+    away: Option<Away>,
+    home_addr_on: Option<u32>,
+    settle_until: Option<Instant>,
+}
+
+/// Runs the mobile node until a terminating signal.
+pub async fn run(config: Config, reloader: Reloader, mut control: mpsc::Receiver<Control>) -> i32 {
+    let mut mn = match MobileNode::start(config).await {
+        Ok(mn) => mn,
+        Err(e) => {
+            error!("{e}");
+            return 1;
+        }
+    };
+    loop {
+        let deadline = mn.next_deadline();
+        tokio::select! {
+            c = control.recv() => match c {
+                Some(Control::Reload) => {
+                    if let Some(new) = reloader.reload(&mn.config) {
+                        mn.config = new;
+                    }
+                }
+                Some(Control::Terminate(n)) => {
+                    info!("terminated ({})", daemon::signals::signal_name(n));
+                    break;
+                }
+                None => break,
+            },
+            r = mn.mh.recv() => match r {
+                Ok(msg) => mn.on_mh(msg).await,
+                Err(e) => warn!("MH socket: {e}"),
+            },
+            r = mn.icmp.recv() => match r {
+                Ok(msg) => mn.on_icmp(msg).await,
+                Err(e) => warn!("ICMPv6 socket: {e}"),
+            },
+            ev = mn.events.next_event() => match ev {
+                Some(ev) => mn.on_net_event(ev).await,
+                None => {
+                    error!("netlink event socket closed");
+                    break;
+                }
+            },
+            () = sleep_until(deadline) => mn.on_timer().await,
+        }
+    }
+    mn.shutdown().await;
+    0
+}
+
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn registration_config(config: &Config, link: &HomeLink) -> HomeRegistrationConfig {
+    let mut r = HomeRegistrationConfig::new(link.home_address.addr, link.home_agent_address);
+    if link.is_mob_rtr {
+        r.flags = BuFlags(r.flags.0 | BuFlags::MOBILE_ROUTER);
+        if config.mob_rtr_use_explicit_mode {
+            r.mobile_network_prefixes = link
+                .mobile_network_prefixes
+                .iter()
+                .map(|p| (p.addr, p.len))
+                .collect();
+        }
+    }
+    r.max_lifetime = Duration::from_secs(u64::from(config.mn_max_ha_binding_life));
+    if let Some(d) = config::seconds(config.initial_bindack_timeout_first_reg) {
+        r.initial_timeout_first_reg = d;
+    }
+    if let Some(d) = config::seconds(config.initial_bindack_timeout_re_reg) {
+        r.initial_timeout_rereg = d;
+    }
+    r
+}
+
+impl MobileNode {
+    async fn start(config: Config) -> Result<MobileNode, String> {
+        let Some(link) = config.mn_home_link.first().cloned() else {
+            return Err("no MnHomeLink in the configuration: nothing to do".to_owned());
+        };
+        if config.mn_home_link.len() > 1 {
+            warn!("only the first MnHomeLink is used");
+        }
+        let (hoa, ha) = (link.home_address.addr, link.home_agent_address);
+        if ha.is_unspecified() {
+            return Err(format!(
+                "home agent of {hoa} unknown: dynamic home agent discovery is not implemented; \
+                 set HomeAgentAddress"
+            ));
+        }
+        // UMIP: with UseMnHaIPsec on and no BU/BA policy, no BU is ever sent.
+        let may_send_bu = !config.use_mn_ha_ipsec
+            || config.ipsec_policies().any(|(pha, phoa, p)| {
+                pha == ha && phoa == hoa && p.kind == IpsecPolicyType::HomeRegBinding
+            });
+        if !may_send_bu {
+            error!(
+                "MN lacks the necessary IPsec policies for protecting the home registration \
+                 to HA {ha} (UseMnHaIPsec is enabled): no Binding Update will be sent"
+            );
+        }
+        let kernel = Kernel::open().map_err(|e| format!("netlink: {e}"))?;
+        let mh = MhSocket::open().map_err(|e| {
+            format!("Unable to open MH socket! Do you have root permissions? ({e})")
+        })?;
+        let icmp = Icmp6Socket::open(&[TYPE_ROUTER_ADVERT])
+            .map_err(|e| format!("Unable to open ICMPv6 socket! ({e})"))?;
+        let events = Events::subscribe(&[EventGroup::Link, EventGroup::Ipv6Addr])
+            .map_err(|e| format!("netlink events: {e}"))?;
+        let bul = BulEntry::new(registration_config(&config, &link), random_u16());
+        let settle = config::seconds(config.interface_initial_init_delay)
+            .filter(|d| !d.is_zero())
+            .map(|d| Instant::now() + d);
+        let mut mn = MobileNode {
+            hoa,
+            ha,
+            home: link.effective_home_prefix(),
+            home_plen: link.home_address.len,
+            home_iface: link.interface.clone(),
+            config,
+            kernel,
+            mh,
+            icmp,
+            events,
+            ifaces: Vec::new(),
+            bul,
+            may_send_bu,
+            location: Location::Unknown,
+            away: None,
+            home_addr_on: None,
+            settle_until: settle,
+        };
+        let links = mn
+            .kernel
+            .nl
+            .links()
+            .await
+            .map_err(|e| format!("link dump: {e}"))?;
+        for l in links {
+            mn.track_link(l.index, &l.name, l.up && l.running).await;
+        }
+        let tracked: Vec<String> = mn
+            .ifaces
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} (pref {}{})",
+                    i.name,
+                    i.preference,
+                    if i.tunnel { ", tunnel" } else { "" }
+                )
+            })
+            .collect();
+        info!(
+            "mobile node: home address {hoa}, home agent {ha}, interfaces {}",
+            tracked.join(", ")
+        );
+        if mn.settle_until.is_none() {
+            mn.evaluate().await;
+        }
+        Ok(mn)
+    }
+
+    /// Starts tracking a link if the configuration gives it a preference.
+    async fn track_link(&mut self, index: u32, name: &str, up: bool) {
+        if self.ifaces.iter().any(|i| i.index == index)
+            || index == 1
+            || self.away.as_ref().is_some_and(|a| a.tunnel.0 == index)
+            || name.starts_with("ip6tnl")
+        {
+            return;
+        }
+        let preference = self.config.mn_if_preference(name);
+        if preference == 0 {
+            return;
+        }
+        let tunnel = self.config.interface(name).is_some_and(|i| i.tunnel);
+        let mut iface = Iface::new(index, name, preference, tunnel);
+        iface.up = up;
+        self.ifaces.push(iface);
+        self.refresh_addresses(index).await;
+        if up {
+            self.link_up(index);
+        }
+    }
+
+    async fn refresh_addresses(&mut self, index: u32) {
+        let addrs = match self
+            .kernel
+            .nl
+            .addresses(Some(Family::V6), Some(index))
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                warn!("address dump of {index}: {e}");
+                return;
+            }
+        };
+        let (home, hoa) = (self.home, self.hoa);
+        if let Some(i) = self.ifaces.iter_mut().find(|i| i.index == index) {
+            let before: Vec<Ipv6Addr> = i.coas.iter().map(|c| c.address).collect();
+            i.set_addresses(&addrs, home, hoa);
+            let after: Vec<Ipv6Addr> = i.coas.iter().map(|c| c.address).collect();
+            if before != after {
+                debug!("{}: care-of candidates {after:?}", i.name);
+            }
+        }
+    }
+
+    /// A physical interface came up: solicit a router (never on tunnels).
+    fn link_up(&mut self, index: u32) {
+        let Some(i) = self.ifaces.iter().find(|i| i.index == index) else {
+            return;
+        };
+        if i.tunnel {
+            return;
+        }
+        let rs = NdRepr::RouterSolicit(RouterSolicit::default());
+        if let Ok(bytes) = rs.emit_without_checksum() {
+            let all_routers = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
+            if let Err(e) = self.icmp.send_nd(None, all_routers, index, &bytes) {
+                debug!("RS on {}: {e}", i.name);
+            } else {
+                debug!("RS sent on {}", i.name);
+            }
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let bul = self.bul.poll_timeout().map(Instant::from_std);
+        let ifaces = self.ifaces.iter().filter_map(|i| i.next_expiry(now)).min();
+        [bul, ifaces, self.settle_until].into_iter().flatten().min()
+    }
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        if self.settle_until.is_some_and(|t| t <= now) {
+            self.settle_until = None;
+        }
+        let events = self.bul.handle_timeout(now.into_std());
+        self.handle_bul_events(events).await;
+        self.evaluate().await;
+    }
+
+    async fn on_net_event(&mut self, ev: NetEvent) {
+        match ev {
+            NetEvent::LinkChanged { index, up } => {
+                let known = self.ifaces.iter().any(|i| i.index == index);
+                if !known && up {
+                    if let Ok(name) = self.kernel.nl.link_name(index).await {
+                        self.track_link(index, &name, true).await;
+                    }
+                } else if let Some(i) = self.ifaces.iter_mut().find(|i| i.index == index) {
+                    if up && !i.up {
+                        i.up = true;
+                        info!("{}: link up", i.name);
+                        self.refresh_addresses(index).await;
+                        self.link_up(index);
+                    } else if !up && i.up {
+                        i.link_down();
+                        info!("{}: link down", i.name);
+                    }
+                }
+            }
+            NetEvent::Ipv6AddrAdded { index, .. } | NetEvent::Ipv6AddrRemoved { index, .. } => {
+                self.refresh_addresses(index).await;
+            }
+            _ => return,
+        }
+        self.evaluate().await;
+    }
+
+    async fn on_icmp(&mut self, msg: Received) {
+        if !valid_ra_source(&msg.src, msg.hop_limit) {
+            return;
+        }
+        let Ok(NdRepr::RouterAdvert(ra)) = NdRepr::parse(&msg.payload) else {
+            return;
+        };
+        let (home, now) = (self.home, Instant::now());
+        let Some(i) = self.ifaces.iter_mut().find(|i| i.index == msg.ifindex) else {
+            return;
+        };
+        let was_home = i.at_home(now);
+        let had_router = i.router_until.is_some_and(|t| t > now);
+        i.on_router_advert(&ra, home, now);
+        if was_home != i.at_home(now) || had_router != i.router_until.is_some_and(|t| t > now) {
+            debug!("{}: RA from {}", i.name, msg.src);
+            self.evaluate().await;
+        }
+    }
+
+    async fn on_mh(&mut self, msg: Received) {
+        let Ok(repr) = MhRepr::parse(&msg.payload) else {
+            debug!("malformed MH from {}", msg.src);
+            return;
+        };
+        match &repr.message {
+            MhMessage::BindingAck(ba) if msg.src == self.ha => {
+                info!(
+                    "BA from {}: status {} ({}), seq {}, lifetime {} s",
+                    msg.src,
+                    ba.status.0,
+                    ba.status.name(),
+                    ba.sequence,
+                    ba.lifetime_secs()
+                );
+                let events = self
+                    .bul
+                    .on_binding_ack(std::time::Instant::now(), ba, &repr.options);
+                self.handle_bul_events(events).await;
+            }
+            other => debug!("MH type {} from {} ignored", other.mh_type(), msg.src),
+        }
+    }
+
+    async fn handle_bul_events(&mut self, events: Vec<BulEvent>) {
+        for ev in events {
+            match ev {
+                BulEvent::SendBindingUpdate {
+                    care_of_address,
+                    home_address,
+                    home_agent,
+                    message,
+                } => self.send_bu(care_of_address, home_address, home_agent, &message),
+                BulEvent::Registered {
+                    care_of_address,
+                    previous_care_of_address,
+                    lifetime,
+                    status,
+                } => {
+                    match previous_care_of_address {
+                        Some(old) => info!(
+                            "handover completed: {old} -> {care_of_address}, lifetime {} s",
+                            lifetime.as_secs()
+                        ),
+                        None => info!(
+                            "registered: {} via {care_of_address} with {}, lifetime {} s",
+                            self.hoa,
+                            self.ha,
+                            lifetime.as_secs()
+                        ),
+                    }
+                    if status == BaStatus::PREFIX_DISCOVERY_NECESSARY {
+                        info!("home agent asks for prefix discovery (not implemented)");
+                    }
+                    if let Some(a) = self.away.as_mut() {
+                        if let Err(e) = a.registered(&mut self.kernel).await {
+                            error!("cannot route through the tunnel: {e}");
+                        }
+                    }
+                }
+                BulEvent::Deregistered => {
+                    info!("deregistered from {}", self.ha);
+                }
+                BulEvent::Rejected { status } => {
+                    error!(
+                        "home agent {} refused the binding: status {} ({})",
+                        self.ha,
+                        status.0,
+                        status.name()
+                    );
+                }
+                BulEvent::MobileRouterRefused => {
+                    error!("home agent {} refuses mobile router service", self.ha);
+                }
+                BulEvent::KeyMgmtUnsupported => {
+                    warn!("HA does not support IKE session surviving (K flag cleared)");
+                }
+                BulEvent::GaveUp => warn!("no BA from {}: giving up", self.ha),
+                BulEvent::Expired => warn!("binding with {} expired", self.ha),
+            }
+        }
+    }
+
+    fn send_bu(&self, coa: Ipv6Addr, hoa: Ipv6Addr, ha: Ipv6Addr, message: &MhRepr) {
+        if !self.may_send_bu {
+            return;
+        }
+        let bytes = match message.emit_without_checksum() {
+            Ok(b) => b,
+            Err(e) => {
+                error!("BU: {e}");
+                return;
+            }
+        };
+        let ifindex = match self.location {
+            Location::Away(p) => p.ifindex,
+            Location::Home(i) => i,
+            Location::Unknown | Location::Nowhere => 0,
+        };
+        if let MhMessage::BindingUpdate(bu) = &message.message {
+            info!(
+                "BU to {ha}: HoA {hoa} CoA {coa} seq {} lifetime {} s",
+                bu.sequence,
+                bu.lifetime_secs()
+            );
+        }
+        // Sent from the home address; away, XFRM moves it into an HAO and
+        // makes the CoA the source.
+        if let Err(e) = self.mh.send(hoa, ha, ifindex, None, &bytes) {
+            warn!("BU to {ha}: {e}");
+        }
+    }
+
+    /// Where are we, and does it change anything?
+    async fn evaluate(&mut self) {
+        let now = Instant::now();
+        if self.settle_until.is_some_and(|t| t > now) {
+            return;
+        }
+        if !self.config.no_home_return {
+            if let Some(h) = self.ifaces.iter().find(|i| i.at_home(now)) {
+                let index = h.index;
+                if self.location != Location::Home(index) {
+                    self.go_home(index).await;
+                }
+                return;
+            }
+        }
+        let candidates: Vec<_> = self.ifaces.iter().map(|i| i.candidate(now)).collect();
+        let current = match self.location {
+            Location::Away(p) => Some(p),
+            _ => None,
+        };
+        match select_primary_coa(&candidates, current) {
+            Some(p) if Some(p) != current => self.move_to(p).await,
+            Some(_) => {}
+            None => {
+                if matches!(self.location, Location::Away(_) | Location::Unknown) {
+                    info!("no usable care-of address: the binding ages");
+                    self.location = Location::Nowhere;
+                }
+            }
+        }
+    }
+
+    fn iface_name(&self, index: u32) -> String {
+        self.ifaces
+            .iter()
+            .find(|i| i.index == index)
+            .map_or_else(|| index.to_string(), |i| i.name.clone())
+    }
+
+    async fn move_to(&mut self, p: PrimaryCoa) {
+        let name = self.iface_name(p.ifindex);
+        if let Some(index) = self.home_addr_on.take() {
+            let item = crate::kernel::Item::Address {
+                index,
+                addr: self.hoa,
+                prefix_len: self.home_plen,
+            };
+            if let Err(e) = self.kernel.remove(item).await {
+                warn!("cannot remove the home address from the home link: {e}");
+            }
+        }
+        let result = match self.away.as_mut() {
+            Some(a) => {
+                info!("handover: CoA {} -> {} ({name})", a.coa, p.address);
+                a.handover(&mut self.kernel, p.address, p.ifindex).await
+            }
+            None => {
+                info!("away from home: CoA {} on {name}", p.address);
+                match Away::enter(&mut self.kernel, self.hoa, self.ha, p.address, p.ifindex).await {
+                    Ok(a) => {
+                        info!("tunnel {} {} -> {}", a.tunnel.1, p.address, self.ha);
+                        self.away = Some(a);
+                        Ok(())
+                    }
+                    Err(e) => Err(e),
+                }
+            }
+        };
+        if let Err(e) = result {
+            error!("cannot set up the care-of address {}: {e}", p.address);
+            return;
+        }
+        self.location = Location::Away(p);
+        let lifetime = Duration::from_secs(u64::from(self.config.mn_max_ha_binding_life));
+        let events = self
+            .bul
+            .register(std::time::Instant::now(), p.address, lifetime);
+        self.handle_bul_events(events).await;
+    }
+
+    async fn go_home(&mut self, index: u32) {
+        info!("at home on {}", self.iface_name(index));
+        if self.iface_name(index) != self.home_iface {
+            debug!(
+                "home prefix seen on {}, MnHomeLink names {}",
+                self.iface_name(index),
+                self.home_iface
+            );
+        }
+        if let Some(mut a) = self.away.take() {
+            a.leave(&mut self.kernel).await;
+        }
+        if let Err(e) = self
+            .kernel
+            .add_address(index, self.hoa, self.home_plen)
+            .await
+        {
+            warn!("cannot put the home address on the home link: {e}");
+        } else {
+            self.home_addr_on = Some(index);
+        }
+        self.location = Location::Home(index);
+        let events = self.bul.deregister(std::time::Instant::now(), self.hoa);
+        self.handle_bul_events(events).await;
+    }
+
+    /// Deregisters when away (waiting a little for the BA), then removes
+    /// everything installed.
+    async fn shutdown(&mut self) {
+        if let (Location::Away(p), true) = (self.location, self.bul.binding().is_some()) {
+            let events = self.bul.deregister(std::time::Instant::now(), p.address);
+            self.handle_bul_events(events).await;
+            let deadline = Instant::now() + SHUTDOWN_DEREG_WAIT;
+            while self.bul.outstanding_sequence().is_some() {
+                tokio::select! {
+                    r = self.mh.recv() => {
+                        if let Ok(msg) = r {
+                            self.on_mh(msg).await;
+                        }
+                    }
+                    () = tokio::time::sleep_until(deadline) => {
+                        warn!("no BA for the deregistration from {}", self.ha);
+                        break;
+                    }
+                }
+            }
+        }
+        if let Some(mut a) = self.away.take() {
+            a.leave(&mut self.kernel).await;
+        }
+        self.kernel.teardown().await;
+    }
+}

@@ -1,0 +1,77 @@
+# shellcheck shell=bash
+# Helpers for the mip6d guest scripts (sourced after guest-lib.sh): the daemon
+# binary, configuration files for the lab's home agent and mobile node, and
+# checks that print "mip6d: ok ..." lines the Rust tests look for.
+
+MIP6D=${MIP6D_BIN:-${CARGO_TARGET_DIR:-$VM_REPO/target}/debug/mip6d}
+HOA=2001:db8:1::100
+
+mip6d_started=$(date +%s.%N)
+ok() {
+  echo "mip6d: ok $* [$(awk -v a="$mip6d_started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1fs", b - a }')]"
+}
+
+mip6d_check_binary() {
+  [ -x "$MIP6D" ] || vm_die "no $MIP6D: build it first (cargo build -p mip6d)"
+}
+
+# Writes the home agent's configuration to $VM_LAB/ha.conf; extra lines
+# (e.g. BindingAclPolicy) come as arguments.
+mip6d_ha_conf() {
+  {
+    echo 'NodeConfig HA;'
+    echo 'DebugLevel 10;'
+    echo 'UseMnHaIPsec disabled;'
+    echo 'Interface "eth0";'
+    for line in "$@"; do echo "$line"; done
+  } >"$VM_LAB/ha.conf"
+}
+
+# Writes the mobile node's configuration to $VM_LAB/mn.conf: eth-a preferred
+# to eth-b, home address $HOA; extra lines are added at the top level.
+mip6d_mn_conf() {
+  {
+    echo 'NodeConfig MN;'
+    echo 'DebugLevel 10;'
+    echo 'UseMnHaIPsec disabled;'
+    echo 'InterfaceInitialInitDelay 0.5;'
+    # Below the home prefix's preferred lifetime (120 s): status 0, not 1.
+    echo 'MnMaxHaBindingLife 60;'
+    echo 'Interface "eth-home" { MnIfPreference 1; }'
+    echo 'Interface "eth-a" { MnIfPreference 2; }'
+    echo 'Interface "eth-b" { MnIfPreference 3; }'
+    for line in "$@"; do echo "$line"; done
+    echo 'MnHomeLink "eth-home" {'
+    echo "  HomeAgentAddress $VM_HA_ADDR;"
+    echo "  HomeAddress $HOA/64;"
+    echo '}'
+  } >"$VM_LAB/mn.conf"
+}
+
+# Starts the home agent and waits until it knows the home prefix.
+mip6d_start_ha() {
+  vm_spawn ha-d ha "$MIP6D" -c "$VM_LAB/ha.conf"
+  vm_wait_log ha-d 'home prefix 2001:db8:1::/64 learned on eth0' 20 >/dev/null ||
+    vm_die "the home agent did not learn the home prefix"
+}
+
+mip6d_start_mn() {
+  vm_spawn mn-d mn "$MIP6D" -c "$VM_LAB/mn.conf"
+}
+
+# Stops daemon NAME with SIGTERM; it must exit 0 within 10 s.
+mip6d_stop() {
+  local status=0
+  vm_stop "$1" TERM 10 || status=$?
+  [ "$status" -eq 0 ] || vm_die "$1 exited with status $status on SIGTERM: $(vm_log_of "$1")"
+}
+
+# Compares two kernel-state dumps; dies showing the difference.
+mip6d_same_state() {
+  local what=$1 before=$2 after=$3
+  if [ "$before" != "$after" ]; then
+    echo "guest: $what state differs after SIGTERM:" >&2
+    diff <(echo "$before") <(echo "$after") >&2 || true
+    vm_die "$what kernel state not restored"
+  fi
+}
