@@ -214,3 +214,49 @@ mod tests {
         assert!(Icmp6Filter::pass_all().passes(200));
     }
 }
+
+/// `IPPROTO_RAW`: the socket sends whole IPv6 packets (header included).
+const IPPROTO_RAW: u8 = 255;
+
+/// A socket that sends complete IPv6 packets, header and checksums the
+/// caller's (UMIP's `ndisc.c` way of sending Router and Neighbor
+/// Solicitations from the unspecified address, which a normal ICMPv6 socket
+/// cannot: the kernel would pick a source or refuse).
+#[derive(Debug)]
+pub struct Ip6RawSender {
+    raw: Raw6,
+}
+
+impl Ip6RawSender {
+    /// Needs `CAP_NET_RAW`; must be called inside a tokio runtime.
+    pub fn open() -> Result<Ip6RawSender> {
+        let raw = Raw6::open(IPPROTO_RAW).map_err(opt_err("socket(AF_INET6, SOCK_RAW, 255)"))?;
+        // Our own solicitations are not for us.
+        raw.set_int(libc::IPPROTO_IPV6, libc::IPV6_MULTICAST_LOOP, 0)
+            .map_err(opt_err("IPV6_MULTICAST_LOOP 0"))?;
+        Ok(Ip6RawSender { raw })
+    }
+
+    /// Send `packet` (an IPv6 header and what follows) out of `ifindex`.
+    pub async fn send(&self, packet: &[u8], ifindex: u32) -> Result<usize> {
+        let dst = packet
+            .get(24..40)
+            .and_then(|b| <[u8; 16]>::try_from(b).ok())
+            .map(Ipv6Addr::from)
+            .ok_or_else(|| {
+                Error::object(
+                    "ipv6 raw send",
+                    format!("{} bytes", packet.len()),
+                    std::io::Error::from_raw_os_error(libc::EINVAL),
+                )
+            })?;
+        let meta = SendMeta {
+            ifindex,
+            ..SendMeta::default()
+        };
+        self.raw
+            .send(packet, dst, ifindex, &meta)
+            .await
+            .map_err(|e| Error::object("ipv6 raw send", format!("to {dst} dev {ifindex}"), e))
+    }
+}

@@ -10,8 +10,10 @@ mod common;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use common::netns;
-use netcfg::icmp6_socket::{Icmp6Filter, Icmp6Socket, ND_NEIGHBOR_ADVERT};
+use common::{ip, netns};
+use netcfg::icmp6_socket::{
+    Icmp6Filter, Icmp6Socket, Ip6RawSender, ND_NEIGHBOR_ADVERT, ND_ROUTER_SOLICIT,
+};
 use netcfg::mh_socket::{type2_routing_header, MhSocket, SendMeta};
 use netcfg::Netlink;
 
@@ -123,6 +125,84 @@ fn icmp6_socket_filter_and_ancillary_data() {
         assert!(
             err.to_string()
                 .starts_with("icmp6 socket leave ff02::1:ff00:1 on 1: "),
+            "{err}"
+        );
+    });
+}
+
+/// The ICMPv6 checksum over the pseudo-header (RFC 8200 §8.1).
+fn icmp6_checksum(src: Ipv6Addr, dst: Ipv6Addr, msg: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut add = |b: &[u8]| {
+        for c in b.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([c[0], *c.get(1).unwrap_or(&0)]));
+        }
+    };
+    add(&src.octets());
+    add(&dst.octets());
+    add(&(msg.len() as u32).to_be_bytes());
+    add(&[0, 0, 0, 58]);
+    add(msg);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// A Router Solicitation from the unspecified address, header built by
+/// us, crosses a veth and arrives with source :: and hop limit 255.
+/// (The kernel refuses with EADDRNOTAVAIL while the link has no usable
+/// address of the destination's scope.)
+#[test]
+fn raw_ipv6_sender_solicits_from_unspecified() {
+    netns(|| async {
+        ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+        let nl = Netlink::new().unwrap();
+        let v0 = nl.link_index("v0").await.unwrap();
+        let v1 = nl.link_index("v1").await.unwrap();
+        nl.set_link_up(v0).await.unwrap();
+        nl.set_link_up(v1).await.unwrap();
+        // The kernel's route lookup still wants some usable source on the
+        // link (a link-local, not tentative), though the packet carries ::.
+        nl.add_address(v0, "fe80::a".parse().unwrap(), 64, true)
+            .await
+            .unwrap();
+        let rx = Icmp6Socket::open(Icmp6Filter::block_all().pass(ND_ROUTER_SOLICIT)).unwrap();
+        let tx = Ip6RawSender::open().unwrap();
+
+        let src = Ipv6Addr::UNSPECIFIED;
+        let dst: Ipv6Addr = "ff02::1".parse().unwrap();
+        let mut rs = vec![ND_ROUTER_SOLICIT, 0, 0, 0, 0, 0, 0, 0];
+        let ck = icmp6_checksum(src, dst, &rs);
+        rs[2..4].copy_from_slice(&ck.to_be_bytes());
+        let mut pkt = vec![0x60, 0, 0, 0, 0, 8, 58, 255];
+        pkt.extend_from_slice(&src.octets());
+        pkt.extend_from_slice(&dst.octets());
+        pkt.extend_from_slice(&rs);
+
+        // Until the link is up for IPv6 the first packets may be lost:
+        // resend until one arrives (bounded).
+        let mut buf = [0u8; 64];
+        let mut got = None;
+        for _ in 0..25 {
+            assert_eq!(tx.send(&pkt, v0).await.unwrap(), 48);
+            if let Ok(r) = tokio::time::timeout(Duration::from_millis(200), rx.recv(&mut buf)).await
+            {
+                got = Some(r.unwrap());
+                break;
+            }
+        }
+        let got = got.expect("no RS arrived on v1 within 5 s");
+        assert_eq!(buf[0], ND_ROUTER_SOLICIT);
+        assert_eq!(got.src, Some(Ipv6Addr::UNSPECIFIED));
+        assert_eq!(
+            (got.dst, got.ifindex, got.hop_limit),
+            (Some(dst), v1, Some(255))
+        );
+
+        let err = tx.send(&pkt[..20], v0).await.unwrap_err();
+        assert!(
+            err.to_string().starts_with("ipv6 raw send 20 bytes: "),
             "{err}"
         );
     });
