@@ -30,6 +30,9 @@ in_ns() { ip netns exec kops "$@"; }
 # install brings lo up (the tunnel's link); so does every real node.
 in_ns ip link set lo up
 before=$(vm_kernel_state kops)
+# The probe without a throwaway namespace must leave nothing behind: the dump
+# after remove is compared with the one before this.
+in_ns "$kops" probe-here | grep -v '^kops: probe CONFIG'
 in_ns "$kops" install
 during=$(vm_kernel_state kops)
 sed -n '/^# sysctls/q; s/^/kops: state: /p' <<<"$during"

@@ -63,6 +63,7 @@ fn vm_kernel_ops_install_handover_remove_and_mh_sockets() -> Result<()> {
         "kops: probe CONFIG_IPV6_TUNNEL: present",
         "kops: probe CONFIG_XFRM_SUB_POLICY: present",
         "kops: ok probe: every feature present",
+        "kops: ok probe in place: every feature present",
         "kops: ok tunnel add ip6tnl1 2001:db8:a::100 -> 2001:db8:1::2",
         "kops: ok tunnel add with the same endpoints refused (EEXIST)",
         "kops: ok home address on the tunnel",

@@ -2,6 +2,7 @@
 //! network namespace, for the VM test (scripts/vm/kernel-ops.sh):
 //!
 //!   kernel_ops probe     print the probe; exit 1 unless everything is present
+//!   kernel_ops probe-here  the same in the current namespace (cleaning up)
 //!   kernel_ops install   tunnel, home address, table 252 route, rules 1001/1003,
 //!                        proxy entry, XFRM sub-policies and RO states; a
 //!                        handover (tunnel endpoints, state CoA); checks each
@@ -20,7 +21,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::process::ExitCode;
 
 use netcfg::mh_socket::{MhSocket, RecvMeta, SendMeta};
-use netcfg::probe::{probe_kernel, KernelFeature};
+use netcfg::probe::{probe_current_netns, probe_kernel, KernelFeature};
 use netcfg::xfrm::{
     PolicyDir, PolicyType, Selector, Template, Xfrm, XfrmEvent, XfrmEvents, XfrmGroups, XfrmPolicy,
     XfrmProto, XfrmState,
@@ -99,8 +100,13 @@ fn ro_states(coa: Ipv6Addr) -> Vec<XfrmState> {
     ]
 }
 
-async fn probe() -> Res<()> {
-    let probe = tokio::task::spawn_blocking(probe_kernel)
+async fn probe(in_place: bool) -> Res<()> {
+    let f = if in_place {
+        probe_current_netns
+    } else {
+        probe_kernel
+    };
+    let probe = tokio::task::spawn_blocking(f)
         .await
         .map_err(e)?
         .map_err(e)?;
@@ -109,7 +115,11 @@ async fn probe() -> Res<()> {
     }
     match probe.missing_message(&KernelFeature::ALL) {
         None => {
-            ok("probe: every feature present");
+            ok(if in_place {
+                "probe in place: every feature present"
+            } else {
+                "probe: every feature present"
+            });
             Ok(())
         }
         Some(msg) => Err(msg),
@@ -416,7 +426,8 @@ fn main() -> ExitCode {
     };
     let res = rt.block_on(async {
         match mode.as_str() {
-            "probe" => probe().await,
+            "probe" => probe(false).await,
+            "probe-here" => probe(true).await,
             "install" => install().await,
             "remove" => remove().await,
             "sockets" => sockets().await,

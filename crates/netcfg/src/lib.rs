@@ -5,8 +5,23 @@
 //! - [`events`]: network-change notifications (IPv4 side for Teredo
 //!   re-qualification, IPv6 addresses for mip6d);
 //! - [`rt_tables`]: iproute2 routing-table names;
-//! - [`sysctl`]: per-interface IPv6 sysctls;
+//! - [`sysctl`]: per-interface IPv6 sysctls, and [`sysctl::SysctlSaver`]
+//!   to put changed ones back;
 //! - [`netns`]: run code in a fresh network namespace (tests, lab).
+//!
+//! For mip6d (the kernel side of Mobile IPv6, reference umip.md §5):
+//!
+//! - [`probe`]: which of MIP6, ip6_tunnel, XFRM sub-policies, policy
+//!   routing... the running kernel has, with the `CONFIG_` names to ask for;
+//! - [`xfrm`]: XFRM policies (main and sub type) and states (route2/hao
+//!   route optimization with a care-of address), ACQUIRE/REPORT events;
+//! - [`ip6tnl`]: the ip6ip6 MN–HA tunnel, changed in place at handover;
+//! - [`neigh_proxy`] and [`neigh`]: proxy NDP entries, router NUD states;
+//! - [`mh_socket`]: the Mobility Header socket (HAO/RH2 as ancillary data);
+//! - [`icmp6_socket`]: ND/DHAAD/MPD sockets with type filters, and a
+//!   header-included sender for solicitations from `::`;
+//! - [`Netlink`] also has table-252 routes with source prefixes, blackhole
+//!   rules and home addresses (`IFA_F_HOMEADDRESS`).
 //!
 //! Everything that opens a socket or a device does so in the network
 //! namespace of the *calling thread*, which is what the tests rely on.

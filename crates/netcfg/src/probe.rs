@@ -13,7 +13,7 @@ use std::net::{IpAddr, Ipv6Addr};
 
 use crate::error::Error;
 use crate::ip6tnl::Ip6TnlSpec;
-use crate::netlink::{Netlink, RuleSpec};
+use crate::netlink::{Netlink, RouteSpec, RuleSpec};
 use crate::xfrm::{PolicyDir, PolicyType, Selector, Xfrm, XfrmPolicy, XfrmProto, XfrmState};
 
 /// One kernel facility mip6d depends on.
@@ -138,16 +138,40 @@ impl fmt::Display for KernelProbe {
     }
 }
 
-/// Probe the kernel. Needs `CAP_SYS_ADMIN` (for the throwaway namespace)
-/// and `CAP_NET_ADMIN`; blocks the calling thread for a few milliseconds
-/// (call it before starting the runtime, or from `spawn_blocking`).
+/// Probe the kernel. Runs in a throwaway network namespace when it can
+/// (`CAP_SYS_ADMIN`), otherwise in the caller's, removing what it created
+/// there. Needs `CAP_NET_ADMIN`; blocks the calling thread for a few
+/// milliseconds (call it before starting the runtime, or from
+/// `spawn_blocking`).
 pub fn probe_kernel() -> std::io::Result<KernelProbe> {
-    crate::netns::block_on_in_new_netns(probe_here)
+    match crate::netns::block_on_in_new_netns(probe_here) {
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => probe_current_netns(),
+        other => other,
+    }
 }
 
-fn status(r: Result<(), Error>) -> FeatureStatus {
+/// The probe in the calling thread's namespace (on a thread of its own,
+/// which shares it), undoing each step it made.
+pub fn probe_current_netns() -> std::io::Result<KernelProbe> {
+    let thread = std::thread::Builder::new()
+        .name("kernel-probe".into())
+        .spawn(|| -> std::io::Result<KernelProbe> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            Ok(rt.block_on(probe_here()))
+        })?;
+    match thread.join() {
+        Ok(r) => r,
+        Err(panic) => std::panic::resume_unwind(panic),
+    }
+}
+
+fn status(r: &Result<(), Error>) -> FeatureStatus {
     match r {
+        // Already there (the caller's own configuration): supported.
         Ok(()) => FeatureStatus::Present,
+        Err(e) if e.is_exists() => FeatureStatus::Present,
         Err(e) => FeatureStatus::Missing(e.to_string()),
     }
 }
@@ -156,52 +180,36 @@ const HOA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 0x100);
 const HA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2);
 const COA: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xa, 0, 0, 0, 0, 0x100);
 const CN: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xc, 0, 0, 0, 0, 2);
+const PROBE_RULE_PRIORITY: u32 = 1001;
+const PROBE_TABLE: u32 = 252;
 
-/// The probes themselves, in the current (throwaway) namespace.
+/// The probes themselves, in the current namespace. Each object it
+/// creates is deleted again (best effort; in a throwaway namespace it
+/// would vanish anyway).
 async fn probe_here() -> KernelProbe {
     let mut features = BTreeMap::new();
+    let untested = |why: &str| {
+        FeatureStatus::Missing(format!(
+            "not testable without the XFRM netlink interface: {why}"
+        ))
+    };
     match Xfrm::new() {
         Err(e) => {
             let why = e.to_string();
             features.insert(KernelFeature::XfrmUser, FeatureStatus::Missing(why.clone()));
-            let untested = format!("not testable without the XFRM netlink interface: {why}");
-            features.insert(
-                KernelFeature::XfrmSubPolicy,
-                FeatureStatus::Missing(untested.clone()),
-            );
-            features.insert(KernelFeature::Mip6, FeatureStatus::Missing(untested));
+            features.insert(KernelFeature::XfrmSubPolicy, untested(&why));
+            features.insert(KernelFeature::Mip6, untested(&why));
         }
         Ok(x) => {
             // A socket opens even when the family is unregistered on some
             // kernels; the first request tells for sure.
             let dump = x.states().await.map(|_| ());
-            let xfrm_ok = dump.is_ok();
-            features.insert(KernelFeature::XfrmUser, status(dump));
-            if xfrm_ok {
-                let sub =
-                    XfrmPolicy::new(Selector::hosts(HOA, HA), PolicyDir::Out, PolicyType::Sub, 1);
-                features.insert(
-                    KernelFeature::XfrmSubPolicy,
-                    status(x.add_policy(&sub).await),
-                );
-                let mut mip6 = x
-                    .add_state(&XfrmState::ro(XfrmProto::Route2, HOA, CN, COA))
-                    .await;
-                if mip6.is_ok() {
-                    mip6 = x
-                        .add_state(&XfrmState::ro(XfrmProto::Hao, CN, HOA, COA))
-                        .await;
-                }
-                features.insert(KernelFeature::Mip6, status(mip6));
+            features.insert(KernelFeature::XfrmUser, status(&dump));
+            if let Err(e) = dump {
+                features.insert(KernelFeature::XfrmSubPolicy, untested(&e.to_string()));
+                features.insert(KernelFeature::Mip6, untested(&e.to_string()));
             } else {
-                for f in [KernelFeature::XfrmSubPolicy, KernelFeature::Mip6] {
-                    features.insert(
-                        f,
-                        FeatureStatus::Missing(
-                            "not testable without the XFRM netlink interface".into(),
-                        ),
-                    );
-                }
+                probe_xfrm(&x, &mut features).await;
             }
         }
     }
@@ -215,33 +223,64 @@ async fn probe_here() -> KernelProbe {
                 features.insert(f, FeatureStatus::Missing(e.to_string()));
             }
         }
-        Ok(nl) => {
-            let tnl = nl
-                .add_ip6tnl(&Ip6TnlSpec::mip6(COA, HA, 0))
-                .await
-                .map(|_| ());
-            features.insert(KernelFeature::Ip6Tunnel, status(tnl));
-            let rule = nl
-                .add_rule(&RuleSpec::from_addr(IpAddr::V6(HOA), 1001, 252))
-                .await;
-            features.insert(KernelFeature::Ipv6MultipleTables, status(rule));
-            features.insert(KernelFeature::Ipv6Subtrees, status(source_route(&nl).await));
-        }
+        Ok(nl) => probe_rtnl(&nl, &mut features).await,
     }
     KernelProbe { features }
 }
 
-/// `ip -6 route add 2001:db8:c::/64 from 2001:db8:1::/64 dev lo`.
+async fn probe_xfrm(x: &Xfrm, features: &mut BTreeMap<KernelFeature, FeatureStatus>) {
+    let sub = XfrmPolicy::new(Selector::hosts(HOA, HA), PolicyDir::Out, PolicyType::Sub, 1);
+    let added = x.add_policy(&sub).await;
+    if added.is_ok() {
+        let _ = x.del_policy(&sub.sel, sub.dir, sub.ptype).await;
+    }
+    features.insert(KernelFeature::XfrmSubPolicy, status(&added));
+    let mut mip6 = Ok(());
+    for st in [
+        XfrmState::ro(XfrmProto::Route2, HOA, CN, COA),
+        XfrmState::ro(XfrmProto::Hao, CN, HOA, COA),
+    ] {
+        let added = x.add_state(&st).await;
+        if added.is_ok() {
+            let _ = x.del_state(&st.id()).await;
+        }
+        if mip6.is_ok() {
+            mip6 = added.or_else(|e| if e.is_exists() { Ok(()) } else { Err(e) });
+        }
+    }
+    features.insert(KernelFeature::Mip6, status(&mip6));
+}
+
+async fn probe_rtnl(nl: &Netlink, features: &mut BTreeMap<KernelFeature, FeatureStatus>) {
+    let tnl = match nl.add_ip6tnl(&Ip6TnlSpec::mip6(COA, HA, 0)).await {
+        Ok(t) => {
+            let _ = nl.del_ip6tnl(t.index).await;
+            Ok(())
+        }
+        Err(e) => Err(e),
+    };
+    features.insert(KernelFeature::Ip6Tunnel, status(&tnl));
+    let rule = RuleSpec::from_addr(IpAddr::V6(HOA), PROBE_RULE_PRIORITY, PROBE_TABLE);
+    let added = nl.add_rule(&rule).await;
+    if added.is_ok() {
+        let _ = nl.del_rule(&rule).await;
+    }
+    features.insert(KernelFeature::Ipv6MultipleTables, status(&added));
+    features.insert(KernelFeature::Ipv6Subtrees, status(&source_route(nl).await));
+}
+
+/// `ip -6 route add 2001:db8:c::/64 from 2001:db8:1::/64 dev lo table
+/// 252`, deleted again.
 async fn source_route(nl: &Netlink) -> Result<(), Error> {
-    nl.set_link_up(1).await?;
-    let msg = rtnetlink::RouteMessageBuilder::<Ipv6Addr>::new()
-        .destination_prefix(CN, 64)
-        .source_prefix(HOA, 64)
-        .output_interface(1)
-        .build();
-    nl.raw().route().add(msg).execute().await.map_err(|e| {
-        Error::from_rtnl_object("route add", "2001:db8:c::/64 from 2001:db8:1::/64", e)
-    })
+    if !nl.link(1).await?.up {
+        nl.set_link_up(1).await?;
+    }
+    let route = RouteSpec::prefix(IpAddr::V6(CN), 64, 1)
+        .from(IpAddr::V6(HOA), 64)
+        .table(PROBE_TABLE);
+    nl.add_route(&route).await?;
+    let _ = nl.del_route(&route).await;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ mod common;
 use std::net::Ipv6Addr;
 
 use common::{ip, lines, netns};
-use netcfg::probe::{probe_kernel, KernelFeature};
+use netcfg::probe::{probe_current_netns, probe_kernel, KernelFeature};
 use netcfg::xfrm::{
     PolicyDir, PolicyType, Selector, Template, Xfrm, XfrmEvent, XfrmEvents, XfrmGroups, XfrmMode,
     XfrmPolicy, XfrmProto, XfrmState,
@@ -61,6 +61,32 @@ fn probe_reports_what_the_kernel_lacks() {
     // The probe ran in its own namespace: nothing leaked into ours.
     netns(|| async {
         assert!(Xfrm::new().unwrap().policies().await.unwrap().is_empty());
+    });
+}
+
+/// Without a throwaway namespace the probe works in the caller's and
+/// leaves nothing behind there.
+#[test]
+fn probe_in_place_cleans_up() {
+    netns(|| async {
+        let nl = Netlink::new().unwrap();
+        let rules_before = nl.rules(netcfg::Family::V6).await.unwrap();
+        let probe = tokio::task::spawn_blocking(probe_current_netns)
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(probe.has(KernelFeature::XfrmSubPolicy), "{probe}");
+        assert!(probe.has(KernelFeature::Ipv6Subtrees), "{probe}");
+        let x = Xfrm::new().unwrap();
+        assert!(x.policies().await.unwrap().is_empty());
+        assert!(x.states().await.unwrap().is_empty());
+        assert_eq!(nl.rules(netcfg::Family::V6).await.unwrap(), rules_before);
+        assert!(nl
+            .routes(netcfg::Family::V6, Some(252))
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(nl.ip6tnls().await.unwrap().iter().all(|t| t.is_fallback()));
     });
 }
 
