@@ -71,7 +71,27 @@ mip6d_same_state() {
   local what=$1 before=$2 after=$3
   if [ "$before" != "$after" ]; then
     echo "guest: $what state differs after SIGTERM:" >&2
-    diff <(echo "$before") <(echo "$after") >&2 || true
+    # (No /dev/fd in the guest: no process substitution.)
+    echo "$before" >"$VM_LAB/$what-before.txt"
+    echo "$after" >"$VM_LAB/$what-after.txt"
+    diff "$VM_LAB/$what-before.txt" "$VM_LAB/$what-after.txt" >&2 || true
     vm_die "$what kernel state not restored"
   fi
 }
+
+# On failure, show what the daemons said (vm_wait_log shows only the one it waited on).
+_mip6d_on_exit() {
+  local status=$?
+  if [ "$status" -ne 0 ]; then
+    for name in ha-d mn-d; do
+      [ -e "$VM_LAB/$name.log" ] || continue
+      echo "guest: --- last lines of $name's log ---" >&2
+      tail -n 40 "$VM_LAB/$name.log" >&2
+    done
+    echo "guest: --- mn: ip -6 route show table all; rules ---" >&2
+    ip -n mn -6 route show table all >&2 2>/dev/null || true
+    ip -n mn -6 rule >&2 2>/dev/null || true
+  fi
+  return "$status"
+}
+trap _mip6d_on_exit EXIT

@@ -89,3 +89,34 @@ fn vm_mip6d_register_move_return_home() -> Result<()> {
     )?;
     Ok(())
 }
+
+/// The home agent's refusals (129 for an ACL deny, 132 for a home address outside
+/// its prefixes, 135 for an old sequence number), and a `Tunnel enabled` interface
+/// whose address a script sets: it becomes the CoA in MnIfPreference order, the MN
+/// goes back to eth-a when the address goes, and never solicits a router on it.
+#[test]
+fn vm_mip6d_ha_status_codes_and_tunnel_interface() -> Result<()> {
+    run_guest(
+        "scripts/vm/mip6d-status-tunnel.sh",
+        &[
+            "mip6d: ok lab up, MN on the home link",
+            "mip6d: ok mip6d[",
+            "mip6d: ok registered through eth-a while tnl0 has no address",
+            "mip6d: ok the Tunnel interface's scripted address became the CoA",
+            "mip6d: ok ping from the CN to the home address through tnl0",
+            "mip6d: ok back to eth-a when the Tunnel interface's address was removed",
+            "mip6d: ok no Router Solicitation on the Tunnel interface",
+            "mip6d: all checks passed",
+        ],
+    )
+    .and_then(|out| {
+        for status in ["status 129 ", "status 132 ", "status 135 "] {
+            ensure!(
+                out.lines()
+                    .any(|l| l.starts_with("mip6d: ok") && l.contains(status)),
+                "no refusal with {status}in:\n{out}"
+            );
+        }
+        Ok(())
+    })
+}

@@ -74,6 +74,20 @@ fn gone_ok(r: Res<()>) -> Res<()> {
     }
 }
 
+/// Writes `net.ipv6.conf.<ifname>.<key>` in one `write(2)` without a
+/// newline: some handlers (`ignore_routes_with_linkdown` on an interface)
+/// report 1 byte written whatever the length, so a second write of the
+/// rest ("\n") would fail with EINVAL after the value was applied.
+fn write_ipv6_conf(ifname: &str, key: &str, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if ifname.contains('/') || key.contains('/') || ifname.starts_with('.') {
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    }
+    let path = format!("/proc/sys/net/ipv6/conf/{ifname}/{key}");
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write(value.trim().as_bytes()).map(drop)
+}
+
 impl Kernel {
     /// Opens the connections (inside the runtime, in the current namespace).
     pub fn open() -> Res<Kernel> {
@@ -182,7 +196,7 @@ impl Kernel {
         let known = self.installed.iter().any(
             |i| matches!(i, Item::Sysctl { ifname: n, key: k, .. } if n == ifname && k == key),
         );
-        netcfg::sysctl::set_ipv6_conf(ifname, key, value)?;
+        write_ipv6_conf(ifname, key, value)?;
         if !known {
             self.installed.push(Item::Sysctl {
                 ifname: ifname.to_owned(),
@@ -216,7 +230,7 @@ impl Kernel {
                 key,
                 original,
             } => {
-                if let Err(e) = netcfg::sysctl::set_ipv6_conf(ifname, key, original) {
+                if let Err(e) = write_ipv6_conf(ifname, key, original) {
                     warn!("cannot restore net.ipv6.conf.{ifname}.{key}={original}: {e}");
                 }
                 Ok(())

@@ -247,6 +247,18 @@ impl MobileNode {
             return;
         }
         let tunnel = self.config.interface(name).is_some_and(|i| i.tunnel);
+        if !tunnel {
+            // The kernel keeps SLAAC routes of a link that lost carrier (UMIP
+            // flushes its own); without this, traffic from a new CoA, the
+            // tunnel's included, may follow the home prefix route of the
+            // dead home link. Restored at exit.
+            if let Err(e) = self
+                .kernel
+                .set_sysctl(name, "ignore_routes_with_linkdown", "1")
+            {
+                warn!("{name}: ignore_routes_with_linkdown: {e}");
+            }
+        }
         let mut iface = Iface::new(index, name, preference, tunnel);
         iface.up = up;
         self.ifaces.push(iface);

@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# Guest side of tests/tests/vm_mip6d.rs:
+#  1. The home agent's refusals: 129 for a home address its BindingAclPolicy
+#     denies, 132 for a home address outside its home prefixes, 135 for a
+#     sequence number older than the binding's (BUs crafted by
+#     mip6d-send-bu.py on the home link).
+#  2. An interface marked `Tunnel enabled` (tnl0, on link B, no RA accepted,
+#     its address and default route set by this script as a tunnel daemon's
+#     hook would) becomes the CoA because its MnIfPreference (1) beats eth-a's
+#     (2), and goes back to eth-a when its address goes; mip6d never sends a
+#     Router Solicitation on it.
+# Each check prints "mip6d: ok ..."; the first failure exits non-zero.
+set -euo pipefail
+# shellcheck source=scripts/vm/guest-lib.sh
+. "$(dirname "$0")/guest-lib.sh"
+# shellcheck source=scripts/vm/mip6d-lib.sh
+. "$(dirname "$0")/mip6d-lib.sh"
+vm_in_guest
+mip6d_check_binary
+vm_load_modules
+vm_topology_up home
+mkdir -p "$VM_LAB"
+vm_wait_addr mn eth-home "$VM_HOME_PREFIX" 20 >/dev/null || vm_die "the MN got no address on the home link"
+ok "lab up, MN on the home link"
+
+# --- 1. status codes --------------------------------------------------------
+send_bu() {
+  vm_ns mn python3 -S "$(dirname "$0")/mip6d-send-bu.py" eth-home "$@" >/dev/null ||
+    vm_die "mip6d-send-bu.py $* failed"
+}
+mip6d_ha_conf 'BindingAclPolicy 2001:db8:1::300 deny;'
+mip6d_start_ha
+coa=2001:db8:a::99
+send_bu 2001:db8:1::300 "$VM_HA_ADDR" "$coa" 7 15
+ok "$(vm_wait_log ha-d 'BU from 2001:db8:1::300 .*refused: status 129 ' 10)"
+send_bu 2001:db8:99::1 "$VM_HA_ADDR" "$coa" 7 15
+ok "$(vm_wait_log ha-d 'BU from 2001:db8:99::1 .*refused: status 132 ' 10)"
+send_bu 2001:db8:1::200 "$VM_HA_ADDR" "$coa" 100 15
+vm_wait_log ha-d 'BA to 2001:db8:1::200 via 2001:db8:a::99: status 0 seq 100' 10 >/dev/null ||
+  vm_die "the first BU for 2001:db8:1::200 was not accepted"
+send_bu 2001:db8:1::200 "$VM_HA_ADDR" "$coa" 50 15
+ok "$(vm_wait_log ha-d 'BU from 2001:db8:1::200 .*seq 50\) refused: status 135 ' 10)"
+send_bu 2001:db8:1::200 "$VM_HA_ADDR" "$coa" 101 0
+vm_wait_log ha-d 'binding 2001:db8:1::200 .* deregistered' 10 >/dev/null || vm_die "no deregistration of ::200"
+mip6d_stop ha-d
+
+# --- 2. a Tunnel interface ---------------------------------------------------
+# tnl0 stands for a tunnel daemon's interface: no SLAAC or RA processing by the
+# kernel, addresses and routes from "its hook" (this script).
+vm_ns mn sysctl -qw net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.default.autoconf=0
+# (Not vm_plug: its switch port would be named mn-b, which eth-b's already is.)
+ip link add name tnl0 netns mn type veth peer name mntnl-b netns sw
+ip -n sw link set dev mntnl-b master br-b up
+ip -n mn link set dev tnl0 up
+vm_ns mn sysctl -qw net.ipv6.conf.default.accept_ra=1 net.ipv6.conf.default.autoconf=1
+mip6d_ha_conf
+mip6d_mn_conf 'Interface "tnl0" { Tunnel enabled; MnIfPreference 1; }'
+sed -i 's/Interface "eth-home" { MnIfPreference 1; }/Interface "eth-home" { MnIfPreference 3; }/' "$VM_LAB/mn.conf"
+vm_mn_move a
+vm_wait_addr mn eth-a "$VM_A_PREFIX" 20 >/dev/null || vm_die "the MN got no address on link A"
+mip6d_start_ha
+mip6d_start_mn
+vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 30 >/dev/null || vm_die "MN not registered on A"
+ok "registered through eth-a while tnl0 has no address"
+vm_ns mn ip -6 addr add 2001:db8:b::77/64 dev tnl0 nodad
+vm_ns mn ip -6 route add default via "$VM_RTR_B" dev tnl0 metric 100
+vm_wait_log mn-d 'handover completed: 2001:db8:a:.* -> 2001:db8:b::77' 20 >/dev/null ||
+  vm_die "the tunnel interface's address did not become the CoA"
+ok "the Tunnel interface's scripted address became the CoA (MnIfPreference 1 over 2)"
+vm_ping cn "$HOA" 3 >"$VM_LAB/ping-tnl.txt" || vm_die "CN -> HoA ping over tnl0 failed: $(cat "$VM_LAB/ping-tnl.txt")"
+ok "ping from the CN to the home address through tnl0"
+vm_ns mn ip -6 addr del 2001:db8:b::77/64 dev tnl0
+vm_wait_log mn-d 'handover completed: 2001:db8:b::77 -> 2001:db8:a:' 20 >/dev/null ||
+  vm_die "no handover back to eth-a when tnl0's address went"
+ok "back to eth-a when the Tunnel interface's address was removed"
+if grep -q 'RS sent on tnl0' "$VM_LAB/mn-d.log"; then
+  vm_die "mip6d sent a Router Solicitation on the Tunnel interface"
+fi
+grep -q 'RS sent on eth-a' "$VM_LAB/mn-d.log" || vm_die "no RS logged on eth-a (the check above would prove nothing)"
+ok "no Router Solicitation on the Tunnel interface"
+mip6d_stop mn-d
+mip6d_stop ha-d
+vm_topology_down
+echo "mip6d: all checks passed"
