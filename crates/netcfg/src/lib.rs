@@ -20,6 +20,7 @@
 //! - [`mh_socket`]: the Mobility Header socket (HAO/RH2 as ancillary data);
 //! - [`icmp6_socket`]: ND/DHAAD/MPD sockets with type filters, and a
 //!   header-included sender for solicitations from `::`;
+//! - [`ledger`]: what a daemon installed, undone in reverse at shutdown;
 //! - [`Netlink`] also has table-252 routes with source prefixes, blackhole
 //!   rules and home addresses (`IFA_F_HOMEADDRESS`).
 //!
@@ -30,6 +31,7 @@ pub mod error;
 pub mod events;
 pub mod icmp6_socket;
 pub mod ip6tnl;
+pub mod ledger;
 pub mod mh_socket;
 pub mod neigh;
 pub mod neigh_proxy;
@@ -45,6 +47,7 @@ pub mod xfrm;
 pub use error::{strerror, Error, Result};
 pub use events::{EventGroup, Events, NetEvent};
 pub use ip6tnl::{Ip6TnlInfo, Ip6TnlSpec};
+pub use ledger::{Installed, Ledger};
 pub use neigh::{NeighEntry, NudState};
 pub use neigh_proxy::ProxyNeigh;
 pub use netlink::{

@@ -1,6 +1,7 @@
 //! What mip6d asks of routes and rules beyond miredo's: table 252 routes
 //! with a source prefix, a gateway and protocol `mip`, rules 1000 (`to`),
-//! 1001 (`from` -> 252) and 1003/1004 (blackhole), in a fresh namespace.
+//! 1001 (`from` -> 252) and 1003/1004 (blackhole), in a fresh namespace;
+//! the home address flag; a [`netcfg::Ledger`] undoing all of it.
 
 #![allow(clippy::unwrap_used)]
 
@@ -9,7 +10,8 @@ mod common;
 use std::net::{IpAddr, Ipv6Addr};
 
 use common::{ip, lines, netns};
-use netcfg::{Family, Netlink, RouteSpec, RuleSpec, RTPROT_MIP, TABLE_MAIN};
+use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Xfrm, XfrmPolicy};
+use netcfg::{Family, Ledger, Netlink, ProxyNeigh, RouteSpec, RuleSpec, RTPROT_MIP, TABLE_MAIN};
 
 fn a(s: &str) -> IpAddr {
     s.parse().unwrap()
@@ -88,5 +90,78 @@ fn table_252_routes_and_mip6_rules() {
             .unwrap()
             .iter()
             .all(|r| !(1000..1005).contains(&r.priority)));
+    });
+}
+
+/// What the ledger touches, without what the kernel adds on its own and
+/// at its own pace once a link is up (kernel routes, link-local addresses).
+fn dump() -> String {
+    let mut out = String::new();
+    for args in [
+        &["-6", "rule", "show"][..],
+        &["-6", "route", "show", "table", "all"],
+        &["-6", "-o", "addr", "show", "scope", "global"],
+        &["-6", "neigh", "show", "proxy"],
+        &["xfrm", "policy", "list"],
+    ] {
+        for line in ip(args).lines().filter(|l| !l.contains("proto kernel")) {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn ledger_undoes_what_was_installed() {
+    netns(|| async {
+        ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
+        let nl = Netlink::new().unwrap();
+        let x = Xfrm::new().unwrap();
+        let v0 = nl.link_index("v0").await.unwrap();
+        nl.set_link_up(v0).await.unwrap();
+        let before = dump();
+
+        let hoa: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
+        let mut l = Ledger::new();
+        l.add_home_address(&nl, v0, hoa).await.unwrap();
+        let route = RouteSpec::default_v6(v0).table(252).metric(128);
+        l.add_route(&nl, &route).await.unwrap();
+        l.add_rule(&nl, &RuleSpec::from_addr(IpAddr::V6(hoa), 1001, 252))
+            .await
+            .unwrap();
+        l.add_rule(&nl, &RuleSpec::blackhole_from(IpAddr::V6(hoa), 1003))
+            .await
+            .unwrap();
+        l.add_proxy_neigh(
+            &nl,
+            ProxyNeigh {
+                index: v0,
+                addr: hoa,
+            },
+        )
+        .await
+        .unwrap();
+        let sel = Selector::hosts(hoa, "2001:db8:1::2".parse().unwrap()).mh_type(5);
+        l.add_policy(
+            &x,
+            &XfrmPolicy::new(sel, PolicyDir::Out, PolicyType::Sub, 2),
+        )
+        .await
+        .unwrap();
+        assert_eq!(l.items().len(), 6);
+        let addrs = ip(&["-6", "addr", "show", "dev", "v0"]);
+        assert!(
+            addrs.contains("inet6 2001:db8:1::100/128 scope global nodad home"),
+            "{addrs}"
+        );
+        assert_ne!(dump(), before);
+
+        // Gone behind the ledger's back: not an error at undo time.
+        nl.del_route(&route).await.unwrap();
+        let errors = l.undo_all(&nl, &x).await;
+        assert!(errors.is_empty(), "{errors:?}");
+        assert!(l.is_empty());
+        assert_eq!(dump(), before);
     });
 }
