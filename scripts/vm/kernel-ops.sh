@@ -18,9 +18,10 @@ kops=${KOPS_BIN:-${CARGO_TARGET_DIR:-$VM_REPO/target}/debug/examples/kernel_ops}
 
 # Before any module is loaded: the probe's own operations load ip6_tunnel and
 # xfrm_user on demand, as mip6d's first use would.
-lsmod | grep -qw ip6_tunnel && vm_die "ip6_tunnel already loaded before the probe"
+loaded() { grep -qw "$1" <<<"$(lsmod)"; }
+! loaded ip6_tunnel || vm_die "ip6_tunnel already loaded before the probe"
 "$kops" probe
-lsmod | grep -qw ip6_tunnel || vm_die "the probe did not get ip6_tunnel loaded"
+loaded ip6_tunnel || vm_die "the probe did not get ip6_tunnel loaded"
 vm_load_modules
 
 ip netns add kops
