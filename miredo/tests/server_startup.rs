@@ -169,3 +169,28 @@ fn server_checks_fail_with_miredos_messages() {
         }
     }
 }
+
+#[test]
+fn server_name_argument_replaces_a_missing_configuration() {
+    let dir =
+        std::env::temp_dir().join(format!("miredo-server-startup-{}-name", std::process::id()));
+    let missing = dir.join("absent.conf");
+    let missing = missing.to_string_lossy();
+    let out = Command::new(BIN)
+        .args(["-f", "-c", &missing, "-p", "/nonexistent/x.pid", "10.0.0.1"])
+        .output()
+        .expect("run miredo-server");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!("Loading configuration from {missing} failed")),
+        "{stderr}"
+    );
+    if has_raw_socket() {
+        // The argument became the primary address, and got checked.
+        assert!(
+            stderr.contains("must be global unicast (10.0.0.1)"),
+            "{stderr}"
+        );
+    }
+}
