@@ -20,7 +20,8 @@ use netlink_packet_xfrm::{XfrmAttrs, XfrmMessage, XFRMNLGRP_ACQUIRE, XFRMNLGRP_R
 use netlink_proto::sys::{AsyncSocket, SocketAddr};
 use tokio::task::JoinHandle;
 
-use super::types::{PolicyDir, Selector, XfrmProto, AF_INET6};
+use super::policy::PolicyDir;
+use super::types::{Selector, XfrmProto, AF_INET6};
 use super::NETLINK_XFRM;
 use crate::error::{Error, Result};
 

@@ -12,6 +12,10 @@
 //! [`Xfrm::new`].
 
 mod events;
+#[cfg(test)]
+mod layout_tests;
+mod policy;
+mod state;
 mod types;
 
 use std::sync::Arc;
@@ -31,9 +35,10 @@ use netlink_proto::{sys::SocketAddr, ConnectionHandle};
 use tokio::task::JoinHandle;
 
 pub use events::{XfrmEvent, XfrmEvents, XfrmGroups};
+pub use policy::{PolicyAction, PolicyDir, PolicyType, Template, XfrmPolicy};
+pub use state::{XfrmState, XfrmStateId};
 pub use types::{
-    PolicyAction, PolicyDir, PolicyType, Selector, Template, XfrmMode, XfrmPolicy, XfrmProto,
-    XfrmState, XfrmStateId, IPPROTO_DSTOPTS, IPPROTO_ICMPV6, IPPROTO_MH, IPPROTO_ROUTING,
+    Selector, XfrmMode, XfrmProto, IPPROTO_DSTOPTS, IPPROTO_ICMPV6, IPPROTO_MH, IPPROTO_ROUTING,
     XFRM_STATE_WILDRECV,
 };
 
