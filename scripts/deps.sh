@@ -71,6 +71,20 @@ if [ ${#vm_missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${vm_missing[@]}"
   if [ -n "$made_guard" ]; then rm -f "$guard"; fi
 fi
+# Debian packages (scripts/build-debs.sh, scripts/test-debs.sh, docs/packaging.md):
+# debhelper builds them, lintian checks them, debootstrap makes the test root (cached in
+# /var/cache/miredo-rs-pkgroot by the first test run), man-db renders the man pages.
+pkg_packages=(debhelper lintian debootstrap fakeroot zstd man-db groff-base dpkg-dev)
+pkg_missing=()
+for p in "${pkg_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || pkg_missing+=("$p")
+done
+if [ ${#pkg_missing[@]} -gt 0 ]; then
+  echo "deps: installing ${pkg_missing[*]}"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkg_missing[@]}"
+fi
+
 # Download and unpack the guest kernel now, so the first VM test does not pay for it.
 "$(dirname "$0")/vm.sh" prepare
 
