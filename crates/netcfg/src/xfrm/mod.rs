@@ -107,6 +107,8 @@ impl Xfrm {
                 return Ok(());
             }
         }
+        // netlink-proto ends the stream at the kernel's ACK without
+        // passing a successful one on.
         Ok(())
     }
 
