@@ -109,7 +109,7 @@ pub async fn run(config: Config, reloader: Reloader, mut control: mpsc::Receiver
                 Err(e) => warn!("MH socket: {e}"),
             },
             r = ha.icmp.recv() => match r {
-                Ok(msg) => ha.on_icmp(msg),
+                Ok(msg) => ha.on_icmp(msg).await,
                 Err(e) => warn!("ICMPv6 socket: {e}"),
             },
             () = sleep_until(deadline) => ha.on_timer().await,
@@ -220,10 +220,8 @@ impl HomeAgent {
         let rs = NdRepr::RouterSolicit(RouterSolicit::default());
         if let Ok(bytes) = rs.emit_without_checksum() {
             for i in &ha.ifaces {
-                if let Err(e) =
-                    ha.icmp
-                        .send_nd(None, "ff02::2".parse().unwrap_or(any), i.index, &bytes)
-                {
+                let all_routers = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
+                if let Err(e) = ha.icmp.send_nd(None, all_routers, i.index, &bytes).await {
                     debug!("RS on {}: {e}", i.name);
                 }
             }
@@ -247,7 +245,7 @@ impl HomeAgent {
     }
 
     /// RAs with the H flag on an HA interface teach home prefixes; NAs end DAD.
-    fn on_icmp(&mut self, msg: crate::kernel::raw::Received) {
+    async fn on_icmp(&mut self, msg: crate::kernel::raw::Received) {
         if !self.ifaces.iter().any(|i| i.index == msg.ifindex) {
             return;
         }
@@ -265,7 +263,7 @@ impl HomeAgent {
                     let pending = self.bindings.remove(&na.target);
                     let coa = pending.as_ref().map(|b| b.care_of_address);
                     let src = pending.as_ref().map(|b| b.ha_address);
-                    self.send_ba(na.target, coa, src, &ba);
+                    self.send_ba(na.target, coa, src, &ba).await;
                 }
             }
             _ => {}
@@ -415,7 +413,7 @@ impl HomeAgent {
                 );
                 let _ = sequence;
                 if let Some(ba) = verdict.binding_ack() {
-                    self.send_ba(home_address, via, Some(msg.dst), &ba);
+                    self.send_ba(home_address, via, Some(msg.dst), &ba).await;
                 }
             }
             HomeBuVerdict::Accept(accepted) => {
@@ -429,7 +427,7 @@ impl HomeAgent {
                             bu.sequence,
                             accepted.lifetime().as_secs()
                         );
-                        self.start_dad(home_address, home, msg.dst);
+                        self.start_dad(home_address, home, msg.dst).await;
                         self.bindings.insert(
                             home_address,
                             BindingState::pending(home_address, coa, msg.dst, home),
@@ -454,7 +452,8 @@ impl HomeAgent {
                             bu.sequence,
                             accepted.lifetime().as_secs()
                         );
-                        self.send_ba(home_address, via, Some(msg.dst), &accepted.binding_ack());
+                        self.send_ba(home_address, via, Some(msg.dst), &accepted.binding_ack())
+                            .await;
                     }
                     BcChange::Removed(entry) => {
                         self.dad.remove(&home_address);
@@ -465,14 +464,15 @@ impl HomeAgent {
                             "binding {home_address} (CoA {}) deregistered",
                             entry.care_of_address
                         );
-                        self.send_ba(home_address, via, Some(msg.dst), &accepted.binding_ack());
+                        self.send_ba(home_address, via, Some(msg.dst), &accepted.binding_ack())
+                            .await;
                     }
                 }
             }
         }
     }
 
-    fn start_dad(&mut self, hoa: Ipv6Addr, ifindex: u32, ha_address: Ipv6Addr) {
+    async fn start_dad(&mut self, hoa: Ipv6Addr, ifindex: u32, ha_address: Ipv6Addr) {
         let group = solicited_node(hoa);
         let ns = NdRepr::NeighborSolicit(NeighborSolicit {
             target: hoa,
@@ -481,7 +481,7 @@ impl HomeAgent {
         match ns.emit(&Ipv6Addr::UNSPECIFIED, &group) {
             Ok(icmp) => {
                 let pkt = ipv6_packet(Ipv6Addr::UNSPECIFIED, group, 58, &icmp);
-                if let Err(e) = self.raw.send(&pkt, group, ifindex) {
+                if let Err(e) = self.raw.send(&pkt, ifindex).await {
                     warn!("DAD NS for {hoa}: {e}");
                 }
             }
@@ -570,12 +570,18 @@ impl HomeAgent {
             );
         }
         let via = (coa != hoa).then_some(coa);
-        self.send_ba(hoa, via, Some(run.ha_address), &ba);
+        self.send_ba(hoa, via, Some(run.ha_address), &ba).await;
     }
 
     /// Sends a BA to `hoa`, through a Type 2 routing header to `coa` when
     /// the mobile node is away.
-    fn send_ba(&self, hoa: Ipv6Addr, coa: Option<Ipv6Addr>, src: Option<Ipv6Addr>, ba: &MhRepr) {
+    async fn send_ba(
+        &self,
+        hoa: Ipv6Addr,
+        coa: Option<Ipv6Addr>,
+        src: Option<Ipv6Addr>,
+        ba: &MhRepr,
+    ) {
         let bytes = match ba.emit_without_checksum() {
             Ok(b) => b,
             Err(e) => {
@@ -584,7 +590,7 @@ impl HomeAgent {
             }
         };
         let src = src.unwrap_or(Ipv6Addr::UNSPECIFIED);
-        if let Err(e) = self.mh.send(src, hoa, 0, coa, &bytes) {
+        if let Err(e) = self.mh.send(src, hoa, 0, coa, &bytes).await {
             warn!("BA to {hoa} via {coa:?}: {e}");
         }
     }

@@ -264,7 +264,7 @@ impl MobileNode {
         self.ifaces.push(iface);
         self.refresh_addresses(index).await;
         if up {
-            self.link_up(index);
+            self.link_up(index).await;
         }
     }
 
@@ -293,7 +293,7 @@ impl MobileNode {
     }
 
     /// A physical interface came up: solicit a router (never on tunnels).
-    fn link_up(&mut self, index: u32) {
+    async fn link_up(&mut self, index: u32) {
         let Some(i) = self.ifaces.iter().find(|i| i.index == index) else {
             return;
         };
@@ -303,7 +303,7 @@ impl MobileNode {
         let rs = NdRepr::RouterSolicit(RouterSolicit::default());
         if let Ok(bytes) = rs.emit_without_checksum() {
             let all_routers = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
-            if let Err(e) = self.icmp.send_nd(None, all_routers, index, &bytes) {
+            if let Err(e) = self.icmp.send_nd(None, all_routers, index, &bytes).await {
                 debug!("RS on {}: {e}", i.name);
             } else {
                 debug!("RS sent on {}", i.name);
@@ -341,7 +341,7 @@ impl MobileNode {
                         i.up = true;
                         info!("{}: link up", i.name);
                         self.refresh_addresses(index).await;
-                        self.link_up(index);
+                        self.link_up(index).await;
                     } else if !up && i.up {
                         i.link_down();
                         info!("{}: link down", i.name);
@@ -408,7 +408,10 @@ impl MobileNode {
                     home_address,
                     home_agent,
                     message,
-                } => self.send_bu(care_of_address, home_address, home_agent, &message),
+                } => {
+                    self.send_bu(care_of_address, home_address, home_agent, &message)
+                        .await
+                }
                 BulEvent::Registered {
                     care_of_address,
                     previous_care_of_address,
@@ -459,7 +462,7 @@ impl MobileNode {
         }
     }
 
-    fn send_bu(&self, coa: Ipv6Addr, hoa: Ipv6Addr, ha: Ipv6Addr, message: &MhRepr) {
+    async fn send_bu(&self, coa: Ipv6Addr, hoa: Ipv6Addr, ha: Ipv6Addr, message: &MhRepr) {
         if !self.may_send_bu {
             return;
         }
@@ -484,7 +487,7 @@ impl MobileNode {
         }
         // Sent from the home address; away, XFRM moves it into an HAO and
         // makes the CoA the source.
-        if let Err(e) = self.mh.send(hoa, ha, ifindex, None, &bytes) {
+        if let Err(e) = self.mh.send(hoa, ha, ifindex, None, &bytes).await {
             warn!("BU to {ha}: {e}");
         }
     }
