@@ -143,13 +143,13 @@ run_udp() {
     fi
     result "$RES" udp_pps "$impl" "$(awk -v n="$pkts" -v l="$lost" -v s="$secs" 'BEGIN { printf "%.0f", (n - l) / s }')"
     result "$RES" udp_cpu "$impl" "$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v n="$pkts" -v l="$lost" \
-        'BEGIN { d = n - l; printf "%.2f", d > 0 ? (c / hz) / (d / 1e6) : 0 }')"
+        'BEGIN { d = n - l; v = 0; if (d > 0) v = (c / hz) / (d / 1e6); printf "%.2f", v }')"
 }
 
 declare -A PREFIX PID
 for impl in debian ours; do
-    PREFIX[$impl]=br$impl$$
-    PID[$impl]=$(setup "$impl" "${PREFIX[$impl]}")
+    PREFIX[$impl]=br${impl:0:1}$$
+    PID[$impl]=$(setup "$impl" "${PREFIX[$impl]}") || die "$impl: lab set-up failed"
     blog "$impl relay ready (pid ${PID[$impl]})"
 done
 order=(debian ours)
