@@ -170,9 +170,14 @@ async fn run_role(config: Config, opts: RunOptions) -> i32 {
         env!("CARGO_PKG_VERSION"),
         role_text(role)
     );
+    let publisher = if role == Role::Cn {
+        crate::publish::Publisher::disabled()
+    } else {
+        crate::publish::Publisher::start(role).await
+    };
     let status = match role {
-        Role::Ha => crate::ha::run(config, reloader, rx).await,
-        Role::Mn => crate::mn::run(config, reloader, rx).await,
+        Role::Ha => crate::ha::run(config, reloader, rx, publisher).await,
+        Role::Mn => crate::mn::run(config, reloader, rx, publisher).await,
         Role::Cn => run_cn(rx).await,
     };
     info!(

@@ -11,3 +11,4 @@ pub mod debuglog;
 pub mod ha;
 pub mod kernel;
 pub mod mn;
+pub mod publish;

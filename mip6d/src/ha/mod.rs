@@ -37,6 +37,7 @@ use crate::daemon::{is_link_local, mask, Control, Reloader};
 use crate::kernel::raw::{ipv6_packet, solicited_node, Icmp6Socket, MhSocket, RawIp6Socket};
 use crate::kernel::{Kernel, RULE_PRIO_FWD, TABLE_MIP6, XFRM_PRIO_HOME_SIG_ANY};
 
+use crate::publish::Publisher;
 use binding::BindingState;
 
 /// A home prefix learned from an RA (H flag) on an HA interface.
@@ -75,10 +76,16 @@ struct HomeAgent {
     cache: BindingCache,
     dad: HashMap<Ipv6Addr, DadRun>,
     bindings: HashMap<Ipv6Addr, BindingState>,
+    counters: bus::BuCounters,
 }
 
 /// Runs the home agent until a terminating signal.
-pub async fn run(config: Config, reloader: Reloader, mut control: mpsc::Receiver<Control>) -> i32 {
+pub async fn run(
+    config: Config,
+    reloader: Reloader,
+    mut control: mpsc::Receiver<Control>,
+    publisher: Publisher,
+) -> i32 {
     let mut ha = match HomeAgent::start(config).await {
         Ok(ha) => ha,
         Err((mut kernel, e)) => {
@@ -114,6 +121,7 @@ pub async fn run(config: Config, reloader: Reloader, mut control: mpsc::Receiver
             },
             () = sleep_until(deadline) => ha.on_timer().await,
         }
+        publisher.home_agent(ha.bus_state()).await;
     }
     ha.kernel.teardown().await;
     0
@@ -216,6 +224,7 @@ impl HomeAgent {
             cache: BindingCache::new(),
             dad: HashMap::new(),
             bindings: HashMap::new(),
+            counters: bus::BuCounters::default(),
         };
         let rs = NdRepr::RouterSolicit(RouterSolicit::default());
         if let Ok(bytes) = rs.emit_without_checksum() {
@@ -395,6 +404,14 @@ impl HomeAgent {
             key_mgmt_capable: false,
         };
         let verdict = check_home_bu(&ctx);
+        self.counters.received += 1;
+        match &verdict {
+            HomeBuVerdict::Reject { status, .. } => {
+                *self.counters.rejected.entry(status.0).or_default() += 1;
+            }
+            HomeBuVerdict::Accept(_) => self.counters.accepted += 1,
+            _ => self.counters.dropped += 1,
+        }
         let via = (packet_source != home_address).then_some(packet_source);
         match verdict {
             HomeBuVerdict::NotHomeRegistration => {
@@ -571,6 +588,32 @@ impl HomeAgent {
         }
         let via = (coa != hoa).then_some(coa);
         self.send_ba(hoa, via, Some(run.ha_address), &ba).await;
+    }
+
+    /// What `org.umip_rs.Mip6d1.HomeAgent` shows.
+    fn bus_state(&self) -> bus::HomeAgentState {
+        let mut binding_cache: Vec<bus::BindingInfo> = self
+            .cache
+            .iter()
+            .map(|e| bus::BindingInfo {
+                home_address: e.home_address,
+                care_of_address: e.care_of_address,
+                local_address: Some(e.home_agent),
+                lifetime: e.lifetime,
+                expires: e.expires_at,
+                sequence: e.sequence,
+                flags: e.flags.0,
+                state: match e.state {
+                    mip6::bcache::BcState::Dad => bus::BindingState::Dad,
+                    mip6::bcache::BcState::Active => bus::BindingState::Registered,
+                },
+            })
+            .collect();
+        binding_cache.sort_by_key(|b| b.home_address);
+        bus::HomeAgentState {
+            binding_cache,
+            counters: self.counters.clone(),
+        }
     }
 
     /// Sends a BA to `hoa`, through a Type 2 routing header to `coa` when

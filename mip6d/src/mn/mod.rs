@@ -30,6 +30,7 @@ use crate::config::{self, Config, HomeLink, IpsecPolicyType, Prefix};
 use crate::daemon::{random_u16, Control, Reloader};
 use crate::kernel::raw::{Icmp6Socket, MhSocket, Received};
 use crate::kernel::Kernel;
+use crate::publish::Publisher;
 
 use away::Away;
 use ifaces::{valid_ra_source, Iface};
@@ -68,11 +69,18 @@ struct MobileNode {
     away: Option<Away>,
     home_addr_on: Option<u32>,
     settle_until: Option<Instant>,
+    publisher: Publisher,
+    moved_at: Option<Instant>,
 }
 
 /// Runs the mobile node until a terminating signal.
-pub async fn run(config: Config, reloader: Reloader, mut control: mpsc::Receiver<Control>) -> i32 {
-    let mut mn = match MobileNode::start(config).await {
+pub async fn run(
+    config: Config,
+    reloader: Reloader,
+    mut control: mpsc::Receiver<Control>,
+    publisher: Publisher,
+) -> i32 {
+    let mut mn = match MobileNode::start(config, publisher).await {
         Ok(mn) => mn,
         Err(e) => {
             error!("{e}");
@@ -111,6 +119,7 @@ pub async fn run(config: Config, reloader: Reloader, mut control: mpsc::Receiver
             },
             () = sleep_until(deadline) => mn.on_timer().await,
         }
+        mn.publisher.mobile_node(mn.bus_state()).await;
     }
     mn.shutdown().await;
     0
@@ -146,7 +155,7 @@ fn registration_config(config: &Config, link: &HomeLink) -> HomeRegistrationConf
 }
 
 impl MobileNode {
-    async fn start(config: Config) -> Result<MobileNode, String> {
+    async fn start(config: Config, publisher: Publisher) -> Result<MobileNode, String> {
         let Some(link) = config.mn_home_link.first().cloned() else {
             return Err("no MnHomeLink in the configuration: nothing to do".to_owned());
         };
@@ -201,6 +210,8 @@ impl MobileNode {
             away: None,
             home_addr_on: None,
             settle_until: settle,
+            publisher,
+            moved_at: None,
         };
         let links = mn
             .kernel
@@ -430,6 +441,17 @@ impl MobileNode {
                             lifetime.as_secs()
                         ),
                     }
+                    if let (Some(at), Location::Away(p)) = (self.moved_at.take(), self.location) {
+                        let name = self.iface_name(p.ifindex);
+                        self.publisher
+                            .handover_completed(
+                                &name,
+                                previous_care_of_address,
+                                care_of_address,
+                                at.elapsed(),
+                            )
+                            .await;
+                    }
                     if status == BaStatus::PREFIX_DISCOVERY_NECESSARY {
                         info!("home agent asks for prefix discovery (not implemented)");
                     }
@@ -565,6 +587,7 @@ impl MobileNode {
             return;
         }
         self.location = Location::Away(p);
+        self.moved_at = Some(Instant::now());
         let lifetime = Duration::from_secs(u64::from(self.config.mn_max_ha_binding_life));
         let events = self
             .bul
@@ -596,6 +619,45 @@ impl MobileNode {
         self.location = Location::Home(index);
         let events = self.bul.deregister(std::time::Instant::now(), self.hoa);
         self.handle_bul_events(events).await;
+    }
+
+    /// What `org.umip_rs.Mip6d1.MobileNode` shows.
+    fn bus_state(&self) -> bus::MobileNodeState {
+        use bus::RegistrationState as R;
+        use mip6::bul::BulState;
+        let bul_state = match self.bul.state() {
+            BulState::Idle if self.bul.last_status().is_some_and(|s| !s.is_accepted()) => R::Failed,
+            BulState::Idle => R::Idle,
+            BulState::Registering => R::Registering,
+            BulState::Registered => R::Registered,
+            BulState::Deregistering => R::Deregistering,
+        };
+        let (coa, coa_if, registration) = match self.location {
+            Location::Away(p) => (Some(p.address), self.iface_name(p.ifindex), bul_state),
+            Location::Home(i) if bul_state == R::Idle => (None, self.iface_name(i), R::Home),
+            Location::Home(i) => (None, self.iface_name(i), bul_state),
+            Location::Unknown | Location::Nowhere => (None, String::new(), bul_state),
+        };
+        let binding = self.bul.binding();
+        let entry = bus::BulEntryInfo {
+            peer: self.ha,
+            home_address: self.hoa,
+            care_of_address: binding.map(|b| b.care_of_address).or(coa),
+            lifetime: binding.map_or(Duration::ZERO, |b| b.lifetime),
+            expires: binding.map(|b| b.expires_at),
+            sequence: self.bul.outstanding_sequence().unwrap_or(0),
+            flags: self.bul.flags().0,
+            state: bul_state,
+            last_status: self.bul.last_status().map(|s| s.0),
+        };
+        bus::MobileNodeState {
+            home_address: Some(self.hoa),
+            home_agent: Some(self.ha),
+            care_of_address: coa,
+            care_of_interface: coa_if,
+            registration,
+            binding_update_list: vec![entry],
+        }
     }
 
     /// Deregisters when away (waiting a little for the BA), then removes
