@@ -53,10 +53,20 @@ mip6d_same_state mn "$mn_before" "$(vm_kernel_state mn)"
 mip6d_same_state ha "$ha_before" "$(vm_kernel_state ha)"
 ok "after SIGTERM the kernel state of MN and HA equals the state before start"
 
-# --- 2. link A -> link B -> home ------------------------------------------------
+# --- 2. link A -> link B -> home, state on D-Bus ------------------------------
+# One private system bus per node: both daemons own org.umip_rs.Mip6d1.
+MIP6D_HA_BUS=$(mip6d_start_bus bus-ha)
+MIP6D_MN_BUS=$(mip6d_start_bus bus-mn)
 mip6d_start_ha
 mip6d_start_mn
 vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 30 >/dev/null || vm_die "MN not registered on A"
+vm_wait_log mn-d 'D-Bus: org.umip_rs.Mip6d1 published' 5 >/dev/null || vm_die "the MN did not publish on D-Bus"
+mn_status=$(DBUS_SYSTEM_BUS_ADDRESS=$MIP6D_MN_BUS "$MIP6CTL" status) || vm_die "mip6ctl status (MN) failed: $mn_status"
+grep -qE 'care-of address +2001:db8:a:[0-9a-f:]+ on eth-a' <<<"$mn_status" || vm_die "mip6ctl shows no CoA on eth-a: $mn_status"
+grep -qE 'registration +registered' <<<"$mn_status" || vm_die "mip6ctl shows no registration: $mn_status"
+ha_bc=$(DBUS_SYSTEM_BUS_ADDRESS=$MIP6D_HA_BUS "$MIP6CTL" bc --json) || vm_die "mip6ctl bc (HA) failed: $ha_bc"
+grep -q "\"$HOA\"" <<<"$ha_bc" || vm_die "mip6ctl bc shows no binding for $HOA: $ha_bc"
+ok "D-Bus: mip6ctl shows the MN registered with its CoA on eth-a and the HA's binding"
 vm_spawn cn-ping cn ping -6 -n -i 0.2 "$HOA"
 vm_wait_log cn-ping 'bytes from' 10 >/dev/null || vm_die "CN -> HoA ping not answered on A"
 moved=$(date +%s.%N)
@@ -88,5 +98,6 @@ mip6d_stop mn-d
 mip6d_stop ha-d
 mip6d_same_state ha "$ha_before" "$(vm_kernel_state ha)"
 ok "home agent state restored after SIGTERM"
+for b in bus-ha bus-mn; do kill "$(cat "$VM_LAB/$b.pid")" 2>/dev/null || true; done
 vm_topology_down
 echo "mip6d: all checks passed"

@@ -48,15 +48,36 @@ mip6d_mn_conf() {
   } >"$VM_LAB/mn.conf"
 }
 
-# Starts the home agent and waits until it knows the home prefix.
+MIP6CTL=${MIP6CTL_BIN:-$(dirname "$MIP6D")/mip6ctl}
+
+# Starts a private system bus NAME (scripts/lab/dbus-system.conf.in with the
+# project's policy files) whose socket is $VM_LAB/NAME.sock; prints its address.
+mip6d_start_bus() {
+  local name=$1 sock="$VM_LAB/$1.sock"
+  sed -e "s|@SOCKET@|$sock|" -e "s|@POLICY_DIR@|$VM_REPO/conf|" \
+    "$VM_REPO/scripts/lab/dbus-system.conf.in" >"$VM_LAB/$name.conf"
+  dbus-daemon --config-file="$VM_LAB/$name.conf" --nofork >"$VM_LAB/$name.log" 2>&1 &
+  echo $! >"$VM_LAB/$name.pid"
+  local deadline=$((SECONDS + 10))
+  until [ -S "$sock" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || vm_die "dbus-daemon $name did not start: $(cat "$VM_LAB/$name.log")"
+    sleep 0.1
+  done
+  echo "unix:path=$sock"
+}
+
+# Starts the home agent and waits until it knows the home prefix. With
+# MIP6D_HA_BUS set, it publishes on that bus.
 mip6d_start_ha() {
-  vm_spawn ha-d ha "$MIP6D" -c "$VM_LAB/ha.conf"
+  vm_spawn ha-d ha env ${MIP6D_HA_BUS:+DBUS_SYSTEM_BUS_ADDRESS="$MIP6D_HA_BUS"} \
+    "$MIP6D" -c "$VM_LAB/ha.conf"
   vm_wait_log ha-d 'home prefix 2001:db8:1::/64 learned on eth0' 20 >/dev/null ||
     vm_die "the home agent did not learn the home prefix"
 }
 
 mip6d_start_mn() {
-  vm_spawn mn-d mn "$MIP6D" -c "$VM_LAB/mn.conf"
+  vm_spawn mn-d mn env ${MIP6D_MN_BUS:+DBUS_SYSTEM_BUS_ADDRESS="$MIP6D_MN_BUS"} \
+    "$MIP6D" -c "$VM_LAB/mn.conf"
 }
 
 # Stops daemon NAME with SIGTERM; it must exit 0 within 10 s.

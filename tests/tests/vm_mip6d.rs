@@ -15,7 +15,7 @@ use e2e::{repo_root, require_root};
 fn build_mip6d() -> Result<()> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = Command::new(&cargo)
-        .args(["build", "-p", "mip6d", "--bin", "mip6d"])
+        .args(["build", "-p", "mip6d", "--bins"])
         .current_dir(repo_root())
         .output()
         .with_context(|| format!("cannot run {cargo}"))?;
@@ -68,8 +68,8 @@ fn run_guest(script: &str, expected: &[&str]) -> Result<String> {
 
 /// Home registration from foreign link A (BA status 0 at both ends, tunnels,
 /// home address, proxy entry, the CN's ping answered), clean SIGTERM on both
-/// nodes (kernel dumps equal to those before start), then a move to link B with a
-/// running ping, and the return home (deregistration, proxy entries gone).
+/// nodes (kernel dumps equal to those before start), then (state on D-Bus, read
+/// with mip6ctl) a move to link B with a running ping, and the return home (deregistration, proxy entries gone).
 #[test]
 fn vm_mip6d_register_move_return_home() -> Result<()> {
     run_guest(
@@ -80,6 +80,7 @@ fn vm_mip6d_register_move_return_home() -> Result<()> {
             "mip6d: ok tunnels, home address, proxy entry and routes installed",
             "mip6d: ok ping from the CN to the home address answered",
             "mip6d: ok after SIGTERM the kernel state of MN and HA equals the state before start",
+            "mip6d: ok D-Bus: mip6ctl shows the MN registered with its CoA on eth-a and the HA's binding",
             "mip6d: ok ping kept working across the move to link B",
             "mip6d: ok returned home: deregistered, proxy entries gone",
             "mip6d: ok ping from the CN to the home address answered at home",
