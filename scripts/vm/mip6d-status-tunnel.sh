@@ -58,12 +58,21 @@ mip6d_mn_conf 'Interface "tnl0" { Tunnel enabled; MnIfPreference 1; }'
 sed -i 's/Interface "eth-home" { MnIfPreference 1; }/Interface "eth-home" { MnIfPreference 3; }/' "$VM_LAB/mn.conf"
 vm_mn_move a
 vm_wait_addr mn eth-a "$VM_A_PREFIX" 20 >/dev/null || vm_die "the MN got no address on link A"
+# The "tunnel daemon" installed its default route before mip6d starts (via the
+# router's link-local address: tnl0 has no global address yet).
+rtr_b_ll=$(ip -n rtr -6 -o addr show dev b scope link | awk '{ split($4, a, "/"); print a[1]; exit }')
+[ -n "$rtr_b_ll" ] || vm_die "no link-local address on rtr:b"
+vm_ns mn ip -6 route add default via "$rtr_b_ll" dev tnl0 metric 100
 mip6d_start_ha
 mip6d_start_mn
 vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 30 >/dev/null || vm_die "MN not registered on A"
 ok "registered through eth-a while tnl0 has no address"
+tnl_routes=$(ip -n mn -6 route show default dev tnl0)
+grep -q "via $rtr_b_ll proto static metric 996 " <<<"$tnl_routes" ||
+  vm_die "tnl0's default route was not given metric 1023 - 3 x (10 - 1) = 996: $tnl_routes"
+[ "$(grep -c . <<<"$tnl_routes")" -eq 1 ] || vm_die "tnl0 has more than one default route: $tnl_routes"
+ok "the Tunnel interface's default route got metric 996 (MnIfPreference 1) at link-up"
 vm_ns mn ip -6 addr add 2001:db8:b::77/64 dev tnl0 nodad
-vm_ns mn ip -6 route add default via "$VM_RTR_B" dev tnl0 metric 100
 vm_wait_log mn-d 'handover completed: 2001:db8:a:.* -> 2001:db8:b::77' 20 >/dev/null ||
   vm_die "the tunnel interface's address did not become the CoA"
 ok "the Tunnel interface's scripted address became the CoA (MnIfPreference 1 over 2)"

@@ -303,12 +303,15 @@ impl MobileNode {
         }
     }
 
-    /// A physical interface came up: solicit a router (never on tunnels).
+    /// A physical interface came up: solicit a router. A tunnel gets no RS;
+    /// its default routes get the preference's metric instead.
     async fn link_up(&mut self, index: u32) {
         let Some(i) = self.ifaces.iter().find(|i| i.index == index) else {
             return;
         };
         if i.tunnel {
+            let (name, preference) = (i.name.clone(), i.preference);
+            self.rewrite_default_routes(index, &name, preference).await;
             return;
         }
         let rs = NdRepr::RouterSolicit(RouterSolicit::default());
@@ -318,6 +321,51 @@ impl MobileNode {
                 debug!("RS on {}: {e}", i.name);
             } else {
                 debug!("RS sent on {}", i.name);
+            }
+        }
+    }
+
+    /// umip.md §3.1 item 3: at link-up, each main-table unicast default route
+    /// out of a tunnel interface (no source prefix) gets the metric
+    /// 1023 − 3 × (10 − MnIfPreference): a copy with that metric, protocol
+    /// static and the same gateway is added, then the old one deleted. Like
+    /// UMIP, later routes are left alone and nothing is restored at exit.
+    async fn rewrite_default_routes(&mut self, index: u32, name: &str, preference: u8) {
+        const RTPROT_STATIC: u8 = 4;
+        let metric = mip6::coa::default_route_metric(preference, 0);
+        let routes = match self
+            .kernel
+            .nl
+            .routes(Family::V6, Some(netcfg::TABLE_MAIN))
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                warn!("{name}: route dump: {e}");
+                return;
+            }
+        };
+        for r in routes.iter().filter(|r| {
+            r.table == netcfg::TABLE_MAIN
+                && r.is_default()
+                && r.is_unicast()
+                && r.src.is_none()
+                && r.oif == Some(index)
+                && r.metric != Some(metric)
+        }) {
+            let mut spec = netcfg::RouteSpec::default_v6(index)
+                .metric(metric)
+                .protocol(RTPROT_STATIC);
+            if let Some(gw) = r.gateway {
+                spec = spec.via(gw);
+            }
+            let added = self.kernel.nl.add_route(&spec).await;
+            match added.and(self.kernel.nl.del_route_info(r).await) {
+                Ok(()) => info!(
+                    "{name}: default route metric {} -> {metric}",
+                    r.metric.unwrap_or(0)
+                ),
+                Err(e) => warn!("{name}: default route metric {metric}: {e}"),
             }
         }
     }
