@@ -92,6 +92,15 @@ vm_wait_log ha-d 'binding 2001:db8:1::100 .* deregistered' 5 >/dev/null || vm_di
 proxies=$(ip -n ha -6 neigh show proxy)
 [ -z "$proxies" ] || vm_die "proxy entries left on the HA after deregistration: $proxies"
 ok "returned home: deregistered, proxy entries gone"
+# The router learned the home address at the HA's MAC while it proxied; the MN's
+# unsolicited NA (Override) points it back at the MN's own interface.
+mn_mac=$(ip -n mn -o link show dev eth-home | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
+deadline=$((SECONDS + 10))
+until ip -n rtr -6 neigh show "$HOA" | grep -q "lladdr $mn_mac"; do
+  [ "$SECONDS" -lt "$deadline" ] || vm_die "rtr's neighbour entry for $HOA is not the MN's $mn_mac: $(ip -n rtr -6 neigh show "$HOA")"
+  sleep 0.2
+done
+ok "the router's neighbour entry for the home address is the MN's MAC again"
 vm_ping cn "$HOA" 5 >"$VM_LAB/ping3.txt" || vm_die "CN -> HoA ping at home not answered: $(cat "$VM_LAB/ping3.txt")"
 ok "ping from the CN to the home address answered at home"
 mip6d_stop mn-d

@@ -83,6 +83,7 @@ fn vm_mip6d_register_move_return_home() -> Result<()> {
             "mip6d: ok D-Bus: mip6ctl shows the MN registered with its CoA on eth-a and the HA's binding",
             "mip6d: ok ping kept working across the move to link B",
             "mip6d: ok returned home: deregistered, proxy entries gone",
+            "mip6d: ok the router's neighbour entry for the home address is the MN's MAC again",
             "mip6d: ok ping from the CN to the home address answered at home",
             "mip6d: ok home agent state restored after SIGTERM",
             "mip6d: all checks passed",

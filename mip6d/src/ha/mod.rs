@@ -551,10 +551,15 @@ impl HomeAgent {
         let tunnel = b.tunnel_name().to_owned();
         let status = match installed {
             Ok(()) => {
-                info!(
-                    "binding {hoa} -> {coa} installed (tunnel {tunnel}, proxy on {})",
-                    self.iface_name(run.home_ifindex)
-                );
+                let home_if = self.iface_name(run.home_ifindex);
+                info!("binding {hoa} -> {coa} installed (tunnel {tunnel}, proxy on {home_if})");
+                if let Err(e) = self
+                    .icmp
+                    .unsolicited_na(&home_if, run.home_ifindex, hoa, false)
+                    .await
+                {
+                    debug!("unsolicited NA for {hoa}: {e}");
+                }
                 None
             }
             Err(e) => {

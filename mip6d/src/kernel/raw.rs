@@ -141,6 +141,58 @@ impl Icmp6Socket {
     }
 }
 
+impl Icmp6Socket {
+    /// An unsolicited Neighbor Advertisement for `target` to all nodes on
+    /// `ifindex` with the Override flag and the interface's link-layer
+    /// address (RFC 4861 §7.2.6), so neighbours' caches follow at once: the
+    /// home agent's after it starts proxying a home address, the mobile
+    /// node's when it is back on its home link (umip.md §4.1, §4.2).
+    pub async fn unsolicited_na(
+        &self,
+        ifname: &str,
+        ifindex: u32,
+        target: Ipv6Addr,
+        router: bool,
+    ) -> Res<()> {
+        use mip6::wire::ndisc::{NdRepr, NeighborAdvert};
+        use mip6::wire::ndopt::NdOption;
+        let mut options = Vec::new();
+        if let Some(mac) = link_layer_address(ifname) {
+            options.push(NdOption::TargetLinkLayer(mac));
+        }
+        let mut flags = NeighborAdvert::OVERRIDE;
+        if router {
+            flags |= NeighborAdvert::ROUTER;
+        }
+        let na = NdRepr::NeighborAdvert(NeighborAdvert {
+            flags,
+            target,
+            options,
+        });
+        let Ok(bytes) = na.emit_without_checksum() else {
+            return Ok(());
+        };
+        let all_nodes = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+        self.send_nd(None, all_nodes, ifindex, &bytes).await
+    }
+}
+
+/// An Ethernet-like interface's hardware address (`/sys/class/net/X/address`,
+/// which `ip netns exec` mounts for the namespace); `None` for interfaces
+/// without one.
+fn link_layer_address(ifname: &str) -> Option<Vec<u8>> {
+    if ifname.contains('/') || ifname.starts_with('.') {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/sys/class/net/{ifname}/address")).ok()?;
+    let mac: Option<Vec<u8>> = text
+        .trim()
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).ok())
+        .collect();
+    mac.filter(|m| m.len() == 6 && m.iter().any(|b| *b != 0))
+}
+
 /// Whole IPv6 packets, header included (Neighbor Solicitations from `::`).
 #[derive(Debug)]
 pub struct RawIp6Socket {

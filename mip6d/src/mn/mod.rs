@@ -663,6 +663,14 @@ impl MobileNode {
             warn!("cannot put the home address on the home link: {e}");
         } else {
             self.home_addr_on = Some(index);
+            let name = self.iface_name(index);
+            if let Err(e) = self
+                .icmp
+                .unsolicited_na(&name, index, self.hoa, false)
+                .await
+            {
+                debug!("unsolicited NA for {}: {e}", self.hoa);
+            }
         }
         self.location = Location::Home(index);
         let events = self.bul.deregister(std::time::Instant::now(), self.hoa);
