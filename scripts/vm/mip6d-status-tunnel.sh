@@ -42,6 +42,18 @@ send_bu 2001:db8:1::200 "$VM_HA_ADDR" "$coa" 50 15
 ok "$(vm_wait_log ha-d 'BU from 2001:db8:1::200 .*seq 50\) refused: status 135 ' 10)"
 send_bu 2001:db8:1::200 "$VM_HA_ADDR" "$coa" 101 0
 vm_wait_log ha-d 'binding 2001:db8:1::200 .* deregistered' 10 >/dev/null || vm_die "no deregistration of ::200"
+# A binding nobody refreshes: 2 units = 8 s, then the HA removes it.
+send_bu 2001:db8:1::201 "$VM_HA_ADDR" "$coa" 1 2
+vm_wait_log ha-d 'binding 2001:db8:1::201 -> 2001:db8:a::99 installed' 10 >/dev/null || vm_die "::201 not installed"
+proxies=$(ip -n ha -6 neigh show proxy)
+grep -q '2001:db8:1::201 dev eth0 proxy' <<<"$proxies" || vm_die "no proxy entry for ::201: $proxies"
+vm_wait_log ha-d 'binding 2001:db8:1::201 \(CoA 2001:db8:a::99\) expired' 15 >/dev/null || vm_die "::201 did not expire"
+proxies=$(ip -n ha -6 neigh show proxy)
+[ -z "$proxies" ] || vm_die "proxy entries left after expiry: $proxies"
+ok "a binding left unrefreshed expired after its 8 s lifetime; its proxy entry went"
+kill -HUP "$(cat "$VM_LAB/ha-d.pid")"
+vm_wait_log ha-d 'configuration .*ha.conf reloaded' 10 >/dev/null || vm_die "SIGHUP did not reload"
+ok "SIGHUP reloads the configuration"
 mip6d_stop ha-d
 
 # --- 2. a Tunnel interface ---------------------------------------------------

@@ -103,6 +103,8 @@ fn vm_mip6d_ha_status_codes_and_tunnel_interface() -> Result<()> {
         &[
             "mip6d: ok lab up, MN on the home link",
             "mip6d: ok mip6d[",
+            "mip6d: ok a binding left unrefreshed expired after its 8 s lifetime; its proxy entry went",
+            "mip6d: ok SIGHUP reloads the configuration",
             "mip6d: ok registered through eth-a while tnl0 has no address",
             "mip6d: ok the Tunnel interface's default route got metric 996",
             "mip6d: ok the Tunnel interface's scripted address became the CoA",
