@@ -60,6 +60,17 @@ impl TeredoTunnel {
                     return;
                 }
             }
+            if bubble && h.dst == own.addr && is_link_local(&h.src) {
+                // A peer's direct bubble (its keyed link-local source). Answer
+                // it where it came from, addresses swapped, as we answer an
+                // origin indication: behind a symmetric NAT the peer's mapping
+                // towards us is not the one in its address, and only this
+                // reply gets through its NAT (docs/nat-traversal.md).
+                send_bubble(h.dst, h.src, from, &mut self.stats, out);
+                self.stats.rx += 1;
+                self.stats.bubbles_received += 1;
+                return;
+            }
             if is_link_local(&h.src) {
                 self.stats.dropped_link_local += 1;
                 return;
@@ -79,8 +90,13 @@ impl TeredoTunnel {
                 peer.touch_rx(now);
                 flush_queue(peer, &mut self.stats, out);
                 self.stats.rx += 1;
-                self.stats.to_tun += 1;
-                out.push(Output::ToTun(pkt.ipv6.to_vec()));
+                if bubble {
+                    // miredo hands these to the kernel, which discards them.
+                    self.stats.bubbles_received += 1;
+                } else {
+                    self.stats.to_tun += 1;
+                    out.push(Output::ToTun(pkt.ipv6.to_vec()));
+                }
                 return;
             }
             if let Some(own) = client {
@@ -128,6 +144,47 @@ impl TeredoTunnel {
                 }
                 return;
             }
+        }
+
+        if let (Some(_), true, false) = (client, src_teredo, bubble) {
+            // A Teredo peer writing from another endpoint than the one in its
+            // address (a symmetric NAT). Do not trust the source; bubble the
+            // claimed address through its server instead, as if we had data
+            // for it: the genuine peer answers with a direct bubble carrying
+            // our keyed hash from its real endpoint, which confirms it there
+            // and releases this packet if it came from that same endpoint.
+            let embedded = TeredoAddr::from_ipv6(&h.src).mapping();
+            let claimed_server = TeredoAddr::from_ipv6(&h.src).server;
+            let bubble_src = self.config.secret.bubble_source(embedded);
+            let Some((peer, _)) = self.peers.get_or_insert(&h.src, embedded) else {
+                self.stats.dropped_peer_list_full += 1;
+                return;
+            };
+            if peer.trusted || !addr::is_global_unicast_v4(claimed_server) {
+                self.stats.dropped_unauthenticated += 1;
+                return;
+            }
+            let attempt = peer.bubbles.attempt(now);
+            if attempt == Attempt::Blocked {
+                self.stats.dropped_unauthenticated += 1;
+                return;
+            }
+            if peer.enqueue(Queued::Incoming {
+                from,
+                packet: pkt.ipv6.to_vec(),
+            }) {
+                self.stats.rx += 1;
+                self.stats.queued += 1;
+            } else {
+                self.stats.dropped_queue_full += 1;
+            }
+            if attempt == Attempt::Send {
+                peer.last_tx = Some(now);
+                send_bubble(bubble_src, h.src, embedded, &mut self.stats, out);
+                let server = SocketAddrV4::new(claimed_server, TEREDO_PORT);
+                send_bubble(bubble_src, h.src, server, &mut self.stats, out);
+            }
+            return;
         }
 
         if let (Some(own), false) = (client, src_teredo) {
