@@ -223,3 +223,25 @@ fn our_clients_server_and_relay_cover_debians_matrix_and_more() -> Result<()> {
     );
     Ok(())
 }
+
+/// Debian's client behind a symmetric NAT needs no change to initiate towards
+/// ours behind a full or restricted cone: our clients answer its direct bubble
+/// and bubble its address before trusting the port it really sends from.
+#[test]
+fn debian_client_behind_symmetric_nat_initiates_towards_ours() -> Result<()> {
+    let nats = [Nat::Symmetric, Nat::FullCone, Nat::RestrictedCone];
+    let lab = Lab::up(LabOpts::with_nats(&nats))?;
+    lab.start_our_server_bound()?;
+    lab.start_debian_client(1)?;
+    for n in 2..=3u8 {
+        lab.start_our_client_with_hook(n, &Lab::client_conf(), Some(Path::new("/nonexistent")))?;
+    }
+    let addrs = (1..=3u8)
+        .map(|n| lab.wait_teredo_addr(&format!("cl{n}"), QUALIFY))
+        .collect::<Result<Vec<_>>>()?;
+    for (n, nat) in [(2usize, Nat::FullCone), (3, Nat::RestrictedCone)] {
+        lab.wait_ping6("cl1", addrs[n - 1], PING)
+            .with_context(|| format!("Debian (symmetric) -> ours ({})", name(nat)))?;
+    }
+    lab.down()
+}
