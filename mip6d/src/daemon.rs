@@ -84,14 +84,6 @@ pub fn needed_features(role: Role) -> Vec<KernelFeature> {
     f
 }
 
-fn role_text(role: Role) -> &'static str {
-    match role {
-        Role::Cn => "Correspondent Node",
-        Role::Mn => "Mobile Node",
-        Role::Ha => "Home Agent",
-    }
-}
-
 /// Runs the daemon until a terminating signal; returns the exit status.
 pub fn run(config: Config, opts: RunOptions) -> i32 {
     let ident = std::path::Path::new(&opts.argv0)
@@ -117,7 +109,7 @@ pub fn run(config: Config, opts: RunOptions) -> i32 {
     match probe_kernel() {
         Ok(probe) => {
             if let Some(msg) = probe.missing_message(&needed_features(role)) {
-                error!("cannot run as {}: {msg}", role_text(role));
+                error!("cannot run as {}: {msg}", role.long_name());
                 return 1;
             }
         }
@@ -168,7 +160,7 @@ async fn run_role(config: Config, opts: RunOptions) -> i32 {
     info!(
         "umip-rs Mobile IPv6 for Linux {} started ({})",
         env!("CARGO_PKG_VERSION"),
-        role_text(role)
+        role.long_name()
     );
     let publisher = if role == Role::Cn {
         crate::publish::Publisher::disabled()
@@ -183,7 +175,7 @@ async fn run_role(config: Config, opts: RunOptions) -> i32 {
     info!(
         "umip-rs Mobile IPv6 for Linux {} stopped ({})",
         env!("CARGO_PKG_VERSION"),
-        role_text(role)
+        role.long_name()
     );
     status
 }

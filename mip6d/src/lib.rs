@@ -2,7 +2,10 @@
 //!
 //! - [`cli`]: the command line of `mip6d` (reference §1);
 //! - [`config`]: `mip6d.conf` in UMIP's syntax and in TOML, one typed model
-//!   ([`config::Config`]), `--show-config` and SIGHUP reload (reference §2).
+//!   ([`config::Config`]), `--show-config` and SIGHUP reload (reference §2);
+//! - [`daemon`]: the running daemon (kernel probe, runtime, signals), with the
+//!   role drivers [`ha`] (home agent) and [`mn`] (mobile node) on the kernel
+//!   datapath through [`kernel`], and their state on D-Bus via [`publish`].
 
 pub mod cli;
 pub mod config;
