@@ -12,6 +12,7 @@
 //! objects; shutdown removes everything.
 
 mod binding;
+mod dad;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -24,7 +25,7 @@ use mip6::bcache::{
 use mip6::consts::BaStatus;
 use mip6::wire::mh::{MhMessage, MhRepr};
 use mip6::wire::ndisc::{
-    NdRepr, NeighborSolicit, RouterAdvert, RouterSolicit, TYPE_NEIGHBOR_ADVERT, TYPE_ROUTER_ADVERT,
+    NdRepr, RouterAdvert, RouterSolicit, TYPE_NEIGHBOR_ADVERT, TYPE_ROUTER_ADVERT,
 };
 use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Template, XfrmPolicy, XfrmProto, XfrmState};
 use netcfg::{Family, RuleSpec};
@@ -34,7 +35,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, Prefix};
 use crate::daemon::{is_link_local, mask, Control, Reloader};
-use crate::kernel::raw::{ipv6_packet, solicited_node, Icmp6Socket, MhSocket, RawIp6Socket};
+use crate::kernel::raw::{Icmp6Socket, MhSocket, RawIp6Socket};
 use crate::kernel::{Kernel, RULE_PRIO_FWD, TABLE_MIP6, XFRM_PRIO_HOME_SIG_ANY};
 
 use crate::publish::Publisher;
@@ -489,31 +490,6 @@ impl HomeAgent {
         }
     }
 
-    async fn start_dad(&mut self, hoa: Ipv6Addr, ifindex: u32, ha_address: Ipv6Addr) {
-        let group = solicited_node(hoa);
-        let ns = NdRepr::NeighborSolicit(NeighborSolicit {
-            target: hoa,
-            options: Vec::new(),
-        });
-        match ns.emit(&Ipv6Addr::UNSPECIFIED, &group) {
-            Ok(icmp) => {
-                let pkt = ipv6_packet(Ipv6Addr::UNSPECIFIED, group, 58, &icmp);
-                if let Err(e) = self.raw.send(&pkt, ifindex).await {
-                    warn!("DAD NS for {hoa}: {e}");
-                }
-            }
-            Err(e) => warn!("DAD NS for {hoa}: {e}"),
-        }
-        self.dad.insert(
-            hoa,
-            DadRun {
-                deadline: Instant::now() + mip6::consts::DAD_WAIT,
-                home_ifindex: ifindex,
-                ha_address,
-            },
-        );
-    }
-
     async fn on_timer(&mut self) {
         let now = Instant::now();
         let due: Vec<(Ipv6Addr, DadRun)> = self
@@ -535,64 +511,6 @@ impl HomeAgent {
                 b.remove(&mut self.kernel).await;
             }
         }
-    }
-
-    /// DAD found nobody: install the binding's forwarding state, send the BA.
-    async fn dad_done(&mut self, hoa: Ipv6Addr, run: DadRun) {
-        let now = std::time::Instant::now();
-        let Some(DadOutcome::Installed(ba)) = self.cache.dad_finished(now, &hoa, false) else {
-            return;
-        };
-        let Some(b) = self.bindings.get_mut(&hoa) else {
-            return;
-        };
-        let coa = b.care_of_address;
-        let installed = b.install(&mut self.kernel, run.home_ifindex).await;
-        let tunnel = b.tunnel_name().to_owned();
-        let status = match installed {
-            Ok(()) => {
-                let home_if = self.iface_name(run.home_ifindex);
-                info!("binding {hoa} -> {coa} installed (tunnel {tunnel}, proxy on {home_if})");
-                if let Err(e) = self
-                    .icmp
-                    .unsolicited_na(&home_if, run.home_ifindex, hoa, false)
-                    .await
-                {
-                    debug!("unsolicited NA for {hoa}: {e}");
-                }
-                None
-            }
-            Err(e) => {
-                error!("cannot install the binding {hoa} -> {coa}: {e}");
-                Some(BaStatus::INSUFFICIENT_RESOURCES)
-            }
-        };
-        let ba = match status {
-            None => ba,
-            Some(s) => {
-                if let Some(mut b) = self.bindings.remove(&hoa) {
-                    b.remove(&mut self.kernel).await;
-                }
-                let e = self.cache.remove(&hoa);
-                let seq = e.map_or(0, |e| e.sequence);
-                MhRepr::new(MhMessage::BindingAck(mip6::wire::mh::BindingAck {
-                    status: s,
-                    flags: Default::default(),
-                    sequence: seq,
-                    lifetime_units: 0,
-                }))
-            }
-        };
-        if let MhMessage::BindingAck(a) = &ba.message {
-            info!(
-                "BA to {hoa} via {coa}: status {} seq {} lifetime {} s",
-                a.status.0,
-                a.sequence,
-                a.lifetime_secs()
-            );
-        }
-        let via = (coa != hoa).then_some(coa);
-        self.send_ba(hoa, via, Some(run.ha_address), &ba).await;
     }
 
     /// What `org.umip_rs.Mip6d1.HomeAgent` shows.

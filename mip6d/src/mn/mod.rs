@@ -12,14 +12,14 @@
 
 mod away;
 mod ifaces;
+mod registration;
 
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use mip6::bul::{BulEntry, BulEvent, HomeRegistrationConfig};
+use mip6::bul::{BulEntry, HomeRegistrationConfig};
 use mip6::coa::{select_primary_coa, PrimaryCoa};
-use mip6::consts::BaStatus;
-use mip6::wire::mh::{BuFlags, MhMessage, MhRepr};
+use mip6::wire::mh::BuFlags;
 use mip6::wire::ndisc::{NdRepr, RouterSolicit, TYPE_ROUTER_ADVERT};
 use netcfg::{EventGroup, Events, Family, NetEvent};
 use tokio::sync::mpsc;
@@ -435,133 +435,6 @@ impl MobileNode {
         }
     }
 
-    async fn on_mh(&mut self, msg: Received) {
-        let Ok(repr) = MhRepr::parse(&msg.payload) else {
-            debug!("malformed MH from {}", msg.src);
-            return;
-        };
-        match &repr.message {
-            MhMessage::BindingAck(ba) if msg.src == self.ha => {
-                info!(
-                    "BA from {}: status {} ({}), seq {}, lifetime {} s",
-                    msg.src,
-                    ba.status.0,
-                    ba.status.name(),
-                    ba.sequence,
-                    ba.lifetime_secs()
-                );
-                let events = self
-                    .bul
-                    .on_binding_ack(std::time::Instant::now(), ba, &repr.options);
-                self.handle_bul_events(events).await;
-            }
-            other => debug!("MH type {} from {} ignored", other.mh_type(), msg.src),
-        }
-    }
-
-    async fn handle_bul_events(&mut self, events: Vec<BulEvent>) {
-        for ev in events {
-            match ev {
-                BulEvent::SendBindingUpdate {
-                    care_of_address,
-                    home_address,
-                    home_agent,
-                    message,
-                } => {
-                    self.send_bu(care_of_address, home_address, home_agent, &message)
-                        .await
-                }
-                BulEvent::Registered {
-                    care_of_address,
-                    previous_care_of_address,
-                    lifetime,
-                    status,
-                } => {
-                    match previous_care_of_address {
-                        Some(old) => info!(
-                            "handover completed: {old} -> {care_of_address}, lifetime {} s",
-                            lifetime.as_secs()
-                        ),
-                        None => info!(
-                            "registered: {} via {care_of_address} with {}, lifetime {} s",
-                            self.hoa,
-                            self.ha,
-                            lifetime.as_secs()
-                        ),
-                    }
-                    if let (Some(at), Location::Away(p)) = (self.moved_at.take(), self.location) {
-                        let name = self.iface_name(p.ifindex);
-                        self.publisher
-                            .handover_completed(
-                                &name,
-                                previous_care_of_address,
-                                care_of_address,
-                                at.elapsed(),
-                            )
-                            .await;
-                    }
-                    if status == BaStatus::PREFIX_DISCOVERY_NECESSARY {
-                        info!("home agent asks for prefix discovery (not implemented)");
-                    }
-                    if let Some(a) = self.away.as_mut() {
-                        if let Err(e) = a.registered(&mut self.kernel).await {
-                            error!("cannot route through the tunnel: {e}");
-                        }
-                    }
-                }
-                BulEvent::Deregistered => {
-                    info!("deregistered from {}", self.ha);
-                }
-                BulEvent::Rejected { status } => {
-                    error!(
-                        "home agent {} refused the binding: status {} ({})",
-                        self.ha,
-                        status.0,
-                        status.name()
-                    );
-                }
-                BulEvent::MobileRouterRefused => {
-                    error!("home agent {} refuses mobile router service", self.ha);
-                }
-                BulEvent::KeyMgmtUnsupported => {
-                    warn!("HA does not support IKE session surviving (K flag cleared)");
-                }
-                BulEvent::GaveUp => warn!("no BA from {}: giving up", self.ha),
-                BulEvent::Expired => warn!("binding with {} expired", self.ha),
-            }
-        }
-    }
-
-    async fn send_bu(&self, coa: Ipv6Addr, hoa: Ipv6Addr, ha: Ipv6Addr, message: &MhRepr) {
-        if !self.may_send_bu {
-            return;
-        }
-        let bytes = match message.emit_without_checksum() {
-            Ok(b) => b,
-            Err(e) => {
-                error!("BU: {e}");
-                return;
-            }
-        };
-        let ifindex = match self.location {
-            Location::Away(p) => p.ifindex,
-            Location::Home(i) => i,
-            Location::Unknown | Location::Nowhere => 0,
-        };
-        if let MhMessage::BindingUpdate(bu) = &message.message {
-            info!(
-                "BU to {ha}: HoA {hoa} CoA {coa} seq {} lifetime {} s",
-                bu.sequence,
-                bu.lifetime_secs()
-            );
-        }
-        // Sent from the home address; away, XFRM moves it into an HAO and
-        // makes the CoA the source.
-        if let Err(e) = self.mh.send(hoa, ha, ifindex, None, &bytes).await {
-            warn!("BU to {ha}: {e}");
-        }
-    }
-
     /// Where are we, and does it change anything?
     async fn evaluate(&mut self) {
         let now = Instant::now();
@@ -675,45 +548,6 @@ impl MobileNode {
         self.location = Location::Home(index);
         let events = self.bul.deregister(std::time::Instant::now(), self.hoa);
         self.handle_bul_events(events).await;
-    }
-
-    /// What `org.umip_rs.Mip6d1.MobileNode` shows.
-    fn bus_state(&self) -> bus::MobileNodeState {
-        use bus::RegistrationState as R;
-        use mip6::bul::BulState;
-        let bul_state = match self.bul.state() {
-            BulState::Idle if self.bul.last_status().is_some_and(|s| !s.is_accepted()) => R::Failed,
-            BulState::Idle => R::Idle,
-            BulState::Registering => R::Registering,
-            BulState::Registered => R::Registered,
-            BulState::Deregistering => R::Deregistering,
-        };
-        let (coa, coa_if, registration) = match self.location {
-            Location::Away(p) => (Some(p.address), self.iface_name(p.ifindex), bul_state),
-            Location::Home(i) if bul_state == R::Idle => (None, self.iface_name(i), R::Home),
-            Location::Home(i) => (None, self.iface_name(i), bul_state),
-            Location::Unknown | Location::Nowhere => (None, String::new(), bul_state),
-        };
-        let binding = self.bul.binding();
-        let entry = bus::BulEntryInfo {
-            peer: self.ha,
-            home_address: self.hoa,
-            care_of_address: binding.map(|b| b.care_of_address).or(coa),
-            lifetime: binding.map_or(Duration::ZERO, |b| b.lifetime),
-            expires: binding.map(|b| b.expires_at),
-            sequence: self.bul.outstanding_sequence().unwrap_or(0),
-            flags: self.bul.flags().0,
-            state: bul_state,
-            last_status: self.bul.last_status().map(|s| s.0),
-        };
-        bus::MobileNodeState {
-            home_address: Some(self.hoa),
-            home_agent: Some(self.ha),
-            care_of_address: coa,
-            care_of_interface: coa_if,
-            registration,
-            binding_update_list: vec![entry],
-        }
     }
 
     /// Deregisters when away (waiting a little for the BA), then removes
