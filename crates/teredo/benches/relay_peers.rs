@@ -158,7 +158,10 @@ fn main() {
         "| fill rate (peer created + confirmed) | {:.0} peers/s |",
         per_s(u64::from(peers), fill_time)
     );
-    println!("| table memory (allocator, live) | {:.1} MiB |", table as f64 / 1048576.0);
+    println!(
+        "| table memory (allocator, live) | {:.1} MiB |",
+        table as f64 / 1048576.0
+    );
     println!(
         "| memory per peer | {:.0} bytes |",
         table as f64 / f64::from(peers.max(1))
@@ -170,5 +173,9 @@ fn main() {
         delivered
     );
     assert_eq!(trusted as u32, peers, "every peer confirmed");
-    assert_eq!(sent + delivered, u64::from(rounds), "every packet forwarded");
+    assert_eq!(
+        sent + delivered,
+        u64::from(rounds),
+        "every packet forwarded"
+    );
 }
