@@ -14,7 +14,7 @@
 #   LINTIAN=0              skip lintian
 #   BIN_DIR=target/debug   take the binaries from here instead of running cargo (the
 #                          package test uses the debug binaries `cargo build` made;
-#                          a second binary of the mip6d crate is then not looked for)
+#                          mip6ctl goes into mip6d-rs when BIN_DIR has it)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,6 +52,8 @@ if [ -n "${BIN_DIR:-}" ]; then
   for f in "$BIN_DIR"/*; do
     [ -f "$f" ] && [ -x "$f" ] && bin_table+="$(basename "$f") (prebuilt)"$'\n'
   done
+  # mip6d's status client, when it was built.
+  [ -x "$BIN_DIR/mip6ctl" ] && bin_table+="mip6ctl mip6d"$'\n'
 else
   # bin name -> crate, for every [[bin]] in the workspace.
   metadata=$(cargo metadata --format-version 1 --no-deps --offline 2>/dev/null ||
@@ -139,6 +141,9 @@ if [ -f conf/org.miredo_rs.Server1.conf ]; then
 fi
 for bin in "${extra_mip6d_bins[@]}"; do
   echo "bin/$bin usr/bin" >>"$stage/debian/mip6d-rs.install"
+  for page in conf/man/"$bin".[18]; do
+    [ -f "$page" ] && echo "$page" >>"$stage/debian/mip6d-rs.manpages"
+  done
 done
 # A version other than the changelog's gets its own entry on top.
 if [ "$version" != "$(dpkg-parsechangelog -l "$stage/debian/changelog" -S Version)" ]; then

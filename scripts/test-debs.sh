@@ -253,6 +253,13 @@ for f in /etc/mip6d.conf /etc/default/mip6d /lib/systemd/system/mip6d.service \
   /usr/share/man/man5/mip6d.conf.5.gz; do
   check "$f exists" test -f "$R$f"
 done
+if [ -e "$R/usr/bin/mip6ctl" ]; then
+  check "/usr/bin/mip6ctl is executable" test -x "$R/usr/bin/mip6ctl"
+  check "/usr/share/man/man1/mip6ctl.1.gz exists" test -f "$R/usr/share/man/man1/mip6ctl.1.gz"
+  check "mip6ctl --version" in_root /usr/bin/mip6ctl --version
+  status=0; in_root /usr/bin/mip6ctl status >/dev/null 2>&1 || status=$?
+  check "mip6ctl status without mip6d exits 3 (not running)" test "$status" = 3
+fi
 check "mip6d.service not enabled" test ! -e "$R/etc/systemd/system/multi-user.target.wants/mip6d.service"
 check "the shipped /etc/mip6d.conf parses" in_root /usr/sbin/mip6d -c /etc/mip6d.conf --show-config=toml
 out=$(in_root /etc/init.d/mip6d start 2>&1) || true
@@ -296,6 +303,9 @@ if [ "$has_server" = 1 ]; then
   check "/usr/sbin/miredo-server is executable" test -x "$R/usr/sbin/miredo-server"
   check "/etc/miredo/miredo-server.conf -> ../miredo-server.conf" test "$(readlink "$R/etc/miredo/miredo-server.conf")" = ../miredo-server.conf
   check "user miredo-server exists" in_root id -u miredo-server
+  if [ -f "$top/conf/org.miredo_rs.Server1.conf" ]; then
+    check "server D-Bus policy installed" test -f "$R/usr/share/dbus-1/system.d/org.miredo_rs.Server1.conf"
+  fi
   check "miredo-server.service not enabled" test ! -e "$R/etc/systemd/system/multi-user.target.wants/miredo-server.service"
   out=$(in_root /etc/init.d/miredo-server start 2>&1) || true
   grep -q 'START_MIREDO_SERVER is set to false' <<<"$out" && ok "server not started by default" || bad "server start by default: $out"
@@ -322,7 +332,8 @@ for unit in "$R"/lib/systemd/system/{miredo,miredo-server,mip6d}.service; do
   out=$(in_root systemd-analyze verify --man=no "/lib/systemd/system/${unit##*/}" 2>&1) &&
     ok "systemd-analyze verify ${unit##*/}" || bad "systemd-analyze verify ${unit##*/}: $out"
 done
-for page in "$R"/usr/share/man/man*/{miredo,mip6d}*; do
+for page in "$R"/usr/share/man/man*/{miredo,mip6d,mip6ctl}*; do
+  [ -e "$page" ] || continue
   out=$(LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -l "$page" 2>&1 >/dev/null) && [ -z "$out" ] &&
     ok "man -l ${page##*/}" || bad "man -l ${page##*/}: $out"
 done
@@ -375,7 +386,7 @@ check "dpkg knows no miredo/mip6d package${left:+ (left: $left)}" test -z "$left
 check "user miredo removed" bash -c "! chroot '$R' getent passwd miredo"
 check "user miredo-server removed" bash -c "! chroot '$R' getent passwd miredo-server"
 leftovers=$(cd "$R" && find etc usr lib var run -path 'var/cache/apt' -prune -o \
-  \( -name '*miredo*' -o -name '*mip6d*' -o -name 'org.umip_rs*' \) -print 2>/dev/null | grep -v '^var/cache/apt$' || true)
+  \( -name '*miredo*' -o -name '*mip6d*' -o -name '*mip6ctl*' -o -name 'org.umip_rs*' \) -print 2>/dev/null | grep -v '^var/cache/apt$' || true)
 check "no file left${leftovers:+: $leftovers}" test -z "$leftovers"
 check "no process left" bash -c "! chroot $R ps -eo comm= | grep -Eq '^(miredo|miredo-server|mip6d)$'"
 
