@@ -65,13 +65,24 @@ pub fn main_miredo() -> ExitCode {
     exit(run(&cli))
 }
 
-fn exit(code: i32) -> ExitCode {
+/// The process exit status for a daemon's return code.
+pub(crate) fn exit(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 
 /// Reads and parses the configuration, printing its diagnostics. `None` when it
 /// is unusable.
 fn load_config(cli: &Cli) -> Option<MiredoConfig> {
+    load_logged(cli, config::parse_miredo)
+}
+
+/// Reads `cli.config_file` and parses it with `parse` (miredo's or
+/// miredo-server's grammar), logging every diagnostic as miredo does. `None`
+/// when the configuration is unusable.
+pub(crate) fn load_logged<T>(
+    cli: &Cli,
+    parse: impl Fn(&[u8], &str, &Options<'_>) -> Result<config::Loaded<T>, config::Report>,
+) -> Option<T> {
     let file = cli.config_file.display().to_string();
     let opts = Options::daemon().with_server_name(cli.server_name.as_deref());
     let text = match config::read_file(&cli.config_file) {
@@ -86,7 +97,7 @@ fn load_config(cli: &Cli) -> Option<MiredoConfig> {
             Vec::new()
         }
     };
-    match config::parse_miredo(&text, &file, &opts) {
+    match parse(&text, &file, &opts) {
         Ok(loaded) => {
             for line in loaded.report.rendered() {
                 warn!("{line}");

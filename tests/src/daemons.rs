@@ -69,6 +69,20 @@ impl Lab {
         conf_text: &str,
         extra: &[&str],
     ) -> Result<Daemon> {
+        self.start_ours_on_bus(node, name, bin, conf_text, extra, None)
+    }
+
+    /// [`Lab::start_ours`] with `DBUS_SYSTEM_BUS_ADDRESS=<bus>` in the daemon's
+    /// environment when `bus` is given (the lab's private bus, [`Lab::dbus_up`]).
+    pub fn start_ours_on_bus(
+        &self,
+        node: &str,
+        name: &str,
+        bin: &str,
+        conf_text: &str,
+        extra: &[&str],
+        bus: Option<&str>,
+    ) -> Result<Daemon> {
         let path = our_bin(bin);
         if !path.exists() {
             bail!(
@@ -79,14 +93,19 @@ impl Lab {
         }
         let conf = self.write_conf(&format!("{name}.conf"), conf_text)?;
         let pidfile = self.state_dir.join("run").join(format!("{name}.pid"));
-        let mut cmd: Vec<&OsStr> = vec![
+        let env_arg = bus.map(|b| format!("DBUS_SYSTEM_BUS_ADDRESS={b}"));
+        let mut cmd: Vec<&OsStr> = Vec::new();
+        if let Some(e) = &env_arg {
+            cmd.extend([OsStr::new("/usr/bin/env"), OsStr::new(e.as_str())]);
+        }
+        cmd.extend([
             path.as_os_str(),
             OsStr::new("-f"),
             OsStr::new("-p"),
             pidfile.as_os_str(),
             OsStr::new("-c"),
             conf.as_os_str(),
-        ];
+        ]);
         cmd.extend(extra.iter().map(OsStr::new));
         self.start(node, name, &cmd)
     }

@@ -258,25 +258,13 @@ fn our_client_and_debian_client_ping_each_other_across_cone_nats() -> Result<()>
 fn dbus_shows_state_and_signals_address_changes() -> Result<()> {
     let lab = lab_with_peers(&[Nat::PortRestricted])?;
     let bus = lab.dbus_up()?;
-    let conf = lab.write_conf("dbus-client.conf", &Lab::client_conf())?;
-    let pidfile = lab.state_dir().join("dbus-client.pid");
-    let bin = e2e::our_bin("miredo");
-    let env_arg = format!("DBUS_SYSTEM_BUS_ADDRESS={bus}");
-    let d = lab.start(
+    let d = lab.start_ours_on_bus(
         "cl1",
         "dbus-client",
-        &[
-            "/usr/bin/env".as_ref(),
-            env_arg.as_ref(),
-            bin.as_os_str(),
-            "-f".as_ref(),
-            "-p".as_ref(),
-            pidfile.as_os_str(),
-            "-c".as_ref(),
-            conf.as_os_str(),
-            "--client-hook".as_ref(),
-            "/nonexistent".as_ref(),
-        ],
+        "miredo",
+        &Lab::client_conf(),
+        &["--client-hook", "/nonexistent"],
+        Some(&bus),
     )?;
     let first = lab.wait_teredo_addr("cl1", Duration::from_secs(5))?;
     let busctl = |args: &[&str]| -> Result<String> {

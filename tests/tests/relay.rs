@@ -18,23 +18,13 @@ fn relay_conf() -> String {
 
 /// Starts our relay with the lab's private bus in its environment.
 fn start_relay(lab: &Lab, bus: &str) -> Result<Daemon> {
-    let conf = lab.write_conf("our-relay.conf", &relay_conf())?;
-    let pidfile = lab.state_dir().join("our-relay.pid");
-    let bin = e2e::our_bin("miredo");
-    let env_arg = format!("DBUS_SYSTEM_BUS_ADDRESS={bus}");
-    let d = lab.start(
+    let d = lab.start_ours_on_bus(
         "relay",
         "our-relay",
-        &[
-            "/usr/bin/env".as_ref(),
-            env_arg.as_ref(),
-            bin.as_os_str(),
-            "-f".as_ref(),
-            "-p".as_ref(),
-            pidfile.as_os_str(),
-            "-c".as_ref(),
-            conf.as_os_str(),
-        ],
+        "miredo",
+        &relay_conf(),
+        &[],
+        Some(bus),
     )?;
     lab.wait_for(
         "our relay to route 2001::/32",

@@ -27,7 +27,7 @@ use teredo::server::{DropReason, Local, Server, ServerConfig, ServerConfigError}
 use tracing::{debug, error, info, warn};
 
 use crate::cli::{self, Action, Cli, Program};
-use crate::config::{self, Options, ServerdConfig};
+use crate::config::{self, ServerdConfig};
 use net::{RawIpv6, StdUdpPair, UdpPair};
 
 /// Largest UDP payload received (reference §6).
@@ -42,7 +42,7 @@ pub fn main_server() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             eprintln!("{}", e.message);
-            return exit(e.exit_code);
+            return crate::service::exit(e.exit_code);
         }
     };
     match cli.action {
@@ -56,44 +56,12 @@ pub fn main_server() -> ExitCode {
         }
         Action::Run => {}
     }
-    exit(run(&cli))
-}
-
-fn exit(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
+    crate::service::exit(run(&cli))
 }
 
 /// Reads and parses `miredo-server.conf`, printing its diagnostics.
 fn load_config(cli: &Cli) -> Option<ServerdConfig> {
-    let file = cli.config_file.display().to_string();
-    let opts = Options::daemon().with_server_name(cli.server_name.as_deref());
-    let text = match config::read_file(&cli.config_file) {
-        Ok(text) => text,
-        Err(report) => {
-            for line in report.rendered() {
-                error!("{line}");
-            }
-            cli.server_name.as_ref()?;
-            // Like miredo, go on with the SERVER_NAME argument alone.
-            warn!("Loading configuration from {file} failed");
-            Vec::new()
-        }
-    };
-    match config::parse_serverd(&text, &file, &opts) {
-        Ok(loaded) => {
-            for line in loaded.report.rendered() {
-                warn!("{line}");
-            }
-            Some(loaded.config)
-        }
-        Err(report) => {
-            for line in report.rendered() {
-                error!("{line}");
-            }
-            daemon::alert!("Fatal configuration error");
-            None
-        }
-    }
+    crate::service::load_logged(cli, config::parse_serverd)
 }
 
 /// The core's settings for `conf`, checked as miredo checks them at start-up; the
