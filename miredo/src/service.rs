@@ -65,6 +65,41 @@ pub fn main_miredo() -> ExitCode {
     exit(run(&cli))
 }
 
+/// Goes to the background unless `-f` (the launcher waits for the outcome),
+/// then creates and locks the pidfile, readable by `gid` (reference §5.4).
+/// `None` after a failure already reported on stderr.
+pub(crate) fn detach_and_lock(cli: &Cli, gid: u32) -> Option<daemon::pidfile::Pidfile> {
+    let detached = if cli.foreground {
+        None
+    } else {
+        match daemon::daemonize::daemonize() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                eprintln!("fork: {e}");
+                return None;
+            }
+        }
+    };
+    let pidfile = match daemon::pidfile::Pidfile::create(&cli.pidfile) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("{e}");
+            if let Some(hint) = e.hint() {
+                eprintln!("{hint}");
+            }
+            if let Some(d) = detached {
+                d.failure();
+            }
+            return None;
+        }
+    };
+    let _ = pidfile.chown_group(gid);
+    if let Some(d) = detached {
+        d.success().ok()?;
+    }
+    Some(pidfile)
+}
+
 /// The process exit status for a daemon's return code.
 pub(crate) fn exit(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
@@ -180,36 +215,9 @@ fn run(cli: &Cli) -> i32 {
         return 1;
     }
 
-    let detached = if cli.foreground {
-        None
-    } else {
-        match daemon::daemonize::daemonize() {
-            Ok(d) => Some(d),
-            Err(e) => {
-                eprintln!("fork: {e}");
-                return 1;
-            }
-        }
+    let Some(pidfile) = detach_and_lock(cli, user.gid) else {
+        return 1;
     };
-    let pidfile = match daemon::pidfile::Pidfile::create(&cli.pidfile) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{e}");
-            if let Some(hint) = e.hint() {
-                eprintln!("{hint}");
-            }
-            if let Some(d) = detached {
-                d.failure();
-            }
-            return 1;
-        }
-    };
-    let _ = pidfile.chown_group(user.gid);
-    if let Some(d) = detached {
-        if d.success().is_err() {
-            return 1;
-        }
-    }
     info!("Starting...");
 
     // Hook runner: before any thread, while root.

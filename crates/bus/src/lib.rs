@@ -19,6 +19,7 @@
 //! implementing `.MobileNode`, `.HomeAgent` and `.Correspondent` as its role needs: see
 //! [`Mip6dService`] and the [`mip6d`] module.
 
+mod changed;
 mod client;
 pub mod mip6d;
 mod path;

@@ -9,13 +9,11 @@
 //! `PropertiesChanged`; the daemon publishes at most once a second, so a busy server
 //! costs the bus nothing per packet.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
-use zbus::fdo::{self, RequestNameFlags, RequestNameReply};
-use zbus::names::InterfaceName;
+use zbus::fdo::{RequestNameFlags, RequestNameReply};
 use zbus::object_server::InterfaceRef;
 use zbus::zvariant::Value;
 use zbus::{connection, interface, Connection};
@@ -229,29 +227,13 @@ impl ServerService {
             return Ok(());
         };
         let object = Self::object(conn).await?;
-        let changed: HashMap<&str, Value<'_>> = {
+        let changed = {
             let mut guard = object.get_mut().await;
-            let old = guard.state.properties();
-            let changed = new
-                .properties()
-                .into_iter()
-                .zip(old)
-                .filter(|((_, new), (_, old))| new != old)
-                .map(|(new, _)| new)
-                .collect();
+            let changed = crate::changed::diff(guard.state.properties(), new.properties());
             guard.state = new;
             changed
         };
-        if changed.is_empty() {
-            return Ok(());
-        }
-        fdo::Properties::properties_changed(
-            object.signal_emitter(),
-            InterfaceName::from_static_str_unchecked(SERVER_INTERFACE),
-            changed,
-            Cow::Borrowed(&[]),
-        )
-        .await?;
+        crate::changed::emit(object.signal_emitter(), SERVER_INTERFACE, changed).await?;
         Ok(())
     }
 

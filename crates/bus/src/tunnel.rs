@@ -1,6 +1,5 @@
 //! The service side of `org.miredo_rs.Miredo1.Tunnel`.
 
-use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -8,7 +7,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use zbus::fdo::{self, RequestNameFlags, RequestNameReply};
 use zbus::message::Header;
-use zbus::names::{BusName, InterfaceName};
+use zbus::names::BusName;
 use zbus::object_server::{InterfaceRef, SignalEmitter};
 use zbus::zvariant::{OwnedObjectPath, Value};
 use zbus::{connection, interface, Connection};
@@ -363,30 +362,13 @@ impl TunnelService {
             return Ok(());
         };
         let object = self.object(inner).await?;
-        let changed: Vec<(&'static str, Value<'static>)> = {
+        let changed = {
             let mut guard = object.get_mut().await;
-            let old = guard.state.properties();
-            let changed = new
-                .properties()
-                .into_iter()
-                .zip(old)
-                .filter(|((_, new), (_, old))| new != old)
-                .map(|(new, _)| new)
-                .collect();
+            let changed = crate::changed::diff(guard.state.properties(), new.properties());
             guard.state = new;
             changed
         };
-        if changed.is_empty() {
-            return Ok(());
-        }
-        let changed: HashMap<&str, Value<'_>> = changed.into_iter().collect();
-        fdo::Properties::properties_changed(
-            object.signal_emitter(),
-            InterfaceName::from_static_str_unchecked(TUNNEL_INTERFACE),
-            changed,
-            Cow::Borrowed(&[]),
-        )
-        .await?;
+        crate::changed::emit(object.signal_emitter(), TUNNEL_INTERFACE, changed).await?;
         Ok(())
     }
 

@@ -149,36 +149,9 @@ fn run(cli: &Cli) -> i32 {
         return 1;
     };
 
-    let detached = if cli.foreground {
-        None
-    } else {
-        match daemon::daemonize::daemonize() {
-            Ok(d) => Some(d),
-            Err(e) => {
-                eprintln!("fork: {e}");
-                return 1;
-            }
-        }
+    let Some(pidfile) = crate::service::detach_and_lock(cli, user.gid) else {
+        return 1;
     };
-    let pidfile = match daemon::pidfile::Pidfile::create(&cli.pidfile) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{e}");
-            if let Some(hint) = e.hint() {
-                eprintln!("{hint}");
-            }
-            if let Some(d) = detached {
-                d.failure();
-            }
-            return 1;
-        }
-    };
-    let _ = pidfile.chown_group(user.gid);
-    if let Some(d) = detached {
-        if d.success().is_err() {
-            return 1;
-        }
-    }
     info!("Starting...");
     let _reaper = match reaper::spawn(
         cli.pidfile.clone(),
