@@ -200,6 +200,8 @@ mod tests {
 
     #[test]
     fn global_v4() {
+        // The private and special ranges appear here only as inputs that must be
+        // refused (sans-IO: nothing is sent to them).
         let rejected = [
             "0.1.2.3",
             "10.0.0.1",

@@ -329,6 +329,7 @@ fn rule_2_only_bubbles_and_icmpv6() {
 #[test]
 fn rule_3_outer_source_must_be_global() {
     let mut s = server();
+    // Private and loopback sources are the inputs under test: they must be dropped.
     for src in ["10.0.0.1:40000", "192.168.1.2:1", "127.0.0.1:3544"] {
         assert_eq!(
             drop_of(&mut s, Local::Primary, ep(src), &emit_rs(NONCE)),
