@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use netcfg::netlink::{Family, Netlink, RouteSpec};
+use netcfg::netlink::{Netlink, RouteSpec};
 use netcfg::tun::Tun;
 use teredo::addr::CLIENT_LINK_LOCAL;
 use teredo::relay::{Config, Mode, TeredoTunnel};
@@ -69,14 +69,6 @@ fn already_there(e: netcfg::error::Error) -> std::result::Result<(), netcfg::err
         Ok(())
     } else {
         Err(e)
-    }
-}
-
-/// Removes what [`configure_interface`] added (the interface itself goes
-/// with the TUN descriptor; this matters when it is kept across a reload).
-pub async fn unconfigure_interface(tun: &Tun) {
-    if let Ok(nl) = Netlink::new() {
-        let _ = nl.flush_routes_dev(tun.index(), Family::V6).await;
     }
 }
 

@@ -424,7 +424,7 @@ async fn relay_round(
         }
     };
     bus.close().await;
-    relayd::unconfigure_interface(&tun).await;
+    // Closing the TUN removes the interface, its address and its route.
     drop(tun);
     stop
 }
