@@ -36,15 +36,6 @@ pub struct Pump {
 /// took the packet (the client's qualification traffic).
 pub type Diverter<'a> = dyn FnMut(Instant, SocketAddrV4, &TeredoPacketRepr<'_>) -> bool + 'a;
 
-/// What a batch of datagrams ended on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum UdpBatch {
-    /// Nothing left to read, or the batch was full.
-    Done,
-    /// The diverter took a packet; the caller should act on it before more.
-    Diverted,
-}
-
 impl Pump {
     /// Registers `socket` (bound, still blocking) with the runtime.
     pub fn new(socket: std::net::UdpSocket, tun: Arc<Tun>) -> io::Result<Pump> {
@@ -56,16 +47,6 @@ impl Pump {
             tun_buf: vec![0u8; 65536],
             out: Outputs::new(),
         })
-    }
-
-    /// The UDP socket (for the client's qualification traffic).
-    pub fn socket(&self) -> &UdpSocket {
-        &self.socket
-    }
-
-    /// The tunnel interface.
-    pub fn tun(&self) -> &Tun {
-        &self.tun
     }
 
     /// Waits until a datagram may be readable.
@@ -85,7 +66,7 @@ impl Pump {
         &mut self,
         tunnel: &mut TeredoTunnel,
         mut divert: Option<&mut Diverter<'_>>,
-    ) -> UdpBatch {
+    ) {
         let now = Instant::now();
         let secs = unix_secs();
         for _ in 0..BATCH {
@@ -103,14 +84,14 @@ impl Pump {
             if let Some(divert) = divert.as_mut() {
                 if let Ok(pkt) = TeredoPacket::parse(data) {
                     if divert(now, from, &pkt) {
-                        return UdpBatch::Diverted;
+                        // The caller acts on it before reading more.
+                        return;
                     }
                 }
             }
             tunnel.on_udp_packet(now, secs, from, data, &mut self.out);
             self.flush().await;
         }
-        UdpBatch::Done
     }
 
     /// Reads up to [`BATCH`] packets from the tunnel interface through
