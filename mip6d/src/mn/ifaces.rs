@@ -44,6 +44,9 @@ pub struct Iface {
     pub router_until: Option<Instant>,
     /// The home prefix was advertised on it until then.
     pub home_until: Option<Instant>,
+    /// The tunnel daemon said `down` on D-Bus, and no address came since:
+    /// no CoA of this interface is used, whatever the kernel still holds.
+    pub bus_down: bool,
 }
 
 impl Iface {
@@ -58,6 +61,7 @@ impl Iface {
             coas: Vec::new(),
             router_until: None,
             home_until: None,
+            bus_down: false,
         }
     }
 
@@ -139,7 +143,7 @@ impl Iface {
             preference: self.preference,
             tunnel: self.tunnel,
             has_default_router: self.router_until.is_some_and(|t| t > now),
-            coas: if self.up {
+            coas: if self.up && !self.bus_down {
                 self.coas.clone()
             } else {
                 Vec::new()
@@ -219,5 +223,18 @@ mod tests {
         assert!(i.candidate(now).coas.is_empty());
         i.up = true;
         assert_eq!(i.candidate(now).coas.len(), 1);
+    }
+
+    #[test]
+    fn a_tunnel_reported_down_offers_no_coa_though_its_address_remains() {
+        let mut i = Iface::new(3, "teredo", 3, true);
+        i.set_addresses(
+            &[info(3, "2001:0:c000:201::1", 0)],
+            home(),
+            addr("2001:db8:1::100"),
+        );
+        i.up = true;
+        i.bus_down = true;
+        assert!(i.candidate(Instant::now()).coas.is_empty());
     }
 }

@@ -13,6 +13,7 @@
 mod away;
 mod ifaces;
 mod registration;
+pub mod tunnel_bus;
 
 use std::net::Ipv6Addr;
 use std::time::Duration;
@@ -34,6 +35,7 @@ use crate::publish::Publisher;
 
 use away::Away;
 use ifaces::{valid_ra_source, Iface};
+use tunnel_bus::{TunnelNotice, TunnelState};
 
 /// How long shutdown waits for the deregistration's BA.
 const SHUTDOWN_DEREG_WAIT: Duration = Duration::from_millis(1500);
@@ -71,6 +73,8 @@ struct MobileNode {
     settle_until: Option<Instant>,
     publisher: Publisher,
     moved_at: Option<Instant>,
+    /// miredo's D-Bus notices for the `Tunnel enabled` interfaces.
+    tunnel_notices: mpsc::Receiver<TunnelNotice>,
 }
 
 /// Runs the mobile node until a terminating signal.
@@ -117,6 +121,7 @@ pub async fn run(
                     break;
                 }
             },
+            Some(n) = mn.tunnel_notices.recv() => mn.on_tunnel_notice(n).await,
             () = sleep_until(deadline) => mn.on_timer().await,
         }
         mn.publisher.mobile_node(mn.bus_state()).await;
@@ -189,6 +194,12 @@ impl MobileNode {
         let events = Events::subscribe(&[EventGroup::Link, EventGroup::Ipv6Addr])
             .map_err(|e| format!("netlink events: {e}"))?;
         let bul = BulEntry::new(registration_config(&config, &link), random_u16());
+        let tunnel_names = config
+            .interface
+            .iter()
+            .filter(|i| i.tunnel)
+            .map(|i| i.name.clone())
+            .collect();
         let settle = config::seconds(config.interface_initial_init_delay)
             .filter(|d| !d.is_zero())
             .map(|d| Instant::now() + d);
@@ -212,6 +223,7 @@ impl MobileNode {
             settle_until: settle,
             publisher,
             moved_at: None,
+            tunnel_notices: tunnel_bus::watch(tunnel_names),
         };
         let links = mn
             .kernel
@@ -246,6 +258,9 @@ impl MobileNode {
 
     /// Starts tracking a link if the configuration gives it a preference.
     async fn track_link(&mut self, index: u32, name: &str, up: bool) {
+        // A tunnel daemon that restarts makes a new interface of the same
+        // name: forget the dead one.
+        self.ifaces.retain(|i| i.name != name || i.index == index);
         if self.ifaces.iter().any(|i| i.index == index)
             || index == 1
             || self.away.as_ref().is_some_and(|a| a.tunnel.0 == index)
@@ -407,7 +422,14 @@ impl MobileNode {
                     }
                 }
             }
-            NetEvent::Ipv6AddrAdded { index, .. } | NetEvent::Ipv6AddrRemoved { index, .. } => {
+            NetEvent::Ipv6AddrAdded { index, .. } => {
+                // A new address is newer news than a `down` notice.
+                if let Some(i) = self.ifaces.iter_mut().find(|i| i.index == index) {
+                    i.bus_down = false;
+                }
+                self.refresh_addresses(index).await;
+            }
+            NetEvent::Ipv6AddrRemoved { index, .. } => {
                 self.refresh_addresses(index).await;
             }
             _ => return,
@@ -433,6 +455,49 @@ impl MobileNode {
             debug!("{}: RA from {}", i.name, msg.src);
             self.evaluate().await;
         }
+    }
+
+    /// miredo said something about a `Tunnel enabled` interface (D-Bus).
+    /// `down` takes the interface out of CoA selection at once, whatever the
+    /// kernel still shows; `up` re-reads its addresses now. Netlink decides
+    /// which addresses exist.
+    async fn on_tunnel_notice(&mut self, n: TunnelNotice) {
+        let Some(i) = self
+            .ifaces
+            .iter_mut()
+            .find(|i| i.tunnel && i.name == n.interface)
+        else {
+            debug!("D-Bus: {} is not a tracked interface yet", n.interface);
+            return;
+        };
+        let (index, via) = (i.index, if n.signal { "signal" } else { "property" });
+        match n.state {
+            TunnelState::Up(address) => {
+                info!(
+                    "{}: miredo reports up {address} mtu {} (D-Bus {via})",
+                    i.name, n.mtu
+                );
+                i.bus_down = false;
+                self.refresh_addresses(index).await;
+                let known = self
+                    .ifaces
+                    .iter()
+                    .any(|i| i.index == index && i.coas.iter().any(|c| c.address == address));
+                if !known {
+                    debug!("D-Bus: {address} is not on the interface yet; netlink will tell");
+                }
+            }
+            TunnelState::Down | TunnelState::Qualifying => {
+                let state = if n.state == TunnelState::Down {
+                    "down"
+                } else {
+                    "qualifying"
+                };
+                info!("{}: miredo reports {state} (D-Bus {via})", i.name);
+                i.bus_down = true;
+            }
+        }
+        self.evaluate().await;
     }
 
     /// Where are we, and does it change anything?
