@@ -75,6 +75,8 @@ struct MobileNode {
     moved_at: Option<Instant>,
     /// miredo's D-Bus notices for the `Tunnel enabled` interfaces.
     tunnel_notices: mpsc::Receiver<TunnelNotice>,
+    /// The CoA interface and MTU last warned about (see `check_tunnel_mtu`).
+    mtu_warned: Option<(u32, u32)>,
 }
 
 /// Runs the mobile node until a terminating signal.
@@ -224,6 +226,7 @@ impl MobileNode {
             publisher,
             moved_at: None,
             tunnel_notices: tunnel_bus::watch(tunnel_names),
+            mtu_warned: None,
         };
         let links = mn
             .kernel
@@ -579,6 +582,37 @@ impl MobileNode {
             .bul
             .register(std::time::Instant::now(), p.address, lifetime);
         self.handle_bul_events(events).await;
+        self.check_tunnel_mtu(p.ifindex).await;
+    }
+
+    /// The home tunnel adds 40 bytes, and Linux's ip6ip6 tunnel never
+    /// fragments its outer packets (it keeps an inner MTU of at least 1280
+    /// and drops what then does not fit). Over a CoA interface with an MTU
+    /// below 1320 (Teredo's default 1280), packets of 1241–1280 bytes to or
+    /// from the home address are lost: say so once per interface and MTU
+    /// (docs/mobile-ipv6-over-teredo.md).
+    async fn check_tunnel_mtu(&mut self, index: u32) {
+        const NEEDED: u32 = 1280 + 40;
+        let Ok(links) = self.kernel.nl.links().await else {
+            return;
+        };
+        let Some(link) = links.iter().find(|l| l.index == index) else {
+            return;
+        };
+        if link.mtu >= NEEDED || self.mtu_warned == Some((index, link.mtu)) {
+            return;
+        }
+        self.mtu_warned = Some((index, link.mtu));
+        warn!(
+            "{}: MTU {} leaves the home tunnel {} bytes: packets of {}-1280 bytes to or from \
+             the home address will be dropped; raise the MTU to at least {NEEDED} on this \
+             link and its far end (for Teredo: InterfaceMTU on the server and relay, or MTU \
+             in the client hook)",
+            link.name,
+            link.mtu,
+            link.mtu.saturating_sub(40),
+            link.mtu.saturating_sub(39),
+        );
     }
 
     async fn go_home(&mut self, index: u32) {
