@@ -287,6 +287,17 @@ impl MobileNode {
             {
                 warn!("{name}: ignore_routes_with_linkdown: {e}");
             }
+            // A Tunnel interface's default route gets 1023 - 3 x (10 - pref)
+            // (<= 1020) and would beat the kernel's RA default routes (1024)
+            // whatever the preferences, so CoA-sourced traffic of a preferred
+            // eth0 left through teredo. UMIP gives its RA routes that metric
+            // too; the kernel does from the next RA on. Restored at exit.
+            if self.config.interface.iter().any(|i| i.tunnel) {
+                let metric = mip6::coa::default_route_metric(preference, 0).to_string();
+                if let Err(e) = self.kernel.set_sysctl(name, "ra_defrtr_metric", &metric) {
+                    warn!("{name}: ra_defrtr_metric: {e}");
+                }
+            }
         }
         let mut iface = Iface::new(index, name, preference, tunnel);
         iface.up = up;
