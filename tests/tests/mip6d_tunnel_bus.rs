@@ -2,7 +2,8 @@
 //! for its `Tunnel enabled` interfaces hears our miredo's `AddressChanged` on a
 //! private system bus, in the host lab (no MIPv6 kernel needed for this part):
 //! `up` with the Teredo address, `down` when the Teredo server is lost, and again
-//! after the bus and miredo were both restarted.
+//! after a restart of the bus (miredo reconnects and publishes again) and of
+//! miredo.
 
 use std::time::Duration;
 
@@ -41,7 +42,7 @@ fn start_miredo(lab: &Lab, bus: &str, name: &str) -> Result<e2e::Daemon> {
         "miredo",
         &Lab::client_conf(),
         &["--client-hook", "/nonexistent"],
-        Some(bus),
+        Some(&without_guid(bus)),
     )
 }
 
@@ -98,18 +99,45 @@ fn watcher_follows_miredo_across_server_loss_and_bus_and_daemon_restarts() -> Re
     )?;
     ensure!(back.signal, "{back:?}");
 
-    // The bus goes away and comes back at the same socket; miredo (which
-    // does not reconnect) is restarted on it: the reconnected watcher hears
-    // of its new instance (by its signal, or by the properties it reads at
-    // reconnection if miredo qualified first).
+    // The bus goes away and comes back at the same socket. miredo's next
+    // publication fails, so it reconnects and publishes again: the server's
+    // loss reaches the reconnected watcher.
     lab.dbus_down()?;
+    lab.dbus_up()?;
+    lab.block_server()?;
+    next_notice(
+        &rt,
+        &mut rx,
+        "down after the bus restart",
+        Duration::from_secs(40),
+        |n| n.state == TunnelState::Down,
+    )
+    .with_context(|| format!("miredo's log:\n{}", d.log_text()))?;
+    lab.unblock_server()?;
+    next_notice(
+        &rt,
+        &mut rx,
+        "up after the bus restart",
+        Duration::from_secs(40),
+        |n| n.state == TunnelState::Up(addr) && n.signal,
+    )?;
+
+    // miredo restarts: the watcher hears of its new instance (by its signal,
+    // or by the properties it reads if it reconnected after miredo qualified).
     lab.stop(&d)?;
-    let bus = lab.dbus_up()?;
+    next_notice(
+        &rt,
+        &mut rx,
+        "down at miredo's exit",
+        Duration::from_secs(10),
+        |n| n.state == TunnelState::Down,
+    )?;
+    let bus = lab.dbus_address().context("no bus")?;
     let d = start_miredo(&lab, &bus, "bus-client-2")?;
     let again = next_notice(
         &rt,
         &mut rx,
-        "up after restarts",
+        "up after the restart",
         Duration::from_secs(20),
         |n| matches!(n.state, TunnelState::Up(_)),
     )
