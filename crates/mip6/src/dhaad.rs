@@ -132,6 +132,17 @@ impl DhaadClient {
         self.outstanding.map(|o| o.retransmit_at)
     }
 
+    /// The care-of address the outstanding request was sent from.
+    pub fn outstanding_source(&self) -> Option<Ipv6Addr> {
+        self.outstanding.map(|o| o.source)
+    }
+
+    /// Forgets the outstanding request (a late reply is then ignored).
+    pub fn cancel(&mut self) {
+        self.outstanding = None;
+        self.identifier = None;
+    }
+
     /// Retransmits, or gives up after `DHAAD_RETRIES` retransmissions.
     pub fn handle_timeout(&mut self, now: Instant) -> Option<DhaadEvent> {
         let o = self.outstanding?;

@@ -11,6 +11,8 @@
 //! - [`bcache`]: the home agent's binding cache and its BU checks;
 //! - [`coa`]: interface and care-of address selection (umip.md §3.2);
 //! - [`dhaad`]: home agent address discovery, both sides;
+//! - [`haselect`]: the mobile node's choice of home agent by DHAAD;
+//! - [`halist`]: the home agent's Home Agents List, learnt from RAs;
 //! - [`mpd`]: mobile prefix solicitation on the mobile node.
 
 pub mod bcache;
@@ -18,6 +20,8 @@ pub mod bul;
 pub mod coa;
 pub mod consts;
 pub mod dhaad;
+pub mod halist;
+pub mod haselect;
 pub mod mpd;
 pub mod seq;
 pub mod wire;

@@ -9,10 +9,13 @@
 //! ip6ip6 tunnel HA → CoA, the route HoA/128 via it (metric 192) and a proxy
 //! neighbour entry for the HoA are installed and the BA goes to the CoA with a
 //! Type 2 routing header. Deregistration and expiry remove the binding's
-//! objects; shutdown removes everything.
+//! objects; shutdown removes everything. DHAAD requests to the home-agents
+//! anycast addresses are answered from the Home Agents List ([`dhaad`]).
 
+mod anycast;
 mod binding;
 mod dad;
+mod dhaad;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -23,9 +26,11 @@ use mip6::bcache::{
     HomeBuVerdict, HomePrefixLifetimes,
 };
 use mip6::consts::BaStatus;
+use mip6::halist::HomeAgentList;
 use mip6::wire::mh::{MhMessage, MhRepr};
 use mip6::wire::ndisc::{
-    NdRepr, RouterAdvert, RouterSolicit, TYPE_NEIGHBOR_ADVERT, TYPE_ROUTER_ADVERT,
+    NdRepr, RouterAdvert, RouterSolicit, TYPE_DHAAD_REQUEST, TYPE_NEIGHBOR_ADVERT,
+    TYPE_ROUTER_ADVERT,
 };
 use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Template, XfrmPolicy, XfrmProto, XfrmState};
 use netcfg::{Family, RuleSpec};
@@ -39,6 +44,7 @@ use crate::kernel::raw::{Icmp6Socket, MhSocket, RawIp6Socket};
 use crate::kernel::{Kernel, RULE_PRIO_FWD, TABLE_MIP6, XFRM_PRIO_HOME_SIG_ANY};
 
 use crate::publish::Publisher;
+use anycast::AnycastMemberships;
 use binding::BindingState;
 
 /// A home prefix learned from an RA (H flag) on an HA interface.
@@ -78,6 +84,8 @@ struct HomeAgent {
     dad: HashMap<Ipv6Addr, DadRun>,
     bindings: HashMap<Ipv6Addr, BindingState>,
     counters: bus::BuCounters,
+    home_agents: HomeAgentList,
+    anycast: AnycastMemberships,
 }
 
 /// Runs the home agent until a terminating signal.
@@ -124,6 +132,9 @@ pub async fn run(
         }
         publisher.home_agent(ha.bus_state()).await;
     }
+    for (addr, e) in ha.anycast.leave_all() {
+        warn!("cannot leave the anycast address {addr}: {e}");
+    }
     ha.kernel.teardown().await;
     0
 }
@@ -150,13 +161,21 @@ impl HomeAgent {
                 ))
             }
         };
-        let icmp = match Icmp6Socket::open(&[TYPE_ROUTER_ADVERT, TYPE_NEIGHBOR_ADVERT]) {
+        let icmp = match Icmp6Socket::open(&[
+            TYPE_ROUTER_ADVERT,
+            TYPE_NEIGHBOR_ADVERT,
+            TYPE_DHAAD_REQUEST,
+        ]) {
             Ok(s) => s,
             Err(e) => return Err(fail(kernel, format!("Unable to open ICMPv6 socket! ({e})"))),
         };
         let raw = match RawIp6Socket::open() {
             Ok(s) => s,
             Err(e) => return Err(fail(kernel, format!("raw IPv6 socket: {e}"))),
+        };
+        let anycast = match AnycastMemberships::open() {
+            Ok(s) => s,
+            Err(e) => return Err(fail(kernel, format!("anycast socket: {e}"))),
         };
         let links = match kernel.nl.links().await {
             Ok(l) => l,
@@ -214,7 +233,7 @@ impl HomeAgent {
         if let Err(e) = kernel.add_policy(&bu_in).await {
             return Err(fail(kernel, format!("xfrm BU policy: {e}")));
         }
-        let ha = HomeAgent {
+        let mut ha = HomeAgent {
             config,
             kernel,
             mh,
@@ -226,7 +245,10 @@ impl HomeAgent {
             dad: HashMap::new(),
             bindings: HashMap::new(),
             counters: bus::BuCounters::default(),
+            home_agents: HomeAgentList::new(),
+            anycast,
         };
+        ha.join_anycast(None).await;
         let rs = NdRepr::RouterSolicit(RouterSolicit::default());
         if let Ok(bytes) = rs.emit_without_checksum() {
             for i in &ha.ifaces {
@@ -244,7 +266,8 @@ impl HomeAgent {
     fn next_deadline(&self) -> Option<Instant> {
         let dad = self.dad.values().map(|d| d.deadline).min();
         let expiry = self.cache.poll_timeout().map(Instant::from_std);
-        [dad, expiry].into_iter().flatten().min()
+        let listed = self.home_agents.poll_timeout().map(Instant::from_std);
+        [dad, expiry, listed].into_iter().flatten().min()
     }
 
     fn iface_name(&self, index: u32) -> String {
@@ -263,7 +286,12 @@ impl HomeAgent {
             return;
         };
         match nd {
-            NdRepr::RouterAdvert(ra) => self.on_ra(&msg, &ra),
+            NdRepr::RouterAdvert(ra) => {
+                for (prefix, len) in self.on_ra(&msg, &ra) {
+                    self.home_prefix_learnt(msg.ifindex, prefix, len).await;
+                }
+            }
+            NdRepr::DhaadRequest(_) => self.on_dhaad_request(&msg).await,
             NdRepr::NeighborAdvert(na) if self.dad.remove(&na.target).is_some() => {
                 warn!("DAD for {} failed: {} answered", na.target, msg.src);
                 let now = std::time::Instant::now();
@@ -280,12 +308,19 @@ impl HomeAgent {
         }
     }
 
-    fn on_ra(&mut self, msg: &crate::kernel::raw::Received, ra: &RouterAdvert) {
-        if msg.hop_limit != Some(255)
-            || !is_link_local(&msg.src)
-            || ra.flags & RouterAdvert::HOME_AGENT == 0
-        {
-            return;
+    /// Learns home prefixes and home agents; returns the new home prefixes.
+    fn on_ra(
+        &mut self,
+        msg: &crate::kernel::raw::Received,
+        ra: &RouterAdvert,
+    ) -> Vec<(Ipv6Addr, u8)> {
+        let mut learnt = Vec::new();
+        if msg.hop_limit != Some(255) || !is_link_local(&msg.src) {
+            return learnt;
+        }
+        self.learn_home_agents(msg, ra);
+        if ra.flags & RouterAdvert::HOME_AGENT == 0 {
+            return learnt;
         }
         let now = Instant::now();
         for p in ra.prefixes() {
@@ -314,9 +349,11 @@ impl HomeAgent {
                         self.iface_name(msg.ifindex)
                     );
                     self.prefixes.push(entry);
+                    learnt.push((prefix.addr, prefix.len));
                 }
             }
         }
+        learnt
     }
 
     /// The HA interface that holds `addr` as a global address.
@@ -492,6 +529,7 @@ impl HomeAgent {
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
+        self.expire_home_agents();
         let due: Vec<(Ipv6Addr, DadRun)> = self
             .dad
             .iter()

@@ -11,6 +11,7 @@
 //! deregisters (bounded wait for the BA) and removes everything.
 
 mod away;
+mod dhaad;
 mod ifaces;
 mod registration;
 pub mod tunnel_bus;
@@ -20,14 +21,15 @@ use std::time::Duration;
 
 use mip6::bul::{BulEntry, HomeRegistrationConfig};
 use mip6::coa::{select_primary_coa, PrimaryCoa};
+use mip6::haselect::HomeAgentSelection;
 use mip6::wire::mh::BuFlags;
-use mip6::wire::ndisc::{NdRepr, RouterSolicit, TYPE_ROUTER_ADVERT};
+use mip6::wire::ndisc::{NdRepr, RouterSolicit, TYPE_DHAAD_REPLY, TYPE_ROUTER_ADVERT};
 use netcfg::{EventGroup, Events, Family, NetEvent};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use crate::config::{self, Config, HomeLink, IpsecPolicyType, Prefix};
+use crate::config::{self, Config, HomeLink, Prefix};
 use crate::daemon::{random_u16, Control, Reloader};
 use crate::kernel::raw::{Icmp6Socket, MhSocket, Received};
 use crate::kernel::Kernel;
@@ -60,7 +62,10 @@ struct MobileNode {
     icmp: Icmp6Socket,
     events: Events,
     hoa: Ipv6Addr,
+    /// `::` while DHAAD has not found one.
     ha: Ipv6Addr,
+    /// Set when the home agent is left to DHAAD (`HomeAgentAddress ::`).
+    ha_selection: Option<HomeAgentSelection>,
     home: Prefix,
     home_plen: u8,
     home_iface: String,
@@ -170,17 +175,8 @@ impl MobileNode {
             warn!("only the first MnHomeLink is used");
         }
         let (hoa, ha) = (link.home_address.addr, link.home_agent_address);
-        if ha.is_unspecified() {
-            return Err(format!(
-                "home agent of {hoa} unknown: dynamic home agent discovery is not implemented; \
-                 set HomeAgentAddress"
-            ));
-        }
         // UMIP: with UseMnHaIPsec on and no BU/BA policy, no BU is ever sent.
-        let may_send_bu = !config.use_mn_ha_ipsec
-            || config.ipsec_policies().any(|(pha, phoa, p)| {
-                pha == ha && phoa == hoa && p.kind == IpsecPolicyType::HomeRegBinding
-            });
+        let may_send_bu = registration::bu_allowed(&config, ha, hoa);
         if !may_send_bu {
             error!(
                 "MN lacks the necessary IPsec policies for protecting the home registration \
@@ -191,7 +187,7 @@ impl MobileNode {
         let mh = MhSocket::open().map_err(|e| {
             format!("Unable to open MH socket! Do you have root permissions? ({e})")
         })?;
-        let icmp = Icmp6Socket::open(&[TYPE_ROUTER_ADVERT])
+        let icmp = Icmp6Socket::open(&[TYPE_ROUTER_ADVERT, TYPE_DHAAD_REPLY])
             .map_err(|e| format!("Unable to open ICMPv6 socket! ({e})"))?;
         let events = Events::subscribe(&[EventGroup::Link, EventGroup::Ipv6Addr])
             .map_err(|e| format!("netlink events: {e}"))?;
@@ -208,6 +204,7 @@ impl MobileNode {
         let mut mn = MobileNode {
             hoa,
             ha,
+            ha_selection: dhaad::selection_for(&link),
             home: link.effective_home_prefix(),
             home_plen: link.home_address.len,
             home_iface: link.interface.clone(),
@@ -249,8 +246,13 @@ impl MobileNode {
                 )
             })
             .collect();
+        let ha_text = if ha.is_unspecified() {
+            "by DHAAD".to_owned()
+        } else {
+            ha.to_string()
+        };
         info!(
-            "mobile node: home address {hoa}, home agent {ha}, interfaces {}",
+            "mobile node: home address {hoa}, home agent {ha_text}, interfaces {}",
             tracked.join(", ")
         );
         if mn.settle_until.is_none() {
@@ -403,7 +405,10 @@ impl MobileNode {
         let now = Instant::now();
         let bul = self.bul.poll_timeout().map(Instant::from_std);
         let ifaces = self.ifaces.iter().filter_map(|i| i.next_expiry(now)).min();
-        [bul, ifaces, self.settle_until].into_iter().flatten().min()
+        [bul, ifaces, self.settle_until, self.dhaad_deadline()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     async fn on_timer(&mut self) {
@@ -413,6 +418,7 @@ impl MobileNode {
         }
         let events = self.bul.handle_timeout(now.into_std());
         self.handle_bul_events(events).await;
+        self.on_dhaad_timer().await;
         self.evaluate().await;
     }
 
@@ -452,6 +458,10 @@ impl MobileNode {
     }
 
     async fn on_icmp(&mut self, msg: Received) {
+        if msg.payload.first() == Some(&TYPE_DHAAD_REPLY) {
+            self.on_dhaad_reply(msg).await;
+            return;
+        }
         if !valid_ra_source(&msg.src, msg.hop_limit) {
             return;
         }
@@ -564,6 +574,14 @@ impl MobileNode {
             if let Err(e) = self.kernel.remove(item).await {
                 warn!("cannot remove the home address from the home link: {e}");
             }
+        }
+        if self.ha.is_unspecified() {
+            // No home agent yet: DHAAD from this CoA, registration on its reply.
+            info!("away from home: CoA {} on {name}", p.address);
+            self.location = Location::Away(p);
+            self.moved_at = Some(Instant::now());
+            self.discover_home_agent(Some(p.address)).await;
+            return;
         }
         let result = match self.away.as_mut() {
             Some(a) => {

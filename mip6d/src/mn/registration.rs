@@ -3,6 +3,7 @@
 //! default route once registered, `HandoverCompleted`), and the state
 //! `org.umip_rs.Mip6d1.MobileNode` shows.
 
+use std::collections::VecDeque;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
@@ -12,7 +13,17 @@ use mip6::wire::mh::{MhMessage, MhRepr};
 use tracing::{debug, error, info, warn};
 
 use super::{Location, MobileNode};
+use crate::config::{Config, IpsecPolicyType};
 use crate::kernel::raw::Received;
+
+/// UMIP: with `UseMnHaIPsec` on and no BU/BA policy for this home agent and
+/// home address, no BU is ever sent.
+pub(super) fn bu_allowed(config: &Config, ha: Ipv6Addr, hoa: Ipv6Addr) -> bool {
+    !config.use_mn_ha_ipsec
+        || config.ipsec_policies().any(|(pha, phoa, p)| {
+            pha == ha && phoa == hoa && p.kind == IpsecPolicyType::HomeRegBinding
+        })
+}
 
 impl MobileNode {
     pub(super) async fn on_mh(&mut self, msg: Received) {
@@ -40,7 +51,10 @@ impl MobileNode {
     }
 
     pub(super) async fn handle_bul_events(&mut self, events: Vec<BulEvent>) {
-        for ev in events {
+        // A failed home agent found by DHAAD gives way to the next one, whose
+        // first BU comes back here as more events.
+        let mut queue: VecDeque<BulEvent> = events.into();
+        while let Some(ev) = queue.pop_front() {
             match ev {
                 BulEvent::SendBindingUpdate {
                     care_of_address,
@@ -80,6 +94,7 @@ impl MobileNode {
                             )
                             .await;
                     }
+                    self.home_agent_accepted();
                     if status == BaStatus::PREFIX_DISCOVERY_NECESSARY {
                         info!("home agent asks for prefix discovery (not implemented)");
                     }
@@ -91,6 +106,7 @@ impl MobileNode {
                 }
                 BulEvent::Deregistered => {
                     info!("deregistered from {}", self.ha);
+                    self.home_registration_deleted();
                 }
                 BulEvent::Rejected { status } => {
                     error!(
@@ -99,14 +115,19 @@ impl MobileNode {
                         status.0,
                         status.name()
                     );
+                    queue.extend(self.home_agent_failed().await);
                 }
                 BulEvent::MobileRouterRefused => {
                     error!("home agent {} refuses mobile router service", self.ha);
+                    queue.extend(self.home_agent_failed().await);
                 }
                 BulEvent::KeyMgmtUnsupported => {
                     warn!("HA does not support IKE session surviving (K flag cleared)");
                 }
-                BulEvent::GaveUp => warn!("no BA from {}: giving up", self.ha),
+                BulEvent::GaveUp => {
+                    warn!("no BA from {}: giving up", self.ha);
+                    queue.extend(self.home_agent_failed().await);
+                }
                 BulEvent::Expired => warn!("binding with {} expired", self.ha),
             }
         }
@@ -179,7 +200,7 @@ impl MobileNode {
         };
         bus::MobileNodeState {
             home_address: Some(self.hoa),
-            home_agent: Some(self.ha),
+            home_agent: Some(self.ha).filter(|a| !a.is_unspecified()),
             care_of_address: coa,
             care_of_interface: coa_if,
             registration,

@@ -47,6 +47,7 @@ fn home_ra() -> RouterAdvert {
             NdOption::HomeAgentInfo(HomeAgentInfo {
                 preference: 10,
                 lifetime: 1800,
+                mobile_router: false,
             }),
             NdOption::PrefixInfo(PrefixInfo {
                 prefix_len: 64,
@@ -226,12 +227,15 @@ fn arb_nd_option() -> impl Strategy<Value = NdOption> {
             })),
         any::<u32>().prop_map(NdOption::Mtu),
         any::<u32>().prop_map(NdOption::AdvInterval),
-        (any::<i16>(), any::<u16>()).prop_map(|(preference, lifetime)| {
-            NdOption::HomeAgentInfo(HomeAgentInfo {
-                preference,
-                lifetime,
-            })
-        }),
+        (any::<i16>(), any::<u16>(), any::<bool>()).prop_map(
+            |(preference, lifetime, mobile_router)| {
+                NdOption::HomeAgentInfo(HomeAgentInfo {
+                    preference,
+                    lifetime,
+                    mobile_router,
+                })
+            }
+        ),
         (9u8.., arb_ll()).prop_map(|(ty, data)| NdOption::Unknown { ty, data }),
     ]
 }
@@ -309,4 +313,17 @@ proptest! {
     fn parse_never_panics(b in proptest::collection::vec(any::<u8>(), 0..200)) {
         let _ = NdRepr::parse(&b);
     }
+}
+
+#[test]
+fn home_agent_info_r_flag_is_the_first_data_bit() {
+    let opt = NdOption::HomeAgentInfo(HomeAgentInfo {
+        preference: -2,
+        lifetime: 600,
+        mobile_router: true,
+    });
+    let mut out = Vec::new();
+    emit_nd_options(&mut out, std::slice::from_ref(&opt)).unwrap();
+    assert_eq!(out, [8, 1, 0x80, 0, 0xff, 0xfe, 0x02, 0x58]);
+    assert_eq!(parse_nd_options(&out).unwrap(), [opt]);
 }

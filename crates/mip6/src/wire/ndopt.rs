@@ -68,10 +68,11 @@ impl PrefixInfo {
     pub const ROUTER_ADDRESS: u8 = 0x20;
 }
 
-/// The Home Agent Information option (RFC 6275 §7.4), length 1.
+/// The Home Agent Information option (RFC 6275 §7.4, R flag RFC 3963 §4.3),
+/// length 1.
 ///
 /// ```text
-/// |     Type      |    Length     |           Reserved            |
+/// |     Type      |    Length     |R|         Reserved            |
 /// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
 /// |     Home Agent Preference     |      Home Agent Lifetime      |
 /// ```
@@ -81,6 +82,13 @@ pub struct HomeAgentInfo {
     pub preference: i16,
     /// Lifetime in seconds.
     pub lifetime: u16,
+    /// R: the home agent serves mobile routers (RFC 3963 §4.3).
+    pub mobile_router: bool,
+}
+
+impl HomeAgentInfo {
+    /// The R flag in the option's first data octet.
+    pub const MOBILE_ROUTER: u8 = 0x80;
 }
 
 /// One neighbor discovery option.
@@ -137,6 +145,7 @@ impl NdOption {
                     _ => NdOption::HomeAgentInfo(HomeAgentInfo {
                         preference: be16(data, 2)? as i16,
                         lifetime: be16(data, 4)?,
+                        mobile_router: data[0] & HomeAgentInfo::MOBILE_ROUTER != 0,
                     }),
                 }
             }
@@ -177,7 +186,12 @@ impl NdOption {
                 }
             }
             NdOption::HomeAgentInfo(h) => {
-                out.extend_from_slice(&[0, 0]);
+                let r = if h.mobile_router {
+                    HomeAgentInfo::MOBILE_ROUTER
+                } else {
+                    0
+                };
+                out.extend_from_slice(&[r, 0]);
                 out.extend_from_slice(&h.preference.to_be_bytes());
                 out.extend_from_slice(&h.lifetime.to_be_bytes());
                 OPT_HOME_AGENT_INFO

@@ -1,0 +1,143 @@
+//! Home agent address discovery on the home agent (RFC 6275 §10.5, umip.md
+//! §4.2): the home-agents anycast address of every global address of an HA
+//! interface is joined (at start, and for a home prefix learnt later); the
+//! Home Agents List ([`mip6::halist::HomeAgentList`]) follows the RAs with the
+//! H flag heard on the HA interfaces; a DHAAD request to one of our anycast
+//! addresses is answered from our address in that prefix with the home
+//! agents of the link by preference.
+
+use std::net::{IpAddr, Ipv6Addr};
+
+use mip6::dhaad::ha_anycast;
+use mip6::wire::ndisc::{NdRepr, RouterAdvert};
+use netcfg::Family;
+use tracing::{debug, info, warn};
+
+use super::HomeAgent;
+use crate::daemon::mask;
+use crate::kernel::raw::Received;
+
+impl HomeAgent {
+    /// Global addresses (and their prefix lengths) of HA interface `ifindex`,
+    /// or of every HA interface when `None`.
+    async fn global_addresses(&self, ifindex: Option<u32>) -> Vec<(u32, Ipv6Addr, u8)> {
+        let addrs = match self.kernel.nl.addresses(Some(Family::V6), ifindex).await {
+            Ok(a) => a,
+            Err(e) => {
+                warn!("address dump: {e}");
+                return Vec::new();
+            }
+        };
+        addrs
+            .iter()
+            .filter(|a| a.scope == 0 && self.ifaces.iter().any(|i| i.index == a.index))
+            .filter_map(|a| match a.addr {
+                IpAddr::V6(v6) if !v6.is_loopback() => Some((a.index, v6, a.prefix_len)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Joins the home-agents anycast address of each global address of the
+    /// HA interfaces (of `ifindex` only, if given) not joined yet.
+    pub(super) async fn join_anycast(&mut self, ifindex: Option<u32>) {
+        for (index, addr, plen) in self.global_addresses(ifindex).await {
+            let anycast = ha_anycast(addr, plen);
+            match self.anycast.join(index, anycast) {
+                Ok(true) => info!(
+                    "home agents anycast {anycast} joined on {}",
+                    self.iface_name(index)
+                ),
+                Ok(false) => {}
+                Err(e) => warn!(
+                    "cannot join the home agents anycast {anycast} on {}: {e}",
+                    self.iface_name(index)
+                ),
+            }
+        }
+    }
+
+    /// Every RA on an HA interface updates the Home Agents List.
+    pub(super) fn learn_home_agents(&mut self, msg: &Received, ra: &RouterAdvert) {
+        let now = std::time::Instant::now();
+        let change = self
+            .home_agents
+            .on_router_advert(now, msg.ifindex, msg.src, ra);
+        let name = self.iface_name(msg.ifindex);
+        for a in change.added {
+            let pref = ra.home_agent_info().map_or(0, |h| h.preference);
+            info!("home agent {a} (preference {pref}) listed on {name}");
+        }
+        for a in change.removed {
+            info!("home agent {a} left the list of {name}");
+        }
+    }
+
+    /// Expired Home Agents List entries.
+    pub(super) fn expire_home_agents(&mut self) {
+        for a in self.home_agents.handle_timeout(std::time::Instant::now()) {
+            info!("home agent {a} expired from the list");
+        }
+    }
+
+    /// A DHAAD request: the reply goes from our address in the anycast's
+    /// prefix to the requester (its care-of address).
+    pub(super) async fn on_dhaad_request(&mut self, msg: &Received) {
+        let Ok(NdRepr::DhaadRequest(request)) = NdRepr::parse(&msg.payload) else {
+            debug!("malformed DHAAD request from {}", msg.src);
+            return;
+        };
+        if !self.anycast.is_joined(msg.dst) {
+            debug!(
+                "DHAAD request {} from {} to {}, not one of our anycast addresses",
+                request.identifier, msg.src, msg.dst
+            );
+            return;
+        }
+        let own: Vec<(Ipv6Addr, u8)> = self
+            .global_addresses(Some(msg.ifindex))
+            .await
+            .into_iter()
+            .filter(|(_, a, plen)| ha_anycast(*a, *plen) == msg.dst)
+            .map(|(_, a, plen)| (a, plen))
+            .collect();
+        let Some(&(source, _)) = own.first() else {
+            debug!("no address of ours behind {}", msg.dst);
+            return;
+        };
+        let reply = self.home_agents.reply(
+            std::time::Instant::now(),
+            msg.ifindex,
+            msg.dst,
+            &own,
+            &request,
+        );
+        info!(
+            "DHAAD request {} from {}: home agents {:?}",
+            request.identifier, msg.src, reply.home_agents
+        );
+        let bytes = match NdRepr::DhaadReply(reply).emit_without_checksum() {
+            Ok(b) => b,
+            Err(e) => {
+                warn!("DHAAD reply: {e}");
+                return;
+            }
+        };
+        if let Err(e) = self.icmp.send_nd(Some(source), msg.src, 0, &bytes).await {
+            warn!("DHAAD reply to {}: {e}", msg.src);
+        }
+    }
+
+    /// A home prefix learnt on `ifindex`: its anycast address if one of our
+    /// addresses lies in it.
+    pub(super) async fn home_prefix_learnt(&mut self, ifindex: u32, prefix: Ipv6Addr, len: u8) {
+        let ours = self
+            .global_addresses(Some(ifindex))
+            .await
+            .iter()
+            .any(|(_, a, _)| mask(*a, len) == prefix);
+        if ours {
+            self.join_anycast(Some(ifindex)).await;
+        }
+    }
+}

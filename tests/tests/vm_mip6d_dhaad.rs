@@ -1,0 +1,92 @@
+//! Dynamic home agent address discovery between mip6d mobile node and home
+//! agents, on a kernel with the Mobile IPv6 datapath: the VM of `scripts/vm.sh`
+//! (docs/vm.md) runs `scripts/vm/mip6d-dhaad.sh` on the lab of
+//! `scripts/vm/guest-lib.sh`, plus a second home agent on the home link.
+//!
+//! Needs root and `scripts/deps.sh`; fails, never skips, without them.
+
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{ensure, Context, Result};
+use e2e::{repo_root, require_root};
+
+/// Builds the daemon the guest runs (the guest sees the host's target directory).
+fn build_mip6d() -> Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = Command::new(&cargo)
+        .args(["build", "-p", "mip6d", "--bins"])
+        .current_dir(repo_root())
+        .output()
+        .with_context(|| format!("cannot run {cargo}"))?;
+    ensure!(
+        out.status.success(),
+        "cargo build -p mip6d failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(())
+}
+
+/// Runs `script` in the VM and checks that every line of `expected` begins a
+/// line of its output.
+fn run_guest(script: &str, expected: &[&str]) -> Result<()> {
+    require_root()?;
+    build_mip6d()?;
+    let vm = repo_root().join("scripts/vm.sh");
+    let started = Instant::now();
+    let out = Command::new(&vm)
+        .args(["run", script])
+        .env("VM_TIMEOUT", "300")
+        .current_dir(repo_root())
+        .output()
+        .with_context(|| format!("cannot run {}", vm.display()))?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let transcript = format!(
+        "exit status {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!(
+        "vm.sh run {script} took {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    ensure!(
+        out.status.code() == Some(0),
+        "{script} failed (124 is vm.sh's time-out, 125 a guest that did not boot):\n{transcript}"
+    );
+    for line in expected {
+        ensure!(
+            stdout.lines().any(|l| l.starts_with(line)),
+            "no line starting {line:?} in the guest's output:\n{transcript}"
+        );
+    }
+    for l in stdout.lines().filter(|l| l.starts_with("mip6d: ok")) {
+        eprintln!("{l}");
+    }
+    Ok(())
+}
+
+/// `HomeAgentAddress` left out: the MN finds its HA by DHAAD from its CoA and
+/// registers (CN ping answered), the HA's anycast address and kernel state go
+/// at SIGTERM; `MnResetDhaadAtHome` makes it ask again after a visit home;
+/// with two HAs on the home link the preferred one is chosen, and when it
+/// refuses (129) the next candidate is.
+#[test]
+fn vm_mip6d_dhaad_finds_the_preferred_home_agent() -> Result<()> {
+    run_guest(
+        "scripts/vm/mip6d-dhaad.sh",
+        &[
+            "mip6d: ok lab up, MN on link A",
+            "mip6d: ok the HA joined the home-agents anycast address and lists itself (preference 10)",
+            "mip6d: ok ",
+            "mip6d: ok registered with the HA found by DHAAD; CN -> home address ping: ",
+            "mip6d: ok after SIGTERM the anycast address is gone and the kernel state of MN and HA equals the state before",
+            "mip6d: ok MnResetDhaadAtHome: back on link A the MN ran DHAAD again and registered",
+            "mip6d: ok both home agents list 2001:db8:1::3 (preference 20) and 2001:db8:1::2 (preference 10)",
+            "mip6d: ok registered with the preferred HA 2001:db8:1::3; CN -> home address ping: ",
+            "mip6d: ok refused by 2001:db8:1::3, registered with 2001:db8:1::2; CN -> home address ping: ",
+            "mip6d: ok home agent state restored after SIGTERM",
+            "mip6d: all checks passed",
+        ],
+    )
+}
