@@ -37,6 +37,9 @@ SEED_TEREDO_PREFIX=2001:0:
 MIREDO=${MIREDO_BIN:-$(dirname "$MIP6D")/miredo}
 MIREDO_SERVER=${MIREDO_SERVER_BIN:-$(dirname "$MIP6D")/miredo-server}
 SEED_INFRA=${SEED_INFRA:-ours}
+# InterfaceMTU of the Teredo server (advertised to clients in its RA) and relay; empty
+# keeps Teredo's 1280 (docs/mobile-ipv6-over-teredo.md, "MTU").
+SEED_TEREDO_MTU=${SEED_TEREDO_MTU:-}
 # Which private address wlan0 gets next on network N: 198.18.N.(10 + joins).
 seed_wlan_joins=0
 seed_wlan_net=
@@ -207,6 +210,7 @@ seed_start_server() {
   local conf="$VM_LAB/tsrv.conf" bin=$MIREDO_SERVER
   [ "$SEED_INFRA" = debian ] && bin=/usr/sbin/miredo-server
   printf 'ServerBindAddress %s\nServerBindAddress2 %s\n' "$SEED_SRV_IP" "$SEED_SRV_IP2" >"$conf"
+  [ -z "$SEED_TEREDO_MTU" ] || echo "InterfaceMTU $SEED_TEREDO_MTU" >>"$conf"
   vm_spawn tsrv-d tsrv "$bin" -f -u miredo-server -p "$VM_LAB/tsrv-d.pidfile" -c "$conf"
   local deadline=$((SECONDS + 15))
   until [ "$(ip netns exec tsrv ss -Hlun 'sport = :3544' | grep -c .)" -ge 2 ]; do
@@ -220,6 +224,7 @@ seed_start_relay() {
   local conf="$VM_LAB/relay.conf" bin=$MIREDO
   [ "$SEED_INFRA" = debian ] && bin=/usr/sbin/miredo
   printf 'RelayType relay\nInterfaceName teredo\n' >"$conf"
+  [ -z "$SEED_TEREDO_MTU" ] || echo "InterfaceMTU $SEED_TEREDO_MTU" >>"$conf"
   vm_spawn relay-d relay "$bin" -f -p "$VM_LAB/relay-d.pidfile" -c "$conf"
   local deadline=$((SECONDS + 15))
   until ip -n relay -6 route show 2001::/32 dev teredo 2>/dev/null | grep -q .; do

@@ -41,13 +41,14 @@ fn build_daemons() -> Result<()> {
 
 /// Runs `seed-scenario.sh IMPL` in the VM and checks that every line of `expected`
 /// begins a line of its output; returns the output.
-fn run_seed(implementation: &str, expected: &[&str]) -> Result<String> {
+fn run_seed(args: &[&str], expected: &[&str]) -> Result<String> {
     require_root()?;
     build_daemons()?;
     let vm = repo_root().join("scripts/vm.sh");
     let started = Instant::now();
     let out = Command::new(&vm)
-        .args(["run", "scripts/vm/seed-scenario.sh", implementation])
+        .args(["run", "scripts/vm/seed-scenario.sh"])
+        .args(args)
         // About 1 min (ours) and 1.5 min (Debian's, whose refresh is 30 s) on an idle
         // machine; the rest is room for a loaded CI machine under TCG.
         .env("VM_TIMEOUT", "420")
@@ -61,13 +62,15 @@ fn run_seed(implementation: &str, expected: &[&str]) -> Result<String> {
         String::from_utf8_lossy(&out.stderr)
     );
     eprintln!(
-        "vm.sh run seed-scenario.sh {implementation} took {:.1}s",
+        "vm.sh run seed-scenario.sh {} took {:.1}s",
+        args.join(" "),
         started.elapsed().as_secs_f64()
     );
     ensure!(
         out.status.code() == Some(0),
-        "seed-scenario.sh {implementation} failed (124 is vm.sh's time-out, 125 a guest \
-         that did not boot):\n{transcript}"
+        "seed-scenario.sh {} failed (124 is vm.sh's time-out, 125 a guest that did not \
+         boot):\n{transcript}",
+        args.join(" ")
     );
     for line in expected {
         ensure!(
@@ -85,17 +88,23 @@ fn run_seed(implementation: &str, expected: &[&str]) -> Result<String> {
 /// registered, BA status 0, CN→HoA ping through the tunnel); IPv4 network change (new
 /// Teredo address, new BU/BA, ping keeps flowing); back on native IPv6 (eth0 preferred,
 /// the Teredo binding replaced); Teredo server lost (miredo down, no CoA) and back
-/// (re-registered); busctl's view of both daemons agrees with `ip` at every step.
+/// (re-registered); busctl's view of both daemons agrees with `ip` at every step. The
+/// Teredo server and relay have `InterfaceMTU 1400`, so 1280-byte packets to and from
+/// the home address cross the 40-byte home tunnel (docs/mobile-ipv6-over-teredo.md).
 #[test]
 fn vm_seed_ours_native_to_teredo_network_change_back_and_server_loss() -> Result<()> {
     run_seed(
-        "ours",
+        &["ours", "1400"],
         &[
             "seed: ok lab up",
             "seed: ok registered from link A: mip6d registered, CoA 2001:db8:a:",
             "seed: ok 1. eth0 lost, wlan0 198.18.1.",
             "seed: ok 1. CN -> HoA ping answered through the tunnel over Teredo",
             "seed: ok 1. state: mip6d registered, CoA 2001:0:c000:201:",
+            "seed: ok 1. mip6ctl status: care-of address 2001:0:c000:201:",
+            "seed: ok Teredo MTU 1400 (server and relay InterfaceMTU): mtu 1400",
+            "seed: mtu cn-to-hoa inner 1280 bytes (ping -s 1232): ",
+            "seed: mtu hoa-to-cn inner 1280 bytes (ping -s 1232): ",
             "seed: ok 2. wlan0 198.18.2.",
             "seed: ok 2. state: mip6d registered, CoA 2001:0:c000:201:",
             "seed: ok 3. eth0 back on link A: eth0 preferred, Teredo binding replaced",
@@ -110,11 +119,12 @@ fn vm_seed_ours_native_to_teredo_network_change_back_and_server_loss() -> Result
 
 /// Debian's miredo (netlink only, no D-Bus) in place of ours: the MN still moves from
 /// native IPv6 to its Teredo CoA, and follows an IPv4 network change once that miredo's
-/// 30 s refresh notices it.
+/// 30 s refresh notices it. Teredo's MTU stays 1280 here: the MTU probes only report
+/// (1241-1280-byte packets are dropped by the home tunnel).
 #[test]
 fn vm_seed_debian_miredo_native_to_teredo_and_network_change() -> Result<()> {
     run_seed(
-        "debian",
+        &["debian"],
         &[
             "seed: ok lab up",
             "seed: ok Debian's miredo qualified on network 1",
