@@ -118,7 +118,7 @@ for impl in $impls; do
     seed_wlan_join "$net" >/dev/null
     new=$(seed_wait_teredo_addr "$cap" "$coa" 2>/dev/null) || new=
     t_addr=never t_ba=never
-    t_net=$(ip_event_time "$ipmark" "default via 198[.]18[.]$net[.]1 dev wlan0")
+    t_net=$(ip_event_time "$ipmark" "default via 198[.]18[.]${net}[.]1 dev wlan0")
     [ -n "$t_net" ] || vm_die "no new default route in ip monitor's log"
     if [ -n "$new" ]; then
       at=$(ip_event_time "$ipmark" "teredo +inet6 $new/32 scope global *$")
