@@ -112,7 +112,9 @@ fi
 
 version=${DEB_VERSION:-$workspace_version}
 out=${DEB_OUT:-$target_dir/debian}
-stage_parent=$target_dir/debian-build
+# One staging tree per output folder: the package test and the VM package test
+# may build at the same time.
+stage_parent=$target_dir/debian-build/$(basename "$out")
 stage=$stage_parent/miredo-rs-$version
 rm -rf "$stage_parent"
 mkdir -p "$stage/bin" "$out"

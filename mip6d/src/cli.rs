@@ -14,7 +14,9 @@
 //! Deliberate differences from UMIP (listed in docs/compat.md):
 //! - the attached form `-cFILE` is honoured (UMIP reads the default file);
 //! - `--show-config=toml` / `--show-config=conf` print the TOML form or a
-//!   `mip6d.conf` on stdout and exit 0 (`--show-config` alone is UMIP's).
+//!   `mip6d.conf` on stdout and exit 0 (`--show-config` alone is UMIP's);
+//! - `--pidfile FILE` (for init scripts): always go to the background and
+//!   keep a locked PID file (UMIP writes none).
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -62,6 +64,8 @@ pub struct Cli {
     pub config_given: bool,
     /// `-d`, `-l`, `-C/-H/-M` seen before the action, folded in order.
     pub overrides: Overrides,
+    /// `--pidfile`: the PID file to lock, which also means "always daemonize".
+    pub pidfile: Option<PathBuf>,
 }
 
 /// A command-line error: print [`CliError::message`] (and the usage when
@@ -93,6 +97,7 @@ enum Opt {
     Ha,
     Mn,
     ShowConfig,
+    Pidfile,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,15 +105,18 @@ enum HasArg {
     No,
     /// Only as `--opt=value`.
     Optional,
+    /// `--opt=value` or `--opt value`.
+    Required,
 }
 
-const LONG: [(&str, HasArg, Opt); 6] = [
+const LONG: [(&str, HasArg, Opt); 7] = [
     ("version", HasArg::No, Opt::Version),
     ("help", HasArg::No, Opt::Help),
     ("correspondent-node", HasArg::No, Opt::Cn),
     ("home-agent", HasArg::No, Opt::Ha),
     ("mobile-node", HasArg::No, Opt::Mn),
     ("show-config", HasArg::Optional, Opt::ShowConfig),
+    ("pidfile", HasArg::Required, Opt::Pidfile),
 ];
 
 fn short(c: u8) -> Option<(Opt, bool)> {
@@ -179,8 +187,20 @@ fn getopt(argv0: &str, args: &[OsString]) -> Vec<Event> {
                     )));
                     continue;
                 }
+                (HasArg::Required, None) => match args.get(i) {
+                    Some(v) => {
+                        i += 1;
+                        Some(v.clone())
+                    }
+                    None => {
+                        events.push(Err(format!(
+                            "{argv0}: option '--{long}' requires an argument"
+                        )));
+                        continue;
+                    }
+                },
                 (_, None) => None,
-                (HasArg::Optional, Some(v)) => Some(OsStr::from_bytes(v).to_os_string()),
+                (_, Some(v)) => Some(OsStr::from_bytes(v).to_os_string()),
             };
             events.push(Ok((opt, value)));
             continue;
@@ -266,6 +286,7 @@ pub fn parse_args(args: &[OsString]) -> Result<Cli, CliError> {
         config_file: PathBuf::from(DEFAULT_CONFIG_FILE),
         config_given: false,
         overrides: Overrides::default(),
+        pidfile: None,
     };
     for event in getopt(&argv0, args.get(1..).unwrap_or(&[])) {
         let (opt, value) = event.map_err(|message| CliError {
@@ -290,6 +311,15 @@ pub fn parse_args(args: &[OsString]) -> Result<Cli, CliError> {
             Opt::Debug => cli.overrides.debug_level = Some(atoi(&value)),
             Opt::LogFile => {
                 cli.overrides.debug_log_file = Some(value.to_string_lossy().into_owned());
+            }
+            Opt::Pidfile => {
+                if value.is_empty() || value.len() >= MAX_PATH {
+                    return Err(CliError {
+                        message: format!("{argv0}: invalid argument for '--pidfile'"),
+                        usage: true,
+                    });
+                }
+                cli.pidfile = Some(PathBuf::from(value));
             }
             Opt::Cn => cli.overrides.node_config = Some(Role::Cn),
             Opt::Ha => cli.overrides.node_config = Some(Role::Ha),
@@ -346,7 +376,10 @@ pub fn usage(argv0: &str) -> String {
          \x20 -l <file>                Write the debug log to <file> instead of stderr\n\
          \x20 -C, --correspondent-node Run as a correspondent node\n\
          \x20 -H, --home-agent         Run as a home agent\n\
-         \x20 -M, --mobile-node        Run as a mobile node\n"
+         \x20 -M, --mobile-node        Run as a mobile node\n\
+         \n\
+         \x20umip-rs extension, for init scripts:\n\
+         \x20     --pidfile <file>     Always run as a daemon and keep a locked PID file\n"
     )
 }
 
@@ -360,4 +393,47 @@ pub fn version_banner() -> String {
          FITNESS FOR A PARTICULAR PURPOSE.\n",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, CliError> {
+        let argv: Vec<OsString> = std::iter::once("mip6d")
+            .chain(args.iter().copied())
+            .map(OsString::from)
+            .collect();
+        parse_args(&argv)
+    }
+
+    #[test]
+    fn pidfile_takes_attached_or_separate_value() {
+        for args in [
+            &["--pidfile", "/run/mip6d.pid"][..],
+            &["--pidfile=/run/mip6d.pid"],
+            &["--pid=/run/mip6d.pid"],
+        ] {
+            let cli = parse(args).map_err(|e| e.message);
+            assert_eq!(
+                cli.map(|c| c.pidfile),
+                Ok(Some(PathBuf::from("/run/mip6d.pid"))),
+                "{args:?}"
+            );
+        }
+        assert_eq!(parse(&["-d", "1"]).map(|c| c.pidfile), Ok(None));
+    }
+
+    #[test]
+    fn pidfile_needs_a_value() {
+        let e = parse(&["--pidfile"]).err();
+        assert_eq!(
+            e.map(|e| (e.message, e.usage)),
+            Some((
+                "mip6d: option '--pidfile' requires an argument".to_owned(),
+                true
+            ))
+        );
+        assert!(parse(&["--pidfile="]).is_err());
+    }
 }

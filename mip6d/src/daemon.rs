@@ -8,11 +8,18 @@
 //!   a broken file or a role change leaves the running configuration.
 //! - A kernel without the Mobile IPv6 datapath: one message naming the
 //!   missing `CONFIG_` options, exit status 1, before anything is touched.
+//! - Going to the background as UMIP (umip.md §6, [`Detach`]), but only
+//!   after the configuration and the kernel probe passed, and the launching
+//!   process exits only once the daemon is set up: its exit status says
+//!   whether the start worked. `READY=1` goes to systemd at the same point.
 
+use std::fs::File;
 use std::net::Ipv6Addr;
 use std::path::PathBuf;
 
+use daemon::daemonize::{self, Detached};
 use daemon::logging::{self, LogConfig};
+use daemon::pidfile::Pidfile;
 use daemon::signals::{SignalEvent, Signals};
 use netcfg::probe::{probe_kernel, KernelFeature};
 use tokio::sync::mpsc;
@@ -29,6 +36,84 @@ pub struct RunOptions {
     pub config_file: PathBuf,
     /// Command-line overrides, applied again on reload.
     pub overrides: Overrides,
+    /// `--pidfile`: lock this PID file, and always go to the background.
+    pub pidfile: Option<PathBuf>,
+}
+
+/// Whether the daemon goes to the background (UMIP's `daemon_start` rules).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detach {
+    /// Stay in the foreground: `DebugLevel` > 0 without a log file (debug
+    /// output on stderr), or started by PID 1, which waits for nobody.
+    Foreground,
+    /// Fork; the launcher exits once the daemon is set up.
+    Background,
+}
+
+impl Detach {
+    /// `DebugLevel` 0, a debug log file, or `--pidfile` (an init script)
+    /// mean the background, unless the parent is PID 1.
+    pub fn decide(debug_level: u32, log_file: bool, pidfile: bool, parent_is_init: bool) -> Detach {
+        if !parent_is_init && (debug_level == 0 || log_file || pidfile) {
+            Detach::Background
+        } else {
+            Detach::Foreground
+        }
+    }
+}
+
+/// What start-up leaves for the running daemon: the launcher to release, the
+/// PID file to hold, the debug log to write to.
+#[derive(Debug)]
+struct Startup {
+    detached: Option<Detached>,
+    debug_log: Option<File>,
+    pidfile: Option<Pidfile>,
+}
+
+impl Startup {
+    /// The daemon is set up: release the launcher (exit 0), point stderr at
+    /// the debug log, tell systemd.
+    fn ready(&mut self) {
+        match self.detached.take() {
+            Some(d) => {
+                if let Err(e) = d.success_logging_to(self.debug_log.as_ref()) {
+                    warn!("cannot detach from the terminal: {e}");
+                }
+            }
+            None => {
+                if let Some(log) = &self.debug_log {
+                    if let Err(e) = daemonize::redirect_stderr(log) {
+                        warn!("cannot write the debug log: {e}");
+                    }
+                }
+            }
+        }
+        if let Err(e) = daemon::notify::ready() {
+            warn!("sd_notify READY=1: {e}");
+        }
+    }
+
+    /// Start-up failed: the launcher exits 1 (the error was logged to the
+    /// terminal, which is still ours).
+    fn failed(mut self) -> i32 {
+        if let Some(d) = self.detached.take() {
+            d.failure();
+        }
+        1
+    }
+}
+
+/// Opens the debug log for appending (UMIP writes it only at `DebugLevel` > 0).
+fn open_debug_log(config: &Config) -> std::io::Result<Option<File>> {
+    match &config.debug_log_file {
+        Some(path) if config.debug_level > 0 => std::fs::OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(path)
+            .map(Some),
+        _ => Ok(None),
+    }
 }
 
 /// What the signal task tells the role's driver.
@@ -51,6 +136,7 @@ impl Reloader {
     /// The merged configuration to run with, or `None` (logged) when the
     /// file is broken or names another role.
     pub fn reload(&self, running: &Config) -> Option<Config> {
+        let _ = daemon::notify::reloading();
         match config::reload(running, &self.file, &self.overrides, &SystemHost) {
             Ok(r) => {
                 for w in &r.warnings {
@@ -60,14 +146,21 @@ impl Reloader {
                     info!("reload: {c}");
                 }
                 info!("configuration {} reloaded", self.file.display());
+                notify_reloaded();
                 Some(r.config)
             }
             Err(e) => {
                 error!("reload of {} failed: {e}", self.file.display());
+                notify_reloaded();
                 None
             }
         }
     }
+}
+
+/// Back to `READY=1` after `RELOADING=1`, whatever the reload's outcome.
+fn notify_reloaded() {
+    let _ = daemon::notify::ready();
 }
 
 /// The kernel features a role needs (umip.md §5 "Kernel configuration").
@@ -100,6 +193,11 @@ pub fn run(config: Config, opts: RunOptions) -> i32 {
             .to_owned(),
         );
     }
+    // UMIP copies the log to stderr (LOG_PERROR) only at DebugLevel > 0; at
+    // 0 the terminal still gets the problems that stop the start.
+    if config.debug_level == 0 {
+        log.stderr_threshold = logging::Severity::Warning;
+    }
     if let Err(e) = logging::init(&log) {
         eprintln!("{}: {e}", opts.argv0);
     }
@@ -118,6 +216,49 @@ pub fn run(config: Config, opts: RunOptions) -> i32 {
             return 1;
         }
     }
+    let debug_log = match open_debug_log(&config) {
+        Ok(f) => f,
+        Err(e) => {
+            let path = config.debug_log_file.as_deref().unwrap_or_default();
+            error!("cannot open the debug log file {path}: {e}");
+            return 1;
+        }
+    };
+    let detach = Detach::decide(
+        config.debug_level,
+        debug_log.is_some(),
+        opts.pidfile.is_some(),
+        daemonize::parent_is_init(),
+    );
+    // The probe's threads have been joined: the process is single threaded
+    // again, as fork needs; the runtime starts after it.
+    let detached = match detach {
+        Detach::Foreground => None,
+        Detach::Background => match daemonize::daemonize() {
+            Ok(d) => Some(d),
+            Err(e) => {
+                error!("cannot go to the background: {e}");
+                return 1;
+            }
+        },
+    };
+    let mut startup = Startup {
+        detached,
+        debug_log,
+        pidfile: None,
+    };
+    if let Some(path) = &opts.pidfile {
+        match Pidfile::create(path) {
+            Ok(p) => startup.pidfile = Some(p),
+            Err(e) => {
+                error!("{}", e.to_string().replace('\n', ""));
+                if let Some(hint) = e.hint() {
+                    error!("{hint}");
+                }
+                return startup.failed();
+            }
+        }
+    }
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -125,25 +266,28 @@ pub fn run(config: Config, opts: RunOptions) -> i32 {
         Ok(rt) => rt,
         Err(e) => {
             error!("cannot start the runtime: {e}");
-            return 1;
+            return startup.failed();
         }
     };
-    rt.block_on(run_role(config, opts))
+    rt.block_on(run_role(config, opts, startup))
 }
 
-async fn run_role(config: Config, opts: RunOptions) -> i32 {
+async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32 {
     let mut signals = match Signals::new() {
         Ok(s) => s,
         Err(e) => {
             error!("cannot install signal handlers: {e}");
-            return 1;
+            return startup.failed();
         }
     };
     let (tx, rx) = mpsc::channel(8);
     tokio::spawn(async move {
         while let Some(sig) = signals.recv().await {
             let c = match sig {
-                SignalEvent::Terminate(n) => Control::Terminate(n),
+                SignalEvent::Terminate(n) => {
+                    let _ = daemon::notify::stopping();
+                    Control::Terminate(n)
+                }
                 SignalEvent::Reload(_) => Control::Reload,
                 SignalEvent::User1 | SignalEvent::User2 => continue,
             };
@@ -167,6 +311,7 @@ async fn run_role(config: Config, opts: RunOptions) -> i32 {
     } else {
         crate::publish::Publisher::start(role).await
     };
+    startup.ready();
     let status = match role {
         Role::Ha => crate::ha::run(config, reloader, rx, publisher).await,
         Role::Mn => crate::mn::run(config, reloader, rx, publisher).await,
@@ -177,6 +322,9 @@ async fn run_role(config: Config, opts: RunOptions) -> i32 {
         env!("CARGO_PKG_VERSION"),
         role.long_name()
     );
+    // The PID file goes last: a waiting `start-stop-daemon --stop` returns
+    // only once the kernel state is cleaned up.
+    drop(startup);
     status
 }
 
@@ -231,6 +379,28 @@ mod tests {
         assert_eq!(mask(a, 64).to_string(), "2001:db8:1::");
         assert_eq!(mask(a, 0), Ipv6Addr::UNSPECIFIED);
         assert_eq!(mask(a, 128), a);
+    }
+
+    #[test]
+    fn detaches_as_umip() {
+        use Detach::{Background, Foreground};
+        // (DebugLevel, log file, --pidfile, parent is PID 1) -> mode
+        let cases = [
+            ((0, false, false, false), Background),
+            ((0, false, false, true), Foreground),
+            ((10, false, false, false), Foreground),
+            ((10, true, false, false), Background),
+            ((10, true, false, true), Foreground),
+            ((10, false, true, false), Background),
+            ((0, false, true, true), Foreground),
+        ];
+        for ((level, log, pid, init), want) in cases {
+            assert_eq!(
+                Detach::decide(level, log, pid, init),
+                want,
+                "{level} {log} {pid} {init}"
+            );
+        }
     }
 
     #[test]

@@ -88,6 +88,7 @@ fn run(args: &[OsString]) -> i32 {
                     argv0: cli.argv0,
                     config_file: cli.config_file,
                     overrides: cli.overrides,
+                    pidfile: cli.pidfile,
                 },
             )
         }

@@ -40,8 +40,18 @@ pub struct Detached {
 impl Detached {
     /// Start-up succeeded (the PID file is locked): redirects stdin, stdout and stderr
     /// to `/dev/null`, then lets the launching process exit 0.
-    pub fn success(mut self) -> io::Result<()> {
+    pub fn success(self) -> io::Result<()> {
+        self.success_logging_to(None)
+    }
+
+    /// Like [`Detached::success`], but stdout and stderr go to `log` (a debug log
+    /// file opened for appending) when given, instead of `/dev/null`.
+    pub fn success_logging_to(mut self, log: Option<&File>) -> io::Result<()> {
         redirect_std_fds()?;
+        if let Some(log) = log {
+            nix::unistd::dup2_stdout(log)?;
+            nix::unistd::dup2_stderr(log)?;
+        }
         if let Some(mut pipe) = self.pipe.take() {
             pipe.write_all(&[0])?;
         }
@@ -67,6 +77,20 @@ pub fn redirect_std_fds() -> io::Result<()> {
     nix::unistd::dup2_stdout(&null)?;
     nix::unistd::dup2_stderr(&null)?;
     Ok(())
+}
+
+/// Points fd 2 at `log` (a debug log opened for appending), for a daemon that stays
+/// in the foreground but was told to log to a file.
+pub fn redirect_stderr(log: &File) -> io::Result<()> {
+    nix::unistd::dup2_stderr(log)?;
+    Ok(())
+}
+
+/// Whether the parent process is PID 1 (init or systemd, or the init of a PID
+/// namespace): a daemon started by it has nobody to return to, so it need not fork
+/// (UMIP's `daemon_start`; this is what makes a `Type=simple`/`notify` unit work).
+pub fn parent_is_init() -> bool {
+    nix::unistd::getppid().as_raw() == 1
 }
 
 /// Forks; the parent waits for the child's verdict and exits with it (0 on

@@ -183,8 +183,11 @@ pub struct LogConfig {
     pub facility: Facility,
     /// The syslog socket; `None` disables syslog. Default `/dev/log`.
     pub syslog_socket: Option<PathBuf>,
-    /// Whether to copy every message to stderr (`LOG_PERROR`). Default on.
+    /// Whether to copy messages to stderr (`LOG_PERROR`). Default on.
     pub stderr: bool,
+    /// The least severe level copied to stderr: `Debug` (the default) copies all;
+    /// `Warning` keeps a quiet daemon's start-up terminal to its problems.
+    pub stderr_threshold: Severity,
     /// A filter in `RUST_LOG`'s target form (`info`, `warn,miredo=debug`);
     /// `None` reads `RUST_LOG`, falling back to `info`.
     pub filter: Option<String>,
@@ -198,6 +201,7 @@ impl LogConfig {
             facility: Facility::Daemon,
             syslog_socket: Some(PathBuf::from(syslog::DEFAULT_SOCKET)),
             stderr: true,
+            stderr_threshold: Severity::Debug,
             filter: None,
         }
     }
@@ -219,6 +223,7 @@ struct Shared {
     ident: String,
     facility: AtomicU8,
     stderr: bool,
+    stderr_threshold: u8,
     syslog: Option<Mutex<SyslogWriter>>,
 }
 
@@ -288,6 +293,7 @@ pub fn layer(config: &LogConfig) -> (SyslogLayer, LogHandle) {
         ident: config.ident.clone(),
         facility: AtomicU8::new(config.facility.code()),
         stderr: config.stderr,
+        stderr_threshold: config.stderr_threshold.code(),
         syslog,
     });
     (
@@ -323,7 +329,7 @@ pub fn init(config: &LogConfig) -> Result<LogHandle, LogError> {
 impl Shared {
     fn emit(&self, severity: Severity, message: &str) {
         let pid = std::process::id();
-        if self.stderr {
+        if self.stderr && severity.code() <= self.stderr_threshold {
             // One write per message, as LOG_PERROR does.
             let line = format!("{}[{pid}]: {message}\n", self.ident);
             let _ = std::io::stderr().lock().write_all(line.as_bytes());
