@@ -4,6 +4,9 @@
 //! init scripts, D-Bus, an upgrade and a purge. Its own checks are listed as `ok:`/`FAIL:`
 //! lines; this test passes when all of them do.
 //!
+//! On this host's kernel mip6d cannot run (no Mobile IPv6), so its running-daemon checks
+//! are in `vm_packages.rs`, in the VM of `scripts/vm.sh`.
+//!
 //! Needs root and `scripts/deps.sh` (debhelper, lintian, debootstrap); the first run
 //! makes the root's cache (/var/cache/miredo-rs-pkgroot, about 3 minutes with a network
 //! mirror), later runs take about 2 minutes. Fails, never skips, without them.

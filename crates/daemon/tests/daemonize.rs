@@ -109,3 +109,55 @@ fn launcher_exits_one_when_the_pidfile_is_locked() {
     );
     drop(held);
 }
+
+const LOG_HELPER_VAR: &str = "DAEMON_TEST_DAEMONIZE_LOG";
+
+/// Not a test on its own: daemonizes with stdout and stderr going to the log file
+/// named in the environment, writes to both, exits.
+#[test]
+fn helper_daemonize_logging() {
+    let Some(logpath) = std::env::var_os(LOG_HELPER_VAR) else {
+        return;
+    };
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&logpath)
+        .expect("log file");
+    let detached = daemonize().expect("fork");
+    detached.success_logging_to(Some(&log)).expect("report");
+    eprintln!("daemon stderr");
+    println!("daemon stdout");
+    std::process::exit(0);
+}
+
+#[test]
+fn detached_daemon_appends_its_stderr_to_the_log_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logpath = dir.path().join("debug.log");
+    std::fs::write(&logpath, "earlier\n").expect("log");
+    let out = Command::new(std::env::current_exe().expect("current_exe"))
+        .args([
+            "--exact",
+            "helper_daemonize_logging",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(LOG_HELPER_VAR, &logpath)
+        .output()
+        .expect("launch");
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("daemon stderr"),
+        "{out:?}"
+    );
+    let has = |what: &str| {
+        std::fs::read_to_string(&logpath)
+            .is_ok_and(|t| t.starts_with("earlier\n") && t.contains(what))
+    };
+    assert!(
+        wait_for(|| has("daemon stderr\n") && has("daemon stdout\n")),
+        "log file: {:?}",
+        std::fs::read_to_string(&logpath)
+    );
+}
