@@ -4,7 +4,7 @@
 
 use std::net::Ipv6Addr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bus::{HomeAgentState, Mip6dService, MobileNodeState, Role};
 use tokio::sync::Mutex;
@@ -12,12 +12,13 @@ use tracing::{debug, info};
 
 use crate::config;
 
-/// How often a lost or absent bus is tried again (at the next update).
-const RETRY_EVERY: Duration = Duration::from_secs(5);
+/// How often a lost or absent bus is tried again.
+const RETRY_EVERY: Duration = Duration::from_secs(2);
 
-/// Publishes state changes; a no-op while no bus is reachable. A bus that goes
-/// away (dbus-daemon restarted) or was not there at start is tried again at
-/// the next update, at most every [`RETRY_EVERY`], and gets the last state.
+/// Publishes state changes; a no-op while no bus is reachable. A task watches
+/// the connection: when the bus goes away (dbus-daemon restarted), or if it was
+/// not there at start, it connects again every [`RETRY_EVERY`] and publishes
+/// the last state.
 #[derive(Debug, Clone)]
 pub struct Publisher {
     inner: Arc<Mutex<Inner>>,
@@ -26,9 +27,6 @@ pub struct Publisher {
 #[derive(Debug)]
 struct Inner {
     service: Mip6dService,
-    /// `None` for a publisher that never publishes.
-    role: Option<Role>,
-    retry_at: Option<Instant>,
     last_mn: Option<MobileNodeState>,
     last_ha: Option<HomeAgentState>,
 }
@@ -41,30 +39,30 @@ impl Publisher {
             config::Role::Mn => Role::MobileNode,
             config::Role::Ha => Role::HomeAgent,
         };
-        let (service, retry_at) = match Mip6dService::start(role).await {
+        let service = match Mip6dService::start(role).await {
             Ok(s) => {
                 info!("D-Bus: org.umip_rs.Mip6d1 published on the system bus");
-                (s, None)
+                s
             }
             Err(e) => {
-                info!("D-Bus: not published ({e}); retrying at state changes");
-                (Mip6dService::disabled(), Some(Instant::now() + RETRY_EVERY))
+                info!("D-Bus: not published ({e}); trying again every {RETRY_EVERY:?}");
+                Mip6dService::disabled()
             }
         };
-        Publisher::new(service, Some(role), retry_at)
+        let publisher = Publisher::new(service);
+        tokio::spawn(keep_published(publisher.inner.clone(), role));
+        publisher
     }
 
     /// A publisher that publishes nothing.
     pub fn disabled() -> Publisher {
-        Publisher::new(Mip6dService::disabled(), None, None)
+        Publisher::new(Mip6dService::disabled())
     }
 
-    fn new(service: Mip6dService, role: Option<Role>, retry_at: Option<Instant>) -> Publisher {
+    fn new(service: Mip6dService) -> Publisher {
         Publisher {
             inner: Arc::new(Mutex::new(Inner {
                 service,
-                role,
-                retry_at,
                 last_mn: None,
                 last_ha: None,
             })),
@@ -76,7 +74,7 @@ impl Publisher {
         let mut inner = self.inner.lock().await;
         inner.last_mn = Some(state.clone());
         let result = inner.service.update_mobile_node(state).await;
-        inner.after(result).await;
+        inner.after(result);
     }
 
     /// The home agent's binding cache and counters.
@@ -84,7 +82,7 @@ impl Publisher {
         let mut inner = self.inner.lock().await;
         inner.last_ha = Some(state.clone());
         let result = inner.service.update_home_agent(state).await;
-        inner.after(result).await;
+        inner.after(result);
     }
 
     /// `HandoverCompleted`.
@@ -107,39 +105,50 @@ impl Publisher {
 }
 
 impl Inner {
-    /// After an update: a failed one means the bus went away; a disabled
-    /// service is retried when due.
-    async fn after(&mut self, result: Result<(), bus::BusError>) {
-        let Some(role) = self.role else { return };
+    /// (A connection that died is replaced by [`keep_published`], which sees it
+    /// close.)
+    fn after(&self, result: Result<(), bus::BusError>) {
         if let Err(e) = result {
-            info!("D-Bus: update failed ({e}); reconnecting");
-            self.service = Mip6dService::disabled();
-            self.retry_at = Some(Instant::now());
+            debug!("D-Bus update: {e}");
         }
-        if self.service.is_enabled() || self.retry_at.is_some_and(|t| t > Instant::now()) {
-            return;
+    }
+}
+
+/// Waits for the connection to close, then connects again (every
+/// [`RETRY_EVERY`] until it works) and publishes the last state; forever.
+async fn keep_published(inner: Arc<Mutex<Inner>>, role: Role) {
+    loop {
+        let conn = inner.lock().await.service.connection().cloned();
+        if let Some(conn) = conn {
+            bus::connection_closed(&conn).await;
+            let mut guard = inner.lock().await;
+            let same = guard
+                .service
+                .connection()
+                .is_some_and(|c| c.unique_name() == conn.unique_name());
+            if same {
+                info!("D-Bus: connection to the system bus lost; reconnecting");
+                guard.service = Mip6dService::disabled();
+            }
+            continue;
         }
-        match Mip6dService::start(role).await {
-            Ok(service) => {
-                info!("D-Bus: org.umip_rs.Mip6d1 published again");
-                self.service = service;
-                self.retry_at = None;
-                let (mn, ha) = (self.last_mn.clone(), self.last_ha.clone());
-                let mut result = Ok(());
-                if let Some(state) = mn {
-                    result = self.service.update_mobile_node(state).await;
-                }
-                if let Some(state) = ha {
-                    result = result.and(self.service.update_home_agent(state).await);
-                }
-                if let Err(e) = result {
-                    debug!("D-Bus update after reconnection: {e}");
-                }
-            }
-            Err(e) => {
-                debug!("D-Bus: still not published ({e})");
-                self.retry_at = Some(Instant::now() + RETRY_EVERY);
-            }
+        tokio::time::sleep(RETRY_EVERY).await;
+        let Ok(service) = Mip6dService::start(role).await else {
+            continue;
+        };
+        info!("D-Bus: org.umip_rs.Mip6d1 published again");
+        let mut guard = inner.lock().await;
+        guard.service = service;
+        let (mn, ha) = (guard.last_mn.clone(), guard.last_ha.clone());
+        let mut result = Ok(());
+        if let Some(state) = mn {
+            result = guard.service.update_mobile_node(state).await;
+        }
+        if let Some(state) = ha {
+            result = result.and(guard.service.update_home_agent(state).await);
+        }
+        if let Err(e) = result {
+            debug!("D-Bus update after reconnection: {e}");
         }
     }
 }

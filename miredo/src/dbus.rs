@@ -1,31 +1,37 @@
 //! miredo's D-Bus publication (`org.miredo_rs.Miredo1`, see DESIGN.md), over
 //! `crates/bus`. Without a reachable bus the daemon runs on and says so once.
 
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::{mpsc, Mutex};
 
 use crate::client::Control;
 use crate::status::TunnelStatus;
 
-/// How often a lost or absent bus is tried again (at the next update).
-const RETRY_EVERY: Duration = Duration::from_secs(5);
+/// How often a lost or absent bus is tried again.
+const RETRY_EVERY: Duration = Duration::from_secs(2);
 
-/// Publishes one tunnel's state; a no-op while the bus is unreachable. A bus
-/// that goes away (dbus-daemon restarted) or was not there at start is tried
-/// again at the next update, at most every [`RETRY_EVERY`], and then gets the
-/// whole state. (The policy lets the `miredo` user own the name, so this works
-/// after privileges are dropped.)
+/// Publishes one tunnel's state; a no-op while the bus is unreachable. A task
+/// watches the connection: when the bus goes away (dbus-daemon restarted), or if
+/// it was not there at start, it connects again every [`RETRY_EVERY`] and
+/// publishes the last state. (The policy lets the `miredo` user own the name, so
+/// this works after privileges are dropped.)
 pub struct Publisher {
-    iface: String,
-    control: mpsc::Sender<Control>,
-    inner: Mutex<Inner>,
+    inner: Arc<Mutex<Inner>>,
+    keeper: tokio::task::AbortHandle,
 }
 
 struct Inner {
     service: bus::TunnelService,
-    retry_at: Option<Instant>,
     last: Option<bus::TunnelState>,
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        // The next round's publisher takes over the name.
+        self.keeper.abort();
+    }
 }
 
 impl Publisher {
@@ -37,30 +43,27 @@ impl Publisher {
         control: mpsc::Sender<Control>,
         bus_warned: &mut bool,
     ) -> Publisher {
-        let (service, retry_at) = match start_service(iface, &control).await {
+        let service = match start_service(iface, &control).await {
             Ok(s) => {
                 *bus_warned = false;
-                (s, None)
+                s
             }
             Err(e) => {
                 if !*bus_warned {
                     *bus_warned = true;
                     tracing::warn!("D-Bus system bus unavailable, state not published: {e}");
                 }
-                (
-                    bus::TunnelService::disabled(),
-                    Some(Instant::now() + RETRY_EVERY),
-                )
+                bus::TunnelService::disabled()
             }
         };
+        let inner = Arc::new(Mutex::new(Inner {
+            service,
+            last: None,
+        }));
+        let keeper = tokio::spawn(keep_published(inner.clone(), iface.to_owned(), control));
         Publisher {
-            iface: iface.to_owned(),
-            control,
-            inner: Mutex::new(Inner {
-                service,
-                retry_at,
-                last: None,
-            }),
+            inner,
+            keeper: keeper.abort_handle(),
         }
     }
 
@@ -84,59 +87,59 @@ impl Publisher {
         };
         let mut inner = self.inner.lock().await;
         inner.last = Some(state.clone());
-        let result = inner.service.update(state).await;
-        self.after(&mut inner, result).await;
+        if let Err(e) = inner.service.update(state).await {
+            tracing::debug!("D-Bus update: {e}");
+        }
     }
 
     /// The `AddressChanged` signal, sent right after the hook ran.
     pub async fn address_changed(&self, _iface: &str, state: &str, old: &str, new: &str, mtu: u32) {
         let state = bus::State::parse(state).unwrap_or(bus::State::Down);
-        let mut inner = self.inner.lock().await;
-        let result = inner.service.address_changed(state, old, new, mtu).await;
-        let failed = result.is_err();
-        self.after(&mut inner, result).await;
-        if failed && inner.service.is_enabled() {
-            // Reconnected: the listeners on the new bus need this one.
-            if let Err(e) = inner.service.address_changed(state, old, new, mtu).await {
-                tracing::debug!("D-Bus signal after reconnection: {e}");
-            }
-        }
-    }
-
-    /// After a bus operation: a failure means the bus went away; a missing
-    /// service is started again when due, with the last state.
-    async fn after(&self, inner: &mut Inner, result: Result<(), bus::BusError>) {
-        if let Err(e) = result {
-            tracing::info!("D-Bus: publication failed ({e}); reconnecting");
-            inner.service = bus::TunnelService::disabled();
-            inner.retry_at = Some(Instant::now());
-        }
-        if inner.service.is_enabled() || inner.retry_at.is_some_and(|t| t > Instant::now()) {
-            return;
-        }
-        match start_service(&self.iface, &self.control).await {
-            Ok(service) => {
-                tracing::info!("D-Bus: {} published again", bus::MIREDO_BUS_NAME);
-                inner.service = service;
-                inner.retry_at = None;
-                if let Some(state) = inner.last.clone() {
-                    if let Err(e) = inner.service.update(state).await {
-                        tracing::debug!("D-Bus update after reconnection: {e}");
-                    }
-                }
-            }
-            Err(e) => {
-                tracing::debug!("D-Bus: still not published ({e})");
-                inner.retry_at = Some(Instant::now() + RETRY_EVERY);
-            }
+        let inner = self.inner.lock().await;
+        if let Err(e) = inner.service.address_changed(state, old, new, mtu).await {
+            tracing::debug!("D-Bus signal: {e}");
         }
     }
 
     /// Releases the name and object.
     pub async fn close(&self) {
+        self.keeper.abort();
         let service = self.inner.lock().await.service.clone();
         if let Err(e) = service.stop().await {
             tracing::debug!("D-Bus stop: {e}");
+        }
+    }
+}
+
+/// Waits for the connection to close, then connects again (every
+/// [`RETRY_EVERY`] until it works) and publishes the last state; until aborted.
+async fn keep_published(inner: Arc<Mutex<Inner>>, iface: String, control: mpsc::Sender<Control>) {
+    loop {
+        let conn = inner.lock().await.service.connection().cloned();
+        if let Some(conn) = conn {
+            bus::connection_closed(&conn).await;
+            let mut guard = inner.lock().await;
+            let same = guard
+                .service
+                .connection()
+                .is_some_and(|c| c.unique_name() == conn.unique_name());
+            if same {
+                tracing::info!("D-Bus: connection to the system bus lost; reconnecting");
+                guard.service = bus::TunnelService::disabled();
+            }
+            continue;
+        }
+        tokio::time::sleep(RETRY_EVERY).await;
+        let Ok(service) = start_service(&iface, &control).await else {
+            continue;
+        };
+        tracing::info!("D-Bus: {} published again", bus::MIREDO_BUS_NAME);
+        let mut guard = inner.lock().await;
+        guard.service = service;
+        if let Some(state) = guard.last.clone() {
+            if let Err(e) = guard.service.update(state).await {
+                tracing::debug!("D-Bus update after reconnection: {e}");
+            }
         }
     }
 }

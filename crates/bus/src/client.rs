@@ -163,3 +163,11 @@ pub async fn subscribe_address_changed(
     let inner = MessageStream::for_match_rule(rule.build(), conn, None).await?;
     Ok(AddressChangedEvents { inner })
 }
+
+/// Resolves when `conn` closes (the bus went away, e.g. dbus-daemon restarted): its
+/// stream of incoming messages ends. Publishers wait on this to reconnect at once
+/// rather than at their next failed update.
+pub async fn connection_closed(conn: &Connection) {
+    let mut stream = MessageStream::from(conn);
+    while stream.next().await.is_some() {}
+}

@@ -27,7 +27,8 @@ mod server;
 mod tunnel;
 
 pub use client::{
-    subscribe_address_changed, tunnel_proxy, AddressChangedEvent, AddressChangedEvents, TunnelProxy,
+    connection_closed, subscribe_address_changed, tunnel_proxy, AddressChangedEvent,
+    AddressChangedEvents, TunnelProxy,
 };
 pub use path::{escape_path_element, tunnel_object_path, unescape_path_element};
 pub use server::{ServerService, ServerState, SERVER_BUS_NAME, SERVER_INTERFACE, SERVER_PATH};
