@@ -36,7 +36,8 @@ SEED_SRV6=2001:db8:ff01::3
 SEED_TEREDO_PREFIX=2001:0:
 MIREDO=${MIREDO_BIN:-$(dirname "$MIP6D")/miredo}
 MIREDO_SERVER=${MIREDO_SERVER_BIN:-$(dirname "$MIP6D")/miredo-server}
-SEED_INFRA=${SEED_INFRA:-ours}
+# ours or debian; VM_SEED_INFRA reaches the guest through scripts/vm.sh.
+SEED_INFRA=${SEED_INFRA:-${VM_SEED_INFRA:-ours}}
 # InterfaceMTU of the Teredo server (advertised to clients in its RA) and relay; empty
 # keeps Teredo's 1280 (docs/mobile-ipv6-over-teredo.md, "MTU").
 SEED_TEREDO_MTU=${SEED_TEREDO_MTU:-}
@@ -410,7 +411,7 @@ seed_wait_log_after() {
 
 # A ping from the CN to the home address every 50 ms in the background, as NAME.
 seed_ping_start() {
-  vm_spawn "$1" cn ping -6 -n -i 0.05 -W 1 "$HOA"
+  vm_spawn "$1" cn ping -6 -n -D -i 0.05 -W 1 "$HOA"
 }
 
 # The highest icmp_seq answered so far in NAME's log (0 if none).
@@ -434,16 +435,18 @@ seed_ping_wait_flowing() {
   done
 }
 
-# Stops NAME's ping; prints "T sent, R answered, L lost (~L x 50 ms)".
+# Stops NAME's ping; prints "T sent, R answered, L lost, longest gap between answers G s"
+# (the outage: under TCG ping does not always keep its 50 ms pace, so L x 50 ms is not).
 seed_ping_stop() {
-  local name=$1 sent recv
+  local name=$1 sent recv gap
   vm_stop "$name" INT 5 || true
   sent=$(grep -o '^[0-9]* packets transmitted' "$VM_LAB/$name.log" | cut -d' ' -f1) || true
   recv=$(grep -o '[0-9]* received' "$VM_LAB/$name.log" | cut -d' ' -f1) || true
   if [ -z "$sent" ] || [ -z "$recv" ]; then
     vm_die "no summary from ping $name: $(tail -n 3 "$VM_LAB/$name.log")"
   fi
-  echo "$sent sent, $recv answered, $((sent - recv)) lost (~$(((sent - recv) * 50)) ms)"
+  gap=$(awk -F'[][]' '/bytes from/ { if (p != "" && $2 - p > g) g = $2 - p; p = $2 } END { printf "%.2f", g }' "$VM_LAB/$name.log")
+  echo "$sent sent, $recv answered, $((sent - recv)) lost, longest gap between answers ${gap}s"
 }
 
 # --- state on the MN's bus ------------------------------------------------------
@@ -492,6 +495,25 @@ _seed_consistent_once() {
   else
     seed_consistency="mip6d $reg, CoA $coa on $ifname; teredo ${kaddr:-(no address)} (Debian's miredo, not on the bus)"
   fi
+}
+
+# Waits up to TIMEOUT seconds until property PROP read by GETTER (seed_miredo_prop or
+# seed_mip6d_prop) matches the extended regex RE in full; prints its value.
+seed_wait_prop() {
+  local getter=$1 prop=$2 re=$3 timeout=${4:-5} deadline value
+  deadline=$((SECONDS + timeout))
+  while :; do
+    value=$("$getter" "$prop")
+    if [[ $value =~ ^($re)$ ]]; then
+      echo "$value"
+      return 0
+    fi
+    if [ "$SECONDS" -ge "$deadline" ]; then
+      echo "guest: $prop is '$value' after ${timeout}s, expected /$re/" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
 }
 
 # Checks that the MN's bus agrees with `ip`: mip6d's CareOfAddress is on the interface

@@ -109,7 +109,7 @@ fn vm_seed_ours_native_to_teredo_network_change_back_and_server_loss() -> Result
             "seed: ok 2. state: mip6d registered, CoA 2001:0:c000:201:",
             "seed: ok 3. eth0 back on link A: eth0 preferred, Teredo binding replaced",
             "seed: ok 4. eth0 lost again: on Teredo",
-            "seed: ok 4. server blocked: miredo down",
+            "seed: ok 4. server blocked: miredo not up",
             "seed: ok 4. server back: Teredo 2001:0:c000:201:",
             "seed: all checks passed (ours)",
         ],
