@@ -12,6 +12,8 @@
 #     registers with ::3; the CN's ping is answered through it.
 #  4. ha2 refuses every binding (status 129): the MN moves on to the next
 #     candidate, ::2, and registers there.
+#  5. Mobile prefix discovery: BA status 1 (lifetime above the home prefix's
+#     preferred lifetime) makes the MN solicit; the HA's MPA lists the home prefix.
 # Each check prints "mip6d: ok ..."; the first failure exits non-zero.
 set -euo pipefail
 # shellcheck source=scripts/vm/guest-lib.sh
@@ -154,6 +156,17 @@ vm_wait_log mn-d "registered: $HOA via 2001:db8:a:.* with $VM_HA_ADDR" 20 >/dev/
   vm_die "the MN did not register with the next candidate $VM_HA_ADDR"
 vm_ping cn "$HOA" 5 >"$VM_LAB/ping4.txt" || vm_die "CN -> HoA ping via ha not answered: $(cat "$VM_LAB/ping4.txt")"
 ok "refused by $HA2_ADDR, registered with $VM_HA_ADDR; CN -> home address ping: $(grep -o '[0-9]* received' "$VM_LAB/ping4.txt")"
+mip6d_stop mn-d
+
+# --- 5. mobile prefix discovery -------------------------------------------------
+# A lifetime request above the home prefix's preferred lifetime (120 s) gets BA
+# status 1: the MN solicits the home prefixes at once (RFC 6275 §11.4.2).
+dhaad_mn_conf 'MnMaxHaBindingLife 200;'
+mip6d_start_mn
+vm_wait_log mn-d "BA from $VM_HA_ADDR: status 1 " 40 >/dev/null || vm_die "no BA with status 1 from $VM_HA_ADDR"
+vm_wait_log mn-d "MPS [0-9]+ from $HOA to $VM_HA_ADDR" 10 >/dev/null || vm_die "the MN sent no Mobile Prefix Solicitation"
+ok "$(vm_wait_log ha-d "MPS [0-9]+ from $HOA: MPA with 2001:db8:1::/64" 10)"
+ok "$(vm_wait_log mn-d "MPA [0-9]+: prefix 2001:db8:1::/64 valid [0-9]+ s preferred [0-9]+ s" 10)"
 mip6d_stop mn-d
 mip6d_stop ha2-d
 mip6d_stop ha-d

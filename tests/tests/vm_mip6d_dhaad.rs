@@ -28,15 +28,15 @@ fn build_mip6d() -> Result<()> {
 }
 
 /// Runs `script` in the VM and checks that every line of `expected` begins a
-/// line of its output.
-fn run_guest(script: &str, expected: &[&str]) -> Result<()> {
+/// line of its output; returns the output.
+fn run_guest(script: &str, expected: &[&str]) -> Result<String> {
     require_root()?;
     build_mip6d()?;
     let vm = repo_root().join("scripts/vm.sh");
     let started = Instant::now();
     let out = Command::new(&vm)
         .args(["run", script])
-        .env("VM_TIMEOUT", "300")
+        .env("VM_TIMEOUT", "480")
         .current_dir(repo_root())
         .output()
         .with_context(|| format!("cannot run {}", vm.display()))?;
@@ -63,17 +63,19 @@ fn run_guest(script: &str, expected: &[&str]) -> Result<()> {
     for l in stdout.lines().filter(|l| l.starts_with("mip6d: ok")) {
         eprintln!("{l}");
     }
-    Ok(())
+    Ok(stdout)
 }
 
 /// `HomeAgentAddress` left out: the MN finds its HA by DHAAD from its CoA and
 /// registers (CN ping answered), the HA's anycast address and kernel state go
 /// at SIGTERM; `MnResetDhaadAtHome` makes it ask again after a visit home;
 /// with two HAs on the home link the preferred one is chosen, and when it
-/// refuses (129) the next candidate is.
+/// refuses (129) the next candidate is. Then mobile prefix discovery: a BA
+/// with status 1 makes the MN solicit, and the HA's advertisement lists the
+/// home prefix.
 #[test]
 fn vm_mip6d_dhaad_finds_the_preferred_home_agent() -> Result<()> {
-    run_guest(
+    let out = run_guest(
         "scripts/vm/mip6d-dhaad.sh",
         &[
             "mip6d: ok lab up, MN on link A",
@@ -85,8 +87,21 @@ fn vm_mip6d_dhaad_finds_the_preferred_home_agent() -> Result<()> {
             "mip6d: ok both home agents list 2001:db8:1::3 (preference 20) and 2001:db8:1::2 (preference 10)",
             "mip6d: ok registered with the preferred HA 2001:db8:1::3; CN -> home address ping: ",
             "mip6d: ok refused by 2001:db8:1::3, registered with 2001:db8:1::2; CN -> home address ping: ",
+            "mip6d: ok mip6d[",
             "mip6d: ok home agent state restored after SIGTERM",
             "mip6d: all checks passed",
         ],
-    )
+    )?;
+    for seen in [
+        "MPA with 2001:db8:1::/64",
+        "MPA ",
+        "prefix 2001:db8:1::/64 valid",
+    ] {
+        ensure!(
+            out.lines()
+                .any(|l| l.starts_with("mip6d: ok") && l.contains(seen)),
+            "no check line with {seen:?} in:\n{out}"
+        );
+    }
+    Ok(())
 }

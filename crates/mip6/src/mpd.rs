@@ -9,12 +9,57 @@
 //!   an advertisement with the same identifier arrives;
 //! - an advertisement with another identifier triggers a new solicitation;
 //! - prefixes whose valid lifetime is below the preferred one are ignored.
+//!
+//! The home agent's answer is [`solicited_advert`]: the home link's prefixes
+//! with their remaining lifetimes (RFC 6275 §10.6.2, §11.4.3).
 
+use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
 use crate::consts::{BaStatus, FIRST_MPS_PERCENT, INITIAL_SOLICIT_TIMER, MAX_BINDACK_TIMEOUT};
 use crate::wire::ndisc::{MobilePrefixAdvert, MobilePrefixSolicit};
 use crate::wire::ndopt::{NdOption, PrefixInfo};
+
+/// A home prefix as the home agent advertises it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdvertisedPrefix {
+    /// The prefix.
+    pub prefix: Ipv6Addr,
+    /// Its length.
+    pub prefix_len: u8,
+    /// Remaining valid lifetime.
+    pub valid: Duration,
+    /// Remaining preferred lifetime.
+    pub preferred: Duration,
+}
+
+/// The Mobile Prefix Advertisement answering `solicitation`: one Prefix
+/// Information option per prefix (on-link and autonomous, as the home link's
+/// RAs carry them; RFC 6275 §6.8), lifetimes in whole seconds and the
+/// preferred one never above the valid one; expired prefixes are left out.
+pub fn solicited_advert(
+    solicitation: &MobilePrefixSolicit,
+    prefixes: &[AdvertisedPrefix],
+) -> MobilePrefixAdvert {
+    let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
+    MobilePrefixAdvert {
+        identifier: solicitation.identifier,
+        flags: 0,
+        options: prefixes
+            .iter()
+            .filter(|p| secs(p.valid) > 0)
+            .map(|p| {
+                NdOption::PrefixInfo(PrefixInfo {
+                    prefix_len: p.prefix_len,
+                    flags: PrefixInfo::ON_LINK | PrefixInfo::AUTONOMOUS,
+                    valid_lifetime: secs(p.valid),
+                    preferred_lifetime: secs(p.preferred).min(secs(p.valid)),
+                    prefix: p.prefix,
+                })
+            })
+            .collect(),
+    }
+}
 
 /// What to do with an advertisement.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -201,5 +246,30 @@ mod tests {
         c.schedule(t0, secs(10), secs(600), BaStatus::ACCEPTED);
         c.cancel();
         assert_eq!(c.poll_timeout(), None);
+    }
+
+    #[test]
+    fn the_home_agent_answers_with_remaining_lifetimes() {
+        let p = |valid, preferred| AdvertisedPrefix {
+            prefix: "2001:db8:1::".parse().unwrap(),
+            prefix_len: 64,
+            valid: Duration::from_millis(valid),
+            preferred: Duration::from_millis(preferred),
+        };
+        let mpa = solicited_advert(
+            &MobilePrefixSolicit { identifier: 77 },
+            &[p(300_900, 120_100), p(500, 0), p(10_000, 20_000)],
+        );
+        assert_eq!(mpa.identifier, 77);
+        assert_eq!(mpa.options, [pio(300, 120), pio(10, 10)]);
+        // What the mobile node accepts from it.
+        let mut c = MpsClient::new(77);
+        let t0 = Instant::now();
+        c.schedule(t0, secs(10), secs(10), BaStatus::PREFIX_DISCOVERY_NECESSARY);
+        assert!(c.handle_timeout(t0).is_some());
+        let MpaOutcome::Accepted(accepted) = c.on_advert(t0, &mpa) else {
+            panic!("not accepted")
+        };
+        assert_eq!(accepted.len(), 2);
     }
 }

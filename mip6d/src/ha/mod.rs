@@ -10,12 +10,14 @@
 //! neighbour entry for the HoA are installed and the BA goes to the CoA with a
 //! Type 2 routing header. Deregistration and expiry remove the binding's
 //! objects; shutdown removes everything. DHAAD requests to the home-agents
-//! anycast addresses are answered from the Home Agents List ([`dhaad`]).
+//! anycast addresses are answered from the Home Agents List ([`dhaad`]),
+//! Mobile Prefix Solicitations with the home link's prefixes ([`mpd`]).
 
 mod anycast;
 mod binding;
 mod dad;
 mod dhaad;
+mod mpd;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -29,8 +31,8 @@ use mip6::consts::BaStatus;
 use mip6::halist::HomeAgentList;
 use mip6::wire::mh::{MhMessage, MhRepr};
 use mip6::wire::ndisc::{
-    NdRepr, RouterAdvert, RouterSolicit, TYPE_DHAAD_REQUEST, TYPE_NEIGHBOR_ADVERT,
-    TYPE_ROUTER_ADVERT,
+    NdRepr, RouterAdvert, RouterSolicit, TYPE_DHAAD_REQUEST, TYPE_MOBILE_PREFIX_SOLICIT,
+    TYPE_NEIGHBOR_ADVERT, TYPE_ROUTER_ADVERT,
 };
 use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Template, XfrmPolicy, XfrmProto, XfrmState};
 use netcfg::{Family, RuleSpec};
@@ -165,6 +167,7 @@ impl HomeAgent {
             TYPE_ROUTER_ADVERT,
             TYPE_NEIGHBOR_ADVERT,
             TYPE_DHAAD_REQUEST,
+            TYPE_MOBILE_PREFIX_SOLICIT,
         ]) {
             Ok(s) => s,
             Err(e) => return Err(fail(kernel, format!("Unable to open ICMPv6 socket! ({e})"))),
@@ -233,6 +236,20 @@ impl HomeAgent {
         if let Err(e) = kernel.add_policy(&bu_in).await {
             return Err(fail(kernel, format!("xfrm BU policy: {e}")));
         }
+        // The same for Mobile Prefix Solicitations (RFC 6275 §6.7: with an
+        // HAO). Not narrowed to type 146: on input the kernel reads the
+        // ICMPv6 type right after the IPv6 header, i.e. from the HAO's
+        // destination options header, so a type selector never matches.
+        let mps_in = XfrmPolicy::new(
+            Selector::any().proto(mip6::consts::IPPROTO_ICMPV6),
+            PolicyDir::In,
+            PolicyType::Sub,
+            XFRM_PRIO_HOME_SIG_ANY,
+        )
+        .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
+        if let Err(e) = kernel.add_policy(&mps_in).await {
+            return Err(fail(kernel, format!("xfrm MPS policy: {e}")));
+        }
         let mut ha = HomeAgent {
             config,
             kernel,
@@ -279,6 +296,10 @@ impl HomeAgent {
 
     /// RAs with the H flag on an HA interface teach home prefixes; NAs end DAD.
     async fn on_icmp(&mut self, msg: crate::kernel::raw::Received) {
+        if msg.payload.first() == Some(&TYPE_MOBILE_PREFIX_SOLICIT) {
+            self.on_mobile_prefix_solicit(&msg).await;
+            return;
+        }
         if !self.ifaces.iter().any(|i| i.index == msg.ifindex) {
             return;
         }

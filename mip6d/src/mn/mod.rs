@@ -13,6 +13,7 @@
 mod away;
 mod dhaad;
 mod ifaces;
+mod mpd;
 mod registration;
 pub mod tunnel_bus;
 
@@ -23,7 +24,9 @@ use mip6::bul::{BulEntry, HomeRegistrationConfig};
 use mip6::coa::{select_primary_coa, PrimaryCoa};
 use mip6::haselect::HomeAgentSelection;
 use mip6::wire::mh::BuFlags;
-use mip6::wire::ndisc::{NdRepr, RouterSolicit, TYPE_DHAAD_REPLY, TYPE_ROUTER_ADVERT};
+use mip6::wire::ndisc::{
+    NdRepr, RouterSolicit, TYPE_DHAAD_REPLY, TYPE_MOBILE_PREFIX_ADVERT, TYPE_ROUTER_ADVERT,
+};
 use netcfg::{EventGroup, Events, Family, NetEvent};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -66,6 +69,7 @@ struct MobileNode {
     ha: Ipv6Addr,
     /// Set when the home agent is left to DHAAD (`HomeAgentAddress ::`).
     ha_selection: Option<HomeAgentSelection>,
+    mpd: mpd::PrefixDiscovery,
     home: Prefix,
     home_plen: u8,
     home_iface: String,
@@ -187,8 +191,12 @@ impl MobileNode {
         let mh = MhSocket::open().map_err(|e| {
             format!("Unable to open MH socket! Do you have root permissions? ({e})")
         })?;
-        let icmp = Icmp6Socket::open(&[TYPE_ROUTER_ADVERT, TYPE_DHAAD_REPLY])
-            .map_err(|e| format!("Unable to open ICMPv6 socket! ({e})"))?;
+        let icmp = Icmp6Socket::open(&[
+            TYPE_ROUTER_ADVERT,
+            TYPE_DHAAD_REPLY,
+            TYPE_MOBILE_PREFIX_ADVERT,
+        ])
+        .map_err(|e| format!("Unable to open ICMPv6 socket! ({e})"))?;
         let events = Events::subscribe(&[EventGroup::Link, EventGroup::Ipv6Addr])
             .map_err(|e| format!("netlink events: {e}"))?;
         let bul = BulEntry::new(registration_config(&config, &link), random_u16());
@@ -205,6 +213,7 @@ impl MobileNode {
             hoa,
             ha,
             ha_selection: dhaad::selection_for(&link),
+            mpd: mpd::PrefixDiscovery::new(&config),
             home: link.effective_home_prefix(),
             home_plen: link.home_address.len,
             home_iface: link.interface.clone(),
@@ -405,8 +414,10 @@ impl MobileNode {
         let now = Instant::now();
         let bul = self.bul.poll_timeout().map(Instant::from_std);
         let ifaces = self.ifaces.iter().filter_map(|i| i.next_expiry(now)).min();
-        [bul, ifaces, self.settle_until, self.dhaad_deadline()]
+        let discovery = [self.dhaad_deadline(), self.mpd_deadline()];
+        [bul, ifaces, self.settle_until]
             .into_iter()
+            .chain(discovery)
             .flatten()
             .min()
     }
@@ -419,6 +430,7 @@ impl MobileNode {
         let events = self.bul.handle_timeout(now.into_std());
         self.handle_bul_events(events).await;
         self.on_dhaad_timer().await;
+        self.on_mpd_timer().await;
         self.evaluate().await;
     }
 
@@ -458,9 +470,10 @@ impl MobileNode {
     }
 
     async fn on_icmp(&mut self, msg: Received) {
-        if msg.payload.first() == Some(&TYPE_DHAAD_REPLY) {
-            self.on_dhaad_reply(msg).await;
-            return;
+        match msg.payload.first() {
+            Some(&TYPE_DHAAD_REPLY) => return self.on_dhaad_reply(msg).await,
+            Some(&TYPE_MOBILE_PREFIX_ADVERT) => return self.on_mobile_prefix_advert(msg).await,
+            _ => {}
         }
         if !valid_ra_source(&msg.src, msg.hop_limit) {
             return;

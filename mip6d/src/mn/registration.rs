@@ -8,7 +8,6 @@ use std::net::Ipv6Addr;
 use std::time::Duration;
 
 use mip6::bul::BulEvent;
-use mip6::consts::BaStatus;
 use mip6::wire::mh::{MhMessage, MhRepr};
 use tracing::{debug, error, info, warn};
 
@@ -95,9 +94,7 @@ impl MobileNode {
                             .await;
                     }
                     self.home_agent_accepted();
-                    if status == BaStatus::PREFIX_DISCOVERY_NECESSARY {
-                        info!("home agent asks for prefix discovery (not implemented)");
-                    }
+                    self.schedule_prefix_solicitation(lifetime, status);
                     if let Some(a) = self.away.as_mut() {
                         if let Err(e) = a.registered(&mut self.kernel).await {
                             error!("cannot route through the tunnel: {e}");
@@ -106,6 +103,7 @@ impl MobileNode {
                 }
                 BulEvent::Deregistered => {
                     info!("deregistered from {}", self.ha);
+                    self.stop_prefix_solicitation().await;
                     self.home_registration_deleted();
                 }
                 BulEvent::Rejected { status } => {
@@ -115,10 +113,12 @@ impl MobileNode {
                         status.0,
                         status.name()
                     );
+                    self.stop_prefix_solicitation().await;
                     queue.extend(self.home_agent_failed().await);
                 }
                 BulEvent::MobileRouterRefused => {
                     error!("home agent {} refuses mobile router service", self.ha);
+                    self.stop_prefix_solicitation().await;
                     queue.extend(self.home_agent_failed().await);
                 }
                 BulEvent::KeyMgmtUnsupported => {
@@ -126,9 +126,13 @@ impl MobileNode {
                 }
                 BulEvent::GaveUp => {
                     warn!("no BA from {}: giving up", self.ha);
+                    self.stop_prefix_solicitation().await;
                     queue.extend(self.home_agent_failed().await);
                 }
-                BulEvent::Expired => warn!("binding with {} expired", self.ha),
+                BulEvent::Expired => {
+                    warn!("binding with {} expired", self.ha);
+                    self.stop_prefix_solicitation().await;
+                }
             }
         }
     }

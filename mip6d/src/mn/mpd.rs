@@ -1,0 +1,200 @@
+//! Mobile prefix discovery on the mobile node (RFC 6275 §11.4.2–§11.4.3):
+//! the driver of [`mip6::mpd::MpsClient`].
+//!
+//! After each accepted home registration the first Mobile Prefix
+//! Solicitation is due at 90 % of min(home prefix valid lifetime, binding
+//! lifetime), at once after a BA with status 1 (umip.md §4.1). As RFC 6275
+//! §6.7 wants, it leaves from the care-of address with a Home Address option:
+//! an XFRM out sub-policy (ICMPv6 type 146, home address → home agent) with
+//! the HAO template that the home agent's HAO state of [`super::away`]
+//! fills, installed with the first solicitation and removed with the
+//! binding. The advertisement comes back through the tunnel (our home
+//! agent); one with a Type 2 routing header (RFC 6275 §6.8, UMIP's home
+//! agent) would also need an inbound ICMPv6 policy with an RH2 template,
+//! which is not installed yet.
+//! An accepted advertisement's home prefix gives the home prefix's valid
+//! lifetime, which bounds when the next solicitation goes out.
+//! `SendMobPfxSols disabled` sends none.
+
+use std::time::Duration;
+
+use std::net::Ipv6Addr;
+
+use mip6::consts::BaStatus;
+use mip6::mpd::{MpaOutcome, MpsClient};
+use mip6::wire::ndisc::{MobilePrefixSolicit, NdRepr, TYPE_MOBILE_PREFIX_SOLICIT};
+use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Template, XfrmPolicy, XfrmProto};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::{Location, MobileNode};
+use crate::config::{self, Config};
+use crate::daemon::{mask, random_u16};
+use crate::kernel::raw::Received;
+use crate::kernel::{Item, XFRM_PRIO_HOME_SIG};
+
+/// The mobile node's prefix discovery state.
+#[derive(Debug)]
+pub(super) struct PrefixDiscovery {
+    client: MpsClient,
+    enabled: bool,
+    /// Valid lifetime end of the home prefix, as the last MPA told.
+    home_valid_until: Option<std::time::Instant>,
+    /// The HAO policy for solicitations to this home agent, if installed.
+    policy_to: Option<Ipv6Addr>,
+}
+
+fn hao_policy(hoa: Ipv6Addr, ha: Ipv6Addr) -> XfrmPolicy {
+    let any = Ipv6Addr::UNSPECIFIED;
+    XfrmPolicy::new(
+        Selector::hosts(hoa, ha).icmp6_type(TYPE_MOBILE_PREFIX_SOLICIT),
+        PolicyDir::Out,
+        PolicyType::Sub,
+        XFRM_PRIO_HOME_SIG,
+    )
+    .tmpl(Template::ro(XfrmProto::Hao, any, any))
+}
+
+impl PrefixDiscovery {
+    pub(super) fn new(config: &Config) -> Self {
+        let initial = config::seconds(config.initial_solicit_timer)
+            .filter(|d| !d.is_zero())
+            .unwrap_or(mip6::consts::INITIAL_SOLICIT_TIMER);
+        PrefixDiscovery {
+            client: MpsClient::with_initial_timeout(random_u16(), initial),
+            enabled: config.send_mob_pfx_sols,
+            home_valid_until: None,
+            policy_to: None,
+        }
+    }
+}
+
+impl MobileNode {
+    /// A home registration was accepted for `lifetime` with `status`.
+    pub(super) fn schedule_prefix_solicitation(&mut self, lifetime: Duration, status: BaStatus) {
+        let mpd = &mut self.mpd;
+        if !mpd.enabled {
+            return;
+        }
+        let now = std::time::Instant::now();
+        let home_valid = mpd
+            .home_valid_until
+            .map_or(Duration::MAX, |t| t.saturating_duration_since(now));
+        mpd.client.schedule(now, home_valid, lifetime, status);
+        if status == BaStatus::PREFIX_DISCOVERY_NECESSARY {
+            info!("home agent asks for prefix discovery: Mobile Prefix Solicitation now");
+        }
+    }
+
+    /// No binding any more: no solicitation, and no HAO policy for it.
+    pub(super) async fn stop_prefix_solicitation(&mut self) {
+        self.mpd.client.cancel();
+        self.remove_solicitation_policy().await;
+    }
+
+    async fn remove_solicitation_policy(&mut self) {
+        if let Some(ha) = self.mpd.policy_to.take() {
+            let p = hao_policy(self.hoa, ha);
+            if let Err(e) = self
+                .kernel
+                .remove(Item::Policy(p.sel, p.dir, p.ptype))
+                .await
+            {
+                warn!("cannot remove the MPS policy: {e}");
+            }
+        }
+    }
+
+    /// When a solicitation is due.
+    pub(super) fn mpd_deadline(&self) -> Option<Instant> {
+        self.mpd.client.poll_timeout().map(Instant::from_std)
+    }
+
+    /// Sends the solicitation if one is due.
+    pub(super) async fn on_mpd_timer(&mut self) {
+        let now = std::time::Instant::now();
+        if self.mpd.client.poll_timeout().is_none_or(|t| t > now) {
+            return;
+        }
+        if let Some(mps) = self.mpd.client.handle_timeout(now) {
+            self.send_prefix_solicitation(mps).await;
+        }
+    }
+
+    async fn send_prefix_solicitation(&mut self, mps: MobilePrefixSolicit) {
+        let (Some(_), Location::Away(p)) = (self.away.as_ref(), self.location) else {
+            return;
+        };
+        if self.mpd.policy_to != Some(self.ha) {
+            self.remove_solicitation_policy().await;
+            if let Err(e) = self.kernel.add_policy(&hao_policy(self.hoa, self.ha)).await {
+                warn!("MPS policy: {e}");
+                return;
+            }
+            self.mpd.policy_to = Some(self.ha);
+        }
+        let bytes = match NdRepr::MobilePrefixSolicit(mps).emit_without_checksum() {
+            Ok(b) => b,
+            Err(e) => {
+                warn!("MPS: {e}");
+                return;
+            }
+        };
+        info!("MPS {} from {} to {}", mps.identifier, self.hoa, self.ha);
+        if let Err(e) = self
+            .icmp
+            .send_nd(Some(self.hoa), self.ha, p.ifindex, &bytes)
+            .await
+        {
+            warn!("MPS to {}: {e}", self.ha);
+        }
+    }
+
+    /// A Mobile Prefix Advertisement on the ICMPv6 socket.
+    pub(super) async fn on_mobile_prefix_advert(&mut self, msg: Received) {
+        if msg.src != self.ha || msg.dst != self.hoa {
+            debug!("MPA from {} to {} ignored", msg.src, msg.dst);
+            return;
+        }
+        let Ok(NdRepr::MobilePrefixAdvert(mpa)) = NdRepr::parse(&msg.payload) else {
+            debug!("malformed MPA from {}", msg.src);
+            return;
+        };
+        let now = std::time::Instant::now();
+        match self.mpd.client.on_advert(now, &mpa) {
+            MpaOutcome::Resolicit(mps) => {
+                debug!(
+                    "MPA {} answers no solicitation: asking again",
+                    mpa.identifier
+                );
+                self.send_prefix_solicitation(mps).await;
+            }
+            MpaOutcome::Accepted(prefixes) => {
+                let home = self.home;
+                for p in &prefixes {
+                    info!(
+                        "MPA {}: prefix {}/{} valid {} s preferred {} s",
+                        mpa.identifier,
+                        p.prefix,
+                        p.prefix_len,
+                        p.valid_lifetime,
+                        p.preferred_lifetime
+                    );
+                }
+                let home_prefix = prefixes.iter().find(|p| {
+                    p.prefix_len == home.len && mask(p.prefix, p.prefix_len) == home.addr
+                });
+                match home_prefix {
+                    Some(p) => {
+                        self.mpd.home_valid_until =
+                            Some(now + Duration::from_secs(u64::from(p.valid_lifetime)));
+                    }
+                    None => warn!(
+                        "MPA {} from {} does not list the home prefix {}/{}",
+                        mpa.identifier, msg.src, home.addr, home.len
+                    ),
+                }
+            }
+        }
+    }
+}
