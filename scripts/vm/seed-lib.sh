@@ -445,8 +445,10 @@ seed_ping_stop() {
   if [ -z "$sent" ] || [ -z "$recv" ]; then
     vm_die "no summary from ping $name: $(tail -n 3 "$VM_LAB/$name.log")"
   fi
-  gap=$(awk -F'[][]' '/bytes from/ { if (p != "" && $2 - p > g) g = $2 - p; p = $2 } END { printf "%.2f", g }' "$VM_LAB/$name.log")
-  echo "$sent sent, $recv answered, $((sent - recv)) lost, longest gap between answers ${gap}s"
+  # (Only with ping -D's timestamps, as seed_ping_start gives.)
+  gap=$(awk -F'[][]' '/^\[[0-9.]+\] .*bytes from/ { if (p != "" && $2 - p > g) g = $2 - p; p = $2; n++ }
+    END { if (n > 1) printf ", longest gap between answers %.2fs", g }' "$VM_LAB/$name.log")
+  echo "$sent sent, $recv answered, $((sent - recv)) lost$gap"
 }
 
 # --- state on the MN's bus ------------------------------------------------------
