@@ -22,6 +22,7 @@ use anyhow::{anyhow, bail, Context, Result};
 
 mod daemons;
 mod process;
+pub mod vm;
 
 pub use process::{Daemon, LabChild};
 pub use teredo;
