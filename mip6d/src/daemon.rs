@@ -311,11 +311,35 @@ async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32
     } else {
         crate::publish::Publisher::start(role).await
     };
-    startup.ready();
-    let status = match role {
-        Role::Ha => crate::ha::run(config, reloader, rx, publisher).await,
-        Role::Mn => crate::mn::run(config, reloader, rx, publisher).await,
-        Role::Cn => run_cn(rx).await,
+    // The launcher is released (and systemd told) once the role's own set-up
+    // (sockets, kernel state, first dumps) worked, not before.
+    let (ready, set_up) = tokio::sync::oneshot::channel::<()>();
+    let role_run = async move {
+        match role {
+            Role::Ha => crate::ha::run(config, reloader, rx, publisher, ready).await,
+            Role::Mn => crate::mn::run(config, reloader, rx, publisher, ready).await,
+            Role::Cn => {
+                let _ = ready.send(());
+                run_cn(rx).await
+            }
+        }
+    };
+    tokio::pin!(role_run);
+    let status = tokio::select! {
+        biased;
+        r = set_up => match r {
+            Ok(()) => {
+                startup.ready();
+                role_run.await
+            }
+            Err(_) => {
+                // Set-up failed (and said why): the launcher exits 1.
+                let _ = role_run.await;
+                return startup.failed();
+            }
+        },
+        // (The role ended without a word: a failure too.)
+        _ = &mut role_run => return startup.failed(),
     };
     info!(
         "umip-rs Mobile IPv6 for Linux {} stopped ({})",

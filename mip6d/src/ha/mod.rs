@@ -96,9 +96,13 @@ pub async fn run(
     reloader: Reloader,
     mut control: mpsc::Receiver<Control>,
     publisher: Publisher,
+    ready: tokio::sync::oneshot::Sender<()>,
 ) -> i32 {
     let mut ha = match HomeAgent::start(config).await {
-        Ok(ha) => ha,
+        Ok(ha) => {
+            let _ = ready.send(());
+            ha
+        }
         Err((mut kernel, e)) => {
             error!("{e}");
             if let Some(k) = kernel.as_mut() {

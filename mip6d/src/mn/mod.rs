@@ -94,9 +94,13 @@ pub async fn run(
     reloader: Reloader,
     mut control: mpsc::Receiver<Control>,
     publisher: Publisher,
+    ready: tokio::sync::oneshot::Sender<()>,
 ) -> i32 {
     let mut mn = match MobileNode::start(config, publisher).await {
-        Ok(mn) => mn,
+        Ok(mn) => {
+            let _ = ready.send(());
+            mn
+        }
         Err(e) => {
             error!("{e}");
             return 1;
