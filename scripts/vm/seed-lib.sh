@@ -41,6 +41,11 @@ SEED_INFRA=${SEED_INFRA:-${VM_SEED_INFRA:-ours}}
 # InterfaceMTU of the Teredo server (advertised to clients in its RA) and relay; empty
 # keeps Teredo's 1280 (docs/mobile-ipv6-over-teredo.md, "MTU").
 SEED_TEREDO_MTU=${SEED_TEREDO_MTU:-}
+# The relay's alone (default: SEED_TEREDO_MTU).
+SEED_RELAY_MTU=${SEED_RELAY_MTU:-$SEED_TEREDO_MTU}
+# The seed's way instead: a client hook that sets this MTU on teredo whatever the server
+# advertised, "towards a specific relay allowing a higher MTU" (seed_write_client_hook).
+SEED_HOOK_MTU=${SEED_HOOK_MTU:-}
 # Which private address wlan0 gets next on network N: 198.18.N.(10 + joins).
 seed_wlan_joins=0
 seed_wlan_net=
@@ -225,7 +230,7 @@ seed_start_relay() {
   local conf="$VM_LAB/relay.conf" bin=$MIREDO
   [ "$SEED_INFRA" = debian ] && bin=/usr/sbin/miredo
   printf 'RelayType relay\nInterfaceName teredo\n' >"$conf"
-  [ -z "$SEED_TEREDO_MTU" ] || echo "InterfaceMTU $SEED_TEREDO_MTU" >>"$conf"
+  [ -z "$SEED_RELAY_MTU" ] || echo "InterfaceMTU $SEED_RELAY_MTU" >>"$conf"
   vm_spawn relay-d relay "$bin" -f -p "$VM_LAB/relay-d.pidfile" -c "$conf"
   local deadline=$((SECONDS + 15))
   until ip -n relay -6 route show 2001::/32 dev teredo 2>/dev/null | grep -q .; do
@@ -262,21 +267,51 @@ seed_start_mn_bus() {
   MIP6D_MN_BUS=$SEED_MN_BUS
 }
 
+# Writes a client hook like the seed's (iproute2; address /128 and a default route on
+# teredo, MTU forced to MTU) to FILE. The hook runs with an empty environment: full paths.
+seed_write_client_hook() {
+  local mtu=$1 file=$2
+  cat >"$file" <<EOF
+#!/bin/sh
+# Teredo client hook for the seed scenario: MTU $mtu towards a relay that accepts it.
+IP=/sbin/ip
+test "\$STATE" = destroy && exit 0
+"\$IP" -6 route flush dev "\$IFACE" 2>/dev/null
+"\$IP" -6 address flush dev "\$IFACE" 2>/dev/null
+"\$IP" link set dev "\$IFACE" "\$STATE"
+if test "\$STATE" = up; then
+  "\$IP" link set dev "\$IFACE" mtu $mtu
+  "\$IP" -6 address add "\$LLADDRESS/64" dev "\$IFACE"
+  "\$IP" -6 address add "\$ADDRESS/128" dev "\$IFACE"
+  "\$IP" -6 route add default dev "\$IFACE" metric 1029
+fi
+exit 0
+EOF
+  chmod 0755 "$file"
+}
+
 # Starts the MN's Teredo client: IMPL ours (default; on the MN's bus if started, built-in
 # netlink hook unless SEED_CLIENT_HOOK names a script) or debian (/usr/sbin/miredo with
-# /etc/miredo/client-hook, netlink only). The seed's miredo.conf: InterfaceName teredo,
+# /etc/miredo/client-hook, netlink only); with SEED_HOOK_MTU, either runs the hook of
+# seed_write_client_hook. The seed's miredo.conf: InterfaceName teredo,
 # RelayType client, BindPort 3545, ServerAddress as an IPv4 literal.
 seed_start_miredo() {
   local impl=${1:-ours} conf="$VM_LAB/mn-miredo.conf"
   printf 'InterfaceName teredo\nRelayType client\nBindPort 3545\nServerAddress %s\n' \
     "$SEED_SRV_IP" >"$conf"
+  local hook=${SEED_CLIENT_HOOK:-$VM_LAB/no-client-hook}
   case $impl in
   ours)
+    if [ -n "$SEED_HOOK_MTU" ]; then
+      hook=$VM_LAB/client-hook-$SEED_HOOK_MTU
+      seed_write_client_hook "$SEED_HOOK_MTU" "$hook"
+    fi
     vm_spawn mn-miredo mn env ${SEED_MN_BUS:+DBUS_SYSTEM_BUS_ADDRESS="$SEED_MN_BUS"} \
-      "$MIREDO" -f -p "$VM_LAB/mn-miredo.pidfile" -c "$conf" \
-      --client-hook "${SEED_CLIENT_HOOK:-$VM_LAB/no-client-hook}"
+      "$MIREDO" -f -p "$VM_LAB/mn-miredo.pidfile" -c "$conf" --client-hook "$hook"
     ;;
   debian)
+    # Its hook path is compiled in; the guest's / is a throw-away overlay.
+    [ -z "$SEED_HOOK_MTU" ] || seed_write_client_hook "$SEED_HOOK_MTU" /etc/miredo/client-hook
     vm_spawn mn-miredo mn /usr/sbin/miredo -f -p "$VM_LAB/mn-miredo.pidfile" -c "$conf"
     ;;
   *) vm_die "seed_start_miredo: ours or debian, not '$impl'" ;;

@@ -15,8 +15,9 @@
 #     on network 1 as at boot: 1 (eth0 lost -> Teredo CoA) and 2 (network change, bounded
 #     wait for its 30 s refresh to notice).
 #   seed-scenario.sh IMPL MTU  the same with InterfaceMTU MTU at the Teredo server and
-#     relay; from 1320 up, 1280-byte pings through the home tunnel must get through
-#     (docs/mobile-ipv6-over-teredo.md, "MTU").
+#     relay; IMPL hook:MTU: the seed's way, a client hook setting MTU on teredo and the
+#     relay's InterfaceMTU MTU (the server advertises 1280). From 1320 up, 1280-byte
+#     pings through the home tunnel must get through (docs/mobile-ipv6-over-teredo.md).
 # At every step the MN's bus (busctl) is compared with `ip` (seed_check_consistent).
 # Each check prints "seed: ok ..."; the first failure exits non-zero.
 set -euo pipefail
@@ -27,8 +28,13 @@ set -euo pipefail
 # shellcheck source=scripts/vm/seed-lib.sh
 . "$(dirname "$0")/seed-lib.sh"
 impl=${1:-ours}
-case $impl in ours | debian) ;; *) vm_die "usage: seed-scenario.sh [ours|debian] [TEREDO_MTU]" ;; esac
-SEED_TEREDO_MTU=${2:-}
+case $impl in ours | debian) ;; *) vm_die "usage: seed-scenario.sh [ours|debian] [MTU|hook:MTU]" ;; esac
+case ${2:-} in
+'') ;;
+hook:*) SEED_HOOK_MTU=${2#hook:} SEED_RELAY_MTU=${2#hook:} ;;
+*) SEED_TEREDO_MTU=$2 SEED_RELAY_MTU=$2 ;;
+esac
+mn_mtu=${SEED_HOOK_MTU:-${SEED_TEREDO_MTU:-1280}}
 vm_in_guest
 seed_check_binaries
 
@@ -99,8 +105,8 @@ mtu_probe() {
       echo "seed: mtu $dir inner $((size + 48)) bytes (ping -s $size): ${got:-0}/3 answered;${moved:- no counter moved}"
       # A Teredo MTU of at least 1320 is meant to carry 1280-byte packets through the
       # 40-byte home tunnel (docs/mobile-ipv6-over-teredo.md): hold the lab to it.
-      if [ "$size" -le 1232 ] && [ "${SEED_TEREDO_MTU:-1280}" -ge 1320 ] && [ "${got:-0}" -lt 2 ]; then
-        vm_die "Teredo MTU $SEED_TEREDO_MTU: only ${got:-0}/3 pings -s $size $dir answered"
+      if [ "$size" -le 1232 ] && [ "$mn_mtu" -ge 1320 ] && [ "${got:-0}" -lt 2 ]; then
+        vm_die "Teredo MTU $mn_mtu: only ${got:-0}/3 pings -s $size $dir answered"
       fi
     done
   done
@@ -161,8 +167,12 @@ if [ "$impl" = ours ]; then
   grep -qE 'registration +registered' <<<"$ctl" || vm_die "mip6ctl shows no registration: $ctl"
   seed_ok "1. mip6ctl status: care-of address $teredo1 on teredo, registered"
 fi
-if [ -n "$SEED_TEREDO_MTU" ]; then
-  seed_ok "Teredo MTU $SEED_TEREDO_MTU (server and relay InterfaceMTU): $(ip -n mn -o link show dev teredo | grep -o 'mtu [0-9]*') on the MN's teredo"
+mtu_now=$(ip -n mn -o link show dev teredo | grep -o 'mtu [0-9]*')
+[ "$mtu_now" = "mtu $mn_mtu" ] || vm_die "the MN's teredo has $mtu_now, expected $mn_mtu"
+if [ -n "$SEED_HOOK_MTU" ]; then
+  seed_ok "Teredo MTU $SEED_HOOK_MTU from the client hook (relay InterfaceMTU $SEED_RELAY_MTU, server default): $mtu_now on the MN's teredo"
+elif [ -n "$SEED_TEREDO_MTU" ]; then
+  seed_ok "Teredo MTU $SEED_TEREDO_MTU (server and relay InterfaceMTU): $mtu_now on the MN's teredo"
 fi
 mtu_probe "$teredo1"
 

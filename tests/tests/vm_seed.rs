@@ -119,18 +119,22 @@ fn vm_seed_ours_native_to_teredo_network_change_back_and_server_loss() -> Result
 
 /// Debian's miredo (netlink only, no D-Bus) in place of ours: the MN still moves from
 /// native IPv6 to its Teredo CoA, and follows an IPv4 network change once that miredo's
-/// 30 s refresh notices it. Teredo's MTU stays 1280 here: the MTU probes only report
-/// (1241-1280-byte packets are dropped by the home tunnel).
+/// 30 s refresh notices it. The MTU as in the seed how-to: the server advertises 1280,
+/// a client hook sets 1400 on `teredo` and the relay accepts 1400, so 1280-byte packets
+/// to and from the home address cross the home tunnel.
 #[test]
 fn vm_seed_debian_miredo_native_to_teredo_and_network_change() -> Result<()> {
     run_seed(
-        &["debian"],
+        &["debian", "hook:1400"],
         &[
             "seed: ok lab up",
             "seed: ok Debian's miredo qualified on network 1",
             "seed: ok registered from link A: mip6d registered, CoA 2001:db8:a:",
             "seed: ok 1. eth0 lost, wlan0 198.18.1.",
             "seed: ok 1. CN -> HoA ping answered through the tunnel over Teredo",
+            "seed: ok Teredo MTU 1400 from the client hook (relay InterfaceMTU 1400",
+            "seed: mtu cn-to-hoa inner 1280 bytes (ping -s 1232): ",
+            "seed: mtu hoa-to-cn inner 1280 bytes (ping -s 1232): ",
             "seed: ok 2. wlan0 198.18.2.",
             "seed: ok 2. state: mip6d registered, CoA 2001:0:c000:201:",
             "seed: all checks passed (debian)",
