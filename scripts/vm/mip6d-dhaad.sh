@@ -162,12 +162,18 @@ mip6d_stop mn-d
 # A lifetime request above the home prefix's preferred lifetime (120 s) gets BA
 # status 1: the MN solicits the home prefixes at once (RFC 6275 §11.4.2).
 dhaad_mn_conf 'MnMaxHaBindingLife 200;'
+# (Only XFRM: routes the kernel learnt at home in part 2 expire on their own.)
+mn_xfrm_before=$(ip -n mn xfrm policy list ptype sub; ip -n mn xfrm policy list)
 mip6d_start_mn
 vm_wait_log mn-d "BA from $VM_HA_ADDR: status 1 " 40 >/dev/null || vm_die "no BA with status 1 from $VM_HA_ADDR"
 vm_wait_log mn-d "MPS [0-9]+ from $HOA to $VM_HA_ADDR" 10 >/dev/null || vm_die "the MN sent no Mobile Prefix Solicitation"
 ok "$(vm_wait_log ha-d "MPS [0-9]+ from $HOA: MPA with 2001:db8:1::/64" 10)"
 ok "$(vm_wait_log mn-d "MPA [0-9]+: prefix 2001:db8:1::/64 valid [0-9]+ s preferred [0-9]+ s" 10)"
+policies=$(ip -n mn xfrm policy list ptype sub)
+grep -q "proto ipv6-icmp type 146" <<<"$policies" || vm_die "no MPS policy on the MN: $policies"
 mip6d_stop mn-d
+mip6d_same_state mn-xfrm "$mn_xfrm_before" "$(ip -n mn xfrm policy list ptype sub; ip -n mn xfrm policy list)"
+ok "the MN's prefix discovery policies are gone after SIGTERM"
 mip6d_stop ha2-d
 mip6d_stop ha-d
 mip6d_same_state ha "$ha_before" "$(vm_kernel_state ha)"

@@ -88,6 +88,7 @@ fn vm_mip6d_dhaad_finds_the_preferred_home_agent() -> Result<()> {
             "mip6d: ok registered with the preferred HA 2001:db8:1::3; CN -> home address ping: ",
             "mip6d: ok refused by 2001:db8:1::3, registered with 2001:db8:1::2; CN -> home address ping: ",
             "mip6d: ok mip6d[",
+            "mip6d: ok the MN's prefix discovery policies are gone after SIGTERM",
             "mip6d: ok home agent state restored after SIGTERM",
             "mip6d: all checks passed",
         ],

@@ -6,12 +6,12 @@
 //! lifetime), at once after a BA with status 1 (umip.md §4.1). As RFC 6275
 //! §6.7 wants, it leaves from the care-of address with a Home Address option:
 //! an XFRM out sub-policy (ICMPv6 type 146, home address → home agent) with
-//! the HAO template that the home agent's HAO state of [`super::away`]
-//! fills, installed with the first solicitation and removed with the
-//! binding. The advertisement comes back through the tunnel (our home
-//! agent); one with a Type 2 routing header (RFC 6275 §6.8, UMIP's home
-//! agent) would also need an inbound ICMPv6 policy with an RH2 template,
-//! which is not installed yet.
+//! the HAO template that the HAO state of [`super::away`] fills. The
+//! advertisement comes back through the tunnel (our home agent) or with a
+//! Type 2 routing header (RFC 6275 §6.8, UMIP's home agent), which the RH2
+//! state of [`super::away`] processes and an in sub-policy (ICMPv6, home
+//! agent → home address, optional RH2 template) lets through. Both policies
+//! are installed with the first solicitation and removed with the binding.
 //! An accepted advertisement's home prefix gives the home prefix's valid
 //! lifetime, which bounds when the next solicitation goes out.
 //! `SendMobPfxSols disabled` sends none.
@@ -40,19 +40,31 @@ pub(super) struct PrefixDiscovery {
     enabled: bool,
     /// Valid lifetime end of the home prefix, as the last MPA told.
     home_valid_until: Option<std::time::Instant>,
-    /// The HAO policy for solicitations to this home agent, if installed.
+    /// The home agent the XFRM policies are installed for.
     policy_to: Option<Ipv6Addr>,
 }
 
-fn hao_policy(hoa: Ipv6Addr, ha: Ipv6Addr) -> XfrmPolicy {
+/// Solicitations out with an HAO; advertisements in, with an RH2 or not.
+/// (Inbound, the kernel reads the ICMPv6 type right after the IPv6 header,
+/// i.e. from the routing header: the in-policy names no type.)
+fn policies(hoa: Ipv6Addr, ha: Ipv6Addr) -> [XfrmPolicy; 2] {
     let any = Ipv6Addr::UNSPECIFIED;
-    XfrmPolicy::new(
-        Selector::hosts(hoa, ha).icmp6_type(TYPE_MOBILE_PREFIX_SOLICIT),
-        PolicyDir::Out,
-        PolicyType::Sub,
-        XFRM_PRIO_HOME_SIG,
-    )
-    .tmpl(Template::ro(XfrmProto::Hao, any, any))
+    [
+        XfrmPolicy::new(
+            Selector::hosts(hoa, ha).icmp6_type(TYPE_MOBILE_PREFIX_SOLICIT),
+            PolicyDir::Out,
+            PolicyType::Sub,
+            XFRM_PRIO_HOME_SIG,
+        )
+        .tmpl(Template::ro(XfrmProto::Hao, any, any)),
+        XfrmPolicy::new(
+            Selector::hosts(ha, hoa).proto(mip6::consts::IPPROTO_ICMPV6),
+            PolicyDir::In,
+            PolicyType::Sub,
+            XFRM_PRIO_HOME_SIG,
+        )
+        .tmpl(Template::ro(XfrmProto::Route2, any, any).optional()),
+    ]
 }
 
 impl PrefixDiscovery {
@@ -94,13 +106,14 @@ impl MobileNode {
 
     async fn remove_solicitation_policy(&mut self) {
         if let Some(ha) = self.mpd.policy_to.take() {
-            let p = hao_policy(self.hoa, ha);
-            if let Err(e) = self
-                .kernel
-                .remove(Item::Policy(p.sel, p.dir, p.ptype))
-                .await
-            {
-                warn!("cannot remove the MPS policy: {e}");
+            for p in policies(self.hoa, ha) {
+                if let Err(e) = self
+                    .kernel
+                    .remove(Item::Policy(p.sel, p.dir, p.ptype))
+                    .await
+                {
+                    warn!("cannot remove a prefix discovery policy: {e}");
+                }
             }
         }
     }
@@ -127,11 +140,13 @@ impl MobileNode {
         };
         if self.mpd.policy_to != Some(self.ha) {
             self.remove_solicitation_policy().await;
-            if let Err(e) = self.kernel.add_policy(&hao_policy(self.hoa, self.ha)).await {
-                warn!("MPS policy: {e}");
-                return;
-            }
             self.mpd.policy_to = Some(self.ha);
+            for p in policies(self.hoa, self.ha) {
+                if let Err(e) = self.kernel.add_policy(&p).await {
+                    warn!("prefix discovery policy: {e}");
+                    return;
+                }
+            }
         }
         let bytes = match NdRepr::MobilePrefixSolicit(mps).emit_without_checksum() {
             Ok(b) => b,
