@@ -1,14 +1,17 @@
 //! The forwarding state of one home binding (umip.md §4.2 step 9): the
 //! ip6ip6 tunnel HA → CoA, the route to the home address through it (main
-//! table, metric 192) and the proxy neighbour entry that makes the HA answer
-//! Neighbor Solicitations for the home address on the home link.
+//! table, metric 192), for a mobile router the routes to its mobile network
+//! prefixes through it (table 252, which rule 1005 consults for forwarded
+//! traffic, metric 192; RFC 3963 §6.2), and the proxy neighbour entry that
+//! makes the HA answer Neighbor Solicitations for the home address on the
+//! home link.
 
 use std::net::{IpAddr, Ipv6Addr};
 
 use netcfg::{Ip6TnlSpec, ProxyNeigh, RouteSpec};
 use tracing::warn;
 
-use crate::kernel::{Item, Kernel, METRIC_MIP6_FWD};
+use crate::kernel::{Item, Kernel, METRIC_MIP6_FWD, TABLE_MIP6};
 
 /// One binding's kernel objects.
 #[derive(Debug, Clone)]
@@ -16,6 +19,8 @@ pub struct BindingState {
     pub home_address: Ipv6Addr,
     pub care_of_address: Ipv6Addr,
     pub ha_address: Ipv6Addr,
+    /// A mobile router's prefixes (empty for a mobile node).
+    pub mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
     tunnel: Option<(u32, String)>,
     items: Vec<Item>,
 }
@@ -26,12 +31,13 @@ impl BindingState {
         home_address: Ipv6Addr,
         care_of_address: Ipv6Addr,
         ha_address: Ipv6Addr,
-        _home_ifindex: u32,
+        mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
     ) -> BindingState {
         BindingState {
             home_address,
             care_of_address,
             ha_address,
+            mobile_network_prefixes,
             tunnel: None,
             items: Vec::new(),
         }
@@ -42,7 +48,7 @@ impl BindingState {
         self.tunnel.as_ref().map_or("-", |(_, n)| n.as_str())
     }
 
-    /// Installs tunnel, route and proxy entry.
+    /// Installs tunnel, routes and proxy entry.
     pub async fn install(
         &mut self,
         kernel: &mut Kernel,
@@ -56,6 +62,13 @@ impl BindingState {
             .metric(METRIC_MIP6_FWD);
         kernel.add_route(route.clone()).await?;
         self.items.push(Item::Route(route));
+        for &(prefix, len) in &self.mobile_network_prefixes {
+            let route = RouteSpec::prefix(IpAddr::V6(prefix), len, tnl.index)
+                .table(TABLE_MIP6)
+                .metric(METRIC_MIP6_FWD);
+            kernel.add_route(route.clone()).await?;
+            self.items.push(Item::Route(route));
+        }
         let proxy = ProxyNeigh {
             index: home_ifindex,
             addr: self.home_address,

@@ -51,6 +51,8 @@ impl HomeAgent {
             return;
         };
         let coa = b.care_of_address;
+        // (RFC 3963 §6.3: a mobile router's proxy NA has the Router flag.)
+        let mobile_router = !b.mobile_network_prefixes.is_empty();
         let installed = b.install(&mut self.kernel, run.home_ifindex).await;
         let tunnel = b.tunnel_name().to_owned();
         let status = match installed {
@@ -59,7 +61,7 @@ impl HomeAgent {
                 info!("binding {hoa} -> {coa} installed (tunnel {tunnel}, proxy on {home_if})");
                 if let Err(e) = self
                     .icmp
-                    .unsolicited_na(&home_if, run.home_ifindex, hoa, false)
+                    .unsolicited_na(&home_if, run.home_ifindex, hoa, mobile_router)
                     .await
                 {
                     debug!("unsolicited NA for {hoa}: {e}");

@@ -510,7 +510,12 @@ impl HomeAgent {
                         self.start_dad(home_address, home, msg.dst).await;
                         self.bindings.insert(
                             home_address,
-                            BindingState::pending(home_address, coa, msg.dst, home),
+                            BindingState::pending(
+                                home_address,
+                                coa,
+                                msg.dst,
+                                accepted.mobile_network_prefixes.clone(),
+                            ),
                         );
                     }
                     BcChange::Updated {

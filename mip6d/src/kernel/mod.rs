@@ -8,11 +8,16 @@ pub use ledger::{Item, Kernel};
 
 /// `RT6_TABLE_MIP6`.
 pub const TABLE_MIP6: u32 = 252;
+/// The main table (`to MNP` lookups of a mobile router).
+pub const TABLE_MAIN: u32 = 254;
+/// Rule: traffic to a mobile network prefix looks up the main table (MR).
+pub const RULE_PRIO_MNP_TO: u32 = 1000;
 /// Rule: traffic from the home address looks up table 252 (MN).
 pub const RULE_PRIO_HOA: u32 = 1001;
 /// Rule: blackhole for traffic from the home address (MN).
 pub const RULE_PRIO_HOA_BLACKHOLE: u32 = 1003;
-/// Rule: forwarded traffic looks up table 252 (HA).
+/// Rule: forwarded traffic looks up table 252 (HA); from a mobile network
+/// prefix (MR).
 pub const RULE_PRIO_FWD: u32 = 1005;
 /// Route metric `IP6_RT_PRIO_MIP6_OUT`.
 pub const METRIC_MIP6_OUT: u32 = 128;

@@ -4,6 +4,10 @@
 //! - the ip6ip6 tunnel CoA → HA over the CoA's interface, the home address
 //!   on it as a /128 `home nodad`;
 //! - rule 1001 (from HoA → table 252) and rule 1003 (blackhole from HoA);
+//! - for a mobile router (NEMO, RFC 3963; umip.md §4.4), per mobile network
+//!   prefix: rule 1000 (to MNP → main: what comes out of the tunnel for the
+//!   mobile network is delivered there) and rule 1005 (from MNP → table 252:
+//!   what the mobile network sends goes into the tunnel once registered);
 //! - table 252: HA/128 via the CoA's interface (metric 128), the route the
 //!   BU's first lookup needs before XFRM re-routes it from the CoA; after
 //!   the BA, `default dev <tunnel> metric 128`;
@@ -23,8 +27,8 @@ use netcfg::{Ip6TnlSpec, RouteSpec, RuleSpec};
 use tracing::warn;
 
 use crate::kernel::{
-    Item, Kernel, METRIC_MIP6_OUT, RULE_PRIO_HOA, RULE_PRIO_HOA_BLACKHOLE, TABLE_MIP6,
-    XFRM_PRIO_HOME_SIG,
+    Item, Kernel, METRIC_MIP6_OUT, RULE_PRIO_FWD, RULE_PRIO_HOA, RULE_PRIO_HOA_BLACKHOLE,
+    RULE_PRIO_MNP_TO, TABLE_MAIN, TABLE_MIP6, XFRM_PRIO_HOME_SIG,
 };
 
 type Res<T> = Result<T, netcfg::Error>;
@@ -44,6 +48,8 @@ pub struct Away {
     pub tunnel: (u32, String),
     /// The table-252 default route via the tunnel is installed.
     pub default_route: bool,
+    /// A mobile router's prefixes (empty for a mobile node).
+    mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
     items: Vec<Item>,
 }
 
@@ -61,6 +67,23 @@ fn ha_route(ha: Ipv6Addr, ifindex: u32) -> RouteSpec {
         .metric(METRIC_MIP6_OUT)
 }
 
+/// A mobile router's two rules for one prefix.
+fn mnp_rules(prefix: Ipv6Addr, len: u8) -> [RuleSpec; 2] {
+    let base = RuleSpec::from_addr(IpAddr::V6(prefix), RULE_PRIO_FWD, TABLE_MIP6);
+    let from = RuleSpec {
+        src: Some((IpAddr::V6(prefix), len)),
+        ..base.clone()
+    };
+    let to = RuleSpec {
+        src: None,
+        priority: Some(RULE_PRIO_MNP_TO),
+        table: TABLE_MAIN,
+        ..base
+    }
+    .to(IpAddr::V6(prefix), len);
+    [to, from]
+}
+
 impl Away {
     /// Leaves home (or starts away): installs everything but the default route.
     pub async fn enter(
@@ -69,6 +92,7 @@ impl Away {
         ha: Ipv6Addr,
         coa: Ipv6Addr,
         coa_ifindex: u32,
+        mobile_network_prefixes: &[(Ipv6Addr, u8)],
     ) -> Res<Away> {
         let tnl = kernel
             .add_tunnel(&Ip6TnlSpec::mip6(coa, ha, coa_ifindex))
@@ -80,6 +104,7 @@ impl Away {
             coa_ifindex,
             tunnel: (tnl.index, tnl.name.clone()),
             default_route: false,
+            mobile_network_prefixes: mobile_network_prefixes.to_vec(),
             items: vec![Item::Tunnel(tnl.index)],
         };
         if let Err(e) = away.install_rest(kernel).await {
@@ -103,6 +128,12 @@ impl Away {
         let bh = RuleSpec::blackhole_from(IpAddr::V6(hoa), RULE_PRIO_HOA_BLACKHOLE);
         kernel.add_rule(bh.clone()).await?;
         self.items.push(Item::Rule(bh));
+        for &(prefix, len) in &self.mobile_network_prefixes {
+            for rule in mnp_rules(prefix, len) {
+                kernel.add_rule(rule.clone()).await?;
+                self.items.push(Item::Rule(rule));
+            }
+        }
         let route = ha_route(ha, self.coa_ifindex);
         kernel.add_route(route.clone()).await?;
         self.items.push(Item::Route(route));

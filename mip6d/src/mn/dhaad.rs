@@ -226,7 +226,16 @@ impl MobileNode {
         let Location::Away(p) = self.location else {
             return Vec::new();
         };
-        match Away::enter(&mut self.kernel, self.hoa, ha, p.address, p.ifindex).await {
+        match Away::enter(
+            &mut self.kernel,
+            self.hoa,
+            ha,
+            p.address,
+            p.ifindex,
+            &self.mobile_network_prefixes,
+        )
+        .await
+        {
             Ok(a) => {
                 info!("tunnel {} {} -> {ha}", a.tunnel.1, p.address);
                 self.away = Some(a);

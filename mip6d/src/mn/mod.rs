@@ -84,6 +84,9 @@ struct MobileNode {
     moved_at: Option<Instant>,
     /// miredo's D-Bus notices for the `Tunnel enabled` interfaces.
     tunnel_notices: mpsc::Receiver<TunnelNotice>,
+    /// A mobile router's prefixes (`IsMobRtr` with MNPs), routed through the
+    /// tunnel while away.
+    mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
     /// The CoA interface and MTU last warned about (see `check_tunnel_mtu`).
     mtu_warned: Option<(u32, u32)>,
 }
@@ -237,6 +240,14 @@ impl MobileNode {
             moved_at: None,
             tunnel_notices: tunnel_bus::watch(tunnel_names),
             mtu_warned: None,
+            mobile_network_prefixes: if link.is_mob_rtr {
+                link.mobile_network_prefixes
+                    .iter()
+                    .map(|p| (p.addr, p.len))
+                    .collect()
+            } else {
+                Vec::new()
+            },
         };
         let links = mn
             .kernel
@@ -607,7 +618,16 @@ impl MobileNode {
             }
             None => {
                 info!("away from home: CoA {} on {name}", p.address);
-                match Away::enter(&mut self.kernel, self.hoa, self.ha, p.address, p.ifindex).await {
+                match Away::enter(
+                    &mut self.kernel,
+                    self.hoa,
+                    self.ha,
+                    p.address,
+                    p.ifindex,
+                    &self.mobile_network_prefixes,
+                )
+                .await
+                {
                     Ok(a) => {
                         info!("tunnel {} {} -> {}", a.tunnel.1, p.address, self.ha);
                         self.away = Some(a);
