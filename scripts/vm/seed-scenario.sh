@@ -174,6 +174,11 @@ if [ -n "$SEED_HOOK_MTU" ]; then
 elif [ -n "$SEED_TEREDO_MTU" ]; then
   seed_ok "Teredo MTU $SEED_TEREDO_MTU (server and relay InterfaceMTU): $mtu_now on the MN's teredo"
 fi
+# mip6d fits the home tunnel to its CoA link: the teredo MTU less 40, at least 1280.
+want_tnl=$((mn_mtu - 40 < 1280 ? 1280 : mn_mtu - 40))
+tnl_now=$(ip -n mn -o link show dev ip6tnl1 | grep -o 'mtu [0-9]*')
+[ "$tnl_now" = "mtu $want_tnl" ] || vm_die "the MN's home tunnel has $tnl_now, expected $want_tnl (teredo $mn_mtu)"
+seed_ok "home tunnel MTU $want_tnl over teredo $mn_mtu"
 mtu_probe "$teredo1"
 
 # --- 2. IPv4 network change while on Teredo ---------------------------------------

@@ -5,66 +5,8 @@
 //!
 //! Needs root and `scripts/deps.sh`; fails, never skips, without them.
 
-use std::process::Command;
-use std::time::Instant;
-
-use anyhow::{ensure, Context, Result};
-use e2e::{repo_root, require_root};
-
-/// Builds the daemon the guest runs (the guest sees the host's target directory).
-fn build_mip6d() -> Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let out = Command::new(&cargo)
-        .args(["build", "-p", "mip6d", "--bins"])
-        .current_dir(repo_root())
-        .output()
-        .with_context(|| format!("cannot run {cargo}"))?;
-    ensure!(
-        out.status.success(),
-        "cargo build -p mip6d failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(())
-}
-
-/// Runs `script` in the VM and checks that every line of `expected` begins a
-/// line of its output; returns the output.
-fn run_guest(script: &str, expected: &[&str]) -> Result<String> {
-    require_root()?;
-    build_mip6d()?;
-    let vm = repo_root().join("scripts/vm.sh");
-    let started = Instant::now();
-    let out = Command::new(&vm)
-        .args(["run", script])
-        .env("VM_TIMEOUT", "480")
-        .current_dir(repo_root())
-        .output()
-        .with_context(|| format!("cannot run {}", vm.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let transcript = format!(
-        "exit status {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!(
-        "vm.sh run {script} took {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    ensure!(
-        out.status.code() == Some(0),
-        "{script} failed (124 is vm.sh's time-out, 125 a guest that did not boot):\n{transcript}"
-    );
-    for line in expected {
-        ensure!(
-            stdout.lines().any(|l| l.starts_with(line)),
-            "no line starting {line:?} in the guest's output:\n{transcript}"
-        );
-    }
-    for l in stdout.lines().filter(|l| l.starts_with("mip6d: ok")) {
-        eprintln!("{l}");
-    }
-    Ok(stdout)
-}
+use anyhow::{ensure, Result};
+use e2e::vm::GuestRun;
 
 /// `HomeAgentAddress` left out: the MN finds its HA by DHAAD from its CoA and
 /// registers (CN ping answered), the HA's anycast address and kernel state go
@@ -75,9 +17,14 @@ fn run_guest(script: &str, expected: &[&str]) -> Result<String> {
 /// home prefix.
 #[test]
 fn vm_mip6d_dhaad_finds_the_preferred_home_agent() -> Result<()> {
-    let out = run_guest(
-        "scripts/vm/mip6d-dhaad.sh",
-        &[
+    let out = GuestRun {
+        script: "scripts/vm/mip6d-dhaad.sh",
+        args: &[],
+        // 60-90 s on an idle machine, about 3 min on a loaded one.
+        timeout_s: 480,
+        echo_prefix: "mip6d: ok",
+    }
+    .expect(&[
             "mip6d: ok lab up, MN on link A",
             "mip6d: ok the HA joined the home-agents anycast address and lists itself (preference 10)",
             "mip6d: ok ",
@@ -91,8 +38,7 @@ fn vm_mip6d_dhaad_finds_the_preferred_home_agent() -> Result<()> {
             "mip6d: ok the MN's prefix discovery policies are gone after SIGTERM",
             "mip6d: ok home agent state restored after SIGTERM",
             "mip6d: all checks passed",
-        ],
-    )?;
+        ])?;
     for seen in [
         "MPA with 2001:db8:1::/64",
         "MPA ",

@@ -7,81 +7,21 @@
 //! Needs root and `scripts/deps.sh` (plus Debian's miredo and miredo-server, nftables,
 //! dbus); fails, never skips, without them.
 
-use std::process::Command;
-use std::sync::OnceLock;
-use std::time::Instant;
+use anyhow::Result;
+use e2e::vm::GuestRun;
 
-use anyhow::{anyhow, ensure, Context, Result};
-use e2e::{repo_root, require_root};
-
-/// Builds the binaries the guest runs (it sees the host's target directory), once per
-/// test process.
-fn build_daemons() -> Result<()> {
-    static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-            let out = Command::new(&cargo)
-                .args(["build", "-p", "miredo", "-p", "mip6d", "--bins"])
-                .current_dir(repo_root())
-                .output()
-                .map_err(|e| format!("cannot run {cargo}: {e}"))?;
-            if out.status.success() {
-                Ok(())
-            } else {
-                Err(format!(
-                    "cargo build -p miredo -p mip6d failed:\n{}",
-                    String::from_utf8_lossy(&out.stderr)
-                ))
-            }
-        })
-        .clone()
-        .map_err(|e| anyhow!(e))
-}
-
-/// Runs `seed-scenario.sh IMPL` in the VM and checks that every line of `expected`
+/// Runs `seed-scenario.sh ARGS` in the VM and checks that every line of `expected`
 /// begins a line of its output; returns the output.
 fn run_seed(args: &[&str], expected: &[&str]) -> Result<String> {
-    require_root()?;
-    build_daemons()?;
-    let vm = repo_root().join("scripts/vm.sh");
-    let started = Instant::now();
-    let out = Command::new(&vm)
-        .args(["run", "scripts/vm/seed-scenario.sh"])
-        .args(args)
+    GuestRun {
+        script: "scripts/vm/seed-scenario.sh",
+        args,
         // About 1 min (ours) and 1.5 min (Debian's, whose refresh is 30 s) on an idle
         // machine; the rest is room for a loaded CI machine under TCG.
-        .env("VM_TIMEOUT", "420")
-        .current_dir(repo_root())
-        .output()
-        .with_context(|| format!("cannot run {}", vm.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let transcript = format!(
-        "exit status {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!(
-        "vm.sh run seed-scenario.sh {} took {:.1}s",
-        args.join(" "),
-        started.elapsed().as_secs_f64()
-    );
-    ensure!(
-        out.status.code() == Some(0),
-        "seed-scenario.sh {} failed (124 is vm.sh's time-out, 125 a guest that did not \
-         boot):\n{transcript}",
-        args.join(" ")
-    );
-    for line in expected {
-        ensure!(
-            stdout.lines().any(|l| l.starts_with(line)),
-            "no line starting {line:?} in the guest's output:\n{transcript}"
-        );
+        timeout_s: 420,
+        echo_prefix: "seed: ",
     }
-    for l in stdout.lines().filter(|l| l.starts_with("seed: ")) {
-        eprintln!("{l}");
-    }
-    Ok(stdout)
+    .expect(expected)
 }
 
 /// Our miredo and our mip6d on one bus: native IPv6 → IPv4-only network (Teredo CoA
@@ -103,6 +43,7 @@ fn vm_seed_ours_native_to_teredo_network_change_back_and_server_loss() -> Result
             "seed: ok 1. state: mip6d registered, CoA 2001:0:c000:201:",
             "seed: ok 1. mip6ctl status: care-of address 2001:0:c000:201:",
             "seed: ok Teredo MTU 1400 (server and relay InterfaceMTU): mtu 1400",
+            "seed: ok home tunnel MTU 1360 over teredo 1400",
             "seed: mtu cn-to-hoa inner 1280 bytes (ping -s 1232): ",
             "seed: mtu hoa-to-cn inner 1280 bytes (ping -s 1232): ",
             "seed: ok 2. wlan0 198.18.2.",
@@ -134,6 +75,7 @@ fn vm_seed_debian_miredo_native_to_teredo_and_network_change() -> Result<()> {
             "seed: ok 1. CN -> HoA ping answered through the tunnel over Teredo",
             "seed: ok Teredo MTU 1400 from the client hook (relay InterfaceMTU 1400",
             "seed: mtu cn-to-hoa inner 1280 bytes (ping -s 1232): ",
+            "seed: ok home tunnel MTU 1360 over teredo 1400",
             "seed: mtu hoa-to-cn inner 1280 bytes (ping -s 1232): ",
             "seed: ok 2. wlan0 198.18.2.",
             "seed: ok 2. state: mip6d registered, CoA 2001:0:c000:201:",

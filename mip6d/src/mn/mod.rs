@@ -648,16 +648,18 @@ impl MobileNode {
             .bul
             .register(std::time::Instant::now(), p.address, lifetime);
         self.handle_bul_events(events).await;
-        self.check_tunnel_mtu(p.ifindex).await;
+        self.fit_tunnel_mtu(p.ifindex).await;
     }
 
-    /// The home tunnel adds 40 bytes, and Linux's ip6ip6 tunnel never
-    /// fragments its outer packets (it keeps an inner MTU of at least 1280
-    /// and drops what then does not fit). Over a CoA interface with an MTU
-    /// below 1320 (Teredo's default 1280), packets of 1241–1280 bytes to or
-    /// from the home address are lost: say so once per interface and MTU
-    /// (docs/mobile-ipv6-over-teredo.md).
-    async fn check_tunnel_mtu(&mut self, index: u32) {
+    /// The home tunnel's MTU follows its CoA link: that link's MTU less the
+    /// 40 bytes of the outer header, at least 1280. (The kernel derives it
+    /// only when the tunnel is created or changed, and from the route to the
+    /// HA at that moment, which a tunnel daemon's hook may not have set up
+    /// yet.) Linux's ip6ip6 tunnel never fragments its outer packets, so over
+    /// a CoA link below 1320 bytes (Teredo's default 1280) packets of
+    /// 1241–1280 bytes to or from the home address are lost: said once per
+    /// link and MTU (docs/mobile-ipv6-over-teredo.md).
+    pub(super) async fn fit_tunnel_mtu(&mut self, index: u32) {
         const NEEDED: u32 = 1280 + 40;
         let Ok(links) = self.kernel.nl.links().await else {
             return;
@@ -665,6 +667,19 @@ impl MobileNode {
         let Some(link) = links.iter().find(|l| l.index == index) else {
             return;
         };
+        if let Some((tunnel, name)) = self.away.as_ref().map(|a| a.tunnel.clone()) {
+            let wanted = link.mtu.saturating_sub(40).max(1280);
+            let current = links.iter().find(|l| l.index == tunnel).map(|l| l.mtu);
+            if current.is_some_and(|m| m != wanted) {
+                match self.kernel.nl.set_mtu(tunnel, wanted).await {
+                    Ok(()) => debug!(
+                        "{name}: MTU {wanted} (CoA link {} MTU {})",
+                        link.name, link.mtu
+                    ),
+                    Err(e) => warn!("{name}: MTU {wanted}: {e}"),
+                }
+            }
+        }
         if link.mtu >= NEEDED || self.mtu_warned == Some((index, link.mtu)) {
             return;
         }

@@ -100,6 +100,11 @@ impl MobileNode {
                             error!("cannot route through the tunnel: {e}");
                         }
                     }
+                    // (A tunnel daemon's hook may have set the CoA link's MTU
+                    // after the address that triggered the move.)
+                    if let Location::Away(p) = self.location {
+                        self.fit_tunnel_mtu(p.ifindex).await;
+                    }
                 }
                 BulEvent::Deregistered => {
                     info!("deregistered from {}", self.ha);
