@@ -76,15 +76,7 @@ ping_gap() {
     END { printf "%.3f %d\n", gap, lost }' "$VM_LAB/bench-ping.log"
 }
 
-seed_load_modules
-seed_up a
-seed_start_server
-seed_start_relay
-# shellcheck disable=SC2119
-mip6d_ha_conf
-# shellcheck disable=SC2119
-seed_mn_conf
-seed_start_mn_bus
+seed_lab_up
 dbus-monitor --address "$SEED_MN_BUS" \
   "type='signal',interface='org.umip_rs.Mip6d1.MobileNode',member='HandoverCompleted'" \
   >"$VM_LAB/monitor.log" 2>&1 &
@@ -96,7 +88,6 @@ if [ -n "$trace" ]; then
   dbus-monitor --address "$SEED_MN_BUS" "type='signal'" >"$VM_LAB/trace-bus.log" 2>&1 &
   echo $! >"$VM_LAB/trace-bus.pid"
 fi
-mip6d_start_ha
 seed_eth0_detach
 net=1
 seed_wlan_join "$net" >/dev/null

@@ -50,16 +50,7 @@ lost_since() { # pings lost since the ping log had LINES lines (sequence gaps)
 say "lab: home link 2001:db8:1::/64 (our home agent), foreign IPv6 link A 2001:db8:a::/64,"
 echo "   Teredo server 192.0.2.1/.2 and relay 198.51.100.1 (ours), IPv4-only networks"
 echo "   198.18.1.0/24 and 198.18.2.0/24 behind two NATs, a correspondent 2001:db8:c::2"
-seed_load_modules
-seed_up a
-seed_start_server
-seed_start_relay
-# shellcheck disable=SC2119
-mip6d_ha_conf
-# shellcheck disable=SC2119
-seed_mn_conf
-seed_start_mn_bus
-mip6d_start_ha
+seed_lab_up
 say "the mobile node's mip6d.conf (the seed's interfaces)"
 grep -E 'Interface|MnHomeLink|Home' "$VM_LAB/mn.conf" | sed 's/^/   /'
 seed_start_miredo ours

@@ -210,6 +210,21 @@ seed_down() {
   vm_topology_down
 }
 
+# The lab with its fixed parts running: namespaces (the MN's eth0 on link A), the Teredo
+# server and relay, ha.conf and the seed's mn.conf, the MN's bus, the home agent.
+seed_lab_up() {
+  seed_load_modules
+  seed_up a
+  seed_start_server
+  seed_start_relay
+  # shellcheck disable=SC2119 # no extra configuration lines
+  mip6d_ha_conf
+  # shellcheck disable=SC2119
+  seed_mn_conf
+  seed_start_mn_bus
+  mip6d_start_ha
+}
+
 # --- Teredo server and relay -------------------------------------------------
 # The server and the relay, ours or Debian's (SEED_INFRA); each waits until ready.
 seed_start_server() {
@@ -242,6 +257,7 @@ seed_start_relay() {
 
 # --- the mobile node -----------------------------------------------------------
 # The seed's mip6d.conf for the MN (plus the lab's home link on eth0), in $VM_LAB/mn.conf.
+# shellcheck disable=SC2120 # extra lines are optional
 seed_mn_conf() {
   {
     echo 'NodeConfig MN;'

@@ -54,16 +54,7 @@ restart_bus() {
   [ "$(mip6d_start_bus bus-mn)" = "$SEED_MN_BUS" ] || vm_die "the bus came back at another address"
 }
 
-seed_load_modules
-seed_up a
-seed_start_server
-seed_start_relay
-# shellcheck disable=SC2119
-mip6d_ha_conf
-# shellcheck disable=SC2119
-seed_mn_conf
-seed_start_mn_bus
-mip6d_start_ha
+seed_lab_up
 seed_eth0_detach
 seed_wlan_join 1 >/dev/null
 seed_start_miredo ours

@@ -116,18 +116,8 @@ mtu_probe() {
   echo "seed: mtu ha route to the CoA: $(ip -n ha -6 route get "$coa" 2>&1 | head -n 1)"
 }
 
-seed_load_modules
-seed_up a
-seed_start_server
-seed_start_relay
+seed_lab_up
 seed_ok "lab up ($SEED_INFRA Teredo server and relay), MN's eth0 on link A"
-
-# shellcheck disable=SC2119 # no extra configuration lines
-mip6d_ha_conf
-# shellcheck disable=SC2119
-seed_mn_conf
-seed_start_mn_bus
-mip6d_start_ha
 if [ "$impl" = debian ]; then
   # As at boot on an IPv4 network: Debian's miredo only notices IPv4 changes at its
   # 30 s refresh and pauses 100 s after 3 failed tries, so it starts with wlan0 up.
