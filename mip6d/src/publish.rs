@@ -27,6 +27,7 @@ pub struct Publisher {
 #[derive(Debug)]
 struct Inner {
     service: Mip6dService,
+    role: Role,
     last_mn: Option<MobileNodeState>,
     last_ha: Option<HomeAgentState>,
 }
@@ -49,20 +50,21 @@ impl Publisher {
                 Mip6dService::disabled()
             }
         };
-        let publisher = Publisher::new(service);
-        tokio::spawn(keep_published(publisher.inner.clone(), role));
+        let publisher = Publisher::new(service, role);
+        tokio::spawn(bus::keep_published(publisher.inner.clone(), RETRY_EVERY));
         publisher
     }
 
     /// A publisher that publishes nothing.
     pub fn disabled() -> Publisher {
-        Publisher::new(Mip6dService::disabled())
+        Publisher::new(Mip6dService::disabled(), Role::CorrespondentNode)
     }
 
-    fn new(service: Mip6dService) -> Publisher {
+    fn new(service: Mip6dService, role: Role) -> Publisher {
         Publisher {
             inner: Arc::new(Mutex::new(Inner {
                 service,
+                role,
                 last_mn: None,
                 last_ha: None,
             })),
@@ -105,8 +107,8 @@ impl Publisher {
 }
 
 impl Inner {
-    /// (A connection that died is replaced by [`keep_published`], which sees it
-    /// close.)
+    /// (A connection that died is replaced by [`bus::keep_published`], which
+    /// sees it close.)
     fn after(&self, result: Result<(), bus::BusError>) {
         if let Err(e) = result {
             debug!("D-Bus update: {e}");
@@ -114,41 +116,30 @@ impl Inner {
     }
 }
 
-/// Waits for the connection to close, then connects again (every
-/// [`RETRY_EVERY`] until it works) and publishes the last state; forever.
-async fn keep_published(inner: Arc<Mutex<Inner>>, role: Role) {
-    loop {
-        let conn = inner.lock().await.service.connection().cloned();
-        if let Some(conn) = conn {
-            bus::connection_closed(&conn).await;
-            let mut guard = inner.lock().await;
-            let same = guard
-                .service
-                .connection()
-                .is_some_and(|c| c.unique_name() == conn.unique_name());
-            if same {
-                info!("D-Bus: connection to the system bus lost; reconnecting");
-                guard.service = Mip6dService::disabled();
-            }
-            continue;
-        }
-        tokio::time::sleep(RETRY_EVERY).await;
-        let Ok(service) = Mip6dService::start(role).await else {
-            continue;
+impl bus::Republish for Inner {
+    fn connection(&self) -> Option<bus::zbus::Connection> {
+        self.service.connection().cloned()
+    }
+
+    fn disconnect(&mut self) {
+        self.service = Mip6dService::disabled();
+    }
+
+    async fn reconnect(&mut self) -> bool {
+        let Ok(service) = Mip6dService::start(self.role).await else {
+            return false;
         };
-        info!("D-Bus: org.umip_rs.Mip6d1 published again");
-        let mut guard = inner.lock().await;
-        guard.service = service;
-        let (mn, ha) = (guard.last_mn.clone(), guard.last_ha.clone());
+        self.service = service;
         let mut result = Ok(());
-        if let Some(state) = mn {
-            result = guard.service.update_mobile_node(state).await;
+        if let Some(state) = self.last_mn.clone() {
+            result = self.service.update_mobile_node(state).await;
         }
-        if let Some(state) = ha {
-            result = result.and(guard.service.update_home_agent(state).await);
+        if let Some(state) = self.last_ha.clone() {
+            result = result.and(self.service.update_home_agent(state).await);
         }
         if let Err(e) = result {
             debug!("D-Bus update after reconnection: {e}");
         }
+        true
     }
 }

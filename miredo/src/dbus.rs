@@ -25,6 +25,8 @@ pub struct Publisher {
 struct Inner {
     service: bus::TunnelService,
     last: Option<bus::TunnelState>,
+    iface: String,
+    control: mpsc::Sender<Control>,
 }
 
 impl Drop for Publisher {
@@ -59,8 +61,10 @@ impl Publisher {
         let inner = Arc::new(Mutex::new(Inner {
             service,
             last: None,
+            iface: iface.to_owned(),
+            control,
         }));
-        let keeper = tokio::spawn(keep_published(inner.clone(), iface.to_owned(), control));
+        let keeper = tokio::spawn(bus::keep_published(inner.clone(), RETRY_EVERY));
         Publisher {
             inner,
             keeper: keeper.abort_handle(),
@@ -111,36 +115,26 @@ impl Publisher {
     }
 }
 
-/// Waits for the connection to close, then connects again (every
-/// [`RETRY_EVERY`] until it works) and publishes the last state; until aborted.
-async fn keep_published(inner: Arc<Mutex<Inner>>, iface: String, control: mpsc::Sender<Control>) {
-    loop {
-        let conn = inner.lock().await.service.connection().cloned();
-        if let Some(conn) = conn {
-            bus::connection_closed(&conn).await;
-            let mut guard = inner.lock().await;
-            let same = guard
-                .service
-                .connection()
-                .is_some_and(|c| c.unique_name() == conn.unique_name());
-            if same {
-                tracing::info!("D-Bus: connection to the system bus lost; reconnecting");
-                guard.service = bus::TunnelService::disabled();
-            }
-            continue;
-        }
-        tokio::time::sleep(RETRY_EVERY).await;
-        let Ok(service) = start_service(&iface, &control).await else {
-            continue;
+impl bus::Republish for Inner {
+    fn connection(&self) -> Option<bus::zbus::Connection> {
+        self.service.connection().cloned()
+    }
+
+    fn disconnect(&mut self) {
+        self.service = bus::TunnelService::disabled();
+    }
+
+    async fn reconnect(&mut self) -> bool {
+        let Ok(service) = start_service(&self.iface, &self.control).await else {
+            return false;
         };
-        tracing::info!("D-Bus: {} published again", bus::MIREDO_BUS_NAME);
-        let mut guard = inner.lock().await;
-        guard.service = service;
-        if let Some(state) = guard.last.clone() {
-            if let Err(e) = guard.service.update(state).await {
+        self.service = service;
+        if let Some(state) = self.last.clone() {
+            if let Err(e) = self.service.update(state).await {
                 tracing::debug!("D-Bus update after reconnection: {e}");
             }
         }
+        true
     }
 }
 

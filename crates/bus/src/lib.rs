@@ -23,6 +23,7 @@ mod changed;
 mod client;
 pub mod mip6d;
 mod path;
+mod republish;
 mod server;
 mod tunnel;
 
@@ -31,6 +32,7 @@ pub use client::{
     AddressChangedEvents, TunnelProxy,
 };
 pub use path::{escape_path_element, tunnel_object_path, unescape_path_element};
+pub use republish::{keep_published, Republish};
 pub use server::{ServerService, ServerState, SERVER_BUS_NAME, SERVER_INTERFACE, SERVER_PATH};
 pub use tunnel::{BusError, State, TunnelService, TunnelState};
 
