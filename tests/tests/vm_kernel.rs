@@ -10,10 +10,10 @@
 //! Needs root and `scripts/deps.sh`; fails, never skips, without them.
 
 use std::process::Command;
-use std::time::Instant;
 
 use anyhow::{ensure, Context, Result};
-use e2e::{repo_root, require_root};
+use e2e::repo_root;
+use e2e::vm::GuestRun;
 
 /// Builds the example the guest runs (the guest sees the host's target directory).
 fn build_kernel_ops() -> Result<()> {
@@ -33,32 +33,14 @@ fn build_kernel_ops() -> Result<()> {
 
 #[test]
 fn vm_kernel_ops_install_handover_remove_and_mh_sockets() -> Result<()> {
-    require_root()?;
     build_kernel_ops()?;
-    let vm = repo_root().join("scripts/vm.sh");
-    let started = Instant::now();
-    let out = Command::new(&vm)
-        .args(["run", "scripts/vm/kernel-ops.sh"])
-        .env("VM_TIMEOUT", "240")
-        .current_dir(repo_root())
-        .output()
-        .with_context(|| format!("cannot run {}", vm.display()))?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let transcript = format!(
-        "exit status {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    eprintln!(
-        "vm.sh run kernel-ops.sh took {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    ensure!(
-        out.status.code() == Some(0),
-        "the VM kernel-ops test failed (124 is vm.sh's time-out, 125 a guest that did \
-         not boot):\n{transcript}"
-    );
-    for line in [
+    GuestRun {
+        script: "scripts/vm/kernel-ops.sh",
+        args: &[],
+        timeout_s: 240,
+        echo_prefix: "kops: ok",
+    }
+    .expect_built(&[
         "kops: probe CONFIG_IPV6_MIP6: present",
         "kops: probe CONFIG_IPV6_TUNNEL: present",
         "kops: probe CONFIG_XFRM_SUB_POLICY: present",
@@ -81,11 +63,6 @@ fn vm_kernel_ops_install_handover_remove_and_mh_sockets() -> Result<()> {
         "kops: ok HAO without an inbound policy reported (hao, 2001:db8:1::100 -> 2001:db8:1::2, addr 2001:db8:a::100)",
         "kops: ok xfrm flush of sub policies and route2/hao states",
         "kops: all checks passed",
-    ] {
-        ensure!(
-            stdout.lines().any(|l| l == line),
-            "no line {line:?} in the guest's output:\n{transcript}"
-        );
-    }
+    ])?;
     Ok(())
 }
