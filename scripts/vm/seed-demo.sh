@@ -34,12 +34,12 @@ show_state() {
 }
 
 # Waits for mip6d's BA for a CoA matching REGEX after log line MARK; prints the time
-# since T0 and the CoA.
+# since T0 (WHAT happened then) and the CoA.
 wait_ba() {
-  local mark=$1 regex=$2 t0=$3 line
+  local mark=$1 regex=$2 t0=$3 what=${4:-the change} line
   line=$(seed_wait_log_after mn-d "$mark" "(handover completed: .* -> |registered: $HOA via )$regex" 60) ||
     vm_die "no BA for a CoA matching /$regex/"
-  echo "   BA received $(secs "$t0" "$(now)") s after the change: ${line#*: }"
+  echo "   BA received $(secs "$t0" "$(now)") s after $what: ${line#*: }"
 }
 
 lost_since() { # pings lost since the ping log had LINES lines (sequence gaps)
@@ -57,7 +57,7 @@ seed_start_miredo ours
 t0=$(now)
 mip6d_start_mn
 mark=0
-wait_ba "$mark" '2001:db8:a:[0-9a-f:]*' "$t0"
+wait_ba "$mark" '2001:db8:a:[0-9a-f:]*' "$t0" "mip6d's start"
 vm_spawn demo-ping cn ping -6 -n -i 0.05 -W 1 "$HOA"
 seed_ping_wait_flowing demo-ping 20 || vm_die "the correspondent's ping is not answered"
 show_state
@@ -93,7 +93,7 @@ seed_ping_wait_flowing demo-ping 20 || vm_die "no answers back on link A"
 echo "   correspondent's pings lost: $(lost_since "$pmark")"
 show_state
 
-say "the HandoverCompleted signals mip6d sent (interface, old CoA, new CoA, µs from move to BA)"
+say "mip6d's log of the handovers (each also a HandoverCompleted signal on D-Bus)"
 grep -E 'handover completed' "$VM_LAB/mn-d.log" | sed 's/^/   /'
 
 say "tearing down"
