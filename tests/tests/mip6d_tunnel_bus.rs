@@ -1,7 +1,8 @@
 //! mip6d's side of the D-Bus contract (DESIGN.md): the watcher a mobile node runs
 //! for its `Tunnel enabled` interfaces hears our miredo's `AddressChanged` on a
 //! private system bus, in the host lab (no MIPv6 kernel needed for this part):
-//! `up` with the Teredo address, `down` when the Teredo server is lost, and again
+//! `up` with the Teredo address, `down` when the Teredo server is lost (the State
+//! property first, then the hook's AddressChanged), and again
 //! after a restart of the bus (miredo reconnects and publishes again) and of
 //! miredo.
 
@@ -85,10 +86,23 @@ fn watcher_follows_miredo_across_server_loss_and_bus_and_daemon_restarts() -> Re
     ensure!(up.mtu == 1280, "{up:?}");
 
     lab.block_server()?;
+    // First the State property (no MTU), published before the hook removes the
+    // address, then the hook's AddressChanged.
     let down = next_notice(&rt, &mut rx, "down", Duration::from_secs(40), |n| {
         n.state == TunnelState::Down
     })?;
-    ensure!(down.signal && down.interface == "teredo", "{down:?}");
+    ensure!(
+        down.signal && down.interface == "teredo" && down.mtu == 0,
+        "{down:?}"
+    );
+    let hook_down = next_notice(
+        &rt,
+        &mut rx,
+        "the hook's down",
+        Duration::from_secs(5),
+        |n| n.state == TunnelState::Down,
+    )?;
+    ensure!(hook_down.mtu == 1280, "{hook_down:?}");
     lab.unblock_server()?;
     let back = next_notice(
         &rt,

@@ -7,8 +7,8 @@ use zbus::message::Type as MessageType;
 use zbus::zvariant::OwnedValue;
 use zbus::{proxy, Connection, MatchRule, MessageStream};
 
-use crate::path::tunnel_object_path;
-use crate::{ADDRESS_CHANGED, TUNNEL_INTERFACE};
+use crate::path::{tunnel_object_path, unescape_path_element};
+use crate::{ADDRESS_CHANGED, MIREDO_PATH_PREFIX, TUNNEL_INTERFACE};
 
 /// `org.miredo_rs.Miredo1.Tunnel`, client side. Build with [`tunnel_proxy`] (the object
 /// path depends on the interface name).
@@ -162,6 +162,74 @@ pub async fn subscribe_address_changed(
     }
     let inner = MessageStream::for_match_rule(rule.build(), conn, None).await?;
     Ok(AddressChangedEvents { inner })
+}
+
+/// A tunnel's `State` as announced in a `PropertiesChanged` of its object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TunnelStateChange {
+    /// The tunnel interface name (from the object path).
+    pub interface: String,
+    /// The new `State` (`down`, `qualifying`, `up`).
+    pub state: String,
+}
+
+/// `State` changes of miredo's tunnel objects.
+pub struct TunnelStateChanges {
+    inner: MessageStream,
+}
+
+impl std::fmt::Debug for TunnelStateChanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TunnelStateChanges")
+    }
+}
+
+impl TunnelStateChanges {
+    /// The next `State` change; `None` when the connection is closed. Changes of
+    /// other properties, other objects' signals and malformed ones are skipped.
+    pub async fn next(&mut self) -> Option<TunnelStateChange> {
+        while let Some(msg) = self.inner.next().await {
+            let Ok(msg) = msg else { continue };
+            let header = msg.header();
+            let Some(interface) = header
+                .path()
+                .and_then(|p| p.as_str().strip_prefix(MIREDO_PATH_PREFIX))
+                .and_then(|rest| rest.strip_prefix('/'))
+                .and_then(unescape_path_element)
+            else {
+                continue;
+            };
+            let body = msg.body();
+            let Ok((_, changed, _)) =
+                body.deserialize::<(String, HashMap<String, OwnedValue>, Vec<String>)>()
+            else {
+                continue;
+            };
+            let Some(state) = changed
+                .get("State")
+                .and_then(|v| String::try_from(v.clone()).ok())
+            else {
+                continue;
+            };
+            return Some(TunnelStateChange { interface, state });
+        }
+        None
+    }
+}
+
+/// Subscribes to `PropertiesChanged` of `org.miredo_rs.Miredo1.Tunnel` objects from
+/// any sender. miredo publishes `State` `down` before its hook removes the address,
+/// so this is the earliest notice of a lost tunnel.
+pub async fn subscribe_tunnel_state(conn: &Connection) -> zbus::Result<TunnelStateChanges> {
+    let rule = MatchRule::builder()
+        .msg_type(MessageType::Signal)
+        .interface("org.freedesktop.DBus.Properties")?
+        .member("PropertiesChanged")?
+        .path_namespace(MIREDO_PATH_PREFIX)?
+        .arg(0, TUNNEL_INTERFACE)?
+        .build();
+    let inner = MessageStream::for_match_rule(rule, conn, None).await?;
+    Ok(TunnelStateChanges { inner })
 }
 
 /// Resolves when `conn` closes (the bus went away, e.g. dbus-daemon restarted): its

@@ -28,8 +28,8 @@ mod server;
 mod tunnel;
 
 pub use client::{
-    connection_closed, subscribe_address_changed, tunnel_proxy, AddressChangedEvent,
-    AddressChangedEvents, TunnelProxy,
+    connection_closed, subscribe_address_changed, subscribe_tunnel_state, tunnel_proxy,
+    AddressChangedEvent, AddressChangedEvents, TunnelProxy, TunnelStateChange, TunnelStateChanges,
 };
 pub use path::{escape_path_element, tunnel_object_path, unescape_path_element};
 pub use republish::{keep_published, Republish};

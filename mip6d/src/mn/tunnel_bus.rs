@@ -1,6 +1,8 @@
 //! miredo's notices on D-Bus for `Tunnel enabled` interfaces (DESIGN.md, "The
-//! D-Bus contract"): the `AddressChanged` signal of `org.miredo_rs.Miredo1.Tunnel`,
-//! from any sender, and the tunnel object's properties when (re)connecting.
+//! D-Bus contract"): the `AddressChanged` signal of `org.miredo_rs.Miredo1.Tunnel`
+//! and the `State` property's changes (miredo publishes `down` before its hook
+//! removes the address), from any sender, and the tunnel object's properties when
+//! (re)connecting.
 //!
 //! Netlink stays the source of truth for addresses: a notice only makes the
 //! mobile node look again at once (`up`) or stop using an interface before the
@@ -112,10 +114,14 @@ async fn watch_connection(
 ) -> Result<(), ()> {
     // Subscribe before reading the properties: a change in between is then
     // seen twice rather than never.
-    let mut events = match bus::subscribe_address_changed(conn, None).await {
-        Ok(e) => e,
+    let subscriptions = tokio::try_join!(
+        bus::subscribe_address_changed(conn, None),
+        bus::subscribe_tunnel_state(conn)
+    );
+    let (mut addresses, mut states) = match subscriptions {
+        Ok(s) => s,
         Err(e) => {
-            debug!("D-Bus: AddressChanged subscription: {e}");
+            debug!("D-Bus: subscription: {e}");
             return Ok(());
         }
     };
@@ -124,19 +130,40 @@ async fn watch_connection(
             tx.send(notice).await.map_err(|_| ())?;
         }
     }
-    while let Some(ev) = events.next().await {
-        if !interfaces.contains(&ev.interface) {
-            continue;
-        }
-        match TunnelNotice::new(ev.interface, &ev.state, &ev.new_address, ev.mtu, true) {
-            Some(notice) => tx.send(notice).await.map_err(|_| ())?,
-            None => debug!(
-                "D-Bus: AddressChanged with state {:?} address {:?} ignored",
-                ev.state, ev.new_address
-            ),
+    loop {
+        // Biased, states first: both streams are fed in wire order, and a
+        // `down` State precedes the AddressChanged that follows the hook.
+        let notice = tokio::select! {
+            biased;
+            change = states.next() => {
+                let Some(change) = change else { return Ok(()) };
+                // Only the losses: miredo says `down` here before its hook
+                // removes the address; an `up` comes with its address in
+                // AddressChanged.
+                if !interfaces.contains(&change.interface) || change.state == "up" {
+                    continue;
+                }
+                TunnelNotice::new(change.interface, &change.state, "", 0, true)
+            }
+            ev = addresses.next() => {
+                let Some(ev) = ev else { return Ok(()) };
+                if !interfaces.contains(&ev.interface) {
+                    continue;
+                }
+                let notice = TunnelNotice::new(ev.interface, &ev.state, &ev.new_address, ev.mtu, true);
+                if notice.is_none() {
+                    debug!(
+                        "D-Bus: AddressChanged with state {:?} address {:?} ignored",
+                        ev.state, ev.new_address
+                    );
+                }
+                notice
+            }
+        };
+        if let Some(notice) = notice {
+            tx.send(notice).await.map_err(|_| ())?;
         }
     }
-    Ok(())
 }
 
 /// The tunnel object's state, if a miredo-rs instance serves it.

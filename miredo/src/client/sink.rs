@@ -110,6 +110,12 @@ impl StatusSink for ClientSink {
         };
         if level != inner.level {
             inner.level = level;
+            if level.is_none() && inner.last.as_ref() != Some(status) {
+                // The bus hears of the loss before the hook removes the
+                // address, so listeners (mip6d) can stop using it first.
+                inner.last = Some(status.clone());
+                self.bus.update(status).await;
+            }
             let ev = inner.tracker.as_mut().and_then(|t| match level {
                 Some((addr, mtu)) => t.up(&self.iface, HookParams::new(addr, u32::from(mtu))),
                 None => t.down(&self.iface),
