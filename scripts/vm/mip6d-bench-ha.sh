@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Benchmark (guest side; scripts/vm.sh run scripts/vm/mip6d-bench-ha.sh [N] [RATE]): our
+# home agent on the kernel datapath with N simulated mobile nodes (default 10000).
+# scripts/vm/mip6d-bulk-bu.py sends from the home link one home BU per mobile node
+# (home address 2001:db8:1::1:<i>, care-of address 2001:db8:a::1:<i>), paced at RATE
+# per second (default 1000), then, once every binding is installed, N refreshing BUs as
+# fast as it can. Measured: new bindings per second (each one: DAD for the home
+# address, an ip6ip6 tunnel, a route, a proxy neighbour entry, the BA), refreshes per
+# second (BA only), the home agent's RSS and the guest's used memory per binding.
+set -euo pipefail
+# shellcheck source=scripts/vm/guest-lib.sh
+. "$(dirname "$0")/guest-lib.sh"
+# shellcheck source=scripts/vm/mip6d-lib.sh
+. "$(dirname "$0")/mip6d-lib.sh"
+vm_in_guest
+mip6d_check_binary
+n=${1:-10000}
+rate=${2:-1000}
+vm_load_modules
+vm_topology_up home
+mkdir -p "$VM_LAB"
+# shellcheck disable=SC2119 # no extra lines
+mip6d_ha_conf
+sed -i 's/^DebugLevel 10;/DebugLevel 1;/' "$VM_LAB/ha.conf"
+mip6d_start_ha
+pid=$(cat "$VM_LAB/ha-d.pid")
+rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
+avail() { awk '/^MemAvailable/ { print $2 }' /proc/meminfo; }
+count() { grep -c "$1" "$VM_LAB/ha-d.log" || true; }
+# Waits (bounded) until the HA's log has N lines matching PATTERN; prints the seconds
+# since T0 and the count reached.
+wait_count() {
+  local pattern=$1 t0=$2 c=0 deadline=$((SECONDS + $3))
+  while [ "$SECONDS" -lt "$deadline" ]; do
+    c=$(count "$pattern")
+    [ "$c" -ge "$n" ] && break
+    sleep 0.5
+  done
+  echo "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') $c"
+}
+rss0=$(rss) avail0=$(avail)
+bulk=$(dirname "$0")/mip6d-bulk-bu.py
+
+t0=$(date +%s.%N)
+sent=$(vm_ns mn python3 -S "$bulk" eth-home "$VM_HA_ADDR" "$n" 1 150 "$rate")
+# shellcheck disable=SC2046 # two words
+set -- $(wait_count ' installed (tunnel ' "$t0" $((n / 10 + 120)))
+t_new=$1 c_new=$2
+rss1=$(rss) avail1=$(avail)
+echo "mip6d-bench-ha: new bindings: $c_new of $n installed in ${t_new}s (sender: $sent) -> $(awk -v c="$c_new" -v t="$t_new" 'BEGIN { printf "%.0f", c / t }') per s"
+echo "mip6d-bench-ha: memory: HA RSS $rss0 -> $rss1 kB ($(awk -v a="$rss0" -v b="$rss1" -v c="$c_new" 'BEGIN { printf "%.0f", (b - a) * 1024 / (c ? c : 1) }') B per binding); guest used $(( (avail0 - avail1) / 1024 )) MB ($(awk -v a="$avail0" -v b="$avail1" -v c="$c_new" 'BEGIN { printf "%.1f", (a - b) / (c ? c : 1) }') kB per binding, kernel included)"
+echo "mip6d-bench-ha: tunnels: $(ip -n ha -o link show type ip6tnl | grep -c .)"
+
+before=$(count ' seq 2 lifetime ')
+t0=$(date +%s.%N)
+sent=$(vm_ns mn python3 -S "$bulk" eth-home "$VM_HA_ADDR" "$n" 2 150 0)
+n_total=$n
+n=$((before + n_total))
+# shellcheck disable=SC2046 # two words
+set -- $(wait_count ' seq 2 lifetime ' "$t0" 120)
+t_ref=$1 c_ref=$(($2 - before))
+echo "mip6d-bench-ha: refreshes: $c_ref of $n_total answered in ${t_ref}s (sender: $sent) -> $(awk -v c="$c_ref" -v t="$t_ref" 'BEGIN { printf "%.0f", c / t }') per s"
+echo "mip6d-bench-ha: HA CPU: $(awk '{ printf "%.1f s user, %.1f s system", $14 / 100, $15 / 100 }' "/proc/$pid/stat")"
+vm_stop ha-d TERM 300 || echo "mip6d-bench-ha: the HA took over 300 s to exit"
+echo "mip6d-bench-ha: tunnels after SIGTERM: $(ip -n ha -o link show type ip6tnl | grep -c . || true)"
+vm_topology_down
