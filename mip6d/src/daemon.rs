@@ -158,6 +158,34 @@ impl Reloader {
     }
 }
 
+impl Reloader {
+    /// What a role's loop does with a control message: a reload replaces
+    /// `config` (kept when the file is broken); `false` means stop.
+    pub fn handle(&self, control: Option<Control>, config: &mut Config) -> bool {
+        match control {
+            Some(Control::Reload) => {
+                if let Some(new) = self.reload(config) {
+                    *config = new;
+                }
+                true
+            }
+            Some(Control::Terminate(n)) => {
+                info!("terminated ({})", daemon::signals::signal_name(n));
+                false
+            }
+            None => false,
+        }
+    }
+}
+
+/// Sleeps until `deadline`, or forever without one (a role's timer arm).
+pub async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Back to `READY=1` after `RELOADING=1`, whatever the reload's outcome.
 fn notify_reloaded() {
     let _ = daemon::notify::ready();

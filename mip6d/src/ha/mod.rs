@@ -114,17 +114,8 @@ pub async fn run(
     loop {
         let deadline = ha.next_deadline();
         tokio::select! {
-            c = control.recv() => match c {
-                Some(Control::Reload) => {
-                    if let Some(new) = reloader.reload(&ha.config) {
-                        ha.config = new;
-                    }
-                }
-                Some(Control::Terminate(n)) => {
-                    info!("terminated ({})", daemon::signals::signal_name(n));
-                    break;
-                }
-                None => break,
+            c = control.recv() => if !reloader.handle(c, &mut ha.config) {
+                break;
             },
             r = ha.mh.recv() => match r {
                 Ok(msg) => ha.on_mh(msg).await,
@@ -134,7 +125,7 @@ pub async fn run(
                 Ok(msg) => ha.on_icmp(msg).await,
                 Err(e) => warn!("ICMPv6 socket: {e}"),
             },
-            () = sleep_until(deadline) => ha.on_timer().await,
+            () = crate::daemon::sleep_until(deadline) => ha.on_timer().await,
         }
         publisher.home_agent(ha.bus_state()).await;
     }
@@ -143,13 +134,6 @@ pub async fn run(
     }
     ha.kernel.teardown().await;
     0
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
 }
 
 type StartError = (Option<Kernel>, String);
