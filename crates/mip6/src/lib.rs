@@ -9,19 +9,23 @@
 //! - [`seq`]: the 16-bit sequence number window (RFC 6275 §9.5.1);
 //! - [`bul`]: the mobile node's binding update list and home registration;
 //! - [`bcache`]: the home agent's binding cache and its BU checks;
+//! - [`cn`]: the correspondent node: test replies, route-optimisation BU checks, its binding cache;
 //! - [`coa`]: interface and care-of address selection (umip.md §3.2);
 //! - [`dhaad`]: home agent address discovery, both sides;
 //! - [`haselect`]: the mobile node's choice of home agent by DHAAD;
 //! - [`halist`]: the home agent's Home Agents List, learnt from RAs;
-//! - [`mpd`]: mobile prefix solicitation on the mobile node.
+//! - [`mpd`]: mobile prefix solicitation on the mobile node;
+//! - [`rr`]: return routability: tokens, nonces, Kbm and the authenticator.
 
 pub mod bcache;
 pub mod bul;
+pub mod cn;
 pub mod coa;
 pub mod consts;
 pub mod dhaad;
 pub mod halist;
 pub mod haselect;
 pub mod mpd;
+pub mod rr;
 pub mod seq;
 pub mod wire;

@@ -1,0 +1,369 @@
+//! The correspondent node against a mobile node simulated here: it runs the
+//! two tests through [`answer_test_init`], derives Kbm from the tokens it got
+//! and signs its BU with [`rr::sign`], as a real one would.
+
+use super::*;
+use crate::rr::binding_key;
+
+const KCN: rr::Kcn = [7; 20];
+
+fn a(s: &str) -> Ipv6Addr {
+    s.parse().unwrap()
+}
+
+struct Mn {
+    hoa: Ipv6Addr,
+    coa: Ipv6Addr,
+    cn: Ipv6Addr,
+    home: (u16, rr::Token),
+    care_of: (u16, rr::Token),
+}
+
+fn reply(m: Option<MhRepr>) -> TestReply {
+    match m.unwrap().message {
+        MhMessage::HomeTest(r) | MhMessage::CareOfTest(r) => r,
+        other => panic!("{other:?}"),
+    }
+}
+
+impl Mn {
+    /// Runs both tests at `now` against `k`.
+    fn tests(k: &mut Keygen, now: Instant, coa: &str) -> Mn {
+        let (hoa, coa, cn) = (a("2001:db8:1::100"), a(coa), a("2001:db8:3::1"));
+        let hot = reply(answer_test_init(
+            k,
+            now,
+            &hoa,
+            &MhMessage::HomeTestInit(TestInit { cookie: [1; 8] }),
+            [0x11; 8],
+        ));
+        assert_eq!(hot.cookie, [1; 8]);
+        let cot = reply(answer_test_init(
+            k,
+            now,
+            &coa,
+            &MhMessage::CareOfTestInit(TestInit { cookie: [2; 8] }),
+            [0x22; 8],
+        ));
+        assert_eq!(cot.cookie, [2; 8]);
+        Mn {
+            hoa,
+            coa,
+            cn,
+            home: (hot.nonce_index, hot.keygen_token),
+            care_of: (cot.nonce_index, cot.keygen_token),
+        }
+    }
+
+    fn kbm(&self, dereg: bool) -> Kbm {
+        binding_key(&self.home.1, (!dereg).then_some(&self.care_of.1))
+    }
+
+    /// A signed BU (flags, sequence, lifetime in seconds).
+    fn bu(
+        &self,
+        flags: u16,
+        sequence: u16,
+        secs: u32,
+    ) -> (BindingUpdate, Vec<MobilityOption>, Vec<u8>) {
+        let bu = BindingUpdate {
+            sequence,
+            flags: BuFlags(flags),
+            lifetime_units: lifetime_units(secs),
+        };
+        let mut repr = MhRepr::new(MhMessage::BindingUpdate(bu));
+        repr.options = vec![
+            MobilityOption::NonceIndices {
+                home: self.home.0,
+                care_of: self.care_of.0,
+            },
+            MobilityOption::BindingAuthData(vec![0; AUTHENTICATOR_LEN]),
+        ];
+        let mut bytes = repr.emit_without_checksum().unwrap();
+        // A deregistration is signed with the home token alone.
+        rr::sign(&self.kbm(secs == 0), &self.coa, &self.cn, &mut bytes).unwrap();
+        (bu, repr.options, bytes)
+    }
+
+    fn send(
+        &self,
+        cache: &mut CnBindingCache,
+        k: &Keygen,
+        now: Instant,
+        msg: &(BindingUpdate, Vec<MobilityOption>, Vec<u8>),
+        allow: bool,
+    ) -> CnBuOutcome {
+        let ctx = CnBuContext {
+            home_address: self.hoa,
+            packet_source: self.coa,
+            correspondent: self.cn,
+            bu: msg.0,
+            options: &msg.1,
+            mh: &msg.2,
+            policy_allows: allow,
+        };
+        cache.on_bu(k, &ctx, now)
+    }
+}
+
+fn status(o: &CnBuOutcome) -> u8 {
+    o.ack().map_or(255, |a| a.status.0)
+}
+
+#[test]
+fn tests_echo_the_cookie_and_other_messages_get_no_answer() {
+    let mut k = Keygen::new(KCN, 100);
+    let t0 = Instant::now();
+    let mn = Mn::tests(&mut k, t0, "2001:db8:2::100");
+    assert_eq!(mn.home.0, 100);
+    assert_eq!(mn.care_of.0, 100);
+    assert_ne!(mn.home.1, mn.care_of.1);
+    assert!(answer_test_init(
+        &mut k,
+        t0,
+        &mn.hoa,
+        &MhMessage::BindingRefreshRequest,
+        [0; 8]
+    )
+    .is_none());
+}
+
+#[test]
+fn an_authorized_bu_is_cached_capped_at_420s_and_acked_signed() {
+    let mut k = Keygen::new(KCN, 1);
+    let t0 = Instant::now();
+    let mn = Mn::tests(&mut k, t0, "2001:db8:2::100");
+    let mut c = CnBindingCache::new();
+    let bu = mn.bu(BuFlags::ACK, 10, 1000);
+    let out = mn.send(&mut c, &k, t0 + Duration::from_secs(5), &bu, true);
+    let CnBuOutcome::Done(
+        CnChange::Installed {
+            binding,
+            previous_coa: None,
+        },
+        Some(ack),
+    ) = &out
+    else {
+        panic!("{out:?}");
+    };
+    assert_eq!(binding.lifetime, Duration::from_secs(420));
+    assert_eq!(binding.care_of_address, mn.coa);
+    assert_eq!(ack.status, BaStatus::ACCEPTED);
+    assert_eq!(ack.via(), Some(mn.coa));
+    let bytes = ack.emit().unwrap();
+    // The mobile node checks the BA with its own Kbm.
+    assert!(rr::verify(&mn.kbm(false), &mn.coa, &mn.cn, &bytes));
+    match MhRepr::parse(&bytes).unwrap().message {
+        MhMessage::BindingAck(b) => assert_eq!((b.sequence, b.lifetime_units), (10, 105)),
+        other => panic!("{other:?}"),
+    }
+    // Expiry in simulated time.
+    assert_eq!(c.next_deadline(), Some(t0 + Duration::from_secs(425)));
+    assert!(c.expire(t0 + Duration::from_secs(424)).is_empty());
+    assert_eq!(c.expire(t0 + Duration::from_secs(425)).len(), 1);
+    assert!(c.is_empty());
+}
+
+#[test]
+fn without_the_a_flag_nothing_is_sent() {
+    let mut k = Keygen::new(KCN, 1);
+    let t0 = Instant::now();
+    let mn = Mn::tests(&mut k, t0, "2001:db8:2::100");
+    let mut c = CnBindingCache::new();
+    let out = mn.send(&mut c, &k, t0, &mn.bu(0, 10, 60), true);
+    assert!(
+        matches!(out, CnBuOutcome::Done(CnChange::Installed { .. }, None)),
+        "{out:?}"
+    );
+    assert_eq!(c.len(), 1);
+}
+
+#[test]
+fn unauthorized_bus_are_dropped_silently() {
+    let mut k = Keygen::new(KCN, 1);
+    let t0 = Instant::now();
+    let mn = Mn::tests(&mut k, t0, "2001:db8:2::100");
+    let mut c = CnBindingCache::new();
+    // Tampered authenticator.
+    let mut bu = mn.bu(BuFlags::ACK, 10, 60);
+    let last = bu.2.len() - 1;
+    bu.2[last] ^= 1;
+    assert_eq!(
+        mn.send(&mut c, &k, t0, &bu, true),
+        CnBuOutcome::Dropped(CnDropReason::BadAuthenticator)
+    );
+    // Tokens of another care-of address.
+    let other = Mn {
+        coa: a("2001:db8:9::1"),
+        ..Mn::tests(&mut k, t0, "2001:db8:2::100")
+    };
+    assert_eq!(
+        other.send(&mut c, &k, t0, &other.bu(BuFlags::ACK, 10, 60), true),
+        CnBuOutcome::Dropped(CnDropReason::BadAuthenticator)
+    );
+    // No Nonce Indices.
+    let mut bu = mn.bu(BuFlags::ACK, 10, 60);
+    bu.1.remove(0);
+    assert_eq!(
+        mn.send(&mut c, &k, t0, &bu, true),
+        CnBuOutcome::Dropped(CnDropReason::NotAuthorized)
+    );
+    // Link-local care-of address.
+    let ll = Mn {
+        coa: a("fe80::1"),
+        ..Mn::tests(&mut k, t0, "2001:db8:2::100")
+    };
+    assert_eq!(
+        ll.send(&mut c, &k, t0, &ll.bu(0, 10, 60), true),
+        CnBuOutcome::Dropped(CnDropReason::NotRoutable)
+    );
+    assert!(c.is_empty());
+}
+
+#[test]
+fn expired_nonces_give_136_137_138() {
+    let mut k = Keygen::new(KCN, 1);
+    let t0 = Instant::now();
+    let mn = Mn::tests(&mut k, t0, "2001:db8:2::100");
+    let late = t0 + Duration::from_secs(241);
+    // A fresh care-of test after the home nonce expired.
+    let fresh = Mn::tests(&mut k, late, "2001:db8:2::100");
+    let mut c = CnBindingCache::new();
+    let mixed = |home: (u16, rr::Token), care_of: (u16, rr::Token)| Mn {
+        home,
+        care_of,
+        ..Mn::tests(&mut Keygen::new(KCN, 1), t0, "2001:db8:2::100")
+    };
+    let old_home = mixed(mn.home, fresh.care_of);
+    assert_eq!(
+        status(&old_home.send(&mut c, &k, late, &old_home.bu(0, 1, 60), true)),
+        136
+    );
+    let old_coa = mixed(fresh.home, mn.care_of);
+    assert_eq!(
+        status(&old_coa.send(&mut c, &k, late, &old_coa.bu(0, 1, 60), true)),
+        137
+    );
+    assert_eq!(
+        status(&mn.send(&mut c, &k, late, &mn.bu(0, 1, 60), true)),
+        138
+    );
+    // A deregistration only needs the home nonce.
+    let out = old_coa.send(&mut c, &k, late, &old_coa.bu(BuFlags::ACK, 1, 0), true);
+    assert_eq!(status(&out), 128, "valid, but no binding to remove");
+    // Refusals carry no authenticator (no Kbm) but go to the care-of address.
+    let out = mn.send(&mut c, &k, late, &mn.bu(0, 1, 60), true);
+    let ack = out.ack().unwrap();
+    assert!(ack.kbm.is_none() && ack.message.options.is_empty());
+    assert_eq!(ack.via(), Some(mn.coa));
+    assert!(c.is_empty());
+}
+
+#[test]
+fn sequence_policy_update_and_deregistration() {
+    let mut k = Keygen::new(KCN, 1);
+    let t0 = Instant::now();
+    let mn = Mn::tests(&mut k, t0, "2001:db8:2::100");
+    let mut c = CnBindingCache::new();
+    assert_eq!(
+        status(&mn.send(&mut c, &k, t0, &mn.bu(BuFlags::ACK, 10, 60), false)),
+        129
+    );
+    assert!(c.is_empty());
+    assert_eq!(
+        status(&mn.send(&mut c, &k, t0, &mn.bu(BuFlags::ACK, 10, 60), true)),
+        0
+    );
+    // Not greater: 135 with the stored sequence number, signed.
+    let out = mn.send(&mut c, &k, t0, &mn.bu(0, 10, 60), true);
+    let ack = out.ack().unwrap();
+    assert_eq!(ack.status, BaStatus::SEQUENCE_OUT_OF_WINDOW);
+    assert!(rr::verify(
+        &mn.kbm(false),
+        &mn.coa,
+        &mn.cn,
+        &ack.emit().unwrap()
+    ));
+    // A handover: new tests from the new care-of address, same binding.
+    let moved = Mn::tests(&mut k, t0 + Duration::from_secs(50), "2001:db8:4::100");
+    let out = moved.send(
+        &mut c,
+        &k,
+        t0 + Duration::from_secs(50),
+        &moved.bu(0, 11, 60),
+        true,
+    );
+    match out {
+        CnBuOutcome::Done(
+            CnChange::Installed {
+                binding,
+                previous_coa,
+            },
+            None,
+        ) => {
+            assert_eq!(previous_coa, Some(mn.coa));
+            assert_eq!(binding.care_of_address, moved.coa);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(c.len(), 1);
+    // Deregistration (lifetime 0): Kbm from the home token alone.
+    let out = moved.send(
+        &mut c,
+        &k,
+        t0 + Duration::from_secs(60),
+        &moved.bu(BuFlags::ACK, 12, 0),
+        true,
+    );
+    match &out {
+        CnBuOutcome::Done(CnChange::Removed(b), Some(ack)) => {
+            assert_eq!(b.care_of_address, moved.coa);
+            assert!(rr::verify(
+                &moved.kbm(true),
+                &moved.coa,
+                &moved.cn,
+                &ack.emit().unwrap()
+            ));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(c.is_empty());
+}
+
+#[test]
+fn home_registrations_are_refused() {
+    let mut k = Keygen::new(KCN, 1);
+    let t0 = Instant::now();
+    let mn = Mn::tests(&mut k, t0, "2001:db8:2::100");
+    let mut c = CnBindingCache::new();
+    let home = |with_nonces: bool| {
+        let bu = BindingUpdate {
+            sequence: 3,
+            flags: BuFlags(BuFlags::HOME | BuFlags::ACK),
+            lifetime_units: 10,
+        };
+        let opts = if with_nonces {
+            vec![MobilityOption::NonceIndices {
+                home: 1,
+                care_of: 1,
+            }]
+        } else {
+            vec![]
+        };
+        let mh = MhRepr {
+            message: MhMessage::BindingUpdate(bu),
+            options: opts.clone(),
+        }
+        .emit_without_checksum()
+        .unwrap();
+        (bu, opts, mh)
+    };
+    assert_eq!(status(&mn.send(&mut c, &k, t0, &home(false), true)), 131);
+    assert_eq!(
+        mn.send(&mut c, &k, t0, &home(true), true),
+        CnBuOutcome::Dropped(CnDropReason::HomeBuWithNonces)
+    );
+    mn.send(&mut c, &k, t0, &mn.bu(0, 10, 60), true);
+    assert_eq!(status(&mn.send(&mut c, &k, t0, &home(false), true)), 139);
+    assert_eq!(c.drain().len(), 1);
+}
