@@ -5,13 +5,15 @@
 //!   ([`config::Config`]), `--show-config` and SIGHUP reload (reference §2);
 //! - [`daemon`]: the running daemon (kernel probe, runtime, signals), with the
 //!   role drivers [`ha`] (home agent) and [`mn`] (mobile node) on the kernel
-//!   datapath through [`kernel`], and their state on D-Bus via [`publish`].
+//!   datapath through [`kernel`], and their state on D-Bus via [`publish`];
+//! - [`ipsec`]: the XFRM policies of `IPsecPolicySet` (`UseMnHaIPsec`).
 
 pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod debuglog;
 pub mod ha;
+pub mod ipsec;
 pub mod kernel;
 pub mod mn;
 pub mod publish;

@@ -141,7 +141,9 @@ pub fn merge(running: &Config, new: &Config) -> Result<(Config, Vec<Change>), Re
     field!("Interface", interface, NewInterfaces);
     field!("UseMnHaIPsec", use_mn_ha_ipsec, NotChangeable);
     field!("KeyMngMobCapability", key_mng_mob_capability, Applied);
-    field!("IPsecPolicySet", ipsec_policy_set, Applied);
+    // The kernel policies are installed at start (deviation: UMIP applies
+    // added and removed sets at once; docs/compat.md).
+    field!("IPsecPolicySet", ipsec_policy_set, NotChangeable);
     field!("UseMovementModule", use_movement_module, Applied);
     field!("HaMaxBindingLife", ha_max_binding_life, NewBindings);
     field!("SendMobPfxAdvs", send_mob_pfx_advs, Applied);

@@ -11,6 +11,8 @@ use std::net::{IpAddr, Ipv6Addr};
 use netcfg::{Ip6TnlSpec, ProxyNeigh, RouteSpec};
 use tracing::warn;
 
+use crate::config::Config;
+use crate::ipsec::{Role, TunnelIpsec};
 use crate::kernel::{Item, Kernel, METRIC_MIP6_FWD, TABLE_MIP6};
 
 /// One binding's kernel objects.
@@ -23,6 +25,8 @@ pub struct BindingState {
     pub mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
     tunnel: Option<(u32, String)>,
     items: Vec<Item>,
+    /// Tunnel-mode IPsec policies, following the care-of address.
+    ipsec: TunnelIpsec,
 }
 
 impl BindingState {
@@ -40,7 +44,15 @@ impl BindingState {
             mobile_network_prefixes,
             tunnel: None,
             items: Vec::new(),
+            ipsec: TunnelIpsec::none(),
         }
+    }
+
+    /// With the tunnel-mode IPsec policies `config` has for this home
+    /// address and home agent address (installed with the binding).
+    pub fn with_ipsec(mut self, config: &Config) -> BindingState {
+        self.ipsec = TunnelIpsec::new(config, Role::HomeAgent, self.ha_address, self.home_address);
+        self
     }
 
     /// The tunnel's name, for logs.
@@ -75,6 +87,7 @@ impl BindingState {
         };
         kernel.add_proxy(proxy).await?;
         self.items.push(Item::Proxy(proxy));
+        self.ipsec.follow(kernel, self.care_of_address).await;
         Ok(())
     }
 
@@ -89,11 +102,13 @@ impl BindingState {
             let spec = Ip6TnlSpec::mip6(self.ha_address, care_of_address, 0);
             kernel.change_tunnel(index, &spec).await?;
         }
+        self.ipsec.follow(kernel, care_of_address).await;
         Ok(())
     }
 
     /// Removes everything, newest first.
     pub async fn remove(&mut self, kernel: &mut Kernel) {
+        self.ipsec.release(kernel).await;
         while let Some(item) = self.items.pop() {
             if let Err(e) = kernel.remove(item.clone()).await {
                 warn!("cannot remove {item:?}: {e}");

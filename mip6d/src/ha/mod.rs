@@ -238,6 +238,10 @@ impl HomeAgent {
         if let Err(e) = kernel.add_policy(&mps_in).await {
             return Err(fail(kernel, format!("xfrm MPS policy: {e}")));
         }
+        let role = crate::ipsec::Role::HomeAgent;
+        if let Err(e) = crate::ipsec::install_transport(&config, role, None, &mut kernel).await {
+            return Err(fail(kernel, format!("IPsec policies: {e}")));
+        }
         let mut ha = HomeAgent {
             config,
             kernel,
@@ -448,7 +452,7 @@ impl HomeAgent {
             accept_mobile_router: self.config.ha_accept_mob_rtr,
             acl,
             max_binding_life: Duration::from_secs(u64::from(self.config.ha_max_binding_life)),
-            key_mgmt_capable: false,
+            key_mgmt_capable: self.config.key_mng_mob_capability,
         };
         let verdict = check_home_bu(&ctx);
         self.counters.received += 1;
@@ -499,7 +503,8 @@ impl HomeAgent {
                                 coa,
                                 msg.dst,
                                 accepted.mobile_network_prefixes.clone(),
-                            ),
+                            )
+                            .with_ipsec(&self.config),
                         );
                     }
                     BcChange::Updated {

@@ -90,6 +90,8 @@ struct MobileNode {
     mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
     /// The CoA interface and MTU last warned about (see `check_tunnel_mtu`).
     mtu_warned: Option<(u32, u32)>,
+    /// Tunnel-mode IPsec policies, following the CoA while away.
+    ipsec: crate::ipsec::TunnelIpsec,
 }
 
 /// Runs the mobile node until a terminating signal.
@@ -152,6 +154,9 @@ fn registration_config(config: &Config, link: &HomeLink) -> HomeRegistrationConf
                 .collect();
         }
     }
+    if config.use_mn_ha_ipsec && config.key_mng_mob_capability {
+        r.flags = BuFlags(r.flags.0 | BuFlags::KEY_MGMT);
+    }
     r.max_lifetime = Duration::from_secs(u64::from(config.mn_max_ha_binding_life));
     if let Some(d) = config::seconds(config.initial_bindack_timeout_first_reg) {
         r.initial_timeout_first_reg = d;
@@ -179,7 +184,15 @@ impl MobileNode {
                  to HA {ha} (UseMnHaIPsec is enabled): no Binding Update will be sent"
             );
         }
-        let kernel = Kernel::open().map_err(|e| format!("netlink: {e}"))?;
+        let mut kernel = Kernel::open().map_err(|e| format!("netlink: {e}"))?;
+        crate::ipsec::install_transport(
+            &config,
+            crate::ipsec::Role::MobileNode,
+            Some(hoa),
+            &mut kernel,
+        )
+        .await
+        .map_err(|e| format!("IPsec policies: {e}"))?;
         let mh = MhSocket::open().map_err(|e| {
             format!("Unable to open MH socket! Do you have root permissions? ({e})")
         })?;
@@ -206,6 +219,7 @@ impl MobileNode {
             ha,
             ha_selection: dhaad::selection_for(&link),
             mpd: mpd::PrefixDiscovery::new(&config),
+            ipsec: crate::ipsec::TunnelIpsec::new(&config, crate::ipsec::Role::MobileNode, ha, hoa),
             home: link.effective_home_prefix(),
             home_plen: link.home_address.len,
             home_iface: link.interface.clone(),
@@ -540,6 +554,7 @@ impl MobileNode {
         }
         self.location = Location::Away(p);
         self.moved_at = Some(Instant::now());
+        self.ipsec.follow(&mut self.kernel, p.address).await;
         let lifetime = Duration::from_secs(u64::from(self.config.mn_max_ha_binding_life));
         let events = self
             .bul
@@ -560,6 +575,7 @@ impl MobileNode {
         if let Some(mut a) = self.away.take() {
             a.leave(&mut self.kernel).await;
         }
+        self.ipsec.release(&mut self.kernel).await;
         if let Err(e) = self
             .kernel
             .add_address(index, self.hoa, self.home_plen)
@@ -606,6 +622,7 @@ impl MobileNode {
         if let Some(mut a) = self.away.take() {
             a.leave(&mut self.kernel).await;
         }
+        self.ipsec.release(&mut self.kernel).await;
         self.kernel.teardown().await;
     }
 }

@@ -15,13 +15,15 @@ use super::{Location, MobileNode};
 use crate::config::{Config, IpsecPolicyType};
 use crate::kernel::raw::Received;
 
-/// UMIP: with `UseMnHaIPsec` on and no BU/BA policy for this home agent and
-/// home address, no BU is ever sent.
+/// UMIP: with `UseMnHaIPsec` on and no policy covering BU/BA
+/// (`HomeRegBinding`, `Mh` or `any`) for this home agent and home address,
+/// no BU is ever sent.
 pub(super) fn bu_allowed(config: &Config, ha: Ipv6Addr, hoa: Ipv6Addr) -> bool {
+    let covers_bu_ba = IpsecPolicyType::HomeRegBinding.coverage();
     !config.use_mn_ha_ipsec
-        || config.ipsec_policies().any(|(pha, phoa, p)| {
-            pha == ha && phoa == hoa && p.kind == IpsecPolicyType::HomeRegBinding
-        })
+        || config
+            .ipsec_policies()
+            .any(|(pha, phoa, p)| pha == ha && phoa == hoa && p.kind.coverage() & covers_bu_ba != 0)
 }
 
 impl MobileNode {

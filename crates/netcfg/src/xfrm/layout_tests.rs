@@ -87,3 +87,94 @@ fn sub_policy_with_ro_template_layout() {
     let back = PolicyModifyMessage::parse(&buf[..]).unwrap();
     assert_eq!(XfrmPolicy::from_nl(&back), Some(p));
 }
+
+/// `XFRM_MSG_MIGRATE`: `xfrm_userpolicy_id` (64 bytes: selector 56, index,
+/// dir at 60), then `XFRMA_MIGRATE` (17) with the 76-byte
+/// `xfrm_user_migrate` (old daddr, old saddr, new daddr, new saddr, proto at
+/// 64, mode 65, reqid 68, families 72/74), `XFRMA_KMADDRESS` (19, 40 bytes)
+/// and the policy type.
+#[test]
+fn migrate_layout() {
+    use super::migrate::{migrate_message, Migration};
+    use super::types::XfrmMode;
+    let sel = Selector::hosts(a("2001:db8:1::100"), Ipv6Addr::UNSPECIFIED);
+    let m = Migration {
+        proto: XfrmProto::Esp,
+        mode: XfrmMode::Tunnel,
+        reqid: 11,
+        old_src: a("2001:db8:1::100"),
+        old_dst: a("2001:db8:1::2"),
+        new_src: a("2001:db8:a::100"),
+        new_dst: a("2001:db8:1::2"),
+    };
+    let msg = migrate_message(
+        &sel,
+        PolicyDir::Out,
+        PolicyType::Main,
+        &[m],
+        Some((a("2001:db8:a::100"), a("2001:db8:1::2"))),
+    );
+    let mut buf = vec![0u8; msg.buffer_len()];
+    msg.emit(&mut buf);
+    assert_eq!(
+        &buf[16..32],
+        &a("2001:db8:1::100").octets(),
+        "selector saddr"
+    );
+    assert_eq!((buf[42], buf[43]), (0, 128), "prefix lengths d/s");
+    assert_eq!(buf[60], 1, "dir out");
+    assert_eq!(u16::from_ne_bytes([buf[64], buf[65]]), 4 + 76);
+    assert_eq!(u16::from_ne_bytes([buf[66], buf[67]]), 17, "XFRMA_MIGRATE");
+    let um = &buf[68..144];
+    assert_eq!(&um[0..16], &a("2001:db8:1::2").octets(), "old daddr");
+    assert_eq!(&um[16..32], &a("2001:db8:1::100").octets(), "old saddr");
+    assert_eq!(&um[32..48], &a("2001:db8:1::2").octets(), "new daddr");
+    assert_eq!(&um[48..64], &a("2001:db8:a::100").octets(), "new saddr");
+    assert_eq!((um[64], um[65]), (50, 1), "esp, tunnel");
+    assert_eq!(u32::from_ne_bytes(um[68..72].try_into().unwrap()), 11);
+    assert_eq!(u16::from_ne_bytes([um[72], um[73]]), 10);
+    assert_eq!(u16::from_ne_bytes([um[74], um[75]]), 10);
+    assert_eq!(u16::from_ne_bytes([buf[144], buf[145]]), 4 + 40);
+    assert_eq!(
+        u16::from_ne_bytes([buf[146], buf[147]]),
+        19,
+        "XFRMA_KMADDRESS"
+    );
+    assert_eq!(&buf[148..164], &a("2001:db8:a::100").octets(), "km local");
+    // XFRMA_POLICY_TYPE main.
+    assert_eq!(u16::from_ne_bytes([buf[190], buf[191]]), 16);
+    assert_eq!(buf[192], 0);
+}
+
+/// An ESP template: proto 50 in `id`, reqid at 40, mode at 48, required.
+#[test]
+fn esp_template_layout() {
+    use super::types::XfrmMode;
+    let p = XfrmPolicy::new(
+        Selector::hosts(a("2001:db8:1::100"), a("2001:db8:1::2")).mh_type(5),
+        PolicyDir::Out,
+        PolicyType::Main,
+        2,
+    )
+    .tmpl(Template::ipsec(
+        XfrmProto::Esp,
+        XfrmMode::Transport,
+        Ipv6Addr::UNSPECIFIED,
+        Ipv6Addr::UNSPECIFIED,
+        11,
+    ));
+    let m = p.to_nl();
+    let mut buf = vec![0u8; m.buffer_len()];
+    m.emit(&mut buf);
+    let t = &buf[172..236];
+    assert_eq!(t[20], 50, "tmpl id.proto esp");
+    assert_eq!(
+        u32::from_ne_bytes(t[44..48].try_into().unwrap()),
+        11,
+        "reqid"
+    );
+    assert_eq!((t[48], t[50]), (0, 0), "mode transport, required");
+    assert_eq!(buf[240], 0, "main type");
+    let back = PolicyModifyMessage::parse(&buf[..]).unwrap();
+    assert_eq!(XfrmPolicy::from_nl(&back), Some(p));
+}

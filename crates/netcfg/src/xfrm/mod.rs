@@ -14,6 +14,7 @@
 mod events;
 #[cfg(test)]
 mod layout_tests;
+mod migrate;
 mod policy;
 mod state;
 mod types;
@@ -35,6 +36,7 @@ use netlink_proto::{sys::SocketAddr, ConnectionHandle};
 use tokio::task::JoinHandle;
 
 pub use events::{XfrmEvent, XfrmEvents, XfrmGroups};
+pub use migrate::Migration;
 pub use policy::{PolicyAction, PolicyDir, PolicyType, Template, XfrmPolicy};
 pub use state::{XfrmState, XfrmStateId};
 pub use types::{

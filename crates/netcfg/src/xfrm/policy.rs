@@ -107,6 +107,31 @@ impl Template {
         }
     }
 
+    /// An IPsec template (`tmpl proto esp mode transport|tunnel reqid N`,
+    /// `level required`, any algorithm). Transport mode takes its addresses
+    /// from the flow, so `src`/`dst` are for tunnel mode (the outer header).
+    pub fn ipsec(
+        proto: XfrmProto,
+        mode: XfrmMode,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        reqid: u32,
+    ) -> Template {
+        Template {
+            dst,
+            src,
+            proto,
+            spi: 0,
+            reqid,
+            mode,
+            optional: false,
+            share: 0,
+            aalgos: u32::MAX,
+            ealgos: u32::MAX,
+            calgos: u32::MAX,
+        }
+    }
+
     /// `level use` instead of `level required`.
     pub fn optional(mut self) -> Template {
         self.optional = true;

@@ -1,0 +1,191 @@
+#!/usr/bin/env bash
+# Guest side of tests/tests/vm_mip6d_ipsec.rs: UseMnHaIPsec with static ESP SAs
+# on the lab of guest-lib.sh (docs/vm.md). mip6d installs only policies; the SAs
+# are added here with `ip xfrm state add`, as an administrator would.
+#  1. HomeRegBinding (transport, reqids 11/12) and TunnelPayload (tunnel, 14/15):
+#     the MN registers from link A with BU and BA through ESP (SA counters), the
+#     tunnel-mode policies and SAs follow the CoA, the CN's ping to the home
+#     address goes through the ESP tunnel; after a move to link B they follow the
+#     new CoA and the ping is answered; after SIGTERM policies and SAs are back
+#     as before start.
+#  2. The MN without SAs: BUs are never sent, in clear or otherwise (the kernel
+#     finds no state: XfrmOutNoStates grows), the HA sees none.
+#  3. UseMnHaIPsec enabled without a matching policy: UMIP's "MN lacks the
+#     necessary IPsec policies" line and no BU.
+# Each check prints "mip6d: ok ..."; the first failure exits non-zero.
+set -euo pipefail
+# shellcheck source=scripts/vm/guest-lib.sh
+. "$(dirname "$0")/guest-lib.sh"
+# shellcheck source=scripts/vm/mip6d-lib.sh
+. "$(dirname "$0")/mip6d-lib.sh"
+vm_in_guest
+mip6d_check_binary
+vm_load_modules
+modprobe esp6 2>/dev/null || true
+vm_topology_up a
+mkdir -p "$VM_LAB"
+vm_wait_addr mn eth-a "$VM_A_PREFIX" 20 >/dev/null || vm_die "the MN got no address on link A"
+vm_wait_default_route mn eth-a 10 || vm_die "no default route on link A"
+ok "lab up, MN on link A"
+
+HA=$VM_HA_ADDR
+IPSEC_SET="IPsecPolicySet { HomeAgentAddress $HA; HomeAddress $HOA/64; \
+IPsecPolicy HomeRegBinding UseESP 11 12; IPsecPolicy TunnelPayload UseESP 14 15; }"
+
+# Test keys only. The same four SAs on both nodes: transport HoA <-> HA for
+# BU/BA, tunnel HoA <-> HA (mip6d moves the HoA end to the CoA) for payload.
+ipsec_add_sas() {
+  local ns=$1 enc=0x00112233445566778899aabbccddeeff
+  local auth=0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff
+  local spi src dst reqid mode
+  while read -r spi src dst reqid mode; do
+    ip -n "$ns" xfrm state add src "$src" dst "$dst" proto esp spi "$spi" reqid "$reqid" \
+      mode "$mode" enc 'cbc(aes)' "$enc" auth-trunc 'hmac(sha256)' "$auth" 128 ||
+      vm_die "cannot add SA $spi in $ns"
+  done <<EOT
+0x1011 $HOA $HA 11 transport
+0x1012 $HA $HOA 12 transport
+0x1014 $HOA $HA 14 tunnel
+0x1015 $HA $HOA 15 tunnel
+EOT
+}
+
+# Packets through the SA with REQID in NS.
+sa_packets() {
+  local out
+  out=$(ip -n "$1" -s xfrm state list reqid "$2")
+  grep -A1 'lifetime current:' <<<"$out" | grep -o '[0-9]*(packets)' | head -1 | tr -dc 0-9
+}
+
+# The SA with REQID in NS: its "src A dst B" line.
+sa_addrs() {
+  local out
+  out=$(ip -n "$1" xfrm state list reqid "$2")
+  grep -m1 '^src' <<<"$out"
+}
+
+# vm_kernel_state with the XFRM states sorted: a migrated SA is re-inserted at
+# the end of the kernel's list, so only their order may change.
+stable_state() {
+  vm_kernel_state "$1" | python3 -c '
+import sys
+out, blocks = [], None
+for line in sys.stdin.read().splitlines():
+    if line.startswith("# "):
+        if blocks is not None:
+            out.extend(sorted(blocks))
+        blocks = [] if line == "# xfrm states" else None
+        out.append(line)
+    elif blocks is not None:
+        if line.startswith("src "):
+            blocks.append(line)
+        elif blocks:
+            blocks[-1] += " | " + line.strip()
+    else:
+        out.append(line)
+if blocks is not None:
+    out.extend(sorted(blocks))
+print("\n".join(out))'
+}
+
+# The XFRM part of stable_state (the MN's routes change with the links it used).
+xfrm_state() {
+  stable_state "$1" | sed -n '/^# xfrm states/,/^# tunnels/p'
+}
+
+# --- 1. registration and handover through ESP ---------------------------------
+ipsec_add_sas ha
+ipsec_add_sas mn
+mip6d_ha_conf 'UseMnHaIPsec enabled;' "$IPSEC_SET"
+mip6d_mn_conf 'UseMnHaIPsec enabled;' 'DoRouteOptimizationMN disabled;' "$IPSEC_SET"
+ha_before=$(stable_state ha)
+mn_before=$(xfrm_state mn)
+mip6d_start_ha
+vm_wait_log ha-d 'IPsec: 2 transport-mode policies installed' 5 >/dev/null ||
+  vm_die "the HA did not install its IPsec policies"
+mip6d_start_mn
+vm_wait_log mn-d 'BA from 2001:db8:1::2: status 0 ' 40 >/dev/null || vm_die "no BA with status 0 at the MN"
+vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 5 >/dev/null || vm_die "MN not registered"
+coa_a=$(vm_wait_log mn-d 'registered: ' 1 | grep -o 'via [0-9a-f:]*' | cut -d' ' -f2)
+for ns in mn ha; do
+  for reqid in 11 12; do
+    n=$(sa_packets "$ns" "$reqid")
+    [ "${n:-0}" -gt 0 ] || vm_die "$ns: no packet through the transport SA reqid $reqid: $(ip -n "$ns" -s xfrm state list reqid "$reqid")"
+  done
+done
+ok "registered from link A with BU and BA through ESP (MN: $(sa_packets mn 11) out, $(sa_packets mn 12) in)"
+policies=$(ip -n mn xfrm policy list)
+grep -q "tmpl src $coa_a dst $HA" <<<"$policies" || vm_die "MN tunnel policy not at the CoA $coa_a: $policies"
+[ "$(sa_addrs mn 14)" = "src $coa_a dst $HA" ] || vm_die "MN's tunnel SA not migrated: $(sa_addrs mn 14)"
+vm_wait_log ha-d 'IPsec: tunnel-mode policies of 2001:db8:1::100 follow 2001:db8:a:' 10 >/dev/null ||
+  vm_die "the HA's tunnel policies did not follow the CoA"
+[ "$(sa_addrs ha 15)" = "src $HA dst $coa_a" ] || vm_die "HA's tunnel SA not migrated: $(sa_addrs ha 15)"
+ok "tunnel-mode policies and SAs moved to the CoA $coa_a on both nodes"
+vm_ping cn "$HOA" 5 >"$VM_LAB/ping1.txt" || vm_die "CN -> HoA ping not answered: $(cat "$VM_LAB/ping1.txt")"
+for ns in mn ha; do
+  for reqid in 14 15; do
+    n=$(sa_packets "$ns" "$reqid")
+    [ "${n:-0}" -gt 0 ] || vm_die "$ns: no packet through the tunnel SA reqid $reqid: $(ip -n "$ns" -s xfrm state list reqid "$reqid")"
+  done
+done
+ok "ping from the CN to the home address answered through the ESP tunnel ($(grep -o '[0-9]* received' "$VM_LAB/ping1.txt"), MN tunnel SA in: $(sa_packets mn 15))"
+
+bu_before=$(sa_packets mn 11)
+vm_mn_move b
+vm_wait_log mn-d 'handover completed: 2001:db8:a:.* -> 2001:db8:b:' 40 >/dev/null || vm_die "no handover to link B"
+coa_b=$(vm_wait_log mn-d 'handover completed: ' 1 | grep -o -- '-> [0-9a-f:]*' | cut -d' ' -f2)
+[ "$(sa_packets mn 11)" -gt "$bu_before" ] || vm_die "the handover's BU did not go through ESP"
+[ "$(sa_addrs mn 14)" = "src $coa_b dst $HA" ] || vm_die "MN's tunnel SA did not follow to $coa_b: $(sa_addrs mn 14)"
+deadline=$((SECONDS + 10))
+until [ "$(sa_addrs ha 15)" = "src $HA dst $coa_b" ]; do
+  [ "$SECONDS" -lt "$deadline" ] || vm_die "HA's tunnel SA did not follow to $coa_b: $(sa_addrs ha 15)"
+  sleep 0.2
+done
+ok "handover to link B: BU through ESP, tunnel-mode policies and SAs follow $coa_b"
+tun_before=$(sa_packets mn 15)
+vm_ping cn "$HOA" 5 >"$VM_LAB/ping2.txt" || vm_die "CN -> HoA ping not answered on B: $(cat "$VM_LAB/ping2.txt")"
+[ "$(sa_packets mn 15)" -gt "$tun_before" ] || vm_die "the ping on B did not come through the ESP tunnel"
+ok "ping from the CN to the home address answered through the ESP tunnel on link B"
+
+mip6d_stop mn-d
+vm_wait_log ha-d 'binding 2001:db8:1::100 .* deregistered' 10 >/dev/null || vm_die "the MN did not deregister at exit"
+mip6d_stop ha-d
+mip6d_same_state mn "$mn_before" "$(xfrm_state mn)"
+mip6d_same_state ha "$ha_before" "$(stable_state ha)"
+ok "after SIGTERM policies and SAs of the MN, and the whole state of the HA, are as before start"
+
+# --- 2. no SAs on the MN: no BU leaves ----------------------------------------
+vm_mn_move a
+vm_wait_addr mn eth-a "$VM_A_PREFIX" 20 >/dev/null || vm_die "the MN lost its address on link A"
+ip -n mn xfrm state flush
+no_states() { ip netns exec mn awk '$1 == "XfrmOutNoStates" { print $2 }' /proc/net/xfrm_stat; }
+before=$(no_states)
+mip6d_start_ha
+mip6d_start_mn
+vm_wait_log mn-d 'BU to 2001:db8:1::2: HoA .* seq' 30 >/dev/null || vm_die "the MN did not try to send a BU"
+deadline=$((SECONDS + 15))
+until [ "$(grep -c 'BU to 2001:db8:1::2' "$VM_LAB/mn-d.log")" -ge 3 ]; do
+  [ "$SECONDS" -lt "$deadline" ] || vm_die "no BU retransmissions: $(vm_log_of mn-d)"
+  sleep 0.2
+done
+after=$(no_states)
+[ "$after" -gt "$before" ] || vm_die "XfrmOutNoStates did not grow ($before -> $after)"
+! grep -q 'BU from' "$VM_LAB/ha-d.log" || vm_die "the HA received a BU: $(grep 'BU from' "$VM_LAB/ha-d.log")"
+! grep -q 'BA from' "$VM_LAB/mn-d.log" || vm_die "the MN got a BA without SAs"
+ok "without SAs no BU leaves the MN (XfrmOutNoStates $before -> $after), the HA saw none"
+mip6d_stop mn-d
+mip6d_stop ha-d
+
+# --- 3. UseMnHaIPsec without a matching policy --------------------------------
+mip6d_mn_conf 'UseMnHaIPsec enabled;' \
+  "IPsecPolicySet { HomeAgentAddress $HA; HomeAddress 2001:db8:1::999/64; IPsecPolicy HomeRegBinding UseESP 11 12; }"
+mip6d_start_mn
+vm_wait_log mn-d 'MN lacks the necessary IPsec policies for protecting the home registration to HA 2001:db8:1::2' 10 >/dev/null ||
+  vm_die "no 'MN lacks the necessary IPsec policies' line"
+vm_wait_log mn-d 'away from home: CoA 2001:db8:a:' 20 >/dev/null || vm_die "the MN did not see link A"
+sleep 3 # time a BU would have needed to be logged (it is logged before sending)
+! grep -q 'BU to' "$VM_LAB/mn-d.log" || vm_die "a BU was sent without an IPsec policy"
+ok "UseMnHaIPsec without a matching policy: 'MN lacks the necessary IPsec policies' and no BU"
+mip6d_stop mn-d
+vm_topology_down
+echo "mip6d: all checks passed"
