@@ -6,12 +6,13 @@
 #     the MN registers from link A with BU and BA through ESP (SA counters), the
 #     tunnel-mode policies and SAs follow the CoA, the CN's ping to the home
 #     address goes through the ESP tunnel; after a move to link B they follow the
-#     new CoA and the ping is answered; after SIGTERM policies and SAs are back
-#     as before start.
+#     new CoA and the ping is answered; after SIGTERM (HA first, with the
+#     binding) policies and SAs are back as before start.
 #  2. The MN without SAs: BUs are never sent, in clear or otherwise (the kernel
 #     finds no state: XfrmOutNoStates grows), the HA sees none.
 #  3. UseMnHaIPsec enabled without a matching policy: UMIP's "MN lacks the
 #     necessary IPsec policies" line and no BU.
+#  4. An MN without IPsec: the HA's inbound policy refuses its BU in clear.
 # Each check prints "mip6d: ok ..."; the first failure exits non-zero.
 set -euo pipefail
 # shellcheck source=scripts/vm/guest-lib.sh
@@ -147,17 +148,19 @@ vm_ping cn "$HOA" 5 >"$VM_LAB/ping2.txt" || vm_die "CN -> HoA ping not answered 
 [ "$(sa_packets mn 15)" -gt "$tun_before" ] || vm_die "the ping on B did not come through the ESP tunnel"
 ok "ping from the CN to the home address answered through the ESP tunnel on link B"
 
-mip6d_stop mn-d
-vm_wait_log ha-d 'binding 2001:db8:1::100 .* deregistered' 10 >/dev/null || vm_die "the MN did not deregister at exit"
+# The HA first, with the binding still there: its exit moves the tunnel SAs
+# back too. The MN's deregistration then goes unanswered.
 mip6d_stop ha-d
-mip6d_same_state mn "$mn_before" "$(xfrm_state mn)"
 mip6d_same_state ha "$ha_before" "$(stable_state ha)"
+mip6d_stop mn-d
+mip6d_same_state mn "$mn_before" "$(xfrm_state mn)"
 ok "after SIGTERM policies and SAs of the MN, and the whole state of the HA, are as before start"
 
 # --- 2. no SAs on the MN: no BU leaves ----------------------------------------
 vm_mn_move a
 vm_wait_addr mn eth-a "$VM_A_PREFIX" 20 >/dev/null || vm_die "the MN lost its address on link A"
 ip -n mn xfrm state flush
+# shellcheck disable=SC2016 # awk's own fields
 no_states() { ip netns exec mn awk '$1 == "XfrmOutNoStates" { print $2 }' /proc/net/xfrm_stat; }
 before=$(no_states)
 mip6d_start_ha
@@ -187,5 +190,26 @@ sleep 3 # time a BU would have needed to be logged (it is logged before sending)
 ! grep -q 'BU to' "$VM_LAB/mn-d.log" || vm_die "a BU was sent without an IPsec policy"
 ok "UseMnHaIPsec without a matching policy: 'MN lacks the necessary IPsec policies' and no BU"
 mip6d_stop mn-d
+
+# --- 4. a BU in clear: the HA's inbound policy refuses it ---------------------
+# shellcheck disable=SC2016 # awk's own fields
+in_refused() {
+  ip netns exec ha awk '$1 == "XfrmInTmplMismatch" { print $2 }' /proc/net/xfrm_stat
+}
+mip6d_mn_conf # UseMnHaIPsec disabled
+before=$(in_refused)
+mip6d_start_ha
+mip6d_start_mn
+deadline=$((SECONDS + 30))
+until [ "$(grep -c 'BU to 2001:db8:1::2' "$VM_LAB/mn-d.log")" -ge 3 ]; do
+  [ "$SECONDS" -lt "$deadline" ] || vm_die "no BU retransmissions: $(vm_log_of mn-d)"
+  sleep 0.2
+done
+after=$(in_refused)
+[ "$after" -gt "$before" ] || vm_die "the HA's XFRM input counters did not grow ($before -> $after)"
+! grep -q 'BU from' "$VM_LAB/ha-d.log" || vm_die "the HA accepted a BU in clear: $(grep 'BU from' "$VM_LAB/ha-d.log")"
+ok "a BU in clear is refused by the HA's inbound policy (XfrmInTmplMismatch $before -> $after)"
+mip6d_stop mn-d
+mip6d_stop ha-d
 vm_topology_down
 echo "mip6d: all checks passed"

@@ -13,7 +13,8 @@ use e2e::vm::GuestRun;
 /// tunnel-mode policies and SAs at the CoA, the CN's ping through the ESP
 /// tunnel, a handover to link B that they follow, the state before start back
 /// after SIGTERM; without SAs no BU leaves the MN; without a matching policy
-/// UMIP's "MN lacks the necessary IPsec policies" and no BU.
+/// UMIP's "MN lacks the necessary IPsec policies" and no BU; the HA refuses
+/// a BU in clear.
 #[test]
 fn vm_mip6d_ipsec_static_sas() -> Result<()> {
     GuestRun {
@@ -32,6 +33,7 @@ fn vm_mip6d_ipsec_static_sas() -> Result<()> {
         "mip6d: ok after SIGTERM policies and SAs of the MN, and the whole state of the HA, are as before start",
         "mip6d: ok without SAs no BU leaves the MN",
         "mip6d: ok UseMnHaIPsec without a matching policy",
+        "mip6d: ok a BU in clear is refused by the HA's inbound policy",
         "mip6d: all checks passed",
     ])?;
     Ok(())

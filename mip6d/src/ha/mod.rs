@@ -132,6 +132,10 @@ pub async fn run(
     for (addr, e) in ha.anycast.leave_all() {
         warn!("cannot leave the anycast address {addr}: {e}");
     }
+    // (Each binding's removal also moves its tunnel-mode SAs back to the HoA.)
+    for (_, mut b) in ha.bindings.drain() {
+        b.remove(&mut ha.kernel).await;
+    }
     ha.kernel.teardown().await;
     0
 }
