@@ -13,6 +13,7 @@
 #  3. UseMnHaIPsec enabled without a matching policy: UMIP's "MN lacks the
 #     necessary IPsec policies" line and no BU.
 #  4. An MN without IPsec: the HA's inbound policy refuses its BU in clear.
+#  5. The home agent found by DHAAD: the same protection.
 # Each check prints "mip6d: ok ..."; the first failure exits non-zero.
 set -euo pipefail
 # shellcheck source=scripts/vm/guest-lib.sh
@@ -209,6 +210,26 @@ after=$(in_refused)
 [ "$after" -gt "$before" ] || vm_die "the HA's XFRM input counters did not grow ($before -> $after)"
 ! grep -q 'BU from' "$VM_LAB/ha-d.log" || vm_die "the HA accepted a BU in clear: $(grep 'BU from' "$VM_LAB/ha-d.log")"
 ok "a BU in clear is refused by the HA's inbound policy (XfrmInTmplMismatch $before -> $after)"
+mip6d_stop mn-d
+mip6d_stop ha-d
+
+# --- 5. the home agent found by DHAAD -----------------------------------------
+ipsec_add_sas mn
+mip6d_ha_conf 'UseMnHaIPsec enabled;' "$IPSEC_SET"
+mip6d_mn_conf 'UseMnHaIPsec enabled;' 'DoRouteOptimizationMN disabled;' "$IPSEC_SET"
+sed -i '/HomeAgentAddress 2001:db8:1::2;$/d' "$VM_LAB/mn.conf"
+! grep -q '^  HomeAgentAddress' "$VM_LAB/mn.conf" ||
+  vm_die "mn.conf: MnHomeLink still names the home agent: $(cat "$VM_LAB/mn.conf")"
+bu_before=$(sa_packets mn 11)
+mip6d_start_ha
+mip6d_start_mn
+vm_wait_log mn-d 'home agent 2001:db8:1::2 \(found by DHAAD\)' 40 >/dev/null || vm_die "DHAAD found no home agent"
+vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 30 >/dev/null || vm_die "MN not registered with the discovered HA"
+[ "$(sa_packets mn 11)" -gt "${bu_before:-0}" ] || vm_die "the BU to the discovered HA did not go through ESP"
+! grep -q 'MN lacks the necessary IPsec policies' "$VM_LAB/mn-d.log" || vm_die "'lacks' logged with DHAAD"
+coa=$(vm_wait_log mn-d 'registered: ' 1 | grep -o 'via [0-9a-f:]*' | cut -d' ' -f2)
+[ "$(sa_addrs mn 14)" = "src $coa dst $HA" ] || vm_die "MN's tunnel SA not at the CoA with DHAAD: $(sa_addrs mn 14)"
+ok "home agent found by DHAAD: BU through ESP, tunnel-mode SAs at the CoA"
 mip6d_stop mn-d
 mip6d_stop ha-d
 vm_topology_down

@@ -14,7 +14,7 @@ use e2e::vm::GuestRun;
 /// tunnel, a handover to link B that they follow, the state before start back
 /// after SIGTERM; without SAs no BU leaves the MN; without a matching policy
 /// UMIP's "MN lacks the necessary IPsec policies" and no BU; the HA refuses
-/// a BU in clear.
+/// a BU in clear; with the home agent found by DHAAD, the same protection.
 #[test]
 fn vm_mip6d_ipsec_static_sas() -> Result<()> {
     GuestRun {
@@ -34,6 +34,7 @@ fn vm_mip6d_ipsec_static_sas() -> Result<()> {
         "mip6d: ok without SAs no BU leaves the MN",
         "mip6d: ok UseMnHaIPsec without a matching policy",
         "mip6d: ok a BU in clear is refused by the HA's inbound policy",
+        "mip6d: ok home agent found by DHAAD: BU through ESP, tunnel-mode SAs at the CoA",
         "mip6d: all checks passed",
     ])?;
     Ok(())

@@ -24,6 +24,7 @@ use super::away::Away;
 use super::{registration_config, Location, MobileNode};
 use crate::config::{Config, HomeLink};
 use crate::daemon::random_u16;
+use crate::ipsec::{Role, TunnelIpsec};
 use crate::kernel::raw::Received;
 
 /// The selection for `link` if its home agent is left to discovery.
@@ -222,6 +223,12 @@ impl MobileNode {
         self.ha = ha;
         self.bul = BulEntry::new(cfg, random_u16());
         self.may_send_bu = super::registration::bu_allowed(&self.config, ha, self.hoa);
+        if !self.may_send_bu {
+            error!(
+                "MN lacks the necessary IPsec policies for protecting the home registration \
+                 to HA {ha} (UseMnHaIPsec is enabled): no Binding Update will be sent"
+            );
+        }
         info!("home agent {ha} (found by DHAAD)");
         let Location::Away(p) = self.location else {
             return Vec::new();
@@ -239,6 +246,10 @@ impl MobileNode {
             Ok(a) => {
                 info!("tunnel {} {} -> {ha}", a.tunnel.1, p.address);
                 self.away = Some(a);
+                // The tunnel-mode IPsec policies are those for this home agent.
+                self.ipsec.release(&mut self.kernel).await;
+                self.ipsec = TunnelIpsec::new(&self.config, Role::MobileNode, ha, self.hoa);
+                self.ipsec.follow(&mut self.kernel, p.address).await;
             }
             Err(e) => {
                 error!("cannot set up the care-of address {}: {e}", p.address);

@@ -178,7 +178,7 @@ impl MobileNode {
         let (hoa, ha) = (link.home_address.addr, link.home_agent_address);
         // UMIP: with UseMnHaIPsec on and no BU/BA policy, no BU is ever sent.
         let may_send_bu = registration::bu_allowed(&config, ha, hoa);
-        if !may_send_bu {
+        if !may_send_bu && !ha.is_unspecified() {
             error!(
                 "MN lacks the necessary IPsec policies for protecting the home registration \
                  to HA {ha} (UseMnHaIPsec is enabled): no Binding Update will be sent"
