@@ -60,7 +60,7 @@ fn with_action(p: XfrmPolicy, policy: &IpsecPolicy) -> XfrmPolicy {
 }
 
 /// The transport-mode selector for traffic from `src` to `dst` that
-/// `kind` covers, `sending` telling whether `src` is the mobile node.
+/// `kind` covers; `from_mn` tells whether `src` is the mobile node.
 fn transport_selector(
     kind: IpsecPolicyType,
     src: Ipv6Addr,
