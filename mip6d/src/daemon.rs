@@ -159,6 +159,14 @@ impl Reloader {
 }
 
 impl Reloader {
+    /// The merged configuration, or the running one when the file is
+    /// broken, without a word: for the correspondent node beside another
+    /// role, whose driver already logs the reload.
+    pub fn reload_quietly(&self, running: &Config) -> Config {
+        config::reload(running, &self.file, &self.overrides, &SystemHost)
+            .map_or_else(|_| running.clone(), |r| r.config)
+    }
+
     /// What a role's loop does with a control message: a reload replaces
     /// `config` (kept when the file is broken); `false` means stop.
     pub fn handle(&self, control: Option<Control>, config: &mut Config) -> bool {
@@ -309,6 +317,10 @@ async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32
         }
     };
     let (tx, rx) = mpsc::channel(8);
+    // The correspondent node beside a home agent or mobile node gets the
+    // same signals (umip.md §4.3: it runs on every role).
+    let (cn_tx, cn_rx) = mpsc::channel(8);
+    let cn_signals = cn_tx.clone();
     tokio::spawn(async move {
         while let Some(sig) = signals.recv().await {
             let c = match sig {
@@ -319,6 +331,7 @@ async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32
                 SignalEvent::Reload(_) => Control::Reload,
                 SignalEvent::User1 | SignalEvent::User2 => continue,
             };
+            let _ = cn_signals.try_send(c);
             if tx.send(c).await.is_err() {
                 break;
             }
@@ -334,10 +347,12 @@ async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32
         env!("CARGO_PKG_VERSION"),
         role.long_name()
     );
-    let publisher = if role == Role::Cn {
-        crate::publish::Publisher::disabled()
+    let publisher = crate::publish::Publisher::start(role).await;
+    let companion = if role == Role::Cn {
+        None
     } else {
-        crate::publish::Publisher::start(role).await
+        crate::cn::Companion::start(config.clone(), reloader.clone(), publisher.clone(), cn_rx)
+            .await
     };
     // The launcher is released (and systemd told) once the role's own set-up
     // (sockets, kernel state, first dumps) worked, not before.
@@ -346,10 +361,7 @@ async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32
         match role {
             Role::Ha => crate::ha::run(config, reloader, rx, publisher, ready).await,
             Role::Mn => crate::mn::run(config, reloader, rx, publisher, ready).await,
-            Role::Cn => {
-                let _ = ready.send(());
-                run_cn(rx).await
-            }
+            Role::Cn => crate::cn::run(config, reloader, rx, publisher, ready).await,
         }
     };
     tokio::pin!(role_run);
@@ -363,12 +375,17 @@ async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32
             Err(_) => {
                 // Set-up failed (and said why): the launcher exits 1.
                 let _ = role_run.await;
+                stop_companion(companion, &cn_tx).await;
                 return startup.failed();
             }
         },
         // (The role ended without a word: a failure too.)
-        _ = &mut role_run => return startup.failed(),
+        _ = &mut role_run => {
+            stop_companion(companion, &cn_tx).await;
+            return startup.failed();
+        }
     };
+    stop_companion(companion, &cn_tx).await;
     info!(
         "umip-rs Mobile IPv6 for Linux {} stopped ({})",
         env!("CARGO_PKG_VERSION"),
@@ -380,17 +397,13 @@ async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32
     status
 }
 
-/// The correspondent node: route optimisation is not implemented yet, so
-/// it only waits for a terminating signal (peers fall back to tunnelling).
-async fn run_cn(mut control: mpsc::Receiver<Control>) -> i32 {
-    warn!("correspondent node: route optimisation is not implemented; bindings are refused");
-    while let Some(c) = control.recv().await {
-        if let Control::Terminate(n) = c {
-            info!("terminated ({})", daemon::signals::signal_name(n));
-            break;
-        }
+/// Stops the correspondent node beside the role (if it runs) and waits
+/// for its kernel objects to be gone.
+async fn stop_companion(companion: Option<crate::cn::Companion>, tx: &mpsc::Sender<Control>) {
+    if let Some(c) = companion {
+        let _ = tx.try_send(Control::Terminate(libc::SIGTERM));
+        c.join().await;
     }
-    0
 }
 
 /// A random 16-bit number (initial BU sequence numbers, RFC 6275 §11.7.1).

@@ -4,11 +4,13 @@
 //! - [`config`]: `mip6d.conf` in UMIP's syntax and in TOML, one typed model
 //!   ([`config::Config`]), `--show-config` and SIGHUP reload (reference §2);
 //! - [`daemon`]: the running daemon (kernel probe, runtime, signals), with the
-//!   role drivers [`ha`] (home agent) and [`mn`] (mobile node) on the kernel
+//!   role drivers [`ha`] (home agent), [`mn`] (mobile node) and [`cn`]
+//!   (correspondent node, also beside the other two) on the kernel
 //!   datapath through [`kernel`], and their state on D-Bus via [`publish`];
 //! - [`ipsec`]: the XFRM policies of `IPsecPolicySet` (`UseMnHaIPsec`).
 
 pub mod cli;
+pub mod cn;
 pub mod config;
 pub mod daemon;
 pub mod debuglog;

@@ -6,7 +6,7 @@ use std::net::Ipv6Addr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bus::{HomeAgentState, Mip6dService, MobileNodeState, Role};
+use bus::{BindingInfo, HomeAgentState, Mip6dService, MobileNodeState, Role};
 use tokio::sync::Mutex;
 use tracing::{debug, info};
 
@@ -30,6 +30,7 @@ struct Inner {
     role: Role,
     last_mn: Option<MobileNodeState>,
     last_ha: Option<HomeAgentState>,
+    last_cn: Option<Vec<BindingInfo>>,
 }
 
 impl Publisher {
@@ -67,6 +68,7 @@ impl Publisher {
                 role,
                 last_mn: None,
                 last_ha: None,
+                last_cn: None,
             })),
         }
     }
@@ -84,6 +86,14 @@ impl Publisher {
         let mut inner = self.inner.lock().await;
         inner.last_ha = Some(state.clone());
         let result = inner.service.update_home_agent(state).await;
+        inner.after(result);
+    }
+
+    /// The correspondent node's binding cache (callers rate-limit it).
+    pub async fn correspondent(&self, cache: Vec<BindingInfo>) {
+        let mut inner = self.inner.lock().await;
+        inner.last_cn = Some(cache.clone());
+        let result = inner.service.update_correspondent(cache).await;
         inner.after(result);
     }
 
@@ -136,6 +146,9 @@ impl bus::Republish for Inner {
         }
         if let Some(state) = self.last_ha.clone() {
             result = result.and(self.service.update_home_agent(state).await);
+        }
+        if let Some(cache) = self.last_cn.clone() {
+            result = result.and(self.service.update_correspondent(cache).await);
         }
         if let Err(e) = result {
             debug!("D-Bus update after reconnection: {e}");

@@ -15,6 +15,7 @@ mod dhaad;
 mod ifaces;
 mod mpd;
 mod registration;
+mod ro;
 pub mod tunnel_bus;
 mod tunnel_iface;
 
@@ -92,6 +93,8 @@ struct MobileNode {
     mtu_warned: Option<(u32, u32)>,
     /// Tunnel-mode IPsec policies, following the CoA while away.
     ipsec: crate::ipsec::TunnelIpsec,
+    /// Route optimisation with correspondents ([`ro`]).
+    ro: ro::RouteOptimizer,
 }
 
 /// Runs the mobile node until a terminating signal.
@@ -119,9 +122,12 @@ pub async fn run(
                 break;
             },
             r = mn.mh.recv() => match r {
-                Ok(msg) => mn.on_mh(msg).await,
+                Ok(msg) => if !mn.ro_on_mh(&msg).await {
+                    mn.on_mh(msg).await;
+                },
                 Err(e) => warn!("MH socket: {e}"),
             },
+            Some(ev) = mn.ro.next_acquire() => mn.ro_on_acquire(ev).await,
             r = mn.icmp.recv() => match r {
                 Ok(msg) => mn.on_icmp(msg).await,
                 Err(e) => warn!("ICMPv6 socket: {e}"),
@@ -136,6 +142,7 @@ pub async fn run(
             Some(n) = mn.tunnel_notices.recv() => mn.on_tunnel_notice(n).await,
             () = crate::daemon::sleep_until(deadline) => mn.on_timer().await,
         }
+        mn.ro_sync().await;
         mn.publisher.mobile_node(mn.bus_state()).await;
     }
     mn.shutdown().await;
@@ -220,6 +227,7 @@ impl MobileNode {
             ha_selection: dhaad::selection_for(&link),
             mpd: mpd::PrefixDiscovery::new(&config),
             ipsec: crate::ipsec::TunnelIpsec::new(&config, crate::ipsec::Role::MobileNode, ha, hoa),
+            ro: ro::RouteOptimizer::new(&config),
             home: link.effective_home_prefix(),
             home_plen: link.home_address.len,
             home_iface: link.interface.clone(),
@@ -384,7 +392,7 @@ impl MobileNode {
         let bul = self.bul.poll_timeout().map(Instant::from_std);
         let ifaces = self.ifaces.iter().filter_map(|i| i.next_expiry(now)).min();
         let discovery = [self.dhaad_deadline(), self.mpd_deadline()];
-        [bul, ifaces, self.settle_until]
+        [bul, ifaces, self.settle_until, self.ro.next_deadline()]
             .into_iter()
             .chain(discovery)
             .flatten()
@@ -400,6 +408,7 @@ impl MobileNode {
         self.handle_bul_events(events).await;
         self.on_dhaad_timer().await;
         self.on_mpd_timer().await;
+        self.ro_on_timer().await;
         self.evaluate().await;
     }
 
@@ -619,6 +628,7 @@ impl MobileNode {
                 }
             }
         }
+        self.ro_clear().await;
         if let Some(mut a) = self.away.take() {
             a.leave(&mut self.kernel).await;
         }

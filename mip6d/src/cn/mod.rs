@@ -1,0 +1,435 @@
+//! The correspondent node (umip.md §4.3), on every role as UMIP: it
+//! answers Home and Care-of Test Inits, accepts route-optimisation Binding
+//! Updates checked by [`mip6::cn`], and installs the kernel objects of
+//! [`xfrm`] so traffic to a bound home address goes straight to the care-of
+//! address with a Type 2 routing header, and what the mobile node sends
+//! with a Home Address option is accepted.
+//!
+//! On the correspondent-node role it is the daemon's driver; on the home
+//! agent and mobile node it runs beside theirs as a [`Companion`] with its
+//! own MH socket (every raw MH socket gets a copy of each message; the home
+//! agent keeps BUs with the H flag, this one everything else).
+//!
+//! The binding cache goes to D-Bus (`org.umip_rs.Mip6d1.Correspondent`) at
+//! most once per [`PUBLISH_EVERY`], when it changed.
+
+pub mod xfrm;
+
+use std::collections::HashMap;
+use std::net::Ipv6Addr;
+use std::time::Duration;
+
+use mip6::cn::{answer_test_init, CnBinding, CnBindingCache, CnBuContext, CnBuOutcome, CnChange};
+use mip6::rr::{Kcn, Keygen};
+use mip6::wire::mh::{MhMessage, MhRepr};
+use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
+use tracing::{debug, error, info, warn};
+
+use crate::config::{Config, Role};
+use crate::daemon::{Control, Reloader};
+use crate::kernel::raw::{MhSocket, Received};
+use crate::kernel::Kernel;
+use crate::publish::Publisher;
+use xfrm::BindingObjects;
+
+/// The shortest interval between two D-Bus updates of the binding cache.
+pub const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+
+/// `CnBindingPolicySet` for this peer and our address (an entry whose local
+/// address is `::` or ours; the first that matches), else
+/// `DoRouteOptimizationCN`.
+pub fn binding_allowed(config: &Config, hoa: Ipv6Addr, local: Ipv6Addr) -> bool {
+    config
+        .cn_binding_policy
+        .iter()
+        .find(|p| p.peer == hoa && (p.local.is_unspecified() || p.local == local))
+        .map_or(config.do_route_optimization_cn, |p| p.allow)
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    if getrandom::getrandom(&mut b).is_err() {
+        // No entropy: a correspondent that cannot keep its tokens secret
+        // must not hand any out; the caller checks for all-zero Kcn.
+        b = [0; N];
+    }
+    b
+}
+
+/// The correspondent node's state.
+struct Correspondent {
+    config: Config,
+    role: Role,
+    kernel: Kernel,
+    mh: MhSocket,
+    keygen: Keygen,
+    cache: CnBindingCache,
+    objects: HashMap<(Ipv6Addr, Ipv6Addr), BindingObjects>,
+    publisher: Publisher,
+    publish_at: Option<Instant>,
+}
+
+impl Correspondent {
+    async fn start(config: Config, publisher: Publisher) -> Result<Correspondent, String> {
+        let role = config.node_config;
+        let kcn: Kcn = random();
+        if kcn == [0; 20] {
+            return Err("correspondent node: no random numbers for Kcn".to_owned());
+        }
+        let mh = MhSocket::open()
+            .map_err(|e| format!("correspondent node: cannot open the MH socket: {e}"))?;
+        let mut kernel = Kernel::open().map_err(|e| format!("correspondent node: netlink: {e}"))?;
+        if role != Role::Ha {
+            if let Err(e) = xfrm::install_base(&mut kernel).await {
+                kernel.teardown().await;
+                return Err(format!("correspondent node: xfrm: {e}"));
+            }
+        }
+        let first_index = u16::from_be_bytes(random());
+        Ok(Correspondent {
+            config,
+            role,
+            kernel,
+            mh,
+            keygen: Keygen::new(kcn, first_index),
+            cache: CnBindingCache::new(),
+            objects: HashMap::new(),
+            publisher,
+            publish_at: None,
+        })
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        let expiry = self.cache.next_deadline().map(Instant::from_std);
+        [expiry, self.publish_at].into_iter().flatten().min()
+    }
+
+    async fn on_mh(&mut self, msg: Received) {
+        let repr = match MhRepr::parse(&msg.payload) {
+            Ok(r) => r,
+            Err(e) => {
+                debug!("CN: malformed MH from {}: {e}", msg.src);
+                return;
+            }
+        };
+        let now = Instant::now().into_std();
+        match repr.message {
+            MhMessage::HomeTestInit(_) | MhMessage::CareOfTestInit(_) => {
+                let name = if matches!(repr.message, MhMessage::HomeTestInit(_)) {
+                    "HoTI"
+                } else {
+                    "CoTI"
+                };
+                if msg.hao.is_some() {
+                    debug!(
+                        "CN: {name} from {} with a Home Address option dropped",
+                        msg.src
+                    );
+                    return;
+                }
+                let Some(reply) =
+                    answer_test_init(&mut self.keygen, now, &msg.src, &repr.message, random())
+                else {
+                    return;
+                };
+                let reply_name = if name == "HoTI" { "HoT" } else { "CoT" };
+                info!("CN: {name} from {} answered with {reply_name}", msg.src);
+                self.send(msg.dst, msg.src, &reply).await;
+            }
+            MhMessage::BindingUpdate(bu) => {
+                if self.role == Role::Ha && bu.flags.contains(mip6::wire::mh::BuFlags::HOME) {
+                    // The home agent's own socket answers home registrations.
+                    return;
+                }
+                let home_address = msg.src;
+                let packet_source = msg.hao.unwrap_or(msg.src);
+                let ctx = CnBuContext {
+                    home_address,
+                    packet_source,
+                    correspondent: msg.dst,
+                    bu,
+                    options: &repr.options,
+                    mh: &msg.payload,
+                    policy_allows: binding_allowed(&self.config, home_address, msg.dst),
+                };
+                let outcome = self.cache.on_bu(&self.keygen, &ctx, now);
+                self.apply(&outcome, bu.sequence, home_address, packet_source)
+                    .await;
+            }
+            _ => {}
+        }
+    }
+
+    async fn apply(&mut self, outcome: &CnBuOutcome, seq: u16, hoa: Ipv6Addr, src: Ipv6Addr) {
+        match outcome {
+            CnBuOutcome::Dropped(reason) => {
+                info!("CN: BU from {hoa} (from {src}, seq {seq}) dropped: {reason:?}");
+            }
+            CnBuOutcome::Rejected(ack) => {
+                info!("CN: BU from {hoa} (seq {seq}) refused: {}", ack.status);
+            }
+            CnBuOutcome::Done(
+                CnChange::Installed {
+                    binding,
+                    previous_coa,
+                },
+                _,
+            ) => {
+                let ok = self.install(binding, *previous_coa).await;
+                if ok {
+                    info!(
+                        "CN: route optimisation binding {} -> {} at {} (seq {}, lifetime {} s)",
+                        binding.home_address,
+                        binding.care_of_address,
+                        binding.correspondent,
+                        binding.sequence,
+                        binding.lifetime.as_secs()
+                    );
+                }
+                self.mark_changed();
+            }
+            CnBuOutcome::Done(CnChange::Removed(binding), _) => {
+                info!(
+                    "CN: route optimisation binding of {} deregistered",
+                    binding.home_address
+                );
+                self.uninstall(binding).await;
+                self.mark_changed();
+            }
+        }
+        if let Some(ack) = outcome.ack() {
+            let bytes = match ack.emit() {
+                Ok(b) => b,
+                Err(e) => {
+                    warn!("CN: cannot build the BA: {e}");
+                    return;
+                }
+            };
+            info!(
+                "CN: BA ({}) to {} via {}",
+                ack.status, ack.home_address, ack.care_of_address
+            );
+            if let Err(e) = self
+                .mh
+                .send(ack.correspondent, ack.home_address, 0, ack.via(), &bytes)
+                .await
+            {
+                warn!("CN: cannot send the BA to {}: {e}", ack.home_address);
+            }
+        }
+    }
+
+    /// Installs or moves a binding's kernel objects; on failure the binding
+    /// is dropped again (traffic keeps going through the home agent).
+    async fn install(&mut self, b: &CnBinding, previous_coa: Option<Ipv6Addr>) -> bool {
+        let key = (b.correspondent, b.home_address);
+        let (cn, hoa, coa) = (b.correspondent, b.home_address, b.care_of_address);
+        let r = match (self.objects.contains_key(&key), previous_coa) {
+            (true, Some(old)) if old == coa => Ok(()),
+            (true, _) => BindingObjects::move_to(&mut self.kernel, cn, hoa, coa).await,
+            (false, _) => BindingObjects::install(&mut self.kernel, cn, hoa, coa)
+                .await
+                .map(|o| {
+                    self.objects.insert(key, o);
+                }),
+        };
+        if let Err(e) = r {
+            error!("CN: cannot install the route optimisation state for {hoa}: {e}");
+            self.uninstall(b).await;
+            return false;
+        }
+        true
+    }
+
+    async fn uninstall(&mut self, b: &CnBinding) {
+        if let Some(mut o) = self.objects.remove(&(b.correspondent, b.home_address)) {
+            o.remove(&mut self.kernel).await;
+        }
+    }
+
+    async fn send(&self, src: Ipv6Addr, dst: Ipv6Addr, repr: &MhRepr) {
+        match repr.emit_without_checksum() {
+            Ok(bytes) => {
+                if let Err(e) = self.mh.send(src, dst, 0, None, &bytes).await {
+                    warn!(
+                        "CN: cannot send MH type {} to {dst}: {e}",
+                        repr.message.mh_type()
+                    );
+                }
+            }
+            Err(e) => warn!("CN: cannot build MH type {}: {e}", repr.message.mh_type()),
+        }
+    }
+
+    fn mark_changed(&mut self) {
+        if self.publish_at.is_none() {
+            self.publish_at = Some(Instant::now() + PUBLISH_EVERY);
+        }
+    }
+
+    async fn on_timer(&mut self) {
+        let now = Instant::now();
+        for b in self.cache.expire(now.into_std()) {
+            info!(
+                "CN: route optimisation binding of {} expired",
+                b.home_address
+            );
+            self.uninstall(&b).await;
+            self.mark_changed();
+        }
+        if self.publish_at.is_some_and(|t| t <= now) {
+            self.publish_at = None;
+            self.publisher.correspondent(self.bus_state()).await;
+        }
+    }
+
+    fn bus_state(&self) -> Vec<bus::BindingInfo> {
+        self.cache
+            .iter()
+            .map(|b| bus::BindingInfo {
+                home_address: b.home_address,
+                care_of_address: b.care_of_address,
+                local_address: Some(b.correspondent),
+                lifetime: b.lifetime,
+                expires: b.expires,
+                sequence: b.sequence,
+                flags: b.flags.0,
+                state: bus::BindingState::Cached,
+            })
+            .collect()
+    }
+
+    async fn shutdown(&mut self) {
+        for b in self.cache.drain() {
+            self.uninstall(&b).await;
+        }
+        self.kernel.teardown().await;
+    }
+
+    /// Runs until `stop` says so; `reload` re-reads the configuration.
+    async fn run_loop(
+        &mut self,
+        mut control: mpsc::Receiver<Control>,
+        reload: impl Fn(&Config, Option<Control>) -> Option<Option<Config>>,
+    ) {
+        loop {
+            let deadline = self.next_deadline();
+            tokio::select! {
+                c = control.recv() => match reload(&self.config, c) {
+                    None => break,
+                    Some(Some(new)) => self.config = new,
+                    Some(None) => {}
+                },
+                r = self.mh.recv() => match r {
+                    Ok(msg) => self.on_mh(msg).await,
+                    Err(e) => warn!("CN: MH socket: {e}"),
+                },
+                () = crate::daemon::sleep_until(deadline) => self.on_timer().await,
+            }
+        }
+        self.shutdown().await;
+    }
+}
+
+/// The correspondent-node role's driver.
+pub async fn run(
+    config: Config,
+    reloader: Reloader,
+    control: mpsc::Receiver<Control>,
+    publisher: Publisher,
+    ready: oneshot::Sender<()>,
+) -> i32 {
+    let mut cn = match Correspondent::start(config, publisher).await {
+        Ok(cn) => {
+            let _ = ready.send(());
+            cn
+        }
+        Err(e) => {
+            error!("{e}");
+            return 1;
+        }
+    };
+    cn.run_loop(control, |running, c| {
+        let mut config = running.clone();
+        reloader.handle(c, &mut config).then_some(Some(config))
+    })
+    .await;
+    0
+}
+
+/// The correspondent node beside a home agent or mobile node.
+#[derive(Debug)]
+pub struct Companion {
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Companion {
+    /// Starts it; `None` (logged) if it cannot run: the role goes on
+    /// without route optimisation as a correspondent.
+    pub async fn start(
+        config: Config,
+        reloader: Reloader,
+        publisher: Publisher,
+        control: mpsc::Receiver<Control>,
+    ) -> Option<Companion> {
+        let mut cn = match Correspondent::start(config, publisher).await {
+            Ok(cn) => cn,
+            Err(e) => {
+                warn!("{e}; running without correspondent node support");
+                return None;
+            }
+        };
+        let task = tokio::spawn(async move {
+            cn.run_loop(control, |running, c| match c {
+                Some(Control::Reload) => Some(Some(reloader.reload_quietly(running))),
+                Some(Control::Terminate(_)) | None => None,
+            })
+            .await;
+        });
+        Some(Companion { task })
+    }
+
+    /// Waits for it to end (after a [`Control::Terminate`] on its channel)
+    /// and its kernel objects to be removed.
+    pub async fn join(self) {
+        if let Err(e) = self.task.await {
+            warn!("correspondent node task: {e}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::model::CnBindingPolicy;
+
+    fn a(s: &str) -> Ipv6Addr {
+        s.parse().unwrap_or(Ipv6Addr::UNSPECIFIED)
+    }
+
+    #[test]
+    fn policy_set_overrides_the_default_per_peer_and_local_address() {
+        let mut c = Config::default();
+        let (mn, us, other) = (a("2001:db8:1::100"), a("2001:db8:3::1"), a("2001:db8:3::2"));
+        assert!(c.do_route_optimization_cn, "UMIP's default");
+        assert!(binding_allowed(&c, mn, us));
+        c.cn_binding_policy = vec![
+            CnBindingPolicy {
+                peer: mn,
+                local: us,
+                allow: false,
+            },
+            CnBindingPolicy {
+                peer: mn,
+                local: Ipv6Addr::UNSPECIFIED,
+                allow: true,
+            },
+        ];
+        assert!(!binding_allowed(&c, mn, us));
+        assert!(binding_allowed(&c, mn, other));
+        c.do_route_optimization_cn = false;
+        assert!(!binding_allowed(&c, a("2001:db8:1::200"), us));
+        assert!(binding_allowed(&c, mn, other));
+    }
+}

@@ -1,0 +1,535 @@
+//! The mobile node's route optimisation (umip.md §4.1 "Route
+//! optimisation", RFC 6275 §11.6–§11.7.2), per correspondent through
+//! [`mip6::rr::RoEntry`].
+//!
+//! - **Trigger**, as UMIP: while registered away from home, an out
+//!   sub-policy from the home address to anywhere with an *optional* HAO
+//!   template and no state. The first packet from the home address to a
+//!   correspondent then makes the kernel send an XFRM ACQUIRE (and keeps
+//!   sending it through the tunnel, the template being optional); the
+//!   ACQUIRE starts return routability. ACQUIREs for Mobility Header
+//!   traffic, ICMPv6 errors, the home agent and correspondents refused by
+//!   `MnRoPolicy` are ignored.
+//! - **Tests**: the HoTI leaves from the home address through the tunnel (a
+//!   policy without template for MH type 1 from the home address keeps the
+//!   HAO template off it); the CoTI from the care-of address directly.
+//! - **BU**: once both tokens are in, the kernel state for the
+//!   correspondent is installed — HAO state (home address → CN, coa CoA)
+//!   with an out policy, so what the node sends to it leaves from the CoA
+//!   with a Home Address option; RH2 state (CN → home address, coa CoA)
+//!   with an optional in policy, so what it sends with a Type 2 routing
+//!   header is accepted — and the signed BU goes out from the home address
+//!   (the HAO state puts it on the direct path).
+//! - **Handover**: the states move to the new care-of address and the
+//!   care-of test runs again (the home token is reused while valid), then
+//!   a new BU. At 90 % of the binding's lifetime both tests run again;
+//!   at its end the state is removed (traffic goes through the tunnel
+//!   again, and the next packet triggers a new run).
+//! - Back home, or the home registration gone: every correspondent's state
+//!   and the trigger are removed (the correspondents' bindings expire;
+//!   no deregistration BU is sent to them).
+
+use std::collections::HashMap;
+use std::net::Ipv6Addr;
+use std::time::Duration;
+
+use mip6::consts::{mh_type, IPPROTO_ICMPV6, IPPROTO_MH};
+use mip6::rr::{RoAction, RoConfig, RoEntry};
+use mip6::wire::mh::{MhMessage, MhRepr, TestInit};
+use netcfg::xfrm::{
+    PolicyDir, PolicyType, Selector, Template, XfrmEvent, XfrmEvents, XfrmGroups, XfrmPolicy,
+    XfrmProto, XfrmState,
+};
+use tokio::time::Instant;
+use tracing::{debug, info, warn};
+
+use super::{Location, MobileNode};
+use crate::config::model::RoPolicy;
+use crate::config::Config;
+use crate::kernel::raw::Received;
+use crate::kernel::{Item, Kernel};
+
+/// The HoTI bypass: before the correspondents' data policies.
+const XFRM_PRIO_RO_SIG: u32 = 6;
+/// A correspondent's HAO out / RH2 in policies.
+const XFRM_PRIO_RO_DATA: u32 = 8;
+/// The trigger: after everything else.
+const XFRM_PRIO_RO_TRIGGER: u32 = 20;
+/// Inits per test when `MnMaxCnConsecutiveResends` is 0 (UMIP retries
+/// forever; here a silent correspondent is left alone for 420 s after 5).
+const DEFAULT_MAX_INITS: u32 = 5;
+
+type Res<T> = Result<T, netcfg::Error>;
+
+struct Peer {
+    entry: RoEntry,
+    /// Kernel objects and the care-of address they use.
+    objects: Vec<Item>,
+    installed_coa: Option<Ipv6Addr>,
+}
+
+/// The mobile node's correspondents and the trigger.
+pub(super) struct RouteOptimizer {
+    events: Option<XfrmEvents>,
+    peers: HashMap<Ipv6Addr, Peer>,
+    /// The care-of address the trigger is installed for.
+    active: Option<Ipv6Addr>,
+    trigger: Vec<Item>,
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
+    let _ = getrandom::getrandom(&mut b);
+    b
+}
+
+fn cookies() -> ([u8; 8], [u8; 8]) {
+    (random(), random())
+}
+
+impl RouteOptimizer {
+    /// Listens to ACQUIREs when `DoRouteOptimizationMN` is on.
+    pub(super) fn new(config: &Config) -> RouteOptimizer {
+        let events = if config.do_route_optimization_mn {
+            match XfrmEvents::subscribe(XfrmGroups {
+                acquire: true,
+                report: false,
+            }) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    warn!("route optimisation off: cannot listen to XFRM ACQUIRE: {e}");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        RouteOptimizer {
+            events,
+            peers: HashMap::new(),
+            active: None,
+            trigger: Vec::new(),
+        }
+    }
+
+    /// The next ACQUIRE (never, when route optimisation is off).
+    pub(super) async fn next_acquire(&mut self) -> Option<XfrmEvent> {
+        match self.events.as_mut() {
+            Some(e) => e.next_event().await,
+            None => std::future::pending().await,
+        }
+    }
+
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.peers
+            .values()
+            .filter_map(|p| p.entry.next_deadline())
+            .min()
+            .map(Instant::from_std)
+    }
+}
+
+fn ro_config(config: &Config) -> RoConfig {
+    RoConfig {
+        lifetime: Duration::from_secs(u64::from(config.mn_max_cn_binding_life)),
+        ack: config.use_cn_bu_ack,
+        max_inits: match config.mn_max_cn_consecutive_resends {
+            0 => DEFAULT_MAX_INITS,
+            n => n,
+        },
+    }
+}
+
+/// `MnRoPolicy` (of the home link): the entry for this correspondent, else
+/// a `::` entry, else yes.
+fn ro_allowed(policies: &[RoPolicy], cn: Ipv6Addr) -> bool {
+    policies
+        .iter()
+        .find(|p| p.cn == cn)
+        .or_else(|| policies.iter().find(|p| p.cn.is_unspecified()))
+        .is_none_or(|p| p.route_optimization)
+}
+
+async fn add_policy(kernel: &mut Kernel, items: &mut Vec<Item>, p: &XfrmPolicy) -> Res<()> {
+    kernel.add_policy(p).await?;
+    items.push(Item::Policy(p.sel, p.dir, p.ptype));
+    Ok(())
+}
+
+async fn add_state(kernel: &mut Kernel, items: &mut Vec<Item>, s: &XfrmState) -> Res<()> {
+    kernel.add_state(s).await?;
+    let id = Item::State(s.id());
+    if !items.contains(&id) {
+        items.push(id);
+    }
+    Ok(())
+}
+
+async fn remove_all(kernel: &mut Kernel, items: &mut Vec<Item>) {
+    while let Some(item) = items.pop() {
+        if let Err(e) = kernel.remove(item.clone()).await {
+            warn!("cannot remove {item:?}: {e}");
+        }
+    }
+}
+
+/// The trigger and the HoTI bypass for `hoa`.
+async fn install_trigger(kernel: &mut Kernel, items: &mut Vec<Item>, hoa: Ipv6Addr) -> Res<()> {
+    let any = Ipv6Addr::UNSPECIFIED;
+    let hoti = XfrmPolicy::new(
+        Selector::hosts(hoa, any).mh_type(mh_type::HOTI),
+        PolicyDir::Out,
+        PolicyType::Sub,
+        XFRM_PRIO_RO_SIG,
+    );
+    add_policy(kernel, items, &hoti).await?;
+    let trigger = XfrmPolicy::new(
+        Selector::hosts(hoa, any),
+        PolicyDir::Out,
+        PolicyType::Sub,
+        XFRM_PRIO_RO_TRIGGER,
+    )
+    .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
+    add_policy(kernel, items, &trigger).await
+}
+
+/// A correspondent's states and policies for `coa` (states updated in
+/// place when they exist).
+async fn install_peer(
+    kernel: &mut Kernel,
+    items: &mut Vec<Item>,
+    hoa: Ipv6Addr,
+    cn: Ipv6Addr,
+    coa: Ipv6Addr,
+) -> Res<()> {
+    let any = Ipv6Addr::UNSPECIFIED;
+    add_state(kernel, items, &XfrmState::ro(XfrmProto::Hao, hoa, cn, coa)).await?;
+    add_state(
+        kernel,
+        items,
+        &XfrmState::ro(XfrmProto::Route2, cn, hoa, coa),
+    )
+    .await?;
+    let out = XfrmPolicy::new(
+        Selector::hosts(hoa, cn),
+        PolicyDir::Out,
+        PolicyType::Sub,
+        XFRM_PRIO_RO_DATA,
+    )
+    .tmpl(Template::ro(XfrmProto::Hao, any, any));
+    let inp = XfrmPolicy::new(
+        Selector::hosts(cn, hoa),
+        PolicyDir::In,
+        PolicyType::Sub,
+        XFRM_PRIO_RO_DATA,
+    )
+    .tmpl(Template::ro(XfrmProto::Route2, any, any).optional());
+    for p in [out, inp] {
+        if !items.contains(&Item::Policy(p.sel, p.dir, p.ptype)) {
+            add_policy(kernel, items, &p).await?;
+        }
+    }
+    Ok(())
+}
+
+impl MobileNode {
+    /// Follows the home registration: the trigger while registered away,
+    /// a handover for every correspondent when the registered CoA changes,
+    /// nothing at home. Called after every event of the node's loop.
+    pub(super) async fn ro_sync(&mut self) {
+        if self.ro.events.is_none() {
+            return;
+        }
+        // Without a usable CoA (between two links) the binding ages and
+        // the correspondents keep theirs: only home, or no binding, ends it.
+        let want = match self.location {
+            Location::Away(_) | Location::Nowhere => self.bul.binding().map(|b| b.care_of_address),
+            Location::Home(_) | Location::Unknown => None,
+        };
+        if want == self.ro.active {
+            return;
+        }
+        match (self.ro.active, want) {
+            (None, Some(coa)) => {
+                let mut items = std::mem::take(&mut self.ro.trigger);
+                if let Err(e) = install_trigger(&mut self.kernel, &mut items, self.hoa).await {
+                    warn!("route optimisation trigger: {e}");
+                    remove_all(&mut self.kernel, &mut items).await;
+                    // Tried again on the next event.
+                    return;
+                }
+                self.ro.trigger = items;
+                debug!("route optimisation: trigger installed for {}", self.hoa);
+                self.ro.active = Some(coa);
+            }
+            (Some(_), Some(coa)) => {
+                self.ro.active = Some(coa);
+                let now = Instant::now().into_std();
+                let cns: Vec<Ipv6Addr> = self.ro.peers.keys().copied().collect();
+                for cn in cns {
+                    let Some(p) = self.ro.peers.get_mut(&cn) else {
+                        continue;
+                    };
+                    let actions = p.entry.handover(now, coa, cookies());
+                    if p.installed_coa.is_some() {
+                        // What the node sends leaves from the new CoA at once.
+                        let r =
+                            install_peer(&mut self.kernel, &mut p.objects, self.hoa, cn, coa).await;
+                        match r {
+                            Ok(()) => p.installed_coa = Some(coa),
+                            Err(e) => warn!("route optimisation state for {cn}: {e}"),
+                        }
+                    }
+                    info!("route optimisation: handover, return routability with {cn} again");
+                    self.ro_execute(cn, actions).await;
+                }
+            }
+            (Some(_), None) => self.ro_clear().await,
+            (None, None) => {}
+        }
+    }
+
+    /// Removes every correspondent's state and the trigger.
+    pub(super) async fn ro_clear(&mut self) {
+        for (cn, mut p) in self.ro.peers.drain() {
+            if !p.objects.is_empty() {
+                info!("route optimisation with {cn} ended");
+            }
+            remove_all(&mut self.kernel, &mut p.objects).await;
+        }
+        remove_all(&mut self.kernel, &mut self.ro.trigger).await;
+        // The kernel's larval states of the trigger's ACQUIREs (30 s each).
+        let (hoa, ha) = (self.hoa, self.ha);
+        if let Err(e) = self
+            .kernel
+            .xfrm
+            .delete_states_where(|s| s.proto == XfrmProto::Hao && s.src == hoa && s.dst != ha)
+            .await
+        {
+            debug!("larval HAO states: {e}");
+        }
+        self.ro.active = None;
+    }
+
+    /// An ACQUIRE: return routability with its correspondent, if wanted.
+    pub(super) async fn ro_on_acquire(&mut self, ev: XfrmEvent) {
+        let XfrmEvent::Acquire {
+            proto: XfrmProto::Hao,
+            src,
+            dst: cn,
+            sel,
+            ..
+        } = ev
+        else {
+            return;
+        };
+        let Some(coa) = self.ro.active else { return };
+        if src != self.hoa || cn == self.ha || self.ro.peers.contains_key(&cn) {
+            return;
+        }
+        if sel.proto == IPPROTO_MH || (sel.proto == IPPROTO_ICMPV6 && sel.sport < 128) {
+            return;
+        }
+        let policies = self
+            .config
+            .mn_home_link
+            .first()
+            .map_or(&[][..], |l| &l.mn_ro_policy[..]);
+        if !ro_allowed(policies, cn) {
+            debug!("route optimisation with {cn} refused by MnRoPolicy");
+            return;
+        }
+        info!(
+            "route optimisation: traffic from {} to {cn}, starting return routability",
+            self.hoa
+        );
+        let now = Instant::now().into_std();
+        let (entry, actions) = RoEntry::start(
+            now,
+            cn,
+            self.hoa,
+            coa,
+            crate::daemon::random_u16(),
+            cookies(),
+            ro_config(&self.config),
+        );
+        self.ro.peers.insert(
+            cn,
+            Peer {
+                entry,
+                objects: Vec::new(),
+                installed_coa: None,
+            },
+        );
+        self.ro_execute(cn, actions).await;
+    }
+
+    /// A Home Test, Care-of Test or BA from a correspondent; `false` if the
+    /// message is not for route optimisation.
+    pub(super) async fn ro_on_mh(&mut self, msg: &Received) -> bool {
+        if msg.src == self.ha || !self.ro.peers.contains_key(&msg.src) {
+            return false;
+        }
+        let Ok(repr) = MhRepr::parse(&msg.payload) else {
+            return false;
+        };
+        let now = Instant::now().into_std();
+        let cn = msg.src;
+        let Some(p) = self.ro.peers.get_mut(&cn) else {
+            return false;
+        };
+        let actions = match &repr.message {
+            MhMessage::HomeTest(r) => {
+                info!(
+                    "route optimisation: HoT from {cn} (nonce index {})",
+                    r.nonce_index
+                );
+                p.entry.on_test_reply(now, true, r)
+            }
+            MhMessage::CareOfTest(r) => {
+                info!(
+                    "route optimisation: CoT from {cn} (nonce index {})",
+                    r.nonce_index
+                );
+                p.entry.on_test_reply(now, false, r)
+            }
+            MhMessage::BindingAck(ba) => {
+                info!(
+                    "route optimisation: BA from {cn}: status {}, seq {}, lifetime {} s",
+                    ba.status,
+                    ba.sequence,
+                    ba.lifetime_secs()
+                );
+                p.entry.on_ba(now, ba, &msg.payload, cookies())
+            }
+            _ => return false,
+        };
+        self.ro_execute(cn, actions).await;
+        true
+    }
+
+    pub(super) async fn ro_on_timer(&mut self) {
+        let now = Instant::now().into_std();
+        let due: Vec<Ipv6Addr> = self
+            .ro
+            .peers
+            .iter()
+            .filter(|(_, p)| p.entry.next_deadline().is_some_and(|d| d <= now))
+            .map(|(cn, _)| *cn)
+            .collect();
+        for cn in due {
+            let Some(p) = self.ro.peers.get_mut(&cn) else {
+                continue;
+            };
+            if p.entry.is_done(now) {
+                let mut p = self.ro.peers.remove(&cn).expect("present");
+                remove_all(&mut self.kernel, &mut p.objects).await;
+                continue;
+            }
+            let actions = p.entry.on_timer(now, cookies());
+            self.ro_execute(cn, actions).await;
+        }
+    }
+
+    async fn ro_execute(&mut self, cn: Ipv6Addr, actions: Vec<RoAction>) {
+        for a in actions {
+            match a {
+                RoAction::SendHomeTestInit(cookie) => {
+                    info!("route optimisation: HoTI to {cn}");
+                    let m = MhRepr::new(MhMessage::HomeTestInit(TestInit { cookie }));
+                    self.ro_send(self.hoa, cn, &m).await;
+                }
+                RoAction::SendCareOfTestInit(cookie) => {
+                    let Some(coa) = self.ro.peers.get(&cn).map(|p| p.entry.coa) else {
+                        continue;
+                    };
+                    info!("route optimisation: CoTI to {cn} from {coa}");
+                    let m = MhRepr::new(MhMessage::CareOfTestInit(TestInit { cookie }));
+                    self.ro_send(coa, cn, &m).await;
+                }
+                RoAction::SendBindingUpdate {
+                    message,
+                    sequence,
+                    care_of_address,
+                } => {
+                    let Some(p) = self.ro.peers.get_mut(&cn) else {
+                        continue;
+                    };
+                    let r = install_peer(
+                        &mut self.kernel,
+                        &mut p.objects,
+                        self.hoa,
+                        cn,
+                        care_of_address,
+                    )
+                    .await;
+                    if let Err(e) = r {
+                        warn!("route optimisation state for {cn}: {e}");
+                        remove_all(&mut self.kernel, &mut p.objects).await;
+                        p.installed_coa = None;
+                        continue;
+                    }
+                    p.installed_coa = Some(care_of_address);
+                    info!("route optimisation: BU to {cn} seq {sequence} CoA {care_of_address}");
+                    if let Err(e) = self.mh.send(self.hoa, cn, 0, None, &message).await {
+                        warn!("cannot send the BU to {cn}: {e}");
+                    }
+                }
+                RoAction::Bound(lifetime) => {
+                    let coa = self.ro.peers.get(&cn).map(|p| p.entry.coa);
+                    info!(
+                        "route optimisation: binding with {cn} via {} for {} s",
+                        coa.unwrap_or(Ipv6Addr::UNSPECIFIED),
+                        lifetime.as_secs()
+                    );
+                }
+                RoAction::RemoveState => {
+                    if let Some(p) = self.ro.peers.get_mut(&cn) {
+                        info!("route optimisation: binding with {cn} removed");
+                        remove_all(&mut self.kernel, &mut p.objects).await;
+                        p.installed_coa = None;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn ro_send(&self, src: Ipv6Addr, dst: Ipv6Addr, m: &MhRepr) {
+        match m.emit_without_checksum() {
+            Ok(bytes) => {
+                if let Err(e) = self.mh.send(src, dst, 0, None, &bytes).await {
+                    warn!("cannot send MH type {} to {dst}: {e}", m.message.mh_type());
+                }
+            }
+            Err(e) => warn!("MH type {}: {e}", m.message.mh_type()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mn_ro_policy_per_correspondent_then_wildcard() {
+        let cn: Ipv6Addr = "2001:db8:c::2".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
+        let other: Ipv6Addr = "2001:db8:c::3".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
+        assert!(ro_allowed(&[], cn), "no MnRoPolicy: allowed");
+        let policies = [
+            RoPolicy {
+                cn: Ipv6Addr::UNSPECIFIED,
+                route_optimization: false,
+            },
+            RoPolicy {
+                cn,
+                route_optimization: true,
+            },
+        ];
+        assert!(ro_allowed(&policies, cn));
+        assert!(!ro_allowed(&policies, other));
+        let cfg = ro_config(&Config::default());
+        assert_eq!(cfg.lifetime, Duration::from_secs(420));
+        assert_eq!(cfg.max_inits, DEFAULT_MAX_INITS);
+        assert!(!cfg.ack);
+    }
+}

@@ -1,0 +1,141 @@
+#!/usr/bin/env bash
+# Guest side of tests/tests/vm_mip6d_ro.rs: route optimisation with mip6d as
+# home agent, mobile node and correspondent node (namespace cn) on the lab of
+# guest-lib.sh.
+#  1. The MN registers from link A. The CN's ping to the home address makes the
+#     MN's reply match its trigger policy: return routability (HoTI through the
+#     tunnel, CoTI direct, HoT/CoT), the BU to the CN with the A flag, the BA.
+#  2. The CN has an RH2 state to the MN's CoA; a ping CN -> HoA then goes
+#     directly: answered while the HA's tunnel counters stay put.
+#  3. The MN moves to link B: after the home registration, the care-of test
+#     runs again, the CN's RH2 state follows the new CoA, direct traffic too.
+#  4. SIGTERM on the three daemons: the kernel state of CN and HA, and the MN's
+#     XFRM state and rules (its routes follow the link it is on), equal those
+#     before start.
+# Each check prints "mip6d: ok ..."; the first failure exits non-zero.
+set -euo pipefail
+# shellcheck source=scripts/vm/guest-lib.sh
+. "$(dirname "$0")/guest-lib.sh"
+# shellcheck source=scripts/vm/mip6d-lib.sh
+. "$(dirname "$0")/mip6d-lib.sh"
+vm_in_guest
+mip6d_check_binary
+vm_load_modules
+vm_topology_up a
+mkdir -p "$VM_LAB"
+vm_wait_addr mn eth-a "$VM_A_PREFIX" 20 >/dev/null || vm_die "the MN got no address on link A"
+vm_wait_default_route mn eth-a 10 || vm_die "no default route on link A"
+ok "lab up, MN on link A"
+
+_ro_on_exit() {
+  local status=$?
+  if [ "$status" -ne 0 ] && [ -e "$VM_LAB/cn-d.log" ]; then
+    echo "guest: --- last lines of cn-d's log ---" >&2
+    tail -n 40 "$VM_LAB/cn-d.log" >&2
+    echo "guest: --- cn: ip xfrm state / policy ---" >&2
+    ip -n cn xfrm state >&2 2>/dev/null || true
+    ip -n cn xfrm policy list ptype sub >&2 2>/dev/null || true
+    echo "guest: --- mn: ip xfrm state / policy ---" >&2
+    ip -n mn xfrm state >&2 2>/dev/null || true
+    ip -n mn xfrm policy list ptype sub >&2 2>/dev/null || true
+  fi
+  _mip6d_on_exit
+}
+trap _ro_on_exit EXIT
+
+mip6d_ha_conf
+mip6d_mn_conf 'DoRouteOptimizationMN enabled;' 'UseCnBuAck enabled;'
+{
+  echo 'NodeConfig CN;'
+  echo 'DebugLevel 10;'
+  echo 'DoRouteOptimizationCN enabled;'
+} >"$VM_LAB/cn.conf"
+# The MN changes links (its routes follow), so its check is the XFRM and
+# rule sections of the dump.
+mn_xfrm_state() {
+  vm_kernel_state mn | awk '/^# / { keep = ($0 ~ /^# (rules|xfrm)/) } keep'
+}
+ha_before=$(vm_kernel_state ha)
+mn_before=$(mn_xfrm_state)
+cn_before=$(vm_kernel_state cn)
+
+# Waits for a log line (as vm_wait_log) and prints it as an "ok" line; dies
+# with MESSAGE if it does not come.
+ok_log() {
+  local line
+  line=$(vm_wait_log "$1" "$2" "$3") || vm_die "$4"
+  ok "$line"
+}
+
+# The packets the HA's ip6tnl devices carried, both directions (sysfs of the
+# ha namespace).
+ha_tunnel_packets() {
+  ip netns exec ha sh -c 'cat /sys/class/net/ip6tnl*/statistics/rx_packets /sys/class/net/ip6tnl*/statistics/tx_packets' |
+    awk '{ n += $1 } END { print n + 0 }'
+}
+
+# --- 1. registration, then return routability on the CN's ping -------------
+vm_spawn cn-d cn "$MIP6D" -c "$VM_LAB/cn.conf"
+vm_wait_log cn-d 'started \(Correspondent Node\)' 20 >/dev/null || vm_die "the CN did not start"
+mip6d_start_ha
+mip6d_start_mn
+vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 30 >/dev/null || vm_die "MN not registered on A"
+ok "MN registered from link A; CN running"
+tunnelled=$(ha_tunnel_packets)
+vm_ping cn "$HOA" 3 >"$VM_LAB/ping1.txt" || vm_die "CN -> HoA ping not answered: $(cat "$VM_LAB/ping1.txt")"
+# (The counters see the tunnelled ping: the check of step 2 can fail.)
+[ "$(ha_tunnel_packets)" -ge "$((tunnelled + 2))" ] ||
+  vm_die "the first ping did not go through the HA's tunnel: $tunnelled -> $(ha_tunnel_packets) packets"
+vm_wait_log mn-d "route optimisation: HoTI to $VM_CN_ADDR" 15 >/dev/null || vm_die "the MN sent no HoTI"
+ok "the first ping went through the HA's tunnel ($tunnelled -> $(ha_tunnel_packets) packets) and started return routability"
+ok_log cn-d "CN: HoTI from $HOA answered with HoT" 15 "no HoT from the CN"
+ok_log cn-d 'CN: CoTI from 2001:db8:a:[0-9a-f:]+ answered with CoT' 15 "no CoT from the CN"
+vm_wait_log mn-d "route optimisation: HoT from $VM_CN_ADDR" 15 >/dev/null || vm_die "no HoT at the MN"
+vm_wait_log mn-d "route optimisation: CoT from $VM_CN_ADDR" 15 >/dev/null || vm_die "no CoT at the MN"
+ok_log mn-d "route optimisation: BU to $VM_CN_ADDR seq [0-9]+ CoA 2001:db8:a:" 15 "no BU to the CN"
+ok_log cn-d "CN: route optimisation binding $HOA -> 2001:db8:a:[0-9a-f:]+ at $VM_CN_ADDR" 15 \
+  "no binding at the CN"
+ok_log mn-d "route optimisation: BA from $VM_CN_ADDR: status 0 " 15 "no BA from the CN at the MN"
+
+# --- 2. the kernel's RO state and the direct path ----------------------------
+states=$(ip -n cn xfrm state)
+grep -A3 "src $VM_CN_ADDR dst $HOA" <<<"$states" | grep -q 'proto route2' ||
+  vm_die "no RH2 state CN -> HoA on the CN: $states"
+coa_a=$(grep -A6 "src $VM_CN_ADDR dst $HOA" <<<"$states" | grep -oE 'coa 2001:db8:a:[0-9a-f:]+' | head -1)
+[ -n "$coa_a" ] || vm_die "the CN's RH2 state does not go to a CoA on link A: $states"
+ok "the CN's xfrm state: RH2 $VM_CN_ADDR -> $HOA $coa_a"
+before=$(ha_tunnel_packets)
+vm_ping cn "$HOA" 10 >"$VM_LAB/ping2.txt" || vm_die "direct CN -> HoA ping not answered: $(cat "$VM_LAB/ping2.txt")"
+after=$(ha_tunnel_packets)
+[ "$after" -le "$((before + 2))" ] ||
+  vm_die "the ping went through the HA's tunnel: $before -> $after packets ($(grep -o '[0-9]* received' "$VM_LAB/ping2.txt"))"
+ok "ping CN -> HoA answered directly: $(grep -o '[0-9]* received' "$VM_LAB/ping2.txt"), HA tunnel packets $before -> $after"
+
+# --- 3. handover to link B: return routability again --------------------------
+vm_mn_move b
+vm_wait_log mn-d 'handover completed: 2001:db8:a:.* -> 2001:db8:b:' 30 >/dev/null || vm_die "no handover to link B"
+ok_log mn-d "route optimisation: CoTI to $VM_CN_ADDR from 2001:db8:b:" 15 "no CoTI from link B"
+ok_log cn-d "CN: route optimisation binding $HOA -> 2001:db8:b:[0-9a-f:]+ at $VM_CN_ADDR" 20 \
+  "the CN's binding did not move to link B"
+deadline=$((SECONDS + 10))
+until ip -n cn xfrm state | grep -A6 "src $VM_CN_ADDR dst $HOA" | grep -qE 'coa 2001:db8:b:'; do
+  [ "$SECONDS" -lt "$deadline" ] || vm_die "the CN's RH2 state did not follow the CoA: $(ip -n cn xfrm state)"
+  sleep 0.2
+done
+before=$(ha_tunnel_packets)
+vm_ping cn "$HOA" 10 >"$VM_LAB/ping3.txt" || vm_die "CN -> HoA ping on B not answered: $(cat "$VM_LAB/ping3.txt")"
+after=$(ha_tunnel_packets)
+[ "$after" -le "$((before + 2))" ] ||
+  vm_die "after the handover the ping went through the HA's tunnel: $before -> $after packets"
+ok "after the handover, ping CN -> HoA answered directly via link B: $(grep -o '[0-9]* received' "$VM_LAB/ping3.txt"), HA tunnel packets $before -> $after"
+
+# --- 4. SIGTERM restores every node ------------------------------------------
+mip6d_stop mn-d
+mip6d_stop ha-d
+mip6d_stop cn-d
+mip6d_same_state cn "$cn_before" "$(vm_kernel_state cn)"
+mip6d_same_state mn "$mn_before" "$(mn_xfrm_state)"
+mip6d_same_state ha "$ha_before" "$(vm_kernel_state ha)"
+ok "after SIGTERM the kernel state of CN and HA, and the MN's XFRM state and rules, equal those before start"
+vm_topology_down
+echo "mip6d: all checks passed"
