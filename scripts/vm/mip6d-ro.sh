@@ -5,11 +5,14 @@
 #  1. The MN registers from link A. The CN's ping to the home address makes the
 #     MN's reply match its trigger policy: return routability (HoTI through the
 #     tunnel, CoTI direct, HoT/CoT), the BU to the CN with the A flag, the BA.
-#  2. The CN has an RH2 state to the MN's CoA; a ping CN -> HoA then goes
-#     directly: answered while the HA's tunnel counters stay put.
+#  2. The CN has an RH2 state to the MN's CoA and shows the binding on D-Bus
+#     (mip6ctl bc); a ping CN -> HoA then goes directly: answered while the
+#     HA's tunnel counters stay put.
 #  3. The MN moves to link B: after the home registration, the care-of test
 #     runs again, the CN's RH2 state follows the new CoA, direct traffic too.
-#  4. SIGTERM on the three daemons: the kernel state of CN and HA, and the MN's
+#  4. The MN returns home: home test and a BU with lifetime 0 to the CN, whose
+#     binding and RH2 state go; the CN's ping is answered at home.
+#  5. SIGTERM on the three daemons: the kernel state of CN and HA, and the MN's
 #     XFRM state and rules (its routes follow the link it is on), equal those
 #     before start.
 # Each check prints "mip6d: ok ..."; the first failure exits non-zero.
@@ -75,7 +78,8 @@ ha_tunnel_packets() {
 }
 
 # --- 1. registration, then return routability on the CN's ping -------------
-vm_spawn cn-d cn "$MIP6D" -c "$VM_LAB/cn.conf"
+CN_BUS=$(mip6d_start_bus bus-cn)
+vm_spawn cn-d cn env DBUS_SYSTEM_BUS_ADDRESS="$CN_BUS" "$MIP6D" -c "$VM_LAB/cn.conf"
 vm_wait_log cn-d 'started \(Correspondent Node\)' 20 >/dev/null || vm_die "the CN did not start"
 mip6d_start_ha
 mip6d_start_mn
@@ -104,6 +108,14 @@ grep -A3 "src $VM_CN_ADDR dst $HOA" <<<"$states" | grep -q 'proto route2' ||
 coa_a=$(grep -A6 "src $VM_CN_ADDR dst $HOA" <<<"$states" | grep -oE 'coa 2001:db8:a:[0-9a-f:]+' | head -1)
 [ -n "$coa_a" ] || vm_die "the CN's RH2 state does not go to a CoA on link A: $states"
 ok "the CN's xfrm state: RH2 $VM_CN_ADDR -> $HOA $coa_a"
+# The binding cache on D-Bus (published at most once a second).
+deadline=$((SECONDS + 10))
+until DBUS_SYSTEM_BUS_ADDRESS=$CN_BUS "$MIP6CTL" bc --json >"$VM_LAB/cn-bc.json" 2>&1 &&
+  grep -q "\"$HOA\"" "$VM_LAB/cn-bc.json" && grep -q "\"${coa_a#coa }\"" "$VM_LAB/cn-bc.json"; do
+  [ "$SECONDS" -lt "$deadline" ] || vm_die "mip6ctl bc shows no CN binding $HOA -> ${coa_a#coa }: $(cat "$VM_LAB/cn-bc.json")"
+  sleep 0.2
+done
+ok "D-Bus: mip6ctl bc shows the CN's binding $HOA -> ${coa_a#coa }"
 before=$(ha_tunnel_packets)
 vm_ping cn "$HOA" 10 >"$VM_LAB/ping2.txt" || vm_die "direct CN -> HoA ping not answered: $(cat "$VM_LAB/ping2.txt")"
 after=$(ha_tunnel_packets)
@@ -129,7 +141,17 @@ after=$(ha_tunnel_packets)
   vm_die "after the handover the ping went through the HA's tunnel: $before -> $after packets"
 ok "after the handover, ping CN -> HoA answered directly via link B: $(grep -o '[0-9]* received' "$VM_LAB/ping3.txt"), HA tunnel packets $before -> $after"
 
-# --- 4. SIGTERM restores every node ------------------------------------------
+# --- 4. back home: the MN deregisters at the CN -------------------------------
+vm_mn_move home
+vm_wait_log mn-d 'at home on eth-home' 30 >/dev/null || vm_die "the MN did not see its home link"
+ok_log mn-d "route optimisation: deregistration BU to $VM_CN_ADDR seq" 30 "no deregistration BU to the CN"
+ok_log cn-d "CN: route optimisation binding of $HOA deregistered" 10 "the CN kept the binding"
+states=$(ip -n cn xfrm state)
+if grep -q 'proto route2' <<<"$states"; then vm_die "RH2 state left on the CN: $states"; fi
+vm_ping cn "$HOA" 5 >"$VM_LAB/ping4.txt" || vm_die "CN -> HoA ping at home not answered: $(cat "$VM_LAB/ping4.txt")"
+ok "at home: the CN's RH2 state is gone and its ping is answered: $(grep -o '[0-9]* received' "$VM_LAB/ping4.txt")"
+
+# --- 5. SIGTERM restores every node ------------------------------------------
 mip6d_stop mn-d
 mip6d_stop ha-d
 mip6d_stop cn-d
@@ -137,5 +159,6 @@ mip6d_same_state cn "$cn_before" "$(vm_kernel_state cn)"
 mip6d_same_state mn "$mn_before" "$(mn_xfrm_state)"
 mip6d_same_state ha "$ha_before" "$(vm_kernel_state ha)"
 ok "after SIGTERM the kernel state of CN and HA, and the MN's XFRM state and rules, equal those before start"
+kill "$(cat "$VM_LAB/bus-cn.pid")" 2>/dev/null || true
 vm_topology_down
 echo "mip6d: all checks passed"

@@ -572,6 +572,50 @@ mod with_the_mobile_node {
     }
 
     #[test]
+    fn back_home_the_binding_is_deleted_with_the_home_token_alone() {
+        for ack in [true, false] {
+            let mut lab = Lab::new();
+            let c = lab.cookies();
+            let (mut e, first) =
+                RoEntry::start(lab.t, a(CN), a(HOA), a("2001:db8:a::5"), 7, c, cfg(ack));
+            lab.run(&mut e, first);
+            assert_eq!(lab.cache.len(), 1);
+            lab.t += Duration::from_secs(30);
+            let acts = e.deregister(lab.t, [9; 8]);
+            let seen = lab.run(&mut e, acts);
+            assert_eq!(kinds(&seen), ["HoTI", "BU"], "ack {ack}");
+            let RoAction::SendBindingUpdate {
+                message,
+                care_of_address,
+                ..
+            } = &seen[1]
+            else {
+                panic!()
+            };
+            assert_eq!(*care_of_address, a(HOA));
+            match MhRepr::parse(message).unwrap().message {
+                MhMessage::BindingUpdate(bu) => assert_eq!(bu.lifetime_units, 0),
+                other => panic!("{other:?}"),
+            }
+            assert!(lab.cache.is_empty(), "the CN removed the binding");
+            assert!(e.is_done(lab.t), "ack {ack}: {:?}", e.phase);
+        }
+        // Without a binding at the correspondent there is nothing to send.
+        let t0 = Instant::now();
+        let (mut e, _) = RoEntry::start(
+            t0,
+            a(CN),
+            a(HOA),
+            a("2001:db8:a::5"),
+            1,
+            ([1; 8], [2; 8]),
+            cfg(true),
+        );
+        assert!(e.deregister(t0, [3; 8]).is_empty());
+        assert!(e.is_done(t0));
+    }
+
+    #[test]
     fn a_silent_correspondent_is_left_alone() {
         let t0 = Instant::now();
         let (mut e, first) = RoEntry::start(

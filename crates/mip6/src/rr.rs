@@ -425,6 +425,8 @@ pub struct RoEntry {
     care_of: Option<TestRun>,
     sequence: u16,
     config: RoConfig,
+    /// Back home: only the home test, then a BU with lifetime 0.
+    deregistering: bool,
 }
 
 impl RoEntry {
@@ -448,6 +450,7 @@ impl RoEntry {
             care_of: None,
             sequence: first_sequence.wrapping_sub(1),
             config,
+            deregistering: false,
         };
         let actions = e.retest(now, true, true, cookies);
         (e, actions)
@@ -465,7 +468,8 @@ impl RoEntry {
             self.home = Some(TestRun::start(now, self.hoa, cookies.0));
             out.push(RoAction::SendHomeTestInit(cookies.0));
         }
-        if care_of || self.care_of.as_ref().and_then(|c| c.token(now)).is_none() {
+        let care_of_needed = care_of || self.care_of.as_ref().and_then(|c| c.token(now)).is_none();
+        if care_of_needed && !self.deregistering {
             self.care_of = Some(TestRun::start(now, self.coa, cookies.1));
             out.push(RoAction::SendCareOfTestInit(cookies.1));
         }
@@ -501,7 +505,7 @@ impl RoEntry {
         let mut out = Vec::new();
         if self.expires.is_some_and(|e| now >= e) {
             self.expires = None;
-            if matches!(self.phase, RoPhase::Bound { .. }) {
+            if matches!(self.phase, RoPhase::Bound { .. }) || self.deregistering {
                 self.phase = RoPhase::Failed { until: now };
                 self.home = None;
                 self.care_of = None;
@@ -566,20 +570,25 @@ impl RoEntry {
         }
     }
 
-    /// Both tokens in hand: the BU.
+    /// Both tokens in hand (the home one alone for a deregistration): the BU.
     fn maybe_bu(&mut self, now: Instant) -> Vec<RoAction> {
-        let (Some(h), Some(c)) = (
-            self.home.as_ref().and_then(|t| t.token(now)),
-            self.care_of.as_ref().and_then(|t| t.token(now)),
-        ) else {
+        let Some(h) = self.home.as_ref().and_then(|t| t.token(now)) else {
             return Vec::new();
         };
-        let kbm = binding_key(&h.1, Some(&c.1));
+        let c = self.care_of.as_ref().and_then(|t| t.token(now));
+        if c.is_none() && !self.deregistering {
+            return Vec::new();
+        }
+        // RFC 6275 §5.2.5: a deregistration's key is the home token's hash.
+        let kbm = binding_key(&h.1, c.as_ref().map(|c| &c.1));
         self.sequence = self.sequence.wrapping_add(1);
-        let lifetime = self
-            .config
-            .lifetime
-            .min(crate::consts::MAX_RR_BINDING_LIFETIME);
+        let lifetime = if self.deregistering {
+            Duration::ZERO
+        } else {
+            self.config
+                .lifetime
+                .min(crate::consts::MAX_RR_BINDING_LIFETIME)
+        };
         let flags = if self.config.ack { BuFlags::ACK } else { 0 };
         let mut repr = MhRepr::new(MhMessage::BindingUpdate(BindingUpdate {
             sequence: self.sequence,
@@ -589,7 +598,7 @@ impl RoEntry {
         repr.options = vec![
             MobilityOption::NonceIndices {
                 home: h.0,
-                care_of: c.0,
+                care_of: c.map_or(0, |c| c.0),
             },
             MobilityOption::BindingAuthData(vec![0; AUTHENTICATOR_LEN]),
         ];
@@ -614,10 +623,20 @@ impl RoEntry {
                 until: now + CN_BA_TIMEOUT,
                 kbm,
             };
+        } else if self.deregistering {
+            self.finished(now);
         } else {
             out.extend(self.bound(now, granted));
         }
         out
+    }
+
+    /// Nothing left at the correspondent: the entry may go.
+    fn finished(&mut self, now: Instant) {
+        self.expires = None;
+        self.home = None;
+        self.care_of = None;
+        self.phase = RoPhase::Failed { until: now };
     }
 
     fn bound(&mut self, now: Instant, lifetime: Duration) -> Vec<RoAction> {
@@ -643,6 +662,10 @@ impl RoEntry {
             return Vec::new();
         }
         match ba.status.0 {
+            0..=127 if verify(&kbm, &self.coa, &self.cn, mh) && self.deregistering => {
+                self.finished(now);
+                Vec::new()
+            }
             0..=127 if verify(&kbm, &self.coa, &self.cn, mh) => {
                 self.bound(now, Duration::from_secs(u64::from(ba.lifetime_secs())))
             }
@@ -665,6 +688,22 @@ impl RoEntry {
         }
     }
 
+    /// Back on the home link (RFC 6275 §11.5.4): if the correspondent has
+    /// a binding, the home test from the home address and a BU with lifetime
+    /// 0 and care-of = home address, signed with the home token alone.
+    pub fn deregister(&mut self, now: Instant, cookie: [u8; 8]) -> Vec<RoAction> {
+        if self.expires.is_none() {
+            self.finished(now);
+            return Vec::new();
+        }
+        self.deregistering = true;
+        self.coa = self.hoa;
+        self.care_of = None;
+        self.home = Some(TestRun::start(now, self.hoa, cookie));
+        self.phase = RoPhase::Testing;
+        vec![RoAction::SendHomeTestInit(cookie)]
+    }
+
     /// A new care-of address: the care-of test again (the home token is
     /// kept while valid), then a new BU.
     pub fn handover(
@@ -674,7 +713,7 @@ impl RoEntry {
         cookies: ([u8; 8], [u8; 8]),
     ) -> Vec<RoAction> {
         self.coa = coa;
-        if matches!(self.phase, RoPhase::Failed { .. }) {
+        if matches!(self.phase, RoPhase::Failed { .. }) || self.deregistering {
             return Vec::new();
         }
         let home = self.home.as_ref().and_then(|t| t.token(now)).is_none();

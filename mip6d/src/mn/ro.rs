@@ -25,9 +25,12 @@
 //!   a new BU. At 90 % of the binding's lifetime both tests run again;
 //!   at its end the state is removed (traffic goes through the tunnel
 //!   again, and the next packet triggers a new run).
-//! - Back home, or the home registration gone: every correspondent's state
-//!   and the trigger are removed (the correspondents' bindings expire;
-//!   no deregistration BU is sent to them).
+//! - Back home: every correspondent's state and the trigger are removed,
+//!   and each correspondent holding a binding gets a deregistration (the
+//!   home test from the home address, then a BU with lifetime 0 signed with
+//!   the home token alone, RFC 6275 §11.5.4). The home registration gone
+//!   otherwise (or shutdown): the state is removed, the correspondents'
+//!   bindings expire.
 
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
@@ -284,6 +287,9 @@ impl MobileNode {
                     self.ro_execute(cn, actions).await;
                 }
             }
+            (Some(_), None) if matches!(self.location, Location::Home(_)) => {
+                self.ro_go_home().await;
+            }
             (Some(_), None) => self.ro_clear().await,
             (None, None) => {}
         }
@@ -297,18 +303,48 @@ impl MobileNode {
             }
             remove_all(&mut self.kernel, &mut p.objects).await;
         }
+        self.ro_remove_trigger().await;
+    }
+
+    /// Removes the trigger and the larval states its ACQUIREs left (the
+    /// kernel keeps each for `xfrm_acq_expires`, 30 s): HAO states from the
+    /// home address without a care-of address, which ours always have.
+    async fn ro_remove_trigger(&mut self) {
         remove_all(&mut self.kernel, &mut self.ro.trigger).await;
-        // The kernel's larval states of the trigger's ACQUIREs (30 s each).
-        let (hoa, ha) = (self.hoa, self.ha);
+        let hoa = self.hoa;
         if let Err(e) = self
             .kernel
             .xfrm
-            .delete_states_where(|s| s.proto == XfrmProto::Hao && s.src == hoa && s.dst != ha)
+            .delete_states_where(|s| {
+                s.proto == XfrmProto::Hao && s.src == hoa && s.coaddr.is_none()
+            })
             .await
         {
             debug!("larval HAO states: {e}");
         }
         self.ro.active = None;
+    }
+
+    /// Back home: the state and the trigger go; each correspondent holding a
+    /// binding gets a deregistration (home test, BU with lifetime 0).
+    async fn ro_go_home(&mut self) {
+        self.ro_remove_trigger().await;
+        let now = Instant::now().into_std();
+        let cns: Vec<Ipv6Addr> = self.ro.peers.keys().copied().collect();
+        for cn in cns {
+            let Some(p) = self.ro.peers.get_mut(&cn) else {
+                continue;
+            };
+            remove_all(&mut self.kernel, &mut p.objects).await;
+            p.installed_coa = None;
+            let actions = p.entry.deregister(now, random());
+            if p.entry.is_done(now) {
+                self.ro.peers.remove(&cn);
+                continue;
+            }
+            info!("route optimisation: at home, deregistering at {cn}");
+            self.ro_execute(cn, actions).await;
+        }
     }
 
     /// An ACQUIRE: return routability with its correspondent, if wanted.
@@ -452,6 +488,13 @@ impl MobileNode {
                     sequence,
                     care_of_address,
                 } => {
+                    if care_of_address == self.hoa {
+                        info!("route optimisation: deregistration BU to {cn} seq {sequence}");
+                        if let Err(e) = self.mh.send(self.hoa, cn, 0, None, &message).await {
+                            warn!("cannot send the BU to {cn}: {e}");
+                        }
+                        continue;
+                    }
                     let Some(p) = self.ro.peers.get_mut(&cn) else {
                         continue;
                     };
