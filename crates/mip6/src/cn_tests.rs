@@ -616,6 +616,28 @@ mod with_the_mobile_node {
     }
 
     #[test]
+    fn an_unused_binding_is_not_refreshed_and_expires() {
+        let mut lab = Lab::new();
+        let c = lab.cookies();
+        let (mut e, first) =
+            RoEntry::start(lab.t, a(CN), a(HOA), a("2001:db8:a::5"), 1, c, cfg(false));
+        lab.run(&mut e, first);
+        lab.t += Duration::from_secs(377);
+        assert!(!e.refresh_due(lab.t));
+        lab.t += Duration::from_secs(1);
+        assert!(e.refresh_due(lab.t));
+        e.skip_refresh();
+        assert!(!e.refresh_due(lab.t));
+        let c = lab.cookies();
+        assert!(e.on_timer(lab.t, c).is_empty());
+        assert_eq!(e.next_deadline(), Some(lab.t + Duration::from_secs(42)));
+        lab.t += Duration::from_secs(42);
+        let c = lab.cookies();
+        assert_eq!(kinds(&e.on_timer(lab.t, c)), ["remove"]);
+        assert!(e.is_done(lab.t));
+    }
+
+    #[test]
     fn a_silent_correspondent_is_left_alone() {
         let t0 = Instant::now();
         let (mut e, first) = RoEntry::start(

@@ -688,6 +688,20 @@ impl RoEntry {
         }
     }
 
+    /// True when a bound entry's refresh is due; the driver then calls
+    /// [`RoEntry::skip_refresh`] if the binding was not used lately (UMIP
+    /// refreshes only bindings in use), before [`RoEntry::on_timer`].
+    pub fn refresh_due(&self, now: Instant) -> bool {
+        matches!(self.phase, RoPhase::Bound { refresh_at: Some(r) } if now >= r)
+    }
+
+    /// No refresh this time: the binding is left to expire.
+    pub fn skip_refresh(&mut self) {
+        if let RoPhase::Bound { refresh_at } = &mut self.phase {
+            *refresh_at = None;
+        }
+    }
+
     /// Back on the home link (RFC 6275 §11.5.4): if the correspondent has
     /// a binding, the home test from the home address and a BU with lifetime
     /// 0 and care-of = home address, signed with the home token alone.
