@@ -10,9 +10,12 @@
 #     HA's tunnel counters stay put.
 #  3. The MN moves to link B: after the home registration, the care-of test
 #     runs again, the CN's RH2 state follows the new CoA, direct traffic too.
-#  4. The MN returns home: home test and a BU with lifetime 0 to the CN, whose
+#  4. The CN restarts without bindings: the MN's next packet with a Home
+#     Address option draws a Binding Error (status 1), the MN drops its state
+#     and return routability runs again; direct traffic resumes.
+#  5. The MN returns home: home test and a BU with lifetime 0 to the CN, whose
 #     binding and RH2 state go; the CN's ping is answered at home.
-#  5. SIGTERM on the three daemons: the kernel state of CN and HA, and the MN's
+#  6. SIGTERM on the three daemons: the kernel state of CN and HA, and the MN's
 #     XFRM state and rules (its routes follow the link it is on), equal those
 #     before start.
 # Each check prints "mip6d: ok ..."; the first failure exits non-zero.
@@ -141,7 +144,26 @@ after=$(ha_tunnel_packets)
   vm_die "after the handover the ping went through the HA's tunnel: $before -> $after packets"
 ok "after the handover, ping CN -> HoA answered directly via link B: $(grep -o '[0-9]* received' "$VM_LAB/ping3.txt"), HA tunnel packets $before -> $after"
 
-# --- 4. back home: the MN deregisters at the CN -------------------------------
+# --- 4. the CN restarts: BE status 1, the MN runs return routability again ----
+mip6d_stop cn-d
+vm_spawn cn-d cn env DBUS_SYSTEM_BUS_ADDRESS="$CN_BUS" "$MIP6D" -c "$VM_LAB/cn.conf"
+vm_wait_log cn-d 'started \(Correspondent Node\)' 20 >/dev/null || vm_die "the CN did not start again"
+# The CN's echo requests go through the HA; the MN's replies come straight,
+# with a Home Address option the new CN has no binding for.
+vm_spawn cn-ping cn ping -6 -n -i 0.2 "$HOA"
+ok_log cn-d "CN: BE \(1 .*\) to 2001:db8:b:" 15 "no Binding Error from the restarted CN"
+ok_log mn-d "route optimisation: BE from $VM_CN_ADDR" 10 "the MN did not take the Binding Error"
+ok_log cn-d "CN: route optimisation binding $HOA -> 2001:db8:b:[0-9a-f:]+ at $VM_CN_ADDR" 30 \
+  "no new binding at the restarted CN"
+vm_stop cn-ping INT 5 || true
+before=$(ha_tunnel_packets)
+vm_ping cn "$HOA" 10 >"$VM_LAB/ping5.txt" || vm_die "CN -> HoA ping after the CN's restart not answered: $(cat "$VM_LAB/ping5.txt")"
+after=$(ha_tunnel_packets)
+[ "$after" -le "$((before + 2))" ] ||
+  vm_die "after the CN's restart the ping went through the HA's tunnel: $before -> $after packets"
+ok "after the CN's restart, direct again: $(grep -o '[0-9]* received' "$VM_LAB/ping5.txt"), HA tunnel packets $before -> $after"
+
+# --- 5. back home: the MN deregisters at the CN -------------------------------
 vm_mn_move home
 vm_wait_log mn-d 'at home on eth-home' 30 >/dev/null || vm_die "the MN did not see its home link"
 ok_log mn-d "route optimisation: deregistration BU to $VM_CN_ADDR seq" 30 "no deregistration BU to the CN"
@@ -151,7 +173,7 @@ if grep -q 'proto route2' <<<"$states"; then vm_die "RH2 state left on the CN: $
 vm_ping cn "$HOA" 5 >"$VM_LAB/ping4.txt" || vm_die "CN -> HoA ping at home not answered: $(cat "$VM_LAB/ping4.txt")"
 ok "at home: the CN's RH2 state is gone and its ping is answered: $(grep -o '[0-9]* received' "$VM_LAB/ping4.txt")"
 
-# --- 5. SIGTERM restores every node ------------------------------------------
+# --- 6. SIGTERM restores every node ------------------------------------------
 mip6d_stop mn-d
 mip6d_stop ha-d
 mip6d_stop cn-d

@@ -638,6 +638,18 @@ mod with_the_mobile_node {
     }
 
     #[test]
+    fn a_binding_error_ends_the_entry() {
+        let mut lab = Lab::new();
+        let c = lab.cookies();
+        let (mut e, first) =
+            RoEntry::start(lab.t, a(CN), a(HOA), a("2001:db8:a::5"), 1, c, cfg(true));
+        lab.run(&mut e, first);
+        assert!(e.expires.is_some());
+        assert_eq!(kinds(&e.on_binding_error(lab.t)), ["remove"]);
+        assert!(e.is_done(lab.t));
+    }
+
+    #[test]
     fn a_silent_correspondent_is_left_alone() {
         let t0 = Instant::now();
         let (mut e, first) = RoEntry::start(

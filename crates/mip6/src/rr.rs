@@ -688,6 +688,14 @@ impl RoEntry {
         }
     }
 
+    /// A Binding Error with status 1 from the correspondent (it has no
+    /// binding for our Home Address option, e.g. after a restart): the
+    /// state goes and the entry ends; the next packet triggers a new run.
+    pub fn on_binding_error(&mut self, now: Instant) -> Vec<RoAction> {
+        self.finished(now);
+        vec![RoAction::RemoveState]
+    }
+
     /// True when a bound entry's refresh is due; the driver then calls
     /// [`RoEntry::skip_refresh`] if the binding was not used lately (UMIP
     /// refreshes only bindings in use), before [`RoEntry::on_timer`].

@@ -10,6 +10,10 @@
 //! own MH socket (every raw MH socket gets a copy of each message; the home
 //! agent keeps BUs with the H flag, this one everything else).
 //!
+//! A packet with a Home Address option for which no binding exists (an XFRM
+//! REPORT) gets a Binding Error with status 1, an unknown MH type one with
+//! status 2 (RFC 6275 §9.2, §9.3.1; umip.md §4.3).
+//!
 //! The binding cache goes to D-Bus (`org.umip_rs.Mip6d1.Correspondent`) at
 //! most once per [`PUBLISH_EVERY`], when it changed.
 
@@ -20,8 +24,11 @@ use std::net::Ipv6Addr;
 use std::time::Duration;
 
 use mip6::cn::{answer_test_init, CnBinding, CnBindingCache, CnBuContext, CnBuOutcome, CnChange};
+use mip6::consts::BeStatus;
 use mip6::rr::{Kcn, Keygen};
-use mip6::wire::mh::{MhMessage, MhRepr};
+use mip6::wire::mh::{BindingError, MhMessage, MhRepr};
+use mip6::wire::WireError;
+use netcfg::xfrm::{XfrmEvent, XfrmEvents, XfrmGroups, XfrmProto};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
@@ -35,6 +42,9 @@ use xfrm::BindingObjects;
 
 /// The shortest interval between two D-Bus updates of the binding cache.
 pub const PUBLISH_EVERY: Duration = Duration::from_secs(1);
+/// The shortest interval between two Binding Errors (the kernel's REPORTs
+/// are rate-limited too; unknown MH types are not).
+pub const BE_INTERVAL: Duration = Duration::from_millis(100);
 
 /// `CnBindingPolicySet` for this peer and our address (an entry whose local
 /// address is `::` or ours; the first that matches), else
@@ -68,6 +78,10 @@ struct Correspondent {
     objects: HashMap<(Ipv6Addr, Ipv6Addr), BindingObjects>,
     publisher: Publisher,
     publish_at: Option<Instant>,
+    /// XFRM REPORTs: a Home Address option without a binding.
+    reports: Option<XfrmEvents>,
+    /// When the last Binding Error went out (they are rate-limited).
+    last_be: Option<Instant>,
 }
 
 impl Correspondent {
@@ -86,6 +100,16 @@ impl Correspondent {
                 return Err(format!("correspondent node: xfrm: {e}"));
             }
         }
+        let reports = match XfrmEvents::subscribe(XfrmGroups {
+            acquire: false,
+            report: true,
+        }) {
+            Ok(r) => Some(r),
+            Err(e) => {
+                warn!("correspondent node: no Binding Errors for unknown bindings: {e}");
+                None
+            }
+        };
         let first_index = u16::from_be_bytes(random());
         Ok(Correspondent {
             config,
@@ -97,6 +121,8 @@ impl Correspondent {
             objects: HashMap::new(),
             publisher,
             publish_at: None,
+            reports,
+            last_be: None,
         })
     }
 
@@ -108,6 +134,19 @@ impl Correspondent {
     async fn on_mh(&mut self, msg: Received) {
         let repr = match MhRepr::parse(&msg.payload) {
             Ok(r) => r,
+            Err(WireError::UnknownMhType(t)) => {
+                // RFC 6275 §9.2: status 2, to the packet's source as sent.
+                let to = msg.hao.unwrap_or(msg.src);
+                let home = if msg.hao.is_some() {
+                    msg.src
+                } else {
+                    Ipv6Addr::UNSPECIFIED
+                };
+                info!("CN: unknown MH type {t} from {to}");
+                self.send_binding_error(msg.dst, to, BeStatus::UNRECOGNIZED_MH_TYPE, home)
+                    .await;
+                return;
+            }
             Err(e) => {
                 debug!("CN: malformed MH from {}: {e}", msg.src);
                 return;
@@ -262,6 +301,47 @@ impl Correspondent {
         }
     }
 
+    /// An XFRM REPORT: a packet with a Home Address option and no binding
+    /// was refused; status 1 to the address it came from (RFC 6275 §9.3.1).
+    async fn on_report(&mut self, ev: XfrmEvent) {
+        let XfrmEvent::Report {
+            proto: XfrmProto::Hao,
+            sel,
+            addr: Some(coa),
+        } = ev
+        else {
+            return;
+        };
+        let (home, us) = (sel.src, sel.dst);
+        if self.cache.get(&us, &home).is_some() || us.is_unspecified() {
+            return;
+        }
+        info!("CN: Home Address option from {coa} for {home} without a binding");
+        self.send_binding_error(us, coa, BeStatus::UNKNOWN_BINDING_FOR_HAO, home)
+            .await;
+    }
+
+    /// At most one Binding Error per [`BE_INTERVAL`].
+    async fn send_binding_error(
+        &mut self,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        status: BeStatus,
+        home_address: Ipv6Addr,
+    ) {
+        let now = Instant::now();
+        if self.last_be.is_some_and(|t| now < t + BE_INTERVAL) {
+            return;
+        }
+        self.last_be = Some(now);
+        info!("CN: BE ({status}) to {dst}");
+        let be = MhRepr::new(MhMessage::BindingError(BindingError {
+            status,
+            home_address,
+        }));
+        self.send(src, dst, &be).await;
+    }
+
     fn mark_changed(&mut self) {
         if self.publish_at.is_none() {
             self.publish_at = Some(Instant::now() + PUBLISH_EVERY);
@@ -325,10 +405,19 @@ impl Correspondent {
                     Ok(msg) => self.on_mh(msg).await,
                     Err(e) => warn!("CN: MH socket: {e}"),
                 },
+                Some(ev) = next_report(&mut self.reports) => self.on_report(ev).await,
                 () = crate::daemon::sleep_until(deadline) => self.on_timer().await,
             }
         }
         self.shutdown().await;
+    }
+}
+
+/// The next XFRM REPORT (never, without the subscription).
+async fn next_report(reports: &mut Option<XfrmEvents>) -> Option<XfrmEvent> {
+    match reports.as_mut() {
+        Some(r) => r.next_event().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -26,6 +26,8 @@
 //!   the kernel used the binding's states in the last minute
 //!   (`XFRMA_LASTUSED`); at its end the state is removed (traffic goes
 //!   through the tunnel again, and the next packet triggers a new run).
+//! - A Binding Error with status 1 from a correspondent (it lost the
+//!   binding) removes the state; the next packet triggers a new run.
 //! - Back home: every correspondent's state and the trigger are removed,
 //!   and each correspondent holding a binding gets a deregistration (the
 //!   home test from the home address, then a BU with lifetime 0 signed with
@@ -432,6 +434,13 @@ impl MobileNode {
                     r.nonce_index
                 );
                 p.entry.on_test_reply(now, false, r)
+            }
+            MhMessage::BindingError(be)
+                if be.status == mip6::consts::BeStatus::UNKNOWN_BINDING_FOR_HAO
+                    && be.home_address == self.hoa =>
+            {
+                info!("route optimisation: BE from {cn}: {}", be.status);
+                p.entry.on_binding_error(now)
             }
             MhMessage::BindingAck(ba) => {
                 info!(
