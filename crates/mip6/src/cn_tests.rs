@@ -675,3 +675,67 @@ mod with_the_mobile_node {
         assert!(e.is_done(t + rr::CN_RETRY_AFTER));
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever the octets and options, the checks never panic and never
+        /// accept a BU whose authenticator was not made with the tokens.
+        #[test]
+        fn arbitrary_bus_are_never_accepted(
+            mh in proptest::collection::vec(any::<u8>(), 0..64),
+            flags in any::<u16>(),
+            seq in any::<u16>(),
+            units in any::<u16>(),
+            home in any::<u16>(),
+            care_of in any::<u16>(),
+            auth in proptest::collection::vec(any::<u8>(), 0..16),
+        ) {
+            let mut k = Keygen::new(KCN, 1);
+            let t0 = Instant::now();
+            let mn = Mn::tests(&mut k, t0, "2001:db8:2::100");
+            let options = vec![
+                MobilityOption::NonceIndices { home, care_of },
+                MobilityOption::BindingAuthData(auth),
+            ];
+            let ctx = CnBuContext {
+                home_address: mn.hoa,
+                packet_source: mn.coa,
+                correspondent: mn.cn,
+                bu: BindingUpdate { sequence: seq, flags: BuFlags(flags), lifetime_units: units },
+                options: &options,
+                mh: &mh,
+                policy_allows: true,
+            };
+            let mut c = CnBindingCache::new();
+            let out = c.on_bu(&k, &ctx, t0);
+            prop_assert!(!matches!(out, CnBuOutcome::Done(..)), "{:?}", out);
+            prop_assert!(c.is_empty());
+        }
+
+        /// One flipped bit anywhere but the checksum makes a signed BU fail.
+        #[test]
+        fn a_flipped_bit_is_caught(bit in 0usize..(32 * 8)) {
+            let mut k = Keygen::new(KCN, 1);
+            let t0 = Instant::now();
+            let mn = Mn::tests(&mut k, t0, "2001:db8:2::100");
+            let (bu, options, mut mh) = mn.bu(0, 10, 60);
+            prop_assume!(bit / 8 < mh.len() && !(32..48).contains(&bit));
+            mh[bit / 8] ^= 1 << (bit % 8);
+            let ctx = CnBuContext {
+                home_address: mn.hoa,
+                packet_source: mn.coa,
+                correspondent: mn.cn,
+                bu,
+                options: &options,
+                mh: &mh,
+                policy_allows: true,
+            };
+            let mut c = CnBindingCache::new();
+            let out = c.on_bu(&k, &ctx, t0);
+            prop_assert_eq!(out, CnBuOutcome::Dropped(CnDropReason::BadAuthenticator));
+        }
+    }
+}
