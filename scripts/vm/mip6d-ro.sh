@@ -8,6 +8,7 @@
 #  2. The CN has an RH2 state to the MN's CoA and shows the binding on D-Bus
 #     (mip6ctl bc); a ping CN -> HoA then goes directly: answered while the
 #     HA's tunnel counters stay put.
+#     The binding (16 s, MnMaxCnBindingLife) is refreshed while the ping runs.
 #  3. The MN moves to link B: after the home registration, the care-of test
 #     runs again, the CN's RH2 state follows the new CoA, direct traffic too.
 #  4. The CN restarts without bindings: the MN's next packet with a Home
@@ -50,7 +51,8 @@ _ro_on_exit() {
 trap _ro_on_exit EXIT
 
 mip6d_ha_conf
-mip6d_mn_conf 'DoRouteOptimizationMN enabled;' 'UseCnBuAck enabled;'
+# A short CN binding lifetime, so that the test sees it refreshed.
+mip6d_mn_conf 'DoRouteOptimizationMN enabled;' 'UseCnBuAck enabled;' 'MnMaxCnBindingLife 16;'
 {
   echo 'NodeConfig CN;'
   echo 'DebugLevel 10;'
@@ -125,6 +127,19 @@ after=$(ha_tunnel_packets)
 [ "$after" -le "$((before + 2))" ] ||
   vm_die "the ping went through the HA's tunnel: $before -> $after packets ($(grep -o '[0-9]* received' "$VM_LAB/ping2.txt"))"
 ok "ping CN -> HoA answered directly: $(grep -o '[0-9]* received' "$VM_LAB/ping2.txt"), HA tunnel packets $before -> $after"
+
+# --- 2b. the binding (16 s) is refreshed while in use -------------------------
+vm_spawn cn-ping cn ping -6 -n -i 0.5 "$HOA"
+deadline=$((SECONDS + 25))
+until [ "$(grep -cE "CN: route optimisation binding $HOA -> ${coa_a#coa } " "$VM_LAB/cn-d.log")" -ge 2 ]; do
+  [ "$SECONDS" -lt "$deadline" ] || vm_die "the CN's binding was not refreshed within its 16 s lifetime: $(vm_log_of cn-d)"
+  sleep 0.2
+done
+vm_stop cn-ping INT 5 || true
+grep -q "bytes from" "$VM_LAB/cn-ping.log" || vm_die "the ping during the refresh was not answered"
+brr=$(grep -c 'CN: BRR to' "$VM_LAB/cn-d.log" || true)
+brr_in=$(grep -c "route optimisation: BRR from $VM_CN_ADDR" "$VM_LAB/mn-d.log" || true)
+ok "the CN's binding was refreshed before its 16 s lifetime ended (Binding Refresh Requests sent: $brr, taken by the MN: $brr_in)"
 
 # --- 3. handover to link B: return routability again --------------------------
 vm_mn_move b

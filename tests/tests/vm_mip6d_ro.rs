@@ -10,7 +10,8 @@ use e2e::vm::GuestRun;
 
 /// Return routability started by the CN's ping (HoTI/HoT, CoTI/CoT, BU/BA with
 /// the A flag), the CN's RH2 state to the CoA, a direct ping (the HA's tunnel
-/// counters stay put) and the binding on D-Bus, the same after a move to link B,
+/// counters stay put) and the binding on D-Bus, its refresh within a 16 s lifetime,
+/// the same after a move to link B,
 /// a CN restart (Binding Error status 1, return routability again), the
 /// deregistration at the CN back home, and SIGTERM restoring
 /// the kernel state (the MN's XFRM state and rules: its routes follow its link).
@@ -30,6 +31,7 @@ fn vm_mip6d_route_optimisation() -> Result<()> {
         "mip6d: ok the CN's xfrm state: RH2 2001:db8:c::2 -> 2001:db8:1::100 coa 2001:db8:a:",
         "mip6d: ok D-Bus: mip6ctl bc shows the CN's binding 2001:db8:1::100 -> 2001:db8:a:",
         "mip6d: ok ping CN -> HoA answered directly",
+        "mip6d: ok the CN's binding was refreshed before its 16 s lifetime ended",
         "mip6d: ok after the handover, ping CN -> HoA answered directly via link B",
         "mip6d: ok after the CN's restart, direct again",
         "mip6d: ok at home: the CN's RH2 state is gone and its ping is answered",

@@ -21,9 +21,12 @@
 //! A Binding Acknowledgement goes back when the A flag asks for one or the
 //! BU is refused, signed with Kbm when it is known.
 //!
+//! A Binding Refresh Request is due [`BRR_BEFORE_EXPIRY`] before a binding
+//! ends ([`CnBindingCache::refresh_requests_due`]).
+//!
 //! Not done (recorded in docs/compat.md): UMIP's "nonce-block" entries
-//! (a deleted binding's home nonce kept until it expires), the Binding
-//! Refresh Request 2 s before expiry and the ICMP-error count.
+//! (a deleted binding's home nonce kept until it expires) and the
+//! ICMP-error count.
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
@@ -84,7 +87,27 @@ pub struct CnBinding {
     pub lifetime: Duration,
     /// When it ends.
     pub expires: Instant,
+    /// A Binding Refresh Request went out for this lifetime.
+    pub refresh_requested: bool,
 }
+
+impl CnBinding {
+    /// When to ask for a refresh ([`BRR_BEFORE_EXPIRY`] before the end),
+    /// unless done already.
+    pub fn refresh_request_at(&self) -> Option<Instant> {
+        (!self.refresh_requested).then(|| {
+            self.expires
+                .checked_sub(BRR_BEFORE_EXPIRY)
+                .unwrap_or(self.expires)
+        })
+    }
+}
+
+/// A Binding Refresh Request goes out this long before a binding expires,
+/// if it was used in the last [`BRR_IF_USED_WITHIN`] (umip.md §4 table).
+pub const BRR_BEFORE_EXPIRY: Duration = Duration::from_secs(2);
+/// See [`BRR_BEFORE_EXPIRY`].
+pub const BRR_IF_USED_WITHIN: Duration = Duration::from_secs(60);
 
 /// Everything the BU checks look at.
 #[derive(Debug, Clone, Copy)]
@@ -331,6 +354,7 @@ impl CnBindingCache {
             flags: bu.flags,
             lifetime,
             expires: now + lifetime,
+            refresh_requested: false,
         };
         let previous_coa = self
             .entries
@@ -349,7 +373,24 @@ impl CnBindingCache {
 
     /// When the next binding expires.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.entries.values().map(|e| e.expires).min()
+        self.entries
+            .values()
+            .flat_map(|e| [Some(e.expires), e.refresh_request_at()])
+            .flatten()
+            .min()
+    }
+
+    /// The bindings whose Binding Refresh Request is due, marked as
+    /// requested (the caller sends it if the binding was used lately).
+    pub fn refresh_requests_due(&mut self, now: Instant) -> Vec<CnBinding> {
+        let mut due = Vec::new();
+        for e in self.entries.values_mut() {
+            if e.refresh_request_at().is_some_and(|t| t <= now) && e.expires > now {
+                e.refresh_requested = true;
+                due.push(e.clone());
+            }
+        }
+        due
     }
 
     /// Removes and returns the bindings whose lifetime is over.

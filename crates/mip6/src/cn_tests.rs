@@ -157,11 +157,46 @@ fn an_authorized_bu_is_cached_capped_at_420s_and_acked_signed() {
         MhMessage::BindingAck(b) => assert_eq!((b.sequence, b.lifetime_units), (10, 105)),
         other => panic!("{other:?}"),
     }
-    // Expiry in simulated time.
+    // Expiry in simulated time (the refresh request 2 s before it first).
+    assert_eq!(c.next_deadline(), Some(t0 + Duration::from_secs(423)));
+    assert_eq!(
+        c.refresh_requests_due(t0 + Duration::from_secs(423)).len(),
+        1
+    );
     assert_eq!(c.next_deadline(), Some(t0 + Duration::from_secs(425)));
     assert!(c.expire(t0 + Duration::from_secs(424)).is_empty());
     assert_eq!(c.expire(t0 + Duration::from_secs(425)).len(), 1);
     assert!(c.is_empty());
+}
+
+#[test]
+fn a_refresh_request_is_due_2s_before_expiry_once_per_lifetime() {
+    let mut k = Keygen::new(KCN, 1);
+    let t0 = Instant::now();
+    let mn = Mn::tests(&mut k, t0, "2001:db8:2::100");
+    let mut c = CnBindingCache::new();
+    mn.send(&mut c, &k, t0, &mn.bu(0, 10, 60), true);
+    assert_eq!(c.next_deadline(), Some(t0 + Duration::from_secs(58)));
+    assert!(c
+        .refresh_requests_due(t0 + Duration::from_secs(57))
+        .is_empty());
+    let due = c.refresh_requests_due(t0 + Duration::from_secs(58));
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].care_of_address, mn.coa);
+    assert!(c
+        .refresh_requests_due(t0 + Duration::from_secs(59))
+        .is_empty());
+    assert_eq!(c.next_deadline(), Some(t0 + Duration::from_secs(60)));
+    // A refreshed binding may be asked again.
+    let again = Mn::tests(&mut k, t0 + Duration::from_secs(59), "2001:db8:2::100");
+    again.send(
+        &mut c,
+        &k,
+        t0 + Duration::from_secs(59),
+        &again.bu(0, 11, 60),
+        true,
+    );
+    assert_eq!(c.next_deadline(), Some(t0 + Duration::from_secs(117)));
 }
 
 #[test]
@@ -635,6 +670,27 @@ mod with_the_mobile_node {
         let c = lab.cookies();
         assert_eq!(kinds(&e.on_timer(lab.t, c)), ["remove"]);
         assert!(e.is_done(lab.t));
+    }
+
+    #[test]
+    fn a_refresh_request_runs_the_tests_once() {
+        let mut lab = Lab::new();
+        let c = lab.cookies();
+        let (mut e, first) =
+            RoEntry::start(lab.t, a(CN), a(HOA), a("2001:db8:a::5"), 1, c, cfg(true));
+        lab.run(&mut e, first);
+        lab.t += Duration::from_secs(300);
+        let c = lab.cookies();
+        let acts = e.on_refresh_request(lab.t, c);
+        assert_eq!(kinds(&acts), ["HoTI", "CoTI"]);
+        let c = lab.cookies();
+        assert!(
+            e.on_refresh_request(lab.t, c).is_empty(),
+            "already refreshing"
+        );
+        let seen = lab.run(&mut e, acts);
+        assert_eq!(kinds(&seen), ["HoTI", "CoTI", "BU", "bound"]);
+        assert_eq!(e.expires, Some(lab.t + Duration::from_secs(420)));
     }
 
     #[test]

@@ -696,6 +696,25 @@ impl RoEntry {
         vec![RoAction::RemoveState]
     }
 
+    /// A Binding Refresh Request from the correspondent: both tests again
+    /// if the binding is in place and no refresh runs yet (the driver asks
+    /// only for a binding in use, RFC 6275 §11.7.4).
+    pub fn on_refresh_request(
+        &mut self,
+        now: Instant,
+        cookies: ([u8; 8], [u8; 8]),
+    ) -> Vec<RoAction> {
+        match self.phase {
+            RoPhase::Bound {
+                refresh_at: Some(_),
+            } => {
+                self.phase = RoPhase::Bound { refresh_at: None };
+                self.retest(now, true, true, cookies)
+            }
+            _ => Vec::new(),
+        }
+    }
+
     /// True when a bound entry's refresh is due; the driver then calls
     /// [`RoEntry::skip_refresh`] if the binding was not used lately (UMIP
     /// refreshes only bindings in use), before [`RoEntry::on_timer`].

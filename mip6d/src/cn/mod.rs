@@ -10,6 +10,9 @@
 //! own MH socket (every raw MH socket gets a copy of each message; the home
 //! agent keeps BUs with the H flag, this one everything else).
 //!
+//! A binding used in the last minute gets a Binding Refresh Request 2 s
+//! before it expires (umip.md §4 table).
+//!
 //! A packet with a Home Address option for which no binding exists (an XFRM
 //! REPORT) gets a Binding Error with status 1, an unknown MH type one with
 //! status 2 (RFC 6275 §9.2, §9.3.1; umip.md §4.3).
@@ -23,7 +26,10 @@ use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use mip6::cn::{answer_test_init, CnBinding, CnBindingCache, CnBuContext, CnBuOutcome, CnChange};
+use mip6::cn::{
+    answer_test_init, CnBinding, CnBindingCache, CnBuContext, CnBuOutcome, CnChange,
+    BRR_IF_USED_WITHIN,
+};
 use mip6::consts::BeStatus;
 use mip6::rr::{Kcn, Keygen};
 use mip6::wire::mh::{BindingError, MhMessage, MhRepr};
@@ -358,10 +364,53 @@ impl Correspondent {
             self.uninstall(&b).await;
             self.mark_changed();
         }
+        for b in self.cache.refresh_requests_due(now.into_std()) {
+            if self.recently_used(&b).await {
+                info!("CN: BRR to {} via {}", b.home_address, b.care_of_address);
+                let brr = MhRepr::new(MhMessage::BindingRefreshRequest);
+                match brr.emit_without_checksum() {
+                    Ok(bytes) => {
+                        let r = self
+                            .mh
+                            .send(
+                                b.correspondent,
+                                b.home_address,
+                                0,
+                                Some(b.care_of_address),
+                                &bytes,
+                            )
+                            .await;
+                        if let Err(e) = r {
+                            warn!("CN: cannot send the BRR to {}: {e}", b.home_address);
+                        }
+                    }
+                    Err(e) => warn!("CN: BRR: {e}"),
+                }
+            }
+        }
         if self.publish_at.is_some_and(|t| t <= now) {
             self.publish_at = None;
             self.publisher.correspondent(self.bus_state()).await;
         }
+    }
+
+    /// True if the kernel sent with the binding's RH2 state within
+    /// [`BRR_IF_USED_WITHIN`] (`XFRMA_LASTUSED`).
+    async fn recently_used(&self, b: &CnBinding) -> bool {
+        let id = netcfg::xfrm::XfrmState::ro(
+            XfrmProto::Route2,
+            b.correspondent,
+            b.home_address,
+            b.care_of_address,
+        )
+        .id();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        matches!(
+            self.kernel.xfrm.get_state(&id).await,
+            Ok(Some(s)) if s.last_used.is_some_and(|t| now.saturating_sub(t) <= BRR_IF_USED_WITHIN.as_secs())
+        )
     }
 
     fn bus_state(&self) -> Vec<bus::BindingInfo> {

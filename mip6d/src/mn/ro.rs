@@ -26,6 +26,8 @@
 //!   the kernel used the binding's states in the last minute
 //!   (`XFRMA_LASTUSED`); at its end the state is removed (traffic goes
 //!   through the tunnel again, and the next packet triggers a new run).
+//! - A Binding Refresh Request from a correspondent runs both tests again
+//!   if the binding was used in the last minute.
 //! - A Binding Error with status 1 from a correspondent (it lost the
 //!   binding) removes the state; the next packet triggers a new run.
 //! - Back home: every correspondent's state and the trigger are removed,
@@ -417,10 +419,28 @@ impl MobileNode {
         };
         let now = Instant::now().into_std();
         let cn = msg.src;
+        // A Binding Refresh Request is honoured for a binding in use.
+        let used = matches!(repr.message, MhMessage::BindingRefreshRequest)
+            && self.ro_recently_used(cn).await;
         let Some(p) = self.ro.peers.get_mut(&cn) else {
             return false;
         };
         let actions = match &repr.message {
+            MhMessage::BindingRefreshRequest => {
+                info!(
+                    "route optimisation: BRR from {cn}{}",
+                    if used {
+                        ""
+                    } else {
+                        " (binding unused: ignored)"
+                    }
+                );
+                if used {
+                    p.entry.on_refresh_request(now, cookies())
+                } else {
+                    Vec::new()
+                }
+            }
             MhMessage::HomeTest(r) => {
                 info!(
                     "route optimisation: HoT from {cn} (nonce index {})",
