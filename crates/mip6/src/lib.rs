@@ -15,7 +15,8 @@
 //! - [`haselect`]: the mobile node's choice of home agent by DHAAD;
 //! - [`halist`]: the home agent's Home Agents List, learnt from RAs;
 //! - [`mpd`]: mobile prefix solicitation on the mobile node;
-//! - [`rr`]: return routability: tokens, nonces, Kbm and the authenticator.
+//! - [`rr`]: return routability: tokens, nonces, Kbm and the authenticator;
+//! - [`ro`]: the mobile node's route optimisation with one correspondent.
 
 pub mod bcache;
 pub mod bul;
@@ -26,6 +27,7 @@ pub mod dhaad;
 pub mod halist;
 pub mod haselect;
 pub mod mpd;
+pub mod ro;
 pub mod rr;
 pub mod seq;
 pub mod wire;

@@ -16,6 +16,7 @@ mod ifaces;
 mod mpd;
 mod registration;
 mod ro;
+mod ro_xfrm;
 pub mod tunnel_bus;
 mod tunnel_iface;
 

@@ -1,6 +1,6 @@
 //! The mobile node's route optimisation (umip.md §4.1 "Route
 //! optimisation", RFC 6275 §11.6–§11.7.2), per correspondent through
-//! [`mip6::rr::RoEntry`].
+//! [`mip6::ro::RoEntry`].
 //!
 //! - **Trigger**, as UMIP: while registered away from home, an out
 //!   sub-policy from the home address to anywhere with an *optional* HAO
@@ -41,36 +41,26 @@ use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use mip6::consts::{mh_type, IPPROTO_ICMPV6, IPPROTO_MH};
-use mip6::rr::{RoAction, RoConfig, RoEntry};
+use mip6::consts::{IPPROTO_ICMPV6, IPPROTO_MH};
+use mip6::ro::{RoAction, RoConfig, RoEntry};
 use mip6::wire::mh::{MhMessage, MhRepr, TestInit};
-use netcfg::xfrm::{
-    PolicyDir, PolicyType, Selector, Template, XfrmEvent, XfrmEvents, XfrmGroups, XfrmPolicy,
-    XfrmProto, XfrmState,
-};
+use netcfg::xfrm::{XfrmEvent, XfrmEvents, XfrmGroups, XfrmProto, XfrmState};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::ro_xfrm::{install_peer, install_trigger, remove_all};
 use super::{Location, MobileNode};
 use crate::config::model::RoPolicy;
 use crate::config::Config;
 use crate::kernel::raw::Received;
-use crate::kernel::{Item, Kernel};
+use crate::kernel::Item;
 
-/// The HoTI bypass: before the correspondents' data policies.
-const XFRM_PRIO_RO_SIG: u32 = 6;
-/// A correspondent's HAO out / RH2 in policies.
-const XFRM_PRIO_RO_DATA: u32 = 8;
-/// The trigger: after everything else.
-const XFRM_PRIO_RO_TRIGGER: u32 = 20;
 /// A binding used within this is refreshed (UMIP's 10 s measured at the
 /// lifetime's end; here at 90 % of it, 42 s before the end of 420 s).
 const RECENTLY_USED: Duration = Duration::from_secs(60);
 /// Inits per test when `MnMaxCnConsecutiveResends` is 0 (UMIP retries
 /// forever; here a silent correspondent is left alone for 420 s after 5).
 const DEFAULT_MAX_INITS: u32 = 5;
-
-type Res<T> = Result<T, netcfg::Error>;
 
 struct Peer {
     entry: RoEntry,
@@ -159,88 +149,6 @@ fn ro_allowed(policies: &[RoPolicy], cn: Ipv6Addr) -> bool {
         .find(|p| p.cn == cn)
         .or_else(|| policies.iter().find(|p| p.cn.is_unspecified()))
         .is_none_or(|p| p.route_optimization)
-}
-
-async fn add_policy(kernel: &mut Kernel, items: &mut Vec<Item>, p: &XfrmPolicy) -> Res<()> {
-    kernel.add_policy(p).await?;
-    items.push(Item::Policy(p.sel, p.dir, p.ptype));
-    Ok(())
-}
-
-async fn add_state(kernel: &mut Kernel, items: &mut Vec<Item>, s: &XfrmState) -> Res<()> {
-    kernel.add_state(s).await?;
-    let id = Item::State(s.id());
-    if !items.contains(&id) {
-        items.push(id);
-    }
-    Ok(())
-}
-
-async fn remove_all(kernel: &mut Kernel, items: &mut Vec<Item>) {
-    while let Some(item) = items.pop() {
-        if let Err(e) = kernel.remove(item.clone()).await {
-            warn!("cannot remove {item:?}: {e}");
-        }
-    }
-}
-
-/// The trigger and the HoTI bypass for `hoa`.
-async fn install_trigger(kernel: &mut Kernel, items: &mut Vec<Item>, hoa: Ipv6Addr) -> Res<()> {
-    let any = Ipv6Addr::UNSPECIFIED;
-    let hoti = XfrmPolicy::new(
-        Selector::hosts(hoa, any).mh_type(mh_type::HOTI),
-        PolicyDir::Out,
-        PolicyType::Sub,
-        XFRM_PRIO_RO_SIG,
-    );
-    add_policy(kernel, items, &hoti).await?;
-    let trigger = XfrmPolicy::new(
-        Selector::hosts(hoa, any),
-        PolicyDir::Out,
-        PolicyType::Sub,
-        XFRM_PRIO_RO_TRIGGER,
-    )
-    .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
-    add_policy(kernel, items, &trigger).await
-}
-
-/// A correspondent's states and policies for `coa` (states updated in
-/// place when they exist).
-async fn install_peer(
-    kernel: &mut Kernel,
-    items: &mut Vec<Item>,
-    hoa: Ipv6Addr,
-    cn: Ipv6Addr,
-    coa: Ipv6Addr,
-) -> Res<()> {
-    let any = Ipv6Addr::UNSPECIFIED;
-    add_state(kernel, items, &XfrmState::ro(XfrmProto::Hao, hoa, cn, coa)).await?;
-    add_state(
-        kernel,
-        items,
-        &XfrmState::ro(XfrmProto::Route2, cn, hoa, coa),
-    )
-    .await?;
-    let out = XfrmPolicy::new(
-        Selector::hosts(hoa, cn),
-        PolicyDir::Out,
-        PolicyType::Sub,
-        XFRM_PRIO_RO_DATA,
-    )
-    .tmpl(Template::ro(XfrmProto::Hao, any, any));
-    let inp = XfrmPolicy::new(
-        Selector::hosts(cn, hoa),
-        PolicyDir::In,
-        PolicyType::Sub,
-        XFRM_PRIO_RO_DATA,
-    )
-    .tmpl(Template::ro(XfrmProto::Route2, any, any).optional());
-    for p in [out, inp] {
-        if !items.contains(&Item::Policy(p.sel, p.dir, p.ptype)) {
-            add_policy(kernel, items, &p).await?;
-        }
-    }
-    Ok(())
 }
 
 impl MobileNode {

@@ -1,0 +1,510 @@
+//! The mobile node's route optimisation with one correspondent (RFC 6275
+//! §11.6–§11.7.2; umip.md §4.1 "Route optimisation"), sans-IO: the Home and
+//! Care-of Test runs ([`TestRun`], 5 s doubling to 32 s), the BU signed with
+//! their tokens ([`crate::rr`]), the BA, handover, refresh, Binding Refresh
+//! Requests and Binding Errors, and the deregistration back home, as
+//! [`RoAction`]s for the driver ([`RoEntry`]).
+
+use std::net::Ipv6Addr;
+use std::time::{Duration, Instant};
+
+use crate::consts::{MAX_TOKEN_LIFETIME, MN_TEST_INIT_DELAY};
+use crate::rr::{binding_key, sign, verify, Kbm, Token};
+use crate::wire::mh::{
+    lifetime_units, BindingAck, BindingUpdate, BuFlags, MhMessage, MhRepr, TestReply,
+};
+use crate::wire::options::{MobilityOption, AUTHENTICATOR_LEN};
+
+/// Maximal retransmission interval of HoTI/CoTI (RFC 6275 §12 gives
+/// MAX_BINDACK_TIMEOUT for it; umip.md §4 "5 s doubling to 32 s").
+pub const MAX_TEST_INIT_TIMEOUT: Duration = Duration::from_secs(32);
+
+/// One of the mobile node's two tests towards a correspondent (RFC 6275
+/// §11.6.1, §11.6.2): the cookie of the last init, the retransmission
+/// timer (5 s doubling to 32 s), and the token once the reply came.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRun {
+    /// The cookie of the init in flight (a new one per run).
+    pub cookie: [u8; 8],
+    /// The address tested (home or care-of).
+    pub address: Ipv6Addr,
+    /// When to send the init again, while no reply came.
+    pub retransmit_at: Option<Instant>,
+    backoff: Duration,
+    /// Inits sent in this run.
+    pub sent: u32,
+    /// The reply: nonce index, token and when it came.
+    pub reply: Option<(u16, Token, Instant)>,
+}
+
+impl TestRun {
+    /// A run that sends its first init now.
+    pub fn start(now: Instant, address: Ipv6Addr, cookie: [u8; 8]) -> TestRun {
+        TestRun {
+            cookie,
+            address,
+            retransmit_at: Some(now + MN_TEST_INIT_DELAY),
+            backoff: MN_TEST_INIT_DELAY,
+            sent: 1,
+            reply: None,
+        }
+    }
+
+    /// True if the init is due again; arms the next (doubled) timeout.
+    pub fn due(&mut self, now: Instant) -> bool {
+        match self.retransmit_at {
+            Some(t) if now >= t => {
+                self.backoff = (self.backoff * 2).min(MAX_TEST_INIT_TIMEOUT);
+                self.retransmit_at = Some(now + self.backoff);
+                self.sent += 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Takes a reply if its cookie matches; `false` (ignored) otherwise.
+    pub fn on_reply(&mut self, now: Instant, cookie: &[u8; 8], index: u16, token: Token) -> bool {
+        if *cookie != self.cookie || self.reply.is_some() {
+            return false;
+        }
+        self.reply = Some((index, token, now));
+        self.retransmit_at = None;
+        true
+    }
+
+    /// The token while it is usable ([`MAX_TOKEN_LIFETIME`] since the reply).
+    pub fn token(&self, now: Instant) -> Option<(u16, Token)> {
+        let (i, t, at) = self.reply?;
+        (now.saturating_duration_since(at) < MAX_TOKEN_LIFETIME).then_some((i, t))
+    }
+}
+
+/// What the mobile node's route optimisation with one correspondent is doing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoPhase {
+    /// Home and care-of tests running.
+    Testing,
+    /// BU sent with the A flag; waiting for the BA until the instant given.
+    WaitingAck {
+        /// Sequence number sent.
+        sequence: u16,
+        /// Give up on this BU then (and test again).
+        until: Instant,
+        /// Key to check the BA with.
+        kbm: Kbm,
+    },
+    /// The correspondent has the binding.
+    Bound {
+        /// When return routability runs again (once).
+        refresh_at: Option<Instant>,
+    },
+    /// The correspondent did not answer or refused; nothing until then.
+    Failed {
+        /// When the entry may be tried again.
+        until: Instant,
+    },
+}
+
+/// Settings of the mobile node's route optimisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoConfig {
+    /// Lifetime asked for (`MnMaxCnBindingLife`, at most 420 s).
+    pub lifetime: Duration,
+    /// Set the A flag (`UseCnBuAck`).
+    pub ack: bool,
+    /// Inits per test before giving up (`MnMaxCnConsecutiveResends`, or a
+    /// default when that is 0).
+    pub max_inits: u32,
+}
+
+/// What the driver does for a [`RoEntry`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RoAction {
+    /// Send a Home Test Init (from the home address, through the tunnel).
+    SendHomeTestInit([u8; 8]),
+    /// Send a Care-of Test Init (from the care-of address, directly).
+    SendCareOfTestInit([u8; 8]),
+    /// Install the kernel state for `care_of_address` (HAO out, RH2 in), then
+    /// send this signed BU from the home address.
+    SendBindingUpdate {
+        /// The BU's octets (checksum zero).
+        message: Vec<u8>,
+        /// Its sequence number.
+        sequence: u16,
+        /// The care-of address it registers.
+        care_of_address: Ipv6Addr,
+    },
+    /// The binding is in place (lifetime granted).
+    Bound(Duration),
+    /// Remove the kernel state: traffic goes through the home agent again.
+    RemoveState,
+}
+
+/// How long a non-answering or refusing correspondent is left alone
+/// (umip.md §4: "Non-MIPv6 or unreachable CN entry lifetime 420 s").
+pub const CN_RETRY_AFTER: Duration = Duration::from_secs(420);
+/// How long the mobile node waits for a BA from a correspondent.
+pub const CN_BA_TIMEOUT: Duration = crate::consts::MAX_BINDACK_TIMEOUT;
+/// Refresh share of a binding's lifetime (the tests run again then).
+const REFRESH_PERCENT: u32 = 90;
+
+/// The mobile node's route optimisation with one correspondent (RFC 6275
+/// §11.6, §11.7.2): the two tests, the BU signed with their tokens, the BA.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoEntry {
+    /// The correspondent.
+    pub cn: Ipv6Addr,
+    /// Our home address.
+    pub hoa: Ipv6Addr,
+    /// Our care-of address.
+    pub coa: Ipv6Addr,
+    /// Phase.
+    pub phase: RoPhase,
+    /// When the correspondent's binding ends, while one exists.
+    pub expires: Option<Instant>,
+    home: Option<TestRun>,
+    care_of: Option<TestRun>,
+    sequence: u16,
+    config: RoConfig,
+    /// Back home: only the home test, then a BU with lifetime 0.
+    deregistering: bool,
+}
+
+impl RoEntry {
+    /// Starts both tests.
+    pub fn start(
+        now: Instant,
+        cn: Ipv6Addr,
+        hoa: Ipv6Addr,
+        coa: Ipv6Addr,
+        first_sequence: u16,
+        cookies: ([u8; 8], [u8; 8]),
+        config: RoConfig,
+    ) -> (RoEntry, Vec<RoAction>) {
+        let mut e = RoEntry {
+            cn,
+            hoa,
+            coa,
+            phase: RoPhase::Testing,
+            expires: None,
+            home: None,
+            care_of: None,
+            sequence: first_sequence.wrapping_sub(1),
+            config,
+            deregistering: false,
+        };
+        let actions = e.retest(now, true, true, cookies);
+        (e, actions)
+    }
+
+    fn retest(
+        &mut self,
+        now: Instant,
+        home: bool,
+        care_of: bool,
+        cookies: ([u8; 8], [u8; 8]),
+    ) -> Vec<RoAction> {
+        let mut out = Vec::new();
+        if home || self.home.as_ref().and_then(|h| h.token(now)).is_none() {
+            self.home = Some(TestRun::start(now, self.hoa, cookies.0));
+            out.push(RoAction::SendHomeTestInit(cookies.0));
+        }
+        let care_of_needed = care_of || self.care_of.as_ref().and_then(|c| c.token(now)).is_none();
+        if care_of_needed && !self.deregistering {
+            self.care_of = Some(TestRun::start(now, self.coa, cookies.1));
+            out.push(RoAction::SendCareOfTestInit(cookies.1));
+        }
+        if !matches!(self.phase, RoPhase::Bound { .. }) {
+            self.phase = RoPhase::Testing;
+        }
+        out.extend(self.maybe_bu(now));
+        out
+    }
+
+    /// When [`RoEntry::on_timer`] has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        let tests = [&self.home, &self.care_of]
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.retransmit_at);
+        let phase = match &self.phase {
+            RoPhase::Testing => None,
+            RoPhase::WaitingAck { until, .. } => Some(*until),
+            RoPhase::Bound { refresh_at } => *refresh_at,
+            RoPhase::Failed { until } => Some(*until),
+        };
+        tests.chain(phase).chain(self.expires).min()
+    }
+
+    /// True once the entry has nothing more to do and may be forgotten.
+    pub fn is_done(&self, now: Instant) -> bool {
+        self.expires.is_none() && matches!(self.phase, RoPhase::Failed { until } if now >= until)
+    }
+
+    /// Retransmissions, BA timeout, refresh and expiry.
+    pub fn on_timer(&mut self, now: Instant, cookies: ([u8; 8], [u8; 8])) -> Vec<RoAction> {
+        let mut out = Vec::new();
+        if self.expires.is_some_and(|e| now >= e) {
+            self.expires = None;
+            if matches!(self.phase, RoPhase::Bound { .. }) || self.deregistering {
+                self.phase = RoPhase::Failed { until: now };
+                self.home = None;
+                self.care_of = None;
+            }
+            out.push(RoAction::RemoveState);
+        }
+        match self.phase.clone() {
+            RoPhase::Bound {
+                refresh_at: Some(r),
+            } if now >= r => {
+                self.phase = RoPhase::Bound { refresh_at: None };
+                out.extend(self.retest(now, true, true, cookies));
+                return out;
+            }
+            RoPhase::WaitingAck { until, .. } if now >= until => {
+                self.phase = RoPhase::Testing;
+                out.extend(self.retest(now, true, true, cookies));
+                return out;
+            }
+            RoPhase::Failed { .. } => return out,
+            _ => {}
+        }
+        let max = self.config.max_inits;
+        let mut exhausted = false;
+        for (test, home) in [(&mut self.home, true), (&mut self.care_of, false)] {
+            let Some(t) = test.as_mut() else { continue };
+            if t.due(now) {
+                exhausted |= t.sent > max;
+                out.push(if home {
+                    RoAction::SendHomeTestInit(t.cookie)
+                } else {
+                    RoAction::SendCareOfTestInit(t.cookie)
+                });
+            }
+        }
+        if exhausted {
+            self.home = None;
+            self.care_of = None;
+            self.phase = RoPhase::Failed {
+                until: now + CN_RETRY_AFTER,
+            };
+            // (A binding still in place stays until it expires.)
+            return Vec::new();
+        }
+        out
+    }
+
+    /// A Home Test (`home`) or Care-of Test from the correspondent.
+    pub fn on_test_reply(&mut self, now: Instant, home: bool, reply: &TestReply) -> Vec<RoAction> {
+        let test = if home {
+            &mut self.home
+        } else {
+            &mut self.care_of
+        };
+        let taken = test
+            .as_mut()
+            .is_some_and(|t| t.on_reply(now, &reply.cookie, reply.nonce_index, reply.keygen_token));
+        if taken {
+            self.maybe_bu(now)
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Both tokens in hand (the home one alone for a deregistration): the BU.
+    fn maybe_bu(&mut self, now: Instant) -> Vec<RoAction> {
+        let Some(h) = self.home.as_ref().and_then(|t| t.token(now)) else {
+            return Vec::new();
+        };
+        let c = self.care_of.as_ref().and_then(|t| t.token(now));
+        if c.is_none() && !self.deregistering {
+            return Vec::new();
+        }
+        // RFC 6275 §5.2.5: a deregistration's key is the home token's hash.
+        let kbm = binding_key(&h.1, c.as_ref().map(|c| &c.1));
+        self.sequence = self.sequence.wrapping_add(1);
+        let lifetime = if self.deregistering {
+            Duration::ZERO
+        } else {
+            self.config
+                .lifetime
+                .min(crate::consts::MAX_RR_BINDING_LIFETIME)
+        };
+        let flags = if self.config.ack { BuFlags::ACK } else { 0 };
+        let mut repr = MhRepr::new(MhMessage::BindingUpdate(BindingUpdate {
+            sequence: self.sequence,
+            flags: BuFlags(flags),
+            lifetime_units: lifetime_units(lifetime.as_secs() as u32),
+        }));
+        repr.options = vec![
+            MobilityOption::NonceIndices {
+                home: h.0,
+                care_of: c.map_or(0, |c| c.0),
+            },
+            MobilityOption::BindingAuthData(vec![0; AUTHENTICATOR_LEN]),
+        ];
+        let Ok(mut message) = repr.emit_without_checksum() else {
+            return Vec::new();
+        };
+        if sign(&kbm, &self.coa, &self.cn, &mut message).is_err() {
+            return Vec::new();
+        }
+        let granted = Duration::from_secs(
+            u64::from(lifetime_units(lifetime.as_secs() as u32))
+                * u64::from(crate::consts::LIFETIME_UNIT_SECS),
+        );
+        let mut out = vec![RoAction::SendBindingUpdate {
+            message,
+            sequence: self.sequence,
+            care_of_address: self.coa,
+        }];
+        if self.config.ack {
+            self.phase = RoPhase::WaitingAck {
+                sequence: self.sequence,
+                until: now + CN_BA_TIMEOUT,
+                kbm,
+            };
+        } else if self.deregistering {
+            self.finished(now);
+        } else {
+            out.extend(self.bound(now, granted));
+        }
+        out
+    }
+
+    /// Nothing left at the correspondent: the entry may go.
+    fn finished(&mut self, now: Instant) {
+        self.expires = None;
+        self.home = None;
+        self.care_of = None;
+        self.phase = RoPhase::Failed { until: now };
+    }
+
+    fn bound(&mut self, now: Instant, lifetime: Duration) -> Vec<RoAction> {
+        self.expires = Some(now + lifetime);
+        self.phase = RoPhase::Bound {
+            refresh_at: Some(now + lifetime * REFRESH_PERCENT / 100),
+        };
+        vec![RoAction::Bound(lifetime)]
+    }
+
+    /// A BA from the correspondent (`mh` as received, for its authenticator).
+    pub fn on_ba(
+        &mut self,
+        now: Instant,
+        ba: &BindingAck,
+        mh: &[u8],
+        cookies: ([u8; 8], [u8; 8]),
+    ) -> Vec<RoAction> {
+        let RoPhase::WaitingAck { sequence, kbm, .. } = self.phase.clone() else {
+            return Vec::new();
+        };
+        if ba.sequence != sequence && ba.status != crate::consts::BaStatus::SEQUENCE_OUT_OF_WINDOW {
+            return Vec::new();
+        }
+        match ba.status.0 {
+            0..=127 if verify(&kbm, &self.coa, &self.cn, mh) && self.deregistering => {
+                self.finished(now);
+                Vec::new()
+            }
+            0..=127 if verify(&kbm, &self.coa, &self.cn, mh) => {
+                self.bound(now, Duration::from_secs(u64::from(ba.lifetime_secs())))
+            }
+            0..=127 => Vec::new(),
+            135 if verify(&kbm, &self.coa, &self.cn, mh) => {
+                self.sequence = ba.sequence;
+                self.phase = RoPhase::Testing;
+                self.retest(now, true, true, cookies)
+            }
+            136 => self.retest(now, true, false, cookies),
+            137 => self.retest(now, false, true, cookies),
+            138 => self.retest(now, true, true, cookies),
+            _ => {
+                self.phase = RoPhase::Failed {
+                    until: now + CN_RETRY_AFTER,
+                };
+                self.expires = None;
+                vec![RoAction::RemoveState]
+            }
+        }
+    }
+
+    /// A Binding Error with status 1 from the correspondent (it has no
+    /// binding for our Home Address option, e.g. after a restart): the
+    /// state goes and the entry ends; the next packet triggers a new run.
+    pub fn on_binding_error(&mut self, now: Instant) -> Vec<RoAction> {
+        self.finished(now);
+        vec![RoAction::RemoveState]
+    }
+
+    /// A Binding Refresh Request from the correspondent: both tests again
+    /// if the binding is in place and no refresh runs yet (the driver asks
+    /// only for a binding in use, RFC 6275 §11.7.4).
+    pub fn on_refresh_request(
+        &mut self,
+        now: Instant,
+        cookies: ([u8; 8], [u8; 8]),
+    ) -> Vec<RoAction> {
+        match self.phase {
+            RoPhase::Bound {
+                refresh_at: Some(_),
+            } => {
+                self.phase = RoPhase::Bound { refresh_at: None };
+                self.retest(now, true, true, cookies)
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// True when a bound entry's refresh is due; the driver then calls
+    /// [`RoEntry::skip_refresh`] if the binding was not used lately (UMIP
+    /// refreshes only bindings in use), before [`RoEntry::on_timer`].
+    pub fn refresh_due(&self, now: Instant) -> bool {
+        matches!(self.phase, RoPhase::Bound { refresh_at: Some(r) } if now >= r)
+    }
+
+    /// No refresh this time: the binding is left to expire.
+    pub fn skip_refresh(&mut self) {
+        if let RoPhase::Bound { refresh_at } = &mut self.phase {
+            *refresh_at = None;
+        }
+    }
+
+    /// Back on the home link (RFC 6275 §11.5.4): if the correspondent has
+    /// a binding, the home test from the home address and a BU with lifetime
+    /// 0 and care-of = home address, signed with the home token alone.
+    pub fn deregister(&mut self, now: Instant, cookie: [u8; 8]) -> Vec<RoAction> {
+        if self.expires.is_none() {
+            self.finished(now);
+            return Vec::new();
+        }
+        self.deregistering = true;
+        self.coa = self.hoa;
+        self.care_of = None;
+        self.home = Some(TestRun::start(now, self.hoa, cookie));
+        self.phase = RoPhase::Testing;
+        vec![RoAction::SendHomeTestInit(cookie)]
+    }
+
+    /// A new care-of address: the care-of test again (the home token is
+    /// kept while valid), then a new BU.
+    pub fn handover(
+        &mut self,
+        now: Instant,
+        coa: Ipv6Addr,
+        cookies: ([u8; 8], [u8; 8]),
+    ) -> Vec<RoAction> {
+        self.coa = coa;
+        if matches!(self.phase, RoPhase::Failed { .. }) || self.deregistering {
+            return Vec::new();
+        }
+        let home = self.home.as_ref().and_then(|t| t.token(now)).is_none();
+        self.retest(now, home, true, cookies)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+#[path = "ro_tests.rs"]
+mod tests;
