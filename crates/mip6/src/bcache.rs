@@ -18,6 +18,7 @@ use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
+use crate::deadlines::Deadlines;
 use crate::consts::{BaStatus, LIFETIME_UNIT_SECS};
 use crate::seq::seq_greater;
 use crate::wire::mh::{
@@ -408,6 +409,8 @@ pub enum DadOutcome {
 #[derive(Debug, Clone, Default)]
 pub struct BindingCache {
     entries: HashMap<Ipv6Addr, BcEntry>,
+    /// `expires_at` of every entry, kept in step with `entries`.
+    expiries: Deadlines<Ipv6Addr>,
 }
 
 impl BindingCache {
@@ -461,7 +464,7 @@ impl BindingCache {
         accepted: &Accepted,
     ) -> BcChange {
         if accepted.deregistration {
-            return match self.entries.remove(&home_address) {
+            return match self.remove(&home_address) {
                 Some(e) => BcChange::Removed(e),
                 None => BcChange::Updated {
                     previous_care_of_address: None,
@@ -478,6 +481,7 @@ impl BindingCache {
             e.lifetime = lifetime;
             e.expires_at = now + lifetime;
             e.mobile_network_prefixes = accepted.mobile_network_prefixes.clone();
+            self.expiries.set(home_address, now + lifetime);
             return BcChange::Updated {
                 previous_care_of_address: previous,
             };
@@ -497,6 +501,7 @@ impl BindingCache {
                 pending_ack: Some(accepted.binding_ack()),
             },
         );
+        self.expiries.set(home_address, now + lifetime);
         BcChange::DadStarted
     }
 
@@ -513,7 +518,7 @@ impl BindingCache {
             return None;
         }
         if duplicate {
-            let e = self.entries.remove(home_address)?;
+            let e = self.remove(home_address)?;
             return Some(DadOutcome::Duplicate(ba(
                 BaStatus::DAD_FAILED,
                 BaFlags::default(),
@@ -523,30 +528,29 @@ impl BindingCache {
         }
         e.state = BcState::Active;
         e.expires_at = now + e.lifetime;
-        e.pending_ack.take().map(DadOutcome::Installed)
+        let expires_at = e.expires_at;
+        let ack = e.pending_ack.take().map(DadOutcome::Installed);
+        self.expiries.set(*home_address, expires_at);
+        ack
     }
 
     /// Removes an entry (e.g. after a failure to install state: the caller
     /// then answers 130, 141 or 143).
     pub fn remove(&mut self, home_address: &Ipv6Addr) -> Option<BcEntry> {
+        self.expiries.remove(home_address);
         self.entries.remove(home_address)
     }
 
     /// The earliest expiry.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.entries.values().map(|e| e.expires_at).min()
+        self.expiries.earliest()
     }
 
     /// Removes and returns the entries expired at `now` (no BRR is sent for
     /// home bindings, umip.md §4.2).
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<BcEntry> {
-        let expired: Vec<Ipv6Addr> = self
-            .entries
-            .values()
-            .filter(|e| e.expires_at <= now)
-            .map(|e| e.home_address)
-            .collect();
-        expired
+        self.expiries
+            .pop_due(now)
             .iter()
             .filter_map(|a| self.entries.remove(a))
             .collect()

@@ -22,6 +22,7 @@ pub mod bcache;
 pub mod bul;
 pub mod cn;
 pub mod coa;
+pub mod deadlines;
 pub mod consts;
 pub mod dhaad;
 pub mod halist;

@@ -145,6 +145,17 @@ impl MhSocket {
         Ok(MhSocket { raw })
     }
 
+    /// Asks for a receive buffer of `bytes`, so a burst of Binding Updates
+    /// waits in the kernel instead of being dropped: `SO_RCVBUFFORCE`
+    /// (beyond `net.core.rmem_max`, with `CAP_NET_ADMIN`), else `SO_RCVBUF`
+    /// (capped by the kernel).
+    pub fn set_recv_buffer(&self, bytes: i32) -> Result<()> {
+        self.raw
+            .set_int(libc::SOL_SOCKET, libc::SO_RCVBUFFORCE, bytes)
+            .or_else(|_| self.raw.set_int(libc::SOL_SOCKET, libc::SO_RCVBUF, bytes))
+            .map_err(opt_err("SO_RCVBUF"))
+    }
+
     /// The checksum offset the kernel uses (4 once opened).
     pub fn checksum_offset(&self) -> Result<i32> {
         self.raw

@@ -5,6 +5,11 @@
 //! traffic, metric 192; RFC 3963 §6.2), and the proxy neighbour entry that
 //! makes the HA answer Neighbor Solicitations for the home address on the
 //! home link.
+//!
+//! The tunnels are named by the home agent (`ip6tnlN`, as the kernel would
+//! name them) and put in device group [`TUNNEL_GROUP`]: the kernel finds a
+//! named device in one lookup, where an unnamed one has to be found again in
+//! a dump of every link, and shutdown deletes the whole group at once.
 
 use std::net::{IpAddr, Ipv6Addr};
 
@@ -14,6 +19,44 @@ use tracing::warn;
 use crate::config::Config;
 use crate::ipsec::{Role, TunnelIpsec};
 use crate::kernel::{Item, Kernel, METRIC_MIP6_FWD, TABLE_MIP6};
+
+/// The device group of the home agent's binding tunnels
+/// (`ip link show group 6275`).
+pub const TUNNEL_GROUP: u32 = 6275;
+
+/// How many names [`BindingState::install`] tries when a name is taken.
+const NAME_TRIES: u32 = 16;
+
+/// Hands out tunnel numbers for `ip6tnlN`, counting up from the highest
+/// number in use at start (names are not reused before the counter wraps).
+#[derive(Debug)]
+pub struct TunnelNames {
+    next: u32,
+}
+
+impl TunnelNames {
+    /// Numbers after the highest `ip6tnlN` among `existing`.
+    pub fn after<'a>(existing: impl IntoIterator<Item = &'a str>) -> TunnelNames {
+        let highest = existing
+            .into_iter()
+            .filter_map(|n| n.strip_prefix("ip6tnl")?.parse::<u32>().ok())
+            .max()
+            .unwrap_or(0);
+        TunnelNames {
+            next: highest.saturating_add(1),
+        }
+    }
+
+    fn take(&mut self) -> String {
+        // `ip6tnl` and nine digits fill IFNAMSIZ.
+        if self.next > 999_999_999 {
+            self.next = 1;
+        }
+        let n = self.next;
+        self.next += 1;
+        format!("ip6tnl{n}")
+    }
+}
 
 /// One binding's kernel objects.
 #[derive(Debug, Clone)]
@@ -64,10 +107,18 @@ impl BindingState {
     pub async fn install(
         &mut self,
         kernel: &mut Kernel,
+        names: &mut TunnelNames,
         home_ifindex: u32,
     ) -> Result<(), netcfg::Error> {
-        let spec = Ip6TnlSpec::mip6(self.ha_address, self.care_of_address, 0);
-        let tnl = kernel.add_tunnel(&spec).await?;
+        let spec =
+            Ip6TnlSpec::mip6(self.ha_address, self.care_of_address, 0).in_group(TUNNEL_GROUP);
+        let mut tries = 1;
+        let tnl = loop {
+            match kernel.add_tunnel(&spec.clone().named(&names.take())).await {
+                Err(e) if e.is_exists() && tries < NAME_TRIES => tries += 1,
+                other => break other?,
+            }
+        };
         self.items.push(Item::Tunnel(tnl.index));
         self.tunnel = Some((tnl.index, tnl.name.clone()));
         let route = RouteSpec::prefix(IpAddr::V6(self.home_address), 128, tnl.index)
@@ -106,6 +157,19 @@ impl BindingState {
         Ok(())
     }
 
+    /// The tunnel and the routes through it: what deleting the device takes
+    /// with it.
+    pub fn device_items(&self) -> impl Iterator<Item = &Item> {
+        self.items
+            .iter()
+            .filter(|i| matches!(i, Item::Tunnel(_) | Item::Route(_)))
+    }
+
+    /// Moves the tunnel-mode IPsec policies and SAs back to the home address.
+    pub async fn release_ipsec(&mut self, kernel: &mut Kernel) {
+        self.ipsec.release(kernel).await;
+    }
+
     /// Removes everything, newest first.
     pub async fn remove(&mut self, kernel: &mut Kernel) {
         self.ipsec.release(kernel).await;
@@ -115,5 +179,22 @@ impl BindingState {
             }
         }
         self.tunnel = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tunnel_names_follow_the_highest_in_use() {
+        let mut names = TunnelNames::after(["lo", "ip6tnl0", "ip6tnl7", "ip6tnlx", "eth0"]);
+        assert_eq!(names.take(), "ip6tnl8");
+        assert_eq!(names.take(), "ip6tnl9");
+        let mut fresh = TunnelNames::after([]);
+        assert_eq!(fresh.take(), "ip6tnl1");
+        let mut wrapped = TunnelNames::after(["ip6tnl999999999"]);
+        assert_eq!(wrapped.take(), "ip6tnl1");
+        assert!(wrapped.take().len() < 16);
     }
 }

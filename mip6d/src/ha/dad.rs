@@ -3,17 +3,61 @@
 //! home link, then a 1 s wait; an answer means status 134, silence means the
 //! binding's forwarding state is installed and the BA goes out.
 
+use std::collections::HashMap;
 use std::net::Ipv6Addr;
 
 use mip6::bcache::DadOutcome;
+use mip6::deadlines::Deadlines;
 use mip6::consts::BaStatus;
 use mip6::wire::mh::{MhMessage, MhRepr};
 use mip6::wire::ndisc::{NdRepr, NeighborSolicit};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use super::{DadRun, HomeAgent};
+use super::HomeAgent;
 use crate::kernel::raw::{ipv6_packet, solicited_node};
+
+/// A BU that waits for DAD before its BA.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct DadRun {
+    pub home_ifindex: u32,
+    pub ha_address: Ipv6Addr,
+}
+
+/// The DAD runs in progress, by home address. Thousands may run at once
+/// (mobile nodes registering together); each ends on its own deadline.
+#[derive(Debug, Default)]
+pub(super) struct DadRuns {
+    runs: HashMap<Ipv6Addr, DadRun>,
+    deadlines: Deadlines<Ipv6Addr, Instant>,
+}
+
+impl DadRuns {
+    fn start(&mut self, hoa: Ipv6Addr, run: DadRun, deadline: Instant) {
+        self.runs.insert(hoa, run);
+        self.deadlines.set(hoa, deadline);
+    }
+
+    /// Ends the run for `hoa` early (an NA answered, or a deregistration).
+    pub(super) fn cancel(&mut self, hoa: &Ipv6Addr) -> Option<DadRun> {
+        self.deadlines.remove(hoa);
+        self.runs.remove(hoa)
+    }
+
+    /// When the next run ends.
+    pub(super) fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.earliest()
+    }
+
+    /// The runs that ended at `now` without an answer.
+    pub(super) fn take_due(&mut self, now: Instant) -> Vec<(Ipv6Addr, DadRun)> {
+        self.deadlines
+            .pop_due(now)
+            .into_iter()
+            .filter_map(|hoa| self.runs.remove(&hoa).map(|r| (hoa, r)))
+            .collect()
+    }
+}
 
 impl HomeAgent {
     pub(super) async fn start_dad(&mut self, hoa: Ipv6Addr, ifindex: u32, ha_address: Ipv6Addr) {
@@ -31,14 +75,12 @@ impl HomeAgent {
             }
             Err(e) => warn!("DAD NS for {hoa}: {e}"),
         }
-        self.dad.insert(
-            hoa,
-            DadRun {
-                deadline: Instant::now() + mip6::consts::DAD_WAIT,
-                home_ifindex: ifindex,
-                ha_address,
-            },
-        );
+        let run = DadRun {
+            home_ifindex: ifindex,
+            ha_address,
+        };
+        self.dad
+            .start(hoa, run, Instant::now() + mip6::consts::DAD_WAIT);
     }
 
     /// DAD found nobody: install the binding's forwarding state, send the BA.
@@ -53,7 +95,9 @@ impl HomeAgent {
         let coa = b.care_of_address;
         // (RFC 3963 §6.3: a mobile router's proxy NA has the Router flag.)
         let mobile_router = !b.mobile_network_prefixes.is_empty();
-        let installed = b.install(&mut self.kernel, run.home_ifindex).await;
+        let installed = b
+            .install(&mut self.kernel, &mut self.tunnel_names, run.home_ifindex)
+            .await;
         let tunnel = b.tunnel_name().to_owned();
         let status = match installed {
             Ok(()) => {

@@ -18,6 +18,7 @@ mod binding;
 mod dad;
 mod dhaad;
 mod mpd;
+mod view;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
@@ -47,7 +48,15 @@ use crate::kernel::{Kernel, RULE_PRIO_FWD, TABLE_MIP6, XFRM_PRIO_HOME_SIG_ANY};
 
 use crate::publish::Publisher;
 use anycast::AnycastMemberships;
-use binding::BindingState;
+use binding::{BindingState, TunnelNames, TUNNEL_GROUP};
+
+/// The MH socket's receive buffer: room for a burst of some ten thousand
+/// Binding Updates (the kernel counts about 1 KiB of overhead per packet).
+const MH_RECV_BUFFER: i32 = 16 << 20;
+
+/// How often, at most, a BU to an address not known as the home agent's
+/// makes it read the interfaces' addresses again.
+const OWN_ADDRESSES_REREAD: Duration = Duration::from_secs(1);
 
 /// A home prefix learned from an RA (H flag) on an HA interface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -56,14 +65,6 @@ struct HomePrefix {
     prefix: Prefix,
     valid_until: Instant,
     preferred_until: Instant,
-}
-
-/// A BU that waits for DAD before its BA.
-#[derive(Debug, Clone, Copy)]
-struct DadRun {
-    deadline: Instant,
-    home_ifindex: u32,
-    ha_address: Ipv6Addr,
 }
 
 /// An HA interface.
@@ -83,8 +84,13 @@ struct HomeAgent {
     ifaces: Vec<HaIface>,
     prefixes: Vec<HomePrefix>,
     cache: BindingCache,
-    dad: HashMap<Ipv6Addr, DadRun>,
+    dad: dad::DadRuns,
     bindings: HashMap<Ipv6Addr, BindingState>,
+    tunnel_names: TunnelNames,
+    /// The global addresses of the HA interfaces ([`Self::ha_iface_of`]).
+    own_addresses: HashMap<Ipv6Addr, u32>,
+    own_addresses_read: Option<Instant>,
+    view: view::PublishThrottle,
     counters: bus::BuCounters,
     home_agents: HomeAgentList,
     anycast: AnycastMemberships,
@@ -112,7 +118,10 @@ pub async fn run(
         }
     };
     loop {
-        let deadline = ha.next_deadline();
+        let deadline = [ha.next_deadline(), ha.view.due(Instant::now())]
+            .into_iter()
+            .flatten()
+            .min();
         tokio::select! {
             c = control.recv() => if !reloader.handle(c, &mut ha.config) {
                 break;
@@ -127,15 +136,15 @@ pub async fn run(
             },
             () = crate::daemon::sleep_until(deadline) => ha.on_timer().await,
         }
-        publisher.home_agent(ha.bus_state()).await;
+        ha.view.changed();
+        if ha.view.take(Instant::now()) {
+            publisher.home_agent(ha.bus_state()).await;
+        }
     }
     for (addr, e) in ha.anycast.leave_all() {
         warn!("cannot leave the anycast address {addr}: {e}");
     }
-    // (Each binding's removal also moves its tunnel-mode SAs back to the HoA.)
-    for (_, mut b) in ha.bindings.drain() {
-        b.remove(&mut ha.kernel).await;
-    }
+    ha.remove_bindings().await;
     ha.kernel.teardown().await;
     0
 }
@@ -155,6 +164,9 @@ impl HomeAgent {
                 ))
             }
         };
+        if let Err(e) = mh.set_recv_buffer(MH_RECV_BUFFER) {
+            warn!("{e}");
+        }
         let icmp = match Icmp6Socket::open(&[
             TYPE_ROUTER_ADVERT,
             TYPE_NEIGHBOR_ADVERT,
@@ -246,6 +258,7 @@ impl HomeAgent {
         if let Err(e) = crate::ipsec::install_transport(&config, role, None, &mut kernel).await {
             return Err(fail(kernel, format!("IPsec policies: {e}")));
         }
+        let tunnel_names = TunnelNames::after(links.iter().map(|l| l.name.as_str()));
         let mut ha = HomeAgent {
             config,
             kernel,
@@ -255,8 +268,12 @@ impl HomeAgent {
             ifaces,
             prefixes: Vec::new(),
             cache: BindingCache::new(),
-            dad: HashMap::new(),
+            dad: dad::DadRuns::default(),
             bindings: HashMap::new(),
+            tunnel_names,
+            own_addresses: HashMap::new(),
+            own_addresses_read: None,
+            view: view::PublishThrottle::default(),
             counters: bus::BuCounters::default(),
             home_agents: HomeAgentList::new(),
             anycast,
@@ -277,7 +294,7 @@ impl HomeAgent {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let dad = self.dad.values().map(|d| d.deadline).min();
+        let dad = self.dad.next_deadline();
         let expiry = self.cache.poll_timeout().map(Instant::from_std);
         let listed = self.home_agents.poll_timeout().map(Instant::from_std);
         [dad, expiry, listed].into_iter().flatten().min()
@@ -309,7 +326,7 @@ impl HomeAgent {
                 }
             }
             NdRepr::DhaadRequest(_) => self.on_dhaad_request(&msg).await,
-            NdRepr::NeighborAdvert(na) if self.dad.remove(&na.target).is_some() => {
+            NdRepr::NeighborAdvert(na) if self.dad.cancel(&na.target).is_some() => {
                 warn!("DAD for {} failed: {} answered", na.target, msg.src);
                 let now = std::time::Instant::now();
                 if let Some(DadOutcome::Duplicate(ba)) =
@@ -373,19 +390,37 @@ impl HomeAgent {
         learnt
     }
 
-    /// The HA interface that holds `addr` as a global address.
-    async fn ha_iface_of(&self, addr: Ipv6Addr) -> Option<u32> {
+    /// The HA interface that holds `addr` as a global address. The
+    /// addresses are read once and again only when a BU names one not among
+    /// them (at most every [`OWN_ADDRESSES_REREAD`]): a dump costs O(links),
+    /// and the home agent has a tunnel per binding.
+    async fn ha_iface_of(&mut self, addr: Ipv6Addr) -> Option<u32> {
+        if let Some(&index) = self.own_addresses.get(&addr) {
+            return Some(index);
+        }
+        let now = Instant::now();
+        if self
+            .own_addresses_read
+            .is_some_and(|t| now < t + OWN_ADDRESSES_REREAD)
+        {
+            return None;
+        }
+        self.own_addresses_read = Some(now);
         let addrs = self
             .kernel
             .nl
             .addresses(Some(Family::V6), None)
             .await
             .ok()?;
-        addrs
+        self.own_addresses = addrs
             .iter()
-            .find(|a| a.addr == IpAddr::V6(addr) && a.scope == 0)
-            .map(|a| a.index)
-            .filter(|i| self.ifaces.iter().any(|f| f.index == *i))
+            .filter(|a| a.scope == 0 && self.ifaces.iter().any(|f| f.index == a.index))
+            .filter_map(|a| match a.addr {
+                IpAddr::V6(v6) => Some((v6, a.index)),
+                IpAddr::V4(_) => None,
+            })
+            .collect();
+        self.own_addresses.get(&addr).copied()
     }
 
     fn home_prefix(&self, ifindex: u32, hoa: Ipv6Addr) -> Option<HomePrefixLifetimes> {
@@ -534,7 +569,7 @@ impl HomeAgent {
                             .await;
                     }
                     BcChange::Removed(entry) => {
-                        self.dad.remove(&home_address);
+                        self.dad.cancel(&home_address);
                         if let Some(mut b) = self.bindings.remove(&home_address) {
                             b.remove(&mut self.kernel).await;
                         }
@@ -553,14 +588,7 @@ impl HomeAgent {
     async fn on_timer(&mut self) {
         let now = Instant::now();
         self.expire_home_agents();
-        let due: Vec<(Ipv6Addr, DadRun)> = self
-            .dad
-            .iter()
-            .filter(|(_, d)| d.deadline <= now)
-            .map(|(a, d)| (*a, *d))
-            .collect();
-        for (hoa, run) in due {
-            self.dad.remove(&hoa);
+        for (hoa, run) in self.dad.take_due(now) {
             self.dad_done(hoa, run).await;
         }
         for entry in self.cache.handle_timeout(now.into_std()) {
@@ -574,29 +602,30 @@ impl HomeAgent {
         }
     }
 
-    /// What `org.umip_rs.Mip6d1.HomeAgent` shows.
-    fn bus_state(&self) -> bus::HomeAgentState {
-        let mut binding_cache: Vec<bus::BindingInfo> = self
-            .cache
-            .iter()
-            .map(|e| bus::BindingInfo {
-                home_address: e.home_address,
-                care_of_address: e.care_of_address,
-                local_address: Some(e.home_agent),
-                lifetime: e.lifetime,
-                expires: e.expires_at,
-                sequence: e.sequence,
-                flags: e.flags.0,
-                state: match e.state {
-                    mip6::bcache::BcState::Dad => bus::BindingState::Dad,
-                    mip6::bcache::BcState::Active => bus::BindingState::Registered,
-                },
-            })
+    /// Shutdown: every binding's tunnel (and the routes through it) goes
+    /// in one request; what is left (proxy entries) is removed one by one
+    /// by the kernel ledger's teardown.
+    async fn remove_bindings(&mut self) {
+        let with_tunnels: Vec<crate::kernel::Item> = self
+            .bindings
+            .values()
+            .flat_map(|b| b.device_items().cloned())
             .collect();
-        binding_cache.sort_by_key(|b| b.home_address);
-        bus::HomeAgentState {
-            binding_cache,
-            counters: self.counters.clone(),
+        if with_tunnels.is_empty() {
+            return;
+        }
+        // Tunnel-mode SAs go back to the home address, where the admin
+        // keyed them, before their tunnels go.
+        for b in self.bindings.values_mut() {
+            b.release_ipsec(&mut self.kernel).await;
+        }
+        info!("removing {} binding tunnels", self.bindings.len());
+        if let Err(e) = self
+            .kernel
+            .remove_group(TUNNEL_GROUP, &with_tunnels)
+            .await
+        {
+            warn!("cannot remove the tunnel group {TUNNEL_GROUP} at once: {e}");
         }
     }
 

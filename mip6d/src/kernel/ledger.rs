@@ -4,6 +4,7 @@
 //! sysctls back (umip.md §6: "tunnels, rules and XFRM state are removed;
 //! sysctls are restored"). So a SIGTERM leaves the kernel as it was found.
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 
 use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Xfrm, XfrmPolicy, XfrmState, XfrmStateId};
@@ -11,7 +12,7 @@ use netcfg::{Ip6TnlInfo, Ip6TnlSpec, Netlink, ProxyNeigh, RouteSpec, RuleSpec};
 use tracing::{debug, warn};
 
 /// One installed object.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Item {
     /// `ip -6 rule`.
     Rule(RuleSpec),
@@ -52,7 +53,43 @@ pub struct Kernel {
     pub nl: Netlink,
     /// XFRM netlink.
     pub xfrm: Xfrm,
-    installed: Vec<Item>,
+    installed: Installed,
+}
+
+/// The installed objects in installation order. A home agent with ten
+/// thousand bindings holds some forty thousand, and adds or removes a few at
+/// every binding change: record, forget and "is it there" stay O(log n).
+#[derive(Debug, Default)]
+struct Installed {
+    by_age: BTreeMap<u64, Item>,
+    age_of: HashMap<Item, u64>,
+    next_age: u64,
+}
+
+impl Installed {
+    fn insert(&mut self, item: Item) {
+        if self.age_of.contains_key(&item) {
+            return;
+        }
+        let age = self.next_age;
+        self.next_age += 1;
+        self.age_of.insert(item.clone(), age);
+        self.by_age.insert(age, item);
+    }
+
+    fn remove(&mut self, item: &Item) {
+        if let Some(age) = self.age_of.remove(item) {
+            self.by_age.remove(&age);
+        }
+    }
+
+    fn newest(&self) -> Option<&Item> {
+        self.by_age.values().next_back()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Item> {
+        self.by_age.values()
+    }
 }
 
 type Res<T> = Result<T, netcfg::Error>;
@@ -94,23 +131,21 @@ impl Kernel {
         Ok(Kernel {
             nl: Netlink::new()?,
             xfrm: Xfrm::new()?,
-            installed: Vec::new(),
+            installed: Installed::default(),
         })
     }
 
     fn record(&mut self, item: Item) {
-        if !self.installed.contains(&item) {
-            self.installed.push(item);
-        }
+        self.installed.insert(item);
     }
 
     fn forget(&mut self, item: &Item) {
-        self.installed.retain(|i| i != item);
+        self.installed.remove(item);
     }
 
     /// What is installed now, oldest first.
-    pub fn installed(&self) -> &[Item] {
-        &self.installed
+    pub fn installed(&self) -> impl Iterator<Item = &Item> {
+        self.installed.iter()
     }
 
     /// Adds a rule.
@@ -132,6 +167,21 @@ impl Kernel {
         let info = self.nl.add_ip6tnl(spec).await?;
         self.record(Item::Tunnel(info.index));
         Ok(info)
+    }
+
+    /// Deletes every device of `group` in one request (the kernel batches
+    /// their unregistration); `with_them` are the tunnels of the group and the
+    /// routes through them, which go with the devices and are forgotten.
+    pub async fn remove_group<'a>(
+        &mut self,
+        group: u32,
+        with_them: impl IntoIterator<Item = &'a Item>,
+    ) -> Res<()> {
+        gone_ok(self.nl.del_link_group(group).await)?;
+        for item in with_them {
+            self.forget(item);
+        }
+        Ok(())
     }
 
     /// Re-points a tunnel (handover).
@@ -193,12 +243,12 @@ impl Kernel {
     /// Writes a sysctl, remembering the first value seen for restoring.
     pub fn set_sysctl(&mut self, ifname: &str, key: &str, value: &str) -> std::io::Result<()> {
         let original = netcfg::sysctl::get_ipv6_conf(ifname, key)?;
-        let known = self.installed.iter().any(
+        let known = self.installed().any(
             |i| matches!(i, Item::Sysctl { ifname: n, key: k, .. } if n == ifname && k == key),
         );
         write_ipv6_conf(ifname, key, value)?;
         if !known {
-            self.installed.push(Item::Sysctl {
+            self.installed.insert(Item::Sysctl {
                 ifname: ifname.to_owned(),
                 key: key.to_owned(),
                 original,
@@ -243,7 +293,7 @@ impl Kernel {
     /// Removes every object still installed, newest first, and restores the
     /// sysctls. Failures are logged and do not stop the rest.
     pub async fn teardown(&mut self) {
-        while let Some(item) = self.installed.last().cloned() {
+        while let Some(item) = self.installed.newest().cloned() {
             debug!("removing {item:?}");
             if let Err(e) = self.remove(item.clone()).await {
                 warn!("cannot remove {item:?}: {e}");

@@ -64,6 +64,11 @@ impl MhSocket {
         })
     }
 
+    /// See [`NlMh::set_recv_buffer`].
+    pub fn set_recv_buffer(&self, bytes: i32) -> Res<()> {
+        self.sock.set_recv_buffer(bytes)
+    }
+
     /// The next Mobility Header message (checksum already verified by the kernel).
     pub async fn recv(&self) -> Res<Received> {
         let mut buf = vec![0u8; 2048];

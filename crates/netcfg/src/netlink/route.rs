@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// A device route to add or delete: `ip route add DST/LEN [from SRC/LEN]
 /// [via GW] dev OIF [metric M] [table T] [proto P]`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RouteSpec {
     pub dst: IpAddr,
     pub prefix_len: u8,

@@ -8,7 +8,7 @@ use super::{collect, Family, Netlink};
 use crate::error::{Error, Result};
 
 /// `ip rule add|del [from SRC/LEN] [to DST/LEN] [prio P] table T|blackhole`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RuleSpec {
     pub family: Family,
     pub src: Option<(IpAddr, u8)>,
