@@ -18,8 +18,8 @@ use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
-use crate::deadlines::Deadlines;
 use crate::consts::{BaStatus, LIFETIME_UNIT_SECS};
+use crate::deadlines::Deadlines;
 use crate::seq::seq_greater;
 use crate::wire::mh::{
     lifetime_units, BaFlags, BindingAck, BindingUpdate, BuFlags, MhMessage, MhRepr,

@@ -289,9 +289,11 @@ impl Netlink {
         // ip6tnl devices (a dump of every link).
         let found = match &spec.name {
             Some(name) => self.ip6tnl_by_name(name).await?,
-            None => self.ip6tnls().await?.into_iter().find(|t| {
-                t.local == spec.local && t.remote == spec.remote
-            }),
+            None => self
+                .ip6tnls()
+                .await?
+                .into_iter()
+                .find(|t| t.local == spec.local && t.remote == spec.remote),
         };
         let found = found.ok_or_else(|| Error::Protocol {
             op: "tunnel add",

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use std::net::Ipv6Addr;
 
 use mip6::bcache::DadOutcome;
-use mip6::deadlines::Deadlines;
 use mip6::consts::BaStatus;
+use mip6::deadlines::Deadlines;
 use mip6::wire::mh::{MhMessage, MhRepr};
 use mip6::wire::ndisc::{NdRepr, NeighborSolicit};
 use tokio::time::Instant;

@@ -17,6 +17,7 @@ mod anycast;
 mod binding;
 mod dad;
 mod dhaad;
+mod home_reg;
 mod mpd;
 mod view;
 
@@ -24,13 +25,8 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
-use mip6::bcache::{
-    care_of_address, check_home_bu, AclDecision, BcChange, BindingCache, DadOutcome, HomeBuContext,
-    HomeBuVerdict, HomePrefixLifetimes,
-};
-use mip6::consts::BaStatus;
+use mip6::bcache::{BindingCache, DadOutcome, HomePrefixLifetimes};
 use mip6::halist::HomeAgentList;
-use mip6::wire::mh::{MhMessage, MhRepr};
 use mip6::wire::ndisc::{
     NdRepr, RouterAdvert, RouterSolicit, TYPE_DHAAD_REQUEST, TYPE_MOBILE_PREFIX_SOLICIT,
     TYPE_NEIGHBOR_ADVERT, TYPE_ROUTER_ADVERT,
@@ -435,156 +431,6 @@ impl HomeAgent {
             .next()
     }
 
-    async fn on_mh(&mut self, msg: crate::kernel::raw::Received) {
-        let repr = match MhRepr::parse(&msg.payload) {
-            Ok(r) => r,
-            Err(e) => {
-                debug!("malformed MH from {}: {e}", msg.src);
-                return;
-            }
-        };
-        let MhMessage::BindingUpdate(bu) = repr.message else {
-            debug!(
-                "MH type {} from {} ignored",
-                repr.message.mh_type(),
-                msg.src
-            );
-            return;
-        };
-        // After the kernel's swap, the source is the home address and the
-        // HAO holds the address the packet came from.
-        let home_address = msg.src;
-        let packet_source = msg.hao.unwrap_or(msg.src);
-        let coa = care_of_address(packet_source, &repr.options);
-        let home_ifindex = self.ha_iface_of(msg.dst).await;
-        let acl_entry = self
-            .config
-            .binding_acl_policy
-            .iter()
-            .find(|e| e.home_address == home_address);
-        let acl_prefixes: Option<Vec<(Ipv6Addr, u8)>> = acl_entry.map(|e| {
-            e.mobile_network_prefixes
-                .iter()
-                .map(|p| (p.addr, p.len))
-                .collect()
-        });
-        let acl = AclDecision {
-            status: BaStatus(
-                acl_entry.map_or(self.config.default_binding_acl_policy, |e| e.status),
-            ),
-            prefixes: acl_prefixes.as_deref(),
-        };
-        let ctx = HomeBuContext {
-            packet_source,
-            home_address,
-            bu,
-            options: &repr.options,
-            existing: self.cache.existing(&home_address),
-            coa_has_binding: self.cache.has_binding(&coa),
-            dst_is_ha_address: home_ifindex.is_some(),
-            home_prefix: home_ifindex.and_then(|i| self.home_prefix(i, home_address)),
-            served_prefix_covers_hoa: self
-                .config
-                .ha_served_prefix
-                .iter()
-                .any(|p| p.contains(home_address)),
-            accept_mobile_router: self.config.ha_accept_mob_rtr,
-            acl,
-            max_binding_life: Duration::from_secs(u64::from(self.config.ha_max_binding_life)),
-            key_mgmt_capable: self.config.key_mng_mob_capability,
-        };
-        let verdict = check_home_bu(&ctx);
-        self.counters.received += 1;
-        match &verdict {
-            HomeBuVerdict::Reject { status, .. } => {
-                *self.counters.rejected.entry(status.0).or_default() += 1;
-            }
-            HomeBuVerdict::Accept(_) => self.counters.accepted += 1,
-            _ => self.counters.dropped += 1,
-        }
-        let via = (packet_source != home_address).then_some(packet_source);
-        match verdict {
-            HomeBuVerdict::NotHomeRegistration => {
-                debug!("BU without H from {home_address}: correspondent bindings not supported");
-            }
-            HomeBuVerdict::Drop(reason) => {
-                info!("BU from {home_address} (CoA {coa}) dropped: {reason:?}");
-            }
-            HomeBuVerdict::Ignore => debug!("BU from {home_address} ignored: DAD running"),
-            HomeBuVerdict::Reject { status, sequence } => {
-                info!(
-                    "BU from {home_address} (CoA {coa}, seq {}) refused: status {} ({})",
-                    bu.sequence,
-                    status.0,
-                    status.name()
-                );
-                let _ = sequence;
-                if let Some(ba) = verdict.binding_ack() {
-                    self.send_ba(home_address, via, Some(msg.dst), &ba).await;
-                }
-            }
-            HomeBuVerdict::Accept(accepted) => {
-                let now = std::time::Instant::now();
-                let change = self.cache.apply(now, home_address, msg.dst, &bu, &accepted);
-                match change {
-                    BcChange::DadStarted => {
-                        let home = home_ifindex.unwrap_or(0);
-                        info!(
-                            "BU from {home_address} (CoA {coa}, seq {}, lifetime {} s): DAD started",
-                            bu.sequence,
-                            accepted.lifetime().as_secs()
-                        );
-                        self.start_dad(home_address, home, msg.dst).await;
-                        self.bindings.insert(
-                            home_address,
-                            BindingState::pending(
-                                home_address,
-                                coa,
-                                msg.dst,
-                                accepted.mobile_network_prefixes.clone(),
-                            )
-                            .with_ipsec(&self.config),
-                        );
-                    }
-                    BcChange::Updated {
-                        previous_care_of_address,
-                    } => {
-                        if let Some(old) = previous_care_of_address {
-                            info!("binding {home_address} moves from {old} to {coa}");
-                            if let Some(b) = self.bindings.get_mut(&home_address) {
-                                if let Err(e) = b.move_to(&mut self.kernel, coa).await {
-                                    error!("cannot re-point the tunnel of {home_address}: {e}");
-                                }
-                            }
-                        } else {
-                            debug!("binding {home_address} refreshed (seq {})", bu.sequence);
-                        }
-                        info!(
-                            "BA to {home_address} via {coa}: status {} seq {} lifetime {} s",
-                            accepted.status.0,
-                            bu.sequence,
-                            accepted.lifetime().as_secs()
-                        );
-                        self.send_ba(home_address, via, Some(msg.dst), &accepted.binding_ack())
-                            .await;
-                    }
-                    BcChange::Removed(entry) => {
-                        self.dad.cancel(&home_address);
-                        if let Some(mut b) = self.bindings.remove(&home_address) {
-                            b.remove(&mut self.kernel).await;
-                        }
-                        info!(
-                            "binding {home_address} (CoA {}) deregistered",
-                            entry.care_of_address
-                        );
-                        self.send_ba(home_address, via, Some(msg.dst), &accepted.binding_ack())
-                            .await;
-                    }
-                }
-            }
-        }
-    }
-
     async fn on_timer(&mut self) {
         let now = Instant::now();
         self.expire_home_agents();
@@ -620,34 +466,8 @@ impl HomeAgent {
             b.release_ipsec(&mut self.kernel).await;
         }
         info!("removing {} binding tunnels", self.bindings.len());
-        if let Err(e) = self
-            .kernel
-            .remove_group(TUNNEL_GROUP, &with_tunnels)
-            .await
-        {
+        if let Err(e) = self.kernel.remove_group(TUNNEL_GROUP, &with_tunnels).await {
             warn!("cannot remove the tunnel group {TUNNEL_GROUP} at once: {e}");
-        }
-    }
-
-    /// Sends a BA to `hoa`, through a Type 2 routing header to `coa` when
-    /// the mobile node is away.
-    async fn send_ba(
-        &self,
-        hoa: Ipv6Addr,
-        coa: Option<Ipv6Addr>,
-        src: Option<Ipv6Addr>,
-        ba: &MhRepr,
-    ) {
-        let bytes = match ba.emit_without_checksum() {
-            Ok(b) => b,
-            Err(e) => {
-                error!("BA to {hoa}: {e}");
-                return;
-            }
-        };
-        let src = src.unwrap_or(Ipv6Addr::UNSPECIFIED);
-        if let Err(e) = self.mh.send(src, hoa, 0, coa, &bytes).await {
-            warn!("BA to {hoa} via {coa:?}: {e}");
         }
     }
 }
