@@ -7,6 +7,8 @@
 # fast as it can. Measured: new bindings per second (each one: DAD for the home
 # address, an ip6ip6 tunnel, a route, a proxy neighbour entry, the BA), refreshes per
 # second (BA only), the home agent's RSS and the guest's used memory per binding.
+# With VM_PERF=1 the home agent runs under `perf record` (cpu-clock) and the
+# report's top lines are printed at the end; VM_PERF=all records the whole guest.
 set -euo pipefail
 # shellcheck source=scripts/vm/guest-lib.sh
 . "$(dirname "$0")/guest-lib.sh"
@@ -27,6 +29,10 @@ pid=$(cat "$VM_LAB/ha-d.pid")
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 avail() { awk '/^MemAvailable/ { print $2 }' /proc/meminfo; }
 count() { grep -c "$1" "$VM_LAB/ha-d.log" || true; }
+# The home agent's CPU time so far (user + system), in clock ticks.
+cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
+# Milliseconds of HA CPU per item: per_item TICKS0 TICKS1 COUNT.
+per_item() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN { printf "%.2f", c ? (b - a) * 1000 / 100 / c : 0 }'; }
 # Waits (bounded) until the HA's log has N lines matching PATTERN; prints the seconds
 # since T0 and the count reached.
 wait_count() {
@@ -34,11 +40,18 @@ wait_count() {
   while [ "$SECONDS" -lt "$deadline" ]; do
     c=$(count "$pattern")
     [ "$c" -ge "$n" ] && break
-    sleep 0.5
+    sleep 1
   done
   echo "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') $c"
 }
-rss0=$(rss) avail0=$(avail)
+perf_pid=
+if [ -n "${VM_PERF:-}" ]; then
+  target=(-p "$pid")
+  [ "$VM_PERF" = all ] && target=(-a)
+  perf record -q -e cpu-clock -F 499 "${target[@]}" -o "$VM_LAB/perf.data" 2>"$VM_LAB/perf.log" &
+  perf_pid=$!
+fi
+rss0=$(rss) avail0=$(avail) cpu0=$(cpu)
 bulk=$(dirname "$0")/mip6d-bulk-bu.py
 
 t0=$(date +%s.%N)
@@ -46,8 +59,9 @@ sent=$(vm_ns mn python3 -S "$bulk" eth-home "$VM_HA_ADDR" "$n" 1 150 "$rate")
 # shellcheck disable=SC2046 # two words
 set -- $(wait_count ' installed (tunnel ' "$t0" $((n / 10 + 120)))
 t_new=$1 c_new=$2
-rss1=$(rss) avail1=$(avail)
+rss1=$(rss) avail1=$(avail) cpu1=$(cpu)
 echo "mip6d-bench-ha: new bindings: $c_new of $n installed in ${t_new}s (sender: $sent) -> $(awk -v c="$c_new" -v t="$t_new" 'BEGIN { printf "%.0f", c / t }') per s"
+echo "mip6d-bench-ha: HA CPU per new binding: $(per_item "$cpu0" "$cpu1" "$c_new") ms"
 echo "mip6d-bench-ha: memory: HA RSS $rss0 -> $rss1 kB ($(awk -v a="$rss0" -v b="$rss1" -v c="$c_new" 'BEGIN { printf "%.0f", (b - a) * 1024 / (c ? c : 1) }') B per binding); guest used $(( (avail0 - avail1) / 1024 )) MB ($(awk -v a="$avail0" -v b="$avail1" -v c="$c_new" 'BEGIN { printf "%.1f", (a - b) / (c ? c : 1) }') kB per binding, kernel included)"
 echo "mip6d-bench-ha: tunnels: $(ip -n ha -o link show type ip6tnl | grep -c .)"
 
@@ -57,10 +71,21 @@ sent=$(vm_ns mn python3 -S "$bulk" eth-home "$VM_HA_ADDR" "$n" 2 150 0)
 n_total=$n
 n=$((before + n_total))
 # shellcheck disable=SC2046 # two words
-set -- $(wait_count ' seq 2 lifetime ' "$t0" 120)
-t_ref=$1 c_ref=$(($2 - before))
+set -- $(wait_count ' seq 2 lifetime ' "$t0" $((n_total / 20 + 120)))
+t_ref=$1 c_ref=$(($2 - before)) cpu2=$(cpu)
 echo "mip6d-bench-ha: refreshes: $c_ref of $n_total answered in ${t_ref}s (sender: $sent) -> $(awk -v c="$c_ref" -v t="$t_ref" 'BEGIN { printf "%.0f", c / t }') per s"
+echo "mip6d-bench-ha: HA CPU per refresh: $(per_item "$cpu1" "$cpu2" "$c_ref") ms -> at most $(awk -v a="$cpu1" -v b="$cpu2" -v c="$c_ref" 'BEGIN { printf "%.0f", b > a ? c * 100 / (b - a) : 0 }') refreshes per CPU-second"
 echo "mip6d-bench-ha: HA CPU: $(awk '{ printf "%.1f s user, %.1f s system", $14 / 100, $15 / 100 }' "/proc/$pid/stat")"
+if [ -n "$perf_pid" ]; then
+  kill -INT "$perf_pid"
+  wait "$perf_pid" || true
+  for sort in comm dso,symbol; do
+    perf report -i "$VM_LAB/perf.data" --stdio --no-children --sort "$sort" 2>/dev/null |
+      grep -v '^#' | grep -v '^$' | head -25 || true
+  done
+fi
+t0=$(date +%s.%N)
 vm_stop ha-d TERM 300 || echo "mip6d-bench-ha: the HA took over 300 s to exit"
+echo "mip6d-bench-ha: SIGTERM to exit with $c_new bindings: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 echo "mip6d-bench-ha: tunnels after SIGTERM: $(ip -n ha -o link show type ip6tnl | grep -c . || true)"
 vm_topology_down

@@ -3,7 +3,7 @@
 # binary, configuration files for the lab's home agent and mobile node, and
 # checks that print "mip6d: ok ..." lines the Rust tests look for.
 
-MIP6D=${MIP6D_BIN:-${CARGO_TARGET_DIR:-$VM_REPO/target}/debug/mip6d}
+MIP6D=${MIP6D_BIN:-${VM_BIN_DIR:-${CARGO_TARGET_DIR:-$VM_REPO/target}/debug}/mip6d}
 HOA=2001:db8:1::100
 
 mip6d_started=$(date +%s.%N)
