@@ -109,7 +109,7 @@ interface eth0 {
     AdvOnLink on;
     AdvAutonomous on;
     AdvRouterAddr on;
-    AdvValidLifetime 300;
+    AdvValidLifetime ${VM_HOME_VALID_LIFETIME:-300};
     AdvPreferredLifetime 120;
   };
 };

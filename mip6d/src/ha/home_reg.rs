@@ -36,6 +36,7 @@ impl HomeAgent {
         // After the kernel's swap, the source is the home address and the
         // HAO holds the address the packet came from.
         let home_address = msg.src;
+        self.finish_removal(&home_address).await;
         let packet_source = msg.hao.unwrap_or(msg.src);
         let coa = care_of_address(packet_source, &repr.options);
         let home_ifindex = self.ha_iface_of(msg.dst).await;

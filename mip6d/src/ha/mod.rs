@@ -14,6 +14,7 @@
 //! Mobile Prefix Solicitations with the home link's prefixes ([`mpd`]).
 
 mod anycast;
+mod backlog;
 mod binding;
 mod dad;
 mod dhaad;
@@ -87,6 +88,7 @@ struct HomeAgent {
     own_addresses: HashMap<Ipv6Addr, u32>,
     own_addresses_read: Option<Instant>,
     view: view::PublishThrottle,
+    backlog: backlog::Backlog,
     counters: bus::BuCounters,
     home_agents: HomeAgentList,
     anycast: AnycastMemberships,
@@ -131,6 +133,7 @@ pub async fn run(
                 Err(e) => warn!("ICMPv6 socket: {e}"),
             },
             () = crate::daemon::sleep_until(deadline) => ha.on_timer().await,
+            () = std::future::ready(()), if !ha.backlog.is_empty() => ha.work_backlog().await,
         }
         ha.view.changed();
         if ha.view.take(Instant::now()) {
@@ -270,6 +273,7 @@ impl HomeAgent {
             own_addresses: HashMap::new(),
             own_addresses_read: None,
             view: view::PublishThrottle::default(),
+            backlog: backlog::Backlog::default(),
             counters: bus::BuCounters::default(),
             home_agents: HomeAgentList::new(),
             anycast,
@@ -435,15 +439,15 @@ impl HomeAgent {
         let now = Instant::now();
         self.expire_home_agents();
         for (hoa, run) in self.dad.take_due(now) {
-            self.dad_done(hoa, run).await;
+            self.backlog.install(hoa, run);
         }
         for entry in self.cache.handle_timeout(now.into_std()) {
             info!(
                 "binding {} (CoA {}) expired",
                 entry.home_address, entry.care_of_address
             );
-            if let Some(mut b) = self.bindings.remove(&entry.home_address) {
-                b.remove(&mut self.kernel).await;
+            if let Some(b) = self.bindings.remove(&entry.home_address) {
+                self.backlog.remove(b);
             }
         }
     }
@@ -455,6 +459,7 @@ impl HomeAgent {
         let with_tunnels: Vec<crate::kernel::Item> = self
             .bindings
             .values()
+            .chain(self.backlog.removals())
             .flat_map(|b| b.device_items().cloned())
             .collect();
         if with_tunnels.is_empty() {
@@ -462,10 +467,18 @@ impl HomeAgent {
         }
         // Tunnel-mode SAs go back to the home address, where the admin
         // keyed them, before their tunnels go.
-        for b in self.bindings.values_mut() {
+        for b in self
+            .bindings
+            .values_mut()
+            .chain(self.backlog.removals_mut())
+        {
             b.release_ipsec(&mut self.kernel).await;
         }
-        info!("removing {} binding tunnels", self.bindings.len());
+        let tunnels = with_tunnels
+            .iter()
+            .filter(|i| matches!(i, crate::kernel::Item::Tunnel(_)))
+            .count();
+        info!("removing {tunnels} binding tunnels");
         if let Err(e) = self.kernel.remove_group(TUNNEL_GROUP, &with_tunnels).await {
             warn!("cannot remove the tunnel group {TUNNEL_GROUP} at once: {e}");
         }
