@@ -78,7 +78,7 @@ n=$((before + n_total))
 set -- $(wait_count ' seq 2 lifetime ' "$t0" $((n_total / 20 + 120)))
 t_ref=$1 c_ref=$(($2 - before)) cpu2=$(cpu)
 echo "mip6d-bench-ha: refreshes: $c_ref of $n_total answered in ${t_ref}s (sender: $sent) -> $(awk -v c="$c_ref" -v t="$t_ref" 'BEGIN { printf "%.0f", c / t }') per s"
-echo "mip6d-bench-ha: HA CPU per refresh: $(per_item "$cpu1" "$cpu2" "$c_ref") ms -> at most $(awk -v a="$cpu1" -v b="$cpu2" -v c="$c_ref" 'BEGIN { printf "%.0f", b > a ? c * 100 / (b - a) : 0 }') refreshes per CPU-second"
+echo "mip6d-bench-ha: HA CPU per refresh: $(per_item "$cpu1" "$cpu2" "$c_ref") ms -> at most $(awk -v a="$cpu1" -v b="$cpu2" -v c="$c_ref" 'BEGIN { printf "%.0f", (b > a ? c * 100 / (b - a) : 0) }') refreshes per CPU-second"
 echo "mip6d-bench-ha: HA CPU: $(awk '{ printf "%.1f s user, %.1f s system", $14 / 100, $15 / 100 }' "/proc/$pid/stat")"
 if [ -n "$perf_pid" ]; then
   kill -INT "$perf_pid"
