@@ -8,7 +8,8 @@
 # address, an ip6ip6 tunnel, a route, a proxy neighbour entry, the BA), refreshes per
 # second (BA only), the home agent's RSS and the guest's used memory per binding.
 # With VM_PERF=1 the home agent runs under `perf record` (cpu-clock) and the
-# report's top lines are printed at the end; VM_PERF=all records the whole guest.
+# report's top lines are printed at the end; VM_PERF=all records the whole guest,
+# VM_PERF=refresh only the home agent during the refreshes.
 set -euo pipefail
 # shellcheck source=scripts/vm/guest-lib.sh
 . "$(dirname "$0")/guest-lib.sh"
@@ -49,12 +50,13 @@ wait_count() {
   echo "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') $c"
 }
 perf_pid=
-if [ -n "${VM_PERF:-}" ]; then
-  target=(-p "$pid")
+perf_start() {
+  local target=(-p "$pid")
   [ "$VM_PERF" = all ] && target=(-a)
   perf record -q -e cpu-clock -F 499 "${target[@]}" -o "$VM_LAB/perf.data" 2>"$VM_LAB/perf.log" &
   perf_pid=$!
-fi
+}
+case ${VM_PERF:-} in 1 | all) perf_start ;; esac
 rss0=$(rss) avail0=$(avail) cpu0=$(cpu)
 bulk=$(dirname "$0")/mip6d-bulk-bu.py
 
@@ -69,6 +71,7 @@ echo "mip6d-bench-ha: HA CPU per new binding: $(per_item "$cpu0" "$cpu1" "$c_new
 echo "mip6d-bench-ha: memory: HA RSS $rss0 -> $rss1 kB ($(awk -v a="$rss0" -v b="$rss1" -v c="$c_new" 'BEGIN { printf "%.0f", (b - a) * 1024 / (c ? c : 1) }') B per binding); guest used $(( (avail0 - avail1) / 1024 )) MB ($(awk -v a="$avail0" -v b="$avail1" -v c="$c_new" 'BEGIN { printf "%.1f", (a - b) / (c ? c : 1) }') kB per binding, kernel included)"
 echo "mip6d-bench-ha: tunnels: $(ip -n ha -o link show type ip6tnl | grep -c .)"
 
+[ "${VM_PERF:-}" = refresh ] && perf_start
 before=$(count ' seq 2 lifetime ')
 t0=$(date +%s.%N)
 sent=$(vm_ns mn python3 -S "$bulk" eth-home "$VM_HA_ADDR" "$n" 2 "$units" 0)
