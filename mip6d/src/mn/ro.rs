@@ -399,8 +399,9 @@ impl MobileNode {
                 continue;
             };
             if p.entry.is_done(now) {
-                let mut p = self.ro.peers.remove(&cn).expect("present");
-                remove_all(&mut self.kernel, &mut p.objects).await;
+                if let Some(mut p) = self.ro.peers.remove(&cn) {
+                    remove_all(&mut self.kernel, &mut p.objects).await;
+                }
                 continue;
             }
             if p.entry.refresh_due(now) && !self.ro_recently_used(cn).await {
