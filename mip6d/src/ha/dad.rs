@@ -89,6 +89,7 @@ impl HomeAgent {
         let Some(DadOutcome::Installed(ba)) = self.cache.dad_finished(now, &hoa, false) else {
             return;
         };
+        self.view.changed();
         let Some(b) = self.bindings.get_mut(&hoa) else {
             return;
         };

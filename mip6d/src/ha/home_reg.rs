@@ -78,6 +78,7 @@ impl HomeAgent {
         };
         let verdict = check_home_bu(&ctx);
         self.counters.received += 1;
+        self.view.changed();
         match &verdict {
             HomeBuVerdict::Reject { status, .. } => {
                 *self.counters.rejected.entry(status.0).or_default() += 1;

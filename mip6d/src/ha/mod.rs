@@ -135,7 +135,6 @@ pub async fn run(
             () = crate::daemon::sleep_until(deadline) => ha.on_timer().await,
             () = std::future::ready(()), if !ha.backlog.is_empty() => ha.work_backlog().await,
         }
-        ha.view.changed();
         if ha.view.take(Instant::now()) {
             publisher.home_agent(ha.bus_state()).await;
         }
@@ -328,6 +327,7 @@ impl HomeAgent {
             NdRepr::DhaadRequest(_) => self.on_dhaad_request(&msg).await,
             NdRepr::NeighborAdvert(na) if self.dad.cancel(&na.target).is_some() => {
                 warn!("DAD for {} failed: {} answered", na.target, msg.src);
+                self.view.changed();
                 let now = std::time::Instant::now();
                 if let Some(DadOutcome::Duplicate(ba)) =
                     self.cache.dad_finished(now, &na.target, true)
@@ -442,6 +442,7 @@ impl HomeAgent {
             self.backlog.install(hoa, run);
         }
         for entry in self.cache.handle_timeout(now.into_std()) {
+            self.view.changed();
             info!(
                 "binding {} (CoA {}) expired",
                 entry.home_address, entry.care_of_address

@@ -3,7 +3,8 @@
 //! The view is the whole binding cache, so building and comparing it costs
 //! O(bindings). During a burst of Binding Updates (ten thousand mobile nodes
 //! refreshing) it is rebuilt at most every [`PUBLISH_EVERY`]; a lone change is
-//! published at once.
+//! published at once. Only what changes the cache or the counters marks it
+//! (BUs, DAD outcomes, expiry); Router Advertisements and the like do not.
 
 use std::time::Duration;
 
