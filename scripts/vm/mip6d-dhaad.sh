@@ -20,13 +20,8 @@ set -euo pipefail
 . "$(dirname "$0")/guest-lib.sh"
 # shellcheck source=scripts/vm/mip6d-lib.sh
 . "$(dirname "$0")/mip6d-lib.sh"
-vm_in_guest
-mip6d_check_binary
-vm_load_modules
-vm_topology_up a
-mkdir -p "$VM_LAB"
-vm_wait_addr mn eth-a "$VM_A_PREFIX" 20 >/dev/null || vm_die "the MN got no address on link A"
-vm_wait_default_route mn eth-a 10 || vm_die "no default route on link A"
+mip6d_lab_up a
+mip6d_wait_mn_on_link_a
 ok "lab up, MN on link A"
 
 HA2_ADDR=2001:db8:1::3

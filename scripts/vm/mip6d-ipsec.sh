@@ -26,8 +26,7 @@ vm_load_modules
 modprobe esp6 2>/dev/null || true
 vm_topology_up a
 mkdir -p "$VM_LAB"
-vm_wait_addr mn eth-a "$VM_A_PREFIX" 20 >/dev/null || vm_die "the MN got no address on link A"
-vm_wait_default_route mn eth-a 10 || vm_die "no default route on link A"
+mip6d_wait_mn_on_link_a
 ok "lab up, MN on link A"
 
 HA=$VM_HA_ADDR

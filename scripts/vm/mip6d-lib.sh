@@ -15,6 +15,22 @@ mip6d_check_binary() {
   [ -x "$MIP6D" ] || vm_die "no $MIP6D: build it first (cargo build -p mip6d)"
 }
 
+# The common start of a mip6d guest script: in the guest, with the binary and
+# the kernel modules, the lab up (`vm_topology_up WHERE`) and $VM_LAB made.
+mip6d_lab_up() {
+  vm_in_guest
+  mip6d_check_binary
+  vm_load_modules
+  vm_topology_up "$1"
+  mkdir -p "$VM_LAB"
+}
+
+# Waits (bounded) until the MN has its address and default route on link A.
+mip6d_wait_mn_on_link_a() {
+  vm_wait_addr mn eth-a "$VM_A_PREFIX" 20 >/dev/null || vm_die "the MN got no address on link A"
+  vm_wait_default_route mn eth-a 10 || vm_die "no default route on link A"
+}
+
 # Writes the home agent's configuration to $VM_LAB/ha.conf; extra lines
 # (e.g. BindingAclPolicy) come as arguments.
 mip6d_ha_conf() {

@@ -16,11 +16,7 @@ set -euo pipefail
 . "$(dirname "$0")/guest-lib.sh"
 # shellcheck source=scripts/vm/mip6d-lib.sh
 . "$(dirname "$0")/mip6d-lib.sh"
-vm_in_guest
-mip6d_check_binary
-vm_load_modules
-vm_topology_up a
-mkdir -p "$VM_LAB"
+mip6d_lab_up a
 MNP=2001:db8:5::
 MNN=2001:db8:5::2
 

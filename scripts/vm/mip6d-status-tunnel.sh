@@ -15,11 +15,7 @@ set -euo pipefail
 . "$(dirname "$0")/guest-lib.sh"
 # shellcheck source=scripts/vm/mip6d-lib.sh
 . "$(dirname "$0")/mip6d-lib.sh"
-vm_in_guest
-mip6d_check_binary
-vm_load_modules
-vm_topology_up home
-mkdir -p "$VM_LAB"
+mip6d_lab_up home
 vm_wait_addr mn eth-home "$VM_HOME_PREFIX" 20 >/dev/null || vm_die "the MN got no address on the home link"
 ok "lab up, MN on the home link"
 
