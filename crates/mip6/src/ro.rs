@@ -148,6 +148,10 @@ pub const CN_RETRY_AFTER: Duration = Duration::from_secs(420);
 pub const CN_BA_TIMEOUT: Duration = crate::consts::MAX_BINDACK_TIMEOUT;
 /// Refresh share of a binding's lifetime (the tests run again then).
 const REFRESH_PERCENT: u32 = 90;
+/// How long after a BU a Binding Error with status 1 is taken as having
+/// crossed it: the correspondent saw a packet with our Home Address option
+/// before it processed the BU (the two come in on different sockets).
+pub const BE_CROSSED_BU: Duration = Duration::from_secs(1);
 
 /// The mobile node's route optimisation with one correspondent (RFC 6275
 /// §11.6, §11.7.2): the two tests, the BU signed with their tokens, the BA.
@@ -169,6 +173,8 @@ pub struct RoEntry {
     config: RoConfig,
     /// Back home: only the home test, then a BU with lifetime 0.
     deregistering: bool,
+    /// When the last BU went out.
+    bu_sent_at: Option<Instant>,
 }
 
 impl RoEntry {
@@ -193,6 +199,7 @@ impl RoEntry {
             sequence: first_sequence.wrapping_sub(1),
             config,
             deregistering: false,
+            bu_sent_at: None,
         };
         let actions = e.retest(now, true, true, cookies);
         (e, actions)
@@ -354,6 +361,7 @@ impl RoEntry {
             u64::from(lifetime_units(lifetime.as_secs() as u32))
                 * u64::from(crate::consts::LIFETIME_UNIT_SECS),
         );
+        self.bu_sent_at = Some(now);
         let mut out = vec![RoAction::SendBindingUpdate {
             message,
             sequence: self.sequence,
@@ -430,10 +438,27 @@ impl RoEntry {
         }
     }
 
+    /// True when a Binding Error with status 1 now has crossed our BU: one
+    /// is awaiting its BA, or went out less than [`BE_CROSSED_BU`] ago. The
+    /// correspondent's answer to that BU settles the binding, so the error
+    /// is ignored (RFC 6275 §11.3.6 lets the mobile node ignore it when it
+    /// knows the communication progresses).
+    pub fn binding_error_crossed_bu(&self, now: Instant) -> bool {
+        matches!(self.phase, RoPhase::WaitingAck { .. })
+            || self
+                .bu_sent_at
+                .is_some_and(|t| now.saturating_duration_since(t) < BE_CROSSED_BU)
+    }
+
     /// A Binding Error with status 1 from the correspondent (it has no
     /// binding for our Home Address option, e.g. after a restart): the
     /// state goes and the entry ends; the next packet triggers a new run.
+    /// One that crossed our BU ([`RoEntry::binding_error_crossed_bu`]) is
+    /// ignored.
     pub fn on_binding_error(&mut self, now: Instant) -> Vec<RoAction> {
+        if self.binding_error_crossed_bu(now) {
+            return Vec::new();
+        }
         self.finished(now);
         vec![RoAction::RemoveState]
     }

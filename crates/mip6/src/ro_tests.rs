@@ -343,8 +343,51 @@ mod with_the_mobile_node {
             RoEntry::start(lab.t, a(CN), a(HOA), a("2001:db8:a::5"), 1, c, cfg(true));
         lab.run(&mut e, first);
         assert!(e.expires.is_some());
+        lab.t += BE_CROSSED_BU;
         assert_eq!(kinds(&e.on_binding_error(lab.t)), ["remove"]);
         assert!(e.is_done(lab.t));
+    }
+
+    /// The correspondent read a data packet with our Home Address option
+    /// before the BU that creates the binding: its Binding Error crossed the
+    /// BU and must not undo it.
+    #[test]
+    fn a_binding_error_that_crossed_the_bu_is_ignored() {
+        for ack in [true, false] {
+            let t0 = Instant::now();
+            let mut e = RoEntry::start(
+                t0,
+                a(CN),
+                a(HOA),
+                a("2001:db8:a::5"),
+                1,
+                ([1; 8], [2; 8]),
+                cfg(ack),
+            )
+            .0;
+            let mut lab = Lab::new();
+            lab.t = t0;
+            let home = reply(answer_test_init(
+                &mut lab.k,
+                t0,
+                &e.hoa,
+                &MhMessage::HomeTestInit(TestInit { cookie: [1; 8] }),
+                [0x33; 8],
+            ));
+            let care_of = reply(answer_test_init(
+                &mut lab.k,
+                t0,
+                &e.coa,
+                &MhMessage::CareOfTestInit(TestInit { cookie: [2; 8] }),
+                [0x33; 8],
+            ));
+            assert!(e.on_test_reply(t0, true, &home).is_empty());
+            assert_eq!(kinds(&e.on_test_reply(t0, false, &care_of))[0], "BU");
+            let soon = t0 + Duration::from_millis(200);
+            assert!(e.binding_error_crossed_bu(soon), "ack {ack}");
+            assert!(e.on_binding_error(soon).is_empty(), "ack {ack}");
+            assert!(!e.is_done(soon), "ack {ack}: the entry stays");
+        }
     }
 
     #[test]

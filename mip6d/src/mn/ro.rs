@@ -367,7 +367,16 @@ impl MobileNode {
                 if be.status == mip6::consts::BeStatus::UNKNOWN_BINDING_FOR_HAO
                     && be.home_address == self.hoa =>
             {
-                info!("route optimisation: BE from {cn}: {}", be.status);
+                let crossed = p.entry.binding_error_crossed_bu(now);
+                info!(
+                    "route optimisation: BE from {cn}: {}{}",
+                    be.status,
+                    if crossed {
+                        " (crossed our BU: ignored)"
+                    } else {
+                        ""
+                    }
+                );
                 p.entry.on_binding_error(now)
             }
             MhMessage::BindingAck(ba) => {
