@@ -444,7 +444,11 @@ impl Correspondent {
     ) {
         loop {
             let deadline = self.next_deadline();
+            // Biased: a BU waiting on the MH socket is taken before an XFRM
+            // REPORT, so a data packet that overtook the BU does not draw a
+            // Binding Error for the binding that BU creates.
             tokio::select! {
+                biased;
                 c = control.recv() => match reload(&self.config, c) {
                     None => break,
                     Some(Some(new)) => self.config = new,
