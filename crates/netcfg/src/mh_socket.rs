@@ -156,6 +156,23 @@ impl MhSocket {
             .map_err(opt_err("SO_RCVBUF"))
     }
 
+    /// Has the kernel drop Binding Updates with the H flag before they are
+    /// queued on this socket (a classic BPF filter, `SO_ATTACH_FILTER`):
+    /// beside a home agent, the correspondent node's socket would otherwise
+    /// read every home registration only to ignore it, doubling the cost of
+    /// each BU at the home agent. Anything shorter than a BU still comes
+    /// through, so malformed messages are seen and counted.
+    pub fn drop_home_binding_updates(&self) -> Result<()> {
+        let program = home_bu_filter();
+        let fprog = libc::sock_fprog {
+            len: program.len() as u16,
+            filter: program.as_ptr().cast_mut(),
+        };
+        self.raw
+            .setsockopt(libc::SOL_SOCKET, libc::SO_ATTACH_FILTER, &fprog)
+            .map_err(opt_err("SO_ATTACH_FILTER (drop home BUs)"))
+    }
+
     /// The checksum offset the kernel uses (4 once opened).
     pub fn checksum_offset(&self) -> Result<i32> {
         self.raw
@@ -199,6 +216,41 @@ impl MhSocket {
             .await
             .map_err(|e| Error::object("mh send", format!("to {home} via {coa} (rh2)"), e))
     }
+}
+
+/// Classic BPF (`linux/filter.h`) opcodes the home-BU filter uses: class
+/// (LD 0x00, JMP 0x05, RET 0x06) | size (W 0x00, B 0x10) | mode (ABS 0x20,
+/// LEN 0x80) or jump test (JEQ 0x10, JGE 0x30, JSET 0x40), source K 0x00.
+mod bpf {
+    pub const LD_W_LEN: u16 = 0x80;
+    pub const LD_B_ABS: u16 = 0x10 | 0x20;
+    pub const JGE_K: u16 = 0x05 | 0x30;
+    pub const JEQ_K: u16 = 0x05 | 0x10;
+    pub const JSET_K: u16 = 0x05 | 0x40;
+    pub const RET_K: u16 = 0x06;
+}
+
+/// Offset of the MH Type (RFC 6275 §6.1.1) and of a BU's flags byte
+/// (§6.1.7: A, H, L, K after the 16-bit sequence number); a raw IPv6
+/// socket's filter sees the message from the Mobility Header on.
+const MH_TYPE_OFFSET: u32 = 2;
+const BU_FLAGS_OFFSET: u32 = 8;
+const MH_TYPE_BU: u32 = 5;
+const BU_FLAG_H: u32 = 0x40;
+
+/// Accept everything but a BU (long enough to have flags) with H set.
+fn home_bu_filter() -> [libc::sock_filter; 8] {
+    let op = |code, jt, jf, k| libc::sock_filter { code, jt, jf, k };
+    [
+        op(bpf::LD_W_LEN, 0, 0, 0),
+        op(bpf::JGE_K, 0, 4, BU_FLAGS_OFFSET + 1), // too short: accept
+        op(bpf::LD_B_ABS, 0, 0, MH_TYPE_OFFSET),
+        op(bpf::JEQ_K, 0, 2, MH_TYPE_BU), // not a BU: accept
+        op(bpf::LD_B_ABS, 0, 0, BU_FLAGS_OFFSET),
+        op(bpf::JSET_K, 1, 0, BU_FLAG_H), // H: drop
+        op(bpf::RET_K, 0, 0, u32::MAX),
+        op(bpf::RET_K, 0, 0, 0),
+    ]
 }
 
 #[cfg(test)]

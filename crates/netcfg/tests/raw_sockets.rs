@@ -52,6 +52,47 @@ fn mh_socket_round_trip_on_loopback() {
     });
 }
 
+/// A BU (RFC 6275 §6.1.7) with `flags`, padded to 16 bytes (PadN).
+fn bu(flags: u8) -> [u8; 16] {
+    [59, 1, 5, 0, 0, 0, 0, 7, flags, 0, 0, 1, 1, 2, 0, 0]
+}
+
+/// The home-BU filter: a socket with it does not see BUs with H, but sees
+/// BUs without H and other messages; one without it sees all.
+#[test]
+fn mh_socket_filter_drops_home_binding_updates() {
+    netns(|| async {
+        Netlink::new().unwrap().set_link_up(1).await.unwrap();
+        let tx = MhSocket::open().unwrap();
+        let all = MhSocket::open().unwrap();
+        let filtered = MhSocket::open().unwrap();
+        filtered.drop_home_binding_updates().unwrap();
+        let meta = SendMeta {
+            src: Some(Ipv6Addr::LOCALHOST),
+            ..SendMeta::default()
+        };
+        for msg in [&bu(0xc0)[..], &bu(0x80)[..], &BRR[..]] {
+            tx.send(msg, Ipv6Addr::LOCALHOST, &meta).await.unwrap();
+        }
+        let mut buf = [0u8; 64];
+        for (sock, want) in [
+            (&all, vec![(5, 0xc0), (5, 0x80), (0, 0)]),
+            (&filtered, vec![(5, 0x80), (0, 0)]),
+        ] {
+            for (ty, flags) in want {
+                let got = tokio::time::timeout(WAIT, sock.recv(&mut buf))
+                    .await
+                    .expect("an MH message missing")
+                    .unwrap();
+                let seen_flags = if got.len >= 9 { buf[8] } else { 0 };
+                assert_eq!((buf[2], seen_flags), (ty, flags));
+            }
+        }
+        // (Loopback delivers in order: an H BU let through would have come
+        // first.)
+    });
+}
+
 /// A kernel without CONFIG_IPV6_MIP6 refuses a Type 2 routing header in
 /// ancillary data; the error names the send. (In the VM it goes out.)
 #[test]

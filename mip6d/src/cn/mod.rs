@@ -99,6 +99,13 @@ impl Correspondent {
         }
         let mh = MhSocket::open()
             .map_err(|e| format!("correspondent node: cannot open the MH socket: {e}"))?;
+        if role == Role::Ha {
+            // The home agent's own socket answers them; reading each one
+            // here too would double the home agent's cost per BU.
+            if let Err(e) = mh.drop_home_binding_updates() {
+                warn!("correspondent node: home BUs not filtered out: {e}");
+            }
+        }
         let mut kernel = Kernel::open().map_err(|e| format!("correspondent node: netlink: {e}"))?;
         if role != Role::Ha {
             if let Err(e) = xfrm::install_base(&mut kernel).await {

@@ -69,6 +69,11 @@ impl MhSocket {
         self.sock.set_recv_buffer(bytes)
     }
 
+    /// See [`NlMh::drop_home_binding_updates`].
+    pub fn drop_home_binding_updates(&self) -> Res<()> {
+        self.sock.drop_home_binding_updates()
+    }
+
     /// The next Mobility Header message (checksum already verified by the kernel).
     pub async fn recv(&self) -> Res<Received> {
         let mut buf = vec![0u8; 2048];
