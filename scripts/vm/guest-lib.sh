@@ -123,7 +123,9 @@ vm_start_radvd() {
   command -v radvd >/dev/null || vm_die "radvd is not installed on the host (scripts/deps.sh)"
   radvd --configtest -C "$conf" >"$VM_LAB/radvd-$ns.check" 2>&1 ||
     vm_die "radvd rejects $conf: $(cat "$VM_LAB/radvd-$ns.check")"
-  vm_ns "$ns" radvd -n -C "$conf" -p "$VM_LAB/radvd-$ns.radvd-pid" -m logfile \
+  # Not through vm_ns: a function in the background is a subshell, and its PID
+  # (what $! gives) is not radvd's; `ip netns exec` execs radvd in its own place.
+  ip netns exec "$ns" radvd -n -C "$conf" -p "$VM_LAB/radvd-$ns.radvd-pid" -m logfile \
     -l "$VM_LAB/radvd-$ns.log" &
   echo $! >"$VM_LAB/radvd-$ns.pid"
 }
