@@ -78,6 +78,11 @@ impl HomeAgent {
             if let Some(mut b) = self.backlog.next_removal() {
                 b.remove(&mut self.kernel).await;
             } else if let Some((hoa, run)) = self.backlog.installs.pop_front() {
+                // A deregistration and a new BU came while this install
+                // waited: the new BU's own DAD decides, not this old one.
+                if self.dad.is_running(&hoa) {
+                    continue;
+                }
                 self.dad_done(hoa, run).await;
             } else {
                 break;

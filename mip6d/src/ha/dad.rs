@@ -44,6 +44,11 @@ impl DadRuns {
         self.runs.remove(hoa)
     }
 
+    /// True while a run for `hoa` waits for its answer.
+    pub(super) fn is_running(&self, hoa: &Ipv6Addr) -> bool {
+        self.runs.contains_key(hoa)
+    }
+
     /// When the next run ends.
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         self.deadlines.earliest()
