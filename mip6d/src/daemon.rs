@@ -406,16 +406,30 @@ async fn stop_companion(companion: Option<crate::cn::Companion>, tx: &mpsc::Send
     }
 }
 
-/// A random 16-bit number (initial BU sequence numbers, RFC 6275 §11.7.1).
-pub fn random_u16() -> u16 {
-    let mut b = [0u8; 2];
+/// Random bytes, or without entropy bytes from the clock and the PID: for
+/// sequence numbers and spreading timers, never for secrets.
+fn weak_random<const N: usize>() -> [u8; N] {
+    let mut b = [0u8; N];
     if getrandom::getrandom(&mut b).is_err() {
         let t = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.subsec_nanos());
-        return (t ^ std::process::id()) as u16;
+        let seed = (t ^ std::process::id()).to_be_bytes();
+        for (i, x) in b.iter_mut().enumerate() {
+            *x = seed[i % seed.len()];
+        }
     }
-    u16::from_be_bytes(b)
+    b
+}
+
+/// A random 16-bit number (initial BU sequence numbers, RFC 6275 §11.7.1).
+pub fn random_u16() -> u16 {
+    u16::from_be_bytes(weak_random())
+}
+
+/// A random 64-bit number (delays spread over a window).
+pub fn random_u64() -> u64 {
+    u64::from_be_bytes(weak_random())
 }
 
 /// `addr` masked to `len` bits.

@@ -14,6 +14,9 @@
 #     candidate, ::2, and registers there.
 #  5. Mobile prefix discovery: BA status 1 (lifetime above the home prefix's
 #     preferred lifetime) makes the MN solicit; the HA's MPA lists the home prefix.
+#  6. A second prefix on the home link: the HA sends the registered MN an
+#     unsolicited MPA (MinMobPfxAdvInterval 1, MaxMobPfxAdvInterval 2); the MN
+#     solicits, and the HA's answer lists both prefixes.
 # Each check prints "mip6d: ok ..."; the first failure exits non-zero.
 set -euo pipefail
 # shellcheck source=scripts/vm/guest-lib.sh
@@ -51,7 +54,7 @@ anycast_joined() {
   ip netns exec "$1" cat /proc/net/anycast6 | grep -q "$ANYCAST_HEX"
 }
 
-mip6d_ha_conf
+mip6d_ha_conf 'MinMobPfxAdvInterval 1;' 'MaxMobPfxAdvInterval 2;'
 dhaad_mn_conf
 ha_before=$(vm_kernel_state ha)
 mn_before=$(vm_kernel_state mn)
@@ -166,6 +169,28 @@ ok "$(vm_wait_log ha-d "MPS [0-9]+ from $HOA: MPA with 2001:db8:1::/64" 10)"
 ok "$(vm_wait_log mn-d "MPA [0-9]+: prefix 2001:db8:1::/64 valid [0-9]+ s preferred [0-9]+ s" 10)"
 policies=$(ip -n mn xfrm policy list ptype sub)
 grep -q "proto ipv6-icmp type 146" <<<"$policies" || vm_die "no MPS policy on the MN: $policies"
+
+# --- 6. unsolicited mobile prefix advertisement ----------------------------------
+# The home link's radvd gets a second prefix, without the on-link and autonomous
+# flags so that no namespace's kernel state changes.
+NEW_PREFIX=2001:db8:5::
+awk -v p="$NEW_PREFIX" '/^  prefix /{
+    print "  prefix " p "/64 {"; print "    AdvOnLink off;"; print "    AdvAutonomous off;"
+    print "    AdvValidLifetime 600;"; print "    AdvPreferredLifetime 300;"; print "  };" }
+  { print }' "$VM_LAB/radvd-ha.conf" >"$VM_LAB/radvd-ha-2.conf"
+vm_stop_radvd ha
+vm_start_radvd ha "$VM_LAB/radvd-ha-2.conf"
+# Each wait fails the script (not only its "ok" line) when the line does not come.
+step() {
+  local line
+  line=$(vm_wait_log "$1" "$2" "$3") || vm_die "$4"
+  ok "$line"
+}
+step ha-d "home prefix $NEW_PREFIX/64 learned on eth0" 15 "the HA did not learn the second prefix"
+step ha-d "unsolicited MPA [0-9]+ to $HOA: 2001:db8:1::/64, $NEW_PREFIX/64" 10 "no unsolicited MPA from the HA"
+step mn-d "MPA [0-9]+ was not solicited: soliciting" 10 "the MN did not answer the unsolicited MPA"
+step ha-d "MPS [0-9]+ from $HOA: MPA with 2001:db8:1::/64, $NEW_PREFIX/64" 10 "the HA did not answer with both prefixes"
+step mn-d "MPA [0-9]+: prefix $NEW_PREFIX/64 valid [0-9]+ s preferred [0-9]+ s" 10 "the MN did not take the new prefix"
 mip6d_stop mn-d
 mip6d_same_state mn-xfrm "$mn_xfrm_before" "$(ip -n mn xfrm policy list ptype sub; ip -n mn xfrm policy list)"
 ok "the MN's prefix discovery policies are gone after SIGTERM"

@@ -14,7 +14,9 @@ use e2e::vm::GuestRun;
 /// with two HAs on the home link the preferred one is chosen, and when it
 /// refuses (129) the next candidate is. Then mobile prefix discovery: a BA
 /// with status 1 makes the MN solicit, and the HA's advertisement lists the
-/// home prefix.
+/// home prefix; a second prefix on the home link brings the MN an unsolicited
+/// advertisement, which it answers with a solicitation, and the answer lists
+/// both prefixes.
 #[test]
 fn vm_mip6d_dhaad_finds_the_preferred_home_agent() -> Result<()> {
     let out = GuestRun {
@@ -43,6 +45,11 @@ fn vm_mip6d_dhaad_finds_the_preferred_home_agent() -> Result<()> {
         "MPA with 2001:db8:1::/64",
         "MPA ",
         "prefix 2001:db8:1::/64 valid",
+        "home prefix 2001:db8:5::/64 learned on eth0",
+        "unsolicited MPA ",
+        "was not solicited: soliciting",
+        "MPA with 2001:db8:1::/64, 2001:db8:5::/64",
+        "prefix 2001:db8:5::/64 valid",
     ] {
         ensure!(
             out.lines()

@@ -27,6 +27,7 @@ pub mod deadlines;
 pub mod dhaad;
 pub mod halist;
 pub mod haselect;
+pub mod mpa_schedule;
 pub mod mpd;
 pub mod ro;
 pub mod rr;

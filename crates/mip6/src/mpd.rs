@@ -41,9 +41,16 @@ pub fn solicited_advert(
     solicitation: &MobilePrefixSolicit,
     prefixes: &[AdvertisedPrefix],
 ) -> MobilePrefixAdvert {
+    advert(solicitation.identifier, prefixes)
+}
+
+/// An advertisement of `prefixes` with `identifier`, as
+/// [`solicited_advert`] (which echoes the solicitation's) or an unsolicited
+/// one ([`crate::mpa_schedule`]) makes it.
+pub fn advert(identifier: u16, prefixes: &[AdvertisedPrefix]) -> MobilePrefixAdvert {
     let secs = |d: Duration| u32::try_from(d.as_secs()).unwrap_or(u32::MAX);
     MobilePrefixAdvert {
-        identifier: solicitation.identifier,
+        identifier,
         flags: 0,
         options: prefixes
             .iter()

@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use mip6::bcache::{BindingCache, DadOutcome, HomePrefixLifetimes};
 use mip6::halist::HomeAgentList;
+use mip6::mpa_schedule::UnsolicitedAdverts;
 use mip6::wire::ndisc::{
     NdRepr, RouterAdvert, RouterSolicit, TYPE_DHAAD_REQUEST, TYPE_MOBILE_PREFIX_SOLICIT,
     TYPE_NEIGHBOR_ADVERT, TYPE_ROUTER_ADVERT,
@@ -62,6 +63,9 @@ struct HomePrefix {
     prefix: Prefix,
     valid_until: Instant,
     preferred_until: Instant,
+    /// The (valid, preferred) lifetimes as last advertised: a change in
+    /// them, not their countdown, is a change of the home prefixes.
+    advertised: (u32, u32),
 }
 
 /// An HA interface.
@@ -92,6 +96,7 @@ struct HomeAgent {
     counters: bus::BuCounters,
     home_agents: HomeAgentList,
     anycast: AnycastMemberships,
+    unsolicited: UnsolicitedAdverts,
 }
 
 /// Runs the home agent until a terminating signal.
@@ -276,6 +281,7 @@ impl HomeAgent {
             counters: bus::BuCounters::default(),
             home_agents: HomeAgentList::new(),
             anycast,
+            unsolicited: UnsolicitedAdverts::new(crate::daemon::random_u16()),
         };
         ha.join_anycast(None).await;
         let rs = NdRepr::RouterSolicit(RouterSolicit::default());
@@ -296,7 +302,8 @@ impl HomeAgent {
         let dad = self.dad.next_deadline();
         let expiry = self.cache.poll_timeout().map(Instant::from_std);
         let listed = self.home_agents.poll_timeout().map(Instant::from_std);
-        [dad, expiry, listed].into_iter().flatten().min()
+        let mpa = self.unsolicited.poll_timeout().map(Instant::from_std);
+        [dad, expiry, listed, mpa].into_iter().flatten().min()
     }
 
     fn iface_name(&self, index: u32) -> String {
@@ -320,8 +327,12 @@ impl HomeAgent {
         };
         match nd {
             NdRepr::RouterAdvert(ra) => {
-                for (prefix, len) in self.on_ra(&msg, &ra) {
+                let (learnt, changed) = self.on_ra(&msg, &ra);
+                for (prefix, len) in learnt {
                     self.home_prefix_learnt(msg.ifindex, prefix, len).await;
+                }
+                if changed {
+                    self.home_prefixes_changed(msg.ifindex);
                 }
             }
             NdRepr::DhaadRequest(_) => self.on_dhaad_request(&msg).await,
@@ -342,19 +353,22 @@ impl HomeAgent {
         }
     }
 
-    /// Learns home prefixes and home agents; returns the new home prefixes.
+    /// Learns home prefixes and home agents; returns the new home prefixes,
+    /// and whether the link's home prefixes changed (a new one, or new
+    /// advertised lifetimes).
     fn on_ra(
         &mut self,
         msg: &crate::kernel::raw::Received,
         ra: &RouterAdvert,
-    ) -> Vec<(Ipv6Addr, u8)> {
+    ) -> (Vec<(Ipv6Addr, u8)>, bool) {
         let mut learnt = Vec::new();
+        let mut changed = false;
         if msg.hop_limit != Some(255) || !is_link_local(&msg.src) {
-            return learnt;
+            return (learnt, changed);
         }
         self.learn_home_agents(msg, ra);
         if ra.flags & RouterAdvert::HOME_AGENT == 0 {
-            return learnt;
+            return (learnt, changed);
         }
         let now = Instant::now();
         for p in ra.prefixes() {
@@ -368,13 +382,17 @@ impl HomeAgent {
                 prefix,
                 valid_until,
                 preferred_until,
+                advertised: (p.valid_lifetime, p.preferred_lifetime),
             };
             match self
                 .prefixes
                 .iter_mut()
                 .find(|h| h.ifindex == msg.ifindex && h.prefix == prefix)
             {
-                Some(h) => *h = entry,
+                Some(h) => {
+                    changed |= h.advertised != entry.advertised;
+                    *h = entry;
+                }
                 None => {
                     info!(
                         "home prefix {}/{} learned on {}",
@@ -384,10 +402,11 @@ impl HomeAgent {
                     );
                     self.prefixes.push(entry);
                     learnt.push((prefix.addr, prefix.len));
+                    changed = true;
                 }
             }
         }
-        learnt
+        (learnt, changed)
     }
 
     /// The HA interface that holds `addr` as a global address. The
@@ -438,6 +457,7 @@ impl HomeAgent {
     async fn on_timer(&mut self) {
         let now = Instant::now();
         self.expire_home_agents();
+        self.send_unsolicited_mpas(now).await;
         for (hoa, run) in self.dad.take_due(now) {
             self.backlog.install(hoa, run);
         }

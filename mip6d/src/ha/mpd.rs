@@ -1,7 +1,11 @@
-//! Mobile prefix discovery on the home agent (RFC 6275 §10.6.2, §11.4.3):
-//! a Mobile Prefix Solicitation from a home address with a binding is
-//! answered with the prefixes of that binding's home link
-//! ([`mip6::mpd::solicited_advert`]) and their remaining lifetimes.
+//! Mobile prefix discovery on the home agent (RFC 6275 §10.6.2–§10.6.3,
+//! §11.4.3): a Mobile Prefix Solicitation from a home address with a binding
+//! is answered with the prefixes of that binding's home link
+//! ([`mip6::mpd::solicited_advert`]) and their remaining lifetimes; when a
+//! home link's prefixes change, every mobile node registered on it gets an
+//! unsolicited advertisement, spread over `MinMobPfxAdvInterval` ..
+//! `MaxMobPfxAdvInterval` and retransmitted until it solicits
+//! ([`mip6::mpa_schedule`]).
 //!
 //! The solicitation comes from the care-of address with a Home Address
 //! option (an inbound sub-policy with an optional HAO template lets it past
@@ -11,10 +15,16 @@
 //! through the tunnel (not with a Type 2 routing header: RFC 6275 §6.8 asks
 //! for one; a mobile node takes both).
 //! `SendMobPfxAdvs disabled` leaves solicitations unanswered; unlike UMIP,
-//! `SendUnsolMobPfxAdvs disabled` does not (umip.md §4.2 quirk, fixed).
+//! `SendUnsolMobPfxAdvs disabled` does not (umip.md §4.2 quirk, fixed): it
+//! only stops the unsolicited advertisements.
 
-use mip6::mpd::{solicited_advert, AdvertisedPrefix};
-use mip6::wire::ndisc::NdRepr;
+use std::net::Ipv6Addr;
+use std::time::Duration;
+
+use mip6::bcache::BcState;
+use mip6::mpa_schedule::MpaIntervals;
+use mip6::mpd::{advert, solicited_advert, AdvertisedPrefix};
+use mip6::wire::ndisc::{MobilePrefixAdvert, NdRepr};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
@@ -40,6 +50,12 @@ impl HomeAgent {
             );
             return;
         }
+        if self.unsolicited.stop(&hoa) {
+            debug!(
+                "MPS {} from {hoa}: unsolicited MPAs stopped",
+                mps.identifier
+            );
+        }
         if !self.config.send_mob_pfx_advs {
             debug!(
                 "MPS {} from {hoa}: SendMobPfxAdvs is disabled",
@@ -47,14 +63,26 @@ impl HomeAgent {
             );
             return;
         }
+        let prefixes = self.home_link_prefixes(hoa);
+        info!(
+            "MPS {} from {hoa}: MPA with {}",
+            mps.identifier,
+            listed(&prefixes)
+        );
+        self.send_mpa(msg.dst, hoa, solicited_advert(&mps, &prefixes))
+            .await;
+    }
+
+    /// The prefixes of `hoa`'s home link (the link of the home prefix that
+    /// holds it) with their remaining lifetimes.
+    fn home_link_prefixes(&self, hoa: Ipv6Addr) -> Vec<AdvertisedPrefix> {
         let now = Instant::now();
         let home_link = self
             .prefixes
             .iter()
             .find(|p| p.prefix.contains(hoa) && p.valid_until > now)
             .map(|p| p.ifindex);
-        let prefixes: Vec<AdvertisedPrefix> = self
-            .prefixes
+        self.prefixes
             .iter()
             .filter(|p| Some(p.ifindex) == home_link && p.valid_until > now)
             .map(|p| AdvertisedPrefix {
@@ -63,21 +91,10 @@ impl HomeAgent {
                 valid: p.valid_until - now,
                 preferred: p.preferred_until.saturating_duration_since(now),
             })
-            .collect();
-        let mpa = solicited_advert(&mps, &prefixes);
-        let listed: Vec<String> = prefixes
-            .iter()
-            .map(|p| format!("{}/{}", p.prefix, p.prefix_len))
-            .collect();
-        info!(
-            "MPS {} from {hoa}: MPA with {}",
-            mps.identifier,
-            if listed.is_empty() {
-                "no prefix".to_owned()
-            } else {
-                listed.join(", ")
-            }
-        );
+            .collect()
+    }
+
+    async fn send_mpa(&self, src: Ipv6Addr, hoa: Ipv6Addr, mpa: MobilePrefixAdvert) {
         let bytes = match NdRepr::MobilePrefixAdvert(mpa).emit_without_checksum() {
             Ok(b) => b,
             Err(e) => {
@@ -85,8 +102,94 @@ impl HomeAgent {
                 return;
             }
         };
-        if let Err(e) = self.icmp.send_nd(Some(msg.dst), hoa, 0, &bytes).await {
+        if let Err(e) = self.icmp.send_nd(Some(src), hoa, 0, &bytes).await {
             warn!("MPA to {hoa}: {e}");
         }
     }
+
+    /// The home prefixes advertised on HA interface `ifindex` changed (one
+    /// appeared, or its advertised lifetimes are new): every mobile node
+    /// registered through an address of that interface gets an unsolicited
+    /// advertisement (RFC 6275 §10.6.2), unless `SendUnsolMobPfxAdvs` is off.
+    pub(super) fn home_prefixes_changed(&mut self, ifindex: u32) {
+        if !self.config.send_unsol_mob_pfx_advs {
+            return;
+        }
+        let now = Instant::now();
+        let preferred = self
+            .prefixes
+            .iter()
+            .filter(|p| p.ifindex == ifindex && p.valid_until > now)
+            .map(|p| p.preferred_until.saturating_duration_since(now))
+            .min()
+            .unwrap_or_default();
+        let intervals = MpaIntervals {
+            min: Duration::from_secs(u64::from(self.config.min_mob_pfx_adv_interval)),
+            max: Duration::from_secs(u64::from(self.config.max_mob_pfx_adv_interval)),
+        };
+        let on_link: Vec<Ipv6Addr> = self
+            .cache
+            .iter()
+            .filter(|b| {
+                b.state == BcState::Active
+                    && self.own_addresses.get(&b.home_agent) == Some(&ifindex)
+            })
+            .map(|b| b.home_address)
+            .collect();
+        if on_link.is_empty() {
+            return;
+        }
+        for hoa in &on_link {
+            self.unsolicited.prefixes_changed(
+                now.into_std(),
+                *hoa,
+                intervals,
+                preferred,
+                crate::daemon::random_u64(),
+            );
+        }
+        info!(
+            "home prefixes on {} changed: unsolicited MPAs to {} mobile nodes within {}..{} s",
+            self.iface_name(ifindex),
+            on_link.len(),
+            intervals.min.as_secs(),
+            intervals.max.min(preferred).max(intervals.min).as_secs()
+        );
+    }
+
+    /// Sends the unsolicited advertisements that are due (to bindings that
+    /// are still there).
+    pub(super) async fn send_unsolicited_mpas(&mut self, now: Instant) {
+        for due in self.unsolicited.take_due(now.into_std()) {
+            let hoa = due.home_address;
+            let Some(src) = self.cache.get(&hoa).map(|b| b.home_agent) else {
+                self.unsolicited.stop(&hoa);
+                continue;
+            };
+            let prefixes = self.home_link_prefixes(hoa);
+            info!(
+                "unsolicited MPA {} to {hoa}{}: {}",
+                due.identifier,
+                match due.retransmission {
+                    0 => String::new(),
+                    n => format!(" (retransmission {n})"),
+                },
+                listed(&prefixes)
+            );
+            self.send_mpa(src, hoa, advert(due.identifier, &prefixes))
+                .await;
+        }
+    }
+}
+
+/// "P/L, P/L" or "no prefix", for the log.
+fn listed(prefixes: &[AdvertisedPrefix]) -> String {
+    if prefixes.is_empty() {
+        return "no prefix".to_owned();
+    }
+    prefixes
+        .iter()
+        .map(|p| format!("{}/{}", p.prefix, p.prefix_len))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -178,10 +178,18 @@ impl MobileNode {
         let now = std::time::Instant::now();
         match self.mpd.client.on_advert(now, &mpa) {
             MpaOutcome::Resolicit(mps) => {
-                debug!(
-                    "MPA {} answers no solicitation: asking again",
-                    mpa.identifier
-                );
+                // Unsolicited (the home agent's prefixes changed) or stale:
+                // not trusted as is (RFC 6275 §11.4.3), the answer to our own
+                // solicitation is.
+                if !self.mpd.enabled {
+                    self.mpd.client.cancel();
+                    info!(
+                        "MPA {} was not solicited: ignored (SendMobPfxSols disabled)",
+                        mpa.identifier
+                    );
+                    return;
+                }
+                info!("MPA {} was not solicited: soliciting", mpa.identifier);
                 self.send_prefix_solicitation(mps).await;
             }
             MpaOutcome::Accepted(prefixes) => {
