@@ -365,22 +365,13 @@ mod with_the_mobile_node {
                 cfg(ack),
             )
             .0;
-            let mut lab = Lab::new();
-            lab.t = t0;
-            let home = reply(answer_test_init(
-                &mut lab.k,
-                t0,
-                &e.hoa,
-                &MhMessage::HomeTestInit(TestInit { cookie: [1; 8] }),
-                [0x33; 8],
-            ));
-            let care_of = reply(answer_test_init(
-                &mut lab.k,
-                t0,
-                &e.coa,
-                &MhMessage::CareOfTestInit(TestInit { cookie: [2; 8] }),
-                [0x33; 8],
-            ));
+            let mut k = Keygen::new(KCN, 40);
+            let mut answer = |from: Ipv6Addr, init: MhMessage| {
+                reply(answer_test_init(&mut k, t0, &from, &init, [0x33; 8]))
+            };
+            let cookie = |c: u8| TestInit { cookie: [c; 8] };
+            let home = answer(e.hoa, MhMessage::HomeTestInit(cookie(1)));
+            let care_of = answer(e.coa, MhMessage::CareOfTestInit(cookie(2)));
             assert!(e.on_test_reply(t0, true, &home).is_empty());
             assert_eq!(kinds(&e.on_test_reply(t0, false, &care_of))[0], "BU");
             let soon = t0 + Duration::from_millis(200);
