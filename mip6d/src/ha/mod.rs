@@ -57,15 +57,16 @@ const MH_RECV_BUFFER: i32 = 16 << 20;
 const OWN_ADDRESSES_REREAD: Duration = Duration::from_secs(1);
 
 /// A home prefix learned from an RA (H flag) on an HA interface.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 struct HomePrefix {
     ifindex: u32,
     prefix: Prefix,
     valid_until: Instant,
     preferred_until: Instant,
-    /// The (valid, preferred) lifetimes as last advertised: a change in
-    /// them, not their countdown, is a change of the home prefixes.
-    advertised: (u32, u32),
+    /// The (valid, preferred) lifetimes each router last advertised: a
+    /// change in them, not their countdown, is a change of the home
+    /// prefixes (per router: two routers may advertise different ones).
+    advertised_by: Vec<(Ipv6Addr, (u32, u32))>,
 }
 
 /// An HA interface.
@@ -382,7 +383,7 @@ impl HomeAgent {
                 prefix,
                 valid_until,
                 preferred_until,
-                advertised: (p.valid_lifetime, p.preferred_lifetime),
+                advertised_by: vec![(msg.src, (p.valid_lifetime, p.preferred_lifetime))],
             };
             match self
                 .prefixes
@@ -390,8 +391,16 @@ impl HomeAgent {
                 .find(|h| h.ifindex == msg.ifindex && h.prefix == prefix)
             {
                 Some(h) => {
-                    changed |= h.advertised != entry.advertised;
-                    *h = entry;
+                    let lifetimes = (p.valid_lifetime, p.preferred_lifetime);
+                    match h.advertised_by.iter_mut().find(|(r, _)| *r == msg.src) {
+                        Some((_, last)) => {
+                            changed |= *last != lifetimes;
+                            *last = lifetimes;
+                        }
+                        None => h.advertised_by.push((msg.src, lifetimes)),
+                    }
+                    h.valid_until = entry.valid_until;
+                    h.preferred_until = entry.preferred_until;
                 }
                 None => {
                     info!(
