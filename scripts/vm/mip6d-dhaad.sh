@@ -70,7 +70,7 @@ ok "the HA joined the home-agents anycast address and lists itself (preference 1
 mip6d_start_mn
 vm_wait_log mn-d 'DHAAD request [0-9]+ from 2001:db8:a:.* to 2001:db8:1:0:fdff:ffff:ffff:fffe' 20 >/dev/null ||
   vm_die "the MN sent no DHAAD request from link A"
-ok "$(vm_wait_log mn-d "DHAAD reply [0-9]+ from $VM_HA_ADDR: home agents \[$VM_HA_ADDR\]" 20)"
+ok_log mn-d "DHAAD reply [0-9]+ from $VM_HA_ADDR: home agents \[$VM_HA_ADDR\]" 20 "the MN got no DHAAD reply listing the HA"
 vm_wait_log mn-d "registered: $HOA via 2001:db8:a:.* with $VM_HA_ADDR" 20 >/dev/null ||
   vm_die "the MN did not register with the HA it found"
 vm_ping cn "$HOA" 5 >"$VM_LAB/ping1.txt" || vm_die "CN -> HoA ping not answered: $(cat "$VM_LAB/ping1.txt")"
@@ -90,7 +90,7 @@ mip6d_start_mn
 vm_wait_log mn-d "registered: $HOA via 2001:db8:a:.* with $VM_HA_ADDR" 30 >/dev/null || vm_die "MN not registered on A"
 vm_mn_move home
 vm_wait_log mn-d "deregistered from $VM_HA_ADDR" 30 >/dev/null || vm_die "no deregistration at home"
-ok "$(vm_wait_log mn-d "home agent $VM_HA_ADDR forgotten \(MnResetDhaadAtHome\)" 5)"
+ok_log mn-d "home agent $VM_HA_ADDR forgotten \(MnResetDhaadAtHome\)" 5 "the MN did not forget the HA at home"
 requests=$(grep -c 'DHAAD request' "$VM_LAB/mn-d.log")
 vm_mn_move a
 deadline=$((SECONDS + 30))
@@ -130,7 +130,7 @@ for d in ha-d ha2-d; do
 done
 ok "both home agents list $HA2_ADDR (preference 20) and $VM_HA_ADDR (preference 10)"
 mip6d_start_mn
-ok "$(vm_wait_log mn-d "DHAAD reply [0-9]+ from .*: home agents \[$HA2_ADDR, $VM_HA_ADDR\]" 30)"
+ok_log mn-d "DHAAD reply [0-9]+ from .*: home agents \[$HA2_ADDR, $VM_HA_ADDR\]" 30 "the DHAAD reply does not list both HAs in preference order"
 vm_wait_log mn-d "registered: $HOA via 2001:db8:a:.* with $HA2_ADDR" 20 >/dev/null ||
   vm_die "the MN did not register with the preferred HA $HA2_ADDR"
 vm_wait_log ha2-d "BA to $HOA via 2001:db8:a:.*status 0" 5 >/dev/null || vm_die "no BA from ha2"
@@ -149,7 +149,7 @@ done
 mip6d_start_mn
 vm_wait_log mn-d "home agent $HA2_ADDR refused the binding: status 129" 30 >/dev/null ||
   vm_die "the MN saw no refusal from $HA2_ADDR"
-ok "$(vm_wait_log mn-d "Home registration failed with HA $HA2_ADDR, trying next one" 5)"
+ok_log mn-d "Home registration failed with HA $HA2_ADDR, trying next one" 5 "the MN did not move on from the refusing HA"
 vm_wait_log mn-d "registered: $HOA via 2001:db8:a:.* with $VM_HA_ADDR" 20 >/dev/null ||
   vm_die "the MN did not register with the next candidate $VM_HA_ADDR"
 vm_ping cn "$HOA" 5 >"$VM_LAB/ping4.txt" || vm_die "CN -> HoA ping via ha not answered: $(cat "$VM_LAB/ping4.txt")"
@@ -165,8 +165,8 @@ mn_xfrm_before=$(ip -n mn xfrm policy list ptype sub; ip -n mn xfrm policy list)
 mip6d_start_mn
 vm_wait_log mn-d "BA from $VM_HA_ADDR: status 1 " 40 >/dev/null || vm_die "no BA with status 1 from $VM_HA_ADDR"
 vm_wait_log mn-d "MPS [0-9]+ from $HOA to $VM_HA_ADDR" 10 >/dev/null || vm_die "the MN sent no Mobile Prefix Solicitation"
-ok "$(vm_wait_log ha-d "MPS [0-9]+ from $HOA: MPA with 2001:db8:1::/64" 10)"
-ok "$(vm_wait_log mn-d "MPA [0-9]+: prefix 2001:db8:1::/64 valid [0-9]+ s preferred [0-9]+ s" 10)"
+ok_log ha-d "MPS [0-9]+ from $HOA: MPA with 2001:db8:1::/64" 10 "the HA did not answer the MPS"
+ok_log mn-d "MPA [0-9]+: prefix 2001:db8:1::/64 valid [0-9]+ s preferred [0-9]+ s" 10 "the MN did not take the MPA"
 policies=$(ip -n mn xfrm policy list ptype sub)
 grep -q "proto ipv6-icmp type 146" <<<"$policies" || vm_die "no MPS policy on the MN: $policies"
 
@@ -180,17 +180,11 @@ awk -v p="$NEW_PREFIX" '/^  prefix /{
   { print }' "$VM_LAB/radvd-ha.conf" >"$VM_LAB/radvd-ha-2.conf"
 vm_stop_radvd ha
 vm_start_radvd ha "$VM_LAB/radvd-ha-2.conf"
-# Each wait fails the script (not only its "ok" line) when the line does not come.
-step() {
-  local line
-  line=$(vm_wait_log "$1" "$2" "$3") || vm_die "$4"
-  ok "$line"
-}
-step ha-d "home prefix $NEW_PREFIX/64 learned on eth0" 15 "the HA did not learn the second prefix"
-step ha-d "unsolicited MPA [0-9]+ to $HOA: 2001:db8:1::/64, $NEW_PREFIX/64" 10 "no unsolicited MPA from the HA"
-step mn-d "MPA [0-9]+ was not solicited: soliciting" 10 "the MN did not answer the unsolicited MPA"
-step ha-d "MPS [0-9]+ from $HOA: MPA with 2001:db8:1::/64, $NEW_PREFIX/64" 10 "the HA did not answer with both prefixes"
-step mn-d "MPA [0-9]+: prefix $NEW_PREFIX/64 valid [0-9]+ s preferred [0-9]+ s" 10 "the MN did not take the new prefix"
+ok_log ha-d "home prefix $NEW_PREFIX/64 learned on eth0" 15 "the HA did not learn the second prefix"
+ok_log ha-d "unsolicited MPA [0-9]+ to $HOA: 2001:db8:1::/64, $NEW_PREFIX/64" 10 "no unsolicited MPA from the HA"
+ok_log mn-d "MPA [0-9]+ was not solicited: soliciting" 10 "the MN did not answer the unsolicited MPA"
+ok_log ha-d "MPS [0-9]+ from $HOA: MPA with 2001:db8:1::/64, $NEW_PREFIX/64" 10 "the HA did not answer with both prefixes"
+ok_log mn-d "MPA [0-9]+: prefix $NEW_PREFIX/64 valid [0-9]+ s preferred [0-9]+ s" 10 "the MN did not take the new prefix"
 mip6d_stop mn-d
 mip6d_same_state mn-xfrm "$mn_xfrm_before" "$(ip -n mn xfrm policy list ptype sub; ip -n mn xfrm policy list)"
 ok "the MN's prefix discovery policies are gone after SIGTERM"

@@ -27,7 +27,7 @@ mip6d_start_ha
 mip6d_start_mn
 vm_wait_log mn-d 'BA from 2001:db8:1::2: status 0 ' 30 >/dev/null || vm_die "no BA with status 0 at the MN"
 vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 5 >/dev/null || vm_die "MN not registered"
-ok "$(vm_wait_log ha-d 'BA to 2001:db8:1::100 via 2001:db8:a:.*status 0' 5)"
+ok_log ha-d 'BA to 2001:db8:1::100 via 2001:db8:a:.*status 0' 5 "no BA with status 0 from the HA"
 tunnels=$(ip -n mn -6 tunnel show)
 grep -q "remote $VM_HA_ADDR local 2001:db8:a:" <<<"$tunnels" || vm_die "no MN tunnel to the HA: $tunnels"
 # (Output captured first: with pipefail, `ip | grep -q` fails when grep exits early.)
@@ -69,7 +69,7 @@ vm_mn_move b
 vm_wait_log mn-d 'handover completed: 2001:db8:a:.* -> 2001:db8:b:' 30 >/dev/null ||
   vm_die "no handover to link B"
 handover=$(awk -v a="$moved" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-ok "$(vm_wait_log ha-d 'binding 2001:db8:1::100 moves from 2001:db8:a:.* to 2001:db8:b:' 5)"
+ok_log ha-d 'binding 2001:db8:1::100 moves from 2001:db8:a:.* to 2001:db8:b:' 5 "the HA did not move the binding to link B"
 seq_before=$(grep -o 'icmp_seq=[0-9]*' "$VM_LAB/cn-ping.log" | tail -1 | cut -d= -f2)
 deadline=$((SECONDS + 15))
 until [ "$(grep -o 'icmp_seq=[0-9]*' "$VM_LAB/cn-ping.log" | tail -1 | cut -d= -f2)" -gt "$((seq_before + 5))" ]; do

@@ -11,6 +11,14 @@ ok() {
   echo "mip6d: ok $* [$(awk -v a="$mip6d_started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1fs", b - a }')]"
 }
 
+# Waits (bounded) for a line matching PATTERN in NAME's log and prints it as a
+# check; without it the script fails with MESSAGE: ok_log NAME PATTERN TIMEOUT MESSAGE.
+ok_log() {
+  local line
+  line=$(vm_wait_log "$1" "$2" "$3") || vm_die "$4"
+  ok "$line"
+}
+
 mip6d_check_binary() {
   [ -x "$MIP6D" ] || vm_die "no $MIP6D: build it first (cargo build -p mip6d)"
 }

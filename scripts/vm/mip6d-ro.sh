@@ -64,12 +64,6 @@ cn_before=$(vm_kernel_state cn)
 
 # Waits for a log line (as vm_wait_log) and prints it as an "ok" line; dies
 # with MESSAGE if it does not come.
-ok_log() {
-  local line
-  line=$(vm_wait_log "$1" "$2" "$3") || vm_die "$4"
-  ok "$line"
-}
-
 # The packets the HA's ip6tnl devices carried, both directions (sysfs of the
 # ha namespace).
 ha_tunnel_packets() {

@@ -28,14 +28,14 @@ mip6d_ha_conf 'BindingAclPolicy 2001:db8:1::300 deny;'
 mip6d_start_ha
 coa=2001:db8:a::99
 send_bu 2001:db8:1::300 "$VM_HA_ADDR" "$coa" 7 15
-ok "$(vm_wait_log ha-d 'BU from 2001:db8:1::300 .*refused: status 129 ' 10)"
+ok_log ha-d 'BU from 2001:db8:1::300 .*refused: status 129 ' 10 "no status 129 for the ACL-denied home address"
 send_bu 2001:db8:99::1 "$VM_HA_ADDR" "$coa" 7 15
-ok "$(vm_wait_log ha-d 'BU from 2001:db8:99::1 .*refused: status 132 ' 10)"
+ok_log ha-d 'BU from 2001:db8:99::1 .*refused: status 132 ' 10 "no status 132 for a home address outside the home prefixes"
 send_bu 2001:db8:1::200 "$VM_HA_ADDR" "$coa" 100 15
 vm_wait_log ha-d 'BA to 2001:db8:1::200 via 2001:db8:a::99: status 0 seq 100' 10 >/dev/null ||
   vm_die "the first BU for 2001:db8:1::200 was not accepted"
 send_bu 2001:db8:1::200 "$VM_HA_ADDR" "$coa" 50 15
-ok "$(vm_wait_log ha-d 'BU from 2001:db8:1::200 .*seq 50\) refused: status 135 ' 10)"
+ok_log ha-d 'BU from 2001:db8:1::200 .*seq 50\) refused: status 135 ' 10 "no status 135 for the old sequence number"
 send_bu 2001:db8:1::200 "$VM_HA_ADDR" "$coa" 101 0
 vm_wait_log ha-d 'binding 2001:db8:1::200 .* deregistered' 10 >/dev/null || vm_die "no deregistration of ::200"
 # A binding nobody refreshes: 2 units = 8 s, then the HA removes it.
