@@ -50,32 +50,21 @@ mip6d_start_ha
 pid=$(cat "$VM_LAB/ha-d.pid")
 rss() { awk '/^VmRSS/ { print $2 }' "/proc/$pid/status"; }
 avail() { awk '/^MemAvailable/ { print $2 }' /proc/meminfo; }
-count() { grep -c "$1" "$VM_LAB/ha-d.log" || true; }
 # Lines matching PATTERN written to the HA's log after byte OFFSET.
 count_after() { tail -c +$(($2 + 1)) "$VM_LAB/ha-d.log" | grep -c "$1" || true; }
 # The home agent's CPU time so far (user + system), in clock ticks.
 cpu() { awk '{ print $14 + $15 }' "/proc/$pid/stat"; }
 # Milliseconds of HA CPU per item: per_item TICKS0 TICKS1 COUNT.
 per_item() { awk -v a="$1" -v b="$2" -v c="$3" 'BEGIN { printf "%.2f", c ? (b - a) * 1000 / 100 / c : 0 }'; }
-# Waits (bounded) until the HA's log has N lines matching PATTERN; prints the seconds
-# since T0 and the count reached.
-wait_count() {
-  local pattern=$1 t0=$2 c=0 deadline=$((SECONDS + $3))
-  while [ "$SECONDS" -lt "$deadline" ]; do
-    c=$(count "$pattern")
-    [ "$c" -ge "$n" ] && break
-    sleep 1
-  done
-  echo "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') $c"
-}
-# Waits (bounded) until N lines matching PATTERN follow byte OFFSET of the HA's log,
-# polling every 0.25 s; prints the seconds since T0 and the count reached.
-wait_new() {
-  local pattern=$1 offset=$2 t0=$3 c=0 deadline=$((SECONDS + $4))
+# Waits (bounded: TIMEOUT s) until N lines matching PATTERN follow byte OFFSET of the
+# HA's log, polling every INTERVAL s; prints the seconds since T0 and the count reached:
+# wait_lines PATTERN OFFSET T0 TIMEOUT INTERVAL.
+wait_lines() {
+  local pattern=$1 offset=$2 t0=$3 interval=$5 c=0 deadline=$((SECONDS + $4))
   while [ "$SECONDS" -lt "$deadline" ]; do
     c=$(count_after "$pattern" "$offset")
     [ "$c" -ge "$n" ] && break
-    sleep 0.25
+    sleep "$interval"
   done
   echo "$(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') $c"
 }
@@ -97,7 +86,7 @@ bulk=$(dirname "$0")/mip6d-bulk-bu.py
 t0=$(date +%s.%N)
 sent=$(vm_ns mn python3 -S "$bulk" eth-home "$VM_HA_ADDR" "$n" 1 "$units" "$rate")
 # shellcheck disable=SC2046 # two words
-set -- $(wait_count ' installed (tunnel ' "$t0" $((n / 10 + 120)))
+set -- $(wait_lines ' installed (tunnel ' 0 "$t0" $((n / 10 + 120)) 1)
 t_new=$1 c_new=$2
 rss1=$(rss) avail1=$(avail) cpu1=$(cpu)
 echo "mip6d-bench-ha: new bindings: $c_new of $n installed in ${t_new}s (sender: $sent) -> $(awk -v c="$c_new" -v t="$t_new" 'BEGIN { printf "%.0f", c / t }') per s"
@@ -116,7 +105,7 @@ for r in $(seq 1 "$rounds"); do
   t0=$(date +%s.%N)
   sent=$(vm_ns mn python3 -S "$bulk" eth-home "$VM_HA_ADDR" "$n" $((r + 1)) "$units" 0)
   # shellcheck disable=SC2046 # two words
-  set -- $(wait_new "$pattern" "$offset" "$t0" $((n / 20 + 120)))
+  set -- $(wait_lines "$pattern" "$offset" "$t0" $((n / 20 + 120)) 0.25)
   t_ref=$1 c_ref=$2 cpu_b=$(cpu)
   rate=$(awk -v c="$c_ref" -v t="$t_ref" 'BEGIN { printf "%.0f", c / t }')
   ms=$(per_item "$cpu_a" "$cpu_b" "$c_ref")
