@@ -32,6 +32,14 @@ pub struct MpaIntervals {
     pub max: Duration,
 }
 
+impl MpaIntervals {
+    /// The window's upper end for prefixes preferred for `preferred`:
+    /// MaxScheduleDelay = min(Max, preferred), never below Min.
+    pub fn max_schedule_delay(&self, preferred: Duration) -> Duration {
+        self.max.min(preferred).max(self.min)
+    }
+}
+
 /// One mobile node's advertisement in progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Advert {
@@ -83,8 +91,7 @@ impl UnsolicitedAdverts {
         preferred: Duration,
         random: u64,
     ) {
-        let max = intervals.max.min(preferred).max(intervals.min);
-        let span = (max - intervals.min).as_millis() as u64;
+        let span = (intervals.max_schedule_delay(preferred) - intervals.min).as_millis() as u64;
         let delay = intervals.min + Duration::from_millis(random.checked_rem(span).unwrap_or(0));
         let at = now + delay;
         if let Some(a) = self.adverts.get(&home_address) {

@@ -153,7 +153,7 @@ impl HomeAgent {
             self.iface_name(ifindex),
             on_link.len(),
             intervals.min.as_secs(),
-            intervals.max.min(preferred).max(intervals.min).as_secs()
+            intervals.max_schedule_delay(preferred).as_secs()
         );
     }
 
