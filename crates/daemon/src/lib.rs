@@ -5,6 +5,7 @@
 //! - [`pidfile`]: the locked PID file of miredo (no trailing newline, unlinked on exit);
 //! - [`privileges`]: user lookup, the switch to the unprivileged user keeping selected
 //!   capabilities, and capability restriction for the root process;
+//! - [`ratelimit`]: per-key limits on what a remote peer can make a daemon do (log, create state);
 //! - [`signals`]: SIGINT/QUIT/TERM → terminate, SIGHUP → reload, SIGUSR1/2 harmless;
 //! - [`notify`]: `sd_notify` READY/RELOADING/STOPPING/STATUS;
 //! - [`daemonize`]: fork to the background, the launcher exiting once the PID file is
@@ -15,6 +16,7 @@ pub mod logging;
 pub mod notify;
 pub mod pidfile;
 pub mod privileges;
+pub mod ratelimit;
 pub mod signals;
 pub mod syslog;
 
