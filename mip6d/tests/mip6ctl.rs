@@ -179,10 +179,10 @@ fn home_agent(now: Instant) -> HomeAgentState {
 
 #[tokio::test]
 async fn mobile_node_text_and_json() {
-    if !is_root() {
-        eprintln!("skipped: needs root (the policy lets only root own the name)");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root (the policy lets only root own the name): run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let svc = Mip6dService::start_at(&bus.address, Role::MobileNode)
         .await
@@ -264,10 +264,10 @@ async fn mobile_node_text_and_json() {
 
 #[tokio::test]
 async fn home_agent_text_and_json() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let svc = Mip6dService::start_at(&bus.address, Role::HomeAgent)
         .await
@@ -334,10 +334,10 @@ async fn home_agent_text_and_json() {
 
 #[tokio::test]
 async fn exit_status_when_mip6d_or_the_bus_is_absent() {
-    if !is_root() {
-        eprintln!("skipped: needs root (a system-type bus)");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root (a system-type bus): run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     for json in [false, true] {
         let args: &[&str] = if json { &["--json"] } else { &[] };

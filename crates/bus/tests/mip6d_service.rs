@@ -113,10 +113,10 @@ async fn get(bus: &PrivateBus, as_nobody: bool, iface: &str, prop: &str) -> Stri
 
 #[tokio::test]
 async fn mobile_node_properties_and_introspection_via_busctl() {
-    if !is_root() {
-        eprintln!("skipped: needs root (policy lets only root own the name)");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root (policy lets only root own the name): run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let svc = service(&bus, Role::MobileNode).await;
     assert_eq!(svc.role(), Some(Role::MobileNode));
@@ -194,10 +194,10 @@ async fn mobile_node_properties_and_introspection_via_busctl() {
 
 #[tokio::test]
 async fn mobile_node_properties_changed_carries_only_what_changed() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let svc = service(&bus, Role::MobileNode).await;
     let conn = client(&bus).await;
@@ -265,10 +265,10 @@ async fn mobile_node_properties_changed_carries_only_what_changed() {
 
 #[tokio::test]
 async fn handover_completed_reaches_subscribers() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let svc = service(&bus, Role::MobileNode).await;
     let conn = client(&bus).await;
@@ -331,10 +331,10 @@ async fn handover_completed_reaches_subscribers() {
 
 #[tokio::test]
 async fn home_agent_binding_cache_is_invalidated_and_counters_are_silent() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let svc = service(&bus, Role::HomeAgent).await;
     let conn = client(&bus).await;
@@ -435,10 +435,10 @@ async fn home_agent_binding_cache_is_invalidated_and_counters_are_silent() {
 
 #[tokio::test]
 async fn correspondent_cache_and_role_discovery() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let conn = client(&bus).await;
     assert_eq!(
@@ -489,10 +489,10 @@ async fn correspondent_cache_and_role_discovery() {
 
 #[tokio::test]
 async fn policy_lets_anyone_read_but_only_root_own() {
-    if !is_root() {
-        eprintln!("skipped: needs root to become nobody");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root to become nobody: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let svc = service(&bus, Role::MobileNode).await;
     svc.update_mobile_node(registered_mn(Instant::now()))

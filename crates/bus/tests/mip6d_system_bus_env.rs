@@ -9,10 +9,10 @@ use common::{is_root, PrivateBus};
 
 #[tokio::test]
 async fn start_uses_dbus_system_bus_address() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", &bus.address);
     let svc = Mip6dService::start(Role::MobileNode).await.expect("start");

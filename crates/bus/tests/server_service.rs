@@ -36,10 +36,10 @@ fn state(rs: u64, too_long: u64) -> ServerState {
 
 #[tokio::test]
 async fn counters_readable_by_anyone() {
-    if !is_root() {
-        eprintln!("skipped: needs root (the policy lets only root and miredo own the name)");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root (the policy lets only root and miredo own the name): run it as root, as the README's test command does"
+    );
     let bus = bus();
     let svc = ServerService::start_at(&bus.address)
         .await
@@ -97,10 +97,10 @@ async fn counters_readable_by_anyone() {
 
 #[tokio::test]
 async fn only_changed_counters_are_signalled() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = bus();
     let svc = ServerService::start_at(&bus.address)
         .await
@@ -139,10 +139,10 @@ async fn only_changed_counters_are_signalled() {
 
 #[tokio::test]
 async fn a_second_instance_is_refused() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = bus();
     let _first = ServerService::start_at(&bus.address).await.expect("first");
     let err = ServerService::start_at(&bus.address)
@@ -153,10 +153,10 @@ async fn a_second_instance_is_refused() {
 
 #[tokio::test]
 async fn nobody_may_not_own_the_name() {
-    if !is_root() {
-        eprintln!("skipped: needs root (setpriv)");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root (setpriv): run it as root, as the README's test command does"
+    );
     let bus = bus();
     let out = tokio::process::Command::new("setpriv")
         .args(["--reuid=65534", "--regid=65534", "--clear-groups", "busctl"])

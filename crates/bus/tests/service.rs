@@ -50,10 +50,10 @@ async fn service(bus: &PrivateBus) -> (TunnelService, mpsc::Receiver<()>) {
 
 #[tokio::test]
 async fn properties_and_introspection_via_busctl() {
-    if !is_root() {
-        eprintln!("skipped: needs root (policy lets only root own the name)");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root (policy lets only root own the name): run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let (svc, _rx) = service(&bus).await;
     assert_eq!(svc.object_path(), Some(PATH));
@@ -108,10 +108,10 @@ async fn properties_and_introspection_via_busctl() {
 
 #[tokio::test]
 async fn properties_changed_carries_only_what_changed() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let (svc, _rx) = service(&bus).await;
     let conn = client(&bus).await;
@@ -186,10 +186,10 @@ async fn properties_changed_carries_only_what_changed() {
 
 #[tokio::test]
 async fn address_changed_reaches_subscribers() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let (svc, _rx) = service(&bus).await;
     let conn = client(&bus).await;
@@ -234,10 +234,10 @@ async fn address_changed_reaches_subscribers() {
 
 #[tokio::test]
 async fn requalify_and_status_from_root() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let (svc, mut rx) = service(&bus).await;
     svc.update(up_state()).await.expect("update");
@@ -278,10 +278,10 @@ async fn requalify_and_status_from_root() {
 
 #[tokio::test]
 async fn policy_lets_anyone_read_but_only_root_requalify_or_own() {
-    if !is_root() {
-        eprintln!("skipped: needs root to become nobody");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root to become nobody: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let (svc, mut rx) = service(&bus).await;
     svc.update(up_state()).await.expect("update");
@@ -359,10 +359,10 @@ async fn policy_lets_anyone_read_but_only_root_requalify_or_own() {
 
 #[tokio::test]
 async fn requalify_checks_uid_even_when_the_bus_lets_it_through() {
-    if !is_root() {
-        eprintln!("skipped: needs root to become nobody");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root to become nobody: run it as root, as the README's test command does"
+    );
     let open =
         r#"<policy context="mandatory"><allow send_destination="org.miredo_rs.Miredo1"/></policy>"#;
     let bus = PrivateBus::start_with_extra(open);
@@ -384,10 +384,10 @@ async fn requalify_checks_uid_even_when_the_bus_lets_it_through() {
 
 #[tokio::test]
 async fn second_instance_cannot_take_the_name() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     let (_svc, _rx) = service(&bus).await;
     let (tx, _rx2) = mpsc::channel(1);

@@ -9,10 +9,10 @@ use tokio::sync::mpsc;
 
 #[tokio::test]
 async fn start_uses_dbus_system_bus_address() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let bus = PrivateBus::start();
     std::env::set_var("DBUS_SYSTEM_BUS_ADDRESS", &bus.address);
     let (tx, _rx) = mpsc::channel(1);

@@ -100,10 +100,10 @@ fn is_root() -> bool {
 
 #[test]
 fn drop_to_nobody_keeps_only_selected_caps() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let r = run_helper("drop");
     assert_eq!(get(&r, "Uid:"), "65534\t65534\t65534\t65534");
     assert_eq!(get(&r, "Gid:"), "65534\t65534\t65534\t65534");
@@ -116,10 +116,10 @@ fn drop_to_nobody_keeps_only_selected_caps() {
 
 #[test]
 fn drop_to_nobody_with_nothing_kept() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let r = run_helper("drop-none");
     assert_eq!(get(&r, "Uid:"), "65534\t65534\t65534\t65534");
     assert_eq!(get(&r, "CapEff:"), mask(&[]));
@@ -128,10 +128,10 @@ fn drop_to_nobody_with_nothing_kept() {
 
 #[test]
 fn restrict_root_caps() {
-    if !is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
+    assert!(
+        is_root(),
+        "this test needs root: run it as root, as the README's test command does"
+    );
     let r = run_helper("restrict");
     assert!(get(&r, "Uid:").starts_with("0\t"));
     let kept = mask(&[Capability::CAP_KILL, Capability::CAP_NET_ADMIN]);

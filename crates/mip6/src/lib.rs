@@ -18,6 +18,7 @@
 //! - [`rr`]: return routability: tokens, nonces, Kbm and the authenticator;
 //! - [`ro`]: the mobile node's route optimisation with one correspondent.
 
+#![forbid(unsafe_code)]
 pub mod bcache;
 pub mod bul;
 pub mod cn;

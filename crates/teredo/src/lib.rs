@@ -4,6 +4,7 @@
 //! pass `now` and bytes in, and get back what to send, what to write to the tunnel
 //! and when to call again.
 
+#![forbid(unsafe_code)]
 pub mod addr;
 pub mod maintain;
 pub mod peers;
