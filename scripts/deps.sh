@@ -10,8 +10,8 @@ packages=(
   iproute2 nftables iputils-ping iperf3 tcpdump procps psmisc kmod
   # a private system bus per test, busctl to look at it
   dbus dbus-bin systemd
-  # building
-  build-essential pkg-config
+  # building, and the lint step of the tests
+  build-essential pkg-config shellcheck
 )
 
 missing=()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test of the project on a fresh Debian 12 machine, as root:
-# installs the Debian packages the tests need, builds, runs unit, integration and
+# installs the Debian packages the tests need, builds, runs the lint step
+# (scripts/lint.sh: rustfmt, clippy, shell scripts), runs unit, integration and
 # end-to-end (network-namespace lab) tests, then a short fuzz run of each target.
 #
 #   sudo ./scripts/test.sh            # everything
@@ -17,6 +18,7 @@ fi
 
 export CARGO_TERM_COLOR=never
 cargo build --workspace --bins
+./scripts/lint.sh
 results=$(mktemp)
 trap 'rm -f "$results"' EXIT
 status=0

@@ -72,6 +72,7 @@ mip6d_mn_conf() {
   } >"$VM_LAB/mn.conf"
 }
 
+# shellcheck disable=SC2034 # used by the scripts that source this library
 MIP6CTL=${MIP6CTL_BIN:-$(dirname "$MIP6D")/mip6ctl}
 
 # Starts a private system bus NAME (scripts/lab/dbus-system.conf.in with the
