@@ -23,6 +23,7 @@
 
 #![forbid(unsafe_code)]
 
+mod caller;
 mod changed;
 mod client;
 pub mod mip6d;
