@@ -1,9 +1,10 @@
 //! mip6ctl: prints what a running mip6d publishes on the system bus
 //! (`org.umip_rs.Mip6d1`, see docs/dbus.md), as tables or as JSON.
 //!
-//! Needs no privilege: the bus policy lets anyone read. Exit status: 0 done, 1 a D-Bus
-//! error or a question the daemon's role cannot answer, 2 a usage error, 3 mip6d is not
-//! running (the LSB `status` code for "not running").
+//! `status` needs no privilege; the per-binding lists of `bul` and `bc` are given to
+//! root only by mip6d. Exit status: 0 done, 1 a D-Bus error, a question the daemon's
+//! role cannot answer or a list refused to a user other than root, 2 a usage error, 3
+//! mip6d is not running (the LSB `status` code for "not running").
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -20,9 +21,9 @@ Prints the state of the running mip6d, read from the system bus.
 
 Commands:
   status   role, home registration and binding counts (the default)
-  bul      the mobile node's binding update list
+  bul      the mobile node's binding update list (root only)
   bc       the binding caches: home registrations (home agent) and
-           route-optimization bindings (every role)
+           route-optimization bindings (every role) (root only)
 
 Options:
   -j, --json     print JSON instead of text
