@@ -209,9 +209,33 @@ async fn mobile_node_text_and_json() {
         );
     }
 
-    // Anyone may read: the same as nobody.
-    let out = mip6ctl(&bus.address, true, &["bul"]).await;
+    // nobody sees the counts, not the list of bindings (root only).
+    let out = mip6ctl(&bus.address, true, &[]).await;
     assert!(out.status.success(), "as nobody: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.lines()
+            .any(|l| l == "  binding update list         1 entries"),
+        "{text}"
+    );
+    let out = mip6ctl(&bus.address, true, &["bul"]).await;
+    assert_eq!(out.status.code(), Some(1), "nobody: {}", stdout(&out));
+    assert_eq!(
+        stderr(&out),
+        "mip6ctl: the binding update list is readable by root only (the counts are in \
+         `mip6ctl status`)\n"
+    );
+    assert!(stdout(&out).is_empty(), "{}", stdout(&out));
+    let out = mip6ctl(&bus.address, true, &["status", "--json"]).await;
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(json["mobile_node"]["binding_update_list_entries"], 1);
+    assert_eq!(
+        json["mobile_node"]["binding_update_list"],
+        serde_json::Value::Null
+    );
+
+    let out = mip6ctl(&bus.address, false, &["bul"]).await;
+    assert!(out.status.success(), "as root: {}", stderr(&out));
     let text = stdout(&out);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
@@ -247,6 +271,7 @@ async fn mobile_node_text_and_json() {
         json["correspondent"]["binding_cache"],
         serde_json::json!([])
     );
+    assert_eq!(json["correspondent"]["binding_cache_entries"], 0);
 
     let out = mip6ctl(&bus.address, false, &["bul", "--json"]).await;
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
@@ -290,6 +315,36 @@ async fn home_agent_text_and_json() {
         assert!(
             text.lines().any(|l| l == line),
             "{line:?} missing from\n{text}"
+        );
+    }
+
+    // nobody: the count, not the bindings.
+    let out = mip6ctl(&bus.address, true, &["status"]).await;
+    assert!(out.status.success(), "as nobody: {}", stderr(&out));
+    assert!(
+        stdout(&out)
+            .lines()
+            .any(|l| l == "  home registrations          1 bindings"),
+        "{}",
+        stdout(&out)
+    );
+    for args in [&["bc"][..], &["bc", "--json"]] {
+        let out = mip6ctl(&bus.address, true, args).await;
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "nobody {args:?}: {}",
+            stdout(&out)
+        );
+        assert!(
+            stderr(&out).contains("readable by root only"),
+            "{}",
+            stderr(&out)
+        );
+        assert!(
+            !stdout(&out).contains("2001:db8:a::100"),
+            "{}",
+            stdout(&out)
         );
     }
 

@@ -1,4 +1,5 @@
-//! The client side: a proxy for the tunnel object and an `AddressChanged` subscription.
+//! The client side: a proxy for the tunnel object and subscriptions to miredo's signals,
+//! believed only from the connection that owns `org.miredo_rs.Miredo1` ([`OwnerSignals`]).
 
 use std::collections::HashMap;
 
@@ -7,8 +8,9 @@ use zbus::message::Type as MessageType;
 use zbus::zvariant::OwnedValue;
 use zbus::{proxy, Connection, MatchRule, MessageStream};
 
+use crate::owner::OwnerSignals;
 use crate::path::{tunnel_object_path, unescape_path_element};
-use crate::{ADDRESS_CHANGED, MIREDO_PATH_PREFIX, TUNNEL_INTERFACE};
+use crate::{ADDRESS_CHANGED, MIREDO_BUS_NAME, MIREDO_PATH_PREFIX, TUNNEL_INTERFACE};
 
 /// `org.miredo_rs.Miredo1.Tunnel`, client side. Build with [`tunnel_proxy`] (the object
 /// path depends on the interface name).
@@ -91,7 +93,7 @@ pub async fn tunnel_proxy(
 /// One `AddressChanged` signal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AddressChangedEvent {
-    /// The unique name of the sender (any miredo-rs instance may send).
+    /// The unique name of the sender: the owner of `org.miredo_rs.Miredo1` when it sent.
     pub sender: Option<String>,
     /// The object path it came from.
     pub path: Option<String>,
@@ -107,9 +109,9 @@ pub struct AddressChangedEvent {
     pub mtu: u32,
 }
 
-/// `AddressChanged` signals matching a subscription.
+/// `AddressChanged` signals matching a subscription, from the owner of miredo's name.
 pub struct AddressChangedEvents {
-    inner: MessageStream,
+    inner: OwnerSignals,
 }
 
 impl std::fmt::Debug for AddressChangedEvents {
@@ -120,10 +122,9 @@ impl std::fmt::Debug for AddressChangedEvents {
 
 impl AddressChangedEvents {
     /// The next signal; `None` when the connection is closed. Malformed signals (wrong
-    /// argument types) are skipped.
+    /// argument types) and signals from any connection but the name's owner are skipped.
     pub async fn next(&mut self) -> Option<AddressChangedEvent> {
         while let Some(msg) = self.inner.next().await {
-            let Ok(msg) = msg else { continue };
             let header = msg.header();
             let body = msg.body();
             let Ok((interface, state, old_address, new_address, mtu)) =
@@ -146,9 +147,16 @@ impl AddressChangedEvents {
     }
 }
 
-/// Subscribes to `AddressChanged` from any sender (a match rule on interface and member,
-/// plus `arg0` = `interface_name` when given), so it works whoever owns the name and
-/// across daemon restarts.
+impl AddressChangedEvents {
+    /// Signals refused so far because their sender did not own `org.miredo_rs.Miredo1`.
+    pub fn refused(&self) -> u64 {
+        self.inner.refused()
+    }
+}
+
+/// Subscribes to `AddressChanged` (`arg0` = `interface_name` when given) from the
+/// connection that owns `org.miredo_rs.Miredo1` at the time it sends, following the
+/// name to a restarted daemon's new connection. Any other sender is ignored.
 pub async fn subscribe_address_changed(
     conn: &Connection,
     interface_name: Option<&str>,
@@ -160,7 +168,7 @@ pub async fn subscribe_address_changed(
     if let Some(name) = interface_name {
         rule = rule.arg(0, name)?;
     }
-    let inner = MessageStream::for_match_rule(rule.build(), conn, None).await?;
+    let inner = OwnerSignals::subscribe(conn, MIREDO_BUS_NAME, rule).await?;
     Ok(AddressChangedEvents { inner })
 }
 
@@ -173,9 +181,9 @@ pub struct TunnelStateChange {
     pub state: String,
 }
 
-/// `State` changes of miredo's tunnel objects.
+/// `State` changes of miredo's tunnel objects, from the owner of miredo's name.
 pub struct TunnelStateChanges {
-    inner: MessageStream,
+    inner: OwnerSignals,
 }
 
 impl std::fmt::Debug for TunnelStateChanges {
@@ -186,10 +194,10 @@ impl std::fmt::Debug for TunnelStateChanges {
 
 impl TunnelStateChanges {
     /// The next `State` change; `None` when the connection is closed. Changes of
-    /// other properties, other objects' signals and malformed ones are skipped.
+    /// other properties, other objects' signals, malformed ones and signals from any
+    /// connection but the name's owner are skipped.
     pub async fn next(&mut self) -> Option<TunnelStateChange> {
         while let Some(msg) = self.inner.next().await {
-            let Ok(msg) = msg else { continue };
             let header = msg.header();
             let Some(interface) = header
                 .path()
@@ -217,18 +225,25 @@ impl TunnelStateChanges {
     }
 }
 
+impl TunnelStateChanges {
+    /// Signals refused so far because their sender did not own `org.miredo_rs.Miredo1`.
+    pub fn refused(&self) -> u64 {
+        self.inner.refused()
+    }
+}
+
 /// Subscribes to `PropertiesChanged` of `org.miredo_rs.Miredo1.Tunnel` objects from
-/// any sender. miredo publishes `State` `down` before its hook removes the address,
-/// so this is the earliest notice of a lost tunnel.
+/// the connection that owns `org.miredo_rs.Miredo1` at the time it sends (as
+/// [`subscribe_address_changed`]). miredo publishes `State` `down` before its hook
+/// removes the address, so this is the earliest notice of a lost tunnel.
 pub async fn subscribe_tunnel_state(conn: &Connection) -> zbus::Result<TunnelStateChanges> {
     let rule = MatchRule::builder()
         .msg_type(MessageType::Signal)
         .interface("org.freedesktop.DBus.Properties")?
         .member("PropertiesChanged")?
         .path_namespace(MIREDO_PATH_PREFIX)?
-        .arg(0, TUNNEL_INTERFACE)?
-        .build();
-    let inner = MessageStream::for_match_rule(rule, conn, None).await?;
+        .arg(0, TUNNEL_INTERFACE)?;
+    let inner = OwnerSignals::subscribe(conn, MIREDO_BUS_NAME, rule).await?;
     Ok(TunnelStateChanges { inner })
 }
 

@@ -10,8 +10,10 @@
 //! - signal `AddressChanged(s interface, s state, s old_address, s new_address, u mtu)`;
 //! - methods `Requalify()` (root only) and `Status() -> a{sv}`.
 //!
-//! The service side is [`TunnelService`]; clients use [`TunnelProxy`] and
-//! [`subscribe_address_changed`].
+//! The service side is [`TunnelService`]; clients use [`TunnelProxy`],
+//! [`subscribe_address_changed`] and [`subscribe_tunnel_state`], which believe a signal
+//! only from the connection owning `org.miredo_rs.Miredo1` when it was sent (any local
+//! user may emit signals with any path and interface).
 //!
 //! miredo-server publishes `org.miredo_rs.Server1` with one object, see [`ServerService`].
 //!
@@ -19,9 +21,13 @@
 //! implementing `.MobileNode`, `.HomeAgent` and `.Correspondent` as its role needs: see
 //! [`Mip6dService`] and the [`mip6d`] module.
 
+#![forbid(unsafe_code)]
+
+mod caller;
 mod changed;
 mod client;
 pub mod mip6d;
+mod owner;
 mod path;
 mod republish;
 mod server;

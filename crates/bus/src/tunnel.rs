@@ -7,7 +7,6 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use zbus::fdo::{self, RequestNameFlags, RequestNameReply};
 use zbus::message::Header;
-use zbus::names::BusName;
 use zbus::object_server::{InterfaceRef, SignalEmitter};
 use zbus::zvariant::{OwnedObjectPath, Value};
 use zbus::{connection, interface, Connection};
@@ -183,18 +182,7 @@ impl Tunnel {
         #[zbus(header)] header: Header<'_>,
         #[zbus(connection)] conn: &Connection,
     ) -> fdo::Result<()> {
-        let sender = header
-            .sender()
-            .ok_or_else(|| fdo::Error::AccessDenied("caller has no bus name".into()))?;
-        let uid = fdo::DBusProxy::new(conn)
-            .await?
-            .get_connection_unix_user(BusName::Unique(sender.clone()))
-            .await?;
-        if uid != 0 {
-            return Err(fdo::Error::AccessDenied(format!(
-                "Requalify is restricted to root (caller uid {uid})"
-            )));
-        }
+        crate::caller::require_root(conn, Some(&header), "Requalify").await?;
         match self.requalify_tx.try_send(()) {
             // A request already pending covers this one.
             Ok(()) | Err(mpsc::error::TrySendError::Full(())) => Ok(()),

@@ -83,7 +83,8 @@ async fn service(bus: &PrivateBus, role: Role) -> Mip6dService {
         .expect("service starts")
 }
 
-/// The names in the next `PropertiesChanged` of the mobile node interface, sorted.
+/// The names in the next `PropertiesChanged` of the mobile node interface, sorted: the
+/// changed ones, then the invalidated ones marked `(invalidated)`.
 async fn next_keys(changes: &mut PropertiesChangedStream) -> Vec<String> {
     let signal = timeout(WAIT, changes.next())
         .await
@@ -97,6 +98,11 @@ async fn next_keys(changes: &mut PropertiesChangedStream) -> Vec<String> {
         .map(|k| k.to_string())
         .collect();
     keys.sort_unstable();
+    keys.extend(
+        args.invalidated_properties()
+            .iter()
+            .map(|k| format!("{k} (invalidated)")),
+    );
     keys
 }
 
@@ -189,7 +195,8 @@ async fn mobile_node_properties_and_introspection_via_busctl() {
         .busctl(false, &["call", MIP6D_BUS_NAME, MIP6D_PATH, mn, "Status"])
         .await;
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(stdout(&out).starts_with("a{sv} 6 "), "{}", stdout(&out));
+    // Five public properties, the list's size and, for root, the list.
+    assert!(stdout(&out).starts_with("a{sv} 7 "), "{}", stdout(&out));
 }
 
 #[tokio::test]
@@ -216,12 +223,14 @@ async fn mobile_node_properties_changed_carries_only_what_changed() {
     assert_eq!(
         next_keys(&mut changes).await,
         [
-            "BindingUpdateList",
+            "BindingUpdateListEntries",
             "CareOfAddress",
             "CareOfInterface",
             "HomeAddress",
             "HomeAgent",
-            "RegistrationState"
+            "RegistrationState",
+            // Root only: never sent to every listener with its value.
+            "BindingUpdateList (invalidated)",
         ]
     );
 
@@ -241,7 +250,10 @@ async fn mobile_node_properties_changed_carries_only_what_changed() {
     state.binding_update_list[0].sequence += 1;
     state.binding_update_list[0].expires = Some(now + Duration::from_secs(420));
     svc.update_mobile_node(state.clone()).await.expect("update");
-    assert_eq!(next_keys(&mut changes).await, ["BindingUpdateList"]);
+    assert_eq!(
+        next_keys(&mut changes).await,
+        ["BindingUpdateList (invalidated)"]
+    );
 
     // A cached typed proxy follows the signals.
     let proxy = MobileNodeProxy::new(&conn).await.expect("proxy");
@@ -260,7 +272,9 @@ async fn mobile_node_properties_changed_carries_only_what_changed() {
     assert_eq!(changed.get().await.expect("value"), "registered");
     let status = MobileNodeStatus::fetch(&conn).await.expect("fetch");
     assert_eq!(status.care_of_interface, "wlan0");
-    assert_eq!(status.binding_update_list[0].sequence, 4712);
+    let bul = status.binding_update_list.expect("root reads the list");
+    assert_eq!(bul[0].sequence, 4712);
+    assert_eq!(status.binding_update_list_entries, 1);
 }
 
 #[tokio::test]
@@ -357,8 +371,14 @@ async fn home_agent_binding_cache_is_invalidated_and_counters_are_silent() {
         .expect("signal");
     let args = signal.args().expect("args");
     assert_eq!(args.interface_name().as_str(), HOME_AGENT_INTERFACE);
-    assert!(
-        args.changed_properties().is_empty(),
+    let changed: Vec<String> = args
+        .changed_properties()
+        .keys()
+        .map(|k| k.to_string())
+        .collect();
+    assert_eq!(
+        changed,
+        ["BindingCacheEntries"],
         "the cache is only invalidated"
     );
     let invalidated: Vec<String> = args
@@ -396,6 +416,10 @@ async fn home_agent_binding_cache_is_invalidated_and_counters_are_silent() {
         ["BindingCache"],
         "the counters-only updates sent nothing"
     );
+    assert!(
+        args.changed_properties().is_empty(),
+        "same number of bindings"
+    );
 
     let status = HomeAgentStatus::fetch(&conn).await.expect("fetch");
     assert_eq!(status.binding_updates_received, 14);
@@ -405,7 +429,9 @@ async fn home_agent_binding_cache_is_invalidated_and_counters_are_silent() {
         status.rejected_by_status,
         BTreeMap::from([(129, 1), (135, 2)])
     );
-    let entry = &status.binding_cache[0];
+    assert_eq!(status.binding_cache_entries, 1);
+    let cache = status.binding_cache.expect("root reads the cache");
+    let entry = &cache[0];
     assert_eq!(entry.home_address, "2001:db8:1::100");
     assert_eq!(entry.local_address, "2001:db8:1::1");
     assert_eq!((entry.sequence, entry.flags.as_str()), (10, "AHLK"));
@@ -460,9 +486,11 @@ async fn correspondent_cache_and_role_discovery() {
     cached[0].state = BindingState::Cached;
     cached[0].flags = 0x8000;
     svc.update_correspondent(cached).await.expect("update");
-    let bc = bus::mip6d::correspondent_binding_cache(&conn)
+    let (entries, bc) = bus::mip6d::correspondent_binding_cache(&conn)
         .await
         .expect("bc");
+    let bc = bc.expect("root reads the cache");
+    assert_eq!(entries, 1);
     assert_eq!(
         (bc[0].state.as_str(), bc[0].flags.as_str()),
         ("cached", "A")

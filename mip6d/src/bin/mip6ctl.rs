@@ -1,9 +1,10 @@
 //! mip6ctl: prints what a running mip6d publishes on the system bus
 //! (`org.umip_rs.Mip6d1`, see docs/dbus.md), as tables or as JSON.
 //!
-//! Needs no privilege: the bus policy lets anyone read. Exit status: 0 done, 1 a D-Bus
-//! error or a question the daemon's role cannot answer, 2 a usage error, 3 mip6d is not
-//! running (the LSB `status` code for "not running").
+//! `status` needs no privilege; the per-binding lists of `bul` and `bc` are given to
+//! root only by mip6d. Exit status: 0 done, 1 a D-Bus error, a question the daemon's
+//! role cannot answer or a list refused to a user other than root, 2 a usage error, 3
+//! mip6d is not running (the LSB `status` code for "not running").
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -20,9 +21,9 @@ Prints the state of the running mip6d, read from the system bus.
 
 Commands:
   status   role, home registration and binding counts (the default)
-  bul      the mobile node's binding update list
+  bul      the mobile node's binding update list (root only)
   bc       the binding caches: home registrations (home agent) and
-           route-optimization bindings (every role)
+           route-optimization bindings (every role) (root only)
 
 Options:
   -j, --json     print JSON instead of text
@@ -160,7 +161,9 @@ struct StatusJson {
 
 #[derive(Serialize)]
 struct CorrespondentJson {
-    binding_cache: Vec<BindingRecord>,
+    binding_cache_entries: u32,
+    /// `None` (null) for a caller other than root.
+    binding_cache: Option<Vec<BindingRecord>>,
 }
 
 #[derive(Serialize)]
@@ -195,9 +198,15 @@ async fn run(command: Command, json: bool) -> Result<String, Failure> {
     } else {
         None
     };
-    let correspondent = correspondent_binding_cache(&conn)
+    let (correspondent_entries, correspondent) = correspondent_binding_cache(&conn)
         .await
         .map_err(|e| Failure::from_zbus("reading the correspondent node", e))?;
+    // The per-binding lists are root only (docs/dbus.md).
+    let root_only = |what: &str| {
+        Failure::Unavailable(format!(
+            "the {what} is readable by root only (the counts are in `mip6ctl status`)"
+        ))
+    };
 
     match command {
         Command::Status => {
@@ -206,6 +215,7 @@ async fn run(command: Command, json: bool) -> Result<String, Failure> {
                 mobile_node,
                 home_agent,
                 correspondent: CorrespondentJson {
+                    binding_cache_entries: correspondent_entries,
                     binding_cache: correspondent,
                 },
             };
@@ -221,16 +231,19 @@ async fn run(command: Command, json: bool) -> Result<String, Failure> {
                     "mip6d runs as {role}: only a mobile node has a binding update list"
                 )));
             };
-            Ok(if json {
-                to_json(&mn.binding_update_list)
-            } else {
-                bul_table(&mn.binding_update_list)
-            })
+            let bul = mn
+                .binding_update_list
+                .ok_or_else(|| root_only("binding update list"))?;
+            Ok(if json { to_json(&bul) } else { bul_table(&bul) })
         }
         Command::Bc => {
+            let home_agent = match home_agent {
+                Some(ha) => Some(ha.binding_cache.ok_or_else(|| root_only("binding cache"))?),
+                None => None,
+            };
             let bc = BcJson {
-                home_agent: home_agent.map(|ha| ha.binding_cache),
-                correspondent,
+                home_agent,
+                correspondent: correspondent.ok_or_else(|| root_only("binding cache"))?,
             };
             Ok(if json { to_json(&bc) } else { bc_table(&bc) })
         }
@@ -273,13 +286,13 @@ fn status_text(status: &StatusJson) -> String {
         line("registration", &mn.registration_state);
         line(
             "binding update list",
-            &format!("{} entries", mn.binding_update_list.len()),
+            &format!("{} entries", mn.binding_update_list_entries),
         );
     }
     if let Some(ha) = &status.home_agent {
         line(
             "home registrations",
-            &format!("{} bindings", ha.binding_cache.len()),
+            &format!("{} bindings", ha.binding_cache_entries),
         );
         line(
             "binding updates received",
@@ -301,7 +314,7 @@ fn status_text(status: &StatusJson) -> String {
     }
     line(
         "route-optimization bindings",
-        &status.correspondent.binding_cache.len().to_string(),
+        &status.correspondent.binding_cache_entries.to_string(),
     );
     out
 }

@@ -1,8 +1,13 @@
 //! miredo's notices on D-Bus for `Tunnel enabled` interfaces (DESIGN.md, "The
 //! D-Bus contract"): the `AddressChanged` signal of `org.miredo_rs.Miredo1.Tunnel`
 //! and the `State` property's changes (miredo publishes `down` before its hook
-//! removes the address), from any sender, and the tunnel object's properties when
-//! (re)connecting.
+//! removes the address), and the tunnel object's properties when (re)connecting.
+//!
+//! Any local user may emit any signal on the system bus, so a signal counts only
+//! if it comes from the connection that owned `org.miredo_rs.Miredo1` when it was
+//! sent (`bus::subscribe_*` check that, following the name across miredo
+//! restarts; docs/dbus.md): a forged `down` would otherwise take the Teredo
+//! care-of address away, and a forged `up` cost a netlink dump.
 //!
 //! Netlink stays the source of truth for addresses: a notice only makes the
 //! mobile node look again at once (`up`) or stop using an interface before the
@@ -11,8 +16,7 @@
 //! The watcher outlives the bus: when the connection drops (dbus-daemon
 //! restarted) it reconnects, and on every connection it asks each tunnel
 //! object for its current state, so a signal lost while disconnected is made up
-//! for. miredo restarts need nothing special: the match is on interface and
-//! member, not on a sender.
+//! for.
 
 use std::net::Ipv6Addr;
 use std::time::Duration;

@@ -54,9 +54,13 @@ pub trait MobileNode {
     #[zbus(property)]
     fn registration_state(&self) -> zbus::Result<String>;
 
-    /// The binding update list.
+    /// The binding update list (root only).
     #[zbus(property)]
     fn binding_update_list(&self) -> zbus::Result<Vec<BulRecord>>;
+
+    /// Entries in the binding update list.
+    #[zbus(property)]
+    fn binding_update_list_entries(&self) -> zbus::Result<u32>;
 }
 
 /// `org.umip_rs.Mip6d1.HomeAgent`, client side.
@@ -70,9 +74,13 @@ pub trait HomeAgent {
     /// All properties in one dictionary.
     fn status(&self) -> zbus::Result<HashMap<String, OwnedValue>>;
 
-    /// The home registrations.
+    /// The home registrations (root only).
     #[zbus(property)]
     fn binding_cache(&self) -> zbus::Result<Vec<BindingRecord>>;
+
+    /// Home registrations in the binding cache.
+    #[zbus(property)]
+    fn binding_cache_entries(&self) -> zbus::Result<u32>;
 
     /// Binding Updates received.
     #[zbus(property)]
@@ -106,9 +114,13 @@ pub trait Correspondent {
     /// All properties in one dictionary.
     fn status(&self) -> zbus::Result<HashMap<String, OwnedValue>>;
 
-    /// Route-optimization bindings.
+    /// Route-optimization bindings (root only).
     #[zbus(property)]
     fn binding_cache(&self) -> zbus::Result<Vec<BindingRecord>>;
+
+    /// Route-optimization bindings in the cache.
+    #[zbus(property)]
+    fn binding_cache_entries(&self) -> zbus::Result<u32>;
 }
 
 /// One `HandoverCompleted` signal, decoded.
@@ -151,8 +163,10 @@ pub struct MobileNodeStatus {
     pub care_of_interface: String,
     /// `RegistrationState`.
     pub registration_state: String,
-    /// `BindingUpdateList`.
-    pub binding_update_list: Vec<BulRecord>,
+    /// `BindingUpdateListEntries`.
+    pub binding_update_list_entries: u32,
+    /// `BindingUpdateList`; `None` when refused (it is root only).
+    pub binding_update_list: Option<Vec<BulRecord>>,
 }
 
 impl MobileNodeStatus {
@@ -168,7 +182,8 @@ impl MobileNodeStatus {
             care_of_address: p.care_of_address().await?,
             care_of_interface: p.care_of_interface().await?,
             registration_state: p.registration_state().await?,
-            binding_update_list: p.binding_update_list().await?,
+            binding_update_list_entries: p.binding_update_list_entries().await?,
+            binding_update_list: root_only(p.binding_update_list().await)?,
         })
     }
 }
@@ -176,8 +191,10 @@ impl MobileNodeStatus {
 /// The home agent's properties, read in one go.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct HomeAgentStatus {
-    /// `BindingCache`.
-    pub binding_cache: Vec<BindingRecord>,
+    /// `BindingCacheEntries`.
+    pub binding_cache_entries: u32,
+    /// `BindingCache`; `None` when refused (it is root only).
+    pub binding_cache: Option<Vec<BindingRecord>>,
     /// `BindingUpdatesReceived`.
     pub binding_updates_received: u64,
     /// `BindingUpdatesAccepted`.
@@ -198,7 +215,8 @@ impl HomeAgentStatus {
             .build()
             .await?;
         Ok(HomeAgentStatus {
-            binding_cache: p.binding_cache().await?,
+            binding_cache_entries: p.binding_cache_entries().await?,
+            binding_cache: root_only(p.binding_cache().await)?,
             binding_updates_received: p.binding_updates_received().await?,
             binding_updates_accepted: p.binding_updates_accepted().await?,
             binding_updates_rejected: p.binding_updates_rejected().await?,
@@ -208,14 +226,37 @@ impl HomeAgentStatus {
     }
 }
 
-/// Reads the correspondent node's binding cache now (uncached).
-pub async fn correspondent_binding_cache(conn: &Connection) -> zbus::Result<Vec<BindingRecord>> {
-    CorrespondentProxy::builder(conn)
+/// Reads the correspondent node's binding cache now (uncached): its size, and its
+/// entries unless refused (they are root only).
+pub async fn correspondent_binding_cache(
+    conn: &Connection,
+) -> zbus::Result<(u32, Option<Vec<BindingRecord>>)> {
+    let p = CorrespondentProxy::builder(conn)
         .cache_properties(CacheProperties::No)
         .build()
-        .await?
-        .binding_cache()
-        .await
+        .await?;
+    let entries = p.binding_cache_entries().await?;
+    Ok((entries, root_only(p.binding_cache().await)?))
+}
+
+/// Whether `e` is the bus's or the service's `AccessDenied`.
+pub fn is_access_denied(e: &zbus::Error) -> bool {
+    match e {
+        zbus::Error::FDO(e) => matches!(**e, zbus::fdo::Error::AccessDenied(_)),
+        zbus::Error::MethodError(name, _, _) => {
+            name.as_str() == "org.freedesktop.DBus.Error.AccessDenied"
+        }
+        _ => false,
+    }
+}
+
+/// A root-only value: `None` when the caller was refused it.
+fn root_only<T>(read: zbus::Result<T>) -> zbus::Result<Option<T>> {
+    match read {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if is_access_denied(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// The role of the mip6d owning the name, from the interfaces its object exports;

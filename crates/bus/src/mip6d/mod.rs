@@ -2,20 +2,22 @@
 //! object at [`MIP6D_PATH`](crate::MIP6D_PATH) implementing, by role:
 //!
 //! - `org.umip_rs.Mip6d1.Correspondent` (every role): `BindingCache a(sssuuqss)` — the
-//!   route-optimization bindings — and `Status() -> a{sv}`;
+//!   route-optimization bindings —, `BindingCacheEntries` u and `Status() -> a{sv}`;
 //! - `org.umip_rs.Mip6d1.MobileNode` (mobile node): `HomeAddress` s, `HomeAgent` s,
 //!   `CareOfAddress` s, `CareOfInterface` s, `RegistrationState` s, `BindingUpdateList
-//!   a(sssuuqssn)`, `Status() -> a{sv}` and the signal `HandoverCompleted(s interface,
-//!   s old_coa, s new_coa, t micros)`;
+//!   a(sssuuqssn)`, `BindingUpdateListEntries` u, `Status() -> a{sv}` and the signal
+//!   `HandoverCompleted(s interface, s old_coa, s new_coa, t micros)`;
 //! - `org.umip_rs.Mip6d1.HomeAgent` (home agent): `BindingCache a(sssuuqss)`,
-//!   `BindingUpdatesReceived` t, `BindingUpdatesAccepted` t, `BindingUpdatesRejected` t,
-//!   `BindingUpdatesDropped` t, `RejectedByStatus a{yt}` and `Status() -> a{sv}`.
+//!   `BindingCacheEntries` u, `BindingUpdatesReceived` t, `BindingUpdatesAccepted` t,
+//!   `BindingUpdatesRejected` t, `BindingUpdatesDropped` t, `RejectedByStatus a{yt}` and
+//!   `Status() -> a{sv}`.
 //!
-//! Small properties send their new values in `PropertiesChanged`; the binding caches,
-//! which can hold thousands of entries, are only invalidated (clients re-read them); the
-//! counters change with every Binding Update and send nothing (read them when needed).
-//! `remaining` fields are computed whenever a value is read, so they count down without
-//! any signal.
+//! The per-binding lists (`BindingCache`, `BindingUpdateList`) are root only (checked
+//! with the caller's uid, see `objects`); everything else is public. Small properties
+//! send their new values in `PropertiesChanged`; the lists are only invalidated
+//! (clients re-read them); the counters change with every Binding Update and send
+//! nothing (read them when needed). `remaining` fields are computed whenever a value is
+//! read, so they count down without any signal.
 
 mod client;
 mod objects;
@@ -26,7 +28,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::Ipv6Addr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zbus::fdo::{self, RequestNameFlags, RequestNameReply};
 use zbus::names::InterfaceName;
@@ -35,8 +37,9 @@ use zbus::zvariant::Value;
 use zbus::{connection, Connection};
 
 pub use client::{
-    correspondent_binding_cache, mip6d_interfaces, mip6d_role, CorrespondentProxy,
-    HandoverCompletedEvent, HomeAgentProxy, HomeAgentStatus, MobileNodeProxy, MobileNodeStatus,
+    correspondent_binding_cache, is_access_denied, mip6d_interfaces, mip6d_role,
+    CorrespondentProxy, HandoverCompletedEvent, HomeAgentProxy, HomeAgentStatus, MobileNodeProxy,
+    MobileNodeStatus,
 };
 pub use state::{
     bu_flag_letters, BindingInfo, BindingRecord, BindingState, BuCounters, BulEntryInfo, BulRecord,
@@ -87,6 +90,20 @@ impl fmt::Debug for Mip6dService {
 enum Change {
     Value(&'static str, Value<'static>),
     Invalidated(&'static str),
+}
+
+/// A binding cache's change: its new size (public) and an invalidation of the list
+/// (root only: its value is never signalled).
+fn binding_cache_changes(old: &[BindingInfo], new: &[BindingInfo]) -> Vec<Change> {
+    let mut changes = Vec::new();
+    if old.len() != new.len() {
+        let n = u32::try_from(new.len()).unwrap_or(u32::MAX);
+        changes.push(Change::Value("BindingCacheEntries", Value::from(n)));
+    }
+    if old != new {
+        changes.push(Change::Invalidated("BindingCache"));
+    }
+    changes
 }
 
 impl Mip6dService {
@@ -209,7 +226,7 @@ impl Mip6dService {
         };
         let changes = {
             let mut guard = object.get_mut().await;
-            let changes = objects::mobile_node_changes(&guard.state, &new, Instant::now());
+            let changes = objects::mobile_node_changes(&guard.state, &new);
             guard.state = new;
             changes
         };
@@ -223,10 +240,7 @@ impl Mip6dService {
         };
         let changes = {
             let mut guard = object.get_mut().await;
-            let mut changes = Vec::new();
-            if guard.state.binding_cache != new.binding_cache {
-                changes.push(Change::Invalidated("BindingCache"));
-            }
+            let changes = binding_cache_changes(&guard.state.binding_cache, &new.binding_cache);
             guard.state = new;
             changes
         };
@@ -252,10 +266,7 @@ impl Mip6dService {
         };
         let changes = {
             let mut guard = object.get_mut().await;
-            let mut changes = Vec::new();
-            if guard.binding_cache != binding_cache {
-                changes.push(Change::Invalidated("BindingCache"));
-            }
+            let changes = binding_cache_changes(&guard.binding_cache, &binding_cache);
             guard.binding_cache = binding_cache;
             changes
         };

@@ -1,12 +1,21 @@
 //! The exported interfaces of mip6d's object.
+//!
+//! The per-binding lists (`BindingUpdateList`, both `BindingCache`s) say where each
+//! mobile node is (home address → care-of address) and whom a node talks to: they are
+//! given to root callers only, checked here with the caller's uid from the bus (the
+//! policy file does not restrict them: it cannot tell one property from another). Their
+//! sizes (`…Entries`) are public. A change of a list is only signalled as an
+//! invalidation, never with its value. `Properties.GetAll` and `Status()` leave the
+//! lists out for other callers.
 
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::time::Instant;
 
-use zbus::interface;
+use zbus::message::Header;
 use zbus::object_server::SignalEmitter;
 use zbus::zvariant::Value;
+use zbus::{fdo, interface, Connection};
 
 use super::state::{BindingInfo, BindingRecord, BulRecord, HomeAgentState, MobileNodeState};
 use super::Change;
@@ -27,11 +36,19 @@ fn binding_records(cache: &[BindingInfo], now: Instant) -> Vec<BindingRecord> {
     cache.iter().map(|b| b.record(now)).collect()
 }
 
-/// The mobile node's properties as (name, value), in introspection order.
-fn mobile_node_properties(
-    state: &MobileNodeState,
-    now: Instant,
-) -> Vec<(&'static str, Value<'static>)> {
+/// A list's size as a `u` property.
+fn entries<T>(list: &[T]) -> u32 {
+    u32::try_from(list.len()).unwrap_or(u32::MAX)
+}
+
+/// Whether the caller of a method may see the per-binding lists (root only). Any
+/// failure to tell counts as no.
+async fn sees_bindings(conn: &Connection, header: &Header<'_>) -> bool {
+    matches!(crate::caller::caller_uid(conn, Some(header)).await, Ok(0))
+}
+
+/// The mobile node's public properties as (name, value), in introspection order.
+fn mobile_node_properties(state: &MobileNodeState) -> Vec<(&'static str, Value<'static>)> {
     vec![
         ("HomeAddress", Value::from(addr(state.home_address))),
         ("HomeAgent", Value::from(addr(state.home_agent))),
@@ -44,31 +61,35 @@ fn mobile_node_properties(
             "RegistrationState",
             Value::from(state.registration.as_str()),
         ),
-        ("BindingUpdateList", Value::from(bul_records(state, now))),
+        (
+            "BindingUpdateListEntries",
+            Value::from(entries(&state.binding_update_list)),
+        ),
     ]
 }
 
-/// What changed between `old` and `new`. Compared on the Rust state, not on the
+/// What changed between `old` and `new`: the public properties with their values, the
+/// binding update list as an invalidation. Compared on the Rust state, not on the
 /// published values: `remaining` differs between any two reads.
-pub(super) fn mobile_node_changes(
-    old: &MobileNodeState,
-    new: &MobileNodeState,
-    now: Instant,
-) -> Vec<Change> {
+pub(super) fn mobile_node_changes(old: &MobileNodeState, new: &MobileNodeState) -> Vec<Change> {
     let same = [
         old.home_address == new.home_address,
         old.home_agent == new.home_agent,
         old.care_of_address == new.care_of_address,
         old.care_of_interface == new.care_of_interface,
         old.registration == new.registration,
-        old.binding_update_list == new.binding_update_list,
+        old.binding_update_list.len() == new.binding_update_list.len(),
     ];
-    mobile_node_properties(new, now)
+    let mut changes: Vec<Change> = mobile_node_properties(new)
         .into_iter()
         .zip(same)
         .filter(|(_, same)| !same)
         .map(|((name, value), _)| Change::Value(name, value))
-        .collect()
+        .collect();
+    if old.binding_update_list != new.binding_update_list {
+        changes.push(Change::Invalidated("BindingUpdateList"));
+    }
+    changes
 }
 
 /// `org.umip_rs.Mip6d1.MobileNode`.
@@ -110,18 +131,41 @@ impl MobileNode {
     }
 
     /// (peer, home address, care-of address, lifetime s, remaining s, sequence, flags,
-    /// state, last BA status or -1) per entry.
-    #[zbus(property)]
-    fn binding_update_list(&self) -> Vec<BulRecord> {
-        bul_records(&self.state, Instant::now())
+    /// state, last BA status or -1) per entry. Root only; changes are signalled as
+    /// invalidations.
+    #[zbus(property(emits_changed_signal = "invalidates"))]
+    async fn binding_update_list(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<Vec<BulRecord>> {
+        crate::caller::require_root(conn, header.as_ref(), "BindingUpdateList").await?;
+        Ok(bul_records(&self.state, Instant::now()))
     }
 
-    /// All properties at once.
-    fn status(&self) -> HashMap<String, Value<'static>> {
-        mobile_node_properties(&self.state, Instant::now())
+    /// Entries in the binding update list (public).
+    #[zbus(property)]
+    fn binding_update_list_entries(&self) -> u32 {
+        entries(&self.state.binding_update_list)
+    }
+
+    /// All properties at once; `BindingUpdateList` for root callers only.
+    async fn status(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> HashMap<String, Value<'static>> {
+        let mut all: HashMap<String, Value<'static>> = mobile_node_properties(&self.state)
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
-            .collect()
+            .collect();
+        if sees_bindings(conn, &header).await {
+            all.insert(
+                "BindingUpdateList".to_owned(),
+                Value::from(bul_records(&self.state, Instant::now())),
+            );
+        }
+        all
     }
 
     /// Sent when the Binding Acknowledgement for a new care-of address arrives; `micros`
@@ -136,15 +180,13 @@ impl MobileNode {
     ) -> zbus::Result<()>;
 }
 
-fn home_agent_properties(
-    state: &HomeAgentState,
-    now: Instant,
-) -> Vec<(&'static str, Value<'static>)> {
+/// The home agent's public properties.
+fn home_agent_properties(state: &HomeAgentState) -> Vec<(&'static str, Value<'static>)> {
     let c = &state.counters;
     vec![
         (
-            "BindingCache",
-            Value::from(binding_records(&state.binding_cache, now)),
+            "BindingCacheEntries",
+            Value::from(entries(&state.binding_cache)),
         ),
         ("BindingUpdatesReceived", Value::from(c.received)),
         ("BindingUpdatesAccepted", Value::from(c.accepted)),
@@ -172,11 +214,22 @@ pub(super) struct HomeAgent {
 #[interface(name = "org.umip_rs.Mip6d1.HomeAgent")]
 impl HomeAgent {
     /// (home address, care-of address, local address, lifetime s, remaining s,
-    /// sequence, flags, state) per home registration. Changes are signalled as
-    /// invalidations: re-read it.
+    /// sequence, flags, state) per home registration. Root only; changes are signalled
+    /// as invalidations: re-read it.
     #[zbus(property(emits_changed_signal = "invalidates"))]
-    fn binding_cache(&self) -> Vec<BindingRecord> {
-        binding_records(&self.state.binding_cache, Instant::now())
+    async fn binding_cache(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<Vec<BindingRecord>> {
+        crate::caller::require_root(conn, header.as_ref(), "BindingCache").await?;
+        Ok(binding_records(&self.state.binding_cache, Instant::now()))
+    }
+
+    /// Home registrations in the binding cache (public).
+    #[zbus(property)]
+    fn binding_cache_entries(&self) -> u32 {
+        entries(&self.state.binding_cache)
     }
 
     /// Binding Updates received. Read on demand; no change signal.
@@ -209,12 +262,23 @@ impl HomeAgent {
         rejected_map(&self.state)
     }
 
-    /// All properties at once.
-    fn status(&self) -> HashMap<String, Value<'static>> {
-        home_agent_properties(&self.state, Instant::now())
+    /// All properties at once; `BindingCache` for root callers only.
+    async fn status(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> HashMap<String, Value<'static>> {
+        let mut all: HashMap<String, Value<'static>> = home_agent_properties(&self.state)
             .into_iter()
             .map(|(k, v)| (k.to_owned(), v))
-            .collect()
+            .collect();
+        if sees_bindings(conn, &header).await {
+            all.insert(
+                "BindingCache".to_owned(),
+                Value::from(binding_records(&self.state.binding_cache, Instant::now())),
+            );
+        }
+        all
     }
 }
 
@@ -226,18 +290,40 @@ pub(super) struct Correspondent {
 
 #[interface(name = "org.umip_rs.Mip6d1.Correspondent")]
 impl Correspondent {
-    /// Route-optimization bindings, as the home agent's `BindingCache`. Changes are
-    /// signalled as invalidations.
+    /// Route-optimization bindings, as the home agent's `BindingCache`. Root only;
+    /// changes are signalled as invalidations.
     #[zbus(property(emits_changed_signal = "invalidates"))]
-    fn binding_cache(&self) -> Vec<BindingRecord> {
-        binding_records(&self.binding_cache, Instant::now())
+    async fn binding_cache(
+        &self,
+        #[zbus(header)] header: Option<Header<'_>>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> fdo::Result<Vec<BindingRecord>> {
+        crate::caller::require_root(conn, header.as_ref(), "BindingCache").await?;
+        Ok(binding_records(&self.binding_cache, Instant::now()))
     }
 
-    /// All properties at once.
-    fn status(&self) -> HashMap<String, Value<'static>> {
-        HashMap::from([(
-            "BindingCache".to_owned(),
-            Value::from(binding_records(&self.binding_cache, Instant::now())),
-        )])
+    /// Route-optimization bindings in the cache (public).
+    #[zbus(property)]
+    fn binding_cache_entries(&self) -> u32 {
+        entries(&self.binding_cache)
+    }
+
+    /// All properties at once; `BindingCache` for root callers only.
+    async fn status(
+        &self,
+        #[zbus(header)] header: Header<'_>,
+        #[zbus(connection)] conn: &Connection,
+    ) -> HashMap<String, Value<'static>> {
+        let mut all = HashMap::from([(
+            "BindingCacheEntries".to_owned(),
+            Value::from(entries(&self.binding_cache)),
+        )]);
+        if sees_bindings(conn, &header).await {
+            all.insert(
+                "BindingCache".to_owned(),
+                Value::from(binding_records(&self.binding_cache, Instant::now())),
+            );
+        }
+        all
     }
 }

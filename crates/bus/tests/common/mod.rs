@@ -50,8 +50,13 @@ pub struct PrivateBus {
     pub address: String,
 }
 
+/// The repository's `conf/` (this module is also used by other crates' tests).
 pub fn conf_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../conf")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .map(|dir| dir.join("conf"))
+        .find(|conf| conf.join(POLICIES[0]).exists())
+        .expect("the repository's conf/ above the crate")
 }
 
 impl PrivateBus {
