@@ -43,9 +43,7 @@ use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
 use crate::bcache::{care_of_address, is_routable_unicast};
-use crate::consts::{
-    BaStatus, LIFETIME_UNIT_SECS, MAX_NONCE_LIFETIME, MAX_RR_BINDING_LIFETIME,
-};
+use crate::consts::{BaStatus, LIFETIME_UNIT_SECS, MAX_NONCE_LIFETIME, MAX_RR_BINDING_LIFETIME};
 use crate::rr::{self, BuTokens, Kbm, Keygen, TokenKind, NONCE_LEN};
 use crate::seq::seq_greater;
 use crate::wire::mh::{

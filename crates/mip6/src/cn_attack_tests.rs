@@ -25,7 +25,13 @@ fn one_host_with_many_home_addresses_cannot_grow_the_cache_past_its_limit() {
         .collect();
     let mut statuses = Vec::new();
     for mn in &mns {
-        statuses.push(status(&mn.send(&mut c, &k, t0, &mn.bu(BuFlags::ACK, 10, 60), true)));
+        statuses.push(status(&mn.send(
+            &mut c,
+            &k,
+            t0,
+            &mn.bu(BuFlags::ACK, 10, 60),
+            true,
+        )));
     }
     assert_eq!(&statuses[..3], &[0, 0, 0]);
     assert!(statuses[3..].iter().all(|&s| s == 130), "{statuses:?}");
@@ -98,7 +104,10 @@ fn a_bu_replayed_after_the_deregistration_is_refused_until_its_nonce_expires() {
     assert_eq!(status(&mn.send(&mut c, &k, t0, &recorded, true)), 0);
     // The mobile node deregisters (back home, or done with this CN).
     let out = mn.send(&mut c, &k, t0 + secs(10), &mn.bu(BuFlags::ACK, 11, 0), true);
-    assert!(matches!(out, CnBuOutcome::Done(CnChange::Removed(_), _)), "{out:?}");
+    assert!(
+        matches!(out, CnBuOutcome::Done(CnChange::Removed(_), _)),
+        "{out:?}"
+    );
     assert!(c.is_empty());
     // The recorded BU, byte for byte, while its nonces are valid: 135 with
     // the last sequence number, as for a live binding, and no binding.

@@ -423,7 +423,10 @@ mod with_the_mobile_node {
         let mut cookies = move || {
             serial += 1;
             let b = serial.to_be_bytes();
-            ([0, 0, 0, 0, b[0], b[1], b[2], b[3]], [1, 0, 0, 0, b[0], b[1], b[2], b[3]])
+            (
+                [0, 0, 0, 0, b[0], b[1], b[2], b[3]],
+                [1, 0, 0, 0, b[0], b[1], b[2], b[3]],
+            )
         };
         while lab.t < t0 + Duration::from_secs(120) {
             while let Some(act) = (!pending.is_empty()).then(|| pending.remove(0)) {

@@ -19,6 +19,13 @@
 //!
 //! The binding cache goes to D-Bus (`org.umip_rs.Mip6d1.Correspondent`) at
 //! most once per [`PUBLISH_EVERY`], when it changed.
+//!
+//! It holds at most `CnMaxBindings` bindings and nonce-block entries (each
+//! binding is kernel XFRM state); past that a new binding gets BA status 130
+//! ([`mip6::cn`], docs/compat.md). What unauthenticated packets make it log
+//! (test inits answered, BUs dropped or refused, the refusals' BAs, unknown
+//! MH types) is limited to [`LOG_BURST`] lines per source address per
+//! [`LOG_INTERVAL`], the rest counted and reported with the next line.
 
 pub mod xfrm;
 
@@ -26,6 +33,7 @@ use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
+use daemon::ratelimit::{Admit, RateLimit};
 use mip6::cn::{
     answer_test_init, CnBinding, CnBindingCache, CnBuContext, CnBuOutcome, CnChange,
     BRR_IF_USED_WITHIN,
@@ -51,6 +59,27 @@ pub const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 /// The shortest interval between two Binding Errors (the kernel's REPORTs
 /// are rate-limited too; unknown MH types are not).
 pub const BE_INTERVAL: Duration = Duration::from_millis(100);
+/// Log lines a source address can cause per [`LOG_INTERVAL`].
+pub const LOG_BURST: u32 = 10;
+/// See [`LOG_BURST`].
+pub const LOG_INTERVAL: Duration = Duration::from_secs(60);
+/// Source addresses the log limit tracks one by one (past that they share
+/// one window: daemon::ratelimit).
+pub const LOG_SOURCES: usize = 1024;
+
+/// The cache's limit from `CnMaxBindings`.
+fn max_bindings(config: &Config) -> usize {
+    usize::try_from(config.cn_max_bindings).unwrap_or(usize::MAX)
+}
+
+/// The end of a rate-limited log line: how many were left out before it.
+fn suppressed_note(suppressed: u64) -> String {
+    if suppressed == 0 {
+        String::new()
+    } else {
+        format!(" ({suppressed} more from this source suppressed)")
+    }
+}
 
 /// `CnBindingPolicySet` for this peer and our address (an entry whose local
 /// address is `::` or ours; the first that matches), else
@@ -88,6 +117,8 @@ struct Correspondent {
     reports: Option<XfrmEvents>,
     /// When the last Binding Error went out (they are rate-limited).
     last_be: Option<Instant>,
+    /// Log lines per source address.
+    log_limit: RateLimit<Ipv6Addr>,
 }
 
 impl Correspondent {
@@ -124,19 +155,30 @@ impl Correspondent {
             }
         };
         let first_index = u16::from_be_bytes(random());
+        let limit = max_bindings(&config);
         Ok(Correspondent {
             config,
             role,
             kernel,
             mh,
             keygen: Keygen::new(kcn, first_index),
-            cache: CnBindingCache::new(),
+            cache: CnBindingCache::with_limit(limit),
             objects: HashMap::new(),
             publisher,
             publish_at: None,
             reports,
             last_be: None,
+            log_limit: RateLimit::new(LOG_INTERVAL, LOG_BURST, LOG_SOURCES),
         })
+    }
+
+    /// `Some(note)` if a log line caused by `source` may be written now
+    /// ([`LOG_BURST`]), the note saying how many were suppressed before it.
+    fn may_log(&mut self, source: Ipv6Addr) -> Option<String> {
+        match self.log_limit.check(Instant::now().into_std(), &source) {
+            Admit::Yes { suppressed } => Some(suppressed_note(suppressed)),
+            Admit::No => None,
+        }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -155,7 +197,9 @@ impl Correspondent {
                 } else {
                     Ipv6Addr::UNSPECIFIED
                 };
-                info!("CN: unknown MH type {t} from {to}");
+                if let Some(note) = self.may_log(to) {
+                    info!("CN: unknown MH type {t} from {to}{note}");
+                }
                 self.send_binding_error(msg.dst, to, BeStatus::UNRECOGNIZED_MH_TYPE, home)
                     .await;
                 return;
@@ -186,7 +230,12 @@ impl Correspondent {
                     return;
                 };
                 let reply_name = if name == "HoTI" { "HoT" } else { "CoT" };
-                info!("CN: {name} from {} answered with {reply_name}", msg.src);
+                if let Some(note) = self.may_log(msg.src) {
+                    info!(
+                        "CN: {name} from {} answered with {reply_name}{note}",
+                        msg.src
+                    );
+                }
                 self.send(msg.dst, msg.src, &reply).await;
             }
             MhMessage::BindingUpdate(bu) => {
@@ -214,12 +263,25 @@ impl Correspondent {
     }
 
     async fn apply(&mut self, outcome: &CnBuOutcome, seq: u16, hoa: Ipv6Addr, src: Ipv6Addr) {
+        // Drops and refusals are what anyone can cause: their lines (and
+        // the refusals' BA lines) are limited per source as sent.
+        let note = match outcome {
+            CnBuOutcome::Done(..) => Some(String::new()),
+            _ => self.may_log(src),
+        };
         match outcome {
             CnBuOutcome::Dropped(reason) => {
-                info!("CN: BU from {hoa} (from {src}, seq {seq}) dropped: {reason:?}");
+                if let Some(note) = &note {
+                    info!("CN: BU from {hoa} (from {src}, seq {seq}) dropped: {reason:?}{note}");
+                }
             }
             CnBuOutcome::Rejected(ack) => {
-                info!("CN: BU from {hoa} (seq {seq}) refused: {}", ack.status);
+                if let Some(note) = &note {
+                    info!(
+                        "CN: BU from {hoa} (from {src}, seq {seq}) refused: {}{note}",
+                        ack.status
+                    );
+                }
             }
             CnBuOutcome::Done(
                 CnChange::Installed {
@@ -258,10 +320,12 @@ impl Correspondent {
                     return;
                 }
             };
-            info!(
-                "CN: BA ({}) to {} via {}",
-                ack.status, ack.home_address, ack.care_of_address
-            );
+            if note.is_some() {
+                info!(
+                    "CN: BA ({}) to {} via {}",
+                    ack.status, ack.home_address, ack.care_of_address
+                );
+            }
             if let Err(e) = self
                 .mh
                 .send(ack.correspondent, ack.home_address, 0, ack.via(), &bytes)
@@ -458,7 +522,10 @@ impl Correspondent {
                 biased;
                 c = control.recv() => match reload(&self.config, c) {
                     None => break,
-                    Some(Some(new)) => self.config = new,
+                    Some(Some(new)) => {
+                        self.cache.set_limit(max_bindings(&new));
+                        self.config = new;
+                    }
                     Some(None) => {}
                 },
                 r = self.mh.recv() => match r {
@@ -580,5 +647,46 @@ mod tests {
         c.do_route_optimization_cn = false;
         assert!(!binding_allowed(&c, a("2001:db8:1::200"), us));
         assert!(binding_allowed(&c, mn, other));
+    }
+
+    #[test]
+    fn cn_max_bindings_sets_the_cache_limit_and_reloads_for_new_bindings() {
+        use crate::config::reload::{merge, ChangeEffect};
+        use crate::config::{parse, FixedInterfaces};
+        assert_eq!(max_bindings(&Config::default()), 1024);
+        let host = FixedInterfaces::new(&["eth0"]);
+        let text = b"NodeConfig CN;\nCnMaxBindings 5;\n";
+        let c = match parse(text, "t.conf", &host) {
+            Ok(l) => l.config,
+            Err(e) => panic!("{}", e.error),
+        };
+        assert_eq!(max_bindings(&c), 5);
+        let (merged, changes) = match merge(&Config::default(), &c) {
+            Ok(m) => m,
+            Err(e) => panic!("{e}"),
+        };
+        assert_eq!(merged.cn_max_bindings, 5);
+        assert!(changes
+            .iter()
+            .any(|ch| ch.keyword == "CnMaxBindings" && ch.effect == ChangeEffect::NewBindings));
+    }
+
+    #[test]
+    fn log_lines_a_source_causes_are_limited_and_counted() {
+        let t0 = std::time::Instant::now();
+        let mut rl = RateLimit::new(LOG_INTERVAL, LOG_BURST, LOG_SOURCES);
+        let src = a("2001:db8:a::5");
+        let lines = (0..1000).filter(|_| rl.check(t0, &src).is_yes()).count();
+        assert_eq!(lines, LOG_BURST as usize);
+        match rl.check(t0 + LOG_INTERVAL, &src) {
+            Admit::Yes { suppressed } => {
+                assert_eq!(
+                    suppressed_note(suppressed),
+                    " (990 more from this source suppressed)"
+                );
+            }
+            Admit::No => panic!("a new interval admits again"),
+        }
+        assert_eq!(suppressed_note(0), "");
     }
 }
