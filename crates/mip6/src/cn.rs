@@ -329,13 +329,19 @@ impl CnBindingCache {
         }
     }
 
-    /// True if a new key fits under the limit (expired nonce-block entries
-    /// are dropped first).
-    fn has_room(&mut self, now: Instant) -> bool {
+    /// True if a binding for `key` fits under the limit: it exists, or the
+    /// other entries leave room (expired nonce-block entries are dropped
+    /// first). A key's own nonce-block entry is replaced, so it may come
+    /// back unless the limit was lowered below what is held.
+    fn has_room(&mut self, key: &Key, now: Instant) -> bool {
+        if self.entries.contains_key(key) {
+            return true;
+        }
         if self.entries.len() + self.blocks.len() >= self.max_entries {
             self.blocks.retain(|_, b| b.until >= now);
         }
-        self.entries.len() + self.blocks.len() < self.max_entries
+        let own = usize::from(self.blocks.contains_key(key));
+        self.entries.len() + self.blocks.len() - own < self.max_entries
     }
 
     /// The binding of `home_address` at our `correspondent` address.
@@ -438,14 +444,14 @@ impl CnBindingCache {
             .min(MAX_RR_BINDING_LIFETIME.as_secs() as u32);
         let units = lifetime_units(secs);
         let lifetime = Duration::from_secs(u64::from(units) * u64::from(LIFETIME_UNIT_SECS));
+        if !self.has_room(&key, now) {
+            return reject(BaStatus::INSUFFICIENT_RESOURCES, bu.sequence, Some(kbm));
+        }
         let earlier = match (self.entries.get(&key), self.blocks.get(&key)) {
             (Some(e), _) => Some(e.nonce_valid_until),
             (None, Some(b)) => Some(b.until),
             (None, None) => None,
         };
-        if earlier.is_none() && !self.has_room(now) {
-            return reject(BaStatus::INSUFFICIENT_RESOURCES, bu.sequence, Some(kbm));
-        }
         self.blocks.remove(&key);
         let binding = CnBinding {
             home_address: ctx.home_address,

@@ -81,6 +81,38 @@ fn one_host_with_many_home_addresses_cannot_grow_the_cache_past_its_limit() {
 }
 
 #[test]
+fn a_lowered_limit_refuses_new_bindings_and_keeps_the_others() {
+    let mut k = Keygen::new(KCN, 1);
+    let t0 = Instant::now();
+    let mns: Vec<Mn> = (1..=2)
+        .map(|i| Mn::tests_from(&mut k, t0, &format!("2001:db8:1::{i}"), "2001:db8:2::100"))
+        .collect();
+    let mut c = CnBindingCache::with_limit(2);
+    for mn in &mns {
+        mn.send(&mut c, &k, t0, &mn.bu(BuFlags::ACK, 10, 60), true);
+    }
+    mns[1].send(&mut c, &k, t0, &mns[1].bu(BuFlags::ACK, 11, 0), true);
+    assert_eq!((c.len(), c.nonce_blocks()), (1, 1));
+    c.set_limit(1);
+    // The binding there is refreshed; the deregistered one is not let back
+    // while the cache holds more than the limit.
+    assert_eq!(
+        status(&mns[0].send(&mut c, &k, t0, &mns[0].bu(BuFlags::ACK, 11, 60), true)),
+        0
+    );
+    assert_eq!(
+        status(&mns[1].send(&mut c, &k, t0, &mns[1].bu(BuFlags::ACK, 12, 60), true)),
+        130
+    );
+    c.set_limit(2);
+    assert_eq!(
+        status(&mns[1].send(&mut c, &k, t0, &mns[1].bu(BuFlags::ACK, 13, 60), true)),
+        0
+    );
+    assert_eq!((c.len(), c.nonce_blocks()), (2, 0));
+}
+
+#[test]
 fn a_limit_of_zero_refuses_every_binding() {
     let mut k = Keygen::new(KCN, 1);
     let t0 = Instant::now();
