@@ -19,6 +19,9 @@
 #  5b. SIGHUP with CnMaxBindings 0 on the CN, the MN moves to link B: its BU
 #     to the CN is refused with status 130 (the kernel gets no RH2 state),
 #     traffic keeps going through the HA; the MN returns home.
+#  5c. The router floods the CN with 200 HoTIs and 200 messages of an unknown
+#     MH type: the CN answers them, but logs at most 10 lines of each kind
+#     (HoTI answered, unknown type, BE sent) for that source.
 #  6. SIGTERM on the three daemons: the kernel state of CN and HA, and the MN's
 #     XFRM state and rules (its routes follow the link it is on), equal those
 #     before start.
@@ -214,6 +217,15 @@ ok "past CnMaxBindings: no RH2 state on the CN, ping answered through the HA: $(
 seen=$(grep -c 'at home on eth-home' "$VM_LAB/mn-d.log" || true)
 vm_mn_move home
 wait_more_lines mn-d 'at home on eth-home' "$seen" 30 || vm_die "the MN did not come home again"
+
+# --- 5c. unauthenticated MH messages: all answered, few logged -----------------
+flood=$(ip netns exec rtr python3 -S "$(dirname "$0")/mip6d-mh-flood.py" "$VM_CN_ADDR" 200) ||
+  vm_die "the MH flood failed: $flood"
+hots=$(sed -nE 's/.*got ([0-9]+) HoT.*/\1/p' <<<"$flood")
+[ "${hots:-0}" -ge 50 ] || vm_die "the CN answered few of the flood's HoTIs: $flood"
+lines=$(grep -cE "(from|to) $VM_RTR_C( |\$)" "$VM_LAB/cn-d.log" || true)
+[ "$lines" -le 30 ] || vm_die "the CN logged $lines lines for the flood's source: $(grep -E "(from|to) $VM_RTR_C( |\$)" "$VM_LAB/cn-d.log" | tail -n 20)"
+ok "MH flood from $VM_RTR_C: $flood; the CN logged $lines lines for it"
 
 # --- 6. SIGTERM restores every node ------------------------------------------
 mip6d_stop mn-d

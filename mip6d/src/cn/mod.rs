@@ -24,7 +24,8 @@
 //! binding is kernel XFRM state); past that a new binding gets BA status 130
 //! ([`mip6::cn`], docs/compat.md). What unauthenticated packets make it log
 //! (test inits answered, BUs dropped or refused, the refusals' BAs, unknown
-//! MH types) is limited to [`LOG_BURST`] lines per source address per
+//! MH types, Home Address options without a binding, Binding Errors) is
+//! limited to [`LOG_BURST`] lines of each kind per source address per
 //! [`LOG_INTERVAL`], the rest counted and reported with the next line.
 
 pub mod xfrm;
@@ -59,13 +60,26 @@ pub const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 /// The shortest interval between two Binding Errors (the kernel's REPORTs
 /// are rate-limited too; unknown MH types are not).
 pub const BE_INTERVAL: Duration = Duration::from_millis(100);
-/// Log lines a source address can cause per [`LOG_INTERVAL`].
+/// Log lines of one kind a source address can cause per [`LOG_INTERVAL`].
 pub const LOG_BURST: u32 = 10;
 /// See [`LOG_BURST`].
 pub const LOG_INTERVAL: Duration = Duration::from_secs(60);
-/// Source addresses the log limit tracks one by one (past that they share
-/// one window: daemon::ratelimit).
+/// (Source address, kind of line) pairs the log limit tracks one by one
+/// (past that they share one window: daemon::ratelimit).
 pub const LOG_SOURCES: usize = 1024;
+
+/// What a rate-limited log line is about: each kind has its own budget per
+/// source, so a flood of one kind does not hide the others (a legitimate
+/// mobile node's refused BU, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum LogKind {
+    TestInit,
+    UnknownType,
+    BuDropped,
+    BuRefused,
+    HaoWithoutBinding,
+    BindingError,
+}
 
 /// The cache's limit from `CnMaxBindings`.
 fn max_bindings(config: &Config) -> usize {
@@ -118,7 +132,7 @@ struct Correspondent {
     /// When the last Binding Error went out (they are rate-limited).
     last_be: Option<Instant>,
     /// Log lines per source address.
-    log_limit: RateLimit<Ipv6Addr>,
+    log_limit: RateLimit<(Ipv6Addr, LogKind)>,
 }
 
 impl Correspondent {
@@ -174,8 +188,11 @@ impl Correspondent {
 
     /// `Some(note)` if a log line caused by `source` may be written now
     /// ([`LOG_BURST`]), the note saying how many were suppressed before it.
-    fn may_log(&mut self, source: Ipv6Addr) -> Option<String> {
-        match self.log_limit.check(Instant::now().into_std(), &source) {
+    fn may_log(&mut self, source: Ipv6Addr, kind: LogKind) -> Option<String> {
+        match self
+            .log_limit
+            .check(Instant::now().into_std(), &(source, kind))
+        {
             Admit::Yes { suppressed } => Some(suppressed_note(suppressed)),
             Admit::No => None,
         }
@@ -197,7 +214,7 @@ impl Correspondent {
                 } else {
                     Ipv6Addr::UNSPECIFIED
                 };
-                if let Some(note) = self.may_log(to) {
+                if let Some(note) = self.may_log(to, LogKind::UnknownType) {
                     info!("CN: unknown MH type {t} from {to}{note}");
                 }
                 self.send_binding_error(msg.dst, to, BeStatus::UNRECOGNIZED_MH_TYPE, home)
@@ -230,7 +247,7 @@ impl Correspondent {
                     return;
                 };
                 let reply_name = if name == "HoTI" { "HoT" } else { "CoT" };
-                if let Some(note) = self.may_log(msg.src) {
+                if let Some(note) = self.may_log(msg.src, LogKind::TestInit) {
                     info!(
                         "CN: {name} from {} answered with {reply_name}{note}",
                         msg.src
@@ -267,7 +284,8 @@ impl Correspondent {
         // the refusals' BA lines) are limited per source as sent.
         let note = match outcome {
             CnBuOutcome::Done(..) => Some(String::new()),
-            _ => self.may_log(src),
+            CnBuOutcome::Dropped(_) => self.may_log(src, LogKind::BuDropped),
+            CnBuOutcome::Rejected(_) => self.may_log(src, LogKind::BuRefused),
         };
         match outcome {
             CnBuOutcome::Dropped(reason) => {
@@ -393,7 +411,9 @@ impl Correspondent {
         if self.cache.get(&us, &home).is_some() || us.is_unspecified() {
             return;
         }
-        info!("CN: Home Address option from {coa} for {home} without a binding");
+        if let Some(note) = self.may_log(coa, LogKind::HaoWithoutBinding) {
+            info!("CN: Home Address option from {coa} for {home} without a binding{note}");
+        }
         self.send_binding_error(us, coa, BeStatus::UNKNOWN_BINDING_FOR_HAO, home)
             .await;
     }
@@ -411,7 +431,9 @@ impl Correspondent {
             return;
         }
         self.last_be = Some(now);
-        info!("CN: BE ({status}) to {dst}");
+        if let Some(note) = self.may_log(dst, LogKind::BindingError) {
+            info!("CN: BE ({status}) to {dst}{note}");
+        }
         let be = MhRepr::new(MhMessage::BindingError(BindingError {
             status,
             home_address,

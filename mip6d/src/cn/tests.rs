@@ -60,9 +60,12 @@ fn log_lines_a_source_causes_are_limited_and_counted() {
     let t0 = std::time::Instant::now();
     let mut rl = RateLimit::new(LOG_INTERVAL, LOG_BURST, LOG_SOURCES);
     let src = a("2001:db8:a::5");
-    let lines = (0..1000).filter(|_| rl.check(t0, &src).is_yes()).count();
+    let key = (src, LogKind::TestInit);
+    let lines = (0..1000).filter(|_| rl.check(t0, &key).is_yes()).count();
     assert_eq!(lines, LOG_BURST as usize);
-    match rl.check(t0 + LOG_INTERVAL, &src) {
+    // A flood of test inits does not hide this source's refused BU.
+    assert!(rl.check(t0, &(src, LogKind::BuRefused)).is_yes());
+    match rl.check(t0 + LOG_INTERVAL, &key) {
         Admit::Yes { suppressed } => {
             assert_eq!(
                 suppressed_note(suppressed),
