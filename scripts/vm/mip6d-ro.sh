@@ -16,6 +16,12 @@
 #     and return routability runs again; direct traffic resumes.
 #  5. The MN returns home: home test and a BU with lifetime 0 to the CN, whose
 #     binding and RH2 state go; the CN's ping is answered at home.
+#  5b. SIGHUP with CnMaxBindings 0 on the CN, the MN moves to link B: its BU
+#     to the CN is refused with status 130 (the kernel gets no RH2 state),
+#     traffic keeps going through the HA; the MN returns home.
+#  5c. The router floods the CN with 200 HoTIs and 200 messages of an unknown
+#     MH type: the CN answers them, but logs at most 10 lines of each kind
+#     (HoTI answered, unknown type, BE sent) for that source.
 #  6. SIGTERM on the three daemons: the kernel state of CN and HA, and the MN's
 #     XFRM state and rules (its routes follow the link it is on), equal those
 #     before start.
@@ -176,6 +182,50 @@ states=$(ip -n cn xfrm state)
 if grep -q 'proto route2' <<<"$states"; then vm_die "RH2 state left on the CN: $states"; fi
 vm_ping cn "$HOA" 5 >"$VM_LAB/ping4.txt" || vm_die "CN -> HoA ping at home not answered: $(cat "$VM_LAB/ping4.txt")"
 ok "at home: the CN's RH2 state is gone and its ping is answered: $(grep -o '[0-9]* received' "$VM_LAB/ping4.txt")"
+
+# --- 5b. the CN's binding limit: a new binding gets status 130 ----------------
+# (The deregistered binding's nonce-block entry may draw a 135 first, if the
+# MN's new random sequence number is not above it: the MN then starts over.)
+echo 'CnMaxBindings 0;' >>"$VM_LAB/cn.conf"
+kill -HUP "$(cat "$VM_LAB/cn-d.pid")"
+ok_log cn-d 'reload: CnMaxBindings' 10 "SIGHUP did not change CnMaxBindings on the CN"
+# Waits (bounded) until PATTERN has more lines than COUNT in NAME's log.
+wait_more_lines() {
+  local name=$1 pattern=$2 count=$3 timeout=$4 deadline
+  deadline=$((SECONDS + timeout))
+  until [ "$(grep -cE -- "$pattern" "$VM_LAB/$name.log" || true)" -gt "$count" ]; do
+    [ "$SECONDS" -lt "$deadline" ] || return 1
+    sleep 0.2
+  done
+}
+registered_b="registered: $HOA via 2001:db8:b:|handover completed: .* -> 2001:db8:b:"
+seen=$(grep -cE "$registered_b" "$VM_LAB/mn-d.log" || true)
+vm_mn_move b
+wait_more_lines mn-d "$registered_b" "$seen" 30 || vm_die "the MN did not register from link B again: $(vm_log_of mn-d)"
+vm_spawn cn-ping cn ping -6 -n -i 0.5 "$HOA"
+ok_log cn-d "CN: BU from $HOA .*refused: 130 " 30 "the CN did not refuse the binding past CnMaxBindings"
+ok_log mn-d "route optimisation: BA from $VM_CN_ADDR: status 130" 10 "no BA 130 at the MN"
+vm_stop cn-ping INT 5 || true
+states=$(ip -n cn xfrm state)
+if grep -q 'proto route2' <<<"$states"; then vm_die "RH2 state on the CN past CnMaxBindings: $states"; fi
+before=$(ha_tunnel_packets)
+vm_ping cn "$HOA" 5 >"$VM_LAB/ping6.txt" || vm_die "CN -> HoA ping after the refusal not answered: $(cat "$VM_LAB/ping6.txt")"
+after=$(ha_tunnel_packets)
+[ "$after" -gt "$before" ] || vm_die "after the refusal the ping did not go through the HA's tunnel: $before -> $after packets"
+blocked=$(grep -cE "CN: BU from $HOA .*refused: 135 " "$VM_LAB/cn-d.log" || true)
+ok "past CnMaxBindings: no RH2 state on the CN, ping answered through the HA: $(grep -o '[0-9]* received' "$VM_LAB/ping6.txt"), HA tunnel packets $before -> $after (135s from the nonce-block entry before: $blocked)"
+seen=$(grep -c 'at home on eth-home' "$VM_LAB/mn-d.log" || true)
+vm_mn_move home
+wait_more_lines mn-d 'at home on eth-home' "$seen" 30 || vm_die "the MN did not come home again"
+
+# --- 5c. unauthenticated MH messages: all answered, few logged -----------------
+flood=$(ip netns exec rtr python3 -S "$(dirname "$0")/mip6d-mh-flood.py" "$VM_CN_ADDR" 200) ||
+  vm_die "the MH flood failed: $flood"
+hots=$(sed -nE 's/.*got ([0-9]+) HoT.*/\1/p' <<<"$flood")
+[ "${hots:-0}" -ge 50 ] || vm_die "the CN answered few of the flood's HoTIs: $flood"
+lines=$(grep -cE "(from|to) $VM_RTR_C( |\$)" "$VM_LAB/cn-d.log" || true)
+[ "$lines" -le 30 ] || vm_die "the CN logged $lines lines for the flood's source: $(grep -E "(from|to) $VM_RTR_C( |\$)" "$VM_LAB/cn-d.log" | tail -n 20)"
+ok "MH flood from $VM_RTR_C: $flood; the CN logged $lines lines for it"
 
 # --- 6. SIGTERM restores every node ------------------------------------------
 mip6d_stop mn-d

@@ -13,7 +13,10 @@ use e2e::vm::GuestRun;
 /// counters stay put) and the binding on D-Bus, its refresh within a 16 s lifetime,
 /// the same after a move to link B,
 /// a CN restart (Binding Error status 1, return routability again), the
-/// deregistration at the CN back home, and SIGTERM restoring
+/// deregistration at the CN back home, a BU refused with status 130 once
+/// `CnMaxBindings 0` is loaded by SIGHUP (no RH2 state, traffic through the
+/// HA), a flood of HoTIs and unknown MH types from one address answered but
+/// logged at most 10 times per kind of line, and SIGTERM restoring
 /// the kernel state (the MN's XFRM state and rules: its routes follow its link).
 #[test]
 fn vm_mip6d_route_optimisation() -> Result<()> {
@@ -35,6 +38,8 @@ fn vm_mip6d_route_optimisation() -> Result<()> {
         "mip6d: ok after the handover, ping CN -> HoA answered directly via link B",
         "mip6d: ok after the CN's restart, direct again",
         "mip6d: ok at home: the CN's RH2 state is gone and its ping is answered",
+        "mip6d: ok past CnMaxBindings: no RH2 state on the CN, ping answered through the HA",
+        "mip6d: ok MH flood from 2001:db8:c::1: sent 200 HoTI and 200 MH type 200; got ",
         "mip6d: ok after SIGTERM the kernel state of CN and HA, and the MN's XFRM state and rules, equal those before start",
         "mip6d: all checks passed",
     ])?;

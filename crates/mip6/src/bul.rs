@@ -9,7 +9,10 @@
 //!   `MAX_BINDACK_TIMEOUT` (32 s), and goes on forever unless a resend limit
 //!   is set (an HA learned by DHAAD: `MnMaxHaConsecutiveResends`);
 //! - a BA must echo the last sequence number, except status 135, after which
-//!   the BU is resent with the BA's sequence number + 1;
+//!   the BU is resent with the BA's sequence number + 1: at once, unless the
+//!   outstanding BU was itself such a resend; then the retransmission timer
+//!   sends it (a 135 cannot be matched to a BU, so a forged stream of them
+//!   would otherwise draw one BU each);
 //! - accepted: granted lifetime = min(requested, BA's), counted from when the
 //!   acknowledged BU was sent; refresh at 95 % of it, or at the Binding Refresh
 //!   Advice if that is later (never after expiry);
@@ -125,6 +128,8 @@ struct Pending {
     retransmit_at: Instant,
     timeout: Duration,
     resends: u32,
+    /// Sent at once because of a status 135.
+    answers_135: bool,
 }
 
 /// The binding the home agent has acknowledged.
@@ -314,6 +319,7 @@ impl BulEntry {
             retransmit_at: now + timeout,
             timeout,
             resends,
+            answers_135: false,
         });
         BulEvent::SendBindingUpdate {
             care_of_address,
@@ -385,8 +391,24 @@ impl BulEntry {
             // RFC 6275 §11.7.1: resend with the HA's last accepted number + 1.
             self.last_status = Some(ba.status);
             self.next_sequence = ba.sequence.wrapping_add(1);
-            let timeout = self.initial_timeout();
-            return vec![self.send_with(now, p.care_of_address, p.lifetime_units, timeout, 0)];
+            if p.answers_135 {
+                // At most one immediate resend per BU the timer sent: the
+                // next retransmission carries the new number. The back-off
+                // and the resend count go on, so 135s (which carry no
+                // sequence number of ours) cannot speed the BUs up.
+                return Vec::new();
+            }
+            let ev = self.send_with(
+                now,
+                p.care_of_address,
+                p.lifetime_units,
+                p.timeout,
+                p.resends,
+            );
+            if let Some(next) = self.pending.as_mut() {
+                next.answers_135 = true;
+            }
+            return vec![ev];
         }
         if ba.sequence != p.sequence {
             return Vec::new();

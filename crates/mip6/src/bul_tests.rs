@@ -379,3 +379,35 @@ fn list_dispatches_by_home_address_and_peer() {
         .is_empty());
     assert_eq!(list.len(), 2);
 }
+
+/// An attacker who knows the home and care-of addresses (on path) sends
+/// status-135 BAs, which carry no number of ours to check.
+#[test]
+fn a_stream_of_forged_135s_cannot_make_a_bu_per_ba() {
+    let t0 = Instant::now();
+    let mut e = BulEntry::new(HomeRegistrationConfig::new(hoa(), ha()), 10);
+    let mut bus = e.register(t0, coa_a(), secs(600)).len();
+    // A burst of 100 at once: one immediate resend.
+    for i in 0..100u16 {
+        let forged = ba(BaStatus::SEQUENCE_OUT_OF_WINDOW, 0x6000 + i, 0);
+        bus += e.on_binding_ack(t0, &forged, &[]).len();
+    }
+    assert_eq!(bus, 2, "the BU and one resend");
+    // 100 more, one every 100 ms, with the timer running as a driver does.
+    let mut now = t0;
+    for i in 0..100u16 {
+        now += Duration::from_millis(100);
+        while e.poll_timeout().is_some_and(|t| t <= now) {
+            bus += e.handle_timeout(now).len();
+        }
+        let forged = ba(BaStatus::SEQUENCE_OUT_OF_WINDOW, 0x7000 + i, 0);
+        bus += e.on_binding_ack(now, &forged, &[]).len();
+    }
+    // In 10 s the timer sends at 1.5, 4.5 and 10.5 s (back-off 1.5, 3, 6 s
+    // from each resend): at most one extra BU each.
+    assert!(bus <= 8, "{bus} BUs for 200 forged BAs");
+    // The home agent's real answer to the last BU still registers it.
+    let seq = e.outstanding_sequence().unwrap();
+    let ev = e.on_binding_ack(now, &ba(BaStatus::ACCEPTED, seq, 150), &[]);
+    assert!(matches!(ev[..], [BulEvent::Registered { .. }]), "{ev:?}");
+}

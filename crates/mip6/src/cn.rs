@@ -12,11 +12,15 @@
 //! 3. a nonce index no longer valid: 136, 137 or 138 (without an
 //!    authenticator: there is no Kbm to compute one);
 //! 4. an authenticator that does not verify: dropped silently;
-//! 5. a sequence number not greater than the binding's: 135;
+//! 5. a sequence number not greater than the binding's, or than a
+//!    nonce-block entry's: 135;
 //! 6. `CnBindingPolicySet` / `DoRouteOptimizationCN` says no: 129;
 //! 7. a deregistration (lifetime 0, or care-of = home address) removes the
 //!    binding (128 without one, as UMIP); otherwise the binding is created
-//!    or updated with its lifetime capped at [`MAX_RR_BINDING_LIFETIME`].
+//!    or updated with its lifetime capped at [`MAX_RR_BINDING_LIFETIME`];
+//!    a new one past the cache's limit gets 130 (insufficient resources,
+//!    RFC 6275 §6.1.8): each binding costs kernel XFRM state, and one host
+//!    holding many home addresses could otherwise fill the kernel.
 //!
 //! A Binding Acknowledgement goes back when the A flag asks for one or the
 //! BU is refused, signed with Kbm when it is known.
@@ -24,16 +28,22 @@
 //! A Binding Refresh Request is due [`BRR_BEFORE_EXPIRY`] before a binding
 //! ends ([`CnBindingCache::refresh_requests_due`]).
 //!
-//! Not done (recorded in docs/compat.md): UMIP's "nonce-block" entries
-//! (a deleted binding's home nonce kept until it expires) and the
-//! ICMP-error count.
+//! Replay (RFC 6275 §5.2.8): a binding that goes (deregistered or
+//! expired) while a home nonce that authorised one of its BUs is still
+//! valid leaves a nonce-block entry with its last sequence number until
+//! that nonce expires ([`MAX_NONCE_LIFETIME`], §12), so a recorded older BU
+//! replayed in that time draws 135 instead of making the binding again.
+//! Nonce-block entries count against the limit as bindings do, so their
+//! number is bounded too.
+//!
+//! Not done (recorded in docs/compat.md): the ICMP-error count.
 
 use std::collections::BTreeMap;
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
 use crate::bcache::{care_of_address, is_routable_unicast};
-use crate::consts::{BaStatus, LIFETIME_UNIT_SECS, MAX_RR_BINDING_LIFETIME};
+use crate::consts::{BaStatus, LIFETIME_UNIT_SECS, MAX_NONCE_LIFETIME, MAX_RR_BINDING_LIFETIME};
 use crate::rr::{self, BuTokens, Kbm, Keygen, TokenKind, NONCE_LEN};
 use crate::seq::seq_greater;
 use crate::wire::mh::{
@@ -89,6 +99,9 @@ pub struct CnBinding {
     pub expires: Instant,
     /// A Binding Refresh Request went out for this lifetime.
     pub refresh_requested: bool,
+    /// The last instant a home nonce that authorised one of its BUs is
+    /// valid: its sequence number is kept that long after it goes.
+    pub nonce_valid_until: Instant,
 }
 
 impl CnBinding {
@@ -108,6 +121,18 @@ impl CnBinding {
 pub const BRR_BEFORE_EXPIRY: Duration = Duration::from_secs(2);
 /// See [`BRR_BEFORE_EXPIRY`].
 pub const BRR_IF_USED_WITHIN: Duration = Duration::from_secs(60);
+
+/// Default limit of [`CnBindingCache`] entries (bindings and nonce-block
+/// entries): `CnMaxBindings` in mip6d.conf (docs/compat.md).
+pub const DEFAULT_MAX_BINDINGS: usize = 1024;
+
+/// What is left of a binding whose home nonce may still be replayed: its
+/// last sequence number, until that nonce expires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NonceBlock {
+    sequence: u16,
+    until: Instant,
+}
 
 /// Everything the BU checks look at.
 #[derive(Debug, Clone, Copy)]
@@ -240,16 +265,83 @@ impl CnBuOutcome {
     }
 }
 
-/// The correspondent node's binding cache, keyed by (our address, home address).
-#[derive(Debug, Clone, Default)]
+type Key = (Ipv6Addr, Ipv6Addr);
+
+/// The correspondent node's binding cache, keyed by (our address, home
+/// address), with its nonce-block entries and a limit on both together.
+#[derive(Debug, Clone)]
 pub struct CnBindingCache {
-    entries: BTreeMap<(Ipv6Addr, Ipv6Addr), CnBinding>,
+    entries: BTreeMap<Key, CnBinding>,
+    blocks: BTreeMap<Key, NonceBlock>,
+    max_entries: usize,
+}
+
+impl Default for CnBindingCache {
+    fn default() -> CnBindingCache {
+        CnBindingCache::with_limit(DEFAULT_MAX_BINDINGS)
+    }
 }
 
 impl CnBindingCache {
-    /// An empty cache.
+    /// An empty cache with the default limit ([`DEFAULT_MAX_BINDINGS`]).
     pub fn new() -> CnBindingCache {
         CnBindingCache::default()
+    }
+
+    /// An empty cache holding at most `max_entries` bindings and
+    /// nonce-block entries together.
+    pub fn with_limit(max_entries: usize) -> CnBindingCache {
+        CnBindingCache {
+            entries: BTreeMap::new(),
+            blocks: BTreeMap::new(),
+            max_entries,
+        }
+    }
+
+    /// Changes the limit (a reload). Entries beyond a lowered limit stay
+    /// until they go; only new ones are refused.
+    pub fn set_limit(&mut self, max_entries: usize) {
+        self.max_entries = max_entries;
+    }
+
+    /// Number of nonce-block entries (deleted bindings whose sequence
+    /// number is kept).
+    pub fn nonce_blocks(&self) -> usize {
+        self.blocks.len()
+    }
+
+    /// The sequence number a BU for `key` must exceed: the binding's, or
+    /// a nonce-block entry's while its nonce is valid.
+    fn last_sequence(&self, key: &Key, now: Instant) -> Option<u16> {
+        self.entries.get(key).map(|e| e.sequence).or_else(|| {
+            self.blocks
+                .get(key)
+                .filter(|b| b.until >= now)
+                .map(|b| b.sequence)
+        })
+    }
+
+    /// Keeps what a removed binding needs against replay (module
+    /// documentation).
+    fn block(&mut self, key: Key, sequence: u16, until: Instant, now: Instant) {
+        if until >= now {
+            self.blocks.insert(key, NonceBlock { sequence, until });
+        }
+    }
+
+    /// True if a binding for `key` fits under the limit: it exists, or the
+    /// other entries leave room (expired nonce-block entries are dropped
+    /// first). A key's own nonce-block entry is replaced, so it may come
+    /// back unless the limit was lowered below what is held.
+    fn has_room(&mut self, key: &Key, now: Instant) -> bool {
+        if self.entries.contains_key(key) {
+            return true;
+        }
+        if self.entries.len() + self.blocks.len() >= self.max_entries {
+            self.blocks.retain(|_, b| b.until >= now);
+        }
+        let own = usize::from(self.blocks.contains_key(key));
+        self.entries.len() + self.blocks.len() - own < self.max_entries
     }
 
     /// The binding of `home_address` at our `correspondent` address.
@@ -322,9 +414,9 @@ impl CnBindingCache {
             return CnBuOutcome::Dropped(CnDropReason::BadAuthenticator);
         }
         // 5.
-        if let Some(e) = self.entries.get(&key) {
-            if !seq_greater(bu.sequence, e.sequence) {
-                return reject(BaStatus::SEQUENCE_OUT_OF_WINDOW, e.sequence, Some(kbm));
+        if let Some(last) = self.last_sequence(&key, now) {
+            if !seq_greater(bu.sequence, last) {
+                return reject(BaStatus::SEQUENCE_OUT_OF_WINDOW, last, Some(kbm));
             }
         }
         // 6.
@@ -332,11 +424,17 @@ impl CnBindingCache {
             return reject(BaStatus::ADMIN_PROHIBITED, bu.sequence, Some(kbm));
         }
         let wants_ack = bu.flags.contains(BuFlags::ACK);
+        // The nonce is valid now, so held; the fallback is its longest life.
+        let nonce_valid_until = keygen
+            .nonce_expiry(home_index)
+            .unwrap_or(now + MAX_NONCE_LIFETIME);
         // 7.
         if deregistration {
             let Some(old) = self.entries.remove(&key) else {
                 return reject(BaStatus::REASON_UNSPECIFIED, bu.sequence, Some(kbm));
             };
+            let until = old.nonce_valid_until.max(nonce_valid_until);
+            self.block(key, bu.sequence, until, now);
             let ack = wants_ack
                 .then(|| CnAck::new(ctx, BaStatus::ACCEPTED, bu.sequence, 0, Some(kbm), coa));
             return CnBuOutcome::Done(CnChange::Removed(old), ack);
@@ -346,6 +444,15 @@ impl CnBindingCache {
             .min(MAX_RR_BINDING_LIFETIME.as_secs() as u32);
         let units = lifetime_units(secs);
         let lifetime = Duration::from_secs(u64::from(units) * u64::from(LIFETIME_UNIT_SECS));
+        if !self.has_room(&key, now) {
+            return reject(BaStatus::INSUFFICIENT_RESOURCES, bu.sequence, Some(kbm));
+        }
+        let earlier = match (self.entries.get(&key), self.blocks.get(&key)) {
+            (Some(e), _) => Some(e.nonce_valid_until),
+            (None, Some(b)) => Some(b.until),
+            (None, None) => None,
+        };
+        self.blocks.remove(&key);
         let binding = CnBinding {
             home_address: ctx.home_address,
             care_of_address: coa,
@@ -355,6 +462,8 @@ impl CnBindingCache {
             lifetime,
             expires: now + lifetime,
             refresh_requested: false,
+            // An older BU's nonce may outlive this one's.
+            nonce_valid_until: earlier.map_or(nonce_valid_until, |t| t.max(nonce_valid_until)),
         };
         let previous_coa = self
             .entries
@@ -393,21 +502,31 @@ impl CnBindingCache {
         due
     }
 
-    /// Removes and returns the bindings whose lifetime is over.
+    /// Removes and returns the bindings whose lifetime is over (leaving
+    /// nonce-block entries where their nonces are still valid), and drops
+    /// the nonce-block entries whose nonces expired.
     pub fn expire(&mut self, now: Instant) -> Vec<CnBinding> {
+        self.blocks.retain(|_, b| b.until >= now);
         let gone: Vec<_> = self
             .entries
             .iter()
             .filter(|(_, e)| e.expires <= now)
             .map(|(k, _)| *k)
             .collect();
-        gone.into_iter()
+        let gone: Vec<CnBinding> = gone
+            .into_iter()
             .filter_map(|k| self.entries.remove(&k))
-            .collect()
+            .collect();
+        for b in &gone {
+            let key = (b.correspondent, b.home_address);
+            self.block(key, b.sequence, b.nonce_valid_until, now);
+        }
+        gone
     }
 
     /// Removes and returns every binding (shutdown).
     pub fn drain(&mut self) -> Vec<CnBinding> {
+        self.blocks.clear();
         std::mem::take(&mut self.entries).into_values().collect()
     }
 }

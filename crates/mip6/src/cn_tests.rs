@@ -29,7 +29,12 @@ fn reply(m: Option<MhRepr>) -> TestReply {
 impl Mn {
     /// Runs both tests at `now` against `k`.
     fn tests(k: &mut Keygen, now: Instant, coa: &str) -> Mn {
-        let (hoa, coa, cn) = (a("2001:db8:1::100"), a(coa), a("2001:db8:3::1"));
+        Mn::tests_from(k, now, "2001:db8:1::100", coa)
+    }
+
+    /// The same for another home address.
+    fn tests_from(k: &mut Keygen, now: Instant, hoa: &str, coa: &str) -> Mn {
+        let (hoa, coa, cn) = (a(hoa), a(coa), a("2001:db8:3::1"));
         let hot = reply(answer_test_init(
             k,
             now,
@@ -402,6 +407,9 @@ fn home_registrations_are_refused() {
     assert_eq!(status(&mn.send(&mut c, &k, t0, &home(false), true)), 139);
     assert_eq!(c.drain().len(), 1);
 }
+
+#[path = "cn_attack_tests.rs"]
+mod attacks;
 
 mod properties {
     use super::*;

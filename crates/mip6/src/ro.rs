@@ -50,6 +50,19 @@ impl TestRun {
         }
     }
 
+    /// A run whose first init goes at `at` (by [`TestRun::due`]), then on
+    /// the usual back-off.
+    pub fn start_at(at: Instant, address: Ipv6Addr, cookie: [u8; 8]) -> TestRun {
+        TestRun {
+            cookie,
+            address,
+            retransmit_at: Some(at),
+            backoff: MN_TEST_INIT_DELAY / 2,
+            sent: 0,
+            reply: None,
+        }
+    }
+
     /// True if the init is due again; arms the next (doubled) timeout.
     pub fn due(&mut self, now: Instant) -> bool {
         match self.retransmit_at {
@@ -175,6 +188,9 @@ pub struct RoEntry {
     deregistering: bool,
     /// When the last BU went out.
     bu_sent_at: Option<Instant>,
+    /// Tests restarted by a BA (135–138) since the last binding: when the
+    /// last such run started and how long the next one waits after it.
+    ba_restart: Option<(Instant, Duration)>,
 }
 
 impl RoEntry {
@@ -200,6 +216,7 @@ impl RoEntry {
             config,
             deregistering: false,
             bu_sent_at: None,
+            ba_restart: None,
         };
         let actions = e.retest(now, true, true, cookies);
         (e, actions)
@@ -212,15 +229,39 @@ impl RoEntry {
         care_of: bool,
         cookies: ([u8; 8], [u8; 8]),
     ) -> Vec<RoAction> {
+        self.retest_from(now, now, home, care_of, cookies)
+    }
+
+    /// The tests again, their first inits at `start` (now, or later by the
+    /// timer).
+    fn retest_from(
+        &mut self,
+        now: Instant,
+        start: Instant,
+        home: bool,
+        care_of: bool,
+        cookies: ([u8; 8], [u8; 8]),
+    ) -> Vec<RoAction> {
         let mut out = Vec::new();
+        let run = |address, cookie| {
+            if start > now {
+                TestRun::start_at(start, address, cookie)
+            } else {
+                TestRun::start(now, address, cookie)
+            }
+        };
         if home || self.home.as_ref().and_then(|h| h.token(now)).is_none() {
-            self.home = Some(TestRun::start(now, self.hoa, cookies.0));
-            out.push(RoAction::SendHomeTestInit(cookies.0));
+            self.home = Some(run(self.hoa, cookies.0));
+            if start <= now {
+                out.push(RoAction::SendHomeTestInit(cookies.0));
+            }
         }
         let care_of_needed = care_of || self.care_of.as_ref().and_then(|c| c.token(now)).is_none();
         if care_of_needed && !self.deregistering {
-            self.care_of = Some(TestRun::start(now, self.coa, cookies.1));
-            out.push(RoAction::SendCareOfTestInit(cookies.1));
+            self.care_of = Some(run(self.coa, cookies.1));
+            if start <= now {
+                out.push(RoAction::SendCareOfTestInit(cookies.1));
+            }
         }
         if !matches!(self.phase, RoPhase::Bound { .. }) {
             self.phase = RoPhase::Testing;
@@ -390,6 +431,7 @@ impl RoEntry {
     }
 
     fn bound(&mut self, now: Instant, lifetime: Duration) -> Vec<RoAction> {
+        self.ba_restart = None;
         self.expires = Some(now + lifetime);
         self.phase = RoPhase::Bound {
             refresh_at: Some(now + lifetime * REFRESH_PERCENT / 100),
@@ -423,11 +465,11 @@ impl RoEntry {
             135 if verify(&kbm, &self.coa, &self.cn, mh) => {
                 self.sequence = ba.sequence;
                 self.phase = RoPhase::Testing;
-                self.retest(now, true, true, cookies)
+                self.restart_after_ba(now, true, true, cookies)
             }
-            136 => self.retest(now, true, false, cookies),
-            137 => self.retest(now, false, true, cookies),
-            138 => self.retest(now, true, true, cookies),
+            136 => self.restart_after_ba(now, true, false, cookies),
+            137 => self.restart_after_ba(now, false, true, cookies),
+            138 => self.restart_after_ba(now, true, true, cookies),
             _ => {
                 self.phase = RoPhase::Failed {
                     until: now + CN_RETRY_AFTER,
@@ -436,6 +478,31 @@ impl RoEntry {
                 vec![RoAction::RemoveState]
             }
         }
+    }
+
+    /// The tests again after a BA asked for it. 136–138 cannot carry an
+    /// authenticator (the correspondent has no Kbm for expired nonces), so
+    /// anyone who sees our BU can forge one: the first restart since the
+    /// last binding is immediate, each further one waits for the test
+    /// back-off ([`MN_TEST_INIT_DELAY`] doubling to [`MAX_TEST_INIT_TIMEOUT`])
+    /// after the previous, so forged BAs cannot drive a test-and-BU loop at
+    /// the round-trip rate.
+    fn restart_after_ba(
+        &mut self,
+        now: Instant,
+        home: bool,
+        care_of: bool,
+        cookies: ([u8; 8], [u8; 8]),
+    ) -> Vec<RoAction> {
+        let (start, wait) = match self.ba_restart {
+            None => (now, MN_TEST_INIT_DELAY),
+            Some((last, wait)) => (
+                (last + wait).max(now),
+                (wait * 2).min(MAX_TEST_INIT_TIMEOUT),
+            ),
+        };
+        self.ba_restart = Some((start, wait));
+        self.retest_from(now, start, home, care_of, cookies)
     }
 
     /// True when a Binding Error with status 1 now has crossed our BU: one

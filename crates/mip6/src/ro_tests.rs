@@ -406,4 +406,69 @@ mod with_the_mobile_node {
         assert!(!e.is_done(t));
         assert!(e.is_done(t + CN_RETRY_AFTER));
     }
+
+    /// An attacker who sees each BU answers it at once with a BA 138
+    /// (expired nonces), which cannot be authenticated; the correspondent
+    /// answers the tests.
+    #[test]
+    fn forged_expired_nonce_bas_cannot_drive_a_test_and_bu_loop() {
+        let mut lab = Lab::new();
+        let t0 = lab.t;
+        let c = lab.cookies();
+        let (mut e, mut pending) =
+            RoEntry::start(t0, a(CN), a(HOA), a("2001:db8:a::5"), 1, c, cfg(true));
+        let (mut bus, mut inits, mut steps) = (0, 0, 0u32);
+        // Cookies of our own: a runaway loop must reach the step check.
+        let mut serial = 0u32;
+        let mut cookies = move || {
+            serial += 1;
+            let b = serial.to_be_bytes();
+            (
+                [0, 0, 0, 0, b[0], b[1], b[2], b[3]],
+                [1, 0, 0, 0, b[0], b[1], b[2], b[3]],
+            )
+        };
+        while lab.t < t0 + Duration::from_secs(120) {
+            while let Some(act) = (!pending.is_empty()).then(|| pending.remove(0)) {
+                steps += 1;
+                assert!(steps < 10_000, "{bus} BUs at {:?}", lab.t - t0);
+                let more = match act {
+                    RoAction::SendHomeTestInit(cookie) | RoAction::SendCareOfTestInit(cookie) => {
+                        inits += 1;
+                        let home = matches!(act, RoAction::SendHomeTestInit(_));
+                        let (src, m) = if home {
+                            (e.hoa, MhMessage::HomeTestInit(TestInit { cookie }))
+                        } else {
+                            (e.coa, MhMessage::CareOfTestInit(TestInit { cookie }))
+                        };
+                        let r = reply(answer_test_init(&mut lab.k, lab.t, &src, &m, [9; 8]));
+                        e.on_test_reply(lab.t, home, &r)
+                    }
+                    RoAction::SendBindingUpdate { sequence, .. } => {
+                        bus += 1;
+                        let forged = BindingAck {
+                            status: crate::consts::BaStatus::EXPIRED_NONCES,
+                            flags: crate::wire::mh::BaFlags::default(),
+                            sequence,
+                            lifetime_units: 0,
+                        };
+                        let mh = MhRepr::new(MhMessage::BindingAck(forged))
+                            .emit_without_checksum()
+                            .unwrap();
+                        e.on_ba(lab.t, &forged, &mh, cookies())
+                    }
+                    RoAction::Bound(_) | RoAction::RemoveState => Vec::new(),
+                };
+                pending.extend(more);
+            }
+            let Some(next) = e.next_deadline() else { break };
+            lab.t = next.max(lab.t);
+            pending = e.on_timer(lab.t, cookies());
+        }
+        // BUs at 0 s (the first, then one immediate restart), then restarts
+        // 5, 10, 20, 32, 32 s apart: at 5, 15, 35, 67, 99 s.
+        assert!(bus <= 8, "{bus} BUs in 120 s");
+        assert!(inits <= 2 * bus, "{inits} inits for {bus} BUs");
+        assert!(!matches!(e.phase, RoPhase::Bound { .. }));
+    }
 }

@@ -201,6 +201,12 @@ impl NonceTable {
         (n.index == index && now.saturating_duration_since(n.born) <= MAX_NONCE_LIFETIME)
             .then_some(n.value)
     }
+
+    /// When the nonce with this index stops being accepted, if it is held.
+    pub fn expiry(&self, index: u16) -> Option<Instant> {
+        let n = self.slots[usize::from(index) % NONCE_SLOTS]?;
+        (n.index == index).then(|| n.born + MAX_NONCE_LIFETIME)
+    }
 }
 
 /// The correspondent node's keys: `Kcn` and the nonces, answering the tests.
@@ -243,6 +249,13 @@ impl Keygen {
     ) -> (u16, Token) {
         let (index, nonce) = self.nonces.current(now, fresh);
         (index, keygen_token(&self.kcn, address, &nonce, kind))
+    }
+
+    /// The last instant a BU naming this nonce index can pass
+    /// [`Keygen::bu_tokens`] (the nonce's [`MAX_NONCE_LIFETIME`] end), if
+    /// the index is held.
+    pub fn nonce_expiry(&self, index: u16) -> Option<Instant> {
+        self.nonces.expiry(index)
     }
 
     /// Regenerates the tokens a BU's Nonce Indices name and derives Kbm

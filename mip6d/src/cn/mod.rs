@@ -19,6 +19,14 @@
 //!
 //! The binding cache goes to D-Bus (`org.umip_rs.Mip6d1.Correspondent`) at
 //! most once per [`PUBLISH_EVERY`], when it changed.
+//!
+//! It holds at most `CnMaxBindings` bindings and nonce-block entries (each
+//! binding is kernel XFRM state); past that a new binding gets BA status 130
+//! ([`mip6::cn`], docs/compat.md). What unauthenticated packets make it log
+//! (test inits answered, BUs dropped or refused, the refusals' BAs, unknown
+//! MH types, Home Address options without a binding, Binding Errors) is
+//! limited to [`LOG_BURST`] lines of each kind per source address per
+//! [`LOG_INTERVAL`], the rest counted and reported with the next line.
 
 pub mod xfrm;
 
@@ -26,6 +34,7 @@ use std::collections::HashMap;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
+use daemon::ratelimit::{Admit, RateLimit};
 use mip6::cn::{
     answer_test_init, CnBinding, CnBindingCache, CnBuContext, CnBuOutcome, CnChange,
     BRR_IF_USED_WITHIN,
@@ -51,6 +60,40 @@ pub const PUBLISH_EVERY: Duration = Duration::from_secs(1);
 /// The shortest interval between two Binding Errors (the kernel's REPORTs
 /// are rate-limited too; unknown MH types are not).
 pub const BE_INTERVAL: Duration = Duration::from_millis(100);
+/// Log lines of one kind a source address can cause per [`LOG_INTERVAL`].
+pub const LOG_BURST: u32 = 10;
+/// See [`LOG_BURST`].
+pub const LOG_INTERVAL: Duration = Duration::from_secs(60);
+/// (Source address, kind of line) pairs the log limit tracks one by one
+/// (past that they share one window: daemon::ratelimit).
+pub const LOG_SOURCES: usize = 1024;
+
+/// What a rate-limited log line is about: each kind has its own budget per
+/// source, so a flood of one kind does not hide the others (a legitimate
+/// mobile node's refused BU, say).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum LogKind {
+    TestInit,
+    UnknownType,
+    BuDropped,
+    BuRefused,
+    HaoWithoutBinding,
+    BindingError,
+}
+
+/// The cache's limit from `CnMaxBindings`.
+fn max_bindings(config: &Config) -> usize {
+    usize::try_from(config.cn_max_bindings).unwrap_or(usize::MAX)
+}
+
+/// The end of a rate-limited log line: how many were left out before it.
+fn suppressed_note(suppressed: u64) -> String {
+    if suppressed == 0 {
+        String::new()
+    } else {
+        format!(" ({suppressed} more from this source suppressed)")
+    }
+}
 
 /// `CnBindingPolicySet` for this peer and our address (an entry whose local
 /// address is `::` or ours; the first that matches), else
@@ -88,6 +131,8 @@ struct Correspondent {
     reports: Option<XfrmEvents>,
     /// When the last Binding Error went out (they are rate-limited).
     last_be: Option<Instant>,
+    /// Log lines per source address.
+    log_limit: RateLimit<(Ipv6Addr, LogKind)>,
 }
 
 impl Correspondent {
@@ -124,19 +169,33 @@ impl Correspondent {
             }
         };
         let first_index = u16::from_be_bytes(random());
+        let limit = max_bindings(&config);
         Ok(Correspondent {
             config,
             role,
             kernel,
             mh,
             keygen: Keygen::new(kcn, first_index),
-            cache: CnBindingCache::new(),
+            cache: CnBindingCache::with_limit(limit),
             objects: HashMap::new(),
             publisher,
             publish_at: None,
             reports,
             last_be: None,
+            log_limit: RateLimit::new(LOG_INTERVAL, LOG_BURST, LOG_SOURCES),
         })
+    }
+
+    /// `Some(note)` if a log line caused by `source` may be written now
+    /// ([`LOG_BURST`]), the note saying how many were suppressed before it.
+    fn may_log(&mut self, source: Ipv6Addr, kind: LogKind) -> Option<String> {
+        match self
+            .log_limit
+            .check(Instant::now().into_std(), &(source, kind))
+        {
+            Admit::Yes { suppressed } => Some(suppressed_note(suppressed)),
+            Admit::No => None,
+        }
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -155,7 +214,9 @@ impl Correspondent {
                 } else {
                     Ipv6Addr::UNSPECIFIED
                 };
-                info!("CN: unknown MH type {t} from {to}");
+                if let Some(note) = self.may_log(to, LogKind::UnknownType) {
+                    info!("CN: unknown MH type {t} from {to}{note}");
+                }
                 self.send_binding_error(msg.dst, to, BeStatus::UNRECOGNIZED_MH_TYPE, home)
                     .await;
                 return;
@@ -186,7 +247,12 @@ impl Correspondent {
                     return;
                 };
                 let reply_name = if name == "HoTI" { "HoT" } else { "CoT" };
-                info!("CN: {name} from {} answered with {reply_name}", msg.src);
+                if let Some(note) = self.may_log(msg.src, LogKind::TestInit) {
+                    info!(
+                        "CN: {name} from {} answered with {reply_name}{note}",
+                        msg.src
+                    );
+                }
                 self.send(msg.dst, msg.src, &reply).await;
             }
             MhMessage::BindingUpdate(bu) => {
@@ -214,12 +280,26 @@ impl Correspondent {
     }
 
     async fn apply(&mut self, outcome: &CnBuOutcome, seq: u16, hoa: Ipv6Addr, src: Ipv6Addr) {
+        // Drops and refusals are what anyone can cause: their lines (and
+        // the refusals' BA lines) are limited per source as sent.
+        let note = match outcome {
+            CnBuOutcome::Done(..) => Some(String::new()),
+            CnBuOutcome::Dropped(_) => self.may_log(src, LogKind::BuDropped),
+            CnBuOutcome::Rejected(_) => self.may_log(src, LogKind::BuRefused),
+        };
         match outcome {
             CnBuOutcome::Dropped(reason) => {
-                info!("CN: BU from {hoa} (from {src}, seq {seq}) dropped: {reason:?}");
+                if let Some(note) = &note {
+                    info!("CN: BU from {hoa} (from {src}, seq {seq}) dropped: {reason:?}{note}");
+                }
             }
             CnBuOutcome::Rejected(ack) => {
-                info!("CN: BU from {hoa} (seq {seq}) refused: {}", ack.status);
+                if let Some(note) = &note {
+                    info!(
+                        "CN: BU from {hoa} (from {src}, seq {seq}) refused: {}{note}",
+                        ack.status
+                    );
+                }
             }
             CnBuOutcome::Done(
                 CnChange::Installed {
@@ -258,10 +338,12 @@ impl Correspondent {
                     return;
                 }
             };
-            info!(
-                "CN: BA ({}) to {} via {}",
-                ack.status, ack.home_address, ack.care_of_address
-            );
+            if note.is_some() {
+                info!(
+                    "CN: BA ({}) to {} via {}",
+                    ack.status, ack.home_address, ack.care_of_address
+                );
+            }
             if let Err(e) = self
                 .mh
                 .send(ack.correspondent, ack.home_address, 0, ack.via(), &bytes)
@@ -329,7 +411,9 @@ impl Correspondent {
         if self.cache.get(&us, &home).is_some() || us.is_unspecified() {
             return;
         }
-        info!("CN: Home Address option from {coa} for {home} without a binding");
+        if let Some(note) = self.may_log(coa, LogKind::HaoWithoutBinding) {
+            info!("CN: Home Address option from {coa} for {home} without a binding{note}");
+        }
         self.send_binding_error(us, coa, BeStatus::UNKNOWN_BINDING_FOR_HAO, home)
             .await;
     }
@@ -347,7 +431,9 @@ impl Correspondent {
             return;
         }
         self.last_be = Some(now);
-        info!("CN: BE ({status}) to {dst}");
+        if let Some(note) = self.may_log(dst, LogKind::BindingError) {
+            info!("CN: BE ({status}) to {dst}{note}");
+        }
         let be = MhRepr::new(MhMessage::BindingError(BindingError {
             status,
             home_address,
@@ -458,7 +544,10 @@ impl Correspondent {
                 biased;
                 c = control.recv() => match reload(&self.config, c) {
                     None => break,
-                    Some(Some(new)) => self.config = new,
+                    Some(Some(new)) => {
+                        self.cache.set_limit(max_bindings(&new));
+                        self.config = new;
+                    }
                     Some(None) => {}
                 },
                 r = self.mh.recv() => match r {
@@ -549,36 +638,4 @@ impl Companion {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::model::CnBindingPolicy;
-
-    fn a(s: &str) -> Ipv6Addr {
-        s.parse().unwrap_or(Ipv6Addr::UNSPECIFIED)
-    }
-
-    #[test]
-    fn policy_set_overrides_the_default_per_peer_and_local_address() {
-        let mut c = Config::default();
-        let (mn, us, other) = (a("2001:db8:1::100"), a("2001:db8:3::1"), a("2001:db8:3::2"));
-        assert!(c.do_route_optimization_cn, "UMIP's default");
-        assert!(binding_allowed(&c, mn, us));
-        c.cn_binding_policy = vec![
-            CnBindingPolicy {
-                peer: mn,
-                local: us,
-                allow: false,
-            },
-            CnBindingPolicy {
-                peer: mn,
-                local: Ipv6Addr::UNSPECIFIED,
-                allow: true,
-            },
-        ];
-        assert!(!binding_allowed(&c, mn, us));
-        assert!(binding_allowed(&c, mn, other));
-        c.do_route_optimization_cn = false;
-        assert!(!binding_allowed(&c, a("2001:db8:1::200"), us));
-        assert!(binding_allowed(&c, mn, other));
-    }
-}
+mod tests;

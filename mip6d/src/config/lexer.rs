@@ -22,6 +22,7 @@ pub const KEYWORDS: &[&str] = &[
     "DebugLevel",
     "DebugLogFile",
     "DoRouteOptimizationCN",
+    "CnMaxBindings",
     "DoRouteOptimizationMN",
     "NonVolatileBindingCache",
     "SendMobPfxSols",

@@ -25,6 +25,8 @@ pub const DEFAULT_MN_IF_PREFERENCE: u8 = 10;
 pub const IF_NAME_MAX: usize = 15;
 /// BA status "Administratively prohibited", what `deny` means in ACLs.
 pub const BA_STATUS_PROHIBITED: u8 = 129;
+/// `CnMaxBindings` default (docs/compat.md).
+pub const DEFAULT_CN_MAX_BINDINGS: u32 = mip6::cn::DEFAULT_MAX_BINDINGS as u32;
 
 /// `NodeConfig` / `IfType` / `-C -H -M`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -322,6 +324,10 @@ pub struct Config {
     pub debug_log_file: Option<String>,
     /// `DoRouteOptimizationCN`: accept bindings from MNs by default.
     pub do_route_optimization_cn: bool,
+    /// `CnMaxBindings` (our addition): route optimisation bindings and
+    /// nonce-block entries the correspondent node holds; a new binding past
+    /// it gets BA status 130.
+    pub cn_max_bindings: u32,
     /// `NonVolatileBindingCache` (documented as ignored).
     pub non_volatile_binding_cache: bool,
     /// `UseMnHaIPsec`: protect MN–HA signalling with IPsec (default enabled).
@@ -406,6 +412,7 @@ impl Default for Config {
             debug_level: 0,
             debug_log_file: None,
             do_route_optimization_cn: true,
+            cn_max_bindings: DEFAULT_CN_MAX_BINDINGS,
             non_volatile_binding_cache: false,
             use_mn_ha_ipsec: true,
             key_mng_mob_capability: false,

@@ -90,6 +90,7 @@ fn bool_keyword<'c>(c: &'c mut Config, kw: &str) -> Option<&'c mut bool> {
 
 fn number_keyword<'c>(c: &'c mut Config, kw: &str) -> Option<&'c mut u32> {
     Some(match kw {
+        "CnMaxBindings" => &mut c.cn_max_bindings,
         "MaxMobPfxAdvInterval" => &mut c.max_mob_pfx_adv_interval,
         "MinMobPfxAdvInterval" => &mut c.min_mob_pfx_adv_interval,
         "HaMaxBindingLife" => &mut c.ha_max_binding_life,

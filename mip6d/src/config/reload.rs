@@ -133,6 +133,7 @@ pub fn merge(running: &Config, new: &Config) -> Result<(Config, Vec<Change>), Re
         NewBindings
     );
     field!("CnBindingPolicySet", cn_binding_policy, NotChangeable);
+    field!("CnMaxBindings", cn_max_bindings, NewBindings);
     field!(
         "NonVolatileBindingCache",
         non_volatile_binding_cache,

@@ -78,6 +78,7 @@ pub fn show_umip(c: &Config, config_file: &str) -> Vec<String> {
             on_off(c.do_route_optimization_cn)
         ),
         // Not printed by UMIP 1.0.
+        format!("CnMaxBindings = {}", c.cn_max_bindings),
         format!("MnResetDhaadAtHome = {}", on_off(c.mn_reset_dhaad_at_home)),
         format!("MnFlushAllAtHome = {}", on_off(c.mn_flush_all_at_home)),
         format!(
@@ -296,6 +297,7 @@ pub fn to_legacy(c: &Config) -> String {
         let _ = writeln!(out, "{k} {};", on_off(b));
     }
     let numbers = [
+        ("CnMaxBindings", c.cn_max_bindings),
         ("MaxMobPfxAdvInterval", c.max_mob_pfx_adv_interval),
         ("MinMobPfxAdvInterval", c.min_mob_pfx_adv_interval),
         ("HaMaxBindingLife", c.ha_max_binding_life),
