@@ -127,7 +127,8 @@ pub fn valid_iface(name: &str) -> bool {
 }
 
 /// Encodes `ev` as a whole frame. `ev` must pass [`check`] for the runner
-/// to accept it; an over-long name is cut so the frame stays well-formed.
+/// to accept it (a name over 255 bytes is cut, so the frame stays
+/// well-formed).
 pub fn encode(ev: &HookEvent) -> Vec<u8> {
     let mut body = Vec::with_capacity(MAX_BODY);
     body.push(match ev.state {
@@ -140,8 +141,8 @@ pub fn encode(ev: &HookEvent) -> Vec<u8> {
         OldState::Down => 2,
     });
     body.extend_from_slice(&ev.ifindex.to_be_bytes());
-    let name = &ev.iface.as_bytes()[..ev.iface.len().min(MAX_IFACE)];
-    // At most 15: fits.
+    // Cut to what the length byte holds; the runner refuses more than 15.
+    let name = &ev.iface.as_bytes()[..ev.iface.len().min(usize::from(u8::MAX))];
     body.push(name.len() as u8);
     body.extend_from_slice(name);
     let flags = if ev.current.is_some() { HAS_CURRENT } else { 0 }
@@ -154,7 +155,7 @@ pub fn encode(ev: &HookEvent) -> Vec<u8> {
     }
     let mut frame = Vec::with_capacity(HEADER_LEN + body.len());
     frame.extend_from_slice(&[VERSION, KIND_RUN]);
-    // At most MAX_BODY (< 2^16).
+    // At most 1+1+4+1+255+1+72 bytes: fits.
     frame.extend_from_slice(&(body.len() as u16).to_be_bytes());
     frame.extend_from_slice(&body);
     frame
