@@ -246,7 +246,7 @@ fn run(cli: &Cli) -> i32 {
     //   (docs/compat.md, "Protocol"). Not for the UDP socket buffers either:
     //   SO_RCVBUF/SO_SNDBUF need none (the kernel caps them at rmem_max).
     // - CAP_NET_BIND_SERVICE only for a BindPort below 1024, bound later.
-    // Checked by tests/tests/client.rs::daemon_and_hook_runner_keep_only_their_capabilities.
+    // Checked by miredo/tests/privsep.rs::daemon_and_hook_runner_keep_only_their_capabilities.
     let mut keep = vec![Capability::CAP_NET_ADMIN];
     if conf.bind_port != 0 && conf.bind_port < 1024 {
         keep.push(Capability::CAP_NET_BIND_SERVICE);
@@ -388,6 +388,13 @@ async fn client_round(
         }
     };
     let tun = setup.tun.clone();
+    if !crate::hook::request::valid_iface(tun.name()) {
+        warn!(
+            "interface name {:?}: the hook runner refuses it (letters, digits, '.', '_' \
+             and '-' only, no leading '-'), so the client hook script will not run",
+            tun.name()
+        );
+    }
     let sink = ClientSink::new(
         setup.tun.name().to_owned(),
         setup.tun.index(),

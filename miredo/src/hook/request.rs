@@ -371,6 +371,19 @@ mod tests {
         }
     }
 
+    #[test]
+    fn fuzz_seeds_are_valid_requests() {
+        // The seeds of fuzz/corpus/hook_request must follow the format.
+        for seed in [
+            &include_bytes!("../../../fuzz/corpus/hook_request/up-first")[..],
+            &include_bytes!("../../../fuzz/corpus/hook_request/up-change")[..],
+            &include_bytes!("../../../fuzz/corpus/hook_request/destroy-stale-old")[..],
+        ] {
+            let ev = decode(seed).expect("seed decodes");
+            assert_eq!(encode(&ev), seed);
+        }
+    }
+
     fn with(f: impl FnOnce(&mut HookEvent)) -> Result<HookEvent, RequestError> {
         let mut ev = events()[0].clone();
         f(&mut ev);
