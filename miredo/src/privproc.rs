@@ -13,7 +13,8 @@
 //!   what a Teredo client produces, and `IFACE` must name interface `IFINDEX` now
 //!   (miredo's privproc looks the name up from the index too). The runner builds
 //!   the environment itself ([`HookEvent::env`]), so none can be smuggled in. A
-//!   refused request is logged and answered [`STATUS_REFUSED`]; nothing runs;
+//!   refused request is logged (at most 20 lines a minute) and answered
+//!   [`STATUS_REFUSED`]; nothing runs;
 //! - the runner and every hook keep **only `CAP_NET_ADMIN`** (bounding, permitted
 //!   and effective sets): uid 0 with that is what `ip` needs to configure the
 //!   interface, and an exec cannot regain anything else.
@@ -26,9 +27,11 @@
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use daemon::privileges::Capability;
+use daemon::ratelimit::{Admit, RateLimit};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::hook::request::{self, Header, RequestError, HEADER_LEN, STATUS_REFUSED};
@@ -190,8 +193,24 @@ fn check_interface(ev: &HookEvent) -> Result<(), String> {
     }
 }
 
+/// Refusal log lines per minute: a compromised daemon must not flood the log.
+const REFUSALS_LOGGED: u32 = 20;
+
+/// Logs a refusal (rate-limited) and gives the status to answer.
+fn refuse(limit: &mut RateLimit<()>, why: &dyn std::fmt::Display) -> i32 {
+    if let Admit::Yes { suppressed } = limit.check(Instant::now(), &()) {
+        if suppressed > 0 {
+            tracing::error!("hook runner: request refused: {why} (and {suppressed} more)");
+        } else {
+            tracing::error!("hook runner: request refused: {why}");
+        }
+    }
+    STATUS_REFUSED
+}
+
 /// The runner's loop; returns its exit code.
 fn serve(mut stream: UnixStream, hook: &Path, confined: bool) -> i32 {
+    let mut limit = RateLimit::new(Duration::from_secs(60), REFUSALS_LOGGED, 1);
     loop {
         let status = match read_request(&mut stream) {
             Ok(None) => return 0,
@@ -199,15 +218,9 @@ fn serve(mut stream: UnixStream, hook: &Path, confined: bool) -> i32 {
                 tracing::error!("hook runner: reading a request: {e}");
                 return 1;
             }
-            Ok(Some(Err(e))) => {
-                tracing::error!("hook runner: request refused: {e}");
-                STATUS_REFUSED
-            }
+            Ok(Some(Err(e))) => refuse(&mut limit, &e),
             Ok(Some(Ok(ev))) => match check_interface(&ev) {
-                Err(e) => {
-                    tracing::error!("hook runner: request refused: {e}");
-                    STATUS_REFUSED
-                }
+                Err(e) => refuse(&mut limit, &e),
                 Ok(()) if !confined => STATUS_REFUSED,
                 Ok(()) => crate::hook::run_script(hook, &ev.env()),
             },

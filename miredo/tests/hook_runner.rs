@@ -202,6 +202,17 @@ fn helper_runner() {
             drop(stream);
             nix::sys::wait::waitpid(pid, None).unwrap();
         }
+        "flood" => {
+            let (mut stream, pid) = fork_runner(helper_config(&dir)).unwrap();
+            let mut bad = request::encode(&good_event());
+            bad[0] = 0;
+            let refused = (0..100)
+                .filter(|_| ask(&mut stream, &bad) == STATUS_REFUSED)
+                .count();
+            println!("REPORT refused {refused}");
+            drop(stream);
+            nix::sys::wait::waitpid(pid, None).unwrap();
+        }
         "pidfile-ours" | "pidfile-other" => {
             let pid = if mode == "pidfile-ours" {
                 std::process::id()
@@ -351,5 +362,22 @@ fn pidfile_is_removed_only_while_it_holds_the_daemons_pid() {
     );
     run_helper("pidfile-ours", &dir);
     assert!(!dir.join("pid").exists(), "the daemon's pidfile was left");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_flood_of_forged_requests_is_refused_with_a_bounded_log() {
+    require_root();
+    let dir = tempdir("hook-runner-flood");
+    let marker = dir.join("ran");
+    write_script(
+        &dir.join("hook"),
+        &format!("/usr/bin/touch {}", marker.display()),
+    );
+    let (r, log) = run_helper("flood", &dir);
+    assert_eq!(r["refused"], "100");
+    let lines = log.matches("request refused").count();
+    assert_eq!(lines, 20, "refusals logged:\n{log}");
+    assert!(!marker.exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
