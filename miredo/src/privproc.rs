@@ -1,65 +1,101 @@
-//! The privileged hook runner (miredo's `miredo-privproc`).
+//! The root hook runner (miredo's `miredo-privproc`).
 //!
 //! The daemon drops to an unprivileged user, but the client-hook script expects
-//! to run as full root (Debian's calls `ip`; others may do more). So before the
-//! drop, the daemon forks this small helper: it stays root, reads one request per
-//! hook call from a socket pair — the hook's complete environment — runs the
-//! script with exactly that environment, and answers with its exit status. It
-//! ends when the socket closes, that is when the daemon exits, and then removes
-//! the pidfile: the daemon itself, no longer root, may not unlink it.
+//! uid 0 (Debian's calls `ip`). So before the drop, the daemon forks this small
+//! helper. It is the boundary between the network-facing daemon, which must be
+//! assumed compromised, and root:
 //!
-//! Frames on the socket: a request is `u32 count` then `count` strings, each a
-//! `u32 len` and `len` bytes, big-endian: first the script's path, then the
-//! environment as `NAME=value`; the answer is an `i32` status (the exit code, or
-//! −1 if the script could not run or was killed). The path travels with each
-//! request so a reload can change it.
+//! - the **script** is fixed when the runner starts ([`RunnerConfig::hook`]:
+//!   `--client-hook`, `ClientHook` or `/etc/miredo/client-hook`); no request can
+//!   name another, and a reload does not change it (`docs/compat.md`);
+//! - a **request** is one event in typed fields ([`crate::hook::request`]), checked
+//!   before anything runs: the interface name, index, addresses and MTUs must be
+//!   what a Teredo client produces, and `IFACE` must name interface `IFINDEX` now
+//!   (miredo's privproc looks the name up from the index too). The runner builds
+//!   the environment itself ([`HookEvent::env`]), so none can be smuggled in. A
+//!   refused request is logged (at most 20 lines a minute) and answered
+//!   [`STATUS_REFUSED`]; nothing runs;
+//! - the runner and every hook keep **only `CAP_NET_ADMIN`** (bounding, permitted
+//!   and effective sets): uid 0 with that is what `ip` needs to configure the
+//!   interface, and an exec cannot regain anything else.
+//!
+//! It answers each request with the hook's status word and ends when the socket
+//! closes, that is when the daemon exits; it then removes the pidfile if it still
+//! holds the daemon's PID (the daemon, no longer root, may not unlink it, and a new
+//! instance may own the path by then).
 
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
+use daemon::privileges::Capability;
+use daemon::ratelimit::{Admit, RateLimit};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Upper bound on one request, to refuse garbage rather than allocate it.
-const MAX_REQUEST: usize = 64 * 1024;
+use crate::hook::request::{self, Header, RequestError, HEADER_LEN, STATUS_REFUSED};
+use crate::hook::HookEvent;
 
-/// The daemon's end of the helper.
+/// The only capability the runner and its hooks keep.
+pub const RUNNER_CAPS: &[Capability] = &[Capability::CAP_NET_ADMIN];
+
+/// What the runner is told once, at start-up, by the still-root daemon.
+#[derive(Debug, Clone)]
+pub struct RunnerConfig {
+    /// The hook script, for the runner's whole life.
+    pub hook: PathBuf,
+    /// Removed at exit if it still holds `daemon_pid`.
+    pub pidfile: Option<PathBuf>,
+    /// The daemon's PID (the one in the pidfile).
+    pub daemon_pid: u32,
+}
+
+/// The daemon's end of the runner.
 pub struct PrivProc {
     stream: tokio::sync::Mutex<Option<tokio::net::UnixStream>>,
     std_stream: std::sync::Mutex<Option<UnixStream>>,
     child: nix::unistd::Pid,
+    hook: PathBuf,
+}
+
+/// Forks the runner and returns the daemon's end of its socket and its PID.
+/// Must be called while single-threaded (no runtime yet, no other thread) and
+/// still root. [`PrivProc::spawn`] wraps it; tests use it to speak the protocol
+/// directly, as a compromised daemon would.
+pub fn fork_runner(cfg: RunnerConfig) -> Result<(UnixStream, nix::unistd::Pid)> {
+    let (ours, theirs) = UnixStream::pair().context("socketpair for the hook runner")?;
+    // SAFETY: the process is single-threaded at this point (documented
+    // precondition), so the child may run arbitrary code after fork.
+    match unsafe { nix::unistd::fork() }.context("fork of the hook runner")? {
+        nix::unistd::ForkResult::Child => {
+            drop(ours);
+            std::process::exit(runner_main(theirs, &cfg));
+        }
+        nix::unistd::ForkResult::Parent { child } => Ok((ours, child)),
+    }
 }
 
 impl PrivProc {
-    /// Forks the helper. Must be called before any thread is started (no tokio
-    /// runtime yet) and while still root.
-    pub fn spawn(pidfile: Option<PathBuf>) -> Result<PrivProc> {
-        let (ours, theirs) = UnixStream::pair().context("socketpair for the hook runner")?;
-        // SAFETY: the process is single-threaded at this point (documented
-        // precondition), so the child may run arbitrary code after fork.
-        match unsafe { nix::unistd::fork() }.context("fork of the hook runner")? {
-            nix::unistd::ForkResult::Child => {
-                drop(ours);
-                let code = serve(theirs);
-                if let Some(p) = pidfile {
-                    let _ = std::fs::remove_file(p);
-                }
-                std::process::exit(code);
-            }
-            nix::unistd::ForkResult::Parent { child } => {
-                drop(theirs);
-                Ok(PrivProc {
-                    stream: tokio::sync::Mutex::new(None),
-                    std_stream: std::sync::Mutex::new(Some(ours)),
-                    child,
-                })
-            }
-        }
+    /// Forks the runner (see [`fork_runner`] for the preconditions).
+    pub fn spawn(cfg: RunnerConfig) -> Result<PrivProc> {
+        let hook = cfg.hook.clone();
+        let (ours, child) = fork_runner(cfg)?;
+        Ok(PrivProc {
+            stream: tokio::sync::Mutex::new(None),
+            std_stream: std::sync::Mutex::new(Some(ours)),
+            child,
+            hook,
+        })
     }
 
-    /// Runs the hook with `env` and waits for it. Call from within the runtime.
-    pub async fn run(&self, script: &Path, env: &[(String, String)]) -> Result<i32> {
+    /// The script the runner runs (fixed at start-up).
+    pub fn hook_path(&self) -> &Path {
+        &self.hook
+    }
+
+    /// Runs the hook for `ev` and waits for it. Call from within the runtime.
+    pub async fn run(&self, ev: &HookEvent) -> Result<i32> {
         let mut guard = self.stream.lock().await;
         if guard.is_none() {
             let std = self
@@ -72,8 +108,11 @@ impl PrivProc {
             *guard = Some(tokio::net::UnixStream::from_std(std)?);
         }
         let stream = guard.as_mut().context("hook runner closed")?;
-        stream.write_all(&encode(script, env)).await?;
+        stream.write_all(&request::encode(ev)).await?;
         let status = stream.read_i32().await.context("hook runner died")?;
+        if status == STATUS_REFUSED {
+            anyhow::bail!("the hook runner refused the request (see its log)");
+        }
         Ok(status)
     }
 
@@ -88,64 +127,104 @@ impl PrivProc {
     }
 }
 
-fn encode(script: &Path, env: &[(String, String)]) -> Vec<u8> {
-    let mut strings = vec![script.display().to_string()];
-    strings.extend(env.iter().map(|(k, v)| format!("{k}={v}")));
-    let mut buf = Vec::new();
-    buf.extend_from_slice(&(strings.len() as u32).to_be_bytes());
-    for s in strings {
-        buf.extend_from_slice(&(s.len() as u32).to_be_bytes());
-        buf.extend_from_slice(s.as_bytes());
+/// The runner process: confine, serve, clean up. Returns its exit code.
+fn runner_main(stream: UnixStream, cfg: &RunnerConfig) -> i32 {
+    // Confinement failing means hooks would run with more than they need:
+    // refuse every request instead (the daemon keeps running; the pidfile
+    // is still cleaned up).
+    let confined = match daemon::privileges::confine_root(RUNNER_CAPS) {
+        Ok(()) => true,
+        Err(e) => {
+            tracing::error!("hook runner: cannot restrict capabilities, no hook will run: {e}");
+            false
+        }
+    };
+    let code = serve(stream, &cfg.hook, confined);
+    if let Some(p) = &cfg.pidfile {
+        remove_pidfile_if_ours(p, cfg.daemon_pid);
     }
-    buf
+    code
 }
 
-/// A decoded request: script path and environment.
-type Request = (PathBuf, Vec<(String, String)>);
-
-fn read_request(stream: &mut UnixStream) -> io::Result<Request> {
-    let mut word = [0u8; 4];
-    stream.read_exact(&mut word)?;
-    let count = u32::from_be_bytes(word) as usize;
-    let mut script = None;
-    let mut env = Vec::new();
-    let mut total = 0usize;
-    for _ in 0..count {
-        stream.read_exact(&mut word)?;
-        let len = u32::from_be_bytes(word) as usize;
-        total = total.saturating_add(len);
-        if total > MAX_REQUEST {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                "request too large",
-            ));
+/// Removes `path` only if it holds `pid`: after a restart the path may already be
+/// a new instance's.
+pub fn remove_pidfile_if_ours(path: &Path, pid: u32) {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim() == pid.to_string() => {
+            let _ = std::fs::remove_file(path);
         }
-        let mut kv = vec![0u8; len];
-        stream.read_exact(&mut kv)?;
-        let kv = String::from_utf8(kv)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8"))?;
-        if script.is_none() {
-            script = Some(PathBuf::from(kv));
-            continue;
-        }
-        let (k, v) = kv
-            .split_once('=')
-            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no '='"))?;
-        env.push((k.to_owned(), v.to_owned()));
+        Ok(_) => tracing::info!(
+            "{}: holds another PID than {pid}: left in place",
+            path.display()
+        ),
+        Err(_) => {}
     }
-    let script = script.ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "no script"))?;
-    Ok((script, env))
 }
 
-/// The helper's loop; returns its exit code.
-fn serve(mut stream: UnixStream) -> i32 {
+/// Reads one frame: `Ok(None)` at a clean end of stream. The whole body is
+/// consumed even when the request will be refused, so the next one starts in
+/// step.
+fn read_request(stream: &mut UnixStream) -> io::Result<Option<Result<HookEvent, RequestError>>> {
+    let mut head = [0u8; HEADER_LEN];
+    match stream.read_exact(&mut head) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok(None),
+        Err(e) => return Err(e),
+    }
+    let h = Header::parse(head);
+    // At most 64 KiB (a u16 length).
+    let mut body = vec![0u8; h.len];
+    stream.read_exact(&mut body)?;
+    Ok(Some(request::decode_body(h, &body)))
+}
+
+/// Checks what only the runner can: that `IFACE` names interface `IFINDEX` now.
+fn check_interface(ev: &HookEvent) -> Result<(), String> {
+    let name = std::ffi::CString::new(ev.iface.as_str()).map_err(|_| "NUL in name".to_owned())?;
+    // SAFETY: a valid NUL-terminated string; no other memory is passed.
+    let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
+    if index == ev.ifindex {
+        Ok(())
+    } else {
+        Err(format!(
+            "interface {} has index {index}, not IFINDEX {}",
+            ev.iface, ev.ifindex
+        ))
+    }
+}
+
+/// Refusal log lines per minute: a compromised daemon must not flood the log.
+const REFUSALS_LOGGED: u32 = 20;
+
+/// Logs a refusal (rate-limited) and gives the status to answer.
+fn refuse(limit: &mut RateLimit<()>, why: &dyn std::fmt::Display) -> i32 {
+    if let Admit::Yes { suppressed } = limit.check(Instant::now(), &()) {
+        if suppressed > 0 {
+            tracing::error!("hook runner: request refused: {why} (and {suppressed} more)");
+        } else {
+            tracing::error!("hook runner: request refused: {why}");
+        }
+    }
+    STATUS_REFUSED
+}
+
+/// The runner's loop; returns its exit code.
+fn serve(mut stream: UnixStream, hook: &Path, confined: bool) -> i32 {
+    let mut limit = RateLimit::new(Duration::from_secs(60), REFUSALS_LOGGED, 1);
     loop {
-        let (script, env) = match read_request(&mut stream) {
-            Ok(env) => env,
-            Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return 0,
-            Err(_) => return 1,
+        let status = match read_request(&mut stream) {
+            Ok(None) => return 0,
+            Err(e) => {
+                tracing::error!("hook runner: reading a request: {e}");
+                return 1;
+            }
+            Ok(Some(Err(e))) => refuse(&mut limit, &e),
+            Ok(Some(Ok(ev))) => match check_interface(&ev) {
+                Err(e) => refuse(&mut limit, &e),
+                Ok(()) if !confined => STATUS_REFUSED,
+                Ok(()) => crate::hook::run_script(hook, &ev.env()),
+            },
         };
-        let status = crate::hook::run_script(&script, &env);
         if stream.write_all(&status.to_be_bytes()).is_err() {
             return 1;
         }

@@ -13,8 +13,9 @@
 //!   1024 (miredo binds after dropping privileges and fails there). No monitor
 //!   process is needed because a reload happens inside the daemon.
 //! - the **hook runner** ([`crate::privproc`]): forked while still root, before any
-//!   thread exists; it stays root because hook scripts expect a full root
-//!   environment, and does nothing but run the hook script on request.
+//!   thread exists; it stays uid 0 with `CAP_NET_ADMIN` only (what `ip` in the hook
+//!   script needs) and does nothing but run the script chosen at start-up for the
+//!   typed, checked events the daemon sends.
 
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -32,7 +33,7 @@ use crate::client::sink::ClientSink;
 use crate::client::{self, ClientSetup, Control, Stop};
 use crate::config::{self, MiredoConfig, Options, RelayType};
 use crate::dbus::Publisher;
-use crate::privproc::PrivProc;
+use crate::privproc::{PrivProc, RunnerConfig};
 use crate::relayd;
 
 /// The hook script miredo runs (reference §3.1).
@@ -220,14 +221,32 @@ fn run(cli: &Cli) -> i32 {
     };
     info!("Starting...");
 
-    // Hook runner: before any thread, while root.
-    let privproc = match PrivProc::spawn(Some(cli.pidfile.clone())) {
+    // Hook runner: before any thread, while root. The script is chosen here,
+    // once: the runner accepts no path from the daemon (see crate::privproc).
+    let runner = RunnerConfig {
+        hook: hook_path(cli, &conf),
+        pidfile: Some(cli.pidfile.clone()),
+        daemon_pid: std::process::id(),
+    };
+    let privproc = match PrivProc::spawn(runner) {
         Ok(p) => Arc::new(p),
         Err(e) => {
             error!("Could not start the hook runner: {e:#}");
             return 1;
         }
     };
+    // What the daemon keeps, and why (nothing else; the bounding set, the
+    // inheritable and ambient sets are emptied too, see drop_to_user):
+    // - CAP_NET_ADMIN: the TUN is created after this point, at start-up and
+    //   again at every SIGHUP (TUNSETIFF of a new device), with its
+    //   addr_gen_mode sysctl; the built-in hook (no script) and the relay's
+    //   interface set-up write links, addresses, routes and rules over
+    //   netlink. Moving those into the root runner would let it go.
+    // - Not CAP_NET_RAW: ICMPv6 errors go into the TUN, no raw socket
+    //   (docs/compat.md, "Protocol"). Not for the UDP socket buffers either:
+    //   SO_RCVBUF/SO_SNDBUF need none (the kernel caps them at rmem_max).
+    // - CAP_NET_BIND_SERVICE only for a BindPort below 1024, bound later.
+    // Checked by miredo/tests/privsep.rs::daemon_and_hook_runner_keep_only_their_capabilities.
     let mut keep = vec![Capability::CAP_NET_ADMIN];
     if conf.bind_port != 0 && conf.bind_port < 1024 {
         keep.push(Capability::CAP_NET_BIND_SERVICE);
@@ -329,6 +348,15 @@ async fn reload_loop(
                         if let (Some(log), Ok(f)) = (&log, c.syslog_facility.keyword().parse()) {
                             log.set_facility(f);
                         }
+                        let wanted = hook_path(cli, &c);
+                        if c.relay_type == RelayType::Client && wanted != privproc.hook_path() {
+                            warn!(
+                                "client hook {} is used until a restart: the hook path \
+                                 is fixed at start-up (new: {})",
+                                privproc.hook_path().display(),
+                                wanted.display()
+                            );
+                        }
                         conf = c;
                     }
                     // miredo exits here; we keep serving with the previous configuration.
@@ -352,7 +380,6 @@ async fn client_round(
     control_rx: &mut mpsc::Receiver<Control>,
     bus_warned: &mut bool,
 ) -> Option<Stop> {
-    let hook = hook_path(cli, conf);
     let setup = match open_client(conf, cli) {
         Ok(s) => s,
         Err(e) => {
@@ -361,10 +388,16 @@ async fn client_round(
         }
     };
     let tun = setup.tun.clone();
+    if !crate::hook::request::valid_iface(tun.name()) {
+        warn!(
+            "interface name {:?}: the hook runner refuses it (letters, digits, '.', '_' \
+             and '-' only, no leading '-'), so the client hook script will not run",
+            tun.name()
+        );
+    }
     let sink = ClientSink::new(
         setup.tun.name().to_owned(),
         setup.tun.index(),
-        hook,
         privproc.clone(),
         control_tx.clone(),
         bus_warned,

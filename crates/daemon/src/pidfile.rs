@@ -1,10 +1,12 @@
 //! The PID file, with miredo's semantics (reference §5.4).
 //!
-//! Opened with `O_NOFOLLOW | O_CREAT`, mode 0644; it must be a regular file; it is
-//! exclusively locked with `lockf(F_TLOCK)` for the life of the [`Pidfile`], truncated,
-//! and the PID is written **without** a trailing newline, then `fdatasync`ed. A stale
-//! (unlocked) file is taken over. The file is unlinked when the [`Pidfile`] is dropped by
-//! the process that created it.
+//! Opened with `O_NOFOLLOW | O_CREAT | O_CLOEXEC`, mode 0644. It must be a regular
+//! file with a single link, owned by us or root: we truncate and chown it, so a
+//! symlink, hard link or file planted by a local user is refused. It is exclusively
+//! locked with `lockf(F_TLOCK)` for the life of the [`Pidfile`], truncated, and the PID
+//! is written **without** a trailing newline, then `fdatasync`ed. A stale (unlocked)
+//! file is taken over. The file is unlinked when the [`Pidfile`] is dropped by the
+//! process that created it.
 //!
 //! `lockf` locks are POSIX record locks: they belong to the process, so a second lock
 //! attempt from the *same* process succeeds. They are the same locks the C miredo takes,
@@ -108,9 +110,20 @@ impl Pidfile {
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
             .open(path)
             .map_err(err)?;
+        // Judge the inode we opened, not the path: nothing can be swapped in
+        // between. A second hard link could be a victim file (say /etc/shadow
+        // linked into a writable directory): truncating and chowning it would
+        // clobber it. A file owned by someone else was planted: refuse it too.
         let meta = file.metadata().map_err(err)?;
         if !meta.file_type().is_file() {
             return Err(err(io::Error::from_raw_os_error(libc::EINVAL)));
+        }
+        if meta.nlink() > 1 {
+            return Err(err(io::Error::from_raw_os_error(libc::EMLINK)));
+        }
+        let euid = nix::unistd::geteuid().as_raw();
+        if meta.uid() != euid && meta.uid() != 0 {
+            return Err(err(io::Error::from_raw_os_error(libc::EPERM)));
         }
         // SAFETY: lockf on a valid, owned file descriptor; no memory is passed.
         if unsafe { libc::lockf(file.as_raw_fd(), libc::F_TLOCK, 0) } != 0 {

@@ -4,15 +4,17 @@
 //!
 //! - `CAP_NET_ADMIN`: create and configure the TUN interface over netlink (links,
 //!   addresses, routes) and run the built-in hook equivalent;
-//! - `CAP_NET_RAW`: the raw ICMPv6 socket (client) and the raw IPv6 socket
-//!   (miredo-server);
+//! - `CAP_NET_RAW`: the raw IPv6 socket (miredo-server; the client has no raw
+//!   socket);
 //! - `CAP_NET_BIND_SERVICE`: only when `BindPort` is below 1024. The C miredo binds its
 //!   UDP socket after dropping privileges and fails at run time; keeping this capability
 //!   is our fix;
 //! - `CAP_SETUID`, `CAP_SETGID`: only until the switch to the unprivileged user
 //!   ([`drop_to_user`] uses and then drops them);
 //! - `CAP_KILL` (the monitor signals its worker) and `CAP_SYS_CHROOT` with `-t`, in the
-//!   root process restricted with [`restrict_caps`].
+//!   root process restricted with [`restrict_caps`];
+//! - the client's root hook runner keeps `CAP_NET_ADMIN` alone, bounding set included
+//!   ([`confine_root`]), so the hook scripts it runs get nothing more.
 //!
 //! # Threads
 //!
@@ -33,9 +35,6 @@ use nix::unistd::{Gid, Uid};
 pub const ROOT_USER_MESSAGE: &str = "Error: This program is not supposed to keep root\n\
 privileges. That is potentially very dangerous\n\
 (all the more as it has never been externally audited).";
-
-/// Capabilities the miredo client worker keeps after [`drop_to_user`].
-pub const MIREDO_CLIENT_CAPS: &[Capability] = &[Capability::CAP_NET_ADMIN, Capability::CAP_NET_RAW];
 
 /// Capabilities the miredo relay/server worker keeps after [`drop_to_user`].
 pub const MIREDO_SERVER_CAPS: &[Capability] = &[Capability::CAP_NET_RAW];
@@ -129,6 +128,26 @@ pub fn restrict_caps(keep: &[Capability]) -> Result<(), PrivError> {
     // Ambient capabilities may be unsupported (old kernels); nothing to clear then.
     let _ = caps::clear(None, CapSet::Ambient);
     Ok(())
+}
+
+/// Confines a process that stays uid 0 (the hook runner) to `keep`: every other
+/// capability leaves the bounding set, so no program it executes gets it back (a root
+/// exec otherwise regains the whole bounding set), then [`restrict_caps`] keeps
+/// exactly `keep` in the permitted and effective sets. `keep` must stay permitted:
+/// under `NoNewPrivileges` an exec gets at most the caller's permitted set.
+///
+/// Unlike [`drop_to_user`], a capability that cannot leave the bounding set is an
+/// error (dropping needs `CAP_SETPCAP`). See the module notes on threads.
+pub fn confine_root(keep: &[Capability]) -> Result<(), PrivError> {
+    let keep_set = set_of(keep);
+    let bounding = caps::read(None, CapSet::Bounding).map_err(caps_err)?;
+    for cap in bounding.difference(&keep_set) {
+        caps::drop(None, CapSet::Bounding, *cap).map_err(caps_err)?;
+    }
+    if let Some(missing) = keep_set.iter().find(|c| !bounding.contains(c)) {
+        return Err(PrivError::NotPermitted(*missing));
+    }
+    restrict_caps(keep)
 }
 
 /// Switches to `user` (supplementary groups, gid, then uid) keeping exactly `keep` in

@@ -148,3 +148,78 @@ fn chown_to_root_and_group() {
     let meta = std::fs::metadata(&path).expect("meta");
     assert_eq!((meta.uid(), meta.gid()), (0, 65534));
 }
+
+/// A local user plants a symlink at the pidfile path, pointing at a file they want
+/// clobbered (truncated, chowned, overwritten with a PID).
+#[test]
+fn symlink_to_a_victim_is_refused_and_the_victim_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").expect("victim");
+    let before = std::fs::metadata(&victim).expect("meta");
+    let link = dir.path().join("miredo.pid");
+    std::os::unix::fs::symlink(&victim, &link).expect("symlink");
+    let err = Pidfile::create(&link).expect_err("a symlink must be refused");
+    assert!(!err.is_locked(), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("read"),
+        "precious\n"
+    );
+    let after = std::fs::metadata(&victim).expect("meta");
+    assert_eq!(
+        (after.uid(), after.gid(), after.mode()),
+        (before.uid(), before.gid(), before.mode())
+    );
+    assert!(std::fs::symlink_metadata(&link)
+        .expect("link kept")
+        .is_symlink());
+}
+
+/// The same with a hard link: the path is a regular file, but it is also the victim.
+#[test]
+fn hard_link_to_a_victim_is_refused_and_the_victim_untouched() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").expect("victim");
+    let link = dir.path().join("miredo.pid");
+    std::fs::hard_link(&victim, &link).expect("hard link");
+    let err = Pidfile::create(&link).expect_err("a second hard link must be refused");
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "Cannot create PID file {}:\n Too many links",
+            link.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("read"),
+        "precious\n"
+    );
+    assert_eq!(std::fs::metadata(&victim).expect("meta").nlink(), 2);
+}
+
+/// A file another user owns was planted at the path (root would otherwise truncate
+/// it and chown it to itself).
+#[test]
+fn file_owned_by_another_user_is_refused() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "this test needs root (it gives a file to another user)"
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("miredo.pid");
+    std::fs::write(&path, "planted").expect("write");
+    nix::unistd::chown(
+        &path,
+        Some(nix::unistd::Uid::from_raw(65534)),
+        Some(nix::unistd::Gid::from_raw(65534)),
+    )
+    .expect("chown");
+    let err = Pidfile::create(&path).expect_err("another user's file must be refused");
+    assert!(
+        err.to_string().ends_with("Operation not permitted"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&path).expect("read"), "planted");
+    assert_eq!(std::fs::metadata(&path).expect("meta").uid(), 65534);
+}

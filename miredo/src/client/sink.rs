@@ -6,7 +6,6 @@
 //! interface is configured, as the D-Bus contract says.
 
 use std::net::Ipv6Addr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use teredo::maintain::State;
@@ -30,7 +29,6 @@ struct Inner {
 /// The [`StatusSink`] of the miredo client.
 pub struct ClientSink {
     iface: String,
-    hook_path: PathBuf,
     builtin: BuiltinHook,
     privproc: Arc<PrivProc>,
     bus: Publisher,
@@ -43,7 +41,6 @@ impl ClientSink {
     pub async fn new(
         iface: String,
         ifindex: u32,
-        hook_path: PathBuf,
         privproc: Arc<PrivProc>,
         control: mpsc::Sender<Control>,
         bus_warned: &mut bool,
@@ -51,7 +48,6 @@ impl ClientSink {
         let bus = Publisher::connect(&iface, control, bus_warned).await;
         ClientSink {
             iface,
-            hook_path,
             builtin: BuiltinHook::default(),
             privproc,
             bus,
@@ -65,9 +61,10 @@ impl ClientSink {
 
     async fn run_hook(&self, ev: &HookEvent) {
         // The script, when it exists at the time of the call, runs as root in the
-        // hook runner; otherwise the built-in does the same with netlink here.
-        if std::fs::symlink_metadata(&self.hook_path).is_ok() {
-            match self.privproc.run(&self.hook_path, &ev.env()).await {
+        // hook runner (which alone knows which script, and builds its environment
+        // from the event); otherwise the built-in does the same with netlink here.
+        if std::fs::symlink_metadata(self.privproc.hook_path()).is_ok() {
+            match self.privproc.run(ev).await {
                 Ok(status) => tracing::debug!("client hook exited with {status}"),
                 Err(e) => tracing::error!("client hook runner: {e:#}"),
             }

@@ -8,9 +8,12 @@
 //!   else; [`run_script`] is the same for the forked privileged helper;
 //! - [`BuiltinHook`] does with netlink what Debian's iproute2 hook does,
 //!   for systems without the script;
-//! - [`Hook`] picks one of the two at each call, by whether the script exists.
+//! - [`Hook`] picks one of the two at each call, by whether the script exists;
+//! - [`request`] is what the daemon may ask of the root hook runner: one
+//!   event in typed fields, checked before anything runs.
 
 mod builtin;
+pub mod request;
 mod script;
 mod tracker;
 
