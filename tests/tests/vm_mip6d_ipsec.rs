@@ -14,13 +14,18 @@ use e2e::vm::GuestRun;
 /// tunnel, a handover to link B that they follow, the state before start back
 /// after SIGTERM; without SAs no BU leaves the MN; without a matching policy
 /// UMIP's "MN lacks the necessary IPsec policies" and no BU; the HA refuses
-/// a BU in clear; with the home agent found by DHAAD, the same protection.
+/// a BU in clear; with the home agent found by DHAAD, the same protection
+/// and the deregistration at home through ESP. Attacks from a host on the
+/// home link: a BU in clear for a home address no policy covers (129, no
+/// tunnel, route or proxy entry), a spoofed deregistration in clear as sent
+/// at home (dropped by the kernel, the binding stays), a binding past
+/// `HaMaxBindings` (130).
 #[test]
 fn vm_mip6d_ipsec_static_sas() -> Result<()> {
     GuestRun {
         script: "scripts/vm/mip6d-ipsec.sh",
         args: &[],
-        timeout_s: 300,
+        timeout_s: 420,
         echo_prefix: "mip6d: ok",
     }
     .expect(&[
@@ -28,6 +33,9 @@ fn vm_mip6d_ipsec_static_sas() -> Result<()> {
         "mip6d: ok registered from link A with BU and BA through ESP",
         "mip6d: ok tunnel-mode policies and SAs moved to the CoA",
         "mip6d: ok ping from the CN to the home address answered through the ESP tunnel (",
+        "mip6d: ok BU from 2001:db8:1::300 ",
+        "mip6d: ok no tunnel, route or proxy entry for ::300",
+        "mip6d: ok a spoofed deregistration in clear from the home link is dropped by the HA's inbound policy",
         "mip6d: ok handover to link B: BU through ESP, tunnel-mode policies and SAs follow",
         "mip6d: ok ping from the CN to the home address answered through the ESP tunnel on link B",
         "mip6d: ok after SIGTERM policies and SAs of the MN, and the whole state of the HA, are as before start",
@@ -35,6 +43,9 @@ fn vm_mip6d_ipsec_static_sas() -> Result<()> {
         "mip6d: ok UseMnHaIPsec without a matching policy",
         "mip6d: ok a BU in clear is refused by the HA's inbound policy",
         "mip6d: ok home agent found by DHAAD: BU through ESP, tunnel-mode SAs at the CoA",
+        "mip6d: ok back home: the deregistration goes through ESP and the HA takes it",
+        "mip6d: ok BU from 2001:db8:1::301 ",
+        "mip6d: ok HaMaxBindings 1: a second home address refused with 130",
         "mip6d: all checks passed",
     ])?;
     Ok(())

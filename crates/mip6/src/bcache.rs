@@ -133,7 +133,7 @@ pub struct HomeBuContext<'a> {
 }
 
 /// Why a BU is dropped without an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropReason {
     /// A home BU carrying Nonce Indices or Binding Authorization Data.
     ReturnRoutabilityOptions,

@@ -41,6 +41,7 @@ pub const KEYWORDS: &[&str] = &[
     "MaxMobPfxAdvInterval",
     "MinMobPfxAdvInterval",
     "HaMaxBindingLife",
+    "HaMaxBindings",
     "MnMaxHaBindingLife",
     "MnMaxCnBindingLife",
     "MnRouterProbes",
