@@ -13,13 +13,15 @@
 #  3. UseMnHaIPsec enabled without a matching policy: UMIP's "MN lacks the
 #     necessary IPsec policies" line and no BU.
 #  4. An MN without IPsec: the HA's inbound policy refuses its BU in clear.
-#  5. The home agent found by DHAAD: the same protection; back home, the
-#     deregistration goes through ESP and is taken.
+#  5. The home agent found by DHAAD: the same protection.
 #  In 1, a host on the home link (the router, with mip6d-send-bu.py) also
-#  sends a BU in clear for a home address no policy covers (refused with 129,
-#  nothing installed) and a spoofed deregistration of the MN in clear, as sent
-#  at home (no HAO): the HA's inbound policy drops it and the binding stays.
-#  6. HaMaxBindings 1: a second binding is refused with 130.
+#  sends a BU in clear for a home address no policy covers: refused with 129,
+#  nothing installed.
+#  6. HomeRegBinding only, the MN registered from link A: a spoofed
+#     deregistration in clear from the home link, as the MN sends it at home
+#     (no HAO), is dropped by the HA's inbound policy and the binding stays;
+#     the MN back home deregisters through ESP.
+#  7. HaMaxBindings 1: a second binding is refused with 130.
 # Each check prints "mip6d: ok ..."; the first failure exits non-zero.
 set -euo pipefail
 # shellcheck source=scripts/vm/guest-lib.sh
@@ -38,6 +40,8 @@ ok "lab up, MN on link A"
 HA=$VM_HA_ADDR
 IPSEC_SET="IPsecPolicySet { HomeAgentAddress $HA; HomeAddress $HOA/64; \
 IPsecPolicy HomeRegBinding UseESP 11 12; IPsecPolicy TunnelPayload UseESP 14 15; }"
+IPSEC_HRB="IPsecPolicySet { HomeAgentAddress $HA; HomeAddress $HOA/64; \
+IPsecPolicy HomeRegBinding UseESP 11 12; }"
 
 # Test keys only. The same four SAs on both nodes: transport HoA <-> HA for
 # BU/BA, tunnel HoA <-> HA (mip6d moves the HoA end to the CoA) for payload.
@@ -169,25 +173,6 @@ sleep 1.5 # a DAD would have taken 1 s
   vm_die "a tunnel was added for ::300: $(ip -n ha -o link show group 6275)"
 ok "no tunnel, route or proxy entry for ::300"
 
-# A spoofed deregistration of the MN, in clear, as the MN would send it at home
-# (no HAO, so the kernel finds no MH type in it): a sequence number just ahead.
-seq=$(grep -oE '2001:db8:1::100 .*seq [0-9]+' "$VM_LAB/ha-d.log" | tail -1 | grep -oE '[0-9]+$')
-[ -n "$seq" ] || vm_die "no sequence number of the MN's BU in the HA's log"
-refused_before=$(in_refused)
-for s in $((seq + 1)) $((seq + 2)) $((seq + 100)); do
-  send_bu "$HOA" "$HA" "$HOA" $((s % 65536)) 0
-done
-deadline=$((SECONDS + 10))
-until [ "$(in_refused)" -ge $((refused_before + 3)) ]; do
-  [ "$SECONDS" -lt "$deadline" ] || vm_die "XfrmInTmplMismatch did not grow by 3 ($refused_before -> $(in_refused))"
-  sleep 0.2
-done
-sleep 1
-! grep -q 'binding 2001:db8:1::100 .*deregistered' "$VM_LAB/ha-d.log" ||
-  vm_die "a spoofed deregistration in clear removed the binding"
-ip -n ha -6 neigh show proxy | grep -qF "$HOA" || vm_die "the MN's proxy entry went"
-vm_ping cn "$HOA" 3 >"$VM_LAB/ping1b.txt" || vm_die "CN -> HoA ping lost after the spoof: $(cat "$VM_LAB/ping1b.txt")"
-ok "a spoofed deregistration in clear from the home link is dropped by the HA's inbound policy (XfrmInTmplMismatch $refused_before -> $(in_refused)); the binding stays"
 
 bu_before=$(sa_packets mn 11)
 vm_mn_move b
@@ -283,18 +268,46 @@ vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 30 >/dev/null || 
 coa=$(vm_wait_log mn-d 'registered: ' 1 | grep -o 'via [0-9a-f:]*' | cut -d' ' -f2)
 [ "$(sa_addrs mn 14)" = "src $coa dst $HA" ] || vm_die "MN's tunnel SA not at the CoA with DHAAD: $(sa_addrs mn 14)"
 ok "home agent found by DHAAD: BU through ESP, tunnel-mode SAs at the CoA"
-# Back home: the deregistration (no HAO) is what the HA's inbound policy now
-# requires ESP for; the MN's one goes through it and is taken.
-bu_before=$(sa_packets mn 11)
-vm_mn_move home
-vm_wait_log mn-d 'deregistered from 2001:db8:1::2' 40 >/dev/null || vm_die "no deregistration BA at home"
-vm_wait_log ha-d 'binding 2001:db8:1::100 .* deregistered' 5 >/dev/null || vm_die "the HA kept the binding"
-[ "$(sa_packets mn 11)" -gt "$bu_before" ] || vm_die "the deregistration at home did not go through ESP"
-ok "back home: the deregistration goes through ESP and the HA takes it"
 mip6d_stop mn-d
 mip6d_stop ha-d
 
-# --- 6. HaMaxBindings ---------------------------------------------------------
+# --- 6. the BU sent at home -------------------------------------------------
+# HomeRegBinding alone (a TunnelPayload in-policy, HoA -> any, would catch a BU
+# from the home address too, and hide what this checks).
+mip6d_ha_conf 'UseMnHaIPsec enabled;' "$IPSEC_HRB"
+mip6d_mn_conf 'UseMnHaIPsec enabled;' "$IPSEC_HRB"
+mip6d_start_ha
+mip6d_start_mn
+vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 40 >/dev/null || vm_die "MN not registered from link A"
+# A spoofed deregistration of the MN, in clear, as the MN would send it at home
+# (no HAO, so the kernel finds no MH type in it): a sequence number just ahead.
+seq=$(grep -oE '2001:db8:1::100 .*seq [0-9]+' "$VM_LAB/ha-d.log" | tail -1 | grep -oE '[0-9]+$')
+[ -n "$seq" ] || vm_die "no sequence number of the MN's BU in the HA's log"
+refused_before=$(in_refused)
+for s in $((seq + 1)) $((seq + 2)) $((seq + 100)); do
+  send_bu "$HOA" "$HA" "$HOA" $((s % 65536)) 0
+done
+deadline=$((SECONDS + 10))
+until [ "$(in_refused)" -ge $((refused_before + 3)) ]; do
+  [ "$SECONDS" -lt "$deadline" ] || vm_die "XfrmInTmplMismatch did not grow by 3 ($refused_before -> $(in_refused))"
+  sleep 0.2
+done
+sleep 1
+! grep -q 'binding 2001:db8:1::100 .*deregistered' "$VM_LAB/ha-d.log" ||
+  vm_die "a spoofed deregistration in clear removed the binding"
+ip -n ha -6 neigh show proxy | grep -qF "$HOA" || vm_die "the MN's proxy entry went"
+ok "a spoofed deregistration in clear from the home link is dropped by the HA's inbound policy (XfrmInTmplMismatch $refused_before -> $(in_refused)); the binding stays"
+# The MN's own deregistration at home, through ESP, is taken.
+bu_before=$(sa_packets ha 11)
+vm_mn_move home
+vm_wait_log mn-d 'deregistered from 2001:db8:1::2' 40 >/dev/null || vm_die "no deregistration BA at home"
+vm_wait_log ha-d 'binding 2001:db8:1::100 .* deregistered' 5 >/dev/null || vm_die "the HA kept the binding"
+[ "$(sa_packets ha 11)" -gt "$bu_before" ] || vm_die "the deregistration at home did not come through ESP"
+ok "back home: the MN's deregistration comes through ESP and the HA takes it"
+mip6d_stop mn-d
+mip6d_stop ha-d
+
+# --- 7. HaMaxBindings ---------------------------------------------------------
 mip6d_ha_conf 'HaMaxBindings 1;'
 mip6d_start_ha
 send_bu 2001:db8:1::300 "$HA" 2001:db8:a::99 7 15

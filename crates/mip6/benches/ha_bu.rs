@@ -94,7 +94,7 @@ fn main() {
     drop(bul);
 
     let before = LIVE.load(Ordering::Relaxed);
-    let mut cache = BindingCache::with_max_bindings(mns);
+    let mut cache = BindingCache::with_max_bindings(usize::try_from(mns).unwrap_or(usize::MAX));
     let mut per_round = Vec::new();
     let mut accepted = 0u64;
     for batch in &wire {

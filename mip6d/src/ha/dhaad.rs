@@ -38,7 +38,7 @@ impl HomeAgent {
         &mut self,
         ifindex: Option<u32>,
         fresh: bool,
-    ) -> Vec<(u32, Ipv6Addr, u8)> {
+    ) -> super::GlobalAddresses {
         let now = Instant::now();
         let stale = self
             .global_addrs

@@ -57,6 +57,10 @@ const MH_RECV_BUFFER: i32 = 16 << 20;
 /// makes it read the interfaces' addresses again.
 const OWN_ADDRESSES_REREAD: Duration = Duration::from_secs(1);
 
+/// (interface index, address, prefix length) of the HA interfaces' global
+/// addresses.
+type GlobalAddresses = Vec<(u32, Ipv6Addr, u8)>;
+
 /// A home prefix learned from an RA (H flag) on an HA interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct HomePrefix {
@@ -105,7 +109,7 @@ struct HomeAgent {
     log_limit: admission::LogLimit,
     /// The HA interfaces' global addresses for DHAAD, and when they were
     /// read ([`dhaad`]).
-    global_addrs: Option<(Instant, Vec<(u32, Ipv6Addr, u8)>)>,
+    global_addrs: Option<(Instant, GlobalAddresses)>,
 }
 
 /// Runs the home agent until a terminating signal.
