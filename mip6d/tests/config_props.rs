@@ -45,6 +45,7 @@ const TOKENS: &[&str] = &[
     "UseMovementModule",
     "internal",
     "HaMaxBindingLife",
+    "HaMaxBindings",
     "MnMaxCnBindingLife",
     "MnRouterProbeTimeout",
     "InitialSolicitTimer",

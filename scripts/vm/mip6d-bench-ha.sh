@@ -43,8 +43,9 @@ link set dev sink up
 route add 2001:db8:a::1:0/112 dev sink
 EOF
 fi
-# shellcheck disable=SC2119 # no extra lines
-mip6d_ha_conf
+# Every simulated mobile node has its own source address, so only the cap on
+# bindings (default 10,000) could stand in the way.
+mip6d_ha_conf "HaMaxBindings $((n > 10000 ? n : 10000));"
 sed -i 's/^DebugLevel 10;/DebugLevel 1;/' "$VM_LAB/ha.conf"
 mip6d_start_ha
 pid=$(cat "$VM_LAB/ha-d.pid")

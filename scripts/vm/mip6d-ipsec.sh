@@ -14,6 +14,14 @@
 #     necessary IPsec policies" line and no BU.
 #  4. An MN without IPsec: the HA's inbound policy refuses its BU in clear.
 #  5. The home agent found by DHAAD: the same protection.
+#  In 1, a host on the home link (the router, with mip6d-send-bu.py) also
+#  sends a BU in clear for a home address no policy covers: refused with 129,
+#  nothing installed.
+#  6. HomeRegBinding only, the MN registered from link A: a spoofed
+#     deregistration in clear from the home link, as the MN sends it at home
+#     (no HAO), is dropped by the HA's inbound policy and the binding stays;
+#     the MN back home deregisters through ESP.
+#  7. HaMaxBindings 1: a second binding is refused with 130.
 # Each check prints "mip6d: ok ..."; the first failure exits non-zero.
 set -euo pipefail
 # shellcheck source=scripts/vm/guest-lib.sh
@@ -32,6 +40,8 @@ ok "lab up, MN on link A"
 HA=$VM_HA_ADDR
 IPSEC_SET="IPsecPolicySet { HomeAgentAddress $HA; HomeAddress $HOA/64; \
 IPsecPolicy HomeRegBinding UseESP 11 12; IPsecPolicy TunnelPayload UseESP 14 15; }"
+IPSEC_HRB="IPsecPolicySet { HomeAgentAddress $HA; HomeAddress $HOA/64; \
+IPsecPolicy HomeRegBinding UseESP 11 12; }"
 
 # Test keys only. The same four SAs on both nodes: transport HoA <-> HA for
 # BU/BA, tunnel HoA <-> HA (mip6d moves the HoA end to the CoA) for payload.
@@ -63,6 +73,26 @@ sa_addrs() {
   local out
   out=$(ip -n "$1" xfrm state list reqid "$2")
   grep -m1 '^src' <<<"$out"
+}
+
+# A BU crafted by mip6d-send-bu.py, sent in clear from the home link by the
+# router (any host there can): send_bu HOA HA COA SEQ LIFETIME_UNITS.
+send_bu() {
+  vm_ns rtr python3 -S "$(dirname "$0")/mip6d-send-bu.py" home "$@" >/dev/null ||
+    vm_die "mip6d-send-bu.py $* failed"
+}
+
+# shellcheck disable=SC2016 # awk's own fields
+in_refused() {
+  ip netns exec ha awk '$1 == "XfrmInTmplMismatch" { print $2 }' /proc/net/xfrm_stat
+}
+
+# The HA's tunnels (device group 6275), routes and proxy entries that name ADDR.
+ha_objects_of() {
+  {
+    ip -n ha -6 route show table all
+    ip -n ha -6 neigh show proxy
+  } | grep -F "$1" || true
 }
 
 # vm_kernel_state with the XFRM states sorted: a migrated SA is re-inserted at
@@ -131,6 +161,19 @@ for ns in mn ha; do
 done
 ok "ping from the CN to the home address answered through the ESP tunnel ($(grep -o '[0-9]* received' "$VM_LAB/ping1.txt"), MN tunnel SA in: $(sa_packets mn 15))"
 
+# A home address no IPsecPolicySet entry covers: the kernel lets its BU in
+# clear, so the HA itself refuses it, and installs nothing.
+tunnels_before=$(ip -n ha -o link show group 6275 | wc -l)
+send_bu 2001:db8:1::300 "$HA" 2001:db8:a::99 7 15
+ok_log ha-d 'BU from 2001:db8:1::300 .*refused: status 129 .*no IPsec policy protects it' 10 \
+  "no status 129 for a home address without an IPsec policy"
+sleep 1.5 # a DAD would have taken 1 s
+[ -z "$(ha_objects_of 2001:db8:1::300)" ] || vm_die "state installed for ::300: $(ha_objects_of 2001:db8:1::300)"
+[ "$(ip -n ha -o link show group 6275 | wc -l)" -eq "$tunnels_before" ] ||
+  vm_die "a tunnel was added for ::300: $(ip -n ha -o link show group 6275)"
+ok "no tunnel, route or proxy entry for ::300"
+
+
 bu_before=$(sa_packets mn 11)
 vm_mn_move b
 vm_wait_log mn-d 'handover completed: 2001:db8:a:.* -> 2001:db8:b:' 40 >/dev/null || vm_die "no handover to link B"
@@ -192,10 +235,6 @@ ok "UseMnHaIPsec without a matching policy: 'MN lacks the necessary IPsec polici
 mip6d_stop mn-d
 
 # --- 4. a BU in clear: the HA's inbound policy refuses it ---------------------
-# shellcheck disable=SC2016 # awk's own fields
-in_refused() {
-  ip netns exec ha awk '$1 == "XfrmInTmplMismatch" { print $2 }' /proc/net/xfrm_stat
-}
 mip6d_mn_conf # UseMnHaIPsec disabled
 before=$(in_refused)
 mip6d_start_ha
@@ -230,6 +269,56 @@ coa=$(vm_wait_log mn-d 'registered: ' 1 | grep -o 'via [0-9a-f:]*' | cut -d' ' -
 [ "$(sa_addrs mn 14)" = "src $coa dst $HA" ] || vm_die "MN's tunnel SA not at the CoA with DHAAD: $(sa_addrs mn 14)"
 ok "home agent found by DHAAD: BU through ESP, tunnel-mode SAs at the CoA"
 mip6d_stop mn-d
+mip6d_stop ha-d
+
+# --- 6. the BU sent at home -------------------------------------------------
+# HomeRegBinding alone (a TunnelPayload in-policy, HoA -> any, would catch a BU
+# from the home address too, and hide what this checks).
+mip6d_ha_conf 'UseMnHaIPsec enabled;' "$IPSEC_HRB"
+mip6d_mn_conf 'UseMnHaIPsec enabled;' "$IPSEC_HRB"
+mip6d_start_ha
+mip6d_start_mn
+vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 40 >/dev/null || vm_die "MN not registered from link A"
+# A spoofed deregistration of the MN, in clear, as the MN would send it at home
+# (no HAO, so the kernel finds no MH type in it): a sequence number just ahead.
+seq=$(grep -oE '2001:db8:1::100 .*seq [0-9]+' "$VM_LAB/ha-d.log" | tail -1 | grep -oE '[0-9]+$')
+[ -n "$seq" ] || vm_die "no sequence number of the MN's BU in the HA's log"
+refused_before=$(in_refused)
+for s in $((seq + 1)) $((seq + 2)) $((seq + 100)); do
+  send_bu "$HOA" "$HA" "$HOA" $((s % 65536)) 0
+done
+deadline=$((SECONDS + 10))
+until [ "$(in_refused)" -ge $((refused_before + 3)) ]; do
+  [ "$SECONDS" -lt "$deadline" ] || vm_die "XfrmInTmplMismatch did not grow by 3 ($refused_before -> $(in_refused))"
+  sleep 0.2
+done
+sleep 1
+! grep -q 'binding 2001:db8:1::100 .*deregistered' "$VM_LAB/ha-d.log" ||
+  vm_die "a spoofed deregistration in clear removed the binding"
+ip -n ha -6 neigh show proxy | grep -qF "$HOA" || vm_die "the MN's proxy entry went"
+ok "a spoofed deregistration in clear from the home link is dropped by the HA's inbound policy (XfrmInTmplMismatch $refused_before -> $(in_refused)); the binding stays"
+# The MN's own deregistration at home, through ESP, is taken.
+bu_before=$(sa_packets ha 11)
+vm_mn_move home
+vm_wait_log mn-d 'deregistered from 2001:db8:1::2' 40 >/dev/null || vm_die "no deregistration BA at home"
+vm_wait_log ha-d 'binding 2001:db8:1::100 .* deregistered' 5 >/dev/null || vm_die "the HA kept the binding"
+[ "$(sa_packets ha 11)" -gt "$bu_before" ] || vm_die "the deregistration at home did not come through ESP"
+ok "back home: the MN's deregistration comes through ESP and the HA takes it"
+mip6d_stop mn-d
+mip6d_stop ha-d
+
+# --- 7. HaMaxBindings ---------------------------------------------------------
+mip6d_ha_conf 'HaMaxBindings 1;'
+mip6d_start_ha
+send_bu 2001:db8:1::300 "$HA" 2001:db8:a::99 7 15
+vm_wait_log ha-d 'binding 2001:db8:1::300 -> 2001:db8:a::99 installed' 10 >/dev/null || vm_die "::300 not installed"
+send_bu 2001:db8:1::301 "$HA" 2001:db8:a::98 7 15
+ok_log ha-d 'BU from 2001:db8:1::301 .*refused: status 130 .*HaMaxBindings reached' 10 "no status 130 past HaMaxBindings"
+[ -z "$(ha_objects_of 2001:db8:1::301)" ] || vm_die "state installed for ::301: $(ha_objects_of 2001:db8:1::301)"
+send_bu 2001:db8:1::300 "$HA" 2001:db8:a::99 8 15
+vm_wait_log ha-d 'BA to 2001:db8:1::300 via 2001:db8:a::99: status 0 seq 8' 10 >/dev/null ||
+  vm_die "the binding in place could not refresh at the cap"
+ok "HaMaxBindings 1: a second home address refused with 130 and nothing installed; the first refreshes"
 mip6d_stop ha-d
 vm_topology_down
 echo "mip6d: all checks passed"

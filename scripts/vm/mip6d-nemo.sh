@@ -2,8 +2,9 @@
 # Guest side of tests/tests/vm_mip6d_nemo.rs: NEMO (RFC 3963; umip.md §4.4) on the lab
 # of guest-lib.sh. The mobile node is a mobile router (`IsMobRtr enabled`, mobile network
 # prefix 2001:db8:5::/64 in explicit mode) with a host behind it (namespace mnn on
-# int0); the home agent accepts mobile routers (`HaAcceptMobRtr enabled`); the router of
-# the home link routes the prefix to the MR's home address, as README.NEMO asks.
+# int0); the home agent accepts mobile routers (`HaAcceptMobRtr enabled`) and authorizes
+# the prefix for its home address (`BindingAclPolicy`); the router of the home link
+# routes the prefix to the MR's home address, as README.NEMO asks.
 #  1. The MR registers from link A with its prefix: BA status 0; rules 1000 (to MNP ->
 #     main) and 1005 (from MNP -> 252) on the MR; the prefix routed into the tunnel in
 #     the HA's table 252 (metric 192).
@@ -38,7 +39,9 @@ vm_wait_addr mn eth-a "$VM_A_PREFIX" 20 >/dev/null || vm_die "the MR got no addr
 vm_wait_default_route mn eth-a 10 || vm_die "no default route on link A"
 ok "lab up: MR on link A, host $MNN behind it"
 
-mip6d_ha_conf 'HaAcceptMobRtr enabled;'
+# The HA routes only prefixes an ACL entry authorizes the router for (RFC 3963
+# §6.2; docs/compat.md "Home agent admission").
+mip6d_ha_conf 'HaAcceptMobRtr enabled;' "BindingAclPolicy $HOA (${MNP}/64) allow;"
 # shellcheck disable=SC2119 # no extra lines
 mip6d_mn_conf
 sed -i -e "s|  HomeAddress $HOA/64;|  HomeAddress $HOA/64 (${MNP}/64);\\n  IsMobRtr enabled;|" "$VM_LAB/mn.conf"

@@ -94,7 +94,7 @@ fn main() {
     drop(bul);
 
     let before = LIVE.load(Ordering::Relaxed);
-    let mut cache = BindingCache::new();
+    let mut cache = BindingCache::with_max_bindings(usize::try_from(mns).unwrap_or(usize::MAX));
     let mut per_round = Vec::new();
     let mut accepted = 0u64;
     for batch in &wire {
@@ -124,6 +124,9 @@ fn main() {
                 },
                 max_binding_life: Duration::from_secs(3600),
                 key_mgmt_capable: false,
+                ipsec_required: false,
+                ipsec_protected: false,
+                cache_full: cache.is_full(),
             };
             let HomeBuVerdict::Accept(a) = check_home_bu(&ctx) else {
                 panic!("BU refused");

@@ -13,6 +13,18 @@
 //! A deregistration (lifetime 0, or CoA = HoA) for an existing entry passes
 //! steps 1–2 and is then accepted: the home prefix, ACL and NEMO checks only
 //! guard the creation or extension of a binding.
+//!
+//! Three checks are ours, not UMIP's, against a remote host registering or
+//! removing bindings it has no right to (`docs/compat.md`, "Home agent
+//! admission"):
+//! - with IPsec required, a home BU for a (home agent, home address) pair no
+//!   IPsec policy protects is refused with 129 before anything else: the
+//!   kernel lets such a BU in clear, so it proves nothing about its sender;
+//! - a new binding past the cache's cap ([`BindingCache::with_max_bindings`])
+//!   is refused with 130 (RFC 6275 §10.3.1 "insufficient resources");
+//! - a mobile router's Mobile Network Prefix options are refused with 142
+//!   when its home address has no ACL entry listing prefixes (RFC 3963 §6.2:
+//!   the home agent routes only prefixes the router is authorized for).
 
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
@@ -111,10 +123,17 @@ pub struct HomeBuContext<'a> {
     pub max_binding_life: Duration,
     /// The HA's IPsec policy allows key management (for the K flag in the BA).
     pub key_mgmt_capable: bool,
+    /// IPsec is required for home registrations (`UseMnHaIPsec`).
+    pub ipsec_required: bool,
+    /// An IPsec policy protects this BU's (home agent, home address) pair,
+    /// so the kernel accepted it only through ESP.
+    pub ipsec_protected: bool,
+    /// The cache is at its cap ([`BindingCache::is_full`]).
+    pub cache_full: bool,
 }
 
 /// Why a BU is dropped without an answer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DropReason {
     /// A home BU carrying Nonce Indices or Binding Authorization Data.
     ReturnRoutabilityOptions,
@@ -239,6 +258,10 @@ pub fn check_home_bu(ctx: &HomeBuContext<'_>) -> HomeBuVerdict {
     if ctx.coa_has_binding && !deregistration {
         return HomeBuVerdict::Drop(DropReason::CircularBinding);
     }
+    // Ours: without a protecting policy the BU may come from anyone.
+    if ctx.ipsec_required && !ctx.ipsec_protected {
+        return reject(BaStatus::ADMIN_PROHIBITED);
+    }
     let is_mr = bu.flags.contains(BuFlags::MOBILE_ROUTER);
     // 2. Existing entry.
     if let Some(e) = ctx.existing {
@@ -304,7 +327,10 @@ pub fn check_home_bu(ctx: &HomeBuContext<'_>) -> HomeBuVerdict {
             _ => None,
         })
         .collect();
-    if let (true, Some(allowed)) = (is_mr, ctx.acl.prefixes) {
+    if is_mr && !explicit.is_empty() {
+        // Ours: UMIP skipped this without an ACL entry, routing any prefix
+        // a mobile router named to it.
+        let allowed = ctx.acl.prefixes.unwrap_or(&[]);
         if !explicit.iter().all(|p| allowed.contains(p)) {
             return reject(BaStatus::NOT_AUTHORIZED_FOR_PREFIX);
         }
@@ -327,6 +353,11 @@ pub fn check_home_bu(ctx: &HomeBuContext<'_>) -> HomeBuVerdict {
             _ => return reject(BaStatus::FORWARDING_SETUP_FAILED),
         }
     };
+    // Ours: a new binding costs kernel state (a tunnel, routes, a proxy
+    // entry); past the cap it is refused, refreshes still pass.
+    if ctx.existing.is_none() && ctx.cache_full {
+        return reject(BaStatus::INSUFFICIENT_RESOURCES);
+    }
     // 10. BA flags.
     let mut ba_flags = 0;
     if ctx.key_mgmt_capable && bu.flags.contains(BuFlags::KEY_MGMT) {
@@ -405,18 +436,48 @@ pub enum DadOutcome {
     Duplicate(MhRepr),
 }
 
+/// The default cap on bindings (`HaMaxBindings`): above the 10,000 mobile
+/// nodes `docs/benchmarks.md` measures, far below what exhausts a kernel.
+pub const DEFAULT_MAX_BINDINGS: usize = 10_000;
+
 /// The binding cache: entries by home address.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct BindingCache {
     entries: HashMap<Ipv6Addr, BcEntry>,
     /// `expires_at` of every entry, kept in step with `entries`.
     expiries: Deadlines<Ipv6Addr>,
+    max_bindings: usize,
+}
+
+impl Default for BindingCache {
+    fn default() -> Self {
+        Self::with_max_bindings(DEFAULT_MAX_BINDINGS)
+    }
 }
 
 impl BindingCache {
-    /// An empty cache.
+    /// An empty cache with the default cap.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty cache that takes at most `max` entries (DAD included).
+    pub fn with_max_bindings(max: usize) -> Self {
+        BindingCache {
+            entries: HashMap::new(),
+            expiries: Deadlines::default(),
+            max_bindings: max,
+        }
+    }
+
+    /// Changes the cap (a reload); entries above it stay until they go.
+    pub fn set_max_bindings(&mut self, max: usize) {
+        self.max_bindings = max;
+    }
+
+    /// [`HomeBuContext::cache_full`]: no room for a new entry.
+    pub fn is_full(&self) -> bool {
+        self.entries.len() >= self.max_bindings
     }
 
     /// The entry for `home_address`.

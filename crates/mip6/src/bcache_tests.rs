@@ -54,6 +54,9 @@ fn ctx(options: &[MobilityOption]) -> HomeBuContext<'_> {
         acl: ALLOW,
         max_binding_life: secs(262_140),
         key_mgmt_capable: false,
+        ipsec_required: false,
+        ipsec_protected: false,
+        cache_full: false,
     }
 }
 
@@ -236,8 +239,10 @@ fn served_prefix_admits_a_mobile_router_outside_learned_prefixes() {
         prefix_len: 64,
         prefix: mnp().0,
     }];
+    let allowed = [mnp()];
     let mut c = ctx(&opts);
     c.bu.flags = BuFlags(AHR);
+    c.acl.prefixes = Some(&allowed);
     c.home_prefix = None;
     assert_eq!(status(&check_home_bu(&c)), Some(132));
     c.served_prefix_covers_hoa = true;
@@ -280,9 +285,10 @@ fn acl_and_nemo_checks_in_order() {
     // Allowed, but the MNP is not in the entry's list: 142.
     c.acl.status = BaStatus::ACCEPTED;
     assert_eq!(status(&check_home_bu(&c)), Some(142));
-    // Default policy only: MNPs are not checked.
+    // Default policy only: the MNP is not authorized either (142; UMIP
+    // routed it unchecked).
     c.acl.prefixes = None;
-    assert_eq!(status(&check_home_bu(&c)), Some(0));
+    assert_eq!(status(&check_home_bu(&c)), Some(142));
     // Implicit mode: no MNP option, prefixes from the ACL entry.
     let allowed = [mnp()];
     let mut c = ctx(&[]);
@@ -416,4 +422,107 @@ fn bindings_expire_at_their_lifetime() {
     assert_eq!(gone[0].home_address, hoa());
     assert_eq!(cache.len(), 1);
     assert_eq!(cache.poll_timeout(), Some(t0 + secs(600)));
+}
+
+// --- Attacks by a remote host (ours, docs/compat.md "Home agent admission") ---
+
+#[test]
+fn attack_unprotected_home_address_with_ipsec_required_is_refused_129() {
+    // A BU in clear for a home address no IPsecPolicySet entry covers: the
+    // kernel let it in, so it could come from anyone.
+    let mut c = ctx(&[]);
+    c.ipsec_required = true;
+    c.ipsec_protected = false;
+    let v = check_home_bu(&c);
+    assert_eq!(
+        v,
+        HomeBuVerdict::Reject {
+            status: BaStatus::ADMIN_PROHIBITED,
+            sequence: 10
+        }
+    );
+    // Nor may it remove someone's binding.
+    let mut c = ctx(&[]);
+    c.ipsec_required = true;
+    c.bu.lifetime_units = 0;
+    c.bu.sequence = 11;
+    c.existing = existing(10, AH);
+    assert_eq!(status(&check_home_bu(&c)), Some(129));
+    // Protected, or IPsec not required: accepted as before.
+    c.ipsec_protected = true;
+    assert!(matches!(check_home_bu(&c), HomeBuVerdict::Accept(a) if a.deregistration));
+    c.ipsec_required = false;
+    c.ipsec_protected = false;
+    assert!(matches!(check_home_bu(&c), HomeBuVerdict::Accept(a) if a.deregistration));
+}
+
+/// Runs one BU through the checks and the cache the way the driver does.
+fn register(cache: &mut BindingCache, now: Instant, home: Ipv6Addr, seq: u16) -> Option<u8> {
+    let mut c = ctx(&[]);
+    c.home_address = home;
+    c.bu.sequence = seq;
+    c.existing = cache.existing(&home);
+    c.cache_full = cache.is_full();
+    let v = check_home_bu(&c);
+    if let HomeBuVerdict::Accept(a) = &v {
+        if cache.apply(now, home, ha(), &c.bu, a) == BcChange::DadStarted {
+            cache.dad_finished(now, &home, false);
+        }
+    }
+    status(&v)
+}
+
+#[test]
+fn attack_binding_past_the_cap_is_refused_130_and_refreshes_still_pass() {
+    let t0 = Instant::now();
+    let n = 50u16;
+    let mut cache = BindingCache::with_max_bindings(usize::from(n));
+    let home = |i: u16| Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 1, i);
+    for i in 0..n {
+        assert_eq!(register(&mut cache, t0, home(i), 1), Some(0), "binding {i}");
+    }
+    assert!(cache.is_full());
+    // The N+1-th home address: 130, and no entry (so no kernel state).
+    assert_eq!(register(&mut cache, t0, home(n), 1), Some(130));
+    assert!(cache.get(&home(n)).is_none());
+    assert_eq!(cache.len(), usize::from(n));
+    // A registered mobile node still refreshes and deregisters.
+    assert_eq!(register(&mut cache, t0 + secs(1), home(0), 2), Some(0));
+    let mut c = ctx(&[]);
+    c.home_address = home(1);
+    c.bu = bu(2, AH, 0);
+    c.existing = cache.existing(&home(1));
+    c.cache_full = cache.is_full();
+    let HomeBuVerdict::Accept(a) = check_home_bu(&c) else {
+        panic!("deregistration refused at the cap")
+    };
+    cache.apply(t0 + secs(1), home(1), ha(), &c.bu, &a);
+    // Which frees a place.
+    assert_eq!(register(&mut cache, t0 + secs(2), home(n), 1), Some(0));
+}
+
+#[test]
+fn attack_mobile_network_prefix_without_acl_entry_is_refused_142() {
+    // A mobile router names a prefix; its home address has no
+    // BindingAclPolicy entry, only the default policy allows it.
+    let victim = [MobilityOption::MobileNetworkPrefix {
+        prefix_len: 48,
+        prefix: "2001:db8:cafe::".parse().unwrap(),
+    }];
+    let mut c = ctx(&victim);
+    c.bu.flags = BuFlags(AHR);
+    c.acl = ALLOW;
+    let v = check_home_bu(&c);
+    assert_eq!(status(&v), Some(142));
+    assert!(!matches!(v, HomeBuVerdict::Accept(_)));
+    // An entry listing other prefixes: still 142; listing it: accepted.
+    let other = [mnp()];
+    c.acl.prefixes = Some(&other);
+    assert_eq!(status(&check_home_bu(&c)), Some(142));
+    let listed = [("2001:db8:cafe::".parse().unwrap(), 48)];
+    c.acl.prefixes = Some(&listed);
+    let HomeBuVerdict::Accept(a) = check_home_bu(&c) else {
+        panic!("listed prefix refused")
+    };
+    assert_eq!(a.mobile_network_prefixes, listed.to_vec());
 }

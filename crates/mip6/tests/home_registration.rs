@@ -71,6 +71,9 @@ impl HomeAgent {
             },
             max_binding_life: secs(400),
             key_mgmt_capable: false,
+            ipsec_required: false,
+            ipsec_protected: false,
+            cache_full: self.cache.is_full(),
         };
         let verdict = check_home_bu(&ctx);
         match &verdict {
@@ -278,6 +281,9 @@ fn ha_processes_well_over_2000_bu_per_second() {
             },
             max_binding_life: secs(3600),
             key_mgmt_capable: false,
+            ipsec_required: false,
+            ipsec_protected: false,
+            cache_full: cache.is_full(),
         };
         let HomeBuVerdict::Accept(a) = check_home_bu(&ctx) else {
             panic!()

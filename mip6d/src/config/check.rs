@@ -19,6 +19,14 @@ pub fn binding_life(value: u32) -> Result<u32, String> {
     Ok(value)
 }
 
+/// `HaMaxBindings` (ours): at least one binding.
+pub fn max_bindings(value: u32) -> Result<u32, String> {
+    if value == 0 {
+        return Err("HaMaxBindings must be at least 1".to_owned());
+    }
+    Ok(value)
+}
+
 /// `MnMaxCnBindingLife` (≤ 420).
 pub fn rr_binding_life(value: u32) -> Result<u32, String> {
     if value > MAX_RR_BINDING_LIFETIME {

@@ -42,6 +42,7 @@ pub const KEYWORDS: &[&str] = &[
     "MaxMobPfxAdvInterval",
     "MinMobPfxAdvInterval",
     "HaMaxBindingLife",
+    "HaMaxBindings",
     "MnMaxHaBindingLife",
     "MnMaxCnBindingLife",
     "MnRouterProbes",

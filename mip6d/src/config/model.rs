@@ -16,6 +16,8 @@ pub use super::ipsec::{IpsecPolicy, IpsecPolicySet, IpsecPolicyType, IpsecProtoc
 
 /// Largest binding lifetime a BU can carry: 0xffff units of 4 s (RFC 6275 §6.1.7).
 pub const MAX_BINDING_LIFETIME: u32 = 262_140;
+/// Default `HaMaxBindings` (`mip6::bcache::DEFAULT_MAX_BINDINGS`).
+pub const DEFAULT_HA_MAX_BINDINGS: u32 = 10_000;
 /// MAX_RR_BINDING_LIFETIME (RFC 6275 §12): cap of bindings at correspondents.
 pub const MAX_RR_BINDING_LIFETIME: u32 = 420;
 /// `MnIfPreference` of listed interfaces without one, and of every unlisted
@@ -338,6 +340,9 @@ pub struct Config {
     pub use_movement_module: MovementModule,
     /// `HaMaxBindingLife` (s, ≤ 262140).
     pub ha_max_binding_life: u32,
+    /// `HaMaxBindings` (ours, not UMIP's): the home agent's cap on bindings;
+    /// a new one past it is refused with BA status 130 (`docs/compat.md`).
+    pub ha_max_bindings: u32,
     /// `SendMobPfxAdvs`: answer mobile prefix solicitations.
     pub send_mob_pfx_advs: bool,
     /// `SendUnsolMobPfxAdvs`: unsolicited mobile prefix advertisements.
@@ -418,6 +423,7 @@ impl Default for Config {
             key_mng_mob_capability: false,
             use_movement_module: MovementModule::Internal,
             ha_max_binding_life: MAX_BINDING_LIFETIME,
+            ha_max_bindings: DEFAULT_HA_MAX_BINDINGS,
             send_mob_pfx_advs: true,
             send_unsol_mob_pfx_advs: true,
             min_mob_pfx_adv_interval: 600,

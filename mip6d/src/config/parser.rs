@@ -94,6 +94,7 @@ fn number_keyword<'c>(c: &'c mut Config, kw: &str) -> Option<&'c mut u32> {
         "MaxMobPfxAdvInterval" => &mut c.max_mob_pfx_adv_interval,
         "MinMobPfxAdvInterval" => &mut c.min_mob_pfx_adv_interval,
         "HaMaxBindingLife" => &mut c.ha_max_binding_life,
+        "HaMaxBindings" => &mut c.ha_max_bindings,
         "MnMaxHaBindingLife" => &mut c.mn_max_ha_binding_life,
         "MnMaxCnBindingLife" => &mut c.mn_max_cn_binding_life,
         "MnRouterProbes" => &mut c.mn_router_probes,
@@ -296,6 +297,7 @@ impl Parser<'_> {
             let n = match kw {
                 "HaMaxBindingLife" | "MnMaxHaBindingLife" => check::binding_life(n),
                 "MnMaxCnBindingLife" => check::rr_binding_life(n),
+                "HaMaxBindings" => check::max_bindings(n),
                 _ => Ok(n),
             }
             .map_err(|m| err_at(&semi, m))?;

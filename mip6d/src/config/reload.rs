@@ -147,6 +147,7 @@ pub fn merge(running: &Config, new: &Config) -> Result<(Config, Vec<Change>), Re
     field!("IPsecPolicySet", ipsec_policy_set, NotChangeable);
     field!("UseMovementModule", use_movement_module, Applied);
     field!("HaMaxBindingLife", ha_max_binding_life, NewBindings);
+    field!("HaMaxBindings", ha_max_bindings, NewBindings);
     field!("SendMobPfxAdvs", send_mob_pfx_advs, Applied);
     field!("SendUnsolMobPfxAdvs", send_unsol_mob_pfx_advs, Applied);
     field!(

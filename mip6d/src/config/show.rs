@@ -79,6 +79,7 @@ pub fn show_umip(c: &Config, config_file: &str) -> Vec<String> {
         ),
         // Not printed by UMIP 1.0.
         format!("CnMaxBindings = {}", c.cn_max_bindings),
+        format!("HaMaxBindings = {}", c.ha_max_bindings),
         format!("MnResetDhaadAtHome = {}", on_off(c.mn_reset_dhaad_at_home)),
         format!("MnFlushAllAtHome = {}", on_off(c.mn_flush_all_at_home)),
         format!(
@@ -301,6 +302,7 @@ pub fn to_legacy(c: &Config) -> String {
         ("MaxMobPfxAdvInterval", c.max_mob_pfx_adv_interval),
         ("MinMobPfxAdvInterval", c.min_mob_pfx_adv_interval),
         ("HaMaxBindingLife", c.ha_max_binding_life),
+        ("HaMaxBindings", c.ha_max_bindings),
         ("MnMaxHaBindingLife", c.mn_max_ha_binding_life),
         ("MnMaxCnBindingLife", c.mn_max_cn_binding_life),
         ("MnRouterProbes", c.mn_router_probes),

@@ -103,6 +103,7 @@ pub fn parse_toml(text: &[u8], file: &str, host: &dyn Host) -> Result<Loaded, Lo
 /// prefixes, `ha_interface`).
 fn validate(c: &mut Config, host: &dyn Host) -> Result<(), (Place<'static>, String)> {
     check::binding_life(c.ha_max_binding_life).map_err(|m| (top("ha_max_binding_life"), m))?;
+    check::max_bindings(c.ha_max_bindings).map_err(|m| (top("ha_max_bindings"), m))?;
     check::binding_life(c.mn_max_ha_binding_life)
         .map_err(|m| (top("mn_max_ha_binding_life"), m))?;
     check::rr_binding_life(c.mn_max_cn_binding_life)

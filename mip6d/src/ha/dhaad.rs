@@ -7,41 +7,76 @@
 //! agents of the link by preference.
 
 use std::net::{IpAddr, Ipv6Addr};
+use std::time::Duration;
 
 use mip6::dhaad::ha_anycast;
 use mip6::wire::ndisc::{NdRepr, RouterAdvert};
 use netcfg::Family;
 use tracing::{debug, info, warn};
 
+use super::admission::LogKind;
 use super::HomeAgent;
 use crate::daemon::mask;
 use crate::kernel::raw::Received;
+use tokio::time::Instant;
+
+/// How long the HA interfaces' addresses read for DHAAD are used before a
+/// request reads them again. Each read is a netlink dump, and a request
+/// costs its sender one unauthenticated packet: without a cache a flood of
+/// requests is a flood of dumps. The home agent follows no address events,
+/// so the cache ages out instead; addresses of an HA interface change by an
+/// administrator's hand or SLAAC, and a reply one second stale is harmless
+/// (the mobile node retransmits after 3 s, RFC 6275 §11.4.1). A new home
+/// prefix, the one event here that needs the new address, reads them anew.
+const GLOBAL_ADDRESSES_TTL: Duration = Duration::from_secs(1);
 
 impl HomeAgent {
     /// Global addresses (and their prefix lengths) of HA interface `ifindex`,
-    /// or of every HA interface when `None`.
-    async fn global_addresses(&self, ifindex: Option<u32>) -> Vec<(u32, Ipv6Addr, u8)> {
-        let addrs = match self.kernel.nl.addresses(Some(Family::V6), ifindex).await {
-            Ok(a) => a,
-            Err(e) => {
-                warn!("address dump: {e}");
-                return Vec::new();
-            }
-        };
-        addrs
-            .iter()
-            .filter(|a| a.scope == 0 && self.ifaces.iter().any(|i| i.index == a.index))
-            .filter_map(|a| match a.addr {
-                IpAddr::V6(v6) if !v6.is_loopback() => Some((a.index, v6, a.prefix_len)),
-                _ => None,
+    /// or of every HA interface when `None`; from a cache younger than
+    /// [`GLOBAL_ADDRESSES_TTL`] unless `fresh`.
+    async fn global_addresses(
+        &mut self,
+        ifindex: Option<u32>,
+        fresh: bool,
+    ) -> super::GlobalAddresses {
+        let now = Instant::now();
+        let stale = self
+            .global_addrs
+            .as_ref()
+            .is_none_or(|(t, _)| fresh || now >= *t + GLOBAL_ADDRESSES_TTL);
+        if stale {
+            let addrs = match self.kernel.nl.addresses(Some(Family::V6), None).await {
+                Ok(a) => a,
+                Err(e) => {
+                    warn!("address dump: {e}");
+                    return Vec::new();
+                }
+            };
+            let list = addrs
+                .iter()
+                .filter(|a| a.scope == 0 && self.ifaces.iter().any(|i| i.index == a.index))
+                .filter_map(|a| match a.addr {
+                    IpAddr::V6(v6) if !v6.is_loopback() => Some((a.index, v6, a.prefix_len)),
+                    _ => None,
+                })
+                .collect();
+            self.global_addrs = Some((now, list));
+        }
+        self.global_addrs
+            .as_ref()
+            .map(|(_, list)| {
+                list.iter()
+                    .filter(|(i, _, _)| ifindex.is_none_or(|want| want == *i))
+                    .copied()
+                    .collect()
             })
-            .collect()
+            .unwrap_or_default()
     }
 
     /// Joins the home-agents anycast address of each global address of the
     /// HA interfaces (of `ifindex` only, if given) not joined yet.
     pub(super) async fn join_anycast(&mut self, ifindex: Option<u32>) {
-        for (index, addr, plen) in self.global_addresses(ifindex).await {
+        for (index, addr, plen) in self.global_addresses(ifindex, true).await {
             let anycast = ha_anycast(addr, plen);
             match self.anycast.join(index, anycast) {
                 Ok(true) => info!(
@@ -95,7 +130,7 @@ impl HomeAgent {
             return;
         }
         let own: Vec<(Ipv6Addr, u8)> = self
-            .global_addresses(Some(msg.ifindex))
+            .global_addresses(Some(msg.ifindex), false)
             .await
             .into_iter()
             .filter(|(_, a, plen)| ha_anycast(*a, *plen) == msg.dst)
@@ -112,10 +147,13 @@ impl HomeAgent {
             &own,
             &request,
         );
-        info!(
-            "DHAAD request {} from {}: home agents {:?}",
-            request.identifier, msg.src, reply.home_agents
-        );
+        let now = std::time::Instant::now();
+        if let Some(more) = self.log_limit.admit(now, msg.src, LogKind::Dhaad) {
+            info!(
+                "DHAAD request {} from {}: home agents {:?}{more}",
+                request.identifier, msg.src, reply.home_agents
+            );
+        }
         let bytes = match NdRepr::DhaadReply(reply).emit_without_checksum() {
             Ok(b) => b,
             Err(e) => {
@@ -132,7 +170,7 @@ impl HomeAgent {
     /// addresses lies in it.
     pub(super) async fn home_prefix_learnt(&mut self, ifindex: u32, prefix: Ipv6Addr, len: u8) {
         let ours = self
-            .global_addresses(Some(ifindex))
+            .global_addresses(Some(ifindex), true)
             .await
             .iter()
             .any(|(_, a, _)| mask(*a, len) == prefix);

@@ -2,6 +2,12 @@
 //! checked by [`mip6::bcache::check_home_bu`] in UMIP's order, applied to the
 //! binding cache, and answered with a Binding Acknowledgement through a Type 2
 //! routing header; a new binding first waits for DAD ([`super::dad`]).
+//!
+//! What a remote host can make it do is bounded (`docs/compat.md`, "Home
+//! agent admission"): with `UseMnHaIPsec`, only pairs an IPsec policy
+//! protects register; at most `HaMaxBindings` bindings; at most
+//! [`super::admission::NEW_BINDINGS_PER_SOURCE`] new ones per source per
+//! minute; one log line per source and outcome per minute.
 
 use std::net::Ipv6Addr;
 use std::time::Duration;
@@ -13,6 +19,7 @@ use mip6::consts::BaStatus;
 use mip6::wire::mh::{MhMessage, MhRepr};
 use tracing::{debug, error, info, warn};
 
+use super::admission::LogKind;
 use super::binding::BindingState;
 use super::HomeAgent;
 
@@ -57,6 +64,8 @@ impl HomeAgent {
             ),
             prefixes: acl_prefixes.as_deref(),
         };
+        self.cache
+            .set_max_bindings(usize::try_from(self.config.ha_max_bindings).unwrap_or(usize::MAX));
         let ctx = HomeBuContext {
             packet_source,
             home_address,
@@ -75,8 +84,18 @@ impl HomeAgent {
             acl,
             max_binding_life: Duration::from_secs(u64::from(self.config.ha_max_binding_life)),
             key_mgmt_capable: self.config.key_mng_mob_capability,
+            ipsec_required: self.config.use_mn_ha_ipsec,
+            ipsec_protected: crate::ipsec::protects_home_registration(
+                &self.config,
+                msg.dst,
+                home_address,
+            ),
+            cache_full: self.cache.is_full(),
         };
-        let verdict = check_home_bu(&ctx);
+        let now = std::time::Instant::now();
+        let verdict = self
+            .new_bindings
+            .admit(now, packet_source, check_home_bu(&ctx));
         self.counters.received += 1;
         self.view.changed();
         match &verdict {
@@ -92,23 +111,41 @@ impl HomeAgent {
                 debug!("BU without H from {home_address}: correspondent bindings not supported");
             }
             HomeBuVerdict::Drop(reason) => {
-                info!("BU from {home_address} (CoA {coa}) dropped: {reason:?}");
+                let kind = LogKind::Dropped(reason);
+                if let Some(more) = self.log_limit.admit(now, packet_source, kind) {
+                    info!("BU from {home_address} (CoA {coa}) dropped: {reason:?}{more}");
+                }
             }
             HomeBuVerdict::Ignore => debug!("BU from {home_address} ignored: DAD running"),
-            HomeBuVerdict::Reject { status, sequence } => {
-                info!(
-                    "BU from {home_address} (CoA {coa}, seq {}) refused: status {} ({})",
-                    bu.sequence,
-                    status.0,
-                    status.name()
-                );
-                let _ = sequence;
+            HomeBuVerdict::Reject { status, .. } => {
+                let kind = LogKind::Refused(status.0);
+                if let Some(more) = self.log_limit.admit(now, packet_source, kind) {
+                    let why = match status {
+                        BaStatus::ADMIN_PROHIBITED
+                            if ctx.ipsec_required && !ctx.ipsec_protected =>
+                        {
+                            ", no IPsec policy protects it"
+                        }
+                        BaStatus::INSUFFICIENT_RESOURCES if ctx.cache_full => {
+                            ", HaMaxBindings reached"
+                        }
+                        BaStatus::INSUFFICIENT_RESOURCES => {
+                            ", too many new bindings from its source"
+                        }
+                        _ => "",
+                    };
+                    info!(
+                        "BU from {home_address} (CoA {coa}, seq {}) refused: status {} ({}){why}{more}",
+                        bu.sequence,
+                        status.0,
+                        status.name()
+                    );
+                }
                 if let Some(ba) = verdict.binding_ack() {
                     self.send_ba(home_address, via, Some(msg.dst), &ba).await;
                 }
             }
             HomeBuVerdict::Accept(accepted) => {
-                let now = std::time::Instant::now();
                 let change = self.cache.apply(now, home_address, msg.dst, &bu, &accepted);
                 match change {
                     BcChange::DadStarted => {

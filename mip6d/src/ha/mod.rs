@@ -13,6 +13,7 @@
 //! anycast addresses are answered from the Home Agents List ([`dhaad`]),
 //! Mobile Prefix Solicitations with the home link's prefixes ([`mpd`]).
 
+mod admission;
 mod anycast;
 mod backlog;
 mod binding;
@@ -56,6 +57,10 @@ const MH_RECV_BUFFER: i32 = 16 << 20;
 /// makes it read the interfaces' addresses again.
 const OWN_ADDRESSES_REREAD: Duration = Duration::from_secs(1);
 
+/// (interface index, address, prefix length) of the HA interfaces' global
+/// addresses.
+type GlobalAddresses = Vec<(u32, Ipv6Addr, u8)>;
+
 /// A home prefix learned from an RA (H flag) on an HA interface.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct HomePrefix {
@@ -98,6 +103,13 @@ struct HomeAgent {
     home_agents: HomeAgentList,
     anycast: AnycastMemberships,
     unsolicited: UnsolicitedAdverts,
+    /// New bindings per source ([`admission`]).
+    new_bindings: admission::NewBindingLimit,
+    /// Log lines about what remote hosts sent ([`admission`]).
+    log_limit: admission::LogLimit,
+    /// The HA interfaces' global addresses for DHAAD, and when they were
+    /// read ([`dhaad`]).
+    global_addrs: Option<(Instant, GlobalAddresses)>,
 }
 
 /// Runs the home agent until a terminating signal.
@@ -262,6 +274,7 @@ impl HomeAgent {
         if let Err(e) = crate::ipsec::install_transport(&config, role, None, &mut kernel).await {
             return Err(fail(kernel, format!("IPsec policies: {e}")));
         }
+        let max_bindings = usize::try_from(config.ha_max_bindings).unwrap_or(usize::MAX);
         let tunnel_names = TunnelNames::after(links.iter().map(|l| l.name.as_str()));
         let mut ha = HomeAgent {
             config,
@@ -271,7 +284,7 @@ impl HomeAgent {
             raw,
             ifaces,
             prefixes: Vec::new(),
-            cache: BindingCache::new(),
+            cache: BindingCache::with_max_bindings(max_bindings),
             dad: dad::DadRuns::default(),
             bindings: HashMap::new(),
             tunnel_names,
@@ -283,6 +296,9 @@ impl HomeAgent {
             home_agents: HomeAgentList::new(),
             anycast,
             unsolicited: UnsolicitedAdverts::new(crate::daemon::random_u16()),
+            new_bindings: admission::NewBindingLimit::new(max_bindings),
+            log_limit: admission::LogLimit::default(),
+            global_addrs: None,
         };
         ha.join_anycast(None).await;
         let rs = NdRepr::RouterSolicit(RouterSolicit::default());

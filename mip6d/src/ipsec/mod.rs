@@ -30,7 +30,7 @@ use std::net::Ipv6Addr;
 use netcfg::xfrm::{PolicyType, XfrmPolicy};
 use tracing::{debug, info, warn};
 
-use crate::config::{Config, IpsecPolicy};
+use crate::config::{Config, IpsecPolicy, IpsecPolicyType};
 use crate::kernel::{Item, Kernel};
 
 pub use policies::Role;
@@ -48,6 +48,25 @@ pub fn transport_set(config: &Config, role: Role, hoa: Option<Ipv6Addr>) -> Vec<
         .filter(|(_, h, _)| hoa.is_none_or(|mine| mine == *h))
         .flat_map(|(ha, h, p)| policies::transport_policies(role, ha, h, p))
         .collect()
+}
+
+/// Whether an `IPsecPolicySet` entry makes the kernel take home
+/// registrations from `hoa` to `ha` only through IPsec: a policy that allows
+/// (with ESP or AH) a type covering the BU in transport mode. Without one,
+/// a BU for that pair arrives in clear and proves nothing about its sender,
+/// so the home agent refuses it while `UseMnHaIPsec` is on (129,
+/// `mip6::bcache::check_home_bu`).
+pub fn protects_home_registration(config: &Config, ha: Ipv6Addr, hoa: Ipv6Addr) -> bool {
+    config.use_mn_ha_ipsec
+        && config.ipsec_policies().any(|(pha, phoa, p)| {
+            pha == ha
+                && phoa == hoa
+                && p.allow
+                && matches!(
+                    p.kind,
+                    IpsecPolicyType::HomeRegBinding | IpsecPolicyType::Mh | IpsecPolicyType::Any
+                )
+        })
 }
 
 /// Installs the transport-mode policies (through the ledger, so exit

@@ -88,6 +88,16 @@ fn transport_selector(
 
 /// The two transport-mode policies (out, in) of one `IPsecPolicy` for the
 /// pair `ha`/`hoa`; none for a tunnel-mode type.
+///
+/// One deviation (ours, `docs/compat.md` row "MN–HA IPsec"): the home
+/// agent's inbound `HomeRegBinding` policy selects every Mobility Header
+/// from the home address, not only type 5. On input the kernel (6.1's
+/// `_decode_session6`) finds the MH type only behind exactly one extension
+/// header, so a BU sent at home (no HAO) had no type, matched no policy and
+/// was taken in clear: anyone on the path could deregister the mobile node.
+/// The protocol is always found. The mobile node sends its home agent no
+/// other MH type in transport mode (HoTI goes to correspondents through the
+/// tunnel), so nothing legitimate is refused.
 pub fn transport_policies(
     role: Role,
     ha: Ipv6Addr,
@@ -98,12 +108,15 @@ pub fn transport_policies(
         IpsecPolicyType::HomeRegBinding | IpsecPolicyType::Mh => PRIO_SIGNALLING,
         _ => PRIO_TRANSPORT_DATA,
     };
-    let (Some(to_ha), Some(to_mn)) = (
+    let (Some(mut to_ha), Some(to_mn)) = (
         transport_selector(policy.kind, hoa, ha, true),
         transport_selector(policy.kind, ha, hoa, false),
     ) else {
         return Vec::new();
     };
+    if role == Role::HomeAgent && policy.kind == IpsecPolicyType::HomeRegBinding {
+        to_ha = Selector::hosts(hoa, ha).proto(IPPROTO_MH);
+    }
     let any = Ipv6Addr::UNSPECIFIED;
     let to_ha = |dir| {
         XfrmPolicy::new(to_ha, dir, PolicyType::Main, prio).tmpl(esp(

@@ -80,11 +80,39 @@ fn the_home_agent_mirrors_the_mobile_node() {
         (PolicyDir::Out, Selector::hosts(a(HA), a(HOA)).mh_type(6))
     );
     assert_eq!(out.tmpls[0].reqid, 12, "towards the MN: reqid_toMN");
+    // Every MH type inbound: the kernel finds no type in a BU sent at
+    // home (no extension header), which a type-5 selector let in clear.
     assert_eq!(
         (inp.dir, inp.sel),
-        (PolicyDir::In, Selector::hosts(a(HOA), a(HA)).mh_type(5))
+        (PolicyDir::In, Selector::hosts(a(HOA), a(HA)).proto(135))
     );
+    assert_eq!(inp.sel.sport_mask, 0, "no MH type");
     assert_eq!(inp.tmpls[0].reqid, 11, "towards the HA: reqid_toHA");
+}
+
+#[test]
+fn which_pairs_protect_home_registration() {
+    use super::protects_home_registration;
+    for (body, protected) in [
+        ("  IPsecPolicy HomeRegBinding UseESP 11 12;\n", true),
+        ("  IPsecPolicy Mh UseESP 11 12;\n", true),
+        ("  IPsecPolicy any UseESP 11 12;\n", true),
+        ("  IPsecPolicy TunnelPayload UseESP 14 15;\n", false),
+        ("  IPsecPolicy MobPfxDisc UseESP 14 15;\n", false),
+        ("  IPsecPolicy HomeRegBinding UseESP 11 12 false;\n", false),
+    ] {
+        let c = config(body);
+        assert_eq!(
+            protects_home_registration(&c, a(HA), a(HOA)),
+            protected,
+            "{body}"
+        );
+        assert!(!protects_home_registration(&c, a(HA), a("2001:db8:1::300")));
+        assert!(!protects_home_registration(&c, a("2001:db8:1::3"), a(HOA)));
+    }
+    let mut c = config("  IPsecPolicy HomeRegBinding UseESP 11 12;\n");
+    c.use_mn_ha_ipsec = false;
+    assert!(!protects_home_registration(&c, a(HA), a(HOA)));
 }
 
 #[test]
