@@ -33,6 +33,7 @@ use crate::peers::{Peer, PeerList, Queued, DEFAULT_CAPACITY};
 use crate::security::Secret;
 use crate::wire::{icmpv6_error, Ipv6Header, TeredoPacketRepr};
 
+pub mod replies;
 mod rx;
 mod tx;
 
@@ -220,12 +221,18 @@ pub struct Stats {
     pub dropped_wrong_mapping: u64,
     /// Bubbles received and consumed (not passed on).
     pub bubbles_received: u64,
+    /// Bubbles in answer to a received datagram not sent: their destination
+    /// IPv4 had its share ([`replies::DEST_BURST`] per [`replies::DEST_WINDOW`]).
+    pub bubbles_refused_dest: u64,
+    /// Bubbles in answer to a received datagram not sent: the global share
+    /// ([`replies::GLOBAL_BURST`] per [`replies::GLOBAL_WINDOW`]) was used up.
+    pub bubbles_refused_global: u64,
 }
 
 impl Stats {
     /// Every counter with its field name, in declaration order (for D-Bus
     /// and logs).
-    pub fn named(&self) -> [(&'static str, u64); 22] {
+    pub fn named(&self) -> [(&'static str, u64); 24] {
         [
             ("rx", self.rx),
             ("tx", self.tx),
@@ -249,6 +256,8 @@ impl Stats {
             ("dropped_rate_limited", self.dropped_rate_limited),
             ("dropped_wrong_mapping", self.dropped_wrong_mapping),
             ("bubbles_received", self.bubbles_received),
+            ("bubbles_refused_dest", self.bubbles_refused_dest),
+            ("bubbles_refused_global", self.bubbles_refused_global),
         ]
     }
 }
@@ -285,6 +294,7 @@ pub struct TeredoTunnel {
     peers: PeerList,
     stats: Stats,
     icmp: IcmpLimiter,
+    replies: replies::ReplyLimiter,
 }
 
 /// True if a datagram belongs to the qualification procedure (reference
@@ -310,6 +320,7 @@ impl TeredoTunnel {
                 window_start: None,
                 count: 0,
             },
+            replies: replies::ReplyLimiter::default(),
         }
     }
 
@@ -404,6 +415,25 @@ fn send_bubble(
         dst,
         payload: crate::wire::emit_bubble(src, dest).to_vec(),
     });
+}
+
+/// Sends a bubble in answer to a received datagram (see [`replies`]): like
+/// [`send_bubble`], within the per-destination and global limits.
+fn reply_bubble(
+    limiter: &mut replies::ReplyLimiter,
+    now: Instant,
+    (src, dest, dst): (Ipv6Addr, Ipv6Addr, SocketAddrV4),
+    stats: &mut Stats,
+    out: &mut Outputs,
+) {
+    if !addr::is_global_unicast_v4(*dst.ip()) {
+        return;
+    }
+    match limiter.allow(now, *dst.ip()) {
+        Ok(()) => send_bubble(src, dest, dst, stats, out),
+        Err(replies::Refused::Dest) => stats.bubbles_refused_dest += 1,
+        Err(replies::Refused::Global) => stats.bubbles_refused_global += 1,
+    }
 }
 
 /// Flushes a peer's queue now that its mapping is confirmed, oldest first:
