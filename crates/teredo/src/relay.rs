@@ -29,7 +29,9 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use crate::addr::{self, TeredoAddr, CLIENT_LINK_LOCAL, TEREDO_PORT};
-use crate::peers::{Peer, PeerList, Queued, DEFAULT_CAPACITY};
+use crate::peers::{
+    Enqueued, PeerList, PeerMut, Queued, DEFAULT_CAPACITY, DEFAULT_TOTAL_QUEUE_BUDGET,
+};
 use crate::security::Secret;
 use crate::wire::{icmpv6_error, Ipv6Header, TeredoPacketRepr};
 
@@ -93,6 +95,9 @@ pub struct Config {
     pub mode: Mode,
     /// Maximum number of peers ([`DEFAULT_CAPACITY`] in miredo).
     pub peer_capacity: usize,
+    /// Most bytes queued over all peers together
+    /// ([`DEFAULT_TOTAL_QUEUE_BUDGET`]; our addition, `PeerQueueBudget`).
+    pub queue_budget: usize,
     /// Process id: its low 16 bits identify our ping tests.
     pub pid: u32,
     /// Key of the bubble and ping-test HMACs.
@@ -105,6 +110,7 @@ impl Config {
         Config {
             mode,
             peer_capacity: DEFAULT_CAPACITY,
+            queue_budget: DEFAULT_TOTAL_QUEUE_BUDGET,
             pid,
             secret,
         }
@@ -212,6 +218,9 @@ pub struct Stats {
     pub dropped_unauthenticated: u64,
     /// Per-peer queue full.
     pub dropped_queue_full: u64,
+    /// The queues of all peers together hold the configured total
+    /// ([`Config::queue_budget`]).
+    pub dropped_queue_budget: u64,
     /// Peer list full.
     pub dropped_peer_list_full: u64,
     /// Bubbles or pings exhausted for the peer (code 3 sent), or a ping test
@@ -232,7 +241,7 @@ pub struct Stats {
 impl Stats {
     /// Every counter with its field name, in declaration order (for D-Bus
     /// and logs).
-    pub fn named(&self) -> [(&'static str, u64); 24] {
+    pub fn named(&self) -> [(&'static str, u64); 25] {
         [
             ("rx", self.rx),
             ("tx", self.tx),
@@ -252,6 +261,7 @@ impl Stats {
             ("dropped_unknown_peer", self.dropped_unknown_peer),
             ("dropped_unauthenticated", self.dropped_unauthenticated),
             ("dropped_queue_full", self.dropped_queue_full),
+            ("dropped_queue_budget", self.dropped_queue_budget),
             ("dropped_peer_list_full", self.dropped_peer_list_full),
             ("dropped_rate_limited", self.dropped_rate_limited),
             ("dropped_wrong_mapping", self.dropped_wrong_mapping),
@@ -312,7 +322,7 @@ impl TeredoTunnel {
     /// always up.
     pub fn new(config: Config, now: Instant) -> Self {
         TeredoTunnel {
-            peers: PeerList::new(config.peer_capacity, now),
+            peers: PeerList::with_queue_budget(config.peer_capacity, config.queue_budget, now),
             config,
             own: None,
             stats: Stats::default(),
@@ -436,10 +446,28 @@ fn reply_bubble(
     }
 }
 
+/// Queues `item` for `peer`, counting it or the reason it was dropped.
+fn enqueue(peer: &mut PeerMut<'_>, item: Queued, stats: &mut Stats) -> bool {
+    match peer.enqueue(item) {
+        Enqueued::Yes => {
+            stats.queued += 1;
+            true
+        }
+        Enqueued::PeerFull => {
+            stats.dropped_queue_full += 1;
+            false
+        }
+        Enqueued::TotalFull => {
+            stats.dropped_queue_budget += 1;
+            false
+        }
+    }
+}
+
 /// Flushes a peer's queue now that its mapping is confirmed, oldest first:
 /// outgoing packets go to the mapping, incoming ones to the tunnel if they
 /// came from the mapping.
-fn flush_queue(peer: &mut Peer, stats: &mut Stats, out: &mut Outputs) {
+fn flush_queue(peer: &mut PeerMut<'_>, stats: &mut Stats, out: &mut Outputs) {
     let mapping = peer.mapping;
     for item in peer.take_queue() {
         match item {

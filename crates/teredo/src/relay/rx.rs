@@ -4,7 +4,7 @@
 use std::net::{Ipv6Addr, SocketAddrV4};
 use std::time::Instant;
 
-use super::{flush_queue, reply_bubble, Output, Outputs, OwnAddress, TeredoTunnel};
+use super::{enqueue, flush_queue, reply_bubble, Output, Outputs, OwnAddress, TeredoTunnel};
 use crate::addr::{self, TeredoAddr, TEREDO_PORT};
 use crate::peers::{Attempt, Queued};
 use crate::wire::icmpv6::{ErrorRepr, TYPE_DST_UNREACH};
@@ -93,10 +93,10 @@ impl TeredoTunnel {
         }
 
         let client = self.own;
-        if let Some(peer) = self.peers.get_mut(&h.src) {
+        if let Some(mut peer) = self.peers.get_mut(&h.src) {
             if peer.trusted && peer.mapping == from {
                 peer.touch_rx(now);
-                flush_queue(peer, &mut self.stats, out);
+                flush_queue(&mut peer, &mut self.stats, out);
                 self.stats.rx += 1;
                 if bubble {
                     // miredo hands these to the kernel, which discards them.
@@ -111,7 +111,7 @@ impl TeredoTunnel {
                 let cfg = &self.config;
                 if is_ping_reply(cfg, &own, pkt.ipv6, unix_secs) {
                     peer.confirm(from, now);
-                    flush_queue(peer, &mut self.stats, out);
+                    flush_queue(&mut peer, &mut self.stats, out);
                     self.stats.rx += 1;
                     return;
                 }
@@ -124,7 +124,7 @@ impl TeredoTunnel {
                 || (bubble
                     && h.dst.octets()[8..] == self.config.secret.bubble_interface_id(embedded));
             if matched {
-                let peer = if client.is_some() {
+                let mut peer = if client.is_some() {
                     match self.peers.get_or_insert(&h.src, from) {
                         Some((peer, _)) => peer,
                         None => {
@@ -142,7 +142,7 @@ impl TeredoTunnel {
                     }
                 };
                 peer.confirm(from, now);
-                flush_queue(peer, &mut self.stats, out);
+                flush_queue(&mut peer, &mut self.stats, out);
                 self.stats.rx += 1;
                 if bubble {
                     self.stats.bubbles_received += 1;
@@ -173,7 +173,7 @@ impl TeredoTunnel {
             // host and a server of their choice.
             let claimed_server = TeredoAddr::from_ipv6(&h.src).server;
             let bubble_src = self.config.secret.bubble_source(embedded);
-            let Some((peer, _)) = self.peers.get_or_insert(&h.src, embedded) else {
+            let Some((mut peer, _)) = self.peers.get_or_insert(&h.src, embedded) else {
                 self.stats.dropped_peer_list_full += 1;
                 return;
             };
@@ -186,14 +186,12 @@ impl TeredoTunnel {
                 self.stats.dropped_unauthenticated += 1;
                 return;
             }
-            if peer.enqueue(Queued::Incoming {
+            let item = Queued::Incoming {
                 from,
                 packet: pkt.ipv6.to_vec(),
-            }) {
+            };
+            if enqueue(&mut peer, item, &mut self.stats) {
                 self.stats.rx += 1;
-                self.stats.queued += 1;
-            } else {
-                self.stats.dropped_queue_full += 1;
             }
             if attempt == Attempt::Send {
                 peer.last_tx = Some(now);
@@ -209,7 +207,7 @@ impl TeredoTunnel {
         if let (Some(own), false) = (client, src_teredo) {
             // A native host (through some relay): queue, and ping-test it
             // through our server to learn which relay it is behind.
-            let Some((peer, _)) = self.peers.get_or_insert(&h.src, from) else {
+            let Some((mut peer, _)) = self.peers.get_or_insert(&h.src, from) else {
                 self.stats.dropped_peer_list_full += 1;
                 return;
             };
@@ -218,15 +216,12 @@ impl TeredoTunnel {
                 self.stats.dropped_rate_limited += 1;
                 return;
             }
-            let queued = peer.enqueue(Queued::Incoming {
+            let item = Queued::Incoming {
                 from,
                 packet: pkt.ipv6.to_vec(),
-            });
-            if queued {
+            };
+            if enqueue(&mut peer, item, &mut self.stats) {
                 self.stats.rx += 1;
-                self.stats.queued += 1;
-            } else {
-                self.stats.dropped_queue_full += 1;
             }
             if attempt == Attempt::Send {
                 peer.last_tx = Some(now);
