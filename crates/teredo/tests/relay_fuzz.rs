@@ -27,6 +27,7 @@ fn dispositions(s: &Stats) -> u64 {
         + s.dropped_unknown_peer
         + s.dropped_unauthenticated
         + s.dropped_queue_full
+        + s.dropped_queue_budget
         + s.dropped_peer_list_full
         + s.dropped_rate_limited
 }
