@@ -98,7 +98,9 @@ pub async fn run(
     status.mode = if cone { "cone" } else { "restricted" };
     bus.update(&status).await;
 
-    let mut pump = Pump::new(socket, tun).context("registering the UDP socket")?;
+    let mut pump = Pump::new(socket, tun)
+        .context("registering the UDP socket")?
+        .with_routable_errors();
     let secret = Secret::new(crate::client::random_secret()?);
     let start = Instant::now();
     let mut config = Config::new(Mode::Relay { cone, prefix }, std::process::id(), secret);

@@ -19,11 +19,13 @@
 //! address when a client is up, else `fe80::ffff:ffff:ffff`, the address every
 //! miredo tunnel carries. A **client** driver writes it to the tunnel: the
 //! error is for a local socket, the kernel delivers it like any received
-//! ICMPv6 error, and no raw socket (nor `CAP_NET_RAW`) is needed. A **relay**
-//! driver must instead send `packet[40..]` on a raw ICMPv6 socket to `dst`, as
-//! miredo does: the error goes to a remote host, the kernel will not forward a
-//! link-local source, and on a raw ICMPv6 socket it picks a routable source and
-//! recomputes the checksum itself.
+//! ICMPv6 error, and no raw socket (nor `CAP_NET_RAW`) is needed. A **relay**'s
+//! error goes to a remote host, and the kernel will not forward a link-local
+//! source (RFC 4291 §2.5.6): its driver first gives the packet a routable
+//! source with [`crate::wire::set_source`], the address the kernel would pick
+//! towards `dst` (RFC 4443 §2.2 (c)), then writes it to the tunnel, from which
+//! the kernel forwards it. (miredo sends it on a raw ICMPv6 socket, which
+//! needs `CAP_NET_RAW`; on the wire the result is the same.)
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
