@@ -6,7 +6,7 @@
 //! sends are non-blocking too and only a full buffer costs an await.
 
 use std::io::{self, ErrorKind};
-use std::net::{SocketAddr, SocketAddrV4};
+use std::net::{Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -30,6 +30,8 @@ pub struct Pump {
     udp_buf: Vec<u8>,
     tun_buf: Vec<u8>,
     out: Outputs,
+    /// Relay: ICMPv6 errors get a routable source before they go out.
+    routable_errors: bool,
 }
 
 /// Sees each parsed datagram before the tunnel does; returns true when it
@@ -46,7 +48,16 @@ impl Pump {
             udp_buf: vec![0u8; UDP_BUF],
             tun_buf: vec![0u8; 65536],
             out: Outputs::new(),
+            routable_errors: false,
         })
+    }
+
+    /// For a relay: ICMPv6 errors go to remote hosts, so each gets the source
+    /// the kernel would use towards its destination before it is written to
+    /// the tunnel (see [`routable_source`]).
+    pub fn with_routable_errors(mut self) -> Pump {
+        self.routable_errors = true;
+        self
     }
 
     /// Waits until a datagram may be readable.
@@ -141,19 +152,49 @@ impl Pump {
                         Ok(_) => {}
                     }
                 }
-                // ICMPv6 errors are for local senders: the kernel delivers them
-                // from the tunnel like any received error.
-                Output::ToTun(pkt) | Output::Icmpv6Error { packet: pkt, .. } => {
-                    let r = match self.tun.try_send(&pkt) {
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => self.tun.send(&pkt).await,
-                        r => r,
-                    };
-                    if let Err(e) = r {
-                        warn!("tunnel write error: {e}");
+                Output::Icmpv6Error { dst, mut packet } if self.routable_errors => {
+                    // A relay's error is for a remote host: the kernel
+                    // forwards it from the tunnel once its source is routable.
+                    match routable_source(dst) {
+                        Ok(src) if teredo::wire::set_source(&mut packet, src) => {
+                            to_tun(&self.tun, &packet).await;
+                        }
+                        Ok(_) => {}
+                        Err(e) => debug!("ICMPv6 error to {dst} not sent: {e}"),
                     }
+                }
+                // A client's ICMPv6 errors are for local senders: the kernel
+                // delivers them from the tunnel like any received error.
+                Output::ToTun(pkt) | Output::Icmpv6Error { packet: pkt, .. } => {
+                    to_tun(&self.tun, &pkt).await;
                 }
             }
         }
+    }
+}
+
+/// Writes one packet to the tunnel; errors are logged.
+async fn to_tun(tun: &Tun, pkt: &[u8]) {
+    let r = match tun.try_send(pkt) {
+        Err(e) if e.kind() == ErrorKind::WouldBlock => tun.send(pkt).await,
+        r => r,
+    };
+    if let Err(e) = r {
+        warn!("tunnel write error: {e}");
+    }
+}
+
+/// The source address the kernel would give a packet to `dst` (RFC 6724
+/// source selection, as RFC 4443 §2.2 (c) asks of an ICMPv6 error), found by
+/// connecting a UDP socket that never sends. A fresh socket each time: once
+/// connected, a socket keeps its source. The ICMPv6 rate limit (10 per
+/// second) bounds the cost.
+fn routable_source(dst: Ipv6Addr) -> io::Result<Ipv6Addr> {
+    let s = std::net::UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0))?;
+    s.connect((dst, 9))?;
+    match s.local_addr()? {
+        SocketAddr::V6(a) if !a.ip().is_unspecified() => Ok(*a.ip()),
+        _ => Err(io::Error::new(ErrorKind::AddrNotAvailable, "no source")),
     }
 }
 

@@ -43,6 +43,8 @@ pub struct RelaySetup {
     pub cone: bool,
     /// `InterfaceMTU`.
     pub mtu: u16,
+    /// `PeerQueueBudget`: bytes queued over all peers at most.
+    pub queue_budget: usize,
 }
 
 /// Brings the relay interface up as miredo does (§4.7).
@@ -84,6 +86,7 @@ pub async fn run(
         prefix,
         cone,
         mtu,
+        queue_budget,
     } = setup;
     configure_interface(&tun, prefix, mtu)
         .await
@@ -95,13 +98,14 @@ pub async fn run(
     status.mode = if cone { "cone" } else { "restricted" };
     bus.update(&status).await;
 
-    let mut pump = Pump::new(socket, tun).context("registering the UDP socket")?;
+    let mut pump = Pump::new(socket, tun)
+        .context("registering the UDP socket")?
+        .with_routable_errors();
     let secret = Secret::new(crate::client::random_secret()?);
     let start = Instant::now();
-    let mut tunnel = TeredoTunnel::new(
-        Config::new(Mode::Relay { cone, prefix }, std::process::id(), secret),
-        start,
-    );
+    let mut config = Config::new(Mode::Relay { cone, prefix }, std::process::id(), secret);
+    config.queue_budget = queue_budget;
+    let mut tunnel = TeredoTunnel::new(config, start);
     info!("Teredo relay started");
 
     let sleep = tokio::time::sleep(Duration::from_secs(3600));

@@ -447,6 +447,7 @@ async fn relay_round(
         prefix: conf.prefix,
         cone: conf.relay_type == RelayType::Cone,
         mtu: conf.interface_mtu,
+        queue_budget: conf.peer_queue_budget as usize,
     };
     let _ = daemon::notify::ready();
     let stop = match relayd::run(setup, &bus, control_rx).await {
@@ -476,6 +477,7 @@ fn open_client(conf: &MiredoConfig, cli: &Cli) -> Result<ClientSetup> {
         socket,
         tun: Arc::new(tun),
         timers: Default::default(),
+        queue_budget: conf.peer_queue_budget as usize,
     })
 }
 

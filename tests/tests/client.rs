@@ -332,3 +332,162 @@ fn dbus_shows_state_and_signals_address_changes() -> Result<()> {
     .with_context(|| format!("monitor saw:\n{}", monitor.log_text()))?;
     Ok(())
 }
+
+/// Where the spoofed datagrams send our client's bubbles (nobody lives there;
+/// the wan router counts what is routed to them).
+const VICTIM: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 77);
+const VICTIM_PORT: u16 = 5000;
+const FAKE_SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 77);
+/// A Teredo peer our client is asked to reach afterwards: its bubbles mark
+/// the end of the attack's processing (the client handles packets in order).
+const MARKER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 88);
+/// The port our relay binds, so the test can speak from it once it is gone.
+const OUR_RELAY_PORT: u16 = 3545;
+/// The most bubbles a client may send one IPv4 per 2 s in answer to what it
+/// receives (`teredo::relay::replies::DEST_BURST`).
+const DEST_BURST: u64 = 4;
+
+/// An ICMPv6 echo request in UDP from the Teredo address `src` to `dst`.
+fn echo_from(src: std::net::Ipv6Addr, dst: std::net::Ipv6Addr) -> Vec<u8> {
+    let mut p = vec![0x60, 0, 0, 0, 0, 8, 58, 64];
+    p.extend_from_slice(&src.octets());
+    p.extend_from_slice(&dst.octets());
+    p.extend_from_slice(&[128, 0, 0, 0, 0, 1, 0, 1]);
+    p
+}
+
+/// Packets counted by the rule commented `name` in `table` of `node`.
+fn nft_count(lab: &Lab, node: &str, name: &str) -> Result<u64> {
+    let text = lab.exec_ok(node, &["nft", "list", "table", "inet", "probe"])?;
+    let line = text
+        .lines()
+        .find(|l| l.contains(&format!("comment \"{name}\"")))
+        .with_context(|| format!("no rule {name} in {text}"))?;
+    let mut words = line.split_whitespace();
+    while let Some(w) = words.next() {
+        if w == "packets" {
+            return Ok(words.next().context("packets value")?.parse()?);
+        }
+    }
+    anyhow::bail!("no packet count in {line}")
+}
+
+fn nft_probe(lab: &Lab, node: &str, rules: &[(&str, String)]) -> Result<()> {
+    let mut script = String::from(
+        "table inet probe {\n chain pre {\n  type filter hook prerouting priority -300;\n",
+    );
+    for (name, rule) in rules {
+        script.push_str(&format!("  {rule} counter comment \"{name}\"\n"));
+    }
+    script.push_str(" }\n}\n");
+    let path = lab.state_dir().join(format!("probe-{node}.nft"));
+    std::fs::write(&path, script)?;
+    lab.exec_ok(node, &["nft", "-f", &path.to_string_lossy()])?;
+    Ok(())
+}
+
+#[test]
+fn spoofed_sources_through_the_relay_hole_are_not_reflected() -> Result<()> {
+    // Our client behind a port-restricted NAT talks to the IPv6 host through
+    // our relay, which leaves a hole in its NAT for the relay's IPv4:port.
+    // Speaking from there, 64 datagrams each claim a Teredo source (flags
+    // varied: 64 peers) that names a victim's IPv4:port and a fake server.
+    // Once, each one made the client bubble both: 128 bubbles.
+    let lab = Lab::up(LabOpts::with_nats(&[Nat::PortRestricted]))?;
+    lab.start_debian_server()?;
+    let relay = lab.start_our_relay(&format!(
+        "RelayType relay\nInterfaceName {TEREDO_IFACE}\nBindPort {OUR_RELAY_PORT}\n"
+    ))?;
+    let d = lab.start_our_client(1, &Lab::client_conf())?;
+    let addr = lab
+        .wait_teredo_addr("cl1", Duration::from_secs(10))
+        .with_context(|| d.log_text())?;
+    lab.wait_ping6("cl1", TARGET_IP6, Duration::from_secs(10))
+        .with_context(|| format!("through our relay\n{}", relay.log_text()))?;
+    // The relay goes; the NAT keeps its hole (conntrack: 120 s once assured).
+    lab.stop(&relay)?;
+
+    nft_probe(
+        &lab,
+        "wan",
+        &[
+            (
+                "victim",
+                format!("ip daddr {VICTIM} udp dport {VICTIM_PORT}"),
+            ),
+            ("fake_server", format!("ip daddr {FAKE_SERVER}")),
+            ("marker", format!("ip daddr {MARKER}")),
+        ],
+    )?;
+    nft_probe(
+        &lab,
+        "cl1",
+        &[(
+            "spoofed",
+            format!("ip saddr {} udp sport {OUR_RELAY_PORT}", e2e::RELAY_IP),
+        )],
+    )?;
+
+    let mapped_port = TeredoAddr::from_ipv6(&addr).mapped_port;
+    let datagrams: Vec<String> = (0..64u16)
+        .map(|i| {
+            let src = TeredoAddr {
+                prefix: 0x2001_0000,
+                server: FAKE_SERVER,
+                flags: (i * 0x0101) & 0x3cff,
+                mapped_port: VICTIM_PORT,
+                mapped_ip: VICTIM,
+            }
+            .to_ipv6();
+            echo_from(src, addr)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .collect();
+    let script = format!(
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n\
+         s.bind(('0.0.0.0',{OUR_RELAY_PORT}))\n\
+         for h in {datagrams:?}:\n    s.sendto(bytes.fromhex(h),('{}',{mapped_port}))\n",
+        nat_public_ip(1)
+    );
+    lab.exec_ok("relay", &["python3", "-c", &script])?;
+    lab.wait_for(
+        "the 64 datagrams to pass the client's NAT",
+        Duration::from_secs(5),
+        || Ok(nft_count(&lab, "cl1", "spoofed")? >= 64),
+    )?;
+
+    // Then a packet of our own to a Teredo peer: once its bubbles leave,
+    // everything received before has been handled.
+    let marker = TeredoAddr {
+        prefix: 0x2001_0000,
+        server: MARKER,
+        flags: 0,
+        mapped_port: 7000,
+        mapped_ip: MARKER,
+    }
+    .to_ipv6();
+    lab.exec(
+        "cl1",
+        &["ping", "-6", "-c", "1", "-W", "1", &marker.to_string()],
+    )?;
+    lab.wait_for(
+        "the marker's bubbles at the wan router",
+        Duration::from_secs(5),
+        || Ok(nft_count(&lab, "wan", "marker")? >= 1),
+    )
+    .with_context(|| d.log_text())?;
+
+    let victim = nft_count(&lab, "wan", "victim")?;
+    let fake = nft_count(&lab, "wan", "fake_server")?;
+    eprintln!("bubbles to the victim: {victim}, to the fake server: {fake}");
+    ensure!(
+        victim <= DEST_BURST && fake <= DEST_BURST,
+        "64 spoofed datagrams made our client send {victim} bubbles to the victim \
+         and {fake} to the fake server (at most {DEST_BURST} each)"
+    );
+    // What we send now: nothing at all (as Debian's miredo).
+    ensure!(victim + fake == 0, "{victim} + {fake} bubbles");
+    Ok(())
+}

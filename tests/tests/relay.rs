@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use e2e::{
-    nat_public_ip, Daemon, Lab, LabOpts, Nat, TeredoAddr, RELAY_IP, SERVER_IP, TARGET_IP6,
-    TEREDO_IFACE,
+    nat_public_ip, Daemon, Lab, LabOpts, Nat, TeredoAddr, RELAY_IP, RELAY_IP6, SERVER_IP,
+    TARGET_IP6, TEREDO_IFACE,
 };
 
 /// Our relay listens here so a test can aim datagrams at it.
@@ -193,5 +193,54 @@ fn our_relay_drops_teredo_traffic_from_peers_it_never_contacted() -> Result<()> 
         counter(&bus, "to_tun")? == before_tun,
         "an unsolicited packet reached the tunnel"
     );
+    Ok(())
+}
+
+#[test]
+fn relay_reports_unreachable_from_a_routable_address() -> Result<()> {
+    // A native destination routed into the relay's tunnel by mistake gets an
+    // ICMPv6 Destination Unreachable (code 3) back to the sender. The relay
+    // must send it from an address the sender can see, not the tunnel's
+    // link-local one, which the kernel refuses to forward.
+    let lab = Lab::up(LabOpts::with_nats(&[Nat::FullCone]))?;
+    let bus = lab.dbus_up()?;
+    lab.start_debian_server()?;
+    let relay = start_relay(&lab, &bus)?;
+    let lost = "2001:db8:dead::1";
+    lab.exec_ok(
+        "relay",
+        &[
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "2001:db8:dead::/48",
+            "dev",
+            TEREDO_IFACE,
+        ],
+    )?;
+    lab.exec_ok(
+        "v6",
+        &[
+            "ip",
+            "-6",
+            "route",
+            "add",
+            "2001:db8:dead::/48",
+            "via",
+            "2001:db8:ff01::2",
+        ],
+    )?;
+    let out = lab.exec("tgt", &["ping", "-6", "-n", "-c", "1", "-W", "3", lost])?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let from = format!("From {RELAY_IP6} icmp_seq=1 Destination unreachable: Address unreachable");
+    ensure!(
+        text.contains(&from),
+        "no error from the relay's address {RELAY_IP6}:\n{text}\n{}",
+        relay.log_text()
+    );
+    lab.wait_for("the error counted", Duration::from_secs(5), || {
+        Ok(counter(&bus, "icmp_errors")? >= 1)
+    })?;
     Ok(())
 }

@@ -18,6 +18,11 @@
 //!
 //! Each peer holds at most [`QUEUE_BUDGET`] (1280) bytes of pending packets,
 //! incoming and outgoing together; a packet that does not fit is refused.
+//! All queues together hold at most the list's total budget
+//! ([`DEFAULT_TOTAL_QUEUE_BUDGET`] unless configured; our addition, see
+//! `docs/compat.md`): without it, a million peers, each one made up by a
+//! received datagram, could hold 1280 bytes each, over a gigabyte. Queues
+//! are reached through [`PeerMut`], which keeps the total.
 //! miredo flushes the queue newest first (LIFO). We flush **oldest first**
 //! (FIFO): LIFO reorders the very packets (TCP SYN then data, DNS retries) that
 //! the queue exists to save. See `docs/compat.md`.
@@ -34,6 +39,9 @@ pub const PEER_VALIDITY: Duration = Duration::from_secs(30);
 pub const QUEUE_BUDGET: usize = 1280;
 /// Peer-list capacity of miredo as Debian builds it (libJudy).
 pub const DEFAULT_CAPACITY: usize = 1 << 20;
+/// Default budget of queued bytes over all peers: 4 MiB, room for the full
+/// queues of over 3,000 peers being set up at once.
+pub const DEFAULT_TOTAL_QUEUE_BUDGET: usize = 4 << 20;
 /// Bubbles or ping tests sent to a peer before it is given up on.
 pub const MAX_ATTEMPTS: u8 = 4;
 /// Bubbles and pings to one peer must be spaced by more than this.
@@ -172,8 +180,9 @@ impl Peer {
     }
 
     /// Queues a packet if it fits in what is left of [`QUEUE_BUDGET`];
-    /// returns false (and drops nothing else) if it does not.
-    pub fn enqueue(&mut self, item: Queued) -> bool {
+    /// returns false (and drops nothing else) if it does not. Only through
+    /// [`PeerMut::enqueue`], which keeps the list's total.
+    fn enqueue(&mut self, item: Queued) -> bool {
         let len = item.len();
         match usize::from(self.queued_bytes).checked_add(len) {
             Some(total) if total <= QUEUE_BUDGET => {
@@ -198,9 +207,70 @@ impl Peer {
 
     /// Takes every queued packet, oldest first.
     /// The queue's storage goes with it: a confirmed peer rarely queues again.
-    pub fn take_queue(&mut self) -> impl Iterator<Item = Queued> {
+    fn take_queue(&mut self) -> impl Iterator<Item = Queued> {
         self.queued_bytes = 0;
         std::mem::take(&mut self.queue).into_iter()
+    }
+}
+
+/// What [`PeerMut::enqueue`] did with a packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Queued.
+    Yes,
+    /// Dropped: the peer's own queue is full ([`QUEUE_BUDGET`]).
+    PeerFull,
+    /// Dropped: the queues of all peers hold the list's total budget.
+    TotalFull,
+}
+
+/// Bytes queued over all peers, and the most allowed.
+#[derive(Debug, Clone, Copy)]
+struct Total {
+    queued: usize,
+    budget: usize,
+}
+
+/// A peer borrowed from the list, with the list's queue total: reads and
+/// writes the peer like `&mut Peer`, and queues within both budgets.
+#[derive(Debug)]
+pub struct PeerMut<'a> {
+    peer: &'a mut Peer,
+    total: &'a mut Total,
+}
+
+impl std::ops::Deref for PeerMut<'_> {
+    type Target = Peer;
+    fn deref(&self) -> &Peer {
+        self.peer
+    }
+}
+
+impl std::ops::DerefMut for PeerMut<'_> {
+    fn deref_mut(&mut self) -> &mut Peer {
+        self.peer
+    }
+}
+
+impl PeerMut<'_> {
+    /// Queues a packet if it fits in both the peer's [`QUEUE_BUDGET`] and what
+    /// is left of the list's total budget; drops it otherwise.
+    pub fn enqueue(&mut self, item: Queued) -> Enqueued {
+        let len = item.len();
+        if self.total.queued.saturating_add(len) > self.total.budget {
+            return Enqueued::TotalFull;
+        }
+        if !self.peer.enqueue(item) {
+            return Enqueued::PeerFull;
+        }
+        self.total.queued += len;
+        Enqueued::Yes
+    }
+
+    /// Takes every queued packet, oldest first (see [`Peer`]).
+    pub fn take_queue(&mut self) -> impl Iterator<Item = Queued> {
+        self.total.queued = self.total.queued.saturating_sub(self.peer.queued_bytes());
+        self.peer.take_queue()
     }
 }
 
@@ -211,18 +281,45 @@ pub struct PeerList {
     old: HashMap<Ipv6Addr, Peer>,
     capacity: usize,
     next_gc: Instant,
+    total: Total,
+}
+
+/// Bytes queued by the peers of one generation.
+fn queued_in(generation: &HashMap<Ipv6Addr, Peer>) -> usize {
+    generation.values().map(Peer::queued_bytes).sum()
 }
 
 impl PeerList {
-    /// An empty list holding at most `capacity` peers; the first collection
-    /// is due at `now + GC_INTERVAL`.
+    /// An empty list holding at most `capacity` peers and
+    /// [`DEFAULT_TOTAL_QUEUE_BUDGET`] queued bytes; the first collection is
+    /// due at `now + GC_INTERVAL`.
     pub fn new(capacity: usize, now: Instant) -> Self {
+        Self::with_queue_budget(capacity, DEFAULT_TOTAL_QUEUE_BUDGET, now)
+    }
+
+    /// Like [`PeerList::new`], with at most `queue_budget` bytes queued over
+    /// all peers.
+    pub fn with_queue_budget(capacity: usize, queue_budget: usize, now: Instant) -> Self {
         PeerList {
             recent: HashMap::new(),
             old: HashMap::new(),
             capacity,
             next_gc: now + GC_INTERVAL,
+            total: Total {
+                queued: 0,
+                budget: queue_budget,
+            },
         }
+    }
+
+    /// Bytes queued over all peers.
+    pub fn queued_bytes(&self) -> usize {
+        self.total.queued
+    }
+
+    /// The most bytes all peers may queue together.
+    pub fn queue_budget(&self) -> usize {
+        self.total.budget
     }
 
     /// Number of peers in the list.
@@ -244,6 +341,7 @@ impl PeerList {
     pub fn clear(&mut self) {
         self.recent.clear();
         self.old.clear();
+        self.total.queued = 0;
     }
 
     /// Looks a peer up without refreshing it.
@@ -257,12 +355,15 @@ impl PeerList {
     }
 
     /// Looks a peer up and moves it to the recent generation.
-    pub fn get_mut(&mut self, addr: &Ipv6Addr) -> Option<&mut Peer> {
+    pub fn get_mut(&mut self, addr: &Ipv6Addr) -> Option<PeerMut<'_>> {
         if !self.recent.contains_key(addr) {
             let peer = self.old.remove(addr)?;
             self.recent.insert(*addr, peer);
         }
-        self.recent.get_mut(addr)
+        let total = &mut self.total;
+        self.recent
+            .get_mut(addr)
+            .map(|peer| PeerMut { peer, total })
     }
 
     /// Looks a peer up, creating it with `mapping` if it is absent (and the
@@ -272,7 +373,7 @@ impl PeerList {
         &mut self,
         addr: &Ipv6Addr,
         mapping: SocketAddrV4,
-    ) -> Option<(&mut Peer, bool)> {
+    ) -> Option<(PeerMut<'_>, bool)> {
         let mut created = false;
         if !self.recent.contains_key(addr) {
             match self.old.remove(addr) {
@@ -288,12 +389,17 @@ impl PeerList {
                 }
             }
         }
-        self.recent.get_mut(addr).map(|p| (p, created))
+        let total = &mut self.total;
+        self.recent
+            .get_mut(addr)
+            .map(|peer| (PeerMut { peer, total }, created))
     }
 
     /// Removes a peer.
     pub fn remove(&mut self, addr: &Ipv6Addr) -> Option<Peer> {
-        self.recent.remove(addr).or_else(|| self.old.remove(addr))
+        let peer = self.recent.remove(addr).or_else(|| self.old.remove(addr))?;
+        self.total.queued = self.total.queued.saturating_sub(peer.queued_bytes());
+        Some(peer)
     }
 
     /// When [`PeerList::handle_timeout`] must next be called.
@@ -308,6 +414,8 @@ impl PeerList {
         let mut rounds = 0;
         while now >= self.next_gc {
             if rounds < 2 {
+                let freed = queued_in(&self.old);
+                self.total.queued = self.total.queued.saturating_sub(freed);
                 self.old = std::mem::take(&mut self.recent);
                 rounds += 1;
                 self.next_gc += GC_INTERVAL;
@@ -409,6 +517,51 @@ mod tests {
         assert_eq!(q[0], Queued::Outgoing(vec![1; 1000]));
         assert_eq!(p.queued_bytes(), 0);
         assert_eq!(p.queued_len(), 0);
+    }
+
+    #[test]
+    fn total_budget_holds_across_peers() {
+        let t0 = Instant::now();
+        let budget = 100 * QUEUE_BUDGET;
+        let mut l = PeerList::with_queue_budget(DEFAULT_CAPACITY, budget, t0);
+        let (mut queued, mut refused) = (0usize, 0usize);
+        // 10,000 peers, each trying to fill its own queue.
+        for n in 0..10_000u16 {
+            let Some((mut p, _)) = l.get_or_insert(&addr(n), map(n)) else {
+                panic!("capacity");
+            };
+            for _ in 0..2 {
+                match p.enqueue(Queued::Outgoing(vec![0; 640])) {
+                    Enqueued::Yes => queued += 640,
+                    Enqueued::TotalFull => refused += 1,
+                    Enqueued::PeerFull => panic!("640 + 640 fits one peer"),
+                }
+            }
+            assert!(l.queued_bytes() <= budget);
+        }
+        assert_eq!((queued, l.queued_bytes()), (budget, budget));
+        assert_eq!(refused, 20_000 - budget / 640);
+        // A flushed queue gives its bytes back.
+        let Some(mut p) = l.get_mut(&addr(0)) else {
+            panic!("peer 0");
+        };
+        assert_eq!(p.take_queue().count(), 2);
+        assert_eq!(l.queued_bytes(), budget - QUEUE_BUDGET);
+        let Some((mut p, _)) = l.get_or_insert(&addr(60_000), map(1)) else {
+            panic!("capacity");
+        };
+        assert_eq!(p.enqueue(Queued::Outgoing(vec![0; 1280])), Enqueued::Yes);
+        assert_eq!(p.enqueue(Queued::Outgoing(vec![0; 1])), Enqueued::TotalFull);
+        // So do removed and collected peers.
+        assert!(l.remove(&addr(1)).is_some());
+        assert_eq!(l.queued_bytes(), budget - QUEUE_BUDGET);
+        l.handle_timeout(t0 + GC_INTERVAL);
+        assert_eq!(l.queued_bytes(), budget - QUEUE_BUDGET, "aged, not freed");
+        assert!(l.get_mut(&addr(2)).is_some());
+        l.handle_timeout(t0 + 2 * GC_INTERVAL);
+        assert_eq!(l.queued_bytes(), QUEUE_BUDGET, "only peer 2 is left");
+        l.clear();
+        assert_eq!(l.queued_bytes(), 0);
     }
 
     #[test]

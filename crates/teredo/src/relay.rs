@@ -19,20 +19,25 @@
 //! address when a client is up, else `fe80::ffff:ffff:ffff`, the address every
 //! miredo tunnel carries. A **client** driver writes it to the tunnel: the
 //! error is for a local socket, the kernel delivers it like any received
-//! ICMPv6 error, and no raw socket (nor `CAP_NET_RAW`) is needed. A **relay**
-//! driver must instead send `packet[40..]` on a raw ICMPv6 socket to `dst`, as
-//! miredo does: the error goes to a remote host, the kernel will not forward a
-//! link-local source, and on a raw ICMPv6 socket it picks a routable source and
-//! recomputes the checksum itself.
+//! ICMPv6 error, and no raw socket (nor `CAP_NET_RAW`) is needed. A **relay**'s
+//! error goes to a remote host, and the kernel will not forward a link-local
+//! source (RFC 4291 §2.5.6): its driver first gives the packet a routable
+//! source with [`crate::wire::set_source`], the address the kernel would pick
+//! towards `dst` (RFC 4443 §2.2 (c)), then writes it to the tunnel, from which
+//! the kernel forwards it. (miredo sends it on a raw ICMPv6 socket, which
+//! needs `CAP_NET_RAW`; on the wire the result is the same.)
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use crate::addr::{self, TeredoAddr, CLIENT_LINK_LOCAL, TEREDO_PORT};
-use crate::peers::{Peer, PeerList, Queued, DEFAULT_CAPACITY};
+use crate::peers::{
+    Enqueued, PeerList, PeerMut, Queued, DEFAULT_CAPACITY, DEFAULT_TOTAL_QUEUE_BUDGET,
+};
 use crate::security::Secret;
 use crate::wire::{icmpv6_error, Ipv6Header, TeredoPacketRepr};
 
+pub mod replies;
 mod rx;
 mod tx;
 
@@ -92,6 +97,9 @@ pub struct Config {
     pub mode: Mode,
     /// Maximum number of peers ([`DEFAULT_CAPACITY`] in miredo).
     pub peer_capacity: usize,
+    /// Most bytes queued over all peers together
+    /// ([`DEFAULT_TOTAL_QUEUE_BUDGET`]; our addition, `PeerQueueBudget`).
+    pub queue_budget: usize,
     /// Process id: its low 16 bits identify our ping tests.
     pub pid: u32,
     /// Key of the bubble and ping-test HMACs.
@@ -104,6 +112,7 @@ impl Config {
         Config {
             mode,
             peer_capacity: DEFAULT_CAPACITY,
+            queue_budget: DEFAULT_TOTAL_QUEUE_BUDGET,
             pid,
             secret,
         }
@@ -211,6 +220,9 @@ pub struct Stats {
     pub dropped_unauthenticated: u64,
     /// Per-peer queue full.
     pub dropped_queue_full: u64,
+    /// The queues of all peers together hold the configured total
+    /// ([`Config::queue_budget`]).
+    pub dropped_queue_budget: u64,
     /// Peer list full.
     pub dropped_peer_list_full: u64,
     /// Bubbles or pings exhausted for the peer (code 3 sent), or a ping test
@@ -220,12 +232,18 @@ pub struct Stats {
     pub dropped_wrong_mapping: u64,
     /// Bubbles received and consumed (not passed on).
     pub bubbles_received: u64,
+    /// Bubbles in answer to a received datagram not sent: their destination
+    /// IPv4 had its share ([`replies::DEST_BURST`] per [`replies::DEST_WINDOW`]).
+    pub bubbles_refused_dest: u64,
+    /// Bubbles in answer to a received datagram not sent: the global share
+    /// ([`replies::GLOBAL_BURST`] per [`replies::GLOBAL_WINDOW`]) was used up.
+    pub bubbles_refused_global: u64,
 }
 
 impl Stats {
     /// Every counter with its field name, in declaration order (for D-Bus
     /// and logs).
-    pub fn named(&self) -> [(&'static str, u64); 22] {
+    pub fn named(&self) -> [(&'static str, u64); 25] {
         [
             ("rx", self.rx),
             ("tx", self.tx),
@@ -245,10 +263,13 @@ impl Stats {
             ("dropped_unknown_peer", self.dropped_unknown_peer),
             ("dropped_unauthenticated", self.dropped_unauthenticated),
             ("dropped_queue_full", self.dropped_queue_full),
+            ("dropped_queue_budget", self.dropped_queue_budget),
             ("dropped_peer_list_full", self.dropped_peer_list_full),
             ("dropped_rate_limited", self.dropped_rate_limited),
             ("dropped_wrong_mapping", self.dropped_wrong_mapping),
             ("bubbles_received", self.bubbles_received),
+            ("bubbles_refused_dest", self.bubbles_refused_dest),
+            ("bubbles_refused_global", self.bubbles_refused_global),
         ]
     }
 }
@@ -285,6 +306,7 @@ pub struct TeredoTunnel {
     peers: PeerList,
     stats: Stats,
     icmp: IcmpLimiter,
+    replies: replies::ReplyLimiter,
 }
 
 /// True if a datagram belongs to the qualification procedure (reference
@@ -302,7 +324,7 @@ impl TeredoTunnel {
     /// always up.
     pub fn new(config: Config, now: Instant) -> Self {
         TeredoTunnel {
-            peers: PeerList::new(config.peer_capacity, now),
+            peers: PeerList::with_queue_budget(config.peer_capacity, config.queue_budget, now),
             config,
             own: None,
             stats: Stats::default(),
@@ -310,6 +332,7 @@ impl TeredoTunnel {
                 window_start: None,
                 count: 0,
             },
+            replies: replies::ReplyLimiter::default(),
         }
     }
 
@@ -406,10 +429,47 @@ fn send_bubble(
     });
 }
 
+/// Sends a bubble in answer to a received datagram (see [`replies`]): like
+/// [`send_bubble`], within the per-destination and global limits.
+fn reply_bubble(
+    limiter: &mut replies::ReplyLimiter,
+    now: Instant,
+    (src, dest, dst): (Ipv6Addr, Ipv6Addr, SocketAddrV4),
+    stats: &mut Stats,
+    out: &mut Outputs,
+) {
+    if !addr::is_global_unicast_v4(*dst.ip()) {
+        return;
+    }
+    match limiter.allow(now, *dst.ip()) {
+        Ok(()) => send_bubble(src, dest, dst, stats, out),
+        Err(replies::Refused::Dest) => stats.bubbles_refused_dest += 1,
+        Err(replies::Refused::Global) => stats.bubbles_refused_global += 1,
+    }
+}
+
+/// Queues `item` for `peer`, counting it or the reason it was dropped.
+fn enqueue(peer: &mut PeerMut<'_>, item: Queued, stats: &mut Stats) -> bool {
+    match peer.enqueue(item) {
+        Enqueued::Yes => {
+            stats.queued += 1;
+            true
+        }
+        Enqueued::PeerFull => {
+            stats.dropped_queue_full += 1;
+            false
+        }
+        Enqueued::TotalFull => {
+            stats.dropped_queue_budget += 1;
+            false
+        }
+    }
+}
+
 /// Flushes a peer's queue now that its mapping is confirmed, oldest first:
 /// outgoing packets go to the mapping, incoming ones to the tunnel if they
 /// came from the mapping.
-fn flush_queue(peer: &mut Peer, stats: &mut Stats, out: &mut Outputs) {
+fn flush_queue(peer: &mut PeerMut<'_>, stats: &mut Stats, out: &mut Outputs) {
     let mapping = peer.mapping;
     for item in peer.take_queue() {
         match item {

@@ -27,6 +27,7 @@ fn dispositions(s: &Stats) -> u64 {
         + s.dropped_unknown_peer
         + s.dropped_unauthenticated
         + s.dropped_queue_full
+        + s.dropped_queue_budget
         + s.dropped_peer_list_full
         + s.dropped_rate_limited
 }
@@ -40,7 +41,10 @@ fn peer_ep() -> SocketAddrV4 {
 }
 
 fn tunnels(now: Instant) -> Vec<TeredoTunnel> {
-    let mut c = TeredoTunnel::new(Config::new(Mode::Client, 1, secret(0)), now);
+    // A small total queue budget, so that random input reaches its limit.
+    let mut cfg = Config::new(Mode::Client, 1, secret(0));
+    cfg.queue_budget = 256;
+    let mut c = TeredoTunnel::new(cfg, now);
     c.set_state(Some(OwnAddress {
         addr: teredo_of(own_ep()),
         server: SERVER,
@@ -145,6 +149,9 @@ proptest! {
                 if let teredo::relay::Output::Icmpv6Error { packet, .. } = o {
                     prop_assert!(packet.len() <= 1280);
                 }
+            }
+            for t in &ts {
+                prop_assert!(t.peers().queued_bytes() <= t.peers().queue_budget());
             }
         }
     }

@@ -140,3 +140,41 @@ fn long_packets_are_quoted_truncated() {
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].3, pkt[..1232]);
 }
+
+#[test]
+fn relay_errors_get_a_routable_source_from_the_driver() {
+    // A relay's error goes to a remote native host: the core cannot know a
+    // routable source, so the driver gives it the one the kernel would use
+    // (teredo::wire::set_source); the checksum must follow.
+    let now = Instant::now();
+    let mode = Mode::Relay {
+        cone: false,
+        prefix: teredo::addr::DEFAULT_PREFIX,
+    };
+    let mut t = TeredoTunnel::new(Config::new(mode, 7, secret(1)), now);
+    let native = v6("2001:db8:6::10");
+    let pkt = ipv6_packet(native, v6("2001:db8:ffff::1"), 10, 0);
+    let mut out = Outputs::new();
+    t.on_tun_packet(now, UNIX0, &pkt, &mut out);
+    assert_eq!(errors(&out), vec![(native, 1, 3, pkt.clone())]);
+    let Some(Output::Icmpv6Error { packet, .. }) = out.drain().next() else {
+        panic!("no error");
+    };
+    let mut packet = packet;
+    let before = Ipv6Header::parse(&packet).expect("error").src;
+    assert!(
+        before.segments()[0] & 0xffc0 == 0xfe80,
+        "placeholder {before}"
+    );
+    let routable = v6("2001:db8:5::1");
+    assert!(teredo::wire::set_source(&mut packet, routable));
+    let h = Ipv6Header::parse(&packet).expect("error");
+    assert_eq!((h.src, h.dst), (routable, native));
+    assert!(verify_icmpv6_checksum(&h.src, &h.dst, h.payload));
+    assert_eq!(&h.payload[8..], &pkt[..]);
+    // Anything but an ICMPv6 packet is left alone.
+    let mut other = pkt.clone();
+    assert!(!teredo::wire::set_source(&mut other, routable));
+    assert_eq!(other, pkt);
+    assert!(!teredo::wire::set_source(&mut [0x60; 20], routable));
+}

@@ -101,7 +101,15 @@ fn unexpected_endpoint_is_bubbled_then_trusted_on_the_keyed_reply() {
 fn spoofed_source_is_never_delivered() {
     let (mut lab, b, ta, a_embedded, _) = setup();
     let tb = lab.addr(b);
-    let spoofer = ep("203.0.113.99:4444");
+    // From another IPv4 than the one in A's address: dropped, no bubble, no
+    // state (anyone could otherwise make B bubble a host of their choice).
+    let elsewhere = ep("203.0.113.99:4444");
+    lab.inject(b, elsewhere, &ipv6_packet(ta, tb, 20, 1));
+    assert!(sent_by(&lab, b).is_empty());
+    assert!(lab.tunnel(b).peers().is_empty());
+    assert_eq!(lab.tunnel(b).stats().dropped_unauthenticated, 1);
+    // From A's IPv4 but another port (a host behind A's NAT): bubbled.
+    let spoofer = ep("198.51.100.10:4444");
     lab.inject(b, spoofer, &ipv6_packet(ta, tb, 20, 1));
     let src = teredo::wire::Ipv6Header::parse(&sent_by(&lab, b)[1].1)
         .expect("v6")

@@ -53,6 +53,8 @@ pub struct ClientSetup {
     pub tun: Arc<netcfg::tun::Tun>,
     /// Qualification timers.
     pub timers: Timers,
+    /// `PeerQueueBudget`: bytes queued over all peers at most.
+    pub queue_budget: usize,
 }
 
 /// Runs the client until told to stop. `status` receives every state change
@@ -67,6 +69,7 @@ pub async fn run(
         socket,
         tun,
         timers,
+        queue_budget,
     } = setup;
     let tun_index = tun.index();
     let tun_name = tun.name().to_owned();
@@ -75,7 +78,9 @@ pub async fn run(
     let pid = std::process::id();
     let start = Instant::now();
     let mut maint = Maintainer::new(timers, secret.clone(), pid, start);
-    let mut tunnel = TeredoTunnel::new(Config::new(Mode::Client, pid, secret), start);
+    let mut config = Config::new(Mode::Client, pid, secret);
+    config.queue_budget = queue_budget;
+    let mut tunnel = TeredoTunnel::new(config, start);
 
     let (resolved_tx, mut resolved_rx) = mpsc::channel::<Option<Ipv4Addr>>(4);
     let mut netevents = Events::ipv4()

@@ -25,12 +25,13 @@ pub mod values;
 
 pub use lexer::{parse_directives, Directive, Directives};
 pub use model::{
-    extract_miredo, extract_serverd, MiredoConfig, ServerdConfig, DEFAULT_MTU, MAX_SUPERFLUOUS,
+    extract_miredo, extract_serverd, MiredoConfig, ServerdConfig, DEFAULT_MTU,
+    DEFAULT_PEER_QUEUE_BUDGET, MAX_SUPERFLUOUS,
 };
 pub use toml_form::{miredo_to_toml, serverd_to_toml};
 pub use values::{
-    is_valid_prefix, parse_c_u16, prefix_to_string, Facility, LiteralResolver, RelayType, Resolver,
-    SystemResolver, DEFAULT_PREFIX,
+    is_valid_prefix, parse_c_u16, parse_c_u32, prefix_to_string, Facility, LiteralResolver,
+    RelayType, Resolver, SystemResolver, DEFAULT_PREFIX,
 };
 
 /// How serious a configuration message is. The daemons go on after

@@ -4,11 +4,15 @@
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
-use super::values::{is_valid_prefix, parse_c_u16, Facility, RelayType, DEFAULT_PREFIX};
+use super::values::{
+    is_valid_prefix, parse_c_u16, parse_c_u32, Facility, RelayType, DEFAULT_PREFIX,
+};
 use super::{Diagnostic, Directives, Options};
 
 /// Default interface MTU (relay and server).
 pub const DEFAULT_MTU: u16 = 1280;
+/// Default `PeerQueueBudget` (4 MiB, a laptop client's worth).
+pub const DEFAULT_PEER_QUEUE_BUDGET: u32 = teredo::peers::DEFAULT_TOTAL_QUEUE_BUDGET as u32;
 /// At most this many "Superfluous directive" warnings are reported.
 pub const MAX_SUPERFLUOUS: usize = 5;
 /// Longest interface name Linux accepts (IFNAMSIZ - 1).
@@ -39,6 +43,9 @@ pub struct MiredoConfig {
     /// `ClientHook` (our extension, client mode): the hook script to run
     /// instead of `/etc/miredo/client-hook`.
     pub client_hook: Option<PathBuf>,
+    /// `PeerQueueBudget` (our extension, client and relay): the most bytes
+    /// all peers may hold queued while their mappings are confirmed.
+    pub peer_queue_budget: u32,
 }
 
 impl Default for MiredoConfig {
@@ -54,6 +61,7 @@ impl Default for MiredoConfig {
             bind_port: 0,
             syslog_facility: Facility::Daemon,
             client_hook: None,
+            peer_queue_budget: DEFAULT_PEER_QUEUE_BUDGET,
         }
     }
 }
@@ -107,6 +115,20 @@ impl Extractor<'_, '_> {
             return default;
         };
         parse_c_u16(&v).unwrap_or_else(|err| {
+            let label = self.d.label(name);
+            self.out.push(Diagnostic::error(
+                Some(line),
+                format!("Invalid integer value \"{v}\" for {label}: {err}"),
+            ));
+            default
+        })
+    }
+
+    fn u32(&mut self, name: &str, default: u32) -> u32 {
+        let Some((v, line)) = self.d.take(name) else {
+            return default;
+        };
+        parse_c_u32(&v).unwrap_or_else(|err| {
             let label = self.d.label(name);
             self.out.push(Diagnostic::error(
                 Some(line),
@@ -230,6 +252,7 @@ pub fn extract_miredo(
 
     c.bind_address = x.ipv4("BindAddress");
     c.bind_port = x.u16("BindPort", 0);
+    c.peer_queue_budget = x.u32("PeerQueueBudget", DEFAULT_PEER_QUEUE_BUDGET);
     if let Some((v, line)) = x.d.take("InterfaceName") {
         // Deviation: miredo only fails later, when creating the tunnel.
         if v.len() > MAX_IFNAME {

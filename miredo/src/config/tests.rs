@@ -303,3 +303,56 @@ fn read_errors() {
         vec!["Error reading configuration file: Is a directory"]
     );
 }
+
+#[test]
+fn peer_queue_budget() {
+    // Our extension: client and relay, bytes, C integer syntax.
+    let l = ok("ServerAddress x\n", "t.conf", &daemon());
+    assert_eq!(l.config.peer_queue_budget, DEFAULT_PEER_QUEUE_BUDGET);
+    assert_eq!(DEFAULT_PEER_QUEUE_BUDGET, 4 << 20);
+    let l = ok(
+        "ServerAddress x\nPeerQueueBudget 65536\n",
+        "t.conf",
+        &daemon(),
+    );
+    assert!(l.report.is_clean(), "{:?}", l.report);
+    assert_eq!(l.config.peer_queue_budget, 65536);
+    let l = ok(
+        "RelayType cone\npeerqueuebudget 0x40000000\n",
+        "t.conf",
+        &daemon(),
+    );
+    assert_eq!(l.config.peer_queue_budget, 1 << 30);
+
+    let r = err("ServerAddress x\n\nPeerQueueBudget 4MiB\n", &daemon());
+    assert_eq!(
+        msgs(&r),
+        vec!["Invalid integer value \"4MiB\" for PeerQueueBudget: Invalid argument"]
+    );
+    assert_eq!(
+        r.rendered()[0],
+        "t.conf:3: Invalid integer value \"4MiB\" for PeerQueueBudget: Invalid argument"
+    );
+    let r = err("RelayType cone\nPeerQueueBudget 4294967296\n", &daemon());
+    assert_eq!(
+        msgs(&r),
+        vec![
+            "Invalid integer value \"4294967296\" for PeerQueueBudget: \
+             Numerical result out of range"
+        ]
+    );
+    assert_eq!(r.diagnostics[0].line, Some(2));
+
+    // The TOML form, and back.
+    let l = match parse_miredo(
+        b"server_address = \"x\"\npeer_queue_budget = 123456\n",
+        "t.toml",
+        &daemon(),
+    ) {
+        Ok(l) => l,
+        Err(r) => panic!("{:?}", r.rendered()),
+    };
+    assert_eq!(l.config.peer_queue_budget, 123_456);
+    let again = miredo_to_toml(&l.config);
+    assert!(again.contains("peer_queue_budget = 123456\n"), "{again}");
+}

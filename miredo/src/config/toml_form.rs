@@ -25,7 +25,7 @@ pub enum Kind {
     Serverd,
 }
 
-const KEYS: [(&str, &str); 12] = [
+const KEYS: [(&str, &str); 13] = [
     ("RelayType", "relay_type"),
     ("ServerAddress", "server_address"),
     ("ServerAddress2", "server_address2"),
@@ -36,6 +36,7 @@ const KEYS: [(&str, &str); 12] = [
     ("BindPort", "bind_port"),
     ("SyslogFacility", "syslog_facility"),
     ("ClientHook", "client_hook"),
+    ("PeerQueueBudget", "peer_queue_budget"),
     ("ServerBindAddress", "server_bind_address"),
     ("ServerBindAddress2", "server_bind_address2"),
 ];
@@ -63,6 +64,7 @@ struct MiredoToml {
     bind_port: Int,
     syslog_facility: Str,
     client_hook: Str,
+    peer_queue_budget: Int,
 }
 
 #[derive(Deserialize)]
@@ -160,6 +162,7 @@ pub fn toml_directives(text: &[u8], kind: Kind) -> Result<Directives, Vec<Diagno
             c.i("bind_port", t.bind_port);
             c.s("syslog_facility", t.syslog_facility);
             c.s("client_hook", t.client_hook);
+            c.i("peer_queue_budget", t.peer_queue_budget);
         }
         Kind::Serverd => {
             let t: ServerdToml = toml::from_str(text).map_err(serde_err)?;
@@ -224,6 +227,9 @@ pub fn miredo_to_toml(c: &MiredoConfig) -> String {
     }
     kv("bind_port", c.bind_port.to_string());
     kv("syslog_facility", quote(c.syslog_facility.keyword()));
+    if c.peer_queue_budget != super::model::DEFAULT_PEER_QUEUE_BUDGET {
+        kv("peer_queue_budget", c.peer_queue_budget.to_string());
+    }
     out
 }
 

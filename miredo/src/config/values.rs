@@ -10,8 +10,19 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
 /// `0x…` is hexadecimal, a leading `0` octal; a leading `-` negates modulo
 /// 2^64 (so `-0` is 0 and `-1` is out of range).
 pub fn parse_c_u16(s: &str) -> Result<u16, &'static str> {
-    const EINVAL: &str = "Invalid argument";
-    const ERANGE: &str = "Numerical result out of range";
+    u16::try_from(parse_c_ulong(s)?).map_err(|_| ERANGE)
+}
+
+/// Like [`parse_c_u16`], for values up to 2^32 - 1.
+pub fn parse_c_u32(s: &str) -> Result<u32, &'static str> {
+    u32::try_from(parse_c_ulong(s)?).map_err(|_| ERANGE)
+}
+
+const EINVAL: &str = "Invalid argument";
+const ERANGE: &str = "Numerical result out of range";
+
+/// C `strtoul(s, &end, 0)` with `*end == '\0'`, as a `u64`.
+fn parse_c_ulong(s: &str) -> Result<u64, &'static str> {
     let t = s.trim_start_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']);
     let (neg, t) = match t.as_bytes().first() {
         Some(b'-') => (true, &t[1..]),
@@ -48,8 +59,7 @@ pub fn parse_c_u16(s: &str) -> Result<u16, &'static str> {
     if overflow {
         return Err(ERANGE);
     }
-    let value = if neg { value.wrapping_neg() } else { value };
-    u16::try_from(value).map_err(|_| ERANGE)
+    Ok(if neg { value.wrapping_neg() } else { value })
 }
 
 /// Host-name resolution used by the configuration (kept behind a trait so

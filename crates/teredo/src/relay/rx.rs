@@ -4,7 +4,7 @@
 use std::net::{Ipv6Addr, SocketAddrV4};
 use std::time::Instant;
 
-use super::{flush_queue, send_bubble, Output, Outputs, OwnAddress, TeredoTunnel};
+use super::{enqueue, flush_queue, reply_bubble, Output, Outputs, OwnAddress, TeredoTunnel};
 use crate::addr::{self, TeredoAddr, TEREDO_PORT};
 use crate::peers::{Attempt, Queued};
 use crate::wire::icmpv6::{ErrorRepr, TYPE_DST_UNREACH};
@@ -48,11 +48,16 @@ impl TeredoTunnel {
             if from == SocketAddrV4::new(own.server, TEREDO_PORT) {
                 // From our server: an indirect bubble (or packet) to answer
                 // with a direct bubble, addresses swapped.
-                if let Some(origin) = pkt.origin {
-                    send_bubble(h.dst, h.src, origin, &mut self.stats, out);
-                } else if bubble && src_teredo {
-                    let mapping = TeredoAddr::from_ipv6(&h.src).mapping();
-                    send_bubble(h.dst, h.src, mapping, &mut self.stats, out);
+                // Spoofable by anyone who can reach us from the server's
+                // endpoint, hence the limits of `replies`.
+                let target = match pkt.origin {
+                    Some(origin) => Some(origin),
+                    None if bubble && src_teredo => Some(TeredoAddr::from_ipv6(&h.src).mapping()),
+                    None => None,
+                };
+                if let Some(dst) = target {
+                    let b = (h.dst, h.src, dst);
+                    reply_bubble(&mut self.replies, now, b, &mut self.stats, out);
                 }
                 if bubble {
                     self.stats.rx += 1;
@@ -65,8 +70,11 @@ impl TeredoTunnel {
                 // it where it came from, addresses swapped, as we answer an
                 // origin indication: behind a symmetric NAT the peer's mapping
                 // towards us is not the one in its address, and only this
-                // reply gets through its NAT (docs/nat-traversal.md).
-                send_bubble(h.dst, h.src, from, &mut self.stats, out);
+                // reply gets through its NAT (docs/nat-traversal.md). One
+                // datagram of the same size back to its sender, within the
+                // limits of `replies`.
+                let b = (h.dst, h.src, from);
+                reply_bubble(&mut self.replies, now, b, &mut self.stats, out);
                 self.stats.rx += 1;
                 self.stats.bubbles_received += 1;
                 return;
@@ -85,10 +93,10 @@ impl TeredoTunnel {
         }
 
         let client = self.own;
-        if let Some(peer) = self.peers.get_mut(&h.src) {
+        if let Some(mut peer) = self.peers.get_mut(&h.src) {
             if peer.trusted && peer.mapping == from {
                 peer.touch_rx(now);
-                flush_queue(peer, &mut self.stats, out);
+                flush_queue(&mut peer, &mut self.stats, out);
                 self.stats.rx += 1;
                 if bubble {
                     // miredo hands these to the kernel, which discards them.
@@ -103,7 +111,7 @@ impl TeredoTunnel {
                 let cfg = &self.config;
                 if is_ping_reply(cfg, &own, pkt.ipv6, unix_secs) {
                     peer.confirm(from, now);
-                    flush_queue(peer, &mut self.stats, out);
+                    flush_queue(&mut peer, &mut self.stats, out);
                     self.stats.rx += 1;
                     return;
                 }
@@ -116,7 +124,7 @@ impl TeredoTunnel {
                 || (bubble
                     && h.dst.octets()[8..] == self.config.secret.bubble_interface_id(embedded));
             if matched {
-                let peer = if client.is_some() {
+                let mut peer = if client.is_some() {
                     match self.peers.get_or_insert(&h.src, from) {
                         Some((peer, _)) => peer,
                         None => {
@@ -134,7 +142,7 @@ impl TeredoTunnel {
                     }
                 };
                 peer.confirm(from, now);
-                flush_queue(peer, &mut self.stats, out);
+                flush_queue(&mut peer, &mut self.stats, out);
                 self.stats.rx += 1;
                 if bubble {
                     self.stats.bubbles_received += 1;
@@ -146,17 +154,26 @@ impl TeredoTunnel {
             }
         }
 
-        if let (Some(_), true, false) = (client, src_teredo, bubble) {
-            // A Teredo peer writing from another endpoint than the one in its
+        let embedded = TeredoAddr::from_ipv6(&h.src).mapping();
+        if let (Some(_), true, false, true) =
+            (client, src_teredo, bubble, embedded.ip() == from.ip())
+        {
+            // A Teredo peer writing from another port than the one in its
             // address (a symmetric NAT). Do not trust the source; bubble the
             // claimed address through its server instead, as if we had data
             // for it: the genuine peer answers with a direct bubble carrying
             // our keyed hash from its real endpoint, which confirms it there
             // and releases this packet if it came from that same endpoint.
-            let embedded = TeredoAddr::from_ipv6(&h.src).mapping();
+            //
+            // Only the port may differ: a symmetric NAT gives one host the
+            // same public IPv4 towards every destination ("paired" pooling,
+            // RFC 4787 §4.1, REQ-2). A datagram whose address names another
+            // IPv4 than the one it came from is dropped below, as RFC 4380
+            // §5.2.3 says; otherwise anyone could make us bubble a third
+            // host and a server of their choice.
             let claimed_server = TeredoAddr::from_ipv6(&h.src).server;
             let bubble_src = self.config.secret.bubble_source(embedded);
-            let Some((peer, _)) = self.peers.get_or_insert(&h.src, embedded) else {
+            let Some((mut peer, _)) = self.peers.get_or_insert(&h.src, embedded) else {
                 self.stats.dropped_peer_list_full += 1;
                 return;
             };
@@ -169,20 +186,20 @@ impl TeredoTunnel {
                 self.stats.dropped_unauthenticated += 1;
                 return;
             }
-            if peer.enqueue(Queued::Incoming {
+            let item = Queued::Incoming {
                 from,
                 packet: pkt.ipv6.to_vec(),
-            }) {
+            };
+            if enqueue(&mut peer, item, &mut self.stats) {
                 self.stats.rx += 1;
-                self.stats.queued += 1;
-            } else {
-                self.stats.dropped_queue_full += 1;
             }
             if attempt == Attempt::Send {
                 peer.last_tx = Some(now);
-                send_bubble(bubble_src, h.src, embedded, &mut self.stats, out);
                 let server = SocketAddrV4::new(claimed_server, TEREDO_PORT);
-                send_bubble(bubble_src, h.src, server, &mut self.stats, out);
+                for dst in [embedded, server] {
+                    let b = (bubble_src, h.src, dst);
+                    reply_bubble(&mut self.replies, now, b, &mut self.stats, out);
+                }
             }
             return;
         }
@@ -190,7 +207,7 @@ impl TeredoTunnel {
         if let (Some(own), false) = (client, src_teredo) {
             // A native host (through some relay): queue, and ping-test it
             // through our server to learn which relay it is behind.
-            let Some((peer, _)) = self.peers.get_or_insert(&h.src, from) else {
+            let Some((mut peer, _)) = self.peers.get_or_insert(&h.src, from) else {
                 self.stats.dropped_peer_list_full += 1;
                 return;
             };
@@ -199,15 +216,12 @@ impl TeredoTunnel {
                 self.stats.dropped_rate_limited += 1;
                 return;
             }
-            let queued = peer.enqueue(Queued::Incoming {
+            let item = Queued::Incoming {
                 from,
                 packet: pkt.ipv6.to_vec(),
-            });
-            if queued {
+            };
+            if enqueue(&mut peer, item, &mut self.stats) {
                 self.stats.rx += 1;
-                self.stats.queued += 1;
-            } else {
-                self.stats.dropped_queue_full += 1;
             }
             if attempt == Attempt::Send {
                 peer.last_tx = Some(now);

@@ -5,7 +5,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
 use super::{
-    send_bubble, Output, Outputs, TeredoTunnel, PING_HOP_LIMIT, UNREACH_ADDR, UNREACH_ADMIN,
+    enqueue, send_bubble, Output, Outputs, TeredoTunnel, PING_HOP_LIMIT, UNREACH_ADDR,
+    UNREACH_ADMIN,
 };
 use crate::addr::{self, TeredoAddr, TEREDO_PORT};
 use crate::peers::{Attempt, Queued};
@@ -58,7 +59,7 @@ impl TeredoTunnel {
         } else {
             NO_MAPPING
         };
-        let Some((peer, _)) = self.peers.get_or_insert(&h.dst, initial) else {
+        let Some((mut peer, _)) = self.peers.get_or_insert(&h.dst, initial) else {
             self.stats.dropped_peer_list_full += 1;
             self.icmp_error(now, UNREACH_ADDR, pkt, out);
             return;
@@ -84,11 +85,7 @@ impl TeredoTunnel {
             self.icmp_error(now, UNREACH_ADDR, pkt, out);
             return;
         }
-        if peer.enqueue(Queued::Outgoing(pkt.to_vec())) {
-            self.stats.queued += 1;
-        } else {
-            self.stats.dropped_queue_full += 1;
-        }
+        enqueue(&mut peer, Queued::Outgoing(pkt.to_vec()), &mut self.stats);
         if attempt == Attempt::Wait {
             return;
         }

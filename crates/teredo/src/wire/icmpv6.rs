@@ -297,6 +297,29 @@ pub fn icmpv6_error(
     Some(emit_icmpv6_packet(src, off_src, 64, msg))
 }
 
+/// Gives an IPv6 packet carrying an ICMPv6 message (as [`icmpv6_error`]
+/// builds) the source `src`, and its checksum the value that goes with it.
+/// False, and `packet` untouched, if it is not such a packet.
+///
+/// A relay's errors go to remote hosts, so their source must be routable:
+/// the kernel does not forward a link-local source (RFC 4291 §2.5.6), and
+/// RFC 4443 §2.2 (c) wants the address the node would pick for any packet to
+/// that destination. Only the driver can ask the kernel which one that is.
+pub fn set_source(packet: &mut [u8], src: Ipv6Addr) -> bool {
+    let Ok(h) = Ipv6Header::parse(packet) else {
+        return false;
+    };
+    if h.next_header != NEXT_HEADER_ICMPV6 || h.payload.len() < 4 {
+        return false;
+    }
+    let (dst, end) = (h.dst, h.packet_len());
+    packet[8..24].copy_from_slice(&src.octets());
+    if let Some(msg) = packet.get_mut(IPV6_HEADER_LEN..end) {
+        fill_checksum(&src, &dst, msg);
+    }
+    true
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 #[path = "icmpv6_tests.rs"]

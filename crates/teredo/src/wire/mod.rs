@@ -16,7 +16,9 @@ pub mod ndisc;
 pub mod packet;
 
 pub use auth::{emit_origin, AuthHeader, AuthRepr, OriginIndication, AUTH_MIN_LEN, ORIGIN_LEN};
-pub use icmpv6::{icmpv6_checksum, icmpv6_error, verify_icmpv6_checksum, EchoKind, EchoRepr};
+pub use icmpv6::{
+    icmpv6_checksum, icmpv6_error, set_source, verify_icmpv6_checksum, EchoKind, EchoRepr,
+};
 pub use ipv6::{is_bubble, Ipv6Header, IPV6_HEADER_LEN, NEXT_HEADER_ICMPV6, NEXT_HEADER_NONE};
 pub use ndisc::{
     emit_ra_payload, emit_rs, PrefixInfo, RouterAdvertisement, RouterSolicitation, RA_PAYLOAD_LEN,
