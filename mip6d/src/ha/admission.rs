@@ -69,6 +69,29 @@ impl NewBindingLimit {
     }
 }
 
+/// Mobile Prefix Advertisements one home address may draw per [`INTERVAL`]
+/// by soliciting. A mobile node solicits once per home prefix lifetime or
+/// binding, and again after status 1 or an unsolicited advertisement; a
+/// stream of solicitations spoofed from a bound home address must not make
+/// the home agent send one advertisement each through the tunnel.
+pub(super) const MPAS_PER_HOME_ADDRESS: u32 = 5;
+
+/// Limits solicited advertisements per home address.
+#[derive(Debug)]
+pub(super) struct MpaLimit(RateLimit<Ipv6Addr>);
+
+impl MpaLimit {
+    /// Remembers up to `max_keys` home addresses (the binding cap).
+    pub(super) fn new(max_keys: usize) -> MpaLimit {
+        MpaLimit(RateLimit::new(INTERVAL, MPAS_PER_HOME_ADDRESS, max_keys))
+    }
+
+    /// True if `hoa` may be answered now.
+    pub(super) fn admit(&mut self, now: Instant, hoa: Ipv6Addr) -> bool {
+        self.0.check(now, &hoa).is_yes()
+    }
+}
+
 /// What a log line is about: one line per (source, kind) per [`INTERVAL`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(super) enum LogKind {
@@ -78,6 +101,8 @@ pub(super) enum LogKind {
     Dropped(DropReason),
     /// A DHAAD request answered.
     Dhaad,
+    /// A Mobile Prefix Solicitation answered.
+    Mps,
 }
 
 /// Log lines about unauthenticated packets: the first per (source, kind) in
@@ -186,6 +211,19 @@ mod tests {
             .filter(|&i| is_accept(&limit.admit(t0, src(i), accepted(true))))
             .count();
         assert_eq!(shared, NEW_BINDINGS_PER_SOURCE as usize);
+    }
+
+    #[test]
+    fn attack_a_stream_of_solicitations_draws_a_bounded_number_of_advertisements() {
+        let t0 = Instant::now();
+        let mut limit = MpaLimit::new(16);
+        let hoa = a("2001:db8:1::100");
+        let answered = (0..1000).filter(|_| limit.admit(t0, hoa)).count();
+        assert_eq!(answered, MPAS_PER_HOME_ADDRESS as usize);
+        // Another mobile node is not starved by the flood.
+        assert!(limit.admit(t0, a("2001:db8:1::101")));
+        // The next interval answers again.
+        assert!(limit.admit(t0 + INTERVAL, hoa));
     }
 
     #[test]

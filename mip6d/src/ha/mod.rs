@@ -107,6 +107,8 @@ struct HomeAgent {
     new_bindings: admission::NewBindingLimit,
     /// Log lines about what remote hosts sent ([`admission`]).
     log_limit: admission::LogLimit,
+    /// Solicited prefix advertisements per home address ([`admission`]).
+    mpa_limit: admission::MpaLimit,
     /// The HA interfaces' global addresses for DHAAD, and when they were
     /// read ([`dhaad`]).
     global_addrs: Option<(Instant, GlobalAddresses)>,
@@ -298,6 +300,7 @@ impl HomeAgent {
             unsolicited: UnsolicitedAdverts::new(crate::daemon::random_u16()),
             new_bindings: admission::NewBindingLimit::new(max_bindings),
             log_limit: admission::LogLimit::default(),
+            mpa_limit: admission::MpaLimit::new(max_bindings),
             global_addrs: None,
         };
         ha.join_anycast(None).await;

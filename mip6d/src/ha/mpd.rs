@@ -28,6 +28,7 @@ use mip6::wire::ndisc::{MobilePrefixAdvert, NdRepr};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::admission::LogKind;
 use super::HomeAgent;
 use crate::kernel::raw::Received;
 
@@ -63,12 +64,22 @@ impl HomeAgent {
             );
             return;
         }
+        let now = std::time::Instant::now();
+        if !self.mpa_limit.admit(now, hoa) {
+            debug!(
+                "MPS {} from {hoa}: over its limit, not answered",
+                mps.identifier
+            );
+            return;
+        }
         let prefixes = self.home_link_prefixes(hoa);
-        info!(
-            "MPS {} from {hoa}: MPA with {}",
-            mps.identifier,
-            listed(&prefixes)
-        );
+        if let Some(more) = self.log_limit.admit(now, hoa, LogKind::Mps) {
+            info!(
+                "MPS {} from {hoa}: MPA with {}{more}",
+                mps.identifier,
+                listed(&prefixes)
+            );
+        }
         self.send_mpa(msg.dst, hoa, solicited_advert(&mps, &prefixes))
             .await;
     }
