@@ -185,17 +185,20 @@ fn helper_runner() {
     match mode.as_str() {
         "attack" => {
             let (mut stream, pid) = fork_runner(helper_config(&dir)).unwrap();
+            for (name, frame) in attacks(&dir) {
+                println!("REPORT {name} {}", ask(&mut stream, &frame));
+            }
+            let good = request::encode(&good_event());
+            println!("REPORT good {}", ask(&mut stream, &good));
+            // Read once the runner has answered: it confines itself after the
+            // fork, so a read right after fork_runner may still see the
+            // parent's sets.
             let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
             for key in [
                 "Uid:", "CapInh:", "CapPrm:", "CapEff:", "CapBnd:", "CapAmb:",
             ] {
                 println!("REPORT runner-{key} {}", status_field(&status, key));
             }
-            for (name, frame) in attacks(&dir) {
-                println!("REPORT {name} {}", ask(&mut stream, &frame));
-            }
-            let good = request::encode(&good_event());
-            println!("REPORT good {}", ask(&mut stream, &good));
             // Last, as it leaves the stream out of step: its first 4 bytes
             // read as a header, the rest as bodies and headers.
             println!("REPORT old-format {}", ask(&mut stream, &old_format(&dir)));
