@@ -45,7 +45,7 @@ for target in "${targets[@]}"; do
   set +e
   cargo fuzz run "$target" "${dirs[@]}" -- -max_total_time="$seconds" \
     -rss_limit_mb=2048 -print_final_stats=1 "${extra[@]}" 2>&1 |
-    awk '/^#[0-9]+ .*cov: / { last = $0; next }
+    awk '/^#[0-9]+[[:space:]].*cov: / { last = $0; next }
          /^Done [0-9]+ runs|^stat::(number_of_executed_units|average_exec_per_sec|peak_rss_mb)|ERROR|panicked|SUMMARY|Test unit written/
          END { if (last != "") print "last status: " last }'
   # libFuzzer exits non-zero on a crash: that is fatal here.
