@@ -34,7 +34,9 @@ fuzz_target!(|data: &[u8]| {
     assert_eq!(server.counters().total(), 1);
     let inner = match &outcome {
         Ok(Action::Advertise { payload, .. }) | Ok(Action::Forward { payload, .. }) => {
-            TeredoPacket::parse(payload).expect("emitted payload parses").ipv6
+            TeredoPacket::parse(payload)
+                .expect("emitted payload parses")
+                .ipv6
         }
         Ok(Action::Native { packet, .. }) => packet.as_slice(),
         Err(_) => return,

@@ -39,6 +39,9 @@ pub mod netlink;
 pub mod netns;
 pub mod probe;
 mod raw6;
+/// The control-message walk of the raw sockets, public for its fuzz target only.
+#[doc(hidden)]
+pub use raw6::decode_cmsgs;
 pub mod rt_tables;
 pub mod sysctl;
 pub mod tun;

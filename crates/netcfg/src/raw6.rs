@@ -335,7 +335,7 @@ fn recvmsg(fd: libc::c_int, buf: &mut [u8]) -> io::Result<RecvMeta> {
 }
 
 /// Walk a received control buffer; stops at the first malformed header.
-fn decode_cmsgs(buf: &[u8]) -> Vec<(libc::c_int, libc::c_int, &[u8])> {
+pub fn decode_cmsgs(buf: &[u8]) -> Vec<(libc::c_int, libc::c_int, &[u8])> {
     let hdr = size_of::<libc::cmsghdr>();
     // SAFETY: pure arithmetic.
     let data_off = unsafe { libc::CMSG_LEN(0) } as usize;
@@ -350,10 +350,14 @@ fn decode_cmsgs(buf: &[u8]) -> Vec<(libc::c_int, libc::c_int, &[u8])> {
             h.assume_init()
         };
         let len = h.cmsg_len as usize;
-        if len < data_off || off + len > buf.len() {
+        // `cmsg_len` is a size_t as the kernel wrote it: checked, not trusted.
+        let Some(end) = off
+            .checked_add(len)
+            .filter(|&e| len >= data_off && e <= buf.len())
+        else {
             break;
-        }
-        out.push((h.cmsg_level, h.cmsg_type, &buf[off + data_off..off + len]));
+        };
+        out.push((h.cmsg_level, h.cmsg_type, &buf[off + data_off..end]));
         off += len.div_ceil(align) * align;
     }
     out
@@ -391,5 +395,16 @@ mod tests {
         // A truncated header ends the walk instead of reading past the end.
         assert_eq!(decode_cmsgs(&buf[..buf.len() - 1]).len(), 2);
         assert!(decode_cmsgs(&[1, 2, 3]).is_empty());
+    }
+
+    #[test]
+    fn a_huge_length_ends_the_walk() {
+        // A first message of 16 octets, then one whose cmsg_len would
+        // overflow the offset: the walk stops after the first.
+        let mut buf = encode_cmsgs(&[(libc::IPPROTO_IPV6, libc::IPV6_HOPLIMIT, vec![0; 4])]);
+        let first = buf.len();
+        buf.extend_from_slice(&buf.clone());
+        buf[first..first + size_of::<usize>()].copy_from_slice(&usize::MAX.to_ne_bytes());
+        assert_eq!(decode_cmsgs(&buf).len(), 1);
     }
 }
