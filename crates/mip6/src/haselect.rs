@@ -171,7 +171,10 @@ impl HomeAgentSelection {
         let mut candidates: VecDeque<Ipv6Addr> = list
             .iter()
             .copied()
-            .filter(|a| !a.is_unspecified() && !a.is_multicast())
+            // A home agent is reached from the care-of address over the
+            // Internet: a loopback, link-local or otherwise unroutable entry
+            // in a reply is not one (RFC 6275 §10.5 lists global addresses).
+            .filter(crate::bcache::is_routable_unicast)
             .collect();
         if candidates.len() > 1 {
             if let Some(failed) = self.last_failed {
@@ -415,6 +418,22 @@ mod tests {
         assert_eq!(s.home_agent(), None);
         assert_eq!(s.remaining_candidates().count(), 0);
         request_id(s.care_of_address_changed(t0, Some(a(COA))));
+    }
+
+    #[test]
+    fn unroutable_home_agents_in_a_reply_are_skipped() {
+        let t0 = Instant::now();
+        let mut s = selection();
+        let id = request_id(s.care_of_address_changed(t0, Some(a(COA))));
+        let forged = reply(id, &["::1", "fe80::1", "::ffff:192.0.2.1", "ff02::2", "::"]);
+        assert!(matches!(
+            s.on_reply(t0, &forged),
+            Some(SelectionEvent::Exhausted { .. })
+        ));
+        assert_eq!(s.home_agent(), None);
+        let id = request_id(s.handle_timeout(t0 + Duration::from_secs(3)));
+        let ev = s.on_reply(t0, &reply(id, &["fe80::1", "2001:db8:1::2"]));
+        assert_eq!(ev, Some(SelectionEvent::UseHomeAgent(a("2001:db8:1::2"))));
     }
 
     #[test]

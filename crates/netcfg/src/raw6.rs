@@ -238,6 +238,7 @@ fn encode_cmsgs(msgs: &[Cmsg]) -> Vec<u8> {
             unsafe { std::slice::from_raw_parts((&h as *const libc::cmsghdr).cast::<u8>(), hdr) };
         buf[off..off + hdr].copy_from_slice(hb);
         // CMSG_DATA is at CMSG_LEN(0) from the header.
+        // SAFETY: CMSG_LEN only computes a length; it reads no memory.
         let data_off = unsafe { libc::CMSG_LEN(0) } as usize;
         buf[off + data_off..off + data_off + data.len()].copy_from_slice(data);
         off += space;
