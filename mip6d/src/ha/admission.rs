@@ -101,8 +101,6 @@ pub(super) enum LogKind {
     Dropped(DropReason),
     /// A DHAAD request answered.
     Dhaad,
-    /// A Mobile Prefix Solicitation answered.
-    Mps,
 }
 
 /// Log lines about unauthenticated packets: the first per (source, kind) in

@@ -28,7 +28,6 @@ use mip6::wire::ndisc::{MobilePrefixAdvert, NdRepr};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::admission::LogKind;
 use super::HomeAgent;
 use crate::kernel::raw::Received;
 
@@ -72,14 +71,14 @@ impl HomeAgent {
             );
             return;
         }
+        // The limit above bounds this line too: one per advertisement sent,
+        // at most a few per registered home address per minute.
         let prefixes = self.home_link_prefixes(hoa);
-        if let Some(more) = self.log_limit.admit(now, hoa, LogKind::Mps) {
-            info!(
-                "MPS {} from {hoa}: MPA with {}{more}",
-                mps.identifier,
-                listed(&prefixes)
-            );
-        }
+        info!(
+            "MPS {} from {hoa}: MPA with {}",
+            mps.identifier,
+            listed(&prefixes)
+        );
         self.send_mpa(msg.dst, hoa, solicited_advert(&mps, &prefixes))
             .await;
     }
