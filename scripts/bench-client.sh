@@ -120,8 +120,10 @@ START_IMPLS=()
 [[ $IMPL != debian ]] && START_IMPLS+=(ours ours+hook)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-client.XXXXXX")
+# Recorded in docs/benchmarks.md: relative to the repository when it is inside it,
+# so no machine's path lands in the docs.
+OURS_ORIG=${OURS_BIN#"$REPO_ROOT"/}
 # Our binary may be rebuilt while we run: measure one snapshot of it.
-OURS_ORIG=$OURS_BIN
 if [[ $IMPL != debian && -f $OURS_BIN ]]; then
     cp -p "$OURS_BIN" "$WORK/miredo-ours"
     OURS_BIN=$WORK/miredo-ours
