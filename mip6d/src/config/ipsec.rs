@@ -6,7 +6,7 @@ use std::net::Ipv6Addr;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::Prefix;
+use super::prefix::Prefix;
 
 /// The traffic an `IPsecPolicy` protects (`ipsec.h` bit sets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

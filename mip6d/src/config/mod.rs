@@ -17,11 +17,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub mod check;
+pub mod directives;
 pub mod glob;
 pub mod ipsec;
 pub mod lexer;
 pub mod model;
 pub mod parser;
+pub mod prefix;
 pub mod reload;
 pub mod show;
 pub mod toml_form;
