@@ -1,5 +1,5 @@
 //! The IPsec part of the model: `IPsecPolicySet` blocks and their policies
-//! (reference §2.6), with UMIP's traffic classes as bit sets so that
+//! (RFC 6275 §5.1, RFC 4877), with UMIP's traffic classes as bit sets so that
 //! overlapping policies can be found.
 
 use std::net::Ipv6Addr;

@@ -1,9 +1,10 @@
-//! The typed configuration of mip6d (reference §2.5, §2.6).
+//! The typed configuration of mip6d; each field's keyword, range, default
+//! and reload effect are declared in [`directives`](super::directives).
 //!
 //! One model for both syntaxes: the legacy `mip6d.conf` parser fills it
 //! statement by statement, and the TOML form is this struct through serde
 //! (keys are the keywords in snake_case). Defaults are UMIP 1.0's
-//! `conf_default`.
+//! `conf_default`, declared with each directive.
 
 use std::net::Ipv6Addr;
 use std::time::Duration;
@@ -85,11 +86,11 @@ pub struct InterfaceConfig {
     /// `MnIfPreference` 0..=10: 1 is the most preferred, 0 never used.
     #[serde(default = "default_pref")]
     pub mn_if_preference: u8,
-    /// `Tunnel`: an externally configured interface (no RS/RA/DAD/sysctls; §3).
+    /// `Tunnel`: an externally configured interface (no RS/RA/DAD/sysctls; `docs/compat.md`).
     #[serde(default)]
     pub tunnel: bool,
     /// Whether the HA serves this interface. UMIP decides this while parsing,
-    /// with the `NodeConfig` seen so far (§2.4 "ordering matters"); the legacy
+    /// with the `NodeConfig` seen so far (statement order matters, `docs/protocol-notes.md`); the legacy
     /// parser records that decision here. `None` (TOML without the key) is
     /// resolved at load time with the file's `node_config`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,7 +232,7 @@ pub enum MovementModule {
     Path(String),
 }
 
-/// The whole configuration (reference §2.5). Field names are the keywords in
+/// The whole configuration. Field names are the keywords in
 /// snake_case; durations (`DECIMAL` keywords) are in seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]

@@ -1,4 +1,4 @@
-//! The grammar of `mip6d.conf` (reference §2.4–§2.6): a recursive-descent
+//! The grammar of `mip6d.conf`: a recursive-descent
 //! reading of UMIP's yacc grammar with the same checks at the same points.
 //!
 //! A semantic error is reported at the line of the token that completes the
