@@ -142,3 +142,28 @@ fn table_is_consistent() {
         }
     }
 }
+
+#[test]
+fn leaves_only_inside_their_block() {
+    use mip6d::config::directives::{leaf, Scope};
+    for l in LEAVES {
+        let mut wrong = vec![format!("{} x;\n", l.keyword)];
+        if leaf(Scope::Interface, l.keyword).is_none() {
+            wrong.push(format!("Interface \"eth0\" {{ {} x; }}\n", l.keyword));
+        }
+        if leaf(Scope::HomeLink, l.keyword).is_none() {
+            wrong.push(format!("MnHomeLink \"eth0\" {{ {} x; }}\n", l.keyword));
+        }
+        for text in wrong {
+            let e = parse(text.as_bytes(), "f.conf", &host());
+            let message = e.err().map(|e| e.error.message).unwrap_or_default();
+            let at_keyword = format!("syntax error at '{}'", l.keyword);
+            // Where it is allowed, the error (if any) is about what follows it.
+            if l.scope == Scope::Global && text.starts_with(l.keyword) {
+                assert_ne!(message, at_keyword, "{text}");
+            } else {
+                assert_eq!(message, at_keyword, "{text}");
+            }
+        }
+    }
+}
