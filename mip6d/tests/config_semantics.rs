@@ -1,6 +1,6 @@
 //! What the parsed model means: defaults, role order, last-value-wins and
-//! the other quirks of reference §2.4–§2.6, the TOML form's own rules, and
-//! SIGHUP reload (§2.7).
+//! the other quirks of UMIP's grammar (`docs/compat.md`), the TOML form's own
+//! rules, and SIGHUP reload.
 
 use std::io::Write as _;
 use std::net::Ipv6Addr;

@@ -1,4 +1,4 @@
-//! The checks UMIP makes while parsing (reference §2.5, §2.6), shared by the
+//! The checks UMIP makes while parsing, shared by the
 //! legacy parser and the TOML form. Each returns UMIP's message text.
 
 use std::net::Ipv6Addr;

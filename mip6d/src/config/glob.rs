@@ -1,4 +1,4 @@
-//! `glob(3)` with `GLOB_ERR`, as UMIP's `include` uses it (reference §2.2).
+//! `glob(3)` with `GLOB_ERR`, as UMIP's `include` uses it (`docs/compat.md`).
 //!
 //! Wildcards `*`, `?` and `[...]` (with `!`/`^` negation and ranges) work in
 //! every path component; `\` quotes the next character. A leading `.` in a

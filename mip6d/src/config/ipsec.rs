@@ -1,12 +1,12 @@
 //! The IPsec part of the model: `IPsecPolicySet` blocks and their policies
-//! (reference §2.6), with UMIP's traffic classes as bit sets so that
+//! (RFC 6275 §5.1, RFC 4877), with UMIP's traffic classes as bit sets so that
 //! overlapping policies can be found.
 
 use std::net::Ipv6Addr;
 
 use serde::{Deserialize, Serialize};
 
-use super::model::Prefix;
+use super::prefix::Prefix;
 
 /// The traffic an `IPsecPolicy` protects (`ipsec.h` bit sets).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

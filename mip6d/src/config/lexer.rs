@@ -1,4 +1,4 @@
-//! Tokens of `mip6d.conf` (reference §2.1) and the `include` directive (§2.2).
+//! Tokens of `mip6d.conf` and the `include` directive.
 //!
 //! The rules are flex's as UMIP 1.0 writes them: longest match wins between
 //! an address, a number, a decimal and a word; keywords are case-sensitive;
@@ -16,56 +16,9 @@ pub const MAX_INCLUDE_DEPTH: usize = 5;
 /// Reserved words that no grammar rule uses: a syntax error wherever they appear.
 pub const RESERVED: &[&str] = &["LinkName", "IfName", "IPsecType", "DoRouteOptimization"];
 
-/// Every keyword the lexer knows (booleans apart), [`RESERVED`] last.
-pub const KEYWORDS: &[&str] = &[
-    "NodeConfig",
-    "DebugLevel",
-    "DebugLogFile",
-    "DoRouteOptimizationCN",
-    "CnMaxBindings",
-    "DoRouteOptimizationMN",
-    "NonVolatileBindingCache",
-    "SendMobPfxSols",
-    "SendUnsolMobPfxAdvs",
-    "SendMobPfxAdvs",
-    "UseMnHaIPsec",
-    "KeyMngMobCapability",
-    "HaAcceptMobRtr",
-    "MobRtrUseExplicitMode",
-    "UseCnBuAck",
-    "MnUseAllInterfaces",
-    "MnDiscardHaParamProb",
-    "MnResetDhaadAtHome",
-    "MnFlushAllAtHome",
-    "OptimisticHandoff",
-    "NoHomeReturn",
-    "MaxMobPfxAdvInterval",
-    "MinMobPfxAdvInterval",
-    "HaMaxBindingLife",
-    "HaMaxBindings",
-    "MnMaxHaBindingLife",
-    "MnMaxCnBindingLife",
-    "MnRouterProbes",
-    "MnMaxHaConsecutiveResends",
-    "MnMaxCnConsecutiveResends",
-    "InitialBindackTimeoutFirstReg",
-    "InitialBindackTimeoutReReg",
-    "InitialSolicitTimer",
-    "InterfaceInitialInitDelay",
-    "MnRouterProbeTimeout",
-    "Interface",
-    "IfType",
-    "MnIfPreference",
-    "Tunnel",
-    "MnHomeLink",
-    "HomeAgentAddress",
-    "HomeAddress",
-    "HomePrefix",
-    "IsMobRtr",
-    "UseAltCoa",
-    "MnRoPolicy",
-    "IPsecPolicySet",
-    "IPsecPolicy",
+/// Words that are values, not directives: IPsec policy types and
+/// protocols, the built-in movement module, the roles.
+pub const VALUE_WORDS: &[&str] = &[
     "HomeRegBinding",
     "Mh",
     "MobPfxDisc",
@@ -77,21 +30,19 @@ pub const KEYWORDS: &[&str] = &[
     "UseESP",
     "UseAH",
     "UseIPComp",
-    "CnBindingPolicySet",
-    "BindingAclPolicy",
-    "DefaultBindingAclPolicy",
-    "HaServedPrefix",
-    "UsePolicyModule",
-    "UseMovementModule",
     "internal",
     "CN",
     "MN",
     "HA",
-    "LinkName",
-    "IfName",
-    "IPsecType",
-    "DoRouteOptimization",
 ];
+
+/// Every keyword the lexer knows (booleans apart): the directives of
+/// [`directives`](super::directives), then [`VALUE_WORDS`], [`RESERVED`] last.
+pub fn keywords() -> impl Iterator<Item = &'static str> {
+    super::directives::keywords()
+        .chain(VALUE_WORDS.iter().copied())
+        .chain(RESERVED.iter().copied())
+}
 
 /// What a token is.
 #[derive(Debug, Clone, PartialEq)]
@@ -224,10 +175,7 @@ fn word_token(w: &str) -> Tok {
     match w {
         "enabled" | "allow" | "true" => Tok::Bool(true),
         "disabled" | "deny" | "block" | "false" => Tok::Bool(false),
-        _ => KEYWORDS
-            .iter()
-            .find(|k| **k == w)
-            .map_or(Tok::Word, |k| Tok::Keyword(k)),
+        _ => keywords().find(|k| *k == w).map_or(Tok::Word, Tok::Keyword),
     }
 }
 

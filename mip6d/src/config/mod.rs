@@ -1,12 +1,15 @@
-//! `mip6d.conf`: the legacy UMIP syntax (reference §2) and a TOML form of the
+//! `mip6d.conf`: the legacy UMIP syntax and a TOML form of the
 //! same model (our extension, chosen when the file name ends in `.toml`).
 //!
+//! - [`directives`] declares each directive once (keyword, TOML key, type and
+//!   range, scope, default, `--show-config` line, reload effect); the modules
+//!   below read it;
 //! - [`lexer`] and [`parser`] read the legacy syntax with UMIP's rules and
 //!   messages (`Error in configuration file F at line N: ...`);
 //! - [`toml_form`] reads and writes the TOML form, with the same checks
 //!   ([`check`] holds the ones both share);
 //! - [`show`] prints the effective configuration as `--show-config` does;
-//! - [`reload`] compares a re-read file with the running configuration (SIGHUP, §2.7).
+//! - [`reload`] compares a re-read file with the running configuration (SIGHUP).
 //!
 //! Everything that looks at the system (interfaces that must exist, include
 //! globs, included files) goes through [`Host`], so tests and the fuzzer can
@@ -17,11 +20,13 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 pub mod check;
+pub mod directives;
 pub mod glob;
 pub mod ipsec;
 pub mod lexer;
 pub mod model;
 pub mod parser;
+pub mod prefix;
 pub mod reload;
 pub mod show;
 pub mod toml_form;

@@ -1,18 +1,18 @@
-//! The typed configuration of mip6d (reference §2.5, §2.6).
+//! The typed configuration of mip6d; each field's keyword, range, default
+//! and reload effect are declared in [`directives`](super::directives).
 //!
 //! One model for both syntaxes: the legacy `mip6d.conf` parser fills it
 //! statement by statement, and the TOML form is this struct through serde
 //! (keys are the keywords in snake_case). Defaults are UMIP 1.0's
-//! `conf_default`.
+//! `conf_default`, declared with each directive.
 
-use std::fmt;
 use std::net::Ipv6Addr;
-use std::str::FromStr;
 use std::time::Duration;
 
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Deserializer, Serialize};
 
 pub use super::ipsec::{IpsecPolicy, IpsecPolicySet, IpsecPolicyType, IpsecProtocol};
+pub use super::prefix::Prefix;
 
 /// Largest binding lifetime a BU can carry: 0xffff units of 4 s (RFC 6275 §6.1.7).
 pub const MAX_BINDING_LIFETIME: u32 = 262_140;
@@ -74,86 +74,6 @@ impl Role {
     }
 }
 
-/// An IPv6 address with a prefix length (`ADDR/PLEN`). The address is kept
-/// as written, host bits included (a home address carries its prefix length
-/// this way).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Prefix {
-    /// The address as written.
-    pub addr: Ipv6Addr,
-    /// 0..=128.
-    pub len: u8,
-}
-
-impl Prefix {
-    /// `addr/len`; `None` if `len` > 128.
-    pub fn new(addr: Ipv6Addr, len: u8) -> Option<Self> {
-        (len <= 128).then_some(Prefix { addr, len })
-    }
-
-    /// The address with the host bits cleared.
-    pub fn masked(self) -> Prefix {
-        let bits = u128::from(self.addr);
-        let mask = match self.len {
-            0 => 0,
-            l => u128::MAX << (128 - u32::from(l)),
-        };
-        Prefix {
-            addr: Ipv6Addr::from(bits & mask),
-            len: self.len,
-        }
-    }
-
-    /// Whether `addr` lies inside this prefix.
-    pub fn contains(self, addr: Ipv6Addr) -> bool {
-        Prefix {
-            addr,
-            len: self.len,
-        }
-        .masked()
-        .addr
-            == self.masked().addr
-    }
-}
-
-impl fmt::Display for Prefix {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.addr, self.len)
-    }
-}
-
-impl FromStr for Prefix {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (a, l) = s
-            .split_once('/')
-            .ok_or_else(|| format!("expected ADDRESS/LENGTH, found \"{s}\""))?;
-        let addr: Ipv6Addr = a
-            .parse()
-            .map_err(|_| format!("invalid IPv6 address \"{a}\""))?;
-        let len: u8 = l
-            .parse()
-            .ok()
-            .filter(|&n| n <= 128)
-            .ok_or_else(|| format!("invalid prefix length {l}"))?;
-        Ok(Prefix { addr, len })
-    }
-}
-
-impl Serialize for Prefix {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Prefix {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        s.parse().map_err(serde::de::Error::custom)
-    }
-}
-
 /// `Interface "name" { ... }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,11 +86,11 @@ pub struct InterfaceConfig {
     /// `MnIfPreference` 0..=10: 1 is the most preferred, 0 never used.
     #[serde(default = "default_pref")]
     pub mn_if_preference: u8,
-    /// `Tunnel`: an externally configured interface (no RS/RA/DAD/sysctls; §3).
+    /// `Tunnel`: an externally configured interface (no RS/RA/DAD/sysctls; `docs/compat.md`).
     #[serde(default)]
     pub tunnel: bool,
     /// Whether the HA serves this interface. UMIP decides this while parsing,
-    /// with the `NodeConfig` seen so far (§2.4 "ordering matters"); the legacy
+    /// with the `NodeConfig` seen so far (statement order matters, `docs/protocol-notes.md`); the legacy
     /// parser records that decision here. `None` (TOML without the key) is
     /// resolved at load time with the file's `node_config`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -312,7 +232,7 @@ pub enum MovementModule {
     Path(String),
 }
 
-/// The whole configuration (reference §2.5). Field names are the keywords in
+/// The whole configuration. Field names are the keywords in
 /// snake_case; durations (`DECIMAL` keywords) are in seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -408,56 +328,6 @@ pub struct Config {
     pub mn_home_link: Vec<HomeLink>,
     /// `IPsecPolicySet` blocks.
     pub ipsec_policy_set: Vec<IpsecPolicySet>,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            node_config: Role::Cn,
-            debug_level: 0,
-            debug_log_file: None,
-            do_route_optimization_cn: true,
-            cn_max_bindings: DEFAULT_CN_MAX_BINDINGS,
-            non_volatile_binding_cache: false,
-            use_mn_ha_ipsec: true,
-            key_mng_mob_capability: false,
-            use_movement_module: MovementModule::Internal,
-            ha_max_binding_life: MAX_BINDING_LIFETIME,
-            ha_max_bindings: DEFAULT_HA_MAX_BINDINGS,
-            send_mob_pfx_advs: true,
-            send_unsol_mob_pfx_advs: true,
-            min_mob_pfx_adv_interval: 600,
-            max_mob_pfx_adv_interval: 86_400,
-            ha_accept_mob_rtr: false,
-            ha_served_prefix: Vec::new(),
-            default_binding_acl_policy: 0,
-            mn_max_ha_binding_life: MAX_BINDING_LIFETIME,
-            mn_max_cn_binding_life: MAX_RR_BINDING_LIFETIME,
-            mn_discard_ha_param_prob: false,
-            mn_reset_dhaad_at_home: false,
-            mn_flush_all_at_home: false,
-            mn_max_cn_consecutive_resends: 0,
-            mn_max_ha_consecutive_resends: 5,
-            send_mob_pfx_sols: true,
-            do_route_optimization_mn: true,
-            mn_use_all_interfaces: false,
-            mob_rtr_use_explicit_mode: true,
-            use_cn_bu_ack: false,
-            interface_initial_init_delay: 2.0,
-            mn_router_probes: 0,
-            mn_router_probe_timeout: 0.0,
-            initial_bindack_timeout_first_reg: 1.5,
-            initial_bindack_timeout_re_reg: 1.0,
-            initial_solicit_timer: 3.0,
-            optimistic_handoff: false,
-            no_home_return: false,
-            cn_binding_policy: Vec::new(),
-            binding_acl_policy: Vec::new(),
-            interface: Vec::new(),
-            mn_home_link: Vec::new(),
-            ipsec_policy_set: Vec::new(),
-        }
-    }
 }
 
 impl Config {

@@ -1,4 +1,4 @@
-//! The grammar of `mip6d.conf` (reference §2.4–§2.6): a recursive-descent
+//! The grammar of `mip6d.conf`: a recursive-descent
 //! reading of UMIP's yacc grammar with the same checks at the same points.
 //!
 //! A semantic error is reported at the line of the token that completes the
@@ -9,6 +9,7 @@
 use std::net::Ipv6Addr;
 
 use super::check::{self, Expanded};
+use super::directives::{self, Kind, Scope};
 use super::lexer::{Lexer, Tok, Token};
 use super::model::{
     truncate_if_name, BindingAclEntry, CnBindingPolicy, Config, HomeLink, InterfaceConfig,
@@ -63,56 +64,6 @@ fn syntax_error(tok: &Token) -> ConfigError {
     } else {
         err_at(tok, format!("syntax error at '{}'", tok.text))
     }
-}
-
-fn bool_keyword<'c>(c: &'c mut Config, kw: &str) -> Option<&'c mut bool> {
-    Some(match kw {
-        "DoRouteOptimizationCN" => &mut c.do_route_optimization_cn,
-        "DoRouteOptimizationMN" => &mut c.do_route_optimization_mn,
-        "NonVolatileBindingCache" => &mut c.non_volatile_binding_cache,
-        "SendMobPfxSols" => &mut c.send_mob_pfx_sols,
-        "SendUnsolMobPfxAdvs" => &mut c.send_unsol_mob_pfx_advs,
-        "SendMobPfxAdvs" => &mut c.send_mob_pfx_advs,
-        "UseMnHaIPsec" => &mut c.use_mn_ha_ipsec,
-        "KeyMngMobCapability" => &mut c.key_mng_mob_capability,
-        "HaAcceptMobRtr" => &mut c.ha_accept_mob_rtr,
-        "MobRtrUseExplicitMode" => &mut c.mob_rtr_use_explicit_mode,
-        "UseCnBuAck" => &mut c.use_cn_bu_ack,
-        "MnUseAllInterfaces" => &mut c.mn_use_all_interfaces,
-        "MnDiscardHaParamProb" => &mut c.mn_discard_ha_param_prob,
-        "MnResetDhaadAtHome" => &mut c.mn_reset_dhaad_at_home,
-        "MnFlushAllAtHome" => &mut c.mn_flush_all_at_home,
-        "OptimisticHandoff" => &mut c.optimistic_handoff,
-        "NoHomeReturn" => &mut c.no_home_return,
-        _ => return None,
-    })
-}
-
-fn number_keyword<'c>(c: &'c mut Config, kw: &str) -> Option<&'c mut u32> {
-    Some(match kw {
-        "CnMaxBindings" => &mut c.cn_max_bindings,
-        "MaxMobPfxAdvInterval" => &mut c.max_mob_pfx_adv_interval,
-        "MinMobPfxAdvInterval" => &mut c.min_mob_pfx_adv_interval,
-        "HaMaxBindingLife" => &mut c.ha_max_binding_life,
-        "HaMaxBindings" => &mut c.ha_max_bindings,
-        "MnMaxHaBindingLife" => &mut c.mn_max_ha_binding_life,
-        "MnMaxCnBindingLife" => &mut c.mn_max_cn_binding_life,
-        "MnRouterProbes" => &mut c.mn_router_probes,
-        "MnMaxHaConsecutiveResends" => &mut c.mn_max_ha_consecutive_resends,
-        "MnMaxCnConsecutiveResends" => &mut c.mn_max_cn_consecutive_resends,
-        _ => return None,
-    })
-}
-
-fn decimal_keyword<'c>(c: &'c mut Config, kw: &str) -> Option<&'c mut f64> {
-    Some(match kw {
-        "InitialBindackTimeoutFirstReg" => &mut c.initial_bindack_timeout_first_reg,
-        "InitialBindackTimeoutReReg" => &mut c.initial_bindack_timeout_re_reg,
-        "InitialSolicitTimer" => &mut c.initial_solicit_timer,
-        "InterfaceInitialInitDelay" => &mut c.interface_initial_init_delay,
-        "MnRouterProbeTimeout" => &mut c.mn_router_probe_timeout,
-        _ => return None,
-    })
 }
 
 fn policy_type(kw: &str) -> Option<IpsecPolicyType> {
@@ -283,56 +234,46 @@ impl Parser<'_> {
         let Tok::Keyword(kw) = t.tok else {
             return Err(syntax_error(&t));
         };
-        if bool_keyword(&mut self.config, kw).is_some() {
-            let b = self.boolean()?;
-            self.punct(b';')?;
-            if let Some(field) = bool_keyword(&mut self.config, kw) {
-                *field = b;
+        let Some(setting) = directives::setting(kw) else {
+            if directives::leaf(Scope::Global, kw).is_some() {
+                return self.refused_statement(kw, &t);
             }
-            return Ok(());
-        }
-        if number_keyword(&mut self.config, kw).is_some() {
-            let (n, _) = self.number()?;
-            let semi = self.punct(b';')?;
-            let n = match kw {
-                "HaMaxBindingLife" | "MnMaxHaBindingLife" => check::binding_life(n),
-                "MnMaxCnBindingLife" => check::rr_binding_life(n),
-                "HaMaxBindings" => check::max_bindings(n),
-                _ => Ok(n),
+            return Err(syntax_error(&t));
+        };
+        match setting.kind {
+            Kind::Bool { set, .. } => {
+                let b = self.boolean()?;
+                self.punct(b';')?;
+                set(&mut self.config, b);
             }
-            .map_err(|m| err_at(&semi, m))?;
-            if let Some(field) = number_keyword(&mut self.config, kw) {
-                *field = n;
+            Kind::Number { set, check, .. } => {
+                let (n, _) = self.number()?;
+                let semi = self.punct(b';')?;
+                let n = check(n).map_err(|m| err_at(&semi, m))?;
+                set(&mut self.config, n);
             }
-            return Ok(());
-        }
-        if decimal_keyword(&mut self.config, kw).is_some() {
-            let d = self.decimal()?;
-            self.punct(b';')?;
-            let keep_old = kw == "MnRouterProbeTimeout" && d <= 0.0;
-            if let Some(field) = decimal_keyword(&mut self.config, kw).filter(|_| !keep_old) {
-                *field = d;
+            Kind::Decimal {
+                set, only_positive, ..
+            } => {
+                let d = self.decimal()?;
+                self.punct(b';')?;
+                if !(only_positive && d <= 0.0) {
+                    set(&mut self.config, d);
+                }
             }
-            return Ok(());
-        }
-        match kw {
-            "NodeConfig" => {
+            Kind::Role => {
                 self.config.node_config = self.role()?;
                 self.punct(b';')?;
             }
-            "DebugLevel" => {
-                self.config.debug_level = self.number()?.0;
-                self.punct(b';')?;
-            }
-            "DebugLogFile" => {
+            Kind::LogFile => {
                 self.config.debug_log_file = Some(self.string()?.0);
                 self.punct(b';')?;
             }
-            "Interface" => self.interface()?,
-            "MnHomeLink" => self.home_link()?,
-            "IPsecPolicySet" => self.ipsec_policy_set()?,
-            "CnBindingPolicySet" => self.cn_binding_policy_set()?,
-            "BindingAclPolicy" => {
+            Kind::Interfaces => self.interface()?,
+            Kind::HomeLinks => self.home_link()?,
+            Kind::IpsecPolicySets => self.ipsec_policy_set()?,
+            Kind::CnBindingPolicies => self.cn_binding_policy_set()?,
+            Kind::BindingAcls => {
                 let home_address = self.addr()?;
                 let mobile_network_prefixes = self.prefix_list()?;
                 let status = self.acl_value()?;
@@ -343,25 +284,16 @@ impl Parser<'_> {
                     status,
                 });
             }
-            "DefaultBindingAclPolicy" => {
+            Kind::AclStatus => {
                 self.config.default_binding_acl_policy = self.acl_value()?;
                 self.punct(b';')?;
             }
-            "HaServedPrefix" => {
+            Kind::ServedPrefixes => {
                 let p = self.prefix()?;
                 self.punct(b';')?;
                 self.config.ha_served_prefix.push(p);
             }
-            "UsePolicyModule" => {
-                let (path, t) = self.string()?;
-                // UMIP dlopens a module built against its own internals;
-                // running without it would silently change the binding policy.
-                return Err(err_at(
-                    &t,
-                    format!("error loading shared object {path}: policy modules are not supported"),
-                ));
-            }
-            "UseMovementModule" => {
+            Kind::Module => {
                 let t = self.bump()?;
                 self.config.use_movement_module = match t.tok {
                     Tok::Keyword("internal") => MovementModule::Internal,
@@ -370,9 +302,32 @@ impl Parser<'_> {
                 };
                 self.punct(b';')?;
             }
-            _ => return Err(syntax_error(&t)),
         }
         Ok(())
+    }
+
+    /// A top-level statement that is read and then refused.
+    fn refused_statement(&mut self, kw: &str, at: &Token) -> PResult<()> {
+        match kw {
+            "UsePolicyModule" => {
+                let (path, t) = self.string()?;
+                // UMIP dlopens a module built against its own internals;
+                // running without it would silently change the binding policy.
+                Err(err_at(
+                    &t,
+                    format!("error loading shared object {path}: policy modules are not supported"),
+                ))
+            }
+            _ => Err(syntax_error(at)),
+        }
+    }
+
+    /// The keyword of `t` when it is a statement allowed in `scope`.
+    fn leaf_keyword(t: &Token, scope: Scope) -> PResult<&'static str> {
+        match t.tok {
+            Tok::Keyword(k) if directives::leaf(scope, k).is_some() => Ok(k),
+            _ => Err(syntax_error(t)),
+        }
     }
 
     /// `Interface QSTRING ( ';' | '{' ifopt { ifopt } '}' )`.
@@ -385,18 +340,18 @@ impl Parser<'_> {
             self.punct(b'{')?;
             loop {
                 let t = self.bump()?;
-                match t.tok {
-                    Tok::Keyword("IfType") => {
+                match Self::leaf_keyword(&t, Scope::Interface)? {
+                    "IfType" => {
                         iface.if_type = Some(self.role()?);
                         self.punct(b';')?;
                     }
-                    Tok::Keyword("MnIfPreference") => {
+                    "MnIfPreference" => {
                         let (n, _) = self.number()?;
                         let semi = self.punct(b';')?;
                         iface.mn_if_preference =
                             check::if_preference(n).map_err(|m| err_at(&semi, m))?;
                     }
-                    Tok::Keyword("Tunnel") => {
+                    "Tunnel" => {
                         iface.tunnel = self.boolean()?;
                         self.punct(b';')?;
                     }
@@ -433,23 +388,23 @@ impl Parser<'_> {
         };
         let end = loop {
             let t = self.bump()?;
-            match t.tok {
-                Tok::Keyword("HomeAgentAddress") => link.home_agent_address = self.addr()?,
-                Tok::Keyword("HomeAddress") => {
+            match Self::leaf_keyword(&t, Scope::HomeLink)? {
+                "HomeAgentAddress" => link.home_agent_address = self.addr()?,
+                "HomeAddress" => {
                     link.home_address = self.prefix()?;
                     // A second HomeAddress replaces the address; its MNPs add up (UMIP).
                     let mnps = self.prefix_list()?;
                     link.mobile_network_prefixes.extend(mnps);
                 }
-                Tok::Keyword("HomePrefix") => {
+                "HomePrefix" => {
                     let p = self.prefix()?.masked();
                     // An all-zero prefix is UMIP's "not set".
                     link.home_prefix = (!p.addr.is_unspecified()).then_some(p);
                 }
                 // IsMobRtr only ever sets the flag (UMIP).
-                Tok::Keyword("IsMobRtr") => link.is_mob_rtr |= self.boolean()?,
-                Tok::Keyword("UseAltCoa") => link.use_alt_coa = self.boolean()?,
-                Tok::Keyword("MnRoPolicy") => {
+                "IsMobRtr" => link.is_mob_rtr |= self.boolean()?,
+                "UseAltCoa" => link.use_alt_coa = self.boolean()?,
+                "MnRoPolicy" => {
                     let cn = match self.peek()?.tok {
                         Tok::Addr(_) => self.addr()?,
                         _ => Ipv6Addr::UNSPECIFIED,

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 use std::net::Ipv6Addr;
 
+use super::directives::{Kind, SETTINGS};
 use super::model::{
     Config, HomeLink, InterfaceConfig, IpsecPolicySet, MovementModule, Prefix, Role,
 };
@@ -21,92 +22,58 @@ fn on_off(b: bool) -> &'static str {
 /// not print: the remaining scalar keywords and every block, one per line in
 /// `mip6d.conf` syntax. The caller adds the debug-log prefix.
 pub fn show_umip(c: &Config, config_file: &str) -> Vec<String> {
-    let mut v = vec![
-        format!("config_file = {config_file}"),
-        format!("mip6_entity = {}", c.node_config.entity_number()),
-        format!("debug_level = {}", c.debug_level),
-        format!(
-            "debug_log_file = {}",
-            c.debug_log_file.as_deref().unwrap_or("stderr")
-        ),
-        format!("DefaultBindingAclPolicy = {}", c.default_binding_acl_policy),
-        format!(
-            "NonVolatileBindingCache = {}",
-            on_off(c.non_volatile_binding_cache)
-        ),
-        format!("KeyMngMobCapability = {}", on_off(c.key_mng_mob_capability)),
-        format!("UseMnHaIPsec = {}", on_off(c.use_mn_ha_ipsec)),
-        format!("MnMaxHaBindingLife = {}", c.mn_max_ha_binding_life),
-        format!("MnMaxCnBindingLife = {}", c.mn_max_cn_binding_life),
-        format!("MnRouterProbes = {}", c.mn_router_probes),
-        format!("MnRouterProbeTimeout = {:.6}", c.mn_router_probe_timeout),
-        format!(
-            "InitialBindackTimeoutFirstReg = {:.6}",
-            c.initial_bindack_timeout_first_reg
-        ),
-        format!(
-            "InitialBindackTimeoutReReg = {:.6}",
-            c.initial_bindack_timeout_re_reg
-        ),
-        format!("UseCnBuAck = {}", on_off(c.use_cn_bu_ack)),
-        format!(
-            "DoRouteOptimizationMN = {}",
-            on_off(c.do_route_optimization_mn)
-        ),
-        format!("MnUseAllInterfaces = {}", on_off(c.mn_use_all_interfaces)),
-        format!(
-            "MnDiscardHaParamProb = {}",
-            on_off(c.mn_discard_ha_param_prob)
-        ),
-        format!("SendMobPfxSols = {}", on_off(c.send_mob_pfx_sols)),
-        format!("OptimisticHandoff = {}", on_off(c.optimistic_handoff)),
-        format!(
-            "MobRtrUseExplicitMode = {}",
-            on_off(c.mob_rtr_use_explicit_mode)
-        ),
-        format!("SendMobPfxAdvs = {}", on_off(c.send_mob_pfx_advs)),
-        format!(
-            "SendUnsolMobPfxAdvs = {}",
-            on_off(c.send_unsol_mob_pfx_advs)
-        ),
-        format!("MaxMobPfxAdvInterval = {}", c.max_mob_pfx_adv_interval),
-        format!("MinMobPfxAdvInterval = {}", c.min_mob_pfx_adv_interval),
-        format!("HaMaxBindingLife = {}", c.ha_max_binding_life),
-        format!("HaAcceptMobRtr = {}", on_off(c.ha_accept_mob_rtr)),
-        format!(
-            "DoRouteOptimizationCN = {}",
-            on_off(c.do_route_optimization_cn)
-        ),
-        // Not printed by UMIP 1.0.
-        format!("CnMaxBindings = {}", c.cn_max_bindings),
-        format!("HaMaxBindings = {}", c.ha_max_bindings),
-        format!("MnResetDhaadAtHome = {}", on_off(c.mn_reset_dhaad_at_home)),
-        format!("MnFlushAllAtHome = {}", on_off(c.mn_flush_all_at_home)),
-        format!(
-            "MnMaxHaConsecutiveResends = {}",
-            c.mn_max_ha_consecutive_resends
-        ),
-        format!(
-            "MnMaxCnConsecutiveResends = {}",
-            c.mn_max_cn_consecutive_resends
-        ),
-        format!("NoHomeReturn = {}", on_off(c.no_home_return)),
-        format!("InitialSolicitTimer = {:.6}", c.initial_solicit_timer),
-        format!(
-            "InterfaceInitialInitDelay = {:.6}",
-            c.interface_initial_init_delay
-        ),
-        format!(
-            "UseMovementModule = {}",
-            match &c.use_movement_module {
-                MovementModule::Internal => "internal",
-                MovementModule::Path(p) => p,
-            }
-        ),
-    ];
+    let mut lines: Vec<(u8, String)> = SETTINGS
+        .iter()
+        .filter_map(|s| {
+            let show = s.show?;
+            let value = show_value(s.kind, c)?;
+            Some((
+                show.rank,
+                format!("{} = {value}", show.label.unwrap_or(s.keyword)),
+            ))
+        })
+        .collect();
+    lines.sort_by_key(|(rank, _)| *rank);
+    let mut v = vec![format!("config_file = {config_file}")];
+    v.extend(lines.into_iter().map(|(_, line)| line));
     v.extend(c.interface.iter().map(interface_line));
     v.extend(block_lines(c));
     v
+}
+
+/// The value of a scalar setting as `--show-config` prints it (`None` for blocks).
+fn show_value(kind: Kind, c: &Config) -> Option<String> {
+    Some(match kind {
+        Kind::Bool { get, .. } => on_off(get(c)).to_owned(),
+        Kind::Number { get, .. } => get(c).to_string(),
+        Kind::Decimal { get, .. } => format!("{:.6}", get(c)),
+        Kind::Role => c.node_config.entity_number().to_string(),
+        Kind::LogFile => c.debug_log_file.as_deref().unwrap_or("stderr").to_owned(),
+        Kind::AclStatus => c.default_binding_acl_policy.to_string(),
+        Kind::Module => match &c.use_movement_module {
+            MovementModule::Internal => "internal".to_owned(),
+            MovementModule::Path(p) => p.clone(),
+        },
+        _ => return None,
+    })
+}
+
+/// A scalar setting as a `mip6d.conf` statement (`None` for blocks and unset values).
+fn statement(keyword: &str, kind: Kind, c: &Config) -> Option<String> {
+    let value = match kind {
+        Kind::Bool { get, .. } => on_off(get(c)).to_owned(),
+        Kind::Number { get, .. } => get(c).to_string(),
+        Kind::Decimal { get, .. } => decimal_text(get(c)),
+        Kind::Role => c.node_config.keyword().to_owned(),
+        Kind::LogFile => format!("\"{}\"", c.debug_log_file.as_deref()?),
+        Kind::AclStatus => c.default_binding_acl_policy.to_string(),
+        Kind::Module => match &c.use_movement_module {
+            MovementModule::Internal => "internal".to_owned(),
+            MovementModule::Path(p) => format!("\"{p}\""),
+        },
+        _ => return None,
+    };
+    Some(format!("{keyword} {value};"))
 }
 
 /// An address in a form UMIP's lexer reads back: the compressed form when
@@ -200,39 +167,46 @@ fn ipsec_line(set: &IpsecPolicySet) -> String {
     s
 }
 
-/// Every block and list entry but `Interface` as one `mip6d.conf` statement.
+/// Every block and list entry but `Interface` as one `mip6d.conf`
+/// statement, in table order.
 fn block_lines(c: &Config) -> Vec<String> {
     let mut v: Vec<String> = Vec::new();
-    for p in &c.ha_served_prefix {
-        v.push(format!("HaServedPrefix {};", conf_prefix(p)));
-    }
-    for l in &c.mn_home_link {
-        v.push(home_link_line(l));
-    }
-    for set in &c.ipsec_policy_set {
-        v.push(ipsec_line(set));
-    }
-    if !c.cn_binding_policy.is_empty() {
-        let mut s = "CnBindingPolicySet {".to_owned();
-        for p in &c.cn_binding_policy {
-            let _ = write!(
-                s,
-                " {} {} {};",
-                conf_addr(p.peer),
-                conf_addr(p.local),
-                on_off(p.allow)
-            );
+    for s in SETTINGS {
+        match s.kind {
+            Kind::ServedPrefixes => {
+                for p in &c.ha_served_prefix {
+                    v.push(format!("{} {};", s.keyword, conf_prefix(p)));
+                }
+            }
+            Kind::HomeLinks => v.extend(c.mn_home_link.iter().map(home_link_line)),
+            Kind::IpsecPolicySets => v.extend(c.ipsec_policy_set.iter().map(ipsec_line)),
+            Kind::CnBindingPolicies if !c.cn_binding_policy.is_empty() => {
+                let mut line = format!("{} {{", s.keyword);
+                for p in &c.cn_binding_policy {
+                    let _ = write!(
+                        line,
+                        " {} {} {};",
+                        conf_addr(p.peer),
+                        conf_addr(p.local),
+                        on_off(p.allow)
+                    );
+                }
+                line.push_str(" }");
+                v.push(line);
+            }
+            Kind::BindingAcls => {
+                for a in &c.binding_acl_policy {
+                    v.push(format!(
+                        "{} {}{} {};",
+                        s.keyword,
+                        conf_addr(a.home_address),
+                        prefixes(&a.mobile_network_prefixes),
+                        a.status
+                    ));
+                }
+            }
+            _ => {}
         }
-        s.push_str(" }");
-        v.push(s);
-    }
-    for a in &c.binding_acl_policy {
-        v.push(format!(
-            "BindingAclPolicy {}{} {};",
-            conf_addr(a.home_address),
-            prefixes(&a.mobile_network_prefixes),
-            a.status
-        ));
     }
     v
 }
@@ -270,73 +244,10 @@ pub fn to_legacy(c: &Config) -> String {
         out.push_str(&interface_line(i));
         out.push('\n');
     }
-    let _ = writeln!(out, "NodeConfig {};", c.node_config.keyword());
-    let _ = writeln!(out, "DebugLevel {};", c.debug_level);
-    if let Some(f) = &c.debug_log_file {
-        let _ = writeln!(out, "DebugLogFile \"{f}\";");
-    }
-    let bools = [
-        ("DoRouteOptimizationCN", c.do_route_optimization_cn),
-        ("DoRouteOptimizationMN", c.do_route_optimization_mn),
-        ("NonVolatileBindingCache", c.non_volatile_binding_cache),
-        ("SendMobPfxSols", c.send_mob_pfx_sols),
-        ("SendUnsolMobPfxAdvs", c.send_unsol_mob_pfx_advs),
-        ("SendMobPfxAdvs", c.send_mob_pfx_advs),
-        ("UseMnHaIPsec", c.use_mn_ha_ipsec),
-        ("KeyMngMobCapability", c.key_mng_mob_capability),
-        ("HaAcceptMobRtr", c.ha_accept_mob_rtr),
-        ("MobRtrUseExplicitMode", c.mob_rtr_use_explicit_mode),
-        ("UseCnBuAck", c.use_cn_bu_ack),
-        ("MnUseAllInterfaces", c.mn_use_all_interfaces),
-        ("MnDiscardHaParamProb", c.mn_discard_ha_param_prob),
-        ("MnResetDhaadAtHome", c.mn_reset_dhaad_at_home),
-        ("MnFlushAllAtHome", c.mn_flush_all_at_home),
-        ("OptimisticHandoff", c.optimistic_handoff),
-        ("NoHomeReturn", c.no_home_return),
-    ];
-    for (k, b) in bools {
-        let _ = writeln!(out, "{k} {};", on_off(b));
-    }
-    let numbers = [
-        ("CnMaxBindings", c.cn_max_bindings),
-        ("MaxMobPfxAdvInterval", c.max_mob_pfx_adv_interval),
-        ("MinMobPfxAdvInterval", c.min_mob_pfx_adv_interval),
-        ("HaMaxBindingLife", c.ha_max_binding_life),
-        ("HaMaxBindings", c.ha_max_bindings),
-        ("MnMaxHaBindingLife", c.mn_max_ha_binding_life),
-        ("MnMaxCnBindingLife", c.mn_max_cn_binding_life),
-        ("MnRouterProbes", c.mn_router_probes),
-        ("MnMaxHaConsecutiveResends", c.mn_max_ha_consecutive_resends),
-        ("MnMaxCnConsecutiveResends", c.mn_max_cn_consecutive_resends),
-    ];
-    for (k, n) in numbers {
-        let _ = writeln!(out, "{k} {n};");
-    }
-    let decimals = [
-        (
-            "InitialBindackTimeoutFirstReg",
-            c.initial_bindack_timeout_first_reg,
-        ),
-        (
-            "InitialBindackTimeoutReReg",
-            c.initial_bindack_timeout_re_reg,
-        ),
-        ("InitialSolicitTimer", c.initial_solicit_timer),
-        ("InterfaceInitialInitDelay", c.interface_initial_init_delay),
-        ("MnRouterProbeTimeout", c.mn_router_probe_timeout),
-    ];
-    for (k, d) in decimals {
-        let _ = writeln!(out, "{k} {};", decimal_text(d));
-    }
-    let _ = writeln!(
-        out,
-        "DefaultBindingAclPolicy {};",
-        c.default_binding_acl_policy
-    );
-    match &c.use_movement_module {
-        MovementModule::Internal => out.push_str("UseMovementModule internal;\n"),
-        MovementModule::Path(p) => {
-            let _ = writeln!(out, "UseMovementModule \"{p}\";");
+    for s in SETTINGS {
+        if let Some(line) = statement(s.keyword, s.kind, c) {
+            out.push_str(&line);
+            out.push('\n');
         }
     }
     for line in block_lines(c) {

@@ -9,6 +9,7 @@
 //! file's `node_config` unless the entry says `ha_interface` itself.
 
 use super::check::{self, Expanded};
+use super::directives::{Kind, SETTINGS};
 use super::model::{truncate_if_name, Config, Role};
 use super::{ConfigError, Host, LoadError, Loaded};
 
@@ -102,29 +103,15 @@ pub fn parse_toml(text: &[u8], file: &str, host: &dyn Host) -> Result<Loaded, Lo
 /// fills in what the legacy parser derives (truncated names, masked home
 /// prefixes, `ha_interface`).
 fn validate(c: &mut Config, host: &dyn Host) -> Result<(), (Place<'static>, String)> {
-    check::binding_life(c.ha_max_binding_life).map_err(|m| (top("ha_max_binding_life"), m))?;
-    check::max_bindings(c.ha_max_bindings).map_err(|m| (top("ha_max_bindings"), m))?;
-    check::binding_life(c.mn_max_ha_binding_life)
-        .map_err(|m| (top("mn_max_ha_binding_life"), m))?;
-    check::rr_binding_life(c.mn_max_cn_binding_life)
-        .map_err(|m| (top("mn_max_cn_binding_life"), m))?;
-    for (key, value) in [
-        (
-            "interface_initial_init_delay",
-            c.interface_initial_init_delay,
-        ),
-        ("mn_router_probe_timeout", c.mn_router_probe_timeout),
-        (
-            "initial_bindack_timeout_first_reg",
-            c.initial_bindack_timeout_first_reg,
-        ),
-        (
-            "initial_bindack_timeout_re_reg",
-            c.initial_bindack_timeout_re_reg,
-        ),
-        ("initial_solicit_timer", c.initial_solicit_timer),
-    ] {
-        check::seconds_value(key, value).map_err(|m| (top(key), m))?;
+    for s in SETTINGS {
+        if let Kind::Number { get, check, .. } = s.kind {
+            check(get(c)).map_err(|m| (top(s.key), m))?;
+        }
+    }
+    for s in SETTINGS {
+        if let Kind::Decimal { get, .. } = s.kind {
+            check::seconds_value(s.key, get(c)).map_err(|m| (top(s.key), m))?;
+        }
     }
     let role = c.node_config;
     for (i, iface) in c.interface.iter_mut().enumerate() {

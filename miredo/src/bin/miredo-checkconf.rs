@@ -1,7 +1,7 @@
 //! `miredo-checkconf [-c FILE] [--toml] [FILE]`: checks a `miredo.conf`.
 //!
-//! Exit status 0 when the file is clean, 255 on any error *or warning*
-//! (reference §1.2). Messages go to stderr, followed by
+//! Exit status 0 when the file is clean, 255 on any error *or warning*, as
+//! miredo's own `miredo-checkconf`. Messages go to stderr, followed by
 //! `Fatal configuration error`. `--toml` (our extension) also prints the
 //! parsed configuration as TOML on stdout.
 

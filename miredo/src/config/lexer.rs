@@ -1,5 +1,5 @@
-//! The line-oriented syntax shared by `miredo.conf` and `miredo-server.conf`
-//! (reference §2.1): one directive per line, `Name Value`, the rest ignored.
+//! The line-oriented syntax shared by `miredo.conf` and `miredo-server.conf`:
+//! one directive per line, `Name Value`, the rest ignored.
 //!
 //! The lexer works on raw bytes so that any file (or fuzz input) can be fed
 //! to it; names and values are converted to text lossily.
@@ -90,7 +90,7 @@ impl Directives {
     pub fn label(&self, canonical: &str) -> String {
         match self.style {
             Style::Legacy => canonical.to_owned(),
-            Style::Toml => super::toml_form::key_of(canonical),
+            Style::Toml => super::directives::key_of(canonical),
         }
     }
 
@@ -115,7 +115,7 @@ impl Directives {
 fn names_match(style: Style, stored: &str, wanted: &str) -> bool {
     match style {
         Style::Legacy => stored.eq_ignore_ascii_case(wanted),
-        Style::Toml => stored == super::toml_form::key_of(wanted),
+        Style::Toml => stored == super::directives::key_of(wanted),
     }
 }
 

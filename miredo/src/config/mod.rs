@@ -1,7 +1,7 @@
 //! Configuration files of `miredo`, `miredo-server` and `miredo-checkconf`.
 //!
 //! Two syntaxes describe the same model:
-//! - the legacy line-oriented `miredo.conf` format (reference §2.1), parsed by
+//! - the legacy line-oriented `miredo.conf` format, parsed by
 //!   [`lexer::parse_directives`] into a raw directive list;
 //! - a TOML form (our extension), chosen when the file name ends in `.toml`.
 //!
@@ -18,6 +18,7 @@ use std::fmt;
 use std::io::Read;
 use std::path::Path;
 
+pub mod directives;
 pub mod lexer;
 pub mod model;
 pub mod toml_form;

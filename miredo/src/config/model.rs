@@ -1,9 +1,14 @@
-//! Typed configuration models and their extraction from a directive list
-//! (reference §2.2 for `miredo.conf`, §2.3 for `miredo-server.conf`).
+//! Typed configuration models and their extraction from a directive list,
+//! each directive through its entry in [`directives`](super::directives).
 
 use std::net::Ipv4Addr;
 use std::path::PathBuf;
 
+use super::directives::{
+    Directive, BIND_ADDRESS, BIND_PORT, CLIENT_HOOK, INTERFACE_MTU, INTERFACE_NAME,
+    PEER_QUEUE_BUDGET, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2, SERVER_BIND_ADDRESS,
+    SERVER_BIND_ADDRESS2, SYSLOG_FACILITY,
+};
 use super::values::{
     is_valid_prefix, parse_c_u16, parse_c_u32, Facility, RelayType, DEFAULT_PREFIX,
 };
@@ -98,7 +103,7 @@ struct Extractor<'a, 'o> {
 
 impl Extractor<'_, '_> {
     fn facility(&mut self) -> Facility {
-        let Some((v, line)) = self.d.take("SyslogFacility") else {
+        let Some((v, line)) = self.d.take(SYSLOG_FACILITY.name) else {
             return Facility::Daemon;
         };
         Facility::from_keyword(&v).unwrap_or_else(|| {
@@ -110,12 +115,12 @@ impl Extractor<'_, '_> {
         })
     }
 
-    fn u16(&mut self, name: &str, default: u16) -> u16 {
-        let Some((v, line)) = self.d.take(name) else {
+    fn u16(&mut self, d: &Directive, default: u16) -> u16 {
+        let Some((v, line)) = self.d.take(d.name) else {
             return default;
         };
         parse_c_u16(&v).unwrap_or_else(|err| {
-            let label = self.d.label(name);
+            let label = self.d.label(d.name);
             self.out.push(Diagnostic::error(
                 Some(line),
                 format!("Invalid integer value \"{v}\" for {label}: {err}"),
@@ -124,12 +129,12 @@ impl Extractor<'_, '_> {
         })
     }
 
-    fn u32(&mut self, name: &str, default: u32) -> u32 {
-        let Some((v, line)) = self.d.take(name) else {
+    fn u32(&mut self, d: &Directive, default: u32) -> u32 {
+        let Some((v, line)) = self.d.take(d.name) else {
             return default;
         };
         parse_c_u32(&v).unwrap_or_else(|err| {
-            let label = self.d.label(name);
+            let label = self.d.label(d.name);
             self.out.push(Diagnostic::error(
                 Some(line),
                 format!("Invalid integer value \"{v}\" for {label}: {err}"),
@@ -151,13 +156,13 @@ impl Extractor<'_, '_> {
         }
     }
 
-    fn ipv4(&mut self, name: &str) -> Option<Ipv4Addr> {
-        let (v, line) = self.d.take(name)?;
+    fn ipv4(&mut self, d: &Directive) -> Option<Ipv4Addr> {
+        let (v, line) = self.d.take(d.name)?;
         self.resolve4(&v, line)
     }
 
     fn prefix(&mut self) -> u32 {
-        let Some((v, line)) = self.d.take("Prefix") else {
+        let Some((v, line)) = self.d.take(PREFIX.name) else {
             return DEFAULT_PREFIX;
         };
         let addr = match self.opts.resolver.resolve_ipv6(&v) {
@@ -201,7 +206,7 @@ pub fn extract_miredo(
         syslog_facility: x.facility(),
         ..MiredoConfig::default()
     };
-    if let Some((v, line)) = x.d.take("RelayType") {
+    if let Some((v, line)) = x.d.take(RELAY_TYPE.name) {
         match RelayType::from_keyword(&v) {
             Some(t) => c.relay_type = t,
             None => {
@@ -226,7 +231,7 @@ pub fn extract_miredo(
     if c.relay_type.is_client() {
         match opts.server_name {
             Some(name) => c.server_address = Some(name.to_owned()),
-            None => match x.d.take("ServerAddress") {
+            None => match x.d.take(SERVER_ADDRESS.name) {
                 Some((v, line)) => {
                     if opts.checkconf {
                         x.resolve4(&v, line);
@@ -238,22 +243,22 @@ pub fn extract_miredo(
                     .push(Diagnostic::error(None, "Server address not specified")),
             },
         }
-        if let Some((v, line)) = x.d.take("ServerAddress2") {
+        if let Some((v, line)) = x.d.take(SERVER_ADDRESS2.name) {
             if opts.checkconf {
                 x.resolve4(&v, line);
             }
             c.server_address2 = Some(v);
         }
-        c.client_hook = x.d.take("ClientHook").map(|(v, _)| PathBuf::from(v));
+        c.client_hook = x.d.take(CLIENT_HOOK.name).map(|(v, _)| PathBuf::from(v));
     } else {
         c.prefix = x.prefix();
-        c.interface_mtu = x.u16("InterfaceMTU", DEFAULT_MTU);
+        c.interface_mtu = x.u16(&INTERFACE_MTU, DEFAULT_MTU);
     }
 
-    c.bind_address = x.ipv4("BindAddress");
-    c.bind_port = x.u16("BindPort", 0);
-    c.peer_queue_budget = x.u32("PeerQueueBudget", DEFAULT_PEER_QUEUE_BUDGET);
-    if let Some((v, line)) = x.d.take("InterfaceName") {
+    c.bind_address = x.ipv4(&BIND_ADDRESS);
+    c.bind_port = x.u16(&BIND_PORT, 0);
+    c.peer_queue_budget = x.u32(&PEER_QUEUE_BUDGET, DEFAULT_PEER_QUEUE_BUDGET);
+    if let Some((v, line)) = x.d.take(INTERFACE_NAME.name) {
         // Deviation: miredo only fails later, when creating the tunnel.
         if v.len() > MAX_IFNAME {
             x.out.push(Diagnostic::error(
@@ -291,7 +296,7 @@ pub fn extract_serverd(
             }
         },
         None => {
-            let primary = match x.d.take("ServerBindAddress") {
+            let primary = match x.d.take(SERVER_BIND_ADDRESS.name) {
                 Some((v, line)) => x.resolve4(&v, line),
                 None => {
                     x.out
@@ -299,11 +304,11 @@ pub fn extract_serverd(
                     None
                 }
             };
-            (primary, x.ipv4("ServerBindAddress2"))
+            (primary, x.ipv4(&SERVER_BIND_ADDRESS2))
         }
     };
     let prefix = x.prefix();
-    let interface_mtu = x.u16("InterfaceMTU", DEFAULT_MTU);
+    let interface_mtu = x.u16(&INTERFACE_MTU, DEFAULT_MTU);
     x.superfluous();
     Some(ServerdConfig {
         server_bind_address: primary?,

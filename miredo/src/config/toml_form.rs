@@ -8,10 +8,17 @@
 use std::fmt::Write as _;
 use std::ops::Range;
 
-use serde::Deserialize;
+use std::collections::BTreeMap;
+
+use serde::de::{self, Unexpected};
 use toml::Spanned;
 
-use super::lexer::{Directive, Directives};
+use super::directives::{
+    Directive, ALL, BIND_ADDRESS, BIND_PORT, CLIENT_HOOK, INTERFACE_MTU, INTERFACE_NAME,
+    PEER_QUEUE_BUDGET, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2, SERVER_BIND_ADDRESS,
+    SERVER_BIND_ADDRESS2, SYSLOG_FACILITY,
+};
+use super::lexer::{self, Directives};
 use super::model::{MiredoConfig, ServerdConfig};
 use super::values::prefix_to_string;
 use super::{Diagnostic, Style};
@@ -25,57 +32,7 @@ pub enum Kind {
     Serverd,
 }
 
-const KEYS: [(&str, &str); 13] = [
-    ("RelayType", "relay_type"),
-    ("ServerAddress", "server_address"),
-    ("ServerAddress2", "server_address2"),
-    ("Prefix", "prefix"),
-    ("InterfaceMTU", "interface_mtu"),
-    ("InterfaceName", "interface_name"),
-    ("BindAddress", "bind_address"),
-    ("BindPort", "bind_port"),
-    ("SyslogFacility", "syslog_facility"),
-    ("ClientHook", "client_hook"),
-    ("PeerQueueBudget", "peer_queue_budget"),
-    ("ServerBindAddress", "server_bind_address"),
-    ("ServerBindAddress2", "server_bind_address2"),
-];
-
-/// The TOML key of a directive (`InterfaceMTU` → `interface_mtu`).
-pub fn key_of(directive: &str) -> String {
-    KEYS.iter()
-        .find(|(d, _)| d.eq_ignore_ascii_case(directive))
-        .map_or_else(|| directive.to_ascii_lowercase(), |(_, k)| (*k).to_owned())
-}
-
-type Str = Option<Spanned<String>>;
-type Int = Option<Spanned<i64>>;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MiredoToml {
-    relay_type: Str,
-    server_address: Str,
-    server_address2: Str,
-    prefix: Str,
-    interface_mtu: Int,
-    interface_name: Str,
-    bind_address: Str,
-    bind_port: Int,
-    syslog_facility: Str,
-    client_hook: Str,
-    peer_queue_budget: Int,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ServerdToml {
-    server_bind_address: Str,
-    server_bind_address2: Str,
-    prefix: Str,
-    interface_mtu: Int,
-    syslog_facility: Str,
-}
+type Entries = BTreeMap<String, Spanned<toml::Value>>;
 
 fn line_of(text: &str, offset: usize) -> u32 {
     let upto = text.get(..offset).unwrap_or(text);
@@ -91,26 +48,15 @@ struct Collector<'t> {
 }
 
 impl Collector<'_> {
-    fn s(&mut self, key: &'static str, v: Str) {
-        if let Some(v) = v {
-            let span = v.span();
-            let value = v.into_inner();
-            if value.is_empty() {
-                let line = line_of(self.text, span.start);
-                self.errors.push(Diagnostic::error(
-                    Some(line),
-                    format!("Empty value for {key} at line {line}"),
-                ));
-            } else {
-                self.entries.push((span, key, value));
-            }
-        }
-    }
-
-    fn i(&mut self, key: &'static str, v: Int) {
-        if let Some(v) = v {
-            let span = v.span();
-            self.entries.push((span, key, v.into_inner().to_string()));
+    fn add(&mut self, key: &'static str, span: Range<usize>, value: String) {
+        if value.is_empty() {
+            let line = line_of(self.text, span.start);
+            self.errors.push(Diagnostic::error(
+                Some(line),
+                format!("Empty value for {key} at line {line}"),
+            ));
+        } else {
+            self.entries.push((span, key, value));
         }
     }
 
@@ -122,10 +68,73 @@ impl Collector<'_> {
         let items = self
             .entries
             .into_iter()
-            .map(|(span, key, value)| Directive::new(key, value, line_of(self.text, span.start)))
+            .map(|(span, key, value)| {
+                lexer::Directive::new(key, value, line_of(self.text, span.start))
+            })
             .collect();
         Ok(Directives::with_style(items, Style::Toml))
     }
+}
+
+/// How serde's derived deserializers name what they found.
+fn unexpected(v: &toml::Value) -> Unexpected<'_> {
+    match v {
+        toml::Value::String(s) => Unexpected::Str(s),
+        toml::Value::Integer(i) => Unexpected::Signed(*i),
+        toml::Value::Float(f) => Unexpected::Float(*f),
+        toml::Value::Boolean(b) => Unexpected::Bool(*b),
+        toml::Value::Array(_) => Unexpected::Seq,
+        toml::Value::Table(_) | toml::Value::Datetime(_) => Unexpected::Map,
+    }
+}
+
+/// serde's text for a key that no field takes.
+fn unknown_field(key: &str, allowed: &[&Directive]) -> String {
+    let names: Vec<String> = allowed.iter().map(|d| format!("`{}`", d.key)).collect();
+    match names.as_slice() {
+        [] => format!("unknown field `{key}`, there are no fields"),
+        [one] => format!("unknown field `{key}`, expected {one}"),
+        [a, b] => format!("unknown field `{key}`, expected {a} or {b}"),
+        _ => format!(
+            "unknown field `{key}`, expected one of {}",
+            names.join(", ")
+        ),
+    }
+}
+
+/// Checks each key against the directives of the file, in file order, with
+/// the messages a derived `deny_unknown_fields` struct of `Option` fields gives.
+fn check_keys(
+    text: &str,
+    entries: &Entries,
+    allowed: &[&'static Directive],
+) -> Result<(), Vec<Diagnostic>> {
+    let mut in_order: Vec<(&String, &Spanned<toml::Value>)> = entries.iter().collect();
+    in_order.sort_by_key(|(_, v)| v.span().start);
+    for (key, value) in in_order {
+        let fail = |message: String| {
+            let line = line_of(text, value.span().start);
+            Err(vec![Diagnostic::error(Some(line), message)])
+        };
+        let Some(d) = allowed.iter().find(|d| d.key == key.as_str()) else {
+            return fail(unknown_field(key, allowed));
+        };
+        let fits = match value.get_ref() {
+            toml::Value::Integer(_) => d.value.is_integer(),
+            toml::Value::String(_) => !d.value.is_integer(),
+            _ => false,
+        };
+        if !fits {
+            let wanted = if d.value.is_integer() {
+                "i64"
+            } else {
+                "a string"
+            };
+            let e: toml::de::Error = de::Error::invalid_type(unexpected(value.get_ref()), &wanted);
+            return fail(e.message().trim_end().to_owned());
+        }
+    }
+    Ok(())
 }
 
 /// Parses TOML text into a directive list (TOML keys as names).
@@ -144,34 +153,28 @@ pub fn toml_directives(text: &[u8], kind: Kind) -> Result<Directives, Vec<Diagno
             e.message().trim_end().replace('\n', "; "),
         )]
     };
+    let entries: Entries = toml::from_str(text).map_err(serde_err)?;
+    let allowed: Vec<&'static Directive> = ALL
+        .iter()
+        .filter(|d| d.in_file(kind == Kind::Serverd))
+        .collect();
+    check_keys(text, &entries, &allowed)?;
     let mut c = Collector {
         text,
         entries: Vec::new(),
         errors: Vec::new(),
     };
-    match kind {
-        Kind::Miredo => {
-            let t: MiredoToml = toml::from_str(text).map_err(serde_err)?;
-            c.s("relay_type", t.relay_type);
-            c.s("server_address", t.server_address);
-            c.s("server_address2", t.server_address2);
-            c.s("prefix", t.prefix);
-            c.i("interface_mtu", t.interface_mtu);
-            c.s("interface_name", t.interface_name);
-            c.s("bind_address", t.bind_address);
-            c.i("bind_port", t.bind_port);
-            c.s("syslog_facility", t.syslog_facility);
-            c.s("client_hook", t.client_hook);
-            c.i("peer_queue_budget", t.peer_queue_budget);
-        }
-        Kind::Serverd => {
-            let t: ServerdToml = toml::from_str(text).map_err(serde_err)?;
-            c.s("server_bind_address", t.server_bind_address);
-            c.s("server_bind_address2", t.server_bind_address2);
-            c.s("prefix", t.prefix);
-            c.i("interface_mtu", t.interface_mtu);
-            c.s("syslog_facility", t.syslog_facility);
-        }
+    for d in allowed {
+        let Some(v) = entries.get(d.key) else {
+            continue;
+        };
+        let value = match v.get_ref() {
+            toml::Value::String(s) => s.clone(),
+            toml::Value::Integer(i) => i.to_string(),
+            // check_keys let only strings and integers through.
+            _ => continue,
+        };
+        c.add(d.key, v.span(), value);
     }
     c.finish()
 }
@@ -204,31 +207,31 @@ pub fn miredo_to_toml(c: &MiredoConfig) -> String {
     let mut kv = |k: &str, v: String| {
         let _ = writeln!(out, "{k} = {v}");
     };
-    kv("relay_type", quote(c.relay_type.keyword()));
+    kv(RELAY_TYPE.key, quote(c.relay_type.keyword()));
     if c.relay_type.is_client() {
         if let Some(s) = &c.server_address {
-            kv("server_address", quote(s));
+            kv(SERVER_ADDRESS.key, quote(s));
         }
         if let Some(s) = &c.server_address2 {
-            kv("server_address2", quote(s));
+            kv(SERVER_ADDRESS2.key, quote(s));
         }
         if let Some(p) = &c.client_hook {
-            kv("client_hook", quote(&p.to_string_lossy()));
+            kv(CLIENT_HOOK.key, quote(&p.to_string_lossy()));
         }
     } else {
-        kv("prefix", quote(&prefix_to_string(c.prefix)));
-        kv("interface_mtu", c.interface_mtu.to_string());
+        kv(PREFIX.key, quote(&prefix_to_string(c.prefix)));
+        kv(INTERFACE_MTU.key, c.interface_mtu.to_string());
     }
     if let Some(s) = &c.interface_name {
-        kv("interface_name", quote(s));
+        kv(INTERFACE_NAME.key, quote(s));
     }
     if let Some(a) = c.bind_address {
-        kv("bind_address", quote(&a.to_string()));
+        kv(BIND_ADDRESS.key, quote(&a.to_string()));
     }
-    kv("bind_port", c.bind_port.to_string());
-    kv("syslog_facility", quote(c.syslog_facility.keyword()));
+    kv(BIND_PORT.key, c.bind_port.to_string());
+    kv(SYSLOG_FACILITY.key, quote(c.syslog_facility.keyword()));
     if c.peer_queue_budget != super::model::DEFAULT_PEER_QUEUE_BUDGET {
-        kv("peer_queue_budget", c.peer_queue_budget.to_string());
+        kv(PEER_QUEUE_BUDGET.key, c.peer_queue_budget.to_string());
     }
     out
 }
@@ -240,28 +243,21 @@ pub fn serverd_to_toml(c: &ServerdConfig) -> String {
         let _ = writeln!(out, "{k} = {v}");
     };
     kv(
-        "server_bind_address",
+        SERVER_BIND_ADDRESS.key,
         quote(&c.server_bind_address.to_string()),
     );
     if let Some(a) = c.server_bind_address2 {
-        kv("server_bind_address2", quote(&a.to_string()));
+        kv(SERVER_BIND_ADDRESS2.key, quote(&a.to_string()));
     }
-    kv("prefix", quote(&prefix_to_string(c.prefix)));
-    kv("interface_mtu", c.interface_mtu.to_string());
-    kv("syslog_facility", quote(c.syslog_facility.keyword()));
+    kv(PREFIX.key, quote(&prefix_to_string(c.prefix)));
+    kv(INTERFACE_MTU.key, c.interface_mtu.to_string());
+    kv(SYSLOG_FACILITY.key, quote(c.syslog_facility.keyword()));
     out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn keys() {
-        assert_eq!(key_of("InterfaceMTU"), "interface_mtu");
-        assert_eq!(key_of("bindport"), "bind_port");
-        assert_eq!(key_of("Other"), "other");
-    }
 
     #[test]
     fn quoting() {
