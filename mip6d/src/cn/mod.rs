@@ -49,10 +49,11 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, Role};
-use crate::daemon::{Control, Reloader};
+use crate::control::{Control, Reloader};
 use crate::kernel::raw::{MhSocket, Received};
 use crate::kernel::Kernel;
 use crate::publish::Publisher;
+use crate::random;
 use xfrm::BindingObjects;
 
 /// The shortest interval between two D-Bus updates of the binding cache.
@@ -106,16 +107,6 @@ pub fn binding_allowed(config: &Config, hoa: Ipv6Addr, local: Ipv6Addr) -> bool 
         .map_or(config.do_route_optimization_cn, |p| p.allow)
 }
 
-fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    if getrandom::getrandom(&mut b).is_err() {
-        // No entropy: a correspondent that cannot keep its tokens secret
-        // must not hand any out; the caller checks for all-zero Kcn.
-        b = [0; N];
-    }
-    b
-}
-
 /// The correspondent node's state.
 struct Correspondent {
     config: Config,
@@ -138,7 +129,9 @@ struct Correspondent {
 impl Correspondent {
     async fn start(config: Config, publisher: Publisher) -> Result<Correspondent, String> {
         let role = config.node_config;
-        let kcn: Kcn = random();
+        // No entropy gives all zeros: a correspondent that cannot keep its
+        // tokens secret must not hand any out.
+        let kcn: Kcn = random::secret();
         if kcn == [0; 20] {
             return Err("correspondent node: no random numbers for Kcn".to_owned());
         }
@@ -168,7 +161,7 @@ impl Correspondent {
                 None
             }
         };
-        let first_index = u16::from_be_bytes(random());
+        let first_index = u16::from_be_bytes(random::secret());
         let limit = max_bindings(&config);
         Ok(Correspondent {
             config,
@@ -241,9 +234,13 @@ impl Correspondent {
                     );
                     return;
                 }
-                let Some(reply) =
-                    answer_test_init(&mut self.keygen, now, &msg.src, &repr.message, random())
-                else {
+                let Some(reply) = answer_test_init(
+                    &mut self.keygen,
+                    now,
+                    &msg.src,
+                    &repr.message,
+                    random::secret(),
+                ) else {
                     return;
                 };
                 let reply_name = if name == "HoTI" { "HoT" } else { "CoT" };
@@ -555,7 +552,7 @@ impl Correspondent {
                     Err(e) => warn!("CN: MH socket: {e}"),
                 },
                 Some(ev) = next_report(&mut self.reports) => self.on_report(ev).await,
-                () = crate::daemon::sleep_until(deadline) => self.on_timer().await,
+                () = crate::control::sleep_until(deadline) => self.on_timer().await,
             }
         }
         self.shutdown().await;

@@ -16,8 +16,8 @@ use tracing::{debug, info, warn};
 
 use super::admission::LogKind;
 use super::HomeAgent;
-use crate::daemon::mask;
 use crate::kernel::raw::Received;
+use crate::net::mask;
 use tokio::time::Instant;
 
 /// How long the HA interfaces' addresses read for DHAAD are used before a

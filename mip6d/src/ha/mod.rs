@@ -41,9 +41,10 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, Prefix};
-use crate::daemon::{is_link_local, mask, Control, Reloader};
+use crate::control::{Control, Reloader};
 use crate::kernel::raw::{Icmp6Socket, MhSocket, RawIp6Socket};
 use crate::kernel::{Kernel, RULE_PRIO_FWD, TABLE_MIP6, XFRM_PRIO_HOME_SIG_ANY};
+use crate::net::mask;
 
 use crate::publish::Publisher;
 use anycast::AnycastMemberships;
@@ -152,7 +153,7 @@ pub async fn run(
                 Ok(msg) => ha.on_icmp(msg).await,
                 Err(e) => warn!("ICMPv6 socket: {e}"),
             },
-            () = crate::daemon::sleep_until(deadline) => ha.on_timer().await,
+            () = crate::control::sleep_until(deadline) => ha.on_timer().await,
             () = std::future::ready(()), if !ha.backlog.is_empty() => ha.work_backlog().await,
         }
         if ha.view.take(Instant::now()) {
@@ -297,7 +298,7 @@ impl HomeAgent {
             counters: bus::BuCounters::default(),
             home_agents: HomeAgentList::new(),
             anycast,
-            unsolicited: UnsolicitedAdverts::new(crate::daemon::random_u16()),
+            unsolicited: UnsolicitedAdverts::new(crate::random::weak_u16()),
             new_bindings: admission::NewBindingLimit::new(max_bindings),
             log_limit: admission::LogLimit::default(),
             mpa_limit: admission::MpaLimit::new(max_bindings),
@@ -383,7 +384,7 @@ impl HomeAgent {
     ) -> (Vec<(Ipv6Addr, u8)>, bool) {
         let mut learnt = Vec::new();
         let mut changed = false;
-        if msg.hop_limit != Some(255) || !is_link_local(&msg.src) {
+        if msg.hop_limit != Some(255) || !msg.src.is_unicast_link_local() {
             return (learnt, changed);
         }
         self.learn_home_agents(msg, ra);

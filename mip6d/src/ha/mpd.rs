@@ -155,7 +155,7 @@ impl HomeAgent {
                 *hoa,
                 intervals,
                 preferred,
-                crate::daemon::random_u64(),
+                crate::random::weak_u64(),
             );
         }
         info!(

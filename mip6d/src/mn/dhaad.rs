@@ -23,9 +23,9 @@ use tracing::{debug, error, info, warn};
 use super::away::Away;
 use super::{registration_config, Location, MobileNode};
 use crate::config::{Config, HomeLink};
-use crate::daemon::random_u16;
 use crate::ipsec::{Role, TunnelIpsec};
 use crate::kernel::raw::Received;
+use crate::random::weak_u16;
 
 /// The selection for `link` if its home agent is left to discovery.
 pub(super) fn selection_for(link: &HomeLink) -> Option<HomeAgentSelection> {
@@ -34,7 +34,7 @@ pub(super) fn selection_for(link: &HomeLink) -> Option<HomeAgentSelection> {
     }
     let prefix = link.effective_home_prefix();
     Some(HomeAgentSelection::new(
-        random_u16(),
+        weak_u16(),
         link.is_mob_rtr,
         prefix.addr,
         prefix.len,
@@ -221,7 +221,7 @@ impl MobileNode {
         cfg.home_agent = ha;
         cfg.max_resends = resend_limit(&self.config);
         self.ha = ha;
-        self.bul = BulEntry::new(cfg, random_u16());
+        self.bul = BulEntry::new(cfg, weak_u16());
         self.may_send_bu = super::registration::bu_allowed(&self.config, ha, self.hoa);
         if !self.may_send_bu {
             error!(

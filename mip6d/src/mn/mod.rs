@@ -35,10 +35,11 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{self, Config, HomeLink, Prefix};
-use crate::daemon::{random_u16, Control, Reloader};
+use crate::control::{Control, Reloader};
 use crate::kernel::raw::{Icmp6Socket, MhSocket, Received};
 use crate::kernel::Kernel;
 use crate::publish::Publisher;
+use crate::random::weak_u16;
 
 use away::Away;
 use ifaces::{valid_ra_source, Iface};
@@ -140,7 +141,7 @@ pub async fn run(
                 }
             },
             Some(n) = mn.tunnel_notices.recv() => mn.on_tunnel_notice(n).await,
-            () = crate::daemon::sleep_until(deadline) => mn.on_timer().await,
+            () = crate::control::sleep_until(deadline) => mn.on_timer().await,
         }
         mn.ro_sync().await;
         mn.publisher.mobile_node(mn.bus_state()).await;
@@ -211,7 +212,7 @@ impl MobileNode {
         .map_err(|e| format!("Unable to open ICMPv6 socket! ({e})"))?;
         let events = Events::subscribe(&[EventGroup::Link, EventGroup::Ipv6Addr])
             .map_err(|e| format!("netlink events: {e}"))?;
-        let bul = BulEntry::new(registration_config(&config, &link), random_u16());
+        let bul = BulEntry::new(registration_config(&config, &link), weak_u16());
         let tunnel_names = config
             .interface
             .iter()

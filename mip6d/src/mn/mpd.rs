@@ -29,9 +29,10 @@ use tracing::{debug, info, warn};
 
 use super::{Location, MobileNode};
 use crate::config::{self, Config};
-use crate::daemon::{mask, random_u16};
 use crate::kernel::raw::Received;
 use crate::kernel::{Item, XFRM_PRIO_HOME_SIG};
+use crate::net::mask;
+use crate::random::weak_u16;
 
 /// The mobile node's prefix discovery state.
 #[derive(Debug)]
@@ -73,7 +74,7 @@ impl PrefixDiscovery {
             .filter(|d| !d.is_zero())
             .unwrap_or(mip6::consts::INITIAL_SOLICIT_TIMER);
         PrefixDiscovery {
-            client: MpsClient::with_initial_timeout(random_u16(), initial),
+            client: MpsClient::with_initial_timeout(weak_u16(), initial),
             enabled: config.send_mob_pfx_sols,
             home_valid_until: None,
             policy_to: None,

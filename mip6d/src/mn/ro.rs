@@ -54,6 +54,7 @@ use crate::config::model::RoPolicy;
 use crate::config::Config;
 use crate::kernel::raw::Received;
 use crate::kernel::Item;
+use crate::random;
 
 /// A binding used within this is refreshed (UMIP's 10 s measured at the
 /// lifetime's end; here at 90 % of it, 42 s before the end of 420 s).
@@ -78,14 +79,8 @@ pub(super) struct RouteOptimizer {
     trigger: Vec<Item>,
 }
 
-fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    let _ = getrandom::getrandom(&mut b);
-    b
-}
-
 fn cookies() -> ([u8; 8], [u8; 8]) {
-    (random(), random())
+    (random::secret(), random::secret())
 }
 
 impl RouteOptimizer {
@@ -253,7 +248,7 @@ impl MobileNode {
             };
             remove_all(&mut self.kernel, &mut p.objects).await;
             p.installed_coa = None;
-            let actions = p.entry.deregister(now, random());
+            let actions = p.entry.deregister(now, random::secret());
             if p.entry.is_done(now) {
                 self.ro.peers.remove(&cn);
                 continue;
@@ -301,7 +296,7 @@ impl MobileNode {
             cn,
             self.hoa,
             coa,
-            crate::daemon::random_u16(),
+            crate::random::weak_u16(),
             cookies(),
             ro_config(&self.config),
         );
