@@ -3,12 +3,12 @@
 //!
 //! - SIGTERM/SIGINT/SIGQUIT: orderly shutdown; the mobile node deregisters,
 //!   every kernel object installed is removed and sysctls are restored;
-//!   exit status 0 (umip.md §6).
+//!   exit status 0 (`docs/compat.md`).
 //! - SIGHUP: the file is re-read and merged ([`crate::config::reload`]);
 //!   a broken file or a role change leaves the running configuration.
 //! - A kernel without the Mobile IPv6 datapath: one message naming the
 //!   missing `CONFIG_` options, exit status 1, before anything is touched.
-//! - Going to the background as UMIP (umip.md §6, [`Detach`]), but only
+//! - Going to the background as UMIP (`docs/compat.md`, [`Detach`]), but only
 //!   after the configuration and the kernel probe passed, and the launching
 //!   process exits only once the daemon is set up: its exit status says
 //!   whether the start worked. `READY=1` goes to systemd at the same point.
@@ -116,7 +116,7 @@ fn open_debug_log(config: &Config) -> std::io::Result<Option<File>> {
     }
 }
 
-/// The kernel features a role needs (umip.md §5 "Kernel configuration").
+/// The kernel features a role needs (the `CONFIG_` options `docs/compat.md` lists).
 pub fn needed_features(role: Role) -> Vec<KernelFeature> {
     let mut f = vec![
         KernelFeature::XfrmUser,
@@ -235,7 +235,7 @@ async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32
     };
     let (tx, rx) = mpsc::channel(8);
     // The correspondent node beside a home agent or mobile node gets the
-    // same signals (umip.md §4.3: it runs on every role).
+    // same signals (RFC 6275 §8.2: every IPv6 node may be one).
     let (cn_tx, cn_rx) = mpsc::channel(8);
     let cn_signals = cn_tx.clone();
     tokio::spawn(async move {

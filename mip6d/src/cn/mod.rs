@@ -1,4 +1,4 @@
-//! The correspondent node (umip.md §4.3), on every role as UMIP: it
+//! The correspondent node (RFC 6275 §9), on every role as UMIP: it
 //! answers Home and Care-of Test Inits, accepts route-optimisation Binding
 //! Updates checked by [`mip6::cn`], and installs the kernel objects of
 //! [`xfrm`] so traffic to a bound home address goes straight to the care-of
@@ -11,11 +11,11 @@
 //! agent keeps BUs with the H flag, this one everything else).
 //!
 //! A binding used in the last minute gets a Binding Refresh Request 2 s
-//! before it expires (umip.md §4 table).
+//! before it expires (RFC 6275 §9.5.5).
 //!
 //! A packet with a Home Address option for which no binding exists (an XFRM
 //! REPORT) gets a Binding Error with status 1, an unknown MH type one with
-//! status 2 (RFC 6275 §9.2, §9.3.1; umip.md §4.3).
+//! status 2 (RFC 6275 §9.2, §9.3.1).
 //!
 //! The binding cache goes to D-Bus (`org.umip_rs.Mip6d1.Correspondent`) at
 //! most once per [`PUBLISH_EVERY`], when it changed.

@@ -1,5 +1,5 @@
-//! Duplicate Address Detection on the mobile node's behalf (umip.md §4.2
-//! step 7): a Neighbor Solicitation for the home address from `::` on the
+//! Duplicate Address Detection on the mobile node's behalf (RFC 6275
+//! §10.3.1): a Neighbor Solicitation for the home address from `::` on the
 //! home link, then a 1 s wait; an answer means status 134, silence means the
 //! binding's forwarding state is installed and the BA goes out.
 

@@ -1,5 +1,5 @@
-//! Home agent address discovery on the home agent (RFC 6275 §10.5, umip.md
-//! §4.2): the home-agents anycast address of every global address of an HA
+//! Home agent address discovery on the home agent (RFC 6275 §10.5,
+//! `docs/compat.md`): the home-agents anycast address of every global address of an HA
 //! interface is joined (at start, and for a home prefix learnt later); the
 //! Home Agents List ([`mip6::halist::HomeAgentList`]) follows the RAs with the
 //! H flag heard on the HA interfaces; a DHAAD request to one of our anycast

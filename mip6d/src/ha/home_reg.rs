@@ -1,4 +1,4 @@
-//! Home registration (umip.md §4.2, RFC 6275 §10.3): a Binding Update is
+//! Home registration (RFC 6275 §10.3): a Binding Update is
 //! checked by [`mip6::bcache::check_home_bu`] in UMIP's order, applied to the
 //! binding cache, and answered with a Binding Acknowledgement through a Type 2
 //! routing header; a new binding first waits for DAD ([`super::dad`]).

@@ -1,4 +1,4 @@
-//! The home agent (umip.md §4.2) on the kernel datapath.
+//! The home agent (RFC 6275 §10, `docs/compat.md`) on the kernel datapath.
 //!
 //! At start: `proxy_ndp=1` on the HA interfaces, rule 1005 → table 252, a
 //! wildcard-receive HAO state and an inbound sub-policy that lets Binding
@@ -14,7 +14,6 @@
 //! Mobile Prefix Solicitations with the home link's prefixes ([`mpd`]).
 
 mod admission;
-mod anycast;
 mod backlog;
 mod binding;
 mod dad;
@@ -47,8 +46,8 @@ use crate::kernel::{Kernel, RULE_PRIO_FWD, TABLE_MIP6, XFRM_PRIO_HOME_SIG_ANY};
 use crate::net::mask;
 
 use crate::publish::Publisher;
-use anycast::AnycastMemberships;
 use binding::{BindingState, TunnelNames, TUNNEL_GROUP};
+use netcfg::anycast::AnycastMemberships;
 
 /// The MH socket's receive buffer: room for a burst of some ten thousand
 /// Binding Updates (the kernel counts about 1 KiB of overhead per packet).

@@ -15,7 +15,7 @@
 //! through the tunnel (not with a Type 2 routing header: RFC 6275 §6.8 asks
 //! for one; a mobile node takes both).
 //! `SendMobPfxAdvs disabled` leaves solicitations unanswered; unlike UMIP,
-//! `SendUnsolMobPfxAdvs disabled` does not (umip.md §4.2 quirk, fixed): it
+//! `SendUnsolMobPfxAdvs disabled` does not (a UMIP quirk, fixed; `docs/protocol-notes.md`): it
 //! only stops the unsolicited advertisements.
 
 use std::net::Ipv6Addr;

@@ -1,4 +1,4 @@
-//! The raw sockets of umip.md §5 as the drivers use them: netcfg's
+//! The raw sockets as the drivers use them: netcfg's
 //! Mobility Header socket (checksum at offset 4, HAO and RH2 from ancillary
 //! data, RH2 written as an `IPV6_RTHDR` control message), ICMPv6 socket (type
 //! filter, hop limit 255) and `IPPROTO_RAW` sender (Neighbor Solicitations
@@ -156,7 +156,7 @@ impl Icmp6Socket {
     /// `ifindex` with the Override flag and the interface's link-layer
     /// address (RFC 4861 §7.2.6), so neighbours' caches follow at once: the
     /// home agent's after it starts proxying a home address, the mobile
-    /// node's when it is back on its home link (umip.md §4.1, §4.2).
+    /// node's when it is back on its home link (RFC 6275 §10.4.1, §11.5.4).
     pub async fn unsolicited_na(
         &self,
         ifname: &str,

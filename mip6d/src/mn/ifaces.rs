@@ -1,4 +1,4 @@
-//! Movement detection (umip.md §3.1, §4.1): which of the mobile node's
+//! Movement detection (RFC 6275 §11.5.1): which of the mobile node's
 //! interfaces are up, which care-of addresses they hold, which have a
 //! default router and which see the home prefix advertised.
 //!

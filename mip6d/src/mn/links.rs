@@ -1,6 +1,6 @@
 //! What the kernel says about links and addresses (rtnetlink dumps and
 //! events): which interfaces the mobile node tracks, their care-of addresses,
-//! and a Router Solicitation when a link comes up (umip.md §3.1, §4.1).
+//! and a Router Solicitation when a link comes up (RFC 6275 §11.5.1).
 
 use std::net::Ipv6Addr;
 

@@ -1,4 +1,4 @@
-//! The mobile node (umip.md §3, §4.1) on the kernel datapath.
+//! The mobile node (RFC 6275 §11, `docs/compat.md`) on the kernel datapath.
 //!
 //! Interfaces and their addresses come from netlink (dump, then events);
 //! RAs on physical interfaces tell router presence and the home link. After

@@ -3,7 +3,7 @@
 //!
 //! After each accepted home registration the first Mobile Prefix
 //! Solicitation is due at 90 % of min(home prefix valid lifetime, binding
-//! lifetime), at once after a BA with status 1 (umip.md §4.1). As RFC 6275
+//! lifetime), at once after a BA with status 1 (RFC 6275 §11.4.2). As RFC 6275
 //! §6.7 wants, it leaves from the care-of address with a Home Address option:
 //! an XFRM out sub-policy (ICMPv6 type 146, home address → home agent) with
 //! the HAO template that the HAO state of [`super::away`] fills. The

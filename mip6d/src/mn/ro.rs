@@ -1,5 +1,5 @@
-//! The mobile node's route optimisation (umip.md §4.1 "Route
-//! optimisation", RFC 6275 §11.6–§11.7.2), per correspondent through
+//! The mobile node's route optimisation (RFC 6275
+//! §11.6–§11.7.2, `docs/compat.md`), per correspondent through
 //! [`mip6::ro::RoEntry`].
 //!
 //! - **Trigger**, as UMIP: while registered away from home, an out

@@ -1,4 +1,4 @@
-//! The mobile node's side of `Tunnel enabled` interfaces (umip.md §3.1; the seed
+//! The mobile node's side of `Tunnel enabled` interfaces (`docs/compat.md`; the seed
 //! scenario, docs/mobile-ipv6-over-teredo.md) and of the home tunnel's MTU over
 //! them: default routes rewritten to the preference's metric at link-up, the tunnel
 //! daemon's D-Bus notices ([`super::tunnel_bus`]), and the tunnel MTU that follows
@@ -11,7 +11,7 @@ use super::tunnel_bus::{TunnelNotice, TunnelState};
 use super::MobileNode;
 
 impl MobileNode {
-    /// umip.md §3.1 item 3: at link-up, each main-table unicast default route
+    /// As UMIP (`docs/protocol-notes.md`): at link-up, each main-table unicast default route
     /// out of a tunnel interface (no source prefix) gets the metric
     /// 1023 − 3 × (10 − MnIfPreference): a copy with that metric, protocol
     /// static and the same gateway is added, then the old one deleted. Like
