@@ -28,6 +28,8 @@
 //! limited to [`LOG_BURST`] lines of each kind per source address per
 //! [`LOG_INTERVAL`], the rest counted and reported with the next line.
 
+mod driver;
+mod error;
 pub mod xfrm;
 
 use std::collections::HashMap;
@@ -44,16 +46,16 @@ use mip6::rr::{Kcn, Keygen};
 use mip6::wire::mh::{BindingError, MhMessage, MhRepr};
 use mip6::wire::WireError;
 use netcfg::xfrm::{XfrmEvent, XfrmEvents, XfrmGroups, XfrmProto};
-use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, Role};
-use crate::control::{Control, Reloader};
 use crate::kernel::raw::{MhSocket, Received};
 use crate::kernel::Kernel;
 use crate::publish::Publisher;
 use crate::random;
+pub use driver::{run, Companion};
+pub use error::StartError;
 use xfrm::BindingObjects;
 
 /// The shortest interval between two D-Bus updates of the binding cache.
@@ -127,16 +129,15 @@ struct Correspondent {
 }
 
 impl Correspondent {
-    async fn start(config: Config, publisher: Publisher) -> Result<Correspondent, String> {
+    async fn start(config: Config, publisher: Publisher) -> Result<Correspondent, StartError> {
         let role = config.node_config;
         // No entropy gives all zeros: a correspondent that cannot keep its
         // tokens secret must not hand any out.
         let kcn: Kcn = random::secret();
         if kcn == [0; 20] {
-            return Err("correspondent node: no random numbers for Kcn".to_owned());
+            return Err(StartError::NoRandom);
         }
-        let mh = MhSocket::open()
-            .map_err(|e| format!("correspondent node: cannot open the MH socket: {e}"))?;
+        let mh = MhSocket::open().map_err(StartError::MhSocket)?;
         if role == Role::Ha {
             // The home agent's own socket answers them; reading each one
             // here too would double the home agent's cost per BU.
@@ -144,11 +145,11 @@ impl Correspondent {
                 warn!("correspondent node: home BUs not filtered out: {e}");
             }
         }
-        let mut kernel = Kernel::open().map_err(|e| format!("correspondent node: netlink: {e}"))?;
+        let mut kernel = Kernel::open().map_err(StartError::Netlink)?;
         if role != Role::Ha {
             if let Err(e) = xfrm::install_base(&mut kernel).await {
                 kernel.teardown().await;
-                return Err(format!("correspondent node: xfrm: {e}"));
+                return Err(StartError::Xfrm(e));
             }
         }
         let reports = match XfrmEvents::subscribe(XfrmGroups {
@@ -524,113 +525,6 @@ impl Correspondent {
             self.uninstall(&b).await;
         }
         self.kernel.teardown().await;
-    }
-
-    /// Runs until `stop` says so; `reload` re-reads the configuration.
-    async fn run_loop(
-        &mut self,
-        mut control: mpsc::Receiver<Control>,
-        reload: impl Fn(&Config, Option<Control>) -> Option<Option<Config>>,
-    ) {
-        loop {
-            let deadline = self.next_deadline();
-            // Biased: a BU waiting on the MH socket is taken before an XFRM
-            // REPORT, so a data packet that overtook the BU does not draw a
-            // Binding Error for the binding that BU creates.
-            tokio::select! {
-                biased;
-                c = control.recv() => match reload(&self.config, c) {
-                    None => break,
-                    Some(Some(new)) => {
-                        self.cache.set_limit(max_bindings(&new));
-                        self.config = new;
-                    }
-                    Some(None) => {}
-                },
-                r = self.mh.recv() => match r {
-                    Ok(msg) => self.on_mh(msg).await,
-                    Err(e) => warn!("CN: MH socket: {e}"),
-                },
-                Some(ev) = next_report(&mut self.reports) => self.on_report(ev).await,
-                () = crate::control::sleep_until(deadline) => self.on_timer().await,
-            }
-        }
-        self.shutdown().await;
-    }
-}
-
-/// The next XFRM REPORT (never, without the subscription).
-async fn next_report(reports: &mut Option<XfrmEvents>) -> Option<XfrmEvent> {
-    match reports.as_mut() {
-        Some(r) => r.next_event().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The correspondent-node role's driver.
-pub async fn run(
-    config: Config,
-    reloader: Reloader,
-    control: mpsc::Receiver<Control>,
-    publisher: Publisher,
-    ready: oneshot::Sender<()>,
-) -> i32 {
-    let mut cn = match Correspondent::start(config, publisher).await {
-        Ok(cn) => {
-            let _ = ready.send(());
-            cn
-        }
-        Err(e) => {
-            error!("{e}");
-            return 1;
-        }
-    };
-    cn.run_loop(control, |running, c| {
-        let mut config = running.clone();
-        reloader.handle(c, &mut config).then_some(Some(config))
-    })
-    .await;
-    0
-}
-
-/// The correspondent node beside a home agent or mobile node.
-#[derive(Debug)]
-pub struct Companion {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Companion {
-    /// Starts it; `None` (logged) if it cannot run: the role goes on
-    /// without route optimisation as a correspondent.
-    pub async fn start(
-        config: Config,
-        reloader: Reloader,
-        publisher: Publisher,
-        control: mpsc::Receiver<Control>,
-    ) -> Option<Companion> {
-        let mut cn = match Correspondent::start(config, publisher).await {
-            Ok(cn) => cn,
-            Err(e) => {
-                warn!("{e}; running without correspondent node support");
-                return None;
-            }
-        };
-        let task = tokio::spawn(async move {
-            cn.run_loop(control, |running, c| match c {
-                Some(Control::Reload) => Some(Some(reloader.reload_quietly(running))),
-                Some(Control::Terminate(_)) | None => None,
-            })
-            .await;
-        });
-        Some(Companion { task })
-    }
-
-    /// Waits for it to end (after a [`Control::Terminate`] on its channel)
-    /// and its kernel objects to be removed.
-    pub async fn join(self) {
-        if let Err(e) = self.task.await {
-            warn!("correspondent node task: {e}");
-        }
     }
 }
 

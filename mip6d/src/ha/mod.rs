@@ -18,6 +18,7 @@ mod backlog;
 mod binding;
 mod dad;
 mod dhaad;
+mod error;
 mod home_reg;
 mod mpd;
 mod view;
@@ -47,6 +48,7 @@ use crate::net::mask;
 
 use crate::publish::Publisher;
 use binding::{BindingState, TunnelNames, TUNNEL_GROUP};
+pub use error::StartError;
 use netcfg::anycast::AnycastMemberships;
 
 /// The MH socket's receive buffer: room for a burst of some ten thousand
@@ -127,11 +129,8 @@ pub async fn run(
             let _ = ready.send(());
             ha
         }
-        Err((mut kernel, e)) => {
+        Err(e) => {
             error!("{e}");
-            if let Some(k) = kernel.as_mut() {
-                k.teardown().await;
-            }
             return 1;
         }
     };
@@ -167,117 +166,139 @@ pub async fn run(
     0
 }
 
-type StartError = (Option<Kernel>, String);
+/// The sockets and interfaces the home agent starts with.
+struct Opened {
+    mh: MhSocket,
+    icmp: Icmp6Socket,
+    raw: RawIp6Socket,
+    anycast: AnycastMemberships,
+    ifaces: Vec<HaIface>,
+    tunnel_names: TunnelNames,
+}
+
+/// Opens the sockets and installs the state every binding relies on; on a
+/// failure what `kernel` holds is left for the caller to remove.
+async fn open(config: &Config, kernel: &mut Kernel) -> Result<Opened, StartError> {
+    let mh = MhSocket::open().map_err(StartError::MhSocket)?;
+    if let Err(e) = mh.set_recv_buffer(MH_RECV_BUFFER) {
+        warn!("{e}");
+    }
+    let icmp = Icmp6Socket::open(&[
+        TYPE_ROUTER_ADVERT,
+        TYPE_NEIGHBOR_ADVERT,
+        TYPE_DHAAD_REQUEST,
+        TYPE_MOBILE_PREFIX_SOLICIT,
+    ])
+    .map_err(StartError::Icmp6Socket)?;
+    let raw = RawIp6Socket::open().map_err(StartError::RawSocket)?;
+    let anycast = AnycastMemberships::open().map_err(StartError::AnycastSocket)?;
+    let links = kernel.nl.links().await.map_err(StartError::LinkDump)?;
+    let named: Vec<String> = config.ha_interfaces().map(|i| i.name.clone()).collect();
+    let ifaces: Vec<HaIface> = links
+        .iter()
+        .filter(|l| {
+            if named.is_empty() {
+                l.index != 1
+            } else {
+                named.contains(&l.name)
+            }
+        })
+        .map(|l| HaIface {
+            index: l.index,
+            name: l.name.clone(),
+        })
+        .collect();
+    if ifaces.is_empty() {
+        return Err(StartError::NoInterface);
+    }
+    for i in &ifaces {
+        kernel
+            .set_sysctl(&i.name, "proxy_ndp", "1")
+            .map_err(|source| StartError::ProxyNdp {
+                iface: i.name.clone(),
+                source,
+            })?;
+    }
+    let fwd = RuleSpec {
+        family: Family::V6,
+        src: None,
+        dst: None,
+        priority: Some(RULE_PRIO_FWD),
+        table: TABLE_MIP6,
+        blackhole: false,
+    };
+    kernel
+        .add_rule(fwd)
+        .await
+        .map_err(StartError::ForwardRule)?;
+    // The kernel swaps the HAO into the source only with a state for it,
+    // and then lets the packet reach the MH socket only if a policy
+    // expects the route-optimisation transform.
+    let any = Ipv6Addr::UNSPECIFIED;
+    let hao_state = XfrmState::ro(XfrmProto::Hao, any, any, any).wildrecv();
+    kernel
+        .add_state(&hao_state)
+        .await
+        .map_err(StartError::HaoState)?;
+    let bu_in = XfrmPolicy::new(
+        Selector::any().mh_type(mip6::consts::mh_type::BU),
+        PolicyDir::In,
+        PolicyType::Sub,
+        XFRM_PRIO_HOME_SIG_ANY,
+    )
+    .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
+    kernel
+        .add_policy(&bu_in)
+        .await
+        .map_err(StartError::BuPolicy)?;
+    // The same for Mobile Prefix Solicitations (RFC 6275 §6.7: with an
+    // HAO). Not narrowed to type 146: on input the kernel reads the
+    // ICMPv6 type right after the IPv6 header, i.e. from the HAO's
+    // destination options header, so a type selector never matches.
+    let mps_in = XfrmPolicy::new(
+        Selector::any().proto(mip6::consts::IPPROTO_ICMPV6),
+        PolicyDir::In,
+        PolicyType::Sub,
+        XFRM_PRIO_HOME_SIG_ANY,
+    )
+    .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
+    kernel
+        .add_policy(&mps_in)
+        .await
+        .map_err(StartError::MpsPolicy)?;
+    let role = crate::ipsec::Role::HomeAgent;
+    crate::ipsec::install_transport(config, role, None, kernel)
+        .await
+        .map_err(StartError::Ipsec)?;
+    let tunnel_names = TunnelNames::after(links.iter().map(|l| l.name.as_str()));
+    Ok(Opened {
+        mh,
+        icmp,
+        raw,
+        anycast,
+        ifaces,
+        tunnel_names,
+    })
+}
 
 impl HomeAgent {
     async fn start(config: Config) -> Result<HomeAgent, StartError> {
-        let mut kernel = Kernel::open().map_err(|e| (None, format!("netlink: {e}")))?;
-        let fail = |k: Kernel, what: String| (Some(k), what);
-        let mh = match MhSocket::open() {
-            Ok(s) => s,
+        let mut kernel = Kernel::open().map_err(StartError::Netlink)?;
+        let Opened {
+            mh,
+            icmp,
+            raw,
+            anycast,
+            ifaces,
+            tunnel_names,
+        } = match open(&config, &mut kernel).await {
+            Ok(o) => o,
             Err(e) => {
-                return Err(fail(
-                    kernel,
-                    format!("Unable to open MH socket! Do you have root permissions? ({e})"),
-                ))
+                kernel.teardown().await;
+                return Err(e);
             }
         };
-        if let Err(e) = mh.set_recv_buffer(MH_RECV_BUFFER) {
-            warn!("{e}");
-        }
-        let icmp = match Icmp6Socket::open(&[
-            TYPE_ROUTER_ADVERT,
-            TYPE_NEIGHBOR_ADVERT,
-            TYPE_DHAAD_REQUEST,
-            TYPE_MOBILE_PREFIX_SOLICIT,
-        ]) {
-            Ok(s) => s,
-            Err(e) => return Err(fail(kernel, format!("Unable to open ICMPv6 socket! ({e})"))),
-        };
-        let raw = match RawIp6Socket::open() {
-            Ok(s) => s,
-            Err(e) => return Err(fail(kernel, format!("raw IPv6 socket: {e}"))),
-        };
-        let anycast = match AnycastMemberships::open() {
-            Ok(s) => s,
-            Err(e) => return Err(fail(kernel, format!("anycast socket: {e}"))),
-        };
-        let links = match kernel.nl.links().await {
-            Ok(l) => l,
-            Err(e) => return Err(fail(kernel, format!("link dump: {e}"))),
-        };
-        let named: Vec<String> = config.ha_interfaces().map(|i| i.name.clone()).collect();
-        let ifaces: Vec<HaIface> = links
-            .iter()
-            .filter(|l| {
-                if named.is_empty() {
-                    l.index != 1
-                } else {
-                    named.contains(&l.name)
-                }
-            })
-            .map(|l| HaIface {
-                index: l.index,
-                name: l.name.clone(),
-            })
-            .collect();
-        if ifaces.is_empty() {
-            return Err(fail(kernel, "no home agent interface found".to_owned()));
-        }
-        for i in &ifaces {
-            if let Err(e) = kernel.set_sysctl(&i.name, "proxy_ndp", "1") {
-                return Err(fail(kernel, format!("proxy_ndp on {}: {e}", i.name)));
-            }
-        }
-        let fwd = RuleSpec {
-            family: Family::V6,
-            src: None,
-            dst: None,
-            priority: Some(RULE_PRIO_FWD),
-            table: TABLE_MIP6,
-            blackhole: false,
-        };
-        if let Err(e) = kernel.add_rule(fwd).await {
-            return Err(fail(kernel, format!("rule {RULE_PRIO_FWD}: {e}")));
-        }
-        // The kernel swaps the HAO into the source only with a state for it,
-        // and then lets the packet reach the MH socket only if a policy
-        // expects the route-optimisation transform.
-        let any = Ipv6Addr::UNSPECIFIED;
-        let hao_state = XfrmState::ro(XfrmProto::Hao, any, any, any).wildrecv();
-        if let Err(e) = kernel.add_state(&hao_state).await {
-            return Err(fail(kernel, format!("xfrm HAO receive state: {e}")));
-        }
-        let bu_in = XfrmPolicy::new(
-            Selector::any().mh_type(mip6::consts::mh_type::BU),
-            PolicyDir::In,
-            PolicyType::Sub,
-            XFRM_PRIO_HOME_SIG_ANY,
-        )
-        .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
-        if let Err(e) = kernel.add_policy(&bu_in).await {
-            return Err(fail(kernel, format!("xfrm BU policy: {e}")));
-        }
-        // The same for Mobile Prefix Solicitations (RFC 6275 §6.7: with an
-        // HAO). Not narrowed to type 146: on input the kernel reads the
-        // ICMPv6 type right after the IPv6 header, i.e. from the HAO's
-        // destination options header, so a type selector never matches.
-        let mps_in = XfrmPolicy::new(
-            Selector::any().proto(mip6::consts::IPPROTO_ICMPV6),
-            PolicyDir::In,
-            PolicyType::Sub,
-            XFRM_PRIO_HOME_SIG_ANY,
-        )
-        .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
-        if let Err(e) = kernel.add_policy(&mps_in).await {
-            return Err(fail(kernel, format!("xfrm MPS policy: {e}")));
-        }
-        let role = crate::ipsec::Role::HomeAgent;
-        if let Err(e) = crate::ipsec::install_transport(&config, role, None, &mut kernel).await {
-            return Err(fail(kernel, format!("IPsec policies: {e}")));
-        }
         let max_bindings = usize::try_from(config.ha_max_bindings).unwrap_or(usize::MAX);
-        let tunnel_names = TunnelNames::after(links.iter().map(|l| l.name.as_str()));
         let mut ha = HomeAgent {
             config,
             kernel,

@@ -12,6 +12,7 @@
 
 mod away;
 mod dhaad;
+mod error;
 mod ifaces;
 mod links;
 mod mpd;
@@ -42,6 +43,7 @@ use crate::publish::Publisher;
 use crate::random::weak_u16;
 
 use away::Away;
+pub use error::StartError;
 use ifaces::{valid_ra_source, Iface};
 use tunnel_bus::TunnelNotice;
 
@@ -95,7 +97,7 @@ struct MobileNode {
     /// Tunnel-mode IPsec policies, following the CoA while away.
     ipsec: crate::ipsec::TunnelIpsec,
     /// Route optimisation with correspondents ([`ro`]).
-    ro: ro::RouteOptimizer,
+    ro: ro::RouteOptimisation,
 }
 
 /// Runs the mobile node until a terminating signal.
@@ -123,12 +125,26 @@ pub async fn run(
                 break;
             },
             r = mn.mh.recv() => match r {
-                Ok(msg) => if !mn.ro_on_mh(&msg).await {
-                    mn.on_mh(msg).await;
-                },
+                Ok(msg) => {
+                    let mut io = ro::RoIo {
+                        kernel: &mut mn.kernel,
+                        mh: &mn.mh,
+                        hoa: mn.hoa,
+                    };
+                    if !mn.ro.on_mh(&mut io, &msg, mn.ha).await {
+                        mn.on_mh(msg).await;
+                    }
+                }
                 Err(e) => warn!("MH socket: {e}"),
             },
-            Some(ev) = mn.ro.next_acquire() => mn.ro_on_acquire(ev).await,
+            Some(ev) = mn.ro.next_acquire() => {
+                let mut io = ro::RoIo {
+                    kernel: &mut mn.kernel,
+                    mh: &mn.mh,
+                    hoa: mn.hoa,
+                };
+                mn.ro.on_acquire(&mut io, ev, mn.ha, &mn.config).await;
+            }
             r = mn.icmp.recv() => match r {
                 Ok(msg) => mn.on_icmp(msg).await,
                 Err(e) => warn!("ICMPv6 socket: {e}"),
@@ -143,7 +159,13 @@ pub async fn run(
             Some(n) = mn.tunnel_notices.recv() => mn.on_tunnel_notice(n).await,
             () = crate::control::sleep_until(deadline) => mn.on_timer().await,
         }
-        mn.ro_sync().await;
+        let registered_coa = mn.bul.binding().map(|b| b.care_of_address);
+        let mut io = ro::RoIo {
+            kernel: &mut mn.kernel,
+            mh: &mn.mh,
+            hoa: mn.hoa,
+        };
+        mn.ro.sync(&mut io, mn.location, registered_coa).await;
         mn.publisher.mobile_node(mn.bus_state()).await;
     }
     mn.shutdown().await;
@@ -176,9 +198,9 @@ fn registration_config(config: &Config, link: &HomeLink) -> HomeRegistrationConf
 }
 
 impl MobileNode {
-    async fn start(config: Config, publisher: Publisher) -> Result<MobileNode, String> {
+    async fn start(config: Config, publisher: Publisher) -> Result<MobileNode, StartError> {
         let Some(link) = config.mn_home_link.first().cloned() else {
-            return Err("no MnHomeLink in the configuration: nothing to do".to_owned());
+            return Err(StartError::NoHomeLink);
         };
         if config.mn_home_link.len() > 1 {
             warn!("only the first MnHomeLink is used");
@@ -192,7 +214,7 @@ impl MobileNode {
                  to HA {ha} (UseMnHaIPsec is enabled): no Binding Update will be sent"
             );
         }
-        let mut kernel = Kernel::open().map_err(|e| format!("netlink: {e}"))?;
+        let mut kernel = Kernel::open().map_err(StartError::Netlink)?;
         crate::ipsec::install_transport(
             &config,
             crate::ipsec::Role::MobileNode,
@@ -200,18 +222,16 @@ impl MobileNode {
             &mut kernel,
         )
         .await
-        .map_err(|e| format!("IPsec policies: {e}"))?;
-        let mh = MhSocket::open().map_err(|e| {
-            format!("Unable to open MH socket! Do you have root permissions? ({e})")
-        })?;
+        .map_err(StartError::Ipsec)?;
+        let mh = MhSocket::open().map_err(StartError::MhSocket)?;
         let icmp = Icmp6Socket::open(&[
             TYPE_ROUTER_ADVERT,
             TYPE_DHAAD_REPLY,
             TYPE_MOBILE_PREFIX_ADVERT,
         ])
-        .map_err(|e| format!("Unable to open ICMPv6 socket! ({e})"))?;
+        .map_err(StartError::Icmp6Socket)?;
         let events = Events::subscribe(&[EventGroup::Link, EventGroup::Ipv6Addr])
-            .map_err(|e| format!("netlink events: {e}"))?;
+            .map_err(StartError::Events)?;
         let bul = BulEntry::new(registration_config(&config, &link), weak_u16());
         let tunnel_names = config
             .interface
@@ -228,7 +248,7 @@ impl MobileNode {
             ha_selection: dhaad::selection_for(&link),
             mpd: mpd::PrefixDiscovery::new(&config),
             ipsec: crate::ipsec::TunnelIpsec::new(&config, crate::ipsec::Role::MobileNode, ha, hoa),
-            ro: ro::RouteOptimizer::new(&config),
+            ro: ro::RouteOptimisation::new(&config),
             home: link.effective_home_prefix(),
             home_plen: link.home_address.len,
             home_iface: link.interface.clone(),
@@ -257,12 +277,7 @@ impl MobileNode {
                 Vec::new()
             },
         };
-        let links = mn
-            .kernel
-            .nl
-            .links()
-            .await
-            .map_err(|e| format!("link dump: {e}"))?;
+        let links = mn.kernel.nl.links().await.map_err(StartError::LinkDump)?;
         for l in links {
             mn.track_link(l.index, &l.name, l.up && l.running).await;
         }
@@ -314,7 +329,12 @@ impl MobileNode {
         self.handle_bul_events(events).await;
         self.on_dhaad_timer().await;
         self.on_mpd_timer().await;
-        self.ro_on_timer().await;
+        let mut io = ro::RoIo {
+            kernel: &mut self.kernel,
+            mh: &self.mh,
+            hoa: self.hoa,
+        };
+        self.ro.on_timer(&mut io).await;
         self.evaluate().await;
     }
 
@@ -499,7 +519,12 @@ impl MobileNode {
                 }
             }
         }
-        self.ro_clear().await;
+        let mut io = ro::RoIo {
+            kernel: &mut self.kernel,
+            mh: &self.mh,
+            hoa: self.hoa,
+        };
+        self.ro.clear(&mut io).await;
         if let Some(mut a) = self.away.take() {
             a.leave(&mut self.kernel).await;
         }
