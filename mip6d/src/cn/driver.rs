@@ -32,11 +32,11 @@ impl Correspondent {
                     }
                     Some(None) => {}
                 },
-                r = self.mh.recv() => match r {
+                r = self.io.mh.recv() => match r {
                     Ok(msg) => self.on_mh(msg).await,
                     Err(e) => warn!("CN: MH socket: {e}"),
                 },
-                Some(ev) = next_report(&mut self.reports) => self.on_report(ev).await,
+                Some(ev) = next_report(&mut self.io.reports) => self.on_report(ev).await,
                 () = crate::control::sleep_until(deadline) => self.on_timer().await,
             }
         }

@@ -109,19 +109,24 @@ pub fn binding_allowed(config: &Config, hoa: Ipv6Addr, local: Ipv6Addr) -> bool 
         .map_or(config.do_route_optimization_cn, |p| p.allow)
 }
 
+/// What the correspondent node acts through; what it decides goes out here.
+struct Io {
+    kernel: Kernel,
+    mh: MhSocket,
+    publisher: Publisher,
+    /// XFRM REPORTs: a Home Address option without a binding.
+    reports: Option<XfrmEvents>,
+}
+
 /// The correspondent node's state.
 struct Correspondent {
     config: Config,
     role: Role,
-    kernel: Kernel,
-    mh: MhSocket,
+    io: Io,
     keygen: Keygen,
     cache: CnBindingCache,
     objects: HashMap<(Ipv6Addr, Ipv6Addr), BindingObjects>,
-    publisher: Publisher,
     publish_at: Option<Instant>,
-    /// XFRM REPORTs: a Home Address option without a binding.
-    reports: Option<XfrmEvents>,
     /// When the last Binding Error went out (they are rate-limited).
     last_be: Option<Instant>,
     /// Log lines per source address.
@@ -167,14 +172,16 @@ impl Correspondent {
         Ok(Correspondent {
             config,
             role,
-            kernel,
-            mh,
+            io: Io {
+                kernel,
+                mh,
+                publisher,
+                reports,
+            },
             keygen: Keygen::new(kcn, first_index),
             cache: CnBindingCache::with_limit(limit),
             objects: HashMap::new(),
-            publisher,
             publish_at: None,
-            reports,
             last_be: None,
             log_limit: RateLimit::new(LOG_INTERVAL, LOG_BURST, LOG_SOURCES),
         })
@@ -343,6 +350,7 @@ impl Correspondent {
                 );
             }
             if let Err(e) = self
+                .io
                 .mh
                 .send(ack.correspondent, ack.home_address, 0, ack.via(), &bytes)
                 .await
@@ -359,8 +367,8 @@ impl Correspondent {
         let (cn, hoa, coa) = (b.correspondent, b.home_address, b.care_of_address);
         let r = match (self.objects.contains_key(&key), previous_coa) {
             (true, Some(old)) if old == coa => Ok(()),
-            (true, _) => BindingObjects::move_to(&mut self.kernel, cn, hoa, coa).await,
-            (false, _) => BindingObjects::install(&mut self.kernel, cn, hoa, coa)
+            (true, _) => BindingObjects::move_to(&mut self.io.kernel, cn, hoa, coa).await,
+            (false, _) => BindingObjects::install(&mut self.io.kernel, cn, hoa, coa)
                 .await
                 .map(|o| {
                     self.objects.insert(key, o);
@@ -376,14 +384,14 @@ impl Correspondent {
 
     async fn uninstall(&mut self, b: &CnBinding) {
         if let Some(mut o) = self.objects.remove(&(b.correspondent, b.home_address)) {
-            o.remove(&mut self.kernel).await;
+            o.remove(&mut self.io.kernel).await;
         }
     }
 
     async fn send(&self, src: Ipv6Addr, dst: Ipv6Addr, repr: &MhRepr) {
         match repr.emit_without_checksum() {
             Ok(bytes) => {
-                if let Err(e) = self.mh.send(src, dst, 0, None, &bytes).await {
+                if let Err(e) = self.io.mh.send(src, dst, 0, None, &bytes).await {
                     warn!(
                         "CN: cannot send MH type {} to {dst}: {e}",
                         repr.message.mh_type()
@@ -462,6 +470,7 @@ impl Correspondent {
                 match brr.emit_without_checksum() {
                     Ok(bytes) => {
                         let r = self
+                            .io
                             .mh
                             .send(
                                 b.correspondent,
@@ -481,7 +490,7 @@ impl Correspondent {
         }
         if self.publish_at.is_some_and(|t| t <= now) {
             self.publish_at = None;
-            self.publisher.correspondent(self.bus_state()).await;
+            self.io.publisher.correspondent(self.bus_state()).await;
         }
     }
 
@@ -499,7 +508,7 @@ impl Correspondent {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         matches!(
-            self.kernel.xfrm.get_state(&id).await,
+            self.io.kernel.xfrm.get_state(&id).await,
             Ok(Some(s)) if s.last_used.is_some_and(|t| now.saturating_sub(t) <= BRR_IF_USED_WITHIN.as_secs())
         )
     }
@@ -524,7 +533,7 @@ impl Correspondent {
         for b in self.cache.drain() {
             self.uninstall(&b).await;
         }
-        self.kernel.teardown().await;
+        self.io.kernel.teardown().await;
     }
 }
 

@@ -74,7 +74,7 @@ impl HomeAgent {
         match ns.emit(&Ipv6Addr::UNSPECIFIED, &group) {
             Ok(icmp) => {
                 let pkt = ipv6_packet(Ipv6Addr::UNSPECIFIED, group, 58, &icmp);
-                if let Err(e) = self.raw.send(&pkt, ifindex).await {
+                if let Err(e) = self.io.raw.send(&pkt, ifindex).await {
                     warn!("DAD NS for {hoa}: {e}");
                 }
             }
@@ -102,7 +102,11 @@ impl HomeAgent {
         // (RFC 3963 §6.3: a mobile router's proxy NA has the Router flag.)
         let mobile_router = !b.mobile_network_prefixes.is_empty();
         let installed = b
-            .install(&mut self.kernel, &mut self.tunnel_names, run.home_ifindex)
+            .install(
+                &mut self.io.kernel,
+                &mut self.tunnel_names,
+                run.home_ifindex,
+            )
             .await;
         let tunnel = b.tunnel_name().to_owned();
         let status = match installed {
@@ -110,6 +114,7 @@ impl HomeAgent {
                 let home_if = self.iface_name(run.home_ifindex);
                 info!("binding {hoa} -> {coa} installed (tunnel {tunnel}, proxy on {home_if})");
                 if let Err(e) = self
+                    .io
                     .icmp
                     .unsolicited_na(&home_if, run.home_ifindex, hoa, mobile_router)
                     .await
@@ -127,7 +132,7 @@ impl HomeAgent {
             None => ba,
             Some(s) => {
                 if let Some(mut b) = self.bindings.remove(&hoa) {
-                    b.remove(&mut self.kernel).await;
+                    b.remove(&mut self.io.kernel).await;
                 }
                 let e = self.cache.remove(&hoa);
                 let seq = e.map_or(0, |e| e.sequence);

@@ -45,7 +45,7 @@ impl HomeAgent {
             .as_ref()
             .is_none_or(|(t, _)| fresh || now >= *t + GLOBAL_ADDRESSES_TTL);
         if stale {
-            let addrs = match self.kernel.nl.addresses(Some(Family::V6), None).await {
+            let addrs = match self.io.kernel.nl.addresses(Some(Family::V6), None).await {
                 Ok(a) => a,
                 Err(e) => {
                     warn!("address dump: {e}");
@@ -78,7 +78,7 @@ impl HomeAgent {
     pub(super) async fn join_anycast(&mut self, ifindex: Option<u32>) {
         for (index, addr, plen) in self.global_addresses(ifindex, true).await {
             let anycast = ha_anycast(addr, plen);
-            match self.anycast.join(index, anycast) {
+            match self.io.anycast.join(index, anycast) {
                 Ok(true) => info!(
                     "home agents anycast {anycast} joined on {}",
                     self.iface_name(index)
@@ -122,7 +122,7 @@ impl HomeAgent {
             debug!("malformed DHAAD request from {}", msg.src);
             return;
         };
-        if !self.anycast.is_joined(msg.dst) {
+        if !self.io.anycast.is_joined(msg.dst) {
             debug!(
                 "DHAAD request {} from {} to {}, not one of our anycast addresses",
                 request.identifier, msg.src, msg.dst
@@ -161,7 +161,7 @@ impl HomeAgent {
                 return;
             }
         };
-        if let Err(e) = self.icmp.send_nd(Some(source), msg.src, 0, &bytes).await {
+        if let Err(e) = self.io.icmp.send_nd(Some(source), msg.src, 0, &bytes).await {
             warn!("DHAAD reply to {}: {e}", msg.src);
         }
     }

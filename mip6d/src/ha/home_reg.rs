@@ -173,7 +173,7 @@ impl HomeAgent {
                         if let Some(old) = previous_care_of_address {
                             info!("binding {home_address} moves from {old} to {coa}");
                             if let Some(b) = self.bindings.get_mut(&home_address) {
-                                if let Err(e) = b.move_to(&mut self.kernel, coa).await {
+                                if let Err(e) = b.move_to(&mut self.io.kernel, coa).await {
                                     error!("cannot re-point the tunnel of {home_address}: {e}");
                                 }
                             }
@@ -192,7 +192,7 @@ impl HomeAgent {
                     BcChange::Removed(entry) => {
                         self.dad.cancel(&home_address);
                         if let Some(mut b) = self.bindings.remove(&home_address) {
-                            b.remove(&mut self.kernel).await;
+                            b.remove(&mut self.io.kernel).await;
                         }
                         info!(
                             "binding {home_address} (CoA {}) deregistered",
@@ -223,7 +223,7 @@ impl HomeAgent {
             }
         };
         let src = src.unwrap_or(Ipv6Addr::UNSPECIFIED);
-        if let Err(e) = self.mh.send(src, hoa, 0, coa, &bytes).await {
+        if let Err(e) = self.io.mh.send(src, hoa, 0, coa, &bytes).await {
             warn!("BA to {hoa} via {coa:?}: {e}");
         }
     }

@@ -83,13 +83,21 @@ struct HaIface {
     name: String,
 }
 
-/// The running home agent.
-struct HomeAgent {
-    config: Config,
+/// What the home agent acts through; what it decides goes out here.
+struct Io {
     kernel: Kernel,
     mh: MhSocket,
     icmp: Icmp6Socket,
+    /// Neighbor Solicitations from `::` (DAD on a mobile node's behalf).
     raw: RawIp6Socket,
+    /// The home-agents anycast addresses joined ([`dhaad`]).
+    anycast: AnycastMemberships,
+}
+
+/// The running home agent.
+struct HomeAgent {
+    config: Config,
+    io: Io,
     ifaces: Vec<HaIface>,
     prefixes: Vec<HomePrefix>,
     cache: BindingCache,
@@ -103,7 +111,6 @@ struct HomeAgent {
     backlog: backlog::Backlog,
     counters: bus::BuCounters,
     home_agents: HomeAgentList,
-    anycast: AnycastMemberships,
     unsolicited: UnsolicitedAdverts,
     /// New bindings per source ([`admission`]).
     new_bindings: admission::NewBindingLimit,
@@ -143,11 +150,11 @@ pub async fn run(
             c = control.recv() => if !reloader.handle(c, &mut ha.config) {
                 break;
             },
-            r = ha.mh.recv() => match r {
+            r = ha.io.mh.recv() => match r {
                 Ok(msg) => ha.on_mh(msg).await,
                 Err(e) => warn!("MH socket: {e}"),
             },
-            r = ha.icmp.recv() => match r {
+            r = ha.io.icmp.recv() => match r {
                 Ok(msg) => ha.on_icmp(msg).await,
                 Err(e) => warn!("ICMPv6 socket: {e}"),
             },
@@ -158,11 +165,11 @@ pub async fn run(
             publisher.home_agent(ha.bus_state()).await;
         }
     }
-    for (addr, e) in ha.anycast.leave_all() {
+    for (addr, e) in ha.io.anycast.leave_all() {
         warn!("cannot leave the anycast address {addr}: {e}");
     }
     ha.remove_bindings().await;
-    ha.kernel.teardown().await;
+    ha.io.kernel.teardown().await;
     0
 }
 
@@ -301,10 +308,13 @@ impl HomeAgent {
         let max_bindings = usize::try_from(config.ha_max_bindings).unwrap_or(usize::MAX);
         let mut ha = HomeAgent {
             config,
-            kernel,
-            mh,
-            icmp,
-            raw,
+            io: Io {
+                kernel,
+                mh,
+                icmp,
+                raw,
+                anycast,
+            },
             ifaces,
             prefixes: Vec::new(),
             cache: BindingCache::with_max_bindings(max_bindings),
@@ -317,7 +327,6 @@ impl HomeAgent {
             backlog: backlog::Backlog::default(),
             counters: bus::BuCounters::default(),
             home_agents: HomeAgentList::new(),
-            anycast,
             unsolicited: UnsolicitedAdverts::new(crate::random::weak_u16()),
             new_bindings: admission::NewBindingLimit::new(max_bindings),
             log_limit: admission::LogLimit::default(),
@@ -329,7 +338,7 @@ impl HomeAgent {
         if let Ok(bytes) = rs.emit_without_checksum() {
             for i in &ha.ifaces {
                 let all_routers = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
-                if let Err(e) = ha.icmp.send_nd(None, all_routers, i.index, &bytes).await {
+                if let Err(e) = ha.io.icmp.send_nd(None, all_routers, i.index, &bytes).await {
                     debug!("RS on {}: {e}", i.name);
                 }
             }
@@ -475,6 +484,7 @@ impl HomeAgent {
         }
         self.own_addresses_read = Some(now);
         let addrs = self
+            .io
             .kernel
             .nl
             .addresses(Some(Family::V6), None)
@@ -542,14 +552,19 @@ impl HomeAgent {
             .values_mut()
             .chain(self.backlog.removals_mut())
         {
-            b.release_ipsec(&mut self.kernel).await;
+            b.release_ipsec(&mut self.io.kernel).await;
         }
         let tunnels = with_tunnels
             .iter()
             .filter(|i| matches!(i, crate::kernel::Item::Tunnel(_)))
             .count();
         info!("removing {tunnels} binding tunnels");
-        if let Err(e) = self.kernel.remove_group(TUNNEL_GROUP, &with_tunnels).await {
+        if let Err(e) = self
+            .io
+            .kernel
+            .remove_group(TUNNEL_GROUP, &with_tunnels)
+            .await
+        {
             warn!("cannot remove the tunnel group {TUNNEL_GROUP} at once: {e}");
         }
     }

@@ -112,7 +112,7 @@ impl HomeAgent {
                 return;
             }
         };
-        if let Err(e) = self.icmp.send_nd(Some(src), hoa, 0, &bytes).await {
+        if let Err(e) = self.io.icmp.send_nd(Some(src), hoa, 0, &bytes).await {
             warn!("MPA to {hoa}: {e}");
         }
     }
