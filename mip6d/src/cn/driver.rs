@@ -32,7 +32,7 @@ impl Correspondent {
                     }
                     Some(None) => {}
                 },
-                r = self.io.mh.recv() => match r {
+                r = self.io.mh.recv_message() => match r {
                     Ok(msg) => self.on_mh(msg).await,
                     Err(e) => warn!("CN: MH socket: {e}"),
                 },

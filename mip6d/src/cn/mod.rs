@@ -352,7 +352,7 @@ impl Correspondent {
             if let Err(e) = self
                 .io
                 .mh
-                .send(ack.correspondent, ack.home_address, 0, ack.via(), &bytes)
+                .send_message(ack.correspondent, ack.home_address, 0, ack.via(), &bytes)
                 .await
             {
                 warn!("CN: cannot send the BA to {}: {e}", ack.home_address);
@@ -391,7 +391,7 @@ impl Correspondent {
     async fn send(&self, src: Ipv6Addr, dst: Ipv6Addr, repr: &MhRepr) {
         match repr.emit_without_checksum() {
             Ok(bytes) => {
-                if let Err(e) = self.io.mh.send(src, dst, 0, None, &bytes).await {
+                if let Err(e) = self.io.mh.send_message(src, dst, 0, None, &bytes).await {
                     warn!(
                         "CN: cannot send MH type {} to {dst}: {e}",
                         repr.message.mh_type()
@@ -472,7 +472,7 @@ impl Correspondent {
                         let r = self
                             .io
                             .mh
-                            .send(
+                            .send_message(
                                 b.correspondent,
                                 b.home_address,
                                 0,

@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::HomeAgent;
-use crate::kernel::raw::{ipv6_packet, solicited_node};
+use crate::kernel::raw::{ipv6_packet, solicited_node, unsolicited_na};
 
 /// A BU that waits for DAD before its BA.
 #[derive(Debug, Clone, Copy)]
@@ -113,12 +113,8 @@ impl HomeAgent {
             Ok(()) => {
                 let home_if = self.iface_name(run.home_ifindex);
                 info!("binding {hoa} -> {coa} installed (tunnel {tunnel}, proxy on {home_if})");
-                if let Err(e) = self
-                    .io
-                    .icmp
-                    .unsolicited_na(&home_if, run.home_ifindex, hoa, mobile_router)
-                    .await
-                {
+                let (icmp, ifindex) = (&self.io.icmp, run.home_ifindex);
+                if let Err(e) = unsolicited_na(icmp, &home_if, ifindex, hoa, mobile_router).await {
                     debug!("unsolicited NA for {hoa}: {e}");
                 }
                 None

@@ -223,7 +223,7 @@ impl HomeAgent {
             }
         };
         let src = src.unwrap_or(Ipv6Addr::UNSPECIFIED);
-        if let Err(e) = self.io.mh.send(src, hoa, 0, coa, &bytes).await {
+        if let Err(e) = self.io.mh.send_message(src, hoa, 0, coa, &bytes).await {
             warn!("BA to {hoa} via {coa:?}: {e}");
         }
     }

@@ -150,11 +150,11 @@ pub async fn run(
             c = control.recv() => if !reloader.handle(c, &mut ha.config) {
                 break;
             },
-            r = ha.io.mh.recv() => match r {
+            r = ha.io.mh.recv_message() => match r {
                 Ok(msg) => ha.on_mh(msg).await,
                 Err(e) => warn!("MH socket: {e}"),
             },
-            r = ha.io.icmp.recv() => match r {
+            r = ha.io.icmp.recv_message() => match r {
                 Ok(msg) => ha.on_icmp(msg).await,
                 Err(e) => warn!("ICMPv6 socket: {e}"),
             },
@@ -190,7 +190,7 @@ async fn open(config: &Config, kernel: &mut Kernel) -> Result<Opened, StartError
     if let Err(e) = mh.set_recv_buffer(MH_RECV_BUFFER) {
         warn!("{e}");
     }
-    let icmp = Icmp6Socket::open(&[
+    let icmp = Icmp6Socket::open_passing(&[
         TYPE_ROUTER_ADVERT,
         TYPE_NEIGHBOR_ADVERT,
         TYPE_DHAAD_REQUEST,

@@ -36,7 +36,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::config::{self, Config, Prefix};
 use crate::control::{Control, Reloader};
-use crate::kernel::raw::{Icmp6Socket, MhSocket, Received};
+use crate::kernel::raw::{unsolicited_na, Icmp6Socket, MhSocket, Received};
 use crate::kernel::Kernel;
 use crate::publish::Publisher;
 use crate::random::weak_u16;
@@ -140,7 +140,7 @@ pub async fn run(
             c = control.recv() => if !reloader.handle(c, &mut mn.config) {
                 break;
             },
-            r = mn.io.mh.recv() => match r {
+            r = mn.io.mh.recv_message() => match r {
                 Ok(msg) => {
                     let mut io = ro::RoIo {
                         kernel: &mut mn.io.kernel,
@@ -161,7 +161,7 @@ pub async fn run(
                 };
                 mn.ro.on_acquire(&mut io, ev, mn.reg.ha, &mn.config).await;
             }
-            r = mn.io.icmp.recv() => match r {
+            r = mn.io.icmp.recv_message() => match r {
                 Ok(msg) => mn.on_icmp(msg).await,
                 Err(e) => warn!("ICMPv6 socket: {e}"),
             },
@@ -217,7 +217,7 @@ impl MobileNode {
         .await
         .map_err(StartError::Ipsec)?;
         let mh = MhSocket::open().map_err(StartError::MhSocket)?;
-        let icmp = Icmp6Socket::open(&[
+        let icmp = Icmp6Socket::open_passing(&[
             TYPE_ROUTER_ADVERT,
             TYPE_DHAAD_REPLY,
             TYPE_MOBILE_PREFIX_ADVERT,
@@ -525,12 +525,8 @@ impl MobileNode {
         } else {
             self.movement.home_addr_on = Some(index);
             let name = self.iface_name(index);
-            if let Err(e) = self
-                .io
-                .icmp
-                .unsolicited_na(&name, index, self.reg.hoa, false)
-                .await
-            {
+            let icmp = &self.io.icmp;
+            if let Err(e) = unsolicited_na(icmp, &name, index, self.reg.hoa, false).await {
                 debug!("unsolicited NA for {}: {e}", self.reg.hoa);
             }
         }
@@ -556,7 +552,7 @@ impl MobileNode {
             let deadline = Instant::now() + SHUTDOWN_DEREG_WAIT;
             while self.reg.bul.outstanding_sequence().is_some() {
                 tokio::select! {
-                    r = self.io.mh.recv() => {
+                    r = self.io.mh.recv_message() => {
                         if let Ok(msg) = r {
                             self.on_mh(msg).await;
                         }

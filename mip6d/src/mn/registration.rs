@@ -205,7 +205,12 @@ impl MobileNode {
         }
         // Sent from the home address; away, XFRM moves it into an HAO and
         // makes the CoA the source.
-        if let Err(e) = self.io.mh.send(hoa, ha, ifindex, None, &bytes).await {
+        if let Err(e) = self
+            .io
+            .mh
+            .send_message(hoa, ha, ifindex, None, &bytes)
+            .await
+        {
             warn!("BU to {ha}: {e}");
         }
     }

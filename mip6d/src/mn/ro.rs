@@ -486,7 +486,7 @@ impl RouteOptimisation {
                 } => {
                     if care_of_address == io.hoa {
                         info!("route optimisation: deregistration BU to {cn} seq {sequence}");
-                        if let Err(e) = io.mh.send(io.hoa, cn, 0, None, &message).await {
+                        if let Err(e) = io.mh.send_message(io.hoa, cn, 0, None, &message).await {
                             warn!("cannot send the BU to {cn}: {e}");
                         }
                         continue;
@@ -505,7 +505,7 @@ impl RouteOptimisation {
                     }
                     p.installed_coa = Some(care_of_address);
                     info!("route optimisation: BU to {cn} seq {sequence} CoA {care_of_address}");
-                    if let Err(e) = io.mh.send(io.hoa, cn, 0, None, &message).await {
+                    if let Err(e) = io.mh.send_message(io.hoa, cn, 0, None, &message).await {
                         warn!("cannot send the BU to {cn}: {e}");
                     }
                 }
@@ -531,7 +531,7 @@ impl RouteOptimisation {
     async fn send(io: &RoIo<'_>, src: Ipv6Addr, dst: Ipv6Addr, m: &MhRepr) {
         match m.emit_without_checksum() {
             Ok(bytes) => {
-                if let Err(e) = io.mh.send(src, dst, 0, None, &bytes).await {
+                if let Err(e) = io.mh.send_message(src, dst, 0, None, &bytes).await {
                     warn!("cannot send MH type {} to {dst}: {e}", m.message.mh_type());
                 }
             }
