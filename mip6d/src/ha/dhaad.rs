@@ -41,6 +41,7 @@ impl HomeAgent {
     ) -> super::GlobalAddresses {
         let now = Instant::now();
         let stale = self
+            .links
             .global_addrs
             .as_ref()
             .is_none_or(|(t, _)| fresh || now >= *t + GLOBAL_ADDRESSES_TTL);
@@ -54,15 +55,16 @@ impl HomeAgent {
             };
             let list = addrs
                 .iter()
-                .filter(|a| a.scope == 0 && self.ifaces.iter().any(|i| i.index == a.index))
+                .filter(|a| a.scope == 0 && self.links.ifaces.iter().any(|i| i.index == a.index))
                 .filter_map(|a| match a.addr {
                     IpAddr::V6(v6) if !v6.is_loopback() => Some((a.index, v6, a.prefix_len)),
                     _ => None,
                 })
                 .collect();
-            self.global_addrs = Some((now, list));
+            self.links.global_addrs = Some((now, list));
         }
-        self.global_addrs
+        self.links
+            .global_addrs
             .as_ref()
             .map(|(_, list)| {
                 list.iter()
@@ -148,7 +150,7 @@ impl HomeAgent {
             &request,
         );
         let now = std::time::Instant::now();
-        if let Some(more) = self.log_limit.admit(now, msg.src, LogKind::Dhaad) {
+        if let Some(more) = self.admission.log_limit.admit(now, msg.src, LogKind::Dhaad) {
             info!(
                 "DHAAD request {} from {}: home agents {:?}{more}",
                 request.identifier, msg.src, reply.home_agents

@@ -94,6 +94,7 @@ impl HomeAgent {
         };
         let now = std::time::Instant::now();
         let verdict = self
+            .admission
             .new_bindings
             .admit(now, packet_source, check_home_bu(&ctx));
         self.counters.received += 1;
@@ -112,14 +113,14 @@ impl HomeAgent {
             }
             HomeBuVerdict::Drop(reason) => {
                 let kind = LogKind::Dropped(reason);
-                if let Some(more) = self.log_limit.admit(now, packet_source, kind) {
+                if let Some(more) = self.admission.log_limit.admit(now, packet_source, kind) {
                     info!("BU from {home_address} (CoA {coa}) dropped: {reason:?}{more}");
                 }
             }
             HomeBuVerdict::Ignore => debug!("BU from {home_address} ignored: DAD running"),
             HomeBuVerdict::Reject { status, .. } => {
                 let kind = LogKind::Refused(status.0);
-                if let Some(more) = self.log_limit.admit(now, packet_source, kind) {
+                if let Some(more) = self.admission.log_limit.admit(now, packet_source, kind) {
                     let why = match status {
                         BaStatus::ADMIN_PROHIBITED
                             if ctx.ipsec_required && !ctx.ipsec_protected =>

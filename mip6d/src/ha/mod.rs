@@ -94,33 +94,43 @@ struct Io {
     anycast: AnycastMemberships,
 }
 
+/// The HA interfaces, the home prefixes learnt on them, and their addresses.
+struct HomeLinks {
+    ifaces: Vec<HaIface>,
+    prefixes: Vec<HomePrefix>,
+    /// The global addresses of the HA interfaces ([`HomeAgent::ha_iface_of`]).
+    own_addresses: HashMap<Ipv6Addr, u32>,
+    own_addresses_read: Option<Instant>,
+    /// The HA interfaces' global addresses for DHAAD, and when they were
+    /// read ([`dhaad`]).
+    global_addrs: Option<(Instant, GlobalAddresses)>,
+}
+
+/// What remote hosts may make the home agent do ([`admission`]).
+struct Admission {
+    /// New bindings per source.
+    new_bindings: admission::NewBindingLimit,
+    /// Log lines about what remote hosts sent.
+    log_limit: admission::LogLimit,
+    /// Solicited prefix advertisements per home address.
+    mpa_limit: admission::MpaLimit,
+}
+
 /// The running home agent.
 struct HomeAgent {
     config: Config,
     io: Io,
-    ifaces: Vec<HaIface>,
-    prefixes: Vec<HomePrefix>,
+    links: HomeLinks,
     cache: BindingCache,
     dad: dad::DadRuns,
     bindings: HashMap<Ipv6Addr, BindingState>,
     tunnel_names: TunnelNames,
-    /// The global addresses of the HA interfaces ([`Self::ha_iface_of`]).
-    own_addresses: HashMap<Ipv6Addr, u32>,
-    own_addresses_read: Option<Instant>,
     view: view::PublishThrottle,
     backlog: backlog::Backlog,
     counters: bus::BuCounters,
     home_agents: HomeAgentList,
     unsolicited: UnsolicitedAdverts,
-    /// New bindings per source ([`admission`]).
-    new_bindings: admission::NewBindingLimit,
-    /// Log lines about what remote hosts sent ([`admission`]).
-    log_limit: admission::LogLimit,
-    /// Solicited prefix advertisements per home address ([`admission`]).
-    mpa_limit: admission::MpaLimit,
-    /// The HA interfaces' global addresses for DHAAD, and when they were
-    /// read ([`dhaad`]).
-    global_addrs: Option<(Instant, GlobalAddresses)>,
+    admission: Admission,
 }
 
 /// Runs the home agent until a terminating signal.
@@ -315,35 +325,39 @@ impl HomeAgent {
                 raw,
                 anycast,
             },
-            ifaces,
-            prefixes: Vec::new(),
+            links: HomeLinks {
+                ifaces,
+                prefixes: Vec::new(),
+                own_addresses: HashMap::new(),
+                own_addresses_read: None,
+                global_addrs: None,
+            },
             cache: BindingCache::with_max_bindings(max_bindings),
             dad: dad::DadRuns::default(),
             bindings: HashMap::new(),
             tunnel_names,
-            own_addresses: HashMap::new(),
-            own_addresses_read: None,
             view: view::PublishThrottle::default(),
             backlog: backlog::Backlog::default(),
             counters: bus::BuCounters::default(),
             home_agents: HomeAgentList::new(),
             unsolicited: UnsolicitedAdverts::new(crate::random::weak_u16()),
-            new_bindings: admission::NewBindingLimit::new(max_bindings),
-            log_limit: admission::LogLimit::default(),
-            mpa_limit: admission::MpaLimit::new(max_bindings),
-            global_addrs: None,
+            admission: Admission {
+                new_bindings: admission::NewBindingLimit::new(max_bindings),
+                log_limit: admission::LogLimit::default(),
+                mpa_limit: admission::MpaLimit::new(max_bindings),
+            },
         };
         ha.join_anycast(None).await;
         let rs = NdRepr::RouterSolicit(RouterSolicit::default());
         if let Ok(bytes) = rs.emit_without_checksum() {
-            for i in &ha.ifaces {
+            for i in &ha.links.ifaces {
                 let all_routers = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
                 if let Err(e) = ha.io.icmp.send_nd(None, all_routers, i.index, &bytes).await {
                     debug!("RS on {}: {e}", i.name);
                 }
             }
         }
-        let names: Vec<&str> = ha.ifaces.iter().map(|i| i.name.as_str()).collect();
+        let names: Vec<&str> = ha.links.ifaces.iter().map(|i| i.name.as_str()).collect();
         info!("home agent on {}", names.join(", "));
         Ok(ha)
     }
@@ -357,7 +371,8 @@ impl HomeAgent {
     }
 
     fn iface_name(&self, index: u32) -> String {
-        self.ifaces
+        self.links
+            .ifaces
             .iter()
             .find(|i| i.index == index)
             .map_or_else(|| index.to_string(), |i| i.name.clone())
@@ -369,7 +384,7 @@ impl HomeAgent {
             self.on_mobile_prefix_solicit(&msg).await;
             return;
         }
-        if !self.ifaces.iter().any(|i| i.index == msg.ifindex) {
+        if !self.links.ifaces.iter().any(|i| i.index == msg.ifindex) {
             return;
         }
         let Ok(nd) = NdRepr::parse(&msg.payload) else {
@@ -435,6 +450,7 @@ impl HomeAgent {
                 advertised_by: vec![(msg.src, (p.valid_lifetime, p.preferred_lifetime))],
             };
             match self
+                .links
                 .prefixes
                 .iter_mut()
                 .find(|h| h.ifindex == msg.ifindex && h.prefix == prefix)
@@ -458,7 +474,7 @@ impl HomeAgent {
                         prefix.len,
                         self.iface_name(msg.ifindex)
                     );
-                    self.prefixes.push(entry);
+                    self.links.prefixes.push(entry);
                     learnt.push((prefix.addr, prefix.len));
                     changed = true;
                 }
@@ -472,17 +488,18 @@ impl HomeAgent {
     /// them (at most every [`OWN_ADDRESSES_REREAD`]): a dump costs O(links),
     /// and the home agent has a tunnel per binding.
     async fn ha_iface_of(&mut self, addr: Ipv6Addr) -> Option<u32> {
-        if let Some(&index) = self.own_addresses.get(&addr) {
+        if let Some(&index) = self.links.own_addresses.get(&addr) {
             return Some(index);
         }
         let now = Instant::now();
         if self
+            .links
             .own_addresses_read
             .is_some_and(|t| now < t + OWN_ADDRESSES_REREAD)
         {
             return None;
         }
-        self.own_addresses_read = Some(now);
+        self.links.own_addresses_read = Some(now);
         let addrs = self
             .io
             .kernel
@@ -490,20 +507,21 @@ impl HomeAgent {
             .addresses(Some(Family::V6), None)
             .await
             .ok()?;
-        self.own_addresses = addrs
+        self.links.own_addresses = addrs
             .iter()
-            .filter(|a| a.scope == 0 && self.ifaces.iter().any(|f| f.index == a.index))
+            .filter(|a| a.scope == 0 && self.links.ifaces.iter().any(|f| f.index == a.index))
             .filter_map(|a| match a.addr {
                 IpAddr::V6(v6) => Some((v6, a.index)),
                 IpAddr::V4(_) => None,
             })
             .collect();
-        self.own_addresses.get(&addr).copied()
+        self.links.own_addresses.get(&addr).copied()
     }
 
     fn home_prefix(&self, ifindex: u32, hoa: Ipv6Addr) -> Option<HomePrefixLifetimes> {
         let now = Instant::now();
-        self.prefixes
+        self.links
+            .prefixes
             .iter()
             .filter(|p| p.ifindex == ifindex && p.valid_until > now && p.prefix.contains(hoa))
             .map(|p| HomePrefixLifetimes {

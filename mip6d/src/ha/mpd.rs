@@ -64,7 +64,7 @@ impl HomeAgent {
             return;
         }
         let now = std::time::Instant::now();
-        if !self.mpa_limit.admit(now, hoa) {
+        if !self.admission.mpa_limit.admit(now, hoa) {
             debug!(
                 "MPS {} from {hoa}: over its limit, not answered",
                 mps.identifier
@@ -88,11 +88,13 @@ impl HomeAgent {
     fn home_link_prefixes(&self, hoa: Ipv6Addr) -> Vec<AdvertisedPrefix> {
         let now = Instant::now();
         let home_link = self
+            .links
             .prefixes
             .iter()
             .find(|p| p.prefix.contains(hoa) && p.valid_until > now)
             .map(|p| p.ifindex);
-        self.prefixes
+        self.links
+            .prefixes
             .iter()
             .filter(|p| Some(p.ifindex) == home_link && p.valid_until > now)
             .map(|p| AdvertisedPrefix {
@@ -127,6 +129,7 @@ impl HomeAgent {
         }
         let now = Instant::now();
         let preferred = self
+            .links
             .prefixes
             .iter()
             .filter(|p| p.ifindex == ifindex && p.valid_until > now)
@@ -142,7 +145,7 @@ impl HomeAgent {
             .iter()
             .filter(|b| {
                 b.state == BcState::Active
-                    && self.own_addresses.get(&b.home_agent) == Some(&ifindex)
+                    && self.links.own_addresses.get(&b.home_agent) == Some(&ifindex)
             })
             .map(|b| b.home_address)
             .collect();
