@@ -141,16 +141,24 @@ pub async fn run(
     publisher: Publisher,
     ready: tokio::sync::oneshot::Sender<()>,
 ) -> i32 {
-    let mut ha = match HomeAgent::start(config).await {
-        Ok(ha) => {
-            let _ = ready.send(());
-            ha
-        }
+    let mut kernel = match Kernel::open() {
+        Ok(k) => k,
         Err(e) => {
-            error!("{e}");
+            error!("{}", StartError::Netlink(e));
             return 1;
         }
     };
+    let opened = match open(&config, &mut kernel).await {
+        Ok(o) => o,
+        Err(e) => {
+            // Said before the clean-up's own lines, as the cause of them.
+            error!("{e}");
+            kernel.teardown().await;
+            return 1;
+        }
+    };
+    let mut ha = HomeAgent::start(config, kernel, opened).await;
+    let _ = ready.send(());
     loop {
         let deadline = [ha.next_deadline(), ha.view.due(Instant::now())]
             .into_iter()
@@ -299,8 +307,8 @@ async fn open(config: &Config, kernel: &mut Kernel) -> Result<Opened, StartError
 }
 
 impl HomeAgent {
-    async fn start(config: Config) -> Result<HomeAgent, StartError> {
-        let mut kernel = Kernel::open().map_err(StartError::Netlink)?;
+    /// The home agent on what [`open`] set up.
+    async fn start(config: Config, kernel: Kernel, opened: Opened) -> HomeAgent {
         let Opened {
             mh,
             icmp,
@@ -308,13 +316,7 @@ impl HomeAgent {
             anycast,
             ifaces,
             tunnel_names,
-        } = match open(&config, &mut kernel).await {
-            Ok(o) => o,
-            Err(e) => {
-                kernel.teardown().await;
-                return Err(e);
-            }
-        };
+        } = opened;
         let max_bindings = usize::try_from(config.ha_max_bindings).unwrap_or(usize::MAX);
         let mut ha = HomeAgent {
             config,
@@ -359,7 +361,7 @@ impl HomeAgent {
         }
         let names: Vec<&str> = ha.links.ifaces.iter().map(|i| i.name.as_str()).collect();
         info!("home agent on {}", names.join(", "));
-        Ok(ha)
+        ha
     }
 
     fn next_deadline(&self) -> Option<Instant> {
