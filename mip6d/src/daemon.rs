@@ -3,18 +3,17 @@
 //!
 //! - SIGTERM/SIGINT/SIGQUIT: orderly shutdown; the mobile node deregisters,
 //!   every kernel object installed is removed and sysctls are restored;
-//!   exit status 0 (umip.md §6).
+//!   exit status 0 (`docs/compat.md`).
 //! - SIGHUP: the file is re-read and merged ([`crate::config::reload`]);
 //!   a broken file or a role change leaves the running configuration.
 //! - A kernel without the Mobile IPv6 datapath: one message naming the
 //!   missing `CONFIG_` options, exit status 1, before anything is touched.
-//! - Going to the background as UMIP (umip.md §6, [`Detach`]), but only
+//! - Going to the background as UMIP (`docs/compat.md`, [`Detach`]), but only
 //!   after the configuration and the kernel probe passed, and the launching
 //!   process exits only once the daemon is set up: its exit status says
 //!   whether the start worked. `READY=1` goes to systemd at the same point.
 
 use std::fs::File;
-use std::net::Ipv6Addr;
 use std::path::PathBuf;
 
 use daemon::daemonize::{self, Detached};
@@ -25,7 +24,8 @@ use netcfg::probe::{probe_kernel, KernelFeature};
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::config::{self, Config, Overrides, Role, SystemHost};
+use crate::config::{Config, Overrides, Role};
+use crate::control::{Control, Reloader};
 
 /// What the daemon needs besides the configuration.
 #[derive(Debug, Clone)]
@@ -116,90 +116,7 @@ fn open_debug_log(config: &Config) -> std::io::Result<Option<File>> {
     }
 }
 
-/// What the signal task tells the role's driver.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Control {
-    /// Shut down (the signal number).
-    Terminate(i32),
-    /// Re-read the configuration.
-    Reload,
-}
-
-/// Re-reads the configuration for a running driver.
-#[derive(Debug, Clone)]
-pub struct Reloader {
-    file: PathBuf,
-    overrides: Overrides,
-}
-
-impl Reloader {
-    /// The merged configuration to run with, or `None` (logged) when the
-    /// file is broken or names another role.
-    pub fn reload(&self, running: &Config) -> Option<Config> {
-        let _ = daemon::notify::reloading();
-        match config::reload(running, &self.file, &self.overrides, &SystemHost) {
-            Ok(r) => {
-                for w in &r.warnings {
-                    warn!("{w}");
-                }
-                for c in &r.changes {
-                    info!("reload: {c}");
-                }
-                info!("configuration {} reloaded", self.file.display());
-                notify_reloaded();
-                Some(r.config)
-            }
-            Err(e) => {
-                error!("reload of {} failed: {e}", self.file.display());
-                notify_reloaded();
-                None
-            }
-        }
-    }
-}
-
-impl Reloader {
-    /// The merged configuration, or the running one when the file is
-    /// broken, without a word: for the correspondent node beside another
-    /// role, whose driver already logs the reload.
-    pub fn reload_quietly(&self, running: &Config) -> Config {
-        config::reload(running, &self.file, &self.overrides, &SystemHost)
-            .map_or_else(|_| running.clone(), |r| r.config)
-    }
-
-    /// What a role's loop does with a control message: a reload replaces
-    /// `config` (kept when the file is broken); `false` means stop.
-    pub fn handle(&self, control: Option<Control>, config: &mut Config) -> bool {
-        match control {
-            Some(Control::Reload) => {
-                if let Some(new) = self.reload(config) {
-                    *config = new;
-                }
-                true
-            }
-            Some(Control::Terminate(n)) => {
-                info!("terminated ({})", daemon::signals::signal_name(n));
-                false
-            }
-            None => false,
-        }
-    }
-}
-
-/// Sleeps until `deadline`, or forever without one (a role's timer arm).
-pub async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
-/// Back to `READY=1` after `RELOADING=1`, whatever the reload's outcome.
-fn notify_reloaded() {
-    let _ = daemon::notify::ready();
-}
-
-/// The kernel features a role needs (umip.md §5 "Kernel configuration").
+/// The kernel features a role needs (the `CONFIG_` options `docs/compat.md` lists).
 pub fn needed_features(role: Role) -> Vec<KernelFeature> {
     let mut f = vec![
         KernelFeature::XfrmUser,
@@ -318,7 +235,7 @@ async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32
     };
     let (tx, rx) = mpsc::channel(8);
     // The correspondent node beside a home agent or mobile node gets the
-    // same signals (umip.md §4.3: it runs on every role).
+    // same signals (RFC 6275 §8.2: every IPv6 node may be one).
     let (cn_tx, cn_rx) = mpsc::channel(8);
     let cn_signals = cn_tx.clone();
     tokio::spawn(async move {
@@ -337,10 +254,7 @@ async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32
             }
         }
     });
-    let reloader = Reloader {
-        file: opts.config_file.clone(),
-        overrides: opts.overrides.clone(),
-    };
+    let reloader = Reloader::new(opts.config_file.clone(), opts.overrides.clone());
     let role = config.node_config;
     info!(
         "umip-rs Mobile IPv6 for Linux {} started ({})",
@@ -406,59 +320,9 @@ async fn stop_companion(companion: Option<crate::cn::Companion>, tx: &mpsc::Send
     }
 }
 
-/// Random bytes, or without entropy bytes from the clock and the PID: for
-/// sequence numbers and spreading timers, never for secrets.
-fn weak_random<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    if getrandom::getrandom(&mut b).is_err() {
-        let t = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let seed = (t ^ std::process::id()).to_be_bytes();
-        for (i, x) in b.iter_mut().enumerate() {
-            *x = seed[i % seed.len()];
-        }
-    }
-    b
-}
-
-/// A random 16-bit number (initial BU sequence numbers, RFC 6275 §11.7.1).
-pub fn random_u16() -> u16 {
-    u16::from_be_bytes(weak_random())
-}
-
-/// A random 64-bit number (delays spread over a window).
-pub fn random_u64() -> u64 {
-    u64::from_be_bytes(weak_random())
-}
-
-/// `addr` masked to `len` bits.
-pub fn mask(addr: Ipv6Addr, len: u8) -> Ipv6Addr {
-    let bits = u128::from(addr);
-    let m = if len == 0 {
-        0
-    } else {
-        u128::MAX << (128 - u32::from(len.min(128)))
-    };
-    Ipv6Addr::from(bits & m)
-}
-
-/// True for a link-local unicast address (fe80::/10).
-pub fn is_link_local(a: &Ipv6Addr) -> bool {
-    (a.segments()[0] & 0xffc0) == 0xfe80
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn masks() {
-        let a: Ipv6Addr = "2001:db8:1::100".parse().unwrap_or(Ipv6Addr::LOCALHOST);
-        assert_eq!(mask(a, 64).to_string(), "2001:db8:1::");
-        assert_eq!(mask(a, 0), Ipv6Addr::UNSPECIFIED);
-        assert_eq!(mask(a, 128), a);
-    }
 
     #[test]
     fn detaches_as_umip() {

@@ -1,5 +1,5 @@
 //! Raw ICMPv6 sockets for mip6d's Neighbor Discovery and DHAAD/MPD
-//! messages, set up as UMIP's `icmp6.c` does (umip.md §5): destination and
+//! messages, set up as UMIP's `icmp6.c` does: destination and
 //! interface (`IPV6_PKTINFO`) and hop limit (`IPV6_RECVHOPLIMIT`, which ND
 //! needs to check for 255) with each message, and an `ICMP6_FILTER` that
 //! passes only the types the role handles.
@@ -7,6 +7,7 @@
 use std::net::Ipv6Addr;
 
 use crate::error::{Error, Result};
+pub use crate::mh_socket::Received;
 use crate::raw6::Raw6;
 pub use crate::raw6::{RecvMeta, SendMeta};
 
@@ -175,6 +176,40 @@ impl Icmp6Socket {
             .map_err(|e| Error::io("icmp6 recv", e))
     }
 
+    /// Opens it with a filter passing only `types`.
+    pub fn open_passing(types: &[u8]) -> Result<Icmp6Socket> {
+        Icmp6Socket::open(
+            types
+                .iter()
+                .fold(Icmp6Filter::block_all(), |f, &t| f.pass(t)),
+        )
+    }
+
+    /// The next ICMPv6 message.
+    pub async fn recv_message(&self) -> Result<Received> {
+        let mut buf = Received::buffer();
+        let meta = self.recv(&mut buf).await?;
+        Ok(Received::new(&meta, &buf))
+    }
+
+    /// Sends an ICMPv6 message (checksum filled by the kernel) with hop
+    /// limit 255 out of `ifindex`, from `src` or the kernel's choice.
+    pub async fn send_nd(
+        &self,
+        src: Option<Ipv6Addr>,
+        dst: Ipv6Addr,
+        ifindex: u32,
+        msg: &[u8],
+    ) -> Result<()> {
+        let meta = SendMeta {
+            src,
+            ifindex,
+            hop_limit: Some(255),
+            ..SendMeta::default()
+        };
+        self.send(msg, dst, &meta).await.map(drop)
+    }
+
     /// Send an ICMPv6 message (checksum left 0: the kernel fills it) to
     /// `dst`; link-local and multicast destinations need `meta.ifindex`.
     pub async fn send(&self, msg: &[u8], dst: Ipv6Addr, meta: &SendMeta<'_>) -> Result<usize> {
@@ -191,6 +226,22 @@ impl Icmp6Socket {
             )
         })
     }
+}
+
+/// An Ethernet-like interface's hardware address (`/sys/class/net/X/address`,
+/// which `ip netns exec` mounts for the namespace); `None` for interfaces
+/// without one.
+pub fn link_layer_address(ifname: &str) -> Option<Vec<u8>> {
+    if ifname.contains('/') || ifname.starts_with('.') {
+        return None;
+    }
+    let text = std::fs::read_to_string(format!("/sys/class/net/{ifname}/address")).ok()?;
+    let mac: Option<Vec<u8>> = text
+        .trim()
+        .split(':')
+        .map(|h| u8::from_str_radix(h, 16).ok())
+        .collect();
+    mac.filter(|m| m.len() == 6 && m.iter().any(|b| *b != 0))
 }
 
 #[cfg(test)]

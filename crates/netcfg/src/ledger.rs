@@ -1,153 +1,219 @@
 //! A record of the kernel objects a daemon installed, to remove exactly
-//! those at shutdown (mip6d must leave rules, routes, tunnels, XFRM state
-//! and proxy entries as it found them, umip.md §8).
-//!
-//! Each `add_*` performs the operation and, when it succeeds, records how
-//! to undo it; [`Ledger::undo_all`] undoes in reverse order, tries every
-//! entry, and reports every failure.
+//! those: every object goes through a [`Ledger`], which remembers it; one
+//! object's owner (a binding, say) removes it by itself, and shutdown
+//! removes whatever is left in reverse order and puts the sysctls back
+//! (tunnels, rules, routes, addresses, proxy entries and XFRM state; see
+//! `docs/compat.md`). So a daemon's orderly exit leaves the kernel as it
+//! was found.
 
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, Ipv6Addr};
 
-use crate::error::{Error, Result};
+use crate::error::Error;
 use crate::ip6tnl::{Ip6TnlInfo, Ip6TnlSpec};
 use crate::neigh_proxy::ProxyNeigh;
 use crate::netlink::{Netlink, RouteSpec, RuleSpec};
 use crate::xfrm::{PolicyDir, PolicyType, Selector, Xfrm, XfrmPolicy, XfrmState, XfrmStateId};
+use tracing::{debug, warn};
 
 /// One installed object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Installed {
-    Policy {
-        sel: Selector,
-        dir: PolicyDir,
-        ptype: PolicyType,
-    },
-    State(XfrmStateId),
-    Tunnel {
-        index: u32,
-        name: String,
-    },
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Item {
+    /// `ip -6 rule`.
     Rule(RuleSpec),
+    /// `ip -6 route`.
     Route(RouteSpec),
-    Proxy(ProxyNeigh),
+    /// An ip6ip6 tunnel device (its routes and addresses go with it).
+    Tunnel(u32),
+    /// An address (the home address on the tunnel or the home link).
     Address {
+        /// Interface.
         index: u32,
-        addr: IpAddr,
+        /// Address.
+        addr: Ipv6Addr,
+        /// Prefix length.
         prefix_len: u8,
     },
+    /// A proxy neighbour entry.
+    Proxy(ProxyNeigh),
+    /// An XFRM policy.
+    Policy(Selector, PolicyDir, PolicyType),
+    /// An XFRM state.
+    State(XfrmStateId),
+    /// `net.ipv6.conf.<if>.<key>` and the value it had.
+    Sysctl {
+        /// Interface name (or `all`/`default`).
+        ifname: String,
+        /// Key.
+        key: String,
+        /// Value before we wrote it.
+        original: String,
+    },
 }
 
-/// The installed objects, oldest first.
-#[derive(Debug, Default)]
+/// The netlink and XFRM connections and what was installed through them.
+#[derive(Debug)]
 pub struct Ledger {
-    items: Vec<Installed>,
+    /// rtnetlink.
+    pub nl: Netlink,
+    /// XFRM netlink.
+    pub xfrm: Xfrm,
+    installed: Installed,
 }
 
-impl Ledger {
-    pub fn new() -> Ledger {
-        Ledger::default()
+/// The installed objects in installation order. A home agent with ten
+/// thousand bindings holds some forty thousand, and adds or removes a few at
+/// every binding change: record, forget and "is it there" stay O(log n).
+#[derive(Debug, Default)]
+struct Installed {
+    by_age: BTreeMap<u64, Item>,
+    age_of: HashMap<Item, u64>,
+    next_age: u64,
+}
+
+impl Installed {
+    fn insert(&mut self, item: Item) {
+        if self.age_of.contains_key(&item) {
+            return;
+        }
+        let age = self.next_age;
+        self.next_age += 1;
+        self.age_of.insert(item.clone(), age);
+        self.by_age.insert(age, item);
     }
 
-    pub fn items(&self) -> &[Installed] {
-        &self.items
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
-    }
-
-    /// Record an object installed some other way.
-    pub fn record(&mut self, item: Installed) {
-        if !self.items.contains(&item) {
-            self.items.push(item);
+    fn remove(&mut self, item: &Item) {
+        if let Some(age) = self.age_of.remove(item) {
+            self.by_age.remove(&age);
         }
     }
 
-    /// Forget an object removed some other way (e.g. a tunnel deleted at
-    /// deregistration) so `undo_all` does not try again.
-    pub fn forget(&mut self, item: &Installed) {
-        self.items.retain(|i| i != item);
+    fn newest(&self) -> Option<&Item> {
+        self.by_age.values().next_back()
     }
 
-    pub async fn add_policy(&mut self, x: &Xfrm, p: &XfrmPolicy) -> Result<()> {
-        x.add_policy(p).await?;
-        self.record(Installed::Policy {
-            sel: p.sel,
-            dir: p.dir,
-            ptype: p.ptype,
-        });
+    fn iter(&self) -> impl Iterator<Item = &Item> {
+        self.by_age.values()
+    }
+}
+
+type Res<T> = Result<T, Error>;
+
+/// Treats "already there" as success (a restart after a crash, or two
+/// bindings sharing an object).
+fn exists_ok(r: Res<()>) -> Res<()> {
+    match r {
+        Err(e) if e.is_exists() => Ok(()),
+        other => other,
+    }
+}
+
+/// Treats "already gone" as success.
+fn gone_ok(r: Res<()>) -> Res<()> {
+    match r {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other,
+    }
+}
+
+/// Writes `net.ipv6.conf.<ifname>.<key>` in one `write(2)` without a
+/// newline: some handlers (`ignore_routes_with_linkdown` on an interface)
+/// report 1 byte written whatever the length, so a second write of the
+/// rest ("\n") would fail with EINVAL after the value was applied.
+fn write_ipv6_conf(ifname: &str, key: &str, value: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    if ifname.contains('/') || key.contains('/') || ifname.starts_with('.') {
+        return Err(std::io::Error::from(std::io::ErrorKind::InvalidInput));
+    }
+    let path = format!("/proc/sys/net/ipv6/conf/{ifname}/{key}");
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write(value.trim().as_bytes()).map(drop)
+}
+
+impl Ledger {
+    /// Opens the connections (inside the runtime, in the current namespace).
+    pub fn open() -> Res<Ledger> {
+        Ok(Ledger {
+            nl: Netlink::new()?,
+            xfrm: Xfrm::new()?,
+            installed: Installed::default(),
+        })
+    }
+
+    fn record(&mut self, item: Item) {
+        self.installed.insert(item);
+    }
+
+    fn forget(&mut self, item: &Item) {
+        self.installed.remove(item);
+    }
+
+    /// What is installed now, oldest first.
+    pub fn installed(&self) -> impl Iterator<Item = &Item> {
+        self.installed.iter()
+    }
+
+    /// Adds a rule.
+    pub async fn add_rule(&mut self, spec: RuleSpec) -> Res<()> {
+        exists_ok(self.nl.add_rule(&spec).await)?;
+        self.record(Item::Rule(spec));
         Ok(())
     }
 
-    /// `update_policy` (add or replace), recorded once.
-    pub async fn update_policy(&mut self, x: &Xfrm, p: &XfrmPolicy) -> Result<()> {
-        x.update_policy(p).await?;
-        self.record(Installed::Policy {
-            sel: p.sel,
-            dir: p.dir,
-            ptype: p.ptype,
-        });
+    /// Adds a route.
+    pub async fn add_route(&mut self, spec: RouteSpec) -> Res<()> {
+        exists_ok(self.nl.add_route(&spec).await)?;
+        self.record(Item::Route(spec));
         Ok(())
     }
 
-    pub async fn add_state(&mut self, x: &Xfrm, s: &XfrmState) -> Result<()> {
-        x.add_state(s).await?;
-        self.record(Installed::State(s.id()));
-        Ok(())
+    /// Creates a tunnel (brought up by netcfg).
+    pub async fn add_tunnel(&mut self, spec: &Ip6TnlSpec) -> Res<Ip6TnlInfo> {
+        let info = self.nl.add_ip6tnl(spec).await?;
+        self.record(Item::Tunnel(info.index));
+        Ok(info)
     }
 
-    pub async fn add_ip6tnl(&mut self, nl: &Netlink, spec: &Ip6TnlSpec) -> Result<Ip6TnlInfo> {
-        let t = nl.add_ip6tnl(spec).await?;
-        self.record(Installed::Tunnel {
-            index: t.index,
-            name: t.name.clone(),
-        });
-        Ok(t)
-    }
-
-    pub async fn add_rule(&mut self, nl: &Netlink, r: &RuleSpec) -> Result<()> {
-        nl.add_rule(r).await?;
-        self.record(Installed::Rule(r.clone()));
-        Ok(())
-    }
-
-    pub async fn add_route(&mut self, nl: &Netlink, r: &RouteSpec) -> Result<()> {
-        nl.add_route(r).await?;
-        self.record(Installed::Route(r.clone()));
-        Ok(())
-    }
-
-    pub async fn add_proxy_neigh(&mut self, nl: &Netlink, p: ProxyNeigh) -> Result<()> {
-        nl.add_proxy_neigh(p).await?;
-        self.record(Installed::Proxy(p));
-        Ok(())
-    }
-
-    pub async fn add_home_address(
+    /// Deletes every device of `group` in one request (the kernel batches
+    /// their unregistration); `with_them` are the tunnels of the group and the
+    /// routes through them, which go with the devices and are forgotten.
+    pub async fn remove_group<'a>(
         &mut self,
-        nl: &Netlink,
-        index: u32,
-        addr: Ipv6Addr,
-    ) -> Result<()> {
-        nl.add_home_address(index, addr).await?;
-        self.record(Installed::Address {
+        group: u32,
+        with_them: impl IntoIterator<Item = &'a Item>,
+    ) -> Res<()> {
+        gone_ok(self.nl.del_link_group(group).await)?;
+        for item in with_them {
+            self.forget(item);
+        }
+        Ok(())
+    }
+
+    /// Re-points a tunnel (handover).
+    pub async fn change_tunnel(&mut self, index: u32, spec: &Ip6TnlSpec) -> Res<()> {
+        self.nl.change_ip6tnl(index, spec).await
+    }
+
+    /// Adds the home address (`home nodad`, /128) on `index`.
+    pub async fn add_home_address(&mut self, index: u32, addr: Ipv6Addr) -> Res<()> {
+        exists_ok(self.nl.add_home_address(index, addr).await)?;
+        self.record(Item::Address {
             index,
-            addr: IpAddr::V6(addr),
+            addr,
             prefix_len: 128,
         });
         Ok(())
     }
 
-    pub async fn add_address(
-        &mut self,
-        nl: &Netlink,
-        index: u32,
-        addr: IpAddr,
-        prefix_len: u8,
-        nodad: bool,
-    ) -> Result<()> {
-        nl.add_address(index, addr, prefix_len, nodad).await?;
-        self.record(Installed::Address {
+    /// Adds an address without DAD (the home address back on the home
+    /// link: the home agent defended it until now).
+    pub async fn add_address(&mut self, index: u32, addr: Ipv6Addr, prefix_len: u8) -> Res<()> {
+        exists_ok(
+            self.nl
+                .add_address(index, IpAddr::V6(addr), prefix_len, true)
+                .await,
+        )?;
+        self.record(Item::Address {
             index,
             addr,
             prefix_len,
@@ -155,34 +221,91 @@ impl Ledger {
         Ok(())
     }
 
-    async fn undo(nl: &Netlink, x: &Xfrm, item: &Installed) -> Result<()> {
-        match item {
-            Installed::Policy { sel, dir, ptype } => x.del_policy(sel, *dir, *ptype).await,
-            Installed::State(id) => x.del_state(id).await,
-            Installed::Tunnel { index, .. } => nl.del_ip6tnl(*index).await,
-            Installed::Rule(r) => nl.del_rule(r).await,
-            Installed::Route(r) => nl.del_route(r).await,
-            Installed::Proxy(p) => nl.del_proxy_neigh(*p).await,
-            Installed::Address {
+    /// Adds a proxy neighbour entry.
+    pub async fn add_proxy(&mut self, entry: ProxyNeigh) -> Res<()> {
+        exists_ok(self.nl.add_proxy_neigh(entry).await)?;
+        self.record(Item::Proxy(entry));
+        Ok(())
+    }
+
+    /// Adds (or replaces) an XFRM policy.
+    pub async fn add_policy(&mut self, p: &XfrmPolicy) -> Res<()> {
+        self.xfrm.update_policy(p).await?;
+        self.record(Item::Policy(p.sel, p.dir, p.ptype));
+        Ok(())
+    }
+
+    /// Adds (or replaces) an XFRM state.
+    pub async fn add_state(&mut self, s: &XfrmState) -> Res<()> {
+        match self.xfrm.add_state(s).await {
+            Err(e) if e.is_exists() => self.xfrm.update_state(s).await?,
+            other => other?,
+        }
+        self.record(Item::State(s.id()));
+        Ok(())
+    }
+
+    /// Writes a sysctl, remembering the first value seen for restoring.
+    pub fn set_sysctl(&mut self, ifname: &str, key: &str, value: &str) -> std::io::Result<()> {
+        let original = crate::sysctl::get_ipv6_conf(ifname, key)?;
+        let known = self.installed().any(
+            |i| matches!(i, Item::Sysctl { ifname: n, key: k, .. } if n == ifname && k == key),
+        );
+        write_ipv6_conf(ifname, key, value)?;
+        if !known {
+            self.installed.insert(Item::Sysctl {
+                ifname: ifname.to_owned(),
+                key: key.to_owned(),
+                original,
+            });
+        }
+        Ok(())
+    }
+
+    /// Removes one object (if we installed it or not); "not there" is fine.
+    pub async fn remove(&mut self, item: Item) -> Res<()> {
+        let r = match &item {
+            Item::Rule(spec) => self.nl.del_rule(spec).await,
+            Item::Route(spec) => self.nl.del_route(spec).await,
+            Item::Tunnel(index) => self.nl.del_ip6tnl(*index).await,
+            Item::Address {
                 index,
                 addr,
                 prefix_len,
-            } => nl.del_address(*index, *addr, *prefix_len).await,
-        }
+            } => {
+                self.nl
+                    .del_address(*index, IpAddr::V6(*addr), *prefix_len)
+                    .await
+            }
+            Item::Proxy(entry) => self.nl.del_proxy_neigh(*entry).await,
+            Item::Policy(sel, dir, ptype) => self.xfrm.del_policy(sel, *dir, *ptype).await,
+            Item::State(id) => self.xfrm.del_state(id).await,
+            Item::Sysctl {
+                ifname,
+                key,
+                original,
+            } => {
+                if let Err(e) = write_ipv6_conf(ifname, key, original) {
+                    warn!("cannot restore net.ipv6.conf.{ifname}.{key}={original}: {e}");
+                }
+                Ok(())
+            }
+        };
+        self.forget(&item);
+        gone_ok(r)
     }
 
-    /// Remove everything recorded, newest first. Objects already gone
-    /// (a route that went with its tunnel) are not errors; every other
-    /// failure is returned, and the ledger is empty afterwards.
-    pub async fn undo_all(&mut self, nl: &Netlink, x: &Xfrm) -> Vec<Error> {
-        let mut errors = Vec::new();
-        while let Some(item) = self.items.pop() {
-            match Self::undo(nl, x, &item).await {
-                Ok(()) => {}
-                Err(e) if e.is_not_found() => {}
-                Err(e) => errors.push(e),
+    /// Removes every object still installed, newest first, and restores the
+    /// sysctls. Failures are logged, do not stop the rest, and are returned.
+    pub async fn teardown(&mut self) -> Vec<(Item, Error)> {
+        let mut failed = Vec::new();
+        while let Some(item) = self.installed.newest().cloned() {
+            debug!("removing {item:?}");
+            if let Err(e) = self.remove(item.clone()).await {
+                warn!("cannot remove {item:?}: {e}");
+                failed.push((item, e));
             }
         }
-        errors
+        failed
     }
 }

@@ -9,7 +9,7 @@
 //!   to put changed ones back;
 //! - [`netns`]: run code in a fresh network namespace (tests, lab).
 //!
-//! For mip6d (the kernel side of Mobile IPv6, reference umip.md §5):
+//! For mip6d (the kernel side of Mobile IPv6, RFC 6275 and `docs/compat.md`):
 //!
 //! - [`probe`]: which of MIP6, ip6_tunnel, XFRM sub-policies, policy
 //!   routing... the running kernel has, with the `CONFIG_` names to ask for;
@@ -20,13 +20,16 @@
 //! - [`mh_socket`]: the Mobility Header socket (HAO/RH2 as ancillary data);
 //! - [`icmp6_socket`]: ND/DHAAD/MPD sockets with type filters, and a
 //!   header-included sender for solicitations from `::`;
-//! - [`ledger`]: what a daemon installed, undone in reverse at shutdown;
+//! - [`ledger`]: what a daemon installed (and the sysctls it changed),
+//!   undone in reverse at shutdown;
+//! - [`anycast`]: anycast addresses joined on a socket of their own;
 //! - [`Netlink`] also has table-252 routes with source prefixes, blackhole
 //!   rules and home addresses (`IFA_F_HOMEADDRESS`).
 //!
 //! Everything that opens a socket or a device does so in the network
 //! namespace of the *calling thread*, which is what the tests rely on.
 
+pub mod anycast;
 pub mod error;
 pub mod events;
 pub mod icmp6_socket;
@@ -50,7 +53,7 @@ pub mod xfrm;
 pub use error::{strerror, Error, Result};
 pub use events::{EventGroup, Events, NetEvent};
 pub use ip6tnl::{Ip6TnlInfo, Ip6TnlSpec};
-pub use ledger::{Installed, Ledger};
+pub use ledger::{Item, Ledger};
 pub use neigh::{NeighEntry, NudState};
 pub use neigh_proxy::ProxyNeigh;
 pub use netlink::{

@@ -1,6 +1,6 @@
 //! The Mobility Header socket (RFC 6275 §6.1): `SOCK_RAW`, protocol 135.
 //!
-//! Set up as UMIP's `mh.c` does (umip.md §5): the kernel fills and checks
+//! Set up as UMIP's `mh.c` does: the kernel fills and checks
 //! the MH checksum (checksum offset 4, set at the raw level), and each
 //! received message comes with its destination address and interface
 //! (`IPV6_PKTINFO`), the Destination Options header carrying a Home Address
@@ -117,6 +117,50 @@ impl RecvMeta {
     }
 }
 
+/// One datagram received on a raw IPv6 socket (Mobility Header or
+/// ICMPv6), owned, with what the kernel told about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// IPv6 source as delivered (after the kernel's HAO swap: the home address).
+    pub src: Ipv6Addr,
+    /// IPv6 destination as delivered (after RH2 processing: the home address).
+    pub dst: Ipv6Addr,
+    /// Arrival interface.
+    pub ifindex: u32,
+    /// Hop limit, when asked for.
+    pub hop_limit: Option<u8>,
+    /// The address in the Home Address option, after the kernel's swap: the
+    /// packet's original source, i.e. the care-of address.
+    pub hao: Option<Ipv6Addr>,
+    /// The address in the Type 2 routing header after processing: the
+    /// packet's original destination, i.e. the care-of address.
+    pub rh2: Option<Ipv6Addr>,
+    /// The upper-layer message (MH or ICMPv6).
+    pub payload: Vec<u8>,
+}
+
+/// Room for one received message (MH and ND messages are far smaller).
+const RECV_BUFFER: usize = 2048;
+
+impl Received {
+    pub(crate) fn new(meta: &RecvMeta, buf: &[u8]) -> Received {
+        Received {
+            src: meta.src.unwrap_or(Ipv6Addr::UNSPECIFIED),
+            dst: meta.dst.unwrap_or(Ipv6Addr::UNSPECIFIED),
+            ifindex: meta.ifindex,
+            hop_limit: meta.hop_limit,
+            hao: meta.hao_address(),
+            rh2: meta.rh2_address(),
+            payload: buf[..meta.len.min(buf.len())].to_vec(),
+        }
+    }
+
+    /// A buffer for [`Received::new`].
+    pub(crate) fn buffer() -> Vec<u8> {
+        vec![0u8; RECV_BUFFER]
+    }
+}
+
 /// A raw Mobility Header socket.
 #[derive(Debug)]
 pub struct MhSocket {
@@ -194,6 +238,41 @@ impl MhSocket {
             .send(msg, dst, 0, meta)
             .await
             .map_err(|e| Error::object("mh send", format!("to {dst}"), e))
+    }
+
+    /// The next Mobility Header message (checksum already verified by the
+    /// kernel).
+    pub async fn recv_message(&self) -> Result<Received> {
+        let mut buf = Received::buffer();
+        let meta = self.recv(&mut buf).await?;
+        Ok(Received::new(&meta, &buf))
+    }
+
+    /// Sends `mh` (checksum left zero: the kernel fills it) from `src` (the
+    /// kernel's choice if unspecified) to `dst`, out of `ifindex` if
+    /// non-zero, with a Type 2 routing header carrying `rh2` if given (the
+    /// packet then goes to `rh2` first and `dst` is the routing header's
+    /// final address).
+    pub async fn send_message(
+        &self,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        ifindex: u32,
+        rh2: Option<Ipv6Addr>,
+        mh: &[u8],
+    ) -> Result<()> {
+        let src = (!src.is_unspecified()).then_some(src);
+        match rh2 {
+            Some(coa) => self.send_via_coa(mh, dst, coa, src).await.map(drop),
+            None => {
+                let meta = SendMeta {
+                    src,
+                    ifindex,
+                    ..SendMeta::default()
+                };
+                self.send(mh, dst, &meta).await.map(drop)
+            }
+        }
     }
 
     /// Send `msg` to a mobile node's `home` address via its care-of

@@ -10,7 +10,7 @@ mod common;
 use std::net::{IpAddr, Ipv6Addr};
 
 use common::{ip, lines, netns};
-use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Xfrm, XfrmPolicy};
+use netcfg::xfrm::{PolicyDir, PolicyType, Selector, XfrmPolicy};
 use netcfg::{Family, Ledger, Netlink, ProxyNeigh, RouteSpec, RuleSpec, RTPROT_MIP, TABLE_MAIN};
 
 fn a(s: &str) -> IpAddr {
@@ -116,40 +116,32 @@ fn dump() -> String {
 fn ledger_undoes_what_was_installed() {
     netns(|| async {
         ip(&["link", "add", "v0", "type", "veth", "peer", "name", "v1"]);
-        let nl = Netlink::new().unwrap();
-        let x = Xfrm::new().unwrap();
-        let v0 = nl.link_index("v0").await.unwrap();
-        nl.set_link_up(v0).await.unwrap();
+        let mut l = Ledger::open().unwrap();
+        let v0 = l.nl.link_index("v0").await.unwrap();
+        l.nl.set_link_up(v0).await.unwrap();
         let before = dump();
 
         let hoa: Ipv6Addr = "2001:db8:1::100".parse().unwrap();
-        let mut l = Ledger::new();
-        l.add_home_address(&nl, v0, hoa).await.unwrap();
+        l.add_home_address(v0, hoa).await.unwrap();
         let route = RouteSpec::default_v6(v0).table(252).metric(128);
-        l.add_route(&nl, &route).await.unwrap();
-        l.add_rule(&nl, &RuleSpec::from_addr(IpAddr::V6(hoa), 1001, 252))
+        l.add_route(route.clone()).await.unwrap();
+        l.add_rule(RuleSpec::from_addr(IpAddr::V6(hoa), 1001, 252))
             .await
             .unwrap();
-        l.add_rule(&nl, &RuleSpec::blackhole_from(IpAddr::V6(hoa), 1003))
+        l.add_rule(RuleSpec::blackhole_from(IpAddr::V6(hoa), 1003))
             .await
             .unwrap();
-        l.add_proxy_neigh(
-            &nl,
-            ProxyNeigh {
-                index: v0,
-                addr: hoa,
-            },
-        )
+        l.add_proxy(ProxyNeigh {
+            index: v0,
+            addr: hoa,
+        })
         .await
         .unwrap();
         let sel = Selector::hosts(hoa, "2001:db8:1::2".parse().unwrap()).mh_type(5);
-        l.add_policy(
-            &x,
-            &XfrmPolicy::new(sel, PolicyDir::Out, PolicyType::Sub, 2),
-        )
-        .await
-        .unwrap();
-        assert_eq!(l.items().len(), 6);
+        l.add_policy(&XfrmPolicy::new(sel, PolicyDir::Out, PolicyType::Sub, 2))
+            .await
+            .unwrap();
+        assert_eq!(l.installed().count(), 6);
         let addrs = ip(&["-6", "addr", "show", "dev", "v0"]);
         assert!(
             addrs.contains("inet6 2001:db8:1::100/128 scope global nodad home"),
@@ -157,11 +149,11 @@ fn ledger_undoes_what_was_installed() {
         );
         assert_ne!(dump(), before);
 
-        // Gone behind the ledger's back: not an error at undo time.
-        nl.del_route(&route).await.unwrap();
-        let errors = l.undo_all(&nl, &x).await;
+        // Gone behind the ledger's back: not an error at teardown.
+        l.nl.del_route(&route).await.unwrap();
+        let errors = l.teardown().await;
         assert!(errors.is_empty(), "{errors:?}");
-        assert!(l.is_empty());
+        assert_eq!(l.installed().count(), 0);
         assert_eq!(dump(), before);
     });
 }

@@ -1,4 +1,4 @@
-//! The correspondent node (umip.md §4.3), on every role as UMIP: it
+//! The correspondent node (RFC 6275 §9), on every role as UMIP: it
 //! answers Home and Care-of Test Inits, accepts route-optimisation Binding
 //! Updates checked by [`mip6::cn`], and installs the kernel objects of
 //! [`xfrm`] so traffic to a bound home address goes straight to the care-of
@@ -11,11 +11,11 @@
 //! agent keeps BUs with the H flag, this one everything else).
 //!
 //! A binding used in the last minute gets a Binding Refresh Request 2 s
-//! before it expires (umip.md §4 table).
+//! before it expires (RFC 6275 §9.5.5).
 //!
 //! A packet with a Home Address option for which no binding exists (an XFRM
 //! REPORT) gets a Binding Error with status 1, an unknown MH type one with
-//! status 2 (RFC 6275 §9.2, §9.3.1; umip.md §4.3).
+//! status 2 (RFC 6275 §9.2, §9.3.1).
 //!
 //! The binding cache goes to D-Bus (`org.umip_rs.Mip6d1.Correspondent`) at
 //! most once per [`PUBLISH_EVERY`], when it changed.
@@ -28,6 +28,8 @@
 //! limited to [`LOG_BURST`] lines of each kind per source address per
 //! [`LOG_INTERVAL`], the rest counted and reported with the next line.
 
+mod driver;
+mod error;
 pub mod xfrm;
 
 use std::collections::HashMap;
@@ -44,15 +46,16 @@ use mip6::rr::{Kcn, Keygen};
 use mip6::wire::mh::{BindingError, MhMessage, MhRepr};
 use mip6::wire::WireError;
 use netcfg::xfrm::{XfrmEvent, XfrmEvents, XfrmGroups, XfrmProto};
-use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, Role};
-use crate::daemon::{Control, Reloader};
 use crate::kernel::raw::{MhSocket, Received};
 use crate::kernel::Kernel;
 use crate::publish::Publisher;
+use crate::random;
+pub use driver::{run, Companion};
+pub use error::StartError;
 use xfrm::BindingObjects;
 
 /// The shortest interval between two D-Bus updates of the binding cache.
@@ -106,29 +109,24 @@ pub fn binding_allowed(config: &Config, hoa: Ipv6Addr, local: Ipv6Addr) -> bool 
         .map_or(config.do_route_optimization_cn, |p| p.allow)
 }
 
-fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    if getrandom::getrandom(&mut b).is_err() {
-        // No entropy: a correspondent that cannot keep its tokens secret
-        // must not hand any out; the caller checks for all-zero Kcn.
-        b = [0; N];
-    }
-    b
+/// What the correspondent node acts through; what it decides goes out here.
+struct Io {
+    kernel: Kernel,
+    mh: MhSocket,
+    publisher: Publisher,
+    /// XFRM REPORTs: a Home Address option without a binding.
+    reports: Option<XfrmEvents>,
 }
 
 /// The correspondent node's state.
 struct Correspondent {
     config: Config,
     role: Role,
-    kernel: Kernel,
-    mh: MhSocket,
+    io: Io,
     keygen: Keygen,
     cache: CnBindingCache,
     objects: HashMap<(Ipv6Addr, Ipv6Addr), BindingObjects>,
-    publisher: Publisher,
     publish_at: Option<Instant>,
-    /// XFRM REPORTs: a Home Address option without a binding.
-    reports: Option<XfrmEvents>,
     /// When the last Binding Error went out (they are rate-limited).
     last_be: Option<Instant>,
     /// Log lines per source address.
@@ -136,14 +134,15 @@ struct Correspondent {
 }
 
 impl Correspondent {
-    async fn start(config: Config, publisher: Publisher) -> Result<Correspondent, String> {
+    async fn start(config: Config, publisher: Publisher) -> Result<Correspondent, StartError> {
         let role = config.node_config;
-        let kcn: Kcn = random();
+        // No entropy gives all zeros: a correspondent that cannot keep its
+        // tokens secret must not hand any out.
+        let kcn: Kcn = random::secret();
         if kcn == [0; 20] {
-            return Err("correspondent node: no random numbers for Kcn".to_owned());
+            return Err(StartError::NoRandom);
         }
-        let mh = MhSocket::open()
-            .map_err(|e| format!("correspondent node: cannot open the MH socket: {e}"))?;
+        let mh = MhSocket::open().map_err(StartError::MhSocket)?;
         if role == Role::Ha {
             // The home agent's own socket answers them; reading each one
             // here too would double the home agent's cost per BU.
@@ -151,11 +150,11 @@ impl Correspondent {
                 warn!("correspondent node: home BUs not filtered out: {e}");
             }
         }
-        let mut kernel = Kernel::open().map_err(|e| format!("correspondent node: netlink: {e}"))?;
+        let mut kernel = Kernel::open().map_err(StartError::Netlink)?;
         if role != Role::Ha {
             if let Err(e) = xfrm::install_base(&mut kernel).await {
                 kernel.teardown().await;
-                return Err(format!("correspondent node: xfrm: {e}"));
+                return Err(StartError::Xfrm(e));
             }
         }
         let reports = match XfrmEvents::subscribe(XfrmGroups {
@@ -168,19 +167,21 @@ impl Correspondent {
                 None
             }
         };
-        let first_index = u16::from_be_bytes(random());
+        let first_index = u16::from_be_bytes(random::secret());
         let limit = max_bindings(&config);
         Ok(Correspondent {
             config,
             role,
-            kernel,
-            mh,
+            io: Io {
+                kernel,
+                mh,
+                publisher,
+                reports,
+            },
             keygen: Keygen::new(kcn, first_index),
             cache: CnBindingCache::with_limit(limit),
             objects: HashMap::new(),
-            publisher,
             publish_at: None,
-            reports,
             last_be: None,
             log_limit: RateLimit::new(LOG_INTERVAL, LOG_BURST, LOG_SOURCES),
         })
@@ -241,9 +242,13 @@ impl Correspondent {
                     );
                     return;
                 }
-                let Some(reply) =
-                    answer_test_init(&mut self.keygen, now, &msg.src, &repr.message, random())
-                else {
+                let Some(reply) = answer_test_init(
+                    &mut self.keygen,
+                    now,
+                    &msg.src,
+                    &repr.message,
+                    random::secret(),
+                ) else {
                     return;
                 };
                 let reply_name = if name == "HoTI" { "HoT" } else { "CoT" };
@@ -345,8 +350,9 @@ impl Correspondent {
                 );
             }
             if let Err(e) = self
+                .io
                 .mh
-                .send(ack.correspondent, ack.home_address, 0, ack.via(), &bytes)
+                .send_message(ack.correspondent, ack.home_address, 0, ack.via(), &bytes)
                 .await
             {
                 warn!("CN: cannot send the BA to {}: {e}", ack.home_address);
@@ -361,8 +367,8 @@ impl Correspondent {
         let (cn, hoa, coa) = (b.correspondent, b.home_address, b.care_of_address);
         let r = match (self.objects.contains_key(&key), previous_coa) {
             (true, Some(old)) if old == coa => Ok(()),
-            (true, _) => BindingObjects::move_to(&mut self.kernel, cn, hoa, coa).await,
-            (false, _) => BindingObjects::install(&mut self.kernel, cn, hoa, coa)
+            (true, _) => BindingObjects::move_to(&mut self.io.kernel, cn, hoa, coa).await,
+            (false, _) => BindingObjects::install(&mut self.io.kernel, cn, hoa, coa)
                 .await
                 .map(|o| {
                     self.objects.insert(key, o);
@@ -378,14 +384,14 @@ impl Correspondent {
 
     async fn uninstall(&mut self, b: &CnBinding) {
         if let Some(mut o) = self.objects.remove(&(b.correspondent, b.home_address)) {
-            o.remove(&mut self.kernel).await;
+            o.remove(&mut self.io.kernel).await;
         }
     }
 
     async fn send(&self, src: Ipv6Addr, dst: Ipv6Addr, repr: &MhRepr) {
         match repr.emit_without_checksum() {
             Ok(bytes) => {
-                if let Err(e) = self.mh.send(src, dst, 0, None, &bytes).await {
+                if let Err(e) = self.io.mh.send_message(src, dst, 0, None, &bytes).await {
                     warn!(
                         "CN: cannot send MH type {} to {dst}: {e}",
                         repr.message.mh_type()
@@ -464,8 +470,9 @@ impl Correspondent {
                 match brr.emit_without_checksum() {
                     Ok(bytes) => {
                         let r = self
+                            .io
                             .mh
-                            .send(
+                            .send_message(
                                 b.correspondent,
                                 b.home_address,
                                 0,
@@ -483,7 +490,7 @@ impl Correspondent {
         }
         if self.publish_at.is_some_and(|t| t <= now) {
             self.publish_at = None;
-            self.publisher.correspondent(self.bus_state()).await;
+            self.io.publisher.correspondent(self.bus_state()).await;
         }
     }
 
@@ -501,7 +508,7 @@ impl Correspondent {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         matches!(
-            self.kernel.xfrm.get_state(&id).await,
+            self.io.kernel.xfrm.get_state(&id).await,
             Ok(Some(s)) if s.last_used.is_some_and(|t| now.saturating_sub(t) <= BRR_IF_USED_WITHIN.as_secs())
         )
     }
@@ -526,114 +533,7 @@ impl Correspondent {
         for b in self.cache.drain() {
             self.uninstall(&b).await;
         }
-        self.kernel.teardown().await;
-    }
-
-    /// Runs until `stop` says so; `reload` re-reads the configuration.
-    async fn run_loop(
-        &mut self,
-        mut control: mpsc::Receiver<Control>,
-        reload: impl Fn(&Config, Option<Control>) -> Option<Option<Config>>,
-    ) {
-        loop {
-            let deadline = self.next_deadline();
-            // Biased: a BU waiting on the MH socket is taken before an XFRM
-            // REPORT, so a data packet that overtook the BU does not draw a
-            // Binding Error for the binding that BU creates.
-            tokio::select! {
-                biased;
-                c = control.recv() => match reload(&self.config, c) {
-                    None => break,
-                    Some(Some(new)) => {
-                        self.cache.set_limit(max_bindings(&new));
-                        self.config = new;
-                    }
-                    Some(None) => {}
-                },
-                r = self.mh.recv() => match r {
-                    Ok(msg) => self.on_mh(msg).await,
-                    Err(e) => warn!("CN: MH socket: {e}"),
-                },
-                Some(ev) = next_report(&mut self.reports) => self.on_report(ev).await,
-                () = crate::daemon::sleep_until(deadline) => self.on_timer().await,
-            }
-        }
-        self.shutdown().await;
-    }
-}
-
-/// The next XFRM REPORT (never, without the subscription).
-async fn next_report(reports: &mut Option<XfrmEvents>) -> Option<XfrmEvent> {
-    match reports.as_mut() {
-        Some(r) => r.next_event().await,
-        None => std::future::pending().await,
-    }
-}
-
-/// The correspondent-node role's driver.
-pub async fn run(
-    config: Config,
-    reloader: Reloader,
-    control: mpsc::Receiver<Control>,
-    publisher: Publisher,
-    ready: oneshot::Sender<()>,
-) -> i32 {
-    let mut cn = match Correspondent::start(config, publisher).await {
-        Ok(cn) => {
-            let _ = ready.send(());
-            cn
-        }
-        Err(e) => {
-            error!("{e}");
-            return 1;
-        }
-    };
-    cn.run_loop(control, |running, c| {
-        let mut config = running.clone();
-        reloader.handle(c, &mut config).then_some(Some(config))
-    })
-    .await;
-    0
-}
-
-/// The correspondent node beside a home agent or mobile node.
-#[derive(Debug)]
-pub struct Companion {
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Companion {
-    /// Starts it; `None` (logged) if it cannot run: the role goes on
-    /// without route optimisation as a correspondent.
-    pub async fn start(
-        config: Config,
-        reloader: Reloader,
-        publisher: Publisher,
-        control: mpsc::Receiver<Control>,
-    ) -> Option<Companion> {
-        let mut cn = match Correspondent::start(config, publisher).await {
-            Ok(cn) => cn,
-            Err(e) => {
-                warn!("{e}; running without correspondent node support");
-                return None;
-            }
-        };
-        let task = tokio::spawn(async move {
-            cn.run_loop(control, |running, c| match c {
-                Some(Control::Reload) => Some(Some(reloader.reload_quietly(running))),
-                Some(Control::Terminate(_)) | None => None,
-            })
-            .await;
-        });
-        Some(Companion { task })
-    }
-
-    /// Waits for it to end (after a [`Control::Terminate`] on its channel)
-    /// and its kernel objects to be removed.
-    pub async fn join(self) {
-        if let Err(e) = self.task.await {
-            warn!("correspondent node task: {e}");
-        }
+        self.io.kernel.teardown().await;
     }
 }
 

@@ -1,5 +1,5 @@
-//! The correspondent node's XFRM objects (umip.md §4.3 "XFRM setup at
-//! start", §5 "XFRM netlink"), all sub-type policies:
+//! The correspondent node's XFRM objects (RFC 6275 §9.3,
+//! §9.5; `docs/compat.md`), all sub-type policies:
 //!
 //! - at start (not on a home agent, which installs the same two itself): a
 //!   wildcard-receive HAO state, so the kernel swaps a Home Address option

@@ -76,7 +76,7 @@ impl HomeAgent {
     pub(super) async fn work_backlog(&mut self) {
         for _ in 0..BATCH {
             if let Some(mut b) = self.backlog.next_removal() {
-                b.remove(&mut self.kernel).await;
+                b.remove(&mut self.io.kernel).await;
             } else if let Some((hoa, run)) = self.backlog.installs.pop_front() {
                 // A deregistration and a new BU came while this install
                 // waited: the new BU's own DAD decides, not this old one.
@@ -95,7 +95,7 @@ impl HomeAgent {
     pub(super) async fn finish_removal(&mut self, hoa: &Ipv6Addr) {
         if let Some(mut b) = self.backlog.take_removal(hoa) {
             info!("binding {hoa}: removing its expired state first");
-            b.remove(&mut self.kernel).await;
+            b.remove(&mut self.io.kernel).await;
         }
     }
 }

@@ -1,4 +1,4 @@
-//! The forwarding state of one home binding (umip.md §4.2 step 9): the
+//! The forwarding state of one home binding (RFC 6275 §10.4.1): the
 //! ip6ip6 tunnel HA → CoA, the route to the home address through it (main
 //! table, metric 192), for a mobile router the routes to its mobile network
 //! prefixes through it (table 252, which rule 1005 consults for forwarded

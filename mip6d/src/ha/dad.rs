@@ -1,5 +1,5 @@
-//! Duplicate Address Detection on the mobile node's behalf (umip.md §4.2
-//! step 7): a Neighbor Solicitation for the home address from `::` on the
+//! Duplicate Address Detection on the mobile node's behalf (RFC 6275
+//! §10.3.1): a Neighbor Solicitation for the home address from `::` on the
 //! home link, then a 1 s wait; an answer means status 134, silence means the
 //! binding's forwarding state is installed and the BA goes out.
 
@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::HomeAgent;
-use crate::kernel::raw::{ipv6_packet, solicited_node};
+use crate::kernel::raw::{ipv6_packet, solicited_node, unsolicited_na};
 
 /// A BU that waits for DAD before its BA.
 #[derive(Debug, Clone, Copy)]
@@ -74,7 +74,7 @@ impl HomeAgent {
         match ns.emit(&Ipv6Addr::UNSPECIFIED, &group) {
             Ok(icmp) => {
                 let pkt = ipv6_packet(Ipv6Addr::UNSPECIFIED, group, 58, &icmp);
-                if let Err(e) = self.raw.send(&pkt, ifindex).await {
+                if let Err(e) = self.io.raw.send(&pkt, ifindex).await {
                     warn!("DAD NS for {hoa}: {e}");
                 }
             }
@@ -102,18 +102,19 @@ impl HomeAgent {
         // (RFC 3963 §6.3: a mobile router's proxy NA has the Router flag.)
         let mobile_router = !b.mobile_network_prefixes.is_empty();
         let installed = b
-            .install(&mut self.kernel, &mut self.tunnel_names, run.home_ifindex)
+            .install(
+                &mut self.io.kernel,
+                &mut self.tunnel_names,
+                run.home_ifindex,
+            )
             .await;
         let tunnel = b.tunnel_name().to_owned();
         let status = match installed {
             Ok(()) => {
                 let home_if = self.iface_name(run.home_ifindex);
                 info!("binding {hoa} -> {coa} installed (tunnel {tunnel}, proxy on {home_if})");
-                if let Err(e) = self
-                    .icmp
-                    .unsolicited_na(&home_if, run.home_ifindex, hoa, mobile_router)
-                    .await
-                {
+                let (icmp, ifindex) = (&self.io.icmp, run.home_ifindex);
+                if let Err(e) = unsolicited_na(icmp, &home_if, ifindex, hoa, mobile_router).await {
                     debug!("unsolicited NA for {hoa}: {e}");
                 }
                 None
@@ -127,7 +128,7 @@ impl HomeAgent {
             None => ba,
             Some(s) => {
                 if let Some(mut b) = self.bindings.remove(&hoa) {
-                    b.remove(&mut self.kernel).await;
+                    b.remove(&mut self.io.kernel).await;
                 }
                 let e = self.cache.remove(&hoa);
                 let seq = e.map_or(0, |e| e.sequence);

@@ -1,5 +1,5 @@
-//! Home agent address discovery on the home agent (RFC 6275 §10.5, umip.md
-//! §4.2): the home-agents anycast address of every global address of an HA
+//! Home agent address discovery on the home agent (RFC 6275 §10.5,
+//! `docs/compat.md`): the home-agents anycast address of every global address of an HA
 //! interface is joined (at start, and for a home prefix learnt later); the
 //! Home Agents List ([`mip6::halist::HomeAgentList`]) follows the RAs with the
 //! H flag heard on the HA interfaces; a DHAAD request to one of our anycast
@@ -16,8 +16,8 @@ use tracing::{debug, info, warn};
 
 use super::admission::LogKind;
 use super::HomeAgent;
-use crate::daemon::mask;
 use crate::kernel::raw::Received;
+use crate::net::mask;
 use tokio::time::Instant;
 
 /// How long the HA interfaces' addresses read for DHAAD are used before a
@@ -41,11 +41,12 @@ impl HomeAgent {
     ) -> super::GlobalAddresses {
         let now = Instant::now();
         let stale = self
+            .links
             .global_addrs
             .as_ref()
             .is_none_or(|(t, _)| fresh || now >= *t + GLOBAL_ADDRESSES_TTL);
         if stale {
-            let addrs = match self.kernel.nl.addresses(Some(Family::V6), None).await {
+            let addrs = match self.io.kernel.nl.addresses(Some(Family::V6), None).await {
                 Ok(a) => a,
                 Err(e) => {
                     warn!("address dump: {e}");
@@ -54,15 +55,16 @@ impl HomeAgent {
             };
             let list = addrs
                 .iter()
-                .filter(|a| a.scope == 0 && self.ifaces.iter().any(|i| i.index == a.index))
+                .filter(|a| a.scope == 0 && self.links.ifaces.iter().any(|i| i.index == a.index))
                 .filter_map(|a| match a.addr {
                     IpAddr::V6(v6) if !v6.is_loopback() => Some((a.index, v6, a.prefix_len)),
                     _ => None,
                 })
                 .collect();
-            self.global_addrs = Some((now, list));
+            self.links.global_addrs = Some((now, list));
         }
-        self.global_addrs
+        self.links
+            .global_addrs
             .as_ref()
             .map(|(_, list)| {
                 list.iter()
@@ -78,7 +80,7 @@ impl HomeAgent {
     pub(super) async fn join_anycast(&mut self, ifindex: Option<u32>) {
         for (index, addr, plen) in self.global_addresses(ifindex, true).await {
             let anycast = ha_anycast(addr, plen);
-            match self.anycast.join(index, anycast) {
+            match self.io.anycast.join(index, anycast) {
                 Ok(true) => info!(
                     "home agents anycast {anycast} joined on {}",
                     self.iface_name(index)
@@ -122,7 +124,7 @@ impl HomeAgent {
             debug!("malformed DHAAD request from {}", msg.src);
             return;
         };
-        if !self.anycast.is_joined(msg.dst) {
+        if !self.io.anycast.is_joined(msg.dst) {
             debug!(
                 "DHAAD request {} from {} to {}, not one of our anycast addresses",
                 request.identifier, msg.src, msg.dst
@@ -148,7 +150,7 @@ impl HomeAgent {
             &request,
         );
         let now = std::time::Instant::now();
-        if let Some(more) = self.log_limit.admit(now, msg.src, LogKind::Dhaad) {
+        if let Some(more) = self.admission.log_limit.admit(now, msg.src, LogKind::Dhaad) {
             info!(
                 "DHAAD request {} from {}: home agents {:?}{more}",
                 request.identifier, msg.src, reply.home_agents
@@ -161,7 +163,7 @@ impl HomeAgent {
                 return;
             }
         };
-        if let Err(e) = self.icmp.send_nd(Some(source), msg.src, 0, &bytes).await {
+        if let Err(e) = self.io.icmp.send_nd(Some(source), msg.src, 0, &bytes).await {
             warn!("DHAAD reply to {}: {e}", msg.src);
         }
     }

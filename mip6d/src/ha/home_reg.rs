@@ -1,4 +1,4 @@
-//! Home registration (umip.md §4.2, RFC 6275 §10.3): a Binding Update is
+//! Home registration (RFC 6275 §10.3): a Binding Update is
 //! checked by [`mip6::bcache::check_home_bu`] in UMIP's order, applied to the
 //! binding cache, and answered with a Binding Acknowledgement through a Type 2
 //! routing header; a new binding first waits for DAD ([`super::dad`]).
@@ -94,6 +94,7 @@ impl HomeAgent {
         };
         let now = std::time::Instant::now();
         let verdict = self
+            .admission
             .new_bindings
             .admit(now, packet_source, check_home_bu(&ctx));
         self.counters.received += 1;
@@ -112,14 +113,14 @@ impl HomeAgent {
             }
             HomeBuVerdict::Drop(reason) => {
                 let kind = LogKind::Dropped(reason);
-                if let Some(more) = self.log_limit.admit(now, packet_source, kind) {
+                if let Some(more) = self.admission.log_limit.admit(now, packet_source, kind) {
                     info!("BU from {home_address} (CoA {coa}) dropped: {reason:?}{more}");
                 }
             }
             HomeBuVerdict::Ignore => debug!("BU from {home_address} ignored: DAD running"),
             HomeBuVerdict::Reject { status, .. } => {
                 let kind = LogKind::Refused(status.0);
-                if let Some(more) = self.log_limit.admit(now, packet_source, kind) {
+                if let Some(more) = self.admission.log_limit.admit(now, packet_source, kind) {
                     let why = match status {
                         BaStatus::ADMIN_PROHIBITED
                             if ctx.ipsec_required && !ctx.ipsec_protected =>
@@ -173,7 +174,7 @@ impl HomeAgent {
                         if let Some(old) = previous_care_of_address {
                             info!("binding {home_address} moves from {old} to {coa}");
                             if let Some(b) = self.bindings.get_mut(&home_address) {
-                                if let Err(e) = b.move_to(&mut self.kernel, coa).await {
+                                if let Err(e) = b.move_to(&mut self.io.kernel, coa).await {
                                     error!("cannot re-point the tunnel of {home_address}: {e}");
                                 }
                             }
@@ -192,7 +193,7 @@ impl HomeAgent {
                     BcChange::Removed(entry) => {
                         self.dad.cancel(&home_address);
                         if let Some(mut b) = self.bindings.remove(&home_address) {
-                            b.remove(&mut self.kernel).await;
+                            b.remove(&mut self.io.kernel).await;
                         }
                         info!(
                             "binding {home_address} (CoA {}) deregistered",
@@ -223,7 +224,7 @@ impl HomeAgent {
             }
         };
         let src = src.unwrap_or(Ipv6Addr::UNSPECIFIED);
-        if let Err(e) = self.mh.send(src, hoa, 0, coa, &bytes).await {
+        if let Err(e) = self.io.mh.send_message(src, hoa, 0, coa, &bytes).await {
             warn!("BA to {hoa} via {coa:?}: {e}");
         }
     }

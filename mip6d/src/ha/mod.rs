@@ -1,4 +1,4 @@
-//! The home agent (umip.md §4.2) on the kernel datapath.
+//! The home agent (RFC 6275 §10, `docs/compat.md`) on the kernel datapath.
 //!
 //! At start: `proxy_ndp=1` on the HA interfaces, rule 1005 → table 252, a
 //! wildcard-receive HAO state and an inbound sub-policy that lets Binding
@@ -14,11 +14,11 @@
 //! Mobile Prefix Solicitations with the home link's prefixes ([`mpd`]).
 
 mod admission;
-mod anycast;
 mod backlog;
 mod binding;
 mod dad;
 mod dhaad;
+mod error;
 mod home_reg;
 mod mpd;
 mod view;
@@ -41,13 +41,15 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use crate::config::{Config, Prefix};
-use crate::daemon::{is_link_local, mask, Control, Reloader};
+use crate::control::{Control, Reloader};
 use crate::kernel::raw::{Icmp6Socket, MhSocket, RawIp6Socket};
 use crate::kernel::{Kernel, RULE_PRIO_FWD, TABLE_MIP6, XFRM_PRIO_HOME_SIG_ANY};
+use crate::net::mask;
 
 use crate::publish::Publisher;
-use anycast::AnycastMemberships;
 use binding::{BindingState, TunnelNames, TUNNEL_GROUP};
+pub use error::StartError;
+use netcfg::anycast::AnycastMemberships;
 
 /// The MH socket's receive buffer: room for a burst of some ten thousand
 /// Binding Updates (the kernel counts about 1 KiB of overhead per packet).
@@ -81,37 +83,54 @@ struct HaIface {
     name: String,
 }
 
-/// The running home agent.
-struct HomeAgent {
-    config: Config,
+/// What the home agent acts through; what it decides goes out here.
+struct Io {
     kernel: Kernel,
     mh: MhSocket,
     icmp: Icmp6Socket,
+    /// Neighbor Solicitations from `::` (DAD on a mobile node's behalf).
     raw: RawIp6Socket,
+    /// The home-agents anycast addresses joined ([`dhaad`]).
+    anycast: AnycastMemberships,
+}
+
+/// The HA interfaces, the home prefixes learnt on them, and their addresses.
+struct HomeLinks {
     ifaces: Vec<HaIface>,
     prefixes: Vec<HomePrefix>,
+    /// The global addresses of the HA interfaces ([`HomeAgent::ha_iface_of`]).
+    own_addresses: HashMap<Ipv6Addr, u32>,
+    own_addresses_read: Option<Instant>,
+    /// The HA interfaces' global addresses for DHAAD, and when they were
+    /// read ([`dhaad`]).
+    global_addrs: Option<(Instant, GlobalAddresses)>,
+}
+
+/// What remote hosts may make the home agent do ([`admission`]).
+struct Admission {
+    /// New bindings per source.
+    new_bindings: admission::NewBindingLimit,
+    /// Log lines about what remote hosts sent.
+    log_limit: admission::LogLimit,
+    /// Solicited prefix advertisements per home address.
+    mpa_limit: admission::MpaLimit,
+}
+
+/// The running home agent.
+struct HomeAgent {
+    config: Config,
+    io: Io,
+    links: HomeLinks,
     cache: BindingCache,
     dad: dad::DadRuns,
     bindings: HashMap<Ipv6Addr, BindingState>,
     tunnel_names: TunnelNames,
-    /// The global addresses of the HA interfaces ([`Self::ha_iface_of`]).
-    own_addresses: HashMap<Ipv6Addr, u32>,
-    own_addresses_read: Option<Instant>,
     view: view::PublishThrottle,
     backlog: backlog::Backlog,
     counters: bus::BuCounters,
     home_agents: HomeAgentList,
-    anycast: AnycastMemberships,
     unsolicited: UnsolicitedAdverts,
-    /// New bindings per source ([`admission`]).
-    new_bindings: admission::NewBindingLimit,
-    /// Log lines about what remote hosts sent ([`admission`]).
-    log_limit: admission::LogLimit,
-    /// Solicited prefix advertisements per home address ([`admission`]).
-    mpa_limit: admission::MpaLimit,
-    /// The HA interfaces' global addresses for DHAAD, and when they were
-    /// read ([`dhaad`]).
-    global_addrs: Option<(Instant, GlobalAddresses)>,
+    admission: Admission,
 }
 
 /// Runs the home agent until a terminating signal.
@@ -122,19 +141,24 @@ pub async fn run(
     publisher: Publisher,
     ready: tokio::sync::oneshot::Sender<()>,
 ) -> i32 {
-    let mut ha = match HomeAgent::start(config).await {
-        Ok(ha) => {
-            let _ = ready.send(());
-            ha
-        }
-        Err((mut kernel, e)) => {
-            error!("{e}");
-            if let Some(k) = kernel.as_mut() {
-                k.teardown().await;
-            }
+    let mut kernel = match Kernel::open() {
+        Ok(k) => k,
+        Err(e) => {
+            error!("{}", StartError::Netlink(e));
             return 1;
         }
     };
+    let opened = match open(&config, &mut kernel).await {
+        Ok(o) => o,
+        Err(e) => {
+            // Said before the clean-up's own lines, as the cause of them.
+            error!("{e}");
+            kernel.teardown().await;
+            return 1;
+        }
+    };
+    let mut ha = HomeAgent::start(config, kernel, opened).await;
+    let _ = ready.send(());
     loop {
         let deadline = [ha.next_deadline(), ha.view.due(Instant::now())]
             .into_iter()
@@ -144,178 +168,200 @@ pub async fn run(
             c = control.recv() => if !reloader.handle(c, &mut ha.config) {
                 break;
             },
-            r = ha.mh.recv() => match r {
+            r = ha.io.mh.recv_message() => match r {
                 Ok(msg) => ha.on_mh(msg).await,
                 Err(e) => warn!("MH socket: {e}"),
             },
-            r = ha.icmp.recv() => match r {
+            r = ha.io.icmp.recv_message() => match r {
                 Ok(msg) => ha.on_icmp(msg).await,
                 Err(e) => warn!("ICMPv6 socket: {e}"),
             },
-            () = crate::daemon::sleep_until(deadline) => ha.on_timer().await,
+            () = crate::control::sleep_until(deadline) => ha.on_timer().await,
             () = std::future::ready(()), if !ha.backlog.is_empty() => ha.work_backlog().await,
         }
         if ha.view.take(Instant::now()) {
             publisher.home_agent(ha.bus_state()).await;
         }
     }
-    for (addr, e) in ha.anycast.leave_all() {
+    for (addr, e) in ha.io.anycast.leave_all() {
         warn!("cannot leave the anycast address {addr}: {e}");
     }
     ha.remove_bindings().await;
-    ha.kernel.teardown().await;
+    ha.io.kernel.teardown().await;
     0
 }
 
-type StartError = (Option<Kernel>, String);
+/// The sockets and interfaces the home agent starts with.
+struct Opened {
+    mh: MhSocket,
+    icmp: Icmp6Socket,
+    raw: RawIp6Socket,
+    anycast: AnycastMemberships,
+    ifaces: Vec<HaIface>,
+    tunnel_names: TunnelNames,
+}
+
+/// Opens the sockets and installs the state every binding relies on; on a
+/// failure what `kernel` holds is left for the caller to remove.
+async fn open(config: &Config, kernel: &mut Kernel) -> Result<Opened, StartError> {
+    let mh = MhSocket::open().map_err(StartError::MhSocket)?;
+    if let Err(e) = mh.set_recv_buffer(MH_RECV_BUFFER) {
+        warn!("{e}");
+    }
+    let icmp = Icmp6Socket::open_passing(&[
+        TYPE_ROUTER_ADVERT,
+        TYPE_NEIGHBOR_ADVERT,
+        TYPE_DHAAD_REQUEST,
+        TYPE_MOBILE_PREFIX_SOLICIT,
+    ])
+    .map_err(StartError::Icmp6Socket)?;
+    let raw = RawIp6Socket::open().map_err(StartError::RawSocket)?;
+    let anycast = AnycastMemberships::open().map_err(StartError::AnycastSocket)?;
+    let links = kernel.nl.links().await.map_err(StartError::LinkDump)?;
+    let named: Vec<String> = config.ha_interfaces().map(|i| i.name.clone()).collect();
+    let ifaces: Vec<HaIface> = links
+        .iter()
+        .filter(|l| {
+            if named.is_empty() {
+                l.index != 1
+            } else {
+                named.contains(&l.name)
+            }
+        })
+        .map(|l| HaIface {
+            index: l.index,
+            name: l.name.clone(),
+        })
+        .collect();
+    if ifaces.is_empty() {
+        return Err(StartError::NoInterface);
+    }
+    for i in &ifaces {
+        kernel
+            .set_sysctl(&i.name, "proxy_ndp", "1")
+            .map_err(|source| StartError::ProxyNdp {
+                iface: i.name.clone(),
+                source,
+            })?;
+    }
+    let fwd = RuleSpec {
+        family: Family::V6,
+        src: None,
+        dst: None,
+        priority: Some(RULE_PRIO_FWD),
+        table: TABLE_MIP6,
+        blackhole: false,
+    };
+    kernel
+        .add_rule(fwd)
+        .await
+        .map_err(StartError::ForwardRule)?;
+    // The kernel swaps the HAO into the source only with a state for it,
+    // and then lets the packet reach the MH socket only if a policy
+    // expects the route-optimisation transform.
+    let any = Ipv6Addr::UNSPECIFIED;
+    let hao_state = XfrmState::ro(XfrmProto::Hao, any, any, any).wildrecv();
+    kernel
+        .add_state(&hao_state)
+        .await
+        .map_err(StartError::HaoState)?;
+    let bu_in = XfrmPolicy::new(
+        Selector::any().mh_type(mip6::consts::mh_type::BU),
+        PolicyDir::In,
+        PolicyType::Sub,
+        XFRM_PRIO_HOME_SIG_ANY,
+    )
+    .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
+    kernel
+        .add_policy(&bu_in)
+        .await
+        .map_err(StartError::BuPolicy)?;
+    // The same for Mobile Prefix Solicitations (RFC 6275 §6.7: with an
+    // HAO). Not narrowed to type 146: on input the kernel reads the
+    // ICMPv6 type right after the IPv6 header, i.e. from the HAO's
+    // destination options header, so a type selector never matches.
+    let mps_in = XfrmPolicy::new(
+        Selector::any().proto(mip6::consts::IPPROTO_ICMPV6),
+        PolicyDir::In,
+        PolicyType::Sub,
+        XFRM_PRIO_HOME_SIG_ANY,
+    )
+    .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
+    kernel
+        .add_policy(&mps_in)
+        .await
+        .map_err(StartError::MpsPolicy)?;
+    let role = crate::ipsec::Role::HomeAgent;
+    crate::ipsec::install_transport(config, role, None, kernel)
+        .await
+        .map_err(StartError::Ipsec)?;
+    let tunnel_names = TunnelNames::after(links.iter().map(|l| l.name.as_str()));
+    Ok(Opened {
+        mh,
+        icmp,
+        raw,
+        anycast,
+        ifaces,
+        tunnel_names,
+    })
+}
 
 impl HomeAgent {
-    async fn start(config: Config) -> Result<HomeAgent, StartError> {
-        let mut kernel = Kernel::open().map_err(|e| (None, format!("netlink: {e}")))?;
-        let fail = |k: Kernel, what: String| (Some(k), what);
-        let mh = match MhSocket::open() {
-            Ok(s) => s,
-            Err(e) => {
-                return Err(fail(
-                    kernel,
-                    format!("Unable to open MH socket! Do you have root permissions? ({e})"),
-                ))
-            }
-        };
-        if let Err(e) = mh.set_recv_buffer(MH_RECV_BUFFER) {
-            warn!("{e}");
-        }
-        let icmp = match Icmp6Socket::open(&[
-            TYPE_ROUTER_ADVERT,
-            TYPE_NEIGHBOR_ADVERT,
-            TYPE_DHAAD_REQUEST,
-            TYPE_MOBILE_PREFIX_SOLICIT,
-        ]) {
-            Ok(s) => s,
-            Err(e) => return Err(fail(kernel, format!("Unable to open ICMPv6 socket! ({e})"))),
-        };
-        let raw = match RawIp6Socket::open() {
-            Ok(s) => s,
-            Err(e) => return Err(fail(kernel, format!("raw IPv6 socket: {e}"))),
-        };
-        let anycast = match AnycastMemberships::open() {
-            Ok(s) => s,
-            Err(e) => return Err(fail(kernel, format!("anycast socket: {e}"))),
-        };
-        let links = match kernel.nl.links().await {
-            Ok(l) => l,
-            Err(e) => return Err(fail(kernel, format!("link dump: {e}"))),
-        };
-        let named: Vec<String> = config.ha_interfaces().map(|i| i.name.clone()).collect();
-        let ifaces: Vec<HaIface> = links
-            .iter()
-            .filter(|l| {
-                if named.is_empty() {
-                    l.index != 1
-                } else {
-                    named.contains(&l.name)
-                }
-            })
-            .map(|l| HaIface {
-                index: l.index,
-                name: l.name.clone(),
-            })
-            .collect();
-        if ifaces.is_empty() {
-            return Err(fail(kernel, "no home agent interface found".to_owned()));
-        }
-        for i in &ifaces {
-            if let Err(e) = kernel.set_sysctl(&i.name, "proxy_ndp", "1") {
-                return Err(fail(kernel, format!("proxy_ndp on {}: {e}", i.name)));
-            }
-        }
-        let fwd = RuleSpec {
-            family: Family::V6,
-            src: None,
-            dst: None,
-            priority: Some(RULE_PRIO_FWD),
-            table: TABLE_MIP6,
-            blackhole: false,
-        };
-        if let Err(e) = kernel.add_rule(fwd).await {
-            return Err(fail(kernel, format!("rule {RULE_PRIO_FWD}: {e}")));
-        }
-        // The kernel swaps the HAO into the source only with a state for it,
-        // and then lets the packet reach the MH socket only if a policy
-        // expects the route-optimisation transform.
-        let any = Ipv6Addr::UNSPECIFIED;
-        let hao_state = XfrmState::ro(XfrmProto::Hao, any, any, any).wildrecv();
-        if let Err(e) = kernel.add_state(&hao_state).await {
-            return Err(fail(kernel, format!("xfrm HAO receive state: {e}")));
-        }
-        let bu_in = XfrmPolicy::new(
-            Selector::any().mh_type(mip6::consts::mh_type::BU),
-            PolicyDir::In,
-            PolicyType::Sub,
-            XFRM_PRIO_HOME_SIG_ANY,
-        )
-        .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
-        if let Err(e) = kernel.add_policy(&bu_in).await {
-            return Err(fail(kernel, format!("xfrm BU policy: {e}")));
-        }
-        // The same for Mobile Prefix Solicitations (RFC 6275 §6.7: with an
-        // HAO). Not narrowed to type 146: on input the kernel reads the
-        // ICMPv6 type right after the IPv6 header, i.e. from the HAO's
-        // destination options header, so a type selector never matches.
-        let mps_in = XfrmPolicy::new(
-            Selector::any().proto(mip6::consts::IPPROTO_ICMPV6),
-            PolicyDir::In,
-            PolicyType::Sub,
-            XFRM_PRIO_HOME_SIG_ANY,
-        )
-        .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
-        if let Err(e) = kernel.add_policy(&mps_in).await {
-            return Err(fail(kernel, format!("xfrm MPS policy: {e}")));
-        }
-        let role = crate::ipsec::Role::HomeAgent;
-        if let Err(e) = crate::ipsec::install_transport(&config, role, None, &mut kernel).await {
-            return Err(fail(kernel, format!("IPsec policies: {e}")));
-        }
-        let max_bindings = usize::try_from(config.ha_max_bindings).unwrap_or(usize::MAX);
-        let tunnel_names = TunnelNames::after(links.iter().map(|l| l.name.as_str()));
-        let mut ha = HomeAgent {
-            config,
-            kernel,
+    /// The home agent on what [`open`] set up.
+    async fn start(config: Config, kernel: Kernel, opened: Opened) -> HomeAgent {
+        let Opened {
             mh,
             icmp,
             raw,
+            anycast,
             ifaces,
-            prefixes: Vec::new(),
+            tunnel_names,
+        } = opened;
+        let max_bindings = usize::try_from(config.ha_max_bindings).unwrap_or(usize::MAX);
+        let mut ha = HomeAgent {
+            config,
+            io: Io {
+                kernel,
+                mh,
+                icmp,
+                raw,
+                anycast,
+            },
+            links: HomeLinks {
+                ifaces,
+                prefixes: Vec::new(),
+                own_addresses: HashMap::new(),
+                own_addresses_read: None,
+                global_addrs: None,
+            },
             cache: BindingCache::with_max_bindings(max_bindings),
             dad: dad::DadRuns::default(),
             bindings: HashMap::new(),
             tunnel_names,
-            own_addresses: HashMap::new(),
-            own_addresses_read: None,
             view: view::PublishThrottle::default(),
             backlog: backlog::Backlog::default(),
             counters: bus::BuCounters::default(),
             home_agents: HomeAgentList::new(),
-            anycast,
-            unsolicited: UnsolicitedAdverts::new(crate::daemon::random_u16()),
-            new_bindings: admission::NewBindingLimit::new(max_bindings),
-            log_limit: admission::LogLimit::default(),
-            mpa_limit: admission::MpaLimit::new(max_bindings),
-            global_addrs: None,
+            unsolicited: UnsolicitedAdverts::new(crate::random::weak_u16()),
+            admission: Admission {
+                new_bindings: admission::NewBindingLimit::new(max_bindings),
+                log_limit: admission::LogLimit::default(),
+                mpa_limit: admission::MpaLimit::new(max_bindings),
+            },
         };
         ha.join_anycast(None).await;
         let rs = NdRepr::RouterSolicit(RouterSolicit::default());
         if let Ok(bytes) = rs.emit_without_checksum() {
-            for i in &ha.ifaces {
+            for i in &ha.links.ifaces {
                 let all_routers = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
-                if let Err(e) = ha.icmp.send_nd(None, all_routers, i.index, &bytes).await {
+                if let Err(e) = ha.io.icmp.send_nd(None, all_routers, i.index, &bytes).await {
                     debug!("RS on {}: {e}", i.name);
                 }
             }
         }
-        let names: Vec<&str> = ha.ifaces.iter().map(|i| i.name.as_str()).collect();
+        let names: Vec<&str> = ha.links.ifaces.iter().map(|i| i.name.as_str()).collect();
         info!("home agent on {}", names.join(", "));
-        Ok(ha)
+        ha
     }
 
     fn next_deadline(&self) -> Option<Instant> {
@@ -327,7 +373,8 @@ impl HomeAgent {
     }
 
     fn iface_name(&self, index: u32) -> String {
-        self.ifaces
+        self.links
+            .ifaces
             .iter()
             .find(|i| i.index == index)
             .map_or_else(|| index.to_string(), |i| i.name.clone())
@@ -339,7 +386,7 @@ impl HomeAgent {
             self.on_mobile_prefix_solicit(&msg).await;
             return;
         }
-        if !self.ifaces.iter().any(|i| i.index == msg.ifindex) {
+        if !self.links.ifaces.iter().any(|i| i.index == msg.ifindex) {
             return;
         }
         let Ok(nd) = NdRepr::parse(&msg.payload) else {
@@ -383,7 +430,7 @@ impl HomeAgent {
     ) -> (Vec<(Ipv6Addr, u8)>, bool) {
         let mut learnt = Vec::new();
         let mut changed = false;
-        if msg.hop_limit != Some(255) || !is_link_local(&msg.src) {
+        if msg.hop_limit != Some(255) || !msg.src.is_unicast_link_local() {
             return (learnt, changed);
         }
         self.learn_home_agents(msg, ra);
@@ -405,6 +452,7 @@ impl HomeAgent {
                 advertised_by: vec![(msg.src, (p.valid_lifetime, p.preferred_lifetime))],
             };
             match self
+                .links
                 .prefixes
                 .iter_mut()
                 .find(|h| h.ifindex == msg.ifindex && h.prefix == prefix)
@@ -428,7 +476,7 @@ impl HomeAgent {
                         prefix.len,
                         self.iface_name(msg.ifindex)
                     );
-                    self.prefixes.push(entry);
+                    self.links.prefixes.push(entry);
                     learnt.push((prefix.addr, prefix.len));
                     changed = true;
                 }
@@ -442,37 +490,40 @@ impl HomeAgent {
     /// them (at most every [`OWN_ADDRESSES_REREAD`]): a dump costs O(links),
     /// and the home agent has a tunnel per binding.
     async fn ha_iface_of(&mut self, addr: Ipv6Addr) -> Option<u32> {
-        if let Some(&index) = self.own_addresses.get(&addr) {
+        if let Some(&index) = self.links.own_addresses.get(&addr) {
             return Some(index);
         }
         let now = Instant::now();
         if self
+            .links
             .own_addresses_read
             .is_some_and(|t| now < t + OWN_ADDRESSES_REREAD)
         {
             return None;
         }
-        self.own_addresses_read = Some(now);
+        self.links.own_addresses_read = Some(now);
         let addrs = self
+            .io
             .kernel
             .nl
             .addresses(Some(Family::V6), None)
             .await
             .ok()?;
-        self.own_addresses = addrs
+        self.links.own_addresses = addrs
             .iter()
-            .filter(|a| a.scope == 0 && self.ifaces.iter().any(|f| f.index == a.index))
+            .filter(|a| a.scope == 0 && self.links.ifaces.iter().any(|f| f.index == a.index))
             .filter_map(|a| match a.addr {
                 IpAddr::V6(v6) => Some((v6, a.index)),
                 IpAddr::V4(_) => None,
             })
             .collect();
-        self.own_addresses.get(&addr).copied()
+        self.links.own_addresses.get(&addr).copied()
     }
 
     fn home_prefix(&self, ifindex: u32, hoa: Ipv6Addr) -> Option<HomePrefixLifetimes> {
         let now = Instant::now();
-        self.prefixes
+        self.links
+            .prefixes
             .iter()
             .filter(|p| p.ifindex == ifindex && p.valid_until > now && p.prefix.contains(hoa))
             .map(|p| HomePrefixLifetimes {
@@ -521,14 +572,19 @@ impl HomeAgent {
             .values_mut()
             .chain(self.backlog.removals_mut())
         {
-            b.release_ipsec(&mut self.kernel).await;
+            b.release_ipsec(&mut self.io.kernel).await;
         }
         let tunnels = with_tunnels
             .iter()
             .filter(|i| matches!(i, crate::kernel::Item::Tunnel(_)))
             .count();
         info!("removing {tunnels} binding tunnels");
-        if let Err(e) = self.kernel.remove_group(TUNNEL_GROUP, &with_tunnels).await {
+        if let Err(e) = self
+            .io
+            .kernel
+            .remove_group(TUNNEL_GROUP, &with_tunnels)
+            .await
+        {
             warn!("cannot remove the tunnel group {TUNNEL_GROUP} at once: {e}");
         }
     }

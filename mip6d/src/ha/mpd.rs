@@ -15,7 +15,7 @@
 //! through the tunnel (not with a Type 2 routing header: RFC 6275 §6.8 asks
 //! for one; a mobile node takes both).
 //! `SendMobPfxAdvs disabled` leaves solicitations unanswered; unlike UMIP,
-//! `SendUnsolMobPfxAdvs disabled` does not (umip.md §4.2 quirk, fixed): it
+//! `SendUnsolMobPfxAdvs disabled` does not (a UMIP quirk, fixed; `docs/protocol-notes.md`): it
 //! only stops the unsolicited advertisements.
 
 use std::net::Ipv6Addr;
@@ -64,7 +64,7 @@ impl HomeAgent {
             return;
         }
         let now = std::time::Instant::now();
-        if !self.mpa_limit.admit(now, hoa) {
+        if !self.admission.mpa_limit.admit(now, hoa) {
             debug!(
                 "MPS {} from {hoa}: over its limit, not answered",
                 mps.identifier
@@ -88,11 +88,13 @@ impl HomeAgent {
     fn home_link_prefixes(&self, hoa: Ipv6Addr) -> Vec<AdvertisedPrefix> {
         let now = Instant::now();
         let home_link = self
+            .links
             .prefixes
             .iter()
             .find(|p| p.prefix.contains(hoa) && p.valid_until > now)
             .map(|p| p.ifindex);
-        self.prefixes
+        self.links
+            .prefixes
             .iter()
             .filter(|p| Some(p.ifindex) == home_link && p.valid_until > now)
             .map(|p| AdvertisedPrefix {
@@ -112,7 +114,7 @@ impl HomeAgent {
                 return;
             }
         };
-        if let Err(e) = self.icmp.send_nd(Some(src), hoa, 0, &bytes).await {
+        if let Err(e) = self.io.icmp.send_nd(Some(src), hoa, 0, &bytes).await {
             warn!("MPA to {hoa}: {e}");
         }
     }
@@ -127,6 +129,7 @@ impl HomeAgent {
         }
         let now = Instant::now();
         let preferred = self
+            .links
             .prefixes
             .iter()
             .filter(|p| p.ifindex == ifindex && p.valid_until > now)
@@ -142,7 +145,7 @@ impl HomeAgent {
             .iter()
             .filter(|b| {
                 b.state == BcState::Active
-                    && self.own_addresses.get(&b.home_agent) == Some(&ifindex)
+                    && self.links.own_addresses.get(&b.home_agent) == Some(&ifindex)
             })
             .map(|b| b.home_address)
             .collect();
@@ -155,7 +158,7 @@ impl HomeAgent {
                 *hoa,
                 intervals,
                 preferred,
-                crate::daemon::random_u64(),
+                crate::random::weak_u64(),
             );
         }
         info!(

@@ -1,5 +1,5 @@
 //! IPsec protection of mobile node ↔ home agent traffic, as UMIP 1.0 does it
-//! with `UseMnHaIPsec` (reference §2.5, §2.6, §3.3 item 5, §4.2 step 9, §5).
+//! with `UseMnHaIPsec` (RFC 3776, RFC 4877; `docs/mip6d-ipsec.md`).
 //!
 //! mip6d installs only security *policies* (main type, next to the Mobile
 //! IPv6 sub-policies); the security associations are the administrator's

@@ -1,10 +1,12 @@
-//! mip6d's side of the kernel: the [`ledger::Kernel`] that installs and
-//! removes netcfg objects, and the raw sockets of [`raw`].
+//! mip6d's side of the kernel: the numbers of the Mobile IPv6 objects it
+//! installs (tables, rule priorities, route metrics, XFRM priorities), and
+//! the raw sockets of [`raw`]. What is installed is recorded in netcfg's
+//! ledger, which removes it again at shutdown.
 
-pub mod ledger;
 pub mod raw;
 
-pub use ledger::{Item, Kernel};
+/// The netcfg ledger every kernel object of mip6d goes through.
+pub use netcfg::ledger::{Item, Ledger as Kernel};
 
 /// `RT6_TABLE_MIP6`.
 pub const TABLE_MIP6: u32 = 252;

@@ -1,10 +1,10 @@
-//! The mobile node's kernel state while away from home (umip.md §3.3, §4.1
-//! "Data-plane setup", §5):
+//! The mobile node's kernel state while away from home (RFC 6275 §11.3.1,
+//! `docs/compat.md`):
 //!
 //! - the ip6ip6 tunnel CoA → HA over the CoA's interface, the home address
 //!   on it as a /128 `home nodad`;
 //! - rule 1001 (from HoA → table 252) and rule 1003 (blackhole from HoA);
-//! - for a mobile router (NEMO, RFC 3963; umip.md §4.4), per mobile network
+//! - for a mobile router (NEMO, RFC 3963 §5), per mobile network
 //!   prefix: rule 1000 (to MNP → main: what comes out of the tunnel for the
 //!   mobile network is delivered there) and rule 1005 (from MNP → table 252:
 //!   what the mobile network sends goes into the tunnel once registered);

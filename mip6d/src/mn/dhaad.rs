@@ -21,11 +21,12 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::away::Away;
-use super::{registration_config, Location, MobileNode};
+use super::registration::registration_config;
+use super::{Location, MobileNode};
 use crate::config::{Config, HomeLink};
-use crate::daemon::random_u16;
 use crate::ipsec::{Role, TunnelIpsec};
 use crate::kernel::raw::Received;
+use crate::random::weak_u16;
 
 /// The selection for `link` if its home agent is left to discovery.
 pub(super) fn selection_for(link: &HomeLink) -> Option<HomeAgentSelection> {
@@ -34,7 +35,7 @@ pub(super) fn selection_for(link: &HomeLink) -> Option<HomeAgentSelection> {
     }
     let prefix = link.effective_home_prefix();
     Some(HomeAgentSelection::new(
-        random_u16(),
+        weak_u16(),
         link.is_mob_rtr,
         prefix.addr,
         prefix.len,
@@ -50,7 +51,7 @@ impl MobileNode {
     /// The primary CoA changed (`None`: at home) while the home agent is
     /// left to discovery: ask from the new address if none is known.
     pub(super) async fn discover_home_agent(&mut self, coa: Option<Ipv6Addr>) {
-        let Some(sel) = self.ha_selection.as_mut() else {
+        let Some(sel) = self.reg.ha_selection.as_mut() else {
             return;
         };
         let ev = sel.care_of_address_changed(std::time::Instant::now(), coa);
@@ -64,7 +65,7 @@ impl MobileNode {
             debug!("malformed DHAAD reply from {}", msg.src);
             return;
         };
-        let Some(sel) = self.ha_selection.as_mut() else {
+        let Some(sel) = self.reg.ha_selection.as_mut() else {
             return;
         };
         info!(
@@ -81,7 +82,8 @@ impl MobileNode {
 
     /// When discovery has work to do.
     pub(super) fn dhaad_deadline(&self) -> Option<Instant> {
-        self.ha_selection
+        self.reg
+            .ha_selection
             .as_ref()
             .and_then(HomeAgentSelection::poll_timeout)
             .map(Instant::from_std)
@@ -89,7 +91,7 @@ impl MobileNode {
 
     /// Retransmissions and renewed discovery.
     pub(super) async fn on_dhaad_timer(&mut self) {
-        let Some(sel) = self.ha_selection.as_mut() else {
+        let Some(sel) = self.reg.ha_selection.as_mut() else {
             return;
         };
         let now = std::time::Instant::now();
@@ -104,13 +106,13 @@ impl MobileNode {
     /// The home agent in use failed (called while handling the binding
     /// update list's events): the events of registering with the next one.
     pub(super) async fn home_agent_failed(&mut self) -> Vec<BulEvent> {
-        let Some(sel) = self.ha_selection.as_mut() else {
+        let Some(sel) = self.reg.ha_selection.as_mut() else {
             return Vec::new();
         };
-        if !matches!(self.location, Location::Away(_)) {
+        if !matches!(self.movement.location, Location::Away(_)) {
             return Vec::new();
         }
-        let failed = self.ha;
+        let failed = self.reg.ha;
         let ev = sel.home_agent_failed(std::time::Instant::now());
         if matches!(ev, SelectionEvent::UseHomeAgent(_)) {
             warn!("Home registration failed with HA {failed}, trying next one");
@@ -120,7 +122,7 @@ impl MobileNode {
 
     /// A registration was accepted.
     pub(super) fn home_agent_accepted(&mut self) {
-        if let Some(sel) = self.ha_selection.as_mut() {
+        if let Some(sel) = self.reg.ha_selection.as_mut() {
             sel.registered();
         }
     }
@@ -128,20 +130,20 @@ impl MobileNode {
     /// The home registration is gone and we are home: discovery stops, and
     /// with `MnResetDhaadAtHome` the home agent is forgotten.
     pub(super) fn home_registration_deleted(&mut self) {
-        let Location::Home(_) = self.location else {
+        let Location::Home(_) = self.movement.location else {
             return;
         };
-        let Some(sel) = self.ha_selection.as_mut() else {
+        let Some(sel) = self.reg.ha_selection.as_mut() else {
             return;
         };
         sel.care_of_address_changed(std::time::Instant::now(), None);
-        if self.config.mn_reset_dhaad_at_home && !self.ha.is_unspecified() {
+        if self.config.mn_reset_dhaad_at_home && !self.reg.ha.is_unspecified() {
             info!(
                 "home agent {} forgotten (MnResetDhaadAtHome): DHAAD again when away",
-                self.ha
+                self.reg.ha
             );
             sel.reset();
-            self.ha = Ipv6Addr::UNSPECIFIED;
+            self.reg.ha = Ipv6Addr::UNSPECIFIED;
         }
     }
 
@@ -161,8 +163,8 @@ impl MobileNode {
             Some(SelectionEvent::NoReply { retry_at }) => {
                 warn!(
                     "no DHAAD reply for {}/{}: asking again in {} s",
-                    self.home.addr,
-                    self.home.len,
+                    self.reg.home.addr,
+                    self.reg.home.len,
                     secs_until(retry_at)
                 );
                 Vec::new()
@@ -172,10 +174,10 @@ impl MobileNode {
                     "no usable home agent left: DHAAD again in {} s",
                     secs_until(retry_at)
                 );
-                if let Some(mut a) = self.away.take() {
-                    a.leave(&mut self.kernel).await;
+                if let Some(mut a) = self.movement.away.take() {
+                    a.leave(&mut self.io.kernel).await;
                 }
-                self.ha = Ipv6Addr::UNSPECIFIED;
+                self.reg.ha = Ipv6Addr::UNSPECIFIED;
                 Vec::new()
             }
         }
@@ -189,7 +191,7 @@ impl MobileNode {
                 return;
             }
         };
-        let ifindex = match self.location {
+        let ifindex = match self.movement.location {
             Location::Away(p) => p.ifindex,
             _ => 0,
         };
@@ -200,6 +202,7 @@ impl MobileNode {
             );
         }
         if let Err(e) = self
+            .io
             .icmp
             .send_nd(Some(source), destination, ifindex, &bytes)
             .await
@@ -211,8 +214,8 @@ impl MobileNode {
     /// Registers with `ha` from the current CoA: a new binding update list
     /// entry, and the away state rebuilt towards it.
     async fn use_home_agent(&mut self, ha: Ipv6Addr) -> Vec<BulEvent> {
-        if let Some(mut a) = self.away.take() {
-            a.leave(&mut self.kernel).await;
+        if let Some(mut a) = self.movement.away.take() {
+            a.leave(&mut self.io.kernel).await;
         }
         let Some(link) = self.config.mn_home_link.first() else {
             return Vec::new();
@@ -220,36 +223,36 @@ impl MobileNode {
         let mut cfg = registration_config(&self.config, link);
         cfg.home_agent = ha;
         cfg.max_resends = resend_limit(&self.config);
-        self.ha = ha;
-        self.bul = BulEntry::new(cfg, random_u16());
-        self.may_send_bu = super::registration::bu_allowed(&self.config, ha, self.hoa);
-        if !self.may_send_bu {
+        self.reg.ha = ha;
+        self.reg.bul = BulEntry::new(cfg, weak_u16());
+        self.reg.may_send_bu = super::registration::bu_allowed(&self.config, ha, self.reg.hoa);
+        if !self.reg.may_send_bu {
             error!(
                 "MN lacks the necessary IPsec policies for protecting the home registration \
                  to HA {ha} (UseMnHaIPsec is enabled): no Binding Update will be sent"
             );
         }
         info!("home agent {ha} (found by DHAAD)");
-        let Location::Away(p) = self.location else {
+        let Location::Away(p) = self.movement.location else {
             return Vec::new();
         };
         match Away::enter(
-            &mut self.kernel,
-            self.hoa,
+            &mut self.io.kernel,
+            self.reg.hoa,
             ha,
             p.address,
             p.ifindex,
-            &self.mobile_network_prefixes,
+            &self.reg.mobile_network_prefixes,
         )
         .await
         {
             Ok(a) => {
                 info!("tunnel {} {} -> {ha}", a.tunnel.1, p.address);
-                self.away = Some(a);
+                self.movement.away = Some(a);
                 // The tunnel-mode IPsec policies are those for this home agent.
-                self.ipsec.release(&mut self.kernel).await;
-                self.ipsec = TunnelIpsec::new(&self.config, Role::MobileNode, ha, self.hoa);
-                self.ipsec.follow(&mut self.kernel, p.address).await;
+                self.reg.ipsec.release(&mut self.io.kernel).await;
+                self.reg.ipsec = TunnelIpsec::new(&self.config, Role::MobileNode, ha, self.reg.hoa);
+                self.reg.ipsec.follow(&mut self.io.kernel, p.address).await;
             }
             Err(e) => {
                 error!("cannot set up the care-of address {}: {e}", p.address);
@@ -257,7 +260,8 @@ impl MobileNode {
             }
         }
         let lifetime = Duration::from_secs(u64::from(self.config.mn_max_ha_binding_life));
-        self.bul
+        self.reg
+            .bul
             .register(std::time::Instant::now(), p.address, lifetime)
     }
 }

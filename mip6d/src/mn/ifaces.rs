@@ -1,4 +1,4 @@
-//! Movement detection (umip.md §3.1, §4.1): which of the mobile node's
+//! Movement detection (RFC 6275 §11.5.1): which of the mobile node's
 //! interfaces are up, which care-of addresses they hold, which have a
 //! default router and which see the home prefix advertised.
 //!
@@ -18,7 +18,7 @@ use netcfg::AddrInfo;
 use tokio::time::Instant;
 
 use crate::config::Prefix;
-use crate::daemon::{is_link_local, mask};
+use crate::net::mask;
 
 /// How long a router (and the home prefix it advertised) counts as present
 /// after its last RA, in advertisement intervals: UMIP uses one interval,
@@ -163,7 +163,7 @@ impl Iface {
 
 /// True for a source an RA may come from.
 pub fn valid_ra_source(src: &Ipv6Addr, hop_limit: Option<u8>) -> bool {
-    hop_limit == Some(255) && is_link_local(src)
+    hop_limit == Some(255) && src.is_unicast_link_local()
 }
 
 #[cfg(test)]

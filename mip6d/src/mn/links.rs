@@ -1,6 +1,6 @@
 //! What the kernel says about links and addresses (rtnetlink dumps and
 //! events): which interfaces the mobile node tracks, their care-of addresses,
-//! and a Router Solicitation when a link comes up (umip.md §3.1, §4.1).
+//! and a Router Solicitation when a link comes up (RFC 6275 §11.5.1).
 
 use std::net::Ipv6Addr;
 
@@ -16,10 +16,16 @@ impl MobileNode {
     pub(super) async fn track_link(&mut self, index: u32, name: &str, up: bool) {
         // A tunnel daemon that restarts makes a new interface of the same
         // name: forget the dead one.
-        self.ifaces.retain(|i| i.name != name || i.index == index);
-        if self.ifaces.iter().any(|i| i.index == index)
+        self.movement
+            .ifaces
+            .retain(|i| i.name != name || i.index == index);
+        if self.movement.ifaces.iter().any(|i| i.index == index)
             || index == 1
-            || self.away.as_ref().is_some_and(|a| a.tunnel.0 == index)
+            || self
+                .movement
+                .away
+                .as_ref()
+                .is_some_and(|a| a.tunnel.0 == index)
             || name.starts_with("ip6tnl")
         {
             return;
@@ -35,6 +41,7 @@ impl MobileNode {
             // tunnel's included, may follow the home prefix route of the
             // dead home link. Restored at exit.
             if let Err(e) = self
+                .io
                 .kernel
                 .set_sysctl(name, "ignore_routes_with_linkdown", "1")
             {
@@ -47,14 +54,14 @@ impl MobileNode {
             // too; the kernel does from the next RA on. Restored at exit.
             if self.config.interface.iter().any(|i| i.tunnel) {
                 let metric = mip6::coa::default_route_metric(preference, 0).to_string();
-                if let Err(e) = self.kernel.set_sysctl(name, "ra_defrtr_metric", &metric) {
+                if let Err(e) = self.io.kernel.set_sysctl(name, "ra_defrtr_metric", &metric) {
                     warn!("{name}: ra_defrtr_metric: {e}");
                 }
             }
         }
         let mut iface = Iface::new(index, name, preference, tunnel);
         iface.up = up;
-        self.ifaces.push(iface);
+        self.movement.ifaces.push(iface);
         self.refresh_addresses(index).await;
         if up {
             self.link_up(index).await;
@@ -63,6 +70,7 @@ impl MobileNode {
 
     pub(super) async fn refresh_addresses(&mut self, index: u32) {
         let addrs = match self
+            .io
             .kernel
             .nl
             .addresses(Some(Family::V6), Some(index))
@@ -74,8 +82,8 @@ impl MobileNode {
                 return;
             }
         };
-        let (home, hoa) = (self.home, self.hoa);
-        if let Some(i) = self.ifaces.iter_mut().find(|i| i.index == index) {
+        let (home, hoa) = (self.reg.home, self.reg.hoa);
+        if let Some(i) = self.movement.ifaces.iter_mut().find(|i| i.index == index) {
             let before: Vec<Ipv6Addr> = i.coas.iter().map(|c| c.address).collect();
             i.set_addresses(&addrs, home, hoa);
             let after: Vec<Ipv6Addr> = i.coas.iter().map(|c| c.address).collect();
@@ -88,7 +96,7 @@ impl MobileNode {
     /// A physical interface came up: solicit a router. A tunnel gets no RS;
     /// its default routes get the preference's metric instead.
     pub(super) async fn link_up(&mut self, index: u32) {
-        let Some(i) = self.ifaces.iter().find(|i| i.index == index) else {
+        let Some(i) = self.movement.ifaces.iter().find(|i| i.index == index) else {
             return;
         };
         if i.tunnel {
@@ -99,7 +107,7 @@ impl MobileNode {
         let rs = NdRepr::RouterSolicit(RouterSolicit::default());
         if let Ok(bytes) = rs.emit_without_checksum() {
             let all_routers = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 2);
-            if let Err(e) = self.icmp.send_nd(None, all_routers, index, &bytes).await {
+            if let Err(e) = self.io.icmp.send_nd(None, all_routers, index, &bytes).await {
                 debug!("RS on {}: {e}", i.name);
             } else {
                 debug!("RS sent on {}", i.name);
@@ -110,12 +118,12 @@ impl MobileNode {
     pub(super) async fn on_net_event(&mut self, ev: NetEvent) {
         match ev {
             NetEvent::LinkChanged { index, up } => {
-                let known = self.ifaces.iter().any(|i| i.index == index);
+                let known = self.movement.ifaces.iter().any(|i| i.index == index);
                 if !known && up {
-                    if let Ok(name) = self.kernel.nl.link_name(index).await {
+                    if let Ok(name) = self.io.kernel.nl.link_name(index).await {
                         self.track_link(index, &name, true).await;
                     }
-                } else if let Some(i) = self.ifaces.iter_mut().find(|i| i.index == index) {
+                } else if let Some(i) = self.movement.ifaces.iter_mut().find(|i| i.index == index) {
                     if up && !i.up {
                         i.up = true;
                         info!("{}: link up", i.name);
@@ -129,7 +137,7 @@ impl MobileNode {
             }
             NetEvent::Ipv6AddrAdded { index, .. } => {
                 // A new address is newer news than a `down` notice.
-                if let Some(i) = self.ifaces.iter_mut().find(|i| i.index == index) {
+                if let Some(i) = self.movement.ifaces.iter_mut().find(|i| i.index == index) {
                     i.bus_down = false;
                 }
                 self.refresh_addresses(index).await;

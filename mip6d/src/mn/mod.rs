@@ -1,4 +1,4 @@
-//! The mobile node (umip.md §3, §4.1) on the kernel datapath.
+//! The mobile node (RFC 6275 §11, `docs/compat.md`) on the kernel datapath.
 //!
 //! Interfaces and their addresses come from netlink (dump, then events);
 //! RAs on physical interfaces tell router presence and the home link. After
@@ -12,6 +12,7 @@
 
 mod away;
 mod dhaad;
+mod error;
 mod ifaces;
 mod links;
 mod mpd;
@@ -24,23 +25,24 @@ mod tunnel_iface;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use mip6::bul::{BulEntry, HomeRegistrationConfig};
+use mip6::bul::BulEntry;
 use mip6::coa::{select_primary_coa, PrimaryCoa};
 use mip6::haselect::HomeAgentSelection;
-use mip6::wire::mh::BuFlags;
 use mip6::wire::ndisc::{NdRepr, TYPE_DHAAD_REPLY, TYPE_MOBILE_PREFIX_ADVERT, TYPE_ROUTER_ADVERT};
 use netcfg::{EventGroup, Events};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use crate::config::{self, Config, HomeLink, Prefix};
-use crate::daemon::{random_u16, Control, Reloader};
-use crate::kernel::raw::{Icmp6Socket, MhSocket, Received};
+use crate::config::{self, Config, Prefix};
+use crate::control::{Control, Reloader};
+use crate::kernel::raw::{unsolicited_na, Icmp6Socket, MhSocket, Received};
 use crate::kernel::Kernel;
 use crate::publish::Publisher;
+use crate::random::weak_u16;
 
 use away::Away;
+pub use error::StartError;
 use ifaces::{valid_ra_source, Iface};
 use tunnel_bus::TunnelNotice;
 
@@ -60,12 +62,20 @@ enum Location {
     Nowhere,
 }
 
-struct MobileNode {
-    config: Config,
+/// What the mobile node acts through; what it decides goes out here.
+struct Io {
     kernel: Kernel,
     mh: MhSocket,
     icmp: Icmp6Socket,
     events: Events,
+    publisher: Publisher,
+    /// miredo's D-Bus notices for the `Tunnel enabled` interfaces.
+    tunnel_notices: mpsc::Receiver<TunnelNotice>,
+}
+
+/// The home registration: the home address, the home agent (configured or
+/// discovered), the home link and prefix, and the binding with the agent.
+struct Registration {
     hoa: Ipv6Addr,
     /// `::` while DHAAD has not found one.
     ha: Ipv6Addr,
@@ -75,26 +85,35 @@ struct MobileNode {
     home: Prefix,
     home_plen: u8,
     home_iface: String,
-    ifaces: Vec<Iface>,
     bul: BulEntry,
     may_send_bu: bool,
+    /// A mobile router's prefixes (`IsMobRtr` with MNPs), routed through the
+    /// tunnel while away.
+    mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
+    /// Tunnel-mode IPsec policies, following the CoA while away.
+    ipsec: crate::ipsec::TunnelIpsec,
+}
+
+/// Movement detection: the interfaces, where the node is, and the kernel
+/// state that follows from it.
+struct Movement {
+    ifaces: Vec<Iface>,
     location: Location,
     away: Option<Away>,
     home_addr_on: Option<u32>,
     settle_until: Option<Instant>,
-    publisher: Publisher,
     moved_at: Option<Instant>,
-    /// miredo's D-Bus notices for the `Tunnel enabled` interfaces.
-    tunnel_notices: mpsc::Receiver<TunnelNotice>,
-    /// A mobile router's prefixes (`IsMobRtr` with MNPs), routed through the
-    /// tunnel while away.
-    mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
     /// The CoA interface and MTU last warned about (see `check_tunnel_mtu`).
     mtu_warned: Option<(u32, u32)>,
-    /// Tunnel-mode IPsec policies, following the CoA while away.
-    ipsec: crate::ipsec::TunnelIpsec,
+}
+
+struct MobileNode {
+    config: Config,
+    io: Io,
+    reg: Registration,
+    movement: Movement,
     /// Route optimisation with correspondents ([`ro`]).
-    ro: ro::RouteOptimizer,
+    ro: ro::RouteOptimisation,
 }
 
 /// Runs the mobile node until a terminating signal.
@@ -121,63 +140,60 @@ pub async fn run(
             c = control.recv() => if !reloader.handle(c, &mut mn.config) {
                 break;
             },
-            r = mn.mh.recv() => match r {
-                Ok(msg) => if !mn.ro_on_mh(&msg).await {
-                    mn.on_mh(msg).await;
-                },
+            r = mn.io.mh.recv_message() => match r {
+                Ok(msg) => {
+                    let mut io = ro::RoIo {
+                        kernel: &mut mn.io.kernel,
+                        mh: &mn.io.mh,
+                        hoa: mn.reg.hoa,
+                    };
+                    if !mn.ro.on_mh(&mut io, &msg, mn.reg.ha).await {
+                        mn.on_mh(msg).await;
+                    }
+                }
                 Err(e) => warn!("MH socket: {e}"),
             },
-            Some(ev) = mn.ro.next_acquire() => mn.ro_on_acquire(ev).await,
-            r = mn.icmp.recv() => match r {
+            Some(ev) = mn.ro.next_acquire() => {
+                let mut io = ro::RoIo {
+                    kernel: &mut mn.io.kernel,
+                    mh: &mn.io.mh,
+                    hoa: mn.reg.hoa,
+                };
+                mn.ro.on_acquire(&mut io, ev, mn.reg.ha, &mn.config).await;
+            }
+            r = mn.io.icmp.recv_message() => match r {
                 Ok(msg) => mn.on_icmp(msg).await,
                 Err(e) => warn!("ICMPv6 socket: {e}"),
             },
-            ev = mn.events.next_event() => match ev {
+            ev = mn.io.events.next_event() => match ev {
                 Some(ev) => mn.on_net_event(ev).await,
                 None => {
                     error!("netlink event socket closed");
                     break;
                 }
             },
-            Some(n) = mn.tunnel_notices.recv() => mn.on_tunnel_notice(n).await,
-            () = crate::daemon::sleep_until(deadline) => mn.on_timer().await,
+            Some(n) = mn.io.tunnel_notices.recv() => mn.on_tunnel_notice(n).await,
+            () = crate::control::sleep_until(deadline) => mn.on_timer().await,
         }
-        mn.ro_sync().await;
-        mn.publisher.mobile_node(mn.bus_state()).await;
+        let registered_coa = mn.reg.bul.binding().map(|b| b.care_of_address);
+        let mut io = ro::RoIo {
+            kernel: &mut mn.io.kernel,
+            mh: &mn.io.mh,
+            hoa: mn.reg.hoa,
+        };
+        mn.ro
+            .sync(&mut io, mn.movement.location, registered_coa)
+            .await;
+        mn.io.publisher.mobile_node(mn.bus_state()).await;
     }
     mn.shutdown().await;
     0
 }
 
-fn registration_config(config: &Config, link: &HomeLink) -> HomeRegistrationConfig {
-    let mut r = HomeRegistrationConfig::new(link.home_address.addr, link.home_agent_address);
-    if link.is_mob_rtr {
-        r.flags = BuFlags(r.flags.0 | BuFlags::MOBILE_ROUTER);
-        if config.mob_rtr_use_explicit_mode {
-            r.mobile_network_prefixes = link
-                .mobile_network_prefixes
-                .iter()
-                .map(|p| (p.addr, p.len))
-                .collect();
-        }
-    }
-    if config.use_mn_ha_ipsec && config.key_mng_mob_capability {
-        r.flags = BuFlags(r.flags.0 | BuFlags::KEY_MGMT);
-    }
-    r.max_lifetime = Duration::from_secs(u64::from(config.mn_max_ha_binding_life));
-    if let Some(d) = config::seconds(config.initial_bindack_timeout_first_reg) {
-        r.initial_timeout_first_reg = d;
-    }
-    if let Some(d) = config::seconds(config.initial_bindack_timeout_re_reg) {
-        r.initial_timeout_rereg = d;
-    }
-    r
-}
-
 impl MobileNode {
-    async fn start(config: Config, publisher: Publisher) -> Result<MobileNode, String> {
+    async fn start(config: Config, publisher: Publisher) -> Result<MobileNode, StartError> {
         let Some(link) = config.mn_home_link.first().cloned() else {
-            return Err("no MnHomeLink in the configuration: nothing to do".to_owned());
+            return Err(StartError::NoHomeLink);
         };
         if config.mn_home_link.len() > 1 {
             warn!("only the first MnHomeLink is used");
@@ -191,7 +207,7 @@ impl MobileNode {
                  to HA {ha} (UseMnHaIPsec is enabled): no Binding Update will be sent"
             );
         }
-        let mut kernel = Kernel::open().map_err(|e| format!("netlink: {e}"))?;
+        let mut kernel = Kernel::open().map_err(StartError::Netlink)?;
         crate::ipsec::install_transport(
             &config,
             crate::ipsec::Role::MobileNode,
@@ -199,19 +215,20 @@ impl MobileNode {
             &mut kernel,
         )
         .await
-        .map_err(|e| format!("IPsec policies: {e}"))?;
-        let mh = MhSocket::open().map_err(|e| {
-            format!("Unable to open MH socket! Do you have root permissions? ({e})")
-        })?;
-        let icmp = Icmp6Socket::open(&[
+        .map_err(StartError::Ipsec)?;
+        let mh = MhSocket::open().map_err(StartError::MhSocket)?;
+        let icmp = Icmp6Socket::open_passing(&[
             TYPE_ROUTER_ADVERT,
             TYPE_DHAAD_REPLY,
             TYPE_MOBILE_PREFIX_ADVERT,
         ])
-        .map_err(|e| format!("Unable to open ICMPv6 socket! ({e})"))?;
+        .map_err(StartError::Icmp6Socket)?;
         let events = Events::subscribe(&[EventGroup::Link, EventGroup::Ipv6Addr])
-            .map_err(|e| format!("netlink events: {e}"))?;
-        let bul = BulEntry::new(registration_config(&config, &link), random_u16());
+            .map_err(StartError::Events)?;
+        let bul = BulEntry::new(
+            registration::registration_config(&config, &link),
+            weak_u16(),
+        );
         let tunnel_names = config
             .interface
             .iter()
@@ -222,50 +239,63 @@ impl MobileNode {
             .filter(|d| !d.is_zero())
             .map(|d| Instant::now() + d);
         let mut mn = MobileNode {
-            hoa,
-            ha,
-            ha_selection: dhaad::selection_for(&link),
-            mpd: mpd::PrefixDiscovery::new(&config),
-            ipsec: crate::ipsec::TunnelIpsec::new(&config, crate::ipsec::Role::MobileNode, ha, hoa),
-            ro: ro::RouteOptimizer::new(&config),
-            home: link.effective_home_prefix(),
-            home_plen: link.home_address.len,
-            home_iface: link.interface.clone(),
+            reg: Registration {
+                hoa,
+                ha,
+                ha_selection: dhaad::selection_for(&link),
+                mpd: mpd::PrefixDiscovery::new(&config),
+                ipsec: crate::ipsec::TunnelIpsec::new(
+                    &config,
+                    crate::ipsec::Role::MobileNode,
+                    ha,
+                    hoa,
+                ),
+                home: link.effective_home_prefix(),
+                home_plen: link.home_address.len,
+                home_iface: link.interface.clone(),
+                bul,
+                may_send_bu,
+                mobile_network_prefixes: if link.is_mob_rtr {
+                    link.mobile_network_prefixes
+                        .iter()
+                        .map(|p| (p.addr, p.len))
+                        .collect()
+                } else {
+                    Vec::new()
+                },
+            },
+            ro: ro::RouteOptimisation::new(&config),
             config,
-            kernel,
-            mh,
-            icmp,
-            events,
-            ifaces: Vec::new(),
-            bul,
-            may_send_bu,
-            location: Location::Unknown,
-            away: None,
-            home_addr_on: None,
-            settle_until: settle,
-            publisher,
-            moved_at: None,
-            tunnel_notices: tunnel_bus::watch(tunnel_names),
-            mtu_warned: None,
-            mobile_network_prefixes: if link.is_mob_rtr {
-                link.mobile_network_prefixes
-                    .iter()
-                    .map(|p| (p.addr, p.len))
-                    .collect()
-            } else {
-                Vec::new()
+            io: Io {
+                kernel,
+                mh,
+                icmp,
+                events,
+                publisher,
+                tunnel_notices: tunnel_bus::watch(tunnel_names),
+            },
+            movement: Movement {
+                ifaces: Vec::new(),
+                location: Location::Unknown,
+                away: None,
+                home_addr_on: None,
+                settle_until: settle,
+                moved_at: None,
+                mtu_warned: None,
             },
         };
         let links = mn
+            .io
             .kernel
             .nl
             .links()
             .await
-            .map_err(|e| format!("link dump: {e}"))?;
+            .map_err(StartError::LinkDump)?;
         for l in links {
             mn.track_link(l.index, &l.name, l.up && l.running).await;
         }
         let tracked: Vec<String> = mn
+            .movement
             .ifaces
             .iter()
             .map(|i| {
@@ -286,7 +316,7 @@ impl MobileNode {
             "mobile node: home address {hoa}, home agent {ha_text}, interfaces {}",
             tracked.join(", ")
         );
-        if mn.settle_until.is_none() {
+        if mn.movement.settle_until.is_none() {
             mn.evaluate().await;
         }
         Ok(mn)
@@ -294,26 +324,41 @@ impl MobileNode {
 
     fn next_deadline(&self) -> Option<Instant> {
         let now = Instant::now();
-        let bul = self.bul.poll_timeout().map(Instant::from_std);
-        let ifaces = self.ifaces.iter().filter_map(|i| i.next_expiry(now)).min();
+        let bul = self.reg.bul.poll_timeout().map(Instant::from_std);
+        let ifaces = self
+            .movement
+            .ifaces
+            .iter()
+            .filter_map(|i| i.next_expiry(now))
+            .min();
         let discovery = [self.dhaad_deadline(), self.mpd_deadline()];
-        [bul, ifaces, self.settle_until, self.ro.next_deadline()]
-            .into_iter()
-            .chain(discovery)
-            .flatten()
-            .min()
+        [
+            bul,
+            ifaces,
+            self.movement.settle_until,
+            self.ro.next_deadline(),
+        ]
+        .into_iter()
+        .chain(discovery)
+        .flatten()
+        .min()
     }
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
-        if self.settle_until.is_some_and(|t| t <= now) {
-            self.settle_until = None;
+        if self.movement.settle_until.is_some_and(|t| t <= now) {
+            self.movement.settle_until = None;
         }
-        let events = self.bul.handle_timeout(now.into_std());
+        let events = self.reg.bul.handle_timeout(now.into_std());
         self.handle_bul_events(events).await;
         self.on_dhaad_timer().await;
         self.on_mpd_timer().await;
-        self.ro_on_timer().await;
+        let mut io = ro::RoIo {
+            kernel: &mut self.io.kernel,
+            mh: &self.io.mh,
+            hoa: self.reg.hoa,
+        };
+        self.ro.on_timer(&mut io).await;
         self.evaluate().await;
     }
 
@@ -329,8 +374,13 @@ impl MobileNode {
         let Ok(NdRepr::RouterAdvert(ra)) = NdRepr::parse(&msg.payload) else {
             return;
         };
-        let (home, now) = (self.home, Instant::now());
-        let Some(i) = self.ifaces.iter_mut().find(|i| i.index == msg.ifindex) else {
+        let (home, now) = (self.reg.home, Instant::now());
+        let Some(i) = self
+            .movement
+            .ifaces
+            .iter_mut()
+            .find(|i| i.index == msg.ifindex)
+        else {
             return;
         };
         let was_home = i.at_home(now);
@@ -345,20 +395,25 @@ impl MobileNode {
     /// Where are we, and does it change anything?
     async fn evaluate(&mut self) {
         let now = Instant::now();
-        if self.settle_until.is_some_and(|t| t > now) {
+        if self.movement.settle_until.is_some_and(|t| t > now) {
             return;
         }
         if !self.config.no_home_return {
-            if let Some(h) = self.ifaces.iter().find(|i| i.at_home(now)) {
+            if let Some(h) = self.movement.ifaces.iter().find(|i| i.at_home(now)) {
                 let index = h.index;
-                if self.location != Location::Home(index) {
+                if self.movement.location != Location::Home(index) {
                     self.go_home(index).await;
                 }
                 return;
             }
         }
-        let candidates: Vec<_> = self.ifaces.iter().map(|i| i.candidate(now)).collect();
-        let current = match self.location {
+        let candidates: Vec<_> = self
+            .movement
+            .ifaces
+            .iter()
+            .map(|i| i.candidate(now))
+            .collect();
+        let current = match self.movement.location {
             Location::Away(p) => Some(p),
             _ => None,
         };
@@ -366,16 +421,20 @@ impl MobileNode {
             Some(p) if Some(p) != current => self.move_to(p).await,
             Some(_) => {}
             None => {
-                if matches!(self.location, Location::Away(_) | Location::Unknown) {
+                if matches!(
+                    self.movement.location,
+                    Location::Away(_) | Location::Unknown
+                ) {
                     info!("no usable care-of address: the binding ages");
-                    self.location = Location::Nowhere;
+                    self.movement.location = Location::Nowhere;
                 }
             }
         }
     }
 
     fn iface_name(&self, index: u32) -> String {
-        self.ifaces
+        self.movement
+            .ifaces
             .iter()
             .find(|i| i.index == index)
             .map_or_else(|| index.to_string(), |i| i.name.clone())
@@ -383,44 +442,44 @@ impl MobileNode {
 
     async fn move_to(&mut self, p: PrimaryCoa) {
         let name = self.iface_name(p.ifindex);
-        if let Some(index) = self.home_addr_on.take() {
+        if let Some(index) = self.movement.home_addr_on.take() {
             let item = crate::kernel::Item::Address {
                 index,
-                addr: self.hoa,
-                prefix_len: self.home_plen,
+                addr: self.reg.hoa,
+                prefix_len: self.reg.home_plen,
             };
-            if let Err(e) = self.kernel.remove(item).await {
+            if let Err(e) = self.io.kernel.remove(item).await {
                 warn!("cannot remove the home address from the home link: {e}");
             }
         }
-        if self.ha.is_unspecified() {
+        if self.reg.ha.is_unspecified() {
             // No home agent yet: DHAAD from this CoA, registration on its reply.
             info!("away from home: CoA {} on {name}", p.address);
-            self.location = Location::Away(p);
-            self.moved_at = Some(Instant::now());
+            self.movement.location = Location::Away(p);
+            self.movement.moved_at = Some(Instant::now());
             self.discover_home_agent(Some(p.address)).await;
             return;
         }
-        let result = match self.away.as_mut() {
+        let result = match self.movement.away.as_mut() {
             Some(a) => {
                 info!("handover: CoA {} -> {} ({name})", a.coa, p.address);
-                a.handover(&mut self.kernel, p.address, p.ifindex).await
+                a.handover(&mut self.io.kernel, p.address, p.ifindex).await
             }
             None => {
                 info!("away from home: CoA {} on {name}", p.address);
                 match Away::enter(
-                    &mut self.kernel,
-                    self.hoa,
-                    self.ha,
+                    &mut self.io.kernel,
+                    self.reg.hoa,
+                    self.reg.ha,
                     p.address,
                     p.ifindex,
-                    &self.mobile_network_prefixes,
+                    &self.reg.mobile_network_prefixes,
                 )
                 .await
                 {
                     Ok(a) => {
-                        info!("tunnel {} {} -> {}", a.tunnel.1, p.address, self.ha);
-                        self.away = Some(a);
+                        info!("tunnel {} {} -> {}", a.tunnel.1, p.address, self.reg.ha);
+                        self.movement.away = Some(a);
                         Ok(())
                     }
                     Err(e) => Err(e),
@@ -431,11 +490,12 @@ impl MobileNode {
             error!("cannot set up the care-of address {}: {e}", p.address);
             return;
         }
-        self.location = Location::Away(p);
-        self.moved_at = Some(Instant::now());
-        self.ipsec.follow(&mut self.kernel, p.address).await;
+        self.movement.location = Location::Away(p);
+        self.movement.moved_at = Some(Instant::now());
+        self.reg.ipsec.follow(&mut self.io.kernel, p.address).await;
         let lifetime = Duration::from_secs(u64::from(self.config.mn_max_ha_binding_life));
         let events = self
+            .reg
             .bul
             .register(std::time::Instant::now(), p.address, lifetime);
         self.handle_bul_events(events).await;
@@ -444,65 +504,76 @@ impl MobileNode {
 
     async fn go_home(&mut self, index: u32) {
         info!("at home on {}", self.iface_name(index));
-        if self.iface_name(index) != self.home_iface {
+        if self.iface_name(index) != self.reg.home_iface {
             debug!(
                 "home prefix seen on {}, MnHomeLink names {}",
                 self.iface_name(index),
-                self.home_iface
+                self.reg.home_iface
             );
         }
-        if let Some(mut a) = self.away.take() {
-            a.leave(&mut self.kernel).await;
+        if let Some(mut a) = self.movement.away.take() {
+            a.leave(&mut self.io.kernel).await;
         }
-        self.ipsec.release(&mut self.kernel).await;
+        self.reg.ipsec.release(&mut self.io.kernel).await;
         if let Err(e) = self
+            .io
             .kernel
-            .add_address(index, self.hoa, self.home_plen)
+            .add_address(index, self.reg.hoa, self.reg.home_plen)
             .await
         {
             warn!("cannot put the home address on the home link: {e}");
         } else {
-            self.home_addr_on = Some(index);
+            self.movement.home_addr_on = Some(index);
             let name = self.iface_name(index);
-            if let Err(e) = self
-                .icmp
-                .unsolicited_na(&name, index, self.hoa, false)
-                .await
-            {
-                debug!("unsolicited NA for {}: {e}", self.hoa);
+            let icmp = &self.io.icmp;
+            if let Err(e) = unsolicited_na(icmp, &name, index, self.reg.hoa, false).await {
+                debug!("unsolicited NA for {}: {e}", self.reg.hoa);
             }
         }
-        self.location = Location::Home(index);
-        let events = self.bul.deregister(std::time::Instant::now(), self.hoa);
+        self.movement.location = Location::Home(index);
+        let events = self
+            .reg
+            .bul
+            .deregister(std::time::Instant::now(), self.reg.hoa);
         self.handle_bul_events(events).await;
     }
 
     /// Deregisters when away (waiting a little for the BA), then removes
     /// everything installed.
     async fn shutdown(&mut self) {
-        if let (Location::Away(p), true) = (self.location, self.bul.binding().is_some()) {
-            let events = self.bul.deregister(std::time::Instant::now(), p.address);
+        if let (Location::Away(p), true) =
+            (self.movement.location, self.reg.bul.binding().is_some())
+        {
+            let events = self
+                .reg
+                .bul
+                .deregister(std::time::Instant::now(), p.address);
             self.handle_bul_events(events).await;
             let deadline = Instant::now() + SHUTDOWN_DEREG_WAIT;
-            while self.bul.outstanding_sequence().is_some() {
+            while self.reg.bul.outstanding_sequence().is_some() {
                 tokio::select! {
-                    r = self.mh.recv() => {
+                    r = self.io.mh.recv_message() => {
                         if let Ok(msg) = r {
                             self.on_mh(msg).await;
                         }
                     }
                     () = tokio::time::sleep_until(deadline) => {
-                        warn!("no BA for the deregistration from {}", self.ha);
+                        warn!("no BA for the deregistration from {}", self.reg.ha);
                         break;
                     }
                 }
             }
         }
-        self.ro_clear().await;
-        if let Some(mut a) = self.away.take() {
-            a.leave(&mut self.kernel).await;
+        let mut io = ro::RoIo {
+            kernel: &mut self.io.kernel,
+            mh: &self.io.mh,
+            hoa: self.reg.hoa,
+        };
+        self.ro.clear(&mut io).await;
+        if let Some(mut a) = self.movement.away.take() {
+            a.leave(&mut self.io.kernel).await;
         }
-        self.ipsec.release(&mut self.kernel).await;
-        self.kernel.teardown().await;
+        self.reg.ipsec.release(&mut self.io.kernel).await;
+        self.io.kernel.teardown().await;
     }
 }

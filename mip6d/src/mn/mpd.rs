@@ -3,7 +3,7 @@
 //!
 //! After each accepted home registration the first Mobile Prefix
 //! Solicitation is due at 90 % of min(home prefix valid lifetime, binding
-//! lifetime), at once after a BA with status 1 (umip.md §4.1). As RFC 6275
+//! lifetime), at once after a BA with status 1 (RFC 6275 §11.4.2). As RFC 6275
 //! §6.7 wants, it leaves from the care-of address with a Home Address option:
 //! an XFRM out sub-policy (ICMPv6 type 146, home address → home agent) with
 //! the HAO template that the HAO state of [`super::away`] fills. The
@@ -29,9 +29,10 @@ use tracing::{debug, info, warn};
 
 use super::{Location, MobileNode};
 use crate::config::{self, Config};
-use crate::daemon::{mask, random_u16};
 use crate::kernel::raw::Received;
 use crate::kernel::{Item, XFRM_PRIO_HOME_SIG};
+use crate::net::mask;
+use crate::random::weak_u16;
 
 /// The mobile node's prefix discovery state.
 #[derive(Debug)]
@@ -73,7 +74,7 @@ impl PrefixDiscovery {
             .filter(|d| !d.is_zero())
             .unwrap_or(mip6::consts::INITIAL_SOLICIT_TIMER);
         PrefixDiscovery {
-            client: MpsClient::with_initial_timeout(random_u16(), initial),
+            client: MpsClient::with_initial_timeout(weak_u16(), initial),
             enabled: config.send_mob_pfx_sols,
             home_valid_until: None,
             policy_to: None,
@@ -84,7 +85,7 @@ impl PrefixDiscovery {
 impl MobileNode {
     /// A home registration was accepted for `lifetime` with `status`.
     pub(super) fn schedule_prefix_solicitation(&mut self, lifetime: Duration, status: BaStatus) {
-        let mpd = &mut self.mpd;
+        let mpd = &mut self.reg.mpd;
         if !mpd.enabled {
             return;
         }
@@ -100,14 +101,15 @@ impl MobileNode {
 
     /// No binding any more: no solicitation, and no HAO policy for it.
     pub(super) async fn stop_prefix_solicitation(&mut self) {
-        self.mpd.client.cancel();
+        self.reg.mpd.client.cancel();
         self.remove_solicitation_policy().await;
     }
 
     async fn remove_solicitation_policy(&mut self) {
-        if let Some(ha) = self.mpd.policy_to.take() {
-            for p in policies(self.hoa, ha) {
+        if let Some(ha) = self.reg.mpd.policy_to.take() {
+            for p in policies(self.reg.hoa, ha) {
                 if let Err(e) = self
+                    .io
                     .kernel
                     .remove(Item::Policy(p.sel, p.dir, p.ptype))
                     .await
@@ -120,29 +122,30 @@ impl MobileNode {
 
     /// When a solicitation is due.
     pub(super) fn mpd_deadline(&self) -> Option<Instant> {
-        self.mpd.client.poll_timeout().map(Instant::from_std)
+        self.reg.mpd.client.poll_timeout().map(Instant::from_std)
     }
 
     /// Sends the solicitation if one is due.
     pub(super) async fn on_mpd_timer(&mut self) {
         let now = std::time::Instant::now();
-        if self.mpd.client.poll_timeout().is_none_or(|t| t > now) {
+        if self.reg.mpd.client.poll_timeout().is_none_or(|t| t > now) {
             return;
         }
-        if let Some(mps) = self.mpd.client.handle_timeout(now) {
+        if let Some(mps) = self.reg.mpd.client.handle_timeout(now) {
             self.send_prefix_solicitation(mps).await;
         }
     }
 
     async fn send_prefix_solicitation(&mut self, mps: MobilePrefixSolicit) {
-        let (Some(_), Location::Away(p)) = (self.away.as_ref(), self.location) else {
+        let (Some(_), Location::Away(p)) = (self.movement.away.as_ref(), self.movement.location)
+        else {
             return;
         };
-        if self.mpd.policy_to != Some(self.ha) {
+        if self.reg.mpd.policy_to != Some(self.reg.ha) {
             self.remove_solicitation_policy().await;
-            self.mpd.policy_to = Some(self.ha);
-            for p in policies(self.hoa, self.ha) {
-                if let Err(e) = self.kernel.add_policy(&p).await {
+            self.reg.mpd.policy_to = Some(self.reg.ha);
+            for p in policies(self.reg.hoa, self.reg.ha) {
+                if let Err(e) = self.io.kernel.add_policy(&p).await {
                     warn!("prefix discovery policy: {e}");
                     return;
                 }
@@ -155,19 +158,23 @@ impl MobileNode {
                 return;
             }
         };
-        info!("MPS {} from {} to {}", mps.identifier, self.hoa, self.ha);
+        info!(
+            "MPS {} from {} to {}",
+            mps.identifier, self.reg.hoa, self.reg.ha
+        );
         if let Err(e) = self
+            .io
             .icmp
-            .send_nd(Some(self.hoa), self.ha, p.ifindex, &bytes)
+            .send_nd(Some(self.reg.hoa), self.reg.ha, p.ifindex, &bytes)
             .await
         {
-            warn!("MPS to {}: {e}", self.ha);
+            warn!("MPS to {}: {e}", self.reg.ha);
         }
     }
 
     /// A Mobile Prefix Advertisement on the ICMPv6 socket.
     pub(super) async fn on_mobile_prefix_advert(&mut self, msg: Received) {
-        if msg.src != self.ha || msg.dst != self.hoa {
+        if msg.src != self.reg.ha || msg.dst != self.reg.hoa {
             debug!("MPA from {} to {} ignored", msg.src, msg.dst);
             return;
         }
@@ -176,13 +183,13 @@ impl MobileNode {
             return;
         };
         let now = std::time::Instant::now();
-        match self.mpd.client.on_advert(now, &mpa) {
+        match self.reg.mpd.client.on_advert(now, &mpa) {
             MpaOutcome::Resolicit(mps) => {
                 // Unsolicited (the home agent's prefixes changed) or stale:
                 // not trusted as is (RFC 6275 §11.4.3), the answer to our own
                 // solicitation is.
-                if !self.mpd.enabled {
-                    self.mpd.client.cancel();
+                if !self.reg.mpd.enabled {
+                    self.reg.mpd.client.cancel();
                     info!(
                         "MPA {} was not solicited: ignored (SendMobPfxSols disabled)",
                         mpa.identifier
@@ -193,7 +200,7 @@ impl MobileNode {
                 self.send_prefix_solicitation(mps).await;
             }
             MpaOutcome::Accepted(prefixes) => {
-                let home = self.home;
+                let home = self.reg.home;
                 for p in &prefixes {
                     info!(
                         "MPA {}: prefix {}/{} valid {} s preferred {} s",
@@ -209,7 +216,7 @@ impl MobileNode {
                 });
                 match home_prefix {
                     Some(p) => {
-                        self.mpd.home_valid_until =
+                        self.reg.mpd.home_valid_until =
                             Some(now + Duration::from_secs(u64::from(p.valid_lifetime)));
                     }
                     None => warn!(

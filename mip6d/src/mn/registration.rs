@@ -7,12 +7,12 @@ use std::collections::VecDeque;
 use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use mip6::bul::BulEvent;
-use mip6::wire::mh::{MhMessage, MhRepr};
+use mip6::bul::{BulEvent, HomeRegistrationConfig};
+use mip6::wire::mh::{BuFlags, MhMessage, MhRepr};
 use tracing::{debug, error, info, warn};
 
 use super::{Location, MobileNode};
-use crate::config::{Config, IpsecPolicyType};
+use crate::config::{self, Config, HomeLink, IpsecPolicyType};
 use crate::kernel::raw::Received;
 
 /// UMIP: with `UseMnHaIPsec` on and no policy covering BU/BA
@@ -26,6 +26,32 @@ pub(super) fn bu_allowed(config: &Config, ha: Ipv6Addr, hoa: Ipv6Addr) -> bool {
             .any(|(pha, phoa, p)| pha == ha && phoa == hoa && p.kind.coverage() & covers_bu_ba != 0)
 }
 
+/// The home registration `link` asks for.
+pub(super) fn registration_config(config: &Config, link: &HomeLink) -> HomeRegistrationConfig {
+    let mut r = HomeRegistrationConfig::new(link.home_address.addr, link.home_agent_address);
+    if link.is_mob_rtr {
+        r.flags = BuFlags(r.flags.0 | BuFlags::MOBILE_ROUTER);
+        if config.mob_rtr_use_explicit_mode {
+            r.mobile_network_prefixes = link
+                .mobile_network_prefixes
+                .iter()
+                .map(|p| (p.addr, p.len))
+                .collect();
+        }
+    }
+    if config.use_mn_ha_ipsec && config.key_mng_mob_capability {
+        r.flags = BuFlags(r.flags.0 | BuFlags::KEY_MGMT);
+    }
+    r.max_lifetime = Duration::from_secs(u64::from(config.mn_max_ha_binding_life));
+    if let Some(d) = config::seconds(config.initial_bindack_timeout_first_reg) {
+        r.initial_timeout_first_reg = d;
+    }
+    if let Some(d) = config::seconds(config.initial_bindack_timeout_re_reg) {
+        r.initial_timeout_rereg = d;
+    }
+    r
+}
+
 impl MobileNode {
     pub(super) async fn on_mh(&mut self, msg: Received) {
         let Ok(repr) = MhRepr::parse(&msg.payload) else {
@@ -33,7 +59,7 @@ impl MobileNode {
             return;
         };
         match &repr.message {
-            MhMessage::BindingAck(ba) if msg.src == self.ha => {
+            MhMessage::BindingAck(ba) if msg.src == self.reg.ha => {
                 info!(
                     "BA from {}: status {} ({}), seq {}, lifetime {} s",
                     msg.src,
@@ -42,9 +68,10 @@ impl MobileNode {
                     ba.sequence,
                     ba.lifetime_secs()
                 );
-                let events = self
-                    .bul
-                    .on_binding_ack(std::time::Instant::now(), ba, &repr.options);
+                let events =
+                    self.reg
+                        .bul
+                        .on_binding_ack(std::time::Instant::now(), ba, &repr.options);
                 self.handle_bul_events(events).await;
             }
             other => debug!("MH type {} from {} ignored", other.mh_type(), msg.src),
@@ -79,14 +106,17 @@ impl MobileNode {
                         ),
                         None => info!(
                             "registered: {} via {care_of_address} with {}, lifetime {} s",
-                            self.hoa,
-                            self.ha,
+                            self.reg.hoa,
+                            self.reg.ha,
                             lifetime.as_secs()
                         ),
                     }
-                    if let (Some(at), Location::Away(p)) = (self.moved_at.take(), self.location) {
+                    if let (Some(at), Location::Away(p)) =
+                        (self.movement.moved_at.take(), self.movement.location)
+                    {
                         let name = self.iface_name(p.ifindex);
-                        self.publisher
+                        self.io
+                            .publisher
                             .handover_completed(
                                 &name,
                                 previous_care_of_address,
@@ -97,26 +127,26 @@ impl MobileNode {
                     }
                     self.home_agent_accepted();
                     self.schedule_prefix_solicitation(lifetime, status);
-                    if let Some(a) = self.away.as_mut() {
-                        if let Err(e) = a.registered(&mut self.kernel).await {
+                    if let Some(a) = self.movement.away.as_mut() {
+                        if let Err(e) = a.registered(&mut self.io.kernel).await {
                             error!("cannot route through the tunnel: {e}");
                         }
                     }
                     // (A tunnel daemon's hook may have set the CoA link's MTU
                     // after the address that triggered the move.)
-                    if let Location::Away(p) = self.location {
+                    if let Location::Away(p) = self.movement.location {
                         self.fit_tunnel_mtu(p.ifindex).await;
                     }
                 }
                 BulEvent::Deregistered => {
-                    info!("deregistered from {}", self.ha);
+                    info!("deregistered from {}", self.reg.ha);
                     self.stop_prefix_solicitation().await;
                     self.home_registration_deleted();
                 }
                 BulEvent::Rejected { status } => {
                     error!(
                         "home agent {} refused the binding: status {} ({})",
-                        self.ha,
+                        self.reg.ha,
                         status.0,
                         status.name()
                     );
@@ -124,7 +154,7 @@ impl MobileNode {
                     queue.extend(self.home_agent_failed().await);
                 }
                 BulEvent::MobileRouterRefused => {
-                    error!("home agent {} refuses mobile router service", self.ha);
+                    error!("home agent {} refuses mobile router service", self.reg.ha);
                     self.stop_prefix_solicitation().await;
                     queue.extend(self.home_agent_failed().await);
                 }
@@ -132,12 +162,12 @@ impl MobileNode {
                     warn!("HA does not support IKE session surviving (K flag cleared)");
                 }
                 BulEvent::GaveUp => {
-                    warn!("no BA from {}: giving up", self.ha);
+                    warn!("no BA from {}: giving up", self.reg.ha);
                     self.stop_prefix_solicitation().await;
                     queue.extend(self.home_agent_failed().await);
                 }
                 BulEvent::Expired => {
-                    warn!("binding with {} expired", self.ha);
+                    warn!("binding with {} expired", self.reg.ha);
                     self.stop_prefix_solicitation().await;
                 }
             }
@@ -151,7 +181,7 @@ impl MobileNode {
         ha: Ipv6Addr,
         message: &MhRepr,
     ) {
-        if !self.may_send_bu {
+        if !self.reg.may_send_bu {
             return;
         }
         let bytes = match message.emit_without_checksum() {
@@ -161,7 +191,7 @@ impl MobileNode {
                 return;
             }
         };
-        let ifindex = match self.location {
+        let ifindex = match self.movement.location {
             Location::Away(p) => p.ifindex,
             Location::Home(i) => i,
             Location::Unknown | Location::Nowhere => 0,
@@ -175,7 +205,12 @@ impl MobileNode {
         }
         // Sent from the home address; away, XFRM moves it into an HAO and
         // makes the CoA the source.
-        if let Err(e) = self.mh.send(hoa, ha, ifindex, None, &bytes).await {
+        if let Err(e) = self
+            .io
+            .mh
+            .send_message(hoa, ha, ifindex, None, &bytes)
+            .await
+        {
             warn!("BU to {ha}: {e}");
         }
     }
@@ -184,34 +219,36 @@ impl MobileNode {
     pub(super) fn bus_state(&self) -> bus::MobileNodeState {
         use bus::RegistrationState as R;
         use mip6::bul::BulState;
-        let bul_state = match self.bul.state() {
-            BulState::Idle if self.bul.last_status().is_some_and(|s| !s.is_accepted()) => R::Failed,
+        let bul_state = match self.reg.bul.state() {
+            BulState::Idle if self.reg.bul.last_status().is_some_and(|s| !s.is_accepted()) => {
+                R::Failed
+            }
             BulState::Idle => R::Idle,
             BulState::Registering => R::Registering,
             BulState::Registered => R::Registered,
             BulState::Deregistering => R::Deregistering,
         };
-        let (coa, coa_if, registration) = match self.location {
+        let (coa, coa_if, registration) = match self.movement.location {
             Location::Away(p) => (Some(p.address), self.iface_name(p.ifindex), bul_state),
             Location::Home(i) if bul_state == R::Idle => (None, self.iface_name(i), R::Home),
             Location::Home(i) => (None, self.iface_name(i), bul_state),
             Location::Unknown | Location::Nowhere => (None, String::new(), bul_state),
         };
-        let binding = self.bul.binding();
+        let binding = self.reg.bul.binding();
         let entry = bus::BulEntryInfo {
-            peer: self.ha,
-            home_address: self.hoa,
+            peer: self.reg.ha,
+            home_address: self.reg.hoa,
             care_of_address: binding.map(|b| b.care_of_address).or(coa),
             lifetime: binding.map_or(Duration::ZERO, |b| b.lifetime),
             expires: binding.map(|b| b.expires_at),
-            sequence: self.bul.outstanding_sequence().unwrap_or(0),
-            flags: self.bul.flags().0,
+            sequence: self.reg.bul.outstanding_sequence().unwrap_or(0),
+            flags: self.reg.bul.flags().0,
             state: bul_state,
-            last_status: self.bul.last_status().map(|s| s.0),
+            last_status: self.reg.bul.last_status().map(|s| s.0),
         };
         bus::MobileNodeState {
-            home_address: Some(self.hoa),
-            home_agent: Some(self.ha).filter(|a| !a.is_unspecified()),
+            home_address: Some(self.reg.hoa),
+            home_agent: Some(self.reg.ha).filter(|a| !a.is_unspecified()),
             care_of_address: coa,
             care_of_interface: coa_if,
             registration,

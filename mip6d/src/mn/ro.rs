@@ -1,5 +1,5 @@
-//! The mobile node's route optimisation (umip.md §4.1 "Route
-//! optimisation", RFC 6275 §11.6–§11.7.2), per correspondent through
+//! The mobile node's route optimisation (RFC 6275
+//! §11.6–§11.7.2, `docs/compat.md`), per correspondent through
 //! [`mip6::ro::RoEntry`].
 //!
 //! - **Trigger**, as UMIP: while registered away from home, an out
@@ -49,11 +49,13 @@ use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 use super::ro_xfrm::{install_peer, install_trigger, remove_all};
-use super::{Location, MobileNode};
+use super::Location;
 use crate::config::model::RoPolicy;
 use crate::config::Config;
+use crate::kernel::raw::MhSocket;
 use crate::kernel::raw::Received;
-use crate::kernel::Item;
+use crate::kernel::{Item, Kernel};
+use crate::random;
 
 /// A binding used within this is refreshed (UMIP's 10 s measured at the
 /// lifetime's end; here at 90 % of it, 42 s before the end of 420 s).
@@ -69,8 +71,9 @@ struct Peer {
     installed_coa: Option<Ipv6Addr>,
 }
 
-/// The mobile node's correspondents and the trigger.
-pub(super) struct RouteOptimizer {
+/// Route optimisation's state: the mobile node's correspondents and the
+/// trigger. What it decides goes out through a [`RoIo`].
+pub(super) struct RouteOptimisation {
     events: Option<XfrmEvents>,
     peers: HashMap<Ipv6Addr, Peer>,
     /// The care-of address the trigger is installed for.
@@ -78,19 +81,21 @@ pub(super) struct RouteOptimizer {
     trigger: Vec<Item>,
 }
 
-fn random<const N: usize>() -> [u8; N] {
-    let mut b = [0u8; N];
-    let _ = getrandom::getrandom(&mut b);
-    b
+/// What route optimisation acts through: the mobile node's kernel ledger and
+/// MH socket, for its home address.
+pub(super) struct RoIo<'a> {
+    pub(super) kernel: &'a mut Kernel,
+    pub(super) mh: &'a MhSocket,
+    pub(super) hoa: Ipv6Addr,
 }
 
 fn cookies() -> ([u8; 8], [u8; 8]) {
-    (random(), random())
+    (random::secret(), random::secret())
 }
 
-impl RouteOptimizer {
+impl RouteOptimisation {
     /// Listens to ACQUIREs when `DoRouteOptimizationMN` is on.
-    pub(super) fn new(config: &Config) -> RouteOptimizer {
+    pub(super) fn new(config: &Config) -> RouteOptimisation {
         let events = if config.do_route_optimization_mn {
             match XfrmEvents::subscribe(XfrmGroups {
                 acquire: true,
@@ -105,7 +110,7 @@ impl RouteOptimizer {
         } else {
             None
         };
-        RouteOptimizer {
+        RouteOptimisation {
             events,
             peers: HashMap::new(),
             active: None,
@@ -151,84 +156,89 @@ fn ro_allowed(policies: &[RoPolicy], cn: Ipv6Addr) -> bool {
         .is_none_or(|p| p.route_optimization)
 }
 
-impl MobileNode {
+impl RouteOptimisation {
     /// Follows the home registration: the trigger while registered away,
     /// a handover for every correspondent when the registered CoA changes,
     /// nothing at home. Called after every event of the node's loop.
-    pub(super) async fn ro_sync(&mut self) {
-        if self.ro.events.is_none() {
+    pub(super) async fn sync(
+        &mut self,
+        io: &mut RoIo<'_>,
+        location: Location,
+        registered_coa: Option<Ipv6Addr>,
+    ) {
+        if self.events.is_none() {
             return;
         }
         // Without a usable CoA (between two links) the binding ages and
         // the correspondents keep theirs: only home, or no binding, ends it.
-        let want = match self.location {
-            Location::Away(_) | Location::Nowhere => self.bul.binding().map(|b| b.care_of_address),
+        let want = match location {
+            Location::Away(_) | Location::Nowhere => registered_coa,
             Location::Home(_) | Location::Unknown => None,
         };
-        if want == self.ro.active {
+        if want == self.active {
             return;
         }
-        match (self.ro.active, want) {
+        match (self.active, want) {
             (None, Some(coa)) => {
-                let mut items = std::mem::take(&mut self.ro.trigger);
-                if let Err(e) = install_trigger(&mut self.kernel, &mut items, self.hoa).await {
+                let mut items = std::mem::take(&mut self.trigger);
+                if let Err(e) = install_trigger(&mut *io.kernel, &mut items, io.hoa).await {
                     warn!("route optimisation trigger: {e}");
-                    remove_all(&mut self.kernel, &mut items).await;
+                    remove_all(&mut *io.kernel, &mut items).await;
                     // Tried again on the next event.
                     return;
                 }
-                self.ro.trigger = items;
-                debug!("route optimisation: trigger installed for {}", self.hoa);
-                self.ro.active = Some(coa);
+                self.trigger = items;
+                debug!("route optimisation: trigger installed for {}", io.hoa);
+                self.active = Some(coa);
             }
             (Some(_), Some(coa)) => {
-                self.ro.active = Some(coa);
+                self.active = Some(coa);
                 let now = Instant::now().into_std();
-                let cns: Vec<Ipv6Addr> = self.ro.peers.keys().copied().collect();
+                let cns: Vec<Ipv6Addr> = self.peers.keys().copied().collect();
                 for cn in cns {
-                    let Some(p) = self.ro.peers.get_mut(&cn) else {
+                    let Some(p) = self.peers.get_mut(&cn) else {
                         continue;
                     };
                     let actions = p.entry.handover(now, coa, cookies());
                     if p.installed_coa.is_some() {
                         // What the node sends leaves from the new CoA at once.
                         let r =
-                            install_peer(&mut self.kernel, &mut p.objects, self.hoa, cn, coa).await;
+                            install_peer(&mut *io.kernel, &mut p.objects, io.hoa, cn, coa).await;
                         match r {
                             Ok(()) => p.installed_coa = Some(coa),
                             Err(e) => warn!("route optimisation state for {cn}: {e}"),
                         }
                     }
                     info!("route optimisation: handover, return routability with {cn} again");
-                    self.ro_execute(cn, actions).await;
+                    self.execute(io, cn, actions).await;
                 }
             }
-            (Some(_), None) if matches!(self.location, Location::Home(_)) => {
-                self.ro_go_home().await;
+            (Some(_), None) if matches!(location, Location::Home(_)) => {
+                self.go_home(io).await;
             }
-            (Some(_), None) => self.ro_clear().await,
+            (Some(_), None) => self.clear(io).await,
             (None, None) => {}
         }
     }
 
     /// Removes every correspondent's state and the trigger.
-    pub(super) async fn ro_clear(&mut self) {
-        for (cn, mut p) in self.ro.peers.drain() {
+    pub(super) async fn clear(&mut self, io: &mut RoIo<'_>) {
+        for (cn, mut p) in self.peers.drain() {
             if !p.objects.is_empty() {
                 info!("route optimisation with {cn} ended");
             }
-            remove_all(&mut self.kernel, &mut p.objects).await;
+            remove_all(&mut *io.kernel, &mut p.objects).await;
         }
-        self.ro_remove_trigger().await;
+        self.remove_trigger(io).await;
     }
 
     /// Removes the trigger and the larval states its ACQUIREs left (the
     /// kernel keeps each for `xfrm_acq_expires`, 30 s): HAO states from the
     /// home address without a care-of address, which ours always have.
-    async fn ro_remove_trigger(&mut self) {
-        remove_all(&mut self.kernel, &mut self.ro.trigger).await;
-        let hoa = self.hoa;
-        if let Err(e) = self
+    async fn remove_trigger(&mut self, io: &mut RoIo<'_>) {
+        remove_all(&mut *io.kernel, &mut self.trigger).await;
+        let hoa = io.hoa;
+        if let Err(e) = io
             .kernel
             .xfrm
             .delete_states_where(|s| {
@@ -238,33 +248,39 @@ impl MobileNode {
         {
             debug!("larval HAO states: {e}");
         }
-        self.ro.active = None;
+        self.active = None;
     }
 
     /// Back home: the state and the trigger go; each correspondent holding a
     /// binding gets a deregistration (home test, BU with lifetime 0).
-    async fn ro_go_home(&mut self) {
-        self.ro_remove_trigger().await;
+    async fn go_home(&mut self, io: &mut RoIo<'_>) {
+        self.remove_trigger(io).await;
         let now = Instant::now().into_std();
-        let cns: Vec<Ipv6Addr> = self.ro.peers.keys().copied().collect();
+        let cns: Vec<Ipv6Addr> = self.peers.keys().copied().collect();
         for cn in cns {
-            let Some(p) = self.ro.peers.get_mut(&cn) else {
+            let Some(p) = self.peers.get_mut(&cn) else {
                 continue;
             };
-            remove_all(&mut self.kernel, &mut p.objects).await;
+            remove_all(&mut *io.kernel, &mut p.objects).await;
             p.installed_coa = None;
-            let actions = p.entry.deregister(now, random());
+            let actions = p.entry.deregister(now, random::secret());
             if p.entry.is_done(now) {
-                self.ro.peers.remove(&cn);
+                self.peers.remove(&cn);
                 continue;
             }
             info!("route optimisation: at home, deregistering at {cn}");
-            self.ro_execute(cn, actions).await;
+            self.execute(io, cn, actions).await;
         }
     }
 
     /// An ACQUIRE: return routability with its correspondent, if wanted.
-    pub(super) async fn ro_on_acquire(&mut self, ev: XfrmEvent) {
+    pub(super) async fn on_acquire(
+        &mut self,
+        io: &mut RoIo<'_>,
+        ev: XfrmEvent,
+        ha: Ipv6Addr,
+        config: &Config,
+    ) {
         let XfrmEvent::Acquire {
             proto: XfrmProto::Hao,
             src,
@@ -275,15 +291,14 @@ impl MobileNode {
         else {
             return;
         };
-        let Some(coa) = self.ro.active else { return };
-        if src != self.hoa || cn == self.ha || self.ro.peers.contains_key(&cn) {
+        let Some(coa) = self.active else { return };
+        if src != io.hoa || cn == ha || self.peers.contains_key(&cn) {
             return;
         }
         if sel.proto == IPPROTO_MH || (sel.proto == IPPROTO_ICMPV6 && sel.sport < 128) {
             return;
         }
-        let policies = self
-            .config
+        let policies = config
             .mn_home_link
             .first()
             .map_or(&[][..], |l| &l.mn_ro_policy[..]);
@@ -293,19 +308,19 @@ impl MobileNode {
         }
         info!(
             "route optimisation: traffic from {} to {cn}, starting return routability",
-            self.hoa
+            io.hoa
         );
         let now = Instant::now().into_std();
         let (entry, actions) = RoEntry::start(
             now,
             cn,
-            self.hoa,
+            io.hoa,
             coa,
-            crate::daemon::random_u16(),
+            crate::random::weak_u16(),
             cookies(),
-            ro_config(&self.config),
+            ro_config(config),
         );
-        self.ro.peers.insert(
+        self.peers.insert(
             cn,
             Peer {
                 entry,
@@ -313,13 +328,13 @@ impl MobileNode {
                 installed_coa: None,
             },
         );
-        self.ro_execute(cn, actions).await;
+        self.execute(io, cn, actions).await;
     }
 
     /// A Home Test, Care-of Test or BA from a correspondent; `false` if the
     /// message is not for route optimisation.
-    pub(super) async fn ro_on_mh(&mut self, msg: &Received) -> bool {
-        if msg.src == self.ha || !self.ro.peers.contains_key(&msg.src) {
+    pub(super) async fn on_mh(&mut self, io: &mut RoIo<'_>, msg: &Received, ha: Ipv6Addr) -> bool {
+        if msg.src == ha || !self.peers.contains_key(&msg.src) {
             return false;
         }
         let Ok(repr) = MhRepr::parse(&msg.payload) else {
@@ -329,8 +344,8 @@ impl MobileNode {
         let cn = msg.src;
         // A Binding Refresh Request is honoured for a binding in use.
         let used = matches!(repr.message, MhMessage::BindingRefreshRequest)
-            && self.ro_recently_used(cn).await;
-        let Some(p) = self.ro.peers.get_mut(&cn) else {
+            && Self::recently_used(io, cn).await;
+        let Some(p) = self.peers.get_mut(&cn) else {
             return false;
         };
         let actions = match &repr.message {
@@ -365,7 +380,7 @@ impl MobileNode {
             }
             MhMessage::BindingError(be)
                 if be.status == mip6::consts::BeStatus::UNKNOWN_BINDING_FOR_HAO
-                    && be.home_address == self.hoa =>
+                    && be.home_address == io.hoa =>
             {
                 let crossed = p.entry.binding_error_crossed_bu(now);
                 info!(
@@ -390,55 +405,54 @@ impl MobileNode {
             }
             _ => return false,
         };
-        self.ro_execute(cn, actions).await;
+        self.execute(io, cn, actions).await;
         true
     }
 
-    pub(super) async fn ro_on_timer(&mut self) {
+    pub(super) async fn on_timer(&mut self, io: &mut RoIo<'_>) {
         let now = Instant::now().into_std();
         let due: Vec<Ipv6Addr> = self
-            .ro
             .peers
             .iter()
             .filter(|(_, p)| p.entry.next_deadline().is_some_and(|d| d <= now))
             .map(|(cn, _)| *cn)
             .collect();
         for cn in due {
-            let Some(p) = self.ro.peers.get_mut(&cn) else {
+            let Some(p) = self.peers.get_mut(&cn) else {
                 continue;
             };
             if p.entry.is_done(now) {
-                if let Some(mut p) = self.ro.peers.remove(&cn) {
-                    remove_all(&mut self.kernel, &mut p.objects).await;
+                if let Some(mut p) = self.peers.remove(&cn) {
+                    remove_all(&mut *io.kernel, &mut p.objects).await;
                 }
                 continue;
             }
-            if p.entry.refresh_due(now) && !self.ro_recently_used(cn).await {
+            if p.entry.refresh_due(now) && !Self::recently_used(io, cn).await {
                 debug!("route optimisation: binding with {cn} unused lately, left to expire");
-                if let Some(p) = self.ro.peers.get_mut(&cn) {
+                if let Some(p) = self.peers.get_mut(&cn) {
                     p.entry.skip_refresh();
                 }
             }
-            let Some(p) = self.ro.peers.get_mut(&cn) else {
+            let Some(p) = self.peers.get_mut(&cn) else {
                 continue;
             };
             let actions = p.entry.on_timer(now, cookies());
-            self.ro_execute(cn, actions).await;
+            self.execute(io, cn, actions).await;
         }
     }
 
     /// True if the kernel used the HAO or RH2 state with `cn` within
     /// [`RECENTLY_USED`] (`XFRMA_LASTUSED`).
-    async fn ro_recently_used(&self, cn: Ipv6Addr) -> bool {
+    async fn recently_used(io: &RoIo<'_>, cn: Ipv6Addr) -> bool {
         let ids = [
-            XfrmState::ro(XfrmProto::Hao, self.hoa, cn, self.hoa).id(),
-            XfrmState::ro(XfrmProto::Route2, cn, self.hoa, self.hoa).id(),
+            XfrmState::ro(XfrmProto::Hao, io.hoa, cn, io.hoa).id(),
+            XfrmState::ro(XfrmProto::Route2, cn, io.hoa, io.hoa).id(),
         ];
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         for id in ids {
-            if let Ok(Some(s)) = self.kernel.xfrm.get_state(&id).await {
+            if let Ok(Some(s)) = io.kernel.xfrm.get_state(&id).await {
                 if s.last_used
                     .is_some_and(|t| now.saturating_sub(t) <= RECENTLY_USED.as_secs())
                 {
@@ -449,59 +463,54 @@ impl MobileNode {
         false
     }
 
-    async fn ro_execute(&mut self, cn: Ipv6Addr, actions: Vec<RoAction>) {
+    async fn execute(&mut self, io: &mut RoIo<'_>, cn: Ipv6Addr, actions: Vec<RoAction>) {
         for a in actions {
             match a {
                 RoAction::SendHomeTestInit(cookie) => {
                     info!("route optimisation: HoTI to {cn}");
                     let m = MhRepr::new(MhMessage::HomeTestInit(TestInit { cookie }));
-                    self.ro_send(self.hoa, cn, &m).await;
+                    Self::send(io, io.hoa, cn, &m).await;
                 }
                 RoAction::SendCareOfTestInit(cookie) => {
-                    let Some(coa) = self.ro.peers.get(&cn).map(|p| p.entry.coa) else {
+                    let Some(coa) = self.peers.get(&cn).map(|p| p.entry.coa) else {
                         continue;
                     };
                     info!("route optimisation: CoTI to {cn} from {coa}");
                     let m = MhRepr::new(MhMessage::CareOfTestInit(TestInit { cookie }));
-                    self.ro_send(coa, cn, &m).await;
+                    Self::send(io, coa, cn, &m).await;
                 }
                 RoAction::SendBindingUpdate {
                     message,
                     sequence,
                     care_of_address,
                 } => {
-                    if care_of_address == self.hoa {
+                    if care_of_address == io.hoa {
                         info!("route optimisation: deregistration BU to {cn} seq {sequence}");
-                        if let Err(e) = self.mh.send(self.hoa, cn, 0, None, &message).await {
+                        if let Err(e) = io.mh.send_message(io.hoa, cn, 0, None, &message).await {
                             warn!("cannot send the BU to {cn}: {e}");
                         }
                         continue;
                     }
-                    let Some(p) = self.ro.peers.get_mut(&cn) else {
+                    let Some(p) = self.peers.get_mut(&cn) else {
                         continue;
                     };
-                    let r = install_peer(
-                        &mut self.kernel,
-                        &mut p.objects,
-                        self.hoa,
-                        cn,
-                        care_of_address,
-                    )
-                    .await;
+                    let r =
+                        install_peer(&mut *io.kernel, &mut p.objects, io.hoa, cn, care_of_address)
+                            .await;
                     if let Err(e) = r {
                         warn!("route optimisation state for {cn}: {e}");
-                        remove_all(&mut self.kernel, &mut p.objects).await;
+                        remove_all(&mut *io.kernel, &mut p.objects).await;
                         p.installed_coa = None;
                         continue;
                     }
                     p.installed_coa = Some(care_of_address);
                     info!("route optimisation: BU to {cn} seq {sequence} CoA {care_of_address}");
-                    if let Err(e) = self.mh.send(self.hoa, cn, 0, None, &message).await {
+                    if let Err(e) = io.mh.send_message(io.hoa, cn, 0, None, &message).await {
                         warn!("cannot send the BU to {cn}: {e}");
                     }
                 }
                 RoAction::Bound(lifetime) => {
-                    let coa = self.ro.peers.get(&cn).map(|p| p.entry.coa);
+                    let coa = self.peers.get(&cn).map(|p| p.entry.coa);
                     info!(
                         "route optimisation: binding with {cn} via {} for {} s",
                         coa.unwrap_or(Ipv6Addr::UNSPECIFIED),
@@ -509,9 +518,9 @@ impl MobileNode {
                     );
                 }
                 RoAction::RemoveState => {
-                    if let Some(p) = self.ro.peers.get_mut(&cn) {
+                    if let Some(p) = self.peers.get_mut(&cn) {
                         info!("route optimisation: binding with {cn} removed");
-                        remove_all(&mut self.kernel, &mut p.objects).await;
+                        remove_all(&mut *io.kernel, &mut p.objects).await;
                         p.installed_coa = None;
                     }
                 }
@@ -519,10 +528,10 @@ impl MobileNode {
         }
     }
 
-    async fn ro_send(&self, src: Ipv6Addr, dst: Ipv6Addr, m: &MhRepr) {
+    async fn send(io: &RoIo<'_>, src: Ipv6Addr, dst: Ipv6Addr, m: &MhRepr) {
         match m.emit_without_checksum() {
             Ok(bytes) => {
-                if let Err(e) = self.mh.send(src, dst, 0, None, &bytes).await {
+                if let Err(e) = io.mh.send_message(src, dst, 0, None, &bytes).await {
                     warn!("cannot send MH type {} to {dst}: {e}", m.message.mh_type());
                 }
             }

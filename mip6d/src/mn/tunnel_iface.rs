@@ -1,4 +1,4 @@
-//! The mobile node's side of `Tunnel enabled` interfaces (umip.md §3.1; the seed
+//! The mobile node's side of `Tunnel enabled` interfaces (`docs/compat.md`; the seed
 //! scenario, docs/mobile-ipv6-over-teredo.md) and of the home tunnel's MTU over
 //! them: default routes rewritten to the preference's metric at link-up, the tunnel
 //! daemon's D-Bus notices ([`super::tunnel_bus`]), and the tunnel MTU that follows
@@ -11,7 +11,7 @@ use super::tunnel_bus::{TunnelNotice, TunnelState};
 use super::MobileNode;
 
 impl MobileNode {
-    /// umip.md §3.1 item 3: at link-up, each main-table unicast default route
+    /// As UMIP (`docs/protocol-notes.md`): at link-up, each main-table unicast default route
     /// out of a tunnel interface (no source prefix) gets the metric
     /// 1023 − 3 × (10 − MnIfPreference): a copy with that metric, protocol
     /// static and the same gateway is added, then the old one deleted. Like
@@ -20,6 +20,7 @@ impl MobileNode {
         const RTPROT_STATIC: u8 = 4;
         let metric = mip6::coa::default_route_metric(preference, 0);
         let routes = match self
+            .io
             .kernel
             .nl
             .routes(Family::V6, Some(netcfg::TABLE_MAIN))
@@ -45,8 +46,8 @@ impl MobileNode {
             if let Some(gw) = r.gateway {
                 spec = spec.via(gw);
             }
-            let added = self.kernel.nl.add_route(&spec).await;
-            match added.and(self.kernel.nl.del_route_info(r).await) {
+            let added = self.io.kernel.nl.add_route(&spec).await;
+            match added.and(self.io.kernel.nl.del_route_info(r).await) {
                 Ok(()) => info!(
                     "{name}: default route metric {} -> {metric}",
                     r.metric.unwrap_or(0)
@@ -61,6 +62,7 @@ impl MobileNode {
     /// which addresses exist.
     pub(super) async fn on_tunnel_notice(&mut self, n: TunnelNotice) {
         let Some(i) = self
+            .movement
             .ifaces
             .iter_mut()
             .find(|i| i.tunnel && i.name == n.interface)
@@ -78,6 +80,7 @@ impl MobileNode {
                 i.bus_down = false;
                 self.refresh_addresses(index).await;
                 let known = self
+                    .movement
                     .ifaces
                     .iter()
                     .any(|i| i.index == index && i.coas.iter().any(|c| c.address == address));
@@ -107,17 +110,17 @@ impl MobileNode {
     /// link and MTU (docs/mobile-ipv6-over-teredo.md).
     pub(super) async fn fit_tunnel_mtu(&mut self, index: u32) {
         const NEEDED: u32 = 1280 + 40;
-        let Ok(links) = self.kernel.nl.links().await else {
+        let Ok(links) = self.io.kernel.nl.links().await else {
             return;
         };
         let Some(link) = links.iter().find(|l| l.index == index) else {
             return;
         };
-        if let Some((tunnel, name)) = self.away.as_ref().map(|a| a.tunnel.clone()) {
+        if let Some((tunnel, name)) = self.movement.away.as_ref().map(|a| a.tunnel.clone()) {
             let wanted = link.mtu.saturating_sub(40).max(1280);
             let current = links.iter().find(|l| l.index == tunnel).map(|l| l.mtu);
             if current.is_some_and(|m| m != wanted) {
-                match self.kernel.nl.set_mtu(tunnel, wanted).await {
+                match self.io.kernel.nl.set_mtu(tunnel, wanted).await {
                     Ok(()) => debug!(
                         "{name}: MTU {wanted} (CoA link {} MTU {})",
                         link.name, link.mtu
@@ -126,10 +129,10 @@ impl MobileNode {
                 }
             }
         }
-        if link.mtu >= NEEDED || self.mtu_warned == Some((index, link.mtu)) {
+        if link.mtu >= NEEDED || self.movement.mtu_warned == Some((index, link.mtu)) {
             return;
         }
-        self.mtu_warned = Some((index, link.mtu));
+        self.movement.mtu_warned = Some((index, link.mtu));
         warn!(
             "{}: MTU {} leaves the home tunnel {} bytes: packets of {}-1280 bytes to or from \
              the home address will be dropped; raise the MTU to at least {NEEDED} on this \

@@ -1,8 +1,8 @@
-//! The home-agents anycast addresses the home agent receives DHAAD requests
-//! on (RFC 6275 §10.5, umip.md §4.2: one per global address of an HA
-//! interface). They are joined with `IPV6_JOIN_ANYCAST` on a socket of their
-//! own, so the kernel drops them with that socket: at exit, and also if the
-//! daemon dies, nothing is left behind.
+//! Anycast addresses a daemon receives on (a Mobile IPv6 home agent's
+//! home-agents anycast addresses, RFC 6275 §10.5). They are joined with
+//! `IPV6_JOIN_ANYCAST` on a socket of their own, so the kernel drops them
+//! with that socket: at exit, and also if the daemon dies, nothing is left
+//! behind.
 
 use std::io;
 use std::net::Ipv6Addr;
