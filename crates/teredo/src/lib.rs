@@ -8,6 +8,7 @@
 pub mod addr;
 pub mod maintain;
 pub mod peers;
+pub mod qualified;
 pub mod relay;
 pub mod security;
 pub mod server;

@@ -9,10 +9,11 @@
 //! call [`Maintainer::requalify`] when the host's IPv4 configuration changes, which
 //! miredo never noticed.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use crate::addr::{self, TeredoAddr, OBSOLETE_PREFIX, TEREDO_PORT};
+pub use crate::qualified::Qualified;
 use crate::security::Secret;
 use crate::wire::TeredoPacketRepr;
 use crate::wire::{emit_rs, RouterAdvertisement};
@@ -62,24 +63,6 @@ impl Default for Timers {
             restart_min: Duration::from_secs(1),
             restart_max: Duration::from_secs(8),
         }
-    }
-}
-
-/// Our address once qualified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Qualified {
-    /// The Teredo address (prefix, server, flags, obfuscated mapping).
-    pub address: Ipv6Addr,
-    /// The same, decoded.
-    pub teredo: TeredoAddr,
-    /// MTU from the RA, or 1280.
-    pub mtu: u16,
-}
-
-impl Qualified {
-    /// Public IPv4 address and port the server saw.
-    pub fn mapping(&self) -> SocketAddrV4 {
-        self.teredo.mapping()
     }
 }
 
@@ -329,7 +312,7 @@ impl Maintainer {
     /// Is this datagram for us (reference §4.1 step 3)? Such packets must be given
     /// to [`Maintainer::handle_packet`] and never to the kernel.
     pub fn is_qualification_packet(from: SocketAddrV4, packet: &TeredoPacketRepr<'_>) -> bool {
-        crate::relay::is_qualification_packet(from, packet)
+        crate::qualified::is_qualification_packet(from, packet)
     }
 
     /// A datagram that passed [`Maintainer::is_qualification_packet`].

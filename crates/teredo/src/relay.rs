@@ -30,12 +30,14 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use crate::addr::{self, TeredoAddr, CLIENT_LINK_LOCAL, TEREDO_PORT};
+use crate::addr::{self, TeredoAddr, CLIENT_LINK_LOCAL};
 use crate::peers::{
     Enqueued, PeerList, PeerMut, Queued, DEFAULT_CAPACITY, DEFAULT_TOTAL_QUEUE_BUDGET,
 };
+pub use crate::qualified::is_qualification_packet;
+use crate::qualified::Qualified;
 use crate::security::Secret;
-use crate::wire::{icmpv6_error, Ipv6Header, TeredoPacketRepr};
+use crate::wire::{icmpv6_error, Ipv6Header};
 
 pub mod replies;
 mod rx;
@@ -80,8 +82,8 @@ pub struct OwnAddress {
     pub mtu: u16,
 }
 
-impl From<&crate::maintain::Qualified> for OwnAddress {
-    fn from(q: &crate::maintain::Qualified) -> Self {
+impl From<&Qualified> for OwnAddress {
+    fn from(q: &Qualified) -> Self {
         OwnAddress {
             addr: q.address,
             server: q.teredo.server,
@@ -307,16 +309,6 @@ pub struct TeredoTunnel {
     stats: Stats,
     icmp: IcmpLimiter,
     replies: replies::ReplyLimiter,
-}
-
-/// True if a datagram belongs to the qualification procedure (reference
-/// §4.1 step 3): source port 3544, an authentication header, and inner
-/// destination `fe80::ffff:ffff:ffff`. The driver gives those to the
-/// maintainer, never to [`TeredoTunnel::on_udp_packet`].
-pub fn is_qualification_packet(from: SocketAddrV4, packet: &TeredoPacketRepr<'_>) -> bool {
-    from.port() == TEREDO_PORT
-        && packet.auth.is_some()
-        && Ipv6Header::parse(packet.ipv6).is_ok_and(|h| h.dst == CLIENT_LINK_LOCAL)
 }
 
 impl TeredoTunnel {
