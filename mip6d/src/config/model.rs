@@ -23,8 +23,6 @@ pub const MAX_RR_BINDING_LIFETIME: u32 = 420;
 /// `MnIfPreference` of listed interfaces without one, and of every unlisted
 /// interface under `MnUseAllInterfaces` (the least preferred usable value).
 pub const DEFAULT_MN_IF_PREFERENCE: u8 = 10;
-/// Interface names are cut to IFNAMSIZ - 1 bytes, as by `strncpy` in UMIP.
-pub const IF_NAME_MAX: usize = 15;
 /// BA status "Administratively prohibited", what `deny` means in ACLs.
 pub const BA_STATUS_PROHIBITED: u8 = 129;
 /// `CnMaxBindings` default (docs/compat.md).
@@ -202,7 +200,7 @@ impl InterfaceConfig {
 
 /// Cuts an interface name to IFNAMSIZ - 1 bytes (on a character boundary).
 pub fn truncate_if_name(name: &str) -> String {
-    let mut end = name.len().min(IF_NAME_MAX);
+    let mut end = name.len().min(wire6::IF_NAME_MAX);
     while !name.is_char_boundary(end) {
         end -= 1;
     }

@@ -1,6 +1,6 @@
 use super::*;
 use crate::addr::{CLIENT_LINK_LOCAL, CONE_LINK_LOCAL, DEFAULT_PREFIX};
-use crate::wire::{emit_bubble, emit_rs, EchoKind, EchoRepr, RouterSolicitation};
+use crate::wire::{emit_bubble, emit_rs, EchoKind, EchoRepr, RouterSolicitation, TeredoPrefixInfo};
 
 const NONCE: [u8; 8] = [0xde, 0xad, 0xbe, 0xef, 0x01, 0x23, 0x45, 0x67];
 const PRIMARY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
