@@ -69,8 +69,8 @@ fuzz_target!(|data: &[u8]| {
             // Kinds below 32 keep the clock still: bursts at one instant.
             t += Duration::from_millis(u64::from(kind.saturating_sub(31)) * 37);
             match kind % 3 {
-                0 => tunnel.on_udp_packet(t, 1_700_000_000, from, chunk, &mut out),
-                1 => tunnel.on_tun_packet(t, 1_700_000_000, chunk, &mut out),
+                0 => tunnel.handle_udp_packet(t, 1_700_000_000, from, chunk, &mut out),
+                1 => tunnel.handle_tun_packet(t, 1_700_000_000, chunk, &mut out),
                 _ => tunnel.handle_timeout(t),
             }
             check(&mut out);

@@ -378,7 +378,7 @@ impl BulEntry {
     }
 
     /// Handles a Binding Acknowledgement from the home agent.
-    pub fn on_binding_ack(
+    pub fn handle_binding_ack(
         &mut self,
         now: Instant,
         ba: &BindingAck,
@@ -541,7 +541,7 @@ impl BindingUpdateList {
 
     /// Dispatches a BA received from `peer` for `home_address` (the Type 2
     /// Routing Header's address); BAs for unknown entries are ignored.
-    pub fn on_binding_ack(
+    pub fn handle_binding_ack(
         &mut self,
         now: Instant,
         home_address: Ipv6Addr,
@@ -551,7 +551,7 @@ impl BindingUpdateList {
     ) -> Vec<BulEvent> {
         self.entries
             .get_mut(&(home_address, peer))
-            .map(|e| e.on_binding_ack(now, ba, options))
+            .map(|e| e.handle_binding_ack(now, ba, options))
             .unwrap_or_default()
     }
 }

@@ -164,7 +164,7 @@ impl DhaadClient {
     }
 
     /// A reply: the HA candidates if it answers the outstanding request.
-    pub fn on_reply(&mut self, reply: &DhaadReply) -> Option<Vec<Ipv6Addr>> {
+    pub fn handle_reply(&mut self, reply: &DhaadReply) -> Option<Vec<Ipv6Addr>> {
         if self.outstanding.is_none() || Some(reply.identifier) != self.identifier {
             return None;
         }
@@ -287,14 +287,14 @@ mod tests {
             flags: DHAAD_FLAG_MOBILE_ROUTER,
             home_agents: vec![a("2001:db8:1::1")],
         };
-        assert_eq!(c.on_reply(&reply), None);
+        assert_eq!(c.handle_reply(&reply), None);
         reply.identifier = 1;
         reply.flags = 0;
-        assert_eq!(c.on_reply(&reply), None);
+        assert_eq!(c.handle_reply(&reply), None);
         reply.flags = DHAAD_FLAG_MOBILE_ROUTER;
-        assert_eq!(c.on_reply(&reply), Some(vec![a("2001:db8:1::1")]));
+        assert_eq!(c.handle_reply(&reply), Some(vec![a("2001:db8:1::1")]));
         assert_eq!(c.poll_timeout(), None);
-        assert_eq!(c.on_reply(&reply), None, "answered once");
+        assert_eq!(c.handle_reply(&reply), None, "answered once");
     }
 
     #[test]

@@ -195,8 +195,8 @@ impl RoEntry {
         out
     }
 
-    /// When [`RoEntry::on_timer`] has something to do.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    /// When [`RoEntry::handle_timeout`] has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
         let tests = [&self.home, &self.care_of]
             .into_iter()
             .flatten()
@@ -216,7 +216,7 @@ impl RoEntry {
     }
 
     /// Retransmissions, BA timeout, refresh and expiry.
-    pub fn on_timer(&mut self, now: Instant, cookies: ([u8; 8], [u8; 8])) -> Vec<RoAction> {
+    pub fn handle_timeout(&mut self, now: Instant, cookies: ([u8; 8], [u8; 8])) -> Vec<RoAction> {
         let mut out = Vec::new();
         if self.expires.is_some_and(|e| now >= e) {
             self.expires = None;
@@ -269,15 +269,20 @@ impl RoEntry {
     }
 
     /// A Home Test (`home`) or Care-of Test from the correspondent.
-    pub fn on_test_reply(&mut self, now: Instant, home: bool, reply: &TestReply) -> Vec<RoAction> {
+    pub fn handle_test_reply(
+        &mut self,
+        now: Instant,
+        home: bool,
+        reply: &TestReply,
+    ) -> Vec<RoAction> {
         let test = if home {
             &mut self.home
         } else {
             &mut self.care_of
         };
-        let taken = test
-            .as_mut()
-            .is_some_and(|t| t.on_reply(now, &reply.cookie, reply.nonce_index, reply.keygen_token));
+        let taken = test.as_mut().is_some_and(|t| {
+            t.handle_reply(now, &reply.cookie, reply.nonce_index, reply.keygen_token)
+        });
         if taken {
             self.maybe_bu(now)
         } else {
@@ -365,7 +370,7 @@ impl RoEntry {
     }
 
     /// A BA from the correspondent (`mh` as received, for its authenticator).
-    pub fn on_ba(
+    pub fn handle_binding_ack(
         &mut self,
         now: Instant,
         ba: &BindingAck,
@@ -447,7 +452,7 @@ impl RoEntry {
     /// state goes and the entry ends; the next packet triggers a new run.
     /// One that crossed our BU ([`RoEntry::binding_error_crossed_bu`]) is
     /// ignored.
-    pub fn on_binding_error(&mut self, now: Instant) -> Vec<RoAction> {
+    pub fn handle_binding_error(&mut self, now: Instant) -> Vec<RoAction> {
         if self.binding_error_crossed_bu(now) {
             return Vec::new();
         }
@@ -458,7 +463,7 @@ impl RoEntry {
     /// A Binding Refresh Request from the correspondent: both tests again
     /// if the binding is in place and no refresh runs yet (the driver asks
     /// only for a binding in use, RFC 6275 §11.7.4).
-    pub fn on_refresh_request(
+    pub fn handle_refresh_request(
         &mut self,
         now: Instant,
         cookies: ([u8; 8], [u8; 8]),
@@ -476,7 +481,7 @@ impl RoEntry {
 
     /// True when a bound entry's refresh is due; the driver then calls
     /// [`RoEntry::skip_refresh`] if the binding was not used lately (UMIP
-    /// refreshes only bindings in use), before [`RoEntry::on_timer`].
+    /// refreshes only bindings in use), before [`RoEntry::handle_timeout`].
     pub fn refresh_due(&self, now: Instant) -> bool {
         matches!(self.phase, RoPhase::Bound { refresh_at: Some(r) } if now >= r)
     }

@@ -122,7 +122,7 @@ fn deliver_ba(mn: &mut BulEntry, now: Instant, bytes: &[u8]) -> Vec<BulEvent> {
     let MhMessage::BindingAck(ba) = mh.message else {
         panic!("not a BA")
     };
-    mn.on_binding_ack(now, &ba, &mh.options)
+    mn.handle_binding_ack(now, &ba, &mh.options)
 }
 
 #[test]

@@ -30,7 +30,7 @@ impl Qualified {
 /// True if a datagram belongs to the qualification procedure (the RA answering
 /// our RS, RFC 4380 §5.2.1): source port 3544, an authentication header, and inner
 /// destination `fe80::ffff:ffff:ffff`. The driver gives those to the
-/// maintainer, never to [`crate::relay::TeredoTunnel::on_udp_packet`].
+/// maintainer, never to [`crate::relay::TeredoTunnel::handle_udp_packet`].
 pub fn is_qualification_packet(from: SocketAddrV4, packet: &TeredoPacketRepr<'_>) -> bool {
     from.port() == TEREDO_PORT
         && packet.auth.is_some()

@@ -2,8 +2,8 @@
 //! RFC 4380 §5.2.4–§5.2.6, §5.4).
 //!
 //! [`TeredoTunnel`] takes IPv6 packets read from the tunnel interface
-//! ([`TeredoTunnel::on_tun_packet`]) and UDP datagrams received on the Teredo
-//! socket ([`TeredoTunnel::on_udp_packet`]) and says, through [`Outputs`], what
+//! ([`TeredoTunnel::handle_tun_packet`]) and UDP datagrams received on the Teredo
+//! socket ([`TeredoTunnel::handle_udp_packet`]) and says, through [`Outputs`], what
 //! to send, what to write to the tunnel and which ICMPv6 errors to report. It
 //! owns the [`PeerList`]; it never reads the clock: `now` (monotonic) and
 //! `unix_secs` (wall clock, for the ping-test HMAC) are passed in.
@@ -358,7 +358,7 @@ impl TeredoTunnel {
 
     /// When [`TeredoTunnel::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        Some(self.peers.poll_timeout())
+        self.peers.poll_timeout()
     }
 
     /// Runs due timers: peer-list garbage collection.

@@ -199,7 +199,7 @@ impl Correspondent {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let expiry = self.cache.next_deadline().map(Instant::from_std);
+        let expiry = self.cache.poll_timeout().map(Instant::from_std);
         [expiry, self.publish_at].into_iter().flatten().min()
     }
 
@@ -271,7 +271,7 @@ impl Correspondent {
                     mh: &msg.payload,
                     policy_allows: binding_allowed(&self.config, home_address, msg.dst),
                 };
-                let outcome = self.cache.on_bu(&self.keygen, &ctx, now);
+                let outcome = self.cache.handle_binding_update(now, &self.keygen, &ctx);
                 self.apply(&outcome, bu.sequence, home_address, packet_source)
                     .await;
             }
@@ -449,7 +449,7 @@ impl Correspondent {
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
-        for b in self.cache.expire(now.into_std()) {
+        for b in self.cache.handle_timeout(now.into_std()) {
             info!(
                 "CN: route optimisation binding of {} expired",
                 b.home_address

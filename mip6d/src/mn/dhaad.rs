@@ -71,7 +71,7 @@ impl MobileNode {
             "DHAAD reply {} from {}: home agents {:?}",
             reply.identifier, msg.src, reply.home_agents
         );
-        let ev = sel.on_reply(std::time::Instant::now(), &reply);
+        let ev = sel.handle_reply(std::time::Instant::now(), &reply);
         if ev.is_none() {
             debug!("DHAAD reply {} answers no request", reply.identifier);
         }

@@ -42,9 +42,9 @@ impl MobileNode {
                     ba.sequence,
                     ba.lifetime_secs()
                 );
-                let events = self
-                    .bul
-                    .on_binding_ack(std::time::Instant::now(), ba, &repr.options);
+                let events =
+                    self.bul
+                        .handle_binding_ack(std::time::Instant::now(), ba, &repr.options);
                 self.handle_bul_events(events).await;
             }
             other => debug!("MH type {} from {} ignored", other.mh_type(), msg.src),

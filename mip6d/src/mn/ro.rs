@@ -124,7 +124,7 @@ impl RouteOptimizer {
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         self.peers
             .values()
-            .filter_map(|p| p.entry.next_deadline())
+            .filter_map(|p| p.entry.poll_timeout())
             .min()
             .map(Instant::from_std)
     }
@@ -344,7 +344,7 @@ impl MobileNode {
                     }
                 );
                 if used {
-                    p.entry.on_refresh_request(now, cookies())
+                    p.entry.handle_refresh_request(now, cookies())
                 } else {
                     Vec::new()
                 }
@@ -354,14 +354,14 @@ impl MobileNode {
                     "route optimisation: HoT from {cn} (nonce index {})",
                     r.nonce_index
                 );
-                p.entry.on_test_reply(now, true, r)
+                p.entry.handle_test_reply(now, true, r)
             }
             MhMessage::CareOfTest(r) => {
                 info!(
                     "route optimisation: CoT from {cn} (nonce index {})",
                     r.nonce_index
                 );
-                p.entry.on_test_reply(now, false, r)
+                p.entry.handle_test_reply(now, false, r)
             }
             MhMessage::BindingError(be)
                 if be.status == mip6::consts::BeStatus::UNKNOWN_BINDING_FOR_HAO
@@ -377,7 +377,7 @@ impl MobileNode {
                         ""
                     }
                 );
-                p.entry.on_binding_error(now)
+                p.entry.handle_binding_error(now)
             }
             MhMessage::BindingAck(ba) => {
                 info!(
@@ -386,7 +386,7 @@ impl MobileNode {
                     ba.sequence,
                     ba.lifetime_secs()
                 );
-                p.entry.on_ba(now, ba, &msg.payload, cookies())
+                p.entry.handle_binding_ack(now, ba, &msg.payload, cookies())
             }
             _ => return false,
         };
@@ -400,7 +400,7 @@ impl MobileNode {
             .ro
             .peers
             .iter()
-            .filter(|(_, p)| p.entry.next_deadline().is_some_and(|d| d <= now))
+            .filter(|(_, p)| p.entry.poll_timeout().is_some_and(|d| d <= now))
             .map(|(cn, _)| *cn)
             .collect();
         for cn in due {
@@ -422,7 +422,7 @@ impl MobileNode {
             let Some(p) = self.ro.peers.get_mut(&cn) else {
                 continue;
             };
-            let actions = p.entry.on_timer(now, cookies());
+            let actions = p.entry.handle_timeout(now, cookies());
             self.ro_execute(cn, actions).await;
         }
     }

@@ -70,7 +70,13 @@ impl TestRun {
     }
 
     /// Takes a reply if its cookie matches; `false` (ignored) otherwise.
-    pub fn on_reply(&mut self, now: Instant, cookie: &[u8; 8], index: u16, token: Token) -> bool {
+    pub fn handle_reply(
+        &mut self,
+        now: Instant,
+        cookie: &[u8; 8],
+        index: u16,
+        token: Token,
+    ) -> bool {
         if *cookie != self.cookie || self.reply.is_some() {
             return false;
         }

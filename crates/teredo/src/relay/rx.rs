@@ -21,7 +21,7 @@ impl TeredoTunnel {
     ///
     /// The caller has already given qualification packets
     /// ([`super::is_qualification_packet`]) to the maintainer instead.
-    pub fn on_udp_packet(
+    pub fn handle_udp_packet(
         &mut self,
         now: Instant,
         unix_secs: u32,

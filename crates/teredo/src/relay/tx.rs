@@ -18,7 +18,13 @@ const NO_MAPPING: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
 impl TeredoTunnel {
     /// Handles an IPv6 packet read from the tunnel interface (without any
     /// `tun_pi` header). Bytes past the IPv6 payload length are ignored.
-    pub fn on_tun_packet(&mut self, now: Instant, unix_secs: u32, pkt: &[u8], out: &mut Outputs) {
+    pub fn handle_tun_packet(
+        &mut self,
+        now: Instant,
+        unix_secs: u32,
+        pkt: &[u8],
+        out: &mut Outputs,
+    ) {
         let Ok(h) = Ipv6Header::parse(pkt) else {
             self.stats.dropped_malformed += 1;
             return;

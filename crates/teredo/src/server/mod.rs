@@ -1,7 +1,7 @@
 //! The Teredo server (RFC 4380 §5.3, reference §4.8): qualification replies,
 //! indirect bubbles and ping tests, and nothing else.
 //!
-//! [`Server::handle`] takes one UDP datagram received on port 3544 of either
+//! [`Server::handle_packet`] takes one UDP datagram received on port 3544 of either
 //! server address and returns what to do with it: an [`Action`] (an RA, a
 //! packet forwarded to a Teredo client, or an IPv6 packet for the native
 //! network) or the [`DropReason`]. Every call moves exactly one counter of
@@ -295,7 +295,7 @@ impl Server {
 
     /// Handles one datagram received from `src` on the `local` socket, and
     /// counts the outcome.
-    pub fn handle(
+    pub fn handle_packet(
         &mut self,
         local: Local,
         src: SocketAddrV4,

@@ -172,7 +172,7 @@ impl Lab {
         let (now, unix) = (self.now, self.unix());
         self.nodes[node]
             .tunnel
-            .on_tun_packet(now, unix, pkt, &mut out);
+            .handle_tun_packet(now, unix, pkt, &mut out);
         self.run(node, out);
     }
 
@@ -182,7 +182,7 @@ impl Lab {
         let (now, unix) = (self.now, self.unix());
         self.nodes[node]
             .tunnel
-            .on_udp_packet(now, unix, from, payload, &mut out);
+            .handle_udp_packet(now, unix, from, payload, &mut out);
         self.run(node, out);
     }
 
@@ -214,7 +214,7 @@ impl Lab {
                         let (now, unix) = (self.now, self.unix());
                         self.nodes[j]
                             .tunnel
-                            .on_udp_packet(now, unix, from, &payload, &mut next);
+                            .handle_udp_packet(now, unix, from, &payload, &mut next);
                         work.push_back((j, next));
                     }
                 }
