@@ -144,7 +144,7 @@ impl Correspondent {
         }
         let mh = MhSocket::open()
             .map_err(|e| format!("correspondent node: cannot open the MH socket: {e}"))?;
-        if role == Role::Ha {
+        if role == Role::HomeAgent {
             // The home agent's own socket answers them; reading each one
             // here too would double the home agent's cost per BU.
             if let Err(e) = mh.drop_home_binding_updates() {
@@ -152,7 +152,7 @@ impl Correspondent {
             }
         }
         let mut kernel = Kernel::open().map_err(|e| format!("correspondent node: netlink: {e}"))?;
-        if role != Role::Ha {
+        if role != Role::HomeAgent {
             if let Err(e) = xfrm::install_base(&mut kernel).await {
                 kernel.teardown().await;
                 return Err(format!("correspondent node: xfrm: {e}"));
@@ -256,7 +256,8 @@ impl Correspondent {
                 self.send(msg.dst, msg.src, &reply).await;
             }
             MhMessage::BindingUpdate(bu) => {
-                if self.role == Role::Ha && bu.flags.contains(mip6::wire::mh::BuFlags::HOME) {
+                if self.role == Role::HomeAgent && bu.flags.contains(mip6::wire::mh::BuFlags::HOME)
+                {
                     // The home agent's own socket answers home registrations.
                     return;
                 }

@@ -28,49 +28,8 @@ pub const BA_STATUS_PROHIBITED: u8 = 129;
 /// `CnMaxBindings` default (docs/compat.md).
 pub const DEFAULT_CN_MAX_BINDINGS: u32 = mip6::cn::DEFAULT_MAX_BINDINGS as u32;
 
-/// `NodeConfig` / `IfType` / `-C -H -M`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Role {
-    /// Correspondent node (what every node is, and the default).
-    #[default]
-    #[serde(rename = "CN")]
-    Cn,
-    /// Mobile node.
-    #[serde(rename = "MN")]
-    Mn,
-    /// Home agent.
-    #[serde(rename = "HA")]
-    Ha,
-}
-
-impl Role {
-    /// The keyword in `mip6d.conf`.
-    pub fn keyword(self) -> &'static str {
-        match self {
-            Role::Cn => "CN",
-            Role::Mn => "MN",
-            Role::Ha => "HA",
-        }
-    }
-
-    /// UMIP's `MIP6_ENTITY_*` number, as `--show-config` prints it.
-    pub fn entity_number(self) -> u32 {
-        match self {
-            Role::Cn => 0,
-            Role::Mn => 1,
-            Role::Ha => 2,
-        }
-    }
-
-    /// The name in the start/stop syslog lines.
-    pub fn long_name(self) -> &'static str {
-        match self {
-            Role::Cn => "Correspondent Node",
-            Role::Mn => "Mobile Node",
-            Role::Ha => "Home Agent",
-        }
-    }
-}
+/// `NodeConfig` / `IfType` / `-C -H -M`: one type with what mip6d publishes.
+pub use bus::Role;
 
 /// An IPv6 address with a prefix length (`ADDR/PLEN`). The address is kept
 /// as written, host bits included (a home address carries its prefix length
@@ -411,7 +370,7 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            node_config: Role::Cn,
+            node_config: Role::CorrespondentNode,
             debug_level: 0,
             debug_log_file: None,
             do_route_optimization_cn: true,
@@ -476,7 +435,7 @@ impl Config {
     /// unlisted interface under `MnUseAllInterfaces`, else 0 (never used).
     pub fn mn_if_preference(&self, name: &str) -> u8 {
         match self.interface(name) {
-            Some(i) if i.serves(Role::Mn) => i.mn_if_preference,
+            Some(i) if i.serves(Role::MobileNode) => i.mn_if_preference,
             Some(_) => 0,
             None if self.mn_use_all_interfaces => DEFAULT_MN_IF_PREFERENCE,
             None => 0,
@@ -500,9 +459,10 @@ impl Config {
         let tunnel_payload = self
             .ipsec_policies()
             .any(|(_, _, p)| p.kind == IpsecPolicyType::TunnelPayload);
-        (self.node_config == Role::Mn && self.do_route_optimization_mn && tunnel_payload).then(
-            || "DoRouteOptimizationMN cannot be used with a TunnelPayload IPsec policy".to_owned(),
-        )
+        (self.node_config == Role::MobileNode && self.do_route_optimization_mn && tunnel_payload)
+            .then(|| {
+                "DoRouteOptimizationMN cannot be used with a TunnelPayload IPsec policy".to_owned()
+            })
     }
 }
 

@@ -272,7 +272,7 @@ impl HomeAgent {
         if let Err(e) = kernel.add_policy(&mps_in).await {
             return Err(fail(kernel, format!("xfrm MPS policy: {e}")));
         }
-        let role = crate::ipsec::Role::HomeAgent;
+        let role = crate::ipsec::Endpoint::HomeAgent;
         if let Err(e) = crate::ipsec::install_transport(&config, role, None, &mut kernel).await {
             return Err(fail(kernel, format!("IPsec policies: {e}")));
         }

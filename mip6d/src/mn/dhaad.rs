@@ -24,7 +24,7 @@ use super::away::Away;
 use super::{registration_config, Location, MobileNode};
 use crate::config::{Config, HomeLink};
 use crate::daemon::random_u16;
-use crate::ipsec::{Role, TunnelIpsec};
+use crate::ipsec::{Endpoint, TunnelIpsec};
 use crate::kernel::raw::Received;
 
 /// The selection for `link` if its home agent is left to discovery.
@@ -248,7 +248,7 @@ impl MobileNode {
                 self.away = Some(a);
                 // The tunnel-mode IPsec policies are those for this home agent.
                 self.ipsec.release(&mut self.kernel).await;
-                self.ipsec = TunnelIpsec::new(&self.config, Role::MobileNode, ha, self.hoa);
+                self.ipsec = TunnelIpsec::new(&self.config, Endpoint::MobileNode, ha, self.hoa);
                 self.ipsec.follow(&mut self.kernel, p.address).await;
             }
             Err(e) => {

@@ -194,7 +194,7 @@ impl MobileNode {
         let mut kernel = Kernel::open().map_err(|e| format!("netlink: {e}"))?;
         crate::ipsec::install_transport(
             &config,
-            crate::ipsec::Role::MobileNode,
+            crate::ipsec::Endpoint::MobileNode,
             Some(hoa),
             &mut kernel,
         )
@@ -226,7 +226,12 @@ impl MobileNode {
             ha,
             ha_selection: dhaad::selection_for(&link),
             mpd: mpd::PrefixDiscovery::new(&config),
-            ipsec: crate::ipsec::TunnelIpsec::new(&config, crate::ipsec::Role::MobileNode, ha, hoa),
+            ipsec: crate::ipsec::TunnelIpsec::new(
+                &config,
+                crate::ipsec::Endpoint::MobileNode,
+                ha,
+                hoa,
+            ),
             ro: ro::RouteOptimizer::new(&config),
             home: link.effective_home_prefix(),
             home_plen: link.home_address.len,
