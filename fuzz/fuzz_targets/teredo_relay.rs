@@ -1,5 +1,5 @@
 //! Fuzz the packet path of a client and of a relay (the receive checks of
-//! reference §4.5 and the relay's of §4.7): arbitrary datagrams and tunnel
+//! RFC 4380 §5.2.3 and the relay's of §5.4): arbitrary datagrams and tunnel
 //! packets, from arbitrary sources, must never panic, and every output must
 //! be a well-formed IPv6 packet or a Teredo datagram.
 #![no_main]

@@ -202,7 +202,7 @@ impl BindingCache {
     }
 
     /// DAD for `home_address` ended; `duplicate` if an NA answered
-    /// (umip.md §4.2 step 7). `None` if no entry was waiting.
+    /// (docs/protocol-notes.md). `None` if no entry was waiting.
     pub fn dad_finished(
         &mut self,
         now: Instant,
@@ -243,7 +243,7 @@ impl BindingCache {
     }
 
     /// Removes and returns the entries expired at `now` (no BRR is sent for
-    /// home bindings, umip.md §4.2).
+    /// home bindings, docs/protocol-notes.md).
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<BcEntry> {
         self.expiries
             .pop_due(now)

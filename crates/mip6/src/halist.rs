@@ -1,5 +1,5 @@
 //! The home agent's Home Agents List (RFC 6275 §10.1, §10.5.1), learnt as
-//! UMIP learns it (umip.md §4.2): from Router Advertisements with the H flag
+//! UMIP learns it (docs/protocol-notes.md): from Router Advertisements with the H flag
 //! received on the home agent's interfaces, one entry per global address
 //! a prefix information option with the R flag carries, with
 //!

@@ -1,5 +1,5 @@
 //! The mobile node's route optimisation with one correspondent (RFC 6275
-//! §11.6–§11.7.2; umip.md §4.1 "Route optimisation"), sans-IO: the Home and
+//! §11.6–§11.7.2; docs/protocol-notes.md), sans-IO: the Home and
 //! Care-of Test runs ([`TestRun`], 5 s doubling to 32 s), the BU signed with
 //! their tokens ([`crate::rr`]), the BA, handover, refresh, Binding Refresh
 //! Requests and Binding Errors, and the deregistration back home, as
@@ -80,7 +80,7 @@ pub enum RoAction {
 }
 
 /// How long a non-answering or refusing correspondent is left alone
-/// (umip.md §4: "Non-MIPv6 or unreachable CN entry lifetime 420 s").
+/// (docs/protocol-notes.md: "Non-MIPv6 or unreachable CN entry lifetime 420 s").
 pub const CN_RETRY_AFTER: Duration = Duration::from_secs(420);
 /// How long the mobile node waits for a BA from a correspondent.
 pub const CN_BA_TIMEOUT: Duration = crate::consts::MAX_BINDACK_TIMEOUT;

@@ -1,4 +1,4 @@
-//! Relay peer table at scale (issue 5's benchmark): memory per peer and the
+//! Relay peer table at scale: memory per peer and the
 //! forwarding rate with N peers, through the sans-IO relay core alone (no
 //! sockets, no kernel): what the table itself costs.
 //!

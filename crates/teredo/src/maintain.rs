@@ -81,7 +81,7 @@ pub enum Event {
     Log(LogMessage),
 }
 
-/// Messages miredo logs from its maintenance thread (reference §4.1).
+/// Messages miredo logs from its maintenance thread (docs/protocol-notes.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogMessage {
     /// `No reply from Teredo server` (once per outage).
@@ -339,7 +339,7 @@ impl Maintainer {
                 }
                 if self.current.take().is_some() {
                     self.out.events.push(Event::Down);
-                    // Re-resolve: the server may have moved (reference §4.1 step 4).
+                    // Re-resolve: the server may have moved (miredo does too, docs/protocol-notes.md).
                     self.server = None;
                 }
                 self.pause_after_failure(now);
@@ -348,7 +348,7 @@ impl Maintainer {
         }
     }
 
-    /// Is this datagram for us (reference §4.1 step 3)? Such packets must be given
+    /// Is this datagram for us (RFC 4380 §5.2.1)? Such packets must be given
     /// to [`Maintainer::handle_packet`] and never to the kernel.
     pub fn is_qualification_packet(from: SocketAddrV4, packet: &TeredoPacketRepr<'_>) -> bool {
         crate::qualified::is_qualification_packet(from, packet)

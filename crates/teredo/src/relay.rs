@@ -1,5 +1,5 @@
-//! The Teredo packet path of clients and relays (reference §4.4–§4.7,
-//! RFC 4380 §5.2.4–§5.2.6, §5.4).
+//! The Teredo packet path of clients and relays (RFC 4380
+//! §5.2.3–§5.2.6, §5.4).
 //!
 //! [`TeredoTunnel`] takes IPv6 packets read from the tunnel interface
 //! ([`TeredoTunnel::handle_tun_packet`]) and UDP datagrams received on the Teredo
@@ -403,7 +403,7 @@ impl TeredoTunnel {
     }
 }
 
-/// Sends a bubble to `dst` if its IPv4 is global (reference §4.3).
+/// Sends a bubble to `dst` if its IPv4 is global (RFC 4380 §5.2.6).
 fn send_bubble(
     src: Ipv6Addr,
     dest: Ipv6Addr,

@@ -1,4 +1,4 @@
-//! Client ↔ client through bubbles (reference §4.4, §4.5), in simulated time.
+//! Client ↔ client through bubbles (RFC 4380 §5.2.3, §5.2.4), in simulated time.
 
 mod relay_harness;
 

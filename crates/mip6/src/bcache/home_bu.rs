@@ -223,8 +223,8 @@ pub(crate) fn ba(status: BaStatus, flags: BaFlags, sequence: u16, lifetime_units
     }))
 }
 
-/// The home agent's BU checks, in the order of umip.md §4.2 (steps 1–8 and
-/// the BA flags of step 10). Steps that need the kernel (DAD, installing
+/// The home agent's BU checks, in UMIP's order (docs/protocol-notes.md:
+/// steps 1–8 and the BA flags of step 10). Steps that need the kernel (DAD, installing
 /// routes: 130, 134, 141) are the caller's, after an [`HomeBuVerdict::Accept`].
 pub fn check_home_bu(ctx: &HomeBuContext<'_>) -> HomeBuVerdict {
     let bu = &ctx.bu;
