@@ -126,7 +126,7 @@ pub struct HomeBuContext<'a> {
     /// An IPsec policy protects this BU's (home agent, home address) pair,
     /// so the kernel accepted it only through ESP.
     pub ipsec_protected: bool,
-    /// The cache is at its cap ([`BindingCache::is_full`]).
+    /// The cache is at its cap ([`super::BindingCache::is_full`]).
     pub cache_full: bool,
 }
 
