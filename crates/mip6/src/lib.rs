@@ -8,10 +8,12 @@
 //! Every state machine in this crate and in `teredo` follows one contract:
 //!
 //! - **Inputs** from the network go in through `handle_*` methods taking
-//!   `now` first (a monotonic [`std::time::Instant`] the driver reads; only
-//!   the stateless Teredo server does without) and then the input:
-//!   `handle_packet`, `handle_binding_ack`, `handle_reply`, …. The driver's
-//!   own commands are plain verbs (`register`, `requalify`, `set_state`).
+//!   `now` first (a monotonic [`std::time::Instant`] the driver reads; left
+//!   out where the answer cannot depend on time, as in the stateless Teredo
+//!   server) and then the input: `handle_packet`, `handle_binding_ack`,
+//!   `handle_reply`, …. The driver's own commands and the results of its
+//!   kernel work are plain verbs (`register`, `requalify`, `set_state`,
+//!   `dad_finished`).
 //! - **Results** come back from the call that produced them, as its return
 //!   value (an action, an event, a list of either). On the per-packet path,
 //!   where a fresh `Vec` per call would be an allocation per packet, they are
