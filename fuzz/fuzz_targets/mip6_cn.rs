@@ -13,7 +13,7 @@
 //! - every BA emits, parses back, carries the refusal status it should and,
 //!   when signed, verifies with the key it was signed with;
 //! - granted lifetimes stay within `MAX_RR_BINDING_LIFETIME`;
-//! - after `expire(now)` no binding has ended, and a test answer echoes its cookie.
+//! - after `handle_timeout(now)` no binding has ended, and a test answer echoes its cookie.
 #[path = "common/input.rs"]
 mod input;
 
@@ -65,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
                     assert!(b.refresh_requested && b.expires > w.now);
                     w.shadow.insert((b.correspondent, b.home_address), b);
                 }
-                for b in w.cache.expire(w.now) {
+                for b in w.cache.handle_timeout(w.now) {
                     assert!(b.expires <= w.now);
                     assert!(w
                         .shadow
@@ -176,7 +176,7 @@ fn raw_bu(w: &mut World, input: &mut Input) {
 
 /// The CN API in one place: one BU, then the outcome against the shadow.
 fn on_bu(w: &mut World, ctx: &CnBuContext<'_>, signed: bool) {
-    let outcome = w.cache.on_bu(&w.keygen, ctx, w.now);
+    let outcome = w.cache.handle_binding_update(w.now, &w.keygen, ctx);
     if let Some(ack) = outcome.ack() {
         let bytes = ack.emit().expect("BA emits");
         let parsed = MhRepr::parse(&bytes).expect("BA parses back");

@@ -79,7 +79,7 @@ fn consume(nd: &NdRepr) {
             let mut client = MpsClient::new(FIRST_ID);
             client.schedule(now, Duration::ZERO, Duration::ZERO, BaStatus::ACCEPTED);
             let sent = client.handle_timeout(now).expect("first solicitation due");
-            match client.on_advert(now, mpa) {
+            match client.handle_advert(now, mpa) {
                 MpaOutcome::Accepted(p) => {
                     assert_eq!(mpa.identifier, sent.identifier);
                     assert!(p.iter().all(|p| p.valid_lifetime >= p.preferred_lifetime));
@@ -94,7 +94,7 @@ fn consume(nd: &NdRepr) {
 fn router_advert(now: Instant, ra: &RouterAdvert) {
     let _ = (ra.preference(), ra.adv_interval_ms(), ra.mtu());
     let mut list = HomeAgentList::new();
-    let change = list.on_router_advert(now, 1, SRC, ra);
+    let change = list.handle_router_advert(now, 1, SRC, ra);
     let r_flagged: Vec<Ipv6Addr> = ra
         .prefixes()
         .filter(|p| p.flags & PrefixInfo::ROUTER_ADDRESS != 0)
@@ -109,7 +109,7 @@ fn router_advert(now: Instant, ra: &RouterAdvert) {
     // The same router withdrawing its H flag empties the list.
     let mut gone = ra.clone();
     gone.flags &= !RouterAdvert::HOME_AGENT;
-    list.on_router_advert(now, 1, SRC, &gone);
+    list.handle_router_advert(now, 1, SRC, &gone);
     assert!(list.entries().is_empty());
 }
 
@@ -131,11 +131,11 @@ fn dhaad_request(req: &DhaadRequest) {
 fn dhaad_reply_received(now: Instant, reply: &DhaadReply) {
     let mut client = DhaadClient::new(FIRST_ID, false);
     client.start(now, COA, HOME_PREFIX, 64);
-    if let Some(list) = client.on_reply(reply) {
+    if let Some(list) = client.handle_reply(reply) {
         assert_eq!(reply.identifier, FIRST_ID);
         assert_eq!(list, reply.home_agents);
         // Answered: a second copy is ignored.
-        assert_eq!(client.on_reply(reply), None);
+        assert_eq!(client.handle_reply(reply), None);
     }
     let mut select = HomeAgentSelection::new(
         FIRST_ID,
@@ -144,7 +144,7 @@ fn dhaad_reply_received(now: Instant, reply: &DhaadReply) {
         64,
     );
     select.care_of_address_changed(now, Some(COA));
-    if let Some(SelectionEvent::UseHomeAgent(ha)) = select.on_reply(now, reply) {
+    if let Some(SelectionEvent::UseHomeAgent(ha)) = select.handle_reply(now, reply) {
         assert!(reply.home_agents.contains(&ha));
         assert!(!ha.is_unspecified() && !ha.is_multicast());
     }

@@ -1,5 +1,5 @@
 //! Fuzz the packet path of a client and of a relay (the receive checks of
-//! reference §4.5 and the relay's of §4.7): arbitrary datagrams and tunnel
+//! RFC 4380 §5.2.3 and the relay's of §5.4): arbitrary datagrams and tunnel
 //! packets, from arbitrary sources, must never panic, and every output must
 //! be a well-formed IPv6 packet or a Teredo datagram.
 #![no_main]
@@ -69,8 +69,8 @@ fuzz_target!(|data: &[u8]| {
             // Kinds below 32 keep the clock still: bursts at one instant.
             t += Duration::from_millis(u64::from(kind.saturating_sub(31)) * 37);
             match kind % 3 {
-                0 => tunnel.on_udp_packet(t, 1_700_000_000, from, chunk, &mut out),
-                1 => tunnel.on_tun_packet(t, 1_700_000_000, chunk, &mut out),
+                0 => tunnel.handle_udp_packet(t, 1_700_000_000, from, chunk, &mut out),
+                1 => tunnel.handle_tun_packet(t, 1_700_000_000, chunk, &mut out),
                 _ => tunnel.handle_timeout(t),
             }
             check(&mut out);

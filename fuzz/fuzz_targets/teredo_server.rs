@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
         u16::from_be_bytes([head[5], head[6]])
     };
     let mut server = Server::new(ServerConfig::new(Ipv4Addr::new(192, 0, 2, 1)));
-    let outcome = server.handle(local, SocketAddrV4::new(ip, port), datagram);
+    let outcome = server.handle_packet(local, SocketAddrV4::new(ip, port), datagram);
     assert_eq!(server.counters().total(), 1);
     let inner = match &outcome {
         Ok(Action::Advertise { payload, .. }) | Ok(Action::Forward { payload, .. }) => {

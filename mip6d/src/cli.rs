@@ -321,9 +321,9 @@ pub fn parse_args(args: &[OsString]) -> Result<Cli, CliError> {
                 }
                 cli.pidfile = Some(PathBuf::from(value));
             }
-            Opt::Cn => cli.overrides.node_config = Some(Role::Cn),
-            Opt::Ha => cli.overrides.node_config = Some(Role::Ha),
-            Opt::Mn => cli.overrides.node_config = Some(Role::Mn),
+            Opt::Cn => cli.overrides.node_config = Some(Role::CorrespondentNode),
+            Opt::Ha => cli.overrides.node_config = Some(Role::HomeAgent),
+            Opt::Mn => cli.overrides.node_config = Some(Role::MobileNode),
             Opt::Help => {
                 cli.action = Action::Help;
                 return Ok(cli);

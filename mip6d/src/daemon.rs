@@ -123,7 +123,7 @@ pub fn needed_features(role: Role) -> Vec<KernelFeature> {
         KernelFeature::XfrmSubPolicy,
         KernelFeature::Mip6,
     ];
-    if role != Role::Cn {
+    if role != Role::CorrespondentNode {
         f.push(KernelFeature::Ip6Tunnel);
         f.push(KernelFeature::Ipv6MultipleTables);
     }
@@ -262,7 +262,7 @@ async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32
         role.long_name()
     );
     let publisher = crate::publish::Publisher::start(role).await;
-    let companion = if role == Role::Cn {
+    let companion = if role == Role::CorrespondentNode {
         None
     } else {
         crate::cn::Companion::start(config.clone(), reloader.clone(), publisher.clone(), cn_rx)
@@ -273,9 +273,9 @@ async fn run_role(config: Config, opts: RunOptions, mut startup: Startup) -> i32
     let (ready, set_up) = tokio::sync::oneshot::channel::<()>();
     let role_run = async move {
         match role {
-            Role::Ha => crate::ha::run(config, reloader, rx, publisher, ready).await,
-            Role::Mn => crate::mn::run(config, reloader, rx, publisher, ready).await,
-            Role::Cn => crate::cn::run(config, reloader, rx, publisher, ready).await,
+            Role::HomeAgent => crate::ha::run(config, reloader, rx, publisher, ready).await,
+            Role::MobileNode => crate::mn::run(config, reloader, rx, publisher, ready).await,
+            Role::CorrespondentNode => crate::cn::run(config, reloader, rx, publisher, ready).await,
         }
     };
     tokio::pin!(role_run);
@@ -348,7 +348,7 @@ mod tests {
 
     #[test]
     fn cn_needs_no_tunnel() {
-        assert!(!needed_features(Role::Cn).contains(&KernelFeature::Ip6Tunnel));
-        assert!(needed_features(Role::Mn).contains(&KernelFeature::Ip6Tunnel));
+        assert!(!needed_features(Role::CorrespondentNode).contains(&KernelFeature::Ip6Tunnel));
+        assert!(needed_features(Role::MobileNode).contains(&KernelFeature::Ip6Tunnel));
     }
 }

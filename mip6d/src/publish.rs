@@ -10,8 +10,6 @@ use bus::{BindingInfo, HomeAgentState, Mip6dService, MobileNodeState, Role};
 use tokio::sync::Mutex;
 use tracing::{debug, info};
 
-use crate::config;
-
 /// How often a lost or absent bus is tried again.
 const RETRY_EVERY: Duration = Duration::from_secs(2);
 
@@ -35,12 +33,7 @@ struct Inner {
 
 impl Publisher {
     /// Starts the service on the system bus (`DBUS_SYSTEM_BUS_ADDRESS` is honoured).
-    pub async fn start(role: config::Role) -> Publisher {
-        let role = match role {
-            config::Role::Cn => Role::CorrespondentNode,
-            config::Role::Mn => Role::MobileNode,
-            config::Role::Ha => Role::HomeAgent,
-        };
+    pub async fn start(role: Role) -> Publisher {
         let service = match Mip6dService::start(role).await {
             Ok(s) => {
                 info!("D-Bus: org.umip_rs.Mip6d1 published on the system bus");

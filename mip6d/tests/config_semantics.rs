@@ -40,7 +40,7 @@ fn addr(s: &str) -> Ipv6Addr {
 #[test]
 fn defaults_are_umips() {
     let c = conf("");
-    assert_eq!(c.node_config, Role::Cn);
+    assert_eq!(c.node_config, Role::CorrespondentNode);
     assert!(c.use_mn_ha_ipsec && c.do_route_optimization_cn && c.do_route_optimization_mn);
     assert!(c.send_mob_pfx_advs && c.send_unsol_mob_pfx_advs && c.send_mob_pfx_sols);
     assert!(c.mob_rtr_use_explicit_mode && !c.key_mng_mob_capability);
@@ -150,7 +150,7 @@ fn ipsec_sets_expand_per_home_address() {
     assert_eq!((tp.reqid_to_ha, tp.reqid_to_mn, tp.allow), (8, 9, false));
     // An MN refuses to start with route optimisation and TunnelPayload.
     let mut mn = c.clone();
-    mn.node_config = Role::Mn;
+    mn.node_config = Role::MobileNode;
     assert!(mn.startup_error().is_some());
     mn.do_route_optimization_mn = false;
     assert!(mn.startup_error().is_none());
@@ -174,7 +174,7 @@ fn includes_splice_tokens_in_glob_order() {
     let text = format!("NodeConfig include \"{}\"\n;\n", part.display());
     let c = parse(text.as_bytes(), "main.conf", &host).map(|l| l.config.node_config);
     std::fs::remove_dir_all(&dir).ok();
-    assert_eq!(c, Ok(Role::Ha));
+    assert_eq!(c, Ok(Role::HomeAgent));
 }
 
 #[test]
@@ -261,7 +261,7 @@ fn reload_refuses_a_role_change_and_a_broken_file() {
     // The command-line role is applied to the new file again (a fix).
     let path2 = write_temp("norole.conf", "DebugLevel 3;\n");
     let mn = Overrides {
-        node_config: Some(Role::Mn),
+        node_config: Some(Role::MobileNode),
         ..Overrides::default()
     };
     let ok = reload(&running, &path2, &mn, &host()).expect("reload with -M");

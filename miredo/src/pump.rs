@@ -100,7 +100,7 @@ impl Pump {
                     }
                 }
             }
-            tunnel.on_udp_packet(now, secs, from, data, &mut self.out);
+            tunnel.handle_udp_packet(now, secs, from, data, &mut self.out);
             self.flush().await;
         }
     }
@@ -116,7 +116,7 @@ impl Pump {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) => return Err(e),
             };
-            tunnel.on_tun_packet(now, secs, &self.tun_buf[..n], &mut self.out);
+            tunnel.handle_tun_packet(now, secs, &self.tun_buf[..n], &mut self.out);
             self.flush().await;
         }
         Ok(())

@@ -12,7 +12,9 @@ use std::time::Duration;
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use e2e::{nat_public_ip, Daemon, Lab, LabOpts, Nat, TeredoAddr, SERVER_IP};
 use teredo::addr::{CONE_LINK_LOCAL, DEFAULT_PREFIX};
-use teredo::wire::{emit_rs, EchoKind, EchoRepr, RouterAdvertisement, RouterSolicitation};
+use teredo::wire::{
+    emit_rs, EchoKind, EchoRepr, RouterAdvertisement, RouterSolicitation, TeredoPrefixInfo,
+};
 
 const QUALIFY: Duration = Duration::from_secs(15);
 const PING: Duration = Duration::from_secs(10);

@@ -1,6 +1,6 @@
-//! Home agent Binding Update processing at scale (issue 3's benchmark): BU/s
+//! Home agent Binding Update processing at scale: BU/s
 //! sustained and memory per binding with 10,000 mobile nodes, through the
-//! sans-IO core (parse and verify the MH, the checks of umip.md §4.2, the
+//! sans-IO core (parse and verify the MH, the home agent's BU checks, the
 //! binding cache, the BA) — what the daemon does per BU before the kernel.
 //!
 //!   cargo bench -p mip6 --bench ha_bu            # 10,000 mobile nodes, 10 rounds

@@ -1,4 +1,6 @@
 use super::*;
+use crate::wire::mh::{BindingAck, MhMessage};
+use crate::wire::options::MobilityOption;
 
 fn hoa() -> Ipv6Addr {
     "2001:db8:1::100".parse().unwrap()

@@ -45,7 +45,7 @@ fn registered(t0: Instant, granted: u16) -> BulEntry {
     let mut e = BulEntry::new(HomeRegistrationConfig::new(hoa(), ha()), 100);
     let ev = e.register(t0, coa_a(), secs(600));
     let (bu, _) = sent_bu(&ev[0]);
-    let ev = e.on_binding_ack(
+    let ev = e.handle_binding_ack(
         t0 + Duration::from_millis(30),
         &ba(BaStatus::ACCEPTED, bu.sequence, granted),
         &[],
@@ -168,7 +168,7 @@ fn binding_refresh_advice_delays_the_refresh() {
     let advice = [MobilityOption::BindingRefreshAdvice {
         interval_units: 148,
     }];
-    e.on_binding_ack(t0, &ba(BaStatus::ACCEPTED, 7, 150), &advice);
+    e.handle_binding_ack(t0, &ba(BaStatus::ACCEPTED, 7, 150), &advice);
     // 95 % of 600 s is 570 s; the advice says 592 s.
     assert_eq!(e.poll_timeout(), Some(t0 + secs(592)));
 }
@@ -178,12 +178,12 @@ fn status_135_resends_with_the_ba_sequence_plus_one() {
     let t0 = Instant::now();
     let mut e = BulEntry::new(HomeRegistrationConfig::new(hoa(), ha()), 10);
     e.register(t0, coa_a(), secs(600));
-    let ev = e.on_binding_ack(t0, &ba(BaStatus::SEQUENCE_OUT_OF_WINDOW, 0x5000, 0), &[]);
+    let ev = e.handle_binding_ack(t0, &ba(BaStatus::SEQUENCE_OUT_OF_WINDOW, 0x5000, 0), &[]);
     let (bu, opts) = sent_bu(&ev[0]);
     assert_eq!(bu.sequence, 0x5001);
     assert_eq!(opts, vec![MobilityOption::AlternateCoa(coa_a())]);
     assert_eq!(e.last_status(), Some(BaStatus::SEQUENCE_OUT_OF_WINDOW));
-    let ev = e.on_binding_ack(t0, &ba(BaStatus::ACCEPTED, 0x5001, 150), &[]);
+    let ev = e.handle_binding_ack(t0, &ba(BaStatus::ACCEPTED, 0x5001, 150), &[]);
     assert!(matches!(
         ev[..],
         [BulEvent::Registered {
@@ -199,16 +199,16 @@ fn ba_with_another_sequence_is_ignored() {
     let mut e = BulEntry::new(HomeRegistrationConfig::new(hoa(), ha()), 10);
     e.register(t0, coa_a(), secs(600));
     assert!(e
-        .on_binding_ack(t0, &ba(BaStatus::ACCEPTED, 9, 150), &[])
+        .handle_binding_ack(t0, &ba(BaStatus::ACCEPTED, 9, 150), &[])
         .is_empty());
     assert!(e
-        .on_binding_ack(t0, &ba(BaStatus::ADMIN_PROHIBITED, 11, 0), &[])
+        .handle_binding_ack(t0, &ba(BaStatus::ADMIN_PROHIBITED, 11, 0), &[])
         .is_empty());
     assert_eq!(e.outstanding_sequence(), Some(10));
     // A BA with no BU outstanding is ignored too.
     let mut idle = BulEntry::new(HomeRegistrationConfig::new(hoa(), ha()), 1);
     assert!(idle
-        .on_binding_ack(t0, &ba(BaStatus::ACCEPTED, 1, 1), &[])
+        .handle_binding_ack(t0, &ba(BaStatus::ACCEPTED, 1, 1), &[])
         .is_empty());
 }
 
@@ -218,7 +218,7 @@ fn every_rejecting_status_stops_the_entry() {
     for code in (128u8..=143).filter(|&c| c != 135) {
         let mut e = BulEntry::new(HomeRegistrationConfig::new(hoa(), ha()), 10);
         e.register(t0, coa_a(), secs(600));
-        let ev = e.on_binding_ack(t0, &ba(BaStatus(code), 10, 0), &[]);
+        let ev = e.handle_binding_ack(t0, &ba(BaStatus(code), 10, 0), &[]);
         assert_eq!(
             ev,
             vec![BulEvent::Rejected {
@@ -235,7 +235,7 @@ fn status_1_is_an_acceptance_that_asks_for_prefix_discovery() {
     let t0 = Instant::now();
     let mut e = BulEntry::new(HomeRegistrationConfig::new(hoa(), ha()), 10);
     e.register(t0, coa_a(), secs(600));
-    let ev = e.on_binding_ack(t0, &ba(BaStatus::PREFIX_DISCOVERY_NECESSARY, 10, 150), &[]);
+    let ev = e.handle_binding_ack(t0, &ba(BaStatus::PREFIX_DISCOVERY_NECESSARY, 10, 150), &[]);
     assert!(matches!(
         ev[..],
         [BulEvent::Registered {
@@ -273,7 +273,7 @@ fn handover_reports_the_previous_care_of_address() {
     let ev = e.register(t1, coa_b(), secs(600));
     let (bu, opts) = sent_bu(&ev[0]);
     assert_eq!(opts, vec![MobilityOption::AlternateCoa(coa_b())]);
-    let ev = e.on_binding_ack(t1, &ba(BaStatus::ACCEPTED, bu.sequence, 150), &[]);
+    let ev = e.handle_binding_ack(t1, &ba(BaStatus::ACCEPTED, bu.sequence, 150), &[]);
     assert_eq!(
         ev,
         vec![BulEvent::Registered {
@@ -295,7 +295,7 @@ fn deregistration_sends_lifetime_zero_unless_the_binding_is_gone() {
     assert_eq!(bu.lifetime_units, 0);
     assert_eq!(opts, vec![MobilityOption::AlternateCoa(hoa())]);
     assert_eq!(e.state(), BulState::Deregistering);
-    let ev = e.on_binding_ack(t1, &ba(BaStatus::ACCEPTED, bu.sequence, 0), &[]);
+    let ev = e.handle_binding_ack(t1, &ba(BaStatus::ACCEPTED, bu.sequence, 0), &[]);
     assert_eq!(ev, vec![BulEvent::Deregistered]);
     assert_eq!(e.poll_timeout(), None);
     // Already expired: nothing is sent.
@@ -330,7 +330,7 @@ fn nemo_prefixes_and_missing_k_and_r_flags() {
     // BA with R but without K: accepted, K dropped from the next BU.
     let mut ack = ba(BaStatus::ACCEPTED, 1, 150);
     ack.flags = BaFlags(BaFlags::MOBILE_ROUTER);
-    let ev = e.on_binding_ack(t0, &ack, &[]);
+    let ev = e.handle_binding_ack(t0, &ack, &[]);
     assert_eq!(ev[0], BulEvent::KeyMgmtUnsupported);
     assert!(matches!(ev[1], BulEvent::Registered { .. }));
     assert!(!e.flags().contains(BuFlags::KEY_MGMT));
@@ -343,7 +343,7 @@ fn nemo_prefixes_and_missing_k_and_r_flags() {
     let mut ack = ba(BaStatus::ACCEPTED, 1, 150);
     ack.flags = BaFlags(BaFlags::KEY_MGMT);
     assert_eq!(
-        e.on_binding_ack(t0, &ack, &[]),
+        e.handle_binding_ack(t0, &ack, &[]),
         vec![BulEvent::MobileRouterRefused]
     );
     assert!(e.binding().is_none());
@@ -366,7 +366,7 @@ fn list_dispatches_by_home_address_and_peer() {
     let ev = list.handle_timeout(t0 + Duration::from_millis(1500));
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].0, (hoa(), ha()));
-    let ev = list.on_binding_ack(
+    let ev = list.handle_binding_ack(
         t0 + secs(2),
         hoa(),
         ha2,
@@ -375,7 +375,7 @@ fn list_dispatches_by_home_address_and_peer() {
     );
     assert!(matches!(ev[..], [BulEvent::Registered { .. }]));
     assert!(list
-        .on_binding_ack(t0, coa_a(), ha(), &ba(BaStatus::ACCEPTED, 2, 150), &[])
+        .handle_binding_ack(t0, coa_a(), ha(), &ba(BaStatus::ACCEPTED, 2, 150), &[])
         .is_empty());
     assert_eq!(list.len(), 2);
 }
@@ -390,7 +390,7 @@ fn a_stream_of_forged_135s_cannot_make_a_bu_per_ba() {
     // A burst of 100 at once: one immediate resend.
     for i in 0..100u16 {
         let forged = ba(BaStatus::SEQUENCE_OUT_OF_WINDOW, 0x6000 + i, 0);
-        bus += e.on_binding_ack(t0, &forged, &[]).len();
+        bus += e.handle_binding_ack(t0, &forged, &[]).len();
     }
     assert_eq!(bus, 2, "the BU and one resend");
     // 100 more, one every 100 ms, with the timer running as a driver does.
@@ -401,13 +401,13 @@ fn a_stream_of_forged_135s_cannot_make_a_bu_per_ba() {
             bus += e.handle_timeout(now).len();
         }
         let forged = ba(BaStatus::SEQUENCE_OUT_OF_WINDOW, 0x7000 + i, 0);
-        bus += e.on_binding_ack(now, &forged, &[]).len();
+        bus += e.handle_binding_ack(now, &forged, &[]).len();
     }
     // In 10 s the timer sends at 1.5, 4.5 and 10.5 s (back-off 1.5, 3, 6 s
     // from each resend): at most one extra BU each.
     assert!(bus <= 8, "{bus} BUs for 200 forged BAs");
     // The home agent's real answer to the last BU still registers it.
     let seq = e.outstanding_sequence().unwrap();
-    let ev = e.on_binding_ack(now, &ba(BaStatus::ACCEPTED, seq, 150), &[]);
+    let ev = e.handle_binding_ack(now, &ba(BaStatus::ACCEPTED, seq, 150), &[]);
     assert!(matches!(ev[..], [BulEvent::Registered { .. }]), "{ev:?}");
 }

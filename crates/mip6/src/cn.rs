@@ -1,6 +1,6 @@
 //! The correspondent node: answering the Home and Care-of Test Init
 //! messages, checking a route-optimisation Binding Update (RFC 6275 §9.5.1,
-//! umip.md §4.3 "CN BU validation") and the binding cache it feeds, with
+//! docs/protocol-notes.md) and the binding cache it feeds, with
 //! expiry in simulated time.
 //!
 //! The checks run in this order:
@@ -117,7 +117,7 @@ impl CnBinding {
 }
 
 /// A Binding Refresh Request goes out this long before a binding expires,
-/// if it was used in the last [`BRR_IF_USED_WITHIN`] (umip.md §4 table).
+/// if it was used in the last [`BRR_IF_USED_WITHIN`] (docs/protocol-notes.md).
 pub const BRR_BEFORE_EXPIRY: Duration = Duration::from_secs(2);
 /// See [`BRR_BEFORE_EXPIRY`].
 pub const BRR_IF_USED_WITHIN: Duration = Duration::from_secs(60);
@@ -243,7 +243,7 @@ impl CnAck {
     }
 }
 
-/// The outcome of [`CnBindingCache::on_bu`].
+/// The outcome of [`CnBindingCache::handle_binding_update`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CnBuOutcome {
     /// Nothing changes, nothing is sent.
@@ -365,7 +365,12 @@ impl CnBindingCache {
     }
 
     /// Checks a BU (module documentation) and applies it.
-    pub fn on_bu(&mut self, keygen: &Keygen, ctx: &CnBuContext<'_>, now: Instant) -> CnBuOutcome {
+    pub fn handle_binding_update(
+        &mut self,
+        now: Instant,
+        keygen: &Keygen,
+        ctx: &CnBuContext<'_>,
+    ) -> CnBuOutcome {
         let bu = &ctx.bu;
         let key = (ctx.correspondent, ctx.home_address);
         let coa = care_of_address(ctx.packet_source, ctx.options);
@@ -480,8 +485,9 @@ impl CnBindingCache {
         )
     }
 
-    /// When the next binding expires.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    /// When the next binding expires ([`Self::handle_timeout`]) or the next
+    /// Binding Refresh Request is due ([`Self::refresh_requests_due`]).
+    pub fn poll_timeout(&self) -> Option<Instant> {
         self.entries
             .values()
             .flat_map(|e| [Some(e.expires), e.refresh_request_at()])
@@ -505,7 +511,7 @@ impl CnBindingCache {
     /// Removes and returns the bindings whose lifetime is over (leaving
     /// nonce-block entries where their nonces are still valid), and drops
     /// the nonce-block entries whose nonces expired.
-    pub fn expire(&mut self, now: Instant) -> Vec<CnBinding> {
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<CnBinding> {
         self.blocks.retain(|_, b| b.until >= now);
         let gone: Vec<_> = self
             .entries

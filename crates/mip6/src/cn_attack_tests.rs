@@ -71,7 +71,7 @@ fn one_host_with_many_home_addresses_cannot_grow_the_cache_past_its_limit() {
     assert_eq!((c.len(), c.nonce_blocks()), (3, 0));
     // Once the bindings and their nonces are gone, there is room again.
     let later = t0 + secs(241);
-    assert_eq!(c.expire(later).len(), 3);
+    assert_eq!(c.handle_timeout(later).len(), 3);
     assert_eq!(c.nonce_blocks(), 0);
     let fresh = Mn::tests_from(&mut k, later, "2001:db8:1::99", "2001:db8:2::100");
     assert_eq!(
@@ -152,7 +152,7 @@ fn a_bu_replayed_after_the_deregistration_is_refused_until_its_nonce_expires() {
     assert_eq!(c.nonce_blocks(), 1);
     // Once the nonces expired, the entry goes; the replay fails on them.
     let late = t0 + secs(241);
-    assert!(c.expire(late).is_empty());
+    assert!(c.handle_timeout(late).is_empty());
     assert_eq!(c.nonce_blocks(), 0);
     assert_eq!(status(&mn.send(&mut c, &k, late, &recorded, true)), 138);
     assert!(c.is_empty());
@@ -189,7 +189,7 @@ fn a_bu_replayed_after_the_binding_expired_is_refused() {
     let mut c = CnBindingCache::new();
     let recorded = mn.bu(BuFlags::ACK, 10, 8);
     assert_eq!(status(&mn.send(&mut c, &k, t0, &recorded, true)), 0);
-    assert_eq!(c.expire(t0 + secs(8)).len(), 1);
+    assert_eq!(c.handle_timeout(t0 + secs(8)).len(), 1);
     let out = mn.send(&mut c, &k, t0 + secs(9), &recorded, true);
     assert_eq!((status(&out), seq_of(&out)), (135, 10));
     assert!(c.is_empty());

@@ -107,7 +107,7 @@ impl Mn {
             mh: &msg.2,
             policy_allows: allow,
         };
-        cache.on_bu(k, &ctx, now)
+        cache.handle_binding_update(now, k, &ctx)
     }
 }
 
@@ -163,14 +163,14 @@ fn an_authorized_bu_is_cached_capped_at_420s_and_acked_signed() {
         other => panic!("{other:?}"),
     }
     // Expiry in simulated time (the refresh request 2 s before it first).
-    assert_eq!(c.next_deadline(), Some(t0 + Duration::from_secs(423)));
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(423)));
     assert_eq!(
         c.refresh_requests_due(t0 + Duration::from_secs(423)).len(),
         1
     );
-    assert_eq!(c.next_deadline(), Some(t0 + Duration::from_secs(425)));
-    assert!(c.expire(t0 + Duration::from_secs(424)).is_empty());
-    assert_eq!(c.expire(t0 + Duration::from_secs(425)).len(), 1);
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(425)));
+    assert!(c.handle_timeout(t0 + Duration::from_secs(424)).is_empty());
+    assert_eq!(c.handle_timeout(t0 + Duration::from_secs(425)).len(), 1);
     assert!(c.is_empty());
 }
 
@@ -181,7 +181,7 @@ fn a_refresh_request_is_due_2s_before_expiry_once_per_lifetime() {
     let mn = Mn::tests(&mut k, t0, "2001:db8:2::100");
     let mut c = CnBindingCache::new();
     mn.send(&mut c, &k, t0, &mn.bu(0, 10, 60), true);
-    assert_eq!(c.next_deadline(), Some(t0 + Duration::from_secs(58)));
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(58)));
     assert!(c
         .refresh_requests_due(t0 + Duration::from_secs(57))
         .is_empty());
@@ -191,7 +191,7 @@ fn a_refresh_request_is_due_2s_before_expiry_once_per_lifetime() {
     assert!(c
         .refresh_requests_due(t0 + Duration::from_secs(59))
         .is_empty());
-    assert_eq!(c.next_deadline(), Some(t0 + Duration::from_secs(60)));
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(60)));
     // A refreshed binding may be asked again.
     let again = Mn::tests(&mut k, t0 + Duration::from_secs(59), "2001:db8:2::100");
     again.send(
@@ -201,7 +201,7 @@ fn a_refresh_request_is_due_2s_before_expiry_once_per_lifetime() {
         &again.bu(0, 11, 60),
         true,
     );
-    assert_eq!(c.next_deadline(), Some(t0 + Duration::from_secs(117)));
+    assert_eq!(c.poll_timeout(), Some(t0 + Duration::from_secs(117)));
 }
 
 #[test]
@@ -445,7 +445,7 @@ mod properties {
                 policy_allows: true,
             };
             let mut c = CnBindingCache::new();
-            let out = c.on_bu(&k, &ctx, t0);
+            let out = c.handle_binding_update(t0, &k, &ctx);
             prop_assert!(!matches!(out, CnBuOutcome::Done(..)), "{:?}", out);
             prop_assert!(c.is_empty());
         }
@@ -469,7 +469,7 @@ mod properties {
                 policy_allows: true,
             };
             let mut c = CnBindingCache::new();
-            let out = c.on_bu(&k, &ctx, t0);
+            let out = c.handle_binding_update(t0, &k, &ctx);
             prop_assert_eq!(out, CnBuOutcome::Dropped(CnDropReason::BadAuthenticator));
         }
     }

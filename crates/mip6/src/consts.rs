@@ -1,5 +1,5 @@
 //! Protocol numbers, status codes and timers of Mobile IPv6 (RFC 6275 §6.1,
-//! §12) and NEMO (RFC 3963), with the values UMIP uses (reference umip.md §4).
+//! §12) and NEMO (RFC 3963), with the values UMIP uses (docs/protocol-notes.md).
 
 use std::fmt;
 use std::time::Duration;
@@ -14,7 +14,7 @@ pub const IPPROTO_DSTOPTS: u8 = 60;
 /// IPv6 next-header value of a Routing header (RFC 8200 §4.4).
 pub const IPPROTO_ROUTING: u8 = 43;
 /// IPv6 next-header value of ICMPv6.
-pub const IPPROTO_ICMPV6: u8 = 58;
+pub const IPPROTO_ICMPV6: u8 = wire6::checksum::NEXT_HEADER_ICMPV6;
 /// Offset of the checksum inside a Mobility Header: what `IPV6_CHECKSUM` is set
 /// to on the MH raw socket so the kernel fills and verifies it.
 pub const MH_CHECKSUM_OFFSET: usize = 4;

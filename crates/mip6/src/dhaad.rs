@@ -1,5 +1,5 @@
 //! Dynamic Home Agent Address Discovery (RFC 6275 §10.5, §11.4.1; R flag of
-//! RFC 3963 §4.4–§4.5) as UMIP does it (umip.md §4.1 "DHAAD", §4.2):
+//! RFC 3963 §4.4–§4.5) as UMIP does it (docs/protocol-notes.md):
 //!
 //! - the MN sends the request from its primary CoA to the home-agent anycast
 //!   address of its home prefix (RFC 2526), with a fresh identifier per
@@ -164,7 +164,7 @@ impl DhaadClient {
     }
 
     /// A reply: the HA candidates if it answers the outstanding request.
-    pub fn on_reply(&mut self, reply: &DhaadReply) -> Option<Vec<Ipv6Addr>> {
+    pub fn handle_reply(&mut self, reply: &DhaadReply) -> Option<Vec<Ipv6Addr>> {
         if self.outstanding.is_none() || Some(reply.identifier) != self.identifier {
             return None;
         }
@@ -287,14 +287,14 @@ mod tests {
             flags: DHAAD_FLAG_MOBILE_ROUTER,
             home_agents: vec![a("2001:db8:1::1")],
         };
-        assert_eq!(c.on_reply(&reply), None);
+        assert_eq!(c.handle_reply(&reply), None);
         reply.identifier = 1;
         reply.flags = 0;
-        assert_eq!(c.on_reply(&reply), None);
+        assert_eq!(c.handle_reply(&reply), None);
         reply.flags = DHAAD_FLAG_MOBILE_ROUTER;
-        assert_eq!(c.on_reply(&reply), Some(vec![a("2001:db8:1::1")]));
+        assert_eq!(c.handle_reply(&reply), Some(vec![a("2001:db8:1::1")]));
         assert_eq!(c.poll_timeout(), None);
-        assert_eq!(c.on_reply(&reply), None, "answered once");
+        assert_eq!(c.handle_reply(&reply), None, "answered once");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The home agent's Home Agents List (RFC 6275 §10.1, §10.5.1), learnt as
-//! UMIP learns it (umip.md §4.2): from Router Advertisements with the H flag
+//! UMIP learns it (docs/protocol-notes.md): from Router Advertisements with the H flag
 //! received on the home agent's interfaces, one entry per global address
 //! a prefix information option with the R flag carries, with
 //!
@@ -76,7 +76,7 @@ impl HomeAgentList {
     }
 
     /// Learns from an RA received on `ifindex` from link-local `source`.
-    pub fn on_router_advert(
+    pub fn handle_router_advert(
         &mut self,
         now: Instant,
         ifindex: u32,
@@ -236,34 +236,34 @@ mod tests {
     fn reply_lists_the_link_by_preference_with_the_answering_agent() {
         let t0 = Instant::now();
         let mut l = HomeAgentList::new();
-        let c = l.on_router_advert(
+        let c = l.handle_router_advert(
             t0,
             2,
             a("fe80::2"),
             &ra("2001:db8:1::2", Some((10, 1800, false)), 30),
         );
         assert_eq!(c.added, [a("2001:db8:1::2")]);
-        l.on_router_advert(
+        l.handle_router_advert(
             t0,
             2,
             a("fe80::3"),
             &ra("2001:db8:1::3", Some((20, 1800, true)), 30),
         );
         // Another link, another prefix: not in this reply.
-        l.on_router_advert(
+        l.handle_router_advert(
             t0,
             3,
             a("fe80::4"),
             &ra("2001:db8:1::4", Some((99, 1800, true)), 30),
         );
-        l.on_router_advert(
+        l.handle_router_advert(
             t0,
             2,
             a("fe80::5"),
             &ra("2001:db8:5::5", Some((99, 1800, true)), 30),
         );
         // Repeating an RA changes nothing.
-        let c = l.on_router_advert(
+        let c = l.handle_router_advert(
             t0,
             2,
             a("fe80::2"),
@@ -289,13 +289,13 @@ mod tests {
     fn lifetimes_come_from_the_option_or_the_router_lifetime() {
         let t0 = Instant::now();
         let mut l = HomeAgentList::new();
-        l.on_router_advert(
+        l.handle_router_advert(
             t0,
             2,
             a("fe80::2"),
             &ra("2001:db8:1::2", Some((10, 100, false)), 30),
         );
-        l.on_router_advert(t0, 2, a("fe80::3"), &ra("2001:db8:1::3", None, 30));
+        l.handle_router_advert(t0, 2, a("fe80::3"), &ra("2001:db8:1::3", None, 30));
         assert_eq!(l.poll_timeout(), Some(t0 + Duration::from_secs(30)));
         let e3 = l
             .entries()
@@ -313,7 +313,7 @@ mod tests {
         );
         // A refresh moves the expiry and the preference.
         let t1 = t0 + Duration::from_secs(90);
-        l.on_router_advert(
+        l.handle_router_advert(
             t1,
             2,
             a("fe80::2"),
@@ -339,13 +339,13 @@ mod tests {
     fn lifetime_zero_or_no_h_flag_removes_the_router() {
         let t0 = Instant::now();
         let mut l = HomeAgentList::new();
-        l.on_router_advert(
+        l.handle_router_advert(
             t0,
             2,
             a("fe80::2"),
             &ra("2001:db8:1::2", Some((10, 100, false)), 30),
         );
-        let c = l.on_router_advert(
+        let c = l.handle_router_advert(
             t0,
             2,
             a("fe80::2"),
@@ -353,7 +353,7 @@ mod tests {
         );
         assert_eq!(c.removed, [a("2001:db8:1::2")]);
         assert!(l.entries().is_empty());
-        l.on_router_advert(
+        l.handle_router_advert(
             t0,
             2,
             a("fe80::2"),
@@ -361,14 +361,14 @@ mod tests {
         );
         let mut plain = ra("2001:db8:1::2", None, 30);
         plain.flags = 0;
-        let c = l.on_router_advert(t0, 2, a("fe80::2"), &plain);
+        let c = l.handle_router_advert(t0, 2, a("fe80::2"), &plain);
         assert_eq!(c.removed, [a("2001:db8:1::2")]);
         // Prefixes without R give no address.
         let mut no_r = ra("2001:db8:1::2", Some((10, 100, false)), 30);
         if let NdOption::PrefixInfo(p) = &mut no_r.options[0] {
             p.flags = PrefixInfo::ON_LINK;
         }
-        let c = l.on_router_advert(t0, 2, a("fe80::2"), &no_r);
+        let c = l.handle_router_advert(t0, 2, a("fe80::2"), &no_r);
         assert!(c.added.is_empty());
     }
 }

@@ -1,6 +1,6 @@
 //! Which home agent the mobile node registers with when its configuration
 //! leaves it to discovery (`HomeAgentAddress ::`; RFC 6275 §11.4.1, UMIP's
-//! `dhaad_mn.c` as umip.md §4.1 describes it):
+//! `dhaad_mn.c`, docs/protocol-notes.md):
 //!
 //! - with a care-of address and no home agent, a DHAAD request goes from the
 //!   CoA to the home prefix's home-agents anycast address
@@ -166,8 +166,8 @@ impl HomeAgentSelection {
 
     /// A DHAAD reply: the first acceptable candidate, if it answers the
     /// outstanding request and lists any home agent.
-    pub fn on_reply(&mut self, now: Instant, reply: &DhaadReply) -> Option<SelectionEvent> {
-        let list = self.client.on_reply(reply)?;
+    pub fn handle_reply(&mut self, now: Instant, reply: &DhaadReply) -> Option<SelectionEvent> {
+        let list = self.client.handle_reply(reply)?;
         let mut candidates: VecDeque<Ipv6Addr> = list
             .iter()
             .copied()
@@ -303,8 +303,8 @@ mod tests {
         assert_eq!(s.home_agent(), None);
         let id = request_id(s.care_of_address_changed(t0, Some(a(COA))));
         assert!(s.discovering());
-        assert_eq!(s.on_reply(t0, &reply(id + 1, &["2001:db8:1::9"])), None);
-        let ev = s.on_reply(t0, &reply(id, &["2001:db8:1::3", "2001:db8:1::2"]));
+        assert_eq!(s.handle_reply(t0, &reply(id + 1, &["2001:db8:1::9"])), None);
+        let ev = s.handle_reply(t0, &reply(id, &["2001:db8:1::3", "2001:db8:1::2"]));
         assert_eq!(ev, Some(SelectionEvent::UseHomeAgent(a("2001:db8:1::3"))));
         assert_eq!(s.home_agent(), Some(a("2001:db8:1::3")));
         assert!(!s.discovering());
@@ -326,7 +326,7 @@ mod tests {
         let id2 = request_id(s.handle_timeout(retry_at));
         assert_eq!(id2, id + 1);
         // The HA that failed last is skipped while another is listed...
-        let ev = s.on_reply(retry_at, &reply(id2, &["2001:db8:1::2", "2001:db8:1::3"]));
+        let ev = s.handle_reply(retry_at, &reply(id2, &["2001:db8:1::2", "2001:db8:1::3"]));
         assert_eq!(ev, Some(SelectionEvent::UseHomeAgent(a("2001:db8:1::3"))));
     }
 
@@ -343,7 +343,7 @@ mod tests {
                 now = at;
                 s.handle_timeout(now)
             }));
-            let ev = s.on_reply(now, &reply(id, &["2001:db8:1::2"]));
+            let ev = s.handle_reply(now, &reply(id, &["2001:db8:1::2"]));
             assert_eq!(ev, Some(SelectionEvent::UseHomeAgent(a("2001:db8:1::2"))));
             assert!(matches!(
                 s.home_agent_failed(now),
@@ -355,7 +355,7 @@ mod tests {
         s.registered();
         let at = s.poll_timeout().unwrap();
         let id = request_id(s.handle_timeout(at));
-        s.on_reply(at, &reply(id, &["2001:db8:1::2"]));
+        s.handle_reply(at, &reply(id, &["2001:db8:1::2"]));
         let SelectionEvent::Exhausted { retry_at } = s.home_agent_failed(at) else {
             panic!()
         };
@@ -397,7 +397,7 @@ mod tests {
         assert_eq!(source, a("2001:db8:b::50"));
         assert_eq!(request.identifier, id + 1);
         assert_eq!(
-            s.on_reply(t0, &reply(id, &["2001:db8:1::2"])),
+            s.handle_reply(t0, &reply(id, &["2001:db8:1::2"])),
             None,
             "stale"
         );
@@ -411,7 +411,7 @@ mod tests {
         let t0 = Instant::now();
         let mut s = selection();
         let id = request_id(s.care_of_address_changed(t0, Some(a(COA))));
-        s.on_reply(t0, &reply(id, &["2001:db8:1::2", "2001:db8:1::3"]));
+        s.handle_reply(t0, &reply(id, &["2001:db8:1::2", "2001:db8:1::3"]));
         s.care_of_address_changed(t0, None);
         assert_eq!(s.home_agent(), Some(a("2001:db8:1::2")), "kept at home");
         s.reset();
@@ -427,12 +427,12 @@ mod tests {
         let id = request_id(s.care_of_address_changed(t0, Some(a(COA))));
         let forged = reply(id, &["::1", "fe80::1", "::ffff:192.0.2.1", "ff02::2", "::"]);
         assert!(matches!(
-            s.on_reply(t0, &forged),
+            s.handle_reply(t0, &forged),
             Some(SelectionEvent::Exhausted { .. })
         ));
         assert_eq!(s.home_agent(), None);
         let id = request_id(s.handle_timeout(t0 + Duration::from_secs(3)));
-        let ev = s.on_reply(t0, &reply(id, &["fe80::1", "2001:db8:1::2"]));
+        let ev = s.handle_reply(t0, &reply(id, &["fe80::1", "2001:db8:1::2"]));
         assert_eq!(ev, Some(SelectionEvent::UseHomeAgent(a("2001:db8:1::2"))));
     }
 
@@ -442,7 +442,7 @@ mod tests {
         let mut s = selection();
         let id = request_id(s.care_of_address_changed(t0, Some(a(COA))));
         assert!(matches!(
-            s.on_reply(t0, &reply(id, &[])),
+            s.handle_reply(t0, &reply(id, &[])),
             Some(SelectionEvent::Exhausted { .. })
         ));
         assert_eq!(s.home_agent(), None);

@@ -1,5 +1,5 @@
 //! The home agent's unsolicited Mobile Prefix Advertisements (RFC 6275
-//! §10.6.2–§10.6.3 and the constants of §12; umip.md §4.2 "MPAs"), sans-IO.
+//! §10.6.2–§10.6.3 and the constants of §12; docs/protocol-notes.md), sans-IO.
 //!
 //! When the prefixes of a home link change, every mobile node registered on
 //! that link is sent an advertisement at a random delay between
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::deadlines::Deadlines;
 
 /// RFC 6275 §12 `PREFIX_ADV_TIMEOUT`: first retransmission of an unsolicited
-/// advertisement (umip.md: "starting at 3 s and doubling").
+/// advertisement (docs/protocol-notes.md: "starting at 3 s and doubling").
 pub const PREFIX_ADV_TIMEOUT: Duration = Duration::from_secs(3);
 /// RFC 6275 §12 `PREFIX_ADV_RETRIES`: retransmissions after the first send.
 pub const PREFIX_ADV_RETRIES: u32 = 3;
@@ -112,7 +112,7 @@ impl UnsolicitedAdverts {
         self.due.set(home_address, at);
     }
 
-    /// When [`Self::take_due`] has something.
+    /// When [`Self::handle_timeout`] has something.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.due.earliest()
     }
@@ -120,7 +120,7 @@ impl UnsolicitedAdverts {
     /// The advertisements to send now; each is scheduled again after its
     /// doubling timeout until it has been retransmitted
     /// [`PREFIX_ADV_RETRIES`] times.
-    pub fn take_due(&mut self, now: Instant) -> Vec<DueAdvert> {
+    pub fn handle_timeout(&mut self, now: Instant) -> Vec<DueAdvert> {
         let mut out = Vec::new();
         for home_address in self.due.pop_due(now) {
             let Some(a) = self.adverts.get_mut(&home_address) else {
@@ -179,7 +179,7 @@ mod tests {
     fn sends(u: &mut UnsolicitedAdverts, t0: Instant, until: u64) -> Vec<(u64, u32)> {
         let mut out = Vec::new();
         for s in 0..=until {
-            for d in u.take_due(t0 + secs(s)) {
+            for d in u.handle_timeout(t0 + secs(s)) {
                 out.push((s, d.retransmission));
             }
         }
@@ -233,18 +233,18 @@ mod tests {
         u.prefixes_changed(t0, HOA, short, secs(100), 2_000);
         u.prefixes_changed(t0 + secs(1), HOA, short, secs(100), 8_000);
         assert_eq!(u.poll_timeout(), Some(t0 + secs(3)), "the earlier stays");
-        let first = u.take_due(t0 + secs(3));
+        let first = u.handle_timeout(t0 + secs(3));
         assert_eq!(first[0].identifier, 0xfffe);
         // While retransmitting, a change does not restart it.
         u.prefixes_changed(t0 + secs(4), HOA, short, secs(100), 0);
         assert_eq!(u.poll_timeout(), Some(t0 + secs(6)));
-        assert_eq!(u.take_due(t0 + secs(6))[0].identifier, 0xfffe);
+        assert_eq!(u.handle_timeout(t0 + secs(6))[0].identifier, 0xfffe);
         assert!(u.stop(&HOA));
-        assert!(u.take_due(t0 + secs(100)).is_empty());
+        assert!(u.handle_timeout(t0 + secs(100)).is_empty());
         assert!(!u.stop(&HOA));
         // The next advertisement gets the next identifier (wrapping).
         u.prefixes_changed(t0 + secs(100), HOA, short, secs(100), 0);
-        assert_eq!(u.take_due(t0 + secs(101))[0].identifier, 0xffff);
+        assert_eq!(u.handle_timeout(t0 + secs(101))[0].identifier, 0xffff);
     }
 
     #[test]
@@ -261,7 +261,7 @@ mod tests {
             u.prefixes_changed(t0, hoa, UMIP, secs(3600), x);
         }
         assert_eq!(u.len(), 10_000);
-        let in_first_minute = u.take_due(t0 + secs(660)).len();
+        let in_first_minute = u.handle_timeout(t0 + secs(660)).len();
         assert!(in_first_minute < 1_000, "{in_first_minute} in 60 s");
     }
 }

@@ -1,5 +1,5 @@
 //! Mobile prefix discovery on the mobile node (RFC 6275 §11.4.2–§11.4.3) as
-//! UMIP does it (umip.md §4.1 "MPS/MPA"):
+//! UMIP does it (docs/protocol-notes.md):
 //!
 //! - the first Mobile Prefix Solicitation goes out at 90 % of min(home
 //!   address valid lifetime, binding lifetime), or at once after a BA with
@@ -159,7 +159,7 @@ impl MpsClient {
     }
 
     /// Handles an advertisement from the home agent.
-    pub fn on_advert(&mut self, now: Instant, mpa: &MobilePrefixAdvert) -> MpaOutcome {
+    pub fn handle_advert(&mut self, now: Instant, mpa: &MobilePrefixAdvert) -> MpaOutcome {
         match self.outstanding {
             Some((id, _, _)) if id == mpa.identifier => {
                 self.outstanding = None;
@@ -241,11 +241,11 @@ mod tests {
             options: vec![pio(3600, 1800), pio(100, 200)],
         };
         assert_eq!(
-            c.on_advert(t0, &mpa),
+            c.handle_advert(t0, &mpa),
             MpaOutcome::Resolicit(MobilePrefixSolicit { identifier: 2 })
         );
         mpa.identifier = 2;
-        let MpaOutcome::Accepted(p) = c.on_advert(t0, &mpa) else {
+        let MpaOutcome::Accepted(p) = c.handle_advert(t0, &mpa) else {
             panic!()
         };
         assert_eq!(p.len(), 1, "valid < preferred is ignored");
@@ -274,7 +274,7 @@ mod tests {
         let t0 = Instant::now();
         c.schedule(t0, secs(10), secs(10), BaStatus::PREFIX_DISCOVERY_NECESSARY);
         assert!(c.handle_timeout(t0).is_some());
-        let MpaOutcome::Accepted(accepted) = c.on_advert(t0, &mpa) else {
+        let MpaOutcome::Accepted(accepted) = c.handle_advert(t0, &mpa) else {
             panic!("not accepted")
         };
         assert_eq!(accepted.len(), 2);

@@ -1,5 +1,5 @@
 //! The mobile node's route optimisation with one correspondent (RFC 6275
-//! §11.6–§11.7.2; umip.md §4.1 "Route optimisation"), sans-IO: the Home and
+//! §11.6–§11.7.2; docs/protocol-notes.md), sans-IO: the Home and
 //! Care-of Test runs ([`TestRun`], 5 s doubling to 32 s), the BU signed with
 //! their tokens ([`crate::rr`]), the BA, handover, refresh, Binding Refresh
 //! Requests and Binding Errors, and the deregistration back home, as
@@ -8,90 +8,15 @@
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
-use crate::consts::{MAX_TOKEN_LIFETIME, MN_TEST_INIT_DELAY};
-use crate::rr::{binding_key, sign, verify, Kbm, Token};
+use crate::consts::MN_TEST_INIT_DELAY;
+use crate::rr::{binding_key, sign, verify, Kbm};
 use crate::wire::mh::{
     lifetime_units, BindingAck, BindingUpdate, BuFlags, MhMessage, MhRepr, TestReply,
 };
 use crate::wire::options::{MobilityOption, AUTHENTICATOR_LEN};
 
-/// Maximal retransmission interval of HoTI/CoTI (RFC 6275 §12 gives
-/// MAX_BINDACK_TIMEOUT for it; umip.md §4 "5 s doubling to 32 s").
-pub const MAX_TEST_INIT_TIMEOUT: Duration = Duration::from_secs(32);
-
-/// One of the mobile node's two tests towards a correspondent (RFC 6275
-/// §11.6.1, §11.6.2): the cookie of the last init, the retransmission
-/// timer (5 s doubling to 32 s), and the token once the reply came.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TestRun {
-    /// The cookie of the init in flight (a new one per run).
-    pub cookie: [u8; 8],
-    /// The address tested (home or care-of).
-    pub address: Ipv6Addr,
-    /// When to send the init again, while no reply came.
-    pub retransmit_at: Option<Instant>,
-    backoff: Duration,
-    /// Inits sent in this run.
-    pub sent: u32,
-    /// The reply: nonce index, token and when it came.
-    pub reply: Option<(u16, Token, Instant)>,
-}
-
-impl TestRun {
-    /// A run that sends its first init now.
-    pub fn start(now: Instant, address: Ipv6Addr, cookie: [u8; 8]) -> TestRun {
-        TestRun {
-            cookie,
-            address,
-            retransmit_at: Some(now + MN_TEST_INIT_DELAY),
-            backoff: MN_TEST_INIT_DELAY,
-            sent: 1,
-            reply: None,
-        }
-    }
-
-    /// A run whose first init goes at `at` (by [`TestRun::due`]), then on
-    /// the usual back-off.
-    pub fn start_at(at: Instant, address: Ipv6Addr, cookie: [u8; 8]) -> TestRun {
-        TestRun {
-            cookie,
-            address,
-            retransmit_at: Some(at),
-            backoff: MN_TEST_INIT_DELAY / 2,
-            sent: 0,
-            reply: None,
-        }
-    }
-
-    /// True if the init is due again; arms the next (doubled) timeout.
-    pub fn due(&mut self, now: Instant) -> bool {
-        match self.retransmit_at {
-            Some(t) if now >= t => {
-                self.backoff = (self.backoff * 2).min(MAX_TEST_INIT_TIMEOUT);
-                self.retransmit_at = Some(now + self.backoff);
-                self.sent += 1;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// Takes a reply if its cookie matches; `false` (ignored) otherwise.
-    pub fn on_reply(&mut self, now: Instant, cookie: &[u8; 8], index: u16, token: Token) -> bool {
-        if *cookie != self.cookie || self.reply.is_some() {
-            return false;
-        }
-        self.reply = Some((index, token, now));
-        self.retransmit_at = None;
-        true
-    }
-
-    /// The token while it is usable ([`MAX_TOKEN_LIFETIME`] since the reply).
-    pub fn token(&self, now: Instant) -> Option<(u16, Token)> {
-        let (i, t, at) = self.reply?;
-        (now.saturating_duration_since(at) < MAX_TOKEN_LIFETIME).then_some((i, t))
-    }
-}
+mod test_run;
+pub use test_run::{TestRun, MAX_TEST_INIT_TIMEOUT};
 
 /// What the mobile node's route optimisation with one correspondent is doing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +80,7 @@ pub enum RoAction {
 }
 
 /// How long a non-answering or refusing correspondent is left alone
-/// (umip.md §4: "Non-MIPv6 or unreachable CN entry lifetime 420 s").
+/// (docs/protocol-notes.md: "Non-MIPv6 or unreachable CN entry lifetime 420 s").
 pub const CN_RETRY_AFTER: Duration = Duration::from_secs(420);
 /// How long the mobile node waits for a BA from a correspondent.
 pub const CN_BA_TIMEOUT: Duration = crate::consts::MAX_BINDACK_TIMEOUT;
@@ -270,8 +195,8 @@ impl RoEntry {
         out
     }
 
-    /// When [`RoEntry::on_timer`] has something to do.
-    pub fn next_deadline(&self) -> Option<Instant> {
+    /// When [`RoEntry::handle_timeout`] has something to do.
+    pub fn poll_timeout(&self) -> Option<Instant> {
         let tests = [&self.home, &self.care_of]
             .into_iter()
             .flatten()
@@ -291,7 +216,7 @@ impl RoEntry {
     }
 
     /// Retransmissions, BA timeout, refresh and expiry.
-    pub fn on_timer(&mut self, now: Instant, cookies: ([u8; 8], [u8; 8])) -> Vec<RoAction> {
+    pub fn handle_timeout(&mut self, now: Instant, cookies: ([u8; 8], [u8; 8])) -> Vec<RoAction> {
         let mut out = Vec::new();
         if self.expires.is_some_and(|e| now >= e) {
             self.expires = None;
@@ -344,15 +269,20 @@ impl RoEntry {
     }
 
     /// A Home Test (`home`) or Care-of Test from the correspondent.
-    pub fn on_test_reply(&mut self, now: Instant, home: bool, reply: &TestReply) -> Vec<RoAction> {
+    pub fn handle_test_reply(
+        &mut self,
+        now: Instant,
+        home: bool,
+        reply: &TestReply,
+    ) -> Vec<RoAction> {
         let test = if home {
             &mut self.home
         } else {
             &mut self.care_of
         };
-        let taken = test
-            .as_mut()
-            .is_some_and(|t| t.on_reply(now, &reply.cookie, reply.nonce_index, reply.keygen_token));
+        let taken = test.as_mut().is_some_and(|t| {
+            t.handle_reply(now, &reply.cookie, reply.nonce_index, reply.keygen_token)
+        });
         if taken {
             self.maybe_bu(now)
         } else {
@@ -440,7 +370,7 @@ impl RoEntry {
     }
 
     /// A BA from the correspondent (`mh` as received, for its authenticator).
-    pub fn on_ba(
+    pub fn handle_binding_ack(
         &mut self,
         now: Instant,
         ba: &BindingAck,
@@ -522,7 +452,7 @@ impl RoEntry {
     /// state goes and the entry ends; the next packet triggers a new run.
     /// One that crossed our BU ([`RoEntry::binding_error_crossed_bu`]) is
     /// ignored.
-    pub fn on_binding_error(&mut self, now: Instant) -> Vec<RoAction> {
+    pub fn handle_binding_error(&mut self, now: Instant) -> Vec<RoAction> {
         if self.binding_error_crossed_bu(now) {
             return Vec::new();
         }
@@ -533,7 +463,7 @@ impl RoEntry {
     /// A Binding Refresh Request from the correspondent: both tests again
     /// if the binding is in place and no refresh runs yet (the driver asks
     /// only for a binding in use, RFC 6275 §11.7.4).
-    pub fn on_refresh_request(
+    pub fn handle_refresh_request(
         &mut self,
         now: Instant,
         cookies: ([u8; 8], [u8; 8]),
@@ -551,7 +481,7 @@ impl RoEntry {
 
     /// True when a bound entry's refresh is due; the driver then calls
     /// [`RoEntry::skip_refresh`] if the binding was not used lately (UMIP
-    /// refreshes only bindings in use), before [`RoEntry::on_timer`].
+    /// refreshes only bindings in use), before [`RoEntry::handle_timeout`].
     pub fn refresh_due(&self, now: Instant) -> bool {
         matches!(self.phase, RoPhase::Bound { refresh_at: Some(r) } if now >= r)
     }

@@ -36,8 +36,8 @@ fn test_runs_back_off_from_5s_to_32s() {
         }
     }
     assert_eq!(sends, vec![5, 15, 35, 67, 99, 131, 163, 195]);
-    assert!(!r.on_reply(now, &[6; 8], 1, [1; 8]), "wrong cookie");
-    assert!(r.on_reply(now, &[5; 8], 1, [1; 8]));
+    assert!(!r.handle_reply(now, &[6; 8], 1, [1; 8]), "wrong cookie");
+    assert!(r.handle_reply(now, &[5; 8], 1, [1; 8]));
     assert!(
         !r.due(now + Duration::from_secs(100)),
         "no retransmission after the reply"
@@ -90,7 +90,7 @@ mod with_the_mobile_node {
                             &MhMessage::HomeTestInit(TestInit { cookie }),
                             [0x33; 8],
                         ));
-                        e.on_test_reply(self.t, true, &r)
+                        e.handle_test_reply(self.t, true, &r)
                     }
                     RoAction::SendCareOfTestInit(cookie) => {
                         let r = reply(answer_test_init(
@@ -100,7 +100,7 @@ mod with_the_mobile_node {
                             &MhMessage::CareOfTestInit(TestInit { cookie }),
                             [0x44; 8],
                         ));
-                        e.on_test_reply(self.t, false, &r)
+                        e.handle_test_reply(self.t, false, &r)
                     }
                     RoAction::SendBindingUpdate {
                         message,
@@ -120,7 +120,7 @@ mod with_the_mobile_node {
                             mh: &message,
                             policy_allows: true,
                         };
-                        let out = self.cache.on_bu(&self.k, &ctx, self.t);
+                        let out = self.cache.handle_binding_update(self.t, &self.k, &ctx);
                         match out.ack() {
                             Some(ack) => {
                                 let bytes = ack.emit().unwrap();
@@ -130,7 +130,7 @@ mod with_the_mobile_node {
                                     panic!()
                                 };
                                 let c = self.cookies();
-                                e.on_ba(self.t, &ba, &bytes, c)
+                                e.handle_binding_ack(self.t, &ba, &bytes, c)
                             }
                             None => Vec::new(),
                         }
@@ -187,15 +187,15 @@ mod with_the_mobile_node {
         assert_eq!((b.care_of_address, b.sequence), (a("2001:db8:b::5"), 101));
         // The refresh at 90 % of the lifetime runs both tests again.
         lab.t += Duration::from_secs(378);
-        assert_eq!(e.next_deadline(), Some(lab.t));
+        assert_eq!(e.poll_timeout(), Some(lab.t));
         let c = lab.cookies();
-        let acts = e.on_timer(lab.t, c);
+        let acts = e.handle_timeout(lab.t, c);
         let seen = lab.run(&mut e, acts);
         assert_eq!(kinds(&seen), ["HoTI", "CoTI", "BU", "bound"]);
         // No traffic, no refresh: after the next lifetime, the state goes.
         lab.t += Duration::from_secs(378);
         let c = lab.cookies();
-        let acts = e.on_timer(lab.t, c);
+        let acts = e.handle_timeout(lab.t, c);
         assert_eq!(
             kinds(&acts),
             ["HoTI", "CoTI"],
@@ -203,7 +203,7 @@ mod with_the_mobile_node {
         );
         lab.t += Duration::from_secs(42);
         let c = lab.cookies();
-        let acts = e.on_timer(lab.t, c);
+        let acts = e.handle_timeout(lab.t, c);
         assert_eq!(kinds(&acts)[0], "remove");
         assert!(matches!(e.phase, RoPhase::Failed { .. }));
     }
@@ -234,10 +234,10 @@ mod with_the_mobile_node {
             &MhMessage::HomeTestInit(TestInit { cookie: hc }),
             [1; 8],
         ));
-        assert!(e.on_test_reply(lab.t, true, &hot).is_empty());
+        assert!(e.handle_test_reply(lab.t, true, &hot).is_empty());
         lab.t += Duration::from_secs(200);
         let c = lab.cookies();
-        let acts = e.on_timer(lab.t, c);
+        let acts = e.handle_timeout(lab.t, c);
         assert!(kinds(&acts).contains(&"CoTI"));
         lab.t += Duration::from_secs(41);
         let coti: Vec<_> = acts
@@ -306,11 +306,11 @@ mod with_the_mobile_node {
         e.skip_refresh();
         assert!(!e.refresh_due(lab.t));
         let c = lab.cookies();
-        assert!(e.on_timer(lab.t, c).is_empty());
-        assert_eq!(e.next_deadline(), Some(lab.t + Duration::from_secs(42)));
+        assert!(e.handle_timeout(lab.t, c).is_empty());
+        assert_eq!(e.poll_timeout(), Some(lab.t + Duration::from_secs(42)));
         lab.t += Duration::from_secs(42);
         let c = lab.cookies();
-        assert_eq!(kinds(&e.on_timer(lab.t, c)), ["remove"]);
+        assert_eq!(kinds(&e.handle_timeout(lab.t, c)), ["remove"]);
         assert!(e.is_done(lab.t));
     }
 
@@ -323,11 +323,11 @@ mod with_the_mobile_node {
         lab.run(&mut e, first);
         lab.t += Duration::from_secs(300);
         let c = lab.cookies();
-        let acts = e.on_refresh_request(lab.t, c);
+        let acts = e.handle_refresh_request(lab.t, c);
         assert_eq!(kinds(&acts), ["HoTI", "CoTI"]);
         let c = lab.cookies();
         assert!(
-            e.on_refresh_request(lab.t, c).is_empty(),
+            e.handle_refresh_request(lab.t, c).is_empty(),
             "already refreshing"
         );
         let seen = lab.run(&mut e, acts);
@@ -344,7 +344,7 @@ mod with_the_mobile_node {
         lab.run(&mut e, first);
         assert!(e.expires.is_some());
         lab.t += BE_CROSSED_BU;
-        assert_eq!(kinds(&e.on_binding_error(lab.t)), ["remove"]);
+        assert_eq!(kinds(&e.handle_binding_error(lab.t)), ["remove"]);
         assert!(e.is_done(lab.t));
     }
 
@@ -372,11 +372,11 @@ mod with_the_mobile_node {
             let cookie = |c: u8| TestInit { cookie: [c; 8] };
             let home = answer(e.hoa, MhMessage::HomeTestInit(cookie(1)));
             let care_of = answer(e.coa, MhMessage::CareOfTestInit(cookie(2)));
-            assert!(e.on_test_reply(t0, true, &home).is_empty());
-            assert_eq!(kinds(&e.on_test_reply(t0, false, &care_of))[0], "BU");
+            assert!(e.handle_test_reply(t0, true, &home).is_empty());
+            assert_eq!(kinds(&e.handle_test_reply(t0, false, &care_of))[0], "BU");
             let soon = t0 + Duration::from_millis(200);
             assert!(e.binding_error_crossed_bu(soon), "ack {ack}");
-            assert!(e.on_binding_error(soon).is_empty(), "ack {ack}");
+            assert!(e.handle_binding_error(soon).is_empty(), "ack {ack}");
             assert!(!e.is_done(soon), "ack {ack}: the entry stays");
         }
     }
@@ -397,8 +397,8 @@ mod with_the_mobile_node {
         let mut sent = 2;
         let mut t = t0;
         while !matches!(e.phase, RoPhase::Failed { .. }) {
-            t = e.next_deadline().unwrap();
-            sent += e.on_timer(t, ([1; 8], [2; 8])).len();
+            t = e.poll_timeout().unwrap();
+            sent += e.handle_timeout(t, ([1; 8], [2; 8])).len();
         }
         // 5 inits each at 0, 5, 15, 35, 67 s; the 6th is not sent.
         assert_eq!(sent, 10);
@@ -442,7 +442,7 @@ mod with_the_mobile_node {
                             (e.coa, MhMessage::CareOfTestInit(TestInit { cookie }))
                         };
                         let r = reply(answer_test_init(&mut lab.k, lab.t, &src, &m, [9; 8]));
-                        e.on_test_reply(lab.t, home, &r)
+                        e.handle_test_reply(lab.t, home, &r)
                     }
                     RoAction::SendBindingUpdate { sequence, .. } => {
                         bus += 1;
@@ -455,15 +455,15 @@ mod with_the_mobile_node {
                         let mh = MhRepr::new(MhMessage::BindingAck(forged))
                             .emit_without_checksum()
                             .unwrap();
-                        e.on_ba(lab.t, &forged, &mh, cookies())
+                        e.handle_binding_ack(lab.t, &forged, &mh, cookies())
                     }
                     RoAction::Bound(_) | RoAction::RemoveState => Vec::new(),
                 };
                 pending.extend(more);
             }
-            let Some(next) = e.next_deadline() else { break };
+            let Some(next) = e.poll_timeout() else { break };
             lab.t = next.max(lab.t);
-            pending = e.on_timer(lab.t, cookies());
+            pending = e.handle_timeout(lab.t, cookies());
         }
         // BUs at 0 s (the first, then one immediate restart), then restarts
         // 5, 10, 20, 32, 32 s apart: at 5, 15, 35, 67, 99 s.

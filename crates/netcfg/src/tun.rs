@@ -13,9 +13,6 @@ use std::io;
 
 use crate::error::strerror;
 
-/// Longest interface name the kernel takes (`IFNAMSIZ` minus the NUL).
-pub const MAX_NAME_LEN: usize = 15;
-
 /// Why a TUN device could not be created. The `Display` text is miredo's
 /// own log line for the same failure, `%m` included.
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +80,7 @@ impl Tun {
     /// left down, in the network namespace of the calling thread.
     pub fn create(name: Option<&str>) -> Result<Tun, TunError> {
         if let Some(n) = name {
-            if n.len() > MAX_NAME_LEN || n.as_bytes().contains(&0) {
+            if n.len() > wire6::IF_NAME_MAX || n.as_bytes().contains(&0) {
                 return Err(TunError::NameTooLong(n.to_string()));
             }
             if n.is_empty() {

@@ -1,4 +1,4 @@
-//! Relay peer table at scale (issue 5's benchmark): memory per peer and the
+//! Relay peer table at scale: memory per peer and the
 //! forwarding rate with N peers, through the sans-IO relay core alone (no
 //! sockets, no kernel): what the table itself costs.
 //!
@@ -104,10 +104,10 @@ fn main() {
     let fill = Instant::now();
     for i in 0..peers {
         let (addr, mapping) = client(i);
-        relay.on_tun_packet(t0, 0, &packet(native, addr, 100), &mut out);
+        relay.handle_tun_packet(t0, 0, &packet(native, addr, 100), &mut out);
         out.drain().for_each(drop);
         let bubble = emit_bubble(addr, teredo::addr::CLIENT_LINK_LOCAL);
-        relay.on_udp_packet(t0, 0, mapping, &bubble, &mut out);
+        relay.handle_udp_packet(t0, 0, mapping, &bubble, &mut out);
         out.drain().for_each(drop);
     }
     let fill_time = fill.elapsed();
@@ -134,10 +134,10 @@ fn main() {
     for i in 0..rounds {
         let k = (i as usize) & 1023;
         if i & 1 == 0 {
-            relay.on_tun_packet(t0, 0, &tx_packets[k], &mut out);
+            relay.handle_tun_packet(t0, 0, &tx_packets[k], &mut out);
         } else {
             let (from, pkt) = &rx_packets[k];
-            relay.on_udp_packet(t0, 0, *from, pkt, &mut out);
+            relay.handle_udp_packet(t0, 0, *from, pkt, &mut out);
         }
         for o in out.drain() {
             match o {

@@ -9,10 +9,11 @@
 //! call [`Maintainer::requalify`] when the host's IPv4 configuration changes, which
 //! miredo never noticed.
 
-use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use crate::addr::{self, TeredoAddr, OBSOLETE_PREFIX, TEREDO_PORT};
+pub use crate::qualified::Qualified;
 use crate::security::Secret;
 use crate::wire::TeredoPacketRepr;
 use crate::wire::{emit_rs, RouterAdvertisement};
@@ -65,24 +66,6 @@ impl Default for Timers {
     }
 }
 
-/// Our address once qualified.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Qualified {
-    /// The Teredo address (prefix, server, flags, obfuscated mapping).
-    pub address: Ipv6Addr,
-    /// The same, decoded.
-    pub teredo: TeredoAddr,
-    /// MTU from the RA, or 1280.
-    pub mtu: u16,
-}
-
-impl Qualified {
-    /// Public IPv4 address and port the server saw.
-    pub fn mapping(&self) -> SocketAddrV4 {
-        self.teredo.mapping()
-    }
-}
-
 /// What the maintainer tells its driver.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
@@ -98,7 +81,7 @@ pub enum Event {
     Log(LogMessage),
 }
 
-/// Messages miredo logs from its maintenance thread (reference §4.1).
+/// Messages miredo logs from its maintenance thread (docs/protocol-notes.md).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogMessage {
     /// `No reply from Teredo server` (once per outage).
@@ -122,6 +105,29 @@ pub enum State {
     Qualifying,
     /// Qualified.
     Up,
+}
+
+/// What one call asks of the driver: datagrams to send, then events, each
+/// list first produced first.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Outputs {
+    /// Datagrams to send from the Teredo UDP socket.
+    pub transmits: Vec<Transmit>,
+    /// Events for the driver.
+    pub events: Vec<Event>,
+}
+
+impl Outputs {
+    /// True if there is nothing to do.
+    pub fn is_empty(&self) -> bool {
+        self.transmits.is_empty() && self.events.is_empty()
+    }
+
+    /// Moves `other`'s outputs after ours.
+    pub fn append(&mut self, mut other: Outputs) {
+        self.transmits.append(&mut other.transmits);
+        self.events.append(&mut other.events);
+    }
 }
 
 /// One datagram for the driver to send from the Teredo UDP socket.
@@ -162,14 +168,17 @@ pub struct Maintainer {
     no_reply_logged: bool,
     /// Counter mixed into nonces and random flags so each is fresh.
     generation: u64,
-    transmits: Vec<Transmit>,
-    events: std::collections::VecDeque<Event>,
+    /// What the current call produced, handed back when it returns.
+    out: Outputs,
 }
 
 impl Maintainer {
-    /// A maintainer that starts by asking for the server's address.
+    /// A maintainer whose first [`Maintainer::handle_timeout`], due at `now`,
+    /// asks for the server's address ([`Event::ResolveServer`]).
     pub fn new(timers: Timers, secret: Secret, pid: u32, now: Instant) -> Self {
-        let mut m = Maintainer {
+        // No server yet and `phase` due at `now`: the first `handle_timeout`
+        // asks for one.
+        Maintainer {
             timers,
             secret,
             pid,
@@ -181,11 +190,8 @@ impl Maintainer {
             failed_rounds: 0,
             no_reply_logged: false,
             generation: 0,
-            transmits: Vec::new(),
-            events: Default::default(),
-        };
-        m.need_server();
-        m
+            out: Outputs::default(),
+        }
     }
 
     /// Current state.
@@ -210,11 +216,16 @@ impl Maintainer {
     fn need_server(&mut self) {
         self.server = None;
         self.phase = Phase::Resolving;
-        self.events.push_back(Event::ResolveServer);
+        self.out.events.push(Event::ResolveServer);
     }
 
     /// The driver's answer to [`Event::ResolveServer`].
-    pub fn server_resolved(&mut self, now: Instant, server: Option<Ipv4Addr>) {
+    pub fn server_resolved(&mut self, now: Instant, server: Option<Ipv4Addr>) -> Outputs {
+        self.resolved(now, server);
+        std::mem::take(&mut self.out)
+    }
+
+    fn resolved(&mut self, now: Instant, server: Option<Ipv4Addr>) {
         if self.phase != Phase::Resolving {
             return;
         }
@@ -224,12 +235,13 @@ impl Maintainer {
                 self.start_round(now);
             }
             Some(ip) => {
-                self.events
-                    .push_back(Event::Log(LogMessage::NonGlobalServer(ip)));
+                self.out
+                    .events
+                    .push(Event::Log(LogMessage::NonGlobalServer(ip)));
                 self.pause_after_failure(now);
             }
             None => {
-                self.events.push_back(Event::Log(LogMessage::ResolveFailed));
+                self.out.events.push(Event::Log(LogMessage::ResolveFailed));
                 self.pause_after_failure(now);
             }
         }
@@ -238,7 +250,12 @@ impl Maintainer {
     /// Start a new round of RS right now, e.g. because an IPv4 address or the
     /// default route changed. The current address stays until an RA says otherwise
     /// or the round fails.
-    pub fn requalify(&mut self, now: Instant) {
+    pub fn requalify(&mut self, now: Instant) -> Outputs {
+        self.start_again(now);
+        std::mem::take(&mut self.out)
+    }
+
+    fn start_again(&mut self, now: Instant) {
         match self.phase {
             Phase::Resolving => {}
             _ if self.server.is_none() => self.need_server(),
@@ -261,12 +278,12 @@ impl Maintainer {
         };
         self.generation = self.generation.wrapping_add(1);
         let nonce = self.secret.rs_nonce(server, self.pid, self.generation);
-        self.transmits.push(Transmit {
+        self.out.transmits.push(Transmit {
             dst: SocketAddrV4::new(server, TEREDO_PORT),
             payload: emit_rs(nonce),
         });
         if self.current.is_none() && !matches!(self.phase, Phase::Soliciting { .. }) {
-            self.events.push_back(Event::Qualifying);
+            self.out.events.push(Event::Qualifying);
         }
         self.phase = Phase::Soliciting {
             deadline: now + self.timers.rs_timeout,
@@ -295,7 +312,12 @@ impl Maintainer {
     }
 
     /// Advance timers.
-    pub fn handle_timeout(&mut self, now: Instant) {
+    pub fn handle_timeout(&mut self, now: Instant) -> Outputs {
+        self.timeout(now);
+        std::mem::take(&mut self.out)
+    }
+
+    fn timeout(&mut self, now: Instant) {
         match self.phase {
             Phase::Resolving => {}
             Phase::Idle { at } if now >= at => {
@@ -313,11 +335,11 @@ impl Maintainer {
                 }
                 if !self.no_reply_logged {
                     self.no_reply_logged = true;
-                    self.events.push_back(Event::Log(LogMessage::NoReply));
+                    self.out.events.push(Event::Log(LogMessage::NoReply));
                 }
                 if self.current.take().is_some() {
-                    self.events.push_back(Event::Down);
-                    // Re-resolve: the server may have moved (reference §4.1 step 4).
+                    self.out.events.push(Event::Down);
+                    // Re-resolve: the server may have moved (miredo does too, docs/protocol-notes.md).
                     self.server = None;
                 }
                 self.pause_after_failure(now);
@@ -326,14 +348,19 @@ impl Maintainer {
         }
     }
 
-    /// Is this datagram for us (reference §4.1 step 3)? Such packets must be given
+    /// Is this datagram for us (RFC 4380 §5.2.1)? Such packets must be given
     /// to [`Maintainer::handle_packet`] and never to the kernel.
     pub fn is_qualification_packet(from: SocketAddrV4, packet: &TeredoPacketRepr<'_>) -> bool {
-        crate::relay::is_qualification_packet(from, packet)
+        crate::qualified::is_qualification_packet(from, packet)
     }
 
     /// A datagram that passed [`Maintainer::is_qualification_packet`].
-    pub fn handle_packet(&mut self, now: Instant, packet: &TeredoPacketRepr<'_>) {
+    pub fn handle_packet(&mut self, now: Instant, packet: &TeredoPacketRepr<'_>) -> Outputs {
+        self.packet(now, packet);
+        std::mem::take(&mut self.out)
+    }
+
+    fn packet(&mut self, now: Instant, packet: &TeredoPacketRepr<'_>) {
         let Phase::Soliciting { nonce, .. } = self.phase else {
             return;
         };
@@ -345,7 +372,7 @@ impl Maintainer {
             return;
         }
         if auth.confirmation != 0 {
-            self.events.push_back(Event::Log(LogMessage::AuthFailed));
+            self.out.events.push(Event::Log(LogMessage::AuthFailed));
             return;
         }
         let Some(origin) = packet.origin else {
@@ -354,8 +381,9 @@ impl Maintainer {
         let ra = match RouterAdvertisement::parse(packet.ipv6) {
             Ok(ra) => ra,
             Err(e) => {
-                self.events
-                    .push_back(Event::Log(LogMessage::InvalidRa(e.to_string())));
+                self.out
+                    .events
+                    .push(Event::Log(LogMessage::InvalidRa(e.to_string())));
                 return;
             }
         };
@@ -366,8 +394,9 @@ impl Maintainer {
         let mut prefix = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
         let prefix_server = Ipv4Addr::new(p[4], p[5], p[6], p[7]);
         if prefix_server != server {
-            self.events
-                .push_back(Event::Log(LogMessage::InvalidRa(format!(
+            self.out
+                .events
+                .push(Event::Log(LogMessage::InvalidRa(format!(
                     "prefix names server {prefix_server}, expected {server}"
                 ))));
             return;
@@ -376,8 +405,9 @@ impl Maintainer {
             prefix = addr::DEFAULT_PREFIX;
         }
         if !addr::prefix_is_valid(prefix) {
-            self.events
-                .push_back(Event::Log(LogMessage::InvalidRa(format!(
+            self.out
+                .events
+                .push(Event::Log(LogMessage::InvalidRa(format!(
                     "invalid Teredo prefix {prefix:x}::/32"
                 ))));
             return;
@@ -429,24 +459,10 @@ impl Maintainer {
         };
         if self.current != Some(q) {
             self.current = Some(q);
-            self.events.push_back(Event::Up(q));
+            self.out.events.push(Event::Up(q));
         }
         self.phase = Phase::Idle {
             at: now + self.timers.refresh,
         };
-    }
-
-    /// Next datagram to send.
-    pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        if self.transmits.is_empty() {
-            None
-        } else {
-            Some(self.transmits.remove(0))
-        }
-    }
-
-    /// Next event for the driver.
-    pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
     }
 }

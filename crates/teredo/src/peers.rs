@@ -402,9 +402,9 @@ impl PeerList {
         Some(peer)
     }
 
-    /// When [`PeerList::handle_timeout`] must next be called.
-    pub fn poll_timeout(&self) -> Instant {
-        self.next_gc
+    /// When [`PeerList::handle_timeout`] must next be called (always armed).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        Some(self.next_gc)
     }
 
     /// Runs the collections due at `now`: each frees the old generation and
@@ -471,7 +471,7 @@ mod tests {
         assert!(l.contains(&addr(1)));
         l.handle_timeout(t0 + Duration::from_secs(90));
         assert!(!l.contains(&addr(1)), "unused for 30-60 s");
-        assert_eq!(l.poll_timeout(), t0 + Duration::from_secs(120));
+        assert_eq!(l.poll_timeout(), Some(t0 + Duration::from_secs(120)));
     }
 
     #[test]
@@ -481,7 +481,7 @@ mod tests {
         l.get_or_insert(&addr(1), map(1));
         l.handle_timeout(t0 + Duration::from_secs(1000));
         assert!(l.is_empty());
-        assert_eq!(l.poll_timeout(), t0 + Duration::from_secs(1030));
+        assert_eq!(l.poll_timeout(), Some(t0 + Duration::from_secs(1030)));
     }
 
     #[test]

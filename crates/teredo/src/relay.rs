@@ -1,9 +1,9 @@
-//! The Teredo packet path of clients and relays (reference §4.4–§4.7,
-//! RFC 4380 §5.2.4–§5.2.6, §5.4).
+//! The Teredo packet path of clients and relays (RFC 4380
+//! §5.2.3–§5.2.6, §5.4).
 //!
 //! [`TeredoTunnel`] takes IPv6 packets read from the tunnel interface
-//! ([`TeredoTunnel::on_tun_packet`]) and UDP datagrams received on the Teredo
-//! socket ([`TeredoTunnel::on_udp_packet`]) and says, through [`Outputs`], what
+//! ([`TeredoTunnel::handle_tun_packet`]) and UDP datagrams received on the Teredo
+//! socket ([`TeredoTunnel::handle_udp_packet`]) and says, through [`Outputs`], what
 //! to send, what to write to the tunnel and which ICMPv6 errors to report. It
 //! owns the [`PeerList`]; it never reads the clock: `now` (monotonic) and
 //! `unix_secs` (wall clock, for the ping-test HMAC) are passed in.
@@ -30,12 +30,14 @@
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use crate::addr::{self, TeredoAddr, CLIENT_LINK_LOCAL, TEREDO_PORT};
+use crate::addr::{self, TeredoAddr, CLIENT_LINK_LOCAL};
 use crate::peers::{
     Enqueued, PeerList, PeerMut, Queued, DEFAULT_CAPACITY, DEFAULT_TOTAL_QUEUE_BUDGET,
 };
+pub use crate::qualified::is_qualification_packet;
+use crate::qualified::Qualified;
 use crate::security::Secret;
-use crate::wire::{icmpv6_error, Ipv6Header, TeredoPacketRepr};
+use crate::wire::{icmpv6_error, Ipv6Header};
 
 pub mod replies;
 mod rx;
@@ -80,8 +82,8 @@ pub struct OwnAddress {
     pub mtu: u16,
 }
 
-impl From<&crate::maintain::Qualified> for OwnAddress {
-    fn from(q: &crate::maintain::Qualified) -> Self {
+impl From<&Qualified> for OwnAddress {
+    fn from(q: &Qualified) -> Self {
         OwnAddress {
             addr: q.address,
             server: q.teredo.server,
@@ -309,16 +311,6 @@ pub struct TeredoTunnel {
     replies: replies::ReplyLimiter,
 }
 
-/// True if a datagram belongs to the qualification procedure (reference
-/// §4.1 step 3): source port 3544, an authentication header, and inner
-/// destination `fe80::ffff:ffff:ffff`. The driver gives those to the
-/// maintainer, never to [`TeredoTunnel::on_udp_packet`].
-pub fn is_qualification_packet(from: SocketAddrV4, packet: &TeredoPacketRepr<'_>) -> bool {
-    from.port() == TEREDO_PORT
-        && packet.auth.is_some()
-        && Ipv6Header::parse(packet.ipv6).is_ok_and(|h| h.dst == CLIENT_LINK_LOCAL)
-}
-
 impl TeredoTunnel {
     /// A tunnel with an empty peer list. A client starts down; a relay is
     /// always up.
@@ -366,7 +358,7 @@ impl TeredoTunnel {
 
     /// When [`TeredoTunnel::handle_timeout`] must next be called.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        Some(self.peers.poll_timeout())
+        self.peers.poll_timeout()
     }
 
     /// Runs due timers: peer-list garbage collection.
@@ -411,7 +403,7 @@ impl TeredoTunnel {
     }
 }
 
-/// Sends a bubble to `dst` if its IPv4 is global (reference §4.3).
+/// Sends a bubble to `dst` if its IPv4 is global (RFC 4380 §5.2.6).
 fn send_bubble(
     src: Ipv6Addr,
     dest: Ipv6Addr,

@@ -4,26 +4,78 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use teredo::addr::{TeredoAddr, CLIENT_LINK_LOCAL, DEFAULT_PREFIX, RANDOM_FLAGS_MASK, TEREDO_PORT};
-use teredo::maintain::{Event, LogMessage, Maintainer, State, Timers, Transmit};
+use teredo::maintain::{Event, LogMessage, Maintainer, Outputs, State, Timers, Transmit};
 use teredo::security::Secret;
 use teredo::wire::{emit_ra_payload, TeredoPacket, RS_PAYLOAD_LEN};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const MAPPING: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 5), 40000);
 
-fn maintainer(timers: Timers, now: Instant) -> Maintainer {
-    let mut m = Maintainer::new(timers, Secret::new([7; 16]), 4242, now);
-    assert_eq!(m.poll_event(), Some(Event::ResolveServer));
+/// The maintainer and what its calls returned, taken one at a time.
+struct Driven {
+    m: Maintainer,
+    out: Outputs,
+}
+
+impl Driven {
+    fn new(timers: Timers, secret: Secret, pid: u32, now: Instant) -> Self {
+        Driven {
+            m: Maintainer::new(timers, secret, pid, now),
+            out: Outputs::default(),
+        }
+    }
+
+    fn handle_timeout(&mut self, now: Instant) {
+        let o = self.m.handle_timeout(now);
+        self.out.append(o);
+    }
+
+    fn handle_packet(&mut self, now: Instant, pkt: &teredo::wire::TeredoPacketRepr<'_>) {
+        let o = self.m.handle_packet(now, pkt);
+        self.out.append(o);
+    }
+
+    fn server_resolved(&mut self, now: Instant, server: Option<Ipv4Addr>) {
+        let o = self.m.server_resolved(now, server);
+        self.out.append(o);
+    }
+
+    fn requalify(&mut self, now: Instant) {
+        let o = self.m.requalify(now);
+        self.out.append(o);
+    }
+
+    fn next_event(&mut self) -> Option<Event> {
+        (!self.out.events.is_empty()).then(|| self.out.events.remove(0))
+    }
+
+    fn next_transmit(&mut self) -> Option<Transmit> {
+        (!self.out.transmits.is_empty()).then(|| self.out.transmits.remove(0))
+    }
+}
+
+impl std::ops::Deref for Driven {
+    type Target = Maintainer;
+    fn deref(&self) -> &Maintainer {
+        &self.m
+    }
+}
+
+fn maintainer(timers: Timers, now: Instant) -> Driven {
+    let mut m = Driven::new(timers, Secret::new([7; 16]), 4242, now);
+    assert_eq!(m.poll_timeout(), Some(now), "asks for the server at once");
+    m.handle_timeout(now);
+    assert_eq!(m.next_event(), Some(Event::ResolveServer));
     m.server_resolved(now, Some(SERVER));
     m
 }
 
-fn events(m: &mut Maintainer) -> Vec<Event> {
-    std::iter::from_fn(|| m.poll_event()).collect()
+fn events(m: &mut Driven) -> Vec<Event> {
+    std::iter::from_fn(|| m.next_event()).collect()
 }
 
-fn transmits(m: &mut Maintainer) -> Vec<Transmit> {
-    std::iter::from_fn(|| m.poll_transmit()).collect()
+fn transmits(m: &mut Driven) -> Vec<Transmit> {
+    std::iter::from_fn(|| m.next_transmit()).collect()
 }
 
 /// The server's answer to an RS, as miredo-server builds it.
@@ -42,7 +94,7 @@ fn answer(rs: &Transmit, mapping: SocketAddrV4, mtu: u32) -> Vec<u8> {
     )
 }
 
-fn deliver(m: &mut Maintainer, now: Instant, payload: &[u8]) {
+fn deliver(m: &mut Driven, now: Instant, payload: &[u8]) {
     let from = SocketAddrV4::new(SERVER, TEREDO_PORT);
     let pkt = TeredoPacket::parse(payload).expect("RA parses");
     assert!(Maintainer::is_qualification_packet(from, &pkt));
@@ -50,7 +102,7 @@ fn deliver(m: &mut Maintainer, now: Instant, payload: &[u8]) {
 }
 
 /// Runs timers until `until`, answering no RS; returns the RS sent (with times).
-fn silence(m: &mut Maintainer, mut now: Instant, until: Instant) -> Vec<(Instant, Transmit)> {
+fn silence(m: &mut Driven, mut now: Instant, until: Instant) -> Vec<(Instant, Transmit)> {
     let mut sent = Vec::new();
     while let Some(t) = m.poll_timeout() {
         if t > until {
@@ -64,7 +116,7 @@ fn silence(m: &mut Maintainer, mut now: Instant, until: Instant) -> Vec<(Instant
 }
 
 /// Qualifies at `now` and returns the address.
-fn qualify(m: &mut Maintainer, now: Instant) -> TeredoAddr {
+fn qualify(m: &mut Driven, now: Instant) -> TeredoAddr {
     let rs = transmits(m).pop().expect("an RS");
     deliver(m, now, &answer(&rs, MAPPING, 1280));
     let ev = events(m);
@@ -161,7 +213,7 @@ fn default_timers_lose_the_server_within_15s_and_find_it_within_10s() {
             break;
         }
         m.handle_timeout(t);
-        if m.poll_event() == Some(Event::ResolveServer) {
+        if m.next_event() == Some(Event::ResolveServer) {
             m.server_resolved(t, Some(SERVER));
         }
         transmits(&mut m);
@@ -231,8 +283,9 @@ fn requalify_sends_an_rs_at_once_and_keeps_the_address_meanwhile() {
 #[test]
 fn non_global_server_is_refused_and_retried() {
     let t0 = Instant::now();
-    let mut m = Maintainer::new(Timers::default(), Secret::new([1; 16]), 1, t0);
-    assert_eq!(m.poll_event(), Some(Event::ResolveServer));
+    let mut m = Driven::new(Timers::default(), Secret::new([1; 16]), 1, t0);
+    m.handle_timeout(t0);
+    assert_eq!(m.next_event(), Some(Event::ResolveServer));
     m.server_resolved(t0, Some(Ipv4Addr::new(10, 1, 2, 3)));
     assert!(transmits(&mut m).is_empty());
     assert_eq!(
@@ -243,5 +296,5 @@ fn non_global_server_is_refused_and_retried() {
     );
     let t = m.poll_timeout().expect("retry timer");
     m.handle_timeout(t);
-    assert_eq!(m.poll_event(), Some(Event::ResolveServer));
+    assert_eq!(m.next_event(), Some(Event::ResolveServer));
 }

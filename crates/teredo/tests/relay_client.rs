@@ -1,4 +1,4 @@
-//! Client ↔ client through bubbles (reference §4.4, §4.5), in simulated time.
+//! Client ↔ client through bubbles (RFC 4380 §5.2.3, §5.2.4), in simulated time.
 
 mod relay_harness;
 
@@ -230,7 +230,7 @@ fn server_packets_with_origin_get_a_direct_bubble() {
         server: SERVER,
         mtu: 1280,
     }));
-    t.on_udp_packet(lab.now, UNIX0, SERVER_EP, &bubble, &mut out);
+    t.handle_udp_packet(lab.now, UNIX0, SERVER_EP, &bubble, &mut out);
     let expect = teredo::relay::Output::Transmit {
         dst: x,
         payload: emit_bubble(ta, src).to_vec(),
@@ -240,13 +240,13 @@ fn server_packets_with_origin_get_a_direct_bubble() {
     // A server bubble without origin but with a Teredo source: mapping from
     // the source.
     out = Outputs::new();
-    t.on_udp_packet(lab.now, UNIX0, SERVER_EP, &emit_bubble(src, ta), &mut out);
+    t.handle_udp_packet(lab.now, UNIX0, SERVER_EP, &emit_bubble(src, ta), &mut out);
     assert_eq!(out.as_slice(), &[expect]);
     // A non-global origin gets nothing.
     out = Outputs::new();
     let private = ep("10.0.0.1:1");
     let b2 = emit_with_origin(private, &emit_bubble(src, ta));
-    t.on_udp_packet(lab.now, UNIX0, SERVER_EP, &b2, &mut out);
+    t.handle_udp_packet(lab.now, UNIX0, SERVER_EP, &b2, &mut out);
     assert!(out.is_empty());
     assert!(t.peers().is_empty(), "server bubbles create no peer");
 }

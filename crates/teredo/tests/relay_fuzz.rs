@@ -135,13 +135,13 @@ proptest! {
                 }
                 Op::Tun(n, b) => {
                     let before = dispositions(ts[n].stats());
-                    ts[n].on_tun_packet(now, unix, &b, &mut out);
+                    ts[n].handle_tun_packet(now, unix, &b, &mut out);
                     prop_assert!(dispositions(ts[n].stats()) > before);
                 }
                 Op::Udp(n, from_server, b) => {
                     let from = if from_server { SERVER_EP } else { peer_ep() };
                     let before = dispositions(ts[n].stats());
-                    ts[n].on_udp_packet(now, unix, from, &b, &mut out);
+                    ts[n].handle_udp_packet(now, unix, from, &b, &mut out);
                     prop_assert!(dispositions(ts[n].stats()) > before);
                 }
             }

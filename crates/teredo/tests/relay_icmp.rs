@@ -1,4 +1,4 @@
-//! ICMPv6 errors of the transmit path (reference §4.4 steps 1–4) and their
+//! ICMPv6 errors of the transmit path (RFC 4380 §5.2.4) and their
 //! rate limit of 10 per second.
 
 mod relay_harness;
@@ -53,13 +53,13 @@ fn not_qualified_gives_unreachable_code_3() {
     let mut t = client(now, false);
     let pkt = ipv6_packet(v6("2001:db8::5"), v6("2001:db8::9"), 10, 0);
     let mut out = Outputs::new();
-    t.on_tun_packet(now, UNIX0, &pkt, &mut out);
+    t.handle_tun_packet(now, UNIX0, &pkt, &mut out);
     assert_eq!(errors(&out), vec![(v6("2001:db8::5"), 1, 3, pkt)]);
     assert_eq!(t.stats().dropped_not_qualified, 1);
     // Incoming datagrams are dropped while down.
     out = Outputs::new();
     let from = "203.0.113.1:1".parse().expect("ep");
-    t.on_udp_packet(now, UNIX0, from, &ipv6_packet(own(), own(), 0, 0), &mut out);
+    t.handle_udp_packet(now, UNIX0, from, &ipv6_packet(own(), own(), 0, 0), &mut out);
     assert!(out.is_empty());
     assert_eq!(t.stats().dropped_not_qualified, 2);
 }
@@ -70,7 +70,7 @@ fn non_teredo_source_to_native_is_prohibited() {
     let mut t = client(now, true);
     let pkt = ipv6_packet(v6("2001:db8::5"), v6("2001:db8::9"), 10, 0);
     let mut out = Outputs::new();
-    t.on_tun_packet(now, UNIX0, &pkt, &mut out);
+    t.handle_tun_packet(now, UNIX0, &pkt, &mut out);
     assert_eq!(errors(&out), vec![(v6("2001:db8::5"), 1, 1, pkt)]);
     assert_eq!(t.stats().dropped_no_route, 1);
 }
@@ -81,15 +81,15 @@ fn silent_drops() {
     let mut t = client(now, true);
     let mut out = Outputs::new();
     // Multicast destination.
-    t.on_tun_packet(
+    t.handle_tun_packet(
         now,
         UNIX0,
         &ipv6_packet(own(), v6("ff02::1"), 0, 0),
         &mut out,
     );
     // Short or non-IPv6 reads.
-    t.on_tun_packet(now, UNIX0, &[0x60; 39], &mut out);
-    t.on_tun_packet(now, UNIX0, &[0x45; 60], &mut out);
+    t.handle_tun_packet(now, UNIX0, &[0x60; 39], &mut out);
+    t.handle_tun_packet(now, UNIX0, &[0x45; 60], &mut out);
     assert!(out.is_empty());
     assert_eq!(t.stats().dropped_multicast, 1);
     assert_eq!(t.stats().dropped_malformed, 2);
@@ -98,8 +98,8 @@ fn silent_drops() {
     let err =
         teredo::wire::icmpv6_error(1, 3, 0, own(), &ipv6_packet(own(), v6("2001:db8::1"), 0, 0))
             .expect("error");
-    down.on_tun_packet(now, UNIX0, &err, &mut out);
-    down.on_tun_packet(
+    down.handle_tun_packet(now, UNIX0, &err, &mut out);
+    down.handle_tun_packet(
         now,
         UNIX0,
         &ipv6_packet(Ipv6Addr::UNSPECIFIED, own(), 0, 0),
@@ -116,7 +116,7 @@ fn rate_limit_ten_per_second() {
     let pkt = ipv6_packet(v6("2001:db8::5"), v6("2001:db8::9"), 10, 0);
     let mut out = Outputs::new();
     for _ in 0..25 {
-        t.on_tun_packet(t0, UNIX0, &pkt, &mut out);
+        t.handle_tun_packet(t0, UNIX0, &pkt, &mut out);
     }
     assert_eq!(errors(&out).len(), 10);
     assert_eq!(t.stats().icmp_errors, 10);
@@ -124,7 +124,7 @@ fn rate_limit_ten_per_second() {
     assert_eq!(t.stats().dropped_not_qualified, 25);
     out = Outputs::new();
     for _ in 0..25 {
-        t.on_tun_packet(t0 + secs(1), UNIX0 + 1, &pkt, &mut out);
+        t.handle_tun_packet(t0 + secs(1), UNIX0 + 1, &pkt, &mut out);
     }
     assert_eq!(errors(&out).len(), 10);
 }
@@ -135,7 +135,7 @@ fn long_packets_are_quoted_truncated() {
     let mut t = client(now, false);
     let pkt = ipv6_packet(v6("2001:db8::5"), v6("2001:db8::9"), 3000, 1);
     let mut out = Outputs::new();
-    t.on_tun_packet(now, UNIX0, &pkt, &mut out);
+    t.handle_tun_packet(now, UNIX0, &pkt, &mut out);
     let e = errors(&out);
     assert_eq!(e.len(), 1);
     assert_eq!(e[0].3, pkt[..1232]);
@@ -155,7 +155,7 @@ fn relay_errors_get_a_routable_source_from_the_driver() {
     let native = v6("2001:db8:6::10");
     let pkt = ipv6_packet(native, v6("2001:db8:ffff::1"), 10, 0);
     let mut out = Outputs::new();
-    t.on_tun_packet(now, UNIX0, &pkt, &mut out);
+    t.handle_tun_packet(now, UNIX0, &pkt, &mut out);
     assert_eq!(errors(&out), vec![(native, 1, 3, pkt.clone())]);
     let Some(Output::Icmpv6Error { packet, .. }) = out.drain().next() else {
         panic!("no error");

@@ -1,5 +1,5 @@
-//! Client ↔ native IPv6 through ping tests (reference §4.4 step 6, §4.5
-//! steps 3 and 5), in simulated time.
+//! Client ↔ native IPv6 through ping tests (RFC 4380 §5.2.3, §5.2.4,
+//! §5.2.9), in simulated time.
 
 mod relay_harness;
 

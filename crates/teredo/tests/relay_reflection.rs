@@ -80,7 +80,7 @@ fn spoofed_sources_naming_a_victim_get_no_bubbles() {
     for i in 0..64u16 {
         let src = spoofed(i, VICTIM, FAKE_SERVER);
         let now = t0 + Duration::from_millis(u64::from(i) * 10);
-        t.on_udp_packet(now, UNIX0, HOLE, &ipv6_packet(src, own(), 20, 0), &mut out);
+        t.handle_udp_packet(now, UNIX0, HOLE, &ipv6_packet(src, own(), 20, 0), &mut out);
         bubbles(&mut out, &mut tally);
     }
     assert_eq!(total(&tally), 0, "{tally:?}");
@@ -107,7 +107,7 @@ fn spoofed_sources_from_the_victims_ipv4_are_bounded_per_destination() {
             let variant = (round as u16) * 64 + i;
             let src = spoofed(variant, VICTIM, FAKE_SERVER);
             let from = SocketAddrV4::new(VICTIM, 1000 + variant);
-            t.on_udp_packet(now, UNIX0, from, &ipv6_packet(src, own(), 20, 0), &mut out);
+            t.handle_udp_packet(now, UNIX0, from, &ipv6_packet(src, own(), 20, 0), &mut out);
             bubbles(&mut out, &mut tally);
         }
         let burst = DEST_BURST as usize;
@@ -133,7 +133,7 @@ fn direct_bubble_flood_from_one_address_is_bounded() {
     for i in 0..1000u16 {
         let from = SocketAddrV4::new(VICTIM, 1000 + i);
         let src: Ipv6Addr = format!("fe80::{i:x}").parse().expect("v6");
-        t.on_udp_packet(t0, UNIX0, from, &emit_bubble(src, own()), &mut out);
+        t.handle_udp_packet(t0, UNIX0, from, &emit_bubble(src, own()), &mut out);
         bubbles(&mut out, &mut tally);
     }
     assert_eq!(total(&tally), DEST_BURST as usize);
@@ -155,7 +155,7 @@ fn direct_bubble_flood_from_many_addresses_is_bounded_globally() {
         let now = t0 + GLOBAL_WINDOW * secs * i / 10_000;
         let from = SocketAddrV4::new(Ipv4Addr::from(0xc612_0000 + i), 40_000);
         let src: Ipv6Addr = "fe80::1".parse().expect("v6");
-        t.on_udp_packet(now, UNIX0, from, &emit_bubble(src, own()), &mut out);
+        t.handle_udp_packet(now, UNIX0, from, &emit_bubble(src, own()), &mut out);
         bubbles(&mut out, &mut tally);
     }
     let bound = (secs * GLOBAL_BURST) as usize;
@@ -175,7 +175,7 @@ fn origin_indications_from_a_spoofed_server_are_bounded() {
         let origin = SocketAddrV4::new(VICTIM, 2000 + i);
         let src = spoofed(i, VICTIM, SERVER);
         let dgram = emit_with_origin(origin, &emit_bubble(src, own()));
-        t.on_udp_packet(t0, UNIX0, SERVER_EP, &dgram, &mut out);
+        t.handle_udp_packet(t0, UNIX0, SERVER_EP, &dgram, &mut out);
         bubbles(&mut out, &mut tally);
     }
     assert_eq!(tally.get(&VICTIM).copied(), Some(DEST_BURST as usize));
@@ -185,7 +185,7 @@ fn origin_indications_from_a_spoofed_server_are_bounded() {
     for i in 0..200u16 {
         let origin = SocketAddrV4::new(VICTIM, 3000 + i);
         let dgram = emit_with_origin(origin, &emit_bubble(spoofed(i, VICTIM, SERVER), own()));
-        t.on_udp_packet(t0 + DEST_WINDOW, UNIX0, SERVER_EP, &dgram, &mut out);
+        t.handle_udp_packet(t0 + DEST_WINDOW, UNIX0, SERVER_EP, &dgram, &mut out);
         bubbles(&mut out, &mut tally);
     }
     assert_eq!(total(&tally), DEST_BURST as usize);
@@ -204,9 +204,9 @@ fn a_genuine_exchange_fits_in_the_limits() {
     for round in 0..4u32 {
         let now = t0 + Duration::from_millis(2001) * round;
         let direct = emit_bubble("fe80::1".parse().expect("v6"), own());
-        t.on_udp_packet(now, UNIX0, peer, &direct, &mut out);
+        t.handle_udp_packet(now, UNIX0, peer, &direct, &mut out);
         let indirect = emit_with_origin(peer, &emit_bubble(peer_addr, own()));
-        t.on_udp_packet(now, UNIX0, SERVER_EP, &indirect, &mut out);
+        t.handle_udp_packet(now, UNIX0, SERVER_EP, &indirect, &mut out);
         bubbles(&mut out, &mut tally);
     }
     assert_eq!(total(&tally), 8);

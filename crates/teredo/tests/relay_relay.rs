@@ -1,4 +1,4 @@
-//! Relay mode (reference §4.7): native host ↔ Teredo client through a relay.
+//! Relay mode (RFC 4380 §5.4): native host ↔ Teredo client through a relay.
 
 mod relay_harness;
 

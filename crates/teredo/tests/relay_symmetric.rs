@@ -163,7 +163,7 @@ fn bubbles_for_unexpected_endpoints_are_rate_limited() {
         server: SERVER,
         mtu: 1280,
     }));
-    t.on_udp_packet(
+    t.handle_udp_packet(
         lab.now,
         UNIX0,
         a_towards_b,

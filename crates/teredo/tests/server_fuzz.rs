@@ -114,7 +114,7 @@ proptest! {
     fn random_bytes(local in local(), src in endpoint(),
                     data in proptest::collection::vec(any::<u8>(), 0..200)) {
         let mut s = Server::new(ServerConfig::new(PRIMARY));
-        if let Ok(a) = s.handle(local, src, &data) {
+        if let Ok(a) = s.handle_packet(local, src, &data) {
             check_action(&a);
         }
         prop_assert_eq!(s.counters().total(), 1);
@@ -124,7 +124,7 @@ proptest! {
     fn structured_packets(local in local(), cases in proptest::collection::vec(structured(), 1..8)) {
         let mut s = Server::new(ServerConfig::new(PRIMARY));
         for (src, d) in &cases {
-            if let Ok(a) = s.handle(local, *src, d) {
+            if let Ok(a) = s.handle_packet(local, *src, d) {
                 check_action(&a);
             }
         }

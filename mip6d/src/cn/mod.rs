@@ -143,7 +143,7 @@ impl Correspondent {
             return Err(StartError::NoRandom);
         }
         let mh = MhSocket::open().map_err(StartError::MhSocket)?;
-        if role == Role::Ha {
+        if role == Role::HomeAgent {
             // The home agent's own socket answers them; reading each one
             // here too would double the home agent's cost per BU.
             if let Err(e) = mh.drop_home_binding_updates() {
@@ -151,7 +151,7 @@ impl Correspondent {
             }
         }
         let mut kernel = Kernel::open().map_err(StartError::Netlink)?;
-        if role != Role::Ha {
+        if role != Role::HomeAgent {
             if let Err(e) = xfrm::install_base(&mut kernel).await {
                 kernel.teardown().await;
                 return Err(StartError::Xfrm(e));
@@ -200,7 +200,7 @@ impl Correspondent {
     }
 
     fn next_deadline(&self) -> Option<Instant> {
-        let expiry = self.cache.next_deadline().map(Instant::from_std);
+        let expiry = self.cache.poll_timeout().map(Instant::from_std);
         [expiry, self.publish_at].into_iter().flatten().min()
     }
 
@@ -261,7 +261,7 @@ impl Correspondent {
                 self.send(msg.dst, msg.src, &reply).await;
             }
             MhMessage::BindingUpdate(bu) => {
-                if self.role == Role::Ha && bu.flags.contains(mip6::wire::mh::BuFlags::HOME) {
+                if self.role == Role::HomeAgent && bu.flags.contains(mip6::wire::mh::BuFlags::HOME) {
                     // The home agent's own socket answers home registrations.
                     return;
                 }
@@ -276,7 +276,7 @@ impl Correspondent {
                     mh: &msg.payload,
                     policy_allows: binding_allowed(&self.config, home_address, msg.dst),
                 };
-                let outcome = self.cache.on_bu(&self.keygen, &ctx, now);
+                let outcome = self.cache.handle_binding_update(now, &self.keygen, &ctx);
                 self.apply(&outcome, bu.sequence, home_address, packet_source)
                     .await;
             }
@@ -455,7 +455,7 @@ impl Correspondent {
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
-        for b in self.cache.expire(now.into_std()) {
+        for b in self.cache.handle_timeout(now.into_std()) {
             info!(
                 "CN: route optimisation binding of {} expired",
                 b.home_address

@@ -83,7 +83,7 @@ pub fn interface(
     role_so_far: Role,
     host: &dyn Host,
 ) -> Result<bool, String> {
-    let ha = role_so_far == Role::Ha && iface.serves(Role::Ha);
+    let ha = role_so_far == Role::HomeAgent && iface.serves(Role::HomeAgent);
     if ha && iface.tunnel {
         return Err("Use of tunnel interface is not possible for HA yet".to_owned());
     }

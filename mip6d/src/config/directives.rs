@@ -254,7 +254,7 @@ use ChangeEffect::{Applied, NewBindings, NewInterfaces, NotChangeable};
 use Reload::{Effect, Refuse, SwitchOnOnly};
 
 settings! {
-    "NodeConfig" => node_config: Role = Role::Cn,
+    "NodeConfig" => node_config: Role = Role::CorrespondentNode,
         show named(0, "mip6_entity"), reload Refuse, example "NodeConfig HA;";
     // The level changes, but a daemon cannot detach (or re-attach) later.
     "DebugLevel" => debug_level: Number(any) = 0,

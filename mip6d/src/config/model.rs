@@ -23,56 +23,13 @@ pub const MAX_RR_BINDING_LIFETIME: u32 = 420;
 /// `MnIfPreference` of listed interfaces without one, and of every unlisted
 /// interface under `MnUseAllInterfaces` (the least preferred usable value).
 pub const DEFAULT_MN_IF_PREFERENCE: u8 = 10;
-/// Interface names are cut to IFNAMSIZ - 1 bytes, as by `strncpy` in UMIP.
-pub const IF_NAME_MAX: usize = 15;
 /// BA status "Administratively prohibited", what `deny` means in ACLs.
 pub const BA_STATUS_PROHIBITED: u8 = 129;
 /// `CnMaxBindings` default (docs/compat.md).
 pub const DEFAULT_CN_MAX_BINDINGS: u32 = mip6::cn::DEFAULT_MAX_BINDINGS as u32;
 
-/// `NodeConfig` / `IfType` / `-C -H -M`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub enum Role {
-    /// Correspondent node (what every node is, and the default).
-    #[default]
-    #[serde(rename = "CN")]
-    Cn,
-    /// Mobile node.
-    #[serde(rename = "MN")]
-    Mn,
-    /// Home agent.
-    #[serde(rename = "HA")]
-    Ha,
-}
-
-impl Role {
-    /// The keyword in `mip6d.conf`.
-    pub fn keyword(self) -> &'static str {
-        match self {
-            Role::Cn => "CN",
-            Role::Mn => "MN",
-            Role::Ha => "HA",
-        }
-    }
-
-    /// UMIP's `MIP6_ENTITY_*` number, as `--show-config` prints it.
-    pub fn entity_number(self) -> u32 {
-        match self {
-            Role::Cn => 0,
-            Role::Mn => 1,
-            Role::Ha => 2,
-        }
-    }
-
-    /// The name in the start/stop syslog lines.
-    pub fn long_name(self) -> &'static str {
-        match self {
-            Role::Cn => "Correspondent Node",
-            Role::Mn => "Mobile Node",
-            Role::Ha => "Home Agent",
-        }
-    }
-}
+/// `NodeConfig` / `IfType` / `-C -H -M`: one type with what mip6d publishes.
+pub use bus::Role;
 
 /// `Interface "name" { ... }`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +79,7 @@ impl InterfaceConfig {
 
 /// Cuts an interface name to IFNAMSIZ - 1 bytes (on a character boundary).
 pub fn truncate_if_name(name: &str) -> String {
-    let mut end = name.len().min(IF_NAME_MAX);
+    let mut end = name.len().min(wire6::IF_NAME_MAX);
     while !name.is_char_boundary(end) {
         end -= 1;
     }
@@ -348,7 +305,7 @@ impl Config {
     /// unlisted interface under `MnUseAllInterfaces`, else 0 (never used).
     pub fn mn_if_preference(&self, name: &str) -> u8 {
         match self.interface(name) {
-            Some(i) if i.serves(Role::Mn) => i.mn_if_preference,
+            Some(i) if i.serves(Role::MobileNode) => i.mn_if_preference,
             Some(_) => 0,
             None if self.mn_use_all_interfaces => DEFAULT_MN_IF_PREFERENCE,
             None => 0,
@@ -372,9 +329,10 @@ impl Config {
         let tunnel_payload = self
             .ipsec_policies()
             .any(|(_, _, p)| p.kind == IpsecPolicyType::TunnelPayload);
-        (self.node_config == Role::Mn && self.do_route_optimization_mn && tunnel_payload).then(
-            || "DoRouteOptimizationMN cannot be used with a TunnelPayload IPsec policy".to_owned(),
-        )
+        (self.node_config == Role::MobileNode && self.do_route_optimization_mn && tunnel_payload)
+            .then(|| {
+                "DoRouteOptimizationMN cannot be used with a TunnelPayload IPsec policy".to_owned()
+            })
     }
 }
 

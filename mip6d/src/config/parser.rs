@@ -175,9 +175,9 @@ impl Parser<'_> {
     fn role(&mut self) -> PResult<Role> {
         let t = self.bump()?;
         match t.tok {
-            Tok::Keyword("CN") => Ok(Role::Cn),
-            Tok::Keyword("MN") => Ok(Role::Mn),
-            Tok::Keyword("HA") => Ok(Role::Ha),
+            Tok::Keyword("CN") => Ok(Role::CorrespondentNode),
+            Tok::Keyword("MN") => Ok(Role::MobileNode),
+            Tok::Keyword("HA") => Ok(Role::HomeAgent),
             _ => Err(syntax_error(&t)),
         }
     }

@@ -228,12 +228,12 @@ fn decimal_text(d: f64) -> String {
 /// again, and the last `NodeConfig` line is the node's role.
 pub fn to_legacy(c: &Config) -> String {
     let mut out = String::from("# mip6d configuration\n");
-    let mut role = Role::Cn;
+    let mut role = Role::CorrespondentNode;
     for i in &c.interface {
         let want = if i.ha_interface.unwrap_or(false) {
-            Some(Role::Ha)
-        } else if role == Role::Ha && i.serves(Role::Ha) {
-            Some(Role::Cn)
+            Some(Role::HomeAgent)
+        } else if role == Role::HomeAgent && i.serves(Role::HomeAgent) {
+            Some(Role::CorrespondentNode)
         } else {
             None
         };

@@ -120,8 +120,8 @@ fn validate(c: &mut Config, host: &dyn Host) -> Result<(), (Place<'static>, Stri
         check::if_preference(u32::from(iface.mn_if_preference))
             .map_err(|m| (within("interface", i, "mn_if_preference"), m))?;
         let role_at_entry = match iface.ha_interface {
-            Some(true) => Role::Ha,
-            Some(false) => Role::Cn,
+            Some(true) => Role::HomeAgent,
+            Some(false) => Role::CorrespondentNode,
             None => role,
         };
         let ha = check::interface(iface, &written, role_at_entry, host)

@@ -17,7 +17,7 @@ use netcfg::{Ip6TnlSpec, ProxyNeigh, RouteSpec};
 use tracing::warn;
 
 use crate::config::Config;
-use crate::ipsec::{Role, TunnelIpsec};
+use crate::ipsec::{Endpoint, TunnelIpsec};
 use crate::kernel::{Item, Kernel, METRIC_MIP6_FWD, TABLE_MIP6};
 
 /// The device group of the home agent's binding tunnels
@@ -94,7 +94,12 @@ impl BindingState {
     /// With the tunnel-mode IPsec policies `config` has for this home
     /// address and home agent address (installed with the binding).
     pub fn with_ipsec(mut self, config: &Config) -> BindingState {
-        self.ipsec = TunnelIpsec::new(config, Role::HomeAgent, self.ha_address, self.home_address);
+        self.ipsec = TunnelIpsec::new(
+            config,
+            Endpoint::HomeAgent,
+            self.ha_address,
+            self.home_address,
+        );
         self
     }
 

@@ -99,7 +99,7 @@ impl HomeAgent {
         let now = std::time::Instant::now();
         let change = self
             .home_agents
-            .on_router_advert(now, msg.ifindex, msg.src, ra);
+            .handle_router_advert(now, msg.ifindex, msg.src, ra);
         let name = self.iface_name(msg.ifindex);
         for a in change.added {
             let pref = ra.home_agent_info().map_or(0, |h| h.preference);

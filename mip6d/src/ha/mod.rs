@@ -291,7 +291,7 @@ async fn open(config: &Config, kernel: &mut Kernel) -> Result<Opened, StartError
         .add_policy(&mps_in)
         .await
         .map_err(StartError::MpsPolicy)?;
-    let role = crate::ipsec::Role::HomeAgent;
+    let role = crate::ipsec::Endpoint::HomeAgent;
     crate::ipsec::install_transport(config, role, None, kernel)
         .await
         .map_err(StartError::Ipsec)?;

@@ -173,7 +173,7 @@ impl HomeAgent {
     /// Sends the unsolicited advertisements that are due (to bindings that
     /// are still there).
     pub(super) async fn send_unsolicited_mpas(&mut self, now: Instant) {
-        for due in self.unsolicited.take_due(now.into_std()) {
+        for due in self.unsolicited.handle_timeout(now.into_std()) {
             let hoa = due.home_address;
             let Some(src) = self.cache.get(&hoa).map(|b| b.home_agent) else {
                 self.unsolicited.stop(&hoa);

@@ -33,13 +33,13 @@ use tracing::{debug, info, warn};
 use crate::config::{Config, IpsecPolicy, IpsecPolicyType};
 use crate::kernel::{Item, Kernel};
 
-pub use policies::Role;
+pub use policies::Endpoint;
 
 type Res<T> = Result<T, netcfg::Error>;
 
 /// The transport-mode policies for `role`: every pair of the configuration,
 /// or on a mobile node those of `hoa` only.
-pub fn transport_set(config: &Config, role: Role, hoa: Option<Ipv6Addr>) -> Vec<XfrmPolicy> {
+pub fn transport_set(config: &Config, role: Endpoint, hoa: Option<Ipv6Addr>) -> Vec<XfrmPolicy> {
     if !config.use_mn_ha_ipsec {
         return Vec::new();
     }
@@ -73,7 +73,7 @@ pub fn protects_home_registration(config: &Config, ha: Ipv6Addr, hoa: Ipv6Addr) 
 /// removes them). Called once at start.
 pub async fn install_transport(
     config: &Config,
-    role: Role,
+    role: Endpoint,
     hoa: Option<Ipv6Addr>,
     kernel: &mut Kernel,
 ) -> Res<()> {
@@ -91,7 +91,7 @@ pub async fn install_transport(
 /// address: the mobile node's while away, the home agent's per binding.
 #[derive(Debug, Clone)]
 pub struct TunnelIpsec {
-    role: Option<Role>,
+    role: Option<Endpoint>,
     hoa: Ipv6Addr,
     /// `(home agent, policy)` of the tunnel-mode types.
     entries: Vec<(Ipv6Addr, IpsecPolicy)>,
@@ -112,7 +112,7 @@ impl TunnelIpsec {
 
     /// The tunnel-mode policies `config` has for `hoa` with home agent `ha`
     /// (`::`: any home agent, a mobile node using DHAAD).
-    pub fn new(config: &Config, role: Role, ha: Ipv6Addr, hoa: Ipv6Addr) -> TunnelIpsec {
+    pub fn new(config: &Config, role: Endpoint, ha: Ipv6Addr, hoa: Ipv6Addr) -> TunnelIpsec {
         let entries = if config.use_mn_ha_ipsec {
             config
                 .ipsec_policies()

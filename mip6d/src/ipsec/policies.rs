@@ -37,9 +37,10 @@ pub const PRIO_TRANSPORT_DATA: u32 = 4;
 /// BU/BA that a `HomeRegBinding` policy protects in transport mode.
 pub const PRIO_TUNNEL: u32 = 9;
 
-/// Whose policies.
+/// Whose policies: which end of the mobile node–home agent security
+/// associations this node is (not its `NodeConfig` role, `bus::Role`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
+pub enum Endpoint {
     /// The node with the home address.
     MobileNode,
     /// The node with the home agent address.
@@ -99,7 +100,7 @@ fn transport_selector(
 /// other MH type in transport mode (HoTI goes to correspondents through the
 /// tunnel), so nothing legitimate is refused.
 pub fn transport_policies(
-    role: Role,
+    role: Endpoint,
     ha: Ipv6Addr,
     hoa: Ipv6Addr,
     policy: &IpsecPolicy,
@@ -114,7 +115,7 @@ pub fn transport_policies(
     ) else {
         return Vec::new();
     };
-    if role == Role::HomeAgent && policy.kind == IpsecPolicyType::HomeRegBinding {
+    if role == Endpoint::HomeAgent && policy.kind == IpsecPolicyType::HomeRegBinding {
         to_ha = Selector::hosts(hoa, ha).proto(IPPROTO_MH);
     }
     let any = Ipv6Addr::UNSPECIFIED;
@@ -135,8 +136,8 @@ pub fn transport_policies(
         ))
     };
     let pair = match role {
-        Role::MobileNode => [to_ha(PolicyDir::Out), to_mn(PolicyDir::In)],
-        Role::HomeAgent => [to_mn(PolicyDir::Out), to_ha(PolicyDir::In)],
+        Endpoint::MobileNode => [to_ha(PolicyDir::Out), to_mn(PolicyDir::In)],
+        Endpoint::HomeAgent => [to_mn(PolicyDir::Out), to_ha(PolicyDir::In)],
     };
     pair.into_iter().map(|p| with_action(p, policy)).collect()
 }
@@ -148,7 +149,7 @@ pub fn transport_policies(
 /// home agent the same seen from there, plus forward for what it decapsulates
 /// and routes on. None for a transport-mode type.
 pub fn tunnel_policies(
-    role: Role,
+    role: Endpoint,
     ha: Ipv6Addr,
     hoa: Ipv6Addr,
     policy: &IpsecPolicy,
@@ -171,11 +172,11 @@ pub fn tunnel_policies(
     let down = esp(XfrmMode::Tunnel, ha, endpoint, policy.reqid_to_mn);
     let p = |sel, dir, t| XfrmPolicy::new(sel, dir, PolicyType::Main, PRIO_TUNNEL).tmpl(t);
     let list = match role {
-        Role::MobileNode => vec![
+        Endpoint::MobileNode => vec![
             p(from_mn, PolicyDir::Out, up),
             p(to_mn, PolicyDir::In, down),
         ],
-        Role::HomeAgent => vec![
+        Endpoint::HomeAgent => vec![
             p(from_mn, PolicyDir::In, up),
             p(from_mn, PolicyDir::Fwd, up),
             p(to_mn, PolicyDir::Out, down),
@@ -188,7 +189,7 @@ pub fn tunnel_policies(
 /// template (and the SAs with that reqid and those endpoints) from the
 /// mobile end `old` to `new`, with the key manager's addresses.
 pub fn tunnel_migrations(
-    role: Role,
+    role: Endpoint,
     ha: Ipv6Addr,
     hoa: Ipv6Addr,
     policy: &IpsecPolicy,

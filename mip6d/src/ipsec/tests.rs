@@ -13,7 +13,7 @@ use super::policies::{
     transport_policies, tunnel_migrations, tunnel_policies, PRIO_SIGNALLING, PRIO_TRANSPORT_DATA,
     PRIO_TUNNEL,
 };
-use super::{transport_set, Role, TunnelIpsec};
+use super::{transport_set, Endpoint, TunnelIpsec};
 use crate::config::{parse, Config, Offline};
 
 const HA: &str = "2001:db8:1::2";
@@ -55,7 +55,7 @@ fn assert_esp(p: &XfrmPolicy, mode: XfrmMode, reqid: u32, src: &str, dst: &str) 
 fn home_reg_binding_on_the_mobile_node_protects_bu_out_and_ba_in() {
     let c = config("  IPsecPolicy HomeRegBinding UseESP 11 12;\n");
     let (ha, hoa, p) = only(&c);
-    let v = transport_policies(Role::MobileNode, ha, hoa, &p);
+    let v = transport_policies(Endpoint::MobileNode, ha, hoa, &p);
     assert_eq!(v.len(), 2);
     let (out, inp) = (&v[0], &v[1]);
     assert_eq!(out.dir, PolicyDir::Out);
@@ -73,7 +73,7 @@ fn home_reg_binding_on_the_mobile_node_protects_bu_out_and_ba_in() {
 fn the_home_agent_mirrors_the_mobile_node() {
     let c = config("  IPsecPolicy HomeRegBinding UseESP 11 12;\n");
     let (ha, hoa, p) = only(&c);
-    let v = transport_policies(Role::HomeAgent, ha, hoa, &p);
+    let v = transport_policies(Endpoint::HomeAgent, ha, hoa, &p);
     let (out, inp) = (&v[0], &v[1]);
     assert_eq!(
         (out.dir, out.sel),
@@ -119,14 +119,14 @@ fn which_pairs_protect_home_registration() {
 fn one_reqid_serves_both_directions_and_none_means_zero() {
     let c = config("  IPsecPolicy Mh UseESP 7;\n");
     let (ha, hoa, p) = only(&c);
-    let v = transport_policies(Role::MobileNode, ha, hoa, &p);
+    let v = transport_policies(Endpoint::MobileNode, ha, hoa, &p);
     assert!(v.iter().all(|p| p.tmpls[0].reqid == 7));
     assert!(v
         .iter()
         .all(|p| p.sel.proto == 135 && p.sel.sport_mask == 0));
     let c = config("  IPsecPolicy Mh UseESP;\n");
     let (ha, hoa, p) = only(&c);
-    let v = transport_policies(Role::MobileNode, ha, hoa, &p);
+    let v = transport_policies(Endpoint::MobileNode, ha, hoa, &p);
     assert!(v.iter().all(|p| p.tmpls[0].reqid == 0));
 }
 
@@ -134,17 +134,17 @@ fn one_reqid_serves_both_directions_and_none_means_zero() {
 fn prefix_discovery_icmp_and_any_selectors() {
     let c = config("  IPsecPolicy MobPfxDisc UseESP 3;\n");
     let (ha, hoa, p) = only(&c);
-    let v = transport_policies(Role::MobileNode, ha, hoa, &p);
+    let v = transport_policies(Endpoint::MobileNode, ha, hoa, &p);
     assert_eq!(v[0].sel, Selector::hosts(a(HOA), a(HA)).icmp6_type(146));
     assert_eq!(v[1].sel, Selector::hosts(a(HA), a(HOA)).icmp6_type(147));
     assert_eq!(v[0].priority, PRIO_TRANSPORT_DATA);
     let c = config("  IPsecPolicy ICMP UseESP 3;\n");
     let (ha, hoa, p) = only(&c);
-    let v = transport_policies(Role::HomeAgent, ha, hoa, &p);
+    let v = transport_policies(Endpoint::HomeAgent, ha, hoa, &p);
     assert_eq!(v[1].sel, Selector::hosts(a(HOA), a(HA)).proto(58));
     let c = config("  IPsecPolicy any UseESP 3;\n");
     let (ha, hoa, p) = only(&c);
-    let v = transport_policies(Role::HomeAgent, ha, hoa, &p);
+    let v = transport_policies(Endpoint::HomeAgent, ha, hoa, &p);
     assert_eq!(v[0].sel, Selector::hosts(a(HA), a(HOA)));
 }
 
@@ -152,7 +152,7 @@ fn prefix_discovery_icmp_and_any_selectors() {
 fn false_makes_block_policies() {
     let c = config("  IPsecPolicy HomeRegBinding UseESP 1 false;\n");
     let (ha, hoa, p) = only(&c);
-    let v = transport_policies(Role::MobileNode, ha, hoa, &p);
+    let v = transport_policies(Endpoint::MobileNode, ha, hoa, &p);
     assert!(v.iter().all(|p| p.action == PolicyAction::Block));
 }
 
@@ -160,17 +160,17 @@ fn false_makes_block_policies() {
 fn tunnel_types_have_no_transport_policy_and_vice_versa() {
     let c = config("  IPsecPolicy TunnelPayload UseESP 14 15;\n");
     let (ha, hoa, p) = only(&c);
-    assert!(transport_policies(Role::MobileNode, ha, hoa, &p).is_empty());
+    assert!(transport_policies(Endpoint::MobileNode, ha, hoa, &p).is_empty());
     let c = config("  IPsecPolicy Mh UseESP 14 15;\n");
     let (ha, hoa, p) = only(&c);
-    assert!(tunnel_policies(Role::MobileNode, ha, hoa, &p, a(COA)).is_empty());
+    assert!(tunnel_policies(Endpoint::MobileNode, ha, hoa, &p, a(COA)).is_empty());
 }
 
 #[test]
 fn tunnel_payload_on_the_mobile_node() {
     let c = config("  IPsecPolicy TunnelPayload UseESP 14 15;\n");
     let (ha, hoa, p) = only(&c);
-    let v = tunnel_policies(Role::MobileNode, ha, hoa, &p, a(COA));
+    let v = tunnel_policies(Endpoint::MobileNode, ha, hoa, &p, a(COA));
     assert_eq!(v.len(), 2);
     assert_eq!(v[0].dir, PolicyDir::Out);
     assert_eq!(v[0].sel, Selector::hosts(a(HOA), Ipv6Addr::UNSPECIFIED));
@@ -185,7 +185,7 @@ fn tunnel_payload_on_the_mobile_node() {
 fn tunnel_policies_on_the_home_agent_include_forward() {
     let c = config("  IPsecPolicy TunnelHomeTesting UseESP 21 22;\n");
     let (ha, hoa, p) = only(&c);
-    let v = tunnel_policies(Role::HomeAgent, ha, hoa, &p, a(COA));
+    let v = tunnel_policies(Endpoint::HomeAgent, ha, hoa, &p, a(COA));
     let dirs: Vec<_> = v.iter().map(|p| p.dir).collect();
     assert_eq!(dirs, [PolicyDir::In, PolicyDir::Fwd, PolicyDir::Out]);
     let hoti = Selector::hosts(a(HOA), Ipv6Addr::UNSPECIFIED).mh_type(1);
@@ -202,7 +202,7 @@ fn tunnel_policies_on_the_home_agent_include_forward() {
 fn migrations_move_the_mobile_end_only() {
     let c = config("  IPsecPolicy TunnelMh UseESP 14 15;\n");
     let (ha, hoa, p) = only(&c);
-    let v = tunnel_migrations(Role::MobileNode, ha, hoa, &p, a(HOA), a(COA));
+    let v = tunnel_migrations(Endpoint::MobileNode, ha, hoa, &p, a(HOA), a(COA));
     assert_eq!(v.len(), 2);
     let (out, m, km) = &v[0];
     assert_eq!(out.dir, PolicyDir::Out);
@@ -231,17 +231,23 @@ fn use_mn_ha_ipsec_off_installs_nothing() {
     let mut c = config(
         "  IPsecPolicy HomeRegBinding UseESP 11 12;\n  IPsecPolicy TunnelPayload UseESP 14 15;\n",
     );
-    assert_eq!(transport_set(&c, Role::MobileNode, Some(a(HOA))).len(), 2);
-    assert_eq!(transport_set(&c, Role::MobileNode, Some(a(COA))).len(), 0);
     assert_eq!(
-        TunnelIpsec::new(&c, Role::MobileNode, a(HA), a(HOA))
+        transport_set(&c, Endpoint::MobileNode, Some(a(HOA))).len(),
+        2
+    );
+    assert_eq!(
+        transport_set(&c, Endpoint::MobileNode, Some(a(COA))).len(),
+        0
+    );
+    assert_eq!(
+        TunnelIpsec::new(&c, Endpoint::MobileNode, a(HA), a(HOA))
             .entries
             .len(),
         1
     );
     c.use_mn_ha_ipsec = false;
-    assert!(transport_set(&c, Role::HomeAgent, None).is_empty());
-    assert!(TunnelIpsec::new(&c, Role::MobileNode, a(HA), a(HOA))
+    assert!(transport_set(&c, Endpoint::HomeAgent, None).is_empty());
+    assert!(TunnelIpsec::new(&c, Endpoint::MobileNode, a(HA), a(HOA))
         .entries
         .is_empty());
 }
@@ -255,7 +261,7 @@ fn every_home_address_of_a_set_gets_its_policies() {
     let c = parse(text.as_bytes(), "t.conf", &Offline::default())
         .unwrap()
         .config;
-    let v = transport_set(&c, Role::HomeAgent, None);
+    let v = transport_set(&c, Endpoint::HomeAgent, None);
     assert_eq!(v.len(), 4);
     assert_eq!(v[2].sel.dst, a("2001:db8:1::200"));
     assert_eq!(v[2].sel.dst_len, 128, "a home address is a /128 selector");

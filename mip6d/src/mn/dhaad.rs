@@ -24,7 +24,7 @@ use super::away::Away;
 use super::registration::registration_config;
 use super::{Location, MobileNode};
 use crate::config::{Config, HomeLink};
-use crate::ipsec::{Role, TunnelIpsec};
+use crate::ipsec::{Endpoint, TunnelIpsec};
 use crate::kernel::raw::Received;
 use crate::random::weak_u16;
 
@@ -72,7 +72,7 @@ impl MobileNode {
             "DHAAD reply {} from {}: home agents {:?}",
             reply.identifier, msg.src, reply.home_agents
         );
-        let ev = sel.on_reply(std::time::Instant::now(), &reply);
+        let ev = sel.handle_reply(std::time::Instant::now(), &reply);
         if ev.is_none() {
             debug!("DHAAD reply {} answers no request", reply.identifier);
         }
@@ -251,7 +251,7 @@ impl MobileNode {
                 self.movement.away = Some(a);
                 // The tunnel-mode IPsec policies are those for this home agent.
                 self.reg.ipsec.release(&mut self.io.kernel).await;
-                self.reg.ipsec = TunnelIpsec::new(&self.config, Role::MobileNode, ha, self.reg.hoa);
+                self.reg.ipsec = TunnelIpsec::new(&self.config, Endpoint::MobileNode, ha, self.reg.hoa);
                 self.reg.ipsec.follow(&mut self.io.kernel, p.address).await;
             }
             Err(e) => {

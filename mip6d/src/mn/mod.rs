@@ -210,7 +210,7 @@ impl MobileNode {
         let mut kernel = Kernel::open().map_err(StartError::Netlink)?;
         crate::ipsec::install_transport(
             &config,
-            crate::ipsec::Role::MobileNode,
+            crate::ipsec::Endpoint::MobileNode,
             Some(hoa),
             &mut kernel,
         )
@@ -246,7 +246,7 @@ impl MobileNode {
                 mpd: mpd::PrefixDiscovery::new(&config),
                 ipsec: crate::ipsec::TunnelIpsec::new(
                     &config,
-                    crate::ipsec::Role::MobileNode,
+                    crate::ipsec::Endpoint::MobileNode,
                     ha,
                     hoa,
                 ),

@@ -183,7 +183,7 @@ impl MobileNode {
             return;
         };
         let now = std::time::Instant::now();
-        match self.reg.mpd.client.on_advert(now, &mpa) {
+        match self.reg.mpd.client.handle_advert(now, &mpa) {
             MpaOutcome::Resolicit(mps) => {
                 // Unsolicited (the home agent's prefixes changed) or stale:
                 // not trusted as is (RFC 6275 §11.4.3), the answer to our own

@@ -71,7 +71,7 @@ impl MobileNode {
                 let events =
                     self.reg
                         .bul
-                        .on_binding_ack(std::time::Instant::now(), ba, &repr.options);
+                        .handle_binding_ack(std::time::Instant::now(), ba, &repr.options);
                 self.handle_bul_events(events).await;
             }
             other => debug!("MH type {} from {} ignored", other.mh_type(), msg.src),

@@ -129,7 +129,7 @@ impl RouteOptimisation {
     pub(super) fn next_deadline(&self) -> Option<Instant> {
         self.peers
             .values()
-            .filter_map(|p| p.entry.next_deadline())
+            .filter_map(|p| p.entry.poll_timeout())
             .min()
             .map(Instant::from_std)
     }
@@ -359,7 +359,7 @@ impl RouteOptimisation {
                     }
                 );
                 if used {
-                    p.entry.on_refresh_request(now, cookies())
+                    p.entry.handle_refresh_request(now, cookies())
                 } else {
                     Vec::new()
                 }
@@ -369,14 +369,14 @@ impl RouteOptimisation {
                     "route optimisation: HoT from {cn} (nonce index {})",
                     r.nonce_index
                 );
-                p.entry.on_test_reply(now, true, r)
+                p.entry.handle_test_reply(now, true, r)
             }
             MhMessage::CareOfTest(r) => {
                 info!(
                     "route optimisation: CoT from {cn} (nonce index {})",
                     r.nonce_index
                 );
-                p.entry.on_test_reply(now, false, r)
+                p.entry.handle_test_reply(now, false, r)
             }
             MhMessage::BindingError(be)
                 if be.status == mip6::consts::BeStatus::UNKNOWN_BINDING_FOR_HAO
@@ -392,7 +392,7 @@ impl RouteOptimisation {
                         ""
                     }
                 );
-                p.entry.on_binding_error(now)
+                p.entry.handle_binding_error(now)
             }
             MhMessage::BindingAck(ba) => {
                 info!(
@@ -401,7 +401,7 @@ impl RouteOptimisation {
                     ba.sequence,
                     ba.lifetime_secs()
                 );
-                p.entry.on_ba(now, ba, &msg.payload, cookies())
+                p.entry.handle_binding_ack(now, ba, &msg.payload, cookies())
             }
             _ => return false,
         };
@@ -414,7 +414,7 @@ impl RouteOptimisation {
         let due: Vec<Ipv6Addr> = self
             .peers
             .iter()
-            .filter(|(_, p)| p.entry.next_deadline().is_some_and(|d| d <= now))
+            .filter(|(_, p)| p.entry.poll_timeout().is_some_and(|d| d <= now))
             .map(|(cn, _)| *cn)
             .collect();
         for cn in due {
@@ -436,7 +436,7 @@ impl RouteOptimisation {
             let Some(p) = self.peers.get_mut(&cn) else {
                 continue;
             };
-            let actions = p.entry.on_timer(now, cookies());
+            let actions = p.entry.handle_timeout(now, cookies());
             self.execute(io, cn, actions).await;
         }
     }

@@ -11,7 +11,9 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 use netcfg::events::{Events, NetEvent};
-use teredo::maintain::{Event, LogMessage, Maintainer, Qualified, State, Timers};
+use teredo::maintain::{
+    Event, LogMessage, Maintainer, Outputs as MaintOutputs, Qualified, State, Timers,
+};
 use teredo::relay::{Config, Mode, OwnAddress, TeredoTunnel};
 use teredo::security::Secret;
 use teredo::wire::TeredoPacketRepr;
@@ -78,6 +80,7 @@ pub async fn run(
     let pid = std::process::id();
     let start = Instant::now();
     let mut maint = Maintainer::new(timers, secret.clone(), pid, start);
+    let mut pending = MaintOutputs::default();
     let mut config = Config::new(Mode::Client, pid, secret);
     config.queue_budget = queue_budget;
     let mut tunnel = TeredoTunnel::new(config, start);
@@ -98,10 +101,11 @@ pub async fn run(
 
     loop {
         // Drain what the cores want done.
-        while let Some(tx) = maint.poll_transmit() {
+        let out = std::mem::take(&mut pending);
+        for tx in out.transmits {
             pump.send_to(tx.dst, &tx.payload).await;
         }
-        while let Some(ev) = maint.poll_event() {
+        for ev in out.events {
             match ev {
                 Event::ResolveServer => {
                     resolve::spawn(server_name.clone(), resolved_tx.clone());
@@ -155,7 +159,7 @@ pub async fn run(
                 let mut divert = |now, from, pkt: &TeredoPacketRepr<'_>| {
                     let ours = Maintainer::is_qualification_packet(from, pkt);
                     if ours {
-                        maint.handle_packet(now, pkt);
+                        pending.append(maint.handle_packet(now, pkt));
                     }
                     ours
                 };
@@ -168,7 +172,7 @@ pub async fn run(
                 }
             }
             Some(server) = resolved_rx.recv() => {
-                maint.server_resolved(Instant::now(), server);
+                pending.append(maint.server_resolved(Instant::now(), server));
             }
             Some(change) = next_change(&mut netevents) => {
                 if is_relevant(&change, tun_index) && requalify_at.is_none() {
@@ -178,7 +182,7 @@ pub async fn run(
             }
             c = control.recv() => match c {
                 Some(Control::Stop(s)) => return Ok(s),
-                Some(Control::Requalify) => maint.requalify(Instant::now()),
+                Some(Control::Requalify) => pending.append(maint.requalify(Instant::now())),
                 None => return Ok(Stop::Terminate),
             },
             () = &mut sleep, if armed.is_some() => {
@@ -186,9 +190,9 @@ pub async fn run(
                 let now = Instant::now();
                 if requalify_at.is_some_and(|t| now >= t) {
                     requalify_at = None;
-                    maint.requalify(now);
+                    pending.append(maint.requalify(now));
                 }
-                maint.handle_timeout(now);
+                pending.append(maint.handle_timeout(now));
                 pump.timeout(&mut tunnel, now).await;
                 // The peer count is published at timer ticks (at least every
                 // refresh), not per packet: it costs a lock and maybe a D-Bus call.

@@ -20,8 +20,6 @@ pub const DEFAULT_MTU: u16 = 1280;
 pub const DEFAULT_PEER_QUEUE_BUDGET: u32 = teredo::peers::DEFAULT_TOTAL_QUEUE_BUDGET as u32;
 /// At most this many "Superfluous directive" warnings are reported.
 pub const MAX_SUPERFLUOUS: usize = 5;
-/// Longest interface name Linux accepts (IFNAMSIZ - 1).
-pub const MAX_IFNAME: usize = 15;
 
 /// The content of `miredo.conf`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,12 +258,13 @@ pub fn extract_miredo(
     c.peer_queue_budget = x.u32(&PEER_QUEUE_BUDGET, DEFAULT_PEER_QUEUE_BUDGET);
     if let Some((v, line)) = x.d.take(INTERFACE_NAME.name) {
         // Deviation: miredo only fails later, when creating the tunnel.
-        if v.len() > MAX_IFNAME {
+        if v.len() > wire6::IF_NAME_MAX {
             x.out.push(Diagnostic::error(
                 Some(line),
                 format!(
-                    "Interface name \"{v}\" too long (at most {MAX_IFNAME} characters) \
-                     at line {line}"
+                    "Interface name \"{v}\" too long (at most {} characters) \
+                     at line {line}",
+                    wire6::IF_NAME_MAX
                 ),
             ));
         }

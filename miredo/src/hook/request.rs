@@ -41,13 +41,11 @@ pub const KIND_RUN: u8 = 1;
 /// Header length.
 pub const HEADER_LEN: usize = 4;
 /// Longest body: every field present, a 15-byte name.
-pub const MAX_BODY: usize = 1 + 1 + 4 + 1 + MAX_IFACE + 1 + 2 * PARAMS_LEN;
+pub const MAX_BODY: usize = 1 + 1 + 4 + 1 + wire6::IF_NAME_MAX + 1 + 2 * PARAMS_LEN;
 /// Status answered for a refused request (never an exit code, which is
 /// 0–255, nor the -1 of a killed hook).
 pub const STATUS_REFUSED: i32 = -2;
 
-/// Longest interface name (`IFNAMSIZ` - 1).
-pub const MAX_IFACE: usize = 15;
 /// IPv6 minimum link MTU (RFC 8200 §5); privproc refuses less too.
 pub const MIN_MTU: u32 = 1280;
 /// Largest MTU a TUN interface takes.
@@ -117,7 +115,7 @@ impl Header {
 /// kernel takes more (any byte but `/`, `:`, NUL and white space); the
 /// rest has no business in a shell script's arguments.
 pub fn valid_iface(name: &str) -> bool {
-    (1..=MAX_IFACE).contains(&name.len())
+    (1..=wire6::IF_NAME_MAX).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))

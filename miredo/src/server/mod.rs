@@ -301,7 +301,7 @@ impl Loop<'_> {
                 return;
             }
         };
-        let action = match self.server.handle(local, src, &buf[..len]) {
+        let action = match self.server.handle_packet(local, src, &buf[..len]) {
             Ok(a) => a,
             Err(reason) => {
                 debug!("dropped a datagram from {src}: {}", reason.name());

@@ -9,16 +9,21 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use zbus::zvariant::{OwnedValue, Type, Value};
 
-/// The node type mip6d runs as (`NodeConfig` in mip6d.conf). It decides which
-/// interfaces the object implements: `Correspondent` always (UMIP runs the correspondent
-/// node part in every role), plus `MobileNode` or `HomeAgent`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// The node type mip6d runs as (`NodeConfig` / `IfType` in mip6d.conf, `-C -M -H`
+/// on its command line). It decides which interfaces the object implements:
+/// `Correspondent` always (UMIP runs the correspondent node part in every role),
+/// plus `MobileNode` or `HomeAgent`. The serde names are the mip6d.conf keywords.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Role {
-    /// `NodeConfig CN`.
+    /// `NodeConfig CN`: what every node is, and the default.
+    #[default]
+    #[serde(rename = "CN")]
     CorrespondentNode,
     /// `NodeConfig MN`.
+    #[serde(rename = "MN")]
     MobileNode,
     /// `NodeConfig HA`.
+    #[serde(rename = "HA")]
     HomeAgent,
 }
 
@@ -29,6 +34,33 @@ impl Role {
             Role::CorrespondentNode => "correspondent-node",
             Role::MobileNode => "mobile-node",
             Role::HomeAgent => "home-agent",
+        }
+    }
+
+    /// The keyword in `mip6d.conf`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Role::CorrespondentNode => "CN",
+            Role::MobileNode => "MN",
+            Role::HomeAgent => "HA",
+        }
+    }
+
+    /// UMIP's `MIP6_ENTITY_*` number, as `--show-config` prints it.
+    pub fn entity_number(self) -> u32 {
+        match self {
+            Role::CorrespondentNode => 0,
+            Role::MobileNode => 1,
+            Role::HomeAgent => 2,
+        }
+    }
+
+    /// The name in the start/stop syslog lines.
+    pub fn long_name(self) -> &'static str {
+        match self {
+            Role::CorrespondentNode => "Correspondent Node",
+            Role::MobileNode => "Mobile Node",
+            Role::HomeAgent => "Home Agent",
         }
     }
 }

@@ -507,7 +507,7 @@ impl MhRepr {
     }
 
     /// True if a Nonce Indices or Binding Authorization Data option is
-    /// present (a home BU carrying either is dropped, umip.md §4.2 step 1).
+    /// present (a home BU carrying either is dropped, docs/protocol-notes.md).
     pub fn has_rr_options(&self) -> bool {
         self.options.iter().any(|o| {
             matches!(

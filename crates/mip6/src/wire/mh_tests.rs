@@ -12,7 +12,7 @@ fn coa() -> Ipv6Addr {
     "2001:db8:2::50".parse().unwrap()
 }
 
-/// Home BU as UMIP's MN sends it (umip.md §4.1): A|H, Alternate CoA. Layout
+/// Home BU as UMIP's MN sends it (docs/protocol-notes.md): A|H, Alternate CoA. Layout
 /// RFC 6275 §6.1.7 (12 octets), PadN(0) to reach 8n+6 (§6.2.5), the option at
 /// 14; 32 octets, Header Len 3. Checksum with HoA → HA (the HAO's address is
 /// the pseudo-header source, §6.1.1).

@@ -83,7 +83,7 @@ fn home_agent_ra_is_byte_exact() {
 
 #[test]
 fn neighbor_messages_are_byte_exact() {
-    // Unsolicited NA the HA sends for a proxied HoA (umip.md §4.2 step 9):
+    // Unsolicited NA the HA sends for a proxied HoA (docs/protocol-notes.md):
     // R|O, target link-layer address.
     let mut na = vec![136, 0, 0x78, 0x29, 0xa0, 0, 0, 0];
     na.extend_from_slice(&hoa().octets());

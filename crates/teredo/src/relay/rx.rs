@@ -1,4 +1,4 @@
-//! UDP → tunnel: decapsulation and peer validation (reference §4.5,
+//! UDP → tunnel: decapsulation and peer validation (RFC 4380 §5.2.3,
 //! RFC 4380 §5.2.5, §5.4.2).
 
 use std::net::{Ipv6Addr, SocketAddrV4};
@@ -21,7 +21,7 @@ impl TeredoTunnel {
     ///
     /// The caller has already given qualification packets
     /// ([`super::is_qualification_packet`]) to the maintainer instead.
-    pub fn on_udp_packet(
+    pub fn handle_udp_packet(
         &mut self,
         now: Instant,
         unix_secs: u32,

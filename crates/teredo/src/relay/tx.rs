@@ -1,4 +1,4 @@
-//! Tunnel → UDP: encapsulation, bubbles and ping tests (reference §4.4,
+//! Tunnel → UDP: encapsulation, bubbles and ping tests (RFC 4380 §5.2.4,
 //! RFC 4380 §5.2.4, §5.4.1).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -18,7 +18,13 @@ const NO_MAPPING: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0);
 impl TeredoTunnel {
     /// Handles an IPv6 packet read from the tunnel interface (without any
     /// `tun_pi` header). Bytes past the IPv6 payload length are ignored.
-    pub fn on_tun_packet(&mut self, now: Instant, unix_secs: u32, pkt: &[u8], out: &mut Outputs) {
+    pub fn handle_tun_packet(
+        &mut self,
+        now: Instant,
+        unix_secs: u32,
+        pkt: &[u8],
+        out: &mut Outputs,
+    ) {
         let Ok(h) = Ipv6Header::parse(pkt) else {
             self.stats.dropped_malformed += 1;
             return;
@@ -94,7 +100,7 @@ impl TeredoTunnel {
 
         if dst_teredo {
             // Keyed on the mapping embedded in the address, which is what the
-            // receive side checks replies against (reference §4.5 step 4).
+            // receive side checks replies against (RFC 4380 §5.2.3).
             let src = self.config.secret.bubble_source(teredo.mapping());
             if !self.own_cone() {
                 send_bubble(src, h.dst, mapping, &mut self.stats, out);
@@ -112,7 +118,7 @@ impl TeredoTunnel {
     }
 
     /// A ping-test echo request from `src` (our address) to `dst`, for the
-    /// server to forward (reference §4.4 step 6).
+    /// server to forward (RFC 4380 §5.2.4, §5.2.9).
     pub(super) fn ping(
         &self,
         src: std::net::Ipv6Addr,

@@ -1,13 +1,13 @@
 use super::*;
 use crate::addr::{CLIENT_LINK_LOCAL, CONE_LINK_LOCAL, DEFAULT_PREFIX};
-use crate::wire::{emit_bubble, emit_rs, EchoKind, EchoRepr, RouterSolicitation};
+use crate::wire::{emit_bubble, emit_rs, EchoKind, EchoRepr, RouterSolicitation, TeredoPrefixInfo};
 
 const NONCE: [u8; 8] = [0xde, 0xad, 0xbe, 0xef, 0x01, 0x23, 0x45, 0x67];
 const PRIMARY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const SECONDARY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 /// The RA miredo-server 1.2.6 sends to the RS of a client whose NAT maps it
-/// to 192.0.2.10:58730 (LAB-NOTES: 117 bytes).
+/// to 192.0.2.10:58730 (117 bytes).
 #[rustfmt::skip]
 const RA_BYTES: [u8; 117] = [
     // Authentication header echoing the nonce, confirmation 0.
@@ -92,7 +92,7 @@ fn echo(src: Ipv6Addr, dst: Ipv6Addr, data_len: usize) -> Vec<u8> {
 }
 
 fn drop_of(s: &mut Server, local: Local, src: SocketAddrV4, d: &[u8]) -> DropReason {
-    match s.handle(local, src, d) {
+    match s.handle_packet(local, src, d) {
         Err(r) => r,
         Ok(a) => panic!("expected a drop, got {a:?}"),
     }
@@ -102,7 +102,7 @@ fn drop_of(s: &mut Server, local: Local, src: SocketAddrV4, d: &[u8]) -> DropRea
 fn ra_is_byte_exact() {
     let mut s = server();
     let a = s
-        .handle(Local::Primary, ep("192.0.2.10:58730"), &emit_rs(NONCE))
+        .handle_packet(Local::Primary, ep("192.0.2.10:58730"), &emit_rs(NONCE))
         .unwrap();
     assert_eq!(
         a,
@@ -120,7 +120,7 @@ fn ra_is_byte_exact() {
 fn ra_parses_as_the_client_expects() {
     let mut s = server();
     let a = s
-        .handle(Local::Secondary, client_a(), &emit_rs(NONCE))
+        .handle_packet(Local::Secondary, client_a(), &emit_rs(NONCE))
         .unwrap();
     let (from, to, payload) = a.udp().unwrap();
     assert_eq!((from, to), (Local::Secondary, client_a()));
@@ -143,10 +143,18 @@ fn cone_solicitation_answered_from_the_other_address() {
         (Local::Secondary, Local::Primary),
     ] {
         let rs = rs_from(CONE_LINK_LOCAL, ALL_ROUTERS, true);
-        let (from, _, _) = s.handle(arrived, client_a(), &rs).unwrap().udp().unwrap();
+        let (from, _, _) = s
+            .handle_packet(arrived, client_a(), &rs)
+            .unwrap()
+            .udp()
+            .unwrap();
         assert_eq!(from, left);
         let rs = rs_from(CLIENT_LINK_LOCAL, ALL_ROUTERS, true);
-        let (from, _, _) = s.handle(arrived, client_a(), &rs).unwrap().udp().unwrap();
+        let (from, _, _) = s
+            .handle_packet(arrived, client_a(), &rs)
+            .unwrap()
+            .udp()
+            .unwrap();
         assert_eq!(from, arrived);
     }
 }
@@ -155,7 +163,7 @@ fn cone_solicitation_answered_from_the_other_address() {
 fn solicitation_without_authentication_gets_no_authentication() {
     let mut s = server();
     let a = s
-        .handle(
+        .handle_packet(
             Local::Primary,
             ep("192.0.2.10:58730"),
             &rs_from(CLIENT_LINK_LOCAL, ALL_ROUTERS, false),
@@ -171,7 +179,7 @@ fn teredo_sourced_solicitation_to_the_link_local_is_answered() {
     let src = teredo(PRIMARY, client_a());
     let ll = s.link_local();
     let (_, to, payload) = s
-        .handle(Local::Primary, client_a(), &rs_from(src, ll, true))
+        .handle_packet(Local::Primary, client_a(), &rs_from(src, ll, true))
         .unwrap()
         .udp()
         .map(|(f, t, p)| (f, t, p.to_vec()))
@@ -196,7 +204,7 @@ fn indirect_bubble_between_our_clients_carries_the_origin() {
     let mut s = server();
     let bubble = emit_bubble(teredo(PRIMARY, client_a()), teredo(PRIMARY, client_b()));
     for local in [Local::Primary, Local::Secondary] {
-        let a = s.handle(local, client_a(), &bubble).unwrap();
+        let a = s.handle_packet(local, client_a(), &bubble).unwrap();
         assert_eq!(
             a,
             Action::Forward {
@@ -214,7 +222,7 @@ fn client_of_another_server_gets_no_origin() {
     let mut s = server();
     let other = Ipv4Addr::new(198, 51, 100, 7);
     let pkt = echo(teredo(PRIMARY, client_a()), teredo(other, client_b()), 18);
-    let a = s.handle(Local::Primary, client_a(), &pkt).unwrap();
+    let a = s.handle_packet(Local::Primary, client_a(), &pkt).unwrap();
     assert_eq!(
         a,
         Action::Forward {
@@ -229,7 +237,7 @@ fn relay_bubble_to_our_client_is_forwarded_with_origin() {
     let mut s = server();
     let relay = ep("198.51.100.1:3545");
     let bubble = emit_bubble("2001:db8::1".parse().unwrap(), teredo(PRIMARY, client_b()));
-    let a = s.handle(Local::Primary, relay, &bubble).unwrap();
+    let a = s.handle_packet(Local::Primary, relay, &bubble).unwrap();
     assert_eq!(
         a,
         Action::Forward {
@@ -249,7 +257,7 @@ fn ping_test_goes_out_natively_unchanged() {
     AuthRepr::with_nonce(NONCE).emit(&mut wrapped);
     wrapped.extend(emit_with_origin(ep("198.51.100.9:1"), &pkt));
     for d in [pkt.clone(), wrapped] {
-        let a = s.handle(Local::Primary, client_a(), &d).unwrap();
+        let a = s.handle_packet(Local::Primary, client_a(), &d).unwrap();
         assert_eq!(
             a,
             Action::Native {
@@ -269,7 +277,7 @@ fn payload_limit_is_88_bytes() {
     let src = teredo(PRIMARY, client_a());
     // 8-byte ICMPv6 header + 80 bytes of data = 88.
     assert!(s
-        .handle(Local::Primary, client_a(), &echo(src, dst, 80))
+        .handle_packet(Local::Primary, client_a(), &echo(src, dst, 80))
         .is_ok());
     assert_eq!(
         drop_of(&mut s, Local::Primary, client_a(), &echo(src, dst, 81)),
@@ -338,7 +346,7 @@ fn rule_3_outer_source_must_be_global() {
     }
     // 100.64/10 is global for miredo.
     assert!(s
-        .handle(Local::Primary, ep("100.64.0.1:1"), &emit_rs(NONCE))
+        .handle_packet(Local::Primary, ep("100.64.0.1:1"), &emit_rs(NONCE))
         .is_ok());
 }
 
@@ -390,7 +398,7 @@ fn loop_protection() {
     }
     // Another port of our own address is an ordinary peer.
     assert!(s
-        .handle(Local::Primary, ep("192.0.2.1:3545"), &emit_rs(NONCE))
+        .handle_packet(Local::Primary, ep("192.0.2.1:3545"), &emit_rs(NONCE))
         .is_ok());
     // Never forward to our own sockets.
     let to_self = teredo(PRIMARY, ep("192.0.2.2:3544"));
@@ -541,7 +549,7 @@ fn custom_prefix_and_mtu() {
     c.mtu = 1400;
     let mut s = Server::new(c);
     let a = s
-        .handle(Local::Primary, client_a(), &emit_rs(NONCE))
+        .handle_packet(Local::Primary, client_a(), &emit_rs(NONCE))
         .unwrap();
     let p = TeredoPacket::parse(a.udp().unwrap().2).unwrap();
     let ra = RouterAdvertisement::parse(p.ipv6).unwrap();

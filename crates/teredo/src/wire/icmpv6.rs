@@ -2,6 +2,8 @@
 
 use std::net::Ipv6Addr;
 
+use wire6::checksum;
+
 use super::ipv6::{Ipv6Header, IPV6_HEADER_LEN, NEXT_HEADER_ICMPV6};
 use super::{be16, be32, Result, WireError};
 
@@ -36,70 +38,26 @@ pub const ICMPV6_HEADER_LEN: usize = 8;
 /// The minimum IPv6 MTU an error must fit in (RFC 4443 §2.4 (c)).
 pub const MIN_MTU: usize = 1280;
 
-fn sum16(mut acc: u32, data: &[u8]) -> u32 {
-    let mut chunks = data.chunks_exact(2);
-    for c in &mut chunks {
-        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
-    }
-    if let [last] = chunks.remainder() {
-        acc += u32::from(*last) << 8;
-    }
-    // Fold often enough that the accumulator never overflows.
-    (acc & 0xffff) + (acc >> 16)
-}
-
-fn pseudo_sum(src: &Ipv6Addr, dst: &Ipv6Addr, len: usize) -> u32 {
-    let mut acc = sum16(0, &src.octets());
-    acc = sum16(acc, &dst.octets());
-    let len = u32::try_from(len).unwrap_or(u32::MAX);
-    acc = sum16(acc, &len.to_be_bytes());
-    sum16(acc, &[0, 0, 0, NEXT_HEADER_ICMPV6])
-}
-
-fn fold(mut acc: u32) -> u16 {
-    while acc > 0xffff {
-        acc = (acc & 0xffff) + (acc >> 16);
-    }
-    acc as u16
-}
-
-fn sum_chunks(mut acc: u32, data: &[u8]) -> u32 {
-    for chunk in data.chunks(4096) {
-        acc = sum16(acc, chunk);
-    }
-    acc
-}
-
-/// Folded one's complement sum of pseudo-header and message, optionally
-/// leaving out the checksum field (bytes 2–3).
-fn message_sum(src: &Ipv6Addr, dst: &Ipv6Addr, msg: &[u8], skip_checksum: bool) -> u16 {
-    let mut acc = pseudo_sum(src, dst, msg.len());
-    if skip_checksum {
-        acc = sum_chunks(acc, msg.get(..2).unwrap_or(msg));
-        acc = sum_chunks(acc, msg.get(4..).unwrap_or(&[]));
-    } else {
-        acc = sum_chunks(acc, msg);
-    }
-    fold(acc)
-}
-
 /// The ICMPv6 checksum of `msg` (RFC 4443 §2.3: over the RFC 8200 §8.1
 /// pseudo-header and the message), computed as if bytes 2–3 were zero.
 pub fn icmpv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, msg: &[u8]) -> u16 {
-    !message_sum(src, dst, msg, true)
+    checksum::icmpv6_checksum(src, dst, msg)
 }
 
-/// True if the checksum stored in `msg` is correct.
+/// True if the checksum stored in `msg` is correct (either encoding of zero).
 pub fn verify_icmpv6_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, msg: &[u8]) -> bool {
-    msg.len() >= 4 && message_sum(src, dst, msg, false) == 0xffff
+    msg.len() >= 4 && checksum::sums_to_ones(src, dst, NEXT_HEADER_ICMPV6, msg)
 }
 
 /// Writes the correct checksum into `msg[2..4]` (no-op if `msg` is shorter).
 pub fn fill_checksum(src: &Ipv6Addr, dst: &Ipv6Addr, msg: &mut [u8]) {
-    let c = icmpv6_checksum(src, dst, msg);
-    if let Some(slot) = msg.get_mut(2..4) {
-        slot.copy_from_slice(&c.to_be_bytes());
-    }
+    checksum::fill(
+        src,
+        dst,
+        NEXT_HEADER_ICMPV6,
+        msg,
+        checksum::ICMPV6_CHECKSUM_OFFSET,
+    );
 }
 
 /// Builds a whole IPv6 packet carrying the ICMPv6 message `msg`, with its

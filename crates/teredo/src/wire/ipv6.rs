@@ -6,8 +6,7 @@ use super::{be16, be32, ipv6_at, Result, WireError};
 
 /// Length of the fixed IPv6 header.
 pub const IPV6_HEADER_LEN: usize = 40;
-/// Next header value of ICMPv6.
-pub const NEXT_HEADER_ICMPV6: u8 = 58;
+pub use wire6::checksum::NEXT_HEADER_ICMPV6;
 /// Next header value "no next header" (bubbles).
 pub const NEXT_HEADER_NONE: u8 = 59;
 

@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use super::auth::{emit_origin, AuthRepr};
 use super::icmpv6::{emit_icmpv6_packet, TYPE_ROUTER_ADVERT, TYPE_ROUTER_SOLICIT};
 use super::ipv6::{Ipv6Header, NEXT_HEADER_ICMPV6};
-use super::{be16, be32, ipv6_at, Result, WireError};
+use super::{be16, be32, Result, WireError};
 use crate::addr::{server_link_local, teredo_prefix64, ALL_ROUTERS, CLIENT_LINK_LOCAL};
 
 /// UDP payload length of miredo's qualification RS.
@@ -21,18 +21,15 @@ pub const SERVER_RETRANS_TIMER: u32 = 2000;
 pub const MIN_MTU: u32 = 1280;
 /// Largest acceptable MTU option.
 pub const MAX_MTU: u32 = 65535;
-/// Option type: prefix information.
-pub const OPT_PREFIX_INFO: u8 = 3;
-/// Option type: MTU.
-pub const OPT_MTU: u8 = 5;
+pub use wire6::ndopt::{PrefixInfo, OPT_MTU, OPT_PREFIX_INFO};
 /// Prefix information flag: on-link.
-pub const PIO_FLAG_ON_LINK: u8 = 0x80;
+pub const PIO_FLAG_ON_LINK: u8 = PrefixInfo::ON_LINK;
 /// Prefix information flag: autonomous address configuration.
-pub const PIO_FLAG_AUTONOMOUS: u8 = 0x40;
+pub const PIO_FLAG_AUTONOMOUS: u8 = PrefixInfo::AUTONOMOUS;
 
 const RS_LEN: usize = 8;
 const RA_LEN: usize = 16;
-const PIO_LEN: usize = 32;
+const PIO_LEN: usize = PrefixInfo::LEN;
 const MTU_OPT_LEN: usize = 8;
 
 fn icmp_payload(ipv6: &[u8], expected_type: u8, min_len: usize) -> Result<Ipv6Header<'_>> {
@@ -115,57 +112,23 @@ pub fn emit_rs(nonce: [u8; 8]) -> Vec<u8> {
     out
 }
 
-/// A prefix information option (RFC 4861 §4.6.2).
-///
-/// ```text
-///  0                   1                   2                   3
-///  0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1 2 3 4 5 6 7 8 9 0 1
-/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-/// |     Type      |    Length     | Prefix Length |L|A| Reserved1 |
-/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-/// |                         Valid Lifetime                        |
-/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-/// |                       Preferred Lifetime                      |
-/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-/// |                           Reserved2                           |
-/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-/// |                                                               |
-/// +                            Prefix                             +
-/// |                          (128 bits)                           |
-/// +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PrefixInfo {
-    /// The prefix (bits beyond `prefix_len` as sent).
-    pub prefix: Ipv6Addr,
-    /// Prefix length.
-    pub prefix_len: u8,
-    /// L and A flags (and reserved bits, as sent).
-    pub flags: u8,
-    /// Valid lifetime (s; 0xffffffff is infinite).
-    pub valid_lifetime: u32,
-    /// Preferred lifetime (s).
-    pub preferred_lifetime: u32,
+/// The Teredo reading of a Prefix Information option (RFC 4380 §4): the
+/// prefix's first 64 bits are the Teredo prefix and the server's IPv4 address.
+pub trait TeredoPrefixInfo {
+    /// First 32 bits of the prefix: the Teredo prefix.
+    fn teredo_prefix(&self) -> u32;
+    /// Bits 32–63 of the prefix: the Teredo server's IPv4 address.
+    fn server(&self) -> Ipv4Addr;
 }
 
-impl PrefixInfo {
-    /// First 32 bits of the prefix: the Teredo prefix.
-    pub fn teredo_prefix(&self) -> u32 {
+impl TeredoPrefixInfo for PrefixInfo {
+    fn teredo_prefix(&self) -> u32 {
         crate::addr::prefix_of(&self.prefix)
     }
 
-    /// Bits 32–63 of the prefix: the Teredo server's IPv4 address.
-    pub fn server(&self) -> Ipv4Addr {
+    fn server(&self) -> Ipv4Addr {
         let o = self.prefix.octets();
         Ipv4Addr::new(o[4], o[5], o[6], o[7])
-    }
-
-    fn emit(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&[OPT_PREFIX_INFO, 4, self.prefix_len, self.flags]);
-        out.extend_from_slice(&self.valid_lifetime.to_be_bytes());
-        out.extend_from_slice(&self.preferred_lifetime.to_be_bytes());
-        out.extend_from_slice(&[0; 4]);
-        out.extend_from_slice(&self.prefix.octets());
     }
 }
 
@@ -218,7 +181,7 @@ pub struct RouterAdvertisement {
 }
 
 impl RouterAdvertisement {
-    /// The RA a Teredo server sends (reference §4.8): source = the server's
+    /// The RA a Teredo server sends (RFC 4380 §5.3): source = the server's
     /// link-local address, router lifetime 0, retrans timer 2000 ms, one PIO
     /// `<prefix>:<server>::/64` with the A flag and infinite lifetimes, and
     /// an MTU option.
@@ -243,7 +206,7 @@ impl RouterAdvertisement {
     }
 
     /// Parses an IPv6 packet carrying an RA, with miredo's validity checks
-    /// (reference §4.1 step 3): ICMPv6 type 134 code 0, at least 32 bytes of
+    /// (RFC 4380 §5.2.1): ICMPv6 type 134 code 0, at least 32 bytes of
     /// options, exactly one prefix information option and of length 64, an MTU
     /// option (if any) within 1280–65535. The checksum is not verified; the
     /// hop limit is not checked.
@@ -273,13 +236,8 @@ impl RouterAdvertisement {
                     if !prefixes.is_empty() {
                         return Err(WireError::MultiplePrefixes);
                     }
-                    prefixes.push(PrefixInfo {
-                        prefix_len: opt[2],
-                        flags: opt[3],
-                        valid_lifetime: be32(opt, 4).ok_or(WireError::BadOption)?,
-                        preferred_lifetime: be32(opt, 8).ok_or(WireError::BadOption)?,
-                        prefix: ipv6_at(opt, 16).ok_or(WireError::BadOption)?,
-                    });
+                    let body = opt.get(2..).ok_or(WireError::BadOption)?;
+                    prefixes.push(PrefixInfo::parse_body(body).map_err(|_| WireError::BadOption)?);
                 }
                 OPT_MTU => {
                     if len < MTU_OPT_LEN {
@@ -348,8 +306,8 @@ impl RouterAdvertisement {
     }
 }
 
-/// The 117-byte UDP payload of a Teredo server's reply to an RS (reference
-/// §4.8): an authentication header echoing `nonce` (confirmation 0), an origin
+/// The 117-byte UDP payload of a Teredo server's reply to an RS (RFC 4380
+/// §5.3.1): an authentication header echoing `nonce` (confirmation 0), an origin
 /// indication of `origin` (the RS's outer source), then
 /// [`RouterAdvertisement::teredo_server`] to `destination` (the RS's source).
 pub fn emit_ra_payload(

@@ -1,7 +1,7 @@
 //! A simulated Teredo network for the `relay_*` tests: tunnels (clients or
 //! relays) at public IPv4 endpoints, a minimal Teredo server at
 //! 192.0.2.1:3544 that forwards packets to Teredo destinations with an origin
-//! indication (reference §4.8), and simulated time. No NAT filtering is
+//! indication (RFC 4380 §5.3), and simulated time. No NAT filtering is
 //! modelled: a datagram reaches whichever node owns its destination.
 
 #![allow(dead_code)]
@@ -172,7 +172,7 @@ impl Lab {
         let (now, unix) = (self.now, self.unix());
         self.nodes[node]
             .tunnel
-            .on_tun_packet(now, unix, pkt, &mut out);
+            .handle_tun_packet(now, unix, pkt, &mut out);
         self.run(node, out);
     }
 
@@ -182,7 +182,7 @@ impl Lab {
         let (now, unix) = (self.now, self.unix());
         self.nodes[node]
             .tunnel
-            .on_udp_packet(now, unix, from, payload, &mut out);
+            .handle_udp_packet(now, unix, from, payload, &mut out);
         self.run(node, out);
     }
 
@@ -214,7 +214,7 @@ impl Lab {
                         let (now, unix) = (self.now, self.unix());
                         self.nodes[j]
                             .tunnel
-                            .on_udp_packet(now, unix, from, &payload, &mut next);
+                            .handle_udp_packet(now, unix, from, &payload, &mut next);
                         work.push_back((j, next));
                     }
                 }
