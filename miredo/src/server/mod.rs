@@ -40,9 +40,19 @@ pub fn main_server() -> ExitCode {
     startup::main(Program::MiredoServer, run)
 }
 
-/// The core's settings for `conf`, checked as miredo checks them at start-up; the
-/// error is the line to log (miredo's wording for non-global addresses).
-fn server_config(conf: &ServerdConfig) -> Result<ServerConfig, String> {
+/// A `miredo-server.conf` the core refuses, as logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum InvalidConfig {
+    /// miredo reports a non-global address as a socket error.
+    #[error("Teredo server UDP socket error: {0}")]
+    Socket(ServerConfigError),
+    /// Anything else, in the core's words.
+    #[error(transparent)]
+    Other(ServerConfigError),
+}
+
+/// The core's settings for `conf`, checked as miredo checks them at start-up.
+fn server_config(conf: &ServerdConfig) -> Result<ServerConfig, InvalidConfig> {
     let c = ServerConfig {
         primary: conf.server_bind_address,
         secondary: conf.secondary_address(),
@@ -50,8 +60,8 @@ fn server_config(conf: &ServerdConfig) -> Result<ServerConfig, String> {
         mtu: conf.interface_mtu,
     };
     c.validate().map_err(|e| match e {
-        ServerConfigError::NotGlobal(_) => format!("Teredo server UDP socket error: {e}"),
-        e => e.to_string(),
+        ServerConfigError::NotGlobal(_) => InvalidConfig::Socket(e),
+        e => InvalidConfig::Other(e),
     })?;
     Ok(c)
 }
