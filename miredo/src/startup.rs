@@ -227,3 +227,30 @@ pub fn detach_and_lock(cli: &Cli, gid: u32) -> Option<Pidfile> {
     }
     Some(pidfile)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chroot_dir_errors_read_like_miredos() {
+        let dir = std::env::temp_dir().join(format!("miredo-startup-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        assert_eq!(check_chroot_dir(&dir), Ok(()));
+        let file = dir.join("file");
+        std::fs::write(&file, b"").expect("write");
+        assert_eq!(
+            check_chroot_dir(&file).map_err(|e| e.to_string()),
+            Err(format!("Error ({}): Not a directory", file.display()))
+        );
+        let missing = dir.join("missing");
+        assert_eq!(
+            check_chroot_dir(&missing).map_err(|e| e.to_string()),
+            Err(format!(
+                "Error ({}): No such file or directory",
+                missing.display()
+            ))
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
