@@ -1,6 +1,6 @@
-//! The command line of `mip6d` (reference §1).
+//! The command line of `mip6d`.
 //!
-//! A hand-written equivalent of glibc `getopt_long` with UMIP's option string
+//! glibc `getopt_long` ([`daemon::getopt`]) with UMIP's option string
 //! `c:d:l:Vh?CMH` and long options `--version`, `--help`,
 //! `--correspondent-node`, `--home-agent`, `--mobile-node`, `--show-config`:
 //! clustered short options, attached values, unambiguous long-option
@@ -21,6 +21,8 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+
+use daemon::getopt::{self, HasArg, LongOpt};
 
 use crate::config::{Overrides, Role, DEFAULT_CONFIG_FILE};
 
@@ -70,21 +72,14 @@ pub struct Cli {
 
 /// A command-line error: print [`CliError::message`] (and the usage when
 /// [`CliError::usage`] is set) on stderr, then exit 1.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct CliError {
     /// The message, without a trailing newline.
     pub message: String,
     /// Whether the usage text follows.
     pub usage: bool,
 }
-
-impl std::fmt::Display for CliError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for CliError {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Opt {
@@ -100,23 +95,14 @@ enum Opt {
     Pidfile,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum HasArg {
-    No,
-    /// Only as `--opt=value`.
-    Optional,
-    /// `--opt=value` or `--opt value`.
-    Required,
-}
-
-const LONG: [(&str, HasArg, Opt); 7] = [
-    ("version", HasArg::No, Opt::Version),
-    ("help", HasArg::No, Opt::Help),
-    ("correspondent-node", HasArg::No, Opt::Cn),
-    ("home-agent", HasArg::No, Opt::Ha),
-    ("mobile-node", HasArg::No, Opt::Mn),
-    ("show-config", HasArg::Optional, Opt::ShowConfig),
-    ("pidfile", HasArg::Required, Opt::Pidfile),
+const LONG: [LongOpt<Opt>; 7] = [
+    LongOpt::new("version", HasArg::No, Opt::Version),
+    LongOpt::new("help", HasArg::No, Opt::Help),
+    LongOpt::new("correspondent-node", HasArg::No, Opt::Cn),
+    LongOpt::new("home-agent", HasArg::No, Opt::Ha),
+    LongOpt::new("mobile-node", HasArg::No, Opt::Mn),
+    LongOpt::new("show-config", HasArg::Optional, Opt::ShowConfig),
+    LongOpt::new("pidfile", HasArg::Required, Opt::Pidfile),
 ];
 
 fn short(c: u8) -> Option<(Opt, bool)> {
@@ -131,111 +117,6 @@ fn short(c: u8) -> Option<(Opt, bool)> {
         b'M' => (Opt::Mn, false),
         _ => return None,
     })
-}
-
-type Event = Result<(Opt, Option<OsString>), String>;
-
-/// glibc's long-option lookup: exact name, else a unique prefix.
-fn find_long(name: &[u8]) -> Result<(&'static str, HasArg, Opt), Option<String>> {
-    if let Some(o) = LONG.iter().find(|o| o.0.as_bytes() == name) {
-        return Ok(*o);
-    }
-    let found: Vec<_> = LONG
-        .iter()
-        .filter(|o| o.0.as_bytes().starts_with(name))
-        .collect();
-    match found.as_slice() {
-        [] => Err(None),
-        [one] => Ok(**one),
-        many => Err(Some(many.iter().map(|o| format!(" '--{}'", o.0)).collect())),
-    }
-}
-
-/// The getopt_long scan: option events in order (non-options are skipped).
-fn getopt(argv0: &str, args: &[OsString]) -> Vec<Event> {
-    let mut events = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_bytes();
-        i += 1;
-        if arg == b"--" {
-            break;
-        }
-        if let Some(body) = arg.strip_prefix(b"--") {
-            let (name, value) = match body.iter().position(|&b| b == b'=') {
-                Some(eq) => (&body[..eq], Some(&body[eq + 1..])),
-                None => (body, None),
-            };
-            let shown = String::from_utf8_lossy(body);
-            let (long, has_arg, opt) = match find_long(name) {
-                Ok(o) => o,
-                Err(None) => {
-                    events.push(Err(format!("{argv0}: unrecognized option '--{shown}'")));
-                    continue;
-                }
-                Err(Some(list)) => {
-                    events.push(Err(format!(
-                        "{argv0}: option '--{shown}' is ambiguous; possibilities:{list}"
-                    )));
-                    continue;
-                }
-            };
-            let value = match (has_arg, value) {
-                (HasArg::No, Some(_)) => {
-                    events.push(Err(format!(
-                        "{argv0}: option '--{long}' doesn't allow an argument"
-                    )));
-                    continue;
-                }
-                (HasArg::Required, None) => match args.get(i) {
-                    Some(v) => {
-                        i += 1;
-                        Some(v.clone())
-                    }
-                    None => {
-                        events.push(Err(format!(
-                            "{argv0}: option '--{long}' requires an argument"
-                        )));
-                        continue;
-                    }
-                },
-                (_, None) => None,
-                (_, Some(v)) => Some(OsStr::from_bytes(v).to_os_string()),
-            };
-            events.push(Ok((opt, value)));
-            continue;
-        }
-        if arg.len() < 2 || arg[0] != b'-' {
-            continue;
-        }
-        let mut j = 1;
-        while j < arg.len() {
-            let c = arg[j];
-            j += 1;
-            match short(c) {
-                None => {
-                    let shown = String::from_utf8_lossy(&[c]).into_owned();
-                    events.push(Err(format!("{argv0}: invalid option -- '{shown}'")));
-                }
-                Some((opt, false)) => events.push(Ok((opt, None))),
-                Some((opt, true)) => {
-                    if j < arg.len() {
-                        events.push(Ok((opt, Some(OsStr::from_bytes(&arg[j..]).into()))));
-                    } else if i < args.len() {
-                        events.push(Ok((opt, Some(args[i].clone()))));
-                        i += 1;
-                    } else {
-                        events.push(Err(format!(
-                            "{argv0}: option requires an argument -- '{}'",
-                            char::from(c)
-                        )));
-                    }
-                    break;
-                }
-            }
-        }
-    }
-    events
 }
 
 /// C `atoi`: optional blanks and sign, then the leading digits; anything
@@ -288,9 +169,11 @@ pub fn parse_args(args: &[OsString]) -> Result<Cli, CliError> {
         overrides: Overrides::default(),
         pidfile: None,
     };
-    for event in getopt(&argv0, args.get(1..).unwrap_or(&[])) {
-        let (opt, value) = event.map_err(|message| CliError {
-            message,
+    // Non-options are ignored, as UMIP does.
+    let scan = getopt::scan(args.get(1..).unwrap_or(&[]), short, &LONG);
+    for event in scan.events {
+        let (opt, value) = event.map_err(|e| CliError {
+            message: e.glibc(&argv0),
             usage: true,
         })?;
         let value = value.unwrap_or_default();

@@ -1,8 +1,8 @@
 //! Command lines of `miredo`, `miredo-server` and `miredo-checkconf`
-//! (reference §1.1, §1.2).
+//! (docs/compat.md).
 //!
-//! Parsing is a hand-written equivalent of glibc `getopt_long` with the
-//! option string `c:fhp:t:u:V`: clustered short options, attached values
+//! Parsing is glibc `getopt_long` ([`daemon::getopt`]) with the option
+//! string `c:fhp:t:u:V`: clustered short options, attached values
 //! (`-cFILE`), `--opt=value` and `--opt value`, unambiguous long-option
 //! prefixes (aliases of one option are not ambiguous), argument permutation
 //! and `--`. Error texts are glibc's.
@@ -10,6 +10,8 @@
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::PathBuf;
+
+use daemon::getopt::{self, HasArg, LongOpt};
 
 /// Which binary is being run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,21 +109,14 @@ pub struct Cli {
 }
 
 /// A command-line error: print `message` to stderr, exit with `exit_code`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
 pub struct CliError {
     /// 2 for syntax errors (255 for checkconf's extra parameter).
     pub exit_code: i32,
     /// The message (may span several lines; no trailing newline).
     pub message: String,
 }
-
-impl std::fmt::Display for CliError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for CliError {}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Opt {
@@ -149,36 +144,26 @@ impl Opt {
     }
 }
 
-struct LongOpt {
-    name: &'static str,
-    has_arg: bool,
-    opt: Opt,
-}
-
-const fn lo(name: &'static str, has_arg: bool, opt: Opt) -> LongOpt {
-    LongOpt { name, has_arg, opt }
-}
-
-const COMMON_LONG: [LongOpt; 10] = [
-    lo("config", true, Opt::Config),
-    lo("conf", true, Opt::Config),
-    lo("foreground", false, Opt::Foreground),
-    lo("help", false, Opt::Help),
-    lo("pidfile", true, Opt::Pidfile),
-    lo("chroot", true, Opt::Chroot),
-    lo("chrootdir", true, Opt::Chroot),
-    lo("user", true, Opt::User),
-    lo("username", true, Opt::User),
-    lo("version", false, Opt::Version),
+const COMMON_LONG: [LongOpt<Opt>; 10] = [
+    LongOpt::new("config", HasArg::Required, Opt::Config),
+    LongOpt::new("conf", HasArg::Required, Opt::Config),
+    LongOpt::new("foreground", HasArg::No, Opt::Foreground),
+    LongOpt::new("help", HasArg::No, Opt::Help),
+    LongOpt::new("pidfile", HasArg::Required, Opt::Pidfile),
+    LongOpt::new("chroot", HasArg::Required, Opt::Chroot),
+    LongOpt::new("chrootdir", HasArg::Required, Opt::Chroot),
+    LongOpt::new("user", HasArg::Required, Opt::User),
+    LongOpt::new("username", HasArg::Required, Opt::User),
+    LongOpt::new("version", HasArg::No, Opt::Version),
 ];
 
-fn long_options(p: Program) -> Vec<&'static LongOpt> {
-    static HOOK: LongOpt = lo("client-hook", true, Opt::ClientHook);
-    static TOML: LongOpt = lo("toml", false, Opt::Toml);
-    let mut v: Vec<&'static LongOpt> = COMMON_LONG.iter().collect();
+fn long_options(p: Program) -> Vec<LongOpt<Opt>> {
+    const HOOK: LongOpt<Opt> = LongOpt::new("client-hook", HasArg::Required, Opt::ClientHook);
+    const TOML: LongOpt<Opt> = LongOpt::new("toml", HasArg::No, Opt::Toml);
+    let mut v = COMMON_LONG.to_vec();
     match p {
-        Program::Miredo => v.push(&HOOK),
-        Program::Checkconf => v.extend([&HOOK, &TOML]),
+        Program::Miredo => v.push(HOOK),
+        Program::Checkconf => v.extend([HOOK, TOML]),
         Program::MiredoServer => {}
     }
     v
@@ -195,127 +180,6 @@ fn short_option(c: u8) -> Option<(Opt, bool)> {
         b'V' => (Opt::Version, false),
         _ => return None,
     })
-}
-
-type Event = Result<(Opt, Option<OsString>), String>;
-
-/// Runs the getopt_long scan; returns option events in order and the
-/// positional arguments (permuted to the end, as glibc does).
-fn getopt(argv0: &str, args: &[OsString], longs: &[&LongOpt]) -> (Vec<Event>, Vec<OsString>) {
-    let mut events = Vec::new();
-    let mut positional = Vec::new();
-    let mut i = 0;
-    while i < args.len() {
-        let arg = args[i].as_bytes();
-        i += 1;
-        if arg == b"--" {
-            positional.extend(args[i..].iter().cloned());
-            break;
-        }
-        if let Some(body) = arg.strip_prefix(b"--") {
-            let (name, value) = match body.iter().position(|&b| b == b'=') {
-                Some(eq) => (&body[..eq], Some(&body[eq + 1..])),
-                None => (body, None),
-            };
-            let shown = String::from_utf8_lossy(body);
-            let found = match find_long(longs, name) {
-                Ok(o) => o,
-                Err(None) => {
-                    events.push(Err(format!("{argv0}: unrecognized option '--{shown}'")));
-                    continue;
-                }
-                Err(Some(list)) => {
-                    events.push(Err(format!(
-                        "{argv0}: option '--{shown}' is ambiguous; possibilities:{list}"
-                    )));
-                    continue;
-                }
-            };
-            let value = match (found.has_arg, value) {
-                (false, None) => None,
-                (false, Some(_)) => {
-                    events.push(Err(format!(
-                        "{argv0}: option '--{}' doesn't allow an argument",
-                        found.name
-                    )));
-                    continue;
-                }
-                (true, Some(v)) => Some(OsStr::from_bytes(v).to_os_string()),
-                (true, None) if i < args.len() => {
-                    i += 1;
-                    Some(args[i - 1].clone())
-                }
-                (true, None) => {
-                    events.push(Err(format!(
-                        "{argv0}: option '--{}' requires an argument",
-                        found.name
-                    )));
-                    continue;
-                }
-            };
-            events.push(Ok((found.opt, value)));
-            continue;
-        }
-        if arg.len() < 2 || arg[0] != b'-' {
-            positional.push(args[i - 1].clone());
-            continue;
-        }
-        let mut j = 1;
-        while j < arg.len() {
-            let c = arg[j];
-            j += 1;
-            match short_option(c) {
-                None => {
-                    let shown = String::from_utf8_lossy(&[c]).into_owned();
-                    events.push(Err(format!("{argv0}: invalid option -- '{shown}'")));
-                }
-                Some((opt, false)) => events.push(Ok((opt, None))),
-                Some((opt, true)) => {
-                    if j < arg.len() {
-                        events.push(Ok((opt, Some(OsStr::from_bytes(&arg[j..]).into()))));
-                    } else if i < args.len() {
-                        events.push(Ok((opt, Some(args[i].clone()))));
-                        i += 1;
-                    } else {
-                        events.push(Err(format!(
-                            "{argv0}: option requires an argument -- '{}'",
-                            char::from(c)
-                        )));
-                    }
-                    break;
-                }
-            }
-        }
-    }
-    (events, positional)
-}
-
-/// glibc's long-option lookup: exact match, else a unique prefix, where
-/// matches that are the same option (aliases) do not count as ambiguous.
-/// `Err(None)` is unknown, `Err(Some(list))` ambiguous.
-fn find_long<'a>(longs: &[&'a LongOpt], name: &[u8]) -> Result<&'a LongOpt, Option<String>> {
-    if let Some(o) = longs.iter().find(|o| o.name.as_bytes() == name) {
-        return Ok(o);
-    }
-    let mut found: Option<&LongOpt> = None;
-    let mut ambiguous: Vec<&str> = Vec::new();
-    for o in longs.iter().filter(|o| o.name.as_bytes().starts_with(name)) {
-        match found {
-            None => found = Some(o),
-            Some(f) if f.has_arg != o.has_arg || f.opt != o.opt => {
-                if ambiguous.is_empty() {
-                    ambiguous.push(f.name);
-                }
-                ambiguous.push(o.name);
-            }
-            Some(_) => {}
-        }
-    }
-    if !ambiguous.is_empty() {
-        let list: String = ambiguous.iter().map(|n| format!(" '--{n}'")).collect();
-        return Err(Some(list));
-    }
-    found.ok_or(None)
 }
 
 fn lossy(s: &OsStr) -> String {
@@ -349,17 +213,18 @@ pub fn parse_args(program: Program, args: &[OsString]) -> Result<Cli, CliError> 
         exit_code: 2,
         message: format!("{msg}\nTry \"{argv0} -h | more\" for more information."),
     };
-    let (events, positional) = getopt(&argv0, rest, &long_options(program));
+    let getopt::Scan { events, positional } =
+        getopt::scan(rest, short_option, &long_options(program));
     // Values seen, for miredo's duplicate check (first value kept).
     let mut seen: Vec<(Opt, OsString)> = Vec::new();
     for ev in events {
         let (opt, value) = match ev {
             Ok(x) => x,
-            Err(msg) if checkconf => {
-                cli.warnings.push(msg);
+            Err(e) if checkconf => {
+                cli.warnings.push(e.glibc(&argv0));
                 continue;
             }
-            Err(msg) => return Err(usage_error(msg)),
+            Err(e) => return Err(usage_error(e.glibc(&argv0))),
         };
         match opt {
             Opt::Help => {

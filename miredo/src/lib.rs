@@ -10,5 +10,6 @@ pub mod pump;
 pub mod relayd;
 pub mod server;
 pub mod service;
+pub mod startup;
 pub mod status;
 pub mod udp;

@@ -178,18 +178,34 @@ fn read_request(stream: &mut UnixStream) -> io::Result<Option<Result<HookEvent, 
     Ok(Some(request::decode_body(h, &body)))
 }
 
+/// Why the runner refuses an event's interface.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum InterfaceMismatch {
+    /// The name cannot be passed to the C library.
+    #[error("NUL in name")]
+    Nul,
+    /// The name is not (or no longer) the daemon's interface.
+    #[error("interface {iface} has index {index}, not IFINDEX {ifindex}")]
+    Index {
+        iface: String,
+        index: u32,
+        ifindex: u32,
+    },
+}
+
 /// Checks what only the runner can: that `IFACE` names interface `IFINDEX` now.
-fn check_interface(ev: &HookEvent) -> Result<(), String> {
-    let name = std::ffi::CString::new(ev.iface.as_str()).map_err(|_| "NUL in name".to_owned())?;
+fn check_interface(ev: &HookEvent) -> Result<(), InterfaceMismatch> {
+    let name = std::ffi::CString::new(ev.iface.as_str()).map_err(|_| InterfaceMismatch::Nul)?;
     // SAFETY: a valid NUL-terminated string; no other memory is passed.
     let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
     if index == ev.ifindex {
         Ok(())
     } else {
-        Err(format!(
-            "interface {} has index {index}, not IFINDEX {}",
-            ev.iface, ev.ifindex
-        ))
+        Err(InterfaceMismatch::Index {
+            iface: ev.iface.clone(),
+            index,
+            ifindex: ev.ifindex,
+        })
     }
 }
 

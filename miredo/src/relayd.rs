@@ -1,4 +1,4 @@
-//! Relay mode (`RelayType relay|cone|restricted`, reference §4.7): the
+//! Relay mode (`RelayType relay|cone|restricted`, RFC 4380 §5.4): the
 //! bridge between Teredo clients and native IPv6.
 //!
 //! No qualification and no hook: the daemon configures its interface itself

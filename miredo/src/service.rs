@@ -17,7 +17,6 @@
 //!   script needs) and does nothing but run the script chosen at start-up for the
 //!   typed, checked events the daemon sends.
 
-use std::ffi::OsString;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -28,138 +27,21 @@ use daemon::privileges::Capability;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
-use crate::cli::{self, Action, Cli, Program};
+use crate::cli::{Cli, Program};
 use crate::client::sink::ClientSink;
 use crate::client::{self, ClientSetup, Control, Stop};
-use crate::config::{self, MiredoConfig, Options, RelayType};
+use crate::config::{MiredoConfig, RelayType};
 use crate::dbus::Publisher;
 use crate::privproc::{PrivProc, RunnerConfig};
 use crate::relayd;
+use crate::startup::{self, Started};
 
-/// The hook script miredo runs (reference §3.1).
+/// The hook script miredo runs (docs/compat.md, "Hook path").
 pub const DEFAULT_HOOK: &str = "/etc/miredo/client-hook";
 
 /// Entry point of the `miredo` binary.
 pub fn main_miredo() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    let cli = match cli::parse_args(Program::Miredo, &args) {
-        Ok(cli) => cli,
-        Err(e) => {
-            eprintln!("{}", e.message);
-            return exit(e.exit_code);
-        }
-    };
-    match cli.action {
-        Action::Help => {
-            print!("{}", cli::usage(cli.program));
-            return ExitCode::SUCCESS;
-        }
-        Action::Version => {
-            print!("{}", cli::version_banner());
-            return ExitCode::SUCCESS;
-        }
-        Action::Run => {}
-    }
-    for w in &cli.warnings {
-        eprintln!("{w}");
-    }
-    exit(run(&cli))
-}
-
-/// Goes to the background unless `-f` (the launcher waits for the outcome),
-/// then creates and locks the pidfile, readable by `gid` (reference §5.4).
-/// `None` after a failure already reported on stderr.
-pub(crate) fn detach_and_lock(cli: &Cli, gid: u32) -> Option<daemon::pidfile::Pidfile> {
-    let detached = if cli.foreground {
-        None
-    } else {
-        match daemon::daemonize::daemonize() {
-            Ok(d) => Some(d),
-            Err(e) => {
-                eprintln!("fork: {e}");
-                return None;
-            }
-        }
-    };
-    let pidfile = match daemon::pidfile::Pidfile::create(&cli.pidfile) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("{e}");
-            if let Some(hint) = e.hint() {
-                eprintln!("{hint}");
-            }
-            if let Some(d) = detached {
-                d.failure();
-            }
-            return None;
-        }
-    };
-    let _ = pidfile.chown_group(gid);
-    if let Some(d) = detached {
-        d.success().ok()?;
-    }
-    Some(pidfile)
-}
-
-/// The process exit status for a daemon's return code.
-pub(crate) fn exit(code: i32) -> ExitCode {
-    ExitCode::from(u8::try_from(code).unwrap_or(1))
-}
-
-/// Reads and parses the configuration, printing its diagnostics. `None` when it
-/// is unusable.
-fn load_config(cli: &Cli) -> Option<MiredoConfig> {
-    load_logged(cli, config::parse_miredo)
-}
-
-/// Reads `cli.config_file` and parses it with `parse` (miredo's or
-/// miredo-server's grammar), logging every diagnostic as miredo does. `None`
-/// when the configuration is unusable.
-pub(crate) fn load_logged<T>(
-    cli: &Cli,
-    parse: impl Fn(&[u8], &str, &Options<'_>) -> Result<config::Loaded<T>, config::Report>,
-) -> Option<T> {
-    let file = cli.config_file.display().to_string();
-    let opts = Options::daemon().with_server_name(cli.server_name.as_deref());
-    let text = match config::read_file(&cli.config_file) {
-        Ok(text) => text,
-        Err(report) => {
-            for line in report.rendered() {
-                error!("{line}");
-            }
-            cli.server_name.as_ref()?;
-            // miredo goes on with the SERVER_NAME argument alone.
-            warn!("Loading configuration from {file} failed");
-            Vec::new()
-        }
-    };
-    match parse(&text, &file, &opts) {
-        Ok(loaded) => {
-            for line in loaded.report.rendered() {
-                warn!("{line}");
-            }
-            Some(loaded.config)
-        }
-        Err(report) => {
-            for line in report.rendered() {
-                error!("{line}");
-            }
-            daemon::alert!("Fatal configuration error");
-            None
-        }
-    }
-}
-
-/// miredo's start-up check of `-t DIR`: it must exist, be a directory and be
-/// searchable.
-pub(crate) fn check_chroot_dir(dir: &std::path::Path) -> std::result::Result<(), String> {
-    use daemon::pidfile::strerror;
-    let meta = std::fs::metadata(dir).map_err(|e| strerror(&e))?;
-    if !meta.is_dir() {
-        return Err(strerror(&std::io::Error::from_raw_os_error(libc::ENOTDIR)));
-    }
-    nix::unistd::access(dir, nix::unistd::AccessFlags::X_OK)
-        .map_err(|e| strerror(&std::io::Error::from_raw_os_error(e as i32)))
+    startup::main(Program::Miredo, run)
 }
 
 fn hook_path(cli: &Cli, conf: &MiredoConfig) -> PathBuf {
@@ -170,39 +52,10 @@ fn hook_path(cli: &Cli, conf: &MiredoConfig) -> PathBuf {
 }
 
 fn run(cli: &Cli) -> i32 {
-    // Logging first (stderr; syslog when /dev/log exists), so configuration
-    // messages go where miredo's go.
-    let log = match daemon::logging::init(&daemon::logging::LogConfig::new("miredo")) {
-        Ok(h) => Some(h),
-        Err(e) => {
-            eprintln!("logging: {e}");
-            None
-        }
-    };
-    let Some(conf) = load_config(cli) else {
+    let Some(Started { log, conf, user }) =
+        startup::begin::<MiredoConfig>(cli, "reloads and reconnects in place")
+    else {
         return 1;
-    };
-    if let (Some(log), Ok(f)) = (&log, conf.syslog_facility.keyword().parse()) {
-        log.set_facility(f);
-    }
-    if let Some(dir) = &cli.chroot_dir {
-        if let Err(e) = check_chroot_dir(dir) {
-            eprintln!("Error ({}): {e}", dir.display());
-            return 1;
-        }
-        // Checked like miredo's, not applied: see docs/compat.md ("-t").
-        warn!(
-            "chroot directory {} is not used: this daemon reloads and \
-             reconnects in place, confine it with the service manager instead",
-            dir.display()
-        );
-    }
-    let user = match daemon::privileges::lookup_user(&cli.user) {
-        Ok(u) => u,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
     };
     if let Err(e) = std::fs::OpenOptions::new()
         .read(true)
@@ -216,7 +69,7 @@ fn run(cli: &Cli) -> i32 {
         return 1;
     }
 
-    let Some(pidfile) = detach_and_lock(cli, user.gid) else {
+    let Some(pidfile) = startup::detach_and_lock(cli, user.gid) else {
         return 1;
     };
     info!("Starting...");
@@ -343,11 +196,9 @@ async fn reload_loop(
             }
             Stop::Reload => {
                 let _ = daemon::notify::reloading();
-                match load_config(cli) {
+                match startup::load::<MiredoConfig>(cli) {
                     Some(c) => {
-                        if let (Some(log), Ok(f)) = (&log, c.syslog_facility.keyword().parse()) {
-                            log.set_facility(f);
-                        }
+                        startup::apply_facility(log.as_ref(), &c);
                         let wanted = hook_path(cli, &c);
                         if c.relay_type == RelayType::Client && wanted != privproc.hook_path() {
                             warn!(
@@ -419,7 +270,7 @@ async fn client_round(
     stop
 }
 
-/// One run of the relay (reference §4.7), from a new TUN to its removal.
+/// One run of the relay (RFC 4380 §5.4), from a new TUN to its removal.
 async fn relay_round(
     conf: &MiredoConfig,
     control_tx: &mpsc::Sender<Control>,

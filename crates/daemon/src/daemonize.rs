@@ -1,5 +1,6 @@
-//! Going to the background the way miredo does (reference §1.1): the launching process
-//! exits 0 only once the daemon has locked its PID file, and 1 otherwise.
+//! Going to the background the way miredo does (docs/compat.md, "Process, signals,
+//! privileges"): the launching process exits 0 only once the daemon has locked its
+//! PID file, and 1 otherwise.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {

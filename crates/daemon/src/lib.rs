@@ -1,7 +1,9 @@
 //! Process plumbing shared by the miredo-rs and umip-rs daemons.
 //!
+//! - [`getopt`]: glibc `getopt_long`'s command-line scan and messages;
 //! - [`logging`]: `tracing` to stderr and syslog (`/dev/log`), miredo's facilities and
-//!   severities, with [`notice!`] and [`alert!`] for the levels `tracing` lacks;
+//!   severities ([`priority`]), with [`notice!`] and [`alert!`] for the levels `tracing` lacks;
+//! - [`localtime`]: the broken-down local time for log timestamps;
 //! - [`pidfile`]: the locked PID file of miredo (no trailing newline, unlinked on exit);
 //! - [`privileges`]: user lookup, the switch to the unprivileged user keeping selected
 //!   capabilities, and capability restriction for the root process;
@@ -12,9 +14,12 @@
 //!   locked. Call it before any thread (the tokio runtime) starts.
 
 pub mod daemonize;
+pub mod getopt;
+pub mod localtime;
 pub mod logging;
 pub mod notify;
 pub mod pidfile;
+pub mod priority;
 pub mod privileges;
 pub mod ratelimit;
 pub mod signals;

@@ -1,4 +1,4 @@
-//! The PID file, with miredo's semantics (reference §5.4).
+//! The PID file, with miredo's semantics (docs/compat.md, "Process, signals, privileges").
 //!
 //! Opened with `O_NOFOLLOW | O_CREAT | O_CLOEXEC`, mode 0644. It must be a regular
 //! file with a single link, owned by us or root: we truncate and chown it, so a

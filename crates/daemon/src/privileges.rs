@@ -1,4 +1,5 @@
-//! Users and capabilities (reference §5.3), behind the `caps` crate.
+//! Users and capabilities (docs/compat.md, "Process, signals,
+//! privileges"), behind the `caps` crate.
 //!
 //! # Capabilities miredo needs
 //!

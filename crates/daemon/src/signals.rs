@@ -1,4 +1,5 @@
-//! The daemon's signals as a tokio stream of events (reference §5.2).
+//! The daemon's signals as a tokio stream of events (docs/compat.md,
+//! "Process, signals, privileges").
 //!
 //! SIGINT, SIGQUIT and SIGTERM terminate; SIGHUP reloads; SIGUSR1 and SIGUSR2 are
 //! caught and harmless (the C miredo leaves them at their default action, which kills

@@ -11,7 +11,8 @@ use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::logging::{Facility, Severity};
+use crate::localtime::LocalTime;
+use crate::priority::{Facility, Severity};
 
 /// The standard local syslog socket.
 pub const DEFAULT_SOCKET: &str = "/dev/log";
@@ -53,27 +54,16 @@ fn truncate(s: &str, max: usize) -> &str {
 
 /// The current local time as `Mmm dd hh:mm:ss` (day padded with a space), as in RFC 3164.
 pub fn timestamp_now() -> String {
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    // SAFETY: time(NULL) has no preconditions; localtime_r writes only into `tm`, which
-    // is a plain C struct for which all-zero bytes are a valid value.
-    let tm = unsafe {
-        let now = libc::time(std::ptr::null_mut());
-        let mut tm: libc::tm = std::mem::zeroed();
-        if libc::localtime_r(&now, &mut tm).is_null() {
-            return "Jan  1 00:00:00".to_owned();
-        }
-        tm
+    let Some(tm) = LocalTime::now() else {
+        return "Jan  1 00:00:00".to_owned();
     };
-    let month = usize::try_from(tm.tm_mon)
-        .ok()
-        .and_then(|m| MONTHS.get(m))
-        .copied()
-        .unwrap_or("Jan");
     format!(
-        "{month} {:>2} {:02}:{:02}:{:02}",
-        tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec
+        "{} {:>2} {:02}:{:02}:{:02}",
+        tm.month_abbr().unwrap_or("Jan"),
+        tm.mday,
+        tm.hour,
+        tm.min,
+        tm.sec
     )
 }
 

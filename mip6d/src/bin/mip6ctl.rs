@@ -49,7 +49,18 @@ enum Parsed {
     Version,
 }
 
-fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> {
+/// A command line mip6ctl does not understand (exit 2, after the usage).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum UsageError {
+    #[error("unknown option '{0}'")]
+    Option(String),
+    #[error("unknown command '{0}'")]
+    Command(String),
+    #[error("one command at a time ('{0}' is extra)")]
+    Extra(String),
+}
+
+fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, UsageError> {
     let mut command = None;
     let mut json = false;
     for arg in args {
@@ -57,16 +68,16 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
             "-h" | "--help" => return Ok(Parsed::Help),
             "-V" | "--version" => return Ok(Parsed::Version),
             "-j" | "--json" => json = true,
-            word if word.starts_with('-') => return Err(format!("unknown option '{word}'")),
+            word if word.starts_with('-') => return Err(UsageError::Option(word.to_owned())),
             word => {
                 let cmd = match word {
                     "status" => Command::Status,
                     "bul" => Command::Bul,
                     "bc" => Command::Bc,
-                    _ => return Err(format!("unknown command '{word}'")),
+                    _ => return Err(UsageError::Command(word.to_owned())),
                 };
                 if command.replace(cmd).is_some() {
-                    return Err(format!("one command at a time ('{word}' is extra)"));
+                    return Err(UsageError::Extra(word.to_owned()));
                 }
             }
         }
@@ -77,14 +88,27 @@ fn parse_args(args: impl IntoIterator<Item = String>) -> Result<Parsed, String> 
     })
 }
 
-/// Why a run failed, with its exit status.
+/// Why a run failed; [`Failure::exit_code`] is its exit status.
+#[derive(Debug, thiserror::Error)]
 enum Failure {
+    #[error("mip6d is not running (no owner of {MIP6D_BUS_NAME} on the system bus)")]
     NotRunning,
+    /// The daemon's role cannot answer, or the caller may not see the list.
+    #[error("{0}")]
     Unavailable(String),
+    #[error("{0}")]
     Bus(String),
 }
 
 impl Failure {
+    /// 3 is the LSB `status` code for "not running".
+    fn exit_code(&self) -> u8 {
+        match self {
+            Failure::NotRunning => 3,
+            Failure::Unavailable(_) | Failure::Bus(_) => 1,
+        }
+    }
+
     fn from_zbus(context: &str, e: zbus::Error) -> Failure {
         // The daemon went away between two calls.
         if let zbus::Error::FDO(fdo) = &e {
@@ -134,19 +158,9 @@ fn main() -> ExitCode {
             print!("{text}");
             ExitCode::SUCCESS
         }
-        Err(Failure::NotRunning) => {
-            eprintln!(
-                "mip6ctl: mip6d is not running (no owner of {MIP6D_BUS_NAME} on the system bus)"
-            );
-            ExitCode::from(3)
-        }
-        Err(Failure::Unavailable(why)) => {
-            eprintln!("mip6ctl: {why}");
-            ExitCode::FAILURE
-        }
-        Err(Failure::Bus(why)) => {
-            eprintln!("mip6ctl: {why}");
-            ExitCode::FAILURE
+        Err(e) => {
+            eprintln!("mip6ctl: {e}");
+            ExitCode::from(e.exit_code())
         }
     }
 }
@@ -424,7 +438,7 @@ mod tests {
     use super::*;
 
     fn args(list: &[&str]) -> Result<Parsed, String> {
-        parse_args(list.iter().map(|s| (*s).to_owned()))
+        parse_args(list.iter().map(|s| (*s).to_owned())).map_err(|e| e.to_string())
     }
 
     #[test]

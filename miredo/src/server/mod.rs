@@ -18,7 +18,6 @@
 pub mod net;
 pub mod reaper;
 
-use std::ffi::OsString;
 use std::net::{Ipv6Addr, SocketAddr};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -26,47 +25,34 @@ use std::time::Duration;
 use teredo::server::{DropReason, Local, Server, ServerConfig, ServerConfigError};
 use tracing::{debug, error, info, warn};
 
-use crate::cli::{self, Action, Cli, Program};
+use crate::cli::{Cli, Program};
 use crate::config::{self, ServerdConfig};
+use crate::startup::{self, Started};
 use net::{RawIpv6, StdUdpPair, UdpPair};
 
-/// Largest UDP payload received (reference §6).
+/// Largest UDP payload received: a UDP datagram in an IPv4 packet (RFC 768, RFC 791).
 const RECV_BUFFER: usize = 65507;
 /// How often counters are published on D-Bus (when they changed).
 const PUBLISH_PERIOD: Duration = Duration::from_secs(1);
 
 /// Entry point of the `miredo-server` binary.
 pub fn main_server() -> ExitCode {
-    let args: Vec<OsString> = std::env::args_os().collect();
-    let cli = match cli::parse_args(Program::MiredoServer, &args) {
-        Ok(cli) => cli,
-        Err(e) => {
-            eprintln!("{}", e.message);
-            return crate::service::exit(e.exit_code);
-        }
-    };
-    match cli.action {
-        Action::Help => {
-            print!("{}", cli::usage(cli.program));
-            return ExitCode::SUCCESS;
-        }
-        Action::Version => {
-            print!("{}", cli::version_banner());
-            return ExitCode::SUCCESS;
-        }
-        Action::Run => {}
-    }
-    crate::service::exit(run(&cli))
+    startup::main(Program::MiredoServer, run)
 }
 
-/// Reads and parses `miredo-server.conf`, printing its diagnostics.
-fn load_config(cli: &Cli) -> Option<ServerdConfig> {
-    crate::service::load_logged(cli, config::parse_serverd)
+/// A `miredo-server.conf` the core refuses, as logged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+enum InvalidConfig {
+    /// miredo reports a non-global address as a socket error.
+    #[error("Teredo server UDP socket error: {0}")]
+    Socket(ServerConfigError),
+    /// Anything else, in the core's words.
+    #[error(transparent)]
+    Other(ServerConfigError),
 }
 
-/// The core's settings for `conf`, checked as miredo checks them at start-up; the
-/// error is the line to log (miredo's wording for non-global addresses).
-fn server_config(conf: &ServerdConfig) -> Result<ServerConfig, String> {
+/// The core's settings for `conf`, checked as miredo checks them at start-up.
+fn server_config(conf: &ServerdConfig) -> Result<ServerConfig, InvalidConfig> {
     let c = ServerConfig {
         primary: conf.server_bind_address,
         secondary: conf.secondary_address(),
@@ -74,8 +60,8 @@ fn server_config(conf: &ServerdConfig) -> Result<ServerConfig, String> {
         mtu: conf.interface_mtu,
     };
     c.validate().map_err(|e| match e {
-        ServerConfigError::NotGlobal(_) => format!("Teredo server UDP socket error: {e}"),
-        e => e.to_string(),
+        ServerConfigError::NotGlobal(_) => InvalidConfig::Socket(e),
+        e => InvalidConfig::Other(e),
     })?;
     Ok(c)
 }
@@ -106,37 +92,11 @@ fn open(conf: &ServerdConfig) -> Option<(ServerConfig, StdUdpPair)> {
 }
 
 fn run(cli: &Cli) -> i32 {
-    let log = match daemon::logging::init(&daemon::logging::LogConfig::new("miredo-server")) {
-        Ok(h) => Some(h),
-        Err(e) => {
-            eprintln!("logging: {e}");
-            None
-        }
-    };
-    let Some(conf) = load_config(cli) else {
+    // A reload re-reads the configuration, so a chroot would hide it.
+    let Some(Started { log, conf, user }) =
+        startup::begin::<ServerdConfig>(cli, "reloads in place")
+    else {
         return 1;
-    };
-    if let (Some(log), Ok(f)) = (&log, conf.syslog_facility.keyword().parse()) {
-        log.set_facility(f);
-    }
-    if let Some(dir) = &cli.chroot_dir {
-        if let Err(e) = crate::service::check_chroot_dir(dir) {
-            eprintln!("Error ({}): {e}", dir.display());
-            return 1;
-        }
-        // Checked like miredo's, not applied: a reload re-reads the configuration.
-        warn!(
-            "chroot directory {} is not used: this daemon reloads in place, \
-             confine it with the service manager instead",
-            dir.display()
-        );
-    }
-    let user = match daemon::privileges::lookup_user(&cli.user) {
-        Ok(u) => u,
-        Err(e) => {
-            eprintln!("{e}");
-            return 1;
-        }
     };
     let raw = match RawIpv6::open() {
         Ok(r) => r,
@@ -149,7 +109,7 @@ fn run(cli: &Cli) -> i32 {
         return 1;
     };
 
-    let Some(pidfile) = crate::service::detach_and_lock(cli, user.gid) else {
+    let Some(pidfile) = startup::detach_and_lock(cli, user.gid) else {
         return 1;
     };
     info!("Starting...");
@@ -323,7 +283,7 @@ impl Loop<'_> {
 
     fn reload(&mut self, sockets: &mut UdpPair) -> Result<(), i32> {
         let file = self.cli.config_file.display().to_string();
-        let Some(conf) = load_config(self.cli) else {
+        let Some(conf) = startup::load::<ServerdConfig>(self.cli) else {
             warn!("Loading configuration from {file} failed");
             return Ok(());
         };
@@ -335,9 +295,7 @@ impl Loop<'_> {
                 return Ok(());
             }
         };
-        if let (Some(log), Ok(f)) = (&self.log, conf.syslog_facility.keyword().parse()) {
-            log.set_facility(f);
-        }
+        startup::apply_facility(self.log.as_ref(), &conf);
         if !sockets.serves(&sc) {
             let fresh = UdpPair::bind(&sc).and_then(|p| {
                 p.into_tokio().map_err(|e| net::BindError {

@@ -1,5 +1,5 @@
 //! miredo-server's sockets: UDP 3544 on both server addresses, and one raw IPv6
-//! socket for the clients' ping tests (reference §4.8).
+//! socket for the clients' ping tests (RFC 4380 §5.3).
 //!
 //! # The raw socket
 //!
