@@ -261,7 +261,8 @@ impl Correspondent {
                 self.send(msg.dst, msg.src, &reply).await;
             }
             MhMessage::BindingUpdate(bu) => {
-                if self.role == Role::HomeAgent && bu.flags.contains(mip6::wire::mh::BuFlags::HOME) {
+                if self.role == Role::HomeAgent && bu.flags.contains(mip6::wire::mh::BuFlags::HOME)
+                {
                     // The home agent's own socket answers home registrations.
                     return;
                 }

@@ -251,7 +251,8 @@ impl MobileNode {
                 self.movement.away = Some(a);
                 // The tunnel-mode IPsec policies are those for this home agent.
                 self.reg.ipsec.release(&mut self.io.kernel).await;
-                self.reg.ipsec = TunnelIpsec::new(&self.config, Endpoint::MobileNode, ha, self.reg.hoa);
+                self.reg.ipsec =
+                    TunnelIpsec::new(&self.config, Endpoint::MobileNode, ha, self.reg.hoa);
                 self.reg.ipsec.follow(&mut self.io.kernel, p.address).await;
             }
             Err(e) => {
