@@ -21,8 +21,9 @@ use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
 use super::away::Away;
+use super::location::Location;
 use super::registration::registration_config;
-use super::{Location, MobileNode};
+use super::MobileNode;
 use crate::config::{Config, HomeLink};
 use crate::ipsec::{Endpoint, TunnelIpsec};
 use crate::kernel::raw::Received;

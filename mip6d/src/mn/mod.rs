@@ -15,6 +15,7 @@ mod dhaad;
 mod error;
 mod ifaces;
 mod links;
+mod location;
 mod mpd;
 mod registration;
 mod ro;
@@ -44,23 +45,11 @@ use crate::random::weak_u16;
 use away::Away;
 pub use error::StartError;
 use ifaces::{valid_ra_source, Iface};
+use location::Location;
 use tunnel_bus::TunnelNotice;
 
 /// How long shutdown waits for the deregistration's BA.
 const SHUTDOWN_DEREG_WAIT: Duration = Duration::from_millis(1500);
-
-/// Where the mobile node is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Location {
-    /// Not decided yet (settling).
-    Unknown,
-    /// On the home link (interface index).
-    Home(u32),
-    /// Away, with this primary CoA.
-    Away(PrimaryCoa),
-    /// Away without a usable CoA: the binding ages (UMIP's "invalidate").
-    Nowhere,
-}
 
 /// What the mobile node acts through; what it decides goes out here.
 struct Io {

@@ -27,7 +27,8 @@ use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Template, XfrmPolicy, XfrmPr
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::{Location, MobileNode};
+use super::location::Location;
+use super::MobileNode;
 use crate::config::{self, Config};
 use crate::kernel::raw::Received;
 use crate::kernel::{Item, XFRM_PRIO_HOME_SIG};

@@ -11,7 +11,8 @@ use mip6::bul::{BulEvent, HomeRegistrationConfig};
 use mip6::wire::mh::{BuFlags, MhMessage, MhRepr};
 use tracing::{debug, error, info, warn};
 
-use super::{Location, MobileNode};
+use super::location::Location;
+use super::MobileNode;
 use crate::config::{self, Config, HomeLink, IpsecPolicyType};
 use crate::kernel::raw::Received;
 

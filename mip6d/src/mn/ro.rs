@@ -48,8 +48,8 @@ use netcfg::xfrm::{XfrmEvent, XfrmEvents, XfrmGroups, XfrmProto, XfrmState};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
+use super::location::Location;
 use super::ro_xfrm::{install_peer, install_trigger, remove_all};
-use super::Location;
 use crate::config::model::RoPolicy;
 use crate::config::Config;
 use crate::kernel::raw::MhSocket;
