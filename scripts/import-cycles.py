@@ -51,8 +51,8 @@ def module_files(src):
 
 
 def expand(tree):
-    """`a::{b, c::d}` → ["a::b", "a::c::d"] (no nesting depth limit)."""
-    tree = re.sub(r"\s+", "", tree)
+    """`a::{b, c::d as e}` → ["a::b", "a::c::d@e"] (no nesting depth limit)."""
+    tree = re.sub(r"\s+", "", re.sub(r"\s+as\s+", "@", tree))
     m = re.match(r"^(.*?)\{(.*)\}$", tree)
     if not m:
         return [tree]
@@ -147,9 +147,9 @@ def crate_cycles(crate):
         names = {}
         for tree in PUB_USE.findall(file.read_text()):
             for full in expand(tree):
-                segs = full.split("::")
-                name = segs[-1].split("as")[-1] if "as" in segs[-1] else segs[-1]
-                names[name] = (path, segs)
+                target, _, alias = full.partition("@")
+                segs = target.split("::")
+                names[alias or segs[-1]] = (path, segs)
         reexports[path] = names
     graph = {}
     for path, file in mods.items():
@@ -159,7 +159,7 @@ def crate_cycles(crate):
         paths = [full for tree in USE.findall(code) for full in expand(tree)]
         paths += INLINE.findall(code)
         for full in paths:
-            target = resolve(path, full.split("::"), mods, reexports)
+            target = resolve(path, full.partition("@")[0].split("::"), mods, reexports)
             if target is not None and target != path[: len(target)]:
                 deps.add(target)
         graph[path] = deps
