@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Guest side of tests/tests/vm_seed.rs: the seed scenario (issue 4) on seed-lib.sh's lab,
-# the MN with eth0 (MnIfPreference 1), wlan0 (2) and teredo (3, Tunnel enabled).
+# Guest side of tests/tests/vm_seed.rs: the seed scenario (docs/mobile-ipv6-over-teredo.md)
+# on seed-lib.sh's lab, the MN with eth0 (MnIfPreference 1), wlan0 (2) and teredo (3,
+# Tunnel enabled).
 #
 #   seed-scenario.sh ours    our miredo on the MN, on one private bus with mip6d:
 #     1. registered on link A; eth0 loses carrier, wlan0 joins IPv4-only network 1:

@@ -1,4 +1,4 @@
-//! The seed scenario (issue 4, `../shared/seed/umip-miredo-howto.txt`) end to end in the
+//! The seed scenario (docs/mobile-ipv6-over-teredo.md) end to end in the
 //! VM of `scripts/vm.sh` (docs/vm.md): a mobile node with `eth0`, `wlan0` and a
 //! `teredo` interface marked `Tunnel enabled`, miredo giving the Teredo care-of address
 //! on IPv4-only networks behind NATs, our home agent, a correspondent pinging the home

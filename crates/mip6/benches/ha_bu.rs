@@ -1,7 +1,7 @@
-//! Home agent Binding Update processing at scale (issue 3's benchmark): BU/s
-//! sustained and memory per binding with 10,000 mobile nodes, through the
-//! sans-IO core (parse and verify the MH, the checks of umip.md §4.2, the
-//! binding cache, the BA) — what the daemon does per BU before the kernel.
+//! Home agent Binding Update processing at scale: BU/s sustained and memory per binding with
+//! 10,000 mobile nodes, through the sans-IO core (parse and verify the MH, the checks of
+//! docs/protocol-notes.md#home-agent-bu-checks, the binding cache, the BA) — what the daemon
+//! does per BU before the kernel.
 //!
 //!   cargo bench -p mip6 --bench ha_bu            # 10,000 mobile nodes, 10 rounds
 //!   MNS=100000 ROUNDS=3 cargo bench -p mip6 --bench ha_bu

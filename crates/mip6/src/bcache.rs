@@ -1,5 +1,5 @@
 //! The home agent's side of home registration: the Binding Update checks in
-//! UMIP's order (umip.md §4.2, `ha_recv_bu_worker`) as one plain function over
+//! UMIP's order (docs/protocol-notes.md#home-agent-bu-checks) as one plain function over
 //! a small context, and the binding cache with DAD and expiry in simulated time.
 //!
 //! Two UMIP bugs are fixed on purpose (for `docs/compat.md`):
@@ -225,9 +225,9 @@ fn ba(status: BaStatus, flags: BaFlags, sequence: u16, lifetime_units: u16) -> M
     }))
 }
 
-/// The home agent's BU checks, in the order of umip.md §4.2 (steps 1–8 and
-/// the BA flags of step 10). Steps that need the kernel (DAD, installing
-/// routes: 130, 134, 141) are the caller's, after an [`HomeBuVerdict::Accept`].
+/// The home agent's BU checks, in the order of docs/protocol-notes.md#home-agent-bu-checks
+/// (steps 1–8 and the BA flags of step 10). Steps that need the kernel (DAD, installing routes:
+/// 130, 134, 141) are the caller's, after an [`HomeBuVerdict::Accept`].
 pub fn check_home_bu(ctx: &HomeBuContext<'_>) -> HomeBuVerdict {
     let bu = &ctx.bu;
     let reject = |status| HomeBuVerdict::Reject {
@@ -567,7 +567,7 @@ impl BindingCache {
     }
 
     /// DAD for `home_address` ended; `duplicate` if an NA answered
-    /// (umip.md §4.2 step 7). `None` if no entry was waiting.
+    /// (docs/protocol-notes.md#home-agent-bu-checks step 7). `None` if no entry was waiting.
     pub fn dad_finished(
         &mut self,
         now: Instant,
@@ -608,7 +608,7 @@ impl BindingCache {
     }
 
     /// Removes and returns the entries expired at `now` (no BRR is sent for
-    /// home bindings, umip.md §4.2).
+    /// home bindings, docs/protocol-notes.md#home-agent-bu-checks).
     pub fn handle_timeout(&mut self, now: Instant) -> Vec<BcEntry> {
         self.expiries
             .pop_due(now)

@@ -1,5 +1,5 @@
 //! The mobile node's binding update list (RFC 6275 §11.1) and its home
-//! registration state machine, with UMIP's timers (umip.md §4.1):
+//! registration state machine, with UMIP's timers (docs/protocol-notes.md#home-registration):
 //!
 //! - every BU carries a new sequence number (the first one is the caller's
 //!   random pick) and the Alternate CoA option; Mobile Network Prefix options
@@ -104,7 +104,7 @@ pub enum BulEvent {
     Deregistered,
     /// The home agent refused the binding (status ≥ 128, not 135). The entry
     /// stops; the caller picks another HA, runs DAD at home, or marks this HA
-    /// unusable for 420 s (umip.md §4.1).
+    /// unusable for 420 s (docs/protocol-notes.md#home-registration).
     Rejected {
         /// The status.
         status: BaStatus,
@@ -224,10 +224,10 @@ impl BulEntry {
         }
     }
 
-    /// Registers (or re-registers, on a handover) `care_of_address` for up to
-    /// `lifetime` (capped by the configured maximum, in 4-second units):
-    /// sends a BU now and starts retransmission. Sends nothing while a BA for
-    /// a registration of the same care-of address is awaited (umip.md §3.3).
+    /// Registers (or re-registers, on a handover) `care_of_address` for up to `lifetime`
+    /// (capped by the configured maximum, in 4-second units): sends a BU now and starts
+    /// retransmission. Sends nothing while a BA for a registration of the same care-of address
+    /// is awaited (docs/protocol-notes.md#handover-on-an-address-change).
     pub fn register(
         &mut self,
         now: Instant,
@@ -249,7 +249,7 @@ impl BulEntry {
     }
 
     /// Deregisters (returning home: `care_of_address` is the home address).
-    /// Sends nothing if no binding is left (umip.md §4.1) and reports
+    /// Sends nothing if no binding is left (docs/protocol-notes.md#home-registration) and reports
     /// [`BulEvent::Deregistered`] at once.
     pub fn deregister(&mut self, now: Instant, care_of_address: Ipv6Addr) -> Vec<BulEvent> {
         self.care_of_address = None;

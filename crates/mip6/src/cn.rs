@@ -1,6 +1,6 @@
 //! The correspondent node: answering the Home and Care-of Test Init
 //! messages, checking a route-optimisation Binding Update (RFC 6275 §9.5.1,
-//! umip.md §4.3 "CN BU validation") and the binding cache it feeds, with
+//! docs/protocol-notes.md#correspondent-bu-checks) and the binding cache it feeds, with
 //! expiry in simulated time.
 //!
 //! The checks run in this order:
@@ -117,7 +117,8 @@ impl CnBinding {
 }
 
 /// A Binding Refresh Request goes out this long before a binding expires,
-/// if it was used in the last [`BRR_IF_USED_WITHIN`] (umip.md §4 table).
+/// if it was used in the last [`BRR_IF_USED_WITHIN`]
+/// (docs/protocol-notes.md#correspondent-bu-checks).
 pub const BRR_BEFORE_EXPIRY: Duration = Duration::from_secs(2);
 /// See [`BRR_BEFORE_EXPIRY`].
 pub const BRR_IF_USED_WITHIN: Duration = Duration::from_secs(60);

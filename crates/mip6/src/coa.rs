@@ -1,7 +1,8 @@
 //! Which interface and which care-of address the mobile node uses
-//! (umip.md §3.2, UMIP's `mn_get_iface` and `mn_get_coa`, without the policy
-//! hooks, whose built-in versions have no opinion), and the default-route
-//! metric of an interface (§3.1 item 3, §4.1).
+//! (docs/protocol-notes.md#interface-and-care-of-address-choice, UMIP's
+//! `mn_get_iface` and `mn_get_coa`, without the policy hooks, whose built-in
+//! versions have no opinion), and the default-route metric of an interface
+//! (docs/protocol-notes.md#rules-tables-and-metrics).
 
 use std::net::Ipv6Addr;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! Protocol numbers, status codes and timers of Mobile IPv6 (RFC 6275 §6.1,
-//! §12) and NEMO (RFC 3963), with the values UMIP uses (reference umip.md §4).
+//! §12) and NEMO (RFC 3963), with the values UMIP uses (docs/protocol-notes.md#constants).
 
 use std::fmt;
 use std::time::Duration;

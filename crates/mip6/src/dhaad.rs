@@ -1,5 +1,5 @@
 //! Dynamic Home Agent Address Discovery (RFC 6275 §10.5, §11.4.1; R flag of
-//! RFC 3963 §4.4–§4.5) as UMIP does it (umip.md §4.1 "DHAAD", §4.2):
+//! RFC 3963 §4.4–§4.5) as UMIP does it (docs/protocol-notes.md#dhaad):
 //!
 //! - the MN sends the request from its primary CoA to the home-agent anycast
 //!   address of its home prefix (RFC 2526), with a fresh identifier per

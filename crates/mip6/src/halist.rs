@@ -1,7 +1,7 @@
-//! The home agent's Home Agents List (RFC 6275 §10.1, §10.5.1), learnt as
-//! UMIP learns it (umip.md §4.2): from Router Advertisements with the H flag
-//! received on the home agent's interfaces, one entry per global address
-//! a prefix information option with the R flag carries, with
+//! The home agent's Home Agents List (RFC 6275 §10.1, §10.5.1), learnt as UMIP learns it
+//! (docs/protocol-notes.md#home-agent-list-and-prefixes): from Router Advertisements with the H
+//! flag received on the home agent's interfaces, one entry per global address a prefix
+//! information option with the R flag carries, with
 //!
 //! - the Home Agent Information option's preference and lifetime, or
 //!   preference 0 and the router lifetime without one;

@@ -1,6 +1,6 @@
 //! Which home agent the mobile node registers with when its configuration
 //! leaves it to discovery (`HomeAgentAddress ::`; RFC 6275 §11.4.1, UMIP's
-//! `dhaad_mn.c` as umip.md §4.1 describes it):
+//! `dhaad_mn.c` as docs/protocol-notes.md#dhaad describes it):
 //!
 //! - with a care-of address and no home agent, a DHAAD request goes from the
 //!   CoA to the home prefix's home-agents anycast address

@@ -10,7 +10,8 @@
 //! - [`bul`]: the mobile node's binding update list and home registration;
 //! - [`bcache`]: the home agent's binding cache and its BU checks;
 //! - [`cn`]: the correspondent node: test replies, route-optimisation BU checks, its binding cache;
-//! - [`coa`]: interface and care-of address selection (umip.md §3.2);
+//! - [`coa`]: interface and care-of address selection
+//!   (docs/protocol-notes.md#interface-and-care-of-address-choice);
 //! - [`dhaad`]: home agent address discovery, both sides;
 //! - [`haselect`]: the mobile node's choice of home agent by DHAAD;
 //! - [`halist`]: the home agent's Home Agents List, learnt from RAs;

@@ -1,5 +1,5 @@
-//! The home agent's unsolicited Mobile Prefix Advertisements (RFC 6275
-//! §10.6.2–§10.6.3 and the constants of §12; umip.md §4.2 "MPAs"), sans-IO.
+//! The home agent's unsolicited Mobile Prefix Advertisements (RFC 6275 §10.6.2–§10.6.3 and the
+//! constants of §12; docs/protocol-notes.md#mobile-prefix-discovery), sans-IO.
 //!
 //! When the prefixes of a home link change, every mobile node registered on
 //! that link is sent an advertisement at a random delay between
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use crate::deadlines::Deadlines;
 
 /// RFC 6275 §12 `PREFIX_ADV_TIMEOUT`: first retransmission of an unsolicited
-/// advertisement (umip.md: "starting at 3 s and doubling").
+/// advertisement (docs/protocol-notes.md#mobile-prefix-discovery).
 pub const PREFIX_ADV_TIMEOUT: Duration = Duration::from_secs(3);
 /// RFC 6275 §12 `PREFIX_ADV_RETRIES`: retransmissions after the first send.
 pub const PREFIX_ADV_RETRIES: u32 = 3;

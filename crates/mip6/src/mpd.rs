@@ -1,5 +1,5 @@
 //! Mobile prefix discovery on the mobile node (RFC 6275 §11.4.2–§11.4.3) as
-//! UMIP does it (umip.md §4.1 "MPS/MPA"):
+//! UMIP does it (docs/protocol-notes.md#mobile-prefix-discovery):
 //!
 //! - the first Mobile Prefix Solicitation goes out at 90 % of min(home
 //!   address valid lifetime, binding lifetime), or at once after a BA with

@@ -1,9 +1,8 @@
-//! The mobile node's route optimisation with one correspondent (RFC 6275
-//! §11.6–§11.7.2; umip.md §4.1 "Route optimisation"), sans-IO: the Home and
-//! Care-of Test runs ([`TestRun`], 5 s doubling to 32 s), the BU signed with
-//! their tokens ([`crate::rr`]), the BA, handover, refresh, Binding Refresh
-//! Requests and Binding Errors, and the deregistration back home, as
-//! [`RoAction`]s for the driver ([`RoEntry`]).
+//! The mobile node's route optimisation with one correspondent (RFC 6275 §11.6–§11.7.2;
+//! docs/protocol-notes.md#route-optimisation-on-the-mobile-node), sans-IO: the Home and Care-of
+//! Test runs ([`TestRun`], 5 s doubling to 32 s), the BU signed with their tokens
+//! ([`crate::rr`]), the BA, handover, refresh, Binding Refresh Requests and Binding Errors, and
+//! the deregistration back home, as [`RoAction`]s for the driver ([`RoEntry`]).
 
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
@@ -16,7 +15,7 @@ use crate::wire::mh::{
 use crate::wire::options::{MobilityOption, AUTHENTICATOR_LEN};
 
 /// Maximal retransmission interval of HoTI/CoTI (RFC 6275 §12 gives
-/// MAX_BINDACK_TIMEOUT for it; umip.md §4 "5 s doubling to 32 s").
+/// MAX_BINDACK_TIMEOUT for it; docs/protocol-notes.md#constants).
 pub const MAX_TEST_INIT_TIMEOUT: Duration = Duration::from_secs(32);
 
 /// One of the mobile node's two tests towards a correspondent (RFC 6275
@@ -155,7 +154,7 @@ pub enum RoAction {
 }
 
 /// How long a non-answering or refusing correspondent is left alone
-/// (umip.md §4: "Non-MIPv6 or unreachable CN entry lifetime 420 s").
+/// (docs/protocol-notes.md#route-optimisation-on-the-mobile-node).
 pub const CN_RETRY_AFTER: Duration = Duration::from_secs(420);
 /// How long the mobile node waits for a BA from a correspondent.
 pub const CN_BA_TIMEOUT: Duration = crate::consts::MAX_BINDACK_TIMEOUT;

@@ -12,11 +12,10 @@
 //!   | Mobility Header)), the MH with a zero checksum and without the
 //!   authenticator's own octets (§6.2.7, [`authenticator_input`]).
 //!
-//! The nonce table follows UMIP's keygen (umip.md §4.3): 16 slots; a nonce
-//! is created the first time it is handed out, handed out for
-//! [`MAX_NONCE_LIFETIME`] − [`MAX_TOKEN_LIFETIME`] (30 s) and accepted for
-//! [`MAX_NONCE_LIFETIME`] (240 s) from then. Randomness comes from the
-//! caller: this crate reads no clock and no entropy.
+//! The nonce table follows UMIP's keygen (docs/protocol-notes.md#nonces-and-tokens): 16 slots;
+//! a nonce is created the first time it is handed out, handed out for [`MAX_NONCE_LIFETIME`] −
+//! [`MAX_TOKEN_LIFETIME`] (30 s) and accepted for [`MAX_NONCE_LIFETIME`] (240 s) from then.
+//! Randomness comes from the caller: this crate reads no clock and no entropy.
 //!
 //! The mobile node's side of the procedure is [`crate::ro`].
 
@@ -34,7 +33,7 @@ pub const KCN_LEN: usize = 20;
 pub const NONCE_LEN: usize = 8;
 /// Length of a keygen token (§5.2.5).
 pub const TOKEN_LEN: usize = 8;
-/// Number of nonces kept (umip.md §4.3 "a ring of 16 nonces").
+/// Number of nonces kept (docs/protocol-notes.md#nonces-and-tokens).
 pub const NONCE_SLOTS: usize = 16;
 
 /// The correspondent node's secret.

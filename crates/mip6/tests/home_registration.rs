@@ -236,7 +236,7 @@ fn a_rebooted_mobile_node_recovers_from_status_135() {
 
 #[test]
 fn ha_processes_well_over_2000_bu_per_second() {
-    // A smoke check for the benchmark goal of issue 3: parse, check and apply
+    // A smoke check for the home agent benchmark's goal: parse, check and apply
     // 10 000 first registrations and their refreshes (no DAD wait).
     let t0 = Instant::now();
     let mut cache = BindingCache::new();

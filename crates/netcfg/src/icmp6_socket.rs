@@ -1,5 +1,5 @@
 //! Raw ICMPv6 sockets for mip6d's Neighbor Discovery and DHAAD/MPD
-//! messages, set up as UMIP's `icmp6.c` does (umip.md §5): destination and
+//! messages, set up as UMIP's `icmp6.c` does (docs/protocol-notes.md#sockets): destination and
 //! interface (`IPV6_PKTINFO`) and hop limit (`IPV6_RECVHOPLIMIT`, which ND
 //! needs to check for 255) with each message, and an `ICMP6_FILTER` that
 //! passes only the types the role handles.

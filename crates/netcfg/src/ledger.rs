@@ -1,6 +1,6 @@
 //! A record of the kernel objects a daemon installed, to remove exactly
 //! those at shutdown (mip6d must leave rules, routes, tunnels, XFRM state
-//! and proxy entries as it found them, umip.md §8).
+//! and proxy entries as it found them, docs/protocol-notes.md#restoring-the-kernel-state).
 //!
 //! Each `add_*` performs the operation and, when it succeeds, records how
 //! to undo it; [`Ledger::undo_all`] undoes in reverse order, tries every

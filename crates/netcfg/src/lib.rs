@@ -9,7 +9,7 @@
 //!   to put changed ones back;
 //! - [`netns`]: run code in a fresh network namespace (tests, lab).
 //!
-//! For mip6d (the kernel side of Mobile IPv6, reference umip.md §5):
+//! For mip6d (the kernel side of Mobile IPv6, docs/protocol-notes.md#kernel):
 //!
 //! - [`probe`]: which of MIP6, ip6_tunnel, XFRM sub-policies, policy
 //!   routing... the running kernel has, with the `CONFIG_` names to ask for;

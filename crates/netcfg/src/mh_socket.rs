@@ -1,6 +1,6 @@
 //! The Mobility Header socket (RFC 6275 §6.1): `SOCK_RAW`, protocol 135.
 //!
-//! Set up as UMIP's `mh.c` does (umip.md §5): the kernel fills and checks
+//! Set up as UMIP's `mh.c` does (docs/protocol-notes.md#sockets): the kernel fills and checks
 //! the MH checksum (checksum offset 4, set at the raw level), and each
 //! received message comes with its destination address and interface
 //! (`IPV6_PKTINFO`), the Destination Options header carrying a Home Address

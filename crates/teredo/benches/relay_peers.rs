@@ -1,6 +1,5 @@
-//! Relay peer table at scale (issue 5's benchmark): memory per peer and the
-//! forwarding rate with N peers, through the sans-IO relay core alone (no
-//! sockets, no kernel): what the table itself costs.
+//! Relay peer table at scale: memory per peer and the forwarding rate with N peers, through the
+//! sans-IO relay core alone (no sockets, no kernel): what the table itself costs.
 //!
 //!   cargo bench -p teredo --bench relay_peers            # 100,000 peers
 //!   PEERS=1048576 cargo bench -p teredo --bench relay_peers

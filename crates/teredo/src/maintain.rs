@@ -98,7 +98,8 @@ pub enum Event {
     Log(LogMessage),
 }
 
-/// Messages miredo logs from its maintenance thread (reference §4.1).
+/// Messages miredo logs from its maintenance thread
+/// (docs/protocol-notes.md#qualification-and-maintenance).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogMessage {
     /// `No reply from Teredo server` (once per outage).
@@ -317,7 +318,8 @@ impl Maintainer {
                 }
                 if self.current.take().is_some() {
                     self.events.push_back(Event::Down);
-                    // Re-resolve: the server may have moved (reference §4.1 step 4).
+                    // Re-resolve: the server may have moved
+                    // (docs/protocol-notes.md#qualification-and-maintenance step 4).
                     self.server = None;
                 }
                 self.pause_after_failure(now);
@@ -326,8 +328,8 @@ impl Maintainer {
         }
     }
 
-    /// Is this datagram for us (reference §4.1 step 3)? Such packets must be given
-    /// to [`Maintainer::handle_packet`] and never to the kernel.
+    /// Is this datagram for us (docs/protocol-notes.md#qualification-and-maintenance step 3)?
+    /// Such packets must be given to [`Maintainer::handle_packet`] and never to the kernel.
     pub fn is_qualification_packet(from: SocketAddrV4, packet: &TeredoPacketRepr<'_>) -> bool {
         crate::relay::is_qualification_packet(from, packet)
     }

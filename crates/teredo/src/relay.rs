@@ -1,4 +1,5 @@
-//! The Teredo packet path of clients and relays (reference §4.4–§4.7,
+//! The Teredo packet path of clients and relays (docs/protocol-notes.md#sending,
+//! docs/protocol-notes.md#receiving, docs/protocol-notes.md#relay-mode,
 //! RFC 4380 §5.2.4–§5.2.6, §5.4).
 //!
 //! [`TeredoTunnel`] takes IPv6 packets read from the tunnel interface
@@ -309,10 +310,10 @@ pub struct TeredoTunnel {
     replies: replies::ReplyLimiter,
 }
 
-/// True if a datagram belongs to the qualification procedure (reference
-/// §4.1 step 3): source port 3544, an authentication header, and inner
-/// destination `fe80::ffff:ffff:ffff`. The driver gives those to the
-/// maintainer, never to [`TeredoTunnel::on_udp_packet`].
+/// True if a datagram belongs to the qualification procedure
+/// (docs/protocol-notes.md#qualification-and-maintenance step 3): source port 3544, an
+/// authentication header, and inner destination `fe80::ffff:ffff:ffff`. The driver gives those to
+/// the maintainer, never to [`TeredoTunnel::on_udp_packet`].
 pub fn is_qualification_packet(from: SocketAddrV4, packet: &TeredoPacketRepr<'_>) -> bool {
     from.port() == TEREDO_PORT
         && packet.auth.is_some()
@@ -411,7 +412,7 @@ impl TeredoTunnel {
     }
 }
 
-/// Sends a bubble to `dst` if its IPv4 is global (reference §4.3).
+/// Sends a bubble to `dst` if its IPv4 is global (docs/protocol-notes.md#packets).
 fn send_bubble(
     src: Ipv6Addr,
     dest: Ipv6Addr,

@@ -3,8 +3,9 @@
 //! source or the clock).
 //!
 //! Used for the RS nonce (RFC 4380 §5.2.1), the bubble source interface ID that
-//! lets peers behind symmetric NATs be recognised (reference §4.4, §4.5), the
-//! ping-test payload (reference §4.4) and the random address flags (RFC 5991 §3).
+//! lets peers behind symmetric NATs be recognised (docs/protocol-notes.md#sending,
+//! docs/protocol-notes.md#receiving), the ping-test payload
+//! (docs/protocol-notes.md#sending) and the random address flags (RFC 5991 §3).
 //!
 //! The byte layouts hashed here are our own; the values only need to be stable
 //! within one process, as with miredo.

@@ -1,4 +1,5 @@
-//! Client ↔ client through bubbles (reference §4.4, §4.5), in simulated time.
+//! Client ↔ client through bubbles (docs/protocol-notes.md#sending,
+//! docs/protocol-notes.md#receiving), in simulated time.
 
 mod relay_harness;
 

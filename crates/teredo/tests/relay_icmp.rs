@@ -1,4 +1,4 @@
-//! ICMPv6 errors of the transmit path (reference §4.4 steps 1–4) and their
+//! ICMPv6 errors of the transmit path (docs/protocol-notes.md#sending steps 1–4) and their
 //! rate limit of 10 per second.
 
 mod relay_harness;

@@ -1,4 +1,5 @@
-//! Client ↔ native IPv6 through ping tests (reference §4.4 step 6, §4.5
+//! Client ↔ native IPv6 through ping tests (docs/protocol-notes.md#sending step 6,
+//! docs/protocol-notes.md#receiving
 //! steps 3 and 5), in simulated time.
 
 mod relay_harness;

@@ -1,4 +1,4 @@
-//! Relay mode (reference §4.7): native host ↔ Teredo client through a relay.
+//! Relay mode (docs/protocol-notes.md#relay-mode): native host ↔ Teredo client through a relay.
 
 mod relay_harness;
 

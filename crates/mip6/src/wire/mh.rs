@@ -507,7 +507,8 @@ impl MhRepr {
     }
 
     /// True if a Nonce Indices or Binding Authorization Data option is
-    /// present (a home BU carrying either is dropped, umip.md §4.2 step 1).
+    /// present (a home BU carrying either is dropped,
+    /// docs/protocol-notes.md#home-agent-bu-checks step 1).
     pub fn has_rr_options(&self) -> bool {
         self.options.iter().any(|o| {
             matches!(

@@ -12,10 +12,10 @@ fn coa() -> Ipv6Addr {
     "2001:db8:2::50".parse().unwrap()
 }
 
-/// Home BU as UMIP's MN sends it (umip.md §4.1): A|H, Alternate CoA. Layout
-/// RFC 6275 §6.1.7 (12 octets), PadN(0) to reach 8n+6 (§6.2.5), the option at
-/// 14; 32 octets, Header Len 3. Checksum with HoA → HA (the HAO's address is
-/// the pseudo-header source, §6.1.1).
+/// Home BU as UMIP's MN sends it (docs/protocol-notes.md#home-registration): A|H, Alternate
+/// CoA. Layout RFC 6275 §6.1.7 (12 octets), PadN(0) to reach 8n+6 (§6.2.5), the option at 14;
+/// 32 octets, Header Len 3. Checksum with HoA → HA (the HAO's address is the pseudo-header
+/// source, §6.1.1).
 #[rustfmt::skip]
 const BU_ALT_COA: [u8; 32] = [
     59, 3, 5, 0, 0x5d, 0xfa,

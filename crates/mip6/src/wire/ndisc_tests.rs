@@ -83,8 +83,8 @@ fn home_agent_ra_is_byte_exact() {
 
 #[test]
 fn neighbor_messages_are_byte_exact() {
-    // Unsolicited NA the HA sends for a proxied HoA (umip.md §4.2 step 9):
-    // R|O, target link-layer address.
+    // Unsolicited NA the HA sends for a proxied HoA
+    // (docs/protocol-notes.md#home-agent-bu-checks step 9): R|O, target link-layer address.
     let mut na = vec![136, 0, 0x78, 0x29, 0xa0, 0, 0, 0];
     na.extend_from_slice(&hoa().octets());
     na.extend_from_slice(&[2, 1, 2, 0, 0, 0, 0, 1]);

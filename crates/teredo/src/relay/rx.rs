@@ -1,4 +1,4 @@
-//! UDP → tunnel: decapsulation and peer validation (reference §4.5,
+//! UDP → tunnel: decapsulation and peer validation (docs/protocol-notes.md#receiving,
 //! RFC 4380 §5.2.5, §5.4.2).
 
 use std::net::{Ipv6Addr, SocketAddrV4};

@@ -1,4 +1,4 @@
-//! Tunnel → UDP: encapsulation, bubbles and ping tests (reference §4.4,
+//! Tunnel → UDP: encapsulation, bubbles and ping tests (docs/protocol-notes.md#sending,
 //! RFC 4380 §5.2.4, §5.4.1).
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -94,7 +94,7 @@ impl TeredoTunnel {
 
         if dst_teredo {
             // Keyed on the mapping embedded in the address, which is what the
-            // receive side checks replies against (reference §4.5 step 4).
+            // receive side checks replies against (docs/protocol-notes.md#receiving step 7).
             let src = self.config.secret.bubble_source(teredo.mapping());
             if !self.own_cone() {
                 send_bubble(src, h.dst, mapping, &mut self.stats, out);
@@ -112,7 +112,7 @@ impl TeredoTunnel {
     }
 
     /// A ping-test echo request from `src` (our address) to `dst`, for the
-    /// server to forward (reference §4.4 step 6).
+    /// server to forward (docs/protocol-notes.md#sending step 6).
     pub(super) fn ping(
         &self,
         src: std::net::Ipv6Addr,

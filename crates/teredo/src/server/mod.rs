@@ -1,4 +1,4 @@
-//! The Teredo server (RFC 4380 §5.3, reference §4.8): qualification replies,
+//! The Teredo server (RFC 4380 §5.3, docs/protocol-notes.md#server): qualification replies,
 //! indirect bubbles and ping tests, and nothing else.
 //!
 //! [`Server::handle`] takes one UDP datagram received on port 3544 of either
@@ -177,7 +177,7 @@ impl Action {
 macro_rules! drop_reasons {
     ($($(#[$doc:meta])* $variant:ident => $name:literal,)+) => {
         /// Why the server dropped a datagram, in the order of the checks
-        /// (reference §4.8).
+        /// (docs/protocol-notes.md#server).
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum DropReason {
             $($(#[$doc])* $variant,)+
@@ -393,10 +393,10 @@ impl Server {
         Ok(Action::Forward { to, payload })
     }
 
-    /// The reply to a solicitation (reference §4.8, LAB-NOTES: 117 bytes with
-    /// an authentication header): it leaves from the address the RS arrived
-    /// on, or from the other one when the RS source carries the cone flag, so
-    /// that only a client behind a cone NAT receives it.
+    /// The reply to a solicitation (docs/protocol-notes.md#server: 117
+    /// bytes with an authentication header): it leaves from the address the RS arrived on, or
+    /// from the other one when the RS source carries the cone flag, so that only a client
+    /// behind a cone NAT receives it.
     fn advertise(
         &self,
         local: Local,
@@ -431,7 +431,7 @@ fn is_link_local(a: &Ipv6Addr) -> bool {
 }
 
 /// The IPv6 destinations a server passes on: not unspecified, loopback,
-/// link-local (fe80::/10) or multicast (reference §4.8).
+/// link-local (fe80::/10) or multicast (docs/protocol-notes.md#server).
 pub fn is_global_unicast_v6(a: &Ipv6Addr) -> bool {
     !(a.is_unspecified() || a.is_loopback() || a.is_multicast() || is_link_local(a))
 }

@@ -7,7 +7,7 @@ const PRIMARY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 const SECONDARY: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
 
 /// The RA miredo-server 1.2.6 sends to the RS of a client whose NAT maps it
-/// to 192.0.2.10:58730 (LAB-NOTES: 117 bytes).
+/// to 192.0.2.10:58730 (117 bytes, docs/protocol-notes.md#server).
 #[rustfmt::skip]
 const RA_BYTES: [u8; 117] = [
     // Authentication header echoing the nonce, confirmation 0.

@@ -218,7 +218,7 @@ pub struct RouterAdvertisement {
 }
 
 impl RouterAdvertisement {
-    /// The RA a Teredo server sends (reference §4.8): source = the server's
+    /// The RA a Teredo server sends (docs/protocol-notes.md#server): source = the server's
     /// link-local address, router lifetime 0, retrans timer 2000 ms, one PIO
     /// `<prefix>:<server>::/64` with the A flag and infinite lifetimes, and
     /// an MTU option.
@@ -243,10 +243,10 @@ impl RouterAdvertisement {
     }
 
     /// Parses an IPv6 packet carrying an RA, with miredo's validity checks
-    /// (reference §4.1 step 3): ICMPv6 type 134 code 0, at least 32 bytes of
-    /// options, exactly one prefix information option and of length 64, an MTU
-    /// option (if any) within 1280–65535. The checksum is not verified; the
-    /// hop limit is not checked.
+    /// (docs/protocol-notes.md#qualification-and-maintenance step 3): ICMPv6 type 134 code 0, at
+    /// least 32 bytes of options, exactly one prefix information option and of length 64, an MTU
+    /// option (if any) within 1280–65535. The checksum is not verified; the hop limit is not
+    /// checked.
     pub fn parse(ipv6: &[u8]) -> Result<Self> {
         let h = icmp_payload(ipv6, TYPE_ROUTER_ADVERT, RA_LEN)?;
         let msg = h.payload;
@@ -348,10 +348,10 @@ impl RouterAdvertisement {
     }
 }
 
-/// The 117-byte UDP payload of a Teredo server's reply to an RS (reference
-/// §4.8): an authentication header echoing `nonce` (confirmation 0), an origin
-/// indication of `origin` (the RS's outer source), then
-/// [`RouterAdvertisement::teredo_server`] to `destination` (the RS's source).
+/// The 117-byte UDP payload of a Teredo server's reply to an RS (docs/protocol-notes.md#server):
+/// an authentication header echoing `nonce` (confirmation 0), an origin indication of `origin`
+/// (the RS's outer source), then [`RouterAdvertisement::teredo_server`] to `destination` (the
+/// RS's source).
 pub fn emit_ra_payload(
     nonce: [u8; 8],
     origin: SocketAddrV4,

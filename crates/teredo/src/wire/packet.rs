@@ -37,7 +37,7 @@ pub struct TeredoPacketRepr<'a> {
 }
 
 impl TeredoPacket {
-    /// Parses a Teredo UDP payload (reference §4.3).
+    /// Parses a Teredo UDP payload (docs/protocol-notes.md#packets).
     ///
     /// Rejects: fewer than 2 bytes, a truncated authentication header or
     /// origin indication, an authentication header after the origin

@@ -1,7 +1,7 @@
 //! A simulated Teredo network for the `relay_*` tests: tunnels (clients or
 //! relays) at public IPv4 endpoints, a minimal Teredo server at
 //! 192.0.2.1:3544 that forwards packets to Teredo destinations with an origin
-//! indication (reference §4.8), and simulated time. No NAT filtering is
+//! indication (docs/protocol-notes.md#server), and simulated time. No NAT filtering is
 //! modelled: a datagram reaches whichever node owns its destination.
 
 #![allow(dead_code)]
