@@ -72,10 +72,9 @@ QUIET_WAIT=120
 QUIET_MAX=15
 ARGS=("$@")
 
-die() {
-    echo "bench-client.sh: $*" >&2
-    exit 2
-}
+# shellcheck source=scripts/lib.sh
+. "$SCRIPT_DIR/lib.sh"
+LIB_DIE_STATUS=2
 
 while (($#)); do
     case $1 in
@@ -640,7 +639,7 @@ if ((RECORD)); then
         echo "### Run of $(date -u '+%Y-%m-%d %H:%M UTC') (impl $IMPL)"
         echo
         machine_info
-        echo "- command: \`scripts/bench-client.sh ${ARGS[*]}\` (wall time ${WALL} s;" \
+        echo "- command: \`scripts/bench-client.sh $(record_args "$REPO_ROOT" "${ARGS[@]}")\` (wall time ${WALL} s;" \
             "metrics 1-3: $RUNS runs, 4-5: $SLOW_RUNS runs; iperf3 ${TCP_SECS} s)"
         sed 's/^/- /' "$WORK/notes"
         echo

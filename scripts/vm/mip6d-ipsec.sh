@@ -14,7 +14,7 @@
 #     necessary IPsec policies" line and no BU.
 #  4. An MN without IPsec: the HA's inbound policy refuses its BU in clear.
 #  5. The home agent found by DHAAD: the same protection.
-#  In 1, a host on the home link (the router, with mip6d-send-bu.py) also
+#  In 1, a host on the home link (the router, with `mh_send bu`) also
 #  sends a BU in clear for a home address no policy covers: refused with 129,
 #  nothing installed.
 #  6. HomeRegBinding only, the MN registered from link A: a spoofed
@@ -75,11 +75,11 @@ sa_addrs() {
   grep -m1 '^src' <<<"$out"
 }
 
-# A BU crafted by mip6d-send-bu.py, sent in clear from the home link by the
+# A BU crafted by `mh_send bu`, sent in clear from the home link by the
 # router (any host there can): send_bu HOA HA COA SEQ LIFETIME_UNITS.
 send_bu() {
-  vm_ns rtr python3 -S "$(dirname "$0")/mip6d-send-bu.py" home "$@" >/dev/null ||
-    vm_die "mip6d-send-bu.py $* failed"
+  vm_ns rtr "$MH_SEND" bu home "$@" >/dev/null ||
+    vm_die "mh_send bu $* failed"
 }
 
 # shellcheck disable=SC2016 # awk's own fields

@@ -19,8 +19,14 @@ ok_log() {
   ok "$line"
 }
 
+# Sends Mobility Header messages built by the mip6 crate (crates/mip6/examples/mh_send.rs):
+# a crafted home BU, BUs of many simulated mobile nodes, a flood of unauthenticated
+# messages.
+MH_SEND=${MH_SEND_BIN:-$(dirname "$MIP6D")/examples/mh_send}
+
 mip6d_check_binary() {
   [ -x "$MIP6D" ] || vm_die "no $MIP6D: build it first (cargo build -p mip6d)"
+  [ -x "$MH_SEND" ] || vm_die "no $MH_SEND: build it first (cargo build -p mip6 --example mh_send)"
 }
 
 # The common start of a mip6d guest script: in the guest, with the binary and
@@ -123,6 +129,21 @@ mip6d_same_state() {
     diff "$VM_LAB/$what-before.txt" "$VM_LAB/$what-after.txt" >&2 || true
     vm_die "$what kernel state not restored"
   fi
+}
+
+# Reports fact KEY: "same" if two kernel-state dumps are equal, else
+# "differs" (the difference goes to stderr): mip6d_state_fact KEY BEFORE AFTER.
+mip6d_state_fact() {
+  local key=$1 before=$2 after=$3
+  if [ "$before" = "$after" ]; then
+    vm_fact "$key" same
+    return
+  fi
+  echo "guest: $key: the kernel state differs:" >&2
+  echo "$before" >"$VM_LAB/$key-before.txt"
+  echo "$after" >"$VM_LAB/$key-after.txt"
+  diff "$VM_LAB/$key-before.txt" "$VM_LAB/$key-after.txt" >&2 || true
+  vm_fact "$key" differs
 }
 
 # On failure, show what the daemons said (vm_wait_log shows only the one it waited on).

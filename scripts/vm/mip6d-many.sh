@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Guest side of tests/tests/vm_mip6d.rs (`vm_mip6d_home_agent_with_many_bindings`):
 # the home agent with N simulated mobile nodes (default 200; BUs from the home
-# link by mip6d-bulk-bu.py, home address 2001:db8:1::1:<i>, CoA 2001:db8:a::1:<i>).
+# link by `mh_send bulk`, home address 2001:db8:1::1:<i>, CoA 2001:db8:a::1:<i>).
 #  1. All N register: N BAs, N tunnels named ip6tnlN in device group 6275,
 #     N proxy entries.
 #  2. A burst of N refreshes is answered in full.
@@ -34,8 +34,7 @@ sed -i 's/^DebugLevel 10;/DebugLevel 1;/' "$VM_LAB/ha.conf"
 mip6d_start_ha
 ok "lab up, home agent running"
 
-bulk=$(dirname "$0")/mip6d-bulk-bu.py
-send() { vm_ns mn python3 -S "$bulk" eth-home "$VM_HA_ADDR" "$n" "$@" >/dev/null; }
+send() { vm_ns mn "$MH_SEND" bulk eth-home "$VM_HA_ADDR" "$n" "$@" >/dev/null; }
 count() { grep -c -- "$1" "$VM_LAB/ha-d.log" || true; }
 group_size() { ip -n ha -o link show group 6275 2>/dev/null | grep -c . || true; }
 proxies() { ip -n ha -6 neigh show proxy | grep -c '2001:db8:1::1:' || true; }

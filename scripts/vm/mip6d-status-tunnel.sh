@@ -3,7 +3,7 @@
 #  1. The home agent's refusals: 129 for a home address its BindingAclPolicy
 #     denies, 132 for a home address outside its home prefixes, 135 for a
 #     sequence number older than the binding's (BUs crafted by
-#     mip6d-send-bu.py on the home link).
+#     `mh_send bu` on the home link).
 #  2. An interface marked `Tunnel enabled` (tnl0, on link B, no RA accepted,
 #     its address and default route set by this script as a tunnel daemon's
 #     hook would) becomes the CoA because its MnIfPreference (1) beats eth-a's
@@ -21,8 +21,8 @@ ok "lab up, MN on the home link"
 
 # --- 1. status codes --------------------------------------------------------
 send_bu() {
-  vm_ns mn python3 -S "$(dirname "$0")/mip6d-send-bu.py" eth-home "$@" >/dev/null ||
-    vm_die "mip6d-send-bu.py $* failed"
+  vm_ns mn "$MH_SEND" bu eth-home "$@" >/dev/null ||
+    vm_die "mh_send bu $* failed"
 }
 mip6d_ha_conf 'BindingAclPolicy 2001:db8:1::300 deny;'
 mip6d_start_ha
