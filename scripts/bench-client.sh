@@ -72,10 +72,9 @@ QUIET_WAIT=120
 QUIET_MAX=15
 ARGS=("$@")
 
-die() {
-    echo "bench-client.sh: $*" >&2
-    exit 2
-}
+# shellcheck source=scripts/lib.sh
+. "$SCRIPT_DIR/lib.sh"
+LIB_DIE_STATUS=2
 
 while (($#)); do
     case $1 in
@@ -120,9 +119,9 @@ START_IMPLS=()
 [[ $IMPL != debian ]] && START_IMPLS+=(ours ours+hook)
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-client.XXXXXX")
-# Recorded in docs/benchmarks.md: relative to the repository when it is inside it,
-# so no machine's path lands in the docs.
-OURS_ORIG=${OURS_BIN#"$REPO_ROOT"/}
+# Recorded in docs/benchmarks.md as record_args (scripts/lib.sh) writes it: no
+# machine's path lands in the docs.
+OURS_ORIG=$(record_args "$REPO_ROOT" "$OURS_BIN")
 # Our binary may be rebuilt while we run: measure one snapshot of it.
 if [[ $IMPL != debian && -f $OURS_BIN ]]; then
     cp -p "$OURS_BIN" "$WORK/miredo-ours"
@@ -542,10 +541,9 @@ report() {
 }
 
 machine_info() {
-    local cpu mem
+    local cpu
     cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-    mem=$(awk '/^MemTotal/ { printf "%.0f GB", $2 / 1048576 }' /proc/meminfo)
-    echo "- machine: $(uname -srm), ${cpu:-unknown CPU} × $(nproc), $mem RAM," \
+    echo "- machine: $(uname -srm), ${cpu:-unknown CPU} × $(nproc)," \
         "Debian $(cat /etc/debian_version 2>/dev/null || echo '?')," \
         "load average at start $LOAD_START"
     echo "- debian: $(dpkg-query -W -f '${Package} ${Version}' miredo 2>/dev/null || echo miredo)" \
@@ -640,7 +638,7 @@ if ((RECORD)); then
         echo "### Run of $(date -u '+%Y-%m-%d %H:%M UTC') (impl $IMPL)"
         echo
         machine_info
-        echo "- command: \`scripts/bench-client.sh ${ARGS[*]}\` (wall time ${WALL} s;" \
+        echo "- command: \`scripts/bench-client.sh $(record_args "$REPO_ROOT" "${ARGS[@]}")\` (wall time ${WALL} s;" \
             "metrics 1-3: $RUNS runs, 4-5: $SLOW_RUNS runs; iperf3 ${TCP_SECS} s)"
         sed 's/^/- /' "$WORK/notes"
         echo

@@ -35,10 +35,9 @@ OURS_BIN=${MIREDO_BIN:-$REPO_ROOT/target/release/miredo}
 RECORD=0
 ARGS=("$@")
 
-die() {
-    echo "bench-relay.sh: $*" >&2
-    exit 2
-}
+# shellcheck source=scripts/lib.sh
+. "$SCRIPT_DIR/lib.sh"
+LIB_DIE_STATUS=2
 
 while (($#)); do
     case $1 in
@@ -201,7 +200,7 @@ if ((RECORD)); then
         echo
         echo "### Relay, $(date -u +%Y-%m-%d) on $(nproc) CPUs ($(uname -r))"
         echo
-        echo "Command: \`scripts/bench-relay.sh ${ARGS[*]}\` ($RUNS rounds, ${SECS} s each)"
+        echo "Command: \`scripts/bench-relay.sh $(record_args "$REPO_ROOT" "${ARGS[@]}")\` ($RUNS rounds, ${SECS} s each)"
         echo
         echo "$out"
     } >>"$REPO_ROOT/docs/benchmarks.md"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# scripts/bench-seed.sh: the seed scenario's handover benchmark (issue 4), in the VM rig.
+# scripts/bench-seed.sh: the seed scenario's handover benchmark, in the VM rig.
 #
 # Usage: scripts/bench-seed.sh [--runs N] [--impl ours|debian|both] [--profile release|debug]
 #                              [--record]

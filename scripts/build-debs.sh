@@ -19,7 +19,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 
-die() { echo "build-debs: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
+LIB_NAME=build-debs
 
 all_packages=(miredo-rs miredo-server-rs mip6d-rs)
 packages=("$@")

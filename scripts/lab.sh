@@ -64,7 +64,7 @@
 #    client's later packet to that peer then clashes with it and masquerade picks a NEW
 #    public port, so port-restricted <-> restricted cone pairs fail. Dropping in the input
 #    hook discards the unconfirmed entry. With it, Debian's clients work between any two
-#    cone NATs and fail symmetric <-> port-restricted (as LAB-NOTES reports).
+#    cone NATs and fail symmetric <-> port-restricted (docs/nat-traversal.md).
 #  - conntrack sysctls (net.netfilter.nf_conntrack_udp_timeout*) are per namespace.
 #  - A client namespace must keep net.ipv6.conf.default.disable_ipv6=0, or the tun that
 #    miredo creates later has IPv6 disabled and the hook cannot add the address.
@@ -91,10 +91,8 @@ SRV_IP2=192.0.2.2
 RELAY_IP=198.51.100.1
 TARGET_IP6=2001:db8:1::1
 
-die() {
-    echo "lab.sh: $*" >&2
-    exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$SCRIPT_DIR/lib.sh"
 
 log() {
     echo "lab.sh[$PREFIX]: $*" >&2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The standing checks, run by scripts/test.sh before the tests: rustfmt, clippy with
-# warnings as errors, and shellcheck on every shell script in the repository (found by
-# its shebang, so a new script is checked without being listed here).
+# warnings as errors, shellcheck on every shell script in the repository (found by
+# its shebang, so a new script is checked without being listed here), and the
+# docs/*.md#anchor citations (scripts/doc-links.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,4 +22,5 @@ while IFS= read -r f; do
   esac
 done < <(git ls-files scripts conf packaging tests | grep -Ev '\.(rs|md|py|toml|conf|in|service|socket)$')
 shellcheck -x -S warning "${scripts[@]}"
-echo "lint: rustfmt, clippy and shellcheck (${#scripts[@]} scripts) clean"
+scripts/doc-links.py
+echo "lint: rustfmt, clippy, shellcheck (${#scripts[@]} scripts) and doc links clean"

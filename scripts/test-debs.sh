@@ -67,36 +67,11 @@ fi
 # ---- inside the namespaces ------------------------------------------------------
 set +euo pipefail
 R=$ROOT
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { # check "what" command...
-  local what=$1; shift
-  if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi
-}
-check_not() {
-  local what=$1; shift
-  if "$@" >/dev/null 2>&1; then bad "$what"; else ok "$what"; fi
-}
-in_root() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
+# shellcheck source=scripts/lib.sh
+. "$top/scripts/lib.sh"
+finish() { test_summary packages; }
 apt_root() {
   in_root env DEBIAN_FRONTEND=noninteractive apt-get -y -q -o Dpkg::Use-Pty=0 "$@" </dev/null
-}
-# Polls a command for up to $1 tenths of a second.
-wait_for() {
-  local n=$1; shift
-  local i=0
-  while [ "$i" -lt "$n" ]; do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.1
-    i=$((i + 1))
-  done
-  return 1
-}
-finish() {
-  echo "packages: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
 }
 
 mount -t proc proc "$R/proc"

@@ -29,10 +29,8 @@ timeout_s=${VM_TIMEOUT:-300}
 mem=${VM_MEM:-1024}
 smp=${VM_SMP:-1}
 
-die() {
-  echo "vm.sh: $*" >&2
-  exit 1
-}
+# shellcheck source=scripts/lib.sh
+. "$here/lib.sh"
 
 usage() {
   sed -n '7,10p' "$0" | sed 's/^# \{0,1\}//' >&2

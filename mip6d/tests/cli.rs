@@ -189,7 +189,7 @@ fn without_c_a_missing_default_file_means_defaults() {
     assert!(stdout(&o).contains("node_config = \"MN\"\n"));
 }
 
-/// The machines CI runs on lack the Mobile IPv6 datapath (DESIGN.md): the
+/// The machines CI runs on lack the Mobile IPv6 datapath (docs/vm.md): the
 /// daemon refuses to start, naming the missing kernel options (or, without
 /// the privileges the probe needs, saying so).
 #[test]

@@ -18,7 +18,9 @@ cache_version=3
 test_packages=(miredo miredo-server dbus-daemon dbus-bin dbus-system-bus-common systemd adduser iproute2 procps kmod
   init-system-helpers sysvinit-utils lsb-base libcap2 libjudydebian1)
 
-die() { echo "pkg/root.sh: $*" >&2; exit 1; }
+# shellcheck source=scripts/lib.sh
+. "$(dirname "$0")/../lib.sh"
+LIB_NAME=pkg/root.sh
 
 # The host's Debian mirror (deb822 or one-line sources), for debootstrap.
 host_mirror() {

@@ -36,13 +36,55 @@ VM_RTR_A=2001:db8:a::1
 VM_RTR_B=2001:db8:b::1
 VM_RTR_C=2001:db8:c::1
 
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib.sh"
+
 vm_die() {
-  echo "guest: FAIL: $*" >&2
-  exit 1
+  LIB_NAME="guest: FAIL" die "$@"
 }
 
 vm_log() {
   echo "guest: $*"
+}
+
+# Reports one observation to the Rust test, which decides whether it is right:
+# a line "fact KEY=VALUE" on stdout (VALUE made one line). See GuestReport in
+# tests/src/vm.rs.
+vm_fact() {
+  local key=$1
+  shift
+  printf 'fact %s=%s\n' "$key" "$(printf '%s' "$*" | tr '\n' ' ')"
+}
+
+# Reports each line of TEXT as fact KEY (the test reads them all):
+# vm_fact_lines KEY TEXT.
+vm_fact_lines() {
+  local key=$1 line
+  while IFS= read -r line; do
+    vm_fact "$key" "$line"
+  done <<<"$2"
+}
+
+# Pings DST from NS (COUNT echo requests) and reports fact KEY: the number of
+# replies (0 if none): vm_ping_fact KEY NS DST COUNT.
+vm_ping_fact() {
+  local key=$1 out
+  out=$(vm_ping "$2" "$3" "$4" 2>&1) || true
+  vm_fact "$key" "$(sed -nE 's/.* ([0-9]+) received.*/\1/p' <<<"$out" | head -1)"
+}
+
+# Waits (bounded) for a line matching PATTERN in NAME's log and reports it as
+# fact KEY; ends the script if it does not come (what follows depends on it):
+# vm_fact_log KEY NAME PATTERN TIMEOUT.
+vm_fact_log() {
+  local line
+  line=$(vm_wait_log "$2" "$3" "$4") || vm_die "$1: no line matching /$3/ in $2's log"
+  vm_fact "$1" "$line"
+}
+
+# Prints how many lines of NAME's log match PATTERN (0 if none).
+vm_count_log() {
+  grep -cE -- "$2" "$VM_LAB/$1.log" 2>/dev/null || true
 }
 
 # Runs a command in a namespace of the lab.

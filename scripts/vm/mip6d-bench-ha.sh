@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark (guest side; scripts/vm.sh run scripts/vm/mip6d-bench-ha.sh [N] [RATE]): our
 # home agent on the kernel datapath with N simulated mobile nodes (default 10000).
-# scripts/vm/mip6d-bulk-bu.py sends from the home link one home BU per mobile node
+# `mh_send bulk` (crates/mip6/examples/mh_send.rs) sends from the home link one home BU per mobile node
 # (home address 2001:db8:1::1:<i>, care-of address 2001:db8:a::1:<i>), paced at RATE
 # per second (default 1000), then, once every binding is installed, VM_BENCH_ROUNDS
 # (default 5) rounds of N refreshing BUs, each as fast as it can. Measured: new
@@ -82,10 +82,9 @@ perf_start() {
 }
 case ${VM_PERF:-} in 1 | all) perf_start ;; esac
 rss0=$(rss) avail0=$(avail) cpu0=$(cpu)
-bulk=$(dirname "$0")/mip6d-bulk-bu.py
 
 t0=$(date +%s.%N)
-sent=$(vm_ns mn python3 -S "$bulk" eth-home "$VM_HA_ADDR" "$n" 1 "$units" "$rate")
+sent=$(vm_ns mn "$MH_SEND" bulk eth-home "$VM_HA_ADDR" "$n" 1 "$units" "$rate")
 # shellcheck disable=SC2046 # two words
 set -- $(wait_lines ' installed (tunnel ' 0 "$t0" $((n / 10 + 120)) 1)
 t_new=$1 c_new=$2
@@ -104,7 +103,7 @@ for r in $(seq 1 "$rounds"); do
   offset=$(stat -c %s "$VM_LAB/ha-d.log")
   cpu_a=$(cpu)
   t0=$(date +%s.%N)
-  sent=$(vm_ns mn python3 -S "$bulk" eth-home "$VM_HA_ADDR" "$n" $((r + 1)) "$units" 0)
+  sent=$(vm_ns mn "$MH_SEND" bulk eth-home "$VM_HA_ADDR" "$n" $((r + 1)) "$units" 0)
   # shellcheck disable=SC2046 # two words
   set -- $(wait_lines "$pattern" "$offset" "$t0" $((n / 20 + 120)) 0.25)
   t_ref=$1 c_ref=$2 cpu_b=$(cpu)

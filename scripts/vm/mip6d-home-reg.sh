@@ -7,7 +7,9 @@
 #  2. Again from link A, then a move to link B (new BU/BA, the CN's ping keeps
 #     running; lost packets counted), then home (deregistration, proxy entry
 #     gone, ping answered on the home link); the HA's state is restored at exit.
-# Each check prints "mip6d: ok ..."; the first failure exits non-zero.
+# The script drives the lab and waits for what its next step needs; what it
+# sees goes out as "fact KEY=VALUE" lines and tests/tests/vm_mip6d.rs decides
+# whether that is right.
 set -euo pipefail
 # shellcheck source=scripts/vm/guest-lib.sh
 . "$(dirname "$0")/guest-lib.sh"
@@ -15,93 +17,79 @@ set -euo pipefail
 . "$(dirname "$0")/mip6d-lib.sh"
 mip6d_lab_up a
 mip6d_wait_mn_on_link_a
-ok "lab up, MN on link A"
+vm_fact lab up
 
 mip6d_ha_conf
 mip6d_mn_conf
 ha_before=$(vm_kernel_state ha)
 mn_before=$(vm_kernel_state mn)
 
-# --- 1. registration from link A, clean exit ---------------------------------
+# --- 1. registration from link A ------------------------------------------------
 mip6d_start_ha
 mip6d_start_mn
-vm_wait_log mn-d 'BA from 2001:db8:1::2: status 0 ' 30 >/dev/null || vm_die "no BA with status 0 at the MN"
-vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 5 >/dev/null || vm_die "MN not registered"
-ok_log ha-d 'BA to 2001:db8:1::100 via 2001:db8:a:.*status 0' 5 "no BA with status 0 from the HA"
-tunnels=$(ip -n mn -6 tunnel show)
-grep -q "remote $VM_HA_ADDR local 2001:db8:a:" <<<"$tunnels" || vm_die "no MN tunnel to the HA: $tunnels"
-# (Output captured first: with pipefail, `ip | grep -q` fails when grep exits early.)
-addrs=$(ip -n mn -6 addr show)
-grep -q "inet6 $HOA/128 scope global nodad home" <<<"$addrs" || vm_die "home address not on the tunnel: $addrs"
-proxies=$(ip -n ha -6 neigh show proxy)
-grep -q "$HOA dev eth0 proxy" <<<"$proxies" || vm_die "no proxy entry on the HA: $proxies"
-routes=$(ip -n ha -6 route show)
-grep -q "^$HOA dev ip6tnl" <<<"$routes" || vm_die "no HA route to the HoA: $routes"
-ok "tunnels, home address, proxy entry and routes installed"
-vm_ping cn "$HOA" 5 >"$VM_LAB/ping1.txt" || vm_die "CN -> HoA ping not answered: $(cat "$VM_LAB/ping1.txt")"
-ok "ping from the CN to the home address answered: $(grep -o '[0-9]* received' "$VM_LAB/ping1.txt")"
+vm_fact_log mn.ba mn-d 'BA from 2001:db8:1::2: status 0 ' 30
+vm_fact_log mn.registered mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 5
+vm_fact_log ha.ba ha-d 'BA to 2001:db8:1::100 via 2001:db8:a:.*status 0' 5
+vm_fact_lines mn.tunnel "$(ip -n mn -6 tunnel show)"
+vm_fact_lines mn.addr "$(ip -n mn -6 addr show)"
+vm_fact_lines ha.proxy "$(ip -n ha -6 neigh show proxy)"
+vm_fact_lines ha.route "$(ip -n ha -6 route show)"
+vm_ping_fact ping1 cn "$HOA" 5
 
+# --- 2. SIGTERM restores both nodes ----------------------------------------------
 mip6d_stop mn-d
-vm_wait_log ha-d 'binding 2001:db8:1::100 .* deregistered' 5 >/dev/null || vm_die "the MN did not deregister at exit"
+vm_fact_log ha.deregistered_at_exit ha-d 'binding 2001:db8:1::100 .* deregistered' 5
 mip6d_stop ha-d
-mip6d_same_state mn "$mn_before" "$(vm_kernel_state mn)"
-mip6d_same_state ha "$ha_before" "$(vm_kernel_state ha)"
-ok "after SIGTERM the kernel state of MN and HA equals the state before start"
+mip6d_state_fact mn.state_after_stop "$mn_before" "$(vm_kernel_state mn)"
+mip6d_state_fact ha.state_after_stop "$ha_before" "$(vm_kernel_state ha)"
 
-# --- 2. link A -> link B -> home, state on D-Bus ------------------------------
+# --- 3. D-Bus, then a move to link B under a running ping --------------------------
 # One private system bus per node: both daemons own org.umip_rs.Mip6d1.
 MIP6D_HA_BUS=$(mip6d_start_bus bus-ha)
 MIP6D_MN_BUS=$(mip6d_start_bus bus-mn)
 mip6d_start_ha
 mip6d_start_mn
-vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 30 >/dev/null || vm_die "MN not registered on A"
-vm_wait_log mn-d 'D-Bus: org.umip_rs.Mip6d1 published' 5 >/dev/null || vm_die "the MN did not publish on D-Bus"
-mn_status=$(DBUS_SYSTEM_BUS_ADDRESS=$MIP6D_MN_BUS "$MIP6CTL" status) || vm_die "mip6ctl status (MN) failed: $mn_status"
-grep -qE 'care-of address +2001:db8:a:[0-9a-f:]+ on eth-a' <<<"$mn_status" || vm_die "mip6ctl shows no CoA on eth-a: $mn_status"
-grep -qE 'registration +registered' <<<"$mn_status" || vm_die "mip6ctl shows no registration: $mn_status"
-ha_bc=$(DBUS_SYSTEM_BUS_ADDRESS=$MIP6D_HA_BUS "$MIP6CTL" bc --json) || vm_die "mip6ctl bc (HA) failed: $ha_bc"
-grep -q "\"$HOA\"" <<<"$ha_bc" || vm_die "mip6ctl bc shows no binding for $HOA: $ha_bc"
-ok "D-Bus: mip6ctl shows the MN registered with its CoA on eth-a and the HA's binding"
+vm_fact_log bus.registered mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 30
+vm_fact_log bus.published mn-d 'D-Bus: org.umip_rs.Mip6d1 published' 5
+vm_fact_lines bus.mn_status "$(DBUS_SYSTEM_BUS_ADDRESS=$MIP6D_MN_BUS "$MIP6CTL" status 2>&1)"
+vm_fact bus.ha_bc "$(DBUS_SYSTEM_BUS_ADDRESS=$MIP6D_HA_BUS "$MIP6CTL" bc --json 2>&1)"
 vm_spawn cn-ping cn ping -6 -n -i 0.2 "$HOA"
-vm_wait_log cn-ping 'bytes from' 10 >/dev/null || vm_die "CN -> HoA ping not answered on A"
+vm_fact_log move.ping_on_a cn-ping 'bytes from' 10
 moved=$(date +%s.%N)
 vm_mn_move b
-vm_wait_log mn-d 'handover completed: 2001:db8:a:.* -> 2001:db8:b:' 30 >/dev/null ||
-  vm_die "no handover to link B"
-handover=$(awk -v a="$moved" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
-ok_log ha-d 'binding 2001:db8:1::100 moves from 2001:db8:a:.* to 2001:db8:b:' 5 "the HA did not move the binding to link B"
-seq_before=$(grep -o 'icmp_seq=[0-9]*' "$VM_LAB/cn-ping.log" | tail -1 | cut -d= -f2)
+vm_fact_log move.handover mn-d 'handover completed: 2001:db8:a:.* -> 2001:db8:b:' 30
+vm_fact move.seconds "$(awk -v a="$moved" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')"
+vm_fact_log move.ha_moves ha-d 'binding 2001:db8:1::100 moves from 2001:db8:a:.* to 2001:db8:b:' 5
+last_seq() { grep -o 'icmp_seq=[0-9]*' "$VM_LAB/cn-ping.log" | tail -1 | cut -d= -f2; }
+seq_before=$(last_seq)
 deadline=$((SECONDS + 15))
-until [ "$(grep -o 'icmp_seq=[0-9]*' "$VM_LAB/cn-ping.log" | tail -1 | cut -d= -f2)" -gt "$((seq_before + 5))" ]; do
-  [ "$SECONDS" -lt "$deadline" ] || vm_die "the CN's ping stopped being answered after the move to B: $(tail -5 "$VM_LAB/cn-ping.log")"
+until [ "$(last_seq)" -gt "$((seq_before + 5))" ] || [ "$SECONDS" -ge "$deadline" ]; do
   sleep 0.2
 done
+vm_fact move.seq_before "$seq_before"
+vm_fact move.seq_after "$(last_seq)"
 vm_stop cn-ping INT 5 || true
-summary=$(grep 'packets transmitted' "$VM_LAB/cn-ping.log")
-ok "ping kept working across the move to link B (BA after ${handover}s): $summary"
+vm_fact move.ping_summary "$(grep 'packets transmitted' "$VM_LAB/cn-ping.log")"
 
+# --- 4. back home -------------------------------------------------------------------
 vm_mn_move home
-vm_wait_log mn-d 'at home on eth-home' 30 >/dev/null || vm_die "the MN did not see its home link"
-vm_wait_log mn-d 'deregistered from 2001:db8:1::2' 15 >/dev/null || vm_die "no deregistration BA"
-vm_wait_log ha-d 'binding 2001:db8:1::100 .* deregistered' 5 >/dev/null || vm_die "the HA kept the binding"
-proxies=$(ip -n ha -6 neigh show proxy)
-[ -z "$proxies" ] || vm_die "proxy entries left on the HA after deregistration: $proxies"
-ok "returned home: deregistered, proxy entries gone"
+vm_fact_log home.seen mn-d 'at home on eth-home' 30
+vm_fact_log home.deregistered mn-d 'deregistered from 2001:db8:1::2' 15
+vm_fact_log home.ha_deregistered ha-d 'binding 2001:db8:1::100 .* deregistered' 5
+vm_fact_lines home.ha_proxy "$(ip -n ha -6 neigh show proxy)"
 # The router learned the home address at the HA's MAC while it proxied; the MN's
 # unsolicited NA (Override) points it back at the MN's own interface.
 mn_mac=$(ip -n mn -o link show dev eth-home | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2)
 deadline=$((SECONDS + 10))
-until ip -n rtr -6 neigh show "$HOA" | grep -q "lladdr $mn_mac"; do
-  [ "$SECONDS" -lt "$deadline" ] || vm_die "rtr's neighbour entry for $HOA is not the MN's $mn_mac: $(ip -n rtr -6 neigh show "$HOA")"
+until ip -n rtr -6 neigh show "$HOA" | grep -q "lladdr $mn_mac" || [ "$SECONDS" -ge "$deadline" ]; do
   sleep 0.2
 done
-ok "the router's neighbour entry for the home address is the MN's MAC again"
-vm_ping cn "$HOA" 5 >"$VM_LAB/ping3.txt" || vm_die "CN -> HoA ping at home not answered: $(cat "$VM_LAB/ping3.txt")"
-ok "ping from the CN to the home address answered at home"
+vm_fact home.mn_mac "$mn_mac"
+vm_fact home.rtr_neigh "$(ip -n rtr -6 neigh show "$HOA")"
+vm_ping_fact ping_home cn "$HOA" 5
 mip6d_stop mn-d
 mip6d_stop ha-d
-mip6d_same_state ha "$ha_before" "$(vm_kernel_state ha)"
-ok "home agent state restored after SIGTERM"
+mip6d_state_fact ha.state_at_end "$ha_before" "$(vm_kernel_state ha)"
 for b in bus-ha bus-mn; do kill "$(cat "$VM_LAB/$b.pid")" 2>/dev/null || true; done
 vm_topology_down
-echo "mip6d: all checks passed"
+vm_fact finished yes

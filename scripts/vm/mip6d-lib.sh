@@ -1,26 +1,19 @@
 # shellcheck shell=bash
 # Helpers for the mip6d guest scripts (sourced after guest-lib.sh): the daemon
-# binary, configuration files for the lab's home agent and mobile node, and
-# checks that print "mip6d: ok ..." lines the Rust tests look for.
+# binary, configuration files for the lab's home agent and mobile node, starting
+# and stopping the daemons, and mip6d_state_fact for the Rust tests.
 
 MIP6D=${MIP6D_BIN:-${VM_BIN_DIR:-${CARGO_TARGET_DIR:-$VM_REPO/target}/debug}/mip6d}
 HOA=2001:db8:1::100
 
-mip6d_started=$(date +%s.%N)
-ok() {
-  echo "mip6d: ok $* [$(awk -v a="$mip6d_started" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1fs", b - a }')]"
-}
-
-# Waits (bounded) for a line matching PATTERN in NAME's log and prints it as a
-# check; without it the script fails with MESSAGE: ok_log NAME PATTERN TIMEOUT MESSAGE.
-ok_log() {
-  local line
-  line=$(vm_wait_log "$1" "$2" "$3") || vm_die "$4"
-  ok "$line"
-}
+# Sends Mobility Header messages built by the mip6 crate (crates/mip6/examples/mh_send.rs):
+# a crafted home BU, BUs of many simulated mobile nodes, a flood of unauthenticated
+# messages.
+MH_SEND=${MH_SEND_BIN:-$(dirname "$MIP6D")/examples/mh_send}
 
 mip6d_check_binary() {
   [ -x "$MIP6D" ] || vm_die "no $MIP6D: build it first (cargo build -p mip6d)"
+  [ -x "$MH_SEND" ] || vm_die "no $MH_SEND: build it first (cargo build -p mip6 --example mh_send)"
 }
 
 # The common start of a mip6d guest script: in the guest, with the binary and
@@ -112,17 +105,19 @@ mip6d_stop() {
   [ "$status" -eq 0 ] || vm_die "$1 exited with status $status on SIGTERM: $(vm_log_of "$1")"
 }
 
-# Compares two kernel-state dumps; dies showing the difference.
-mip6d_same_state() {
-  local what=$1 before=$2 after=$3
-  if [ "$before" != "$after" ]; then
-    echo "guest: $what state differs after SIGTERM:" >&2
-    # (No /dev/fd in the guest: no process substitution.)
-    echo "$before" >"$VM_LAB/$what-before.txt"
-    echo "$after" >"$VM_LAB/$what-after.txt"
-    diff "$VM_LAB/$what-before.txt" "$VM_LAB/$what-after.txt" >&2 || true
-    vm_die "$what kernel state not restored"
+# Reports fact KEY: "same" if two kernel-state dumps are equal, else
+# "differs" (the difference goes to stderr): mip6d_state_fact KEY BEFORE AFTER.
+mip6d_state_fact() {
+  local key=$1 before=$2 after=$3
+  if [ "$before" = "$after" ]; then
+    vm_fact "$key" same
+    return
   fi
+  echo "guest: $key: the kernel state differs:" >&2
+  echo "$before" >"$VM_LAB/$key-before.txt"
+  echo "$after" >"$VM_LAB/$key-after.txt"
+  diff "$VM_LAB/$key-before.txt" "$VM_LAB/$key-after.txt" >&2 || true
+  vm_fact "$key" differs
 }
 
 # On failure, show what the daemons said (vm_wait_log shows only the one it waited on).

@@ -3,13 +3,15 @@
 #  1. The home agent's refusals: 129 for a home address its BindingAclPolicy
 #     denies, 132 for a home address outside its home prefixes, 135 for a
 #     sequence number older than the binding's (BUs crafted by
-#     mip6d-send-bu.py on the home link).
+#     `mh_send bu` on the home link).
 #  2. An interface marked `Tunnel enabled` (tnl0, on link B, no RA accepted,
 #     its address and default route set by this script as a tunnel daemon's
 #     hook would) becomes the CoA because its MnIfPreference (1) beats eth-a's
 #     (2), and goes back to eth-a when its address goes; mip6d never sends a
 #     Router Solicitation on it.
-# Each check prints "mip6d: ok ..."; the first failure exits non-zero.
+# The script drives the lab and waits for what its next step needs; what it
+# sees goes out as "fact KEY=VALUE" lines and tests/tests/vm_mip6d.rs decides
+# whether that is right.
 set -euo pipefail
 # shellcheck source=scripts/vm/guest-lib.sh
 . "$(dirname "$0")/guest-lib.sh"
@@ -17,39 +19,34 @@ set -euo pipefail
 . "$(dirname "$0")/mip6d-lib.sh"
 mip6d_lab_up home
 vm_wait_addr mn eth-home "$VM_HOME_PREFIX" 20 >/dev/null || vm_die "the MN got no address on the home link"
-ok "lab up, MN on the home link"
+vm_fact lab up
 
 # --- 1. status codes --------------------------------------------------------
 send_bu() {
-  vm_ns mn python3 -S "$(dirname "$0")/mip6d-send-bu.py" eth-home "$@" >/dev/null ||
-    vm_die "mip6d-send-bu.py $* failed"
+  vm_ns mn "$MH_SEND" bu eth-home "$@" >/dev/null ||
+    vm_die "mh_send bu $* failed"
 }
 mip6d_ha_conf 'BindingAclPolicy 2001:db8:1::300 deny;'
 mip6d_start_ha
 coa=2001:db8:a::99
 send_bu 2001:db8:1::300 "$VM_HA_ADDR" "$coa" 7 15
-ok_log ha-d 'BU from 2001:db8:1::300 .*refused: status 129 ' 10 "no status 129 for the ACL-denied home address"
+vm_fact_log refused.acl ha-d 'BU from 2001:db8:1::300 .*refused: status ' 10
 send_bu 2001:db8:99::1 "$VM_HA_ADDR" "$coa" 7 15
-ok_log ha-d 'BU from 2001:db8:99::1 .*refused: status 132 ' 10 "no status 132 for a home address outside the home prefixes"
+vm_fact_log refused.foreign ha-d 'BU from 2001:db8:99::1 .*refused: status ' 10
 send_bu 2001:db8:1::200 "$VM_HA_ADDR" "$coa" 100 15
-vm_wait_log ha-d 'BA to 2001:db8:1::200 via 2001:db8:a::99: status 0 seq 100' 10 >/dev/null ||
-  vm_die "the first BU for 2001:db8:1::200 was not accepted"
+vm_fact_log accepted ha-d 'BA to 2001:db8:1::200 via 2001:db8:a::99: status 0 seq 100' 10
 send_bu 2001:db8:1::200 "$VM_HA_ADDR" "$coa" 50 15
-ok_log ha-d 'BU from 2001:db8:1::200 .*seq 50\) refused: status 135 ' 10 "no status 135 for the old sequence number"
+vm_fact_log refused.old_seq ha-d 'BU from 2001:db8:1::200 .*seq 50\) refused: status ' 10
 send_bu 2001:db8:1::200 "$VM_HA_ADDR" "$coa" 101 0
-vm_wait_log ha-d 'binding 2001:db8:1::200 .* deregistered' 10 >/dev/null || vm_die "no deregistration of ::200"
+vm_fact_log deregistered ha-d 'binding 2001:db8:1::200 .* deregistered' 10
 # A binding nobody refreshes: 2 units = 8 s, then the HA removes it.
 send_bu 2001:db8:1::201 "$VM_HA_ADDR" "$coa" 1 2
-vm_wait_log ha-d 'binding 2001:db8:1::201 -> 2001:db8:a::99 installed' 10 >/dev/null || vm_die "::201 not installed"
-proxies=$(ip -n ha -6 neigh show proxy)
-grep -q '2001:db8:1::201 dev eth0 proxy' <<<"$proxies" || vm_die "no proxy entry for ::201: $proxies"
-vm_wait_log ha-d 'binding 2001:db8:1::201 \(CoA 2001:db8:a::99\) expired' 15 >/dev/null || vm_die "::201 did not expire"
-proxies=$(ip -n ha -6 neigh show proxy)
-[ -z "$proxies" ] || vm_die "proxy entries left after expiry: $proxies"
-ok "a binding left unrefreshed expired after its 8 s lifetime; its proxy entry went"
+vm_fact_log short.installed ha-d 'binding 2001:db8:1::201 -> 2001:db8:a::99 installed' 10
+vm_fact_lines short.proxy "$(ip -n ha -6 neigh show proxy)"
+vm_fact_log short.expired ha-d 'binding 2001:db8:1::201 \(CoA 2001:db8:a::99\) expired' 15
+vm_fact_lines short.proxy_after "$(ip -n ha -6 neigh show proxy)"
 kill -HUP "$(cat "$VM_LAB/ha-d.pid")"
-vm_wait_log ha-d 'configuration .*ha.conf reloaded' 10 >/dev/null || vm_die "SIGHUP did not reload"
-ok "SIGHUP reloads the configuration"
+vm_fact_log reloaded ha-d 'configuration .*ha.conf reloaded' 10
 mip6d_stop ha-d
 
 # --- 2. a Tunnel interface ---------------------------------------------------
@@ -70,32 +67,20 @@ vm_wait_addr mn eth-a "$VM_A_PREFIX" 20 >/dev/null || vm_die "the MN got no addr
 # router's link-local address: tnl0 has no global address yet).
 rtr_b_ll=$(ip -n rtr -6 -o addr show dev b scope link | awk '{ split($4, a, "/"); print a[1]; exit }')
 [ -n "$rtr_b_ll" ] || vm_die "no link-local address on rtr:b"
+vm_fact tnl.router "$rtr_b_ll"
 vm_ns mn ip -6 route add default via "$rtr_b_ll" dev tnl0 metric 100
 mip6d_start_ha
 mip6d_start_mn
-vm_wait_log mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 30 >/dev/null || vm_die "MN not registered on A"
-ok "registered through eth-a while tnl0 has no address"
-tnl_routes=$(ip -n mn -6 route show default dev tnl0)
-grep -q "via $rtr_b_ll proto static metric 996 " <<<"$tnl_routes" ||
-  vm_die "tnl0's default route was not given metric 1023 - 3 x (10 - 1) = 996: $tnl_routes"
-[ "$(grep -c . <<<"$tnl_routes")" -eq 1 ] || vm_die "tnl0 has more than one default route: $tnl_routes"
-ok "the Tunnel interface's default route got metric 996 (MnIfPreference 1) at link-up"
+vm_fact_log tnl.registered_a mn-d 'registered: 2001:db8:1::100 via 2001:db8:a:' 30
+vm_fact_lines tnl.default_route "$(ip -n mn -6 route show default dev tnl0)"
 vm_ns mn ip -6 addr add 2001:db8:b::77/64 dev tnl0 nodad
-vm_wait_log mn-d 'handover completed: 2001:db8:a:.* -> 2001:db8:b::77' 20 >/dev/null ||
-  vm_die "the tunnel interface's address did not become the CoA"
-ok "the Tunnel interface's scripted address became the CoA (MnIfPreference 1 over 2)"
-vm_ping cn "$HOA" 3 >"$VM_LAB/ping-tnl.txt" || vm_die "CN -> HoA ping over tnl0 failed: $(cat "$VM_LAB/ping-tnl.txt")"
-ok "ping from the CN to the home address through tnl0"
+vm_fact_log tnl.coa mn-d 'handover completed: 2001:db8:a:.* -> 2001:db8:b::77' 20
+vm_ping_fact tnl.ping cn "$HOA" 3
 vm_ns mn ip -6 addr del 2001:db8:b::77/64 dev tnl0
-vm_wait_log mn-d 'handover completed: 2001:db8:b::77 -> 2001:db8:a:' 20 >/dev/null ||
-  vm_die "no handover back to eth-a when tnl0's address went"
-ok "back to eth-a when the Tunnel interface's address was removed"
-if grep -q 'RS sent on tnl0' "$VM_LAB/mn-d.log"; then
-  vm_die "mip6d sent a Router Solicitation on the Tunnel interface"
-fi
-grep -q 'RS sent on eth-a' "$VM_LAB/mn-d.log" || vm_die "no RS logged on eth-a (the check above would prove nothing)"
-ok "no Router Solicitation on the Tunnel interface"
+vm_fact_log tnl.back_to_a mn-d 'handover completed: 2001:db8:b::77 -> 2001:db8:a:' 20
+vm_fact tnl.rs_on_tnl0 "$(vm_count_log mn-d 'RS sent on tnl0')"
+vm_fact tnl.rs_on_eth_a "$(vm_count_log mn-d 'RS sent on eth-a')"
 mip6d_stop mn-d
 mip6d_stop ha-d
 vm_topology_down
-echo "mip6d: all checks passed"
+vm_fact finished yes

@@ -30,31 +30,10 @@ DEB=${2:?usage: pkg-mip6d.sh ROOT DEB}
 [ -f "$DEB" ] || vm_die "no package $DEB"
 SINK=$(dirname "$0")/dgram-sink.py
 
-passed=0
-failed=0
-ok() { passed=$((passed + 1)); echo "ok: $*"; }
-bad() { failed=$((failed + 1)); echo "FAIL: $*"; }
-check() { # check "what" command...
-  local what=$1
-  shift
-  if "$@" >/dev/null 2>&1; then ok "$what"; else bad "$what"; fi
-}
+# ok, bad, check, wait_for, in_root: scripts/lib.sh (through guest-lib.sh).
 finish() {
-  echo "pkg-mip6d: $passed passed, $failed failed"
-  [ "$failed" -eq 0 ]
+  test_summary pkg-mip6d
   exit
-}
-in_root() { chroot "$R" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 "$@"; }
-# Polls a command for up to $1 tenths of a second.
-wait_for() {
-  local n=$1 i=0
-  shift
-  while [ "$i" -lt "$n" ]; do
-    "$@" >/dev/null 2>&1 && return 0
-    sleep 0.1
-    i=$((i + 1))
-  done
-  return 1
 }
 pidfile_pid() { tr -d '\n' <"$R/run/mip6d.pid" 2>/dev/null; }
 # Field N (3 = state, 4 = ppid, 6 = session, 7 = tty) of /proc/PID/stat.

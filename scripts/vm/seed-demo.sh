@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Guest side of scripts/demo.sh: the seed scenario (../shared/seed/umip-miredo-howto.txt)
+# Guest side of scripts/demo.sh: the seed scenario (docs/mobile-ipv6-over-teredo.md)
 # told step by step on seed-lib.sh's lab. The mobile node runs our mip6d (eth0
 # MnIfPreference 1, wlan0 2, teredo 3 with `Tunnel enabled`) and our miredo, both on the
 # MN's bus; the home agent is our mip6d; the Teredo server and relay are ours. A

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The seed scenario's lab (../shared/seed/umip-miredo-howto.txt, issue 4), inside the
+# The seed scenario's lab (docs/mobile-ipv6-over-teredo.md), inside the
 # rig's guest. Sourced after guest-lib.sh and mip6d-lib.sh:
 #   . "$VM_REPO/scripts/vm/guest-lib.sh"; . "$VM_REPO/scripts/vm/mip6d-lib.sh"
 #   . "$VM_REPO/scripts/vm/seed-lib.sh"

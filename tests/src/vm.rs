@@ -1,6 +1,8 @@
 //! Running a guest script in the VM of `scripts/vm.sh` (docs/vm.md): the tests that
 //! need a kernel with Mobile IPv6 build our daemons, run one script under
-//! `scripts/vm/` and look for the lines it prints.
+//! `scripts/vm/` and either look for the lines it prints ([`GuestRun::expect`])
+//! or read the facts it reports ([`GuestRun::run`], [`GuestReport`]) and decide
+//! themselves whether they hold.
 
 use std::process::Command;
 use std::sync::OnceLock;
@@ -10,8 +12,9 @@ use anyhow::{anyhow, ensure, Context, Result};
 
 use crate::{repo_root, require_root};
 
-/// Builds the debug binaries of miredo and mip6d (the guest runs them from the
-/// host's target directory), once per test process.
+/// Builds the debug binaries of miredo and mip6d and the `mh_send` example of
+/// the mip6 crate (the guest runs them from the host's target directory), once
+/// per test process.
 pub fn build_daemons() -> Result<()> {
     static BUILT: OnceLock<Result<(), String>> = OnceLock::new();
     BUILT
@@ -19,6 +22,7 @@ pub fn build_daemons() -> Result<()> {
             let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
             let out = Command::new(&cargo)
                 .args(["build", "-p", "miredo", "-p", "mip6d", "--bins"])
+                .args(["-p", "mip6", "--example", "mh_send"])
                 .current_dir(repo_root())
                 .output()
                 .map_err(|e| format!("cannot run {cargo}: {e}"))?;
@@ -26,7 +30,7 @@ pub fn build_daemons() -> Result<()> {
                 Ok(())
             } else {
                 Err(format!(
-                    "cargo build -p miredo -p mip6d failed:\n{}",
+                    "cargo build -p miredo -p mip6d -p mip6 --example mh_send failed:\n{}",
                     String::from_utf8_lossy(&out.stderr)
                 ))
             }
@@ -56,6 +60,32 @@ impl GuestRun<'_> {
 
     /// [`GuestRun::expect`] for a script whose binaries the caller built.
     pub fn expect_built(&self, expected: &[&str]) -> Result<String> {
+        let report = self.run_built()?;
+        report.exited_ok()?;
+        for line in expected {
+            ensure!(
+                report.stdout.lines().any(|l| l.starts_with(line)),
+                "no line starting {line:?} in the guest's output:\n{}",
+                report.transcript
+            );
+        }
+        report.echo(self.echo_prefix);
+        Ok(report.stdout)
+    }
+
+    /// Builds the daemons and runs the script; the caller checks the facts it
+    /// reported and then [`GuestReport::exited_ok`].
+    pub fn run(&self) -> Result<GuestReport> {
+        require_root()?;
+        build_daemons()?;
+        let report = self.run_built()?;
+        report.echo(self.echo_prefix);
+        Ok(report)
+    }
+
+    /// Runs the script (binaries already built) and collects its output, whatever
+    /// its exit status.
+    pub fn run_built(&self) -> Result<GuestReport> {
         require_root()?;
         let vm = repo_root().join("scripts/vm.sh");
         let started = Instant::now();
@@ -78,20 +108,104 @@ impl GuestRun<'_> {
             "vm.sh run {what} took {:.1}s",
             started.elapsed().as_secs_f64()
         );
+        let facts = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("fact "))
+            .filter_map(|f| f.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.trim_end().to_owned()))
+            .collect();
+        Ok(GuestReport {
+            what,
+            status: out.status.code(),
+            stdout,
+            transcript,
+            facts,
+        })
+    }
+}
+
+/// What a guest run printed. Scripts report what they observed as `fact KEY=VALUE`
+/// lines (`vm_fact` of `scripts/vm/guest-lib.sh`); the test reads them with
+/// [`GuestReport::fact`] and [`GuestReport::num`] and states its expectations with
+/// [`GuestReport::check`], so every failure shows the whole transcript.
+pub struct GuestReport {
+    what: String,
+    status: Option<i32>,
+    pub stdout: String,
+    transcript: String,
+    facts: Vec<(String, String)>,
+}
+
+impl GuestReport {
+    /// The last value reported for KEY; an error if the guest never reported it
+    /// (a wait it gives up on ends the script before the fact).
+    pub fn fact(&self, key: &str) -> Result<&str> {
+        self.facts
+            .iter()
+            .rev()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .ok_or_else(|| {
+                anyhow!(
+                    "{}: no fact {key:?} in the guest's output:\n{}",
+                    self.what,
+                    self.transcript
+                )
+            })
+    }
+
+    /// Every value reported for KEY, in order (`vm_fact_lines` reports a command's
+    /// output one line each); empty if none.
+    pub fn lines(&self, key: &str) -> Vec<&str> {
+        self.facts
+            .iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// [`GuestReport::fact`] as an integer.
+    pub fn num(&self, key: &str) -> Result<i64> {
+        let v = self.fact(key)?;
+        v.parse().map_err(|_| {
+            anyhow!(
+                "{}: fact {key}={v:?} is not a number:\n{}",
+                self.what,
+                self.transcript
+            )
+        })
+    }
+
+    /// Fails with MSG and the transcript unless COND holds.
+    pub fn check(&self, cond: bool, msg: impl std::fmt::Display) -> Result<()> {
+        ensure!(cond, "{}: {msg}:\n{}", self.what, self.transcript);
+        Ok(())
+    }
+
+    /// Fails unless the fact KEY starts with PREFIX.
+    pub fn check_prefix(&self, key: &str, prefix: &str) -> Result<()> {
+        let v = self.fact(key)?;
+        self.check(
+            v.starts_with(prefix),
+            format!("fact {key}={v:?} does not start with {prefix:?}"),
+        )
+    }
+
+    /// Fails unless the script exited 0.
+    pub fn exited_ok(&self) -> Result<()> {
         ensure!(
-            out.status.code() == Some(0),
-            "{what} failed (124 is vm.sh's time-out, 125 a guest that did not boot):\n\
-             {transcript}"
+            self.status == Some(0),
+            "{} failed (124 is vm.sh's time-out, 125 a guest that did not boot):\n{}",
+            self.what,
+            self.transcript
         );
-        for line in expected {
-            ensure!(
-                stdout.lines().any(|l| l.starts_with(line)),
-                "no line starting {line:?} in the guest's output:\n{transcript}"
-            );
-        }
-        for l in stdout.lines().filter(|l| l.starts_with(self.echo_prefix)) {
+        Ok(())
+    }
+
+    /// Echoes the lines starting with PREFIX to the test's stderr.
+    fn echo(&self, prefix: &str) {
+        for l in self.stdout.lines().filter(|l| l.starts_with(prefix)) {
             eprintln!("{l}");
         }
-        Ok(stdout)
     }
 }

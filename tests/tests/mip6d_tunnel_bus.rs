@@ -1,4 +1,4 @@
-//! mip6d's side of the D-Bus contract (DESIGN.md): the watcher a mobile node runs
+//! mip6d's side of the D-Bus contract (docs/dbus.md): the watcher a mobile node runs
 //! for its `Tunnel enabled` interfaces hears our miredo's `AddressChanged` on a
 //! private system bus, in the host lab (no MIPv6 kernel needed for this part):
 //! `up` with the Teredo address, `down` when the Teredo server is lost (the State

@@ -1,4 +1,4 @@
-//! Our miredo in relay mode (reference §4.7), with Debian's miredo-server, and
+//! Our miredo in relay mode (docs/protocol-notes.md#relay-mode), with Debian's miredo-server, and
 //! Debian's and our clients going through it to the IPv6-only host.
 
 use std::time::Duration;
@@ -86,7 +86,7 @@ fn our_relay_carries_debian_and_our_clients_to_the_ipv6_host() -> Result<()> {
     lab.start_debian_server()?;
     let relay = start_relay(&lab, &bus)?;
 
-    // The interface as miredo's relay sets it up (§4.7).
+    // The interface as miredo's relay sets it up (docs/protocol-notes.md#relay-mode).
     let link = lab.exec_ok("relay", &["ip", "-d", "link", "show", "dev", TEREDO_IFACE])?;
     ensure!(
         link.contains("NOARP") && link.contains("mtu 1280") && link.contains(",UP"),

@@ -1,6 +1,6 @@
 //! Our miredo-server in the lab: Debian's clients and ours qualify against it, Debian
 //! clients reach each other through it, and it answers and drops raw datagrams as
-//! reference §4.8 says, counting each drop on D-Bus.
+//! docs/protocol-notes.md#server says, counting each drop on D-Bus.
 //!
 //! Needs root; fails (does not skip) otherwise.
 

@@ -5,8 +5,11 @@
 //!
 //! Needs root and `scripts/deps.sh`; fails, never skips, without them.
 
-use anyhow::{ensure, Result};
+use anyhow::Result;
 use e2e::vm::GuestRun;
+
+const HA: &str = "2001:db8:1::2";
+const HA2: &str = "2001:db8:1::3";
 
 /// `HomeAgentAddress` left out: the MN finds its HA by DHAAD from its CoA and
 /// registers (CN ping answered), the HA's anycast address and kernel state go
@@ -19,43 +22,110 @@ use e2e::vm::GuestRun;
 /// both prefixes.
 #[test]
 fn vm_mip6d_dhaad_finds_the_preferred_home_agent() -> Result<()> {
-    let out = GuestRun {
+    let g = GuestRun {
         script: "scripts/vm/mip6d-dhaad.sh",
         args: &[],
         // 60-90 s on an idle machine, about 3 min on a loaded one.
         timeout_s: 480,
-        echo_prefix: "mip6d: ok",
+        echo_prefix: "fact ",
     }
-    .expect(&[
-            "mip6d: ok lab up, MN on link A",
-            "mip6d: ok the HA joined the home-agents anycast address and lists itself (preference 10)",
-            "mip6d: ok ",
-            "mip6d: ok registered with the HA found by DHAAD; CN -> home address ping: ",
-            "mip6d: ok after SIGTERM the anycast address is gone and the kernel state of MN and HA equals the state before",
-            "mip6d: ok MnResetDhaadAtHome: back on link A the MN ran DHAAD again and registered",
-            "mip6d: ok both home agents list 2001:db8:1::3 (preference 20) and 2001:db8:1::2 (preference 10)",
-            "mip6d: ok registered with the preferred HA 2001:db8:1::3; CN -> home address ping: ",
-            "mip6d: ok refused by 2001:db8:1::3, registered with 2001:db8:1::2; CN -> home address ping: ",
-            "mip6d: ok mip6d[",
-            "mip6d: ok the MN's prefix discovery policies are gone after SIGTERM",
-            "mip6d: ok home agent state restored after SIGTERM",
-            "mip6d: all checks passed",
-        ])?;
-    for seen in [
-        "MPA with 2001:db8:1::/64",
-        "MPA ",
-        "prefix 2001:db8:1::/64 valid",
-        "home prefix 2001:db8:5::/64 learned on eth0",
-        "unsolicited MPA ",
-        "was not solicited: soliciting",
-        "MPA with 2001:db8:1::/64, 2001:db8:5::/64",
-        "prefix 2001:db8:5::/64 valid",
+    .run()?;
+    g.check_prefix("lab", "up")?;
+    // 1. One HA: anycast joined, itself listed, found by DHAAD from the CoA.
+    g.fact("ha.anycast_joined")?;
+    g.check_prefix("ha.anycast", "yes")?;
+    g.fact("ha.lists_itself")?;
+    g.fact("mn.dhaad_request")?;
+    let reply = g.fact("mn.dhaad_reply")?;
+    g.check(
+        reply.ends_with(&format!("home agents [{HA}]")),
+        format!("the DHAAD reply does not list exactly {HA}: {reply}"),
+    )?;
+    g.fact("mn.registered")?;
+    g.check(g.num("ping1")? > 0, "CN -> home address not answered")?;
+    g.fact("ha.deregistered")?;
+    g.check_prefix("ha.anycast_after_stop", "no")?;
+    g.check_prefix("mn.state_after_stop", "same")?;
+    g.check_prefix("ha.state_after_stop", "same")?;
+    // 2. MnResetDhaadAtHome: forgotten at home, DHAAD and a registration again
+    // back on link A.
+    for key in ["reset.registered", "reset.deregistered", "reset.forgotten"] {
+        g.fact(key)?;
+    }
+    g.check(
+        g.num("reset.requests_after")? > g.num("reset.requests_at_home")?,
+        "no new DHAAD request after leaving home",
+    )?;
+    g.check(
+        g.num("reset.registrations_a")? >= 2,
+        "no new registration after leaving home",
+    )?;
+    // 3. Two HAs: both list both; the reply is in preference order and the MN
+    // registers with the preferred one.
+    for key in [
+        "two.ha-d.lists_ha2",
+        "two.ha-d.lists_ha",
+        "two.ha2-d.lists_ha2",
+        "two.ha2-d.lists_ha",
     ] {
-        ensure!(
-            out.lines()
-                .any(|l| l.starts_with("mip6d: ok") && l.contains(seen)),
-            "no check line with {seen:?} in:\n{out}"
-        );
+        g.fact(key)?;
     }
-    Ok(())
+    let reply = g.fact("two.dhaad_reply")?;
+    g.check(
+        reply.ends_with(&format!("home agents [{HA2}, {HA}]")),
+        format!("the DHAAD reply does not list {HA2} then {HA}: {reply}"),
+    )?;
+    let reg = g.fact("two.registered")?;
+    g.check(
+        reg.contains(&format!(" with {HA2},")),
+        format!("not registered with the preferred HA {HA2}: {reg}"),
+    )?;
+    g.fact("two.ha2_ba")?;
+    g.check(
+        g.num("ping3")? > 0,
+        "CN -> home address via ha2 not answered",
+    )?;
+    // 4. The preferred HA refuses (129): the next candidate.
+    g.fact("refused.by_ha2")?;
+    g.fact("refused.next")?;
+    let reg = g.fact("refused.registered")?;
+    g.check(
+        reg.contains(&format!(" with {HA},")),
+        format!("not registered with the next candidate {HA}: {reg}"),
+    )?;
+    g.check(
+        g.num("ping4")? > 0,
+        "CN -> home address via ha not answered",
+    )?;
+    // 5. BA status 1 -> MPS -> MPA with the home prefix; the MPS policy.
+    g.fact("mpd.ba_status_1")?;
+    g.fact("mpd.mps")?;
+    let mpa = g.fact("mpd.ha_mpa")?;
+    g.check(
+        mpa.contains("MPA with 2001:db8:1::/64"),
+        format!("the HA's MPA does not carry the home prefix: {mpa}"),
+    )?;
+    g.fact("mpd.mn_prefix")?;
+    g.check(
+        g.lines("mpd.mn_policy")
+            .iter()
+            .any(|l| l.contains("proto ipv6-icmp type 146")),
+        "no MPS policy on the MN",
+    )?;
+    // 6. A second home prefix: unsolicited MPA, the MN solicits, the answer
+    // lists both prefixes.
+    g.fact("unsol.learned")?;
+    for key in ["unsol.mpa", "unsol.ha_mpa"] {
+        let mpa = g.fact(key)?;
+        g.check(
+            mpa.contains("2001:db8:1::/64, 2001:db8:5::/64"),
+            format!("{key}: not both prefixes: {mpa}"),
+        )?;
+    }
+    g.fact("unsol.solicit")?;
+    g.fact("unsol.mn_prefix")?;
+    g.check_prefix("mn.xfrm_after_stop", "same")?;
+    g.check_prefix("ha.state_at_end", "same")?;
+    g.check_prefix("finished", "yes")?;
+    g.exited_ok()
 }

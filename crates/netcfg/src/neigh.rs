@@ -1,6 +1,6 @@
 //! IPv6 neighbour cache entries (`ip -6 neigh replace|del|show`).
 //!
-//! mip6d's movement detection (umip.md §4.1, §5) writes router entries: a
+//! mip6d's movement detection (docs/protocol-notes.md#movement-detection) writes router entries: a
 //! new default router learnt from an RA goes in `STALE` with its link-layer
 //! address, and a router whose reachability is in doubt is put in `PROBE`
 //! so the kernel's NUD confirms or fails it at once.

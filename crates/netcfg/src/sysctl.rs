@@ -74,7 +74,7 @@ pub fn get_ipv6_neigh(ifname: &str, key: &str) -> io::Result<String> {
 
 /// Changes IPv6 sysctls and remembers the value each had before its first
 /// change, so a daemon can put everything back at exit (mip6d restores
-/// the `conf/<if>/*` and `conf/default/*` values it zeroed, umip.md §5).
+/// the `conf/<if>/*` and `conf/default/*` values it zeroed, docs/protocol-notes.md#sysctls).
 /// Errors name the file.
 #[derive(Debug, Default)]
 pub struct SysctlSaver {

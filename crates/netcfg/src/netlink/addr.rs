@@ -119,7 +119,8 @@ impl Netlink {
     }
 
     /// `ip address add ADDR/128 dev X home nodad`: how mip6d puts the home
-    /// address on the tunnel while away from home (umip.md §3.3).
+    /// address on the tunnel while away from home
+    /// (docs/protocol-notes.md#handover-on-an-address-change).
     pub async fn add_home_address(&self, index: u32, addr: std::net::Ipv6Addr) -> Result<()> {
         let mut req = self.handle.address().add(index, IpAddr::V6(addr), 128);
         let msg = req.message_mut();

@@ -1,4 +1,4 @@
-//! XFRM notifications mip6d listens to (umip.md §5: groups ACQUIRE and
+//! XFRM notifications mip6d listens to (docs/protocol-notes.md#xfrm: groups ACQUIRE and
 //! REPORT).
 //!
 //! - ACQUIRE: a packet matched a policy whose template has no state yet

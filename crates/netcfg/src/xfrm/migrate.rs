@@ -1,10 +1,9 @@
-//! `XFRM_MSG_MIGRATE` (`ip xfrm policy migrate`… as PF_KEY's MIGRATE): move
-//! the tunnel endpoints of a policy's templates, and the states they resolve
-//! to, from one address pair to another in one kernel operation. This is how
-//! a mobile node's tunnel-mode IPsec follows its care-of address (RFC 4877
-//! §4.4, umip.md §3.3 item 5): the security associations keep their SPIs,
-//! keys and sequence numbers, only their outer addresses change. Needs
-//! `CONFIG_XFRM_MIGRATE` (`ENOPROTOOPT` without it).
+//! `XFRM_MSG_MIGRATE` (`ip xfrm policy migrate`… as PF_KEY's MIGRATE): move the tunnel
+//! endpoints of a policy's templates, and the states they resolve to, from one address pair to
+//! another in one kernel operation. This is how a mobile node's tunnel-mode IPsec follows its
+//! care-of address (RFC 4877 §4.4, docs/protocol-notes.md#handover-on-an-address-change item
+//! 5): the security associations keep their SPIs, keys and sequence numbers, only their outer
+//! addresses change. Needs `CONFIG_XFRM_MIGRATE` (`ENOPROTOOPT` without it).
 
 use std::net::Ipv6Addr;
 

@@ -4,7 +4,7 @@
 //! option and the correspondent's Type 2 routing header are route-optimization
 //! states (`proto hao|route2 mode ro` with a care-of address), selected by
 //! sub-type policies that take precedence over IPsec's main-type ones
-//! (reference umip.md §5). [`Xfrm`] is a typed client for exactly those
+//! (docs/protocol-notes.md#xfrm). [`Xfrm`] is a typed client for exactly those
 //! operations; message layouts come from netlink-packet-xfrm, driven by the
 //! same netlink-proto connection rtnetlink uses.
 //!
