@@ -1,5 +1,5 @@
 //! The `mip6d` binary's command line: exit codes, messages, option order,
-//! the `-c` forms, `--show-config` (reference §1).
+//! the `-c` forms, `--show-config` (docs/compat.md, "Command line").
 
 use std::os::unix::process::CommandExt as _;
 use std::process::{Command, Output};

@@ -1,4 +1,4 @@
-//! miredo's D-Bus publication (`org.miredo_rs.Miredo1`, see DESIGN.md), over
+//! miredo's D-Bus publication (`org.miredo_rs.Miredo1`, docs/dbus.md), over
 //! `crates/bus`. Without a reachable bus the daemon runs on and says so once.
 
 use std::sync::Arc;

@@ -20,7 +20,7 @@ use tracing::{debug, warn};
 /// look: amortises the `select!` over a burst, bounds the latency of the rest.
 pub const BATCH: usize = 64;
 
-/// Largest UDP payload we accept (reference §4.3: 65507).
+/// Largest UDP payload we accept (65507: an IPv4 datagram's 65535 less its headers).
 const UDP_BUF: usize = 65507;
 
 /// The Teredo UDP socket and the TUN, with their buffers.

@@ -54,7 +54,7 @@ impl TunnelStatus {
         self.mapped = None;
     }
 
-    /// The link-local address the hook gets (reference §3.2: a 1.2.6 client never
+    /// The link-local address the hook gets (docs/compat.md, "Client hook": a 1.2.6 client never
     /// has the cone flag).
     pub fn lladdress(&self) -> Option<Ipv6Addr> {
         if self.mode != "client" {

@@ -6,10 +6,10 @@ use std::net::{SocketAddrV4, UdpSocket};
 use socket2::{Domain, Protocol, Socket, Type};
 
 /// Socket buffers: miredo keeps the kernel default (212 kB), which drops bursts
-/// at high rates (LAB-NOTES); 4 MiB absorbs a TCP window's worth.
+/// at high rates (measured in docs/benchmarks.md); 4 MiB absorbs a TCP window's worth.
 const BUFFER: usize = 4 << 20;
 
-/// Binds the client/relay socket: DF not set (reference §4.1: IP_PMTUDISC_DONT,
+/// Binds the client/relay socket: DF not set (IP_PMTUDISC_DONT:
 /// Teredo relies on IPv4 fragmentation), multicast TTL 1.
 pub fn bind(addr: SocketAddrV4) -> std::io::Result<UdpSocket> {
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;

@@ -1,5 +1,5 @@
 //! The built-in hook leaves the state Debian's iproute2 hook leaves
-//! (reference §3.4, checked against the real miredo 1.2.6 + hook), and
+//! (docs/compat.md "Client hook", checked against the real miredo 1.2.6 + hook), and
 //! `Hook` falls back to it only when the script is missing.
 
 #![allow(clippy::unwrap_used)]

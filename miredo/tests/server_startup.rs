@@ -1,5 +1,5 @@
-//! What `miredo-server` says and returns when it cannot start (reference §1.1, §2.3,
-//! §5.1): configuration errors name file and line, exit codes are miredo's.
+//! What `miredo-server` says and returns when it cannot start (docs/compat.md,
+//! "miredo-server.conf" and "Behaviour"): configuration errors name file and line, exit codes are miredo's.
 //!
 //! The checks after the raw socket (global addresses, MTU, bind) need `CAP_NET_RAW`;
 //! without it those tests only check the raw-socket message.

@@ -1,5 +1,5 @@
-//! The checks `miredo` makes before it touches the system (reference §1.1
-//! start-up order): they fail with miredo's message and exit code 1.
+//! The checks `miredo` makes before it touches the system (docs/compat.md,
+//! "Process, signals, privileges"): they fail with miredo's message and exit code 1.
 
 use std::process::Command;
 

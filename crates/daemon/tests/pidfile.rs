@@ -1,4 +1,4 @@
-//! PID file semantics (reference §5.4). The lock conflict needs a second process: the
+//! PID file semantics (docs/compat.md, "Process, signals, privileges"). The lock conflict needs a second process: the
 //! test binary re-runs itself with `HOLD_PIDFILE` set to act as the first instance.
 
 use std::io::{BufRead as _, BufReader};

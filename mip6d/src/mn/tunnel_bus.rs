@@ -1,5 +1,5 @@
-//! miredo's notices on D-Bus for `Tunnel enabled` interfaces (DESIGN.md, "The
-//! D-Bus contract"): the `AddressChanged` signal of `org.miredo_rs.Miredo1.Tunnel`
+//! miredo's notices on D-Bus for `Tunnel enabled` interfaces (docs/dbus.md,
+//! docs/mobile-ipv6-over-teredo.md): the `AddressChanged` signal of `org.miredo_rs.Miredo1.Tunnel`
 //! and the `State` property's changes (miredo publishes `down` before its hook
 //! removes the address), and the tunnel object's properties when (re)connecting.
 //!

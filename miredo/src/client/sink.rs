@@ -1,7 +1,7 @@
 //! Where the client's state goes: the hook (script through the root hook runner,
 //! or the built-in netlink equivalent) and D-Bus.
 //!
-//! The hook runs for the transitions miredo runs it for (reference §3.3), in
+//! The hook runs for the transitions miredo runs it for (docs/compat.md, "Client hook"), in
 //! order, and `AddressChanged` is emitted right after each hook call — when the
 //! interface is configured, as the D-Bus contract says.
 
@@ -84,7 +84,7 @@ impl ClientSink {
             .await;
     }
 
-    /// Worker exit: `down` then `destroy` (reference §3.3), if the interface is
+    /// Worker exit: `down` then `destroy` (docs/compat.md, "Client hook"), if the interface is
     /// still there.
     pub async fn shutdown(&self) {
         let tracker = self.inner.lock().await.tracker.take();

@@ -1,4 +1,4 @@
-//! What Debian's iproute2 client hook does, over netlink (reference §3.4).
+//! What Debian's iproute2 client hook does, over netlink (docs/compat.md, "Client hook").
 //!
 //! Used when the hook script does not exist. Step by step like the script,
 //! which goes on after a failed command: a failed step is logged and the

@@ -1,4 +1,4 @@
-//! The client hook (miredo's `/etc/miredo/client-hook`, reference §3).
+//! The client hook (miredo's `/etc/miredo/client-hook`, docs/compat.md "Client hook").
 //!
 //! - [`HookEvent`] is one hook invocation: exactly the variables privproc
 //!   sets ([`HookEvent::env`]);
