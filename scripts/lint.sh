@@ -2,7 +2,8 @@
 # The standing checks, run by scripts/test.sh before the tests: rustfmt, clippy with
 # warnings as errors, shellcheck on every shell script in the repository (found by
 # its shebang, so a new script is checked without being listed here), and the
-# docs/*.md#anchor citations (scripts/doc-links.py).
+# docs/*.md#anchor citations (scripts/doc-links.py) and import cycles between
+# modules (scripts/import-cycles.py).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,4 +24,5 @@ while IFS= read -r f; do
 done < <(git ls-files scripts conf packaging tests | grep -Ev '\.(rs|md|py|toml|conf|in|service|socket)$')
 shellcheck -x -S warning "${scripts[@]}"
 scripts/doc-links.py
-echo "lint: rustfmt, clippy, shellcheck (${#scripts[@]} scripts) and doc links clean"
+scripts/import-cycles.py
+echo "lint: rustfmt, clippy, shellcheck (${#scripts[@]} scripts), doc links and import cycles clean"
