@@ -93,6 +93,10 @@ TARGET_IP6=2001:db8:1::1
 
 # shellcheck source=scripts/lib.sh
 . "$SCRIPT_DIR/lib.sh"
+# shellcheck source=scripts/lab/nat.sh
+. "$SCRIPT_DIR/lab/nat.sh"
+# shellcheck source=scripts/lab/processes.sh
+. "$SCRIPT_DIR/lab/processes.sh"
 
 log() {
     echo "lab.sh[$PREFIX]: $*" >&2
@@ -154,83 +158,6 @@ add_node() {
         net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
         net.ipv4.conf.all.promote_secondaries=1 net.ipv4.conf.default.promote_secondaries=1 \
         net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0
-}
-
-nat_type_of() {
-    local n=$1
-    sed -n "${n}p" "$(state)/nats"
-}
-
-# nat_rules N TYPE TIMEOUT: the nftables ruleset of natN.
-nat_rules() {
-    local n=$1 type=$2 t=$3
-    case $type in
-    none) return 0 ;;
-    port)
-        nx "nat$n" nft -f - <<EOF
-table ip labnat {
-  chain guard {
-    type filter hook input priority filter; policy accept;
-    iifname "wan" meta l4proto udp ct state new drop
-  }
-  chain natpost {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan" masquerade
-  }
-}
-EOF
-        ;;
-    symmetric)
-        nx "nat$n" nft -f - <<EOF
-table ip labnat {
-  chain guard {
-    type filter hook input priority filter; policy accept;
-    iifname "wan" meta l4proto udp ct state new drop
-  }
-  chain natpost {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan" masquerade fully-random
-  }
-}
-EOF
-        ;;
-    full | restricted)
-        local match=""
-        [[ $type == restricted ]] && match="ip saddr . udp dport @peers"
-        nx "nat$n" nft -f - <<EOF
-table ip labnat {
-  map cone {
-    type inet_service : ipv4_addr . inet_service
-    flags dynamic,timeout
-    timeout ${t}s
-  }
-  set peers {
-    type ipv4_addr . inet_service
-    flags dynamic,timeout
-    timeout ${t}s
-  }
-  chain track {
-    type filter hook forward priority filter; policy accept;
-    iifname "lan" update @cone { udp sport timeout ${t}s : ip saddr . udp sport }
-    iifname "lan" update @peers { ip daddr . udp sport timeout ${t}s }
-  }
-  chain natpre {
-    type nat hook prerouting priority dstnat; policy accept;
-    iifname "wan" $match udp dport @cone dnat ip to udp dport map @cone
-  }
-  chain guard {
-    type filter hook input priority filter; policy accept;
-    iifname "wan" meta l4proto udp ct state new drop
-  }
-  chain natpost {
-    type nat hook postrouting priority srcnat; policy accept;
-    oifname "wan" masquerade
-  }
-}
-EOF
-        ;;
-    *) die "unknown NAT type '$type' (port, restricted, full, symmetric, none)" ;;
-    esac
 }
 
 cmd_up() {
@@ -335,57 +262,6 @@ cmd_up() {
     log "up: $(tr '\n' ' ' <"$(state)/nodes")"
     state
     echo
-}
-
-# starttime PID: field 22 of /proc/PID/stat (guards against killing a recycled PID);
-# fails for a zombie.
-starttime() {
-    local stat
-    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-    stat=${stat##*) }
-    # shellcheck disable=SC2086 # word splitting intended
-    set -- $stat
-    [[ $1 != Z ]] || return 1
-    echo "${20}"
-}
-
-# alive PID STARTTIME: is that very process still there?
-alive() {
-    local st
-    st=$(starttime "$1") || return 1
-    [[ $st == "$2" ]]
-}
-
-# kill_all SIGNAL "PID STARTTIME"...: signal them all, wait up to 3 s, SIGKILL the rest
-# and wait up to 2 s more. Prints the PIDs that survived; fails if any did.
-kill_all() {
-    local sig=$1 e pid st i left
-    shift
-    for e in "$@"; do
-        read -r pid st <<<"$e"
-        if alive "$pid" "$st"; then kill "-$sig" "$pid" 2>/dev/null || true; fi
-    done
-    for ((i = 0; i < 250; i++)); do
-        left=()
-        for e in "$@"; do
-            read -r pid st <<<"$e"
-            if alive "$pid" "$st"; then left+=("$e"); fi
-        done
-        ((${#left[@]})) || return 0
-        if ((i == 150)); then
-            log "SIG$sig ignored for 3 s by PIDs ${left[*]%% *}: SIGKILL"
-            sig=KILL
-            for e in "${left[@]}"; do kill -KILL "${e%% *}" 2>/dev/null || true; done
-        fi
-        sleep 0.02
-    done
-    echo "${left[*]%% *}"
-    return 1
-}
-
-# kill_wait PID STARTTIME SIGNAL
-kill_wait() {
-    kill_all "$3" "$1 $2" >/dev/null
 }
 
 cmd_down() {
