@@ -3,119 +3,20 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
 use bus::mip6d::{
     mip6d_interfaces, mip6d_role, HomeAgentStatus, MobileNodeProxy, MobileNodeStatus,
     CORRESPONDENT_INTERFACE, HOME_AGENT_INTERFACE, MOBILE_NODE_INTERFACE,
 };
-use bus::{
-    BindingInfo, BindingState, BuCounters, BulEntryInfo, HomeAgentState, Mip6dService,
-    MobileNodeState, RegistrationState, Role, MIP6D_BUS_NAME, MIP6D_PATH,
-};
+use bus::{BindingState, BuCounters, RegistrationState, Role, MIP6D_BUS_NAME, MIP6D_PATH};
+use common::mip6d::{client, get, ha_state, ip, next_keys, registered_mn, service, WAIT};
 use common::{is_root, stderr, stdout, PrivateBus};
 use futures::StreamExt as _;
 use tokio::time::timeout;
-use zbus::fdo::{PropertiesChangedStream, PropertiesProxy};
+use zbus::fdo::PropertiesProxy;
 use zbus::message::Type as MessageType;
 use zbus::{MatchRule, MessageStream};
-
-const WAIT: Duration = Duration::from_secs(5);
-
-fn ip(s: &str) -> Ipv6Addr {
-    s.parse().expect("test address")
-}
-
-fn registered_mn(now: Instant) -> MobileNodeState {
-    MobileNodeState {
-        home_address: Some(ip("2001:db8:1::100")),
-        home_agent: Some(ip("2001:db8:1::1")),
-        care_of_address: Some(ip("2001:db8:a::100")),
-        care_of_interface: "eth1".into(),
-        registration: RegistrationState::Registered,
-        binding_update_list: vec![BulEntryInfo {
-            peer: ip("2001:db8:1::1"),
-            home_address: ip("2001:db8:1::100"),
-            care_of_address: Some(ip("2001:db8:a::100")),
-            lifetime: Duration::from_secs(420),
-            expires: Some(now + Duration::from_secs(400)),
-            sequence: 4711,
-            flags: 0xc000,
-            state: RegistrationState::Registered,
-            last_status: Some(0),
-        }],
-    }
-}
-
-fn ha_state(now: Instant) -> HomeAgentState {
-    HomeAgentState {
-        binding_cache: vec![BindingInfo {
-            home_address: ip("2001:db8:1::100"),
-            care_of_address: ip("2001:db8:a::100"),
-            local_address: Some(ip("2001:db8:1::1")),
-            lifetime: Duration::from_secs(420),
-            expires: now + Duration::from_secs(300),
-            sequence: 9,
-            flags: 0xf000,
-            state: BindingState::Registered,
-        }],
-        counters: BuCounters {
-            received: 12,
-            accepted: 9,
-            rejected: BTreeMap::from([(129, 1), (135, 2)]),
-            dropped: 0,
-        },
-    }
-}
-
-async fn client(bus: &PrivateBus) -> zbus::Connection {
-    zbus::connection::Builder::address(bus.address.as_str())
-        .expect("address")
-        .build()
-        .await
-        .expect("client connection")
-}
-
-async fn service(bus: &PrivateBus, role: Role) -> Mip6dService {
-    Mip6dService::start_at(&bus.address, role)
-        .await
-        .expect("service starts")
-}
-
-/// The names in the next `PropertiesChanged` of the mobile node interface, sorted: the
-/// changed ones, then the invalidated ones marked `(invalidated)`.
-async fn next_keys(changes: &mut PropertiesChangedStream) -> Vec<String> {
-    let signal = timeout(WAIT, changes.next())
-        .await
-        .expect("PropertiesChanged in time")
-        .expect("signal");
-    let args = signal.args().expect("args");
-    assert_eq!(args.interface_name().as_str(), MOBILE_NODE_INTERFACE);
-    let mut keys: Vec<String> = args
-        .changed_properties()
-        .keys()
-        .map(|k| k.to_string())
-        .collect();
-    keys.sort_unstable();
-    keys.extend(
-        args.invalidated_properties()
-            .iter()
-            .map(|k| format!("{k} (invalidated)")),
-    );
-    keys
-}
-
-async fn get(bus: &PrivateBus, as_nobody: bool, iface: &str, prop: &str) -> String {
-    let out = bus
-        .busctl(
-            as_nobody,
-            &["get-property", MIP6D_BUS_NAME, MIP6D_PATH, iface, prop],
-        )
-        .await;
-    assert!(out.status.success(), "{prop}: {}", stderr(&out));
-    stdout(&out).trim().to_owned()
-}
 
 #[tokio::test]
 async fn mobile_node_properties_and_introspection_via_busctl() {
@@ -513,105 +414,4 @@ async fn correspondent_cache_and_role_discovery() {
         mip6d_role(&conn).await.expect("role"),
         Some(Role::MobileNode)
     );
-}
-
-#[tokio::test]
-async fn policy_lets_anyone_read_but_only_root_own() {
-    assert!(
-        is_root(),
-        "this test needs root to become nobody: run it as root, as the README's test command does"
-    );
-    let bus = PrivateBus::start();
-    let svc = service(&bus, Role::MobileNode).await;
-    svc.update_mobile_node(registered_mn(Instant::now()))
-        .await
-        .expect("update");
-
-    let mn = MOBILE_NODE_INTERFACE;
-    assert_eq!(
-        get(&bus, true, mn, "RegistrationState").await,
-        "s \"registered\""
-    );
-    let out = bus
-        .busctl(true, &["introspect", MIP6D_BUS_NAME, MIP6D_PATH])
-        .await;
-    assert!(out.status.success(), "nobody introspects: {}", stderr(&out));
-    for iface in [mn, CORRESPONDENT_INTERFACE] {
-        let out = bus
-            .busctl(true, &["call", MIP6D_BUS_NAME, MIP6D_PATH, iface, "Status"])
-            .await;
-        assert!(
-            out.status.success(),
-            "nobody calls {iface}.Status: {}",
-            stderr(&out)
-        );
-    }
-    // Writing is not among what the policy lets everyone do.
-    let out = bus
-        .dbus_send_as_nobody(&[
-            &format!("--dest={MIP6D_BUS_NAME}"),
-            MIP6D_PATH,
-            "org.freedesktop.DBus.Properties.Set",
-            &format!("string:{mn}"),
-            "string:CareOfInterface",
-            "variant:string:evil0",
-        ])
-        .await;
-    assert!(
-        stderr(&out).contains("AccessDenied: Rejected send message"),
-        "{}",
-        stderr(&out)
-    );
-
-    let out = bus
-        .busctl(
-            true,
-            &[
-                "call",
-                "org.freedesktop.DBus",
-                "/org/freedesktop/DBus",
-                "org.freedesktop.DBus",
-                "RequestName",
-                "su",
-                MIP6D_BUS_NAME,
-                "4",
-            ],
-        )
-        .await;
-    assert!(
-        !out.status.success(),
-        "nobody must not own {MIP6D_BUS_NAME}"
-    );
-
-    let err = Mip6dService::start_at(&bus.address, Role::HomeAgent)
-        .await
-        .expect_err("name taken");
-    assert!(matches!(err, bus::BusError::NameTaken(_)), "{err}");
-}
-
-#[tokio::test]
-async fn unreachable_bus_and_disabled_service() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let address = format!("unix:path={}", dir.path().join("none").display());
-    let err = Mip6dService::start_at(&address, Role::MobileNode)
-        .await
-        .expect_err("no bus there");
-    assert!(err.to_string().starts_with("D-Bus"), "{err}");
-
-    let svc = Mip6dService::disabled();
-    assert!(!svc.is_enabled());
-    assert_eq!(svc.role(), None);
-    let now = Instant::now();
-    svc.update_mobile_node(registered_mn(now))
-        .await
-        .expect("no-op");
-    svc.update_home_agent(ha_state(now)).await.expect("no-op");
-    svc.update_ha_counters(BuCounters::default())
-        .await
-        .expect("no-op");
-    svc.update_correspondent(Vec::new()).await.expect("no-op");
-    svc.handover_completed("eth0", None, ip("2001:db8::1"), Duration::ZERO)
-        .await
-        .expect("no-op");
-    svc.stop().await.expect("no-op");
 }

@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod mip6d;
+
 use std::io::{BufRead as _, BufReader};
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
