@@ -136,7 +136,7 @@ pub async fn run(
                         mh: &mn.io.mh,
                         hoa: mn.reg.hoa,
                     };
-                    if !mn.ro.on_mh(&mut io, &msg, mn.reg.ha).await {
+                    if !mn.ro.handle_mh(&mut io, &msg, mn.reg.ha).await {
                         mn.on_mh(msg).await;
                     }
                 }
@@ -148,7 +148,7 @@ pub async fn run(
                     mh: &mn.io.mh,
                     hoa: mn.reg.hoa,
                 };
-                mn.ro.on_acquire(&mut io, ev, mn.reg.ha, &mn.config).await;
+                mn.ro.handle_acquire(&mut io, ev, mn.reg.ha, &mn.config).await;
             }
             r = mn.io.icmp.recv_message() => match r {
                 Ok(msg) => mn.on_icmp(msg).await,
@@ -171,7 +171,7 @@ pub async fn run(
             hoa: mn.reg.hoa,
         };
         mn.ro
-            .sync(&mut io, mn.movement.location, registered_coa)
+            .handle_home_registration(&mut io, mn.movement.location, registered_coa)
             .await;
         mn.io.publisher.mobile_node(mn.bus_state()).await;
     }
@@ -325,7 +325,7 @@ impl MobileNode {
             bul,
             ifaces,
             self.movement.settle_until,
-            self.ro.next_deadline(),
+            self.ro.poll_timeout(),
         ]
         .into_iter()
         .chain(discovery)
@@ -347,7 +347,7 @@ impl MobileNode {
             mh: &self.io.mh,
             hoa: self.reg.hoa,
         };
-        self.ro.on_timer(&mut io).await;
+        self.ro.handle_timeout(now, &mut io).await;
         self.evaluate().await;
     }
 
