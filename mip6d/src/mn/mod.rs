@@ -9,6 +9,14 @@
 //! through the binding update list ([`mip6::bul::BulEntry`]), with the kernel
 //! state of [`away::Away`]; a different CoA is a handover. Shutdown
 //! deregisters (bounded wait for the BA) and removes everything.
+//!
+//! The decisions are made without I/O, as the `mip6` cores make theirs
+//! (`docs/architecture.md`): [`movement::Movement`] says where the node is
+//! and whether it moves ([`movement::MoveAction`]), the home registration
+//! ([`registration::Registration`]) what to send and install
+//! ([`registration::RegAction`]). `MobileNode` is the loop that feeds them
+//! the sockets' and the kernel's news and carries their actions out
+//! through [`Io`] (`registration_io.rs`).
 
 mod away;
 mod error;

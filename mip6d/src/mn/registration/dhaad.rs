@@ -6,7 +6,7 @@
 //! to the home prefix's home-agents anycast address; the reply's first
 //! candidate becomes the home agent: a fresh binding update list entry for it
 //! (giving up after `MnMaxHaConsecutiveResends` resends without a BA) and the
-//! kernel state of [`super::away::Away`] towards it. A refusal, silence or
+//! kernel state of [`crate::mn::away::Away`] towards it. A refusal, silence or
 //! no mobile router service moves to the next candidate, with the old
 //! tunnel and XFRM state removed first; with none left, discovery starts
 //! again later. `MnResetDhaadAtHome` forgets the home agent once the home
