@@ -19,6 +19,7 @@ mod binding;
 mod dad;
 mod dhaad;
 mod error;
+mod home_bu;
 mod home_reg;
 mod mpd;
 mod view;

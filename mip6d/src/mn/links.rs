@@ -6,9 +6,10 @@ use std::net::Ipv6Addr;
 
 use mip6::wire::ndisc::{NdRepr, RouterSolicit};
 use netcfg::{Family, NetEvent};
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 use super::ifaces::Iface;
+use super::movement::LinkChange;
 use super::MobileNode;
 
 impl MobileNode {
@@ -82,15 +83,8 @@ impl MobileNode {
                 return;
             }
         };
-        let (home, hoa) = (self.reg.home, self.reg.hoa);
-        if let Some(i) = self.movement.ifaces.iter_mut().find(|i| i.index == index) {
-            let before: Vec<Ipv6Addr> = i.coas.iter().map(|c| c.address).collect();
-            i.set_addresses(&addrs, home, hoa);
-            let after: Vec<Ipv6Addr> = i.coas.iter().map(|c| c.address).collect();
-            if before != after {
-                debug!("{}: care-of candidates {after:?}", i.name);
-            }
-        }
+        self.movement
+            .handle_addresses(index, &addrs, self.reg.home, self.reg.hoa);
     }
 
     /// A physical interface came up: solicit a router. A tunnel gets no RS;
@@ -118,21 +112,17 @@ impl MobileNode {
     pub(super) async fn on_net_event(&mut self, ev: NetEvent) {
         match ev {
             NetEvent::LinkChanged { index, up } => {
-                let known = self.movement.ifaces.iter().any(|i| i.index == index);
-                if !known && up {
-                    if let Ok(name) = self.io.kernel.nl.link_name(index).await {
-                        self.track_link(index, &name, true).await;
+                match self.movement.handle_link_changed(index, up) {
+                    LinkChange::Untracked if up => {
+                        if let Ok(name) = self.io.kernel.nl.link_name(index).await {
+                            self.track_link(index, &name, true).await;
+                        }
                     }
-                } else if let Some(i) = self.movement.ifaces.iter_mut().find(|i| i.index == index) {
-                    if up && !i.up {
-                        i.up = true;
-                        info!("{}: link up", i.name);
+                    LinkChange::CameUp => {
                         self.refresh_addresses(index).await;
                         self.link_up(index).await;
-                    } else if !up && i.up {
-                        i.link_down();
-                        info!("{}: link down", i.name);
                     }
+                    LinkChange::Untracked | LinkChange::Noted => {}
                 }
             }
             NetEvent::Ipv6AddrAdded { index, .. } => {

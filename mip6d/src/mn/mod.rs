@@ -9,43 +9,48 @@
 //! through the binding update list ([`mip6::bul::BulEntry`]), with the kernel
 //! state of [`away::Away`]; a different CoA is a handover. Shutdown
 //! deregisters (bounded wait for the BA) and removes everything.
+//!
+//! The decisions are made without I/O, as the `mip6` cores make theirs
+//! (`docs/architecture.md`): [`movement::Movement`] says where the node is
+//! and whether it moves ([`movement::MoveAction`]), the home registration
+//! ([`registration::Registration`]) what to send and install
+//! ([`registration::RegAction`]). `MobileNode` is the loop that feeds them
+//! the sockets' and the kernel's news and carries their actions out
+//! through [`Io`] (`registration_io.rs`).
 
 mod away;
-mod dhaad;
 mod error;
 mod ifaces;
 mod links;
 mod location;
-mod mpd;
+mod movement;
 mod registration;
+mod registration_io;
 mod ro;
 mod ro_xfrm;
 pub mod tunnel_bus;
 mod tunnel_iface;
 
-use std::net::Ipv6Addr;
 use std::time::Duration;
 
-use mip6::bul::BulEntry;
-use mip6::coa::{select_primary_coa, PrimaryCoa};
-use mip6::haselect::HomeAgentSelection;
+use mip6::coa::PrimaryCoa;
 use mip6::wire::ndisc::{NdRepr, TYPE_DHAAD_REPLY, TYPE_MOBILE_PREFIX_ADVERT, TYPE_ROUTER_ADVERT};
 use netcfg::{EventGroup, Events};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use crate::config::{self, Config, Prefix};
+use crate::config::{self, Config};
 use crate::control::{Control, Reloader};
 use crate::kernel::raw::{unsolicited_na, Icmp6Socket, MhSocket, Received};
 use crate::kernel::Kernel;
 use crate::publish::Publisher;
-use crate::random::weak_u16;
 
 use away::Away;
 pub use error::StartError;
-use ifaces::{valid_ra_source, Iface};
 use location::Location;
+use movement::{MoveAction, Movement};
+use registration::Registration;
 use tunnel_bus::TunnelNotice;
 
 /// How long shutdown waits for the deregistration's BA.
@@ -60,40 +65,6 @@ struct Io {
     publisher: Publisher,
     /// miredo's D-Bus notices for the `Tunnel enabled` interfaces.
     tunnel_notices: mpsc::Receiver<TunnelNotice>,
-}
-
-/// The home registration: the home address, the home agent (configured or
-/// discovered), the home link and prefix, and the binding with the agent.
-struct Registration {
-    hoa: Ipv6Addr,
-    /// `::` while DHAAD has not found one.
-    ha: Ipv6Addr,
-    /// Set when the home agent is left to DHAAD (`HomeAgentAddress ::`).
-    ha_selection: Option<HomeAgentSelection>,
-    mpd: mpd::PrefixDiscovery,
-    home: Prefix,
-    home_plen: u8,
-    home_iface: String,
-    bul: BulEntry,
-    may_send_bu: bool,
-    /// A mobile router's prefixes (`IsMobRtr` with MNPs), routed through the
-    /// tunnel while away.
-    mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
-    /// Tunnel-mode IPsec policies, following the CoA while away.
-    ipsec: crate::ipsec::TunnelIpsec,
-}
-
-/// Movement detection: the interfaces, where the node is, and the kernel
-/// state that follows from it.
-struct Movement {
-    ifaces: Vec<Iface>,
-    location: Location,
-    away: Option<Away>,
-    home_addr_on: Option<u32>,
-    settle_until: Option<Instant>,
-    moved_at: Option<Instant>,
-    /// The CoA interface and MTU last warned about (see `check_tunnel_mtu`).
-    mtu_warned: Option<(u32, u32)>,
 }
 
 struct MobileNode {
@@ -136,7 +107,7 @@ pub async fn run(
                         mh: &mn.io.mh,
                         hoa: mn.reg.hoa,
                     };
-                    if !mn.ro.on_mh(&mut io, &msg, mn.reg.ha).await {
+                    if !mn.ro.handle_mh(&mut io, &msg, mn.reg.ha).await {
                         mn.on_mh(msg).await;
                     }
                 }
@@ -148,7 +119,7 @@ pub async fn run(
                     mh: &mn.io.mh,
                     hoa: mn.reg.hoa,
                 };
-                mn.ro.on_acquire(&mut io, ev, mn.reg.ha, &mn.config).await;
+                mn.ro.handle_acquire(&mut io, ev, mn.reg.ha, &mn.config).await;
             }
             r = mn.io.icmp.recv_message() => match r {
                 Ok(msg) => mn.on_icmp(msg).await,
@@ -171,7 +142,7 @@ pub async fn run(
             hoa: mn.reg.hoa,
         };
         mn.ro
-            .sync(&mut io, mn.movement.location, registered_coa)
+            .handle_home_registration(&mut io, mn.movement.location, registered_coa)
             .await;
         mn.io.publisher.mobile_node(mn.bus_state()).await;
     }
@@ -189,8 +160,8 @@ impl MobileNode {
         }
         let (hoa, ha) = (link.home_address.addr, link.home_agent_address);
         // UMIP: with UseMnHaIPsec on and no BU/BA policy, no BU is ever sent.
-        let may_send_bu = registration::bu_allowed(&config, ha, hoa);
-        if !may_send_bu && !ha.is_unspecified() {
+        let reg = Registration::new(&config, &link);
+        if !reg.may_send_bu && !ha.is_unspecified() {
             error!(
                 "MN lacks the necessary IPsec policies for protecting the home registration \
                  to HA {ha} (UseMnHaIPsec is enabled): no Binding Update will be sent"
@@ -214,10 +185,6 @@ impl MobileNode {
         .map_err(StartError::Icmp6Socket)?;
         let events = Events::subscribe(&[EventGroup::Link, EventGroup::Ipv6Addr])
             .map_err(StartError::Events)?;
-        let bul = BulEntry::new(
-            registration::registration_config(&config, &link),
-            weak_u16(),
-        );
         let tunnel_names = config
             .interface
             .iter()
@@ -228,31 +195,7 @@ impl MobileNode {
             .filter(|d| !d.is_zero())
             .map(|d| Instant::now() + d);
         let mut mn = MobileNode {
-            reg: Registration {
-                hoa,
-                ha,
-                ha_selection: dhaad::selection_for(&link),
-                mpd: mpd::PrefixDiscovery::new(&config),
-                ipsec: crate::ipsec::TunnelIpsec::new(
-                    &config,
-                    crate::ipsec::Endpoint::MobileNode,
-                    ha,
-                    hoa,
-                ),
-                home: link.effective_home_prefix(),
-                home_plen: link.home_address.len,
-                home_iface: link.interface.clone(),
-                bul,
-                may_send_bu,
-                mobile_network_prefixes: if link.is_mob_rtr {
-                    link.mobile_network_prefixes
-                        .iter()
-                        .map(|p| (p.addr, p.len))
-                        .collect()
-                } else {
-                    Vec::new()
-                },
-            },
+            reg,
             ro: ro::RouteOptimisation::new(&config),
             config,
             io: Io {
@@ -263,15 +206,7 @@ impl MobileNode {
                 publisher,
                 tunnel_notices: tunnel_bus::watch(tunnel_names),
             },
-            movement: Movement {
-                ifaces: Vec::new(),
-                location: Location::Unknown,
-                away: None,
-                home_addr_on: None,
-                settle_until: settle,
-                moved_at: None,
-                mtu_warned: None,
-            },
+            movement: Movement::new(settle),
         };
         let links = mn
             .io
@@ -313,41 +248,26 @@ impl MobileNode {
 
     fn next_deadline(&self) -> Option<Instant> {
         let now = Instant::now();
-        let bul = self.reg.bul.poll_timeout().map(Instant::from_std);
-        let ifaces = self
-            .movement
-            .ifaces
-            .iter()
-            .filter_map(|i| i.next_expiry(now))
-            .min();
-        let discovery = [self.dhaad_deadline(), self.mpd_deadline()];
-        [
-            bul,
-            ifaces,
-            self.movement.settle_until,
-            self.ro.next_deadline(),
-        ]
-        .into_iter()
-        .chain(discovery)
-        .flatten()
-        .min()
+        let reg = self.reg.poll_timeout().map(Instant::from_std);
+        [reg, self.movement.poll_timeout(now), self.ro.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
-        if self.movement.settle_until.is_some_and(|t| t <= now) {
-            self.movement.settle_until = None;
-        }
-        let events = self.reg.bul.handle_timeout(now.into_std());
-        self.handle_bul_events(events).await;
-        self.on_dhaad_timer().await;
-        self.on_mpd_timer().await;
+        self.movement.handle_timeout(now);
+        let actions = self
+            .reg
+            .handle_timeout(now.into_std(), self.movement.location, &self.config);
+        self.carry_out(actions).await;
         let mut io = ro::RoIo {
             kernel: &mut self.io.kernel,
             mh: &self.io.mh,
             hoa: self.reg.hoa,
         };
-        self.ro.on_timer(&mut io).await;
+        self.ro.handle_timeout(now, &mut io).await;
         self.evaluate().await;
     }
 
@@ -357,76 +277,32 @@ impl MobileNode {
             Some(&TYPE_MOBILE_PREFIX_ADVERT) => return self.on_mobile_prefix_advert(msg).await,
             _ => {}
         }
-        if !valid_ra_source(&msg.src, msg.hop_limit) {
-            return;
-        }
         let Ok(NdRepr::RouterAdvert(ra)) = NdRepr::parse(&msg.payload) else {
             return;
         };
         let (home, now) = (self.reg.home, Instant::now());
-        let Some(i) = self
+        if self
             .movement
-            .ifaces
-            .iter_mut()
-            .find(|i| i.index == msg.ifindex)
-        else {
-            return;
-        };
-        let was_home = i.at_home(now);
-        let had_router = i.router_until.is_some_and(|t| t > now);
-        i.on_router_advert(&ra, home, now);
-        if was_home != i.at_home(now) || had_router != i.router_until.is_some_and(|t| t > now) {
-            debug!("{}: RA from {}", i.name, msg.src);
+            .handle_router_advert(now, msg.ifindex, msg.src, msg.hop_limit, &ra, home)
+        {
             self.evaluate().await;
         }
     }
 
     /// Where are we, and does it change anything?
     async fn evaluate(&mut self) {
-        let now = Instant::now();
-        if self.movement.settle_until.is_some_and(|t| t > now) {
-            return;
-        }
-        if !self.config.no_home_return {
-            if let Some(h) = self.movement.ifaces.iter().find(|i| i.at_home(now)) {
-                let index = h.index;
-                if self.movement.location != Location::Home(index) {
-                    self.go_home(index).await;
-                }
-                return;
-            }
-        }
-        let candidates: Vec<_> = self
+        let decision = self
             .movement
-            .ifaces
-            .iter()
-            .map(|i| i.candidate(now))
-            .collect();
-        let current = match self.movement.location {
-            Location::Away(p) => Some(p),
-            _ => None,
-        };
-        match select_primary_coa(&candidates, current) {
-            Some(p) if Some(p) != current => self.move_to(p).await,
-            Some(_) => {}
-            None => {
-                if matches!(
-                    self.movement.location,
-                    Location::Away(_) | Location::Unknown
-                ) {
-                    info!("no usable care-of address: the binding ages");
-                    self.movement.location = Location::Nowhere;
-                }
-            }
+            .decide(Instant::now(), self.config.no_home_return);
+        match decision {
+            Some(MoveAction::GoHome(index)) => self.go_home(index).await,
+            Some(MoveAction::MoveTo(p)) => self.move_to(p).await,
+            None => {}
         }
     }
 
     fn iface_name(&self, index: u32) -> String {
-        self.movement
-            .ifaces
-            .iter()
-            .find(|i| i.index == index)
-            .map_or_else(|| index.to_string(), |i| i.name.clone())
+        self.movement.iface_name(index)
     }
 
     async fn move_to(&mut self, p: PrimaryCoa) {
@@ -444,8 +320,7 @@ impl MobileNode {
         if self.reg.ha.is_unspecified() {
             // No home agent yet: DHAAD from this CoA, registration on its reply.
             info!("away from home: CoA {} on {name}", p.address);
-            self.movement.location = Location::Away(p);
-            self.movement.moved_at = Some(Instant::now());
+            self.movement.moved(Instant::now(), p);
             self.discover_home_agent(Some(p.address)).await;
             return;
         }
@@ -479,15 +354,15 @@ impl MobileNode {
             error!("cannot set up the care-of address {}: {e}", p.address);
             return;
         }
-        self.movement.location = Location::Away(p);
-        self.movement.moved_at = Some(Instant::now());
+        self.movement.moved(Instant::now(), p);
         self.reg.ipsec.follow(&mut self.io.kernel, p.address).await;
-        let lifetime = Duration::from_secs(u64::from(self.config.mn_max_ha_binding_life));
-        let events = self
-            .reg
-            .bul
-            .register(std::time::Instant::now(), p.address, lifetime);
-        self.handle_bul_events(events).await;
+        let actions = self.reg.register(
+            std::time::Instant::now(),
+            p.address,
+            self.movement.location,
+            &self.config,
+        );
+        self.carry_out(actions).await;
         self.fit_tunnel_mtu(p.ifindex).await;
     }
 
@@ -520,11 +395,13 @@ impl MobileNode {
             }
         }
         self.movement.location = Location::Home(index);
-        let events = self
-            .reg
-            .bul
-            .deregister(std::time::Instant::now(), self.reg.hoa);
-        self.handle_bul_events(events).await;
+        let actions = self.reg.deregister(
+            std::time::Instant::now(),
+            self.reg.hoa,
+            self.movement.location,
+            &self.config,
+        );
+        self.carry_out(actions).await;
     }
 
     /// Deregisters when away (waiting a little for the BA), then removes
@@ -533,11 +410,13 @@ impl MobileNode {
         if let (Location::Away(p), true) =
             (self.movement.location, self.reg.bul.binding().is_some())
         {
-            let events = self
-                .reg
-                .bul
-                .deregister(std::time::Instant::now(), p.address);
-            self.handle_bul_events(events).await;
+            let actions = self.reg.deregister(
+                std::time::Instant::now(),
+                p.address,
+                self.movement.location,
+                &self.config,
+            );
+            self.carry_out(actions).await;
             let deadline = Instant::now() + SHUTDOWN_DEREG_WAIT;
             while self.reg.bul.outstanding_sequence().is_some() {
                 tokio::select! {

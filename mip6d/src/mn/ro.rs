@@ -126,7 +126,7 @@ impl RouteOptimisation {
         }
     }
 
-    pub(super) fn next_deadline(&self) -> Option<Instant> {
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
         self.peers
             .values()
             .filter_map(|p| p.entry.poll_timeout())
@@ -160,7 +160,7 @@ impl RouteOptimisation {
     /// Follows the home registration: the trigger while registered away,
     /// a handover for every correspondent when the registered CoA changes,
     /// nothing at home. Called after every event of the node's loop.
-    pub(super) async fn sync(
+    pub(super) async fn handle_home_registration(
         &mut self,
         io: &mut RoIo<'_>,
         location: Location,
@@ -274,7 +274,7 @@ impl RouteOptimisation {
     }
 
     /// An ACQUIRE: return routability with its correspondent, if wanted.
-    pub(super) async fn on_acquire(
+    pub(super) async fn handle_acquire(
         &mut self,
         io: &mut RoIo<'_>,
         ev: XfrmEvent,
@@ -333,7 +333,12 @@ impl RouteOptimisation {
 
     /// A Home Test, Care-of Test or BA from a correspondent; `false` if the
     /// message is not for route optimisation.
-    pub(super) async fn on_mh(&mut self, io: &mut RoIo<'_>, msg: &Received, ha: Ipv6Addr) -> bool {
+    pub(super) async fn handle_mh(
+        &mut self,
+        io: &mut RoIo<'_>,
+        msg: &Received,
+        ha: Ipv6Addr,
+    ) -> bool {
         if msg.src == ha || !self.peers.contains_key(&msg.src) {
             return false;
         }
@@ -409,8 +414,9 @@ impl RouteOptimisation {
         true
     }
 
-    pub(super) async fn on_timer(&mut self, io: &mut RoIo<'_>) {
-        let now = Instant::now().into_std();
+    /// The correspondents' timers that fell due at `now`.
+    pub(super) async fn handle_timeout(&mut self, now: Instant, io: &mut RoIo<'_>) {
+        let now = now.into_std();
         let due: Vec<Ipv6Addr> = self
             .peers
             .iter()

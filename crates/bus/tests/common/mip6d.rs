@@ -6,13 +6,13 @@ use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
 use bus::mip6d::MOBILE_NODE_INTERFACE;
+use bus::zbus::{self, fdo::PropertiesChangedStream};
 use bus::{
     BindingInfo, BindingState, BuCounters, BulEntryInfo, HomeAgentState, Mip6dService,
     MobileNodeState, RegistrationState, Role, MIP6D_BUS_NAME, MIP6D_PATH,
 };
 use futures::StreamExt as _;
 use tokio::time::timeout;
-use zbus::fdo::PropertiesChangedStream;
 
 use super::{stderr, stdout, PrivateBus};
 

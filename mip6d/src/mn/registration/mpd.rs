@@ -1,43 +1,39 @@
 //! Mobile prefix discovery on the mobile node (RFC 6275 §11.4.2–§11.4.3):
-//! the driver of [`mip6::mpd::MpsClient`].
+//! the registration's use of [`mip6::mpd::MpsClient`], without I/O.
 //!
 //! After each accepted home registration the first Mobile Prefix
 //! Solicitation is due at 90 % of min(home prefix valid lifetime, binding
 //! lifetime), at once after a BA with status 1 (RFC 6275 §11.4.2). As RFC 6275
 //! §6.7 wants, it leaves from the care-of address with a Home Address option:
 //! an XFRM out sub-policy (ICMPv6 type 146, home address → home agent) with
-//! the HAO template that the HAO state of [`super::away`] fills. The
+//! the HAO template that the HAO state of `mn::away` fills. The
 //! advertisement comes back through the tunnel (our home agent) or with a
 //! Type 2 routing header (RFC 6275 §6.8, UMIP's home agent), which the RH2
-//! state of [`super::away`] processes and an in sub-policy (ICMPv6, home
+//! state of `mn::away` processes and an in sub-policy (ICMPv6, home
 //! agent → home address, optional RH2 template) lets through. Both policies
 //! are installed with the first solicitation and removed with the binding.
 //! An accepted advertisement's home prefix gives the home prefix's valid
 //! lifetime, which bounds when the next solicitation goes out.
 //! `SendMobPfxSols disabled` sends none.
 
-use std::time::Duration;
-
 use std::net::Ipv6Addr;
+use std::time::{Duration, Instant};
 
 use mip6::consts::BaStatus;
 use mip6::mpd::{MpaOutcome, MpsClient};
-use mip6::wire::ndisc::{MobilePrefixSolicit, NdRepr, TYPE_MOBILE_PREFIX_SOLICIT};
+use mip6::wire::ndisc::{MobilePrefixAdvert, TYPE_MOBILE_PREFIX_SOLICIT};
 use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Template, XfrmPolicy, XfrmProto};
-use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
-use super::location::Location;
-use super::MobileNode;
+use super::{RegAction, Registration};
 use crate::config::{self, Config};
-use crate::kernel::raw::Received;
-use crate::kernel::{Item, XFRM_PRIO_HOME_SIG};
+use crate::kernel::XFRM_PRIO_HOME_SIG;
 use crate::net::mask;
 use crate::random::weak_u16;
 
 /// The mobile node's prefix discovery state.
 #[derive(Debug)]
-pub(super) struct PrefixDiscovery {
+pub(in crate::mn) struct PrefixDiscovery {
     client: MpsClient,
     enabled: bool,
     /// Valid lifetime end of the home prefix, as the last MPA told.
@@ -49,7 +45,7 @@ pub(super) struct PrefixDiscovery {
 /// Solicitations out with an HAO; advertisements in, with an RH2 or not.
 /// (Inbound, the kernel reads the ICMPv6 type right after the IPv6 header,
 /// i.e. from the routing header: the in-policy names no type.)
-fn policies(hoa: Ipv6Addr, ha: Ipv6Addr) -> [XfrmPolicy; 2] {
+pub(in crate::mn) fn policies(hoa: Ipv6Addr, ha: Ipv6Addr) -> [XfrmPolicy; 2] {
     let any = Ipv6Addr::UNSPECIFIED;
     [
         XfrmPolicy::new(
@@ -70,7 +66,7 @@ fn policies(hoa: Ipv6Addr, ha: Ipv6Addr) -> [XfrmPolicy; 2] {
 }
 
 impl PrefixDiscovery {
-    pub(super) fn new(config: &Config) -> Self {
+    pub(in crate::mn) fn new(config: &Config) -> Self {
         let initial = config::seconds(config.initial_solicit_timer)
             .filter(|d| !d.is_zero())
             .unwrap_or(mip6::consts::INITIAL_SOLICIT_TIMER);
@@ -83,125 +79,85 @@ impl PrefixDiscovery {
     }
 }
 
-impl MobileNode {
+impl PrefixDiscovery {
+    /// When a solicitation is due.
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.client.poll_timeout()
+    }
+
     /// A home registration was accepted for `lifetime` with `status`.
-    pub(super) fn schedule_prefix_solicitation(&mut self, lifetime: Duration, status: BaStatus) {
-        let mpd = &mut self.reg.mpd;
-        if !mpd.enabled {
+    pub(super) fn schedule(&mut self, now: Instant, lifetime: Duration, status: BaStatus) {
+        if !self.enabled {
             return;
         }
-        let now = std::time::Instant::now();
-        let home_valid = mpd
+        let home_valid = self
             .home_valid_until
             .map_or(Duration::MAX, |t| t.saturating_duration_since(now));
-        mpd.client.schedule(now, home_valid, lifetime, status);
+        self.client.schedule(now, home_valid, lifetime, status);
         if status == BaStatus::PREFIX_DISCOVERY_NECESSARY {
             info!("home agent asks for prefix discovery: Mobile Prefix Solicitation now");
         }
     }
 
-    /// No binding any more: no solicitation, and no HAO policy for it.
-    pub(super) async fn stop_prefix_solicitation(&mut self) {
-        self.reg.mpd.client.cancel();
-        self.remove_solicitation_policy().await;
+    /// No solicitation any more; the home agent whose policies are to go.
+    pub(super) fn stop(&mut self) -> Option<Ipv6Addr> {
+        self.client.cancel();
+        self.policy_to.take()
     }
 
-    async fn remove_solicitation_policy(&mut self) {
-        if let Some(ha) = self.reg.mpd.policy_to.take() {
-            for p in policies(self.reg.hoa, ha) {
-                if let Err(e) = self
-                    .io
-                    .kernel
-                    .remove(Item::Policy(p.sel, p.dir, p.ptype))
-                    .await
-                {
-                    warn!("cannot remove a prefix discovery policy: {e}");
-                }
-            }
+    /// The solicitation, if one is due.
+    pub(super) fn handle_timeout(&mut self, now: Instant) -> Option<RegAction> {
+        if self.client.poll_timeout().is_none_or(|t| t > now) {
+            return None;
         }
+        self.client
+            .handle_timeout(now)
+            .map(RegAction::SendPrefixSolicitation)
+    }
+}
+
+impl Registration {
+    /// A solicitation goes to the home agent: `Some((old, new))` when the
+    /// policies it needs are those towards `new` and no longer `old`'s.
+    pub(in crate::mn) fn retarget_prefix_policies(
+        &mut self,
+    ) -> Option<(Option<Ipv6Addr>, Ipv6Addr)> {
+        if self.mpd.policy_to == Some(self.ha) {
+            return None;
+        }
+        Some((self.mpd.policy_to.replace(self.ha), self.ha))
     }
 
-    /// When a solicitation is due.
-    pub(super) fn mpd_deadline(&self) -> Option<Instant> {
-        self.reg.mpd.client.poll_timeout().map(Instant::from_std)
-    }
-
-    /// Sends the solicitation if one is due.
-    pub(super) async fn on_mpd_timer(&mut self) {
-        let now = std::time::Instant::now();
-        if self.reg.mpd.client.poll_timeout().is_none_or(|t| t > now) {
-            return;
+    /// A Mobile Prefix Advertisement from `src` to `dst`.
+    pub(in crate::mn) fn handle_mobile_prefix_advert(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        mpa: &MobilePrefixAdvert,
+    ) -> Vec<RegAction> {
+        if src != self.ha || dst != self.hoa {
+            debug!("MPA from {src} to {dst} ignored");
+            return Vec::new();
         }
-        if let Some(mps) = self.reg.mpd.client.handle_timeout(now) {
-            self.send_prefix_solicitation(mps).await;
-        }
-    }
-
-    async fn send_prefix_solicitation(&mut self, mps: MobilePrefixSolicit) {
-        let (Some(_), Location::Away(p)) = (self.movement.away.as_ref(), self.movement.location)
-        else {
-            return;
-        };
-        if self.reg.mpd.policy_to != Some(self.reg.ha) {
-            self.remove_solicitation_policy().await;
-            self.reg.mpd.policy_to = Some(self.reg.ha);
-            for p in policies(self.reg.hoa, self.reg.ha) {
-                if let Err(e) = self.io.kernel.add_policy(&p).await {
-                    warn!("prefix discovery policy: {e}");
-                    return;
-                }
-            }
-        }
-        let bytes = match NdRepr::MobilePrefixSolicit(mps).emit_without_checksum() {
-            Ok(b) => b,
-            Err(e) => {
-                warn!("MPS: {e}");
-                return;
-            }
-        };
-        info!(
-            "MPS {} from {} to {}",
-            mps.identifier, self.reg.hoa, self.reg.ha
-        );
-        if let Err(e) = self
-            .io
-            .icmp
-            .send_nd(Some(self.reg.hoa), self.reg.ha, p.ifindex, &bytes)
-            .await
-        {
-            warn!("MPS to {}: {e}", self.reg.ha);
-        }
-    }
-
-    /// A Mobile Prefix Advertisement on the ICMPv6 socket.
-    pub(super) async fn on_mobile_prefix_advert(&mut self, msg: Received) {
-        if msg.src != self.reg.ha || msg.dst != self.reg.hoa {
-            debug!("MPA from {} to {} ignored", msg.src, msg.dst);
-            return;
-        }
-        let Ok(NdRepr::MobilePrefixAdvert(mpa)) = NdRepr::parse(&msg.payload) else {
-            debug!("malformed MPA from {}", msg.src);
-            return;
-        };
-        let now = std::time::Instant::now();
-        match self.reg.mpd.client.handle_advert(now, &mpa) {
+        match self.mpd.client.handle_advert(now, mpa) {
             MpaOutcome::Resolicit(mps) => {
                 // Unsolicited (the home agent's prefixes changed) or stale:
                 // not trusted as is (RFC 6275 §11.4.3), the answer to our own
                 // solicitation is.
-                if !self.reg.mpd.enabled {
-                    self.reg.mpd.client.cancel();
+                if !self.mpd.enabled {
+                    self.mpd.client.cancel();
                     info!(
                         "MPA {} was not solicited: ignored (SendMobPfxSols disabled)",
                         mpa.identifier
                     );
-                    return;
+                    return Vec::new();
                 }
                 info!("MPA {} was not solicited: soliciting", mpa.identifier);
-                self.send_prefix_solicitation(mps).await;
+                vec![RegAction::SendPrefixSolicitation(mps)]
             }
             MpaOutcome::Accepted(prefixes) => {
-                let home = self.reg.home;
+                let home = self.home;
                 for p in &prefixes {
                     info!(
                         "MPA {}: prefix {}/{} valid {} s preferred {} s",
@@ -217,14 +173,15 @@ impl MobileNode {
                 });
                 match home_prefix {
                     Some(p) => {
-                        self.reg.mpd.home_valid_until =
+                        self.mpd.home_valid_until =
                             Some(now + Duration::from_secs(u64::from(p.valid_lifetime)));
                     }
                     None => warn!(
-                        "MPA {} from {} does not list the home prefix {}/{}",
-                        mpa.identifier, msg.src, home.addr, home.len
+                        "MPA {} from {src} does not list the home prefix {}/{}",
+                        mpa.identifier, home.addr, home.len
                     ),
                 }
+                Vec::new()
             }
         }
     }

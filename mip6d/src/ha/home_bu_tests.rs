@@ -1,0 +1,198 @@
+//! The home agent's BU decisions in simulated time: no socket, no kernel.
+
+use std::net::Ipv6Addr;
+use std::time::{Duration, Instant};
+
+use mip6::bcache::{BindingCache, DadOutcome, HomePrefixLifetimes};
+use mip6::consts::BaStatus;
+use mip6::wire::mh::{BindingUpdate, BuFlags, MhMessage, MhRepr};
+
+use super::{BuAction, BuInput, HomeRegistrar};
+use crate::config::{parse, Config, Offline};
+use crate::ha::admission::{LogLimit, NewBindingLimit};
+
+fn addr(s: &str) -> Ipv6Addr {
+    s.parse().expect("test address")
+}
+
+fn hoa() -> Ipv6Addr {
+    addr("2001:db8:1::100")
+}
+
+fn ha() -> Ipv6Addr {
+    addr("2001:db8:1::2")
+}
+
+fn config(extra: &str) -> Config {
+    let host = Offline {
+        interfaces: vec!["eth0".to_owned()],
+    };
+    let text = format!("NodeConfig HA;\n{extra}\nInterface \"eth0\";\n");
+    match parse(text.as_bytes(), "test.conf", &host) {
+        Ok(l) => l.config,
+        Err(e) => panic!("{e}\n{text}"),
+    }
+}
+
+/// The home agent's state a BU works on.
+struct Ha {
+    config: Config,
+    cache: BindingCache,
+    new_bindings: NewBindingLimit,
+    log_limit: LogLimit,
+    counters: bus::BuCounters,
+}
+
+impl Ha {
+    fn new(config: Config) -> Ha {
+        Ha {
+            config,
+            cache: BindingCache::with_max_bindings(16),
+            new_bindings: NewBindingLimit::new(16),
+            log_limit: LogLimit::default(),
+            counters: bus::BuCounters::default(),
+        }
+    }
+
+    /// A home BU from `coa` with `sequence` and `lifetime_units` to `dst`
+    /// (`home`: on the home link's interface 2, whose prefix covers the HoA).
+    fn bu(
+        &mut self,
+        now: Instant,
+        coa: &str,
+        sequence: u16,
+        lifetime_units: u16,
+        home: bool,
+    ) -> Vec<BuAction> {
+        let input = BuInput {
+            home_address: hoa(),
+            packet_source: addr(coa),
+            dst: ha(),
+            coa: addr(coa),
+            bu: BindingUpdate {
+                sequence,
+                flags: BuFlags(BuFlags::ACK | BuFlags::HOME),
+                lifetime_units,
+            },
+            options: &[],
+            home_ifindex: home.then_some(2),
+            home_prefix: home.then_some(HomePrefixLifetimes {
+                valid: Duration::from_secs(86400),
+                preferred: Duration::from_secs(14400),
+            }),
+        };
+        HomeRegistrar {
+            config: &self.config,
+            cache: &mut self.cache,
+            new_bindings: &mut self.new_bindings,
+            log_limit: &mut self.log_limit,
+            counters: &mut self.counters,
+        }
+        .handle_binding_update(now, &input)
+    }
+}
+
+/// The status of the BA in `action`.
+fn ba_status(action: &BuAction) -> BaStatus {
+    match action {
+        BuAction::SendBa {
+            ba:
+                MhRepr {
+                    message: MhMessage::BindingAck(ba),
+                    ..
+                },
+            ..
+        } => ba.status,
+        other => panic!("expected a BA, got {other:?}"),
+    }
+}
+
+/// A binding for the HoA via 2001:db8:a::50, DAD done.
+fn registered(now: Instant) -> Ha {
+    let mut h = Ha::new(config("UseMnHaIPsec disabled;"));
+    let actions = h.bu(now, "2001:db8:a::50", 1, 100, true);
+    assert_eq!(
+        actions,
+        vec![BuAction::StartDad {
+            hoa: hoa(),
+            coa: addr("2001:db8:a::50"),
+            ifindex: 2,
+            ha_address: ha(),
+            mobile_network_prefixes: Vec::new(),
+        }]
+    );
+    // A retransmission while DAD runs gets no answer (UMIP's order of the
+    // checks, docs/protocol-notes.md).
+    assert_eq!(h.bu(now, "2001:db8:a::50", 2, 100, true), Vec::new());
+    let done = h
+        .cache
+        .dad_finished(now + Duration::from_secs(1), &hoa(), false);
+    assert!(matches!(done, Some(DadOutcome::Installed(_))), "{done:?}");
+    h
+}
+
+#[test]
+fn a_new_binding_waits_for_dad_and_is_counted() {
+    let h = registered(Instant::now());
+    assert_eq!(h.counters.received, 2);
+    assert_eq!(h.counters.accepted, 1);
+    assert_eq!(h.counters.dropped, 1);
+}
+
+#[test]
+fn a_refresh_is_answered_and_a_new_coa_moves_the_tunnel() {
+    let t0 = Instant::now();
+    let mut h = registered(t0);
+    let t1 = t0 + Duration::from_secs(10);
+    let refresh = h.bu(t1, "2001:db8:a::50", 3, 100, true);
+    let [ba] = &refresh[..] else {
+        panic!("{refresh:?}");
+    };
+    assert_eq!(ba_status(ba), BaStatus::ACCEPTED);
+    let moved = h.bu(t1, "2001:db8:b::50", 4, 100, true);
+    assert_eq!(
+        moved[0],
+        BuAction::MoveBinding {
+            hoa: hoa(),
+            coa: addr("2001:db8:b::50")
+        }
+    );
+    let BuAction::SendBa { via, src, .. } = &moved[1] else {
+        panic!("{moved:?}");
+    };
+    // Through a Type 2 routing header to the new CoA, from the address
+    // the BU was sent to.
+    assert_eq!((*via, *src), (Some(addr("2001:db8:b::50")), ha()));
+}
+
+#[test]
+fn a_deregistration_removes_the_binding_and_is_answered() {
+    let t0 = Instant::now();
+    let mut h = registered(t0);
+    let actions = h.bu(t0, "2001:db8:a::50", 3, 0, true);
+    assert_eq!(actions[0], BuAction::RemoveBinding { hoa: hoa() });
+    assert_eq!(ba_status(&actions[1]), BaStatus::ACCEPTED);
+    assert!(!h.cache.has_binding(&addr("2001:db8:a::50")));
+}
+
+#[test]
+fn a_bu_to_an_address_not_the_home_agents_is_refused() {
+    let mut h = Ha::new(config("UseMnHaIPsec disabled;"));
+    let actions = h.bu(Instant::now(), "2001:db8:a::50", 1, 100, false);
+    let [ba] = &actions[..] else {
+        panic!("{actions:?}");
+    };
+    assert!(ba_status(ba).0 >= 128, "{ba:?}");
+    assert_eq!(h.counters.rejected.values().sum::<u64>(), 1);
+}
+
+#[test]
+fn without_an_ipsec_policy_the_registration_is_prohibited() {
+    // UseMnHaIPsec is on by default; no policy protects this pair.
+    let mut h = Ha::new(config(""));
+    let actions = h.bu(Instant::now(), "2001:db8:a::50", 1, 100, true);
+    let [ba] = &actions[..] else {
+        panic!("{actions:?}");
+    };
+    assert_eq!(ba_status(ba), BaStatus::ADMIN_PROHIBITED);
+}
