@@ -27,6 +27,7 @@ mod movement;
 mod registration;
 mod registration_io;
 mod ro;
+mod ro_io;
 mod ro_xfrm;
 pub mod tunnel_bus;
 mod tunnel_iface;
@@ -74,6 +75,8 @@ struct MobileNode {
     movement: Movement,
     /// Route optimisation with correspondents ([`ro`]).
     ro: ro::RouteOptimisation,
+    /// Its ACQUIREs and XFRM objects ([`ro_io`]).
+    ro_kernel: ro_io::RoKernel,
 }
 
 /// Runs the mobile node until a terminating signal.
@@ -102,25 +105,13 @@ pub async fn run(
             },
             r = mn.io.mh.recv_message() => match r {
                 Ok(msg) => {
-                    let mut io = ro::RoIo {
-                        kernel: &mut mn.io.kernel,
-                        mh: &mn.io.mh,
-                        hoa: mn.reg.hoa,
-                    };
-                    if !mn.ro.handle_mh(&mut io, &msg, mn.reg.ha).await {
+                    if !mn.on_ro_mh(&msg).await {
                         mn.on_mh(msg).await;
                     }
                 }
                 Err(e) => warn!("MH socket: {e}"),
             },
-            Some(ev) = mn.ro.next_acquire() => {
-                let mut io = ro::RoIo {
-                    kernel: &mut mn.io.kernel,
-                    mh: &mn.io.mh,
-                    hoa: mn.reg.hoa,
-                };
-                mn.ro.handle_acquire(&mut io, ev, mn.reg.ha, &mn.config).await;
-            }
+            Some(ev) = mn.ro_kernel.next_acquire() => mn.on_acquire(ev).await,
             r = mn.io.icmp.recv_message() => match r {
                 Ok(msg) => mn.on_icmp(msg).await,
                 Err(e) => warn!("ICMPv6 socket: {e}"),
@@ -135,15 +126,7 @@ pub async fn run(
             Some(n) = mn.io.tunnel_notices.recv() => mn.on_tunnel_notice(n).await,
             () = crate::control::sleep_until(deadline) => mn.on_timer().await,
         }
-        let registered_coa = mn.reg.bul.binding().map(|b| b.care_of_address);
-        let mut io = ro::RoIo {
-            kernel: &mut mn.io.kernel,
-            mh: &mn.io.mh,
-            hoa: mn.reg.hoa,
-        };
-        mn.ro
-            .handle_home_registration(&mut io, mn.movement.location, registered_coa)
-            .await;
+        mn.follow_home_registration().await;
         mn.io.publisher.mobile_node(mn.bus_state()).await;
     }
     mn.shutdown().await;
@@ -194,9 +177,11 @@ impl MobileNode {
         let settle = config::seconds(config.interface_initial_init_delay)
             .filter(|d| !d.is_zero())
             .map(|d| Instant::now() + d);
+        let (ro, ro_kernel) = ro_io::new(&config);
         let mut mn = MobileNode {
             reg,
-            ro: ro::RouteOptimisation::new(&config),
+            ro,
+            ro_kernel,
             config,
             io: Io {
                 kernel,
@@ -249,10 +234,14 @@ impl MobileNode {
     fn next_deadline(&self) -> Option<Instant> {
         let now = Instant::now();
         let reg = self.reg.poll_timeout().map(Instant::from_std);
-        [reg, self.movement.poll_timeout(now), self.ro.poll_timeout()]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            reg,
+            self.movement.poll_timeout(now),
+            self.ro.poll_timeout().map(Instant::from_std),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     async fn on_timer(&mut self) {
@@ -262,12 +251,7 @@ impl MobileNode {
             .reg
             .handle_timeout(now.into_std(), self.movement.location, &self.config);
         self.carry_out(actions).await;
-        let mut io = ro::RoIo {
-            kernel: &mut self.io.kernel,
-            mh: &self.io.mh,
-            hoa: self.reg.hoa,
-        };
-        self.ro.handle_timeout(now, &mut io).await;
+        self.on_ro_timer(now).await;
         self.evaluate().await;
     }
 
@@ -432,12 +416,7 @@ impl MobileNode {
                 }
             }
         }
-        let mut io = ro::RoIo {
-            kernel: &mut self.io.kernel,
-            mh: &self.io.mh,
-            hoa: self.reg.hoa,
-        };
-        self.ro.clear(&mut io).await;
+        self.clear_ro().await;
         if let Some(mut a) = self.movement.away.take() {
             a.leave(&mut self.io.kernel).await;
         }

@@ -37,105 +37,86 @@
 //!   otherwise (or shutdown): the state is removed, the correspondents'
 //!   bindings expire.
 
+//!
+//! [`RouteOptimisation`] decides without I/O: each `handle_*` takes an
+//! event and returns [`RoAction`]s, which `ro_io.rs` carries out in order
+//! through the node's kernel ledger and MH socket.
+
 use std::collections::HashMap;
 use std::net::Ipv6Addr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use mip6::consts::{IPPROTO_ICMPV6, IPPROTO_MH};
-use mip6::ro::{RoAction, RoConfig, RoEntry};
+use mip6::ro::{RoAction as EntryAction, RoConfig, RoEntry};
 use mip6::wire::mh::{MhMessage, MhRepr, TestInit};
-use netcfg::xfrm::{XfrmEvent, XfrmEvents, XfrmGroups, XfrmProto, XfrmState};
-use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use netcfg::xfrm::{XfrmEvent, XfrmProto};
+use tracing::{debug, info};
 
 use super::location::Location;
-use super::ro_xfrm::{install_peer, install_trigger, remove_all};
 use crate::config::model::RoPolicy;
 use crate::config::Config;
-use crate::kernel::raw::MhSocket;
-use crate::kernel::raw::Received;
-use crate::kernel::{Item, Kernel};
 use crate::random;
 
 /// A binding used within this is refreshed (UMIP's 10 s measured at the
 /// lifetime's end; here at 90 % of it, 42 s before the end of 420 s).
-const RECENTLY_USED: Duration = Duration::from_secs(60);
+pub(super) const RECENTLY_USED: Duration = Duration::from_secs(60);
 /// Inits per test when `MnMaxCnConsecutiveResends` is 0 (UMIP retries
 /// forever; here a silent correspondent is left alone for 420 s after 5).
 const DEFAULT_MAX_INITS: u32 = 5;
 
-struct Peer {
-    entry: RoEntry,
-    /// Kernel objects and the care-of address they use.
-    objects: Vec<Item>,
-    installed_coa: Option<Ipv6Addr>,
+/// What route optimisation wants done, in this order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum RoAction {
+    /// Install the trigger and the HoTI bypass for the home address; if
+    /// that fails, report it through
+    /// [`RouteOptimisation::trigger_failed`].
+    InstallTrigger,
+    /// Remove the trigger and the larval HAO states its ACQUIREs left.
+    RemoveTrigger,
+    /// Send a HoTI or CoTI from `src`.
+    Send {
+        src: Ipv6Addr,
+        dst: Ipv6Addr,
+        message: MhRepr,
+    },
+    /// Handover: a correspondent's installed state moves to `coa` at once
+    /// (nothing when none is installed).
+    MoveBinding { cn: Ipv6Addr, coa: Ipv6Addr },
+    /// Install the correspondent's state for `coa`, then send the signed BU
+    /// from the home address; if the state cannot be installed, it is
+    /// removed and no BU goes out.
+    InstallBindingAndSend {
+        cn: Ipv6Addr,
+        coa: Ipv6Addr,
+        sequence: u16,
+        message: Vec<u8>,
+    },
+    /// Send a deregistration BU (lifetime 0) from the home address.
+    SendDeregistration {
+        cn: Ipv6Addr,
+        sequence: u16,
+        message: Vec<u8>,
+    },
+    /// Remove the correspondent's state (`announce`: say that route
+    /// optimisation with it ended, if any was installed).
+    RemoveBinding { cn: Ipv6Addr, announce: bool },
 }
 
-/// Route optimisation's state: the mobile node's correspondents and the
-/// trigger. What it decides goes out through a [`RoIo`].
+/// Route optimisation's state: the mobile node's correspondents and
+/// whether the trigger is in place.
 pub(super) struct RouteOptimisation {
-    events: Option<XfrmEvents>,
-    peers: HashMap<Ipv6Addr, Peer>,
+    /// Off when `DoRouteOptimizationMN` is off or ACQUIREs cannot be heard.
+    enabled: bool,
+    peers: HashMap<Ipv6Addr, RoEntry>,
     /// The care-of address the trigger is installed for.
     active: Option<Ipv6Addr>,
-    trigger: Vec<Item>,
-}
-
-/// What route optimisation acts through: the mobile node's kernel ledger and
-/// MH socket, for its home address.
-pub(super) struct RoIo<'a> {
-    pub(super) kernel: &'a mut Kernel,
-    pub(super) mh: &'a MhSocket,
-    pub(super) hoa: Ipv6Addr,
 }
 
 fn cookies() -> ([u8; 8], [u8; 8]) {
     (random::secret(), random::secret())
 }
 
-impl RouteOptimisation {
-    /// Listens to ACQUIREs when `DoRouteOptimizationMN` is on.
-    pub(super) fn new(config: &Config) -> RouteOptimisation {
-        let events = if config.do_route_optimization_mn {
-            match XfrmEvents::subscribe(XfrmGroups {
-                acquire: true,
-                report: false,
-            }) {
-                Ok(e) => Some(e),
-                Err(e) => {
-                    warn!("route optimisation off: cannot listen to XFRM ACQUIRE: {e}");
-                    None
-                }
-            }
-        } else {
-            None
-        };
-        RouteOptimisation {
-            events,
-            peers: HashMap::new(),
-            active: None,
-            trigger: Vec::new(),
-        }
-    }
-
-    /// The next ACQUIRE (never, when route optimisation is off).
-    pub(super) async fn next_acquire(&mut self) -> Option<XfrmEvent> {
-        match self.events.as_mut() {
-            Some(e) => e.next_event().await,
-            None => std::future::pending().await,
-        }
-    }
-
-    pub(super) fn poll_timeout(&self) -> Option<Instant> {
-        self.peers
-            .values()
-            .filter_map(|p| p.entry.poll_timeout())
-            .min()
-            .map(Instant::from_std)
-    }
-}
-
-fn ro_config(config: &Config) -> RoConfig {
+pub(super) fn ro_config(config: &Config) -> RoConfig {
     RoConfig {
         lifetime: Duration::from_secs(u64::from(config.mn_max_cn_binding_life)),
         ack: config.use_cn_bu_ack,
@@ -148,7 +129,7 @@ fn ro_config(config: &Config) -> RoConfig {
 
 /// `MnRoPolicy` (of the home link): the entry for this correspondent, else
 /// a `::` entry, else yes.
-fn ro_allowed(policies: &[RoPolicy], cn: Ipv6Addr) -> bool {
+pub(super) fn ro_allowed(policies: &[RoPolicy], cn: Ipv6Addr) -> bool {
     policies
         .iter()
         .find(|p| p.cn == cn)
@@ -157,17 +138,36 @@ fn ro_allowed(policies: &[RoPolicy], cn: Ipv6Addr) -> bool {
 }
 
 impl RouteOptimisation {
+    /// `enabled` when ACQUIREs are listened to.
+    pub(super) fn new(enabled: bool) -> RouteOptimisation {
+        RouteOptimisation {
+            enabled,
+            peers: HashMap::new(),
+            active: None,
+        }
+    }
+
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        self.peers.values().filter_map(RoEntry::poll_timeout).min()
+    }
+
+    /// The trigger could not be installed: tried again on the next event.
+    pub(super) fn trigger_failed(&mut self) {
+        self.active = None;
+    }
+
     /// Follows the home registration: the trigger while registered away,
     /// a handover for every correspondent when the registered CoA changes,
     /// nothing at home. Called after every event of the node's loop.
-    pub(super) async fn handle_home_registration(
+    pub(super) fn handle_home_registration(
         &mut self,
-        io: &mut RoIo<'_>,
+        now: Instant,
+        hoa: Ipv6Addr,
         location: Location,
         registered_coa: Option<Ipv6Addr>,
-    ) {
-        if self.events.is_none() {
-            return;
+    ) -> Vec<RoAction> {
+        if !self.enabled {
+            return Vec::new();
         }
         // Without a usable CoA (between two links) the binding ages and
         // the correspondents keep theirs: only home, or no binding, ends it.
@@ -176,111 +176,83 @@ impl RouteOptimisation {
             Location::Home(_) | Location::Unknown => None,
         };
         if want == self.active {
-            return;
+            return Vec::new();
         }
+        let mut out = Vec::new();
         match (self.active, want) {
             (None, Some(coa)) => {
-                let mut items = std::mem::take(&mut self.trigger);
-                if let Err(e) = install_trigger(&mut *io.kernel, &mut items, io.hoa).await {
-                    warn!("route optimisation trigger: {e}");
-                    remove_all(&mut *io.kernel, &mut items).await;
-                    // Tried again on the next event.
-                    return;
-                }
-                self.trigger = items;
-                debug!("route optimisation: trigger installed for {}", io.hoa);
                 self.active = Some(coa);
+                out.push(RoAction::InstallTrigger);
             }
             (Some(_), Some(coa)) => {
                 self.active = Some(coa);
-                let now = Instant::now().into_std();
                 let cns: Vec<Ipv6Addr> = self.peers.keys().copied().collect();
                 for cn in cns {
-                    let Some(p) = self.peers.get_mut(&cn) else {
+                    let Some(e) = self.peers.get_mut(&cn) else {
                         continue;
                     };
-                    let actions = p.entry.handover(now, coa, cookies());
-                    if p.installed_coa.is_some() {
-                        // What the node sends leaves from the new CoA at once.
-                        let r =
-                            install_peer(&mut *io.kernel, &mut p.objects, io.hoa, cn, coa).await;
-                        match r {
-                            Ok(()) => p.installed_coa = Some(coa),
-                            Err(e) => warn!("route optimisation state for {cn}: {e}"),
-                        }
-                    }
+                    let actions = e.handover(now, coa, cookies());
+                    // What the node sends leaves from the new CoA at once.
+                    out.push(RoAction::MoveBinding { cn, coa });
                     info!("route optimisation: handover, return routability with {cn} again");
-                    self.execute(io, cn, actions).await;
+                    self.translate(hoa, cn, actions, &mut out);
                 }
             }
             (Some(_), None) if matches!(location, Location::Home(_)) => {
-                self.go_home(io).await;
+                self.go_home(now, hoa, &mut out);
             }
-            (Some(_), None) => self.clear(io).await,
+            (Some(_), None) => return self.clear(),
             (None, None) => {}
         }
+        out
     }
 
-    /// Removes every correspondent's state and the trigger.
-    pub(super) async fn clear(&mut self, io: &mut RoIo<'_>) {
-        for (cn, mut p) in self.peers.drain() {
-            if !p.objects.is_empty() {
-                info!("route optimisation with {cn} ended");
-            }
-            remove_all(&mut *io.kernel, &mut p.objects).await;
-        }
-        self.remove_trigger(io).await;
-    }
-
-    /// Removes the trigger and the larval states its ACQUIREs left (the
-    /// kernel keeps each for `xfrm_acq_expires`, 30 s): HAO states from the
-    /// home address without a care-of address, which ours always have.
-    async fn remove_trigger(&mut self, io: &mut RoIo<'_>) {
-        remove_all(&mut *io.kernel, &mut self.trigger).await;
-        let hoa = io.hoa;
-        if let Err(e) = io
-            .kernel
-            .xfrm
-            .delete_states_where(|s| {
-                s.proto == XfrmProto::Hao && s.src == hoa && s.coaddr.is_none()
-            })
-            .await
-        {
-            debug!("larval HAO states: {e}");
-        }
+    /// Every correspondent's state and the trigger go.
+    pub(super) fn clear(&mut self) -> Vec<RoAction> {
+        let mut out: Vec<RoAction> = self
+            .peers
+            .drain()
+            .map(|(cn, _)| RoAction::RemoveBinding { cn, announce: true })
+            .collect();
+        out.push(RoAction::RemoveTrigger);
         self.active = None;
+        out
     }
 
     /// Back home: the state and the trigger go; each correspondent holding a
-    /// binding gets a deregistration (home test, BU with lifetime 0).
-    async fn go_home(&mut self, io: &mut RoIo<'_>) {
-        self.remove_trigger(io).await;
-        let now = Instant::now().into_std();
+    /// binding gets a deregistration (home test, BU with lifetime 0,
+    /// RFC 6275 §11.5.4).
+    fn go_home(&mut self, now: Instant, hoa: Ipv6Addr, out: &mut Vec<RoAction>) {
+        out.push(RoAction::RemoveTrigger);
+        self.active = None;
         let cns: Vec<Ipv6Addr> = self.peers.keys().copied().collect();
         for cn in cns {
-            let Some(p) = self.peers.get_mut(&cn) else {
+            let Some(e) = self.peers.get_mut(&cn) else {
                 continue;
             };
-            remove_all(&mut *io.kernel, &mut p.objects).await;
-            p.installed_coa = None;
-            let actions = p.entry.deregister(now, random::secret());
-            if p.entry.is_done(now) {
+            out.push(RoAction::RemoveBinding {
+                cn,
+                announce: false,
+            });
+            let actions = e.deregister(now, random::secret());
+            if e.is_done(now) {
                 self.peers.remove(&cn);
                 continue;
             }
             info!("route optimisation: at home, deregistering at {cn}");
-            self.execute(io, cn, actions).await;
+            self.translate(hoa, cn, actions, out);
         }
     }
 
     /// An ACQUIRE: return routability with its correspondent, if wanted.
-    pub(super) async fn handle_acquire(
+    pub(super) fn handle_acquire(
         &mut self,
-        io: &mut RoIo<'_>,
-        ev: XfrmEvent,
+        now: Instant,
+        hoa: Ipv6Addr,
         ha: Ipv6Addr,
+        ev: XfrmEvent,
         config: &Config,
-    ) {
+    ) -> Vec<RoAction> {
         let XfrmEvent::Acquire {
             proto: XfrmProto::Hao,
             src,
@@ -289,14 +261,18 @@ impl RouteOptimisation {
             ..
         } = ev
         else {
-            return;
+            return Vec::new();
         };
-        let Some(coa) = self.active else { return };
-        if src != io.hoa || cn == ha || self.peers.contains_key(&cn) {
-            return;
+        let Some(coa) = self.active else {
+            return Vec::new();
+        };
+        if src != hoa || cn == ha || self.peers.contains_key(&cn) {
+            return Vec::new();
         }
+        // Signalling and ICMPv6 errors do not start a run (RFC 6275 §11.6.1
+        // leaves it to the node; UMIP ignores them).
         if sel.proto == IPPROTO_MH || (sel.proto == IPPROTO_ICMPV6 && sel.sport < 128) {
-            return;
+            return Vec::new();
         }
         let policies = config
             .mn_home_link
@@ -304,56 +280,61 @@ impl RouteOptimisation {
             .map_or(&[][..], |l| &l.mn_ro_policy[..]);
         if !ro_allowed(policies, cn) {
             debug!("route optimisation with {cn} refused by MnRoPolicy");
-            return;
+            return Vec::new();
         }
-        info!(
-            "route optimisation: traffic from {} to {cn}, starting return routability",
-            io.hoa
-        );
-        let now = Instant::now().into_std();
+        info!("route optimisation: traffic from {hoa} to {cn}, starting return routability");
         let (entry, actions) = RoEntry::start(
             now,
             cn,
-            io.hoa,
+            hoa,
             coa,
-            crate::random::weak_u16(),
+            random::weak_u16(),
             cookies(),
             ro_config(config),
         );
-        self.peers.insert(
-            cn,
-            Peer {
-                entry,
-                objects: Vec::new(),
-                installed_coa: None,
-            },
-        );
-        self.execute(io, cn, actions).await;
+        self.peers.insert(cn, entry);
+        let mut out = Vec::new();
+        self.translate(hoa, cn, actions, &mut out);
+        out
     }
 
-    /// A Home Test, Care-of Test or BA from a correspondent; `false` if the
-    /// message is not for route optimisation.
-    pub(super) async fn handle_mh(
-        &mut self,
-        io: &mut RoIo<'_>,
-        msg: &Received,
+    /// The correspondent whose binding's use the kernel must be asked about
+    /// before [`Self::handle_mh`] can decide: that of a Binding Refresh
+    /// Request from a correspondent we know.
+    pub(super) fn usage_wanted_for_mh(
+        &self,
+        src: Ipv6Addr,
+        payload: &[u8],
         ha: Ipv6Addr,
-    ) -> bool {
-        if msg.src == ha || !self.peers.contains_key(&msg.src) {
-            return false;
+    ) -> Option<Ipv6Addr> {
+        if src == ha || !self.peers.contains_key(&src) {
+            return None;
         }
-        let Ok(repr) = MhRepr::parse(&msg.payload) else {
-            return false;
-        };
-        let now = Instant::now().into_std();
-        let cn = msg.src;
-        // A Binding Refresh Request is honoured for a binding in use.
-        let used = matches!(repr.message, MhMessage::BindingRefreshRequest)
-            && Self::recently_used(io, cn).await;
-        let Some(p) = self.peers.get_mut(&cn) else {
-            return false;
-        };
+        let repr = MhRepr::parse(payload).ok()?;
+        matches!(repr.message, MhMessage::BindingRefreshRequest).then_some(src)
+    }
+
+    /// A Home Test, Care-of Test, BA, BE or BRR from a correspondent;
+    /// `None` if the message is not for route optimisation. `used`: the
+    /// kernel used the binding lately (asked for a BRR only).
+    pub(super) fn handle_mh(
+        &mut self,
+        now: Instant,
+        hoa: Ipv6Addr,
+        ha: Ipv6Addr,
+        src: Ipv6Addr,
+        payload: &[u8],
+        used: bool,
+    ) -> Option<Vec<RoAction>> {
+        if src == ha || !self.peers.contains_key(&src) {
+            return None;
+        }
+        let repr = MhRepr::parse(payload).ok()?;
+        let cn = src;
+        let e = self.peers.get_mut(&cn)?;
         let actions = match &repr.message {
+            // A Binding Refresh Request is honoured for a binding in use
+            // (RFC 6275 §11.7.4).
             MhMessage::BindingRefreshRequest => {
                 info!(
                     "route optimisation: BRR from {cn}{}",
@@ -364,7 +345,7 @@ impl RouteOptimisation {
                     }
                 );
                 if used {
-                    p.entry.handle_refresh_request(now, cookies())
+                    e.handle_refresh_request(now, cookies())
                 } else {
                     Vec::new()
                 }
@@ -374,20 +355,20 @@ impl RouteOptimisation {
                     "route optimisation: HoT from {cn} (nonce index {})",
                     r.nonce_index
                 );
-                p.entry.handle_test_reply(now, true, r)
+                e.handle_test_reply(now, true, r)
             }
             MhMessage::CareOfTest(r) => {
                 info!(
                     "route optimisation: CoT from {cn} (nonce index {})",
                     r.nonce_index
                 );
-                p.entry.handle_test_reply(now, false, r)
+                e.handle_test_reply(now, false, r)
             }
             MhMessage::BindingError(be)
                 if be.status == mip6::consts::BeStatus::UNKNOWN_BINDING_FOR_HAO
-                    && be.home_address == io.hoa =>
+                    && be.home_address == hoa =>
             {
-                let crossed = p.entry.binding_error_crossed_bu(now);
+                let crossed = e.binding_error_crossed_bu(now);
                 info!(
                     "route optimisation: BE from {cn}: {}{}",
                     be.status,
@@ -397,7 +378,7 @@ impl RouteOptimisation {
                         ""
                     }
                 );
-                p.entry.handle_binding_error(now)
+                e.handle_binding_error(now)
             }
             MhMessage::BindingAck(ba) => {
                 info!(
@@ -406,170 +387,140 @@ impl RouteOptimisation {
                     ba.sequence,
                     ba.lifetime_secs()
                 );
-                p.entry.handle_binding_ack(now, ba, &msg.payload, cookies())
+                e.handle_binding_ack(now, ba, payload, cookies())
             }
-            _ => return false,
+            _ => return None,
         };
-        self.execute(io, cn, actions).await;
-        true
+        let mut out = Vec::new();
+        self.translate(hoa, cn, actions, &mut out);
+        Some(out)
     }
 
-    /// The correspondents' timers that fell due at `now`.
-    pub(super) async fn handle_timeout(&mut self, now: Instant, io: &mut RoIo<'_>) {
-        let now = now.into_std();
+    /// The correspondents whose binding's use the kernel must be asked about
+    /// before [`Self::handle_timeout`] at `now`: those due for a refresh.
+    pub(super) fn usage_wanted_at(&self, now: Instant) -> Vec<Ipv6Addr> {
+        self.peers
+            .iter()
+            .filter(|(_, e)| e.poll_timeout().is_some_and(|d| d <= now))
+            .filter(|(_, e)| !e.is_done(now) && e.refresh_due(now))
+            .map(|(cn, _)| *cn)
+            .collect()
+    }
+
+    /// The correspondents' timers that fell due at `now`; `used`: those of
+    /// [`Self::usage_wanted_at`] whose binding the kernel used lately.
+    pub(super) fn handle_timeout(
+        &mut self,
+        now: Instant,
+        hoa: Ipv6Addr,
+        used: &[Ipv6Addr],
+    ) -> Vec<RoAction> {
         let due: Vec<Ipv6Addr> = self
             .peers
             .iter()
-            .filter(|(_, p)| p.entry.poll_timeout().is_some_and(|d| d <= now))
+            .filter(|(_, e)| e.poll_timeout().is_some_and(|d| d <= now))
             .map(|(cn, _)| *cn)
             .collect();
+        let mut out = Vec::new();
         for cn in due {
-            let Some(p) = self.peers.get_mut(&cn) else {
+            let Some(e) = self.peers.get_mut(&cn) else {
                 continue;
             };
-            if p.entry.is_done(now) {
-                if let Some(mut p) = self.peers.remove(&cn) {
-                    remove_all(&mut *io.kernel, &mut p.objects).await;
-                }
+            if e.is_done(now) {
+                self.peers.remove(&cn);
+                out.push(RoAction::RemoveBinding {
+                    cn,
+                    announce: false,
+                });
                 continue;
             }
-            if p.entry.refresh_due(now) && !Self::recently_used(io, cn).await {
+            if e.refresh_due(now) && !used.contains(&cn) {
                 debug!("route optimisation: binding with {cn} unused lately, left to expire");
-                if let Some(p) = self.peers.get_mut(&cn) {
-                    p.entry.skip_refresh();
-                }
+                e.skip_refresh();
             }
-            let Some(p) = self.peers.get_mut(&cn) else {
-                continue;
-            };
-            let actions = p.entry.handle_timeout(now, cookies());
-            self.execute(io, cn, actions).await;
+            let actions = e.handle_timeout(now, cookies());
+            self.translate(hoa, cn, actions, &mut out);
         }
+        out
     }
 
-    /// True if the kernel used the HAO or RH2 state with `cn` within
-    /// [`RECENTLY_USED`] (`XFRMA_LASTUSED`).
-    async fn recently_used(io: &RoIo<'_>, cn: Ipv6Addr) -> bool {
-        let ids = [
-            XfrmState::ro(XfrmProto::Hao, io.hoa, cn, io.hoa).id(),
-            XfrmState::ro(XfrmProto::Route2, cn, io.hoa, io.hoa).id(),
-        ];
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        for id in ids {
-            if let Ok(Some(s)) = io.kernel.xfrm.get_state(&id).await {
-                if s.last_used
-                    .is_some_and(|t| now.saturating_sub(t) <= RECENTLY_USED.as_secs())
-                {
-                    return true;
-                }
-            }
-        }
-        false
-    }
-
-    async fn execute(&mut self, io: &mut RoIo<'_>, cn: Ipv6Addr, actions: Vec<RoAction>) {
+    /// What a correspondent's entry decided, as the node's actions.
+    fn translate(
+        &self,
+        hoa: Ipv6Addr,
+        cn: Ipv6Addr,
+        actions: Vec<EntryAction>,
+        out: &mut Vec<RoAction>,
+    ) {
         for a in actions {
             match a {
-                RoAction::SendHomeTestInit(cookie) => {
+                EntryAction::SendHomeTestInit(cookie) => {
                     info!("route optimisation: HoTI to {cn}");
-                    let m = MhRepr::new(MhMessage::HomeTestInit(TestInit { cookie }));
-                    Self::send(io, io.hoa, cn, &m).await;
+                    let message = MhRepr::new(MhMessage::HomeTestInit(TestInit { cookie }));
+                    out.push(RoAction::Send {
+                        src: hoa,
+                        dst: cn,
+                        message,
+                    });
                 }
-                RoAction::SendCareOfTestInit(cookie) => {
-                    let Some(coa) = self.peers.get(&cn).map(|p| p.entry.coa) else {
+                EntryAction::SendCareOfTestInit(cookie) => {
+                    let Some(coa) = self.peers.get(&cn).map(|e| e.coa) else {
                         continue;
                     };
                     info!("route optimisation: CoTI to {cn} from {coa}");
-                    let m = MhRepr::new(MhMessage::CareOfTestInit(TestInit { cookie }));
-                    Self::send(io, coa, cn, &m).await;
+                    let message = MhRepr::new(MhMessage::CareOfTestInit(TestInit { cookie }));
+                    out.push(RoAction::Send {
+                        src: coa,
+                        dst: cn,
+                        message,
+                    });
                 }
-                RoAction::SendBindingUpdate {
+                EntryAction::SendBindingUpdate {
                     message,
                     sequence,
                     care_of_address,
                 } => {
-                    if care_of_address == io.hoa {
+                    if care_of_address == hoa {
                         info!("route optimisation: deregistration BU to {cn} seq {sequence}");
-                        if let Err(e) = io.mh.send_message(io.hoa, cn, 0, None, &message).await {
-                            warn!("cannot send the BU to {cn}: {e}");
-                        }
+                        out.push(RoAction::SendDeregistration {
+                            cn,
+                            sequence,
+                            message,
+                        });
                         continue;
                     }
-                    let Some(p) = self.peers.get_mut(&cn) else {
-                        continue;
-                    };
-                    let r =
-                        install_peer(&mut *io.kernel, &mut p.objects, io.hoa, cn, care_of_address)
-                            .await;
-                    if let Err(e) = r {
-                        warn!("route optimisation state for {cn}: {e}");
-                        remove_all(&mut *io.kernel, &mut p.objects).await;
-                        p.installed_coa = None;
+                    if !self.peers.contains_key(&cn) {
                         continue;
                     }
-                    p.installed_coa = Some(care_of_address);
-                    info!("route optimisation: BU to {cn} seq {sequence} CoA {care_of_address}");
-                    if let Err(e) = io.mh.send_message(io.hoa, cn, 0, None, &message).await {
-                        warn!("cannot send the BU to {cn}: {e}");
-                    }
+                    out.push(RoAction::InstallBindingAndSend {
+                        cn,
+                        coa: care_of_address,
+                        sequence,
+                        message,
+                    });
                 }
-                RoAction::Bound(lifetime) => {
-                    let coa = self.peers.get(&cn).map(|p| p.entry.coa);
+                EntryAction::Bound(lifetime) => {
+                    let coa = self.peers.get(&cn).map(|e| e.coa);
                     info!(
                         "route optimisation: binding with {cn} via {} for {} s",
                         coa.unwrap_or(Ipv6Addr::UNSPECIFIED),
                         lifetime.as_secs()
                     );
                 }
-                RoAction::RemoveState => {
-                    if let Some(p) = self.peers.get_mut(&cn) {
+                EntryAction::RemoveState => {
+                    if self.peers.contains_key(&cn) {
                         info!("route optimisation: binding with {cn} removed");
-                        remove_all(&mut *io.kernel, &mut p.objects).await;
-                        p.installed_coa = None;
+                        out.push(RoAction::RemoveBinding {
+                            cn,
+                            announce: false,
+                        });
                     }
                 }
             }
         }
     }
-
-    async fn send(io: &RoIo<'_>, src: Ipv6Addr, dst: Ipv6Addr, m: &MhRepr) {
-        match m.emit_without_checksum() {
-            Ok(bytes) => {
-                if let Err(e) = io.mh.send_message(src, dst, 0, None, &bytes).await {
-                    warn!("cannot send MH type {} to {dst}: {e}", m.message.mh_type());
-                }
-            }
-            Err(e) => warn!("MH type {}: {e}", m.message.mh_type()),
-        }
-    }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn mn_ro_policy_per_correspondent_then_wildcard() {
-        let cn: Ipv6Addr = "2001:db8:c::2".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
-        let other: Ipv6Addr = "2001:db8:c::3".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
-        assert!(ro_allowed(&[], cn), "no MnRoPolicy: allowed");
-        let policies = [
-            RoPolicy {
-                cn: Ipv6Addr::UNSPECIFIED,
-                route_optimization: false,
-            },
-            RoPolicy {
-                cn,
-                route_optimization: true,
-            },
-        ];
-        assert!(ro_allowed(&policies, cn));
-        assert!(!ro_allowed(&policies, other));
-        let cfg = ro_config(&Config::default());
-        assert_eq!(cfg.lifetime, Duration::from_secs(420));
-        assert_eq!(cfg.max_inits, DEFAULT_MAX_INITS);
-        assert!(!cfg.ack);
-    }
-}
+#[path = "ro_tests.rs"]
+mod tests;

@@ -1,4 +1,5 @@
-//! The mobile node's XFRM objects for route optimisation ([`super::ro`]):
+//! The mobile node's XFRM objects for route optimisation ([`super::ro`],
+//! installed by [`super::ro_io`]):
 //! the trigger (an optional HAO template from the home address to anywhere)
 //! with the HoTI bypass, and per correspondent the HAO out and RH2 in states
 //! with their policies, all sub-type policies.
