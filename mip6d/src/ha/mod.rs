@@ -20,6 +20,7 @@ mod dad;
 mod dhaad;
 mod error;
 mod home_bu;
+mod home_dad;
 mod home_reg;
 mod mpd;
 mod view;
@@ -28,7 +29,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
-use mip6::bcache::{BindingCache, DadOutcome, HomePrefixLifetimes};
+use mip6::bcache::{BindingCache, HomePrefixLifetimes};
 use mip6::halist::HomeAgentList;
 use mip6::mpa_schedule::UnsolicitedAdverts;
 use mip6::wire::ndisc::{
@@ -408,14 +409,8 @@ impl HomeAgent {
                 warn!("DAD for {} failed: {} answered", na.target, msg.src);
                 self.view.changed();
                 let now = std::time::Instant::now();
-                if let Some(DadOutcome::Duplicate(ba)) =
-                    self.cache.dad_finished(now, &na.target, true)
-                {
-                    let pending = self.bindings.remove(&na.target);
-                    let coa = pending.as_ref().map(|b| b.care_of_address);
-                    let src = pending.as_ref().map(|b| b.ha_address);
-                    self.send_ba(na.target, coa, src, &ba).await;
-                }
+                let actions = self.registrar().dad_answered(now, na.target);
+                self.carry_out_dad(actions).await;
             }
             _ => {}
         }
@@ -541,16 +536,11 @@ impl HomeAgent {
         for (hoa, run) in self.dad.take_due(now) {
             self.backlog.install(hoa, run);
         }
-        for entry in self.cache.handle_timeout(now.into_std()) {
+        let expired = self.registrar().expire(now.into_std());
+        if !expired.is_empty() {
             self.view.changed();
-            info!(
-                "binding {} (CoA {}) expired",
-                entry.home_address, entry.care_of_address
-            );
-            if let Some(b) = self.bindings.remove(&entry.home_address) {
-                self.backlog.remove(b);
-            }
         }
+        self.carry_out_dad(expired).await;
     }
 
     /// Shutdown: every binding's tunnel (and the routes through it) goes
