@@ -11,16 +11,9 @@ use mip6::wire::ndisc::{NdRepr, NeighborSolicit};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
-use super::home_dad::{DadAction, Pending};
+use super::home_dad::{DadAction, DadRun, Pending};
 use super::HomeAgent;
 use crate::kernel::raw::{ipv6_packet, solicited_node, unsolicited_na};
-
-/// A BU that waits for DAD before its BA.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) struct DadRun {
-    pub home_ifindex: u32,
-    pub ha_address: Ipv6Addr,
-}
 
 /// The DAD runs in progress, by home address. Thousands may run at once
 /// (mobile nodes registering together); each ends on its own deadline.

@@ -11,8 +11,14 @@ use mip6::consts::BaStatus;
 use mip6::wire::mh::{BindingAck, MhMessage, MhRepr};
 use tracing::info;
 
-use super::dad::DadRun;
 use super::home_bu::HomeRegistrar;
+
+/// A BU that waits for DAD before its BA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct DadRun {
+    pub home_ifindex: u32,
+    pub ha_address: Ipv6Addr,
+}
 
 /// What the end of a DAD run or an expiry made the home agent decide.
 #[derive(Debug, Clone, PartialEq)]

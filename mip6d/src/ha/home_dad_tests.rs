@@ -8,10 +8,9 @@ use mip6::bcache::{BindingCache, HomePrefixLifetimes};
 use mip6::consts::BaStatus;
 use mip6::wire::mh::{BindingUpdate, BuFlags, MhMessage, MhRepr};
 
-use super::{DadAction, Pending};
+use super::{DadAction, DadRun, Pending};
 use crate::config::{parse, Offline};
 use crate::ha::admission::{LogLimit, NewBindingLimit};
-use crate::ha::dad::DadRun;
 use crate::ha::home_bu::{BuAction, BuInput, HomeRegistrar};
 
 fn addr(s: &str) -> Ipv6Addr {
