@@ -12,7 +12,7 @@ use std::net::Ipv6Addr;
 use tracing::info;
 
 use super::binding::BindingState;
-use super::dad::DadRun;
+use super::home_dad::DadRun;
 use super::HomeAgent;
 
 /// How many queued installs or removals run before the sockets get a turn.

@@ -3,26 +3,17 @@
 //! home link, then a 1 s wait; an answer means status 134, silence means the
 //! binding's forwarding state is installed and the BA goes out.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::Ipv6Addr;
 
-use mip6::bcache::DadOutcome;
-use mip6::consts::BaStatus;
 use mip6::deadlines::Deadlines;
-use mip6::wire::mh::{MhMessage, MhRepr};
 use mip6::wire::ndisc::{NdRepr, NeighborSolicit};
 use tokio::time::Instant;
 use tracing::{debug, error, info, warn};
 
+use super::home_dad::{DadAction, DadRun, Pending};
 use super::HomeAgent;
 use crate::kernel::raw::{ipv6_packet, solicited_node, unsolicited_na};
-
-/// A BU that waits for DAD before its BA.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct DadRun {
-    pub home_ifindex: u32,
-    pub ha_address: Ipv6Addr,
-}
 
 /// The DAD runs in progress, by home address. Thousands may run at once
 /// (mobile nodes registering together); each ends on its own deadline.
@@ -88,67 +79,93 @@ impl HomeAgent {
             .start(hoa, run, Instant::now() + mip6::consts::DAD_WAIT);
     }
 
-    /// DAD found nobody: install the binding's forwarding state, send the BA.
+    /// DAD found nobody: the decision ([`HomeRegistrar::dad_silent`]) is
+    /// carried out; the install's result decides the BA's status.
     pub(super) async fn dad_done(&mut self, hoa: Ipv6Addr, run: DadRun) {
         let now = std::time::Instant::now();
-        let Some(DadOutcome::Installed(ba)) = self.cache.dad_finished(now, &hoa, false) else {
-            return;
-        };
-        self.view.changed();
-        let Some(b) = self.bindings.get_mut(&hoa) else {
-            return;
-        };
-        let coa = b.care_of_address;
-        // (RFC 3963 §6.3: a mobile router's proxy NA has the Router flag.)
-        let mobile_router = !b.mobile_network_prefixes.is_empty();
-        let installed = b
-            .install(
-                &mut self.io.kernel,
-                &mut self.tunnel_names,
-                run.home_ifindex,
-            )
-            .await;
-        let tunnel = b.tunnel_name().to_owned();
-        let status = match installed {
-            Ok(()) => {
-                let home_if = self.iface_name(run.home_ifindex);
-                info!("binding {hoa} -> {coa} installed (tunnel {tunnel}, proxy on {home_if})");
-                let (icmp, ifindex) = (&self.io.icmp, run.home_ifindex);
+        let actions = self.registrar().dad_silent(now, hoa, run);
+        if !actions.is_empty() {
+            self.view.changed();
+        }
+        self.carry_out_dad(actions).await;
+    }
+
+    /// Carries out, in order, what the end of a DAD run or an expiry decided
+    /// (and what an install's result decided next, before anything else).
+    pub(super) async fn carry_out_dad(&mut self, actions: Vec<DadAction>) {
+        let mut queue = VecDeque::from(actions);
+        while let Some(action) = queue.pop_front() {
+            for next in self.carry_out_one(action).await.into_iter().rev() {
+                queue.push_front(next);
+            }
+        }
+    }
+
+    /// Carries out one action; returns what its result decided next.
+    async fn carry_out_one(&mut self, action: DadAction) -> Vec<DadAction> {
+        match action {
+            DadAction::Install { hoa, run, ba } => {
+                let Some(b) = self.bindings.get_mut(&hoa) else {
+                    return Vec::new();
+                };
+                let coa = b.care_of_address;
+                // (RFC 3963 §6.3: a mobile router's proxy NA has the Router flag.)
+                let mobile_router = !b.mobile_network_prefixes.is_empty();
+                let installed = b
+                    .install(
+                        &mut self.io.kernel,
+                        &mut self.tunnel_names,
+                        run.home_ifindex,
+                    )
+                    .await;
+                let tunnel = b.tunnel_name().to_owned();
+                match &installed {
+                    Ok(()) => {
+                        let home_if = self.iface_name(run.home_ifindex);
+                        info!("binding {hoa} -> {coa} installed (tunnel {tunnel}, proxy on {home_if})");
+                    }
+                    Err(e) => error!("cannot install the binding {hoa} -> {coa}: {e}"),
+                }
+                let pending = Pending {
+                    hoa,
+                    coa,
+                    ha_address: run.ha_address,
+                    home_ifindex: run.home_ifindex,
+                    mobile_router,
+                };
+                return self.registrar().installed(pending, installed.is_ok(), ba);
+            }
+            DadAction::ProxyNa {
+                hoa,
+                ifindex,
+                mobile_router,
+            } => {
+                let home_if = self.iface_name(ifindex);
+                let icmp = &self.io.icmp;
                 if let Err(e) = unsolicited_na(icmp, &home_if, ifindex, hoa, mobile_router).await {
                     debug!("unsolicited NA for {hoa}: {e}");
                 }
-                None
             }
-            Err(e) => {
-                error!("cannot install the binding {hoa} -> {coa}: {e}");
-                Some(BaStatus::INSUFFICIENT_RESOURCES)
+            DadAction::SendBa { hoa, via, src, ba } => {
+                self.send_ba(hoa, via, Some(src), &ba).await;
             }
-        };
-        let ba = match status {
-            None => ba,
-            Some(s) => {
+            DadAction::RefuseDuplicate { hoa, ba } => {
+                let pending = self.bindings.remove(&hoa);
+                let coa = pending.as_ref().map(|b| b.care_of_address);
+                let src = pending.as_ref().map(|b| b.ha_address);
+                self.send_ba(hoa, coa, src, &ba).await;
+            }
+            DadAction::RemoveBinding { hoa } => {
                 if let Some(mut b) = self.bindings.remove(&hoa) {
                     b.remove(&mut self.io.kernel).await;
                 }
-                let e = self.cache.remove(&hoa);
-                let seq = e.map_or(0, |e| e.sequence);
-                MhRepr::new(MhMessage::BindingAck(mip6::wire::mh::BindingAck {
-                    status: s,
-                    flags: Default::default(),
-                    sequence: seq,
-                    lifetime_units: 0,
-                }))
             }
-        };
-        if let MhMessage::BindingAck(a) = &ba.message {
-            info!(
-                "BA to {hoa} via {coa}: status {} seq {} lifetime {} s",
-                a.status.0,
-                a.sequence,
-                a.lifetime_secs()
-            );
+            DadAction::QueueRemoval { hoa } => {
+                if let Some(b) = self.bindings.remove(&hoa) {
+                    self.backlog.remove(b);
+                }
+            }
         }
-        let via = (coa != hoa).then_some(coa);
-        self.send_ba(hoa, via, Some(run.ha_address), &ba).await;
+        Vec::new()
     }
 }

@@ -10,11 +10,12 @@ use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
 use mip6::dhaad::ha_anycast;
-use mip6::wire::ndisc::{NdRepr, RouterAdvert};
+use mip6::wire::ndisc::{DhaadRequest, NdRepr};
 use netcfg::Family;
 use tracing::{debug, info, warn};
 
 use super::admission::LogKind;
+use super::discovery::{Discovery, NdAction};
 use super::HomeAgent;
 use crate::kernel::raw::Received;
 use crate::net::mask;
@@ -94,22 +95,6 @@ impl HomeAgent {
         }
     }
 
-    /// Every RA on an HA interface updates the Home Agents List.
-    pub(super) fn learn_home_agents(&mut self, msg: &Received, ra: &RouterAdvert) {
-        let now = std::time::Instant::now();
-        let change = self
-            .home_agents
-            .handle_router_advert(now, msg.ifindex, msg.src, ra);
-        let name = self.iface_name(msg.ifindex);
-        for a in change.added {
-            let pref = ra.home_agent_info().map_or(0, |h| h.preference);
-            info!("home agent {a} (preference {pref}) listed on {name}");
-        }
-        for a in change.removed {
-            info!("home agent {a} left the list of {name}");
-        }
-    }
-
     /// Expired Home Agents List entries.
     pub(super) fn expire_home_agents(&mut self) {
         for a in self.home_agents.handle_timeout(std::time::Instant::now()) {
@@ -138,34 +123,14 @@ impl HomeAgent {
             .filter(|(_, a, plen)| ha_anycast(*a, *plen) == msg.dst)
             .map(|(_, a, plen)| (a, plen))
             .collect();
-        let Some(&(source, _)) = own.first() else {
-            debug!("no address of ours behind {}", msg.dst);
-            return;
+        let heard = HeardDhaad {
+            src: msg.src,
+            dst: msg.dst,
+            ifindex: msg.ifindex,
+            request,
         };
-        let reply = self.home_agents.reply(
-            std::time::Instant::now(),
-            msg.ifindex,
-            msg.dst,
-            &own,
-            &request,
-        );
-        let now = std::time::Instant::now();
-        if let Some(more) = self.admission.log_limit.admit(now, msg.src, LogKind::Dhaad) {
-            info!(
-                "DHAAD request {} from {}: home agents {:?}{more}",
-                request.identifier, msg.src, reply.home_agents
-            );
-        }
-        let bytes = match NdRepr::DhaadReply(reply).emit_without_checksum() {
-            Ok(b) => b,
-            Err(e) => {
-                warn!("DHAAD reply: {e}");
-                return;
-            }
-        };
-        if let Err(e) = self.io.icmp.send_nd(Some(source), msg.src, 0, &bytes).await {
-            warn!("DHAAD reply to {}: {e}", msg.src);
-        }
+        let actions = self.discovery().dhaad_request(Instant::now(), heard, &own);
+        self.carry_out_nd(actions).await;
     }
 
     /// A home prefix learnt on `ifindex`: its anycast address if one of our
@@ -179,5 +144,55 @@ impl HomeAgent {
         if ours {
             self.join_anycast(Some(ifindex)).await;
         }
+    }
+}
+
+/// A DHAAD request to one of our anycast addresses.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct HeardDhaad {
+    /// The requester (its care-of address).
+    pub(super) src: Ipv6Addr,
+    /// The home-agents anycast address it went to.
+    pub(super) dst: Ipv6Addr,
+    pub(super) ifindex: u32,
+    pub(super) request: DhaadRequest,
+}
+
+impl Discovery<'_> {
+    /// A DHAAD request, with `own`: our addresses (and prefix lengths) whose
+    /// anycast address it went to. The reply goes from the first of them to
+    /// the requester and lists the link's home agents by preference (RFC
+    /// 6275 §10.5); without such an address there is none.
+    pub(super) fn dhaad_request(
+        &mut self,
+        now: Instant,
+        heard: HeardDhaad,
+        own: &[(Ipv6Addr, u8)],
+    ) -> Vec<NdAction> {
+        let Some(&(source, _)) = own.first() else {
+            debug!("no address of ours behind {}", heard.dst);
+            return Vec::new();
+        };
+        let reply = self.home_agents.reply(
+            now.into_std(),
+            heard.ifindex,
+            heard.dst,
+            own,
+            &heard.request,
+        );
+        if let Some(more) = self
+            .log_limit
+            .admit(now.into_std(), heard.src, LogKind::Dhaad)
+        {
+            info!(
+                "DHAAD request {} from {}: home agents {:?}{more}",
+                heard.request.identifier, heard.src, reply.home_agents
+            );
+        }
+        vec![NdAction::SendDhaadReply {
+            src: source,
+            dst: heard.src,
+            reply,
+        }]
     }
 }

@@ -54,17 +54,23 @@ impl HomeAgent {
             home_ifindex,
             home_prefix: home_ifindex.and_then(|i| self.home_prefix(i, home_address)),
         };
-        let mut registrar = HomeRegistrar {
+        let actions = self
+            .registrar()
+            .handle_binding_update(std::time::Instant::now(), &input);
+        self.view.changed();
+        for action in actions {
+            self.carry_out(action).await;
+        }
+    }
+
+    /// The home agent's protocol state, to decide on an event.
+    pub(super) fn registrar(&mut self) -> HomeRegistrar<'_> {
+        HomeRegistrar {
             config: &self.config,
             cache: &mut self.cache,
             new_bindings: &mut self.admission.new_bindings,
             log_limit: &mut self.admission.log_limit,
             counters: &mut self.counters,
-        };
-        let actions = registrar.handle_binding_update(std::time::Instant::now(), &input);
-        self.view.changed();
-        for action in actions {
-            self.carry_out(action).await;
         }
     }
 

@@ -12,14 +12,19 @@
 //! objects; shutdown removes everything. DHAAD requests to the home-agents
 //! anycast addresses are answered from the Home Agents List ([`dhaad`]),
 //! Mobile Prefix Solicitations with the home link's prefixes ([`mpd`]).
+//!
+//! The decisions take no I/O ([`home_bu`], [`home_dad`], [`discovery`]): they
+//! return actions, which the loop here carries out in the order given.
 
 mod admission;
 mod backlog;
 mod binding;
 mod dad;
 mod dhaad;
+mod discovery;
 mod error;
 mod home_bu;
+mod home_dad;
 mod home_reg;
 mod mpd;
 mod view;
@@ -28,12 +33,12 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
 
-use mip6::bcache::{BindingCache, DadOutcome, HomePrefixLifetimes};
+use mip6::bcache::{BindingCache, HomePrefixLifetimes};
 use mip6::halist::HomeAgentList;
 use mip6::mpa_schedule::UnsolicitedAdverts;
 use mip6::wire::ndisc::{
-    NdRepr, RouterAdvert, RouterSolicit, TYPE_DHAAD_REQUEST, TYPE_MOBILE_PREFIX_SOLICIT,
-    TYPE_NEIGHBOR_ADVERT, TYPE_ROUTER_ADVERT,
+    NdRepr, RouterSolicit, TYPE_DHAAD_REQUEST, TYPE_MOBILE_PREFIX_SOLICIT, TYPE_NEIGHBOR_ADVERT,
+    TYPE_ROUTER_ADVERT,
 };
 use netcfg::xfrm::{PolicyDir, PolicyType, Selector, Template, XfrmPolicy, XfrmProto, XfrmState};
 use netcfg::{Family, RuleSpec};
@@ -45,7 +50,6 @@ use crate::config::{Config, Prefix};
 use crate::control::{Control, Reloader};
 use crate::kernel::raw::{Icmp6Socket, MhSocket, RawIp6Socket};
 use crate::kernel::{Kernel, RULE_PRIO_FWD, TABLE_MIP6, XFRM_PRIO_HOME_SIG_ANY};
-use crate::net::mask;
 
 use crate::publish::Publisher;
 use binding::{BindingState, TunnelNames, TUNNEL_GROUP};
@@ -395,95 +399,25 @@ impl HomeAgent {
         };
         match nd {
             NdRepr::RouterAdvert(ra) => {
-                let (learnt, changed) = self.on_ra(&msg, &ra);
-                for (prefix, len) in learnt {
-                    self.home_prefix_learnt(msg.ifindex, prefix, len).await;
-                }
-                if changed {
-                    self.home_prefixes_changed(msg.ifindex);
-                }
+                let heard = discovery::HeardRa {
+                    ifindex: msg.ifindex,
+                    src: msg.src,
+                    hop_limit: msg.hop_limit,
+                    ra: &ra,
+                };
+                let actions = self.discovery().router_advert(Instant::now(), heard);
+                self.carry_out_nd(actions).await;
             }
             NdRepr::DhaadRequest(_) => self.on_dhaad_request(&msg).await,
             NdRepr::NeighborAdvert(na) if self.dad.cancel(&na.target).is_some() => {
                 warn!("DAD for {} failed: {} answered", na.target, msg.src);
                 self.view.changed();
                 let now = std::time::Instant::now();
-                if let Some(DadOutcome::Duplicate(ba)) =
-                    self.cache.dad_finished(now, &na.target, true)
-                {
-                    let pending = self.bindings.remove(&na.target);
-                    let coa = pending.as_ref().map(|b| b.care_of_address);
-                    let src = pending.as_ref().map(|b| b.ha_address);
-                    self.send_ba(na.target, coa, src, &ba).await;
-                }
+                let actions = self.registrar().dad_answered(now, na.target);
+                self.carry_out_dad(actions).await;
             }
             _ => {}
         }
-    }
-
-    /// Learns home prefixes and home agents; returns the new home prefixes,
-    /// and whether the link's home prefixes changed (a new one, or new
-    /// advertised lifetimes).
-    fn on_ra(
-        &mut self,
-        msg: &crate::kernel::raw::Received,
-        ra: &RouterAdvert,
-    ) -> (Vec<(Ipv6Addr, u8)>, bool) {
-        let mut learnt = Vec::new();
-        let mut changed = false;
-        if msg.hop_limit != Some(255) || !msg.src.is_unicast_link_local() {
-            return (learnt, changed);
-        }
-        self.learn_home_agents(msg, ra);
-        if ra.flags & RouterAdvert::HOME_AGENT == 0 {
-            return (learnt, changed);
-        }
-        let now = Instant::now();
-        for p in ra.prefixes() {
-            let Some(prefix) = Prefix::new(mask(p.prefix, p.prefix_len), p.prefix_len) else {
-                continue;
-            };
-            let valid_until = now + Duration::from_secs(u64::from(p.valid_lifetime));
-            let preferred_until = now + Duration::from_secs(u64::from(p.preferred_lifetime));
-            let entry = HomePrefix {
-                ifindex: msg.ifindex,
-                prefix,
-                valid_until,
-                preferred_until,
-                advertised_by: vec![(msg.src, (p.valid_lifetime, p.preferred_lifetime))],
-            };
-            match self
-                .links
-                .prefixes
-                .iter_mut()
-                .find(|h| h.ifindex == msg.ifindex && h.prefix == prefix)
-            {
-                Some(h) => {
-                    let lifetimes = (p.valid_lifetime, p.preferred_lifetime);
-                    match h.advertised_by.iter_mut().find(|(r, _)| *r == msg.src) {
-                        Some((_, last)) => {
-                            changed |= *last != lifetimes;
-                            *last = lifetimes;
-                        }
-                        None => h.advertised_by.push((msg.src, lifetimes)),
-                    }
-                    h.valid_until = entry.valid_until;
-                    h.preferred_until = entry.preferred_until;
-                }
-                None => {
-                    info!(
-                        "home prefix {}/{} learned on {}",
-                        prefix.addr,
-                        prefix.len,
-                        self.iface_name(msg.ifindex)
-                    );
-                    self.links.prefixes.push(entry);
-                    learnt.push((prefix.addr, prefix.len));
-                    changed = true;
-                }
-            }
-        }
-        (learnt, changed)
     }
 
     /// The HA interface that holds `addr` as a global address. The
@@ -541,16 +475,11 @@ impl HomeAgent {
         for (hoa, run) in self.dad.take_due(now) {
             self.backlog.install(hoa, run);
         }
-        for entry in self.cache.handle_timeout(now.into_std()) {
+        let expired = self.registrar().expire(now.into_std());
+        if !expired.is_empty() {
             self.view.changed();
-            info!(
-                "binding {} (CoA {}) expired",
-                entry.home_address, entry.care_of_address
-            );
-            if let Some(b) = self.bindings.remove(&entry.home_address) {
-                self.backlog.remove(b);
-            }
         }
+        self.carry_out_dad(expired).await;
     }
 
     /// Shutdown: every binding's tunnel (and the routes through it) goes

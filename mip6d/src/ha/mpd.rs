@@ -24,10 +24,11 @@ use std::time::Duration;
 use mip6::bcache::BcState;
 use mip6::mpa_schedule::MpaIntervals;
 use mip6::mpd::{advert, solicited_advert, AdvertisedPrefix};
-use mip6::wire::ndisc::{MobilePrefixAdvert, NdRepr};
+use mip6::wire::ndisc::{MobilePrefixSolicit, NdRepr};
 use tokio::time::Instant;
-use tracing::{debug, info, warn};
+use tracing::{debug, info};
 
+use super::discovery::{Discovery, NdAction};
 use super::HomeAgent;
 use crate::kernel::raw::Received;
 
@@ -38,17 +39,41 @@ impl HomeAgent {
             debug!("malformed MPS from {}", msg.src);
             return;
         };
-        let hoa = msg.src;
+        let actions = self
+            .discovery()
+            .mobile_prefix_solicit(Instant::now(), msg.src, msg.dst, mps);
+        self.carry_out_nd(actions).await;
+    }
+
+    /// Sends the unsolicited advertisements that are due.
+    pub(super) async fn send_unsolicited_mpas(&mut self, now: Instant) {
+        let actions = self.discovery().unsolicited_due(now);
+        self.carry_out_nd(actions).await;
+    }
+}
+
+impl Discovery<'_> {
+    /// A Mobile Prefix Solicitation from `hoa` to `dst`: answered from `dst`
+    /// when `hoa` has a binding with that home agent (RFC 6275 §10.6.3),
+    /// `SendMobPfxAdvs` is on and the home address is within its limit; it
+    /// stops the unsolicited advertisements to `hoa` (§11.4.3).
+    pub(super) fn mobile_prefix_solicit(
+        &mut self,
+        now: Instant,
+        hoa: Ipv6Addr,
+        dst: Ipv6Addr,
+        mps: MobilePrefixSolicit,
+    ) -> Vec<NdAction> {
         let Some(binding) = self.cache.get(&hoa) else {
             debug!("MPS {} from {hoa}: no binding", mps.identifier);
-            return;
+            return Vec::new();
         };
-        if binding.home_agent != msg.dst {
+        if binding.home_agent != dst {
             debug!(
-                "MPS {} from {hoa} to {}: not its home agent",
-                mps.identifier, msg.dst
+                "MPS {} from {hoa} to {dst}: not its home agent",
+                mps.identifier
             );
-            return;
+            return Vec::new();
         }
         if self.unsolicited.stop(&hoa) {
             debug!(
@@ -61,40 +86,39 @@ impl HomeAgent {
                 "MPS {} from {hoa}: SendMobPfxAdvs is disabled",
                 mps.identifier
             );
-            return;
+            return Vec::new();
         }
-        let now = std::time::Instant::now();
-        if !self.admission.mpa_limit.admit(now, hoa) {
+        if !self.mpa_limit.admit(now.into_std(), hoa) {
             debug!(
                 "MPS {} from {hoa}: over its limit, not answered",
                 mps.identifier
             );
-            return;
+            return Vec::new();
         }
         // The limit above bounds this line too: one per advertisement sent,
         // at most a few per registered home address per minute.
-        let prefixes = self.home_link_prefixes(hoa);
+        let prefixes = self.home_link_prefixes(now, hoa);
         info!(
             "MPS {} from {hoa}: MPA with {}",
             mps.identifier,
             listed(&prefixes)
         );
-        self.send_mpa(msg.dst, hoa, solicited_advert(&mps, &prefixes))
-            .await;
+        vec![NdAction::SendMpa {
+            src: dst,
+            hoa,
+            mpa: solicited_advert(&mps, &prefixes),
+        }]
     }
 
     /// The prefixes of `hoa`'s home link (the link of the home prefix that
-    /// holds it) with their remaining lifetimes.
-    fn home_link_prefixes(&self, hoa: Ipv6Addr) -> Vec<AdvertisedPrefix> {
-        let now = Instant::now();
+    /// holds it) with their remaining lifetimes at `now`.
+    pub(super) fn home_link_prefixes(&self, now: Instant, hoa: Ipv6Addr) -> Vec<AdvertisedPrefix> {
         let home_link = self
-            .links
             .prefixes
             .iter()
             .find(|p| p.prefix.contains(hoa) && p.valid_until > now)
             .map(|p| p.ifindex);
-        self.links
-            .prefixes
+        self.prefixes
             .iter()
             .filter(|p| Some(p.ifindex) == home_link && p.valid_until > now)
             .map(|p| AdvertisedPrefix {
@@ -106,30 +130,15 @@ impl HomeAgent {
             .collect()
     }
 
-    async fn send_mpa(&self, src: Ipv6Addr, hoa: Ipv6Addr, mpa: MobilePrefixAdvert) {
-        let bytes = match NdRepr::MobilePrefixAdvert(mpa).emit_without_checksum() {
-            Ok(b) => b,
-            Err(e) => {
-                warn!("MPA: {e}");
-                return;
-            }
-        };
-        if let Err(e) = self.io.icmp.send_nd(Some(src), hoa, 0, &bytes).await {
-            warn!("MPA to {hoa}: {e}");
-        }
-    }
-
     /// The home prefixes advertised on HA interface `ifindex` changed (one
     /// appeared, or its advertised lifetimes are new): every mobile node
     /// registered through an address of that interface gets an unsolicited
     /// advertisement (RFC 6275 §10.6.2), unless `SendUnsolMobPfxAdvs` is off.
-    pub(super) fn home_prefixes_changed(&mut self, ifindex: u32) {
+    pub(super) fn home_prefixes_changed(&mut self, now: Instant, ifindex: u32) {
         if !self.config.send_unsol_mob_pfx_advs {
             return;
         }
-        let now = Instant::now();
         let preferred = self
-            .links
             .prefixes
             .iter()
             .filter(|p| p.ifindex == ifindex && p.valid_until > now)
@@ -145,7 +154,7 @@ impl HomeAgent {
             .iter()
             .filter(|b| {
                 b.state == BcState::Active
-                    && self.links.own_addresses.get(&b.home_agent) == Some(&ifindex)
+                    && self.own_addresses.get(&b.home_agent) == Some(&ifindex)
             })
             .map(|b| b.home_address)
             .collect();
@@ -170,16 +179,17 @@ impl HomeAgent {
         );
     }
 
-    /// Sends the unsolicited advertisements that are due (to bindings that
-    /// are still there).
-    pub(super) async fn send_unsolicited_mpas(&mut self, now: Instant) {
+    /// The unsolicited advertisements due at `now`, to bindings that are
+    /// still there (the others' schedules stop).
+    pub(super) fn unsolicited_due(&mut self, now: Instant) -> Vec<NdAction> {
+        let mut actions = Vec::new();
         for due in self.unsolicited.handle_timeout(now.into_std()) {
             let hoa = due.home_address;
             let Some(src) = self.cache.get(&hoa).map(|b| b.home_agent) else {
                 self.unsolicited.stop(&hoa);
                 continue;
             };
-            let prefixes = self.home_link_prefixes(hoa);
+            let prefixes = self.home_link_prefixes(now, hoa);
             info!(
                 "unsolicited MPA {} to {hoa}{}: {}",
                 due.identifier,
@@ -189,9 +199,13 @@ impl HomeAgent {
                 },
                 listed(&prefixes)
             );
-            self.send_mpa(src, hoa, advert(due.identifier, &prefixes))
-                .await;
+            actions.push(NdAction::SendMpa {
+                src,
+                hoa,
+                mpa: advert(due.identifier, &prefixes),
+            });
         }
+        actions
     }
 }
 
