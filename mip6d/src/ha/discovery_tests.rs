@@ -14,15 +14,12 @@ use mip6::wire::ndopt::{HomeAgentInfo, NdOption, PrefixInfo};
 use tokio::time::Instant;
 
 use super::{Discovery, HeardRa, NdAction};
-use crate::config::{parse, Config, Offline};
+use crate::config::Config;
 use crate::ha::admission::{LogLimit, MpaLimit, NewBindingLimit};
 use crate::ha::dhaad::HeardDhaad;
 use crate::ha::home_bu::{BuInput, HomeRegistrar};
+use crate::ha::test_support::{addr, ha_config};
 use crate::ha::{HaIface, HomePrefix};
-
-fn addr(s: &str) -> Ipv6Addr {
-    s.parse().expect("test address")
-}
 
 /// The home agent's discovery state.
 struct Ha {
@@ -39,14 +36,7 @@ struct Ha {
 
 impl Ha {
     fn new() -> Ha {
-        let host = Offline {
-            interfaces: vec!["eth0".to_owned()],
-        };
-        let text = "NodeConfig HA;\nUseMnHaIPsec disabled;\nInterface \"eth0\";\n";
-        let config = match parse(text.as_bytes(), "test.conf", &host) {
-            Ok(l) => l.config,
-            Err(e) => panic!("{e}"),
-        };
+        let config = ha_config("UseMnHaIPsec disabled;");
         Ha {
             config,
             cache: BindingCache::with_max_bindings(16),

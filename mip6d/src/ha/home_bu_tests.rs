@@ -3,17 +3,12 @@
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
-use mip6::bcache::{BindingCache, DadOutcome, HomePrefixLifetimes};
+use mip6::bcache::{DadOutcome, HomePrefixLifetimes};
 use mip6::consts::BaStatus;
 use mip6::wire::mh::{BindingUpdate, BuFlags, MhMessage, MhRepr};
 
-use super::{BuAction, BuInput, HomeRegistrar};
-use crate::config::{parse, Config, Offline};
-use crate::ha::admission::{LogLimit, NewBindingLimit};
-
-fn addr(s: &str) -> Ipv6Addr {
-    s.parse().expect("test address")
-}
+use super::{BuAction, BuInput};
+use crate::ha::test_support::{addr, ha_config as config, BuState as Ha};
 
 fn hoa() -> Ipv6Addr {
     addr("2001:db8:1::100")
@@ -23,37 +18,7 @@ fn ha() -> Ipv6Addr {
     addr("2001:db8:1::2")
 }
 
-fn config(extra: &str) -> Config {
-    let host = Offline {
-        interfaces: vec!["eth0".to_owned()],
-    };
-    let text = format!("NodeConfig HA;\n{extra}\nInterface \"eth0\";\n");
-    match parse(text.as_bytes(), "test.conf", &host) {
-        Ok(l) => l.config,
-        Err(e) => panic!("{e}\n{text}"),
-    }
-}
-
-/// The home agent's state a BU works on.
-struct Ha {
-    config: Config,
-    cache: BindingCache,
-    new_bindings: NewBindingLimit,
-    log_limit: LogLimit,
-    counters: bus::BuCounters,
-}
-
 impl Ha {
-    fn new(config: Config) -> Ha {
-        Ha {
-            config,
-            cache: BindingCache::with_max_bindings(16),
-            new_bindings: NewBindingLimit::new(16),
-            log_limit: LogLimit::default(),
-            counters: bus::BuCounters::default(),
-        }
-    }
-
     /// A home BU from `coa` with `sequence` and `lifetime_units` to `dst`
     /// (`home`: on the home link's interface 2, whose prefix covers the HoA).
     fn bu(
@@ -81,14 +46,7 @@ impl Ha {
                 preferred: Duration::from_secs(14400),
             }),
         };
-        HomeRegistrar {
-            config: &self.config,
-            cache: &mut self.cache,
-            new_bindings: &mut self.new_bindings,
-            log_limit: &mut self.log_limit,
-            counters: &mut self.counters,
-        }
-        .handle_binding_update(now, &input)
+        self.registrar().handle_binding_update(now, &input)
     }
 }
 

@@ -4,18 +4,13 @@
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
-use mip6::bcache::{BindingCache, HomePrefixLifetimes};
+use mip6::bcache::HomePrefixLifetimes;
 use mip6::consts::BaStatus;
 use mip6::wire::mh::{BindingUpdate, BuFlags, MhMessage, MhRepr};
 
 use super::{DadAction, DadRun, Pending};
-use crate::config::{parse, Offline};
-use crate::ha::admission::{LogLimit, NewBindingLimit};
-use crate::ha::home_bu::{BuAction, BuInput, HomeRegistrar};
-
-fn addr(s: &str) -> Ipv6Addr {
-    s.parse().expect("test address")
-}
+use crate::ha::home_bu::{BuAction, BuInput};
+use crate::ha::test_support::{addr, ha_config, BuState as Ha};
 
 const HOA: &str = "2001:db8:1::100";
 const HA: &str = "2001:db8:1::2";
@@ -26,47 +21,10 @@ const RUN: DadRun = DadRun {
     ha_address: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2),
 };
 
-/// The home agent's protocol state.
-struct Ha {
-    config: crate::config::Config,
-    cache: BindingCache,
-    new_bindings: NewBindingLimit,
-    log_limit: LogLimit,
-    counters: bus::BuCounters,
-}
-
 impl Ha {
-    fn new() -> Ha {
-        let host = Offline {
-            interfaces: vec!["eth0".to_owned()],
-        };
-        let text = "NodeConfig HA;\nUseMnHaIPsec disabled;\nInterface \"eth0\";\n";
-        let config = match parse(text.as_bytes(), "test.conf", &host) {
-            Ok(l) => l.config,
-            Err(e) => panic!("{e}"),
-        };
-        Ha {
-            config,
-            cache: BindingCache::with_max_bindings(16),
-            new_bindings: NewBindingLimit::new(16),
-            log_limit: LogLimit::default(),
-            counters: bus::BuCounters::default(),
-        }
-    }
-
-    fn registrar(&mut self) -> HomeRegistrar<'_> {
-        HomeRegistrar {
-            config: &self.config,
-            cache: &mut self.cache,
-            new_bindings: &mut self.new_bindings,
-            log_limit: &mut self.log_limit,
-            counters: &mut self.counters,
-        }
-    }
-
     /// A new home registration of `lifetime_units` (4 s each): DAD starts.
     fn register(now: Instant, lifetime_units: u16) -> Ha {
-        let mut h = Ha::new();
+        let mut h = Ha::new(ha_config("UseMnHaIPsec disabled;"));
         let input = BuInput {
             home_address: addr(HOA),
             packet_source: addr(COA),

@@ -27,6 +27,8 @@ mod home_bu;
 mod home_dad;
 mod home_reg;
 mod mpd;
+#[cfg(test)]
+mod test_support;
 mod view;
 
 use std::collections::HashMap;
