@@ -13,6 +13,11 @@ MH_SEND=${MH_SEND_BIN:-$(dirname "$MIP6D")/examples/mh_send}
 
 mip6d_check_binary() {
   [ -x "$MIP6D" ] || vm_die "no $MIP6D: build it first (cargo build -p mip6d)"
+}
+
+# For the scripts that send crafted messages (the others, the demo among them,
+# run from a build without the examples).
+mh_send_check() {
   [ -x "$MH_SEND" ] || vm_die "no $MH_SEND: build it first (cargo build -p mip6 --example mh_send)"
 }
 

@@ -16,6 +16,7 @@ set -euo pipefail
 . "$(dirname "$0")/guest-lib.sh"
 # shellcheck source=scripts/vm/mip6d-lib.sh
 . "$(dirname "$0")/mip6d-lib.sh"
+mh_send_check
 vm_in_guest
 mip6d_check_binary
 n=${1:-200}

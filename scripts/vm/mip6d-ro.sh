@@ -34,6 +34,7 @@ set -euo pipefail
 . "$(dirname "$0")/guest-lib.sh"
 # shellcheck source=scripts/vm/mip6d-lib.sh
 . "$(dirname "$0")/mip6d-lib.sh"
+mh_send_check
 mip6d_lab_up a
 mip6d_wait_mn_on_link_a
 vm_fact lab up

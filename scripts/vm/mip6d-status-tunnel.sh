@@ -17,6 +17,7 @@ set -euo pipefail
 . "$(dirname "$0")/guest-lib.sh"
 # shellcheck source=scripts/vm/mip6d-lib.sh
 . "$(dirname "$0")/mip6d-lib.sh"
+mh_send_check
 mip6d_lab_up home
 vm_wait_addr mn eth-home "$VM_HOME_PREFIX" 20 >/dev/null || vm_die "the MN got no address on the home link"
 vm_fact lab up
