@@ -10,8 +10,8 @@ packages=(
   iproute2 nftables iputils-ping iperf3 tcpdump procps psmisc kmod
   # a private system bus per test, busctl to look at it
   dbus dbus-bin systemd
-  # building, and the lint step of the tests
-  build-essential pkg-config shellcheck
+  # building, and the lint step of the tests (python3: doc links, import cycles)
+  build-essential pkg-config shellcheck python3
 )
 
 missing=()
