@@ -272,13 +272,7 @@ async fn open(config: &Config, kernel: &mut Kernel) -> Result<Opened, StartError
         .add_state(&hao_state)
         .await
         .map_err(StartError::HaoState)?;
-    let bu_in = XfrmPolicy::new(
-        Selector::any().mh_type(mip6::consts::mh_type::BU),
-        PolicyDir::In,
-        PolicyType::Sub,
-        XFRM_PRIO_HOME_SIG_ANY,
-    )
-    .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
+    let bu_in = hao_inbound(Selector::any().mh_type(mip6::consts::mh_type::BU));
     kernel
         .add_policy(&bu_in)
         .await
@@ -287,13 +281,7 @@ async fn open(config: &Config, kernel: &mut Kernel) -> Result<Opened, StartError
     // HAO). Not narrowed to type 146: on input the kernel reads the
     // ICMPv6 type right after the IPv6 header, i.e. from the HAO's
     // destination options header, so a type selector never matches.
-    let mps_in = XfrmPolicy::new(
-        Selector::any().proto(mip6::consts::IPPROTO_ICMPV6),
-        PolicyDir::In,
-        PolicyType::Sub,
-        XFRM_PRIO_HOME_SIG_ANY,
-    )
-    .tmpl(Template::ro(XfrmProto::Hao, any, any).optional());
+    let mps_in = hao_inbound(Selector::any().proto(mip6::consts::IPPROTO_ICMPV6));
     kernel
         .add_policy(&mps_in)
         .await
@@ -311,6 +299,19 @@ async fn open(config: &Config, kernel: &mut Kernel) -> Result<Opened, StartError
         ifaces,
         tunnel_names,
     })
+}
+
+/// An inbound policy letting what `selector` matches reach the sockets with
+/// or without a Home Address option (the HAO state swaps it into the source).
+fn hao_inbound(selector: Selector) -> XfrmPolicy {
+    let any = Ipv6Addr::UNSPECIFIED;
+    XfrmPolicy::new(
+        selector,
+        PolicyDir::In,
+        PolicyType::Sub,
+        XFRM_PRIO_HOME_SIG_ANY,
+    )
+    .tmpl(Template::ro(XfrmProto::Hao, any, any).optional())
 }
 
 impl HomeAgent {
