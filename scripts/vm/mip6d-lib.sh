@@ -81,11 +81,8 @@ mip6d_start_bus() {
     "$VM_REPO/scripts/lab/dbus-system.conf.in" >"$VM_LAB/$name.conf"
   dbus-daemon --config-file="$VM_LAB/$name.conf" --nofork >"$VM_LAB/$name.log" 2>&1 &
   echo $! >"$VM_LAB/$name.pid"
-  local deadline=$((SECONDS + 10))
-  until [ -S "$sock" ]; do
-    [ "$SECONDS" -lt "$deadline" ] || vm_die "dbus-daemon $name did not start: $(cat "$VM_LAB/$name.log")"
-    sleep 0.1
-  done
+  wait_for 100 test -S "$sock" ||
+    vm_die "dbus-daemon $name did not start: $(cat "$VM_LAB/$name.log")"
   echo "unix:path=$sock"
 }
 
