@@ -82,6 +82,7 @@ impl Publisher {
             mapped: st.mapped.map(|m| m.to_string()).unwrap_or_default(),
             peers: st.peers,
             mode: st.mode.to_owned(),
+            nat_type: st.nat.as_str().to_owned(),
             counters: st
                 .stats
                 .named()

@@ -6,11 +6,12 @@
 //! sends are non-blocking too and only a full buffer costs an await.
 
 use std::io::{self, ErrorKind};
-use std::net::{Ipv6Addr, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::Instant;
 
 use netcfg::tun::Tun;
+use teredo::addr::TEREDO_PORT;
 use teredo::relay::{Output, Outputs, TeredoTunnel};
 use teredo::wire::{TeredoPacket, TeredoPacketRepr};
 use tokio::net::UdpSocket;
@@ -58,6 +59,27 @@ impl Pump {
     pub fn with_routable_errors(mut self) -> Pump {
         self.routable_errors = true;
         self
+    }
+
+    /// The address and port our datagrams to `dst` leave from: the socket's own
+    /// port, and its bound address or, when bound to any address, the source
+    /// the kernel picks towards `dst` (found by connecting a socket that never
+    /// sends). `None` if the kernel has no route or the socket no address.
+    pub fn local_addr_towards(&self, dst: Ipv4Addr) -> Option<SocketAddrV4> {
+        let SocketAddr::V4(bound) = self.socket.local_addr().ok()? else {
+            return None;
+        };
+        if !bound.ip().is_unspecified() {
+            return Some(bound);
+        }
+        let probe = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+        probe.connect((dst, TEREDO_PORT)).ok()?;
+        match probe.local_addr().ok()? {
+            SocketAddr::V4(a) if !a.ip().is_unspecified() => {
+                Some(SocketAddrV4::new(*a.ip(), bound.port()))
+            }
+            _ => None,
+        }
     }
 
     /// Waits until a datagram may be readable.

@@ -5,6 +5,7 @@ use std::net::{Ipv6Addr, SocketAddrV4};
 
 use teredo::addr::CLIENT_LINK_LOCAL;
 use teredo::maintain::State;
+use teredo::qualified::NatType;
 
 /// Snapshot of one Teredo tunnel, as published on D-Bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub struct TunnelStatus {
     pub peers: u32,
     /// `client`, `cone` or `restricted` (the D-Bus `Mode`).
     pub mode: &'static str,
+    /// What the last qualification found out about the NAT (the D-Bus `NatType`).
+    pub nat: NatType,
     /// The packet path's counters, as of the last timer tick.
     pub stats: teredo::relay::Stats,
 }
@@ -44,6 +47,7 @@ impl TunnelStatus {
             mapped: None,
             peers: 0,
             mode: "client",
+            nat: NatType::Unknown,
             stats: teredo::relay::Stats::default(),
         }
     }
@@ -52,6 +56,7 @@ impl TunnelStatus {
     pub fn clear_address(&mut self) {
         self.address = None;
         self.mapped = None;
+        self.nat = NatType::Unknown;
     }
 
     /// The link-local address the hook gets (docs/compat.md, "Client hook": a 1.2.6 client never

@@ -74,6 +74,10 @@ pub trait Tunnel {
     #[zbus(property)]
     fn mode(&self) -> zbus::Result<String>;
 
+    /// `unknown`, `none`, `cone` or `behind-nat`.
+    #[zbus(property)]
+    fn nat_type(&self) -> zbus::Result<String>;
+
     /// Packet counters by name.
     #[zbus(property)]
     fn counters(&self) -> zbus::Result<std::collections::HashMap<String, u64>>;

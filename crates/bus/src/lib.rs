@@ -6,7 +6,8 @@
 //!
 //! - properties, all emitting `PropertiesChanged` (except the constant `InterfaceName`):
 //!   `InterfaceName` s, `State` s (`down`, `qualifying`, `up`), `Address` s,
-//!   `LinkLocalAddress` s, `Mtu` u, `ServerAddress` s, `MappedAddress` s, `Peers` u;
+//!   `LinkLocalAddress` s, `Mtu` u, `ServerAddress` s, `MappedAddress` s, `Peers` u,
+//!   `Mode` s, `NatType` s (and `Counters` a{st}, read on demand);
 //! - signal `AddressChanged(s interface, s state, s old_address, s new_address, u mtu)`;
 //! - methods `Requalify()` (root only) and `Status() -> a{sv}`.
 //!
@@ -32,6 +33,7 @@ mod path;
 mod republish;
 mod server;
 mod tunnel;
+mod tunnel_status;
 
 pub use client::{
     connection_closed, subscribe_address_changed, subscribe_tunnel_state, tunnel_proxy,
@@ -41,9 +43,10 @@ pub use path::{escape_path_element, tunnel_object_path, unescape_path_element};
 pub use republish::{keep_published, Republish};
 pub use server::{ServerService, ServerState, SERVER_BUS_NAME, SERVER_INTERFACE, SERVER_PATH};
 pub use tunnel::{BusError, State, TunnelService, TunnelState};
+pub use tunnel_status::{miredo_tunnels, TunnelSnapshot};
 
 pub use mip6d::{
-    BindingInfo, BindingState, BuCounters, BulEntryInfo, HomeAgentState, Mip6dService,
+    is_access_denied, BindingInfo, BindingState, BuCounters, BulEntryInfo, HomeAgentState, Mip6dService,
     MobileNodeState, RegistrationState, Role,
 };
 

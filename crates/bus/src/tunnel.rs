@@ -73,6 +73,9 @@ pub struct TunnelState {
     pub peers: u32,
     /// `Mode`: `client`, `cone` (RelayType relay or cone) or `restricted`.
     pub mode: String,
+    /// `NatType`: what qualification found out about the NAT: `unknown`, `none`,
+    /// `cone` or `behind-nat` (docs/dbus.md).
+    pub nat_type: String,
     /// `Counters`: packet counters by name (the packet path's statistics).
     /// Not signalled: they change with every packet; read them when needed.
     pub counters: HashMap<String, u64>,
@@ -80,7 +83,7 @@ pub struct TunnelState {
 
 impl TunnelState {
     /// The properties as (name, value) pairs, in introspection order.
-    fn properties(&self) -> [(&'static str, Value<'static>); 8] {
+    fn properties(&self) -> [(&'static str, Value<'static>); 9] {
         [
             ("State", Value::from(self.state.as_str())),
             ("Address", Value::from(self.address.clone())),
@@ -90,6 +93,7 @@ impl TunnelState {
             ("MappedAddress", Value::from(self.mapped.clone())),
             ("Peers", Value::from(self.peers)),
             ("Mode", Value::from(self.mode.clone())),
+            ("NatType", Value::from(self.nat_type.clone())),
         ]
     }
 }
@@ -167,6 +171,13 @@ impl Tunnel {
     #[zbus(property)]
     fn mode(&self) -> String {
         self.state.mode.clone()
+    }
+
+    /// What qualification found out about the NAT: `unknown`, `none`, `cone`
+    /// or `behind-nat`.
+    #[zbus(property)]
+    fn nat_type(&self) -> String {
+        self.state.nat_type.clone()
     }
 
     /// Packet counters of the packet path, by name (received, sent, and

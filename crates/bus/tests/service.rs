@@ -28,6 +28,7 @@ fn up_state() -> TunnelState {
         mapped: "195.0.0.16:1234".into(),
         peers: 3,
         mode: "client".into(),
+        nat_type: "behind-nat".into(),
         counters: [("rx".to_owned(), 7u64)].into_iter().collect(),
     }
 }
@@ -80,6 +81,7 @@ async fn properties_and_introspection_via_busctl() {
     assert_eq!(get("ServerAddress").await, "s \"192.0.2.1\"");
     assert_eq!(get("MappedAddress").await, "s \"195.0.0.16:1234\"");
     assert_eq!(get("Peers").await, "u 3");
+    assert_eq!(get("NatType").await, "s \"behind-nat\"");
 
     let out = bus
         .busctl(false, &["introspect", MIREDO_BUS_NAME, PATH])
@@ -266,7 +268,8 @@ async fn requalify_and_status_from_root() {
     assert_eq!(u("Mtu"), 1280);
     assert_eq!(u("Peers"), 3);
     assert_eq!(s("Mode"), "client");
-    assert_eq!(status.len(), 10);
+    assert_eq!(s("NatType"), "behind-nat");
+    assert_eq!(status.len(), 11);
     assert_eq!(proxy.mode().await.expect("Mode"), "client");
     let counters = proxy.counters().await.expect("Counters");
     assert_eq!(counters.get("rx"), Some(&7));
@@ -306,7 +309,7 @@ async fn policy_lets_anyone_read_but_only_root_requalify_or_own() {
         "nobody calls Status: {}",
         stderr(&out)
     );
-    assert!(stdout(&out).starts_with("a{sv} 10"), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("a{sv} 11"), "{}", stdout(&out));
 
     let requalify = format!("{IFACE}.Requalify");
     let out = bus

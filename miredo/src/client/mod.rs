@@ -116,6 +116,7 @@ pub async fn run(
                 }
                 Event::Up(q) => {
                     went_up(&q, &mut tun_status);
+                    tun_status.nat = q.nat_type(pump.local_addr_towards(q.teredo.server));
                     tunnel.set_state(Some(OwnAddress::from(&q)));
                     status.update(&tun_status).await;
                 }
