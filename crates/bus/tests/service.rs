@@ -148,6 +148,7 @@ async fn properties_changed_carries_only_what_changed() {
             "MappedAddress",
             "Mode",
             "Mtu",
+            "NatType",
             "Peers",
             "ServerAddress",
             "State"

@@ -367,7 +367,7 @@ fn status_text(report: &StatusJson) -> String {
         };
         let _ = writeln!(out, "{}: {role}", s.interface_name);
         let mut line = |key: &str, value: &str| {
-            let _ = writeln!(out, "  {key:<20}{value}");
+            let _ = writeln!(out, "{}", format!("  {key:<20}{value}").trim_end());
         };
         line("state", &s.state);
         line("address", or_dash(&s.address));

@@ -183,7 +183,10 @@ pub async fn run(
             }
             c = control.recv() => match c {
                 Some(Control::Stop(s)) => return Ok(s),
-                Some(Control::Requalify) => pending.append(maint.requalify(Instant::now())),
+                Some(Control::Requalify) => {
+                    info!("re-qualifying on request (D-Bus Requalify)");
+                    pending.append(maint.requalify(Instant::now()));
+                }
                 None => return Ok(Stop::Terminate),
             },
             () = &mut sleep, if armed.is_some() => {
