@@ -127,19 +127,20 @@ check "/etc/init.d/miredo is ours" grep -q miredo-rs "$R/etc/init.d/miredo"
 check "user miredo kept (same uid)" test "$(in_root id -u miredo)" = "$debian_uid"
 
 echo "== files of miredo-rs"
-for f in /usr/sbin/miredo /usr/sbin/miredo-checkconf /etc/init.d/miredo /etc/miredo/client-hook \
-  /etc/network/if-up.d/miredo; do
+for f in /usr/sbin/miredo /usr/sbin/miredo-checkconf /usr/bin/miredoctl /etc/init.d/miredo \
+  /etc/miredo/client-hook /etc/network/if-up.d/miredo /etc/NetworkManager/dispatcher.d/50-miredo; do
   check "$f is executable" test -x "$R$f"
 done
 for f in /etc/miredo.conf /etc/default/miredo /lib/systemd/system/miredo.service \
   /usr/share/dbus-1/system.d/org.miredo_rs.Miredo1.conf /usr/share/man/man8/miredo.8.gz \
   /usr/share/man/man8/miredo-checkconf.8.gz /usr/share/man/man5/miredo.conf.5.gz \
+  /usr/share/man/man1/miredoctl.1.gz /usr/lib/NetworkManager/conf.d/90-miredo.conf \
   /usr/share/doc/miredo-rs/copyright; do
   check "$f exists" test -f "$R$f"
 done
 check "/etc/miredo/miredo.conf -> ../miredo.conf" test "$(readlink "$R/etc/miredo/miredo.conf")" = ../miredo.conf
 conffiles=$(in_root dpkg-query -W -f='${Conffiles}\n' miredo-rs | awk 'NF { print $1 }' | sort | tr '\n' ' ')
-check "conffiles: $conffiles" test "$conffiles" = "/etc/default/miredo /etc/init.d/miredo /etc/miredo.conf /etc/miredo/client-hook /etc/network/if-up.d/miredo "
+check "conffiles: $conffiles" test "$conffiles" = "/etc/NetworkManager/dispatcher.d/50-miredo /etc/default/miredo /etc/init.d/miredo /etc/miredo.conf /etc/miredo/client-hook /etc/network/if-up.d/miredo "
 check "init script enabled (rc2.d)" bash -c "ls '$R'/etc/rc2.d/S*miredo"
 check "miredo.service enabled" test -L "$R/etc/systemd/system/multi-user.target.wants/miredo.service"
 
@@ -164,6 +165,13 @@ if wait_for 100 busctl --address="$bus" status org.miredo_rs.Miredo1; then
     ok "busctl introspect org.miredo_rs.Miredo1 /org/miredo_rs/Miredo1/teredo"
   else
     bad "busctl introspect: $intro"
+  fi
+  # The status tool, as a user other than root, on the same bus.
+  out=$(in_root setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/miredoctl --json 2>&1 || true)
+  if grep -q '"interface_name": "teredo"' <<<"$out" && grep -q '"nat_type"' <<<"$out"; then
+    ok "miredoctl --json (as nobody) shows the tunnel"
+  else
+    bad "miredoctl --json: $out"
   fi
 else
   bad "miredo never owned org.miredo_rs.Miredo1 on the root's bus"
@@ -190,6 +198,8 @@ check "pidfile removed" test ! -e "$R/run/miredo.pid"
 wait_for 30 bash -c "! ip link show teredo" && ok "interface removed" || bad "interface teredo left behind"
 status=0; in_root /etc/init.d/miredo status >/dev/null 2>&1 || status=$?
 check "init.d/miredo status (stopped) exits 3" test "$status" = 3
+status=0; in_root /usr/bin/miredoctl >/dev/null 2>&1 || status=$?
+check "miredoctl without miredo exits 3 (not running)" test "$status" = 3
 
 # The systemd unit's CapabilityBoundingSet and NoNewPrivileges, applied with setpriv
 # (no systemd runs here): miredo must still create its tunnel, drop to its user and
