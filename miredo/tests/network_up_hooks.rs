@@ -35,8 +35,11 @@ impl Sandbox {
         fs::set_permissions(&stub, fs::Permissions::from_mode(0o755)).expect("chmod");
         let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let hook = dir.join("dispatcher.d/50-miredo");
-        fs::copy(repo.join("conf/NetworkManager/dispatcher.d/50-miredo"), &hook)
-            .expect("copy the dispatcher hook");
+        fs::copy(
+            repo.join("conf/NetworkManager/dispatcher.d/50-miredo"),
+            &hook,
+        )
+        .expect("copy the dispatcher hook");
         fs::set_permissions(&hook, fs::Permissions::from_mode(0o755)).expect("chmod");
         Sandbox { dir }
     }
@@ -51,7 +54,10 @@ impl Sandbox {
             .env_clear()
             .env(
                 "PATH",
-                format!("{}:/usr/sbin:/usr/bin:/sbin:/bin", self.dir.join("bin").display()),
+                format!(
+                    "{}:/usr/sbin:/usr/bin:/sbin:/bin",
+                    self.dir.join("bin").display()
+                ),
             )
             .env("STUB_LOG", &log)
             .env("STUB_STATUS", if running { "0" } else { "3" })
@@ -118,14 +124,27 @@ fn dispatcher_reloads_a_running_miredo_on_up_only() {
     let sb = Sandbox::new("nm-dispatcher");
     let hook = sb.dispatcher();
     let up = |iface: &str, ip4: bool, ip6: bool, running: bool| {
-        sb.run(&hook, &[iface, "up"], &nm_env(iface, "up", ip4, ip6), running)
+        sb.run(
+            &hook,
+            &[iface, "up"],
+            &nm_env(iface, "up", ip4, ip6),
+            running,
+        )
     };
 
     assert_eq!(up("eth0", true, false, true), RELOADED, "IPv4 up");
     assert_eq!(up("eth0", true, true, true), RELOADED, "dual-stack up");
     // No address information at all counts as IPv4, as Debian's 01-ifupdown has it.
-    assert_eq!(up("eth0", false, false, true), RELOADED, "up without IP details");
-    assert_eq!(up("eth0", true, false, false), ASKED_ONLY, "miredo not running");
+    assert_eq!(
+        up("eth0", false, false, true),
+        RELOADED,
+        "up without IP details"
+    );
+    assert_eq!(
+        up("eth0", true, false, false),
+        ASKED_ONLY,
+        "miredo not running"
+    );
     assert_eq!(up("eth0", false, true, true), "", "IPv6-only up");
     assert_eq!(up("lo", true, false, true), "", "loopback");
 
@@ -166,7 +185,11 @@ fn dispatcher_reloads_a_running_miredo_on_up_only() {
     assert_eq!(up("eth0", true, false, true), "", "01-ifupdown present");
     // A disabled (non-executable) 01-ifupdown runs nothing: ours acts.
     fs::set_permissions(&ifupdown, fs::Permissions::from_mode(0o644)).expect("chmod");
-    assert_eq!(up("eth0", true, false, true), RELOADED, "01-ifupdown disabled");
+    assert_eq!(
+        up("eth0", true, false, true),
+        RELOADED,
+        "01-ifupdown disabled"
+    );
 }
 
 #[test]

@@ -46,15 +46,19 @@ fn err_text(out: &Output) -> String {
 /// `miredoctl --json` once the tunnel is `up`, as its first tunnel's object.
 fn wait_json_up(lab: &Lab, bus: &str, daemon: &Daemon) -> Result<Value> {
     let mut last = Value::Null;
-    lab.wait_for("miredoctl to show the tunnel up", Duration::from_secs(10), || {
-        let out = miredoctl(bus, false, &["--json"])?;
-        if !out.status.success() {
-            return Ok(false);
-        }
-        let v: Value = serde_json::from_str(&text(&out))?;
-        last = v["tunnels"][0].clone();
-        Ok(last["state"] == "up")
-    })
+    lab.wait_for(
+        "miredoctl to show the tunnel up",
+        Duration::from_secs(10),
+        || {
+            let out = miredoctl(bus, false, &["--json"])?;
+            if !out.status.success() {
+                return Ok(false);
+            }
+            let v: Value = serde_json::from_str(&text(&out))?;
+            last = v["tunnels"][0].clone();
+            Ok(last["state"] == "up")
+        },
+    )
     .with_context(|| format!("last: {last}\ndaemon log:\n{}", daemon.log_text()))?;
     Ok(last)
 }
@@ -101,8 +105,21 @@ fn count_rs_rule(lab: &Lab, from: std::net::Ipv4Addr) -> Result<()> {
     lab.exec_ok(
         "srv",
         &[
-            "nft", "add", "rule", "inet", "miredoctl_test", "input", "ip", "saddr", &from,
-            "udp", "dport", "3544", "counter", "comment", "\"rs\"",
+            "nft",
+            "add",
+            "rule",
+            "inet",
+            "miredoctl_test",
+            "input",
+            "ip",
+            "saddr",
+            &from,
+            "udp",
+            "dport",
+            "3544",
+            "counter",
+            "comment",
+            "\"rs\"",
         ],
     )?;
     Ok(())
@@ -143,16 +160,23 @@ fn miredoctl_shows_clients_and_relay_and_requalifies_for_root_only() -> Result<(
     let conf = Lab::client_conf();
     // The built-in hook: the host's /etc/miredo/client-hook is Debian's.
     let builtin = ["--client-hook", "/nonexistent"];
-    let client = lab.start_ours_on_bus("cl1", "ctl-client1", "miredo", &conf, &builtin, Some(&bus))?;
+    let client =
+        lab.start_ours_on_bus("cl1", "ctl-client1", "miredo", &conf, &builtin, Some(&bus))?;
     let addr = lab
         .wait_teredo_addr("cl1", Duration::from_secs(10))
         .with_context(|| client.log_text())?;
     let mapped_port = TeredoAddr::from_ipv6(&addr).mapped_port;
     let json = wait_json_up(&lab, &bus, &client)?;
     ensure!(json["interface_name"] == "teredo", "{json}");
-    ensure!(json["role"] == "client" && json["mode"] == "client", "{json}");
     ensure!(
-        json["address"].as_str().and_then(|a| a.parse::<Ipv6Addr>().ok()) == Some(addr),
+        json["role"] == "client" && json["mode"] == "client",
+        "{json}"
+    );
+    ensure!(
+        json["address"]
+            .as_str()
+            .and_then(|a| a.parse::<Ipv6Addr>().ok())
+            == Some(addr),
         "address: {json} vs {addr}"
     );
     ensure!(json["server_address"] == SERVER_IP.to_string(), "{json}");
@@ -203,7 +227,8 @@ fn miredoctl_shows_clients_and_relay_and_requalifies_for_root_only() -> Result<(
         err_text(&out)
     );
     ensure!(
-        err_text(&out).contains("requalify is for root only") && err_text(&out).contains("AccessDenied"),
+        err_text(&out).contains("requalify is for root only")
+            && err_text(&out).contains("AccessDenied"),
         "{}",
         err_text(&out)
     );
@@ -230,18 +255,25 @@ fn miredoctl_shows_clients_and_relay_and_requalifies_for_root_only() -> Result<(
     .with_context(|| client.log_text())?;
     // The refused call never reached the daemon: one request logged.
     ensure!(
-        client.log_text().matches("re-qualifying on request").count() == 1,
+        client
+            .log_text()
+            .matches("re-qualifying on request")
+            .count()
+            == 1,
         "{}",
         client.log_text()
     );
-    lab.wait_for("a solicitation at the server", Duration::from_secs(2), || {
-        Ok(rs_count(&lab)? > before)
-    })?;
+    lab.wait_for(
+        "a solicitation at the server",
+        Duration::from_secs(2),
+        || Ok(rs_count(&lab)? > before),
+    )?;
     lab.stop(&client)?;
     assert_not_running(&bus)?;
 
     // A client without a NAT: the server sees its own address and port.
-    let client = lab.start_ours_on_bus("cl2", "ctl-client2", "miredo", &conf, &builtin, Some(&bus))?;
+    let client =
+        lab.start_ours_on_bus("cl2", "ctl-client2", "miredo", &conf, &builtin, Some(&bus))?;
     let addr = lab
         .wait_teredo_addr("cl2", Duration::from_secs(10))
         .with_context(|| client.log_text())?;
@@ -261,12 +293,19 @@ fn miredoctl_shows_clients_and_relay_and_requalifies_for_root_only() -> Result<(
 
     // A relay: said so, no NAT type, nothing to re-qualify.
     let relay_conf = "RelayType cone\nInterfaceName teredo\n";
-    let relay = lab.start_ours_on_bus("relay", "ctl-relay", "miredo", relay_conf, &[], Some(&bus))?;
+    let relay =
+        lab.start_ours_on_bus("relay", "ctl-relay", "miredo", relay_conf, &[], Some(&bus))?;
     let json = wait_json_up(&lab, &bus, &relay)?;
     ensure!(json["role"] == "relay" && json["mode"] == "cone", "{json}");
-    ensure!(json["nat_type"] == "unknown" && json["mapped_ip"].is_null(), "{json}");
+    ensure!(
+        json["nat_type"] == "unknown" && json["mapped_ip"].is_null(),
+        "{json}"
+    );
     let t = text(&miredoctl(&bus, false, &["-i", "teredo"])?);
-    ensure!(t.starts_with("teredo: Teredo relay, cone flag set\n"), "{t}");
+    ensure!(
+        t.starts_with("teredo: Teredo relay, cone flag set\n"),
+        "{t}"
+    );
     ensure!(
         field(&t, "NAT type") == Some("not probed (a relay does not qualify)"),
         "{t}"
@@ -281,7 +320,8 @@ fn miredoctl_shows_clients_and_relay_and_requalifies_for_root_only() -> Result<(
     );
     let out = miredoctl(&bus, false, &["-i", "teredo0"])?;
     ensure!(
-        out.status.code() == Some(1) && err_text(&out).contains("no tunnel 'teredo0' (it has: teredo)"),
+        out.status.code() == Some(1)
+            && err_text(&out).contains("no tunnel 'teredo0' (it has: teredo)"),
         "{}",
         err_text(&out)
     );

@@ -93,6 +93,7 @@ fn packaged_shell_scripts_parse() -> Result<()> {
         "conf/init.d/miredo-server",
         "conf/init.d/mip6d",
         "conf/if-up.d/miredo",
+        "conf/NetworkManager/dispatcher.d/50-miredo",
         "packaging/etc/miredo/client-hook",
         "packaging/debian/miredo-rs.postinst",
         "packaging/debian/miredo-rs.postrm",

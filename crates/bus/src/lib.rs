@@ -46,8 +46,8 @@ pub use tunnel::{BusError, State, TunnelService, TunnelState};
 pub use tunnel_status::{miredo_tunnels, TunnelSnapshot};
 
 pub use mip6d::{
-    is_access_denied, BindingInfo, BindingState, BuCounters, BulEntryInfo, HomeAgentState, Mip6dService,
-    MobileNodeState, RegistrationState, Role,
+    is_access_denied, BindingInfo, BindingState, BuCounters, BulEntryInfo, HomeAgentState,
+    Mip6dService, MobileNodeState, RegistrationState, Role,
 };
 
 /// Re-exported so users need not depend on zbus directly for the basics.

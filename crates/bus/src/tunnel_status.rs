@@ -114,7 +114,9 @@ pub async fn miredo_tunnels(conn: &Connection) -> zbus::Result<Option<Vec<String
         .introspect()
         .await?;
     Ok(Some(
-        child_nodes(&xml).filter_map(unescape_path_element).collect(),
+        child_nodes(&xml)
+            .filter_map(unescape_path_element)
+            .collect(),
     ))
 }
 
