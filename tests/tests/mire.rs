@@ -12,7 +12,7 @@ use anyhow::{bail, ensure, Context, Result};
 use e2e::teredo::addr::{DEFAULT_PREFIX, TEREDO_PORT};
 use e2e::teredo::mire::MIRE_PORT;
 use e2e::teredo::wire::{emit_bubble, emit_origin, EchoKind, EchoRepr, Ipv6Header};
-use e2e::{our_bin, Daemon, Lab, LabOpts, Nat, TeredoAddr, RELAY_IP, SERVER_IP};
+use e2e::{our_bin, Daemon, Lab, LabOpts, Nat, TeredoAddr, RELAY_IP, SERVER_IP, TEREDO_IFACE};
 
 const DEBIAN_MIRE: &str = "/usr/bin/teredo-mire";
 const QUALIFY: Duration = Duration::from_secs(15);
@@ -89,6 +89,34 @@ fn debian_and_our_clients_ping_our_mire() -> Result<()> {
         .with_context(|| format!("our client log:\n{}", ours.log_text()))?;
     lab.wait_ping6("cl2", target, PING)
         .with_context(|| format!("our client -> our mire {target}\n{}", ours.log_text()))?;
+    ensure!(mire.is_running(), "the mire exited:\n{}", mire.log_text());
+    Ok(())
+}
+
+/// The other use: a native IPv6 host pings the responder's Teredo address
+/// through a Teredo relay, Debian's and then ours. The responder runs on the
+/// `wan` router's 203.0.113.254 (the relay node is taken by the relay).
+#[test]
+fn native_host_pings_our_mire_through_debians_and_our_relay() -> Result<()> {
+    let lab = Lab::up(LabOpts::with_nats(&[Nat::None]))?;
+    let mire = start_mire(&lab, "wan", "our-mire", &our_mire()?)?;
+    let target = mire_addr(Ipv4Addr::new(203, 0, 113, 254));
+
+    let debian = lab.start_debian_relay()?;
+    lab.wait_ping6("tgt", target, PING)
+        .with_context(|| format!("tgt -> Debian's relay -> our mire {target}"))?;
+    lab.stop(&debian)?;
+
+    let bus = lab.dbus_up()?;
+    let conf = format!("RelayType relay\nInterfaceName {TEREDO_IFACE}\n");
+    let ours = lab.start_ours_on_bus("relay", "our-relay", "miredo", &conf, &[], Some(&bus))?;
+    lab.wait_for("our relay to route 2001::/32", PING, || {
+        let routes = lab.exec_ok("relay", &["ip", "-6", "route", "show", "dev", TEREDO_IFACE])?;
+        Ok(routes.contains("2001::/32"))
+    })
+    .with_context(|| ours.log_text())?;
+    lab.wait_ping6("tgt", target, PING)
+        .with_context(|| format!("tgt -> our relay -> our mire {target}\n{}", ours.log_text()))?;
     ensure!(mire.is_running(), "the mire exited:\n{}", mire.log_text());
     Ok(())
 }
