@@ -31,7 +31,7 @@ packages=("$@")
 # metadata, so a binary that moves between crates is still found).
 required_bins() {
   case "$1" in
-    miredo-rs) echo miredo miredo-checkconf miredoctl ;;
+    miredo-rs) echo miredo miredo-checkconf miredoctl teredo-mire ;;
     miredo-server-rs) echo miredo-server ;;
     mip6d-rs) echo mip6d ;;
     *) die "unknown package '$1' (known: ${all_packages[*]})" ;;

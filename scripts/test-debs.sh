@@ -127,17 +127,18 @@ check "/etc/init.d/miredo is ours" grep -q miredo-rs "$R/etc/init.d/miredo"
 check "user miredo kept (same uid)" test "$(in_root id -u miredo)" = "$debian_uid"
 
 echo "== files of miredo-rs"
-for f in /usr/sbin/miredo /usr/sbin/miredo-checkconf /usr/bin/miredoctl /etc/init.d/miredo \
+for f in /usr/sbin/miredo /usr/sbin/miredo-checkconf /usr/bin/miredoctl /usr/bin/teredo-mire /etc/init.d/miredo \
   /etc/miredo/client-hook /etc/network/if-up.d/miredo /etc/NetworkManager/dispatcher.d/50-miredo; do
   check "$f is executable" test -x "$R$f"
 done
 for f in /etc/miredo.conf /etc/default/miredo /lib/systemd/system/miredo.service \
   /usr/share/dbus-1/system.d/org.miredo_rs.Miredo1.conf /usr/share/man/man8/miredo.8.gz \
   /usr/share/man/man8/miredo-checkconf.8.gz /usr/share/man/man5/miredo.conf.5.gz \
-  /usr/share/man/man1/miredoctl.1.gz /usr/lib/NetworkManager/conf.d/90-miredo.conf \
-  /usr/share/doc/miredo-rs/copyright; do
+  /usr/share/man/man1/miredoctl.1.gz /usr/share/man/man1/teredo-mire.1.gz \
+  /usr/lib/NetworkManager/conf.d/90-miredo.conf /usr/share/doc/miredo-rs/copyright; do
   check "$f exists" test -f "$R$f"
 done
+check "teredo-mire -V prints the original's banner" test "$(in_root /usr/bin/teredo-mire -V)" = "miredo v1.2.6"
 check "/etc/miredo/miredo.conf -> ../miredo.conf" test "$(readlink "$R/etc/miredo/miredo.conf")" = ../miredo.conf
 conffiles=$(in_root dpkg-query -W -f='${Conffiles}\n' miredo-rs | awk 'NF { print $1 }' | sort | tr '\n' ' ')
 check "conffiles: $conffiles" test "$conffiles" = "/etc/NetworkManager/dispatcher.d/50-miredo /etc/default/miredo /etc/init.d/miredo /etc/miredo.conf /etc/miredo/client-hook /etc/network/if-up.d/miredo "

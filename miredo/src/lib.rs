@@ -5,6 +5,7 @@ pub mod client;
 pub mod config;
 pub mod dbus;
 pub mod hook;
+pub mod mire;
 pub mod privproc;
 pub mod pump;
 pub mod relayd;

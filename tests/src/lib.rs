@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context, Result};
 
 mod daemons;
+mod netns;
 mod process;
 pub mod vm;
 

@@ -31,6 +31,7 @@
 #![forbid(unsafe_code)]
 pub mod addr;
 pub mod maintain;
+pub mod mire;
 pub mod peers;
 pub mod qualified;
 pub mod relay;

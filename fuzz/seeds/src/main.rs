@@ -46,6 +46,7 @@ fn main() -> std::io::Result<()> {
     write(&out, "teredo_packet", teredo_packet())?;
     write(&out, "teredo_server", teredo_server())?;
     write(&out, "teredo_relay", teredo_relay())?;
+    write(&out, "teredo_mire", teredo_mire())?;
     write(&out, "mip6d_conf", files(&root, "mip6d/tests/data", "ok_")?)?;
     write(
         &out,
@@ -497,6 +498,35 @@ fn teredo_server() -> Seeds {
             with(from, emit_bubble(client, a6("2001:0:c000:201::1")).to_vec()),
         ),
         ("echo", with(from, echo(client, a6("2001:db8::1")))),
+    ]
+}
+
+fn teredo_mire() -> Seeds {
+    // 1 octet: bit 0 the socket (0: 3544, 1: 3545), bit 1 a non-global
+    // sender (see teredo_mire.rs); then the datagram.
+    let with = |head: u8, d: Vec<u8>| [vec![head], d].concat();
+    let client = a6(CLIENT_V6);
+    let mire = a6("2001:0:c633:6401:0:f226:39cc:9bfe");
+    let mut udp = teredo::wire::Ipv6Header::new(client, mire, 17, 64, &[0; 16]).to_vec();
+    udp.extend_from_slice(b"trailing");
+    vec![
+        ("bubble", with(0, emit_bubble(client, mire).to_vec())),
+        (
+            "bubble_loopback",
+            with(2, emit_bubble(client, mire).to_vec()),
+        ),
+        ("echo", with(1, echo(client, mire))),
+        ("udp", with(1, udp)),
+        (
+            "echo_with_origin",
+            with(
+                1,
+                emit_with_origin(
+                    SocketAddrV4::new(Ipv4Addr::new(192, 0, 2, 1), 3544),
+                    &echo(client, mire),
+                ),
+            ),
+        ),
     ]
 }
 
