@@ -102,7 +102,14 @@ impl Movement {
         let mut effects = Vec::new();
         for i in &mut self.ifaces {
             let before = (i.routers.current, i.routers.probe.clone());
+            let known: Vec<Ipv6Addr> = i.routers.list.iter().map(|r| r.addr).collect();
             let found = i.routers.handle_timeout(now);
+            for gone in known
+                .iter()
+                .filter(|a| !i.routers.list.iter().any(|r| r.addr == **a))
+            {
+                info!("{}: router {gone} gone", i.name);
+            }
             if let (Some(p), None) = (&before.1, &i.routers.probe) {
                 if i.routers.current == Some(p.candidate) {
                     info!(
