@@ -69,16 +69,28 @@ fn vm_mip6d_two_home_links_register_move_and_return_each() -> Result<()> {
             format!("mip6ctl bul does not list {hoa}"),
         )?;
     }
-    g.check(g.num("a.ping1")? > 0, "CN -> first home address not answered")?;
-    g.check(g.num("a.ping2")? > 0, "CN -> second home address not answered")?;
+    g.check(
+        g.num("a.ping1")? > 0,
+        "CN -> first home address not answered",
+    )?;
+    g.check(
+        g.num("a.ping2")? > 0,
+        "CN -> second home address not answered",
+    )?;
     g.fact("b.ha_moves")?;
     g.fact("b.ha2_moves")?;
     g.check(
         g.num("b.handovers")? == 2,
         "not both home addresses completed the handover to link B",
     )?;
-    g.check(g.num("b.ping1")? > 0, "CN -> first home address lost on link B")?;
-    g.check(g.num("b.ping2")? > 0, "CN -> second home address lost on link B")?;
+    g.check(
+        g.num("b.ping1")? > 0,
+        "CN -> first home address lost on link B",
+    )?;
+    g.check(
+        g.num("b.ping2")? > 0,
+        "CN -> second home address lost on link B",
+    )?;
     g.fact("home.dereg1")?;
     g.fact("home.dereg2")?;
     for hoa in [HOA, HOA2] {
@@ -139,7 +151,10 @@ fn vm_mip6d_router_probes_decide_when_a_new_router_is_used() -> Result<()> {
         "the BU left before the probes ended",
     )?;
     g.fact("gone.handover")?;
-    g.check(g.num("gone.ha_moves")? >= 1, "the HA's binding did not move")?;
+    g.check(
+        g.num("gone.ha_moves")? >= 1,
+        "the HA's binding did not move",
+    )?;
     g.check_prefix("finished", "yes")?;
     g.exited_ok()
 }

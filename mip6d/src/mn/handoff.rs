@@ -171,7 +171,10 @@ impl MobileNode {
         }
         if let Some(a) = self.homes[k].away.as_mut() {
             if !a.default_route {
-                info!("optimistic handoff: {} routed through the tunnel before the BA", a.hoa);
+                info!(
+                    "optimistic handoff: {} routed through the tunnel before the BA",
+                    a.hoa
+                );
             }
             if let Err(e) = a.registered(&mut self.io.kernel).await {
                 error!("cannot route through the tunnel: {e}");

@@ -290,7 +290,9 @@ impl MobileNode {
         self.carry_out_movement(effects).await;
         for k in 0..self.homes.len() {
             let h = &mut self.homes[k];
-            let actions = h.reg.handle_timeout(now.into_std(), h.location, &self.config);
+            let actions = h
+                .reg
+                .handle_timeout(now.into_std(), h.location, &self.config);
             self.carry_out(k, actions).await;
         }
         self.on_ro_timer(now).await;
@@ -359,9 +361,12 @@ impl MobileNode {
         for k in 0..self.homes.len() {
             let h = &mut self.homes[k];
             if let (Location::Away(p), true) = (h.location, h.reg.bul.binding().is_some()) {
-                let actions =
-                    h.reg
-                        .deregister(std::time::Instant::now(), p.address, h.location, &self.config);
+                let actions = h.reg.deregister(
+                    std::time::Instant::now(),
+                    p.address,
+                    h.location,
+                    &self.config,
+                );
                 self.carry_out(k, actions).await;
                 waiting = true;
             }

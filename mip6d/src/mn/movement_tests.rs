@@ -91,7 +91,14 @@ fn add_iface(m: &mut Movement, index: u32, preference: u8, coas: &[&str], t0: In
         }
     });
     let rtr = addr(&format!("fe80::{index}"));
-    m.handle_router_advert(t0, index, rtr, Some(255), &ra(prefix, 0), ProbePolicy::EAGER);
+    m.handle_router_advert(
+        t0,
+        index,
+        rtr,
+        Some(255),
+        &ra(prefix, 0),
+        ProbePolicy::EAGER,
+    );
 }
 
 fn decide(m: &Movement, now: Instant, at: &mut Location) -> Option<MoveAction> {
@@ -161,9 +168,14 @@ fn the_home_prefix_wins_unless_no_home_return() {
     assert_eq!(decide(&m, t0, &mut at), None);
     // The home prefix is no longer advertised (3 intervals): away again.
     let later = t0 + Duration::from_secs(3);
-    m.handle_router_advert(later, 3, addr("fe80::3"), Some(255), &ra("2001:db8:a::", 0), {
-        ProbePolicy::EAGER
-    });
+    m.handle_router_advert(
+        later,
+        3,
+        addr("fe80::3"),
+        Some(255),
+        &ra("2001:db8:a::", 0),
+        { ProbePolicy::EAGER },
+    );
     assert_eq!(
         decide(&m, later, &mut at),
         Some(MoveAction::MoveTo(coa(3, "2001:db8:a::50")))
@@ -302,9 +314,7 @@ fn eager_a_new_router_is_used_at_once() {
 fn lazy_a_reachable_old_router_is_kept_and_the_new_one_waits() {
     let t0 = Instant::now();
     let (mut m, mut at) = two_routers(t0);
-    let fx = m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), {
-        lazy(3, 0)
-    });
+    let fx = m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), { lazy(3, 0) });
     assert_eq!(
         fx,
         vec![Effect::Probe {
@@ -334,9 +344,7 @@ fn lazy_a_reachable_old_router_is_kept_and_the_new_one_waits() {
     assert_eq!(decide(&m, t1, &mut at), None);
     // The new router's next RAs change nothing: it is a backup.
     let t2 = t1 + Duration::from_millis(500);
-    let fx = m.handle_router_advert(t2, 3, addr(NEW), Some(255), &new_ra(0), {
-        lazy(3, 0)
-    });
+    let fx = m.handle_router_advert(t2, 3, addr(NEW), Some(255), &new_ra(0), { lazy(3, 0) });
     assert!(fx.is_empty());
     assert_eq!(decide(&m, t2, &mut at), None);
     // The old router goes silent for good: its life ends, the backup is used.
@@ -367,10 +375,18 @@ fn lazy_an_unanswered_router_is_left_after_the_probes() {
             break;
         }
         sent += fx.len();
-        assert_eq!(decide(&m, now, &mut at), None, "moved before the probes ended");
+        assert_eq!(
+            decide(&m, now, &mut at),
+            None,
+            "moved before the probes ended"
+        );
     }
     assert_eq!(sent, 3, "MnRouterProbes 3: three solicitations");
-    assert_eq!(now, t0 + Duration::from_secs(3), "3 x 1 s of the old router");
+    assert_eq!(
+        now,
+        t0 + Duration::from_secs(3),
+        "3 x 1 s of the old router"
+    );
     assert_eq!(
         decide(&m, now, &mut at),
         Some(MoveAction::MoveTo(coa(3, "2001:db8:d::50")))
@@ -381,9 +397,7 @@ fn lazy_an_unanswered_router_is_left_after_the_probes() {
 fn lazy_the_probe_timeout_caps_the_wait() {
     let t0 = Instant::now();
     let (mut m, mut at) = two_routers(t0);
-    let fx = m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), {
-        lazy(5, 1500)
-    });
+    let fx = m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), { lazy(5, 1500) });
     assert_eq!(fx.len(), 1);
     let deadline = t0 + Duration::from_millis(1500);
     let t1 = t0 + Duration::from_secs(1);
@@ -401,9 +415,7 @@ fn lazy_the_probe_timeout_caps_the_wait() {
 fn an_ra_of_the_probed_router_answers_the_probe() {
     let t0 = Instant::now();
     let (mut m, mut at) = two_routers(t0);
-    m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), {
-        lazy(2, 0)
-    });
+    m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), { lazy(2, 0) });
     let t1 = t0 + Duration::from_millis(300);
     m.handle_router_advert(t1, 3, addr(OLD), Some(255), &ra("2001:db8:a::", 0), {
         lazy(2, 0)
@@ -418,9 +430,7 @@ fn an_ra_of_the_probed_router_answers_the_probe() {
 fn a_solicited_advert_for_another_address_answers_nothing() {
     let t0 = Instant::now();
     let (mut m, _) = two_routers(t0);
-    m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), {
-        lazy(2, 0)
-    });
+    m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), { lazy(2, 0) });
     let mut na = NeighborAdvert {
         flags: NeighborAdvert::SOLICITED,
         target: addr("fe80::99"),

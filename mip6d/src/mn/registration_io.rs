@@ -92,12 +92,9 @@ impl MobileNode {
     /// from it if it has to.
     pub(super) async fn discover_home_agent(&mut self, k: usize, coa: Option<Ipv6Addr>) {
         let h = &mut self.homes[k];
-        let actions = h.reg.care_of_address_changed(
-            std::time::Instant::now(),
-            coa,
-            h.location,
-            &self.config,
-        );
+        let actions =
+            h.reg
+                .care_of_address_changed(std::time::Instant::now(), coa, h.location, &self.config);
         self.carry_out(k, actions).await;
     }
 
@@ -136,17 +133,13 @@ impl MobileNode {
                     self.send_prefix_solicitation(k, NdRepr::MobilePrefixSolicit(mps))
                         .await
                 }
-                RegAction::RemovePrefixPolicies { ha } => {
-                    self.remove_prefix_policies(k, ha).await
-                }
+                RegAction::RemovePrefixPolicies { ha } => self.remove_prefix_policies(k, ha).await,
                 RegAction::LeaveAway => {
                     if let Some(mut a) = self.homes[k].away.take() {
                         a.leave(&mut self.io.kernel).await;
                     }
                 }
-                RegAction::EnterAway { ha, coa } => {
-                    queue.extend(self.enter_away(k, ha, coa).await)
-                }
+                RegAction::EnterAway { ha, coa } => queue.extend(self.enter_away(k, ha, coa).await),
             }
         }
     }
@@ -327,11 +320,9 @@ impl MobileNode {
         let first = self.primary();
         let (coa, coa_if, registration) = match first.location {
             Location::Away(p) => (Some(p.address), self.iface_name(p.ifindex), entries[0].1),
-            Location::Home(i) if entries[0].1 == bus::RegistrationState::Idle => (
-                None,
-                self.iface_name(i),
-                bus::RegistrationState::Home,
-            ),
+            Location::Home(i) if entries[0].1 == bus::RegistrationState::Idle => {
+                (None, self.iface_name(i), bus::RegistrationState::Home)
+            }
             Location::Home(i) => (None, self.iface_name(i), entries[0].1),
             Location::Unknown | Location::Nowhere => (None, String::new(), entries[0].1),
         };

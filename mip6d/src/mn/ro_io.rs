@@ -100,9 +100,13 @@ impl MobileNode {
 
     pub(super) async fn on_acquire(&mut self, ev: XfrmEvent) {
         let now = Instant::now().into_std();
-        let actions = self
-            .ro
-            .handle_acquire(now, self.primary().reg.hoa, self.primary().reg.ha, ev, &self.config);
+        let actions = self.ro.handle_acquire(
+            now,
+            self.primary().reg.hoa,
+            self.primary().reg.ha,
+            ev,
+            &self.config,
+        );
         self.carry_out_ro(actions).await;
     }
 

@@ -290,7 +290,8 @@ impl Routers {
                 .map(|r| r.addr);
             effects.push(RouterEffect::Decide);
         }
-        self.list.retain(|r| r.heard_until > now || r.is_default(now));
+        self.list
+            .retain(|r| r.heard_until > now || r.is_default(now));
         effects
     }
 }
