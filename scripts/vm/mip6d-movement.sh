@@ -16,7 +16,7 @@
 #              prefix.
 #  optimistic  OptimisticHandoff, with a long DAD on eth-b (3 transmissions,
 #              1.5 s apart). With it: the tunnel's default route is there before
-#              any BA (home agent not started yet), and the BU from link B
+#              any BA (the router drops what goes to the home agent), and the BU from link B
 #              leaves while the new CoA is still tentative. Without it: no route
 #              before the BA, and the BU leaves after DAD.
 #
@@ -219,16 +219,20 @@ part_routers() {
   ip netns del rtr2
 }
 
-# One optimistic-handoff run (KEY on|off): first registration with the home
-# agent down, then a move to link B with its long DAD.
+# One optimistic-handoff run (KEY on|off): first registration while the
+# router drops what goes to the home agent (no BA can come), then a move to
+# link B with its long DAD.
 optimistic_run() {
   local key=$1 bu tentative dad_end
+  mip6d_start_ha
+  ip -n rtr -6 route add blackhole "$VM_HA_ADDR/128"
   mip6d_start_mn
   vm_fact_log "$key.first_bu" mn-d "BU to $VM_HA_ADDR: HoA $HOA CoA 2001:db8:a:" 30
   vm_fact "$key.ba_before" "$(vm_count_log mn-d 'BA from')"
   vm_fact_lines "$key.route_before_ba" "$(ip -n mn -6 route show table 252)"
-  mip6d_start_ha
+  ip -n rtr -6 route del blackhole "$VM_HA_ADDR/128"
   vm_fact_log "$key.registered" mn-d "registered: $HOA via 2001:db8:a:" 30
+  vm_fact "$key.optimistic_dad" "$(ip netns exec mn cat /proc/sys/net/ipv6/conf/eth-b/optimistic_dad)"
   vm_mn_move b
   local deadline=$((SECONDS + 40))
   until grep -qE "BU to $VM_HA_ADDR: HoA $HOA CoA 2001:db8:b:" "$VM_LAB/mn-d.log"; do
@@ -258,7 +262,8 @@ part_optimistic() {
   mip6d_ha_conf
   mip6d_mn_conf 'OptimisticHandoff enabled;'
   optimistic_run on
-  vm_fact on.optimistic_dad_after "$(ip netns exec mn cat /proc/sys/net/ipv6/conf/eth-b/optimistic_dad)"
+  vm_fact on.optimistic_dad_after "$(ip netns exec mn cat /proc/sys/net/ipv6/conf/eth-b/optimistic_dad \
+    /proc/sys/net/ipv6/conf/eth-b/use_optimistic)"
   mip6d_mn_conf
   optimistic_run off
 }

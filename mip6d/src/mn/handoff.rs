@@ -9,8 +9,8 @@
 //! the BU is sent instead of when the BA arrives, never on the way home;
 //! and an address still in DAD may be the care-of address when the kernel
 //! made it Optimistic (RFC 4429), which the node asks for on its physical
-//! interfaces (`optimistic_dad`), so the BU leaves before DAD ends. Without
-//! it a care-of address is used once its DAD is over.
+//! interfaces (`optimistic_dad`, `use_optimistic`), so the BU leaves before
+//! DAD ends. Without it a care-of address is used once its DAD is over.
 
 use mip6::coa::PrimaryCoa;
 use mip6::wire::ndisc::{NdRepr, NeighborSolicit};
@@ -79,20 +79,25 @@ impl MobileNode {
         self.evaluate().await;
     }
 
-    /// `optimistic_dad` on physical interface `name` as
-    /// `OptimisticHandoff` says (restored at exit).
+    /// `optimistic_dad` and `use_optimistic` on physical interface `name`
+    /// as `OptimisticHandoff` says (restored at exit): the kernel forms
+    /// Optimistic addresses, and announces them over netlink at once (with
+    /// `use_optimistic` only; otherwise a new address is announced when its
+    /// DAD ends).
     pub(super) fn set_optimistic_dad(&mut self, name: &str) {
         let value = if self.config.optimistic_handoff {
             "1"
         } else {
             "0"
         };
-        let known = netcfg::sysctl::get_ipv6_conf(name, "optimistic_dad").ok();
-        if known.as_deref().map(str::trim) == Some(value) {
-            return;
-        }
-        if let Err(e) = self.io.kernel.set_sysctl(name, "optimistic_dad", value) {
-            warn!("{name}: optimistic_dad: {e}");
+        for key in ["optimistic_dad", "use_optimistic"] {
+            let known = netcfg::sysctl::get_ipv6_conf(name, key).ok();
+            if known.as_deref().map(str::trim) == Some(value) {
+                continue;
+            }
+            if let Err(e) = self.io.kernel.set_sysctl(name, key, value) {
+                warn!("{name}: {key}: {e}");
+            }
         }
     }
 
