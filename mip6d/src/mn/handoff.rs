@@ -119,18 +119,18 @@ impl MobileNode {
         let hoa = h.reg.hoa;
         if h.reg.ha.is_unspecified() {
             // No home agent yet: DHAAD from this CoA, registration on its reply.
-            info!("away from home: {hoa}: CoA {} on {name}", p.address);
+            info!("away from home: CoA {} on {name} ({hoa})", p.address);
             h.moved(Instant::now(), p);
             self.discover_home_agent(k, Some(p.address)).await;
             return;
         }
         let result = match h.away.as_mut() {
             Some(a) => {
-                info!("handover: {hoa}: CoA {} -> {} ({name})", a.coa, p.address);
+                info!("handover: CoA {} -> {} ({name}, {hoa})", a.coa, p.address);
                 a.handover(&mut self.io.kernel, p.address, p.ifindex).await
             }
             None => {
-                info!("away from home: {hoa}: CoA {} on {name}", p.address);
+                info!("away from home: CoA {} on {name} ({hoa})", p.address);
                 match Away::enter(
                     &mut self.io.kernel,
                     hoa,
