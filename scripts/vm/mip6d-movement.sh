@@ -233,6 +233,10 @@ optimistic_run() {
   ip -n rtr -6 route del blackhole "$VM_HA_ADDR/128"
   vm_fact_log "$key.registered" mn-d "registered: $HOA via 2001:db8:a:" 30
   vm_fact "$key.optimistic_dad" "$(ip netns exec mn cat /proc/sys/net/ipv6/conf/eth-b/optimistic_dad)"
+  # The kernel's address events, stamped as they come: the end of DAD on
+  # link B is the first announcement of its address without "tentative".
+  ip -n mn -ts -o monitor address >"$VM_LAB/$key-addr.mon" 2>&1 &
+  local monitor=$!
   vm_mn_move b
   local deadline=$((SECONDS + 40))
   until grep -qE "BU to $VM_HA_ADDR: HoA $HOA CoA 2001:db8:b:" "$VM_LAB/mn-d.log"; do
@@ -243,11 +247,16 @@ optimistic_run() {
   tentative=$(ip -n mn -6 -o addr show dev eth-b scope global tentative | grep -c '2001:db8:b:' || true)
   vm_fact "$key.coa_tentative_at_bu" "$tentative"
   deadline=$((SECONDS + 20))
-  while ip -n mn -6 -o addr show dev eth-b scope global tentative | grep -q '2001:db8:b:'; do
+  local done_line=""
+  until done_line=$(grep '2001:db8:b:' "$VM_LAB/$key-addr.mon" | grep -v tentative | head -1) &&
+    [ -n "$done_line" ]; do
     [ "$SECONDS" -lt "$deadline" ] || vm_die "$key: DAD on eth-b did not end"
     sleep 0.05
   done
-  dad_end=$(now)
+  kill "$monitor" 2>/dev/null || true
+  wait "$monitor" 2>/dev/null || true
+  dad_end=${done_line%%]*}
+  dad_end=$(date -d "${dad_end#[}" +%s.%N)
   vm_fact "$key.dad_end_after_bu_s" "$(span "$bu" "$dad_end")"
   vm_fact_log "$key.handover" mn-d "handover completed: 2001:db8:a:.* -> 2001:db8:b:" 30
   mip6d_stop mn-d

@@ -205,6 +205,11 @@ fn vm_mip6d_optimistic_handoff_uses_the_coa_before_dad_ends() -> Result<()> {
         g.num("off.coa_tentative_at_bu")? == 0,
         "without OptimisticHandoff: the BU left during DAD",
     )?;
+    let late = seconds(&g, "off.dad_end_after_bu_s")?;
+    g.check(
+        late <= 0.0,
+        format!("without OptimisticHandoff: DAD ended {late} s after the BU"),
+    )?;
     g.fact("off.handover")?;
     g.check_prefix("finished", "yes")?;
     g.exited_ok()
