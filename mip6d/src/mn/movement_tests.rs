@@ -174,7 +174,7 @@ fn the_home_prefix_wins_unless_no_home_return() {
         addr("fe80::3"),
         Some(255),
         &ra("2001:db8:a::", 0),
-        { ProbePolicy::EAGER },
+        ProbePolicy::EAGER,
     );
     assert_eq!(
         decide(&m, later, &mut at),
@@ -297,9 +297,7 @@ fn eager_a_new_router_is_used_at_once() {
     // While no address of the new router's prefix exists, the old CoA stays.
     let only_old = [info(3, "2001:db8:a::50")];
     m.handle_addresses(3, &only_old, &[hoa()], false);
-    let fx = m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), {
-        ProbePolicy::EAGER
-    });
+    let fx = m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), ProbePolicy::EAGER);
     assert_eq!(fx, vec![Effect::Decide]);
     assert_eq!(decide(&m, t0, &mut at), None);
     let both = [info(3, "2001:db8:a::50"), info(3, "2001:db8:d::50")];
@@ -314,7 +312,7 @@ fn eager_a_new_router_is_used_at_once() {
 fn lazy_a_reachable_old_router_is_kept_and_the_new_one_waits() {
     let t0 = Instant::now();
     let (mut m, mut at) = two_routers(t0);
-    let fx = m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), { lazy(3, 0) });
+    let fx = m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), lazy(3, 0));
     assert_eq!(
         fx,
         vec![Effect::Probe {
@@ -344,7 +342,7 @@ fn lazy_a_reachable_old_router_is_kept_and_the_new_one_waits() {
     assert_eq!(decide(&m, t1, &mut at), None);
     // The new router's next RAs change nothing: it is a backup.
     let t2 = t1 + Duration::from_millis(500);
-    let fx = m.handle_router_advert(t2, 3, addr(NEW), Some(255), &new_ra(0), { lazy(3, 0) });
+    let fx = m.handle_router_advert(t2, 3, addr(NEW), Some(255), &new_ra(0), lazy(3, 0));
     assert!(fx.is_empty());
     assert_eq!(decide(&m, t2, &mut at), None);
     // The old router goes silent for good: its life ends, the backup is used.
@@ -397,7 +395,7 @@ fn lazy_an_unanswered_router_is_left_after_the_probes() {
 fn lazy_the_probe_timeout_caps_the_wait() {
     let t0 = Instant::now();
     let (mut m, mut at) = two_routers(t0);
-    let fx = m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), { lazy(5, 1500) });
+    let fx = m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), lazy(5, 1500));
     assert_eq!(fx.len(), 1);
     let deadline = t0 + Duration::from_millis(1500);
     let t1 = t0 + Duration::from_secs(1);
@@ -415,11 +413,16 @@ fn lazy_the_probe_timeout_caps_the_wait() {
 fn an_ra_of_the_probed_router_answers_the_probe() {
     let t0 = Instant::now();
     let (mut m, mut at) = two_routers(t0);
-    m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), { lazy(2, 0) });
+    m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), lazy(2, 0));
     let t1 = t0 + Duration::from_millis(300);
-    m.handle_router_advert(t1, 3, addr(OLD), Some(255), &ra("2001:db8:a::", 0), {
-        lazy(2, 0)
-    });
+    m.handle_router_advert(
+        t1,
+        3,
+        addr(OLD),
+        Some(255),
+        &ra("2001:db8:a::", 0),
+        lazy(2, 0),
+    );
     assert_eq!(m.ifaces[0].routers.probe, None);
     let t2 = t0 + Duration::from_secs(2);
     assert!(!m.handle_timeout(t2).contains(&Effect::Decide));
@@ -430,7 +433,7 @@ fn an_ra_of_the_probed_router_answers_the_probe() {
 fn a_solicited_advert_for_another_address_answers_nothing() {
     let t0 = Instant::now();
     let (mut m, _) = two_routers(t0);
-    m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), { lazy(2, 0) });
+    m.handle_router_advert(t0, 3, addr(NEW), Some(255), &new_ra(0), lazy(2, 0));
     let mut na = NeighborAdvert {
         flags: NeighborAdvert::SOLICITED,
         target: addr("fe80::99"),
