@@ -10,7 +10,8 @@
 //!   what the mobile network sends goes into the tunnel once registered);
 //! - table 252: HA/128 via the CoA's interface (metric 128), the route the
 //!   BU's first lookup needs before XFRM re-routes it from the CoA; after
-//!   the BA, `default dev <tunnel> metric 128`;
+//!   the BA, `default from <HoA> dev <tunnel> metric 128` (and one from
+//!   each mobile network prefix);
 //! - XFRM: an out sub-policy for BUs HoA → HA with an HAO template and the
 //!   HAO state (HoA, HA, coa CoA), so BUs leave from the CoA with a Home
 //!   Address option; an in sub-policy for MH HA → HoA with an (optional) RH2
@@ -163,16 +164,24 @@ impl Away {
         Ok(())
     }
 
-    /// The BA arrived: traffic from the home address goes through the tunnel.
+    /// The BA arrived (or, with `OptimisticHandoff`, the BU is about to
+    /// leave): traffic from the home address, and from a mobile router's
+    /// prefixes, goes through the tunnel. The default routes are
+    /// source-specific (`CONFIG_IPV6_SUBTREES`, as UMIP's), so each home
+    /// address of a node with several home links takes its own tunnel.
     pub async fn registered(&mut self, kernel: &mut Kernel) -> Res<()> {
         if self.default_route {
             return Ok(());
         }
-        let route = RouteSpec::default_v6(self.tunnel.0)
-            .table(TABLE_MIP6)
-            .metric(METRIC_MIP6_OUT);
-        kernel.add_route(route.clone()).await?;
-        self.items.push(Item::Route(route));
+        let sources = std::iter::once((self.hoa, 128)).chain(self.mobile_network_prefixes.clone());
+        for (src, len) in sources {
+            let route = RouteSpec::default_v6(self.tunnel.0)
+                .from(IpAddr::V6(src), len)
+                .table(TABLE_MIP6)
+                .metric(METRIC_MIP6_OUT);
+            kernel.add_route(route.clone()).await?;
+            self.items.push(Item::Route(route));
+        }
         self.default_route = true;
         Ok(())
     }

@@ -6,6 +6,13 @@ pub enum StartError {
     /// Nothing to register.
     #[error("no MnHomeLink in the configuration: nothing to do")]
     NoHomeLink,
+    /// Two `MnHomeLink` blocks name one home agent: the tunnel and the
+    /// routes towards it would be one per home address.
+    #[error(
+        "two MnHomeLink blocks name home agent {0}: each home address needs its own home agent \
+         (or DHAAD)"
+    )]
+    SharedHomeAgent(std::net::Ipv6Addr),
     /// The netlink or XFRM connection.
     #[error("netlink: {0}")]
     Netlink(netcfg::Error),

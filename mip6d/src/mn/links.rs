@@ -23,10 +23,9 @@ impl MobileNode {
         if self.movement.ifaces.iter().any(|i| i.index == index)
             || index == 1
             || self
-                .movement
-                .away
-                .as_ref()
-                .is_some_and(|a| a.tunnel.0 == index)
+                .homes
+                .iter()
+                .any(|h| h.away.as_ref().is_some_and(|a| a.tunnel.0 == index))
             || name.starts_with("ip6tnl")
         {
             return;
@@ -60,6 +59,10 @@ impl MobileNode {
                 }
             }
         }
+        if !tunnel {
+            // OptimisticHandoff: SLAAC addresses usable during DAD (RFC 4429).
+            self.set_optimistic_dad(name);
+        }
         let mut iface = Iface::new(index, name, preference, tunnel);
         iface.up = up;
         self.movement.ifaces.push(iface);
@@ -83,8 +86,10 @@ impl MobileNode {
                 return;
             }
         };
+        let hoas = self.home_addresses();
+        let optimistic = self.config.optimistic_handoff;
         self.movement
-            .handle_addresses(index, &addrs, self.reg.home, self.reg.hoa);
+            .handle_addresses(index, &addrs, &hoas, optimistic);
     }
 
     /// A physical interface came up: solicit a router. A tunnel gets no RS;

@@ -1,25 +1,29 @@
 //! The mobile node (RFC 6275 §11, `docs/compat.md`) on the kernel datapath.
 //!
 //! Interfaces and their addresses come from netlink (dump, then events);
-//! RAs on physical interfaces tell router presence and the home link. After
-//! `InterfaceInitialInitDelay`, and on every change, the node decides:
-//! at home (an RA with the home prefix on an up physical interface) →
-//! deregister and put the home address on the home link; away → the CoA of
-//! [`mip6::coa::select_primary_coa`] is registered with the home agent
-//! through the binding update list ([`mip6::bul::BulEntry`]), with the kernel
-//! state of [`away::Away`]; a different CoA is a handover. Shutdown
-//! deregisters (bounded wait for the BA) and removes everything.
+//! RAs on physical interfaces tell the routers and the home links. After
+//! `InterfaceInitialInitDelay`, and on every change, the node decides for
+//! each home link (`MnHomeLink` block, [`home::Home`]): at home (an RA
+//! with its home prefix on an up physical interface) → deregister and put
+//! the home address on that link; away → the CoA of
+//! [`mip6::coa::select_primary_coa`] is registered with its home agent
+//! through its binding update list entry ([`mip6::bul::BulEntry`]), with
+//! the kernel state of [`away::Away`]; a different CoA is a handover.
+//! Shutdown deregisters every home address (bounded wait for the BAs) and
+//! removes everything.
 //!
 //! The decisions are made without I/O, as the `mip6` cores make theirs
 //! (`docs/architecture.md`): [`movement::Movement`] says where the node is
-//! and whether it moves ([`movement::MoveAction`]), the home registration
+//! and whether it moves ([`movement::MoveAction`]), each home registration
 //! ([`registration::Registration`]) what to send and install
 //! ([`registration::RegAction`]). `MobileNode` is the loop that feeds them
 //! the sockets' and the kernel's news and carries their actions out
-//! through [`Io`] (`registration_io.rs`).
+//! through [`Io`] (`handoff.rs`, `registration_io.rs`).
 
 mod away;
 mod error;
+mod handoff;
+mod home;
 mod ifaces;
 mod links;
 mod location;
@@ -29,29 +33,32 @@ mod registration_io;
 mod ro;
 mod ro_io;
 mod ro_xfrm;
+mod routers;
 pub mod tunnel_bus;
 mod tunnel_iface;
 
 use std::time::Duration;
 
-use mip6::coa::PrimaryCoa;
-use mip6::wire::ndisc::{NdRepr, TYPE_DHAAD_REPLY, TYPE_MOBILE_PREFIX_ADVERT, TYPE_ROUTER_ADVERT};
+use mip6::wire::ndisc::{
+    NdRepr, TYPE_DHAAD_REPLY, TYPE_MOBILE_PREFIX_ADVERT, TYPE_NEIGHBOR_ADVERT, TYPE_ROUTER_ADVERT,
+};
 use netcfg::{EventGroup, Events};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tracing::{debug, error, info, warn};
+use tracing::{error, info, warn};
 
 use crate::config::{self, Config};
 use crate::control::{Control, Reloader};
-use crate::kernel::raw::{unsolicited_na, Icmp6Socket, MhSocket, Received};
+use crate::kernel::raw::{Icmp6Socket, MhSocket, Received};
 use crate::kernel::Kernel;
 use crate::publish::Publisher;
 
-use away::Away;
 pub use error::StartError;
+use home::Home;
 use location::Location;
 use movement::{MoveAction, Movement};
 use registration::Registration;
+use routers::ProbePolicy;
 use tunnel_bus::TunnelNotice;
 
 /// How long shutdown waits for the deregistration's BA.
@@ -71,7 +78,8 @@ struct Io {
 struct MobileNode {
     config: Config,
     io: Io,
-    reg: Registration,
+    /// One per `MnHomeLink` block, in the file's order; never empty.
+    homes: Vec<Home>,
     movement: Movement,
     /// Route optimisation with correspondents ([`ro`]).
     ro: ro::RouteOptimisation,
@@ -100,8 +108,14 @@ pub async fn run(
     loop {
         let deadline = mn.next_deadline();
         tokio::select! {
-            c = control.recv() => if !reloader.handle(c, &mut mn.config) {
-                break;
+            c = control.recv() => {
+                let optimistic = mn.config.optimistic_handoff;
+                if !reloader.handle(c, &mut mn.config) {
+                    break;
+                }
+                if optimistic != mn.config.optimistic_handoff {
+                    mn.optimistic_handoff_changed().await;
+                }
             },
             r = mn.io.mh.recv_message() => match r {
                 Ok(msg) => {
@@ -135,33 +149,48 @@ pub async fn run(
 
 impl MobileNode {
     async fn start(config: Config, publisher: Publisher) -> Result<MobileNode, StartError> {
-        let Some(link) = config.mn_home_link.first().cloned() else {
+        if config.mn_home_link.is_empty() {
             return Err(StartError::NoHomeLink);
-        };
-        if config.mn_home_link.len() > 1 {
-            warn!("only the first MnHomeLink is used");
         }
-        let (hoa, ha) = (link.home_address.addr, link.home_agent_address);
-        // UMIP: with UseMnHaIPsec on and no BU/BA policy, no BU is ever sent.
-        let reg = Registration::new(&config, &link);
-        if !reg.may_send_bu && !ha.is_unspecified() {
-            error!(
-                "MN lacks the necessary IPsec policies for protecting the home registration \
-                 to HA {ha} (UseMnHaIPsec is enabled): no Binding Update will be sent"
-            );
+        let agents: Vec<_> = config
+            .mn_home_link
+            .iter()
+            .map(|l| l.home_agent_address)
+            .filter(|a| !a.is_unspecified())
+            .collect();
+        if let Some(a) = agents
+            .iter()
+            .enumerate()
+            .find_map(|(n, a)| agents[..n].contains(a).then_some(*a))
+        {
+            return Err(StartError::SharedHomeAgent(a));
         }
         let mut kernel = Kernel::open().map_err(StartError::Netlink)?;
-        crate::ipsec::install_transport(
-            &config,
-            crate::ipsec::Endpoint::MobileNode,
-            Some(hoa),
-            &mut kernel,
-        )
-        .await
-        .map_err(StartError::Ipsec)?;
+        let mut homes = Vec::new();
+        for link in &config.mn_home_link {
+            let (hoa, ha) = (link.home_address.addr, link.home_agent_address);
+            // UMIP: with UseMnHaIPsec on and no BU/BA policy, no BU is ever sent.
+            let reg = Registration::new(&config, link);
+            if !reg.may_send_bu && !ha.is_unspecified() {
+                error!(
+                    "MN lacks the necessary IPsec policies for protecting the home registration \
+                     to HA {ha} (UseMnHaIPsec is enabled): no Binding Update will be sent"
+                );
+            }
+            crate::ipsec::install_transport(
+                &config,
+                crate::ipsec::Endpoint::MobileNode,
+                Some(hoa),
+                &mut kernel,
+            )
+            .await
+            .map_err(StartError::Ipsec)?;
+            homes.push(Home::new(reg));
+        }
         let mh = MhSocket::open().map_err(StartError::MhSocket)?;
         let icmp = Icmp6Socket::open_passing(&[
             TYPE_ROUTER_ADVERT,
+            TYPE_NEIGHBOR_ADVERT,
             TYPE_DHAAD_REPLY,
             TYPE_MOBILE_PREFIX_ADVERT,
         ])
@@ -179,7 +208,7 @@ impl MobileNode {
             .map(|d| Instant::now() + d);
         let (ro, ro_kernel) = ro_io::new(&config);
         let mut mn = MobileNode {
-            reg,
+            homes,
             ro,
             ro_kernel,
             config,
@@ -216,43 +245,66 @@ impl MobileNode {
                 )
             })
             .collect();
-        let ha_text = if ha.is_unspecified() {
-            "by DHAAD".to_owned()
-        } else {
-            ha.to_string()
-        };
-        info!(
-            "mobile node: home address {hoa}, home agent {ha_text}, interfaces {}",
-            tracked.join(", ")
-        );
+        for h in &mn.homes {
+            let ha_text = if h.reg.ha.is_unspecified() {
+                "by DHAAD".to_owned()
+            } else {
+                h.reg.ha.to_string()
+            };
+            info!(
+                "mobile node: home address {}, home agent {ha_text}, interfaces {}",
+                h.reg.hoa,
+                tracked.join(", ")
+            );
+        }
         if mn.movement.settle_until.is_none() {
             mn.evaluate().await;
         }
         Ok(mn)
     }
 
+    /// The first home link's: what route optimisation and the single-valued
+    /// D-Bus properties follow.
+    fn primary(&self) -> &Home {
+        &self.homes[0]
+    }
+
+    /// The home addresses of every home link: never care-of addresses.
+    fn home_addresses(&self) -> Vec<std::net::Ipv6Addr> {
+        self.homes.iter().map(|h| h.reg.hoa).collect()
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         let now = Instant::now();
-        let reg = self.reg.poll_timeout().map(Instant::from_std);
-        [
-            reg,
-            self.movement.poll_timeout(now),
-            self.ro.poll_timeout().map(Instant::from_std),
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        self.homes
+            .iter()
+            .filter_map(|h| h.reg.poll_timeout().map(Instant::from_std))
+            .chain(self.movement.poll_timeout(now))
+            .chain(self.ro.poll_timeout().map(Instant::from_std))
+            .min()
     }
 
     async fn on_timer(&mut self) {
         let now = Instant::now();
-        self.movement.handle_timeout(now);
-        let actions = self
-            .reg
-            .handle_timeout(now.into_std(), self.movement.location, &self.config);
-        self.carry_out(actions).await;
+        let effects = self.movement.handle_timeout(now);
+        self.carry_out_movement(effects).await;
+        for k in 0..self.homes.len() {
+            let h = &mut self.homes[k];
+            let actions = h
+                .reg
+                .handle_timeout(now.into_std(), h.location, &self.config);
+            self.carry_out(k, actions).await;
+        }
         self.on_ro_timer(now).await;
         self.evaluate().await;
+    }
+
+    /// `MnRouterProbes` and `MnRouterProbeTimeout` as configured now.
+    fn probe_policy(&self) -> ProbePolicy {
+        ProbePolicy {
+            probes: self.config.mn_router_probes,
+            timeout: config::seconds(self.config.mn_router_probe_timeout).unwrap_or_default(),
+        }
     }
 
     async fn on_icmp(&mut self, msg: Received) {
@@ -261,27 +313,40 @@ impl MobileNode {
             Some(&TYPE_MOBILE_PREFIX_ADVERT) => return self.on_mobile_prefix_advert(msg).await,
             _ => {}
         }
-        let Ok(NdRepr::RouterAdvert(ra)) = NdRepr::parse(&msg.payload) else {
-            return;
-        };
-        let (home, now) = (self.reg.home, Instant::now());
-        if self
-            .movement
-            .handle_router_advert(now, msg.ifindex, msg.src, msg.hop_limit, &ra, home)
-        {
-            self.evaluate().await;
+        let now = Instant::now();
+        match NdRepr::parse(&msg.payload) {
+            Ok(NdRepr::RouterAdvert(ra)) => {
+                let policy = self.probe_policy();
+                let effects = self.movement.handle_router_advert(
+                    now,
+                    msg.ifindex,
+                    msg.src,
+                    msg.hop_limit,
+                    &ra,
+                    policy,
+                );
+                self.carry_out_movement(effects).await;
+            }
+            Ok(NdRepr::NeighborAdvert(na)) if msg.hop_limit == Some(255) => {
+                self.movement.handle_neighbor_advert(msg.ifindex, &na);
+            }
+            _ => {}
         }
     }
 
-    /// Where are we, and does it change anything?
+    /// Where are we for each home link, and does it change anything?
     async fn evaluate(&mut self) {
-        let decision = self
-            .movement
-            .decide(Instant::now(), self.config.no_home_return);
-        match decision {
-            Some(MoveAction::GoHome(index)) => self.go_home(index).await,
-            Some(MoveAction::MoveTo(p)) => self.move_to(p).await,
-            None => {}
+        let now = Instant::now();
+        for k in 0..self.homes.len() {
+            let h = &mut self.homes[k];
+            let decision =
+                self.movement
+                    .decide(now, self.config.no_home_return, h.reg.home, &mut h.location);
+            match decision {
+                Some(MoveAction::GoHome(index)) => self.go_home(k, index).await,
+                Some(MoveAction::MoveTo(p)) => self.move_to(k, p).await,
+                None => {}
+            }
         }
     }
 
@@ -289,138 +354,51 @@ impl MobileNode {
         self.movement.iface_name(index)
     }
 
-    async fn move_to(&mut self, p: PrimaryCoa) {
-        let name = self.iface_name(p.ifindex);
-        if let Some(index) = self.movement.home_addr_on.take() {
-            let item = crate::kernel::Item::Address {
-                index,
-                addr: self.reg.hoa,
-                prefix_len: self.reg.home_plen,
-            };
-            if let Err(e) = self.io.kernel.remove(item).await {
-                warn!("cannot remove the home address from the home link: {e}");
-            }
-        }
-        if self.reg.ha.is_unspecified() {
-            // No home agent yet: DHAAD from this CoA, registration on its reply.
-            info!("away from home: CoA {} on {name}", p.address);
-            self.movement.moved(Instant::now(), p);
-            self.discover_home_agent(Some(p.address)).await;
-            return;
-        }
-        let result = match self.movement.away.as_mut() {
-            Some(a) => {
-                info!("handover: CoA {} -> {} ({name})", a.coa, p.address);
-                a.handover(&mut self.io.kernel, p.address, p.ifindex).await
-            }
-            None => {
-                info!("away from home: CoA {} on {name}", p.address);
-                match Away::enter(
-                    &mut self.io.kernel,
-                    self.reg.hoa,
-                    self.reg.ha,
-                    p.address,
-                    p.ifindex,
-                    &self.reg.mobile_network_prefixes,
-                )
-                .await
-                {
-                    Ok(a) => {
-                        info!("tunnel {} {} -> {}", a.tunnel.1, p.address, self.reg.ha);
-                        self.movement.away = Some(a);
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                }
-            }
-        };
-        if let Err(e) = result {
-            error!("cannot set up the care-of address {}: {e}", p.address);
-            return;
-        }
-        self.movement.moved(Instant::now(), p);
-        self.reg.ipsec.follow(&mut self.io.kernel, p.address).await;
-        let actions = self.reg.register(
-            std::time::Instant::now(),
-            p.address,
-            self.movement.location,
-            &self.config,
-        );
-        self.carry_out(actions).await;
-        self.fit_tunnel_mtu(p.ifindex).await;
-    }
-
-    async fn go_home(&mut self, index: u32) {
-        info!("at home on {}", self.iface_name(index));
-        if self.iface_name(index) != self.reg.home_iface {
-            debug!(
-                "home prefix seen on {}, MnHomeLink names {}",
-                self.iface_name(index),
-                self.reg.home_iface
-            );
-        }
-        if let Some(mut a) = self.movement.away.take() {
-            a.leave(&mut self.io.kernel).await;
-        }
-        self.reg.ipsec.release(&mut self.io.kernel).await;
-        if let Err(e) = self
-            .io
-            .kernel
-            .add_address(index, self.reg.hoa, self.reg.home_plen)
-            .await
-        {
-            warn!("cannot put the home address on the home link: {e}");
-        } else {
-            self.movement.home_addr_on = Some(index);
-            let name = self.iface_name(index);
-            let icmp = &self.io.icmp;
-            if let Err(e) = unsolicited_na(icmp, &name, index, self.reg.hoa, false).await {
-                debug!("unsolicited NA for {}: {e}", self.reg.hoa);
-            }
-        }
-        self.movement.location = Location::Home(index);
-        let actions = self.reg.deregister(
-            std::time::Instant::now(),
-            self.reg.hoa,
-            self.movement.location,
-            &self.config,
-        );
-        self.carry_out(actions).await;
-    }
-
-    /// Deregisters when away (waiting a little for the BA), then removes
-    /// everything installed.
+    /// Deregisters every home address that is away (waiting a little for
+    /// the BAs), then removes everything installed.
     async fn shutdown(&mut self) {
-        if let (Location::Away(p), true) =
-            (self.movement.location, self.reg.bul.binding().is_some())
+        let mut waiting = false;
+        for k in 0..self.homes.len() {
+            let h = &mut self.homes[k];
+            if let (Location::Away(p), true) = (h.location, h.reg.bul.binding().is_some()) {
+                let actions = h.reg.deregister(
+                    std::time::Instant::now(),
+                    p.address,
+                    h.location,
+                    &self.config,
+                );
+                self.carry_out(k, actions).await;
+                waiting = true;
+            }
+        }
+        let deadline = Instant::now() + SHUTDOWN_DEREG_WAIT;
+        while waiting
+            && self
+                .homes
+                .iter()
+                .any(|h| h.reg.bul.outstanding_sequence().is_some())
         {
-            let actions = self.reg.deregister(
-                std::time::Instant::now(),
-                p.address,
-                self.movement.location,
-                &self.config,
-            );
-            self.carry_out(actions).await;
-            let deadline = Instant::now() + SHUTDOWN_DEREG_WAIT;
-            while self.reg.bul.outstanding_sequence().is_some() {
-                tokio::select! {
-                    r = self.io.mh.recv_message() => {
-                        if let Ok(msg) = r {
-                            self.on_mh(msg).await;
-                        }
+            tokio::select! {
+                r = self.io.mh.recv_message() => {
+                    if let Ok(msg) = r {
+                        self.on_mh(msg).await;
                     }
-                    () = tokio::time::sleep_until(deadline) => {
-                        warn!("no BA for the deregistration from {}", self.reg.ha);
-                        break;
+                }
+                () = tokio::time::sleep_until(deadline) => {
+                    for h in self.homes.iter().filter(|h| h.reg.bul.outstanding_sequence().is_some()) {
+                        warn!("no BA for the deregistration from {}", h.reg.ha);
                     }
+                    break;
                 }
             }
         }
         self.clear_ro().await;
-        if let Some(mut a) = self.movement.away.take() {
-            a.leave(&mut self.io.kernel).await;
+        for h in &mut self.homes {
+            if let Some(mut a) = h.away.take() {
+                a.leave(&mut self.io.kernel).await;
+            }
+            h.reg.ipsec.release(&mut self.io.kernel).await;
         }
-        self.reg.ipsec.release(&mut self.io.kernel).await;
         self.io.kernel.teardown().await;
     }
 }

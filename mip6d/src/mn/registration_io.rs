@@ -23,35 +23,49 @@ use crate::kernel::Item;
 
 impl MobileNode {
     /// A Mobility Header message the route optimisation did not take.
+    /// It goes to the home link whose home address it is sent to (the BA
+    /// is, through its Type 2 routing header), else to the one whose home
+    /// agent sent it.
     pub(super) async fn on_mh(&mut self, msg: Received) {
         let Ok(repr) = MhRepr::parse(&msg.payload) else {
             debug!("malformed MH from {}", msg.src);
             return;
         };
-        let actions = self.reg.handle_mh(
+        let k = self
+            .homes
+            .iter()
+            .position(|h| h.reg.hoa == msg.dst)
+            .or_else(|| self.homes.iter().position(|h| h.reg.ha == msg.src))
+            .unwrap_or(0);
+        let h = &mut self.homes[k];
+        let actions = h.reg.handle_mh(
             std::time::Instant::now(),
             msg.src,
             &repr,
-            self.movement.location,
+            h.location,
             &self.config,
         );
-        self.carry_out(actions).await;
+        self.carry_out(k, actions).await;
     }
 
-    /// A DHAAD reply on the ICMPv6 socket.
+    /// A DHAAD reply on the ICMPv6 socket: each home link's discovery
+    /// takes it if it answers its request (the identifier).
     pub(super) async fn on_dhaad_reply(&mut self, msg: Received) {
         let Ok(NdRepr::DhaadReply(reply)) = NdRepr::parse(&msg.payload) else {
             debug!("malformed DHAAD reply from {}", msg.src);
             return;
         };
-        let actions = self.reg.handle_dhaad_reply(
-            std::time::Instant::now(),
-            msg.src,
-            &reply,
-            self.movement.location,
-            &self.config,
-        );
-        self.carry_out(actions).await;
+        for k in 0..self.homes.len() {
+            let h = &mut self.homes[k];
+            let actions = h.reg.handle_dhaad_reply(
+                std::time::Instant::now(),
+                msg.src,
+                &reply,
+                h.location,
+                &self.config,
+            );
+            self.carry_out(k, actions).await;
+        }
     }
 
     /// A Mobile Prefix Advertisement on the ICMPv6 socket.
@@ -60,28 +74,34 @@ impl MobileNode {
             debug!("malformed MPA from {}", msg.src);
             return;
         };
-        let actions =
-            self.reg
-                .handle_mobile_prefix_advert(std::time::Instant::now(), msg.src, msg.dst, &mpa);
-        self.carry_out(actions).await;
+        let k = self
+            .homes
+            .iter()
+            .position(|h| h.reg.hoa == msg.dst)
+            .unwrap_or(0);
+        let actions = self.homes[k].reg.handle_mobile_prefix_advert(
+            std::time::Instant::now(),
+            msg.src,
+            msg.dst,
+            &mpa,
+        );
+        self.carry_out(k, actions).await;
     }
 
     /// The primary CoA changed (`None`: at home): home agent discovery asks
     /// from it if it has to.
-    pub(super) async fn discover_home_agent(&mut self, coa: Option<Ipv6Addr>) {
-        let actions = self.reg.care_of_address_changed(
-            std::time::Instant::now(),
-            coa,
-            self.movement.location,
-            &self.config,
-        );
-        self.carry_out(actions).await;
+    pub(super) async fn discover_home_agent(&mut self, k: usize, coa: Option<Ipv6Addr>) {
+        let h = &mut self.homes[k];
+        let actions =
+            h.reg
+                .care_of_address_changed(std::time::Instant::now(), coa, h.location, &self.config);
+        self.carry_out(k, actions).await;
     }
 
-    /// Carries out the registration's actions in order; building the away
-    /// state towards a new home agent brings the actions of registering
-    /// with it.
-    pub(super) async fn carry_out(&mut self, actions: Vec<RegAction>) {
+    /// Carries out home link `k`'s registration's actions in order;
+    /// building the away state towards a new home agent brings the actions
+    /// of registering with it.
+    pub(super) async fn carry_out(&mut self, k: usize, actions: Vec<RegAction>) {
         let mut queue: VecDeque<RegAction> = actions.into();
         while let Some(action) = queue.pop_front() {
             match action {
@@ -96,7 +116,7 @@ impl MobileNode {
                     care_of_address,
                     previous_care_of_address,
                 } => {
-                    self.registered(care_of_address, previous_care_of_address)
+                    self.registered(k, care_of_address, previous_care_of_address)
                         .await
                 }
                 RegAction::SendDhaadRequest {
@@ -110,73 +130,80 @@ impl MobileNode {
                         .await;
                 }
                 RegAction::SendPrefixSolicitation(mps) => {
-                    self.send_prefix_solicitation(NdRepr::MobilePrefixSolicit(mps))
+                    self.send_prefix_solicitation(k, NdRepr::MobilePrefixSolicit(mps))
                         .await
                 }
-                RegAction::RemovePrefixPolicies { ha } => self.remove_prefix_policies(ha).await,
+                RegAction::RemovePrefixPolicies { ha } => self.remove_prefix_policies(k, ha).await,
                 RegAction::LeaveAway => {
-                    if let Some(mut a) = self.movement.away.take() {
+                    if let Some(mut a) = self.homes[k].away.take() {
                         a.leave(&mut self.io.kernel).await;
                     }
                 }
-                RegAction::EnterAway { ha, coa } => queue.extend(self.enter_away(ha, coa).await),
+                RegAction::EnterAway { ha, coa } => queue.extend(self.enter_away(k, ha, coa).await),
             }
         }
     }
 
-    async fn registered(&mut self, coa: Ipv6Addr, previous: Option<Ipv6Addr>) {
-        if let (Some(at), Location::Away(p)) =
-            (self.movement.moved_at.take(), self.movement.location)
-        {
+    async fn registered(&mut self, k: usize, coa: Ipv6Addr, previous: Option<Ipv6Addr>) {
+        let h = &mut self.homes[k];
+        if let (Some(at), Location::Away(p)) = (h.moved_at.take(), h.location) {
             let name = self.iface_name(p.ifindex);
             self.io
                 .publisher
                 .handover_completed(&name, previous, coa, at.elapsed())
                 .await;
         }
-        if let Some(a) = self.movement.away.as_mut() {
+        let h = &mut self.homes[k];
+        if let Some(a) = h.away.as_mut() {
             if let Err(e) = a.registered(&mut self.io.kernel).await {
                 error!("cannot route through the tunnel: {e}");
             }
         }
         // (A tunnel daemon's hook may have set the CoA link's MTU after the
         // address that triggered the move.)
-        if let Location::Away(p) = self.movement.location {
+        if let Location::Away(p) = h.location {
             self.fit_tunnel_mtu(p.ifindex).await;
         }
     }
 
     /// The away state towards a home agent found by DHAAD, then the
     /// registration with it.
-    async fn enter_away(&mut self, ha: Ipv6Addr, p: mip6::coa::PrimaryCoa) -> Vec<RegAction> {
+    async fn enter_away(
+        &mut self,
+        k: usize,
+        ha: Ipv6Addr,
+        p: mip6::coa::PrimaryCoa,
+    ) -> Vec<RegAction> {
+        let h = &mut self.homes[k];
         match Away::enter(
             &mut self.io.kernel,
-            self.reg.hoa,
+            h.reg.hoa,
             ha,
             p.address,
             p.ifindex,
-            &self.reg.mobile_network_prefixes,
+            &h.reg.mobile_network_prefixes,
         )
         .await
         {
             Ok(a) => {
                 info!("tunnel {} {} -> {ha}", a.tunnel.1, p.address);
-                self.movement.away = Some(a);
+                h.away = Some(a);
                 // The tunnel-mode IPsec policies are those for this home agent.
-                self.reg.ipsec.release(&mut self.io.kernel).await;
-                self.reg.ipsec =
-                    TunnelIpsec::new(&self.config, Endpoint::MobileNode, ha, self.reg.hoa);
-                self.reg.ipsec.follow(&mut self.io.kernel, p.address).await;
+                h.reg.ipsec.release(&mut self.io.kernel).await;
+                h.reg.ipsec = TunnelIpsec::new(&self.config, Endpoint::MobileNode, ha, h.reg.hoa);
+                h.reg.ipsec.follow(&mut self.io.kernel, p.address).await;
             }
             Err(e) => {
                 error!("cannot set up the care-of address {}: {e}", p.address);
                 return Vec::new();
             }
         }
-        self.reg.register(
+        self.route_optimistically(k).await;
+        let h = &mut self.homes[k];
+        h.reg.register(
             std::time::Instant::now(),
             p.address,
-            self.movement.location,
+            h.location,
             &self.config,
         )
     }
@@ -251,28 +278,28 @@ impl MobileNode {
 
     /// A solicitation leaves from the CoA with an HAO (RFC 6275 §6.7), so
     /// only while away, through the XFRM policies towards the home agent.
-    async fn send_prefix_solicitation(&mut self, msg: NdRepr) {
-        let (Some(_), Location::Away(p)) = (self.movement.away.as_ref(), self.movement.location)
-        else {
+    async fn send_prefix_solicitation(&mut self, k: usize, msg: NdRepr) {
+        let h = &mut self.homes[k];
+        let (Some(_), Location::Away(p)) = (h.away.as_ref(), h.location) else {
             return;
         };
-        if let Some((old, new)) = self.reg.retarget_prefix_policies() {
+        if let Some((old, new)) = h.reg.retarget_prefix_policies() {
             if let Some(old) = old {
-                self.remove_prefix_policies(old).await;
+                self.remove_prefix_policies(k, old).await;
             }
-            for p in prefix_policies(self.reg.hoa, new) {
+            for p in prefix_policies(self.homes[k].reg.hoa, new) {
                 if let Err(e) = self.io.kernel.add_policy(&p).await {
                     warn!("prefix discovery policy: {e}");
                     return;
                 }
             }
         }
-        let (hoa, ha) = (self.reg.hoa, self.reg.ha);
+        let (hoa, ha) = (self.homes[k].reg.hoa, self.homes[k].reg.ha);
         self.send_nd("MPS", hoa, ha, p.ifindex, &msg).await;
     }
 
-    async fn remove_prefix_policies(&mut self, ha: Ipv6Addr) {
-        for p in prefix_policies(self.reg.hoa, ha) {
+    async fn remove_prefix_policies(&mut self, k: usize, ha: Ipv6Addr) {
+        for p in prefix_policies(self.homes[k].reg.hoa, ha) {
             if let Err(e) = self
                 .io
                 .kernel
@@ -284,44 +311,60 @@ impl MobileNode {
         }
     }
 
-    /// What `org.umip_rs.Mip6d1.MobileNode` shows.
+    /// What `org.umip_rs.Mip6d1.MobileNode` shows: one binding update
+    /// list entry per home link; the single-valued properties (home
+    /// address, home agent, care-of address, registration) are the first
+    /// home link's.
     pub(super) fn bus_state(&self) -> bus::MobileNodeState {
+        let entries: Vec<_> = self.homes.iter().map(|h| self.bus_entry(h)).collect();
+        let first = self.primary();
+        let (coa, coa_if, registration) = match first.location {
+            Location::Away(p) => (Some(p.address), self.iface_name(p.ifindex), entries[0].1),
+            Location::Home(i) if entries[0].1 == bus::RegistrationState::Idle => {
+                (None, self.iface_name(i), bus::RegistrationState::Home)
+            }
+            Location::Home(i) => (None, self.iface_name(i), entries[0].1),
+            Location::Unknown | Location::Nowhere => (None, String::new(), entries[0].1),
+        };
+        bus::MobileNodeState {
+            home_address: Some(first.reg.hoa),
+            home_agent: Some(first.reg.ha).filter(|a| !a.is_unspecified()),
+            care_of_address: coa,
+            care_of_interface: coa_if,
+            registration,
+            binding_update_list: entries.into_iter().map(|(e, _)| e).collect(),
+        }
+    }
+
+    /// Home link `h`'s binding update list entry, and its registration
+    /// state.
+    fn bus_entry(&self, h: &super::home::Home) -> (bus::BulEntryInfo, bus::RegistrationState) {
         use bus::RegistrationState as R;
         use mip6::bul::BulState;
-        let bul_state = match self.reg.bul.state() {
-            BulState::Idle if self.reg.bul.last_status().is_some_and(|s| !s.is_accepted()) => {
-                R::Failed
-            }
+        let bul = &h.reg.bul;
+        let state = match bul.state() {
+            BulState::Idle if bul.last_status().is_some_and(|s| !s.is_accepted()) => R::Failed,
             BulState::Idle => R::Idle,
             BulState::Registering => R::Registering,
             BulState::Registered => R::Registered,
             BulState::Deregistering => R::Deregistering,
         };
-        let (coa, coa_if, registration) = match self.movement.location {
-            Location::Away(p) => (Some(p.address), self.iface_name(p.ifindex), bul_state),
-            Location::Home(i) if bul_state == R::Idle => (None, self.iface_name(i), R::Home),
-            Location::Home(i) => (None, self.iface_name(i), bul_state),
-            Location::Unknown | Location::Nowhere => (None, String::new(), bul_state),
+        let coa = match h.location {
+            Location::Away(p) => Some(p.address),
+            _ => None,
         };
-        let binding = self.reg.bul.binding();
+        let binding = bul.binding();
         let entry = bus::BulEntryInfo {
-            peer: self.reg.ha,
-            home_address: self.reg.hoa,
+            peer: h.reg.ha,
+            home_address: h.reg.hoa,
             care_of_address: binding.map(|b| b.care_of_address).or(coa),
             lifetime: binding.map_or(Duration::ZERO, |b| b.lifetime),
             expires: binding.map(|b| b.expires_at),
-            sequence: self.reg.bul.outstanding_sequence().unwrap_or(0),
-            flags: self.reg.bul.flags().0,
-            state: bul_state,
-            last_status: self.reg.bul.last_status().map(|s| s.0),
+            sequence: bul.outstanding_sequence().unwrap_or(0),
+            flags: bul.flags().0,
+            state,
+            last_status: bul.last_status().map(|s| s.0),
         };
-        bus::MobileNodeState {
-            home_address: Some(self.reg.hoa),
-            home_agent: Some(self.reg.ha).filter(|a| !a.is_unspecified()),
-            care_of_address: coa,
-            care_of_interface: coa_if,
-            registration,
-            binding_update_list: vec![entry],
-        }
+        (entry, state)
     }
 }

@@ -83,7 +83,7 @@ impl MobileNode {
     /// A Mobility Header message: `false` if it is not for route
     /// optimisation.
     pub(super) async fn on_ro_mh(&mut self, msg: &Received) -> bool {
-        let (hoa, ha) = (self.reg.hoa, self.reg.ha);
+        let (hoa, ha) = (self.primary().reg.hoa, self.primary().reg.ha);
         let used = match self.ro.usage_wanted_for_mh(msg.src, &msg.payload, ha) {
             Some(cn) => self.recently_used(cn).await,
             None => false,
@@ -100,9 +100,13 @@ impl MobileNode {
 
     pub(super) async fn on_acquire(&mut self, ev: XfrmEvent) {
         let now = Instant::now().into_std();
-        let actions = self
-            .ro
-            .handle_acquire(now, self.reg.hoa, self.reg.ha, ev, &self.config);
+        let actions = self.ro.handle_acquire(
+            now,
+            self.primary().reg.hoa,
+            self.primary().reg.ha,
+            ev,
+            &self.config,
+        );
         self.carry_out_ro(actions).await;
     }
 
@@ -114,18 +118,18 @@ impl MobileNode {
                 used.push(cn);
             }
         }
-        let actions = self.ro.handle_timeout(now, self.reg.hoa, &used);
+        let actions = self.ro.handle_timeout(now, self.primary().reg.hoa, &used);
         self.carry_out_ro(actions).await;
     }
 
     /// After every event of the loop: route optimisation follows the home
-    /// registration.
+    /// registration (the first home link's).
     pub(super) async fn follow_home_registration(&mut self) {
-        let registered_coa = self.reg.bul.binding().map(|b| b.care_of_address);
+        let registered_coa = self.primary().reg.bul.binding().map(|b| b.care_of_address);
         let actions = self.ro.handle_home_registration(
             Instant::now().into_std(),
-            self.reg.hoa,
-            self.movement.location,
+            self.primary().reg.hoa,
+            self.primary().location,
             registered_coa,
         );
         self.carry_out_ro(actions).await;
@@ -140,7 +144,7 @@ impl MobileNode {
     /// True if the kernel used the HAO or RH2 state with `cn` within
     /// [`RECENTLY_USED`] (`XFRMA_LASTUSED`).
     async fn recently_used(&self, cn: Ipv6Addr) -> bool {
-        let hoa = self.reg.hoa;
+        let hoa = self.primary().reg.hoa;
         let ids = [
             XfrmState::ro(XfrmProto::Hao, hoa, cn, hoa).id(),
             XfrmState::ro(XfrmProto::Route2, cn, hoa, hoa).id(),
@@ -162,7 +166,7 @@ impl MobileNode {
 
     /// Carries out route optimisation's actions in order.
     async fn carry_out_ro(&mut self, actions: Vec<RoAction>) {
-        let hoa = self.reg.hoa;
+        let hoa = self.primary().reg.hoa;
         for a in actions {
             match a {
                 RoAction::InstallTrigger => {

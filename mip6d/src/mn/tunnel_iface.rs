@@ -116,7 +116,14 @@ impl MobileNode {
         let Some(link) = links.iter().find(|l| l.index == index) else {
             return;
         };
-        if let Some((tunnel, name)) = self.movement.away.as_ref().map(|a| a.tunnel.clone()) {
+        let tunnels: Vec<(u32, String)> = self
+            .homes
+            .iter()
+            .filter_map(|h| h.away.as_ref())
+            .filter(|a| a.coa_ifindex == index)
+            .map(|a| a.tunnel.clone())
+            .collect();
+        for (tunnel, name) in tunnels {
             let wanted = link.mtu.saturating_sub(40).max(1280);
             let current = links.iter().find(|l| l.index == tunnel).map(|l| l.mtu);
             if current.is_some_and(|m| m != wanted) {

@@ -27,6 +27,8 @@ impl AddrInfo {
     pub const FLAG_TENTATIVE: u32 = AddressFlags::Tentative.bits();
     pub const FLAG_DADFAILED: u32 = AddressFlags::Dadfailed.bits();
     pub const FLAG_DEPRECATED: u32 = AddressFlags::Deprecated.bits();
+    /// `IFA_F_OPTIMISTIC`: usable while DAD runs (RFC 4429).
+    pub const FLAG_OPTIMISTIC: u32 = AddressFlags::Optimistic.bits();
     /// `IFA_F_HOMEADDRESS`: a Mobile IPv6 home address (source address
     /// selection prefers it, RFC 6724 rule 4).
     pub const FLAG_HOMEADDRESS: u32 = AddressFlags::Homeaddress.bits();
