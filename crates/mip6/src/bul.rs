@@ -265,6 +265,23 @@ impl BulEntry {
         }
     }
 
+    /// True while a BU registering a care-of address awaits its BA: the
+    /// home agent may or may not hold the binding it asks for.
+    pub fn is_uncertain(&self) -> bool {
+        self.pending.is_some_and(|p| p.lifetime_units > 0)
+    }
+
+    /// Forgets the registration without sending anything: no
+    /// retransmission, no binding (the home agent is taken not to hold one,
+    /// or to be unusable). True if there was something to forget.
+    pub fn abandon(&mut self) -> bool {
+        let had = self.pending.is_some() || self.binding.is_some();
+        self.pending = None;
+        self.binding = None;
+        self.care_of_address = None;
+        had
+    }
+
     fn initial_timeout(&self) -> Duration {
         if self.binding.is_some() {
             self.config.initial_timeout_rereg

@@ -381,6 +381,42 @@ mod with_the_mobile_node {
         }
     }
 
+    /// RFC 6275 §11.3.6: a correspondent without Mobile IPv6 (BE status 2,
+    /// Parameter Problem) is left alone for 420 s, from the first test on
+    /// or with a binding in place; no init is sent meanwhile.
+    #[test]
+    fn a_correspondent_without_mobile_ipv6_is_left_alone_at_once() {
+        let t0 = Instant::now();
+        let (mut e, _) = RoEntry::start(
+            t0,
+            a(CN),
+            a(HOA),
+            a("2001:db8:a::5"),
+            1,
+            ([1; 8], [2; 8]),
+            cfg(true),
+        );
+        assert!(!e.took_part());
+        let t = t0 + Duration::from_millis(50);
+        assert_eq!(kinds(&e.handle_not_supported(t)), ["remove"]);
+        assert_eq!(e.poll_timeout(), Some(t + CN_RETRY_AFTER));
+        assert!(e
+            .handle_timeout(t + Duration::from_secs(30), ([1; 8], [2; 8]))
+            .is_empty());
+        assert!(!e.is_done(t + CN_RETRY_AFTER - Duration::from_secs(1)));
+        assert!(e.is_done(t + CN_RETRY_AFTER));
+
+        let mut lab = Lab::new();
+        let c = lab.cookies();
+        let (mut bound, first) =
+            RoEntry::start(lab.t, a(CN), a(HOA), a("2001:db8:a::5"), 1, c, cfg(false));
+        lab.run(&mut bound, first);
+        assert!(bound.took_part() && bound.expires.is_some());
+        assert_eq!(kinds(&bound.handle_not_supported(lab.t)), ["remove"]);
+        assert_eq!(bound.expires, None);
+        assert!(!bound.is_done(lab.t));
+    }
+
     #[test]
     fn a_silent_correspondent_is_left_alone() {
         let t0 = Instant::now();

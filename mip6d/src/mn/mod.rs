@@ -27,6 +27,7 @@ mod movement;
 mod registration;
 mod registration_io;
 mod ro;
+mod ro_errors;
 mod ro_io;
 mod ro_xfrm;
 pub mod tunnel_bus;
@@ -36,6 +37,7 @@ use std::time::Duration;
 
 use mip6::coa::PrimaryCoa;
 use mip6::wire::ndisc::{NdRepr, TYPE_DHAAD_REPLY, TYPE_MOBILE_PREFIX_ADVERT, TYPE_ROUTER_ADVERT};
+use mip6::wire::param_problem::TYPE_PARAMETER_PROBLEM;
 use netcfg::{EventGroup, Events};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -164,6 +166,7 @@ impl MobileNode {
             TYPE_ROUTER_ADVERT,
             TYPE_DHAAD_REPLY,
             TYPE_MOBILE_PREFIX_ADVERT,
+            TYPE_PARAMETER_PROBLEM,
         ])
         .map_err(StartError::Icmp6Socket)?;
         let events = Events::subscribe(&[EventGroup::Link, EventGroup::Ipv6Addr])
@@ -259,6 +262,7 @@ impl MobileNode {
         match msg.payload.first() {
             Some(&TYPE_DHAAD_REPLY) => return self.on_dhaad_reply(msg).await,
             Some(&TYPE_MOBILE_PREFIX_ADVERT) => return self.on_mobile_prefix_advert(msg).await,
+            Some(&TYPE_PARAMETER_PROBLEM) => return self.on_param_problem(msg).await,
             _ => {}
         }
         let Ok(NdRepr::RouterAdvert(ra)) = NdRepr::parse(&msg.payload) else {

@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::net::Ipv6Addr;
 
 use mip6::wire::mh::MhRepr;
+use mip6::wire::param_problem::ParamProblem;
 use netcfg::xfrm::{XfrmEvent, XfrmEvents, XfrmGroups, XfrmProto, XfrmState};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -95,6 +96,35 @@ impl MobileNode {
                 true
             }
             None => false,
+        }
+    }
+
+    /// An ICMPv6 Parameter Problem: about a correspondent (route
+    /// optimisation), else about the home agent (the home registration).
+    pub(super) async fn on_param_problem(&mut self, msg: Received) {
+        let problem = match ParamProblem::parse(&msg.payload) {
+            Ok(Some(p)) => p,
+            Ok(None) => return,
+            Err(e) => {
+                debug!("ICMPv6 Parameter Problem from {}: {e}", msg.src);
+                return;
+            }
+        };
+        let now = Instant::now().into_std();
+        let hoa = self.reg.hoa;
+        if let Some(actions) = self.ro.handle_param_problem(now, hoa, msg.src, &problem) {
+            return self.carry_out_ro(actions).await;
+        }
+        let at = self.movement.location;
+        match self
+            .reg
+            .handle_param_problem(now, msg.src, &problem, at, &self.config)
+        {
+            Some(actions) => self.carry_out(actions).await,
+            None => debug!(
+                "ICMPv6 Parameter Problem from {} about {} -> {}: not ours",
+                msg.src, problem.source, problem.destination
+            ),
         }
     }
 

@@ -18,6 +18,7 @@ use mip6::coa::PrimaryCoa;
 use mip6::haselect::HomeAgentSelection;
 use mip6::wire::mh::{BuFlags, MhMessage, MhRepr};
 use mip6::wire::ndisc::{DhaadRequest, MobilePrefixSolicit};
+use mip6::wire::param_problem::{Culprit, ParamProblem};
 use tracing::{debug, error, info, warn};
 
 use super::location::Location;
@@ -248,6 +249,51 @@ impl Registration {
                 Vec::new()
             }
         }
+    }
+
+    /// An ICMPv6 Parameter Problem from the home agent about the Mobility
+    /// Header or the Home Address option of a packet we sent it (RFC 6275
+    /// §11.3.6). As UMIP: honoured only with `UseMnHaIPsec` and
+    /// `MnDiscardHaParamProb` both off (with IPsec, a home agent that can
+    /// decrypt the BU understands Mobile IPv6; anyone else's error is not
+    /// to be trusted): the registration with it is abandoned and, with
+    /// DHAAD, the next home agent tried. `None`: not about our home agent.
+    pub(super) fn handle_param_problem(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        problem: &ParamProblem,
+        at: Location,
+        config: &Config,
+    ) -> Option<Vec<RegAction>> {
+        if self.ha.is_unspecified() || src != self.ha || !problem.involves(self.hoa, self.ha) {
+            return None;
+        }
+        let what = match problem.culprit {
+            Culprit::MobilityHeader => "Mobility Header",
+            Culprit::HomeAddressOption => "Home Address option",
+        };
+        if config.use_mn_ha_ipsec || config.mn_discard_ha_param_prob {
+            info!(
+                "ICMPv6 Parameter Problem from home agent {src} ({what}) discarded ({})",
+                if config.use_mn_ha_ipsec {
+                    "UseMnHaIPsec"
+                } else {
+                    "MnDiscardHaParamProb"
+                }
+            );
+            return Some(Vec::new());
+        }
+        error!(
+            "home agent {src} does not support Mobile IPv6 (ICMPv6 Parameter Problem, {what}): \
+             home registration abandoned"
+        );
+        let mut actions = Vec::new();
+        if self.bul.abandon() {
+            actions.extend(self.stop_prefix_solicitation());
+        }
+        actions.extend(self.home_agent_failed(now, at, config));
+        Some(actions)
     }
 
     /// The binding update list's events as actions. A failed home agent

@@ -302,3 +302,45 @@ fn a_prefix_advert_from_anyone_but_the_home_agent_is_ignored() {
         "{actions:?}"
     );
 }
+
+/// UMIP: a Parameter Problem from the home agent ends the registration only
+/// with `UseMnHaIPsec` and `MnDiscardHaParamProb` both off.
+#[test]
+fn a_parameter_problem_from_the_home_agent_is_honoured_unless_discarded() {
+    use mip6::wire::param_problem::{Culprit, ParamProblem};
+    let (ha, coa, hoa) = (
+        addr("2001:db8:1::1"),
+        addr("2001:db8:a::50"),
+        addr("2001:db8:1::100"),
+    );
+    let problem = ParamProblem {
+        culprit: Culprit::HomeAddressOption,
+        source: coa,
+        destination: ha,
+        home_address_option: Some(hoa),
+    };
+    for (extra, honoured) in [
+        ("", true),
+        ("MnDiscardHaParamProb enabled;", false),
+        ("UseMnHaIPsec enabled;", false),
+    ] {
+        let c = mn_config("2001:db8:1::1", extra);
+        let mut reg = registration(&c);
+        let t0 = Instant::now();
+        reg.register(t0, coa, away(), &c);
+        let t1 = t0 + Duration::from_millis(10);
+        let other = addr("2001:db8:9::9");
+        assert_eq!(
+            reg.handle_param_problem(t1, other, &problem, away(), &c),
+            None,
+            "from someone else"
+        );
+        let out = reg.handle_param_problem(t1, ha, &problem, away(), &c);
+        assert_eq!(out, Some(Vec::new()), "{extra}");
+        assert_eq!(
+            reg.poll_timeout().is_none(),
+            honoured,
+            "{extra}: retransmissions stopped iff honoured"
+        );
+    }
+}
