@@ -170,6 +170,22 @@ impl BindingState {
             .filter(|i| matches!(i, Item::Tunnel(_) | Item::Route(_)))
     }
 
+    /// The configuration's `IPsecPolicySet` changed: the tunnel-mode
+    /// policies are released and rebuilt from `config`, at the care-of
+    /// address again if the binding is installed.
+    pub async fn reload_ipsec(&mut self, kernel: &mut Kernel, config: &Config) {
+        self.ipsec.release(kernel).await;
+        self.ipsec = TunnelIpsec::new(
+            config,
+            Endpoint::HomeAgent,
+            self.ha_address,
+            self.home_address,
+        );
+        if self.tunnel.is_some() {
+            self.ipsec.follow(kernel, self.care_of_address).await;
+        }
+    }
+
     /// Moves the tunnel-mode IPsec policies and SAs back to the home address.
     pub async fn release_ipsec(&mut self, kernel: &mut Kernel) {
         self.ipsec.release(kernel).await;

@@ -27,6 +27,7 @@ mod home_bu;
 mod home_dad;
 mod home_reg;
 mod mpd;
+mod reload;
 #[cfg(test)]
 mod test_support;
 mod view;
@@ -172,8 +173,12 @@ pub async fn run(
             .flatten()
             .min();
         tokio::select! {
-            c = control.recv() => if !reloader.handle(c, &mut ha.config) {
-                break;
+            c = control.recv() => {
+                let before = ha.config.clone();
+                if !reloader.handle(c, &mut ha.config) {
+                    break;
+                }
+                ha.config_reloaded(&before).await;
             },
             r = ha.io.mh.recv_message() => match r {
                 Ok(msg) => ha.on_mh(msg).await,

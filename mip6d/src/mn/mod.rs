@@ -26,6 +26,7 @@ mod location;
 mod movement;
 mod registration;
 mod registration_io;
+mod reload;
 mod ro;
 mod ro_errors;
 mod ro_io;
@@ -102,8 +103,12 @@ pub async fn run(
     loop {
         let deadline = mn.next_deadline();
         tokio::select! {
-            c = control.recv() => if !reloader.handle(c, &mut mn.config) {
-                break;
+            c = control.recv() => {
+                let before = mn.config.clone();
+                if !reloader.handle(c, &mut mn.config) {
+                    break;
+                }
+                mn.config_reloaded(&before).await;
             },
             r = mn.io.mh.recv_message() => match r {
                 Ok(msg) => {

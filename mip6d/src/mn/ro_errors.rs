@@ -20,6 +20,7 @@
 use std::net::Ipv6Addr;
 use std::time::Instant;
 
+use mip6::ro::RoPhase;
 use mip6::wire::param_problem::{Culprit, ParamProblem};
 use tracing::{error, info};
 
@@ -64,6 +65,10 @@ impl RouteOptimisation {
         let Some(e) = self.peers.get_mut(&cn) else {
             return Vec::new();
         };
+        // Already left alone (the HoTI's and the CoTI's errors both come).
+        if matches!(e.phase, RoPhase::Failed { until } if until > now) {
+            return Vec::new();
+        }
         info!(
             "route optimisation: {cn} does not support Mobile IPv6 ({why}): \
              none with it for {} s",
