@@ -63,6 +63,11 @@ vm_fact mn.hotis_c4 "$(hotis_to "$CN4")"
 CN_BUS=$(mip6d_start_bus bus-cn)
 vm_spawn cn-d cn env DBUS_SYSTEM_BUS_ADDRESS="$CN_BUS" "$MIP6D" -c "$VM_LAB/cn.conf"
 vm_fact_log cn.started cn-d 'started \(Correspondent Node\)' 20
+# "started" comes before the role's set-up; its wildcard HAO state comes after
+# its MH socket is open (until then the kernel answers MH with a Parameter
+# Problem, which would rightly make the MN leave c::2 alone).
+cn_ready() { ip -n cn xfrm state | grep -q 'proto hao'; }
+wait_for 300 cn_ready || vm_die "the CN did not set up its XFRM state"
 vm_spawn cn-ping cn ping -6 -n -i 0.3 -I "$VM_CN_ADDR" "$HOA"
 vm_fact_log mn.ba_c2 mn-d "route optimisation: BA from $VM_CN_ADDR: status 0 " 30
 vm_stop cn-ping INT 5 || true

@@ -417,11 +417,14 @@ impl HomeAgent {
                 self.carry_out_nd(actions).await;
             }
             NdRepr::DhaadRequest(_) => self.on_dhaad_request(&msg).await,
-            NdRepr::NeighborAdvert(na) if self.dad.cancel(&na.target).is_some() => {
+            NdRepr::NeighborAdvert(na) => {
+                let Some(hoa) = self.dad.answered(&na.target) else {
+                    return;
+                };
                 warn!("DAD for {} failed: {} answered", na.target, msg.src);
                 self.view.changed();
                 let now = std::time::Instant::now();
-                let actions = self.registrar().dad_answered(now, na.target);
+                let actions = self.registrar().dad_answered(now, hoa);
                 self.carry_out_dad(actions).await;
             }
             _ => {}
