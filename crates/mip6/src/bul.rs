@@ -249,15 +249,18 @@ impl BulEntry {
     }
 
     /// Deregisters (returning home: `care_of_address` is the home address).
-    /// Sends nothing if no binding is left (docs/protocol-notes.md) and reports
+    /// A registration whose BA is still awaited is deregistered too (the
+    /// home agent may hold the binding, its BA lost). Sends nothing if no
+    /// binding is left (docs/protocol-notes.md) and reports
     /// [`BulEvent::Deregistered`] at once.
     pub fn deregister(&mut self, now: Instant, care_of_address: Ipv6Addr) -> Vec<BulEvent> {
         self.care_of_address = None;
-        match self.binding {
-            Some(b) if b.expires_at > now => {
+        let bound = self.binding.is_some_and(|b| b.expires_at > now);
+        match bound || self.is_uncertain() {
+            true => {
                 vec![self.send(now, care_of_address, 0, self.config.initial_timeout_rereg)]
             }
-            _ => {
+            false => {
                 self.pending = None;
                 self.binding = None;
                 vec![BulEvent::Deregistered]

@@ -515,9 +515,18 @@ impl RoEntry {
 
     /// Back on the home link (RFC 6275 §11.5.4): if the correspondent has
     /// a binding, the home test from the home address and a BU with lifetime
-    /// 0 and care-of = home address, signed with the home token alone.
-    pub fn deregister(&mut self, now: Instant, cookie: [u8; 8]) -> Vec<RoAction> {
-        if self.expires.is_none() {
+    /// 0 and care-of = home address, signed with the home token alone. With
+    /// `unacknowledged_too`, a BU still awaiting its BA counts as a binding
+    /// (the correspondent may hold it); without, such an entry just ends
+    /// (`MnFlushAllAtHome`).
+    pub fn deregister(
+        &mut self,
+        now: Instant,
+        cookie: [u8; 8],
+        unacknowledged_too: bool,
+    ) -> Vec<RoAction> {
+        let awaiting_ba = matches!(self.phase, RoPhase::WaitingAck { .. });
+        if self.expires.is_none() && !(unacknowledged_too && awaiting_ba) {
             self.finished(now);
             return Vec::new();
         }

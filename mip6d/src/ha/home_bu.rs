@@ -192,10 +192,15 @@ impl HomeRegistrar<'_> {
                     .apply(now, home_address, input.dst, &bu, &accepted)
                 {
                     BcChange::DadStarted => {
+                        let link_local = bu
+                            .flags
+                            .contains(BuFlags::LINK_LOCAL)
+                            .then(|| link_local_of(home_address));
                         info!(
-                            "BU from {home_address} (CoA {coa}, seq {}, lifetime {} s): DAD started",
+                            "BU from {home_address} (CoA {coa}, seq {}, lifetime {} s): DAD started{}",
                             bu.sequence,
-                            accepted.lifetime().as_secs()
+                            accepted.lifetime().as_secs(),
+                            link_local.map_or(String::new(), |ll| format!(" (L flag: and {ll})"))
                         );
                         vec![BuAction::StartDad {
                             hoa: home_address,
@@ -203,10 +208,7 @@ impl HomeRegistrar<'_> {
                             ifindex: input.home_ifindex.unwrap_or(0),
                             ha_address: input.dst,
                             mobile_network_prefixes: accepted.mobile_network_prefixes.clone(),
-                            link_local: bu
-                                .flags
-                                .contains(BuFlags::LINK_LOCAL)
-                                .then(|| link_local_of(home_address)),
+                            link_local,
                         }]
                     }
                     BcChange::Updated {

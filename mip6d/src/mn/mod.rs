@@ -20,6 +20,7 @@
 
 mod away;
 mod error;
+mod home_io;
 mod ifaces;
 mod links;
 mod location;
@@ -37,7 +38,9 @@ mod tunnel_iface;
 use std::time::Duration;
 
 use mip6::coa::PrimaryCoa;
-use mip6::wire::ndisc::{NdRepr, TYPE_DHAAD_REPLY, TYPE_MOBILE_PREFIX_ADVERT, TYPE_ROUTER_ADVERT};
+use mip6::wire::ndisc::{
+    NdRepr, TYPE_DHAAD_REPLY, TYPE_MOBILE_PREFIX_ADVERT, TYPE_NEIGHBOR_ADVERT, TYPE_ROUTER_ADVERT,
+};
 use mip6::wire::param_problem::TYPE_PARAMETER_PROBLEM;
 use netcfg::{EventGroup, Events};
 use tokio::sync::mpsc;
@@ -150,7 +153,7 @@ impl MobileNode {
         }
         let (hoa, ha) = (link.home_address.addr, link.home_agent_address);
         // UMIP: with UseMnHaIPsec on and no BU/BA policy, no BU is ever sent.
-        let reg = Registration::new(&config, &link);
+        let mut reg = Registration::new(&config, &link);
         if !reg.may_send_bu && !ha.is_unspecified() {
             error!(
                 "MN lacks the necessary IPsec policies for protecting the home registration \
@@ -158,6 +161,10 @@ impl MobileNode {
             );
         }
         let mut kernel = Kernel::open().map_err(StartError::Netlink)?;
+        if let Some(ll) = home_io::home_link_local(&kernel, &link).await {
+            info!("{ll} is on {}: BUs carry the L flag", link.interface);
+            reg.use_link_local(&config, &link, ll);
+        }
         crate::ipsec::install_transport(
             &config,
             crate::ipsec::Endpoint::MobileNode,
@@ -172,6 +179,7 @@ impl MobileNode {
             TYPE_DHAAD_REPLY,
             TYPE_MOBILE_PREFIX_ADVERT,
             TYPE_PARAMETER_PROBLEM,
+            TYPE_NEIGHBOR_ADVERT,
         ])
         .map_err(StartError::Icmp6Socket)?;
         let events = Events::subscribe(&[EventGroup::Link, EventGroup::Ipv6Addr])
@@ -268,6 +276,9 @@ impl MobileNode {
             Some(&TYPE_DHAAD_REPLY) => return self.on_dhaad_reply(msg).await,
             Some(&TYPE_MOBILE_PREFIX_ADVERT) => return self.on_mobile_prefix_advert(msg).await,
             Some(&TYPE_PARAMETER_PROBLEM) => return self.on_param_problem(msg).await,
+            Some(&TYPE_NEIGHBOR_ADVERT) => {
+                return self.on_neighbor_advert(msg.ifindex, msg.src, &msg.payload)
+            }
             _ => {}
         }
         let Ok(NdRepr::RouterAdvert(ra)) = NdRepr::parse(&msg.payload) else {
@@ -299,6 +310,7 @@ impl MobileNode {
     }
 
     async fn move_to(&mut self, p: PrimaryCoa) {
+        self.reg.cancel_home_probe();
         let name = self.iface_name(p.ifindex);
         if let Some(index) = self.movement.home_addr_on.take() {
             let item = crate::kernel::Item::Address {
@@ -360,6 +372,9 @@ impl MobileNode {
     }
 
     async fn go_home(&mut self, index: u32) {
+        if self.home_return_waits(index).await {
+            return;
+        }
         info!("at home on {}", self.iface_name(index));
         if self.iface_name(index) != self.reg.home_iface {
             debug!(
@@ -386,6 +401,7 @@ impl MobileNode {
             if let Err(e) = unsolicited_na(icmp, &name, index, self.reg.hoa, false).await {
                 debug!("unsolicited NA for {}: {e}", self.reg.hoa);
             }
+            self.announce_link_local(index).await;
         }
         self.movement.location = Location::Home(index);
         let actions = self.reg.deregister(

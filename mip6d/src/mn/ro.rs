@@ -114,6 +114,9 @@ pub(super) struct RouteOptimisation {
     pub(super) peers: HashMap<Ipv6Addr, RoEntry>,
     /// The care-of address the trigger is installed for.
     active: Option<Ipv6Addr>,
+    /// `MnFlushAllAtHome`: back home, entries whose BU awaits its BA are
+    /// dropped, not deregistered.
+    pub(super) flush_at_home: bool,
 }
 
 fn cookies() -> ([u8; 8], [u8; 8]) {
@@ -148,6 +151,7 @@ impl RouteOptimisation {
             enabled,
             peers: HashMap::new(),
             active: None,
+            flush_at_home: false,
         }
     }
 
@@ -238,7 +242,7 @@ impl RouteOptimisation {
                 cn,
                 announce: false,
             });
-            let actions = e.deregister(now, random::secret());
+            let actions = e.deregister(now, random::secret(), !self.flush_at_home);
             if e.is_done(now) {
                 self.peers.remove(&cn);
                 continue;

@@ -152,6 +152,7 @@ impl MobileNode {
     /// registration.
     pub(super) async fn follow_home_registration(&mut self) {
         let registered_coa = self.reg.bul.binding().map(|b| b.care_of_address);
+        self.ro.flush_at_home = self.config.mn_flush_all_at_home;
         let actions = self.ro.handle_home_registration(
             Instant::now().into_std(),
             self.reg.hoa,

@@ -6,6 +6,7 @@
 //! carries out (`super::registration_io`).
 
 mod dhaad;
+mod home_return;
 mod mpd;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,8 @@ use crate::config::{self, Config, HomeLink, IpsecPolicyType, Prefix};
 use crate::random::weak_u16;
 
 use dhaad::selection_for;
+use home_return::HomeProbe;
+pub(super) use home_return::HomeStep;
 pub(super) use mpd::policies as prefix_policies;
 use mpd::PrefixDiscovery;
 
@@ -84,6 +87,11 @@ pub(super) struct Registration {
     pub(super) mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
     /// Tunnel-mode IPsec policies, following the CoA while away.
     pub(super) ipsec: crate::ipsec::TunnelIpsec,
+    /// The link-local address of the L flag (RFC 6275 §11.7.1), when the
+    /// home link holds it.
+    pub(super) link_local: Option<Ipv6Addr>,
+    /// The probe on the home link before deregistering there.
+    home_probe: Option<HomeProbe>,
 }
 
 /// UMIP: with `UseMnHaIPsec` on and no policy covering BU/BA
@@ -165,7 +173,24 @@ impl Registration {
             } else {
                 Vec::new()
             },
+            link_local: None,
+            home_probe: None,
         }
+    }
+
+    /// The home link holds `link_local` (fe80::/64 with the home address's
+    /// interface identifier): BUs carry the L flag (RFC 6275 §6.1.7,
+    /// §11.7.1), and the home agent defends that address too.
+    pub(super) fn use_link_local(
+        &mut self,
+        config: &Config,
+        link: &HomeLink,
+        link_local: Ipv6Addr,
+    ) {
+        let mut r = registration_config(config, link);
+        r.flags = BuFlags(r.flags.0 | BuFlags::LINK_LOCAL);
+        self.bul = BulEntry::new(r, weak_u16());
+        self.link_local = Some(link_local);
     }
 
     /// When [`Registration::handle_timeout`] is due next.
@@ -176,6 +201,7 @@ impl Registration {
                 .as_ref()
                 .and_then(HomeAgentSelection::poll_timeout),
             self.mpd.poll_timeout(),
+            self.home_probe.as_ref().and_then(HomeProbe::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -190,6 +216,7 @@ impl Registration {
         at: Location,
         config: &Config,
     ) -> Vec<RegAction> {
+        self.handle_home_probe_timeout(now, config);
         let events = self.bul.handle_timeout(now);
         let mut actions = self.handle_bul_events(now, events, at, config);
         actions.extend(self.handle_dhaad_timeout(now, at, config));

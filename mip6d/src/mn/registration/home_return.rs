@@ -1,0 +1,151 @@
+//! Coming back to the home link (RFC 6275 §11.5.4), as UMIP does it, decided
+//! without I/O. With a home registration that may be alive (acknowledged,
+//! or its BA still awaited) the node first probes: a Neighbor Solicitation
+//! from `::` for the home address, and for the link-local address of the L
+//! flag, on the home link, then [`mip6::consts::DAD_WAIT`]. A Neighbor
+//! Advertisement from someone else (the home agent's proxy) says the home
+//! agent still defends the address: the node deregisters. No answer says
+//! it does not: the registration is taken as gone and dropped without a
+//! BU, unless `MnFlushAllAtHome`, which deregisters anyway.
+//! `MnFlushAllAtHome` also drops, without probe or BU, a registration whose
+//! BA never came (UMIP's "uncertain" registration).
+
+use std::net::Ipv6Addr;
+use std::time::Instant;
+
+use mip6::consts::DAD_WAIT;
+use tracing::{info, warn};
+
+use super::Registration;
+use crate::config::Config;
+
+/// The probe on the home link, and what came of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct HomeProbe {
+    ifindex: u32,
+    targets: Vec<Ipv6Addr>,
+    until: Instant,
+    answered: bool,
+    /// The wait is over: the return may go on.
+    over: bool,
+}
+
+/// What the node does on its home link now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(in crate::mn) enum HomeStep {
+    /// Send these probes on `ifindex` and wait.
+    Probe {
+        ifindex: u32,
+        targets: Vec<Ipv6Addr>,
+    },
+    /// A probe runs: nothing yet.
+    Wait,
+    /// Put the home address on the home link and deregister (the
+    /// registration's state says whether a BU goes out).
+    Proceed,
+}
+
+impl HomeProbe {
+    /// When the probe's wait ends, while it runs.
+    pub(super) fn poll_timeout(&self) -> Option<Instant> {
+        (!self.over).then_some(self.until)
+    }
+}
+
+impl Registration {
+    /// The addresses the home agent defends for us on the home link: the
+    /// home address, and the link-local one of the L flag.
+    pub(super) fn defended_addresses(&self) -> Vec<Ipv6Addr> {
+        std::iter::once(self.hoa).chain(self.link_local).collect()
+    }
+
+    /// The node is on its home link `ifindex`: probe first, wait, or go on.
+    pub(in crate::mn) fn home_step(
+        &mut self,
+        now: Instant,
+        ifindex: u32,
+        config: &Config,
+    ) -> HomeStep {
+        match &self.home_probe {
+            Some(p) if p.ifindex == ifindex && p.over => {
+                self.home_probe = None;
+                return HomeStep::Proceed;
+            }
+            Some(p) if p.ifindex == ifindex => return HomeStep::Wait,
+            _ => {}
+        }
+        let bound = self.bul.binding().is_some_and(|b| b.expires_at > now);
+        if config.mn_flush_all_at_home && !bound && self.bul.is_uncertain() {
+            info!(
+                "home registration with {} never acknowledged: dropped (MnFlushAllAtHome)",
+                self.ha
+            );
+            self.bul.abandon();
+        }
+        if !bound && !self.bul.is_uncertain() {
+            return HomeStep::Proceed;
+        }
+        let targets = self.defended_addresses();
+        self.home_probe = Some(HomeProbe {
+            ifindex,
+            targets: targets.clone(),
+            until: now + DAD_WAIT,
+            answered: false,
+            over: false,
+        });
+        HomeStep::Probe { ifindex, targets }
+    }
+
+    /// A Neighbor Advertisement for `target` from `src` on `ifindex`: an
+    /// answer to the probe unless it is our own (the kernel answers for an
+    /// address the node holds, from that address).
+    pub(in crate::mn) fn handle_home_probe_answer(
+        &mut self,
+        ifindex: u32,
+        src: Ipv6Addr,
+        target: Ipv6Addr,
+    ) {
+        if let Some(p) = self.home_probe.as_mut() {
+            if !p.over && p.ifindex == ifindex && src != target && p.targets.contains(&target) {
+                if !p.answered {
+                    info!("{target} is defended on the home link by {src}");
+                }
+                p.answered = true;
+            }
+        }
+    }
+
+    /// The probe's wait ended at `now`: without an answer, the registration
+    /// is dropped (no BU) unless `MnFlushAllAtHome`.
+    pub(super) fn handle_home_probe_timeout(&mut self, now: Instant, config: &Config) {
+        let Some(p) = self.home_probe.as_mut() else {
+            return;
+        };
+        if p.over || now < p.until {
+            return;
+        }
+        p.over = true;
+        if p.answered {
+            return;
+        }
+        if config.mn_flush_all_at_home {
+            info!(
+                "no Neighbor Advertisement for {} on the home link: deregistering from {} \
+                 anyway (MnFlushAllAtHome)",
+                self.hoa, self.ha
+            );
+        } else {
+            warn!(
+                "no Neighbor Advertisement for {} on the home link: the home agent {} \
+                 holds no binding, none deregistered",
+                self.hoa, self.ha
+            );
+            self.bul.abandon();
+        }
+    }
+
+    /// The node left the home link before the probe ended.
+    pub(in crate::mn) fn cancel_home_probe(&mut self) {
+        self.home_probe = None;
+    }
+}
