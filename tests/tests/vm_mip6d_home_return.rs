@@ -36,7 +36,12 @@ fn vm_mip6d_link_local_flag_and_home_return() -> Result<()> {
         format!("the router's entry for fe80::100 ({neigh}) does not name the HA ({mac})"),
     )?;
     // 2. Home: probe answered, deregistration, proxies gone.
-    for key in ["mn.probe", "mn.defended", "mn.deregistered", "ha.deregistered"] {
+    for key in [
+        "mn.probe",
+        "mn.defended",
+        "mn.deregistered",
+        "ha.deregistered",
+    ] {
         g.fact(key)?;
     }
     g.check(
