@@ -59,10 +59,12 @@ impl MobileNode {
     }
 
     /// A Neighbor Advertisement on the ICMPv6 socket: an answer to the
-    /// probe on the home link, perhaps.
-    pub(super) fn on_neighbor_advert(&mut self, ifindex: u32, src: Ipv6Addr, payload: &[u8]) {
+    /// probe on the home link, perhaps; then the return goes on.
+    pub(super) async fn on_neighbor_advert(&mut self, ifindex: u32, src: Ipv6Addr, payload: &[u8]) {
         if let Ok(NdRepr::NeighborAdvert(na)) = NdRepr::parse(payload) {
-            self.reg.handle_home_probe_answer(ifindex, src, na.target);
+            if self.reg.handle_home_probe_answer(ifindex, src, na.target) {
+                self.evaluate().await;
+            }
         }
     }
 

@@ -277,7 +277,9 @@ impl MobileNode {
             Some(&TYPE_MOBILE_PREFIX_ADVERT) => return self.on_mobile_prefix_advert(msg).await,
             Some(&TYPE_PARAMETER_PROBLEM) => return self.on_param_problem(msg).await,
             Some(&TYPE_NEIGHBOR_ADVERT) => {
-                return self.on_neighbor_advert(msg.ifindex, msg.src, &msg.payload)
+                return self
+                    .on_neighbor_advert(msg.ifindex, msg.src, &msg.payload)
+                    .await
             }
             _ => {}
         }

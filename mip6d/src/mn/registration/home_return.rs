@@ -2,22 +2,30 @@
 //! without I/O. With a home registration that may be alive (acknowledged,
 //! or its BA still awaited) the node first probes: a Neighbor Solicitation
 //! from `::` for the home address, and for the link-local address of the L
-//! flag, on the home link, then [`mip6::consts::DAD_WAIT`]. A Neighbor
+//! flag, on the home link, then waits up to [`HOME_PROBE_WAIT`]. A Neighbor
 //! Advertisement from someone else (the home agent's proxy) says the home
-//! agent still defends the address: the node deregisters. No answer says
-//! it does not: the registration is taken as gone and dropped without a
-//! BU, unless `MnFlushAllAtHome`, which deregisters anyway.
+//! agent still defends the address: the node deregisters at once. No answer
+//! says it does not: the registration is taken as gone and dropped without
+//! a BU, unless `MnFlushAllAtHome`, which deregisters anyway.
 //! `MnFlushAllAtHome` also drops, without probe or BU, a registration whose
 //! BA never came (UMIP's "uncertain" registration).
 
 use std::net::Ipv6Addr;
 use std::time::Instant;
 
-use mip6::consts::DAD_WAIT;
+use std::time::Duration;
+
 use tracing::{info, warn};
 
 use super::Registration;
 use crate::config::Config;
+
+/// How long the node waits for the home agent's answer. UMIP waits 1 s
+/// (`DAD_WAIT`); but a proxy may delay its answer to a multicast
+/// solicitation by up to 1 s (RFC 4861 §7.2.8, `MAX_ANYCAST_DELAY_TIME`;
+/// Linux by up to 0.8 s), so an answer can miss a 1 s wait and a binding be
+/// dropped. An answer ends the wait at once.
+pub(super) const HOME_PROBE_WAIT: Duration = Duration::from_secs(2);
 
 /// The probe on the home link, and what came of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,7 +97,7 @@ impl Registration {
         self.home_probe = Some(HomeProbe {
             ifindex,
             targets: targets.clone(),
-            until: now + DAD_WAIT,
+            until: now + HOME_PROBE_WAIT,
             answered: false,
             over: false,
         });
@@ -98,21 +106,24 @@ impl Registration {
 
     /// A Neighbor Advertisement for `target` from `src` on `ifindex`: an
     /// answer to the probe unless it is our own (the kernel answers for an
-    /// address the node holds, from that address).
+    /// address the node holds, from that address). True when it ends the
+    /// wait: the return goes on now.
     pub(in crate::mn) fn handle_home_probe_answer(
         &mut self,
         ifindex: u32,
         src: Ipv6Addr,
         target: Ipv6Addr,
-    ) {
-        if let Some(p) = self.home_probe.as_mut() {
-            if !p.over && p.ifindex == ifindex && src != target && p.targets.contains(&target) {
-                if !p.answered {
-                    info!("{target} is defended on the home link by {src}");
-                }
-                p.answered = true;
-            }
+    ) -> bool {
+        let Some(p) = self.home_probe.as_mut() else {
+            return false;
+        };
+        if p.over || p.ifindex != ifindex || src == target || !p.targets.contains(&target) {
+            return false;
         }
+        info!("{target} is defended on the home link by {src}");
+        p.answered = true;
+        p.over = true;
+        true
     }
 
     /// The probe's wait ended at `now`: without an answer, the registration

@@ -385,13 +385,19 @@ fn the_home_return_probes_and_flush_all_at_home_decides_without_an_answer() {
         );
         assert_eq!(reg.home_step(t0, 2, &c), HomeStep::Wait);
         // Our own answer (source = target) does not count.
-        reg.handle_home_probe_answer(2, ll, ll);
-        if answered {
-            reg.handle_home_probe_answer(2, addr("fe80::2"), ll);
-        }
-        let due = reg.poll_timeout().expect("the probe's wait");
-        assert!(due <= t0 + Duration::from_secs(1));
-        reg.handle_timeout(due, home, &c);
+        assert!(!reg.handle_home_probe_answer(2, ll, ll));
+        let due = if answered {
+            assert!(
+                reg.handle_home_probe_answer(2, addr("fe80::2"), ll),
+                "ends the wait"
+            );
+            t0
+        } else {
+            let due = reg.poll_timeout().expect("the probe's wait");
+            assert!(due <= t0 + Duration::from_secs(2));
+            reg.handle_timeout(due, home, &c);
+            due
+        };
         assert_eq!(reg.home_step(due, 2, &c), HomeStep::Proceed);
         let out = reg.deregister(due, addr("2001:db8:1::100"), home, &c);
         assert_eq!(
