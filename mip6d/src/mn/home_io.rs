@@ -83,7 +83,7 @@ impl MobileNode {
 
 /// Neighbor Solicitations from `::` for `targets` on `ifindex`, as DAD
 /// sends them (RFC 4862 §5.4.2).
-async fn send_probes(ifindex: u32, targets: &[Ipv6Addr]) {
+pub(super) async fn send_probes(ifindex: u32, targets: &[Ipv6Addr]) {
     let sender = match RawIp6Socket::open() {
         Ok(s) => s,
         Err(e) => {

@@ -120,6 +120,9 @@ impl MobileNode {
                     }
                 }
                 RegAction::EnterAway { ha, coa } => queue.extend(self.enter_away(ha, coa).await),
+                RegAction::ProbeHome { ifindex, targets } => {
+                    super::home_io::send_probes(ifindex, &targets).await;
+                }
             }
         }
     }

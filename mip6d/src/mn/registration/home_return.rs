@@ -20,18 +20,27 @@ use tracing::{info, warn};
 use super::Registration;
 use crate::config::Config;
 
-/// How long the node waits for the home agent's answer. UMIP waits 1 s
-/// (`DAD_WAIT`); but a proxy may delay its answer to a multicast
-/// solicitation by up to 1 s (RFC 4861 §7.2.8, `MAX_ANYCAST_DELAY_TIME`;
-/// Linux by up to 0.8 s), so an answer can miss a 1 s wait and a binding be
-/// dropped. An answer ends the wait at once.
-pub(super) const HOME_PROBE_WAIT: Duration = Duration::from_secs(2);
+/// How long the node waits for the home agent's answer after the last
+/// probe. UMIP sends one probe and waits 1 s (`DAD_WAIT`); but a proxy may
+/// delay its answer to a multicast solicitation by up to 1 s (RFC 4861
+/// §7.2.8, `MAX_ANYCAST_DELAY_TIME`; Linux by up to 0.8 s), and just after
+/// the link comes up the kernel sends nothing while the interface's
+/// link-local address is tentative: a single probe and 1 s would drop live
+/// bindings. So [`HOME_PROBES`] probes 1 s apart, then this wait; an answer
+/// ends it at once.
+pub(super) const HOME_PROBE_WAIT: Duration = Duration::from_millis(1500);
+/// Probes sent (1 s apart) before the node concludes nobody answers.
+pub(super) const HOME_PROBES: u32 = 3;
+const HOME_PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The probe on the home link, and what came of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct HomeProbe {
     ifindex: u32,
     targets: Vec<Ipv6Addr>,
+    /// When the next probe goes, while some are left.
+    next_probe: Option<Instant>,
+    probes_left: u32,
     until: Instant,
     answered: bool,
     /// The wait is over: the return may go on.
@@ -54,9 +63,12 @@ pub(in crate::mn) enum HomeStep {
 }
 
 impl HomeProbe {
-    /// When the probe's wait ends, while it runs.
+    /// When the next probe goes or the wait ends, while it runs.
     pub(super) fn poll_timeout(&self) -> Option<Instant> {
-        (!self.over).then_some(self.until)
+        if self.over {
+            return None;
+        }
+        Some(self.next_probe.map_or(self.until, |t| t.min(self.until)))
     }
 }
 
@@ -94,10 +106,13 @@ impl Registration {
             return HomeStep::Proceed;
         }
         let targets = self.defended_addresses();
+        let interval = HOME_PROBE_INTERVAL * (HOME_PROBES - 1);
         self.home_probe = Some(HomeProbe {
             ifindex,
             targets: targets.clone(),
-            until: now + HOME_PROBE_WAIT,
+            next_probe: Some(now + HOME_PROBE_INTERVAL),
+            probes_left: HOME_PROBES - 1,
+            until: now + interval + HOME_PROBE_WAIT,
             answered: false,
             over: false,
         });
@@ -126,18 +141,32 @@ impl Registration {
         true
     }
 
-    /// The probe's wait ended at `now`: without an answer, the registration
-    /// is dropped (no BU) unless `MnFlushAllAtHome`.
-    pub(super) fn handle_home_probe_timeout(&mut self, now: Instant, config: &Config) {
-        let Some(p) = self.home_probe.as_mut() else {
-            return;
-        };
-        if p.over || now < p.until {
-            return;
+    /// The probe's timers at `now`: the next probe (returned, to send on
+    /// the home link), or the end of the wait: without an answer, the
+    /// registration is dropped (no BU) unless `MnFlushAllAtHome`.
+    pub(super) fn handle_home_probe_timeout(
+        &mut self,
+        now: Instant,
+        config: &Config,
+    ) -> Option<HomeStep> {
+        let p = self.home_probe.as_mut()?;
+        if p.over {
+            return None;
+        }
+        if p.next_probe.is_some_and(|t| now >= t) && now < p.until {
+            p.probes_left = p.probes_left.saturating_sub(1);
+            p.next_probe = (p.probes_left > 0).then(|| now + HOME_PROBE_INTERVAL);
+            return Some(HomeStep::Probe {
+                ifindex: p.ifindex,
+                targets: p.targets.clone(),
+            });
+        }
+        if now < p.until {
+            return None;
         }
         p.over = true;
         if p.answered {
-            return;
+            return None;
         }
         if config.mn_flush_all_at_home {
             info!(
@@ -153,6 +182,7 @@ impl Registration {
             );
             self.bul.abandon();
         }
+        None
     }
 
     /// The node left the home link before the probe ended.

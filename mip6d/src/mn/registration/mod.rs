@@ -63,6 +63,12 @@ pub(super) enum RegAction {
     RemovePrefixPolicies { ha: Ipv6Addr },
     /// Remove the away state (tunnel, rules, XFRM) of the old home agent.
     LeaveAway,
+    /// Probe the home link `ifindex` again for the addresses the home agent
+    /// defends (Neighbor Solicitations from `::`, `home_return.rs`).
+    ProbeHome {
+        ifindex: u32,
+        targets: Vec<Ipv6Addr>,
+    },
     /// Build the away state towards the home agent just chosen from `coa`;
     /// once built, the loop calls [`Registration::register`].
     EnterAway { ha: Ipv6Addr, coa: PrimaryCoa },
@@ -216,9 +222,14 @@ impl Registration {
         at: Location,
         config: &Config,
     ) -> Vec<RegAction> {
-        self.handle_home_probe_timeout(now, config);
+        let mut actions = Vec::new();
+        if let Some(HomeStep::Probe { ifindex, targets }) =
+            self.handle_home_probe_timeout(now, config)
+        {
+            actions.push(RegAction::ProbeHome { ifindex, targets });
+        }
         let events = self.bul.handle_timeout(now);
-        let mut actions = self.handle_bul_events(now, events, at, config);
+        actions.extend(self.handle_bul_events(now, events, at, config));
         actions.extend(self.handle_dhaad_timeout(now, at, config));
         actions.extend(self.mpd.handle_timeout(now));
         actions

@@ -393,9 +393,22 @@ fn the_home_return_probes_and_flush_all_at_home_decides_without_an_answer() {
             );
             t0
         } else {
-            let due = reg.poll_timeout().expect("the probe's wait");
-            assert!(due <= t0 + Duration::from_secs(2));
-            reg.handle_timeout(due, home, &c);
+            // Two more probes, 1 s apart, then 1.5 s without an answer.
+            let mut probes = 0;
+            let mut due = t0;
+            while let Some(d) = reg
+                .poll_timeout()
+                .filter(|d| *d <= t0 + Duration::from_secs(4))
+            {
+                due = d;
+                let out = reg.handle_timeout(d, home, &c);
+                probes += out
+                    .iter()
+                    .filter(|a| matches!(a, RegAction::ProbeHome { .. }))
+                    .count();
+            }
+            assert_eq!(probes, 2);
+            assert_eq!(due, t0 + Duration::from_millis(3500));
             due
         };
         assert_eq!(reg.home_step(due, 2, &c), HomeStep::Proceed);
