@@ -7,6 +7,8 @@
 //! - what parses re-emits, with a checksum that verifies, to bytes that parse
 //!   back to the same value, and re-emitting that gives the same bytes;
 //! - the options area on its own round-trips the same way;
+//! - a Parameter Problem (RFC 4443 §3.4) parses without panic, and one it
+//!   names the Mobility Header or the Home Address option of has code 1 or 2;
 //! - each consumer keeps its promises: the HA list only learns R-flagged
 //!   addresses, a DHAAD reply never exceeds `MAX_DHAAD_ADDRESSES` and echoes
 //!   the request, a reply is only taken when it answers the request sent, an
@@ -23,6 +25,7 @@ use mip6::haselect::{HomeAgentSelection, SelectionEvent};
 use mip6::mpd::{solicited_advert, AdvertisedPrefix, MpaOutcome, MpsClient};
 use mip6::wire::ndisc::DHAAD_FLAG_MOBILE_ROUTER;
 use mip6::wire::ndopt::{emit_nd_options, parse_nd_options};
+use mip6::wire::param_problem::{Culprit, ParamProblem};
 use mip6::wire::{DhaadReply, DhaadRequest, NdRepr, PrefixInfo, RouterAdvert};
 
 const SRC: Ipv6Addr = Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 1);
@@ -34,6 +37,14 @@ const FIRST_ID: u16 = 0x1234;
 
 fuzz_target!(|data: &[u8]| {
     let _ = NdRepr::parse_verified(data, &SRC, &DST);
+    if let Ok(Some(p)) = ParamProblem::parse(data) {
+        let code = data[1];
+        match p.culprit {
+            Culprit::MobilityHeader => assert_eq!(code, 1),
+            Culprit::HomeAddressOption => assert_eq!(code, 2),
+        }
+        let _ = p.involves(COA, SRC);
+    }
     if let Ok(nd) = NdRepr::parse(data) {
         round_trip(&nd);
         consume(&nd);

@@ -289,3 +289,22 @@ fn merge_reports_nothing_for_an_identical_file() {
     assert!(changes.is_empty());
     assert_eq!(merged, c);
 }
+
+/// UMIP applied added and removed `IPsecPolicySet`s at once; so do we
+/// (`mip6d::ipsec::reload`).
+#[test]
+fn reload_applies_a_changed_ipsec_policy_set() {
+    let running = conf("NodeConfig HA;\nUseMnHaIPsec enabled;\n");
+    let path = write_temp(
+        "reload-ipsec.conf",
+        "NodeConfig HA;\nUseMnHaIPsec enabled;\n\
+         IPsecPolicySet { HomeAgentAddress 2001:db8::1;\n\
+           HomeAddress 2001:db8::10/64; IPsecPolicy HomeRegBinding UseESP 11 12; }\n",
+    );
+    let r = reload(&running, &path, &Overrides::default(), &host());
+    std::fs::remove_file(&path).ok();
+    let r = r.expect("reload succeeds");
+    let change = r.changes.iter().find(|c| c.keyword == "IPsecPolicySet");
+    assert_eq!(change.map(|c| c.effect), Some(ChangeEffect::Applied));
+    assert_eq!(r.config.ipsec_policies().count(), 1);
+}

@@ -15,6 +15,14 @@
 //!       type 200 from SRC (an address of this namespace) to CN, then reads
 //!       answers for 2 s; prints "sent COUNT HoTI and COUNT MH type 200; got
 //!       H HoT, B BE"
+//!   mh_send be2 SRC DST HOA
+//!       a Binding Error with status 2 (unrecognized MH type, §6.1.9) for
+//!       home address HOA from SRC to DST
+//!   mh_send paramprob SRC DST mh|hao QSRC QDST [QHAO]
+//!       an ICMPv6 Parameter Problem (RFC 4443 §3.4) from SRC to DST quoting
+//!       a BU QSRC -> QDST (with a Home Address option for QHAO if given):
+//!       `mh` is code 1 with the pointer at the Next Header field holding 135,
+//!       `hao` code 2 with the pointer at the Home Address option
 //!
 //! `bu` and `bulk` write whole IPv6 packets (IPPROTO_RAW), so the home
 //! address need not be assigned; the home agent answers through a Type 2
@@ -26,14 +34,19 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
+use mip6::consts::BeStatus;
+use mip6::wire::param_problem::TYPE_PARAMETER_PROBLEM;
 use mip6::wire::{
-    mh_checksum, BindingUpdate, BuFlags, MhMessage, MhRepr, MobilityOption, TestInit,
+    mh_checksum, BindingError, BindingUpdate, BuFlags, MhMessage, MhRepr, MobilityOption, TestInit,
+    OPT_HOME_ADDRESS,
 };
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 const IPPROTO_RAW: i32 = 255;
 const IPPROTO_MH: u8 = 135;
 const IPPROTO_NONE: u8 = 59;
+const IPPROTO_DSTOPTS: u8 = 60;
+const IPPROTO_ICMPV6: u8 = 58;
 /// An MH type no RFC assigns: the receiver answers it with a Binding Error
 /// (RFC 6275 §9.2).
 const MH_TYPE_UNKNOWN: u8 = 200;
@@ -70,9 +83,34 @@ fn run(args: &[String]) -> Result<()> {
             bulk(ifname, addr(ha)?, num(count)?, num(seq)?, num(units)?, rate)?;
         }
         ["flood", src, cn, count] => flood(addr(src)?, addr(cn)?, num(count)?)?,
+        ["be2", src, dst, hoa] => {
+            let (src, dst) = (addr(src)?, addr(dst)?);
+            let be = MhRepr::new(MhMessage::BindingError(BindingError {
+                status: BeStatus::UNRECOGNIZED_MH_TYPE,
+                home_address: addr(hoa)?,
+            }))
+            .emit(&src, &dst)
+            .context("cannot emit the BE")?;
+            let sock = bound_socket(IPPROTO_MH, src)?;
+            send(&sock, &be, dst)?;
+            println!("BE status 2 {src} -> {dst} sent");
+        }
+        ["paramprob", src, dst, culprit, qsrc, qdst, rest @ ..] => {
+            let hao = match rest {
+                [] => None,
+                [h] => Some(addr(h)?),
+                _ => bail!("paramprob takes at most one QHAO"),
+            };
+            let (src, dst) = (addr(src)?, addr(dst)?);
+            let msg = param_problem(culprit, addr(qsrc)?, addr(qdst)?, hao)?;
+            let sock = bound_socket(IPPROTO_ICMPV6, src)?;
+            send(&sock, &msg, dst)?;
+            println!("Parameter Problem ({culprit}) {src} -> {dst} sent");
+        }
         _ => bail!(
             "usage: mh_send bu IFNAME HOA HA COA SEQ UNITS | \
-             bulk IFNAME HA COUNT SEQ UNITS [RATE] | flood SRC CN COUNT"
+             bulk IFNAME HA COUNT SEQ UNITS [RATE] | flood SRC CN COUNT | \
+             be2 SRC DST HOA | paramprob SRC DST mh|hao QSRC QDST [QHAO]"
         ),
     }
     Ok(())
@@ -202,4 +240,62 @@ fn flood(src: Ipv6Addr, cn: Ipv6Addr, count: u32) -> Result<()> {
     }
     println!("sent {count} HoTI and {count} MH type 200; got {hot} HoT, {be} BE");
     Ok(())
+}
+
+/// A raw socket of protocol `proto` bound to `src` (an address of this
+/// namespace); the kernel fills the ICMPv6 checksum.
+fn bound_socket(proto: u8, src: Ipv6Addr) -> Result<Socket> {
+    let sock = Socket::new(
+        Domain::IPV6,
+        Type::RAW,
+        Some(Protocol::from(i32::from(proto))),
+    )
+    .context("cannot open a raw socket (root?)")?;
+    sock.bind(&SockAddr::from(SocketAddrV6::new(src, 0, 0, 0)))
+        .with_context(|| format!("cannot bind to {src}"))?;
+    Ok(sock)
+}
+
+/// A Parameter Problem quoting a BU `qsrc` -> `qdst`, behind a Destination
+/// Options header with a Home Address option (RFC 6275 §6.3) when `hao` is
+/// given: code 1 pointing at the Next Header field that says 135
+/// (`culprit` "mh"), or code 2 pointing at the option's type ("hao").
+fn param_problem(
+    culprit: &str,
+    qsrc: Ipv6Addr,
+    qdst: Ipv6Addr,
+    hao: Option<Ipv6Addr>,
+) -> Result<Vec<u8>> {
+    let mh = home_bu(qsrc, qdst, qsrc, 1, 1)?;
+    let mh = mh.get(40..).context("BU too short")?;
+    let mut quoted = Vec::new();
+    quoted.extend_from_slice(&0x6000_0000u32.to_be_bytes());
+    let ext = if hao.is_some() { 24 } else { 0 };
+    let payload_len = u16::try_from(ext + mh.len()).context("too long")?;
+    quoted.extend_from_slice(&payload_len.to_be_bytes());
+    quoted.push(if hao.is_some() {
+        IPPROTO_DSTOPTS
+    } else {
+        IPPROTO_MH
+    });
+    quoted.push(64);
+    quoted.extend_from_slice(&qsrc.octets());
+    quoted.extend_from_slice(&qdst.octets());
+    if let Some(h) = hao {
+        // Next header, length 2 (24 octets), PadN of 2, then the option.
+        quoted.extend_from_slice(&[IPPROTO_MH, 2, 1, 2, 0, 0, OPT_HOME_ADDRESS, 16]);
+        quoted.extend_from_slice(&h.octets());
+    }
+    quoted.extend_from_slice(mh);
+    let (code, pointer): (u8, u32) = match (culprit, hao.is_some()) {
+        ("mh", true) => (1, 40),
+        ("mh", false) => (1, 6),
+        ("hao", true) => (2, 46),
+        ("hao", false) => bail!("hao needs QHAO"),
+        _ => bail!("culprit {culprit:?} is neither mh nor hao"),
+    };
+    let mut msg = vec![TYPE_PARAMETER_PROBLEM, code, 0, 0];
+    msg.extend_from_slice(&pointer.to_be_bytes());
+    msg.extend_from_slice(&quoted);
+    Ok(msg)
 }

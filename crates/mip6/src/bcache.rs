@@ -14,6 +14,15 @@ pub mod home_bu;
 use home_bu::ba;
 pub use home_bu::*;
 
+/// The link-local address that goes with `home_address` when a Binding
+/// Update has the L flag (RFC 6275 §6.1.7, §10.4.1, §11.7.1): `fe80::/64`
+/// with the home address's interface identifier (RFC 4291 §2.5.6).
+pub fn link_local_of(home_address: Ipv6Addr) -> Ipv6Addr {
+    let mut o = home_address.octets();
+    o[..8].copy_from_slice(&[0xfe, 0x80, 0, 0, 0, 0, 0, 0]);
+    Ipv6Addr::from(o)
+}
+
 /// State of a binding cache entry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BcState {

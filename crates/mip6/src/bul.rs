@@ -249,20 +249,40 @@ impl BulEntry {
     }
 
     /// Deregisters (returning home: `care_of_address` is the home address).
-    /// Sends nothing if no binding is left (docs/protocol-notes.md) and reports
+    /// A registration whose BA is still awaited is deregistered too (the
+    /// home agent may hold the binding, its BA lost). Sends nothing if no
+    /// binding is left (docs/protocol-notes.md) and reports
     /// [`BulEvent::Deregistered`] at once.
     pub fn deregister(&mut self, now: Instant, care_of_address: Ipv6Addr) -> Vec<BulEvent> {
         self.care_of_address = None;
-        match self.binding {
-            Some(b) if b.expires_at > now => {
+        let bound = self.binding.is_some_and(|b| b.expires_at > now);
+        match bound || self.is_uncertain() {
+            true => {
                 vec![self.send(now, care_of_address, 0, self.config.initial_timeout_rereg)]
             }
-            _ => {
+            false => {
                 self.pending = None;
                 self.binding = None;
                 vec![BulEvent::Deregistered]
             }
         }
+    }
+
+    /// True while a BU registering a care-of address awaits its BA: the
+    /// home agent may or may not hold the binding it asks for.
+    pub fn is_uncertain(&self) -> bool {
+        self.pending.is_some_and(|p| p.lifetime_units > 0)
+    }
+
+    /// Forgets the registration without sending anything: no
+    /// retransmission, no binding (the home agent is taken not to hold one,
+    /// or to be unusable). True if there was something to forget.
+    pub fn abandon(&mut self) -> bool {
+        let had = self.pending.is_some() || self.binding.is_some();
+        self.pending = None;
+        self.binding = None;
+        self.care_of_address = None;
+        had
     }
 
     fn initial_timeout(&self) -> Duration {

@@ -411,3 +411,28 @@ fn a_stream_of_forged_135s_cannot_make_a_bu_per_ba() {
     let ev = e.handle_binding_ack(now, &ba(BaStatus::ACCEPTED, seq, 150), &[]);
     assert!(matches!(ev[..], [BulEvent::Registered { .. }]), "{ev:?}");
 }
+
+#[test]
+fn an_uncertain_registration_is_abandoned_without_a_bu() {
+    let t0 = Instant::now();
+    let cfg = HomeRegistrationConfig::new(hoa(), ha());
+    let mut e = BulEntry::new(cfg, 10);
+    assert!(!e.is_uncertain());
+    e.register(t0, coa_a(), secs(60));
+    assert!(e.is_uncertain());
+    assert!(e.abandon());
+    assert!(!e.is_uncertain());
+    assert_eq!(e.state(), BulState::Idle);
+    assert_eq!(e.poll_timeout(), None, "no retransmission");
+    assert!(e.handle_timeout(t0 + secs(100)).is_empty());
+    // Nothing left to deregister: no BU.
+    assert_eq!(
+        e.deregister(t0 + secs(1), hoa()),
+        vec![BulEvent::Deregistered]
+    );
+    let mut bound = registered(t0, 15);
+    assert!(!bound.is_uncertain());
+    assert!(bound.abandon());
+    assert!(bound.binding().is_none());
+    assert!(!bound.abandon());
+}

@@ -460,6 +460,26 @@ impl RoEntry {
         vec![RoAction::RemoveState]
     }
 
+    /// The correspondent does not support Mobile IPv6 (RFC 6275 §11.3.6: a
+    /// Binding Error with status 2, or an ICMPv6 Parameter Problem naming
+    /// the Mobility Header or the Home Address option): its state goes and
+    /// no route optimisation is tried with it for [`CN_RETRY_AFTER`].
+    pub fn handle_not_supported(&mut self, now: Instant) -> Vec<RoAction> {
+        self.expires = None;
+        self.home = None;
+        self.care_of = None;
+        self.phase = RoPhase::Failed {
+            until: now + CN_RETRY_AFTER,
+        };
+        vec![RoAction::RemoveState]
+    }
+
+    /// True once a BU went to the correspondent: it took part in return
+    /// routability.
+    pub fn took_part(&self) -> bool {
+        self.bu_sent_at.is_some()
+    }
+
     /// A Binding Refresh Request from the correspondent: both tests again
     /// if the binding is in place and no refresh runs yet (the driver asks
     /// only for a binding in use, RFC 6275 §11.7.4).
@@ -495,9 +515,18 @@ impl RoEntry {
 
     /// Back on the home link (RFC 6275 §11.5.4): if the correspondent has
     /// a binding, the home test from the home address and a BU with lifetime
-    /// 0 and care-of = home address, signed with the home token alone.
-    pub fn deregister(&mut self, now: Instant, cookie: [u8; 8]) -> Vec<RoAction> {
-        if self.expires.is_none() {
+    /// 0 and care-of = home address, signed with the home token alone. With
+    /// `unacknowledged_too`, a BU still awaiting its BA counts as a binding
+    /// (the correspondent may hold it); without, such an entry just ends
+    /// (`MnFlushAllAtHome`).
+    pub fn deregister(
+        &mut self,
+        now: Instant,
+        cookie: [u8; 8],
+        unacknowledged_too: bool,
+    ) -> Vec<RoAction> {
+        let awaiting_ba = matches!(self.phase, RoPhase::WaitingAck { .. });
+        if self.expires.is_none() && !(unacknowledged_too && awaiting_ba) {
             self.finished(now);
             return Vec::new();
         }

@@ -258,7 +258,7 @@ mod with_the_mobile_node {
             lab.run(&mut e, first);
             assert_eq!(lab.cache.len(), 1);
             lab.t += Duration::from_secs(30);
-            let acts = e.deregister(lab.t, [9; 8]);
+            let acts = e.deregister(lab.t, [9; 8], true);
             let seen = lab.run(&mut e, acts);
             assert_eq!(kinds(&seen), ["HoTI", "BU"], "ack {ack}");
             let RoAction::SendBindingUpdate {
@@ -288,7 +288,7 @@ mod with_the_mobile_node {
             ([1; 8], [2; 8]),
             cfg(true),
         );
-        assert!(e.deregister(t0, [3; 8]).is_empty());
+        assert!(e.deregister(t0, [3; 8], true).is_empty());
         assert!(e.is_done(t0));
     }
 
@@ -378,6 +378,80 @@ mod with_the_mobile_node {
             assert!(e.binding_error_crossed_bu(soon), "ack {ack}");
             assert!(e.handle_binding_error(soon).is_empty(), "ack {ack}");
             assert!(!e.is_done(soon), "ack {ack}: the entry stays");
+        }
+    }
+
+    /// RFC 6275 §11.3.6: a correspondent without Mobile IPv6 (BE status 2,
+    /// Parameter Problem) is left alone for 420 s, from the first test on
+    /// or with a binding in place; no init is sent meanwhile.
+    #[test]
+    fn a_correspondent_without_mobile_ipv6_is_left_alone_at_once() {
+        let t0 = Instant::now();
+        let (mut e, _) = RoEntry::start(
+            t0,
+            a(CN),
+            a(HOA),
+            a("2001:db8:a::5"),
+            1,
+            ([1; 8], [2; 8]),
+            cfg(true),
+        );
+        assert!(!e.took_part());
+        let t = t0 + Duration::from_millis(50);
+        assert_eq!(kinds(&e.handle_not_supported(t)), ["remove"]);
+        assert_eq!(e.poll_timeout(), Some(t + CN_RETRY_AFTER));
+        assert!(e
+            .handle_timeout(t + Duration::from_secs(30), ([1; 8], [2; 8]))
+            .is_empty());
+        assert!(!e.is_done(t + CN_RETRY_AFTER - Duration::from_secs(1)));
+        assert!(e.is_done(t + CN_RETRY_AFTER));
+
+        let mut lab = Lab::new();
+        let c = lab.cookies();
+        let (mut bound, first) =
+            RoEntry::start(lab.t, a(CN), a(HOA), a("2001:db8:a::5"), 1, c, cfg(false));
+        lab.run(&mut bound, first);
+        assert!(bound.took_part() && bound.expires.is_some());
+        assert_eq!(kinds(&bound.handle_not_supported(lab.t)), ["remove"]);
+        assert_eq!(bound.expires, None);
+        assert!(!bound.is_done(lab.t));
+    }
+
+    /// Back home with a BU still awaiting its BA: deregistered (the
+    /// correspondent may hold the binding), or just ended when
+    /// `MnFlushAllAtHome` drops unacknowledged entries.
+    #[test]
+    fn back_home_an_unacknowledged_bu_is_deregistered_unless_flushed() {
+        for flush in [false, true] {
+            let t0 = Instant::now();
+            let mut e = RoEntry::start(
+                t0,
+                a(CN),
+                a(HOA),
+                a("2001:db8:a::5"),
+                1,
+                ([1; 8], [2; 8]),
+                cfg(true),
+            )
+            .0;
+            let mut k = Keygen::new(KCN, 40);
+            let mut answer = |from: Ipv6Addr, init: MhMessage| {
+                reply(answer_test_init(&mut k, t0, &from, &init, [0x33; 8]))
+            };
+            let cookie = |c: u8| TestInit { cookie: [c; 8] };
+            let home = answer(e.hoa, MhMessage::HomeTestInit(cookie(1)));
+            let care_of = answer(e.coa, MhMessage::CareOfTestInit(cookie(2)));
+            e.handle_test_reply(t0, true, &home);
+            assert_eq!(kinds(&e.handle_test_reply(t0, false, &care_of)), ["BU"]);
+            assert!(matches!(e.phase, RoPhase::WaitingAck { .. }));
+            let out = e.deregister(t0, [9; 8], !flush);
+            if flush {
+                assert!(out.is_empty());
+                assert!(e.is_done(t0));
+            } else {
+                assert_eq!(kinds(&out), ["HoTI"]);
+                assert!(!e.is_done(t0));
+            }
         }
     }
 

@@ -341,10 +341,9 @@ settings! {
     "MnHomeLink" => mn_home_link: HomeLinks = Vec::new(),
         show None, reload Effect(41, NotChangeable),
         example "MnHomeLink \"eth0\" { HomeAddress 2001:db8::5/64; }";
-    // The kernel policies are installed at start (deviation: UMIP applies
-    // added and removed sets at once; docs/compat.md).
+    // Added and removed sets are applied at once, as UMIP (`ipsec::reload`).
     "IPsecPolicySet" => ipsec_policy_set: IpsecPolicySets = Vec::new(),
-        show None, reload Effect(9, NotChangeable),
+        show None, reload Effect(9, Applied),
         example "IPsecPolicySet { HomeAgentAddress 2001:db8::1; \
                  HomeAddress 2001:db8::5/64; IPsecPolicy Mh UseESP 7; }";
     "CnBindingPolicySet" => cn_binding_policy: CnBindingPolicies = Vec::new(),

@@ -4,7 +4,8 @@
 //! prefixes through it (table 252, which rule 1005 consults for forwarded
 //! traffic, metric 192; RFC 3963 §6.2), and the proxy neighbour entry that
 //! makes the HA answer Neighbor Solicitations for the home address on the
-//! home link.
+//! home link (and one for the link-local address with the home address's
+//! interface identifier when the BU had the L flag, RFC 6275 §10.4.1).
 //!
 //! The tunnels are named by the home agent (`ip6tnlN`, as the kernel would
 //! name them) and put in device group [`TUNNEL_GROUP`]: the kernel finds a
@@ -66,6 +67,8 @@ pub struct BindingState {
     pub ha_address: Ipv6Addr,
     /// A mobile router's prefixes (empty for a mobile node).
     pub mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
+    /// With the L flag: the link-local address proxied with the home address.
+    pub link_local: Option<Ipv6Addr>,
     tunnel: Option<(u32, String)>,
     items: Vec<Item>,
     /// Tunnel-mode IPsec policies, following the care-of address.
@@ -85,6 +88,7 @@ impl BindingState {
             care_of_address,
             ha_address,
             mobile_network_prefixes,
+            link_local: None,
             tunnel: None,
             items: Vec::new(),
             ipsec: TunnelIpsec::none(),
@@ -100,6 +104,12 @@ impl BindingState {
             self.ha_address,
             self.home_address,
         );
+        self
+    }
+
+    /// With the L flag: `link_local` is defended on the home link too.
+    pub fn with_link_local(mut self, link_local: Option<Ipv6Addr>) -> BindingState {
+        self.link_local = link_local;
         self
     }
 
@@ -137,12 +147,14 @@ impl BindingState {
             kernel.add_route(route.clone()).await?;
             self.items.push(Item::Route(route));
         }
-        let proxy = ProxyNeigh {
-            index: home_ifindex,
-            addr: self.home_address,
-        };
-        kernel.add_proxy(proxy).await?;
-        self.items.push(Item::Proxy(proxy));
+        for addr in std::iter::once(self.home_address).chain(self.link_local) {
+            let proxy = ProxyNeigh {
+                index: home_ifindex,
+                addr,
+            };
+            kernel.add_proxy(proxy).await?;
+            self.items.push(Item::Proxy(proxy));
+        }
         self.ipsec.follow(kernel, self.care_of_address).await;
         Ok(())
     }
@@ -168,6 +180,22 @@ impl BindingState {
         self.items
             .iter()
             .filter(|i| matches!(i, Item::Tunnel(_) | Item::Route(_)))
+    }
+
+    /// The configuration's `IPsecPolicySet` changed: the tunnel-mode
+    /// policies are released and rebuilt from `config`, at the care-of
+    /// address again if the binding is installed.
+    pub async fn reload_ipsec(&mut self, kernel: &mut Kernel, config: &Config) {
+        self.ipsec.release(kernel).await;
+        self.ipsec = TunnelIpsec::new(
+            config,
+            Endpoint::HomeAgent,
+            self.ha_address,
+            self.home_address,
+        );
+        if self.tunnel.is_some() {
+            self.ipsec.follow(kernel, self.care_of_address).await;
+        }
     }
 
     /// Moves the tunnel-mode IPsec policies and SAs back to the home address.

@@ -1,6 +1,7 @@
 //! Duplicate Address Detection on the mobile node's behalf (RFC 6275
-//! §10.3.1): a Neighbor Solicitation for the home address from `::` on the
-//! home link, then a 1 s wait; an answer means status 134, silence means the
+//! §10.3.1): a Neighbor Solicitation for the home address (and, with the L
+//! flag, one for its link-local address) from `::` on the home link, then a
+//! 1 s wait; an answer for either means status 134, silence means the
 //! binding's forwarding state is installed and the BA goes out.
 
 use std::collections::{HashMap, VecDeque};
@@ -20,11 +21,16 @@ use crate::kernel::raw::{ipv6_packet, solicited_node, unsolicited_na};
 #[derive(Debug, Default)]
 pub(super) struct DadRuns {
     runs: HashMap<Ipv6Addr, DadRun>,
+    /// The link-local addresses probed with a home address (L flag).
+    link_locals: HashMap<Ipv6Addr, Ipv6Addr>,
     deadlines: Deadlines<Ipv6Addr, Instant>,
 }
 
 impl DadRuns {
     fn start(&mut self, hoa: Ipv6Addr, run: DadRun, deadline: Instant) {
+        if let Some(ll) = run.link_local {
+            self.link_locals.insert(ll, hoa);
+        }
         self.runs.insert(hoa, run);
         self.deadlines.set(hoa, deadline);
     }
@@ -32,7 +38,18 @@ impl DadRuns {
     /// Ends the run for `hoa` early (an NA answered, or a deregistration).
     pub(super) fn cancel(&mut self, hoa: &Ipv6Addr) -> Option<DadRun> {
         self.deadlines.remove(hoa);
-        self.runs.remove(hoa)
+        let run = self.runs.remove(hoa)?;
+        if let Some(ll) = run.link_local {
+            self.link_locals.remove(&ll);
+        }
+        Some(run)
+    }
+
+    /// An NA for `target` answered a run: the home address it probes for
+    /// (itself, or the one its link-local address goes with), the run ended.
+    pub(super) fn answered(&mut self, target: &Ipv6Addr) -> Option<Ipv6Addr> {
+        let hoa = self.link_locals.get(target).copied().unwrap_or(*target);
+        self.cancel(&hoa).map(|_| hoa)
     }
 
     /// True while a run for `hoa` waits for its answer.
@@ -50,30 +67,45 @@ impl DadRuns {
         self.deadlines
             .pop_due(now)
             .into_iter()
-            .filter_map(|hoa| self.runs.remove(&hoa).map(|r| (hoa, r)))
+            .filter_map(|hoa| {
+                let run = self.runs.remove(&hoa)?;
+                if let Some(ll) = run.link_local {
+                    self.link_locals.remove(&ll);
+                }
+                Some((hoa, run))
+            })
             .collect()
     }
 }
 
 impl HomeAgent {
-    pub(super) async fn start_dad(&mut self, hoa: Ipv6Addr, ifindex: u32, ha_address: Ipv6Addr) {
-        let group = solicited_node(hoa);
-        let ns = NdRepr::NeighborSolicit(NeighborSolicit {
-            target: hoa,
-            options: Vec::new(),
-        });
-        match ns.emit(&Ipv6Addr::UNSPECIFIED, &group) {
-            Ok(icmp) => {
-                let pkt = ipv6_packet(Ipv6Addr::UNSPECIFIED, group, 58, &icmp);
-                if let Err(e) = self.io.raw.send(&pkt, ifindex).await {
-                    warn!("DAD NS for {hoa}: {e}");
+    pub(super) async fn start_dad(
+        &mut self,
+        hoa: Ipv6Addr,
+        ifindex: u32,
+        ha_address: Ipv6Addr,
+        link_local: Option<Ipv6Addr>,
+    ) {
+        for target in std::iter::once(hoa).chain(link_local) {
+            let group = solicited_node(target);
+            let ns = NdRepr::NeighborSolicit(NeighborSolicit {
+                target,
+                options: Vec::new(),
+            });
+            match ns.emit(&Ipv6Addr::UNSPECIFIED, &group) {
+                Ok(icmp) => {
+                    let pkt = ipv6_packet(Ipv6Addr::UNSPECIFIED, group, 58, &icmp);
+                    if let Err(e) = self.io.raw.send(&pkt, ifindex).await {
+                        warn!("DAD NS for {target}: {e}");
+                    }
                 }
+                Err(e) => warn!("DAD NS for {target}: {e}"),
             }
-            Err(e) => warn!("DAD NS for {hoa}: {e}"),
         }
         let run = DadRun {
             home_ifindex: ifindex,
             ha_address,
+            link_local,
         };
         self.dad
             .start(hoa, run, Instant::now() + mip6::consts::DAD_WAIT);
@@ -141,9 +173,14 @@ impl HomeAgent {
                 mobile_router,
             } => {
                 let home_if = self.iface_name(ifindex);
+                let link_local = self.bindings.get(&hoa).and_then(|b| b.link_local);
                 let icmp = &self.io.icmp;
-                if let Err(e) = unsolicited_na(icmp, &home_if, ifindex, hoa, mobile_router).await {
-                    debug!("unsolicited NA for {hoa}: {e}");
+                for target in std::iter::once(hoa).chain(link_local) {
+                    if let Err(e) =
+                        unsolicited_na(icmp, &home_if, ifindex, target, mobile_router).await
+                    {
+                        debug!("unsolicited NA for {target}: {e}");
+                    }
                 }
             }
             DadAction::SendBa { hoa, via, src, ba } => {
@@ -167,5 +204,38 @@ impl HomeAgent {
             }
         }
         Vec::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn a(s: &str) -> Ipv6Addr {
+        s.parse().unwrap_or(Ipv6Addr::UNSPECIFIED)
+    }
+
+    /// An NA for the link-local address ends the run of its home address
+    /// (RFC 6275 §10.3.1: DAD failing for either refuses the binding).
+    #[test]
+    fn an_answer_for_the_link_local_address_ends_its_home_address_run() {
+        let mut runs = DadRuns::default();
+        let run = DadRun {
+            home_ifindex: 2,
+            ha_address: a("2001:db8:1::2"),
+            link_local: Some(a("fe80::100")),
+        };
+        let t = Instant::now();
+        runs.start(a("2001:db8:1::100"), run, t);
+        assert_eq!(runs.answered(&a("fe80::999")), None);
+        assert_eq!(runs.answered(&a("fe80::100")), Some(a("2001:db8:1::100")));
+        assert!(!runs.is_running(&a("2001:db8:1::100")));
+        assert_eq!(runs.answered(&a("fe80::100")), None, "alias gone");
+        runs.start(a("2001:db8:1::100"), run, t);
+        assert_eq!(
+            runs.answered(&a("2001:db8:1::100")),
+            Some(a("2001:db8:1::100"))
+        );
+        assert_eq!(runs.answered(&a("fe80::100")), None);
     }
 }

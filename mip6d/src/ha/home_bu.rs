@@ -9,10 +9,11 @@ use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
 use mip6::bcache::{
-    AclDecision, BcChange, BindingCache, HomeBuContext, HomeBuVerdict, HomePrefixLifetimes,
+    link_local_of, AclDecision, BcChange, BindingCache, HomeBuContext, HomeBuVerdict,
+    HomePrefixLifetimes,
 };
 use mip6::consts::BaStatus;
-use mip6::wire::mh::{BindingUpdate, MhRepr};
+use mip6::wire::mh::{BindingUpdate, BuFlags, MhRepr};
 use mip6::wire::options::MobilityOption;
 use tracing::{debug, info};
 
@@ -58,6 +59,9 @@ pub(super) enum BuAction {
         ifindex: u32,
         ha_address: Ipv6Addr,
         mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
+        /// With the L flag, the link-local address that goes with the
+        /// home address: DAD and proxy for it too (RFC 6275 §10.4.1).
+        link_local: Option<Ipv6Addr>,
     },
     /// The binding's tunnel follows its new care-of address.
     MoveBinding { hoa: Ipv6Addr, coa: Ipv6Addr },
@@ -188,10 +192,15 @@ impl HomeRegistrar<'_> {
                     .apply(now, home_address, input.dst, &bu, &accepted)
                 {
                     BcChange::DadStarted => {
+                        let link_local = bu
+                            .flags
+                            .contains(BuFlags::LINK_LOCAL)
+                            .then(|| link_local_of(home_address));
                         info!(
-                            "BU from {home_address} (CoA {coa}, seq {}, lifetime {} s): DAD started",
+                            "BU from {home_address} (CoA {coa}, seq {}, lifetime {} s): DAD started{}",
                             bu.sequence,
-                            accepted.lifetime().as_secs()
+                            accepted.lifetime().as_secs(),
+                            link_local.map_or(String::new(), |ll| format!(" (L flag: and {ll})"))
                         );
                         vec![BuAction::StartDad {
                             hoa: home_address,
@@ -199,6 +208,7 @@ impl HomeRegistrar<'_> {
                             ifindex: input.home_ifindex.unwrap_or(0),
                             ha_address: input.dst,
                             mobile_network_prefixes: accepted.mobile_network_prefixes.clone(),
+                            link_local,
                         }]
                     }
                     BcChange::Updated {

@@ -77,6 +77,7 @@ fn registered(now: Instant) -> Ha {
             ifindex: 2,
             ha_address: ha(),
             mobile_network_prefixes: Vec::new(),
+            link_local: None,
         }]
     );
     // A retransmission while DAD runs gets no answer (UMIP's order of the
@@ -153,4 +154,36 @@ fn without_an_ipsec_policy_the_registration_is_prohibited() {
         panic!("{actions:?}");
     };
     assert_eq!(ba_status(ba), BaStatus::ADMIN_PROHIBITED);
+}
+
+/// RFC 6275 §10.3.1, §10.4.1: with the L flag, DAD (and then the proxy)
+/// covers the link-local address with the home address's interface
+/// identifier too.
+#[test]
+fn the_l_flag_adds_the_link_local_address_to_dad() {
+    let mut h = Ha::new(config("UseMnHaIPsec disabled;"));
+    let input = BuInput {
+        home_address: hoa(),
+        packet_source: addr("2001:db8:a::50"),
+        dst: ha(),
+        coa: addr("2001:db8:a::50"),
+        bu: BindingUpdate {
+            sequence: 1,
+            flags: BuFlags(BuFlags::ACK | BuFlags::HOME | BuFlags::LINK_LOCAL),
+            lifetime_units: 100,
+        },
+        options: &[],
+        home_ifindex: Some(2),
+        home_prefix: Some(HomePrefixLifetimes {
+            valid: Duration::from_secs(86400),
+            preferred: Duration::from_secs(14400),
+        }),
+    };
+    let actions = h.registrar().handle_binding_update(Instant::now(), &input);
+    match &actions[..] {
+        [BuAction::StartDad { link_local, .. }] => {
+            assert_eq!(*link_local, Some(addr("fe80::100")));
+        }
+        other => panic!("{other:?}"),
+    }
 }

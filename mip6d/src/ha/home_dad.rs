@@ -18,6 +18,8 @@ use super::home_bu::HomeRegistrar;
 pub(super) struct DadRun {
     pub home_ifindex: u32,
     pub ha_address: Ipv6Addr,
+    /// With the L flag: the link-local address probed with the home address.
+    pub link_local: Option<Ipv6Addr>,
 }
 
 /// What the end of a DAD run or an expiry made the home agent decide.

@@ -19,6 +19,7 @@ const COA: &str = "2001:db8:a::50";
 const RUN: DadRun = DadRun {
     home_ifindex: 2,
     ha_address: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 0, 2),
+    link_local: None,
 };
 
 impl Ha {

@@ -86,12 +86,14 @@ impl HomeAgent {
                 ifindex,
                 ha_address,
                 mobile_network_prefixes,
+                link_local,
             } => {
-                self.start_dad(hoa, ifindex, ha_address).await;
+                self.start_dad(hoa, ifindex, ha_address, link_local).await;
                 self.bindings.insert(
                     hoa,
                     BindingState::pending(hoa, coa, ha_address, mobile_network_prefixes)
-                        .with_ipsec(&self.config),
+                        .with_ipsec(&self.config)
+                        .with_link_local(link_local),
                 );
             }
             BuAction::MoveBinding { hoa, coa } => {

@@ -27,6 +27,7 @@ mod home_bu;
 mod home_dad;
 mod home_reg;
 mod mpd;
+mod reload;
 #[cfg(test)]
 mod test_support;
 mod view;
@@ -172,8 +173,12 @@ pub async fn run(
             .flatten()
             .min();
         tokio::select! {
-            c = control.recv() => if !reloader.handle(c, &mut ha.config) {
-                break;
+            c = control.recv() => {
+                let before = ha.config.clone();
+                if !reloader.handle(c, &mut ha.config) {
+                    break;
+                }
+                ha.config_reloaded(&before).await;
             },
             r = ha.io.mh.recv_message() => match r {
                 Ok(msg) => ha.on_mh(msg).await,
@@ -412,11 +417,14 @@ impl HomeAgent {
                 self.carry_out_nd(actions).await;
             }
             NdRepr::DhaadRequest(_) => self.on_dhaad_request(&msg).await,
-            NdRepr::NeighborAdvert(na) if self.dad.cancel(&na.target).is_some() => {
+            NdRepr::NeighborAdvert(na) => {
+                let Some(hoa) = self.dad.answered(&na.target) else {
+                    return;
+                };
                 warn!("DAD for {} failed: {} answered", na.target, msg.src);
                 self.view.changed();
                 let now = std::time::Instant::now();
-                let actions = self.registrar().dad_answered(now, na.target);
+                let actions = self.registrar().dad_answered(now, hoa);
                 self.carry_out_dad(actions).await;
             }
             _ => {}

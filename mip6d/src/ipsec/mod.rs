@@ -10,7 +10,8 @@
 //!
 //! - Transport-mode types (`HomeRegBinding`, `Mh`, `MobPfxDisc`, `ICMP`,
 //!   `any`) are installed at start for every pair of the configuration (the
-//!   mobile node: those of its home address) and stay until exit.
+//!   mobile node: those of its home address) and stay until exit, or until
+//!   a reload drops their set ([`reload`]).
 //! - Tunnel-mode types (`TunnelHomeTesting`, `TunnelMh`, `TunnelPayload`)
 //!   exist while the mobile node is away ([`TunnelIpsec`]): installed with
 //!   the home address as the tunnel's mobile end, where static SAs are keyed,
@@ -24,6 +25,7 @@
 //! With `UseMnHaIPsec` off nothing is installed.
 
 pub mod policies;
+pub mod reload;
 
 use std::net::Ipv6Addr;
 
@@ -140,6 +142,11 @@ impl TunnelIpsec {
             .iter()
             .flat_map(|(ha, p)| policies::tunnel_policies(role, *ha, self.hoa, p, endpoint))
             .collect()
+    }
+
+    /// Where the tunnel's mobile end is, while the policies are installed.
+    pub fn endpoint(&self) -> Option<Ipv6Addr> {
+        self.endpoint
     }
 
     /// The mobile end is now `coa`: installs the policies at the home

@@ -106,6 +106,7 @@ impl MobileNode {
     pub(super) async fn move_to(&mut self, k: usize, p: PrimaryCoa) {
         let name = self.iface_name(p.ifindex);
         let h = &mut self.homes[k];
+        h.reg.cancel_home_probe();
         if let Some(index) = h.home_addr_on.take() {
             let item = crate::kernel::Item::Address {
                 index,
@@ -189,6 +190,9 @@ impl MobileNode {
 
     /// Home link `k` is advertised on `index`: deregister there.
     pub(super) async fn go_home(&mut self, k: usize, index: u32) {
+        if self.home_return_waits(k, index).await {
+            return;
+        }
         let name = self.iface_name(index);
         let h = &mut self.homes[k];
         info!("at home on {name} ({})", h.reg.hoa);
@@ -215,7 +219,9 @@ impl MobileNode {
             if let Err(e) = unsolicited_na(&self.io.icmp, &name, index, hoa, false).await {
                 debug!("unsolicited NA for {hoa}: {e}");
             }
+            self.announce_link_local(k, index).await;
         }
+        let h = &mut self.homes[k];
         h.location = Location::Home(index);
         let actions = h
             .reg

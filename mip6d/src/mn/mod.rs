@@ -24,13 +24,16 @@ mod away;
 mod error;
 mod handoff;
 mod home;
+mod home_io;
 mod ifaces;
 mod links;
 mod location;
 mod movement;
 mod registration;
 mod registration_io;
+mod reload;
 mod ro;
+mod ro_errors;
 mod ro_io;
 mod ro_xfrm;
 mod routers;
@@ -42,6 +45,7 @@ use std::time::Duration;
 use mip6::wire::ndisc::{
     NdRepr, TYPE_DHAAD_REPLY, TYPE_MOBILE_PREFIX_ADVERT, TYPE_NEIGHBOR_ADVERT, TYPE_ROUTER_ADVERT,
 };
+use mip6::wire::param_problem::TYPE_PARAMETER_PROBLEM;
 use netcfg::{EventGroup, Events};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
@@ -109,13 +113,14 @@ pub async fn run(
         let deadline = mn.next_deadline();
         tokio::select! {
             c = control.recv() => {
-                let optimistic = mn.config.optimistic_handoff;
+                let before = mn.config.clone();
                 if !reloader.handle(c, &mut mn.config) {
                     break;
                 }
-                if optimistic != mn.config.optimistic_handoff {
+                if before.optimistic_handoff != mn.config.optimistic_handoff {
                     mn.optimistic_handoff_changed().await;
                 }
+                mn.config_reloaded(&before).await;
             },
             r = mn.io.mh.recv_message() => match r {
                 Ok(msg) => {
@@ -170,12 +175,16 @@ impl MobileNode {
         for link in &config.mn_home_link {
             let (hoa, ha) = (link.home_address.addr, link.home_agent_address);
             // UMIP: with UseMnHaIPsec on and no BU/BA policy, no BU is ever sent.
-            let reg = Registration::new(&config, link);
+            let mut reg = Registration::new(&config, link);
             if !reg.may_send_bu && !ha.is_unspecified() {
                 error!(
                     "MN lacks the necessary IPsec policies for protecting the home registration \
                      to HA {ha} (UseMnHaIPsec is enabled): no Binding Update will be sent"
                 );
+            }
+            if let Some(ll) = home_io::home_link_local(&kernel, link).await {
+                info!("{ll} is on {}: BUs carry the L flag", link.interface);
+                reg.use_link_local(&config, link, ll);
             }
             crate::ipsec::install_transport(
                 &config,
@@ -193,6 +202,7 @@ impl MobileNode {
             TYPE_NEIGHBOR_ADVERT,
             TYPE_DHAAD_REPLY,
             TYPE_MOBILE_PREFIX_ADVERT,
+            TYPE_PARAMETER_PROBLEM,
         ])
         .map_err(StartError::Icmp6Socket)?;
         let events = Events::subscribe(&[EventGroup::Link, EventGroup::Ipv6Addr])
@@ -311,6 +321,7 @@ impl MobileNode {
         match msg.payload.first() {
             Some(&TYPE_DHAAD_REPLY) => return self.on_dhaad_reply(msg).await,
             Some(&TYPE_MOBILE_PREFIX_ADVERT) => return self.on_mobile_prefix_advert(msg).await,
+            Some(&TYPE_PARAMETER_PROBLEM) => return self.on_param_problem(msg).await,
             _ => {}
         }
         let now = Instant::now();
@@ -329,6 +340,8 @@ impl MobileNode {
             }
             Ok(NdRepr::NeighborAdvert(na)) if msg.hop_limit == Some(255) => {
                 self.movement.handle_neighbor_advert(msg.ifindex, &na);
+                self.on_home_probe_answer(msg.ifindex, msg.src, na.target)
+                    .await;
             }
             _ => {}
         }

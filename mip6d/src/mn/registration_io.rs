@@ -140,6 +140,9 @@ impl MobileNode {
                     }
                 }
                 RegAction::EnterAway { ha, coa } => queue.extend(self.enter_away(k, ha, coa).await),
+                RegAction::ProbeHome { ifindex, targets } => {
+                    super::home_io::send_probes(ifindex, &targets).await;
+                }
             }
         }
     }

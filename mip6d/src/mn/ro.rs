@@ -30,6 +30,10 @@
 //!   if the binding was used in the last minute.
 //! - A Binding Error with status 1 from a correspondent (it lost the
 //!   binding) removes the state; the next packet triggers a new run.
+//! - A correspondent without Mobile IPv6 (Binding Error status 2, ICMPv6
+//!   Parameter Problem about the Mobility Header or the Home Address
+//!   option: [`super::ro_errors`]) loses its state and gets no route
+//!   optimisation for 420 s.
 //! - Back home: every correspondent's state and the trigger are removed,
 //!   and each correspondent holding a binding gets a deregistration (the
 //!   home test from the home address, then a BU with lifetime 0 signed with
@@ -107,9 +111,12 @@ pub(super) enum RoAction {
 pub(super) struct RouteOptimisation {
     /// Off when `DoRouteOptimizationMN` is off or ACQUIREs cannot be heard.
     enabled: bool,
-    peers: HashMap<Ipv6Addr, RoEntry>,
+    pub(super) peers: HashMap<Ipv6Addr, RoEntry>,
     /// The care-of address the trigger is installed for.
     active: Option<Ipv6Addr>,
+    /// `MnFlushAllAtHome`: back home, entries whose BU awaits its BA are
+    /// dropped, not deregistered.
+    pub(super) flush_at_home: bool,
 }
 
 fn cookies() -> ([u8; 8], [u8; 8]) {
@@ -144,6 +151,7 @@ impl RouteOptimisation {
             enabled,
             peers: HashMap::new(),
             active: None,
+            flush_at_home: false,
         }
     }
 
@@ -234,7 +242,7 @@ impl RouteOptimisation {
                 cn,
                 announce: false,
             });
-            let actions = e.deregister(now, random::secret());
+            let actions = e.deregister(now, random::secret(), !self.flush_at_home);
             if e.is_done(now) {
                 self.peers.remove(&cn);
                 continue;
@@ -380,6 +388,11 @@ impl RouteOptimisation {
                 );
                 e.handle_binding_error(now)
             }
+            MhMessage::BindingError(be)
+                if be.status == mip6::consts::BeStatus::UNRECOGNIZED_MH_TYPE =>
+            {
+                return Some(self.not_supported(now, hoa, cn, "Binding Error status 2"));
+            }
             MhMessage::BindingAck(ba) => {
                 info!(
                     "route optimisation: BA from {cn}: status {}, seq {}, lifetime {} s",
@@ -445,7 +458,7 @@ impl RouteOptimisation {
     }
 
     /// What a correspondent's entry decided, as the node's actions.
-    fn translate(
+    pub(super) fn translate(
         &self,
         hoa: Ipv6Addr,
         cn: Ipv6Addr,

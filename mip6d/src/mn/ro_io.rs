@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::net::Ipv6Addr;
 
 use mip6::wire::mh::MhRepr;
+use mip6::wire::param_problem::ParamProblem;
 use netcfg::xfrm::{XfrmEvent, XfrmEvents, XfrmGroups, XfrmProto, XfrmState};
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
@@ -98,6 +99,38 @@ impl MobileNode {
         }
     }
 
+    /// An ICMPv6 Parameter Problem: about a correspondent (route
+    /// optimisation), else about the home agent (the home registration).
+    pub(super) async fn on_param_problem(&mut self, msg: Received) {
+        let problem = match ParamProblem::parse(&msg.payload) {
+            Ok(Some(p)) => p,
+            Ok(None) => return,
+            Err(e) => {
+                debug!("ICMPv6 Parameter Problem from {}: {e}", msg.src);
+                return;
+            }
+        };
+        let now = Instant::now().into_std();
+        let hoa = self.primary().reg.hoa;
+        if let Some(actions) = self.ro.handle_param_problem(now, hoa, msg.src, &problem) {
+            return self.carry_out_ro(actions).await;
+        }
+        for k in 0..self.homes.len() {
+            let h = &mut self.homes[k];
+            let at = h.location;
+            if let Some(actions) = h
+                .reg
+                .handle_param_problem(now, msg.src, &problem, at, &self.config)
+            {
+                return self.carry_out(k, actions).await;
+            }
+        }
+        debug!(
+            "ICMPv6 Parameter Problem from {} about {} -> {}: not ours",
+            msg.src, problem.source, problem.destination
+        );
+    }
+
     pub(super) async fn on_acquire(&mut self, ev: XfrmEvent) {
         let now = Instant::now().into_std();
         let actions = self.ro.handle_acquire(
@@ -126,6 +159,7 @@ impl MobileNode {
     /// registration (the first home link's).
     pub(super) async fn follow_home_registration(&mut self) {
         let registered_coa = self.primary().reg.bul.binding().map(|b| b.care_of_address);
+        self.ro.flush_at_home = self.config.mn_flush_all_at_home;
         let actions = self.ro.handle_home_registration(
             Instant::now().into_std(),
             self.primary().reg.hoa,

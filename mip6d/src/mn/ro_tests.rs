@@ -350,3 +350,70 @@ fn mn_ro_policy_per_correspondent_then_wildcard() {
     assert_eq!(cfg.max_inits, DEFAULT_MAX_INITS);
     assert!(!cfg.ack);
 }
+
+/// A Parameter Problem about a packet `source` → `destination`.
+fn param_problem(
+    culprit: mip6::wire::param_problem::Culprit,
+    source: Ipv6Addr,
+    destination: Ipv6Addr,
+    home_address_option: Option<Ipv6Addr>,
+) -> mip6::wire::param_problem::ParamProblem {
+    mip6::wire::param_problem::ParamProblem {
+        culprit,
+        source,
+        destination,
+        home_address_option,
+    }
+}
+
+/// RFC 6275 §11.3.6: BE status 2 or a Parameter Problem about the MH or
+/// the HAO of our packet to the correspondent: state removed, no return
+/// routability with it for 420 s, then again.
+#[test]
+fn a_correspondent_without_mobile_ipv6_is_left_alone_for_420_s() {
+    use mip6::wire::param_problem::Culprit;
+    // BE status 2 during the tests.
+    let mut lab = Lab::new(true);
+    assert_eq!(lab.acquire().len(), 2);
+    let be2 = MhMessage::BindingError(BindingError {
+        status: BeStatus::UNRECOGNIZED_MH_TYPE,
+        home_address: Ipv6Addr::UNSPECIFIED,
+    });
+    let out = lab.mh(be2, false).unwrap_or_default();
+    assert_eq!(kinds(&out), ["remove (false)"]);
+    lab.t += Duration::from_secs(30);
+    assert!(lab.acquire().is_empty(), "left alone");
+    assert!(
+        lab.run_timers(lab.t + Duration::from_secs(60)).is_empty(),
+        "no init"
+    );
+    lab.run_timers(lab.t + Duration::from_secs(400));
+    lab.t += Duration::from_secs(400);
+    assert_eq!(lab.acquire().len(), 2, "after 420 s, again");
+
+    // Code 1 about the HoTI (through the tunnel, from the home address).
+    let mut lab = Lab::new(true);
+    lab.acquire();
+    let mh = param_problem(Culprit::MobilityHeader, hoa(), cn(), None);
+    let forged = lab
+        .ro
+        .handle_param_problem(lab.t, hoa(), a("2001:db8:9::9"), &mh);
+    assert_eq!(forged, None, "not from the correspondent");
+    let other = param_problem(Culprit::MobilityHeader, a("2001:db8:1::7"), cn(), None);
+    assert_eq!(
+        lab.ro.handle_param_problem(lab.t, hoa(), cn(), &other),
+        None,
+        "not ours"
+    );
+    let out = lab.ro.handle_param_problem(lab.t, hoa(), cn(), &mh);
+    assert_eq!(kinds(&out.unwrap_or_default()), ["remove (false)"]);
+    assert!(lab.acquire().is_empty());
+
+    // Code 2 about the HAO of a packet from the CoA, after a binding.
+    let mut lab = Lab::new(false);
+    lab.bind();
+    let hao = param_problem(Culprit::HomeAddressOption, coa(), cn(), Some(hoa()));
+    let out = lab.ro.handle_param_problem(lab.t, hoa(), cn(), &hao);
+    assert_eq!(kinds(&out.unwrap_or_default()), ["remove (false)"]);
+    assert!(lab.acquire().is_empty());
+}

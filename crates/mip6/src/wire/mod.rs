@@ -7,6 +7,8 @@
 //! - [`rh2`]: the Type 2 Routing Header (RFC 6275 §6.4);
 //! - [`ndisc`], [`ndopt`]: RS, RA, NS, NA, DHAAD and Mobile Prefix messages
 //!   (RFC 4861, RFC 6275 §6.5–§6.8, §7) and their options;
+//! - [`param_problem`]: an ICMPv6 Parameter Problem quoting a packet with
+//!   a Mobility Header or a Home Address option (RFC 4443 §3.4, RFC 6275 §11.3.6);
 //! - [`checksum`]: the upper-layer checksum over the IPv6 pseudo-header.
 //!
 //! Every parser returns a [`WireError`] on malformed input and never panics.
@@ -17,6 +19,7 @@ pub mod mh;
 pub mod ndisc;
 pub mod ndopt;
 pub mod options;
+pub mod param_problem;
 pub mod rh2;
 
 pub use checksum::{icmpv6_checksum, mh_checksum, upper_layer_checksum};

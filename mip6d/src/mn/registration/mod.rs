@@ -6,6 +6,7 @@
 //! carries out (`super::registration_io`).
 
 mod dhaad;
+mod home_return;
 mod mpd;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ use mip6::coa::PrimaryCoa;
 use mip6::haselect::HomeAgentSelection;
 use mip6::wire::mh::{BuFlags, MhMessage, MhRepr};
 use mip6::wire::ndisc::{DhaadRequest, MobilePrefixSolicit};
+use mip6::wire::param_problem::{Culprit, ParamProblem};
 use tracing::{debug, error, info, warn};
 
 use super::location::Location;
@@ -25,6 +27,8 @@ use crate::config::{self, Config, HomeLink, IpsecPolicyType, Prefix};
 use crate::random::weak_u16;
 
 use dhaad::selection_for;
+use home_return::HomeProbe;
+pub(super) use home_return::HomeStep;
 pub(super) use mpd::policies as prefix_policies;
 use mpd::PrefixDiscovery;
 
@@ -59,6 +63,12 @@ pub(super) enum RegAction {
     RemovePrefixPolicies { ha: Ipv6Addr },
     /// Remove the away state (tunnel, rules, XFRM) of the old home agent.
     LeaveAway,
+    /// Probe the home link `ifindex` again for the addresses the home agent
+    /// defends (Neighbor Solicitations from `::`, `home_return.rs`).
+    ProbeHome {
+        ifindex: u32,
+        targets: Vec<Ipv6Addr>,
+    },
     /// Build the away state towards the home agent just chosen from `coa`;
     /// once built, the loop calls [`Registration::register`].
     EnterAway { ha: Ipv6Addr, coa: PrimaryCoa },
@@ -83,6 +93,11 @@ pub(super) struct Registration {
     pub(super) mobile_network_prefixes: Vec<(Ipv6Addr, u8)>,
     /// Tunnel-mode IPsec policies, following the CoA while away.
     pub(super) ipsec: crate::ipsec::TunnelIpsec,
+    /// The link-local address of the L flag (RFC 6275 §11.7.1), when the
+    /// home link holds it.
+    pub(super) link_local: Option<Ipv6Addr>,
+    /// The probe on the home link before deregistering there.
+    home_probe: Option<HomeProbe>,
 }
 
 /// UMIP: with `UseMnHaIPsec` on and no policy covering BU/BA
@@ -164,7 +179,24 @@ impl Registration {
             } else {
                 Vec::new()
             },
+            link_local: None,
+            home_probe: None,
         }
+    }
+
+    /// The home link holds `link_local` (fe80::/64 with the home address's
+    /// interface identifier): BUs carry the L flag (RFC 6275 §6.1.7,
+    /// §11.7.1), and the home agent defends that address too.
+    pub(super) fn use_link_local(
+        &mut self,
+        config: &Config,
+        link: &HomeLink,
+        link_local: Ipv6Addr,
+    ) {
+        let mut r = registration_config(config, link);
+        r.flags = BuFlags(r.flags.0 | BuFlags::LINK_LOCAL);
+        self.bul = BulEntry::new(r, weak_u16());
+        self.link_local = Some(link_local);
     }
 
     /// When [`Registration::handle_timeout`] is due next.
@@ -175,6 +207,7 @@ impl Registration {
                 .as_ref()
                 .and_then(HomeAgentSelection::poll_timeout),
             self.mpd.poll_timeout(),
+            self.home_probe.as_ref().and_then(HomeProbe::poll_timeout),
         ]
         .into_iter()
         .flatten()
@@ -189,8 +222,14 @@ impl Registration {
         at: Location,
         config: &Config,
     ) -> Vec<RegAction> {
+        let mut actions = Vec::new();
+        if let Some(HomeStep::Probe { ifindex, targets }) =
+            self.handle_home_probe_timeout(now, config)
+        {
+            actions.push(RegAction::ProbeHome { ifindex, targets });
+        }
         let events = self.bul.handle_timeout(now);
-        let mut actions = self.handle_bul_events(now, events, at, config);
+        actions.extend(self.handle_bul_events(now, events, at, config));
         actions.extend(self.handle_dhaad_timeout(now, at, config));
         actions.extend(self.mpd.handle_timeout(now));
         actions
@@ -248,6 +287,51 @@ impl Registration {
                 Vec::new()
             }
         }
+    }
+
+    /// An ICMPv6 Parameter Problem from the home agent about the Mobility
+    /// Header or the Home Address option of a packet we sent it (RFC 6275
+    /// §11.3.6). As UMIP: honoured only with `UseMnHaIPsec` and
+    /// `MnDiscardHaParamProb` both off (with IPsec, a home agent that can
+    /// decrypt the BU understands Mobile IPv6; anyone else's error is not
+    /// to be trusted): the registration with it is abandoned and, with
+    /// DHAAD, the next home agent tried. `None`: not about our home agent.
+    pub(super) fn handle_param_problem(
+        &mut self,
+        now: Instant,
+        src: Ipv6Addr,
+        problem: &ParamProblem,
+        at: Location,
+        config: &Config,
+    ) -> Option<Vec<RegAction>> {
+        if self.ha.is_unspecified() || src != self.ha || !problem.involves(self.hoa, self.ha) {
+            return None;
+        }
+        let what = match problem.culprit {
+            Culprit::MobilityHeader => "Mobility Header",
+            Culprit::HomeAddressOption => "Home Address option",
+        };
+        if config.use_mn_ha_ipsec || config.mn_discard_ha_param_prob {
+            info!(
+                "ICMPv6 Parameter Problem from home agent {src} ({what}) discarded ({})",
+                if config.use_mn_ha_ipsec {
+                    "UseMnHaIPsec"
+                } else {
+                    "MnDiscardHaParamProb"
+                }
+            );
+            return Some(Vec::new());
+        }
+        error!(
+            "home agent {src} does not support Mobile IPv6 (ICMPv6 Parameter Problem, {what}): \
+             home registration abandoned"
+        );
+        let mut actions = Vec::new();
+        if self.bul.abandon() {
+            actions.extend(self.stop_prefix_solicitation());
+        }
+        actions.extend(self.home_agent_failed(now, at, config));
+        Some(actions)
     }
 
     /// The binding update list's events as actions. A failed home agent

@@ -302,3 +302,137 @@ fn a_prefix_advert_from_anyone_but_the_home_agent_is_ignored() {
         "{actions:?}"
     );
 }
+
+/// UMIP: a Parameter Problem from the home agent ends the registration only
+/// with `UseMnHaIPsec` and `MnDiscardHaParamProb` both off.
+#[test]
+fn a_parameter_problem_from_the_home_agent_is_honoured_unless_discarded() {
+    use mip6::wire::param_problem::{Culprit, ParamProblem};
+    let (ha, coa, hoa) = (
+        addr("2001:db8:1::1"),
+        addr("2001:db8:a::50"),
+        addr("2001:db8:1::100"),
+    );
+    let problem = ParamProblem {
+        culprit: Culprit::HomeAddressOption,
+        source: coa,
+        destination: ha,
+        home_address_option: Some(hoa),
+    };
+    for (extra, honoured) in [
+        ("", true),
+        ("MnDiscardHaParamProb enabled;", false),
+        ("UseMnHaIPsec enabled;", false),
+    ] {
+        let c = mn_config("2001:db8:1::1", extra);
+        let mut reg = registration(&c);
+        let t0 = Instant::now();
+        reg.register(t0, coa, away(), &c);
+        let t1 = t0 + Duration::from_millis(10);
+        let other = addr("2001:db8:9::9");
+        assert_eq!(
+            reg.handle_param_problem(t1, other, &problem, away(), &c),
+            None,
+            "from someone else"
+        );
+        let out = reg.handle_param_problem(t1, ha, &problem, away(), &c);
+        assert_eq!(out, Some(Vec::new()), "{extra}");
+        assert_eq!(
+            reg.poll_timeout().is_none(),
+            honoured,
+            "{extra}: retransmissions stopped iff honoured"
+        );
+    }
+}
+
+/// RFC 6275 §11.5.4 as UMIP: back home with a binding, probe (home address
+/// and the L flag's link-local address); an NA from the home agent →
+/// deregistration; none → dropped without a BU, unless `MnFlushAllAtHome`.
+/// `MnFlushAllAtHome` drops a never-acknowledged registration at once.
+#[test]
+fn the_home_return_probes_and_flush_all_at_home_decides_without_an_answer() {
+    use super::HomeStep;
+    let ha = addr("2001:db8:1::1");
+    let home = Location::Home(2);
+    let ll = addr("fe80::100");
+    let is_dereg = |a: &RegAction| matches!(a, RegAction::SendBu { .. });
+    for (flush, answered, dereg) in [
+        (false, true, true),
+        (false, false, false),
+        (true, false, true),
+    ] {
+        let c = mn_config(
+            "2001:db8:1::1",
+            if flush {
+                "MnFlushAllAtHome enabled;"
+            } else {
+                ""
+            },
+        );
+        let mut reg = registration(&c);
+        reg.use_link_local(&c, &c.mn_home_link[0], ll);
+        let t0 = Instant::now();
+        let sent = reg.register(t0, addr("2001:db8:a::50"), away(), &c);
+        let seq = bu_sequence(&sent[0]);
+        reg.handle_mh(t0, ha, &ba(BaStatus::ACCEPTED, seq, 100), away(), &c);
+        let step = reg.home_step(t0, 2, &c);
+        assert_eq!(
+            step,
+            HomeStep::Probe {
+                ifindex: 2,
+                targets: vec![addr("2001:db8:1::100"), ll]
+            }
+        );
+        assert_eq!(reg.home_step(t0, 2, &c), HomeStep::Wait);
+        // Our own answer (source = target) does not count.
+        assert!(!reg.handle_home_probe_answer(2, ll, ll));
+        let due = if answered {
+            assert!(
+                reg.handle_home_probe_answer(2, addr("fe80::2"), ll),
+                "ends the wait"
+            );
+            t0
+        } else {
+            // Two more probes, 1 s apart, then 1.5 s without an answer.
+            let mut probes = 0;
+            let mut due = t0;
+            while let Some(d) = reg
+                .poll_timeout()
+                .filter(|d| *d <= t0 + Duration::from_secs(4))
+            {
+                due = d;
+                let out = reg.handle_timeout(d, home, &c);
+                probes += out
+                    .iter()
+                    .filter(|a| matches!(a, RegAction::ProbeHome { .. }))
+                    .count();
+            }
+            assert_eq!(probes, 2);
+            assert_eq!(due, t0 + Duration::from_millis(3500));
+            due
+        };
+        assert_eq!(reg.home_step(due, 2, &c), HomeStep::Proceed);
+        let out = reg.deregister(due, addr("2001:db8:1::100"), home, &c);
+        assert_eq!(
+            out.iter().any(is_dereg),
+            dereg,
+            "flush {flush}, answered {answered}: {out:?}"
+        );
+    }
+    // Never acknowledged: dropped at once with MnFlushAllAtHome, probed without.
+    for flush in [false, true] {
+        let c = mn_config(
+            "2001:db8:1::1",
+            if flush {
+                "MnFlushAllAtHome enabled;"
+            } else {
+                ""
+            },
+        );
+        let mut reg = registration(&c);
+        let t0 = Instant::now();
+        reg.register(t0, addr("2001:db8:a::50"), away(), &c);
+        let step = reg.home_step(t0, 2, &c);
+        assert_eq!(step == HomeStep::Proceed, flush, "{step:?}");
+    }
+}
