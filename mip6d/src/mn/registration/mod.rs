@@ -19,6 +19,7 @@ use mip6::coa::PrimaryCoa;
 use mip6::haselect::HomeAgentSelection;
 use mip6::wire::mh::{BuFlags, MhMessage, MhRepr};
 use mip6::wire::ndisc::{DhaadRequest, MobilePrefixSolicit};
+use daemon::ratelimit::{Admit, RateLimit};
 use mip6::wire::param_problem::{Culprit, ParamProblem};
 use tracing::{debug, error, info, warn};
 
@@ -98,6 +99,9 @@ pub(super) struct Registration {
     pub(super) link_local: Option<Ipv6Addr>,
     /// The probe on the home link before deregistering there.
     home_probe: Option<HomeProbe>,
+    /// Lines about discarded Parameter Problems: anyone can send them with
+    /// the home agent's address, so at most one a minute.
+    pub(super) param_problem_log: RateLimit<()>,
 }
 
 /// UMIP: with `UseMnHaIPsec` on and no policy covering BU/BA
@@ -181,6 +185,7 @@ impl Registration {
             },
             link_local: None,
             home_probe: None,
+            param_problem_log: RateLimit::new(Duration::from_secs(60), 1, 1),
         }
     }
 
@@ -312,14 +317,21 @@ impl Registration {
             Culprit::HomeAddressOption => "Home Address option",
         };
         if config.use_mn_ha_ipsec || config.mn_discard_ha_param_prob {
-            info!(
-                "ICMPv6 Parameter Problem from home agent {src} ({what}) discarded ({})",
-                if config.use_mn_ha_ipsec {
-                    "UseMnHaIPsec"
+            if let Admit::Yes { suppressed } = self.param_problem_log.check(now, &()) {
+                let more = if suppressed > 0 {
+                    format!(", {suppressed} more since the last line")
                 } else {
-                    "MnDiscardHaParamProb"
-                }
-            );
+                    String::new()
+                };
+                info!(
+                    "ICMPv6 Parameter Problem from home agent {src} ({what}) discarded ({}){more}",
+                    if config.use_mn_ha_ipsec {
+                        "UseMnHaIPsec"
+                    } else {
+                        "MnDiscardHaParamProb"
+                    }
+                );
+            }
             return Some(Vec::new());
         }
         error!(

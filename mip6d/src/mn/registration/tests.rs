@@ -345,6 +345,39 @@ fn a_parameter_problem_from_the_home_agent_is_honoured_unless_discarded() {
     }
 }
 
+/// Parameter Problems carry no proof of origin: a stream of them, discarded,
+/// writes one log line a minute, not one each.
+#[test]
+fn discarded_parameter_problems_are_logged_once_a_minute() {
+    use mip6::wire::param_problem::{Culprit, ParamProblem};
+    let (ha, coa, hoa) = (
+        addr("2001:db8:1::1"),
+        addr("2001:db8:a::50"),
+        addr("2001:db8:1::100"),
+    );
+    let problem = ParamProblem {
+        culprit: Culprit::MobilityHeader,
+        source: coa,
+        destination: ha,
+        home_address_option: Some(hoa),
+    };
+    let c = mn_config("2001:db8:1::1", "MnDiscardHaParamProb enabled;");
+    let mut reg = registration(&c);
+    let t0 = Instant::now();
+    reg.register(t0, coa, away(), &c);
+    for n in 0..100 {
+        let now = t0 + Duration::from_millis(n);
+        assert_eq!(
+            reg.handle_param_problem(now, ha, &problem, away(), &c),
+            Some(Vec::new())
+        );
+    }
+    assert_eq!(reg.param_problem_log.refused(), 99, "one line of 100");
+    let later = t0 + Duration::from_secs(61);
+    reg.handle_param_problem(later, ha, &problem, away(), &c);
+    assert_eq!(reg.param_problem_log.refused(), 99, "a line again a minute on");
+}
+
 /// RFC 6275 §11.5.4 as UMIP: back home with a binding, probe (home address
 /// and the L flag's link-local address); an NA from the home agent →
 /// deregistration; none → dropped without a BU, unless `MnFlushAllAtHome`.
