@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Guest side of tests/tests/vm_systemd.rs: mip6d.service under systemd as PID 1, on
+# a kernel that has Mobile IPv6 (the host's has not: scripts/test-systemd.sh checks
+# the unit's clean failure there).
+#
+#   scripts/test-systemd.sh --vm   (prepares ROOT, then runs)
+#   scripts/vm.sh run scripts/vm/systemd-mip6d.sh ROOT
+#
+# ROOT is a Debian 12 root with systemd, dbus and our packages installed
+# (test-systemd.sh); the guest sees it through its tmpfs overlay, so what is written
+# here vanishes with the guest. The root is booted with systemd-nspawn exactly as on
+# the host (scripts/pkg/nspawn.sh), in a network namespace with a veth link for a
+# home agent, and systemctl starts, reloads and stops mip6d.service. Everything
+# observed is reported as "fact KEY=VALUE" lines; the Rust test judges them.
+set -uo pipefail
+# shellcheck source=scripts/vm/guest-lib.sh
+. "$(dirname "$0")/guest-lib.sh"
+# shellcheck source=scripts/pkg/nspawn.sh
+. "$(dirname "$0")/../pkg/nspawn.sh"
+vm_in_guest
+
+R=${1:?usage: systemd-mip6d.sh ROOT}
+[ -x "$R/lib/systemd/systemd" ] || vm_die "$R has no systemd installed"
+[ -x "$R/usr/sbin/mip6d" ] || vm_die "mip6d-rs is not installed in $R"
+netns=sd-mip6d
+trap 'ct_cleanup; ip netns del "$netns" 2>/dev/null' EXIT
+
+# The rig's init mounts no cgroup hierarchy; the container's systemd needs one.
+mountpoint -q /sys/fs/cgroup || mount -t cgroup2 cgroup2 /sys/fs/cgroup || vm_die "cannot mount cgroup2"
+modprobe veth || vm_die "modprobe veth failed"
+ip netns add "$netns" || vm_die "ip netns add $netns"
+ip -n "$netns" link set lo up
+ip -n "$netns" link add pkg0 type veth peer name pkg1 || vm_die "no veth pair"
+ip -n "$netns" link set pkg0 up
+ip -n "$netns" link set pkg1 up
+ip -n "$netns" -6 addr add 2001:db8:1::2/64 dev pkg0 nodad
+# A home agent on pkg0, as in scripts/vm/pkg-mip6d.sh.
+{
+  echo '# home agent for scripts/vm/systemd-mip6d.sh'
+  echo 'NodeConfig HA;'
+  echo 'UseMnHaIPsec disabled;'
+  echo 'Interface "pkg0";'
+} >"$R/etc/mip6d.conf"
+
+vm_fact kernel "$(uname -r)"
+vm_fact kernel.ip6_tunnel_loaded_before "$(grep -c '^ip6_tunnel ' /proc/modules)"
+ct_boot "$R" "$netns"
+vm_fact boot.state "$ct_state"
+vm_fact boot.ms "$ct_boot_ms"
+vm_fact boot.failed_units "$(in_ct systemctl --failed --no-legend --plain | awk '{ print $1 }')"
+vm_fact pid1 "$(in_ct readlink /proc/1/exe)"
+vm_fact unit.enabled "$(in_ct systemctl is-enabled mip6d.service)"
+vm_fact unit.type "$(in_ct systemctl show --property=Type --value mip6d.service)"
+
+# The namespace's links, without the fallback devices the kernel adds to every
+# namespace when a tunnel module loads (ip6tnl0, sit0, ...): they are not mip6d's.
+links() {
+  "$@" ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' |
+    grep -vxE 'ip6tnl0|ip6_vti0|ip6gre0|sit0|tunl0|gre0|gretap0|erspan0|ip_vti0' | sort | tr '\n' ' '
+}
+# Kernel objects mip6d may make: links, rules, XFRM policies and states.
+kernel_objects() {
+  links in_ct
+  echo "| rules $(in_ct ip -6 rule show | wc -l) | policies $(in_ct ip xfrm policy show | grep -c '^src')"
+  echo "| states $(in_ct ip xfrm state show | grep -c '^src')"
+}
+journal() { in_ct journalctl --boot --unit=mip6d.service --no-pager --output=cat; }
+main_pid() { in_ct systemctl show --property=MainPID --value mip6d.service; }
+# Field NAME of the container's /proc/PID/status.
+ct_proc_field() { in_ct awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/status"; }
+mip6d_pids() {
+  local p
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/exe" 2>/dev/null)" = "$R/usr/sbin/mip6d" ] && printf '%s ' "${p#/proc/}"
+  done
+}
+before=$(kernel_objects | tr '\n' ' ')
+vm_fact objects.before "$before"
+
+status=0
+out=$(in_ct systemctl start mip6d.service 2>&1) || status=$?
+vm_fact start.status "$status"
+[ "$status" = 0 ] || vm_fact_lines start.output "$out"
+vm_fact start.active "$(in_ct systemctl is-active mip6d.service)"
+pid=$(main_pid)
+vm_fact main.exe "$(in_ct readlink "/proc/$pid/exe")"
+# Type=notify with no fork: the process systemd started is the daemon.
+vm_fact main.ppid "$(ct_proc_field "$pid" PPid)"
+vm_fact main.uid "$(ct_proc_field "$pid" Uid)"
+vm_fact main.nonewprivs "$(ct_proc_field "$pid" NoNewPrivs)"
+vm_fact main.capbnd "$(ct_proc_field "$pid" CapBnd)"
+wait_for 100 bash -c "$(declare -f in_ct journal); journal | grep -q 'started (Home Agent)'"
+vm_fact journal.started "$(journal | grep -c 'started (Home Agent)')"
+intro=
+wait_for 100 in_ct busctl --system status org.umip_rs.Mip6d1 &&
+  intro=$(in_ct busctl --system introspect org.umip_rs.Mip6d1 /org/umip_rs/Mip6d1 2>&1)
+vm_fact bus.home_agent "$(grep -c '^org.umip_rs.Mip6d1.HomeAgent ' <<<"$intro")"
+vm_fact objects.running "$(kernel_objects | tr '\n' ' ')"
+vm_fact kernel.ip6_tunnel_loaded "$(grep -c '^ip6_tunnel ' /proc/modules)"
+
+echo 'DebugLevel 0;' >>"$R/etc/mip6d.conf"
+status=0
+out=$(in_ct systemctl reload mip6d.service 2>&1) || status=$?
+vm_fact reload.status "$status"
+[ "$status" = 0 ] || vm_fact_lines reload.output "$out"
+vm_fact reload.same_pid "$([ "$(main_pid)" = "$pid" ] && echo yes || echo no)"
+wait_for 100 bash -c "$(declare -f in_ct journal); journal | grep -q 'configuration /etc/mip6d.conf reloaded'"
+vm_fact journal.reloaded "$(journal | grep -c 'configuration /etc/mip6d.conf reloaded')"
+vm_fact reload.active "$(in_ct systemctl is-active mip6d.service)"
+
+status=0
+out=$(in_ct systemctl stop mip6d.service 2>&1) || status=$?
+vm_fact stop.status "$status"
+[ "$status" = 0 ] || vm_fact_lines stop.output "$out"
+vm_fact stop.active "$(in_ct systemctl is-active mip6d.service)"
+vm_fact stop.processes "$(mip6d_pids)"
+vm_fact journal.stopped "$(journal | grep -c 'stopped (Home Agent)')"
+vm_fact objects.after "$(kernel_objects | tr '\n' ' ')"
+vm_fact_lines journal "$(journal)"
+
+status=0
+ct_poweroff || status=$?
+vm_fact poweroff.status "$status"
+vm_fact poweroff.leftover "$(ct_leftover_pids | tr '\n' ' ')"
+vm_fact poweroff.links "$(links ip netns exec "$netns")"
+exit 0
