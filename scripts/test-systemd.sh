@@ -36,11 +36,26 @@ command -v nsenter >/dev/null || die "nsenter not found (package util-linux)"
 
 if [ -z "${DEBS:-}" ]; then
   [ -n "${BIN_DIR:-}" ] || die "set BIN_DIR (binaries to package) or DEBS (prebuilt .debs)"
-  DEBS=$top/target/debian/systemd-$mode
-  rm -rf "$DEBS"
-  mkdir -p "$DEBS"
-  DEB_OUT=$DEBS LINTIAN=0 ./scripts/build-debs.sh miredo-rs miredo-server-rs mip6d-rs >"$DEBS.log" 2>&1 ||
-    { tail -30 "$DEBS.log" >&2; die "build-debs.sh failed (log above)"; }
+  DEBS=$top/target/debian/systemd
+  mkdir -p "${DEBS%/*}"
+  # The host run and the --vm run package the same files: the second reuses the
+  # first's .debs unless a binary or a packaged file changed since (the stamp is
+  # taken before the build, so a change during it counts).
+  exec 7>"$DEBS.lock"
+  flock -w 900 7 || die "timed out waiting for another test-systemd.sh to build $DEBS"
+  inputs=(packaging conf scripts/build-debs.sh)
+  for b in miredo miredo-checkconf miredo-server mip6d mip6ctl; do
+    [ -e "$BIN_DIR/$b" ] && inputs+=("$BIN_DIR/$b")
+  done
+  if [ ! -e "$DEBS/.stamp" ] || [ -n "$(find "${inputs[@]}" -newer "$DEBS/.stamp" -print -quit)" ]; then
+    rm -rf "$DEBS"
+    mkdir -p "$DEBS"
+    touch "$DEBS.stamp"
+    DEB_OUT=$DEBS LINTIAN=0 ./scripts/build-debs.sh miredo-rs miredo-server-rs mip6d-rs >"$DEBS.log" 2>&1 ||
+      { tail -30 "$DEBS.log" >&2; die "build-debs.sh failed (log above)"; }
+    mv "$DEBS.stamp" "$DEBS/.stamp"
+  fi
+  exec 7>&-
 fi
 ls "$DEBS"/miredo-rs_*.deb "$DEBS"/miredo-server-rs_*.deb "$DEBS"/mip6d-rs_*.deb >/dev/null ||
   die "$DEBS lacks one of miredo-rs, miredo-server-rs, mip6d-rs"
@@ -50,7 +65,7 @@ R=$(mktemp -d /var/tmp/miredo-rs-systemd.XXXXXX)
 netns=miredo-rs-sd-${R##*.}
 cleanup() {
   ct_cleanup
-  ip netns del "$netns" 2>/dev/null
+  ip netns del "$netns" 2>/dev/null || true
   rm -rf --one-file-system "$R"
   rm -f "$R.console" "$R.apt.log"
 }

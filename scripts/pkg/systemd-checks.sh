@@ -131,13 +131,17 @@ wait_for 300 qualified teredo1 && ok "reload: Teredo address $(teredo_address te
 check "reload: default route via teredo1" bash -c "ip -6 route show default | grep -q 'dev teredo1 metric 1029'"
 wait_for 100 busctl --system introspect org.miredo_rs.Miredo1 /org/miredo_rs/Miredo1/teredo1 &&
   ok "reload: D-Bus object /org/miredo_rs/Miredo1/teredo1" || bad "reload: no /org/miredo_rs/Miredo1/teredo1 on the bus"
-echo "NoSuchDirective 1" >>/etc/miredo.conf
+# A value out of range is fatal to the new file: the daemon keeps the previous one.
+echo "BindPort 99999" >>/etc/miredo.conf
 out=$(systemctl reload miredo.service 2>&1) && ok "systemctl reload with a broken file (SIGHUP is sent)" || bad "reload with a broken file: $out"
-journal_has miredo.service 'NoSuchDirective' && ok "the journal names the broken line" ||
+journal_has miredo.service 'Loading configuration from /etc/miredo/miredo.conf failed' &&
+  ok "the journal says the new file failed to load" ||
   bad "no configuration error in the journal: $(journalctl -b -u miredo.service --no-pager -o cat | tail -5)"
-check "miredo.service stays active with the previous configuration" systemctl is-active --quiet miredo.service
+check "miredo.service stays active" systemctl is-active --quiet miredo.service
 check "same process" test "$(main_pid miredo.service)" = "$pid"
-sed -i '/^NoSuchDirective 1$/d' /etc/miredo.conf
+wait_for 300 qualified teredo1 && ok "the previous configuration still runs (teredo1 qualified)" ||
+  bad "after the refused file: no Teredo address on teredo1"
+sed -i '/^BindPort 99999$/d' /etc/miredo.conf
 addr1=$(teredo_address teredo1)
 
 echo "== systemctl stop miredo"

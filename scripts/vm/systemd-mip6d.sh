@@ -42,85 +42,86 @@ ip -n "$netns" -6 addr add 2001:db8:1::2/64 dev pkg0 nodad
   echo 'Interface "pkg0";'
 } >"$R/etc/mip6d.conf"
 
+# Each step runs as one shell inside the container (every nsenter costs about a
+# second of emulated CPU): the functions below are defined there too.
+# The namespace's links, without the fallback devices the kernel adds to every
+# namespace when a tunnel module loads (ip6tnl0, sit0, ...): they are not mip6d's.
+links() {
+  ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' |
+    grep -vxE 'ip6tnl0|ip6_vti0|ip6gre0|sit0|tunl0|gre0|gretap0|erspan0|ip_vti0' | sort | tr '\n' ' '
+}
+# Kernel objects mip6d may make: links, rules, XFRM policies and states.
+kernel_objects() {
+  echo "$(links)| rules $(ip -6 rule show | wc -l) | policies $(ip xfrm policy show | grep -c '^src') | states $(ip xfrm state show | grep -c '^src')"
+}
+journal() { journalctl --boot --unit=mip6d.service --no-pager --output=cat; }
+main_pid() { systemctl show --property=MainPID --value mip6d.service; }
+proc_field() { awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/status"; }
+mip6d_pids() {
+  local p
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/exe" 2>/dev/null)" = /usr/sbin/mip6d ] && printf '%s ' "${p#/proc/}"
+  done
+}
+# systemctl VERB mip6d.service, reporting its status (and output when it failed).
+unit() {
+  local status=0 out
+  out=$(systemctl "$1" mip6d.service 2>&1) || status=$?
+  vm_fact "$1.status" "$status"
+  [ "$status" = 0 ] || vm_fact_lines "$1.output" "$out"
+}
+in_ct_step() {
+  in_ct bash -c "$(declare -f vm_fact vm_fact_lines wait_for links kernel_objects journal main_pid proc_field mip6d_pids unit); $1"
+}
+
 vm_fact kernel "$(uname -r)"
 vm_fact kernel.ip6_tunnel_loaded_before "$(grep -c '^ip6_tunnel ' /proc/modules)"
 ct_boot "$R" "$netns"
 vm_fact boot.state "$ct_state"
 vm_fact boot.ms "$ct_boot_ms"
-vm_fact boot.failed_units "$(in_ct systemctl --failed --no-legend --plain | awk '{ print $1 }')"
-vm_fact pid1 "$(in_ct readlink /proc/1/exe)"
-vm_fact unit.enabled "$(in_ct systemctl is-enabled mip6d.service)"
-vm_fact unit.type "$(in_ct systemctl show --property=Type --value mip6d.service)"
+# shellcheck disable=SC2016 # expanded in the container
+in_ct_step '
+  vm_fact boot.failed_units "$(systemctl --failed --no-legend --plain | awk "{ print \$1 }")"
+  vm_fact pid1 "$(readlink /proc/1/exe)"
+  vm_fact unit.enabled "$(systemctl is-enabled mip6d.service)"
+  vm_fact unit.type "$(systemctl show --property=Type --value mip6d.service)"
+  vm_fact objects.before "$(kernel_objects)"'
 
-# The namespace's links, without the fallback devices the kernel adds to every
-# namespace when a tunnel module loads (ip6tnl0, sit0, ...): they are not mip6d's.
-links() {
-  "$@" ip -o link show | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' |
-    grep -vxE 'ip6tnl0|ip6_vti0|ip6gre0|sit0|tunl0|gre0|gretap0|erspan0|ip_vti0' | sort | tr '\n' ' '
-}
-# Kernel objects mip6d may make: links, rules, XFRM policies and states.
-kernel_objects() {
-  links in_ct
-  echo "| rules $(in_ct ip -6 rule show | wc -l) | policies $(in_ct ip xfrm policy show | grep -c '^src')"
-  echo "| states $(in_ct ip xfrm state show | grep -c '^src')"
-}
-journal() { in_ct journalctl --boot --unit=mip6d.service --no-pager --output=cat; }
-main_pid() { in_ct systemctl show --property=MainPID --value mip6d.service; }
-# Field NAME of the container's /proc/PID/status.
-ct_proc_field() { in_ct awk -v f="$2:" '$1 == f { print $2; exit }' "/proc/$1/status"; }
-mip6d_pids() {
-  local p
-  for p in /proc/[0-9]*; do
-    [ "$(readlink "$p/exe" 2>/dev/null)" = "$R/usr/sbin/mip6d" ] && printf '%s ' "${p#/proc/}"
-  done
-}
-before=$(kernel_objects | tr '\n' ' ')
-vm_fact objects.before "$before"
-
-status=0
-out=$(in_ct systemctl start mip6d.service 2>&1) || status=$?
-vm_fact start.status "$status"
-[ "$status" = 0 ] || vm_fact_lines start.output "$out"
-vm_fact start.active "$(in_ct systemctl is-active mip6d.service)"
-pid=$(main_pid)
-vm_fact main.exe "$(in_ct readlink "/proc/$pid/exe")"
-# Type=notify with no fork: the process systemd started is the daemon.
-vm_fact main.ppid "$(ct_proc_field "$pid" PPid)"
-vm_fact main.uid "$(ct_proc_field "$pid" Uid)"
-vm_fact main.nonewprivs "$(ct_proc_field "$pid" NoNewPrivs)"
-vm_fact main.capbnd "$(ct_proc_field "$pid" CapBnd)"
-wait_for 100 bash -c "$(declare -f in_ct journal); journal | grep -q 'started (Home Agent)'"
-vm_fact journal.started "$(journal | grep -c 'started (Home Agent)')"
-intro=
-wait_for 100 in_ct busctl --system status org.umip_rs.Mip6d1 &&
-  intro=$(in_ct busctl --system introspect org.umip_rs.Mip6d1 /org/umip_rs/Mip6d1 2>&1)
-vm_fact bus.home_agent "$(grep -c '^org.umip_rs.Mip6d1.HomeAgent ' <<<"$intro")"
-vm_fact objects.running "$(kernel_objects | tr '\n' ' ')"
+step_started=$(date +%s%N)
+# shellcheck disable=SC2016 # expanded in the container
+in_ct_step '
+  unit start
+  vm_fact start.active "$(systemctl is-active mip6d.service)"
+  pid=$(main_pid)
+  vm_fact main.exe "$(readlink "/proc/$pid/exe")"
+  # Type=notify with no fork: the process systemd started is the daemon.
+  vm_fact main.ppid "$(proc_field "$pid" PPid)"
+  vm_fact main.uid "$(proc_field "$pid" Uid)"
+  vm_fact main.nonewprivs "$(proc_field "$pid" NoNewPrivs)"
+  vm_fact main.capbnd "$(proc_field "$pid" CapBnd)"
+  wait_for 100 bash -c "journalctl -b -u mip6d.service -o cat | grep -q \"started (Home Agent)\""
+  vm_fact journal.started "$(journal | grep -c "started (Home Agent)")"
+  wait_for 100 busctl --system status org.umip_rs.Mip6d1
+  vm_fact bus.home_agent "$(busctl --system introspect org.umip_rs.Mip6d1 /org/umip_rs/Mip6d1 2>&1 | grep -c "^org.umip_rs.Mip6d1.HomeAgent ")"
+  vm_fact objects.running "$(kernel_objects)"
+  echo "DebugLevel 0;" >>/etc/mip6d.conf
+  unit reload
+  vm_fact reload.same_pid "$([ "$(main_pid)" = "$pid" ] && echo yes || echo no)"
+  wait_for 100 bash -c "journalctl -b -u mip6d.service -o cat | grep -q \"configuration /etc/mip6d.conf reloaded\""
+  vm_fact journal.reloaded "$(journal | grep -c "configuration /etc/mip6d.conf reloaded")"
+  vm_fact reload.active "$(systemctl is-active mip6d.service)"
+  unit stop
+  vm_fact stop.active "$(systemctl is-active mip6d.service)"
+  vm_fact stop.processes "$(mip6d_pids)"
+  vm_fact journal.stopped "$(journal | grep -c "stopped (Home Agent)")"
+  vm_fact objects.after "$(kernel_objects)"
+  vm_fact_lines journal "$(journal)"'
+vm_fact steps.ms "$((($(date +%s%N) - step_started) / 1000000))"
 vm_fact kernel.ip6_tunnel_loaded "$(grep -c '^ip6_tunnel ' /proc/modules)"
-
-echo 'DebugLevel 0;' >>"$R/etc/mip6d.conf"
-status=0
-out=$(in_ct systemctl reload mip6d.service 2>&1) || status=$?
-vm_fact reload.status "$status"
-[ "$status" = 0 ] || vm_fact_lines reload.output "$out"
-vm_fact reload.same_pid "$([ "$(main_pid)" = "$pid" ] && echo yes || echo no)"
-wait_for 100 bash -c "$(declare -f in_ct journal); journal | grep -q 'configuration /etc/mip6d.conf reloaded'"
-vm_fact journal.reloaded "$(journal | grep -c 'configuration /etc/mip6d.conf reloaded')"
-vm_fact reload.active "$(in_ct systemctl is-active mip6d.service)"
-
-status=0
-out=$(in_ct systemctl stop mip6d.service 2>&1) || status=$?
-vm_fact stop.status "$status"
-[ "$status" = 0 ] || vm_fact_lines stop.output "$out"
-vm_fact stop.active "$(in_ct systemctl is-active mip6d.service)"
-vm_fact stop.processes "$(mip6d_pids)"
-vm_fact journal.stopped "$(journal | grep -c 'stopped (Home Agent)')"
-vm_fact objects.after "$(kernel_objects | tr '\n' ' ')"
-vm_fact_lines journal "$(journal)"
 
 status=0
 ct_poweroff || status=$?
 vm_fact poweroff.status "$status"
 vm_fact poweroff.leftover "$(ct_leftover_pids | tr '\n' ' ')"
-vm_fact poweroff.links "$(links ip netns exec "$netns")"
+vm_fact poweroff.links "$(ip netns exec "$netns" bash -c "$(declare -f links); links")"
 exit 0
