@@ -162,6 +162,14 @@ out=$(systemctl stop miredo-server.service 2>&1) && ok "systemctl stop miredo-se
 check "miredo-server.service is inactive" test "$(systemctl is-active miredo-server.service)" = inactive
 check "no miredo-server process left" no_process /usr/sbin/miredo-server
 check "no /run/miredo-server.pid left" test ! -e /run/miredo-server.pid
+# systemd kills what is left in the unit's cgroup as soon as the daemon has exited:
+# the pidfile must already be gone by then, every time.
+left=0
+for _ in $(seq 20); do
+  systemctl start miredo-server.service && systemctl stop miredo-server.service || left=start-stop-failed
+  [ -e /run/miredo-server.pid ] && left=$((left + 1))
+done
+check "20 more start/stop rounds: no pidfile left after any (left: $left)" test "$left" = 0
 
 echo "== mip6d.service on a kernel without Mobile IPv6"
 out=$(systemctl start mip6d.service 2>&1) && bad "systemctl start mip6d succeeded on a kernel without MIPv6" ||
