@@ -64,6 +64,8 @@ ls "$DEBS"/miredo-rs_*.deb "$DEBS"/miredo-server-rs_*.deb "$DEBS"/mip6d-rs_*.deb
 R=$(mktemp -d /var/tmp/miredo-rs-systemd.XXXXXX)
 netns=miredo-rs-sd-${R##*.}
 cleanup() {
+  # Every step runs, whatever fails before it.
+  set +e
   ct_cleanup
   ip netns del "$netns" 2>/dev/null || true
   rm -rf --one-file-system "$R"

@@ -42,8 +42,8 @@ ip -n "$netns" -6 addr add 2001:db8:1::2/64 dev pkg0 nodad
   echo 'Interface "pkg0";'
 } >"$R/etc/mip6d.conf"
 
-# Each step runs as one shell inside the container (every nsenter costs about a
-# second of emulated CPU): the functions below are defined there too.
+# Each step runs as one shell inside the container, with the functions below defined
+# there too: under emulation a command per nsenter made the guest take 140 s, this 44 s.
 # The namespace's links, without the fallback devices the kernel adds to every
 # namespace when a tunnel module loads (ip6tnl0, sit0, ...): they are not mip6d's.
 links() {
