@@ -73,8 +73,9 @@ if [ ${#vm_missing[@]} -gt 0 ]; then
 fi
 # Debian packages (scripts/build-debs.sh, scripts/test-debs.sh, docs/packaging.md):
 # debhelper builds them, lintian checks them, debootstrap makes the test root (cached in
-# /var/cache/miredo-rs-pkgroot by the first test run), man-db renders the man pages.
-pkg_packages=(debhelper lintian debootstrap fakeroot zstd man-db groff-base dpkg-dev)
+# /var/cache/miredo-rs-pkgroot by the first test run), man-db renders the man pages,
+# systemd-nspawn boots that root with systemd as PID 1 (scripts/test-systemd.sh).
+pkg_packages=(debhelper lintian debootstrap fakeroot zstd man-db groff-base dpkg-dev systemd-container)
 pkg_missing=()
 for p in "${pkg_packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || pkg_missing+=("$p")

@@ -4,18 +4,20 @@
 #   scripts/pkg/root.sh cache        # make the cached tarball if it is missing
 #   scripts/pkg/root.sh new DIR      # unpack a fresh root into DIR (from the cache)
 #
-# The cache (/var/cache/miredo-rs-pkgroot/bookworm.tar.zst, override with
-# PKGROOT_CACHE) is a minbase debootstrap plus apt lists and the .debs the tests
-# install (Debian's miredo and miredo-server, dbus-daemon, adduser, iproute2 and
-# their dependencies) already downloaded, so a warm run needs no network. Apt in the
-# root uses the host's own Debian mirror configuration.
+# The cache (/var/cache/miredo-rs-pkgroot/bookworm-<cache_version>.tar.zst, override
+# the directory with PKGROOT_CACHE) is a minbase debootstrap plus apt lists and the
+# .debs the tests install (Debian's miredo and miredo-server, dbus-daemon, adduser, iproute2 and
+# their dependencies; dbus and systemd for the boot of scripts/test-systemd.sh)
+# already downloaded, so a warm run needs no network. Apt in the root uses the host's
+# own Debian mirror configuration. Concurrent first runs make the cache once (flock).
 set -euo pipefail
 
 cache_dir=${PKGROOT_CACHE:-/var/cache/miredo-rs-pkgroot}
-tarball=$cache_dir/bookworm.tar.zst
-# Bump when the list below changes, so an old cache is rebuilt.
-cache_version=3
-test_packages=(miredo miredo-server dbus-daemon dbus-bin dbus-system-bus-common systemd adduser iproute2 procps kmod
+# Bump when the list below changes, so a new cache is made. The version is in the
+# file name: checkouts of different versions on one machine each keep their own.
+cache_version=4
+tarball=$cache_dir/bookworm-$cache_version.tar.zst
+test_packages=(miredo miredo-server dbus dbus-daemon dbus-bin dbus-system-bus-common systemd adduser iproute2 procps kmod
   init-system-helpers sysvinit-utils lsb-base libcap2 libjudydebian1)
 
 # shellcheck source=scripts/lib.sh
@@ -45,11 +47,13 @@ write_sources() {
 }
 
 make_cache() {
-  if [ -f "$tarball" ] && [ "$(cat "$cache_dir/version" 2>/dev/null)" = "$cache_version" ]; then
-    return 0
-  fi
+  [ -f "$tarball" ] && return 0
   command -v debootstrap >/dev/null || die "debootstrap is not installed (scripts/deps.sh installs it)"
   mkdir -p "$cache_dir"
+  # Package tests started together: one makes the cache, the others wait for it.
+  exec 8>"$cache_dir/.lock"
+  flock -w 900 8 || die "timed out waiting for another root.sh to make $tarball"
+  [ -f "$tarball" ] && return 0
   local work mirror
   work=$(mktemp -d /var/tmp/miredo-rs-pkgroot.XXXXXX)
   # shellcheck disable=SC2064
@@ -66,7 +70,6 @@ make_cache() {
     --no-install-recommends "${test_packages[@]}" >/dev/null
   tar -C "$work/root" --zstd -cf "$tarball.tmp" .
   mv "$tarball.tmp" "$tarball"
-  echo "$cache_version" >"$cache_dir/version"
 }
 
 new_root() {

@@ -97,30 +97,12 @@ impl GuestRun<'_> {
             .current_dir(repo_root())
             .output()
             .with_context(|| format!("cannot run {}", vm.display()))?;
-        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let what = format!("{} {}", self.script, self.args.join(" "));
-        let transcript = format!(
-            "exit status {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stderr)
-        );
         eprintln!(
             "vm.sh run {what} took {:.1}s",
             started.elapsed().as_secs_f64()
         );
-        let facts = stdout
-            .lines()
-            .filter_map(|l| l.strip_prefix("fact "))
-            .filter_map(|f| f.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.trim_end().to_owned()))
-            .collect();
-        Ok(GuestReport {
-            what,
-            status: out.status.code(),
-            stdout,
-            transcript,
-            facts,
-        })
+        Ok(GuestReport::from_output(what, &out))
     }
 }
 
@@ -137,6 +119,30 @@ pub struct GuestReport {
 }
 
 impl GuestReport {
+    /// The report of a finished command that ran a guest script (`vm.sh run`, or a
+    /// script that prepares something first and then runs it), named WHAT.
+    pub fn from_output(what: String, out: &std::process::Output) -> GuestReport {
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        let transcript = format!(
+            "exit status {:?}\n--- stdout ---\n{stdout}\n--- stderr ---\n{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let facts = stdout
+            .lines()
+            .filter_map(|l| l.strip_prefix("fact "))
+            .filter_map(|f| f.split_once('='))
+            .map(|(k, v)| (k.to_owned(), v.trim_end().to_owned()))
+            .collect();
+        GuestReport {
+            what,
+            status: out.status.code(),
+            stdout,
+            transcript,
+            facts,
+        }
+    }
+
     /// The last value reported for KEY; an error if the guest never reported it
     /// (a wait it gives up on ends the script before the fact).
     pub fn fact(&self, key: &str) -> Result<&str> {

@@ -113,7 +113,7 @@ fn run(cli: &Cli) -> i32 {
         return 1;
     };
     info!("Starting...");
-    let _reaper = match reaper::spawn(
+    let reaper = match reaper::spawn(
         cli.pidfile.clone(),
         &[
             raw.as_raw_fd(),
@@ -150,8 +150,9 @@ fn run(cli: &Cli) -> i32 {
         send_errors: 0,
     };
     let code = rt.block_on(state.run(sockets));
-    // The lock goes with the process; the helper unlinks the file once we are gone.
     drop(pidfile);
+    // The helper unlinks the file; on an early return above it does so once we are gone.
+    reaper.finish();
     code
 }
 

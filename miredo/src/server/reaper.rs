@@ -5,19 +5,45 @@
 //! dropping privileges the daemon forks this helper: it keeps uid 0 but no capability,
 //! closes every descriptor the daemon serves, waits for the daemon's end of a socket pair
 //! to close — on any exit, even a crash — and unlinks the pidfile if it still holds the
-//! daemon's PID.
+//! daemon's PID. On a clean exit the daemon waits for it ([`Reaper::finish`]): under
+//! systemd (`KillMode=mixed`) whatever is left in the unit's cgroup is killed as soon
+//! as the daemon is gone, which would race the unlink.
 
 use std::io::Read;
 use std::os::fd::RawFd;
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 
 /// The daemon's end: dropping it (or exiting) lets the helper remove the pidfile.
 #[derive(Debug)]
 pub struct Reaper {
-    _stream: UnixStream,
+    stream: UnixStream,
+    helper: nix::unistd::Pid,
+}
+
+/// How long [`Reaper::finish`] waits for the helper: it reads and unlinks one file.
+const FINISH_WAIT: Duration = Duration::from_secs(2);
+
+impl Reaper {
+    /// Lets the helper remove the pidfile and waits (at most [`FINISH_WAIT`]) until it
+    /// has exited, so the pidfile is gone when the daemon exits.
+    pub fn finish(self) {
+        use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+        let Reaper { stream, helper } = self;
+        drop(stream);
+        let deadline = Instant::now() + FINISH_WAIT;
+        // Polled: a blocking waitpid could hang the exit on a stuck helper.
+        while matches!(
+            waitpid(helper, Some(WaitPidFlag::WNOHANG)),
+            Ok(WaitStatus::StillAlive)
+        ) && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
 }
 
 /// Forks the helper. Must be called while single-threaded and still root; `close` are
@@ -50,9 +76,12 @@ pub fn spawn(pidfile: PathBuf, close: &[RawFd]) -> Result<Reaper> {
             }
             std::process::exit(0);
         }
-        nix::unistd::ForkResult::Parent { .. } => {
+        nix::unistd::ForkResult::Parent { child } => {
             drop(theirs);
-            Ok(Reaper { _stream: ours })
+            Ok(Reaper {
+                stream: ours,
+                helper: child,
+            })
         }
     }
 }
