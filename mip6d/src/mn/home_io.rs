@@ -61,7 +61,12 @@ impl MobileNode {
     /// A Neighbor Advertisement for `target` from `src` on the ICMPv6
     /// socket: an answer to a home link's probe, perhaps; then that
     /// return goes on.
-    pub(super) async fn on_home_probe_answer(&mut self, ifindex: u32, src: Ipv6Addr, target: Ipv6Addr) {
+    pub(super) async fn on_home_probe_answer(
+        &mut self,
+        ifindex: u32,
+        src: Ipv6Addr,
+        target: Ipv6Addr,
+    ) {
         let mut answered = false;
         for h in &mut self.homes {
             answered |= h.reg.handle_home_probe_answer(ifindex, src, target);

@@ -118,9 +118,9 @@ impl MobileNode {
         for k in 0..self.homes.len() {
             let h = &mut self.homes[k];
             let at = h.location;
-            if let Some(actions) = h
-                .reg
-                .handle_param_problem(now, msg.src, &problem, at, &self.config)
+            if let Some(actions) =
+                h.reg
+                    .handle_param_problem(now, msg.src, &problem, at, &self.config)
             {
                 return self.carry_out(k, actions).await;
             }

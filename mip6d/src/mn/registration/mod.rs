@@ -14,12 +14,12 @@ mod tests;
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
+use daemon::ratelimit::{Admit, RateLimit};
 use mip6::bul::{BulEntry, BulEvent, HomeRegistrationConfig};
 use mip6::coa::PrimaryCoa;
 use mip6::haselect::HomeAgentSelection;
 use mip6::wire::mh::{BuFlags, MhMessage, MhRepr};
 use mip6::wire::ndisc::{DhaadRequest, MobilePrefixSolicit};
-use daemon::ratelimit::{Admit, RateLimit};
 use mip6::wire::param_problem::{Culprit, ParamProblem};
 use tracing::{debug, error, info, warn};
 

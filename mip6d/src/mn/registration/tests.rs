@@ -375,7 +375,11 @@ fn discarded_parameter_problems_are_logged_once_a_minute() {
     assert_eq!(reg.param_problem_log.refused(), 99, "one line of 100");
     let later = t0 + Duration::from_secs(61);
     reg.handle_param_problem(later, ha, &problem, away(), &c);
-    assert_eq!(reg.param_problem_log.refused(), 99, "a line again a minute on");
+    assert_eq!(
+        reg.param_problem_log.refused(),
+        99,
+        "a line again a minute on"
+    );
 }
 
 /// RFC 6275 §11.5.4 as UMIP: back home with a binding, probe (home address
