@@ -13,7 +13,9 @@
 #              to 3: the MN's switch port moves from link A's bridge to link B's
 #              (no carrier change): the new router's RA makes the MN probe rtr2,
 #              which cannot answer; after the probes the MN moves to link B's
-#              prefix.
+#              prefix. (4) Reload to 5 with MnRouterProbeTimeout 1.5: the port
+#              goes back to link A's bridge; the probing of link B's router
+#              stops at 1.5 s and the MN moves to link A's prefix.
 #  optimistic  OptimisticHandoff, with a long DAD on eth-b (3 transmissions,
 #              1.5 s apart). With it: the tunnel's default route is there before
 #              any BA (the router drops what goes to the home agent), and the BU from link B
@@ -212,6 +214,23 @@ part_routers() {
   vm_fact gone.probes_sent "$(($(vm_count_log mn-d 'reachability probe to router') - sent_before))"
   vm_fact_log gone.handover mn-d "handover completed: $D_NET.* -> 2001:db8:b:" 40
   vm_fact gone.ha_moves "$(vm_count_log ha-d "binding $HOA moves from $D_NET.* to 2001:db8:b:")"
+
+  # 4. MnRouterProbes 5 capped by MnRouterProbeTimeout 1.5: the port goes
+  # back to link A's bridge (rtr2 silenced first), link B's router is gone,
+  # rtr is new: two probes (at 0 and 1 s), then the move at 1.5 s, not 5 s.
+  rtr2_port down
+  echo 'MnRouterProbeTimeout 1.5;' >>"$VM_LAB/mn.conf"
+  reload_probes 5
+  probes_before=$(vm_count_log mn-d 'probing router')
+  sent_before=$(vm_count_log mn-d 'reachability probe to router')
+  local gave_up_before
+  gave_up_before=$(vm_count_log mn-d 'did not answer: moving to router')
+  ip -n sw link set dev mn-a master br-a
+  probing=$(wait_more mn-d "eth-a: new router fe80::[0-9a-f:]+: probing router fe80::" "$probes_before" 30)
+  gave_up=$(wait_more mn-d "eth-a: router fe80::[0-9a-f:]+ did not answer: moving to router fe80::" "$gave_up_before" 20)
+  vm_fact capped.probe_s "$(span "$probing" "$gave_up")"
+  vm_fact capped.probes_sent "$(($(vm_count_log mn-d 'reachability probe to router') - sent_before))"
+  vm_fact_log capped.handover mn-d "handover completed: 2001:db8:b:.* -> 2001:db8:a:" 40
   mip6d_stop mn-d
   mip6d_stop ha-d
   ip -n sw link set dev mn-a master br-a

@@ -107,7 +107,8 @@ fn vm_mip6d_two_home_links_register_move_and_return_each() -> Result<()> {
 /// the one in use, which answers, and nothing moves; reloaded to 0, the second
 /// router is used as soon as it is heard; reloaded to 3, a new router on a
 /// link where the old one is gone is used only after the probes (3 × 1 s)
-/// went unanswered.
+/// went unanswered; reloaded to 5 with `MnRouterProbeTimeout 1.5`, the
+/// probing of a gone router ends at the cap.
 #[test]
 fn vm_mip6d_router_probes_decide_when_a_new_router_is_used() -> Result<()> {
     let g = run("routers")?;
@@ -155,6 +156,18 @@ fn vm_mip6d_router_probes_decide_when_a_new_router_is_used() -> Result<()> {
         g.num("gone.ha_moves")? >= 1,
         "the HA's binding did not move",
     )?;
+    // 4. Reloaded to 5 with MnRouterProbeTimeout 1.5: the cap ends the
+    // probing long before 5 probes.
+    let capped = seconds(&g, "capped.probe_s")?;
+    g.check(
+        (1.0..3.5).contains(&capped),
+        format!("MnRouterProbeTimeout 1.5: the probing took {capped} s, not about 1.5 s"),
+    )?;
+    g.check(
+        (1..=2).contains(&g.num("capped.probes_sent")?),
+        "MnRouterProbeTimeout 1.5: not 1 or 2 probes of the old router",
+    )?;
+    g.fact("capped.handover")?;
     g.check_prefix("finished", "yes")?;
     g.exited_ok()
 }
