@@ -258,3 +258,16 @@ pub async fn connection_closed(conn: &Connection) {
     let mut stream = MessageStream::from(conn);
     while stream.next().await.is_some() {}
 }
+
+/// True when `e` says the daemon a call was addressed to is not on the bus
+/// (no owner of its name, or it went away between two calls): status tools
+/// report "not running" for it rather than a bus error.
+pub fn daemon_absent(e: &zbus::Error) -> bool {
+    matches!(
+        e,
+        zbus::Error::FDO(fdo) if matches!(
+            **fdo,
+            zbus::fdo::Error::ServiceUnknown(_) | zbus::fdo::Error::NameHasNoOwner(_)
+        )
+    )
+}

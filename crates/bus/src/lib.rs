@@ -36,8 +36,9 @@ mod tunnel;
 mod tunnel_status;
 
 pub use client::{
-    connection_closed, subscribe_address_changed, subscribe_tunnel_state, tunnel_proxy,
-    AddressChangedEvent, AddressChangedEvents, TunnelProxy, TunnelStateChange, TunnelStateChanges,
+    connection_closed, daemon_absent, subscribe_address_changed, subscribe_tunnel_state,
+    tunnel_proxy, AddressChangedEvent, AddressChangedEvents, TunnelProxy, TunnelStateChange,
+    TunnelStateChanges,
 };
 pub use path::{escape_path_element, tunnel_object_path, unescape_path_element};
 pub use republish::{keep_published, Republish};

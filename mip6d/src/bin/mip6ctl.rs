@@ -110,14 +110,8 @@ impl Failure {
     }
 
     fn from_zbus(context: &str, e: zbus::Error) -> Failure {
-        // The daemon went away between two calls.
-        if let zbus::Error::FDO(fdo) = &e {
-            if matches!(
-                **fdo,
-                zbus::fdo::Error::ServiceUnknown(_) | zbus::fdo::Error::NameHasNoOwner(_)
-            ) {
-                return Failure::NotRunning;
-            }
+        if bus::daemon_absent(&e) {
+            return Failure::NotRunning;
         }
         Failure::Bus(format!("{context}: {e}"))
     }
