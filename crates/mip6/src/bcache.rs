@@ -11,6 +11,7 @@ use crate::deadlines::Deadlines;
 use crate::wire::mh::{BaFlags, BindingUpdate, BuFlags, MhRepr};
 
 pub mod home_bu;
+pub mod saved;
 use home_bu::ba;
 pub use home_bu::*;
 
@@ -237,6 +238,30 @@ impl BindingCache {
         let ack = e.pending_ack.take().map(DadOutcome::Installed);
         self.expiries.set(*home_address, expires_at);
         ack
+    }
+
+    /// A binding read back from disk ([`saved`]), already checked with
+    /// [`saved::check_restore`]: active at once, for `remaining`, with its
+    /// sequence number (so an older BU replayed to the restarted home agent
+    /// is still refused, RFC 6275 §9.5.1).
+    pub fn restore(&mut self, now: Instant, entry: &saved::SavedBinding, remaining: Duration) {
+        let home_address = entry.home_address;
+        self.entries.insert(
+            home_address,
+            BcEntry {
+                home_address,
+                care_of_address: entry.care_of_address,
+                home_agent: entry.home_agent,
+                flags: entry.flags,
+                sequence: entry.sequence,
+                lifetime: Duration::from_secs(u64::from(entry.lifetime_secs)),
+                expires_at: now + remaining,
+                mobile_network_prefixes: entry.mobile_network_prefixes.clone(),
+                state: BcState::Active,
+                pending_ack: None,
+            },
+        );
+        self.expiries.set(home_address, now + remaining);
     }
 
     /// Removes an entry (e.g. after a failure to install state: the caller
