@@ -70,6 +70,8 @@ pub struct BindingState {
     /// With the L flag: the link-local address proxied with the home address.
     pub link_local: Option<Ipv6Addr>,
     tunnel: Option<(u32, String)>,
+    /// The home link's interface, once installed.
+    home_ifindex: Option<u32>,
     items: Vec<Item>,
     /// Tunnel-mode IPsec policies, following the care-of address.
     ipsec: TunnelIpsec,
@@ -90,6 +92,7 @@ impl BindingState {
             mobile_network_prefixes,
             link_local: None,
             tunnel: None,
+            home_ifindex: None,
             items: Vec::new(),
             ipsec: TunnelIpsec::none(),
         }
@@ -116,6 +119,11 @@ impl BindingState {
     /// The tunnel's name, for logs.
     pub fn tunnel_name(&self) -> &str {
         self.tunnel.as_ref().map_or("-", |(_, n)| n.as_str())
+    }
+
+    /// The home link's interface, once the binding is installed.
+    pub fn home_ifindex(&self) -> Option<u32> {
+        self.home_ifindex
     }
 
     /// Installs tunnel, routes and proxy entry.
@@ -156,6 +164,7 @@ impl BindingState {
             self.items.push(Item::Proxy(proxy));
         }
         self.ipsec.follow(kernel, self.care_of_address).await;
+        self.home_ifindex = Some(home_ifindex);
         Ok(())
     }
 
@@ -212,6 +221,7 @@ impl BindingState {
             }
         }
         self.tunnel = None;
+        self.home_ifindex = None;
     }
 }
 

@@ -69,6 +69,27 @@ pub(super) enum BuAction {
     RemoveBinding { hoa: Ipv6Addr },
 }
 
+/// The binding ACL's answer for `home_address`: its `BindingAclPolicy`
+/// entry's status and mobile network prefixes, else
+/// `DefaultBindingAclPolicy` and no prefixes.
+pub(super) fn acl_of(
+    config: &Config,
+    home_address: Ipv6Addr,
+) -> (BaStatus, Option<Vec<(Ipv6Addr, u8)>>) {
+    let entry = config
+        .binding_acl_policy
+        .iter()
+        .find(|e| e.home_address == home_address);
+    let prefixes = entry.map(|e| {
+        e.mobile_network_prefixes
+            .iter()
+            .map(|p| (p.addr, p.len))
+            .collect()
+    });
+    let status = BaStatus(entry.map_or(config.default_binding_acl_policy, |e| e.status));
+    (status, prefixes)
+}
+
 /// The home agent's protocol state a BU reads and changes.
 pub(super) struct HomeRegistrar<'a> {
     pub(super) config: &'a Config,
@@ -85,18 +106,9 @@ impl HomeRegistrar<'_> {
         let config = self.config;
         let home_address = input.home_address;
         let (packet_source, coa, bu) = (input.packet_source, input.coa, input.bu);
-        let acl_entry = config
-            .binding_acl_policy
-            .iter()
-            .find(|e| e.home_address == home_address);
-        let acl_prefixes: Option<Vec<(Ipv6Addr, u8)>> = acl_entry.map(|e| {
-            e.mobile_network_prefixes
-                .iter()
-                .map(|p| (p.addr, p.len))
-                .collect()
-        });
+        let (acl_status, acl_prefixes) = acl_of(config, home_address);
         let acl = AclDecision {
-            status: BaStatus(acl_entry.map_or(config.default_binding_acl_policy, |e| e.status)),
+            status: acl_status,
             prefixes: acl_prefixes.as_deref(),
         };
         self.cache

@@ -19,6 +19,7 @@
 mod admission;
 mod backlog;
 mod binding;
+mod cache_file;
 mod dad;
 mod dhaad;
 mod discovery;
@@ -28,6 +29,7 @@ mod home_dad;
 mod home_reg;
 mod mpd;
 mod reload;
+mod restore;
 #[cfg(test)]
 mod test_support;
 mod view;
@@ -134,6 +136,8 @@ struct HomeAgent {
     bindings: HashMap<Ipv6Addr, BindingState>,
     tunnel_names: TunnelNames,
     view: view::PublishThrottle,
+    /// `NonVolatileBindingCache`'s file ([`cache_file`], [`restore`]).
+    cache_file: cache_file::CacheFile,
     backlog: backlog::Backlog,
     counters: bus::BuCounters,
     home_agents: HomeAgentList,
@@ -168,7 +172,8 @@ pub async fn run(
     let mut ha = HomeAgent::start(config, kernel, opened).await;
     let _ = ready.send(());
     loop {
-        let deadline = [ha.next_deadline(), ha.view.due(Instant::now())]
+        let now = Instant::now();
+        let deadline = [ha.next_deadline(), ha.view.due(now), ha.cache_file_due(now)]
             .into_iter()
             .flatten()
             .min();
@@ -191,10 +196,17 @@ pub async fn run(
             () = crate::control::sleep_until(deadline) => ha.on_timer().await,
             () = std::future::ready(()), if !ha.backlog.is_empty() => ha.work_backlog().await,
         }
+        // What the bus shows is the cache: a change to one is a change to
+        // the other (the file's text is compared before it is written).
+        if ha.view.due(Instant::now()).is_some() {
+            ha.cache_file.changed();
+        }
         if ha.view.take(Instant::now()) {
             publisher.home_agent(ha.bus_state()).await;
         }
+        ha.save_cache_if_due();
     }
+    ha.save_cache_at_exit().await;
     for (addr, e) in ha.io.anycast.leave_all() {
         warn!("cannot leave the anycast address {addr}: {e}");
     }
@@ -352,6 +364,7 @@ impl HomeAgent {
             bindings: HashMap::new(),
             tunnel_names,
             view: view::PublishThrottle::default(),
+            cache_file: cache_file::CacheFile::new(cache_file::CACHE_FILE),
             backlog: backlog::Backlog::default(),
             counters: bus::BuCounters::default(),
             home_agents: HomeAgentList::new(),
@@ -363,6 +376,7 @@ impl HomeAgent {
             },
         };
         ha.join_anycast(None).await;
+        ha.restore_cache().await;
         let rs = NdRepr::RouterSolicit(RouterSolicit::default());
         if let Ok(bytes) = rs.emit_without_checksum() {
             for i in &ha.links.ifaces {
@@ -375,6 +389,14 @@ impl HomeAgent {
         let names: Vec<&str> = ha.links.ifaces.iter().map(|i| i.name.as_str()).collect();
         info!("home agent on {}", names.join(", "));
         ha
+    }
+
+    /// When the binding cache file is to be written next.
+    fn cache_file_due(&self, now: Instant) -> Option<Instant> {
+        self.config
+            .non_volatile_binding_cache
+            .then(|| self.cache_file.due(now))
+            .flatten()
     }
 
     fn next_deadline(&self) -> Option<Instant> {

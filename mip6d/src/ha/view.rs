@@ -17,13 +17,29 @@ pub(super) const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 
 /// Leading-edge throttle: the first change after a quiet spell is published
 /// at once, later ones together at the end of the interval.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct PublishThrottle {
+    every: Duration,
     last: Option<Instant>,
     pending: bool,
 }
 
+impl Default for PublishThrottle {
+    fn default() -> Self {
+        Self::every(PUBLISH_EVERY)
+    }
+}
+
 impl PublishThrottle {
+    /// At most one publication every `every`.
+    pub(super) fn every(every: Duration) -> Self {
+        PublishThrottle {
+            every,
+            last: None,
+            pending: false,
+        }
+    }
+
     /// Something the view shows may have changed.
     pub(super) fn changed(&mut self) {
         self.pending = true;
@@ -35,7 +51,7 @@ impl PublishThrottle {
         if !self.pending {
             return None;
         }
-        Some(self.last.map_or(now, |l| (l + PUBLISH_EVERY).max(now)))
+        Some(self.last.map_or(now, |l| (l + self.every).max(now)))
     }
 
     /// True (and the change counted as published) if it is time at `now`.

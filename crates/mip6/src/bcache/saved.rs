@@ -445,7 +445,8 @@ pub fn check_restore(entry: &SavedBinding, ctx: &RestoreContext) -> Result<Durat
     }
     let is_mr = entry.flags.contains(BuFlags::MOBILE_ROUTER);
     let on_home = |a: Ipv6Addr| ctx.home_prefixes.iter().any(|&(p, l)| on_prefix(a, p, l));
-    if !on_home(entry.home_address) && !(is_mr && ctx.served_prefix_covers_hoa) {
+    let served_router = is_mr && ctx.served_prefix_covers_hoa;
+    if !(on_home(entry.home_address) || served_router) {
         return Err(SkipReason::NotOnHomePrefix);
     }
     if on_home(entry.care_of_address) {
