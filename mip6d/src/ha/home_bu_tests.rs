@@ -187,3 +187,30 @@ fn the_l_flag_adds_the_link_local_address_to_dad() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A binding restored from the saved cache (`NonVolatileBindingCache`) keeps
+/// its sequence number: a replayed older BU is refused with 135, a newer one
+/// refreshes it without DAD (RFC 6275 §9.5.1, §10.3.1).
+#[test]
+fn a_restored_binding_refuses_a_replayed_older_bu() {
+    let now = Instant::now();
+    let mut h = Ha::new(config("UseMnHaIPsec disabled;"));
+    let saved = mip6::bcache::saved::SavedBinding {
+        home_address: hoa(),
+        care_of_address: addr("2001:db8:a::50"),
+        home_agent: ha(),
+        flags: BuFlags(BuFlags::ACK | BuFlags::HOME),
+        sequence: 40,
+        lifetime_secs: 400,
+        expires_unix: 1_800_000_300,
+        interface: "eth0".to_owned(),
+        mobile_network_prefixes: Vec::new(),
+    };
+    h.cache.restore(now, &saved, Duration::from_secs(300));
+    let replayed = h.bu(now, "2001:db8:a::50", 39, 100, true);
+    assert_eq!(replayed.len(), 1);
+    assert_eq!(ba_status(&replayed[0]), BaStatus::SEQUENCE_OUT_OF_WINDOW);
+    let fresh = h.bu(now, "2001:db8:a::50", 41, 100, true);
+    assert_eq!(fresh.len(), 1, "a refresh, no DAD: {fresh:?}");
+    assert_eq!(ba_status(&fresh[0]), BaStatus::ACCEPTED);
+}
