@@ -42,6 +42,7 @@ fn main() -> std::io::Result<()> {
     write(&out, "mip6_ndisc", ndisc())?;
     write(&out, "mip6_cn", cn())?;
     write(&out, "mip6_ha_bu", ha_bu())?;
+    write(&out, "mip6_saved_cache", saved_cache())?;
     write(&out, "netcfg_recv", netcfg_recv())?;
     write(&out, "teredo_packet", teredo_packet())?;
     write(&out, "teredo_server", teredo_server())?;
@@ -63,6 +64,34 @@ fn write(out: &Path, target: &str, seeds: Seeds) -> std::io::Result<()> {
         fs::write(dir.join(name), bytes)?;
     }
     Ok(())
+}
+
+/// Binding cache files as the home agent writes them: empty, a mobile node
+/// with the L and K flags, a mobile router with its prefixes.
+fn saved_cache() -> Seeds {
+    use mip6::bcache::saved::{encode, SavedBinding};
+    let node = SavedBinding {
+        home_address: a6("2001:db8:1::100"),
+        care_of_address: a6("2001:db8:a::5"),
+        home_agent: a6("2001:db8:1::2"),
+        flags: BuFlags(BuFlags::ACK | BuFlags::HOME | BuFlags::LINK_LOCAL | BuFlags::KEY_MGMT),
+        sequence: 4711,
+        lifetime_secs: 420,
+        expires_unix: 1_800_000_300,
+        interface: "eth0".to_owned(),
+        mobile_network_prefixes: Vec::new(),
+    };
+    let router = SavedBinding {
+        home_address: a6("2001:db8:1::200"),
+        flags: BuFlags(BuFlags::ACK | BuFlags::HOME | BuFlags::MOBILE_ROUTER),
+        mobile_network_prefixes: vec![(a6("2001:db8:50::"), 64), (a6("2001:db8:51::"), 48)],
+        ..node.clone()
+    };
+    vec![
+        ("empty", encode(&[]).into_bytes()),
+        ("node", encode(std::slice::from_ref(&node)).into_bytes()),
+        ("node_and_router", encode(&[node, router]).into_bytes()),
+    ]
 }
 
 fn files(root: &Path, dir: &str, prefix: &str) -> std::io::Result<Seeds> {

@@ -207,7 +207,8 @@ pub struct Config {
     /// nonce-block entries the correspondent node holds; a new binding past
     /// it gets BA status 130.
     pub cn_max_bindings: u32,
-    /// `NonVolatileBindingCache` (documented as ignored).
+    /// `NonVolatileBindingCache`: the home agent keeps its binding cache on
+    /// disk and restores it at start (`docs/compat.md`).
     pub non_volatile_binding_cache: bool,
     /// `UseMnHaIPsec`: protect MN–HA signalling with IPsec (default enabled).
     pub use_mn_ha_ipsec: bool,
