@@ -21,7 +21,6 @@
 //! hex digits) covers every byte before the `end` line, and `COUNT` the
 //! number of `binding` lines: a file cut short or edited is refused whole.
 
-use std::fmt::Write as _;
 use std::net::Ipv6Addr;
 use std::time::{Duration, Instant};
 
@@ -159,33 +158,44 @@ pub fn crc32(data: &[u8]) -> u32 {
 pub fn encode(bindings: &[SavedBinding]) -> String {
     let mut s = format!("{MAGIC} {VERSION}\n");
     for b in bindings {
-        let mnps = if b.mobile_network_prefixes.is_empty() {
-            "-".to_owned()
-        } else {
-            let v: Vec<String> = b
-                .mobile_network_prefixes
-                .iter()
-                .map(|(p, l)| format!("{p}/{l}"))
-                .collect();
-            v.join(",")
-        };
-        let _ = writeln!(
-            s,
-            "binding {} {} {} {:04x} {} {} {} {} {}",
-            b.home_address,
-            b.care_of_address,
-            b.home_agent,
-            b.flags.0,
-            b.sequence,
-            b.lifetime_secs,
-            b.expires_unix,
-            b.interface,
-            mnps
-        );
+        s.push_str(&binding_line(b));
+        s.push('\n');
     }
     let crc = crc32(s.as_bytes());
-    let _ = writeln!(s, "end {} {crc:08x}", bindings.len());
+    s.push_str(&end_line(bindings.len(), crc));
+    s.push('\n');
     s
+}
+
+/// One `binding` line, without its newline.
+fn binding_line(b: &SavedBinding) -> String {
+    let mnps = if b.mobile_network_prefixes.is_empty() {
+        "-".to_owned()
+    } else {
+        let v: Vec<String> = b
+            .mobile_network_prefixes
+            .iter()
+            .map(|(p, l)| format!("{p}/{l}"))
+            .collect();
+        v.join(",")
+    };
+    format!(
+        "binding {} {} {} {:04x} {} {} {} {} {}",
+        b.home_address,
+        b.care_of_address,
+        b.home_agent,
+        b.flags.0,
+        b.sequence,
+        b.lifetime_secs,
+        b.expires_unix,
+        b.interface,
+        mnps
+    )
+}
+
+/// The `end` line, without its newline.
+fn end_line(count: usize, crc: u32) -> String {
+    format!("end {count} {crc:08x}")
 }
 
 /// Reads a file's bytes: every binding, or why the file is refused whole.
@@ -232,7 +242,15 @@ pub fn decode(data: &[u8]) -> Result<Vec<SavedBinding>, FileError> {
             }
         }
         match fields.first() {
-            Some(&"binding") => bindings.push(parse_binding(&fields[1..]).map_err(|r| bad(&r))?),
+            Some(&"binding") => {
+                let b = parse_binding(&fields[1..]).map_err(|r| bad(&r))?;
+                // Only what `encode` writes: one spelling per file (no
+                // upper-case hex, leading zeros or other address forms).
+                if binding_line(&b) != line {
+                    return Err(bad("not in the form mip6d writes"));
+                }
+                bindings.push(b);
+            }
             Some(&"end") => {
                 let [_, count, crc] = fields.as_slice() else {
                     return Err(bad("end line needs COUNT CRC32"));
@@ -242,6 +260,9 @@ pub fn decode(data: &[u8]) -> Result<Vec<SavedBinding>, FileError> {
                     return Err(bad("bad checksum"));
                 }
                 let said_crc = u32::from_str_radix(crc, 16).map_err(|_| bad("bad checksum"))?;
+                if end_line(said, said_crc) != line {
+                    return Err(bad("not in the form mip6d writes"));
+                }
                 if offset != data.len() {
                     return Err(FileError::Line {
                         line: number + 1,

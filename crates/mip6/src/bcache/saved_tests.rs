@@ -261,3 +261,31 @@ fn mobile_routers_need_their_prefixes_in_the_acl() {
 fn crc32_is_the_ieee_one() {
     assert_eq!(crc32(b"123456789"), 0xcbf4_3926);
 }
+
+#[test]
+fn only_the_written_form_is_read() {
+    let canonical = encode(&[node()]);
+    let variants = [
+        canonical.replace("2001:db8:1::100", "2001:0db8:1::100"),
+        canonical.replace(" 4711 ", " +4711 "),
+        canonical.replace(" 4711 ", " 04711 "),
+        canonical.replace(" 0x", " 0X"),
+    ];
+    for v in variants.iter().filter(|v| **v != canonical) {
+        // Re-sealed, so that only the spelling differs.
+        let body = &v[..v.find("end ").unwrap()];
+        let sealed = format!("{body}end 1 {:08x}\n", crc32(body.as_bytes()));
+        let err = decode(sealed.as_bytes()).unwrap_err();
+        assert!(
+            err.to_string().contains("not in the form mip6d writes"),
+            "{err}"
+        );
+    }
+    let upper = canonical
+        .to_uppercase()
+        .replace("MIP6D-BINDING-CACHE", MAGIC);
+    assert!(decode(upper.as_bytes()).is_err());
+    // Found by the fuzz target: an upper-case checksum digit.
+    assert!(decode(b"mip6d-binding-cache 1\nend 0 c452Af31\n").is_err());
+    assert!(decode(b"mip6d-binding-cache 1\nend 0 c452af31\n").is_ok());
+}
