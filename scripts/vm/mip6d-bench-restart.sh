@@ -32,7 +32,11 @@ sed -i 's/^DebugLevel 10;/DebugLevel 1;/' "$VM_LAB/ha.conf"
 mip6d_start_ha
 sent=$(vm_ns mn "$MH_SEND" bulk eth-home "$VM_HA_ADDR" "$n" 1 900 1000)
 echo "mip6d-bench-restart: sender: $sent"
-saved() { grep -c '^binding ' "$CACHE" 2>/dev/null || true; }
+saved() {
+  local c
+  c=$(grep -c '^binding ' "$CACHE" 2>/dev/null) || true
+  echo "${c:-0}"
+}
 deadline=$((SECONDS + n / 5 + 120))
 until [ "$(saved)" -ge "$n" ] || [ "$SECONDS" -ge "$deadline" ]; do
   sleep 1
