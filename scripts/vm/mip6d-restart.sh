@@ -8,6 +8,8 @@
 #     the binding is back (tunnel, route, proxy entry) and the CN's ping to the
 #     home address is answered with no BU received; the time from the HA's
 #     start to the first answered ping is reported.
+#     Then the HA is killed (SIGKILL) and its binding's kernel state removed, as by
+#     a crash and a reboot: the next start restores the binding from the file.
 #  2. The binding expires at the restarted HA; the file saved in 1, its entry
 #     now expired, is put back: the next start restores nothing.
 #  3. The file with one byte changed, then cut short: each is reported and the
@@ -64,6 +66,22 @@ vm_fact_lines restore.proxy "$(ip -n ha -6 neigh show proxy)"
 vm_fact_lines restore.route "$(ip -n ha -6 route show)"
 vm_fact_lines restore.tunnel "$(ip -n ha -6 tunnel show)"
 vm_ping_fact restore.ping cn "$HOA" 3
+
+# --- 1b. killed with SIGKILL: what it wrote before is restored ------------------------
+# A crash and a reboot: the HA killed, its binding's tunnel and proxy entry gone with
+# the kernel's state, proxy_ndp back to its boot value (the rules and XFRM state it
+# left are taken over, and removed at exit, by the next start).
+ha_pid=$(cat "$VM_LAB/ha-d.pid")
+kill -KILL "$ha_pid"
+wait "$ha_pid" 2>/dev/null || true
+ip -n ha link del group 6275
+ip -n ha -6 neigh del proxy "$HOA" dev eth0
+vm_ns ha sysctl -qw net.ipv6.conf.eth0.proxy_ndp=0
+vm_fact killed.proxy "$(ip -n ha -6 neigh show proxy)"
+mv "$VM_LAB/ha-d.log" "$VM_LAB/ha-d-restored.log"
+vm_spawn ha-d ha "$MIP6D" -c "$VM_LAB/ha.conf"
+vm_fact_log killed.summary ha-d 'restored [0-9]+ bindings, skipped [0-9]+' 10
+vm_ping_fact killed.ping cn "$HOA" 3
 
 # --- 2. an expired binding is not restored -----------------------------------------
 # The restarted HA lets it expire (the MN stays frozen)...

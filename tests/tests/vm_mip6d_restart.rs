@@ -1,6 +1,7 @@
 //! The home agent with `NonVolatileBindingCache` restarted under a registered
 //! mobile node, in the VM of `scripts/vm.sh` (`scripts/vm/mip6d-restart.sh`):
-//! the binding is back without a Binding Update, an expired one is not, a
+//! the binding is back without a Binding Update (after SIGTERM, and after
+//! SIGKILL with the kernel state lost), an expired one is not, a
 //! changed or truncated file is reported and ignored.
 //!
 //! Needs root and `scripts/deps.sh`; fails, never skips, without them.
