@@ -34,6 +34,8 @@ pub const MAGIC: &str = "mip6d-binding-cache";
 pub const VERSION: u32 = 1;
 /// The longest line read: a binding with a few hundred prefixes.
 const MAX_LINE: usize = 16 * 1024;
+/// What the whole seconds of the file and the clock may add to a lifetime.
+const ROUNDING: Duration = Duration::from_secs(1);
 /// The longest interface name (IFNAMSIZ less the NUL).
 const MAX_IFNAME: usize = 15;
 
@@ -443,9 +445,13 @@ pub fn check_restore(entry: &SavedBinding, ctx: &RestoreContext) -> Result<Durat
         return Err(SkipReason::Expired);
     }
     let remaining = Duration::from_secs(entry.expires_unix - ctx.now_unix);
-    if remaining > ctx.max_binding_life {
+    // The saved expiry is rounded up to the second and `now_unix` down:
+    // a binding saved and read within the same second may seem one second
+    // longer than it was granted.
+    if remaining > ctx.max_binding_life + ROUNDING {
         return Err(SkipReason::LifetimeAboveMaximum);
     }
+    let remaining = remaining.min(ctx.max_binding_life);
     if !entry.flags.contains(BuFlags::HOME) {
         return Err(SkipReason::NotHomeRegistration);
     }
