@@ -26,7 +26,7 @@ use mip6::bcache::saved::{self, SavedBinding};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use super::view::PublishThrottle;
 
@@ -141,15 +141,35 @@ impl CacheFile {
 
 /// Writes each new snapshot, the newest first (older ones it has not yet
 /// seen are skipped), until the sender is dropped.
+/// A failure is logged when it first happens and when it changes, not at
+/// every write (a full or read-only disk would fill the log once a second).
 async fn writer(path: PathBuf, mut rx: watch::Receiver<String>) {
+    let mut failing: Option<String> = None;
     // The first value counts as unseen: write it, then wait for the next.
     loop {
         let text = rx.borrow_and_update().clone();
         let p = path.clone();
-        match tokio::task::spawn_blocking(move || write_atomically(&p, text.as_bytes())).await {
-            Ok(Ok(())) => debug!("{} written", path.display()),
-            Ok(Err(e)) => warn!("{}: cannot write it: {e}", path.display()),
-            Err(e) => warn!("{}: the write failed: {e}", path.display()),
+        let result = match tokio::task::spawn_blocking(move || {
+            write_atomically(&p, text.as_bytes())
+        })
+        .await
+        {
+            Ok(r) => r.map_err(|e| format!("cannot write it: {e}")),
+            Err(e) => Err(format!("the write failed: {e}")),
+        };
+        match result {
+            Ok(()) => {
+                if failing.take().is_some() {
+                    info!("{}: written again", path.display());
+                }
+                debug!("{} written", path.display());
+            }
+            Err(e) => {
+                if failing.as_deref() != Some(e.as_str()) {
+                    warn!("{}: {e}", path.display());
+                }
+                failing = Some(e);
+            }
         }
         if rx.changed().await.is_err() {
             break;
@@ -212,6 +232,18 @@ mod tests {
             .filter_map(|e| e.ok().map(|e| e.file_name()))
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("binding-cache")]);
+        std::fs::remove_dir_all(&dir)
+    }
+
+    /// A directory that cannot be made is an error, not a panic, and the
+    /// old file (here: none) is left as it was.
+    #[test]
+    fn an_unwritable_place_is_an_error() -> std::io::Result<()> {
+        let dir = scratch("unwritable");
+        std::fs::create_dir_all(&dir)?;
+        let blocker = dir.join("not-a-directory");
+        std::fs::write(&blocker, b"")?;
+        assert!(write_atomically(&blocker.join("binding-cache"), b"x").is_err());
         std::fs::remove_dir_all(&dir)
     }
 
