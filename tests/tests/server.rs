@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, UdpSocket};
-use std::os::fd::AsRawFd;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
@@ -110,26 +109,6 @@ fn wait_counter(lab: &Lab, server: &Daemon, prop: &str, min: u64) -> Result<u64>
     )
     .with_context(|| format!("server log:\n{}", server.log_text()))?;
     Ok(last)
-}
-
-/// Runs `f` on a thread that has entered `node`'s network namespace, so that the
-/// sockets it opens live there.
-fn in_netns<T: Send + 'static>(
-    lab: &Lab,
-    node: &str,
-    f: impl FnOnce() -> Result<T> + Send + 'static,
-) -> Result<T> {
-    let path = format!("/run/netns/{}", lab.netns(node));
-    std::thread::spawn(move || -> Result<T> {
-        let ns = std::fs::File::open(&path).with_context(|| format!("opening {path}"))?;
-        // SAFETY: setns on a valid namespace fd; it affects only this thread.
-        if unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
-            bail!("setns {path}: {}", std::io::Error::last_os_error());
-        }
-        f()
-    })
-    .join()
-    .map_err(|_| anyhow!("netns thread panicked"))?
 }
 
 /// Sends `payload` from `bind` to `to` and returns the reply's source and bytes, if one
@@ -241,8 +220,9 @@ fn router_advertisement_is_byte_identical_to_debians() -> Result<()> {
                 }
                 .emit(),
             );
-            let (from, ra) =
-                in_netns(lab, "wan", move || exchange(peer, primary, &rs))?.context("no RA")?;
+            let (from, ra) = lab
+                .in_netns("wan", move || exchange(peer, primary, &rs))?
+                .context("no RA")?;
             let mut tagged = from.to_string().into_bytes();
             tagged.extend(ra);
             replies.push(tagged);
@@ -294,7 +274,8 @@ fn answers_and_drops_raw_datagrams_as_specified() -> Result<()> {
     // An RS gets the 117-byte RA from the address it was sent to...
     let nonce = [1, 2, 3, 4, 5, 6, 7, 8];
     let rs = emit_rs(nonce);
-    let (from, ra) = in_netns(&lab, "wan", move || exchange(peer, primary, &rs))?
+    let (from, ra) = lab
+        .in_netns("wan", move || exchange(peer, primary, &rs))?
         .with_context(|| format!("no RA; server log:\n{}", server.log_text()))?;
     ensure!(from == primary, "RA from {from}");
     ensure!(ra.len() == 117, "RA of {} bytes", ra.len());
@@ -313,7 +294,8 @@ fn answers_and_drops_raw_datagrams_as_specified() -> Result<()> {
         }
         .emit(),
     );
-    let (from, _) = in_netns(&lab, "wan", move || exchange(peer, primary, &cone_rs))?
+    let (from, _) = lab
+        .in_netns("wan", move || exchange(peer, primary, &cone_rs))?
         .context("no RA to the cone RS")?;
     ensure!(from == secondary, "cone RA from {from}");
 
@@ -321,7 +303,9 @@ fn answers_and_drops_raw_datagrams_as_specified() -> Result<()> {
     // native host (no open relay), garbage, a spoofed mapping.
     let rs = emit_rs(nonce);
     let local = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 40002);
-    ensure!(in_netns(&lab, "srv", move || exchange(local, primary, &rs))?.is_none());
+    ensure!(lab
+        .in_netns("srv", move || exchange(local, primary, &rs))?
+        .is_none());
     let teredo_src = TeredoAddr {
         prefix: DEFAULT_PREFIX,
         server: SERVER_IP,
@@ -355,7 +339,7 @@ fn answers_and_drops_raw_datagrams_as_specified() -> Result<()> {
         ping(teredo_src, 18),
     ];
     // None of these gets an answer: send them all from one socket.
-    in_netns(&lab, "wan", move || {
+    lab.in_netns("wan", move || {
         let s = UdpSocket::bind(peer)?;
         for d in datagrams {
             s.send_to(&d, primary)?;
@@ -387,7 +371,7 @@ fn answers_and_drops_raw_datagrams_as_specified() -> Result<()> {
 fn advertised(lab: &Lab, peer: SocketAddrV4, server: Ipv4Addr) -> Result<Option<(u32, Ipv4Addr)>> {
     let rs = emit_rs([9; 8]);
     let to = SocketAddrV4::new(server, 3544);
-    let Some((_, ra)) = in_netns(lab, "wan", move || exchange(peer, to, &rs))? else {
+    let Some((_, ra)) = lab.in_netns("wan", move || exchange(peer, to, &rs))? else {
         return Ok(None);
     };
     let p = teredo::wire::TeredoPacket::parse(&ra)?;
