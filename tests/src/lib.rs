@@ -20,11 +20,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 
+mod check_script;
 mod daemons;
 mod netns;
 mod process;
 pub mod vm;
 
+pub use check_script::run_check_script;
 pub use process::{Daemon, LabChild};
 pub use teredo;
 pub use teredo::addr::TeredoAddr;

@@ -11,42 +11,14 @@
 //! makes the root's cache (/var/cache/miredo-rs-pkgroot, about 3 minutes with a network
 //! mirror), later runs take about 2 minutes. Fails, never skips, without them.
 
-use std::path::Path;
 use std::process::Command;
 
 use anyhow::{ensure, Context, Result};
-use e2e::{our_bin, repo_root, require_root};
+use e2e::{repo_root, run_check_script};
 
 #[test]
 fn debs_install_replace_start_reload_upgrade_purge() -> Result<()> {
-    require_root()?;
-    let root = repo_root();
-    let bin_dir = our_bin("miredo")
-        .parent()
-        .map(Path::to_path_buf)
-        .context("no target directory")?;
-    ensure!(
-        bin_dir.join("miredo").exists(),
-        "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
-        bin_dir.join("miredo").display()
-    );
-    let out = Command::new(root.join("scripts/test-debs.sh"))
-        .env("BIN_DIR", &bin_dir)
-        .current_dir(&root)
-        .output()
-        .context("running scripts/test-debs.sh")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    let failures: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
-    ensure!(
-        out.status.success() && failures.is_empty(),
-        "test-debs.sh exited with {:?}; failures:\n{}",
-        out.status.code(),
-        failures.join("\n")
-    );
-    let passed = stdout.lines().filter(|l| l.starts_with("ok:")).count();
+    let passed = run_check_script("scripts/test-debs.sh", &["miredo"])?;
     // Fewer checks than the miredo and mip6d packages alone have means a section was
     // skipped without saying so.
     ensure!(passed >= 80, "only {passed} checks ran");

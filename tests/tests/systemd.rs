@@ -14,50 +14,15 @@
 //! Needs root and `scripts/deps.sh` (systemd-container, debhelper, debootstrap). About
 //! 30 s with a warm cache. Fails, never skips, without them.
 
-use std::path::Path;
-use std::process::Command;
-use std::time::Instant;
-
-use anyhow::{ensure, Context, Result};
-use e2e::{our_bin, repo_root, require_root};
+use anyhow::{ensure, Result};
+use e2e::run_check_script;
 
 #[test]
 fn units_start_reload_stop_under_systemd_as_pid1() -> Result<()> {
-    require_root()?;
-    let root = repo_root();
-    let bin_dir = our_bin("miredo")
-        .parent()
-        .map(Path::to_path_buf)
-        .context("no target directory")?;
-    for bin in ["miredo", "miredo-checkconf", "miredo-server", "mip6d"] {
-        ensure!(
-            bin_dir.join(bin).exists(),
-            "{} is missing: run `cargo build --workspace --bins` first (scripts/test.sh does)",
-            bin_dir.join(bin).display()
-        );
-    }
-    let started = Instant::now();
-    let out = Command::new(root.join("scripts/test-systemd.sh"))
-        .env("BIN_DIR", &bin_dir)
-        .current_dir(&root)
-        .output()
-        .context("running scripts/test-systemd.sh")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    println!("{stdout}");
-    eprintln!("{stderr}");
-    eprintln!(
-        "scripts/test-systemd.sh took {:.1}s",
-        started.elapsed().as_secs_f64()
-    );
-    let failures: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
-    ensure!(
-        out.status.success() && failures.is_empty(),
-        "test-systemd.sh exited with {:?}; failures:\n{}",
-        out.status.code(),
-        failures.join("\n")
-    );
-    let passed = stdout.lines().filter(|l| l.starts_with("ok:")).count();
+    let passed = run_check_script(
+        "scripts/test-systemd.sh",
+        &["miredo", "miredo-checkconf", "miredo-server", "mip6d"],
+    )?;
     // Fewer means a section ended early without saying so.
     ensure!(passed >= 80, "only {passed} checks ran");
     Ok(())
