@@ -2,8 +2,8 @@
 # scripts/bench-client.sh: Debian's miredo client and ours, side by side, in the netns lab.
 #
 # Usage: scripts/bench-client.sh [OPTIONS]
-#   --impl debian|ours|both   which clients to measure (default both; the server and the
-#                             relay are always Debian's)
+#   --impl debian|ours|both   which clients to measure (default both; the server is
+#                             always Debian's, the relay: see --relay)
 #   --runs N                  runs of metrics 1-3 (default 5)
 #   --slow-runs M             runs of metrics 4-5 (default 3)
 #   --metrics LIST            comma-separated subset of start,cip,nat,loss,tput (default all)
@@ -18,6 +18,11 @@
 #                             S seconds (default 120) for the machine's CPUs to be at most
 #                             --quiet-max percent busy (default 15) over one second
 #   --keep                    keep the work directory (lab logs) even on success
+#   --relay same|debian       metric 5's relay: the client's implementation (default same:
+#                             our pair against Debian's pair) or always Debian's
+#   --sockbuf BYTES           metric 5: set every daemon's IPv4 UDP socket buffers (SO_RCVBUF
+#                             and SO_SNDBUF) to BYTES from outside (scripts/bench/sockbuf.py)
+#   --txqlen N                metric 5: the teredo interfaces' txqueuelen
 #
 # Metrics (each over several runs; the table gives median, min, max, ours/debian):
 #  1 start: exec of the daemon -> global Teredo address on the interface (ms), from
@@ -38,10 +43,13 @@
 #    restricted cone NAT), several labs at once (--jobs): these metrics are timer-bound.
 #    The idle RSS of the client's processes is sampled in each of these runs before the change.
 #  5 tput: TCP (iperf3 -6, 10 s) client -> relay -> 2001:db8:1::1 and client -> client (two
-#    full-cone NATs), Mbit/s and retransmitted segments (%), plus the client processes' CPU
-#    seconds (utime+stime of the pidfile PID and all its descendants: Debian's monitor,
-#    worker and privproc) per GB of payload received, and their RSS after each transfer.
-#    Client -> client CPU counts both clients.
+#    full-cone NATs), Mbit/s and retransmitted segments (%), plus the daemons' CPU seconds
+#    (utime+stime of the pidfile PID and all its descendants: Debian's monitor, worker and
+#    privproc) per GB of payload received (via relay: client + relay; client -> client:
+#    both clients), ping RTT (-i 0.01, median and p99) to the same destination during each
+#    transfer and idle, VmRSS idle and after each round, VmHWM (peak) after each round, of
+#    the client and of the relay. Row "plain": the same from cl1 to the relay node over
+#    plain IPv4 (no tunnel), the ceiling.
 #
 # A client that is missing, fails to start or dies gives "n/a" for that run; never an abort.
 # Every lab is torn down on exit (trap); only PIDs this script started are signalled.
@@ -59,6 +67,8 @@ BENCH_OWNER=$$
 source "$SCRIPT_DIR/bench/lib.sh"
 # shellcheck source=scripts/bench/client-report.sh
 source "$SCRIPT_DIR/bench/client-report.sh"
+# shellcheck source=scripts/bench/client-tput.sh
+source "$SCRIPT_DIR/bench/client-tput.sh"
 
 IMPL=both
 RUNS=5
@@ -72,6 +82,9 @@ RECORD=0
 KEEP=0
 QUIET_WAIT=120
 QUIET_MAX=15
+RELAY_IMPL=same
+SOCKBUF=
+TXQLEN=
 ARGS=("$@")
 
 # shellcheck source=scripts/lib.sh
@@ -92,6 +105,9 @@ while (($#)); do
     --keep) KEEP=1; shift ;;
     --quiet-wait) QUIET_WAIT=$2; shift 2 ;;
     --quiet-max) QUIET_MAX=$2; shift 2 ;;
+    --relay) RELAY_IMPL=$2; shift 2 ;;
+    --sockbuf) SOCKBUF=$2; shift 2 ;;
+    --txqlen) TXQLEN=$2; shift 2 ;;
     -h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
     esac
@@ -102,6 +118,8 @@ for v in "$RUNS" "$SLOW_RUNS" "$JOBS" "$TCP_SECS"; do
 done
 [[ $QUIET_WAIT =~ ^[0-9]+$ && $QUIET_MAX =~ ^[0-9]+$ ]] || die "--quiet-*: integers"
 [[ $OURS_HOOK =~ ^(builtin|script)$ ]] || die "--ours-hook: builtin or script"
+[[ $RELAY_IMPL =~ ^(same|debian)$ ]] || die "--relay: same or debian"
+[[ $SOCKBUF =~ ^([1-9][0-9]*)?$ && $TXQLEN =~ ^([0-9]+)?$ ]] || die "--sockbuf/--txqlen: integers"
 [[ $OURS_BIN == /* ]] || OURS_BIN=$PWD/$OURS_BIN
 want() { [[ ,$METRICS, == *,$1,* ]]; }
 for m in ${METRICS//,/ }; do
@@ -171,31 +189,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-note() { # a line for the notes under the table
-    echo "$*" >>"$WORK/notes"
-}
-
-# wait_quiet LABEL: wait (up to QUIET_WAIT s) until the CPUs are at most QUIET_MAX % busy
-# over a second; note what was seen.
-wait_quiet() {
-    local b waited=0
-    while :; do
-        b=$(cpu_busy_pct)
-        if ((b <= QUIET_MAX)); then
-            note "$1: CPUs $b % busy just before (waited ${waited} s for that)"
-            return 0
-        fi
-        if ((waited >= QUIET_WAIT)); then
-            note "$1: CPUs still $b % busy after waiting ${waited} s: figures disturbed"
-            blog "$1: machine busy ($b %), measuring anyway"
-            return 0
-        fi
-        ((waited == 0)) && blog "$1: CPUs $b % busy (other work); waiting up to ${QUIET_WAIT} s"
-        sleep 4
-        waited=$((waited + 5))
-    done
-}
 
 plan() { # METRIC IMPL COUNT
     printf '%s\t%s\t%s\n' "$1" "$2" "$3" >>"$WORK/planned"
@@ -359,112 +352,6 @@ bench_change() {
     esac
 }
 
-# ---- metric 5: throughput, CPU, RSS ----------------------------------------------------
-
-# tput_run PREFIX PATH DEST RESFILE IMPL PID...: one iperf3 run from cl1 to DEST.
-tput_run() {
-    local p=$1 path=$2 dest=$3 res=$4 impl=$5 json c0 c1 bps bytes retr mss
-    shift 5
-    local -a pids=()
-    local q
-    for q in "$@"; do mapfile -t -O "${#pids[@]}" pids < <(proc_tree "$q"); done
-    json=$WORK/jobs/iperf.$p.$path.$(now_us).json
-    c0=$(cpu_ticks "${pids[@]}")
-    timeout $((TCP_SECS + 30)) "$LAB_SH" --prefix "$p" exec cl1 \
-        iperf3 -6 -c "$dest" -t "$TCP_SECS" -J >"$json" 2>&1 || true
-    c1=$(cpu_ticks "${pids[@]}")
-    bps=$(jq -r '.end.sum_received.bits_per_second // empty' "$json" 2>/dev/null || true)
-    bytes=$(jq -r '.end.sum_received.bytes // empty' "$json" 2>/dev/null || true)
-    retr=$(jq -r '.end.sum_sent.retransmits // 0' "$json" 2>/dev/null || echo 0)
-    mss=$(jq -r '.start.tcp_mss_default // 1208' "$json" 2>/dev/null || echo 1208)
-    if [[ -z $bps || -z $bytes || $bytes == 0 ]]; then
-        blog "tput/$impl: $path: iperf3 failed ($(head -c 300 "$json" | tr '\n' ' '))"
-        result "$res" "tcp_$path" "$impl" na
-        result "$res" "retr_$path" "$impl" na
-        result "$res" "cpu_$path" "$impl" na
-        return 0
-    fi
-    local out
-    out=$(awk -v bps="$bps" -v by="$bytes" -v r="$retr" -v mss="$mss" -v c="$((c1 - c0))" \
-        -v hz="$(getconf CLK_TCK)" 'BEGIN {
-            printf "%.0f %.1f %.2f\n", bps / 1e6, 100 * r * mss / by, (c / hz) / (by / 1e9) }')
-    read -r bps retr c0 <<<"$out"
-    result "$res" "tcp_$path" "$impl" "$bps"
-    result "$res" "retr_$path" "$impl" "$retr"
-    result "$res" "cpu_$path" "$impl" "$c0"
-    blog "tput/$impl: $path: $bps Mbit/s, $retr % retransmitted, $c0 CPU s/GB"
-}
-
-# tput_setup IMPL PREFIX: a lab with two qualified clients of IMPL, iperf3 servers in tgt
-# and cl2, paths warmed by a ping; the lab stays up and $WORK/tput.IMPL.env says
-# "PREFIX PID1 PID2 ADDR2 RELAY_OK C2C_OK". On failure the lab goes down.
-tput_setup() {
-    local impl=$1 p=$2 mon1 mon2 t0 pid1 pid2 ev addr2 relay_ok=1 c2c_ok=1
-    # shellcheck disable=SC2064 # expand the prefix now
-    trap "rc=\$?; ((rc == 0)) || lab_down '$p'" EXIT
-    trap 'exit 143' TERM INT
-    lab_up "$p" --nats full,full
-    start_peers "$p"
-    mon1=$(start_monitor "$p" cl1 mon1)
-    mon2=$(start_monitor "$p" cl2 mon2)
-    start_client "$p" 1 "$impl" client1
-    start_client "$p" 2 "$impl" client2
-    t0=$(client_t0 "$p" client1)
-    pid1=$(client_pid "$p" client1)
-    ev=$(wait_addr "$mon1" "$(us_to_iso "$t0")" add 20 "$pid1")
-    [[ $ev == *:* ]] || { blog "tput/$impl: client 1 did not qualify ($ev)"; return 1; }
-    t0=$(client_t0 "$p" client2)
-    pid2=$(client_pid "$p" client2)
-    ev=$(wait_addr "$mon2" "$(us_to_iso "$t0")" add 20 "$pid2")
-    [[ $ev == *:* ]] || { blog "tput/$impl: client 2 did not qualify ($ev)"; return 1; }
-    addr2=${ev#* }
-    lab "$p" start tgt iperf-tgt iperf3 -s >/dev/null
-    lab "$p" start cl2 iperf-cl2 iperf3 -s >/dev/null
-    sleep 0.3
-    wait_ping_ok "$p" cl1 "$TARGET_IP6" 20 || { relay_ok=0; blog "tput/$impl: no ping via relay"; }
-    wait_ping_ok "$p" cl1 "$addr2" 20 || { c2c_ok=0; blog "tput/$impl: no ping client -> client"; }
-    echo "$p $pid1 $pid2 $addr2 $relay_ok $c2c_ok" >"$WORK/tput.$impl.env"
-}
-
-# tput_measure IMPL...: the iperf3 runs, the implementations interleaved (and their order
-# alternated) run by run, so that a change in background load hits both alike.
-tput_measure() {
-    local impl r path p pid1 pid2 addr2 relay_ok c2c_ok res i
-    local -a order pids
-    trap 'for impl in "${order[@]}"; do read -r p _ <"$WORK/tput.$impl.env"; lab_down "$p"; done' EXIT
-    trap 'exit 143' TERM INT
-    order=("$@")
-    for ((r = 1; r <= SLOW_RUNS; r++)); do
-        wait_quiet "metric 5 round $r"
-        for path in relay c2c; do
-            for impl in "${order[@]}"; do
-                read -r p pid1 pid2 addr2 relay_ok c2c_ok <"$WORK/tput.$impl.env"
-                res=$WORK/res/tput.$impl.tsv
-                if ! proc_alive "$pid1" || ! proc_alive "$pid2"; then
-                    blog "tput/$impl: a client died"
-                elif [[ $path == relay ]]; then
-                    if ((relay_ok)); then
-                        tput_run "$p" relay "$TARGET_IP6" "$res" "$impl" "$pid1"
-                    fi
-                elif ((c2c_ok)); then
-                    tput_run "$p" c2c "$addr2" "$res" "$impl" "$pid1" "$pid2"
-                fi
-            done
-        done
-        for impl in "${order[@]}"; do
-            read -r p pid1 _ <"$WORK/tput.$impl.env"
-            if proc_alive "$pid1"; then
-                mapfile -t pids < <(proc_tree "$pid1")
-                result "$WORK/res/tput.$impl.tsv" rss_load "$impl" "$(kb_to_mb "$(rss_kb "${pids[@]}")")"
-            fi
-        done
-        # reverse the order for the next round
-        local -a rev=()
-        for ((i = ${#order[@]} - 1; i >= 0; i--)); do rev+=("${order[i]}"); done
-        order=("${rev[@]}")
-    done
-}
-
 # ---- main -------------------------------------------------------------------------------
 
 if [[ $IMPL != debian ]] && ! impl_available ours; then
@@ -480,20 +367,7 @@ if want start; then
 fi
 
 if want tput; then
-    ready=()
-    for impl in "${IMPLS[@]}"; do
-        for m in tcp_relay tcp_c2c retr_relay retr_c2c cpu_relay cpu_c2c rss_load; do
-            plan "$m" "$impl" "$SLOW_RUNS"
-        done
-        impl_available "$impl" || continue
-        next_prefix
-        run_job "metric 5 setup ($impl)" tput_setup "$impl" "$NEXT_P"
-        [[ -s $WORK/tput.$impl.env ]] && ready+=("$impl")
-    done
-    if ((${#ready[@]})); then
-        blog "metric 5 (throughput): ${ready[*]}, $SLOW_RUNS × 2 × ${TCP_SECS} s each"
-        run_job "metric 5" tput_measure "${ready[@]}"
-    fi
+    tput_main
 fi
 
 # Timer-bound metrics: one lab per run, up to $JOBS at once, the longest first.

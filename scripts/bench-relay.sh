@@ -1,25 +1,43 @@
 #!/usr/bin/env bash
 # scripts/bench-relay.sh: Debian's miredo relay and ours, side by side, in the netns lab.
 #
-# Usage: scripts/bench-relay.sh [--runs N] [--seconds S] [--bin PATH] [--record]
-#   --runs N      rounds (default 5); each round measures both relays, in alternating order
-#   --seconds S   length of each iperf3 run (default 10)
-#   --bin PATH    our miredo (default $MIREDO_BIN, else target/release/miredo)
-#   --record      append the table (date, machine, command) to docs/benchmarks.md
+# Usage: scripts/bench-relay.sh [OPTIONS]
+#   --runs N          rounds (default 5); each measures every implementation, the order
+#                     alternating round by round; medians over the rounds
+#   --seconds S       length of each TCP run (default 10)
+#   --udp-seconds S   length of each UDP trial of the rate search (default 3)
+#   --sizes LIST      UDP payload sizes, comma-separated (default 64,1200)
+#   --metrics LIST    subset of tcp,udp,cores (default all)
+#   --client same|debian  the client in cl1: the relay's implementation (default same: our
+#                     pair against Debian's pair) or Debian's in both labs (only the relay
+#                     differs)
+#   --sockbuf BYTES   set the daemons' IPv4 UDP socket buffers to BYTES from outside
+#   --txqlen N        the teredo interfaces' txqueuelen
+#   --bin PATH        our miredo (default $MIREDO_BIN, else target/release/miredo)
+#   --quiet-wait S / --quiet-max P  before each round wait up to S s (120) for the CPUs
+#                     to be at most P % (15) busy
+#   --quick           self-check: 1 round, 2 s TCP, 1 s UDP trials; fails (status 1)
+#                     unless every row has a number for every implementation
+#   --record          append the table (date, machine, command) to docs/benchmarks.md
+#   --keep            keep the work directory (iperf3 JSON, ping logs, lab logs)
 #
-# One lab per relay implementation, identical otherwise: Debian's miredo-server, a Debian
-# miredo client in cl1 behind a full-cone NAT, the relay under test in `relay`, the
-# IPv6-only host tgt. Per round and relay:
-#   tcp    iperf3 -6 TCP cl1 -> tgt through the relay: Mbit/s, and the relay process's
-#          CPU seconds (utime+stime) per GB received
-#   udp    iperf3 -6 -u, 64-byte payloads, unlimited rate, cl1 -> tgt: packets per second
-#          received by tgt (the small-packet rate), and the relay's CPU per million packets
-# The table gives medians (min–max) and ours/debian. The client is Debian's in both labs,
-# so only the relay differs. Memory and forwarding rate of a large peer table are measured
-# by `cargo bench -p teredo --bench relay_peers` (sans-IO, no kernel).
+# One lab per relay implementation, identical otherwise: Debian's miredo-server, the client
+# in cl1 behind a full-cone NAT, the relay under test in `relay`, the IPv6-only host tgt.
+# Per round and implementation:
+#   tcp    iperf3 -6 TCP cl1 -> tgt through the relay: Mbit/s, the relay's CPU seconds
+#          (utime+stime of it and its descendants) per GB received, ping RTT (-i 0.01)
+#          median and p99 during the transfer
+#   udp    per payload size, the highest rate received with <= 1 % loss: iperf3 -6 -u
+#          offered at a rate doubled from a start until the loss exceeds 1 %, then bisected
+#          to within 10 %; the relay's CPU per million packets at that rate
+#   cores  the 64-byte search again with the relay (all its threads) pinned to one CPU
+#          (taskset), next to the udp row where it may use every CPU
+# plus the relay's VmRSS idle (after set-up) and VmRSS/VmHWM after the rounds. Column
+# "plain IPv4": the same measurements from cl1 to the relay node over IPv4 without a
+# tunnel (cl1 -> nat1 -> wan -> relay), the ceiling of the lab's path.
 #
 # Every lab is torn down on exit; only PIDs this script started are signalled.
-# Needs root, scripts/lab.sh's tools, iperf3, jq.
+# Needs root, scripts/lab.sh's tools, iperf3, jq, taskset, python3.
 
 set -euo pipefail
 export LC_ALL=C
@@ -30,7 +48,18 @@ LAB_SH=$SCRIPT_DIR/lab.sh
 LAB_STATE_ROOT_EFF=${LAB_STATE_ROOT:-/run/miredo-lab}
 BENCH_OWNER=$$
 RUNS=5
-SECS=10
+TCP_SECS=10
+UDP_SECS=3
+SIZES=64,1200
+METRICS=tcp,udp,cores
+CLIENT=same
+SOCKBUF=
+TXQLEN=
+QUIET_WAIT=120
+QUIET_MAX=15
+QUICK=0
+KEEP=0
+LOSS_MAX=1
 OURS_BIN=${MIREDO_BIN:-$REPO_ROOT/target/release/miredo}
 RECORD=0
 ARGS=("$@")
@@ -42,166 +71,161 @@ LIB_DIE_STATUS=2
 while (($#)); do
     case $1 in
     --runs) RUNS=$2; shift 2 ;;
-    --seconds) SECS=$2; shift 2 ;;
+    --seconds) TCP_SECS=$2; shift 2 ;;
+    --udp-seconds) UDP_SECS=$2; shift 2 ;;
+    --sizes) SIZES=$2; shift 2 ;;
+    --metrics) METRICS=$2; shift 2 ;;
+    --client) CLIENT=$2; shift 2 ;;
+    --sockbuf) SOCKBUF=$2; shift 2 ;;
+    --txqlen) TXQLEN=$2; shift 2 ;;
+    --quiet-wait) QUIET_WAIT=$2; shift 2 ;;
+    --quiet-max) QUIET_MAX=$2; shift 2 ;;
+    --quick) QUICK=1 RUNS=1 TCP_SECS=2 UDP_SECS=1; shift ;;
     --bin) OURS_BIN=$2; shift 2 ;;
     --record) RECORD=1; shift ;;
-    -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
-    *) die "unknown option $1" ;;
+    --keep) KEEP=1; shift ;;
+    -h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
     esac
 done
+for v in "$RUNS" "$TCP_SECS" "$UDP_SECS"; do
+    [[ $v =~ ^[1-9][0-9]*$ ]] || die "counts and durations must be positive integers"
+done
+[[ $SIZES =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || die "--sizes: comma-separated byte counts"
+[[ $CLIENT =~ ^(same|debian)$ ]] || die "--client: same or debian"
+[[ $SOCKBUF =~ ^([1-9][0-9]*)?$ && $TXQLEN =~ ^([0-9]+)?$ ]] || die "--sockbuf/--txqlen: integers"
+[[ $QUIET_WAIT =~ ^[0-9]+$ && $QUIET_MAX =~ ^[0-9]+$ ]] || die "--quiet-*: integers"
+for m in ${METRICS//,/ }; do [[ $m =~ ^(tcp|udp|cores)$ ]] || die "unknown metric $m"; done
+want() { [[ ,$METRICS, == *,$1,* ]]; }
 (($(id -u) == 0)) || die "needs root"
+[[ $OURS_BIN == /* ]] || OURS_BIN=$PWD/$OURS_BIN
 [[ -x $OURS_BIN ]] || die "$OURS_BIN not built (cargo build --release -p miredo)"
-command -v iperf3 >/dev/null || die "iperf3 missing"
-command -v jq >/dev/null || die "jq missing"
+for t in iperf3 jq taskset python3; do command -v "$t" >/dev/null || die "$t missing"; done
 
 WORK=$(mktemp -d /tmp/bench-relay.XXXXXX)
 # shellcheck source=scripts/bench/lib.sh
 source "$SCRIPT_DIR/bench/lib.sh"
+# shellcheck source=scripts/bench/udp-search.sh
+source "$SCRIPT_DIR/bench/udp-search.sh"
+# shellcheck source=scripts/bench/client-tput.sh
+source "$SCRIPT_DIR/bench/client-tput.sh"
+# shellcheck source=scripts/bench/relay-report.sh
+source "$SCRIPT_DIR/bench/relay-report.sh"
 cp -p "$OURS_BIN" "$WORK/miredo-ours"
 OURS_BIN=$WORK/miredo-ours
+mkdir -p "$WORK/jobs"
 : >"$WORK/labs"
+: >"$WORK/notes"
 RES=$WORK/results.tsv
 : >"$RES"
 
 cleanup() {
-    local p
+    local rc=$? p
+    trap - EXIT INT TERM
     while read -r p; do lab_down "$p"; done <"$WORK/labs"
-    rm -rf "$WORK"
+    if ((rc == 0 && KEEP == 0)); then
+        rm -rf "$WORK"
+    else
+        echo "bench-relay.sh: work directory kept: $WORK" >&2
+    fi
+    exit "$rc"
 }
 trap cleanup EXIT
-trap 'exit 143' TERM INT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-# setup IMPL PREFIX: the lab, with the relay of IMPL; prints the relay's PID.
+# setup IMPL PREFIX: the lab, with the relay (and with --client same, the client) of IMPL;
+# prints the relay's PID.
 setup() {
-    local impl=$1 p=$2 st conf pid
+    local impl=$1 p=$2 pid cimpl=debian cpid
     lab_up "$p" --nats full
     lab "$p" start-debian-server >/dev/null
-    if [[ $impl == debian ]]; then
-        lab "$p" start-debian-relay >/dev/null
-        pid=$(lab "$p" pid debian-relay)
-    else
-        st=$LAB_STATE_ROOT_EFF/$p
-        conf=$st/conf/our-relay.conf
-        printf 'RelayType relay\nInterfaceName teredo\n' >"$conf"
-        lab "$p" start relay our-relay "$OURS_BIN" -f -p "$st/run/our-relay.pid" -c "$conf" >/dev/null
-        pid=$(lab "$p" pid our-relay)
-        local i
-        for ((i = 0; i < 100; i++)); do
-            lab "$p" exec relay ip -6 route show dev teredo 2>/dev/null | grep -q '^2001::/32' && break
-            sleep 0.1
-        done
-    fi
-    lab "$p" start-debian-client 1 >/dev/null
+    pid=$(start_relay "$impl" "$p")
+    [[ $CLIENT == same ]] && cimpl=$impl
+    start_client "$p" 1 "$cimpl" client1
     lab "$p" start tgt iperf-tgt iperf3 -s >/dev/null
+    lab "$p" start relay iperf-relay iperf3 -s >/dev/null
     wait_ping_ok "$p" cl1 "$TARGET_IP6" 30 || die "$impl: no ping through the relay"
+    cpid=$(client_pid "$p" client1)
+    tune_daemon "$pid" "$SOCKBUF" "$TXQLEN" "$p" relay
+    tune_daemon "$cpid" "$SOCKBUF" "$TXQLEN" "$p" cl1
     echo "$pid"
 }
 
-# tree_cpu PID / tree_rss PID: CPU ticks / RSS (kB) of PID and its descendants.
-tree_cpu() {
-    local -a pids
-    mapfile -t pids < <(proc_tree "$1")
-    cpu_ticks "${pids[@]}"
-}
-tree_rss() {
-    local -a pids
-    mapfile -t pids < <(proc_tree "$1")
-    rss_kb "${pids[@]}"
-}
-
-# run_tcp IMPL PREFIX PID / run_udp IMPL PREFIX PID: one measurement each.
-run_tcp() {
-    local impl=$1 p=$2 pid=$3 json c0 c1 bps bytes
-    json=$WORK/tcp.$impl.$(now_us).json
-    c0=$(tree_cpu "$pid")
-    timeout $((SECS + 30)) "$LAB_SH" --prefix "$p" exec cl1 iperf3 -6 -c "$TARGET_IP6" -t "$SECS" -J >"$json" 2>&1 || true
-    c1=$(tree_cpu "$pid")
-    bps=$(jq -r '.end.sum_received.bits_per_second // empty' "$json" 2>/dev/null || true)
-    bytes=$(jq -r '.end.sum_received.bytes // empty' "$json" 2>/dev/null || true)
-    if [[ -z $bps || -z $bytes || $bytes == 0 ]]; then
-        blog "$impl: tcp failed"
-        return 0
-    fi
-    result "$RES" tcp "$impl" "$(awk -v b="$bps" 'BEGIN { printf "%.0f", b / 1e6 }')"
-    result "$RES" tcp_cpu "$impl" "$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v by="$bytes" \
-        'BEGIN { printf "%.2f", (c / hz) / (by / 1e9) }')"
-}
-
-run_udp() {
-    local impl=$1 p=$2 pid=$3 json c0 c1 pkts lost secs
-    json=$WORK/udp.$impl.$(now_us).json
-    c0=$(tree_cpu "$pid")
-    timeout $((SECS + 30)) "$LAB_SH" --prefix "$p" exec cl1 iperf3 -6 -u -b 0 -l 64 -c "$TARGET_IP6" -t "$SECS" -J >"$json" 2>&1 || true
-    c1=$(tree_cpu "$pid")
-    pkts=$(jq -r '.end.sum.packets // empty' "$json" 2>/dev/null || true)
-    lost=$(jq -r '.end.sum.lost_packets // 0' "$json" 2>/dev/null || echo 0)
-    secs=$(jq -r '.end.sum.seconds // empty' "$json" 2>/dev/null || true)
-    if [[ -z $pkts || -z $secs || $pkts == 0 ]]; then
-        blog "$impl: udp failed"
-        return 0
-    fi
-    result "$RES" udp_pps "$impl" "$(awk -v n="$pkts" -v l="$lost" -v s="$secs" 'BEGIN { printf "%.0f", (n - l) / s }')"
-    result "$RES" udp_cpu "$impl" "$(awk -v c="$((c1 - c0))" -v hz="$(getconf CLK_TCK)" -v n="$pkts" -v l="$lost" \
-        'BEGIN { d = n - l; v = 0; if (d > 0) v = (c / hz) / (d / 1e6); printf "%.2f", v }')"
-}
-
-declare -A PREFIX PID
-for impl in debian ours; do
+declare -A PREFIX PID LAST
+IMPLS=(debian ours)
+for impl in "${IMPLS[@]}"; do
     PREFIX[$impl]=br${impl:0:1}$$
     PID[$impl]=$(setup "$impl" "${PREFIX[$impl]}") || die "$impl: lab set-up failed"
+    result "$RES" rss_idle "$impl" "$(kb_to_mb "$(tree_rss "${PID[$impl]}")")"
     blog "$impl relay ready (pid ${PID[$impl]})"
 done
-order=(debian ours)
+PLAIN_P=${PREFIX[debian]} # the plain IPv4 path is the same in both labs
+ALL_CPUS=0-$(($(nproc) - 1))
+
+# search IMPL PREFIX DEST LEN PID METRIC: one rate search, recorded as METRIC_LEN.
+search() {
+    local impl=$1 p=$2 dest=$3 len=$4 pid=$5 m=$6 start rx cpu how key
+    key=$m.$impl.$len
+    start=$((len > 600 ? 10000 : 20000))
+    [[ -n ${LAST[$key]:-} ]] && ((LAST[$key] / 2 > start)) && start=$((LAST[$key] / 2))
+    read -r rx cpu how <<<"$(udp_search "$p" "$dest" "$len" "$pid" "$start")"
+    [[ $rx =~ ^[0-9]+$ ]] && LAST[$key]=$rx
+    result "$RES" "${m}_$len" "$impl" "$rx"
+    [[ -n $pid ]] && result "$RES" "${m}_cpu_$len" "$impl" "$cpu"
+    [[ $how == sender ]] && note "$m $len B, $impl: iperf3 could not offer more ($rx pps): the sender's limit"
+    blog "$m $len B, $impl: $rx pps with <= $LOSS_MAX % loss, $cpu CPU s per million packets"
+}
+
+order=("${IMPLS[@]}")
 for ((r = 1; r <= RUNS; r++)); do
-    for impl in "${order[@]}"; do run_tcp "$impl" "${PREFIX[$impl]}" "${PID[$impl]}"; done
-    for impl in "${order[@]}"; do run_udp "$impl" "${PREFIX[$impl]}" "${PID[$impl]}"; done
+    wait_quiet "round $r"
+    if want tcp; then
+        for impl in "${order[@]}"; do
+            tput_run "${PREFIX[$impl]}" relay "$TARGET_IP6" "$RES" "$impl" "${PID[$impl]}"
+        done
+        tput_run "$PLAIN_P" relay "$PLAIN_DEST" "$RES" plain
+    fi
+    if want udp; then
+        for len in ${SIZES//,/ }; do
+            for impl in "${order[@]}"; do
+                search "$impl" "${PREFIX[$impl]}" "$TARGET_IP6" "$len" "${PID[$impl]}" udp
+            done
+            search plain "$PLAIN_P" "$PLAIN_DEST" "$len" "" udp
+        done
+    fi
+    if want cores; then
+        for impl in "${order[@]}"; do
+            pin_tree "${PID[$impl]}" 0
+            search "$impl" "${PREFIX[$impl]}" "$TARGET_IP6" 64 "${PID[$impl]}" udp1
+            pin_tree "${PID[$impl]}" "$ALL_CPUS"
+        done
+    fi
     blog "round $r/$RUNS done"
     order=("${order[1]}" "${order[0]}")
 done
-for impl in debian ours; do
-    result "$RES" rss "$impl" "$(kb_to_mb "$(tree_rss "${PID[$impl]}")")"
+for impl in "${IMPLS[@]}"; do
+    result "$RES" rss_load "$impl" "$(kb_to_mb "$(tree_rss "${PID[$impl]}")")"
+    result "$RES" hwm_load "$impl" "$(kb_to_mb "$(tree_hwm "${PID[$impl]}")")"
 done
 
-table() {
-    echo "| metric | debian | ours | ours/debian |"
-    echo "|---|---|---|---|"
-    local m label
-    for m in tcp tcp_cpu udp_pps udp_cpu rss; do
-        case $m in
-        tcp) label="TCP through the relay (Mbit/s)" ;;
-        tcp_cpu) label="relay CPU per GB, TCP (s/GB)" ;;
-        udp_pps) label="64-byte UDP through the relay (packets/s received)" ;;
-        udp_cpu) label="relay CPU per million packets, UDP (s)" ;;
-        rss) label="relay RSS after the runs (MB)" ;;
-        esac
-        awk -F'\t' -v m="$m" -v label="$label" '
-            $1 == m && $3 != "na" { v[$2] = v[$2] " " $3 }
-            function med(s,   a, n, i, j, t) {
-                n = split(s, a, " "); if (!n) return ""
-                for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] < a[i]) { t = a[i]; a[i] = a[j]; a[j] = t }
-                return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
-            }
-            function rng(s,   a, n, i, lo, hi) {
-                n = split(s, a, " "); if (n < 2) return ""
-                lo = hi = a[1]; for (i = 2; i <= n; i++) { if (a[i] < lo) lo = a[i]; if (a[i] > hi) hi = a[i] }
-                return sprintf(" (%s–%s)", lo, hi)
-            }
-            END {
-                d = med(v["debian"]); o = med(v["ours"])
-                ratio = (d != "" && o != "" && d + 0 != 0) ? sprintf("%.2f", o / d) : "n/a"
-                printf "| %s | %s%s | %s%s | %s |\n", label, d, rng(v["debian"]), o, rng(v["ours"]), ratio
-            }' "$RES"
-    done
-}
-out=$(table)
+out=$(relay_table)
 echo "$out"
+sed 's/^/- /' "$WORK/notes"
 if ((RECORD)); then
     {
         echo
-        echo "### Relay, $(date -u +%Y-%m-%d) on $(nproc) CPUs ($(uname -r))"
+        echo "### Relay, $(date -u '+%Y-%m-%d %H:%M UTC') on $(nproc) CPUs ($(uname -r))"
         echo
-        echo "Command: \`scripts/bench-relay.sh $(record_args "$REPO_ROOT" "${ARGS[@]}")\` ($RUNS rounds, ${SECS} s each)"
+        echo "Command: \`scripts/bench-relay.sh $(record_args "$REPO_ROOT" "${ARGS[@]}")\`" \
+            "($RUNS rounds; TCP ${TCP_SECS} s, UDP trials ${UDP_SECS} s; client: $CLIENT)"
+        echo
+        sed 's/^/- /' "$WORK/notes"
         echo
         echo "$out"
     } >>"$REPO_ROOT/docs/benchmarks.md"
+fi
+if ((QUICK)) && grep -q 'n/a' <<<"$out"; then
+    echo "bench-relay.sh --quick: a measurement gave no number (n/a above)" >&2
+    exit 1
 fi

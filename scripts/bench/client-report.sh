@@ -15,16 +15,28 @@ tcp_relay|TCP client → relay → IPv6 host|Mbit/s
 tcp_c2c|TCP client → client|Mbit/s
 retr_relay|TCP retransmitted segments, via relay|%
 retr_c2c|TCP retransmitted segments, client → client|%
-cpu_relay|client CPU per GB, via relay|s/GB
+cpu_relay|CPU per GB, client + relay, via relay|s/GB
 cpu_c2c|CPU per GB, both clients, client → client|s/GB
+rtt_idle|ping RTT via relay, idle, median|ms
+rtt_med_relay|ping RTT via relay during TCP, median|ms
+rtt_p99_relay|ping RTT via relay during TCP, p99|ms
+rtt_loss_relay|pings unanswered via relay during TCP|%
+rtt_med_c2c|ping RTT client → client during TCP, median|ms
+rtt_p99_c2c|ping RTT client → client during TCP, p99|ms
+rtt_loss_c2c|pings unanswered client → client during TCP|%
 rss_idle|RSS of the client processes, idle|MB
-rss_load|RSS of the client processes, after TCP|MB'
+rss_load|RSS of the client processes, after TCP|MB
+hwm_load|peak RSS (VmHWM) of the client processes, after TCP|MB
+relay_rss_idle|RSS of the relay, idle|MB
+relay_rss_load|RSS of the relay, after TCP|MB
+relay_hwm_load|peak RSS (VmHWM) of the relay, after TCP|MB'
 
 report() {
     cat "$WORK"/res/*.tsv 2>/dev/null >"$WORK/results.tsv" || true
     awk -F'\t' -v table="$METRIC_TABLE" '
         function fmt(v, unit) {
             if (v == "never" || v == "n/a") return v
+            if (unit == "ms" && v < 10) return sprintf("%.2f", v)
             if (unit == "ms" || unit == "MB" || unit == "%") return sprintf("%.1f", v)
             if (unit == "Mbit/s") return sprintf("%.0f", v)
             if (unit == "s") return sprintf("%.3f", v)
@@ -34,7 +46,7 @@ report() {
         { n = ++cnt[$1, $2]; val[$1, $2, n] = $3 }
         END {
             nm = split(table, lines, "\n")
-            ni = split("debian ours ours+hook", impls, " ")
+            ni = split("plain debian ours ours+hook", impls, " ")
             print "| metric | impl | runs ok | median | min | max | ours/debian |"
             print "|---|---|---|---|---|---|---|"
             for (i = 1; i <= nm; i++) {

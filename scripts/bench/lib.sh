@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# scripts/bench/lib.sh: helpers for scripts/bench-client.sh (sourced, not run).
+# scripts/bench/lib.sh: helpers for scripts/bench-client.sh and scripts/bench-relay.sh
+# (sourced, not run).
 #
 # Needs: LAB_SH (path of scripts/lab.sh), WORK (the benchmark's work directory),
 # OURS_BIN (our miredo binary), LAB_STATE_ROOT_EFF (lab.sh's state root).
@@ -7,6 +8,7 @@
 # Times: integers in microseconds since the epoch ("us"), or ISO local timestamps as
 # `ip -ts monitor` prints them ("iso", YYYY-MM-DDTHH:MM:SS.ffffff, compared as strings).
 
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRV_IP=192.0.2.1
 export TARGET_IP6=2001:db8:1::1 # used by bench-client.sh
 
@@ -300,4 +302,107 @@ wait_ping_ok() {
 # result FILE METRIC IMPL VALUE: one measurement (a number, "never" or "na").
 result() {
     printf '%s\t%s\t%s\n' "$2" "$3" "$4" >>"$1"
+}
+
+# tree_pids PID / tree_cpu PID / tree_rss PID / tree_hwm PID: PID and its descendants;
+# their CPU ticks, VmRSS (kB), VmHWM (peak RSS, kB) summed.
+tree_pids() {
+    proc_tree "$1"
+}
+tree_cpu() {
+    local -a pids
+    mapfile -t pids < <(proc_tree "$1")
+    cpu_ticks "${pids[@]}"
+}
+tree_rss() {
+    local -a pids
+    mapfile -t pids < <(proc_tree "$1")
+    rss_kb "${pids[@]}"
+}
+tree_hwm() {
+    local p k v sum=0
+    for p in $(proc_tree "$1"); do
+        while read -r k v _; do
+            if [[ $k == VmHWM: ]]; then sum=$((sum + v)); fi
+        done <"/proc/$p/status" 2>/dev/null || true
+    done
+    echo "$sum"
+}
+
+# start_relay IMPL PREFIX: the relay of IMPL (debian or ours) in the lab's relay node,
+# running once it routes 2001::/32 into its tunnel; prints its PID.
+start_relay() {
+    local impl=$1 p=$2 st conf i
+    if [[ $impl == debian ]]; then
+        lab "$p" start-debian-relay >/dev/null
+        lab "$p" pid debian-relay
+        return 0
+    fi
+    st=$LAB_STATE_ROOT_EFF/$p
+    conf=$st/conf/our-relay.conf
+    printf 'RelayType relay\nInterfaceName teredo\n' >"$conf"
+    lab "$p" start relay our-relay "$OURS_BIN" -f -p "$st/run/our-relay.pid" -c "$conf" >/dev/null
+    for ((i = 0; i < 100; i++)); do
+        lab "$p" exec relay ip -6 route show dev teredo 2>/dev/null | grep -q '^2001::/32' && break
+        sleep 0.1
+    done
+    lab "$p" pid our-relay
+}
+
+# ping_stats FILE: "MEDIAN P99 REPLIES SENT" of the RTTs (ms) in a ping's output
+# (nearest-rank percentiles); "n/a n/a 0 SENT" without replies.
+ping_stats() {
+    awk '/bytes from/ { for (i = 1; i <= NF; i++) if ($i ~ /^time=/) print substr($i, 6) + 0 }
+         /packets transmitted/ { print "sent", $1 }' "$1" 2>/dev/null |
+        sort -g | awk '
+        $1 == "sent" { sent = $2; next }
+        { v[++n] = $1 }
+        END {
+            if (!n) { printf "n/a n/a 0 %d\n", sent; exit }
+            m = v[int((n + 1) / 2)]; q = int(0.99 * n + 0.999); if (q < 1) q = 1
+            printf "%.3f %.3f %d %d\n", m, v[q], n, sent }'
+}
+
+# tune_daemon PID SOCKBUF TXQLEN PREFIX NODE: the experiment knobs for queueing delay.
+# SOCKBUF (bytes, "" = leave) sets SO_RCVBUF/SO_SNDBUF of every IPv4 UDP socket of PID and
+# its descendants from outside (pidfd_getfd, scripts/bench/sockbuf.py; the same for both
+# implementations, no rebuild); TXQLEN ("" = leave) is the teredo interface's txqueuelen.
+tune_daemon() {
+    local pid=$1 buf=$2 txq=$3 p=$4 node=$5 q
+    if [[ -n $buf ]]; then
+        for q in $(proc_tree "$pid"); do
+            python3 "$BENCH_DIR/sockbuf.py" "$q" "$buf" >>"$WORK/tune.log" 2>&1 ||
+                blog "sockbuf $buf on pid $q failed (see $WORK/tune.log)"
+        done
+    fi
+    if [[ -n $txq ]]; then
+        lab "$p" exec "$node" ip link set dev teredo txqueuelen "$txq" ||
+            blog "txqueuelen $txq on $node failed"
+    fi
+}
+
+# note LINE: a line for the notes under the table ($WORK/notes).
+note() {
+    echo "$*" >>"$WORK/notes"
+}
+
+# wait_quiet LABEL: wait (up to QUIET_WAIT s) until the CPUs are at most QUIET_MAX % busy
+# over a second; note what was seen.
+wait_quiet() {
+    local b waited=0
+    while :; do
+        b=$(cpu_busy_pct)
+        if ((b <= QUIET_MAX)); then
+            note "$1: CPUs $b % busy just before (waited ${waited} s for that)"
+            return 0
+        fi
+        if ((waited >= QUIET_WAIT)); then
+            note "$1: CPUs still $b % busy after waiting ${waited} s: figures disturbed"
+            blog "$1: machine busy ($b %), measuring anyway"
+            return 0
+        fi
+        ((waited == 0)) && blog "$1: CPUs $b % busy (other work); waiting up to ${QUIET_WAIT} s"
+        sleep 4
+        waited=$((waited + 5))
+    done
 }

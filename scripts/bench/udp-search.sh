@@ -1,0 +1,66 @@
+# shellcheck shell=bash
+# The UDP rate search of scripts/bench-relay.sh (sourced): the highest packet rate that
+# crosses a path with at most LOSS_MAX % loss. Needs LAB_SH, WORK, UDP_SECS, LOSS_MAX and
+# the helpers of scripts/bench/lib.sh.
+
+# udp_trial PREFIX DEST LEN PPS PID: one iperf3 -u run from cl1 to DEST (LEN-byte payloads
+# offered at PPS packets/s); CPU counted over PID and its descendants (PID "" = none).
+# Prints "RX_PPS LOSS_PCT CPU_S_PER_MPKT" (the receiver's count: sum_received), or "fail".
+udp_trial() {
+    local p=$1 dest=$2 len=$3 pps=$4 pid=$5 json fam=-6 c0=0 c1=0
+    [[ $dest == *:* ]] || fam=-4
+    json=$WORK/udp.$p.$len.$pps.$(now_us).json
+    [[ -n $pid ]] && c0=$(tree_cpu "$pid")
+    timeout $((UDP_SECS + 20)) "$LAB_SH" --prefix "$p" exec cl1 iperf3 "$fam" -u \
+        -b $((pps * len * 8)) -l "$len" -c "$dest" -t "$UDP_SECS" -J >"$json" 2>&1 || true
+    [[ -n $pid ]] && c1=$(tree_cpu "$pid")
+    jq -r --arg c "$((c1 - c0))" --arg hz "$(getconf CLK_TCK)" '
+        (.end.sum_received // .end.sum) | select(.packets != null and .packets > 0 and .seconds > 0)
+        | ((.packets - .lost_packets) / .seconds) as $rx
+        | "\($rx | floor) \(.lost_percent) \(if $rx > 0 then (($c | tonumber) / ($hz | tonumber)) / ($rx * .seconds / 1e6) else 0 end)"
+        ' "$json" 2>/dev/null | grep . || echo fail
+}
+
+# udp_search PREFIX DEST LEN PID START_PPS: double the offered rate from START_PPS while the
+# loss stays within LOSS_MAX %, then bisect between the last good and the first bad rate
+# to within 10 %. Prints "RX_PPS CPU_S_PER_MPKT NOTE" of the best good trial (RX_PPS = the
+# rate received; NOTE is "sender" when iperf3 could not offer more than 0.9 × the rate
+# asked, so the figure is the sender's limit, else "-"), or "na na fail".
+udp_search() {
+    local p=$1 dest=$2 len=$3 pid=$4 rate=$5 lo=0 hi=0 best="" out rx loss cpu n note=-
+    for ((n = 0; n < 14; n++)); do
+        out=$(udp_trial "$p" "$dest" "$len" "$rate" "$pid")
+        if [[ $out == fail ]]; then
+            blog "udp $len B to $dest at $rate pps: iperf3 failed"
+            break
+        fi
+        read -r rx loss cpu <<<"$out"
+        blog "udp $len B to $dest: offered $rate pps, received $rx pps, loss $loss %"
+        if awk -v l="$loss" -v m="$LOSS_MAX" 'BEGIN { exit !(l <= m) }'; then
+            lo=$rate best="$rx $cpu"
+            if ((rx * 10 < rate * 9)); then
+                note=sender
+                break
+            fi
+            if ((hi == 0)); then rate=$((rate * 2)); else rate=$(((lo + hi) / 2)); fi
+        else
+            hi=$rate
+            rate=$(((lo + hi) / 2))
+        fi
+        ((hi > 0 && (hi - lo) * 10 <= hi)) && break
+        ((rate >= 1000)) || break
+    done
+    if [[ -z $best ]]; then
+        echo "na na fail"
+    else
+        echo "$best $note"
+    fi
+}
+
+# pin_tree PID CPUS: restrict PID, its threads and its descendants to CPUS (taskset list).
+pin_tree() {
+    local q
+    for q in $(proc_tree "$1"); do
+        taskset -a -p -c "$2" "$q" >/dev/null 2>&1 || blog "taskset $2 on pid $q failed"
+    done
+}
