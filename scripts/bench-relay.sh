@@ -225,7 +225,7 @@ if ((RECORD)); then
         echo "$out"
     } >>"$REPO_ROOT/docs/benchmarks.md"
 fi
-if ((QUICK)) && grep -q 'n/a' <<<"$out"; then
+if ((QUICK)) && grep -q '| n/a' <<<"$out"; then
     echo "bench-relay.sh --quick: a measurement gave no number (n/a above)" >&2
     exit 1
 fi

@@ -40,15 +40,19 @@ relay_table() {
                 n = sorted(s, a); if (!n) return ""
                 return (n % 2) ? a[(n + 1) / 2] + 0 : (a[n / 2] + a[n / 2 + 1]) / 2
             }
+            function num(x) {
+                x += 0
+                return sprintf(x >= 100 ? "%.0f" : x >= 10 ? "%.1f" : "%.2f", x)
+            }
             function cell(s,   a, n, x) {
                 n = sorted(s, a); if (!n) return "n/a"
-                x = sprintf("%.4g", med(s))
-                if (n > 1) x = x sprintf(" (%.4g–%.4g)", a[1], a[n])
+                x = num(med(s))
+                if (n > 1) x = x " (" num(a[1]) "–" num(a[n]) ")"
                 return x
             }
             END {
                 d = med(v["debian"]); o = med(v["ours"])
-                ratio = (d != "" && o != "" && d + 0 != 0) ? sprintf("%.2f", o / d) : "n/a"
+                ratio = (d != "" && o != "" && d + 0 != 0) ? sprintf("%.2f", o / d) : "—"
                 p = ("plain" in v) ? cell(v["plain"]) : "—"
                 printf "| %s | %s | %s | %s | %s |\n", label, p, cell(v["debian"]), cell(v["ours"]), ratio
             }' "$RES"

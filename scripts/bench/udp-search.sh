@@ -5,6 +5,8 @@
 
 # udp_trial PREFIX DEST LEN PPS PID: one iperf3 -u run from cl1 to DEST (LEN-byte payloads
 # offered at PPS packets/s); CPU counted over PID and its descendants (PID "" = none).
+# -w 2M gives both iperf3 ends 2 MiB socket buffers, so that the receiving iperf3 being
+# descheduled for a moment does not count as the path's loss.
 # Prints "RX_PPS LOSS_PCT CPU_S_PER_MPKT" (the receiver's count: sum_received), or "fail".
 udp_trial() {
     local p=$1 dest=$2 len=$3 pps=$4 pid=$5 json fam=-6 c0=0 c1=0
@@ -12,7 +14,7 @@ udp_trial() {
     json=$WORK/udp.$p.$len.$pps.$(now_us).json
     [[ -n $pid ]] && c0=$(tree_cpu "$pid")
     timeout $((UDP_SECS + 20)) "$LAB_SH" --prefix "$p" exec cl1 iperf3 "$fam" -u \
-        -b $((pps * len * 8)) -l "$len" -c "$dest" -t "$UDP_SECS" -J >"$json" 2>&1 || true
+        -w 2M -b $((pps * len * 8)) -l "$len" -c "$dest" -t "$UDP_SECS" -J >"$json" 2>&1 || true
     [[ -n $pid ]] && c1=$(tree_cpu "$pid")
     jq -r --arg c "$((c1 - c0))" --arg hz "$(getconf CLK_TCK)" '
         (.end.sum_received // .end.sum) | select(.packets != null and .packets > 0 and .seconds > 0)
