@@ -98,6 +98,9 @@ tput_setup() {
     tune_daemon "$pid1" "$SOCKBUF" "$TXQLEN" "$p" cl1
     tune_daemon "$pid2" "$SOCKBUF" "$TXQLEN" "$p" cl2
     tune_daemon "$rpid" "$SOCKBUF" "$TXQLEN" "$p" relay
+    note "metric 5, $impl: txqueuelen of teredo: $(txqlen_of "$p" cl1) (cl1)," \
+        "$(txqlen_of "$p" relay) (relay); UDP socket buffers: $(sockbufs_of "$pid1") (cl1)," \
+        "$(sockbufs_of "$rpid") (relay)"
     lab "$p" start tgt iperf-tgt iperf3 -s >/dev/null
     lab "$p" start cl2 iperf-cl2 iperf3 -s >/dev/null
     lab "$p" start relay iperf-relay iperf3 -s >/dev/null

@@ -406,3 +406,23 @@ wait_quiet() {
         waited=$((waited + 5))
     done
 }
+
+# txqlen_of PREFIX NODE: the txqueuelen of NODE's teredo interface.
+txqlen_of() {
+    lab "$1" exec "$2" cat /sys/class/net/teredo/tx_queue_len 2>/dev/null || echo '?'
+}
+
+# sockbufs_of PID: "rcvbuf/sndbuf" (bytes, as the kernel reports them: twice the size
+# asked) of the IPv4 UDP sockets of PID and its descendants, from /proc/net/udp's inodes
+# and the sockets' skmem in `ss`; "?" when not found.
+sockbufs_of() {
+    local q out=""
+    for q in $(proc_tree "$1"); do
+        out+=$(nsenter -t "$q" -n ss -u -a -n -m -p 2>/dev/null | awk -v pid="pid=$q," '
+            index($0, pid) { want = 1; next }
+            want && /skmem/ { match($0, /rb[0-9]+/); r = substr($0, RSTART + 2, RLENGTH - 2)
+                match($0, /tb[0-9]+/); t = substr($0, RSTART + 2, RLENGTH - 2)
+                printf "%s/%s ", r, t; want = 0 }')
+    done
+    echo "${out:-?}"
+}
