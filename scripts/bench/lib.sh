@@ -424,5 +424,6 @@ sockbufs_of() {
                 match($0, /tb[0-9]+/); t = substr($0, RSTART + 2, RLENGTH - 2)
                 printf "%s/%s ", r, t; want = 0 }')
     done
+    out=${out% }
     echo "${out:-?}"
 }
