@@ -5,7 +5,7 @@
 #   --impl debian|ours|both   which clients to measure (default both; the server is
 #                             always Debian's, the relay: see --relay)
 #   --runs N                  runs of metrics 1-3 (default 5)
-#   --slow-runs M             runs of metrics 4-5 (default 3)
+#   --slow-runs M             runs of metrics 4-5 (default 5)
 #   --metrics LIST            comma-separated subset of start,cip,nat,loss,tput (default all)
 #   --jobs J                  labs run at once for the timer-bound metrics cip,nat,loss
 #                             (default 16; 1 = strictly one after the other)
@@ -72,7 +72,7 @@ source "$SCRIPT_DIR/bench/client-tput.sh"
 
 IMPL=both
 RUNS=5
-SLOW_RUNS=3
+SLOW_RUNS=5
 METRICS=start,cip,nat,loss,tput
 JOBS=16
 TCP_SECS=10
