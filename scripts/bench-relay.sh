@@ -20,6 +20,8 @@
 #                     unless every row has a number for every implementation
 #   --record          append the table (date, machine, command) to docs/benchmarks.md
 #   --keep            keep the work directory (iperf3 JSON, ping logs, lab logs)
+#   --perf            profile the client and the relay of each implementation (perf record
+#                     -g) during the first round's TCP transfer; prints where the time goes
 #
 # One lab per relay implementation, identical otherwise: Debian's miredo-server, the client
 # in cl1 behind a full-cone NAT, the relay under test in `relay`, the IPv6-only host tgt.
@@ -59,6 +61,7 @@ QUIET_WAIT=120
 QUIET_MAX=15
 QUICK=0
 KEEP=0
+PERF=0
 LOSS_MAX=1
 OURS_BIN=${MIREDO_BIN:-$REPO_ROOT/target/release/miredo}
 RECORD=0
@@ -84,6 +87,7 @@ while (($#)); do
     --bin) OURS_BIN=$2; shift 2 ;;
     --record) RECORD=1; shift ;;
     --keep) KEEP=1; shift ;;
+    --perf) PERF=1; shift ;;
     -h | --help) sed -n '2,/^$/s/^# \{0,1\}//p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
     esac
@@ -100,6 +104,7 @@ want() { [[ ,$METRICS, == *,$1,* ]]; }
 (($(id -u) == 0)) || die "needs root"
 [[ $OURS_BIN == /* ]] || OURS_BIN=$PWD/$OURS_BIN
 [[ -x $OURS_BIN ]] || die "$OURS_BIN not built (cargo build --release -p miredo)"
+((PERF == 0)) || command -v perf >/dev/null || die "--perf: perf missing"
 for t in iperf3 jq taskset python3; do command -v "$t" >/dev/null || die "$t missing"; done
 
 WORK=$(mktemp -d /tmp/bench-relay.XXXXXX)
@@ -135,7 +140,7 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # setup IMPL PREFIX: the lab, with the relay (and with --client same, the client) of IMPL;
-# prints the relay's PID.
+# prints the relay's PID. The client's PID is in $WORK/client.PREFIX.
 setup() {
     local impl=$1 p=$2 pid cimpl=debian cpid
     lab_up "$p" --nats full
@@ -147,6 +152,7 @@ setup() {
     lab "$p" start relay iperf-relay iperf3 -s >/dev/null
     wait_ping_ok "$p" cl1 "$TARGET_IP6" 30 || die "$impl: no ping through the relay"
     cpid=$(client_pid "$p" client1)
+    echo "$cpid" >"$WORK/client.$p"
     tune_daemon "$pid" "$SOCKBUF" "$TXQLEN" "$p" relay
     tune_daemon "$cpid" "$SOCKBUF" "$TXQLEN" "$p" cl1
     echo "$pid"
@@ -182,7 +188,12 @@ for ((r = 1; r <= RUNS; r++)); do
     wait_quiet "round $r"
     if want tcp; then
         for impl in "${order[@]}"; do
+            if ((PERF && r == 1)); then
+                perf_start "$WORK/perf.$impl.data" "$TCP_SECS" "${PID[$impl]}" \
+                    "$(cat "$WORK/client.${PREFIX[$impl]}")"
+            fi
             tput_run "${PREFIX[$impl]}" relay "$TARGET_IP6" "$RES" "$impl" "${PID[$impl]}"
+            if ((PERF && r == 1)); then wait "$PERF_PID" || blog "$impl: perf record failed"; fi
         done
         tput_run "$PLAIN_P" relay "$PLAIN_DEST" "$RES" plain
     fi
@@ -212,6 +223,14 @@ done
 out=$(relay_table)
 echo "$out"
 sed 's/^/- /' "$WORK/notes"
+if ((PERF)); then
+    for impl in "${IMPLS[@]}"; do
+        echo
+        echo "Where the time goes, $impl client + relay, TCP through the relay (perf, self time):"
+        echo
+        perf_top "$WORK/perf.$impl.data" | sed 's/^/    /'
+    done
+fi
 if ((RECORD)); then
     {
         echo

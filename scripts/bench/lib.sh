@@ -427,3 +427,20 @@ sockbufs_of() {
     out=${out% }
     echo "${out:-?}"
 }
+
+# perf_start OUT SECS PID...: sample (perf record -g, 999 Hz) PID... and their descendants
+# (their threads too) for SECS s into OUT, in the background; its PID is in PERF_PID.
+perf_start() {
+    local out=$1 secs=$2 q list=""
+    shift 2
+    for q in "$@"; do list+=$(proc_tree "$q" | paste -sd, -),; done
+    perf record -q -F 999 -g -p "${list%,}" -o "$out" -- sleep "$secs" >/dev/null 2>&1 &
+    # shellcheck disable=SC2034 # read by the caller
+    PERF_PID=$!
+}
+
+# perf_top OUT: the symbols with at least 1 % of the samples in OUT (self time).
+perf_top() {
+    perf report -i "$1" --no-children --sort comm,dso,sym --percent-limit 1 --stdio 2>/dev/null |
+        grep -v '^#' | grep -v '^$' | grep -v '^ *|' | grep -v -- '---' | head -n 40
+}
