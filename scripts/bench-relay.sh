@@ -30,8 +30,9 @@
 #          (utime+stime of it and its descendants) per GB received, ping RTT (-i 0.01)
 #          median and p99 during the transfer
 #   udp    per payload size, the highest rate received with <= 1 % loss: iperf3 -6 -u
-#          offered at a rate doubled from a start until the loss exceeds 1 % (twice in a row at one rate), then bisected
-#          to within 10 %; the relay's CPU per million packets at that rate
+#          offered at a rate doubled from a start until the loss exceeds 1 % (in two
+#          trials at one rate), then bisected to within 10 %; the relay's CPU per
+#          million packets at that rate
 #   cores  the 64-byte search again with the relay (all its threads) pinned to one CPU
 #          (taskset), next to the udp row where it may use every CPU
 # plus the relay's VmRSS idle (after set-up) and VmRSS/VmHWM after the rounds. Column
