@@ -441,6 +441,6 @@ perf_start() {
 
 # perf_top OUT: the symbols with at least 1 % of the samples in OUT (self time).
 perf_top() {
-    perf report -i "$1" --no-children --sort comm,dso,sym --percent-limit 1 --stdio 2>/dev/null |
+    perf report -i "$1" --no-children -g none --sort comm,dso,sym --percent-limit 1 --stdio 2>/dev/null |
         grep -v '^#' | grep -v '^$' | grep -v '^ *|' | grep -v -- '---' | head -n 40
 }
