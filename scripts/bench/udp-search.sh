@@ -42,15 +42,17 @@ udp_search() {
         fi
         read -r rx loss cpu <<<"$out"
         blog "udp $len B to $dest: offered $rate pps, received $rx pps, loss $loss %"
-        if ! loss_ok "$loss"; then
-            # A loss can be a moment of other load on the machine: a rate counts as too
-            # high only when a second trial at it loses too.
+        if ! loss_ok "$loss" || ((rx * 10 < rate * 9)); then
+            # A loss, or a sender that fell short, can be a moment of other load on the
+            # machine: a rate counts as too high (or beyond the sender) only when a second
+            # trial at it says so too.
             out=$(udp_trial "$p" "$dest" "$len" "$rate" "$pid")
             [[ $out == fail ]] || read -r rx loss cpu <<<"$out"
             blog "udp $len B to $dest: offered $rate pps again, received $rx pps, loss $loss %"
         fi
         if loss_ok "$loss"; then
-            lo=$rate best="$rx $cpu"
+            lo=$rate
+            if [[ -z $best ]] || ((rx > ${best%% *})); then best="$rx $cpu"; fi
             if ((rx * 10 < rate * 9)); then
                 note=sender
                 break
