@@ -29,9 +29,10 @@ loss_ok() { # LOSS_PCT: within LOSS_MAX
 
 # udp_search PREFIX DEST LEN PID START_PPS: double the offered rate from START_PPS while the
 # loss stays within LOSS_MAX %, then bisect between the last good and the first bad rate
-# to within 10 % (a rate is bad when two trials at it lose more). Prints "RX_PPS CPU_S_PER_MPKT NOTE" of the best good trial (RX_PPS = the
-# rate received; NOTE is "sender" when iperf3 could not offer more than 0.9 × the rate
-# asked, so the figure is the sender's limit, else "-"), or "na na fail".
+# to within 10 % (a rate is bad when two trials at it lose more). Prints "RX_PPS
+# CPU_S_PER_MPKT NOTE" of the good trial that received the most (RX_PPS = the rate
+# received; NOTE is "sender" when iperf3 could not offer more than 0.9 × the rate asked,
+# twice, so the figure is the sender's limit, else "-"), or "na na fail".
 udp_search() {
     local p=$1 dest=$2 len=$3 pid=$4 rate=$5 lo=0 hi=0 best="" out rx loss cpu n note=-
     for ((n = 0; n < 14; n++)); do
