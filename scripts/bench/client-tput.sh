@@ -1,8 +1,9 @@
 # shellcheck shell=bash
-# Metric 5 of scripts/bench-client.sh (sourced by it): TCP throughput, CPU per GB, ping RTT
-# under load, RSS, and the same path without the tunnel as the ceiling. Needs from the
+# Metric 5 of scripts/bench-client.sh, and the TCP runs of scripts/bench-relay.sh (sourced
+# by both): TCP throughput, CPU per GB, ping RTT under load, RSS, and the same path without
+# the tunnel as the ceiling. Needs from the
 # caller: WORK, LAB_SH, TCP_SECS, SLOW_RUNS, RELAY_IMPL, SOCKBUF, TXQLEN, OURS_BIN and the
-# helpers result, blog, wait_quiet, lab*, start_client, start_relay, tune_daemon.
+# functions result, blog, wait_quiet, lab*, start_client, start_relay, tune_daemon.
 
 PLAIN_DEST=198.51.100.1 # the relay node's IPv4: cl1 -> nat1 -> wan -> relay, no tunnel
 

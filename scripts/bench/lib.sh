@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# scripts/bench/lib.sh: helpers for scripts/bench-client.sh and scripts/bench-relay.sh
+# scripts/bench/lib.sh: functions for scripts/bench-client.sh and scripts/bench-relay.sh
 # (sourced, not run).
 #
 # Needs: LAB_SH (path of scripts/lab.sh), WORK (the benchmark's work directory),

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The table of scripts/bench-relay.sh (sourced): per metric the median (min–max) over the
 # rounds for the plain IPv4 path, Debian's relay and ours, and ours/debian. Needs RES (the
-# results: METRIC<TAB>IMPL<TAB>VALUE lines), SIZES and the helper ALL_CPUS.
+# results: METRIC<TAB>IMPL<TAB>VALUE lines), SIZES, LOSS_MAX and ALL_CPUS.
 
 # relay_rows: "METRIC|LABEL" lines, in table order.
 relay_rows() {

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The UDP rate search of scripts/bench-relay.sh (sourced): the highest packet rate that
 # crosses a path with at most LOSS_MAX % loss. Needs LAB_SH, WORK, UDP_SECS, LOSS_MAX and
-# the helpers of scripts/bench/lib.sh.
+# the functions of scripts/bench/lib.sh.
 
 # udp_trial PREFIX DEST LEN PPS PID: one iperf3 -u run from cl1 to DEST (LEN-byte payloads
 # offered at PPS packets/s); CPU counted over PID and its descendants (PID "" = none).
