@@ -52,6 +52,18 @@ impl Offloads {
     };
 }
 
+/// What went through the socket: syscalls, messages (a GSO or GRO message
+/// carries several datagrams) and datagrams, each way.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct BatchStats {
+    pub recv_calls: u64,
+    pub recv_messages: u64,
+    pub recv_datagrams: u64,
+    pub send_calls: u64,
+    pub send_messages: u64,
+    pub send_datagrams: u64,
+}
+
 /// The UDP socket and its batch buffers.
 pub struct BatchSocket {
     socket: UdpSocket,
@@ -66,6 +78,7 @@ pub struct BatchSocket {
     rx_cursor: Option<usize>,
     /// The runs of the batch being sent (kept for its storage).
     runs: Vec<Run>,
+    stats: BatchStats,
 }
 
 impl BatchSocket {
@@ -93,6 +106,7 @@ impl BatchSocket {
             rx_msg: 0,
             rx_cursor: None,
             runs: Vec::new(),
+            stats: BatchStats::default(),
         })
     }
 
@@ -104,6 +118,11 @@ impl BatchSocket {
     /// The offloads in use (fewer than asked once the kernel refused one).
     pub fn offloads(&self) -> Offloads {
         self.offloads
+    }
+
+    /// Counts of what went through so far.
+    pub fn stats(&self) -> BatchStats {
+        self.stats
     }
 
     /// Waits until a datagram may be read: at once while received ones are
@@ -127,6 +146,7 @@ impl BatchSocket {
                 match (next, m.from) {
                     (Some(range), Some(from)) if !m.truncated => {
                         self.rx_cursor = Some(range.end);
+                        self.stats.recv_datagrams += 1;
                         let base = self.rx_msg * SLOT;
                         let data = &self.rx_buf[base + range.start..base + range.end];
                         return Ok(Some((from, data)));
@@ -149,7 +169,11 @@ impl BatchSocket {
                 sys::recv_messages(fd, &mut self.rx_buf, SLOT, &mut self.rx_meta, mmsg)
             });
             match r {
-                Ok(n) => self.rx_filled = n,
+                Ok(n) => {
+                    self.rx_filled = n;
+                    self.stats.recv_calls += 1;
+                    self.stats.recv_messages += n as u64;
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(None),
                 Err(e) if e.kind() == ErrorKind::Interrupted => {}
                 Err(e) if e.raw_os_error() == Some(libc::ENOSYS) && self.offloads.mmsg => {
@@ -177,7 +201,14 @@ impl BatchSocket {
         let mut done = 0;
         while done < self.runs.len() {
             match self.try_send_from(fd, buf, done) {
-                Ok(n) => done += n,
+                Ok(n) => {
+                    let sent = self.runs.get(done..done + n).unwrap_or_default();
+                    // Without sendmmsg each message was a call.
+                    self.stats.send_calls += if self.offloads.mmsg { 1 } else { n as u64 };
+                    self.stats.send_messages += n as u64;
+                    self.stats.send_datagrams += sent.iter().map(|r| r.count as u64).sum::<u64>();
+                    done += n;
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => {
                     if let Err(e) = self.socket.writable().await {
                         warn!("UDP socket not writable: {e}");
