@@ -56,11 +56,17 @@ impl Offloads {
 /// carries several datagrams) and datagrams, each way.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct BatchStats {
+    /// Receive syscalls that returned messages.
     pub recv_calls: u64,
+    /// Messages received (a GRO message holds several datagrams).
     pub recv_messages: u64,
+    /// Datagrams handed out.
     pub recv_datagrams: u64,
+    /// Send syscalls that sent messages.
     pub send_calls: u64,
+    /// Messages sent (a GSO message holds several datagrams).
     pub send_messages: u64,
+    /// Datagrams sent.
     pub send_datagrams: u64,
 }
 

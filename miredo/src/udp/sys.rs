@@ -41,6 +41,7 @@ pub struct Received {
 }
 
 impl Received {
+    /// No message.
     pub const EMPTY: Received = Received {
         from: None,
         len: 0,
