@@ -84,7 +84,10 @@ fn send_run(offloads: Offloads) -> (miredo::udp::batch::BatchStats, Vec<Vec<u8>>
     send_run_to(&plain_receiver(), offloads)
 }
 
-fn send_run_to(rx: &UdpSocket, offloads: Offloads) -> (miredo::udp::batch::BatchStats, Vec<Vec<u8>>) {
+fn send_run_to(
+    rx: &UdpSocket,
+    offloads: Offloads,
+) -> (miredo::udp::batch::BatchStats, Vec<Vec<u8>>) {
     runtime().block_on(async {
         let mut tx = batch(offloads);
         let mut items: Vec<_> = (0..10).map(|i| (addr(rx), payload(i, 1200))).collect();
@@ -229,7 +232,10 @@ fn first_df_bit(raw: &socket2::Socket, port: u16) -> bool {
     loop {
         let len = raw.recv(&mut buf).expect("raw receive within the timeout");
         // SAFETY: recv initialised the first `len` bytes.
-        let pkt: Vec<u8> = buf[..len].iter().map(|b| unsafe { b.assume_init() }).collect();
+        let pkt: Vec<u8> = buf[..len]
+            .iter()
+            .map(|b| unsafe { b.assume_init() })
+            .collect();
         let ihl = usize::from(pkt[0] & 0x0f) * 4;
         if pkt.len() >= ihl + 4 && u16::from_be_bytes([pkt[ihl + 2], pkt[ihl + 3]]) == port {
             return pkt[6] & 0x40 != 0;
@@ -248,11 +254,17 @@ fn gso_datagrams_leave_without_df() {
     UdpSocket::bind((LOOPBACK, 0))
         .and_then(|s| s.send_to(&[1, 2, 3], addr(&rx)))
         .expect("control send");
-    assert!(first_df_bit(&raw, addr(&rx).port()), "default socket: DF set");
+    assert!(
+        first_df_bit(&raw, addr(&rx).port()),
+        "default socket: DF set"
+    );
     // The raw socket sees what IP carried: the GSO packet before the UDP
     // layer cut it, whose header each segment copies.
     let rx = plain_receiver();
     let (stats, got) = send_run_to(&rx, Offloads::ALL);
     assert_eq!((stats.send_messages, got.len()), (1, 11));
-    assert!(!first_df_bit(&raw, addr(&rx).port()), "GSO packet: DF clear");
+    assert!(
+        !first_df_bit(&raw, addr(&rx).port()),
+        "GSO packet: DF clear"
+    );
 }

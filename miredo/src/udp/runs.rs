@@ -96,7 +96,11 @@ pub fn group_runs(datagrams: &[Datagram], runs: &mut Vec<Run>) {
 /// may have coalesced at `segment` bytes (`UDP_GRO`; zero: not coalesced),
 /// after the one that ended at `cursor` (`None`: the first). The first is
 /// always yielded, even empty (an empty datagram is still one).
-pub fn next_gro_datagram(len: usize, segment: usize, cursor: Option<usize>) -> Option<Range<usize>> {
+pub fn next_gro_datagram(
+    len: usize,
+    segment: usize,
+    cursor: Option<usize>,
+) -> Option<Range<usize>> {
     let start = cursor.unwrap_or(0);
     if cursor.is_some() && start >= len {
         return None;
