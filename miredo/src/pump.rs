@@ -3,7 +3,10 @@
 //!
 //! Each readiness wake-up handles up to [`BATCH`] packets with non-blocking
 //! calls, so a busy tunnel costs one `select!` per burst, not per packet; the
-//! sends are non-blocking too and only a full buffer costs an await.
+//! sends are non-blocking too and only a full buffer costs an await. On the
+//! UDP side a batch is also few syscalls: datagrams arrive through
+//! `recvmmsg` with GRO and leave through one `sendmmsg` with GSO runs
+//! ([`crate::udp::batch`]), each still handled as a datagram of its own.
 
 use std::io::{self, ErrorKind};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4};
@@ -14,21 +17,22 @@ use netcfg::tun::Tun;
 use teredo::addr::TEREDO_PORT;
 use teredo::relay::{Output, Outputs, TeredoTunnel};
 use teredo::wire::{TeredoPacket, TeredoPacketRepr};
-use tokio::net::UdpSocket;
 use tracing::{debug, warn};
+
+use crate::udp::batch::{BatchSocket, Offloads};
+use crate::udp::runs::Datagram;
 
 /// Packets handled per readiness wake-up before timers and control get a
 /// look: amortises the `select!` over a burst, bounds the latency of the rest.
 pub const BATCH: usize = 64;
 
-/// Largest UDP payload we accept (65507: an IPv4 datagram's 65535 less its headers).
-const UDP_BUF: usize = 65507;
-
 /// The Teredo UDP socket and the TUN, with their buffers.
 pub struct Pump {
-    socket: UdpSocket,
+    socket: BatchSocket,
     tun: Arc<Tun>,
-    udp_buf: Vec<u8>,
+    /// The batch's outgoing datagrams back to back, and where each lies.
+    tx_buf: Vec<u8>,
+    tx_list: Vec<Datagram>,
     tun_buf: Vec<u8>,
     out: Outputs,
     /// Relay: ICMPv6 errors get a routable source before they go out.
@@ -42,11 +46,20 @@ pub type Diverter<'a> = dyn FnMut(Instant, SocketAddrV4, &TeredoPacketRepr<'_>) 
 impl Pump {
     /// Registers `socket` (bound, still blocking) with the runtime.
     pub fn new(socket: std::net::UdpSocket, tun: Arc<Tun>) -> io::Result<Pump> {
-        socket.set_nonblocking(true)?;
+        Pump::with_offloads(socket, tun, Offloads::ALL)
+    }
+
+    /// As [`Pump::new`], with only the UDP `offloads` given.
+    pub fn with_offloads(
+        socket: std::net::UdpSocket,
+        tun: Arc<Tun>,
+        offloads: Offloads,
+    ) -> io::Result<Pump> {
         Ok(Pump {
-            socket: UdpSocket::from_std(socket)?,
+            socket: BatchSocket::new(socket, offloads)?,
             tun,
-            udp_buf: vec![0u8; UDP_BUF],
+            tx_buf: Vec::new(),
+            tx_list: Vec::new(),
             tun_buf: vec![0u8; 65536],
             out: Outputs::new(),
             routable_errors: false,
@@ -66,7 +79,7 @@ impl Pump {
     /// the kernel picks towards `dst` (found by connecting a socket that never
     /// sends). `None` if the kernel has no route or the socket no address.
     pub fn local_addr_towards(&self, dst: Ipv4Addr) -> Option<SocketAddrV4> {
-        let SocketAddr::V4(bound) = self.socket.local_addr().ok()? else {
+        let SocketAddr::V4(bound) = self.socket.socket().local_addr().ok()? else {
             return None;
         };
         if !bound.ip().is_unspecified() {
@@ -82,7 +95,8 @@ impl Pump {
         }
     }
 
-    /// Waits until a datagram may be readable.
+    /// Waits until a datagram may be readable: at once while datagrams of
+    /// the last receive are still to be handled.
     pub async fn udp_readable(&self) -> io::Result<()> {
         self.socket.readable().await
     }
@@ -92,9 +106,11 @@ impl Pump {
         self.tun.readable().await
     }
 
-    /// Reads up to [`BATCH`] datagrams. Each is offered to `divert` first
+    /// Handles up to [`BATCH`] datagrams. Each is offered to `divert` first
     /// (the client's qualification packets); what it declines goes through
-    /// `tunnel`, and the tunnel's outputs are carried out at once.
+    /// `tunnel`, and the tunnel's outputs are carried out at the end, or
+    /// before `divert` takes one. Datagrams received but not yet handled
+    /// wait for the next call ([`Pump::udp_readable`] is ready at once).
     pub async fn udp_batch(
         &mut self,
         tunnel: &mut TeredoTunnel,
@@ -103,28 +119,26 @@ impl Pump {
         let now = Instant::now();
         let secs = unix_secs();
         for _ in 0..BATCH {
-            let (n, from) = match self.socket.try_recv_from(&mut self.udp_buf) {
-                Ok(x) => x,
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+            let (from, data) = match self.socket.try_recv() {
+                Ok(Some(x)) => x,
+                Ok(None) => break,
                 Err(e) => {
                     // ICMP errors from earlier sends surface here, once each.
                     debug!("UDP receive error: {e}");
                     break;
                 }
             };
-            let SocketAddr::V4(from) = from else { continue };
-            let data = &self.udp_buf[..n];
             if let Some(divert) = divert.as_mut() {
                 if let Ok(pkt) = TeredoPacket::parse(data) {
                     if divert(now, from, &pkt) {
                         // The caller acts on it before reading more.
-                        return;
+                        break;
                     }
                 }
             }
             tunnel.handle_udp_packet(now, secs, from, data, &mut self.out);
-            self.flush().await;
         }
+        self.flush().await;
     }
 
     /// Reads up to [`BATCH`] packets from the tunnel interface through
@@ -152,27 +166,25 @@ impl Pump {
 
     /// Sends one datagram (qualification traffic); errors are logged, not fatal.
     pub async fn send_to(&self, dst: SocketAddrV4, payload: &[u8]) {
-        if let Err(e) = self.socket.send_to(payload, dst).await {
+        if let Err(e) = self.socket.socket().send_to(payload, dst).await {
             // ICMP errors from earlier sends surface here; they are not fatal.
             debug!("UDP send to {dst} failed: {e}");
         }
     }
 
-    /// Carries out the tunnel's outputs. The non-blocking calls succeed
-    /// almost always (4 MiB socket buffer, the TUN never blocks a writer).
+    /// Carries out the tunnel's outputs: the tunnel writes at once, the
+    /// datagrams gathered into one batch sent at the end (GSO runs, one
+    /// `sendmmsg`). The non-blocking calls succeed almost always (4 MiB
+    /// socket buffer, the TUN never blocks a writer).
     async fn flush(&mut self) {
+        self.tx_buf.clear();
+        self.tx_list.clear();
         for o in self.out.drain() {
             match o {
                 Output::Transmit { dst, payload } => {
-                    match self.socket.try_send_to(&payload, SocketAddr::V4(dst)) {
-                        Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                            if let Err(e) = self.socket.send_to(&payload, dst).await {
-                                debug!("UDP send to {dst} failed: {e}");
-                            }
-                        }
-                        Err(e) => debug!("UDP send to {dst} failed: {e}"),
-                        Ok(_) => {}
-                    }
+                    let start = self.tx_buf.len();
+                    self.tx_buf.extend_from_slice(&payload);
+                    self.tx_list.push((dst, start..self.tx_buf.len()));
                 }
                 Output::Icmpv6Error { dst, mut packet } if self.routable_errors => {
                     // A relay's error is for a remote host: the kernel
@@ -191,6 +203,9 @@ impl Pump {
                     to_tun(&self.tun, &pkt).await;
                 }
             }
+        }
+        if !self.tx_list.is_empty() {
+            self.socket.send_batch(&self.tx_buf, &self.tx_list).await;
         }
     }
 }

@@ -21,7 +21,7 @@ use mip6::wire::{
 
 mod teredo_seeds;
 
-use teredo_seeds::{teredo_mire, teredo_packet, teredo_relay, teredo_server};
+use teredo_seeds::{teredo_mire, teredo_packet, teredo_relay, teredo_server, udp_batch};
 
 type Seeds = Vec<(&'static str, Vec<u8>)>;
 
@@ -51,6 +51,7 @@ fn main() -> std::io::Result<()> {
     write(&out, "teredo_server", teredo_server())?;
     write(&out, "teredo_relay", teredo_relay())?;
     write(&out, "teredo_mire", teredo_mire())?;
+    write(&out, "udp_batch", udp_batch())?;
     write(&out, "mip6d_conf", files(&root, "mip6d/tests/data", "ok_")?)?;
     write(
         &out,

@@ -145,3 +145,32 @@ pub(crate) fn teredo_relay() -> Seeds {
     s.push(("native_out", record(1, [0; 6], &echo(client, native))));
     s
 }
+
+/// The UDP offload target reads its input twice: octets 0–1 as a GRO segment
+/// size over the rest, and as a count then (flags, 16-bit length) records of
+/// a send batch (flags: bits 0–1 the destination, 0x04 a gap, 0x08 back to
+/// offset 0, 0x40 a length ×22).
+pub(crate) fn udp_batch() -> Seeds {
+    let record = |flags: u8, len: u16| {
+        let [hi, lo] = len.to_be_bytes();
+        [flags, hi, lo]
+    };
+    let batch = |records: &[[u8; 3]]| {
+        let mut v = vec![records.len() as u8];
+        v.extend(records.iter().flatten());
+        v
+    };
+    // A GRO buffer cut at 100 octets, the last datagram 50 (count octet 0:
+    // no send batch).
+    let mut gro = vec![0, 100];
+    gro.extend((0..250u16).map(|i| i as u8));
+    let mut mixed = vec![record(1, 1200); 3];
+    mixed.extend([record(1, 300), record(2, 64), record(1, 64), record(5, 64)]);
+    vec![
+        ("gro_cut", gro),
+        ("gso_mixed", batch(&mixed)),
+        ("gso_segment_cap", batch(&[record(1, 10); 70])),
+        ("gso_byte_cap", batch(&[record(0x41, 1400); 4])),
+        ("gso_backwards", batch(&[record(1, 500), record(9, 500), record(1, 500)])),
+    ]
+}

@@ -1,5 +1,9 @@
 //! The Teredo UDP socket (RFC 4380 §5.2: one socket for the server, peers and
-//! relays).
+//! relays), and its batched I/O for the packet path ([`batch`]).
+
+pub mod batch;
+pub mod runs;
+mod sys;
 
 use std::net::{SocketAddrV4, UdpSocket};
 
