@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use netcfg::tun::Tun;
 use teredo::addr::TEREDO_PORT;
-use teredo::relay::{Output, Outputs, TeredoTunnel};
+use teredo::relay::{Action, Outputs, TeredoTunnel};
 use teredo::wire::{TeredoPacket, TeredoPacketRepr};
 use tokio::net::UdpSocket;
 use tracing::{debug, warn};
@@ -161,12 +161,17 @@ impl Pump {
     /// Carries out the tunnel's outputs. The non-blocking calls succeed
     /// almost always (4 MiB socket buffer, the TUN never blocks a writer).
     async fn flush(&mut self) {
-        for o in self.out.drain() {
-            match o {
-                Output::Transmit { dst, payload } => {
-                    match self.socket.try_send_to(&payload, SocketAddr::V4(dst)) {
+        for i in 0..self.out.len() {
+            let Some(o) = self.out.get(i) else {
+                break;
+            };
+            let (action, range) = (o.action, o.range);
+            match action {
+                Action::Transmit(dst) => {
+                    let payload = &self.out.arena()[range];
+                    match self.socket.try_send_to(payload, SocketAddr::V4(dst)) {
                         Err(e) if e.kind() == ErrorKind::WouldBlock => {
-                            if let Err(e) = self.socket.send_to(&payload, dst).await {
+                            if let Err(e) = self.socket.send_to(payload, dst).await {
                                 debug!("UDP send to {dst} failed: {e}");
                             }
                         }
@@ -174,12 +179,13 @@ impl Pump {
                         Ok(_) => {}
                     }
                 }
-                Output::Icmpv6Error { dst, mut packet } if self.routable_errors => {
+                Action::Icmpv6Error(dst) if self.routable_errors => {
                     // A relay's error is for a remote host: the kernel
                     // forwards it from the tunnel once its source is routable.
+                    let packet = &mut self.out.arena_mut()[range];
                     match routable_source(dst) {
-                        Ok(src) if teredo::wire::set_source(&mut packet, src) => {
-                            to_tun(&self.tun, &packet).await;
+                        Ok(src) if teredo::wire::set_source(packet, src) => {
+                            to_tun(&self.tun, packet).await;
                         }
                         Ok(_) => {}
                         Err(e) => debug!("ICMPv6 error to {dst} not sent: {e}"),
@@ -187,11 +193,12 @@ impl Pump {
                 }
                 // A client's ICMPv6 errors are for local senders: the kernel
                 // delivers them from the tunnel like any received error.
-                Output::ToTun(pkt) | Output::Icmpv6Error { packet: pkt, .. } => {
-                    to_tun(&self.tun, &pkt).await;
+                Action::ToTun | Action::Icmpv6Error(_) => {
+                    to_tun(&self.tun, &self.out.arena()[range]).await;
                 }
             }
         }
+        self.out.clear();
     }
 }
 
