@@ -208,6 +208,7 @@ fn serverd() {
             prefix: DEFAULT_PREFIX,
             interface_mtu: 1400,
             syslog_facility: Facility::User,
+            server_workers: 0,
         }
     );
     assert_eq!(l.config.secondary_address(), Ipv4Addr::new(192, 0, 2, 222));
