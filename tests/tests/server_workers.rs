@@ -28,7 +28,9 @@ fn teredo_socket_inodes(pid: u32) -> Result<HashSet<String>> {
         .filter_map(|l| {
             let f: Vec<&str> = l.split_whitespace().collect();
             let local = f.get(1)?;
-            local.ends_with(":0DD8").then(|| f.get(9).map(|s| (*s).to_owned()))?
+            local
+                .ends_with(":0DD8")
+                .then(|| f.get(9).map(|s| (*s).to_owned()))?
         })
         .collect())
 }
@@ -68,7 +70,11 @@ fn solicit_from_many_ports(peer_ip: Ipv4Addr) -> Result<Vec<u16>> {
         match s.recv_from(&mut buf) {
             Ok((n, _)) => {
                 let p = TeredoPacket::parse(&buf[..n]).context("reply is not Teredo")?;
-                ensure!(p.origin == Some(*local), "RA to {local}: origin {:?}", p.origin);
+                ensure!(
+                    p.origin == Some(*local),
+                    "RA to {local}: origin {:?}",
+                    p.origin
+                );
                 ensure!(buf[4..12] == [i as u8; 8], "RA to {local}: another nonce");
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => unanswered.push(local.port()),
@@ -89,7 +95,9 @@ fn every_worker_has_its_sockets_and_answers() -> Result<()> {
         "srv",
         "our-server",
         "miredo-server",
-        &format!("ServerBindAddress 192.0.2.1\nServerBindAddress2 192.0.2.2\nServerWorkers {WORKERS}\n"),
+        &format!(
+            "ServerBindAddress 192.0.2.1\nServerBindAddress2 192.0.2.2\nServerWorkers {WORKERS}\n"
+        ),
         &["-u", "miredo-server"],
         bus.as_deref(),
     )?;
