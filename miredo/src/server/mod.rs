@@ -185,7 +185,7 @@ impl Loop<'_> {
                 return 1;
             }
         };
-        debug!("{} packet loops", workers.len());
+        debug!("{} packet loops", workers.count());
         let bus = match bus::ServerService::start().await {
             Ok(s) => s,
             Err(e) => {
@@ -264,7 +264,7 @@ impl Loop<'_> {
         let moved = (sc.primary, sc.secondary) != (self.config.primary, self.config.secondary);
         let fresh = if moved {
             // As many pairs as running workers: `ServerWorkers` waits for a restart.
-            match UdpPair::bind_workers(&sc, workers.len()) {
+            match UdpPair::bind_workers(&sc, workers.count()) {
                 Ok(p) => Some(p),
                 Err(e) => {
                     error!("{e}");

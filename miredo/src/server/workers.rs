@@ -106,7 +106,7 @@ impl Workers {
     }
 
     /// Number of workers.
-    pub fn len(&self) -> usize {
+    pub fn count(&self) -> usize {
         self.workers.len()
     }
 
