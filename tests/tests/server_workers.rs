@@ -2,7 +2,8 @@
 //! has its own sockets on UDP 3544 of both addresses (`SO_REUSEPORT`), the
 //! kernel spreads the clients over them by source address and port, and every
 //! loop answers: Router Solicitations from many source ports all get their
-//! RA, and the counters on D-Bus are the sum over the loops.
+//! RA, and the counters on D-Bus are the sum over the loops. A second server
+//! on the same addresses still fails to start, as with one socket per address.
 //!
 //! Needs root; fails (does not skip) otherwise.
 
@@ -111,6 +112,45 @@ fn every_worker_has_its_sockets_and_answers() -> Result<()> {
         },
     )
     .with_context(|| format!("{bound} sockets on 3544; log:\n{}", server.log_text()))?;
+
+    // A second server on the same addresses is refused, as a plain bind would
+    // be, although the first one's sockets share their port.
+    let conf = lab.write_conf(
+        "second-server.conf",
+        "ServerBindAddress 192.0.2.1\nServerBindAddress2 192.0.2.2\nServerWorkers 2\n",
+    )?;
+    let pidfile = lab.state_dir().join("run").join("second-server.pid");
+    let bin = e2e::our_bin("miredo-server");
+    let second = lab.exec(
+        "srv",
+        &[
+            "timeout".as_ref(),
+            "10".as_ref(),
+            bin.as_os_str(),
+            "-f".as_ref(),
+            "-u".as_ref(),
+            "miredo-server".as_ref(),
+            "-p".as_ref(),
+            pidfile.as_os_str(),
+            "-c".as_ref(),
+            conf.as_os_str(),
+        ] as &[&std::ffi::OsStr],
+    )?;
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&second.stdout),
+        String::from_utf8_lossy(&second.stderr)
+    );
+    ensure!(
+        second.status.code() == Some(1),
+        "second server: {:?}\n{text}",
+        second.status
+    );
+    ensure!(
+        text.contains("Error (192.0.2.1): Address already in use")
+            && text.contains("Make sure another instance of the program is not already running."),
+        "second server's messages:\n{text}"
+    );
 
     // The wan router's address on the NATs' side: global for miredo.
     let peer_ip = Ipv4Addr::new(203, 0, 113, 254);
