@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use teredo::relay::{Config, Mode, Output, Outputs, OwnAddress, TeredoTunnel};
+use teredo::relay::{Action, Config, Mode, Outputs, OwnAddress, TeredoTunnel};
 use teredo::security::Secret;
 use teredo::wire::{Ipv6Header, TeredoPacket};
 
@@ -38,16 +38,23 @@ fn tunnels(now: Instant) -> [TeredoTunnel; 2] {
 }
 
 fn check(out: &mut Outputs) {
-    for o in out.drain() {
-        match o {
-            Output::Transmit { payload, .. } => {
-                assert!(TeredoPacket::parse(&payload).is_ok(), "bad datagram out");
+    // The outputs tile the arena in order, each range naming its own bytes.
+    let mut next = 0;
+    for o in out.iter() {
+        assert_eq!(o.range.start, next, "outputs out of order in the arena");
+        assert_eq!(&out.arena()[o.range.clone()], o.bytes);
+        next = o.range.end;
+        match o.action {
+            Action::Transmit(_) => {
+                assert!(TeredoPacket::parse(o.bytes).is_ok(), "bad datagram out");
             }
-            Output::ToTun(p) | Output::Icmpv6Error { packet: p, .. } => {
-                assert!(Ipv6Header::parse(&p).is_ok(), "bad IPv6 packet out");
+            Action::ToTun | Action::Icmpv6Error(_) => {
+                assert!(Ipv6Header::parse(o.bytes).is_ok(), "bad IPv6 packet out");
             }
         }
     }
+    assert_eq!(next, out.arena().len());
+    out.clear();
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use netcfg::tun::Tun;
 use teredo::addr::TEREDO_PORT;
-use teredo::relay::{Output, Outputs, TeredoTunnel};
+use teredo::relay::{Action, Outputs, TeredoTunnel};
 use teredo::wire::{TeredoPacket, TeredoPacketRepr};
 use tracing::{debug, warn};
 
@@ -30,8 +30,7 @@ pub const BATCH: usize = 64;
 pub struct Pump {
     socket: BatchSocket,
     tun: Arc<Tun>,
-    /// The batch's outgoing datagrams back to back, and where each lies.
-    tx_buf: Vec<u8>,
+    /// Where each of the batch's outgoing datagrams lies in the output arena.
     tx_list: Vec<Datagram>,
     tun_buf: Vec<u8>,
     out: Outputs,
@@ -58,7 +57,6 @@ impl Pump {
         Ok(Pump {
             socket: BatchSocket::new(socket, offloads)?,
             tun,
-            tx_buf: Vec::new(),
             tx_list: Vec::new(),
             tun_buf: vec![0u8; 65536],
             out: Outputs::new(),
@@ -177,21 +175,25 @@ impl Pump {
     /// `sendmmsg`). The non-blocking calls succeed almost always (4 MiB
     /// socket buffer, the TUN never blocks a writer).
     async fn flush(&mut self) {
-        self.tx_buf.clear();
         self.tx_list.clear();
-        for o in self.out.drain() {
-            match o {
-                Output::Transmit { dst, payload } => {
-                    let start = self.tx_buf.len();
-                    self.tx_buf.extend_from_slice(&payload);
-                    self.tx_list.push((dst, start..self.tx_buf.len()));
+        for i in 0..self.out.len() {
+            let Some(o) = self.out.get(i) else {
+                break;
+            };
+            let (action, range) = (o.action, o.range);
+            match action {
+                Action::Transmit(dst) => {
+                    // Consecutive datagrams to one peer sit back to back in
+                    // the arena: the batch sends them as one GSO run.
+                    self.tx_list.push((dst, range));
                 }
-                Output::Icmpv6Error { dst, mut packet } if self.routable_errors => {
+                Action::Icmpv6Error(dst) if self.routable_errors => {
                     // A relay's error is for a remote host: the kernel
                     // forwards it from the tunnel once its source is routable.
+                    let packet = &mut self.out.arena_mut()[range];
                     match routable_source(dst) {
-                        Ok(src) if teredo::wire::set_source(&mut packet, src) => {
-                            to_tun(&self.tun, &packet).await;
+                        Ok(src) if teredo::wire::set_source(packet, src) => {
+                            to_tun(&self.tun, packet).await;
                         }
                         Ok(_) => {}
                         Err(e) => debug!("ICMPv6 error to {dst} not sent: {e}"),
@@ -199,14 +201,15 @@ impl Pump {
                 }
                 // A client's ICMPv6 errors are for local senders: the kernel
                 // delivers them from the tunnel like any received error.
-                Output::ToTun(pkt) | Output::Icmpv6Error { packet: pkt, .. } => {
-                    to_tun(&self.tun, &pkt).await;
+                Action::ToTun | Action::Icmpv6Error(_) => {
+                    to_tun(&self.tun, &self.out.arena()[range]).await;
                 }
             }
         }
         if !self.tx_list.is_empty() {
-            self.socket.send_batch(&self.tx_buf, &self.tx_list).await;
+            self.socket.send_batch(self.out.arena(), &self.tx_list).await;
         }
+        self.out.clear();
     }
 }
 

@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use teredo::addr::TeredoAddr;
-use teredo::relay::{Config, Mode, Output, Outputs, TeredoTunnel};
+use teredo::relay::{Action, Config, Mode, Outputs, TeredoTunnel};
 use teredo::security::Secret;
 use teredo::wire::{emit_bubble, IPV6_HEADER_LEN};
 
@@ -105,10 +105,10 @@ fn main() {
     for i in 0..peers {
         let (addr, mapping) = client(i);
         relay.handle_tun_packet(t0, 0, &packet(native, addr, 100), &mut out);
-        out.drain().for_each(drop);
+        out.clear();
         let bubble = emit_bubble(addr, teredo::addr::CLIENT_LINK_LOCAL);
         relay.handle_udp_packet(t0, 0, mapping, &bubble, &mut out);
-        out.drain().for_each(drop);
+        out.clear();
     }
     let fill_time = fill.elapsed();
     let table = LIVE.load(Ordering::Relaxed).saturating_sub(before);
@@ -139,13 +139,14 @@ fn main() {
             let (from, pkt) = &rx_packets[k];
             relay.handle_udp_packet(t0, 0, *from, pkt, &mut out);
         }
-        for o in out.drain() {
-            match o {
-                Output::Transmit { .. } => sent += 1,
-                Output::ToTun(_) => delivered += 1,
-                Output::Icmpv6Error { .. } => {}
+        for o in out.iter() {
+            match o.action {
+                Action::Transmit(_) => sent += 1,
+                Action::ToTun => delivered += 1,
+                Action::Icmpv6Error(_) => {}
             }
         }
+        out.clear();
     }
     let fwd_time = fwd.elapsed();
 

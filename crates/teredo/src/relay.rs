@@ -14,7 +14,7 @@
 //!
 //! # ICMPv6 errors
 //!
-//! [`Output::Icmpv6Error`] carries a complete IPv6 packet with a valid checksum,
+//! [`Action::Icmpv6Error`] carries a complete IPv6 packet with a valid checksum,
 //! addressed to the source of the offending packet. Its source is our Teredo
 //! address when a client is up, else `fe80::ffff:ffff:ffff`, the address every
 //! miredo tunnel carries. A **client** driver writes it to the tunnel: the
@@ -39,9 +39,12 @@ use crate::qualified::Qualified;
 use crate::security::Secret;
 use crate::wire::{icmpv6_error, Ipv6Header};
 
+mod outputs;
 pub mod replies;
 mod rx;
 mod tx;
+
+pub use outputs::{Action, Output, OutputRef, Outputs};
 
 /// ICMPv6 errors allowed per [`ICMP_RATE_WINDOW`].
 pub const ICMP_RATE_LIMIT: u32 = 10;
@@ -118,66 +121,6 @@ impl Config {
             pid,
             secret,
         }
-    }
-}
-
-/// One thing for the driver to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Output {
-    /// Send `payload` from the Teredo UDP socket to `dst`.
-    Transmit {
-        /// Destination IPv4 and port.
-        dst: SocketAddrV4,
-        /// UDP payload.
-        payload: Vec<u8>,
-    },
-    /// Write this IPv6 packet to the tunnel interface.
-    ToTun(Vec<u8>),
-    /// Report an ICMPv6 error (see the module documentation for how).
-    Icmpv6Error {
-        /// Destination of the error: the source of the offending packet.
-        dst: Ipv6Addr,
-        /// The whole IPv6 packet, checksum included.
-        packet: Vec<u8>,
-    },
-}
-
-/// What one call produced, in order. The driver drains it after each call;
-/// reusing one `Outputs` across calls keeps its storage.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Outputs {
-    items: Vec<Output>,
-}
-
-impl Outputs {
-    /// An empty list.
-    pub fn new() -> Self {
-        Outputs::default()
-    }
-
-    /// Appends an output.
-    pub fn push(&mut self, o: Output) {
-        self.items.push(o);
-    }
-
-    /// Takes every output, first produced first.
-    pub fn drain(&mut self) -> std::vec::Drain<'_, Output> {
-        self.items.drain(..)
-    }
-
-    /// The outputs so far.
-    pub fn as_slice(&self) -> &[Output] {
-        &self.items
-    }
-
-    /// Number of outputs.
-    pub fn len(&self) -> usize {
-        self.items.len()
-    }
-
-    /// True if there is nothing to do.
-    pub fn is_empty(&self) -> bool {
-        self.items.is_empty()
     }
 }
 
@@ -399,7 +342,7 @@ impl TeredoTunnel {
             return;
         };
         self.stats.icmp_errors += 1;
-        out.push(Output::Icmpv6Error { dst: h.dst, packet });
+        out.push(Action::Icmpv6Error(h.dst), &packet);
     }
 }
 
@@ -415,10 +358,7 @@ fn send_bubble(
         return;
     }
     stats.bubbles_sent += 1;
-    out.push(Output::Transmit {
-        dst,
-        payload: crate::wire::emit_bubble(src, dest).to_vec(),
-    });
+    out.push(Action::Transmit(dst), &crate::wire::emit_bubble(src, dest));
 }
 
 /// Sends a bubble in answer to a received datagram (see [`replies`]): like
@@ -467,14 +407,11 @@ fn flush_queue(peer: &mut PeerMut<'_>, stats: &mut Stats, out: &mut Outputs) {
         match item {
             Queued::Outgoing(payload) => {
                 stats.tx += 1;
-                out.push(Output::Transmit {
-                    dst: mapping,
-                    payload,
-                });
+                out.push(Action::Transmit(mapping), &payload);
             }
             Queued::Incoming { from, packet } if from == mapping => {
                 stats.to_tun += 1;
-                out.push(Output::ToTun(packet));
+                out.push(Action::ToTun, &packet);
             }
             Queued::Incoming { .. } => stats.dropped_wrong_mapping += 1,
         }

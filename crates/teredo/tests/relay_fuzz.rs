@@ -145,7 +145,7 @@ proptest! {
                     prop_assert!(dispositions(ts[n].stats()) > before);
                 }
             }
-            for o in out.drain() {
+            for o in out.drain_owned() {
                 if let teredo::relay::Output::Icmpv6Error { packet, .. } = o {
                     prop_assert!(packet.len() <= 1280);
                 }

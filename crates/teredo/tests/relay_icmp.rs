@@ -32,7 +32,8 @@ fn own() -> Ipv6Addr {
 
 /// (dst, type, code, quoted) of every ICMPv6 error, checking each packet.
 fn errors(out: &Outputs) -> Vec<(Ipv6Addr, u8, u8, Vec<u8>)> {
-    out.as_slice()
+    out.to_vec()
+        .as_slice()
         .iter()
         .filter_map(|o| match o {
             Output::Icmpv6Error { dst, packet } => {
@@ -157,7 +158,7 @@ fn relay_errors_get_a_routable_source_from_the_driver() {
     let mut out = Outputs::new();
     t.handle_tun_packet(now, UNIX0, &pkt, &mut out);
     assert_eq!(errors(&out), vec![(native, 1, 3, pkt.clone())]);
-    let Some(Output::Icmpv6Error { packet, .. }) = out.drain().next() else {
+    let Some(Output::Icmpv6Error { packet, .. }) = out.drain_owned().into_iter().next() else {
         panic!("no error");
     };
     let mut packet = packet;

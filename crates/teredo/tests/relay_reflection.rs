@@ -50,7 +50,7 @@ fn spoofed(i: u16, ip: Ipv4Addr, server: Ipv4Addr) -> Ipv6Addr {
 
 /// Bubbles in `out`, counted per destination IPv4; nothing else may be sent.
 fn bubbles(out: &mut Outputs, tally: &mut HashMap<Ipv4Addr, usize>) {
-    for o in out.drain() {
+    for o in out.drain_owned() {
         match o {
             Output::Transmit { dst, payload } => {
                 assert!(

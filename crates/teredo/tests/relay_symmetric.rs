@@ -171,7 +171,7 @@ fn bubbles_for_unexpected_endpoints_are_rate_limited() {
         &mut out,
     );
     assert!(out
-        .as_slice()
+        .to_vec()
         .iter()
         .all(|o| matches!(o, Output::Transmit { payload, .. }
             if TeredoPacket::parse(payload).is_ok_and(|p| p.is_bubble()))));

@@ -222,6 +222,15 @@ pub const PEER_QUEUE_BUDGET: Directive = Directive {
     default: "4194304",
     example: "65536",
 };
+/// `ServerWorkers` (our extension): packet loops of miredo-server.
+pub const SERVER_WORKERS: Directive = Directive {
+    name: "ServerWorkers",
+    key: "server_workers",
+    value: Value::Integer { max: 64 },
+    scopes: &[(Scope::Serverd, Reload::NextStart)],
+    default: "0 (one per CPU the process may use, at most 16)",
+    example: "4",
+};
 
 /// Every directive.
 pub static ALL: &[Directive] = &[
@@ -238,6 +247,7 @@ pub static ALL: &[Directive] = &[
     SYSLOG_FACILITY,
     CLIENT_HOOK,
     PEER_QUEUE_BUDGET,
+    SERVER_WORKERS,
 ];
 
 /// The TOML key of a directive (`InterfaceMTU` → `interface_mtu`); an

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::directives::{
     Directive, BIND_ADDRESS, BIND_PORT, CLIENT_HOOK, INTERFACE_MTU, INTERFACE_NAME,
     PEER_QUEUE_BUDGET, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2, SERVER_BIND_ADDRESS,
-    SERVER_BIND_ADDRESS2, SYSLOG_FACILITY,
+    SERVER_BIND_ADDRESS2, SERVER_WORKERS, SYSLOG_FACILITY,
 };
 use super::values::{
     is_valid_prefix, parse_c_u16, parse_c_u32, Facility, RelayType, DEFAULT_PREFIX,
@@ -16,6 +16,9 @@ use super::{Diagnostic, Directives, Options};
 
 /// Default interface MTU (relay and server).
 pub const DEFAULT_MTU: u16 = 1280;
+/// Most `ServerWorkers`.
+pub const MAX_SERVER_WORKERS: u32 = 64;
+
 /// Default `PeerQueueBudget` (4 MiB, a laptop client's worth).
 pub const DEFAULT_PEER_QUEUE_BUDGET: u32 = teredo::peers::DEFAULT_TOTAL_QUEUE_BUDGET as u32;
 /// At most this many "Superfluous directive" warnings are reported.
@@ -82,6 +85,8 @@ pub struct ServerdConfig {
     pub interface_mtu: u16,
     /// `SyslogFacility`.
     pub syslog_facility: Facility,
+    /// `ServerWorkers` (our extension): packet loops; 0 means one per CPU.
+    pub server_workers: u32,
 }
 
 impl ServerdConfig {
@@ -139,6 +144,24 @@ impl Extractor<'_, '_> {
             ));
             default
         })
+    }
+
+    /// [`Extractor::u32`], refusing values above `max` like a bad number.
+    fn u32_at_most(&mut self, d: &Directive, default: u32, max: u32) -> u32 {
+        let Some((v, line)) = self.d.take(d.name) else {
+            return default;
+        };
+        let err = match parse_c_u32(&v) {
+            Ok(n) if n <= max => return n,
+            Ok(_) => format!("at most {max}"),
+            Err(err) => err.to_string(),
+        };
+        let label = self.d.label(d.name);
+        self.out.push(Diagnostic::error(
+            Some(line),
+            format!("Invalid integer value \"{v}\" for {label}: {err}"),
+        ));
+        default
     }
 
     fn resolve4(&mut self, v: &str, line: u32) -> Option<Ipv4Addr> {
@@ -308,6 +331,7 @@ pub fn extract_serverd(
     };
     let prefix = x.prefix();
     let interface_mtu = x.u16(&INTERFACE_MTU, DEFAULT_MTU);
+    let server_workers = x.u32_at_most(&SERVER_WORKERS, 0, MAX_SERVER_WORKERS);
     x.superfluous();
     Some(ServerdConfig {
         server_bind_address: primary?,
@@ -315,5 +339,6 @@ pub fn extract_serverd(
         prefix,
         interface_mtu,
         syslog_facility,
+        server_workers,
     })
 }

@@ -208,6 +208,7 @@ fn serverd() {
             prefix: DEFAULT_PREFIX,
             interface_mtu: 1400,
             syslog_facility: Facility::User,
+            server_workers: 0,
         }
     );
     assert_eq!(l.config.secondary_address(), Ipv4Addr::new(192, 0, 2, 222));
@@ -355,4 +356,28 @@ fn peer_queue_budget() {
     assert_eq!(l.config.peer_queue_budget, 123_456);
     let again = miredo_to_toml(&l.config);
     assert!(again.contains("peer_queue_budget = 123456\n"), "{again}");
+}
+
+#[test]
+fn server_workers() {
+    // Our extension: miredo-server only, 0 (one per CPU) to 64.
+    let serverd = |text: &str| parse_serverd(text.as_bytes(), "s.conf", &daemon());
+    let Ok(l) = serverd("ServerBindAddress 192.0.2.1\n") else {
+        panic!("default");
+    };
+    assert_eq!(l.config.server_workers, 0);
+    let Ok(l) = serverd("ServerBindAddress 192.0.2.1\nServerWorkers 4\n") else {
+        panic!("4");
+    };
+    assert!(l.report.is_clean(), "{:?}", l.report);
+    assert_eq!(l.config.server_workers, 4);
+    assert!(serverd_to_toml(&l.config).contains("server_workers = 4\n"));
+    let r = match serverd("ServerBindAddress 192.0.2.1\nServerWorkers 65\n") {
+        Ok(l) => l.report,
+        Err(r) => r,
+    };
+    assert_eq!(
+        r.rendered(),
+        vec!["s.conf:2: Invalid integer value \"65\" for ServerWorkers: at most 64"]
+    );
 }

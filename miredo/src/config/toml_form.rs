@@ -16,7 +16,7 @@ use toml::Spanned;
 use super::directives::{
     Directive, ALL, BIND_ADDRESS, BIND_PORT, CLIENT_HOOK, INTERFACE_MTU, INTERFACE_NAME,
     PEER_QUEUE_BUDGET, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2, SERVER_BIND_ADDRESS,
-    SERVER_BIND_ADDRESS2, SYSLOG_FACILITY,
+    SERVER_BIND_ADDRESS2, SERVER_WORKERS, SYSLOG_FACILITY,
 };
 use super::lexer::{self, Directives};
 use super::model::{MiredoConfig, ServerdConfig};
@@ -252,6 +252,9 @@ pub fn serverd_to_toml(c: &ServerdConfig) -> String {
     kv(PREFIX.key, quote(&prefix_to_string(c.prefix)));
     kv(INTERFACE_MTU.key, c.interface_mtu.to_string());
     kv(SYSLOG_FACILITY.key, quote(c.syslog_facility.keyword()));
+    if c.server_workers != 0 {
+        kv(SERVER_WORKERS.key, c.server_workers.to_string());
+    }
     out
 }
 

@@ -17,18 +17,21 @@
 
 pub mod net;
 pub mod reaper;
+pub mod workers;
 
-use std::net::{Ipv6Addr, SocketAddr};
+use std::net::Ipv6Addr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
-use teredo::server::{DropReason, Local, Server, ServerConfig, ServerConfigError};
+use teredo::server::{DropReason, ServerConfig, ServerConfigError};
 use tracing::{debug, error, info, warn};
 
 use crate::cli::{Cli, Program};
 use crate::config::{self, ServerdConfig};
 use crate::startup::{self, Started};
 use net::{RawIpv6, StdUdpPair, UdpPair};
+use workers::Workers;
 
 /// Largest UDP payload received: a UDP datagram in an IPv4 packet (RFC 768, RFC 791).
 const RECV_BUFFER: usize = 65507;
@@ -66,8 +69,9 @@ fn server_config(conf: &ServerdConfig) -> Result<ServerConfig, InvalidConfig> {
     Ok(c)
 }
 
-/// Validates `conf` and binds its sockets, logging miredo's messages on failure.
-fn open(conf: &ServerdConfig) -> Option<(ServerConfig, StdUdpPair)> {
+/// Validates `conf` and binds a socket pair per worker, logging miredo's
+/// messages on failure.
+fn open(conf: &ServerdConfig, workers: usize) -> Option<(ServerConfig, Vec<StdUdpPair>)> {
     let sc = match server_config(conf) {
         Ok(sc) => sc,
         Err(e) => {
@@ -76,8 +80,8 @@ fn open(conf: &ServerdConfig) -> Option<(ServerConfig, StdUdpPair)> {
             return None;
         }
     };
-    match UdpPair::bind(&sc) {
-        Ok(pair) => Some((sc, pair)),
+    match UdpPair::bind_workers(&sc, workers) {
+        Ok(pairs) => Some((sc, pairs)),
         Err(e) => {
             error!("{e}");
             daemon::alert!("Teredo server fatal error");
@@ -105,7 +109,8 @@ fn run(cli: &Cli) -> i32 {
             return 1;
         }
     };
-    let Some((server_conf, sockets)) = open(&conf) else {
+    let workers = workers::count(conf.server_workers);
+    let Some((server_conf, sockets)) = open(&conf, workers) else {
         return 1;
     };
 
@@ -113,14 +118,11 @@ fn run(cli: &Cli) -> i32 {
         return 1;
     };
     info!("Starting...");
-    let reaper = match reaper::spawn(
-        cli.pidfile.clone(),
-        &[
-            raw.as_raw_fd(),
-            sockets.primary_fd(),
-            sockets.secondary_fd(),
-        ],
-    ) {
+    let mut fds = vec![raw.as_raw_fd()];
+    for pair in &sockets {
+        fds.extend([pair.primary_fd(), pair.secondary_fd()]);
+    }
+    let reaper = match reaper::spawn(cli.pidfile.clone(), &fds) {
         Ok(r) => r,
         Err(e) => {
             error!("{e:#}");
@@ -131,7 +133,8 @@ fn run(cli: &Cli) -> i32 {
         daemon::alert!("{e}");
         return 1;
     }
-    // One thread is plenty: the work per datagram is a few comparisons and a send.
+    // The control loop (signals, D-Bus, reloads) needs one light thread; the
+    // packets have the workers' (see `workers`).
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -145,37 +148,29 @@ fn run(cli: &Cli) -> i32 {
     let state = Loop {
         cli,
         log,
-        server: Server::new(server_conf),
-        raw,
-        send_errors: 0,
+        config: server_conf,
     };
-    let code = rt.block_on(state.run(sockets));
+    let code = rt.block_on(state.run(sockets, Arc::new(raw)));
     drop(pidfile);
     // The helper unlinks the file; on an early return above it does so once we are gone.
     reaper.finish();
     code
 }
 
-/// The packet loop's state.
+/// The control loop's state.
 struct Loop<'a> {
     cli: &'a Cli,
     log: Option<daemon::logging::LogHandle>,
-    server: Server,
-    raw: RawIpv6,
-    send_errors: u64,
+    /// The settings in force.
+    config: ServerConfig,
 }
 
 impl Loop<'_> {
-    async fn run(mut self, sockets: StdUdpPair) -> i32 {
+    async fn run(mut self, sockets: Vec<StdUdpPair>, raw: Arc<RawIpv6>) -> i32 {
         use daemon::signals::SignalEvent;
 
-        let mut sockets = match sockets.into_tokio() {
-            Ok(s) => s,
-            Err(e) => {
-                error!("tokio: {e}");
-                return 1;
-            }
-        };
+        // Before the workers exist, so that no thread of theirs misses a
+        // handler being installed.
         let mut signals = match daemon::signals::Signals::new() {
             Ok(s) => s,
             Err(e) => {
@@ -183,6 +178,14 @@ impl Loop<'_> {
                 return 1;
             }
         };
+        let mut workers = match Workers::start(self.config, sockets, raw) {
+            Ok(w) => w,
+            Err(e) => {
+                error!("worker threads: {e}");
+                return 1;
+            }
+        };
+        debug!("{} packet loops", workers.count());
         let bus = match bus::ServerService::start().await {
             Ok(s) => s,
             Err(e) => {
@@ -193,24 +196,20 @@ impl Loop<'_> {
         let _ = daemon::notify::ready();
         let mut tick = tokio::time::interval(PUBLISH_PERIOD);
         let mut published = None;
-        let mut buf1 = vec![0u8; RECV_BUFFER];
-        let mut buf2 = vec![0u8; RECV_BUFFER];
         let code = loop {
             tokio::select! {
-                r = sockets.primary.recv_from(&mut buf1) => {
-                    self.datagram(&sockets, Local::Primary, r, &buf1).await;
-                }
-                r = sockets.secondary.recv_from(&mut buf2) => {
-                    self.datagram(&sockets, Local::Secondary, r, &buf2).await;
-                }
                 _ = tick.tick() => {
-                    let state = self.bus_state();
+                    let state = self.bus_state(&workers);
                     if published.as_ref() != Some(&state) {
                         if let Err(e) = bus.update(state.clone()).await {
                             debug!("D-Bus update: {e}");
                         }
                         published = Some(state);
                     }
+                }
+                w = workers.exited() => {
+                    error!("packet loop {} stopped", w.unwrap_or_default());
+                    break 1;
                 }
                 sig = signals.recv() => match sig {
                     Some(SignalEvent::Terminate(n)) => {
@@ -223,7 +222,7 @@ impl Loop<'_> {
                             daemon::signals::signal_name(n)
                         );
                         let _ = daemon::notify::reloading();
-                        if let Err(code) = self.reload(&mut sockets) {
+                        if let Err(code) = self.reload(&workers) {
                             break code;
                         }
                         let _ = daemon::notify::ready();
@@ -235,6 +234,7 @@ impl Loop<'_> {
             }
         };
         let _ = daemon::notify::stopping();
+        workers.stop();
         if let Err(e) = bus.stop().await {
             debug!("D-Bus stop: {e}");
         }
@@ -246,43 +246,7 @@ impl Loop<'_> {
         code
     }
 
-    async fn datagram(
-        &mut self,
-        sockets: &UdpPair,
-        local: Local,
-        received: std::io::Result<(usize, SocketAddr)>,
-        buf: &[u8],
-    ) {
-        let (len, src) = match received {
-            Ok((len, SocketAddr::V4(src))) => (len, src),
-            Ok(_) => return,
-            Err(e) => {
-                // ICMP errors from earlier sends surface here; nothing to do.
-                debug!("receive: {e}");
-                return;
-            }
-        };
-        let action = match self.server.handle_packet(local, src, &buf[..len]) {
-            Ok(a) => a,
-            Err(reason) => {
-                debug!("dropped a datagram from {src}: {}", reason.name());
-                return;
-            }
-        };
-        let sent = match action.udp() {
-            Some((from, to, payload)) => sockets.get(from).send_to(payload, to).await.map(drop),
-            None => match &action {
-                teredo::server::Action::Native { dst, packet } => self.raw.send(*dst, packet),
-                _ => Ok(()),
-            },
-        };
-        if let Err(e) = sent {
-            self.send_errors += 1;
-            debug!("send: {e}");
-        }
-    }
-
-    fn reload(&mut self, sockets: &mut UdpPair) -> Result<(), i32> {
+    fn reload(&mut self, workers: &Workers) -> Result<(), i32> {
         let file = self.cli.config_file.display().to_string();
         let Some(conf) = startup::load::<ServerdConfig>(self.cli) else {
             warn!("Loading configuration from {file} failed");
@@ -297,30 +261,28 @@ impl Loop<'_> {
             }
         };
         startup::apply_facility(self.log.as_ref(), &conf);
-        if !sockets.serves(&sc) {
-            let fresh = UdpPair::bind(&sc).and_then(|p| {
-                p.into_tokio().map_err(|e| net::BindError {
-                    ip: sc.primary,
-                    text: e.to_string(),
-                    in_use: false,
-                })
-            });
-            match fresh {
-                Ok(p) => *sockets = p,
+        let moved = (sc.primary, sc.secondary) != (self.config.primary, self.config.secondary);
+        let fresh = if moved {
+            // As many pairs as running workers: `ServerWorkers` waits for a restart.
+            match UdpPair::bind_workers(&sc, workers.count()) {
+                Ok(p) => Some(p),
                 Err(e) => {
                     error!("{e}");
                     daemon::alert!("Teredo server fatal error");
                     return Err(1);
                 }
             }
-        }
-        self.server.reconfigure(sc);
+        } else {
+            None
+        };
+        workers.reconfigure(sc, fresh);
+        self.config = sc;
         Ok(())
     }
 
-    fn bus_state(&self) -> bus::ServerState {
-        let c = self.server.config();
-        let counters = self.server.counters();
+    fn bus_state(&self, workers: &Workers) -> bus::ServerState {
+        let c = &self.config;
+        let (counters, send_errors) = workers.counters();
         bus::ServerState {
             primary: c.primary.to_string(),
             secondary: c.secondary.to_string(),
@@ -329,7 +291,7 @@ impl Loop<'_> {
             rs_answered: counters.rs_answered,
             forwarded_teredo: counters.forwarded_teredo,
             forwarded_native: counters.forwarded_native,
-            send_errors: self.send_errors,
+            send_errors,
             dropped: DropReason::ALL
                 .iter()
                 .map(|r| (r.name().to_owned(), counters.dropped(*r)))

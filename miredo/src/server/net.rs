@@ -81,6 +81,9 @@ fn is_icmp_residue(e: &io::Error) -> bool {
     )
 }
 
+/// Socket buffers of the shared sockets: the 4 MiB of the client's socket.
+const SOCKET_BUFFER: usize = 4 << 20;
+
 /// The two UDP sockets, bound to port 3544 of each server address.
 #[derive(Debug)]
 pub struct UdpPair {
@@ -103,15 +106,60 @@ pub struct BindError {
     pub in_use: bool,
 }
 
-fn bind_one(ip: Ipv4Addr) -> Result<std::net::UdpSocket, BindError> {
-    let fail = |e: io::Error| BindError {
+fn bind_error(ip: Ipv4Addr) -> impl Fn(io::Error) -> BindError {
+    move |e: io::Error| BindError {
         ip,
         text: crate::config::io_error_text(&e),
         in_use: e.kind() == io::ErrorKind::AddrInUse,
-    };
-    let s = crate::udp::bind(SocketAddrV4::new(ip, TEREDO_PORT)).map_err(fail)?;
+    }
+}
+
+fn bind_one(ip: Ipv4Addr) -> Result<std::net::UdpSocket, BindError> {
+    let fail = bind_error(ip);
+    let s = crate::udp::bind(SocketAddrV4::new(ip, TEREDO_PORT)).map_err(&fail)?;
     s.set_nonblocking(true).map_err(fail)?;
     Ok(s)
+}
+
+/// One of several sockets on `ip`:3544 that share the port (`SO_REUSEPORT`:
+/// the kernel spreads the datagrams over them by a hash of the sender's
+/// address and port), with the options of [`crate::udp::bind`].
+fn bind_shared(ip: Ipv4Addr) -> Result<std::net::UdpSocket, BindError> {
+    let fail = bind_error(ip);
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP)).map_err(&fail)?;
+    socket.set_cloexec(true).map_err(&fail)?;
+    socket.set_reuse_port(true).map_err(&fail)?;
+    // Best effort, as for the client's socket: a smaller buffer costs only bursts.
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    set_pmtudisc_dont(&socket).map_err(&fail)?;
+    socket
+        .bind(&SocketAddrV4::new(ip, TEREDO_PORT).into())
+        .map_err(&fail)?;
+    socket.set_nonblocking(true).map_err(&fail)?;
+    Ok(socket.into())
+}
+
+/// DF not set (`IP_PMTUDISC_DONT`), as on every Teredo socket: Teredo relies
+/// on IPv4 fragmentation (RFC 4380 §5.1.1).
+fn set_pmtudisc_dont(socket: &Socket) -> io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let value: libc::c_int = libc::IP_PMTUDISC_DONT;
+    // SAFETY: setsockopt with a valid fd and a pointer to a c_int of the stated size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_IP,
+            libc::IP_MTU_DISCOVER,
+            (&value as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 impl UdpPair {
@@ -123,6 +171,30 @@ impl UdpPair {
             secondary: bind_one(config.secondary)?,
             addresses: (config.primary, config.secondary),
         })
+    }
+
+    /// `workers` pairs sharing the two ports, one per packet loop. One
+    /// worker gets a plain [`UdpPair::bind`]. For more, each address is first
+    /// bound once without `SO_REUSEPORT` and released: that fails, as a plain
+    /// bind does, when anything (another server among them) holds the port,
+    /// which the shared sockets alone would not notice.
+    pub fn bind_workers(
+        config: &ServerConfig,
+        workers: usize,
+    ) -> Result<Vec<StdUdpPair>, BindError> {
+        if workers <= 1 {
+            return Ok(vec![UdpPair::bind(config)?]);
+        }
+        drop(UdpPair::bind(config)?);
+        (0..workers)
+            .map(|_| {
+                Ok(StdUdpPair {
+                    primary: bind_shared(config.primary)?,
+                    secondary: bind_shared(config.secondary)?,
+                    addresses: (config.primary, config.secondary),
+                })
+            })
+            .collect()
     }
 
     /// The socket `local` stands for.

@@ -4,7 +4,7 @@
 use std::net::{Ipv6Addr, SocketAddrV4};
 use std::time::Instant;
 
-use super::{enqueue, flush_queue, reply_bubble, Output, Outputs, OwnAddress, TeredoTunnel};
+use super::{enqueue, flush_queue, reply_bubble, Action, Outputs, OwnAddress, TeredoTunnel};
 use crate::addr::{self, TeredoAddr, TEREDO_PORT};
 use crate::peers::{Attempt, Queued};
 use crate::wire::icmpv6::{ErrorRepr, TYPE_DST_UNREACH};
@@ -103,7 +103,7 @@ impl TeredoTunnel {
                     self.stats.bubbles_received += 1;
                 } else {
                     self.stats.to_tun += 1;
-                    out.push(Output::ToTun(pkt.ipv6.to_vec()));
+                    out.push(Action::ToTun, pkt.ipv6);
                 }
                 return;
             }
@@ -148,7 +148,7 @@ impl TeredoTunnel {
                     self.stats.bubbles_received += 1;
                 } else {
                     self.stats.to_tun += 1;
-                    out.push(Output::ToTun(pkt.ipv6.to_vec()));
+                    out.push(Action::ToTun, pkt.ipv6);
                 }
                 return;
             }
@@ -227,10 +227,8 @@ impl TeredoTunnel {
                 peer.last_tx = Some(now);
                 let ping = self.ping(own.addr, h.src, unix_secs);
                 self.stats.pings_sent += 1;
-                out.push(Output::Transmit {
-                    dst: SocketAddrV4::new(own.server, TEREDO_PORT),
-                    payload: ping,
-                });
+                let server = SocketAddrV4::new(own.server, TEREDO_PORT);
+                out.push(Action::Transmit(server), &ping);
             }
             return;
         }

@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
 use super::{
-    enqueue, send_bubble, Output, Outputs, TeredoTunnel, PING_HOP_LIMIT, UNREACH_ADDR,
+    enqueue, send_bubble, Action, Outputs, TeredoTunnel, PING_HOP_LIMIT, UNREACH_ADDR,
     UNREACH_ADMIN,
 };
 use crate::addr::{self, TeredoAddr, TEREDO_PORT};
@@ -73,10 +73,7 @@ impl TeredoTunnel {
         if peer.is_valid(now) {
             peer.last_tx = Some(now);
             self.stats.tx += 1;
-            out.push(Output::Transmit {
-                dst: peer.mapping,
-                payload: pkt.to_vec(),
-            });
+            out.push(Action::Transmit(peer.mapping), pkt);
             return;
         }
 
@@ -110,10 +107,8 @@ impl TeredoTunnel {
         } else if let Some(own) = self.own {
             let ping = self.ping(own.addr, h.dst, unix_secs);
             self.stats.pings_sent += 1;
-            out.push(Output::Transmit {
-                dst: SocketAddrV4::new(own.server, TEREDO_PORT),
-                payload: ping,
-            });
+            let server = SocketAddrV4::new(own.server, TEREDO_PORT);
+            out.push(Action::Transmit(server), &ping);
         }
     }
 

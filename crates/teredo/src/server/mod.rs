@@ -253,6 +253,18 @@ impl Counters {
     }
 }
 
+/// Adds another core's counters (a server running several cores).
+impl std::ops::AddAssign<&Counters> for Counters {
+    fn add_assign(&mut self, other: &Counters) {
+        self.rs_answered += other.rs_answered;
+        self.forwarded_teredo += other.forwarded_teredo;
+        self.forwarded_native += other.forwarded_native;
+        for (mine, theirs) in self.dropped.iter_mut().zip(other.dropped) {
+            *mine += theirs;
+        }
+    }
+}
+
 /// A Teredo server's packet logic. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct Server {

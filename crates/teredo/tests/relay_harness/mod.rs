@@ -191,7 +191,7 @@ impl Lab {
         let mut work: VecDeque<(usize, Outputs)> = VecDeque::from([(node, out)]);
         while let Some((src, mut out)) = work.pop_front() {
             let from = self.nodes[src].outbound;
-            for o in out.drain() {
+            for o in out.drain_owned() {
                 match o {
                     Output::ToTun(p) => self.nodes[src].tun.push(p),
                     Output::Icmpv6Error { dst, packet } => self.nodes[src].icmp.push((dst, packet)),
