@@ -1,13 +1,16 @@
 //! The home agent after SIGHUP: an `IPsecPolicySet` change applied at once
 //! (`crate::ipsec::reload`): the transport-mode policies of added and removed
-//! pairs, and the tunnel-mode policies of every binding rebuilt.
+//! pairs, and the tunnel-mode policies of the bindings whose policies the
+//! change touched. Nothing else in the file names per-binding kernel state,
+//! so a reload costs no kernel work per binding unless the tunnel-mode
+//! policies of that binding's home address changed.
 
 use tracing::info;
 
 use super::HomeAgent;
 use crate::config::Config;
 use crate::ipsec::reload::reload_transport;
-use crate::ipsec::Endpoint;
+use crate::ipsec::{Endpoint, TunnelIpsec};
 
 impl HomeAgent {
     /// The configuration was re-read; `old` is the one it replaced.
@@ -16,14 +19,31 @@ impl HomeAgent {
         if !reload_transport(old, &self.config, Endpoint::HomeAgent, None, kernel).await {
             return;
         }
+        let mut rebuilt = 0usize;
         for b in self.bindings.values_mut() {
+            if !tunnel_policies_changed(old, &self.config, b.ha_address, b.home_address) {
+                continue;
+            }
             b.reload_ipsec(&mut self.io.kernel, &self.config).await;
+            rebuilt += 1;
         }
         if !self.bindings.is_empty() {
             info!(
-                "IPsec: tunnel-mode policies of {} bindings rebuilt",
+                "IPsec: tunnel-mode policies of {rebuilt} of {} bindings rebuilt",
                 self.bindings.len()
             );
         }
     }
+}
+
+/// True if `old` and `new` give the pair (`ha`, `hoa`) different
+/// tunnel-mode policies.
+fn tunnel_policies_changed(
+    old: &Config,
+    new: &Config,
+    ha: std::net::Ipv6Addr,
+    hoa: std::net::Ipv6Addr,
+) -> bool {
+    let role = Endpoint::HomeAgent;
+    !TunnelIpsec::new(old, role, ha, hoa).same_policies(&TunnelIpsec::new(new, role, ha, hoa))
 }
