@@ -17,6 +17,7 @@ impl HomeAgent {
     pub(super) async fn config_reloaded(&mut self, old: &Config) {
         let kernel = &mut self.io.kernel;
         if !reload_transport(old, &self.config, Endpoint::HomeAgent, None, kernel).await {
+            info!("reload applied: no binding's kernel state changed");
             return;
         }
         let mut rebuilt = 0usize;
@@ -27,12 +28,10 @@ impl HomeAgent {
             b.reload_ipsec(&mut self.io.kernel, &self.config).await;
             rebuilt += 1;
         }
-        if !self.bindings.is_empty() {
-            info!(
-                "IPsec: tunnel-mode policies of {rebuilt} of {} bindings rebuilt",
-                self.bindings.len()
-            );
-        }
+        info!(
+            "reload applied: IPsec tunnel-mode policies of {rebuilt} of {} bindings rebuilt",
+            self.bindings.len()
+        );
     }
 }
 
