@@ -46,3 +46,43 @@ fn tunnel_policies_changed(
     let role = Endpoint::HomeAgent;
     !TunnelIpsec::new(old, role, ha, hoa).same_policies(&TunnelIpsec::new(new, role, ha, hoa))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ha::test_support::{addr, ha_config};
+
+    const HA: &str = "2001:db8:1::2";
+
+    fn sets(pairs: &[(&str, &str)]) -> String {
+        pairs
+            .iter()
+            .map(|(hoa, kind)| {
+                format!(
+                    "IPsecPolicySet {{ HomeAgentAddress {HA}; HomeAddress {hoa}/64; \
+                     IPsecPolicy {kind} UseESP 7; }}\n"
+                )
+            })
+            .collect()
+    }
+
+    /// A set added for one home address touches that binding only; a
+    /// transport-mode change touches none (its policies are not per binding).
+    #[test]
+    fn only_the_bindings_whose_tunnel_policies_changed_are_rebuilt() {
+        let one = "2001:db8:1::100";
+        let other = "2001:db8:1::200";
+        let old = ha_config(&sets(&[(one, "TunnelMh")]));
+        let added = ha_config(&sets(&[(one, "TunnelMh"), (other, "TunnelPayload")]));
+        let (ha, one, other) = (addr(HA), addr(one), addr(other));
+        assert!(!tunnel_policies_changed(&old, &added, ha, one));
+        assert!(tunnel_policies_changed(&old, &added, ha, other));
+        assert!(tunnel_policies_changed(&added, &old, ha, other));
+        let transport = ha_config(&sets(&[
+            ("2001:db8:1::100", "TunnelMh"),
+            ("2001:db8:1::200", "HomeRegBinding"),
+        ]));
+        assert!(!tunnel_policies_changed(&old, &transport, ha, one));
+        assert!(!tunnel_policies_changed(&old, &transport, ha, other));
+    }
+}
