@@ -9,7 +9,8 @@
 #   --rate R       new-binding BUs per second (default 1000)
 #   --rounds K     refresh rounds at N bindings (default 3)
 #   --profile      which build the guest runs (default release)
-#   --datapaths    which datapaths, in this order (default both)
+#   --datapaths    which datapaths, in this order (default both; `default` writes no
+#                  HaTunnelDatapath line, so the configuration's default applies)
 #   --no-restart   leave out the restart benchmark (NonVolatileBindingCache, 1 and N)
 #
 # For each datapath: scripts/vm/mip6d-bench-ha.sh N R (time until all N are installed,
@@ -29,13 +30,13 @@ while [ $# -gt 0 ]; do
   --profile) profile=$2; shift 2 ;;
   --datapaths) datapaths=$2; shift 2 ;;
   --no-restart) restart=; shift ;;
-  *) sed -n '6,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '6,14p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
   esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench-ha.sh: run as root" >&2; exit 1; }
 flag=
 [ "$profile" = release ] && flag=--release
-cargo build $flag -p mip6d -p mip6 --example mh_send >&2
+cargo build $flag -p mip6d -p mip6 --bins --example mh_send >&2
 out=$(mktemp -d)
 echo "bench-ha: $nodes nodes at $rate BU/s on: $datapaths ($profile build); outputs in $out" >&2
 
@@ -44,10 +45,11 @@ vm_run() {
   local datapath=$1 name=$2
   shift 2
   echo "bench-ha: $name ($datapath)" >&2
+  [ "$datapath" = default ] && datapath=
   VM_BENCH_DATAPATH=$datapath VM_BIN_DIR=$PWD/target/$profile VM_BENCH_ROUNDS=$rounds \
     VM_TIMEOUT=$((1200 + nodes / 4)) VM_MEM=$((nodes > 3000 ? 2048 : 1024)) \
-    scripts/vm.sh run "$@" >"$out/$name-$datapath.log" 2>&1 ||
-    echo "bench-ha: $name ($datapath) failed, see $out/$name-$datapath.log" >&2
+    scripts/vm.sh run "$@" >"$out/$name-${datapath:-default}.log" 2>&1 ||
+    echo "bench-ha: $name (${datapath:-default}) failed, see $out/$name-${datapath:-default}.log" >&2
 }
 
 # The text after PREFIX on the first line of FILE that has it (or "-").

@@ -55,8 +55,8 @@ vm_fact_log restoring ha-d "restoring [0-9]+ bindings" 60
 vm_ns mn "$MH_SEND" bu eth-home "$last" "$VM_HA_ADDR" "$last_coa" 2 900
 vm_ns mn "$MH_SEND" bu eth-home "$moved" "$VM_HA_ADDR" "$moved_coa" 2 900
 vm_fact_log summary ha-d 'restored [0-9]+ bindings, skipped [0-9]+' $((n / 5 + 60))
-vm_fact_log refresh.ba ha-d "BA to $last via .*status 0 seq 2 " 10
-vm_fact_log move.ba ha-d "BA to $moved via .*status 0 seq 2 " 10
+vm_fact_log refresh.ba ha-d "BA to $last via .*status [01] seq 2 " 10
+vm_fact_log move.ba ha-d "BA to $moved via .*status [01] seq 2 " 10
 # Line numbers in the log: each BA before the summary means it was answered during
 # the restore, not after it.
 line_of() { grep -n -m1 -E -- "$1" "$VM_LAB/ha-d.log" | cut -d: -f1; }

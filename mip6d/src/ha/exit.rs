@@ -56,16 +56,20 @@ impl HomeAgent {
             independent.len(),
             tunnels.len()
         );
+        let started = std::time::Instant::now();
         for (item, e) in self.io.kernel.remove_many(independent).await {
             warn!("cannot remove {item:?}: {e}");
         }
+        info!("routes, proxy entries and rules removed in {:?}", started.elapsed());
         if tunnels.is_empty() {
             return;
         }
         self.remove_device_routes(&tunnels).await;
+        info!("the tunnels' own routes removed after {:?}", started.elapsed());
         if let Err(e) = self.io.kernel.remove_group(TUNNEL_GROUP, &tunnels).await {
             warn!("cannot remove the tunnel group {TUNNEL_GROUP} at once: {e}");
         }
+        info!("the tunnel group removed after {:?}", started.elapsed());
     }
 
     /// Deletes the routes the kernel added for `tunnels` (they would
