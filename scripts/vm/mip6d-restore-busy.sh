@@ -5,7 +5,8 @@
 #  N (default 300) simulated mobile nodes register from the home link (`mh_send bulk`,
 #  as mip6d-bench-restart.sh; the BAs go into a dummy device); the file holds them; the
 #  HA is stopped with SIGTERM and started again. As soon as it logs that it is
-#  restoring (the bindings in its cache, their kernel state queued), a refresh (seq 2,
+#  restoring (the bindings in its cache, their kernel state queued) and has learnt the
+#  home prefix (without it a BU is refused, restore or not), a refresh (seq 2,
 #  same care-of address) goes out for the node restored last and a move (seq 2, a new
 #  care-of address) for the one before it. Reported: where the BAs for them fall in the
 #  log against the line saying the restore is done, and afterwards the tunnels, the
@@ -52,6 +53,8 @@ moved=$(printf '2001:db8:1::1:%x' $((n - 2)))
 moved_coa=$(printf '2001:db8:a::2:%x' $((n - 2)))
 vm_spawn ha-d ha "$MIP6D" -c "$VM_LAB/ha.conf"
 vm_fact_log restoring ha-d "restoring [0-9]+ bindings" 60
+# A BU is decided against the home prefix, learnt from the RA that answers the HA's RS.
+vm_wait_log ha-d "home prefix $VM_HOME_PREFIX/64 learned" 30 >/dev/null || vm_die "no home prefix learnt"
 vm_ns mn "$MH_SEND" bu eth-home "$last" "$VM_HA_ADDR" "$last_coa" 2 900
 vm_ns mn "$MH_SEND" bu eth-home "$moved" "$VM_HA_ADDR" "$moved_coa" 2 900
 vm_fact_log summary ha-d 'restored [0-9]+ bindings, skipped [0-9]+' $((n / 5 + 60))
