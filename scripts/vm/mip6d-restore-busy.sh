@@ -25,12 +25,15 @@ vm_load_modules
 export VM_HOME_VALID_LIFETIME=7200
 vm_topology_up home
 mkdir -p "$VM_LAB"
-ha_before=$(vm_kernel_state ha)
 ip -n ha -batch - <<EOF2
 link add sink type dummy
 link set dev sink up
 route add 2001:db8:a::/64 dev sink
 EOF2
+# The state to find again at the end: with eth0's link-local address configured.
+wait_for 100 sh -c 'ip -n ha -6 addr show dev eth0 scope link | grep -q fe80 &&
+  ! ip -n ha -6 addr show dev eth0 tentative | grep -q .' || vm_die "no link-local address on the HA's eth0"
+ha_before=$(vm_kernel_state ha)
 vm_fact lab up
 rm -f "$CACHE"
 mip6d_ha_conf 'NonVolatileBindingCache enabled;'
@@ -66,7 +69,7 @@ line_of() { grep -n -m1 -E -- "$1" "$VM_LAB/ha-d.log" | cut -d: -f1; }
 summary_at=$(line_of 'restored [0-9]+ bindings')
 vm_fact refresh.before_summary "$(($(line_of "BA to $last via") < summary_at))"
 vm_fact move.before_summary "$(($(line_of "BA to $moved via") < summary_at))"
-vm_fact tunnels "$(ip -n ha -o link show type ip6tnl | grep -c .)"
+vm_fact tunnels "$(ip -n ha -o link show group 6275 | grep -c .)"
 vm_fact refresh.routes "$(ip -n ha -6 route show table all | grep -c "^$last ")"
 vm_fact move.routes "$(ip -n ha -6 route show table all | grep -c "^$moved ")"
 vm_fact move.tunnel_to_new "$(ip -n ha -6 tunnel show | grep -c "remote $moved_coa ")"
@@ -74,7 +77,7 @@ vm_fact move.tunnel_to_old "$(ip -n ha -6 tunnel show | grep -c "remote $(printf
 vm_fact proxies "$(ip -n ha -6 neigh show proxy | grep -c .)"
 vm_stop ha-d TERM 120 || vm_die "the HA did not exit on SIGTERM"
 rm -f "$CACHE"
-ip -n ha link del sink
 mip6d_state_fact ha.state_at_end "$ha_before" "$(vm_kernel_state ha)"
+ip -n ha link del sink
 vm_topology_down
 vm_fact finished yes
