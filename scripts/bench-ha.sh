@@ -36,7 +36,8 @@ done
 [ "$(id -u)" -eq 0 ] || { echo "bench-ha.sh: run as root" >&2; exit 1; }
 flag=
 [ "$profile" = release ] && flag=--release
-cargo build $flag -p mip6d -p mip6 --bins --example mh_send >&2
+cargo build $flag -p mip6d --bins >&2
+cargo build $flag -p mip6d -p mip6 --example mh_send >&2
 out=$(mktemp -d)
 echo "bench-ha: $nodes nodes at $rate BU/s on: $datapaths ($profile build); outputs in $out" >&2
 
