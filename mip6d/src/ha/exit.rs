@@ -52,9 +52,9 @@ impl HomeAgent {
             return;
         }
         info!(
-            "removing {} routes, proxy entries and rules, then {} binding tunnels",
-            independent.len(),
-            tunnels.len()
+            "removing {} binding tunnels, and first {} routes, proxy entries and rules",
+            tunnels.len(),
+            independent.len()
         );
         let started = std::time::Instant::now();
         for (item, e) in self.io.kernel.remove_many(independent).await {
