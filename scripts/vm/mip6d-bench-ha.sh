@@ -8,8 +8,12 @@
 # bindings per second (each one: DAD for the home address, an ip6ip6 tunnel, a route,
 # a proxy neighbour entry, the BA), refreshes per second (BA only) and HA CPU per
 # refresh in each round and their medians (the shared host makes single runs vary by
-# ±50 %), the home agent's RSS and the guest's used memory per binding, and the time
-# SIGTERM takes (VM_BENCH_EXIT=skip leaves that out: over 300 s at 10,000 under TCG).
+# ±50 %), the home agent's RSS and the guest's used memory per binding, the time a
+# SIGHUP (configuration unchanged) takes until the HA logs the reload applied, and the
+# time SIGTERM takes, with the HA namespace's kernel state after the exit compared to
+# the state before the start (VM_BENCH_EXIT=skip leaves the exit out).
+# VM_BENCH_DATAPATH (shared or per-binding; unset: the configuration's default) is
+# written into the configuration as `HaTunnelDatapath`.
 # The BAs to the simulated care-of addresses go into a dummy device in the HA's
 # namespace (VM_BENCH_VIA=rtr: through the lab's router instead, see below).
 # With VM_PERF=1 the home agent runs under `perf record` (cpu-clock) and the
@@ -46,7 +50,11 @@ EOF
 fi
 # Every simulated mobile node has its own source address, so only the cap on
 # bindings (default 10,000) could stand in the way.
-mip6d_ha_conf "HaMaxBindings $((n > 10000 ? n : 10000));"
+datapath=()
+[ -n "${VM_BENCH_DATAPATH:-}" ] && datapath=("HaTunnelDatapath $VM_BENCH_DATAPATH;")
+echo "mip6d-bench-ha: datapath: ${VM_BENCH_DATAPATH:-default}"
+state_before=$(vm_kernel_state ha)
+mip6d_ha_conf "HaMaxBindings $((n > 10000 ? n : 10000));" "${datapath[@]}"
 sed -i 's/^DebugLevel 10;/DebugLevel 1;/' "$VM_LAB/ha.conf"
 mip6d_start_ha
 pid=$(cat "$VM_LAB/ha-d.pid")
@@ -125,6 +133,16 @@ if [ -n "$perf_pid" ]; then
       grep -v '^#' | grep -v '^$' | head -25 || true
   done
 fi
+# SIGHUP with the configuration unchanged: the time until the reload is applied.
+offset=$(stat -c %s "$VM_LAB/ha-d.log")
+t0=$(date +%s.%N)
+kill -HUP "$pid"
+deadline=$((SECONDS + 300))
+until [ "$(count_after 'reload applied' "$offset")" -ge 1 ]; do
+  [ "$SECONDS" -lt "$deadline" ] || vm_die "no 'reload applied' line 300 s after SIGHUP"
+  sleep 0.05
+done
+echo "mip6d-bench-ha: SIGHUP to reload applied with $c_new bindings: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }') s"
 if [ "${VM_BENCH_EXIT:-}" = skip ]; then
   echo "mip6d-bench-ha: exit not measured (VM_BENCH_EXIT=skip)"
   exit 0
@@ -133,4 +151,10 @@ t0=$(date +%s.%N)
 vm_stop ha-d TERM 300 || echo "mip6d-bench-ha: the HA took over 300 s to exit"
 echo "mip6d-bench-ha: SIGTERM to exit with $c_new bindings: $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }') s"
 echo "mip6d-bench-ha: tunnels after SIGTERM: $(ip -n ha -o link show type ip6tnl | grep -c . || true)"
+if [ "$(vm_kernel_state ha)" = "$state_before" ]; then
+  echo "mip6d-bench-ha: kernel state after SIGTERM: same as before the start"
+else
+  echo "mip6d-bench-ha: kernel state after SIGTERM: DIFFERENT from before the start:"
+  diff <(echo "$state_before") <(vm_kernel_state ha) | head -20 || true
+fi
 vm_topology_down

@@ -12,6 +12,7 @@ use std::net::{IpAddr, Ipv6Addr};
 use crate::error::Error;
 use crate::ip6tnl::{Ip6TnlInfo, Ip6TnlSpec};
 use crate::neigh_proxy::ProxyNeigh;
+use crate::netlink::batch::pipelined;
 use crate::netlink::{Netlink, RouteSpec, RuleSpec};
 use crate::xfrm::{PolicyDir, PolicyType, Selector, Xfrm, XfrmPolicy, XfrmState, XfrmStateId};
 use tracing::{debug, warn};
@@ -264,7 +265,31 @@ impl Ledger {
 
     /// Removes one object (if we installed it or not); "not there" is fine.
     pub async fn remove(&mut self, item: Item) -> Res<()> {
-        let r = match &item {
+        let r = self.delete(&item).await;
+        self.forget(&item);
+        gone_ok(r)
+    }
+
+    /// Removes many objects, with up to [`crate::netlink::batch::IN_FLIGHT`]
+    /// requests in flight and so in no particular order among them (the
+    /// caller gives only objects that do not depend on each other: routes
+    /// and proxy entries, not a tunnel with its routes). "Not there" is
+    /// fine; the failures are returned.
+    pub async fn remove_many(&mut self, items: Vec<Item>) -> Vec<(Item, Error)> {
+        let this = &*self;
+        let failed = pipelined(items.clone(), |item| async move {
+            gone_ok(this.delete(&item).await)
+        })
+        .await;
+        for item in &items {
+            self.forget(item);
+        }
+        failed
+    }
+
+    /// The kernel request that removes `item`.
+    async fn delete(&self, item: &Item) -> Res<()> {
+        match item {
             Item::Rule(spec) => self.nl.del_rule(spec).await,
             Item::Route(spec) => self.nl.del_route(spec).await,
             Item::Tunnel(index) => self.nl.del_ip6tnl(*index).await,
@@ -290,9 +315,7 @@ impl Ledger {
                 }
                 Ok(())
             }
-        };
-        self.forget(&item);
-        gone_ok(r)
+        }
     }
 
     /// Removes every object still installed, newest first, and restores the

@@ -157,3 +157,51 @@ fn ledger_undoes_what_was_installed() {
         assert_eq!(dump(), before);
     });
 }
+
+/// Many routes and proxy entries removed with requests in flight together
+/// (a home agent's exit): all gone, the ledger empty, one already gone
+/// not an error, and a request the kernel refuses reported.
+#[test]
+fn ledger_removes_many_at_once() {
+    netns(|| async {
+        ip(&["link", "add", "d0", "type", "veth", "peer", "name", "d1"]);
+        let mut l = Ledger::open().unwrap();
+        let d0 = l.nl.link_index("d0").await.unwrap();
+        l.nl.set_link_up(d0).await.unwrap();
+        let before = dump();
+        const N: u16 = 500;
+        let mut items = Vec::new();
+        for i in 1..=N {
+            let hoa = Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 1, i);
+            let route = RouteSpec::prefix(IpAddr::V6(hoa), 128, d0).metric(192);
+            l.add_route(route.clone()).await.unwrap();
+            let proxy = ProxyNeigh {
+                index: d0,
+                addr: hoa,
+            };
+            l.add_proxy(proxy).await.unwrap();
+            items.push(netcfg::Item::Route(route));
+            items.push(netcfg::Item::Proxy(proxy));
+        }
+        assert_eq!(l.installed().count(), 2 * usize::from(N));
+        assert_eq!(
+            lines(&ip(&["-6", "neigh", "show", "proxy"])).len(),
+            usize::from(N)
+        );
+        // Gone behind the ledger's back: not a failure.
+        l.nl.del_proxy_neigh(ProxyNeigh {
+            index: d0,
+            addr: Ipv6Addr::new(0x2001, 0xdb8, 1, 0, 0, 0, 1, 7),
+        })
+        .await
+        .unwrap();
+        // One the kernel refuses (a /129): reported, the rest still removed.
+        let absent = netcfg::Item::Route(RouteSpec::prefix(a("2001:db8:9::1"), 129, d0));
+        items.push(absent.clone());
+        let failed = l.remove_many(items).await;
+        assert_eq!(failed.len(), 1, "{failed:?}");
+        assert_eq!(failed[0].0, absent);
+        assert_eq!(l.installed().count(), 0);
+        assert_eq!(dump(), before);
+    });
+}

@@ -41,7 +41,7 @@ impl HomeAgent {
         // After the kernel's swap, the source is the home address and the
         // HAO holds the address the packet came from.
         let home_address = msg.src;
-        self.finish_removal(&home_address).await;
+        self.finish_queued(&home_address).await;
         let packet_source = msg.hao.unwrap_or(msg.src);
         let home_ifindex = self.ha_iface_of(msg.dst).await;
         let input = BuInput {

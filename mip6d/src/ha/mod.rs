@@ -24,6 +24,7 @@ mod dad;
 mod dhaad;
 mod discovery;
 mod error;
+mod exit;
 mod home_bu;
 mod home_dad;
 mod home_reg;
@@ -57,7 +58,7 @@ use crate::kernel::raw::{Icmp6Socket, MhSocket, RawIp6Socket};
 use crate::kernel::{Kernel, RULE_PRIO_FWD, TABLE_MIP6, XFRM_PRIO_HOME_SIG_ANY};
 
 use crate::publish::Publisher;
-use binding::{BindingState, TunnelNames, TUNNEL_GROUP};
+use binding::{BindingState, TunnelNames};
 pub use error::StartError;
 use netcfg::anycast::AnycastMemberships;
 
@@ -513,42 +514,5 @@ impl HomeAgent {
             self.view.changed();
         }
         self.carry_out_dad(expired).await;
-    }
-
-    /// Shutdown: every binding's tunnel (and the routes through it) goes
-    /// in one request; what is left (proxy entries) is removed one by one
-    /// by the kernel ledger's teardown.
-    async fn remove_bindings(&mut self) {
-        let with_tunnels: Vec<crate::kernel::Item> = self
-            .bindings
-            .values()
-            .chain(self.backlog.removals())
-            .flat_map(|b| b.device_items().cloned())
-            .collect();
-        if with_tunnels.is_empty() {
-            return;
-        }
-        // Tunnel-mode SAs go back to the home address, where the admin
-        // keyed them, before their tunnels go.
-        for b in self
-            .bindings
-            .values_mut()
-            .chain(self.backlog.removals_mut())
-        {
-            b.release_ipsec(&mut self.io.kernel).await;
-        }
-        let tunnels = with_tunnels
-            .iter()
-            .filter(|i| matches!(i, crate::kernel::Item::Tunnel(_)))
-            .count();
-        info!("removing {tunnels} binding tunnels");
-        if let Err(e) = self
-            .io
-            .kernel
-            .remove_group(TUNNEL_GROUP, &with_tunnels)
-            .await
-        {
-            warn!("cannot remove the tunnel group {TUNNEL_GROUP} at once: {e}");
-        }
     }
 }

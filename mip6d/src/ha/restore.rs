@@ -2,10 +2,14 @@
 //! the snapshot it saves, and the restore at start. A saved binding names
 //! kernel objects to create, so each is checked first
 //! ([`mip6::bcache::saved::check_restore`]) against the configuration and
-//! the interfaces as they are now, as a Binding Update creating it would be;
-//! what passes is installed at once, with its remaining lifetime and its
-//! sequence number, and announced on the home link with unsolicited proxy
-//! NAs (RFC 6275 §10.4.1), without waiting for the mobile nodes.
+//! the interfaces as they are now, as a Binding Update creating it would be.
+//! What passes enters the binding cache at once, with its remaining lifetime
+//! and its sequence number, so a Binding Update for it is a refresh; its
+//! kernel state is queued in the install backlog ([`super::backlog`]) and
+//! installed between messages, without DAD (the home address was the
+//! binding's before the restart, RFC 6275 §10.3.1 asks DAD for a new
+//! binding), and announced on the home link with unsolicited proxy NAs
+//! (RFC 6275 §10.4.1), without waiting for the mobile nodes.
 
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
@@ -17,6 +21,7 @@ use netcfg::Family;
 use tokio::time::Instant;
 use tracing::{error, info, warn};
 
+use super::backlog::QueuedRestore;
 use super::binding::BindingState;
 use super::cache_file::unix_now;
 use super::home_bu::acl_of;
@@ -33,7 +38,14 @@ impl HomeAgent {
             .iter()
             .filter(|e| e.state == BcState::Active)
             .filter_map(|e| {
-                let ifindex = self.bindings.get(&e.home_address)?.home_ifindex()?;
+                let hoa = &e.home_address;
+                // Restored and still waiting for its kernel state: saved
+                // too, or a crash during a long restore would lose it.
+                let ifindex = self
+                    .bindings
+                    .get(hoa)?
+                    .home_ifindex()
+                    .or_else(|| self.backlog.restores.ifindex_of(hoa))?;
                 let iface = self.links.ifaces.iter().find(|i| i.index == ifindex)?;
                 Some(SavedBinding::from_entry(e, now, now_unix, &iface.name))
             })
@@ -70,7 +82,7 @@ impl HomeAgent {
     }
 
     /// Restores what the file holds, each binding checked; logs what was
-    /// skipped and why.
+    /// skipped and why. The kernel state of what passes is queued.
     pub(super) async fn restore_cache(&mut self) {
         if !self.config.non_volatile_binding_cache {
             return;
@@ -87,7 +99,7 @@ impl HomeAgent {
                 return;
             }
         };
-        let (mut restored, mut skipped) = (0usize, 0usize);
+        let (mut queued, mut skipped) = (0usize, 0usize);
         for entry in &saved {
             let iface = self
                 .links
@@ -103,8 +115,8 @@ impl HomeAgent {
                     IpAddr::V4(_) => None,
                 })
                 .collect();
-            match self.restore_one(entry, iface, &home_prefixes).await {
-                Ok(()) => restored += 1,
+            match self.admit(entry, iface, &home_prefixes) {
+                Ok(()) => queued += 1,
                 Err(why) => {
                     warn!(
                         "{path}: binding {} (CoA {}) not restored: {why}",
@@ -114,12 +126,15 @@ impl HomeAgent {
                 }
             }
         }
-        info!("{path}: restored {restored} bindings, skipped {skipped}");
+        info!("{path}: restoring {queued} bindings, their kernel state between messages");
+        self.backlog.restores.start(skipped);
+        self.restore_summary();
         self.view.changed();
     }
 
-    /// Checks and installs one saved binding.
-    async fn restore_one(
+    /// Checks one saved binding and, if it passes, puts it in the cache and
+    /// queues its kernel state.
+    fn admit(
         &mut self,
         entry: &SavedBinding,
         iface: Option<u32>,
@@ -158,7 +173,7 @@ impl HomeAgent {
             .flags
             .contains(BuFlags::LINK_LOCAL)
             .then(|| link_local_of(hoa));
-        let mut binding = BindingState::pending(
+        let binding = BindingState::pending(
             hoa,
             entry.care_of_address,
             entry.home_agent,
@@ -166,29 +181,79 @@ impl HomeAgent {
         )
         .with_ipsec(&self.config)
         .with_link_local(link_local);
-        if let Err(e) = binding
-            .install(&mut self.io.kernel, &mut self.tunnel_names, ifindex)
-            .await
-        {
-            binding.remove(&mut self.io.kernel).await;
-            return Err(format!("cannot install it: {e}"));
-        }
-        info!(
-            "binding {hoa} -> {} restored (tunnel {}, seq {}, {} s left)",
-            entry.care_of_address,
-            binding.tunnel_name(),
-            entry.sequence,
-            remaining.as_secs()
-        );
         self.cache
             .restore(std::time::Instant::now(), entry, remaining);
         self.bindings.insert(hoa, binding);
-        let announce = DadAction::ProxyNa {
-            hoa,
+        let restore = QueuedRestore {
             ifindex,
             mobile_router: entry.flags.contains(BuFlags::MOBILE_ROUTER),
         };
-        self.carry_out_dad(vec![announce]).await;
+        self.backlog.restores.queue(hoa, restore);
         Ok(())
+    }
+
+    /// Installs the kernel state of a restored binding (its turn in the
+    /// backlog came, or a BU for it arrived) and announces the home address.
+    pub(super) async fn install_restored(&mut self, hoa: Ipv6Addr, restore: QueuedRestore) {
+        let path = self.cache_file.path().display().to_string();
+        // Expired (or gone) while it waited: nothing to install.
+        let Some(binding) = self
+            .bindings
+            .get_mut(&hoa)
+            .filter(|b| b.home_ifindex().is_none())
+        else {
+            info!("{path}: binding {hoa} not restored: gone before its turn");
+            self.backlog.restores.done(false);
+            self.restore_summary();
+            return;
+        };
+        let coa = binding.care_of_address;
+        let installed = binding
+            .install(&mut self.io.kernel, &mut self.tunnel_names, restore.ifindex)
+            .await;
+        match installed {
+            Ok(()) => {
+                let (seq, left) = self
+                    .cache
+                    .get(&hoa)
+                    .map(|e| {
+                        (
+                            e.sequence,
+                            e.expires_at
+                                .saturating_duration_since(std::time::Instant::now()),
+                        )
+                    })
+                    .unwrap_or_default();
+                info!(
+                    "binding {hoa} -> {coa} restored (tunnel {}, seq {seq}, {} s left)",
+                    binding.tunnel_name(),
+                    left.as_secs()
+                );
+                self.backlog.restores.done(true);
+                let announce = DadAction::ProxyNa {
+                    hoa,
+                    ifindex: restore.ifindex,
+                    mobile_router: restore.mobile_router,
+                };
+                self.carry_out_dad(vec![announce]).await;
+            }
+            Err(e) => {
+                warn!("{path}: binding {hoa} (CoA {coa}) not restored: cannot install it: {e}");
+                binding.remove(&mut self.io.kernel).await;
+                self.bindings.remove(&hoa);
+                self.cache.remove(&hoa);
+                self.backlog.restores.done(false);
+                self.view.changed();
+            }
+        }
+        self.restore_summary();
+    }
+
+    /// The summary line, once the restore under way has nothing left.
+    fn restore_summary(&mut self) {
+        if let Some((restored, skipped)) = self.backlog.restores.finished() {
+            let path = self.cache_file.path().display();
+            info!("{path}: restored {restored} bindings, skipped {skipped}");
+        }
     }
 }

@@ -134,6 +134,12 @@ impl TunnelIpsec {
         }
     }
 
+    /// True if `other` names the same policies: a reload that leaves a
+    /// home address's tunnel-mode policies as they were need not touch them.
+    pub fn same_policies(&self, other: &TunnelIpsec) -> bool {
+        self.role == other.role && self.hoa == other.hoa && self.entries == other.entries
+    }
+
     fn all(&self, endpoint: Ipv6Addr) -> Vec<XfrmPolicy> {
         let Some(role) = self.role else {
             return Vec::new();

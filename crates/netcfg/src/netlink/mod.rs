@@ -5,6 +5,7 @@
 //! [`Netlink::new`].
 
 mod addr;
+pub mod batch;
 mod link;
 mod route;
 mod rule;
