@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use netcfg::tun::Tun;
+use netcfg::{TunRecvBatch, TunSendBatch};
 use teredo::addr::TEREDO_PORT;
 use teredo::relay::{Output, Outputs, TeredoTunnel};
 use teredo::wire::{TeredoPacket, TeredoPacketRepr};
@@ -29,7 +30,10 @@ pub struct Pump {
     socket: UdpSocket,
     tun: Arc<Tun>,
     udp_buf: Vec<u8>,
-    tun_buf: Vec<u8>,
+    /// What one TUN read gave (a super-segment cut to the MTU, with offloads).
+    tun_rx: TunRecvBatch,
+    /// Packets for the TUN, written (coalesced) once per batch.
+    tun_tx: TunSendBatch,
     out: Outputs,
     /// Relay: ICMPv6 errors get a routable source before they go out.
     routable_errors: bool,
@@ -47,7 +51,8 @@ impl Pump {
             socket: UdpSocket::from_std(socket)?,
             tun,
             udp_buf: vec![0u8; UDP_BUF],
-            tun_buf: vec![0u8; 65536],
+            tun_rx: TunRecvBatch::new(),
+            tun_tx: TunSendBatch::new(),
             out: Outputs::new(),
             routable_errors: false,
         })
@@ -118,6 +123,7 @@ impl Pump {
                 if let Ok(pkt) = TeredoPacket::parse(data) {
                     if divert(now, from, &pkt) {
                         // The caller acts on it before reading more.
+                        self.write_tun().await;
                         return;
                     }
                 }
@@ -125,22 +131,31 @@ impl Pump {
             tunnel.handle_udp_packet(now, secs, from, data, &mut self.out);
             self.flush().await;
         }
+        self.write_tun().await;
     }
 
-    /// Reads up to [`BATCH`] packets from the tunnel interface through
-    /// `tunnel`. A read error other than "nothing queued" is fatal.
+    /// Reads up to [`BATCH`] times from the tunnel interface; each packet a
+    /// read gave (with offloads, each MTU-sized piece of a super-segment) goes
+    /// through `tunnel` on its own. A read error other than "nothing queued"
+    /// is fatal.
     pub async fn tun_batch(&mut self, tunnel: &mut TeredoTunnel) -> io::Result<()> {
         let now = Instant::now();
         let secs = unix_secs();
         for _ in 0..BATCH {
-            let n = match self.tun.try_recv(&mut self.tun_buf) {
-                Ok(n) => n,
+            match self.tun.try_recv_batch(&mut self.tun_rx) {
+                Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            };
-            tunnel.handle_tun_packet(now, secs, &self.tun_buf[..n], &mut self.out);
+                Err(e) => {
+                    self.write_tun().await;
+                    return Err(e);
+                }
+            }
+            for packet in self.tun_rx.packets() {
+                tunnel.handle_tun_packet(now, secs, packet, &mut self.out);
+            }
             self.flush().await;
         }
+        self.write_tun().await;
         Ok(())
     }
 
@@ -148,6 +163,7 @@ impl Pump {
     pub async fn timeout(&mut self, tunnel: &mut TeredoTunnel, now: Instant) {
         tunnel.handle_timeout(now);
         self.flush().await;
+        self.write_tun().await;
     }
 
     /// Sends one datagram (qualification traffic); errors are logged, not fatal.
@@ -158,8 +174,9 @@ impl Pump {
         }
     }
 
-    /// Carries out the tunnel's outputs. The non-blocking calls succeed
-    /// almost always (4 MiB socket buffer, the TUN never blocks a writer).
+    /// Carries out the tunnel's outputs: datagrams are sent, packets for the
+    /// tunnel interface queued for [`Pump::write_tun`]. The non-blocking
+    /// sends succeed almost always (4 MiB socket buffer).
     async fn flush(&mut self) {
         for o in self.out.drain() {
             match o {
@@ -179,7 +196,7 @@ impl Pump {
                     // forwards it from the tunnel once its source is routable.
                     match routable_source(dst) {
                         Ok(src) if teredo::wire::set_source(&mut packet, src) => {
-                            to_tun(&self.tun, &packet).await;
+                            self.tun_tx.push(&packet);
                         }
                         Ok(_) => {}
                         Err(e) => debug!("ICMPv6 error to {dst} not sent: {e}"),
@@ -188,21 +205,22 @@ impl Pump {
                 // A client's ICMPv6 errors are for local senders: the kernel
                 // delivers them from the tunnel like any received error.
                 Output::ToTun(pkt) | Output::Icmpv6Error { packet: pkt, .. } => {
-                    to_tun(&self.tun, &pkt).await;
+                    self.tun_tx.push(&pkt);
                 }
             }
         }
     }
-}
 
-/// Writes one packet to the tunnel; errors are logged.
-async fn to_tun(tun: &Tun, pkt: &[u8]) {
-    let r = match tun.try_send(pkt) {
-        Err(e) if e.kind() == ErrorKind::WouldBlock => tun.send(pkt).await,
-        r => r,
-    };
-    if let Err(e) = r {
-        warn!("tunnel write error: {e}");
+    /// Writes the packets queued for the tunnel interface in one go, TCP
+    /// segments of a flow coalesced when the TUN has offloads (the kernel
+    /// then takes a whole run as one packet). Errors are logged.
+    async fn write_tun(&mut self) {
+        if self.tun_tx.is_empty() {
+            return;
+        }
+        if let Err(e) = self.tun.send_batch(&mut self.tun_tx).await {
+            warn!("tunnel write error: {e}");
+        }
     }
 }
 

@@ -245,25 +245,29 @@ impl Tun {
 
     /// Writes the queued packets to the kernel, coalesced when offloads are
     /// on, and empties `batch`. Waits only when the kernel queue is full.
-    /// Returns the first error; the other packets are still written.
-    pub async fn send_batch(&self, batch: &mut TunSendBatch) -> io::Result<()> {
+    /// Returns how many writes it took, or the first error (the other
+    /// packets are still written).
+    pub async fn send_batch(&self, batch: &mut TunSendBatch) -> io::Result<usize> {
         let mut first_err = Ok(());
+        let mut writes = 0;
         if self.offloads.tcp {
             batch.coalesce();
             for frame in batch.frames() {
+                writes += 1;
                 if let Err(e) = self.send_waiting(frame).await {
                     first_err = first_err.and(Err(e));
                 }
             }
         } else {
             for packet in batch.packets() {
+                writes += 1;
                 if let Err(e) = self.send_waiting(packet).await {
                     first_err = first_err.and(Err(e));
                 }
             }
         }
         batch.clear();
-        first_err
+        first_err.map(|()| writes)
     }
 
     async fn send_waiting(&self, frame: &[u8]) -> io::Result<usize> {
