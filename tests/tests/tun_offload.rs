@@ -22,7 +22,11 @@ fn start_ours(lab: &Lab, node: &str, name: &str, conf: &str, offload: bool) -> R
     let conf = lab.write_conf(&format!("{name}.conf"), conf)?;
     let pidfile = lab.state_dir().join("run").join(format!("{name}.pid"));
     let bin = our_bin("miredo");
-    ensure!(bin.exists(), "{} not found: cargo build -p miredo", bin.display());
+    ensure!(
+        bin.exists(),
+        "{} not found: cargo build -p miredo",
+        bin.display()
+    );
     let switch = if offload {
         "MIREDO_TUN_OFFLOAD=1"
     } else {
@@ -48,10 +52,15 @@ fn lab_with(offload: bool) -> Result<(Lab, Daemon, Daemon)> {
     lab.start_debian_server()?;
     let relay_conf = format!("RelayType relay\nInterfaceName {TEREDO_IFACE}\n");
     let relay = start_ours(&lab, "relay", "our-relay", &relay_conf, offload)?;
-    lab.wait_for("our relay to route 2001::/32", Duration::from_secs(5), || {
-        let routes = lab.exec_ok("relay", &["ip", "-6", "route", "show", "dev", TEREDO_IFACE])?;
-        Ok(routes.contains("2001::/32"))
-    })
+    lab.wait_for(
+        "our relay to route 2001::/32",
+        Duration::from_secs(5),
+        || {
+            let routes =
+                lab.exec_ok("relay", &["ip", "-6", "route", "show", "dev", TEREDO_IFACE])?;
+            Ok(routes.contains("2001::/32"))
+        },
+    )
     .with_context(|| relay.log_text())?;
     let client = start_ours(&lab, "cl1", "our-client1", &Lab::client_conf(), offload)?;
     Ok((lab, relay, client))
@@ -134,7 +143,8 @@ fn tcp_through_our_client_and_relay_with_tun_offloads() -> Result<()> {
         .with_context(|| ours.log_text())?;
     let b = lab.wait_teredo_addr("cl2", Duration::from_secs(10))?;
     for d in [&relay, &ours] {
-        let line = offload_line(d).with_context(|| format!("no offloads line:\n{}", d.log_text()))?;
+        let line =
+            offload_line(d).with_context(|| format!("no offloads line:\n{}", d.log_text()))?;
         ensure!(line.contains("TSO6"), "{line}");
     }
     lab.wait_ping6("cl1", TARGET_IP6, Duration::from_secs(10))?;

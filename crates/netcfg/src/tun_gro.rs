@@ -10,8 +10,9 @@
 //! (the last may be shorter), identical IPv6 and TCP headers but for the
 //! sequence number, checksum and a PSH on the last, only ACK (and PSH)
 //! flags, a valid checksum (a merged super-segment gets a fresh one, so a
-//! corrupt segment must never be merged), at most 64 KiB of IPv6 payload
-//! (RFC 8200 §3). Extension headers and everything not TCP pass unmerged.
+//! corrupt segment must never be merged), at most 64 KiB in all (the IPv6
+//! payload length is 16 bits, RFC 8200 §3). Extension headers and
+//! everything not TCP pass unmerged.
 //! A packet of a flow that is not merged ends that flow's super-segment, so
 //! nothing is reordered.
 //!
@@ -24,8 +25,9 @@ use crate::tun_offload::{F_NEEDS_CSUM, VNET_HDR_LEN};
 
 /// The fixed IPv6 header (RFC 8200 §3).
 const IP6_LEN: usize = 40;
-/// Largest IPv6 payload without a jumbogram (RFC 8200 §3: 16-bit length).
-const MAX_PAYLOAD: usize = 65535;
+/// Largest super-segment, headers included: the IPv6 payload length is 16
+/// bits (RFC 8200 §3) and the kernel's GSO limit for a TUN is 64 KiB.
+const MAX_LEN: usize = 65535;
 /// TCP flags (RFC 9293 §3.1).
 const ACK: u8 = 0x10;
 const PSH: u8 = 0x08;
@@ -176,7 +178,7 @@ impl TunSendBatch {
         };
         let pkt = &rest[0][VNET_HDR_LEN..];
         let head_pkt = &head[VNET_HDR_LEN..];
-        let fits = head_pkt.len() - IP6_LEN + seg.payload <= MAX_PAYLOAD;
+        let fits = head_pkt.len() + seg.payload <= MAX_LEN;
         if o.closed
             || !fits
             || seg.seq != o.next_seq
@@ -186,9 +188,9 @@ impl TunSendBatch {
         {
             return false;
         }
-        if head.capacity() < VNET_HDR_LEN + IP6_LEN + MAX_PAYLOAD {
+        if head.capacity() < VNET_HDR_LEN + MAX_LEN {
             // Once per buffer: it is kept for later batches.
-            head.reserve_exact(VNET_HDR_LEN + IP6_LEN + MAX_PAYLOAD - head.len());
+            head.reserve_exact(VNET_HDR_LEN + MAX_LEN - head.len());
         }
         head.extend_from_slice(&pkt[IP6_LEN + seg.tcp_len..]);
         if seg.psh {

@@ -285,6 +285,13 @@ fn segments_of_one_flow_coalesce_and_split_back_unchanged() {
         let hdr = VirtioNetHdr::decode(&frames[0]).unwrap();
         assert_eq!(hdr.gso_type, tun_rs::VIRTIO_NET_HDR_GSO_TCPV6);
         assert_eq!(usize::from(hdr.gso_size), sizes[0]);
+        assert_eq!(hdr.flags, F_NEEDS_CSUM);
+        let merged = &frames[0][VNET_HDR_LEN..];
+        assert_eq!(
+            u16::from_be_bytes([merged[56], merged[57]]),
+            fold(pseudo(merged, 6)),
+            "partial checksum: the pseudo-header sum of the whole super-segment"
+        );
         let data: Vec<u8> = segs.iter().flat_map(|s| tcp_payload(s).to_vec()).collect();
         let back = split_checked(&frames[0], 1280, &data);
         assert_eq!(back, segs, "split(coalesce(x)) == x");
