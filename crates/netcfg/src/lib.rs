@@ -65,4 +65,5 @@ pub use netlink::{
 };
 pub use rt_tables::{lookup_table, RtTables};
 pub use tun::{Offloads, Tun, TunError};
-pub use tun_offload::{TunRecvBatch, TunSendBatch};
+pub use tun_gro::TunSendBatch;
+pub use tun_offload::TunRecvBatch;

@@ -21,7 +21,8 @@ use std::io::{self, ErrorKind};
 use tracing::{info, warn};
 
 use crate::error::strerror;
-use crate::tun_offload::{TunRecvBatch, TunSendBatch};
+use crate::tun_gro::TunSendBatch;
+use crate::tun_offload::TunRecvBatch;
 
 /// Why a TUN device could not be created. The `Display` text is miredo's
 /// own log line for the same failure, `%m` included.

@@ -12,7 +12,7 @@
 //! than the interface MTU, each with its checksum complete, so the Teredo
 //! core checks and forwards every packet on its own; the segmentation itself
 //! is tun-rs's (a port of wireguard-go's tun offloads), this module keeps the
-//! buffers and bounds the segment size by the MTU. [`TunSendBatch`] (in
+//! buffers and bounds the segment size by the MTU. `TunSendBatch` (in
 //! `tun_gro.rs`) collects packets for the kernel and coalesces consecutive
 //! TCP segments of one flow into one write.
 
@@ -21,8 +21,6 @@ use std::ops::Range;
 use std::time::{Duration, Instant};
 
 use tun_rs::VirtioNetHdr;
-
-pub use crate::tun_gro::TunSendBatch;
 
 /// Bytes of `struct virtio_net_hdr` before every packet when offloads are on.
 pub const VNET_HDR_LEN: usize = tun_rs::VIRTIO_NET_HDR_LEN;

@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::indexing_slicing)]
 
 use super::*;
+use crate::tun_gro::TunSendBatch;
 
 const SRC: [u8; 16] = [0x20, 0x01, 0, 0, 0xc0, 0, 0x02, 1, 0, 0, 0, 0, 0, 0, 0, 1];
 const DST: [u8; 16] = [0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
