@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use netcfg::tun::Tun;
+use netcfg::{TunRecvBatch, TunSendBatch};
 use teredo::addr::TEREDO_PORT;
 use teredo::relay::{Action, Outputs, TeredoTunnel};
 use teredo::wire::{TeredoPacket, TeredoPacketRepr};
@@ -26,13 +27,20 @@ use crate::udp::runs::Datagram;
 /// look: amortises the `select!` over a burst, bounds the latency of the rest.
 pub const BATCH: usize = 64;
 
+/// Output bytes after which a TUN batch sends what it has so far: a few
+/// super-segments' worth, so the arena (never shrunk) stays small.
+const FLUSH_AT: usize = 256 << 10;
+
 /// The Teredo UDP socket and the TUN, with their buffers.
 pub struct Pump {
     socket: BatchSocket,
     tun: Arc<Tun>,
     /// Where each of the batch's outgoing datagrams lies in the output arena.
     tx_list: Vec<Datagram>,
-    tun_buf: Vec<u8>,
+    /// What one TUN read gave (a super-segment cut to the MTU, with offloads).
+    tun_rx: TunRecvBatch,
+    /// Packets for the TUN, written (coalesced) once per batch.
+    tun_tx: TunSendBatch,
     out: Outputs,
     /// Relay: ICMPv6 errors get a routable source before they go out.
     routable_errors: bool,
@@ -58,7 +66,8 @@ impl Pump {
             socket: BatchSocket::new(socket, offloads)?,
             tun,
             tx_list: Vec::new(),
-            tun_buf: vec![0u8; 65536],
+            tun_rx: TunRecvBatch::new(),
+            tun_tx: TunSendBatch::new(),
             out: Outputs::new(),
             routable_errors: false,
         })
@@ -137,22 +146,36 @@ impl Pump {
             tunnel.handle_udp_packet(now, secs, from, data, &mut self.out);
         }
         self.flush().await;
+        self.write_tun().await;
     }
 
-    /// Reads up to [`BATCH`] packets from the tunnel interface through
-    /// `tunnel`. A read error other than "nothing queued" is fatal.
+    /// Reads up to [`BATCH`] times from the tunnel interface; each packet a
+    /// read gave (with offloads, each MTU-sized piece of a super-segment) goes
+    /// through `tunnel` on its own. A read error other than "nothing queued"
+    /// is fatal.
     pub async fn tun_batch(&mut self, tunnel: &mut TeredoTunnel) -> io::Result<()> {
         let now = Instant::now();
         let secs = unix_secs();
         for _ in 0..BATCH {
-            let n = match self.tun.try_recv(&mut self.tun_buf) {
-                Ok(n) => n,
+            match self.tun.try_recv_batch(&mut self.tun_rx) {
+                Ok(_) => {}
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            };
-            tunnel.handle_tun_packet(now, secs, &self.tun_buf[..n], &mut self.out);
-            self.flush().await;
+                Err(e) => {
+                    self.write_tun().await;
+                    return Err(e);
+                }
+            }
+            for packet in self.tun_rx.packets() {
+                tunnel.handle_tun_packet(now, secs, packet, &mut self.out);
+            }
+            // Datagrams wait for the batch's end (longer GSO runs, fewer
+            // `sendmmsg`), but the arena stays small.
+            if self.out.arena().len() >= FLUSH_AT {
+                self.flush().await;
+            }
         }
+        self.flush().await;
+        self.write_tun().await;
         Ok(())
     }
 
@@ -160,6 +183,7 @@ impl Pump {
     pub async fn timeout(&mut self, tunnel: &mut TeredoTunnel, now: Instant) {
         tunnel.handle_timeout(now);
         self.flush().await;
+        self.write_tun().await;
     }
 
     /// Sends one datagram (qualification traffic); errors are logged, not fatal.
@@ -170,10 +194,10 @@ impl Pump {
         }
     }
 
-    /// Carries out the tunnel's outputs: the tunnel writes at once, the
-    /// datagrams gathered into one batch sent at the end (GSO runs, one
-    /// `sendmmsg`). The non-blocking calls succeed almost always (4 MiB
-    /// socket buffer, the TUN never blocks a writer).
+    /// Carries out the tunnel's outputs: the datagrams gathered into one
+    /// batch (GSO runs, one `sendmmsg`), packets for the tunnel interface
+    /// queued for [`Pump::write_tun`]. The non-blocking sends succeed almost
+    /// always (4 MiB socket buffer).
     async fn flush(&mut self) {
         self.tx_list.clear();
         for i in 0..self.out.len() {
@@ -193,7 +217,7 @@ impl Pump {
                     let packet = &mut self.out.arena_mut()[range];
                     match routable_source(dst) {
                         Ok(src) if teredo::wire::set_source(packet, src) => {
-                            to_tun(&self.tun, packet).await;
+                            self.tun_tx.push(packet);
                         }
                         Ok(_) => {}
                         Err(e) => debug!("ICMPv6 error to {dst} not sent: {e}"),
@@ -202,7 +226,7 @@ impl Pump {
                 // A client's ICMPv6 errors are for local senders: the kernel
                 // delivers them from the tunnel like any received error.
                 Action::ToTun | Action::Icmpv6Error(_) => {
-                    to_tun(&self.tun, &self.out.arena()[range]).await;
+                    self.tun_tx.push(&self.out.arena()[range]);
                 }
             }
         }
@@ -211,16 +235,17 @@ impl Pump {
         }
         self.out.clear();
     }
-}
 
-/// Writes one packet to the tunnel; errors are logged.
-async fn to_tun(tun: &Tun, pkt: &[u8]) {
-    let r = match tun.try_send(pkt) {
-        Err(e) if e.kind() == ErrorKind::WouldBlock => tun.send(pkt).await,
-        r => r,
-    };
-    if let Err(e) = r {
-        warn!("tunnel write error: {e}");
+    /// Writes the packets queued for the tunnel interface in one go, TCP
+    /// segments of a flow coalesced when the TUN has offloads (the kernel
+    /// then takes a whole run as one packet). Errors are logged.
+    async fn write_tun(&mut self) {
+        if self.tun_tx.is_empty() {
+            return;
+        }
+        if let Err(e) = self.tun.send_batch(&mut self.tun_tx).await {
+            warn!("tunnel write error: {e}");
+        }
     }
 }
 

@@ -332,9 +332,26 @@ fn open_client(conf: &MiredoConfig, cli: &Cli) -> Result<ClientSetup> {
     })
 }
 
-/// Creates the tunnel interface named by `InterfaceName`, down.
+/// The environment variable that turns the TUN's segmentation offloads off
+/// (`0`, `off`, `no` or `false`): a debugging aid, see `docs/tun-offload.md`.
+pub const TUN_OFFLOAD_ENV: &str = "MIREDO_TUN_OFFLOAD";
+
+/// Whether to ask for TUN offloads: yes unless [`TUN_OFFLOAD_ENV`] says no.
+fn tun_offload_wanted() -> bool {
+    let off = std::env::var(TUN_OFFLOAD_ENV).is_ok_and(|v| {
+        matches!(
+            v.trim().to_ascii_lowercase().as_str(),
+            "0" | "off" | "no" | "false"
+        )
+    });
+    !off
+}
+
+/// Creates the tunnel interface named by `InterfaceName`, down, with
+/// segmentation offloads where the kernel has them.
 fn open_tun(conf: &MiredoConfig) -> Result<netcfg::tun::Tun> {
-    let tun = netcfg::tun::Tun::create(conf.interface_name.as_deref()).map_err(|e| {
+    let name = conf.interface_name.as_deref();
+    let tun = netcfg::tun::Tun::create_offloaded(name, tun_offload_wanted()).map_err(|e| {
         error!("{e}");
         if e.is_busy() {
             info!("Please make sure another instance of the program is not already running.");

@@ -1,6 +1,7 @@
 //! netcfg: the only code of miredo-rs that touches the kernel.
 //!
-//! - [`tun`]: a TUN interface carrying raw IPv6 packets;
+//! - [`tun`]: a TUN interface carrying raw IPv6 packets, with
+//!   [`tun_offload`] for its segmentation offloads;
 //! - [`Netlink`]: typed rtnetlink operations (links, addresses, routes, rules);
 //! - [`events`]: network-change notifications (IPv4 side for Teredo
 //!   re-qualification, IPv6 addresses for mip6d);
@@ -48,6 +49,8 @@ pub use raw6::decode_cmsgs;
 pub mod rt_tables;
 pub mod sysctl;
 pub mod tun;
+mod tun_gro;
+pub mod tun_offload;
 pub mod xfrm;
 
 pub use error::{strerror, Error, Result};
@@ -61,4 +64,6 @@ pub use netlink::{
     TABLE_LOCAL, TABLE_MAIN,
 };
 pub use rt_tables::{lookup_table, RtTables};
-pub use tun::{Tun, TunError};
+pub use tun::{Offloads, Tun, TunError};
+pub use tun_gro::TunSendBatch;
+pub use tun_offload::TunRecvBatch;

@@ -6,12 +6,23 @@
 //! miredo's. Closing the descriptor (dropping the [`Tun`]) removes the
 //! interface, since it is never made persistent.
 //!
+//! With offloads ([`Tun::create_offloaded`]) it is opened with
+//! `IFF_VNET_HDR` too and `TUNSETOFFLOAD` asks for TCP segmentation and
+//! checksum offload (and UDP segmentation where the kernel has it, Linux
+//! 6.2+): the kernel then passes TCP super-segments of up to 64 KiB, which
+//! [`Tun::try_recv_batch`] cuts into MTU-sized packets, and takes coalesced
+//! ones from [`Tun::try_send_batch`] (see [`crate::tun_offload`]).
+//!
 //! tun-rs stays behind this module; nothing else in the workspace names it.
 
 use std::fs::OpenOptions;
-use std::io;
+use std::io::{self, ErrorKind};
+
+use tracing::{info, warn};
 
 use crate::error::strerror;
+use crate::tun_gro::TunSendBatch;
+use crate::tun_offload::TunRecvBatch;
 
 /// Why a TUN device could not be created. The `Display` text is miredo's
 /// own log line for the same failure, `%m` included.
@@ -63,6 +74,26 @@ pub struct Tun {
     dev: tun_rs::AsyncDevice,
     name: String,
     index: u32,
+    offloads: Offloads,
+}
+
+/// Which offloads the kernel accepted for a TUN.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Offloads {
+    /// `IFF_VNET_HDR` with `TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6`.
+    pub tcp: bool,
+    /// `TUN_F_USO4 | TUN_F_USO6` as well.
+    pub udp: bool,
+}
+
+impl std::fmt::Display for Offloads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.tcp, self.udp) {
+            (false, _) => f.write_str("none"),
+            (true, false) => f.write_str("CSUM TSO4 TSO6"),
+            (true, true) => f.write_str("CSUM TSO4 TSO6 USO4 USO6"),
+        }
+    }
 }
 
 impl std::fmt::Debug for Tun {
@@ -70,6 +101,7 @@ impl std::fmt::Debug for Tun {
         f.debug_struct("Tun")
             .field("name", &self.name)
             .field("index", &self.index)
+            .field("offloads", &self.offloads)
             .finish()
     }
 }
@@ -79,6 +111,14 @@ impl Tun {
     /// `None`). Must be called inside a tokio runtime. The interface is
     /// left down, in the network namespace of the calling thread.
     pub fn create(name: Option<&str>) -> Result<Tun, TunError> {
+        Tun::create_offloaded(name, false)
+    }
+
+    /// Like [`Tun::create`]; with `offload`, asks for segmentation and
+    /// checksum offloads. If the kernel refuses them the plain device is
+    /// created instead and the refusal logged (once: this runs once per
+    /// interface); [`Tun::offloads`] tells what is on.
+    pub fn create_offloaded(name: Option<&str>, offload: bool) -> Result<Tun, TunError> {
         if let Some(n) = name {
             if n.len() > wire6::IF_NAME_MAX || n.as_bytes().contains(&0) {
                 return Err(TunError::NameTooLong(n.to_string()));
@@ -95,17 +135,52 @@ impl Tun {
             .open("/dev/net/tun")
             .map_err(TunError::Open)?;
 
-        let mut builder = tun_rs::DeviceBuilder::new()
-            .layer(tun_rs::Layer::L3)
-            .packet_information(false)
-            .inherit_enable_state();
-        if let Some(n) = name {
-            builder = builder.name(n);
-        }
-        let dev = builder.build_async().map_err(TunError::SetIff)?;
+        let build = |offload: bool| {
+            let mut builder = tun_rs::DeviceBuilder::new()
+                .layer(tun_rs::Layer::L3)
+                .packet_information(false)
+                .offload(offload)
+                .inherit_enable_state();
+            if let Some(n) = name {
+                builder = builder.name(n);
+            }
+            builder.build_async()
+        };
+        let dev = if offload {
+            // A refused TUNSETOFFLOAD closes the descriptor, which removes the
+            // (never persistent) interface: the plain retry starts afresh.
+            // A refused TUNSETIFF fails the same way again and is reported.
+            match build(true) {
+                Ok(dev) => dev,
+                Err(e) => {
+                    let dev = build(false).map_err(TunError::SetIff)?;
+                    warn!("TUN offloads unavailable ({e}); reading packets one by one");
+                    dev
+                }
+            }
+        } else {
+            build(false).map_err(TunError::SetIff)?
+        };
+        let offloads = Offloads {
+            tcp: dev.tcp_gso(),
+            udp: dev.udp_gso(),
+        };
         let name = dev.name().map_err(TunError::Setup)?;
         let index = dev.if_index().map_err(TunError::Setup)?;
-        Ok(Tun { dev, name, index })
+        if offload && offloads.tcp {
+            info!("TUN {name} offloads: {offloads}");
+        }
+        Ok(Tun {
+            dev,
+            name,
+            index,
+            offloads,
+        })
+    }
+
+    /// The offloads the kernel accepted.
+    pub fn offloads(&self) -> Offloads {
+        self.offloads
     }
 
     /// The interface name the kernel gave us.
@@ -142,6 +217,65 @@ impl Tun {
     /// Try to send without waiting (`WouldBlock` when the kernel queue is full).
     pub fn try_send(&self, packet: &[u8]) -> io::Result<usize> {
         self.dev.try_send(packet)
+    }
+
+    /// Reads once without waiting (`WouldBlock` when nothing is queued) and
+    /// leaves the packets in `batch`: one packet, or with offloads the
+    /// MTU-sized packets a super-segment was cut into. A malformed
+    /// super-segment is dropped with a warning (returns 0 packets).
+    pub fn try_recv_batch(&self, batch: &mut TunRecvBatch) -> io::Result<usize> {
+        if !self.offloads.tcp {
+            let n = self.dev.try_recv(batch.read_buf())?;
+            batch.set_plain(n);
+            return Ok(1);
+        }
+        let n = self.dev.try_recv(batch.read_buf())?;
+        let mtu = if n > 2 && batch.is_gso() {
+            batch.mtu_with(|| self.dev.mtu())
+        } else {
+            usize::MAX
+        };
+        match batch.split(n, mtu) {
+            Ok(count) => Ok(count),
+            Err(e) => {
+                warn!("dropping a TUN read: {e}");
+                Ok(0)
+            }
+        }
+    }
+
+    /// Writes the queued packets to the kernel, coalesced when offloads are
+    /// on, and empties `batch`. Waits only when the kernel queue is full.
+    /// Returns how many writes it took, or the first error (the other
+    /// packets are still written).
+    pub async fn send_batch(&self, batch: &mut TunSendBatch) -> io::Result<usize> {
+        let mut first_err = Ok(());
+        let mut writes = 0;
+        if self.offloads.tcp {
+            batch.coalesce();
+            for frame in batch.frames() {
+                writes += 1;
+                if let Err(e) = self.send_waiting(frame).await {
+                    first_err = first_err.and(Err(e));
+                }
+            }
+        } else {
+            for packet in batch.packets() {
+                writes += 1;
+                if let Err(e) = self.send_waiting(packet).await {
+                    first_err = first_err.and(Err(e));
+                }
+            }
+        }
+        batch.clear();
+        first_err.map(|()| writes)
+    }
+
+    async fn send_waiting(&self, frame: &[u8]) -> io::Result<usize> {
+        match self.dev.try_send(frame) {
+            Err(e) if e.kind() == ErrorKind::WouldBlock => self.dev.send(frame).await,
+            r => r,
+        }
     }
 
     /// Set the transmit queue length (`ip link set txqueuelen`).

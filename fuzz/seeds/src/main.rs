@@ -20,6 +20,7 @@ use mip6::wire::{
 };
 
 mod teredo_seeds;
+mod tun_seeds;
 
 use teredo_seeds::{teredo_mire, teredo_packet, teredo_relay, teredo_server, udp_batch};
 
@@ -52,6 +53,7 @@ fn main() -> std::io::Result<()> {
     write(&out, "teredo_relay", teredo_relay())?;
     write(&out, "teredo_mire", teredo_mire())?;
     write(&out, "udp_batch", udp_batch())?;
+    write(&out, "tun_offload", tun_seeds::tun_offload())?;
     write(&out, "mip6d_conf", files(&root, "mip6d/tests/data", "ok_")?)?;
     write(
         &out,

@@ -1,0 +1,292 @@
+//! Packets bound for the TUN, and coalescing the TCP segments among them
+//! into super-segments (receive offload done before the write).
+//!
+//! With offloads on, a write may carry a virtio-net header saying "this is
+//! a TCP/IPv6 super-segment of `gso_size` segments, checksum partial"
+//! (`tun_offload.rs`): the kernel then passes it up its stack as one packet,
+//! as a NIC's GRO would. Segments are merged only where Linux's own TCP GRO
+//! (`net/ipv4/tcp_offload.c`) would merge them, so the receiver sees the
+//! same stream: one flow, consecutive sequence numbers, equal segment size
+//! (the last may be shorter), identical IPv6 and TCP headers but for the
+//! sequence number, checksum and a PSH on the last, only ACK (and PSH)
+//! flags, a valid checksum (a merged super-segment gets a fresh one, so a
+//! corrupt segment must never be merged), at most 64 KiB in all (the IPv6
+//! payload length is 16 bits, RFC 8200 §3). Extension headers and
+//! everything not TCP pass unmerged.
+//! A packet of a flow that is not merged ends that flow's super-segment, so
+//! nothing is reordered.
+//!
+//! tun-rs has a GRO table too, but it copies each packet to the heap while
+//! merging; this one works in the queued buffers, which are kept and reused.
+
+use tun_rs::VirtioNetHdr;
+
+use crate::tun_offload::{F_NEEDS_CSUM, VNET_HDR_LEN};
+
+/// The fixed IPv6 header (RFC 8200 §3).
+const IP6_LEN: usize = 40;
+/// Largest super-segment, headers included: the IPv6 payload length is 16
+/// bits (RFC 8200 §3) and the kernel's GSO limit for a TUN is 64 KiB.
+const MAX_LEN: usize = 65535;
+/// TCP flags (RFC 9293 §3.1).
+const ACK: u8 = 0x10;
+const PSH: u8 = 0x08;
+/// Super-segments under construction at once; one more flow ends the oldest.
+const MAX_OPEN: usize = 8;
+
+/// A TCP/IPv6 segment that may be merged.
+#[derive(Clone, Copy)]
+struct Segment {
+    seq: u32,
+    tcp_len: usize,
+    payload: usize,
+    psh: bool,
+}
+
+/// A super-segment being built in the buffer of its first segment.
+#[derive(Clone, Copy)]
+struct Open {
+    head: usize,
+    next_seq: u32,
+    seg_size: usize,
+    tcp_len: usize,
+    merged: usize,
+    closed: bool,
+}
+
+/// Reusable buffers for packets bound for the TUN, written together.
+pub struct TunSendBatch {
+    /// Each packet at [`VNET_HDR_LEN`], its virtio header before it.
+    bufs: Vec<Vec<u8>>,
+    len: usize,
+    /// Indices into `bufs` still to be written.
+    to_write: Vec<usize>,
+    open: Vec<Open>,
+}
+
+impl Default for TunSendBatch {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TunSendBatch {
+    /// An empty batch.
+    pub fn new() -> TunSendBatch {
+        TunSendBatch {
+            bufs: Vec::new(),
+            len: 0,
+            to_write: Vec::new(),
+            open: Vec::with_capacity(MAX_OPEN),
+        }
+    }
+
+    /// Queues a copy of `packet` (with an all-zero virtio header: a plain
+    /// packet, checksum complete). Empty packets are not queued.
+    pub fn push(&mut self, packet: &[u8]) {
+        if packet.is_empty() {
+            return;
+        }
+        if self.len == self.bufs.len() {
+            self.bufs.push(Vec::with_capacity(VNET_HDR_LEN + 2048));
+        }
+        let b = &mut self.bufs[self.len];
+        b.clear();
+        b.resize(VNET_HDR_LEN, 0);
+        b.extend_from_slice(packet);
+        self.to_write.push(self.len);
+        self.len += 1;
+    }
+
+    /// How many packets are queued.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True when nothing is queued.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Forgets the queued packets (keeping the buffers).
+    pub fn clear(&mut self) {
+        self.len = 0;
+        self.to_write.clear();
+        self.open.clear();
+    }
+
+    /// Merges what may be merged (see the module text) and writes the
+    /// virtio header of each super-segment. Call once, after the pushes.
+    pub fn coalesce(&mut self) {
+        self.to_write.clear();
+        self.open.clear();
+        for i in 0..self.len {
+            let seg = segment(&self.bufs[i][VNET_HDR_LEN..]);
+            if let Some(seg) = seg {
+                if self.merge(i, seg) {
+                    continue;
+                }
+            }
+            self.end_flow_of(i);
+            self.to_write.push(i);
+            if let Some(seg) = seg.filter(|s| !s.psh) {
+                if self.open.len() == MAX_OPEN {
+                    let oldest = self.open.remove(0);
+                    self.finish(oldest);
+                }
+                self.open.push(Open {
+                    head: i,
+                    next_seq: seg.seq.wrapping_add(seg.payload as u32),
+                    seg_size: seg.payload,
+                    tcp_len: seg.tcp_len,
+                    merged: 0,
+                    closed: false,
+                });
+            }
+        }
+        while let Some(o) = self.open.pop() {
+            self.finish(o);
+        }
+    }
+
+    /// The frames to write: virtio header and packet (after
+    /// [`TunSendBatch::coalesce`], super-segments in their first segment's
+    /// place and no merged segment on its own).
+    pub fn frames(&self) -> impl Iterator<Item = &[u8]> {
+        self.to_write.iter().map(|&i| &self.bufs[i][..])
+    }
+
+    /// The packets as queued, without header, for a TUN without offloads.
+    pub fn packets(&self) -> impl Iterator<Item = &[u8]> {
+        self.bufs[..self.len].iter().map(|b| &b[VNET_HDR_LEN..])
+    }
+
+    /// Appends segment `i` to the open super-segment of its flow if it may.
+    fn merge(&mut self, i: usize, seg: Segment) -> bool {
+        let Some(k) = self.open.iter().rposition(|o| {
+            same_flow(
+                &self.bufs[o.head][VNET_HDR_LEN..],
+                &self.bufs[i][VNET_HDR_LEN..],
+            )
+        }) else {
+            return false;
+        };
+        let o = self.open[k];
+        let (before, rest) = self.bufs.split_at_mut(i);
+        let Some(head) = before.get_mut(o.head) else {
+            return false;
+        };
+        let pkt = &rest[0][VNET_HDR_LEN..];
+        let head_pkt = &head[VNET_HDR_LEN..];
+        let fits = head_pkt.len() + seg.payload <= MAX_LEN;
+        if o.closed
+            || !fits
+            || seg.seq != o.next_seq
+            || seg.tcp_len != o.tcp_len
+            || seg.payload > o.seg_size
+            || !same_headers(head_pkt, pkt, seg.tcp_len)
+        {
+            return false;
+        }
+        if head.capacity() < VNET_HDR_LEN + MAX_LEN {
+            // Once per buffer: it is kept for later batches.
+            head.reserve_exact(VNET_HDR_LEN + MAX_LEN - head.len());
+        }
+        head.extend_from_slice(&pkt[IP6_LEN + seg.tcp_len..]);
+        if seg.psh {
+            head[VNET_HDR_LEN + IP6_LEN + 13] |= PSH;
+        }
+        let o = &mut self.open[k];
+        o.next_seq = seg.seq.wrapping_add(seg.payload as u32);
+        o.merged += 1;
+        o.closed = seg.psh || seg.payload < o.seg_size;
+        true
+    }
+
+    /// Packet `i` goes out on its own: no later segment of its flow may be
+    /// merged into a super-segment written before it.
+    fn end_flow_of(&mut self, i: usize) {
+        let pkt = &self.bufs[i][VNET_HDR_LEN..];
+        for o in &mut self.open {
+            if same_flow(&self.bufs[o.head][VNET_HDR_LEN..], pkt) {
+                o.closed = true;
+            }
+        }
+    }
+
+    /// Gives a super-segment its lengths, partial checksum and header.
+    fn finish(&mut self, o: Open) {
+        if o.merged == 0 {
+            return;
+        }
+        let buf = &mut self.bufs[o.head];
+        let pkt = &mut buf[VNET_HDR_LEN..];
+        let payload = pkt.len() - IP6_LEN;
+        pkt[4..6].copy_from_slice(&(payload as u16).to_be_bytes());
+        // CHECKSUM_PARTIAL: the field holds the pseudo-header sum
+        // (RFC 8200 §8.1); the kernel adds the rest per segment.
+        let pseudo = tun_rs::checksum(&pkt[8..40], payload as u64 + 6);
+        pkt[IP6_LEN + 16..IP6_LEN + 18].copy_from_slice(&pseudo.to_be_bytes());
+        let hdr = VirtioNetHdr {
+            flags: F_NEEDS_CSUM,
+            gso_type: tun_rs::VIRTIO_NET_HDR_GSO_TCPV6,
+            hdr_len: (IP6_LEN + o.tcp_len) as u16,
+            gso_size: o.seg_size as u16,
+            csum_start: IP6_LEN as u16,
+            csum_offset: 16,
+        };
+        // Cannot fail: the buffer holds at least the header.
+        let _ = hdr.encode(&mut buf[..VNET_HDR_LEN]);
+    }
+}
+
+/// The packet as a mergeable TCP/IPv6 segment, if it is one.
+fn segment(pkt: &[u8]) -> Option<Segment> {
+    if pkt.len() < IP6_LEN + 20 || pkt[0] >> 4 != 6 || pkt[6] != 6 {
+        return None;
+    }
+    if usize::from(u16::from_be_bytes([pkt[4], pkt[5]])) != pkt.len() - IP6_LEN {
+        return None;
+    }
+    let tcp = &pkt[IP6_LEN..];
+    let tcp_len = usize::from(tcp[12] >> 4) * 4;
+    if tcp_len < 20 || tcp.len() <= tcp_len {
+        return None;
+    }
+    let flags = tcp[13];
+    if flags != ACK && flags != ACK | PSH {
+        return None;
+    }
+    let pseudo = tun_rs::checksum_no_fold(&pkt[8..40], tcp.len() as u64 + 6);
+    if tun_rs::checksum(tcp, pseudo) != 0xffff {
+        return None;
+    }
+    Some(Segment {
+        seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
+        tcp_len,
+        payload: tcp.len() - tcp_len,
+        psh: flags & PSH != 0,
+    })
+}
+
+/// Same addresses and, for TCP, the same ports: packets whose order the
+/// receiver may see.
+fn same_flow(a: &[u8], b: &[u8]) -> bool {
+    if a.len() < IP6_LEN + 4 || b.len() < IP6_LEN + 4 || b[0] >> 4 != 6 {
+        return false;
+    }
+    a[8..40] == b[8..40] && (b[6] != 6 || a[40..44] == b[40..44])
+}
+
+/// The headers a super-segment shares: IPv6 version, class, flow label and
+/// hop limit; TCP acknowledgment, data offset, flags (but PSH), window,
+/// urgent pointer and options.
+fn same_headers(head: &[u8], pkt: &[u8], tcp_len: usize) -> bool {
+    let (h, p) = (&head[IP6_LEN..], &pkt[IP6_LEN..]);
+    head[..4] == pkt[..4]
+        && head[7] == pkt[7]
+        && h[8..13] == p[8..13]
+        && h[13] & !PSH == p[13] & !PSH
+        && h[14..16] == p[14..16]
+        && h[18..tcp_len] == p[18..tcp_len]
+}
