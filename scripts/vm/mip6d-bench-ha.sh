@@ -46,7 +46,7 @@ EOF
 fi
 # Every simulated mobile node has its own source address, so only the cap on
 # bindings (default 10,000) could stand in the way.
-mip6d_ha_conf "HaMaxBindings $((n > 10000 ? n : 10000));"
+mip6d_ha_conf "HaMaxBindings $((n > 10000 ? n : 10000));" "HaTunnelDatapath ${VM_BENCH_DATAPATH:-shared};"
 sed -i 's/^DebugLevel 10;/DebugLevel 1;/' "$VM_LAB/ha.conf"
 mip6d_start_ha
 pid=$(cat "$VM_LAB/ha-d.pid")

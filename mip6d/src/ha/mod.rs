@@ -57,7 +57,7 @@ use crate::kernel::raw::{Icmp6Socket, MhSocket, RawIp6Socket};
 use crate::kernel::{Kernel, RULE_PRIO_FWD, TABLE_MIP6, XFRM_PRIO_HOME_SIG_ANY};
 
 use crate::publish::Publisher;
-use binding::{BindingState, TunnelNames, TUNNEL_GROUP};
+use binding::{BindingState, Tunnels, TUNNEL_GROUP};
 pub use error::StartError;
 use netcfg::anycast::AnycastMemberships;
 
@@ -134,7 +134,8 @@ struct HomeAgent {
     cache: BindingCache,
     dad: dad::DadRuns,
     bindings: HashMap<Ipv6Addr, BindingState>,
-    tunnel_names: TunnelNames,
+    /// The shared tunnel device, or the names of per-binding ones.
+    tunnel_names: Tunnels,
     view: view::PublishThrottle,
     /// `NonVolatileBindingCache`'s file ([`cache_file`], [`restore`]).
     cache_file: cache_file::CacheFile,
@@ -222,7 +223,7 @@ struct Opened {
     raw: RawIp6Socket,
     anycast: AnycastMemberships,
     ifaces: Vec<HaIface>,
-    tunnel_names: TunnelNames,
+    tunnel_names: Tunnels,
 }
 
 /// Opens the sockets and installs the state every binding relies on; on a
@@ -307,7 +308,10 @@ async fn open(config: &Config, kernel: &mut Kernel) -> Result<Opened, StartError
     crate::ipsec::install_transport(config, role, None, kernel)
         .await
         .map_err(StartError::Ipsec)?;
-    let tunnel_names = TunnelNames::after(links.iter().map(|l| l.name.as_str()));
+    let mut tunnel_names = Tunnels::per_binding(links.iter().map(|l| l.name.as_str()));
+    tunnel_names
+        .open_shared(kernel, config.ha_tunnel_datapath)
+        .await;
     Ok(Opened {
         mh,
         icmp,
@@ -387,7 +391,11 @@ impl HomeAgent {
             }
         }
         let names: Vec<&str> = ha.links.ifaces.iter().map(|i| i.name.as_str()).collect();
-        info!("home agent on {}", names.join(", "));
+        let datapath = ha.tunnel_names.datapath().keyword();
+        info!(
+            "home agent on {} ({datapath} tunnel datapath)",
+            names.join(", ")
+        );
         ha
     }
 
@@ -516,7 +524,8 @@ impl HomeAgent {
     }
 
     /// Shutdown: every binding's tunnel (and the routes through it) goes
-    /// in one request; what is left (proxy entries) is removed one by one
+    /// in one request, and the shared device with every route and filter
+    /// on it in another; what is left (proxy entries) is removed one by one
     /// by the kernel ledger's teardown.
     async fn remove_bindings(&mut self) {
         let with_tunnels: Vec<crate::kernel::Item> = self
@@ -525,6 +534,24 @@ impl HomeAgent {
             .chain(self.backlog.removals())
             .flat_map(|b| b.device_items().cloned())
             .collect();
+        if let Some(shared) = self.tunnel_names.shared_device() {
+            for b in self
+                .bindings
+                .values_mut()
+                .chain(self.backlog.removals_mut())
+            {
+                b.release_ipsec(&mut self.io.kernel).await;
+            }
+            let n = self.bindings.len();
+            info!("removing the shared tunnel device with {n} bindings' routes");
+            let on_it = with_tunnels
+                .iter()
+                .filter(|i| !matches!(i, crate::kernel::Item::Tunnel(_)));
+            if let Err(e) = self.io.kernel.remove_device(shared, on_it).await {
+                warn!("cannot remove the shared tunnel device: {e}");
+            }
+            return;
+        }
         if with_tunnels.is_empty() {
             return;
         }
