@@ -211,7 +211,7 @@ mod tests {
 
     /// The tcmsg header (family, pad, ifindex, handle, parent, info) and the
     /// flower keys: ETH_TYPE (8) big-endian, IPV6_SRC (14) / _MASK (15),
-    /// ENC_KEY_IPV6_SRC (23) / _MASK (24), 16 bytes each.
+    /// ENC_IPV6_SRC (31) / _MASK (32), 16 bytes each.
     #[test]
     fn allow_filter_layout() {
         let f = TunnelSourceFilter {
@@ -235,8 +235,8 @@ mod tests {
             v
         };
         for want in [
-            nla(23, "2001:db8:a::5"),
-            nla(24, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
+            nla(31, "2001:db8:a::5"),
+            nla(32, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"),
             // The inner source is sent as its prefix.
             nla(14, "2001:db8:5:1::"),
             nla(15, "ffff:ffff:ffff:ffff::"),

@@ -338,7 +338,7 @@ mod tests {
     use netlink_packet_core::Emitable;
 
     /// `HOA/128 encap ip6 dst COA src HA hoplimit 64 dev 9`: RTA_ENCAP_TYPE
-    /// (21) is a u16 LWTUNNEL_ENCAP_IP6 (6); RTA_ENCAP (22) nests
+    /// (21) is a u16 LWTUNNEL_ENCAP_IP6 (4); RTA_ENCAP (22) nests
     /// LWTUNNEL_IP6_DST (2) and _SRC (3), 16 bytes each in network order,
     /// and _HOPLIMIT (4), one byte (include/uapi/linux/lwtunnel.h).
     #[test]
@@ -354,7 +354,7 @@ mod tests {
         let msg = spec.message();
         let mut buf = vec![0u8; msg.buffer_len()];
         msg.emit(&mut buf);
-        let encap_type = [6u8, 0, 21, 0, 6, 0];
+        let encap_type = [6u8, 0, 21, 0, 4, 0];
         assert!(buf.windows(6).any(|w| w == encap_type), "{buf:02x?}");
         let mut dst = vec![20u8, 0, 2, 0];
         dst.extend_from_slice(&coa.octets());
