@@ -144,7 +144,8 @@ fn vm_mip6d_ha_status_codes_and_tunnel_interface_per_binding() -> Result<()> {
 }
 
 fn vm_mip6d_ha_status_codes_and_tunnel_interface_on(datapath: &str) -> Result<()> {
-    let g = guest("scripts/vm/mip6d-status-tunnel.sh").run_with_env(&[("VM_HA_DATAPATH", datapath)])?;
+    let g =
+        guest("scripts/vm/mip6d-status-tunnel.sh").run_with_env(&[("VM_HA_DATAPATH", datapath)])?;
     g.check_prefix("lab", "up")?;
     // 1. The refusals, each with its status.
     for (key, status) in [

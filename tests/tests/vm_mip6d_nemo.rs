@@ -21,7 +21,9 @@ fn vm_mip6d_mobile_router_carries_its_prefix_through_the_home_tunnel_per_binding
     vm_mip6d_mobile_router_carries_its_prefix_through_the_home_tunnel_on("per-binding")
 }
 
-fn vm_mip6d_mobile_router_carries_its_prefix_through_the_home_tunnel_on(datapath: &str) -> Result<()> {
+fn vm_mip6d_mobile_router_carries_its_prefix_through_the_home_tunnel_on(
+    datapath: &str,
+) -> Result<()> {
     let g = GuestRun {
         script: "scripts/vm/mip6d-nemo.sh",
         args: &[],

@@ -20,7 +20,8 @@ fn run(datapath: &str) -> Result<GuestReport> {
     g.check_prefix("lab", "up")?;
     g.fact("ha.ba")?;
     g.check(
-        g.fact("ha.datapath")?.contains(&format!("({datapath} tunnel datapath)")),
+        g.fact("ha.datapath")?
+            .contains(&format!("({datapath} tunnel datapath)")),
         format!("the home agent does not run the {datapath} datapath"),
     )?;
     let sent = g.num("sent")?;
