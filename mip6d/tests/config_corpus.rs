@@ -116,8 +116,11 @@ fn valid_corpus_uses_every_keyword() {
         .map(|p| std::fs::read_to_string(p).unwrap_or_default())
         .collect::<Vec<_>>()
         .join("\n");
-    let words: std::collections::HashSet<&str> =
-        text.split(|c: char| !c.is_ascii_alphanumeric()).collect();
+    // Words, and hyphenated words for the values that have a hyphen.
+    let words: std::collections::HashSet<&str> = text
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .chain(text.split(|c: char| !c.is_ascii_alphanumeric() && c != '-'))
+        .collect();
     // UsePolicyModule is always refused (bad_policy_module.conf).
     let refused = ["UsePolicyModule"];
     for kw in keywords().filter(|k| !RESERVED.contains(k) && !refused.contains(k)) {

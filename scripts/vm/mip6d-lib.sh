@@ -38,13 +38,15 @@ mip6d_wait_mn_on_link_a() {
 }
 
 # Writes the home agent's configuration to $VM_LAB/ha.conf; extra lines
-# (e.g. BindingAclPolicy) come as arguments.
+# (e.g. BindingAclPolicy) come as arguments. VM_HA_DATAPATH (shared or
+# per-binding) sets HaTunnelDatapath; unset, the daemon's default.
 mip6d_ha_conf() {
   {
     echo 'NodeConfig HA;'
     echo 'DebugLevel 10;'
     echo 'UseMnHaIPsec disabled;'
     echo 'Interface "eth0";'
+    if [ -n "${VM_HA_DATAPATH:-}" ]; then echo "HaTunnelDatapath $VM_HA_DATAPATH;"; fi
     for line in "$@"; do echo "$line"; done
   } >"$VM_LAB/ha.conf"
 }

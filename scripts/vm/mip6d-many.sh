@@ -30,8 +30,8 @@ until ip -n ha -6 -o addr show dev eth0 scope link -tentative | grep -q fe80; do
   sleep 0.2
 done
 before=$(vm_kernel_state ha)
-# shellcheck disable=SC2119 # no extra lines
-mip6d_ha_conf
+# Per-binding devices: this is the test of their device group.
+mip6d_ha_conf 'HaTunnelDatapath per-binding;'
 sed -i 's/^DebugLevel 10;/DebugLevel 1;/' "$VM_LAB/ha.conf"
 mip6d_start_ha
 vm_fact lab up

@@ -74,7 +74,12 @@ vm_ping_fact restore.ping cn "$HOA" 3
 ha_pid=$(cat "$VM_LAB/ha-d.pid")
 kill -KILL "$ha_pid"
 wait "$ha_pid" 2>/dev/null || true
-ip -n ha link del group 6275
+# (The shared datapath's one device, or the per-binding devices' group.)
+if ip -n ha link show mip6tnl >/dev/null 2>&1; then
+  ip -n ha link del mip6tnl
+else
+  ip -n ha link del group 6275
+fi
 ip -n ha -6 neigh del proxy "$HOA" dev eth0
 vm_ns ha sysctl -qw net.ipv6.conf.eth0.proxy_ndp=0
 vm_fact killed.proxy "$(ip -n ha -6 neigh show proxy)"

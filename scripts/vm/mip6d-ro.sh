@@ -75,7 +75,7 @@ cn_before=$(vm_kernel_state cn)
 # The packets the HA's ip6tnl devices carried, both directions (sysfs of the
 # ha namespace).
 ha_tunnel_packets() {
-  ip netns exec ha sh -c 'cat /sys/class/net/ip6tnl*/statistics/rx_packets /sys/class/net/ip6tnl*/statistics/tx_packets' |
+  ip netns exec ha sh -c 'cat /sys/class/net/*ip6tnl*/statistics/rx_packets /sys/class/net/*ip6tnl*/statistics/tx_packets' |
     awk '{ n += $1 } END { print n + 0 }'
 }
 

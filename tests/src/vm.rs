@@ -39,6 +39,23 @@ pub fn build_daemons() -> Result<()> {
         .map_err(|e| anyhow!(e))
 }
 
+/// Whether `line` of `ip -6 route show` is the home agent's route for a
+/// binding to `dst` (a home address or a mobile network prefix) on
+/// `datapath` (`HaTunnelDatapath`): through the shared device `mip6tnl`
+/// with an ip6 encapsulation to the care-of address, or through a
+/// per-binding `ip6tnlN` device.
+pub fn is_binding_route(datapath: &str, line: &str, dst: &str) -> bool {
+    if datapath == "shared" {
+        // (`ip` prints two spaces before `encap`.)
+        line.starts_with(&format!("{dst} "))
+            && line.contains(" encap ip6 ")
+            && line.contains(" dst 2001:db8:")
+            && line.contains("dev mip6tnl ")
+    } else {
+        line.starts_with(&format!("{dst} dev ip6tnl"))
+    }
+}
+
 /// One guest run: `script` (relative to the repository) with `args`, killed after
 /// `timeout_s` seconds.
 pub struct GuestRun<'a> {
@@ -76,9 +93,15 @@ impl GuestRun<'_> {
     /// Builds the daemons and runs the script; the caller checks the facts it
     /// reported and then [`GuestReport::exited_ok`].
     pub fn run(&self) -> Result<GuestReport> {
+        self.run_with_env(&[])
+    }
+
+    /// [`GuestRun::run`] with `VM_*` variables for the guest (`scripts/vm.sh`
+    /// passes them on), e.g. `VM_HA_DATAPATH`.
+    pub fn run_with_env(&self, env: &[(&str, &str)]) -> Result<GuestReport> {
         require_root()?;
         build_daemons()?;
-        let report = self.run_built()?;
+        let report = self.run_built_with_env(env)?;
         report.echo(self.echo_prefix);
         Ok(report)
     }
@@ -86,6 +109,11 @@ impl GuestRun<'_> {
     /// Runs the script (binaries already built) and collects its output, whatever
     /// its exit status.
     pub fn run_built(&self) -> Result<GuestReport> {
+        self.run_built_with_env(&[])
+    }
+
+    /// [`GuestRun::run_built`] with `VM_*` variables for the guest.
+    pub fn run_built_with_env(&self, env: &[(&str, &str)]) -> Result<GuestReport> {
         require_root()?;
         let vm = repo_root().join("scripts/vm.sh");
         let started = Instant::now();
@@ -94,6 +122,7 @@ impl GuestRun<'_> {
             .arg(self.script)
             .args(self.args)
             .env("VM_TIMEOUT", self.timeout_s.to_string())
+            .envs(env.iter().copied())
             .current_dir(repo_root())
             .output()
             .with_context(|| format!("cannot run {}", vm.display()))?;

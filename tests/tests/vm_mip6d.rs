@@ -6,7 +6,7 @@
 //! Needs root and `scripts/deps.sh`; fails, never skips, without them.
 
 use anyhow::Result;
-use e2e::vm::GuestRun;
+use e2e::vm::{is_binding_route, GuestRun};
 
 const HOA: &str = "2001:db8:1::100";
 const HA: &str = "2001:db8:1::2";
@@ -27,7 +27,17 @@ fn guest(script: &str) -> GuestRun<'_> {
 /// with mip6ctl) a move to link B with a running ping, and the return home (deregistration, proxy entries gone).
 #[test]
 fn vm_mip6d_register_move_return_home() -> Result<()> {
-    let g = guest("scripts/vm/mip6d-home-reg.sh").run()?;
+    register_move_return_home("shared")
+}
+
+/// The same on the per-binding datapath (`HaTunnelDatapath per-binding`).
+#[test]
+fn vm_mip6d_register_move_return_home_per_binding() -> Result<()> {
+    register_move_return_home("per-binding")
+}
+
+fn register_move_return_home(datapath: &str) -> Result<()> {
+    let g = guest("scripts/vm/mip6d-home-reg.sh").run_with_env(&[("VM_HA_DATAPATH", datapath)])?;
     let any = |key: &str, pred: &dyn Fn(&str) -> bool, what: &str| -> Result<()> {
         g.check(g.lines(key).iter().any(|l| pred(l)), what)
     };
@@ -54,7 +64,7 @@ fn vm_mip6d_register_move_return_home() -> Result<()> {
     )?;
     any(
         "ha.route",
-        &|l| l.starts_with(&format!("{HOA} dev ip6tnl")),
+        &|l| is_binding_route(datapath, l, HOA),
         "no HA route to the home address",
     )?;
     g.check(g.num("ping1")? > 0, "CN -> home address not answered")?;
@@ -124,7 +134,18 @@ fn vm_mip6d_register_move_return_home() -> Result<()> {
 /// goes back to eth-a when the address goes, and never solicits a router on it.
 #[test]
 fn vm_mip6d_ha_status_codes_and_tunnel_interface() -> Result<()> {
-    let g = guest("scripts/vm/mip6d-status-tunnel.sh").run()?;
+    vm_mip6d_ha_status_codes_and_tunnel_interface_on("shared")
+}
+
+/// The same on the per-binding datapath (`HaTunnelDatapath per-binding`).
+#[test]
+fn vm_mip6d_ha_status_codes_and_tunnel_interface_per_binding() -> Result<()> {
+    vm_mip6d_ha_status_codes_and_tunnel_interface_on("per-binding")
+}
+
+fn vm_mip6d_ha_status_codes_and_tunnel_interface_on(datapath: &str) -> Result<()> {
+    let g =
+        guest("scripts/vm/mip6d-status-tunnel.sh").run_with_env(&[("VM_HA_DATAPATH", datapath)])?;
     g.check_prefix("lab", "up")?;
     // 1. The refusals, each with its status.
     for (key, status) in [

@@ -30,13 +30,23 @@ fn grew(g: &GuestReport, before: &str, key: &str, what: &str) -> Result<()> {
 /// at home comes through ESP; a binding past `HaMaxBindings` (130).
 #[test]
 fn vm_mip6d_ipsec_static_sas() -> Result<()> {
+    vm_mip6d_ipsec_static_sas_on("shared")
+}
+
+/// The same on the per-binding datapath (`HaTunnelDatapath per-binding`).
+#[test]
+fn vm_mip6d_ipsec_static_sas_per_binding() -> Result<()> {
+    vm_mip6d_ipsec_static_sas_on("per-binding")
+}
+
+fn vm_mip6d_ipsec_static_sas_on(datapath: &str) -> Result<()> {
     let g = GuestRun {
         script: "scripts/vm/mip6d-ipsec.sh",
         args: &[],
         timeout_s: 420,
         echo_prefix: "fact ",
     }
-    .run()?;
+    .run_with_env(&[("VM_HA_DATAPATH", datapath)])?;
     let nonzero = |key: &str, what: &str| -> Result<()> {
         let n = g.num(key)?;
         g.check(n > 0, format!("{what} ({key} = {n})"))

@@ -6,12 +6,24 @@
 //! Needs root and `scripts/deps.sh`; fails, never skips, without them.
 
 use anyhow::Result;
-use e2e::vm::GuestRun;
+use e2e::vm::{is_binding_route, GuestRun};
 
 const MNP: &str = "2001:db8:5::/64";
 
 #[test]
 fn vm_mip6d_mobile_router_carries_its_prefix_through_the_home_tunnel() -> Result<()> {
+    vm_mip6d_mobile_router_carries_its_prefix_through_the_home_tunnel_on("shared")
+}
+
+/// The same on the per-binding datapath (`HaTunnelDatapath per-binding`).
+#[test]
+fn vm_mip6d_mobile_router_carries_its_prefix_through_the_home_tunnel_per_binding() -> Result<()> {
+    vm_mip6d_mobile_router_carries_its_prefix_through_the_home_tunnel_on("per-binding")
+}
+
+fn vm_mip6d_mobile_router_carries_its_prefix_through_the_home_tunnel_on(
+    datapath: &str,
+) -> Result<()> {
     let g = GuestRun {
         script: "scripts/vm/mip6d-nemo.sh",
         args: &[],
@@ -19,7 +31,7 @@ fn vm_mip6d_mobile_router_carries_its_prefix_through_the_home_tunnel() -> Result
         timeout_s: 300,
         echo_prefix: "fact ",
     }
-    .run()?;
+    .run_with_env(&[("VM_HA_DATAPATH", datapath)])?;
     g.check_prefix("lab", "up")?;
     // 1. Registered with the prefix: rules 1000 and 1005 on the MR, the prefix
     // routed into the tunnel in the HA's table 252.
@@ -41,7 +53,7 @@ fn vm_mip6d_mobile_router_carries_its_prefix_through_the_home_tunnel() -> Result
     g.check(
         g.lines("ha.table252")
             .iter()
-            .any(|r| r.starts_with(&format!("{MNP} dev ip6tnl")) && r.contains("metric 192")),
+            .any(|r| is_binding_route(datapath, r, MNP) && r.contains("metric 192")),
         format!("no route to {MNP} through a tunnel (metric 192) in the HA's table 252"),
     )?;
     // 2. Both directions through the home tunnel.

@@ -7,19 +7,29 @@
 //! Needs root and `scripts/deps.sh`; fails, never skips, without them.
 
 use anyhow::Result;
-use e2e::vm::GuestRun;
+use e2e::vm::{is_binding_route, GuestRun};
 
 const HOA: &str = "2001:db8:1::100";
 
 #[test]
 fn vm_mip6d_ha_restart_restores_the_binding_cache() -> Result<()> {
+    vm_mip6d_ha_restart_restores_the_binding_cache_on("shared")
+}
+
+/// The same on the per-binding datapath (`HaTunnelDatapath per-binding`).
+#[test]
+fn vm_mip6d_ha_restart_restores_the_binding_cache_per_binding() -> Result<()> {
+    vm_mip6d_ha_restart_restores_the_binding_cache_on("per-binding")
+}
+
+fn vm_mip6d_ha_restart_restores_the_binding_cache_on(datapath: &str) -> Result<()> {
     let g = GuestRun {
         script: "scripts/vm/mip6d-restart.sh",
         args: &[],
         timeout_s: 300,
         echo_prefix: "fact ",
     }
-    .run()?;
+    .run_with_env(&[("VM_HA_DATAPATH", datapath)])?;
     let any = |key: &str, pred: &dyn Fn(&str) -> bool, what: &str| -> Result<()> {
         g.check(g.lines(key).iter().any(|l| pred(l)), what)
     };
@@ -63,14 +73,22 @@ fn vm_mip6d_ha_restart_restores_the_binding_cache() -> Result<()> {
     )?;
     any(
         "restore.route",
-        &|l| l.starts_with(&format!("{HOA} dev ip6tnl")),
+        &|l| is_binding_route(datapath, l, HOA),
         "no route to the home address after the restart",
     )?;
-    any(
-        "restore.tunnel",
-        &|l| l.contains("remote 2001:db8:a:"),
-        "no tunnel to the care-of address after the restart",
-    )?;
+    if datapath == "shared" {
+        any(
+            "restore.route",
+            &|l| is_binding_route(datapath, l, HOA) && l.contains(" dst 2001:db8:a:"),
+            "the route to the home address does not encapsulate to the care-of address",
+        )?;
+    } else {
+        any(
+            "restore.tunnel",
+            &|l| l.contains("remote 2001:db8:a:"),
+            "no tunnel to the care-of address after the restart",
+        )?;
+    }
     let ms = g.num("restore.first_ping_ms")?;
     g.check(
         ms > 0 && ms < 15_000,

@@ -52,6 +52,11 @@ pub struct Ip6TnlSpec {
     /// A group lets [`Netlink::del_link_group`] remove many tunnels in one
     /// request, which the kernel unregisters as one batch.
     pub group: Option<u32>,
+    /// External (collect-metadata) mode, `IFLA_IPTUN_COLLECT_METADATA`:
+    /// no endpoints of its own; each route through the device names them
+    /// ([`crate::netlink::Ip6Encap`]), and a received packet carries its
+    /// outer addresses as tunnel metadata. One such device per namespace.
+    pub external: bool,
 }
 
 impl Ip6TnlSpec {
@@ -68,6 +73,19 @@ impl Ip6TnlSpec {
             encap_limit: 0,
             flags: IP6_TNL_F_MIP6_DEV | IP6_TNL_F_IGN_ENCAP_LIMIT,
             group: None,
+            external: false,
+        }
+    }
+
+    /// An ip6ip6 device in external mode called `name` (`ip link add NAME
+    /// type ip6tnl mode ip6ip6 external`): a mobility anchor's one tunnel
+    /// for all its bindings, hop limit and flags as [`Ip6TnlSpec::mip6`].
+    pub fn external(name: &str) -> Ip6TnlSpec {
+        let any = Ipv6Addr::UNSPECIFIED;
+        Ip6TnlSpec {
+            name: Some(name.to_owned()),
+            external: true,
+            ..Ip6TnlSpec::mip6(any, any, 0)
         }
     }
 
@@ -102,7 +120,7 @@ impl Ip6TnlSpec {
         if let Some(g) = self.group {
             msg.attributes.push(LinkAttribute::Group(g));
         }
-        let data = vec![
+        let mut data = vec![
             InfoIpTunnel::Link(self.link),
             InfoIpTunnel::Local(IpAddr::V6(self.local)),
             InfoIpTunnel::Remote(IpAddr::V6(self.remote)),
@@ -112,6 +130,9 @@ impl Ip6TnlSpec {
             InfoIpTunnel::Ipv6Flags(Ip6TunnelFlags::from_bits_retain(self.flags)),
             InfoIpTunnel::Protocol(IpProtocol::Ipv6),
         ];
+        if self.external {
+            data.push(InfoIpTunnel::CollectMetadata);
+        }
         msg.attributes.push(LinkAttribute::LinkInfo(vec![
             NlLinkInfo::Kind(InfoKind::Ip6Tnl),
             NlLinkInfo::Data(InfoData::IpTunnel(data)),
@@ -364,5 +385,19 @@ mod tests {
             Some((spec.local, spec.remote, 7, 64, 0x9, 41)),
             "round trip"
         );
+        // Not external: no IFLA_IPTUN_COLLECT_METADATA (19).
+        assert!(!buf.windows(4).any(|w| w == [4, 0, 19, 0]));
+    }
+
+    /// External mode is the flag attribute IFLA_IPTUN_COLLECT_METADATA
+    /// (19, no payload: a 4-byte NLA), with the device's name.
+    #[test]
+    fn external_spec_has_the_collect_metadata_flag() {
+        let msg = Ip6TnlSpec::external("mip6tnl").message(0);
+        let mut buf = vec![0u8; msg.buffer_len()];
+        msg.emit(&mut buf);
+        assert!(buf.windows(4).any(|w| w == [4, 0, 19, 0]), "{buf:02x?}");
+        assert!(buf.windows(7).any(|w| w == *b"mip6tnl"));
+        assert!(buf.windows(5).any(|w| w == [5, 0, 9, 0, 41]));
     }
 }

@@ -14,6 +14,7 @@ use crate::ip6tnl::{Ip6TnlInfo, Ip6TnlSpec};
 use crate::neigh_proxy::ProxyNeigh;
 use crate::netlink::batch::pipelined;
 use crate::netlink::{Netlink, RouteSpec, RuleSpec};
+use crate::tunnel_filter::TunnelSourceFilter;
 use crate::xfrm::{PolicyDir, PolicyType, Selector, Xfrm, XfrmPolicy, XfrmState, XfrmStateId};
 use tracing::{debug, warn};
 
@@ -37,6 +38,8 @@ pub enum Item {
     },
     /// A proxy neighbour entry.
     Proxy(ProxyNeigh),
+    /// An (outer source, inner source) pair an external-mode tunnel lets in.
+    TunnelFilter(TunnelSourceFilter),
     /// An XFRM policy.
     Policy(Selector, PolicyDir, PolicyType),
     /// An XFRM state.
@@ -168,6 +171,36 @@ impl Ledger {
         Ok(())
     }
 
+    /// Replaces the route `old` (recorded before) by `new`, which has the
+    /// same destination, table and metric, in one request.
+    pub async fn replace_route(&mut self, old: &RouteSpec, new: RouteSpec) -> Res<()> {
+        self.nl.replace_route(&new).await?;
+        self.forget(&Item::Route(old.clone()));
+        self.record(Item::Route(new));
+        Ok(())
+    }
+
+    /// Lets an external-mode tunnel take only what its
+    /// [`TunnelSourceFilter`]s allow; goes with the device.
+    pub async fn guard_tunnel_ingress(&mut self, index: u32) -> Res<()> {
+        self.nl.add_tunnel_ingress_guard(index).await
+    }
+
+    /// Adds a [`TunnelSourceFilter`], or changes the one with its handle
+    /// (`old`, recorded before).
+    pub async fn replace_tunnel_filter(
+        &mut self,
+        old: Option<&TunnelSourceFilter>,
+        new: TunnelSourceFilter,
+    ) -> Res<()> {
+        self.nl.replace_tunnel_source_filter(&new).await?;
+        if let Some(old) = old {
+            self.forget(&Item::TunnelFilter(*old));
+        }
+        self.record(Item::TunnelFilter(new));
+        Ok(())
+    }
+
     /// Creates a tunnel (brought up by netcfg).
     pub async fn add_tunnel(&mut self, spec: &Ip6TnlSpec) -> Res<Ip6TnlInfo> {
         let info = self.nl.add_ip6tnl(spec).await?;
@@ -177,7 +210,7 @@ impl Ledger {
 
     /// Deletes every device of `group` in one request (the kernel batches
     /// their unregistration); `with_them` are the tunnels of the group and the
-    /// routes through them, which go with the devices and are forgotten.
+    /// routes and filters on them, which go with the devices and are forgotten.
     pub async fn remove_group<'a>(
         &mut self,
         group: u32,
@@ -188,6 +221,19 @@ impl Ledger {
             self.forget(item);
         }
         Ok(())
+    }
+
+    /// Deletes the tunnel device `device` (an [`Item::Tunnel`]); `with_it`
+    /// are the routes and filters on it, which go with it and are forgotten.
+    pub async fn remove_device<'a>(
+        &mut self,
+        device: Item,
+        with_it: impl IntoIterator<Item = &'a Item>,
+    ) -> Res<()> {
+        for item in with_it {
+            self.forget(item);
+        }
+        self.remove(device).await
     }
 
     /// Re-points a tunnel (handover).
@@ -303,6 +349,7 @@ impl Ledger {
                     .await
             }
             Item::Proxy(entry) => self.nl.del_proxy_neigh(*entry).await,
+            Item::TunnelFilter(f) => self.nl.del_tunnel_source_filter(f).await,
             Item::Policy(sel, dir, ptype) => self.xfrm.del_policy(sel, *dir, *ptype).await,
             Item::State(id) => self.xfrm.del_state(id).await,
             Item::Sysctl {

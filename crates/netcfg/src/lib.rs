@@ -16,7 +16,9 @@
 //!   routing... the running kernel has, with the `CONFIG_` names to ask for;
 //! - [`xfrm`]: XFRM policies (main and sub type) and states (route2/hao
 //!   route optimization with a care-of address), ACQUIRE/REPORT events;
-//! - [`ip6tnl`]: the ip6ip6 MN–HA tunnel, changed in place at handover;
+//! - [`ip6tnl`]: the ip6ip6 MN–HA tunnel, changed in place at handover, or
+//!   one external-mode device for all of a home agent's bindings, whose
+//!   ingress [`tunnel_filter`] guards;
 //! - [`neigh_proxy`] and [`neigh`]: proxy NDP entries, router NUD states;
 //! - [`mh_socket`]: the Mobility Header socket (HAO/RH2 as ancillary data);
 //! - [`icmp6_socket`]: ND/DHAAD/MPD sockets with type filters, and a
@@ -51,6 +53,7 @@ pub mod sysctl;
 pub mod tun;
 mod tun_gro;
 pub mod tun_offload;
+pub mod tunnel_filter;
 pub mod xfrm;
 
 pub use error::{strerror, Error, Result};
@@ -60,10 +63,11 @@ pub use ledger::{Item, Ledger};
 pub use neigh::{NeighEntry, NudState};
 pub use neigh_proxy::ProxyNeigh;
 pub use netlink::{
-    AddrInfo, Family, LinkInfo, Netlink, RouteInfo, RouteSpec, RuleInfo, RuleSpec, RTPROT_MIP,
-    TABLE_LOCAL, TABLE_MAIN,
+    AddrInfo, Family, Ip6Encap, LinkInfo, Netlink, RouteInfo, RouteSpec, RuleInfo, RuleSpec,
+    RTPROT_MIP, TABLE_LOCAL, TABLE_MAIN,
 };
 pub use rt_tables::{lookup_table, RtTables};
 pub use tun::{Offloads, Tun, TunError};
 pub use tun_gro::TunSendBatch;
 pub use tun_offload::TunRecvBatch;
+pub use tunnel_filter::TunnelSourceFilter;

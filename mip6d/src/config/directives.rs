@@ -15,8 +15,8 @@
 
 use super::check;
 use super::model::{
-    Config, MovementModule, Role, DEFAULT_CN_MAX_BINDINGS, DEFAULT_HA_MAX_BINDINGS,
-    MAX_BINDING_LIFETIME, MAX_RR_BINDING_LIFETIME,
+    Config, HaTunnelDatapath, MovementModule, Role, DEFAULT_CN_MAX_BINDINGS,
+    DEFAULT_HA_MAX_BINDINGS, MAX_BINDING_LIFETIME, MAX_RR_BINDING_LIFETIME,
 };
 
 /// Where a directive may be written.
@@ -122,6 +122,8 @@ pub enum Kind {
     AclStatus,
     /// `internal | QSTRING`.
     Module,
+    /// `shared | per-binding`.
+    Datapath,
     /// `Interface QSTRING ( ';' | '{' ... '}' )`, repeated.
     Interfaces,
     /// `ADDR/PLEN`, repeated.
@@ -309,6 +311,9 @@ settings! {
     // Not a UMIP keyword: the home agent's binding cap (docs/compat.md).
     "HaMaxBindings" => ha_max_bindings: Number(check::max_bindings) = DEFAULT_HA_MAX_BINDINGS,
         show at(28), reload Effect(12, NewBindings), example "HaMaxBindings 2;";
+    // Not a UMIP keyword: the home agent's tunnel datapath (docs/compat.md).
+    "HaTunnelDatapath" => ha_tunnel_datapath: Datapath = HaTunnelDatapath::Shared,
+        show at(37), reload Effect(42, NotChangeable), example "HaTunnelDatapath per-binding;";
     "MnMaxHaBindingLife" => mn_max_ha_binding_life: Number(check::binding_life) = MAX_BINDING_LIFETIME,
         show at(7), reload Effect(21, NewBindings), example "MnMaxHaBindingLife 60;";
     "MnMaxCnBindingLife" => mn_max_cn_binding_life: Number(check::rr_binding_life) = MAX_RR_BINDING_LIFETIME,

@@ -31,6 +31,8 @@ pub const VALUE_WORDS: &[&str] = &[
     "UseAH",
     "UseIPComp",
     "internal",
+    "shared",
+    "per-binding",
     "CN",
     "MN",
     "HA",
@@ -146,12 +148,24 @@ fn addr_len(s: &[u8]) -> usize {
 }
 
 fn word_len(s: &[u8]) -> usize {
-    match s.first() {
+    let plain = match s.first() {
         Some(b) if b.is_ascii_alphabetic() || *b == b'_' => s
             .iter()
             .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_')
             .count(),
-        _ => 0,
+        _ => return 0,
+    };
+    // A hyphen joins words only in the value words that have one
+    // (`per-binding`); elsewhere it stays the invalid character it was.
+    let hyphenated = s
+        .iter()
+        .take_while(|&&b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        .count();
+    let joined = std::str::from_utf8(&s[..hyphenated]).unwrap_or("");
+    if hyphenated > plain && VALUE_WORDS.contains(&joined) {
+        hyphenated
+    } else {
+        plain
     }
 }
 

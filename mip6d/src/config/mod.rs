@@ -32,10 +32,10 @@ pub mod show;
 pub mod toml_form;
 
 pub use model::{
-    seconds, truncate_if_name, BindingAclEntry, CnBindingPolicy, Config, HomeLink, InterfaceConfig,
-    IpsecPolicy, IpsecPolicySet, IpsecPolicyType, IpsecProtocol, MovementModule, Prefix, RoPolicy,
-    Role, BA_STATUS_PROHIBITED, DEFAULT_MN_IF_PREFERENCE, MAX_BINDING_LIFETIME,
-    MAX_RR_BINDING_LIFETIME,
+    seconds, truncate_if_name, BindingAclEntry, CnBindingPolicy, Config, HaTunnelDatapath,
+    HomeLink, InterfaceConfig, IpsecPolicy, IpsecPolicySet, IpsecPolicyType, IpsecProtocol,
+    MovementModule, Prefix, RoPolicy, Role, BA_STATUS_PROHIBITED, DEFAULT_MN_IF_PREFERENCE,
+    MAX_BINDING_LIFETIME, MAX_RR_BINDING_LIFETIME,
 };
 pub use reload::{merge, reload, Change, ChangeEffect, ReloadError, Reloaded};
 pub use show::{show_umip, to_legacy};

@@ -189,6 +189,29 @@ pub enum MovementModule {
     Path(String),
 }
 
+/// `HaTunnelDatapath shared|per-binding` (ours): how the home agent
+/// tunnels to its mobile nodes (`docs/home-agent-datapath.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum HaTunnelDatapath {
+    /// One external-mode ip6tnl device; a binding is an encapsulating
+    /// route (used only where the kernel has it).
+    #[default]
+    Shared,
+    /// An ip6tnl device per binding, as UMIP.
+    PerBinding,
+}
+
+impl HaTunnelDatapath {
+    /// The keyword's value.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            HaTunnelDatapath::Shared => "shared",
+            HaTunnelDatapath::PerBinding => "per-binding",
+        }
+    }
+}
+
 /// The whole configuration. Field names are the keywords in
 /// snake_case; durations (`DECIMAL` keywords) are in seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -221,6 +244,8 @@ pub struct Config {
     /// `HaMaxBindings` (ours, not UMIP's): the home agent's cap on bindings;
     /// a new one past it is refused with BA status 130 (`docs/compat.md`).
     pub ha_max_bindings: u32,
+    /// `HaTunnelDatapath` (ours): the home agent's tunnel datapath.
+    pub ha_tunnel_datapath: HaTunnelDatapath,
     /// `SendMobPfxAdvs`: answer mobile prefix solicitations.
     pub send_mob_pfx_advs: bool,
     /// `SendUnsolMobPfxAdvs`: unsolicited mobile prefix advertisements.

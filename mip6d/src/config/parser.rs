@@ -12,9 +12,9 @@ use super::check::{self, Expanded};
 use super::directives::{self, Kind, Scope};
 use super::lexer::{Lexer, Tok, Token};
 use super::model::{
-    truncate_if_name, BindingAclEntry, CnBindingPolicy, Config, HomeLink, InterfaceConfig,
-    IpsecPolicy, IpsecPolicySet, IpsecPolicyType, IpsecProtocol, MovementModule, Prefix, RoPolicy,
-    Role, BA_STATUS_PROHIBITED,
+    truncate_if_name, BindingAclEntry, CnBindingPolicy, Config, HaTunnelDatapath, HomeLink,
+    InterfaceConfig, IpsecPolicy, IpsecPolicySet, IpsecPolicyType, IpsecProtocol, MovementModule,
+    Prefix, RoPolicy, Role, BA_STATUS_PROHIBITED,
 };
 use super::{ConfigError, Host, LoadError, Loaded};
 
@@ -292,6 +292,20 @@ impl Parser<'_> {
                 let p = self.prefix()?;
                 self.punct(b';')?;
                 self.config.ha_served_prefix.push(p);
+            }
+            Kind::Datapath => {
+                let t = self.bump()?;
+                self.config.ha_tunnel_datapath = match t.tok {
+                    Tok::Keyword("shared") => HaTunnelDatapath::Shared,
+                    Tok::Keyword("per-binding") => HaTunnelDatapath::PerBinding,
+                    _ => {
+                        return Err(err_at(
+                            &t,
+                            format!("HaTunnelDatapath is shared or per-binding, not {}", t.text),
+                        ))
+                    }
+                };
+                self.punct(b';')?;
             }
             Kind::Module => {
                 let t = self.bump()?;

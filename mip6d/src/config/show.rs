@@ -50,6 +50,7 @@ fn show_value(kind: Kind, c: &Config) -> Option<String> {
         Kind::Role => c.node_config.entity_number().to_string(),
         Kind::LogFile => c.debug_log_file.as_deref().unwrap_or("stderr").to_owned(),
         Kind::AclStatus => c.default_binding_acl_policy.to_string(),
+        Kind::Datapath => c.ha_tunnel_datapath.keyword().to_owned(),
         Kind::Module => match &c.use_movement_module {
             MovementModule::Internal => "internal".to_owned(),
             MovementModule::Path(p) => p.clone(),
@@ -67,6 +68,7 @@ fn statement(keyword: &str, kind: Kind, c: &Config) -> Option<String> {
         Kind::Role => c.node_config.keyword().to_owned(),
         Kind::LogFile => format!("\"{}\"", c.debug_log_file.as_deref()?),
         Kind::AclStatus => c.default_binding_acl_policy.to_string(),
+        Kind::Datapath => c.ha_tunnel_datapath.keyword().to_owned(),
         Kind::Module => match &c.use_movement_module {
             MovementModule::Internal => "internal".to_owned(),
             MovementModule::Path(p) => format!("\"{p}\""),

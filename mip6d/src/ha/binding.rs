@@ -7,23 +7,35 @@
 //! home link (and one for the link-local address with the home address's
 //! interface identifier when the BU had the L flag, RFC 6275 §10.4.1).
 //!
-//! The tunnels are named by the home agent (`ip6tnlN`, as the kernel would
+//! On the shared datapath (`HaTunnelDatapath shared`, the default where the
+//! kernel has it; `docs/home-agent-datapath.md`) there is no device per
+//! binding: one external-mode ip6tnl device [`SHARED_TUNNEL`] carries them
+//! all, and the routes name the tunnel's far end (`encap ip6 dst CoA src
+//! HA`); a move replaces them, and a tc filter per route lets in from the
+//! CoA only what has the binding's home address or prefix as inner source
+//! (RFC 6275 §10.4.5).
+//!
+//! The per-binding tunnels are named by the home agent (`ip6tnlN`, as the kernel would
 //! name them) and put in device group [`TUNNEL_GROUP`]: the kernel finds a
 //! named device in one lookup, where an unnamed one has to be found again in
 //! a dump of every link, and shutdown deletes the whole group at once.
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use netcfg::{Ip6TnlSpec, ProxyNeigh, RouteSpec};
-use tracing::warn;
+use netcfg::ip6tnl::MIP6_TUNNEL_HOP_LIMIT;
+use netcfg::{Ip6Encap, Ip6TnlSpec, ProxyNeigh, RouteSpec, TunnelSourceFilter};
+use tracing::{info, warn};
 
-use crate::config::Config;
+use crate::config::{Config, HaTunnelDatapath};
 use crate::ipsec::{Endpoint, TunnelIpsec};
 use crate::kernel::{Item, Kernel, METRIC_MIP6_FWD, TABLE_MIP6};
 
 /// The device group of the home agent's binding tunnels
 /// (`ip link show group 6275`).
 pub const TUNNEL_GROUP: u32 = 6275;
+
+/// The shared datapath's external-mode tunnel device.
+pub const SHARED_TUNNEL: &str = "mip6tnl";
 
 /// How many names [`BindingState::install`] tries when a name is taken.
 const NAME_TRIES: u32 = 16;
@@ -59,6 +71,94 @@ impl TunnelNames {
     }
 }
 
+/// The external-mode device of the shared datapath.
+#[derive(Debug)]
+struct SharedTunnel {
+    index: u32,
+    /// The next tc filter handle (1 is the device's drop filter).
+    next_handle: u32,
+}
+
+/// Where the bindings' tunnels come from: the shared device, or a device
+/// per binding named by [`TunnelNames`].
+#[derive(Debug)]
+pub struct Tunnels {
+    names: TunnelNames,
+    shared: Option<SharedTunnel>,
+}
+
+impl Tunnels {
+    /// Per-binding devices, named after those in `existing`.
+    pub fn per_binding<'a>(existing: impl IntoIterator<Item = &'a str>) -> Tunnels {
+        Tunnels {
+            names: TunnelNames::after(existing),
+            shared: None,
+        }
+    }
+
+    /// With `HaTunnelDatapath shared`: creates the external-mode device and
+    /// its ingress guard. A kernel that cannot (no external mode, no tc
+    /// flower) leaves the per-binding devices, said once in the log.
+    pub async fn open_shared(&mut self, kernel: &mut Kernel, datapath: HaTunnelDatapath) {
+        if datapath != HaTunnelDatapath::Shared {
+            return;
+        }
+        let spec = Ip6TnlSpec::external(SHARED_TUNNEL);
+        let mut added = kernel.add_tunnel(&spec).await;
+        if added.as_ref().is_err_and(netcfg::Error::is_exists) {
+            // Left by a home agent that did not exit (a crash, SIGKILL): its
+            // routes and filters are stale, and go with it.
+            if let Ok(Some(stale)) = kernel.nl.ip6tnl_by_name(SHARED_TUNNEL).await {
+                warn!("removing {SHARED_TUNNEL} left by an earlier run");
+                if let Err(e) = kernel.nl.del_ip6tnl(stale.index).await {
+                    warn!("cannot remove {SHARED_TUNNEL}: {e}");
+                }
+                added = kernel.add_tunnel(&spec).await;
+            }
+        }
+        let tnl = match added {
+            Ok(t) => t,
+            Err(e) => {
+                warn!("no shared tunnel device ({e}): one tunnel device per binding");
+                return;
+            }
+        };
+        if let Err(e) = kernel.guard_tunnel_ingress(tnl.index).await {
+            warn!("no ingress filter on {SHARED_TUNNEL} ({e}): one tunnel device per binding");
+            if let Err(e) = kernel.remove(Item::Tunnel(tnl.index)).await {
+                warn!("cannot remove {SHARED_TUNNEL}: {e}");
+            }
+            return;
+        }
+        info!("bindings tunnel through {SHARED_TUNNEL} (shared datapath)");
+        self.shared = Some(SharedTunnel {
+            index: tnl.index,
+            next_handle: 2,
+        });
+    }
+
+    /// The datapath in use.
+    pub fn datapath(&self) -> HaTunnelDatapath {
+        if self.shared.is_some() {
+            HaTunnelDatapath::Shared
+        } else {
+            HaTunnelDatapath::PerBinding
+        }
+    }
+
+    /// The shared device, to delete at exit with every route and filter on it.
+    pub fn shared_device(&self) -> Option<Item> {
+        self.shared.as_ref().map(|s| Item::Tunnel(s.index))
+    }
+
+    fn filter_handle(shared: &mut SharedTunnel) -> u32 {
+        let h = shared.next_handle;
+        // Handles wrap after four billion filters, skipping the drop filter's.
+        shared.next_handle = shared.next_handle.checked_add(1).unwrap_or(2);
+        h
+    }
+}
+
 /// One binding's kernel objects.
 #[derive(Debug, Clone)]
 pub struct BindingState {
@@ -70,6 +170,8 @@ pub struct BindingState {
     /// With the L flag: the link-local address proxied with the home address.
     pub link_local: Option<Ipv6Addr>,
     tunnel: Option<(u32, String)>,
+    /// On the shared device: the routes and filters name the CoA.
+    shared: bool,
     /// The home link's interface, once installed.
     home_ifindex: Option<u32>,
     items: Vec<Item>,
@@ -92,6 +194,7 @@ impl BindingState {
             mobile_network_prefixes,
             link_local: None,
             tunnel: None,
+            shared: false,
             home_ifindex: None,
             items: Vec::new(),
             ipsec: TunnelIpsec::none(),
@@ -126,34 +229,76 @@ impl BindingState {
         self.home_ifindex
     }
 
-    /// Installs tunnel, routes and proxy entry.
+    /// The routes of the binding through device `index`: the home address
+    /// (main table) and the mobile network prefixes (table 252).
+    fn routes(&self, index: u32) -> Vec<RouteSpec> {
+        let hoa = RouteSpec::prefix(IpAddr::V6(self.home_address), 128, index);
+        std::iter::once(hoa)
+            .chain(self.mobile_network_prefixes.iter().map(|&(prefix, len)| {
+                RouteSpec::prefix(IpAddr::V6(prefix), len, index).table(TABLE_MIP6)
+            }))
+            .map(|r| r.metric(METRIC_MIP6_FWD))
+            .collect()
+    }
+
+    /// The outer header HA → CoA of the shared datapath's routes.
+    fn encap(&self) -> Ip6Encap {
+        Ip6Encap {
+            dst: self.care_of_address,
+            src: self.ha_address,
+            hop_limit: MIP6_TUNNEL_HOP_LIMIT,
+        }
+    }
+
+    /// Installs tunnel (or encapsulating routes and their filters on the
+    /// shared device), routes and proxy entry.
     pub async fn install(
         &mut self,
         kernel: &mut Kernel,
-        names: &mut TunnelNames,
+        tunnels: &mut Tunnels,
         home_ifindex: u32,
     ) -> Result<(), netcfg::Error> {
-        let spec =
-            Ip6TnlSpec::mip6(self.ha_address, self.care_of_address, 0).in_group(TUNNEL_GROUP);
-        let mut tries = 1;
-        let tnl = loop {
-            match kernel.add_tunnel(&spec.clone().named(&names.take())).await {
-                Err(e) if e.is_exists() && tries < NAME_TRIES => tries += 1,
-                other => break other?,
+        if let Some(shared) = tunnels.shared.as_mut() {
+            self.tunnel = Some((shared.index, SHARED_TUNNEL.to_owned()));
+            self.shared = true;
+            let encap = self.encap();
+            for route in self.routes(shared.index) {
+                // (Every route of a binding is IPv6.)
+                let IpAddr::V6(inner_src) = route.dst else {
+                    continue;
+                };
+                let filter = TunnelSourceFilter {
+                    index: shared.index,
+                    handle: Tunnels::filter_handle(shared),
+                    outer_src: self.care_of_address,
+                    inner_src,
+                    inner_len: route.prefix_len,
+                };
+                kernel.replace_tunnel_filter(None, filter).await?;
+                self.items.push(Item::TunnelFilter(filter));
+                let route = route.encap(encap);
+                kernel.add_route(route.clone()).await?;
+                self.items.push(Item::Route(route));
             }
-        };
-        self.items.push(Item::Tunnel(tnl.index));
-        self.tunnel = Some((tnl.index, tnl.name.clone()));
-        let route = RouteSpec::prefix(IpAddr::V6(self.home_address), 128, tnl.index)
-            .metric(METRIC_MIP6_FWD);
-        kernel.add_route(route.clone()).await?;
-        self.items.push(Item::Route(route));
-        for &(prefix, len) in &self.mobile_network_prefixes {
-            let route = RouteSpec::prefix(IpAddr::V6(prefix), len, tnl.index)
-                .table(TABLE_MIP6)
-                .metric(METRIC_MIP6_FWD);
-            kernel.add_route(route.clone()).await?;
-            self.items.push(Item::Route(route));
+        } else {
+            let spec =
+                Ip6TnlSpec::mip6(self.ha_address, self.care_of_address, 0).in_group(TUNNEL_GROUP);
+            let mut tries = 1;
+            let tnl = loop {
+                match kernel
+                    .add_tunnel(&spec.clone().named(&tunnels.names.take()))
+                    .await
+                {
+                    Err(e) if e.is_exists() && tries < NAME_TRIES => tries += 1,
+                    other => break other?,
+                }
+            };
+            self.items.push(Item::Tunnel(tnl.index));
+            self.tunnel = Some((tnl.index, tnl.name.clone()));
+            for route in self.routes(tnl.index) {
+                kernel.add_route(route.clone()).await?;
+                self.items.push(Item::Route(route));
+            }
         }
         for addr in std::iter::once(self.home_address).chain(self.link_local) {
             let proxy = ProxyNeigh {
@@ -168,14 +313,35 @@ impl BindingState {
         Ok(())
     }
 
-    /// The mobile node moved: the tunnel's far end follows (`SIOCCHGTUNNEL`).
+    /// The mobile node moved: the tunnel's far end follows (`SIOCCHGTUNNEL`;
+    /// on the shared device, a route replace and a filter replace each).
     pub async fn move_to(
         &mut self,
         kernel: &mut Kernel,
         care_of_address: Ipv6Addr,
     ) -> Result<(), netcfg::Error> {
         self.care_of_address = care_of_address;
-        if let Some((index, _)) = self.tunnel {
+        if self.shared {
+            let encap = self.encap();
+            for item in &mut self.items {
+                match item {
+                    Item::Route(old) => {
+                        let new = old.clone().encap(encap);
+                        kernel.replace_route(old, new.clone()).await?;
+                        *old = new;
+                    }
+                    Item::TunnelFilter(old) => {
+                        let new = TunnelSourceFilter {
+                            outer_src: care_of_address,
+                            ..*old
+                        };
+                        kernel.replace_tunnel_filter(Some(old), new).await?;
+                        *old = new;
+                    }
+                    _ => {}
+                }
+            }
+        } else if let Some((index, _)) = self.tunnel {
             let spec = Ip6TnlSpec::mip6(self.ha_address, care_of_address, 0);
             kernel.change_tunnel(index, &spec).await?;
         }
@@ -183,12 +349,12 @@ impl BindingState {
         Ok(())
     }
 
-    /// The tunnel and the routes through it: what deleting the device takes
-    /// with it.
+    /// The tunnel and the routes and filters on it: what deleting the
+    /// device (its own, or the shared one) takes with it.
     pub fn device_items(&self) -> impl Iterator<Item = &Item> {
         self.items
             .iter()
-            .filter(|i| matches!(i, Item::Tunnel(_) | Item::Route(_)))
+            .filter(|i| matches!(i, Item::Tunnel(_) | Item::Route(_) | Item::TunnelFilter(_)))
     }
 
     /// The configuration's `IPsecPolicySet` changed: the tunnel-mode
@@ -221,6 +387,7 @@ impl BindingState {
             }
         }
         self.tunnel = None;
+        self.shared = false;
         self.home_ifindex = None;
     }
 }

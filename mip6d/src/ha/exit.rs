@@ -5,9 +5,10 @@
 //! requests in flight (`netcfg::netlink::batch`): the bindings' routes and
 //! proxy entries, then the routes the kernel itself gave each tunnel
 //! (link-local prefix, local and multicast routes); the tunnels then go in
-//! one group request, each walk finding a small table. What is left (the
-//! home agent's own rule, states and policies) goes in the ledger's
-//! teardown, newest first.
+//! one group request, each walk finding a small table. On the shared-tunnel
+//! datapath the one device goes first, with every binding's route and
+//! filter. What is left (the home agent's own rule, states and policies)
+//! goes in the ledger's teardown, newest first.
 
 use std::collections::HashSet;
 
@@ -30,6 +31,25 @@ impl HomeAgent {
             .chain(self.backlog.removals_mut())
         {
             b.release_ipsec(&mut self.io.kernel).await;
+        }
+        if let Some(shared) = self.tunnel_names.shared_device() {
+            // The shared device takes every binding's route and filter with
+            // it in one request; the proxy entries are left for below.
+            let on_it: Vec<Item> = self
+                .bindings
+                .values()
+                .chain(self.backlog.removals())
+                .flat_map(|b| b.device_items())
+                .filter(|i| !matches!(i, Item::Tunnel(_)))
+                .cloned()
+                .collect();
+            info!(
+                "removing the shared tunnel device with {} bindings' routes",
+                self.bindings.len()
+            );
+            if let Err(e) = self.io.kernel.remove_device(shared, on_it.iter()).await {
+                warn!("cannot remove the shared tunnel device: {e}");
+            }
         }
         let tunnels: Vec<Item> = self
             .bindings

@@ -58,7 +58,7 @@ use crate::kernel::raw::{Icmp6Socket, MhSocket, RawIp6Socket};
 use crate::kernel::{Kernel, RULE_PRIO_FWD, TABLE_MIP6, XFRM_PRIO_HOME_SIG_ANY};
 
 use crate::publish::Publisher;
-use binding::{BindingState, TunnelNames};
+use binding::{BindingState, Tunnels};
 pub use error::StartError;
 use netcfg::anycast::AnycastMemberships;
 
@@ -135,7 +135,8 @@ struct HomeAgent {
     cache: BindingCache,
     dad: dad::DadRuns,
     bindings: HashMap<Ipv6Addr, BindingState>,
-    tunnel_names: TunnelNames,
+    /// The shared tunnel device, or the names of per-binding ones.
+    tunnel_names: Tunnels,
     view: view::PublishThrottle,
     /// `NonVolatileBindingCache`'s file ([`cache_file`], [`restore`]).
     cache_file: cache_file::CacheFile,
@@ -223,7 +224,7 @@ struct Opened {
     raw: RawIp6Socket,
     anycast: AnycastMemberships,
     ifaces: Vec<HaIface>,
-    tunnel_names: TunnelNames,
+    tunnel_names: Tunnels,
 }
 
 /// Opens the sockets and installs the state every binding relies on; on a
@@ -308,7 +309,10 @@ async fn open(config: &Config, kernel: &mut Kernel) -> Result<Opened, StartError
     crate::ipsec::install_transport(config, role, None, kernel)
         .await
         .map_err(StartError::Ipsec)?;
-    let tunnel_names = TunnelNames::after(links.iter().map(|l| l.name.as_str()));
+    let mut tunnel_names = Tunnels::per_binding(links.iter().map(|l| l.name.as_str()));
+    tunnel_names
+        .open_shared(kernel, config.ha_tunnel_datapath)
+        .await;
     Ok(Opened {
         mh,
         icmp,
@@ -388,7 +392,11 @@ impl HomeAgent {
             }
         }
         let names: Vec<&str> = ha.links.ifaces.iter().map(|i| i.name.as_str()).collect();
-        info!("home agent on {}", names.join(", "));
+        let datapath = ha.tunnel_names.datapath().keyword();
+        info!(
+            "home agent on {} ({datapath} tunnel datapath)",
+            names.join(", ")
+        );
         ha
     }
 

@@ -17,7 +17,7 @@ use tokio::task::JoinHandle;
 
 pub use addr::AddrInfo;
 pub use link::LinkInfo;
-pub use route::{RouteInfo, RouteSpec, RTPROT_MIP};
+pub use route::{Ip6Encap, RouteInfo, RouteSpec, RTPROT_MIP};
 pub use rule::{RuleInfo, RuleSpec};
 
 use crate::error::{Error, Result};
