@@ -197,7 +197,7 @@ impl Pump {
     /// Carries out the tunnel's outputs: the datagrams gathered into one
     /// batch (GSO runs, one `sendmmsg`), packets for the tunnel interface
     /// queued for [`Pump::write_tun`]. The non-blocking sends succeed almost
-    /// always (4 MiB socket buffer).
+    /// always (the TUN never blocks a writer, a full socket buffer waits).
     async fn flush(&mut self) {
         self.tx_list.clear();
         for i in 0..self.out.len() {
@@ -231,7 +231,9 @@ impl Pump {
             }
         }
         if !self.tx_list.is_empty() {
-            self.socket.send_batch(self.out.arena(), &self.tx_list).await;
+            self.socket
+                .send_batch(self.out.arena(), &self.tx_list)
+                .await;
         }
         self.out.clear();
     }

@@ -9,9 +9,13 @@ use std::net::{SocketAddrV4, UdpSocket};
 
 use socket2::{Domain, Protocol, Socket, Type};
 
-/// Socket buffers: miredo keeps the kernel default (212 kB), which drops bursts
-/// at high rates (measured in docs/benchmarks.md); 4 MiB absorbs a TCP window's worth.
-const BUFFER: usize = 4 << 20;
+/// Socket buffers: 256 KiB (the kernel doubles it). miredo keeps the kernel
+/// default (208 KiB), which drops bursts at high rates; 4 MiB, which we used
+/// to ask for, builds a standing queue of 6–21 ms behind a TCP transfer
+/// (docs/benchmarks.md, "latency under load"); this size absorbs a
+/// scheduling hiccup (≈ 4 ms at 600 Mbit/s) without one, and the batched
+/// receive drains it faster per wake-up.
+const BUFFER: usize = 256 << 10;
 
 /// Binds the client/relay socket: DF not set (IP_PMTUDISC_DONT:
 /// Teredo relies on IPv4 fragmentation), multicast TTL 1.
