@@ -9,8 +9,9 @@
 #  home prefix (without it a BU is refused, restore or not), a refresh (seq 2,
 #  same care-of address) goes out for the node restored last and a move (seq 2, a new
 #  care-of address) for the one before it. Reported: where the BAs for them fall in the
-#  log against the line saying the restore is done, and afterwards the tunnels, the
-#  routes to those two home addresses and the tunnel of the moved one.
+#  log against the line saying the restore is done, and afterwards the bindings' kernel
+#  objects (tunnels, or encap routes on the shared device: VM_HA_DATAPATH), the routes
+#  to those two home addresses and where the moved one's tunnel leads.
 set -euo pipefail
 # shellcheck source=scripts/vm/guest-lib.sh
 . "$(dirname "$0")/guest-lib.sh"
@@ -40,7 +41,9 @@ mip6d_ha_conf 'NonVolatileBindingCache enabled;'
 sed -i 's/^DebugLevel 10;/DebugLevel 1;/' "$VM_LAB/ha.conf"
 mip6d_start_ha
 vm_ns mn "$MH_SEND" bulk eth-home "$VM_HA_ADDR" "$n" 1 900 1000 >/dev/null
-saved() { grep -c '^binding ' "$CACHE" 2>/dev/null || true; }
+saved() {
+  if [ -f "$CACHE" ]; then grep -c '^binding ' "$CACHE" || true; else echo 0; fi
+}
 deadline=$((SECONDS + n / 5 + 120))
 until [ "$(saved)" -ge "$n" ] || [ "$SECONDS" -ge "$deadline" ]; do
   sleep 0.5
@@ -69,11 +72,19 @@ line_of() { grep -n -m1 -E -- "$1" "$VM_LAB/ha-d.log" | cut -d: -f1; }
 summary_at=$(line_of 'restored [0-9]+ bindings')
 vm_fact refresh.before_summary "$(($(line_of "BA to $last via") < summary_at))"
 vm_fact move.before_summary "$(($(line_of "BA to $moved via") < summary_at))"
-vm_fact tunnels "$(ip -n ha -o link show group 6275 | grep -c .)"
+old_coa=$(printf '2001:db8:a::1:%x' $((n - 2)))
+if [ "${VM_HA_DATAPATH:-shared}" = shared ]; then
+  # A binding is an encap route on the shared device, its tunnel the route's `dst`.
+  vm_fact kernel_bindings "$(ip -n ha -6 route show dev mip6tnl | grep -c ' encap ip6 ')"
+  leads_to() { ip -n ha -6 route show table all | grep "^$moved " | grep -c " dst $1 " || true; }
+else
+  vm_fact kernel_bindings "$(ip -n ha -o link show group 6275 | grep -c .)"
+  leads_to() { ip -n ha -6 tunnel show | grep -c "remote $1 " || true; }
+fi
 vm_fact refresh.routes "$(ip -n ha -6 route show table all | grep -c "^$last ")"
 vm_fact move.routes "$(ip -n ha -6 route show table all | grep -c "^$moved ")"
-vm_fact move.tunnel_to_new "$(ip -n ha -6 tunnel show | grep -c "remote $moved_coa ")"
-vm_fact move.tunnel_to_old "$(ip -n ha -6 tunnel show | grep -c "remote $(printf '2001:db8:a::1:%x' $((n - 2))) ")"
+vm_fact move.tunnel_to_new "$(leads_to "$moved_coa")"
+vm_fact move.tunnel_to_old "$(leads_to "$old_coa")"
 vm_fact proxies "$(ip -n ha -6 neigh show proxy | grep -c .)"
 vm_stop ha-d TERM 120 || vm_die "the HA did not exit on SIGTERM"
 rm -f "$CACHE"
