@@ -32,6 +32,7 @@ impl HomeAgent {
         {
             b.release_ipsec(&mut self.io.kernel).await;
         }
+        let started = std::time::Instant::now();
         if let Some(shared) = self.tunnel_names.shared_device() {
             // The shared device takes every binding's route and filter with
             // it in one request; the proxy entries are left for below.
@@ -76,25 +77,28 @@ impl HomeAgent {
             tunnels.len(),
             independent.len()
         );
-        let started = std::time::Instant::now();
+        let shared_done = started.elapsed();
         for (item, e) in self.io.kernel.remove_many(independent).await {
             warn!("cannot remove {item:?}: {e}");
         }
         let routes_done = started.elapsed();
-        if tunnels.is_empty() {
-            return;
+        if !tunnels.is_empty() {
+            self.remove_device_routes(&tunnels).await;
         }
-        self.remove_device_routes(&tunnels).await;
         let device_routes_done = started.elapsed();
-        if let Err(e) = self.io.kernel.remove_group(TUNNEL_GROUP, &tunnels).await {
-            warn!("cannot remove the tunnel group {TUNNEL_GROUP} at once: {e}");
+        if !tunnels.is_empty() {
+            if let Err(e) = self.io.kernel.remove_group(TUNNEL_GROUP, &tunnels).await {
+                warn!("cannot remove the tunnel group {TUNNEL_GROUP} at once: {e}");
+            }
         }
         // Where an exit's time goes, for whoever waits for it.
         info!(
-            "binding state removed in {:.2} s (routes, proxy entries and rules \
-             {:.2} s, the tunnels' own routes {:.2} s, the tunnels {:.2} s)",
+            "binding state removed in {:.2} s (the shared tunnel device {:.2} s, \
+             routes, proxy entries and rules {:.2} s, the tunnels' own routes {:.2} s, \
+             the tunnels {:.2} s)",
             started.elapsed().as_secs_f64(),
-            routes_done.as_secs_f64(),
+            shared_done.as_secs_f64(),
+            (routes_done - shared_done).as_secs_f64(),
             (device_routes_done - routes_done).as_secs_f64(),
             (started.elapsed() - device_routes_done).as_secs_f64(),
         );
