@@ -16,6 +16,15 @@ const NODES: i64 = 300;
 
 #[test]
 fn vm_mip6d_ha_answers_bus_during_a_restore() -> Result<()> {
+    restore_busy("shared")
+}
+
+#[test]
+fn vm_mip6d_ha_answers_bus_during_a_restore_per_binding() -> Result<()> {
+    restore_busy("per-binding")
+}
+
+fn restore_busy(datapath: &str) -> Result<()> {
     let nodes = NODES.to_string();
     let g = GuestRun {
         script: "scripts/vm/mip6d-restore-busy.sh",
@@ -23,7 +32,7 @@ fn vm_mip6d_ha_answers_bus_during_a_restore() -> Result<()> {
         timeout_s: 600,
         echo_prefix: "fact ",
     }
-    .run()?;
+    .run_with_env(&[("VM_HA_DATAPATH", datapath)])?;
     g.check_prefix("lab", "up")?;
     g.check(
         g.num("saved.count")? == NODES,
