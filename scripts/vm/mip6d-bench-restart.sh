@@ -23,15 +23,7 @@ mh_send_check
 vm_in_guest
 mip6d_check_binary
 n=${1:-200}
-vm_load_modules
-export VM_HOME_VALID_LIFETIME=7200
-vm_topology_up home
-mkdir -p "$VM_LAB"
-ip -n ha -batch - <<EOF
-link add sink type dummy
-link set dev sink up
-route add 2001:db8:a::1:0/112 dev sink
-EOF
+mip6d_bulk_lab_up 2001:db8:a::1:0/112
 rm -f "$CACHE"
 datapath=()
 [ -n "${VM_BENCH_DATAPATH:-}" ] && datapath=("HaTunnelDatapath $VM_BENCH_DATAPATH;")

@@ -124,6 +124,22 @@ mip6d_state_fact() {
   vm_fact "$key" differs
 }
 
+# The lab for many simulated mobile nodes registering from the home link (`mh_send
+# bulk`): the home prefix valid for 2 h (it caps the bindings' lifetimes) and a dummy
+# device `sink` in the HA's namespace routing ROUTE (the simulated care-of addresses),
+# so the BAs leave the HA as onto a wire instead of waiting on neighbour resolution.
+mip6d_bulk_lab_up() {
+  vm_load_modules
+  export VM_HOME_VALID_LIFETIME=7200
+  vm_topology_up home
+  mkdir -p "$VM_LAB"
+  ip -n ha -batch - <<EOF
+link add sink type dummy
+link set dev sink up
+route add $1 dev sink
+EOF
+}
+
 # On failure, show what the daemons said (vm_wait_log shows only the one it waited on).
 _mip6d_on_exit() {
   local status=$?

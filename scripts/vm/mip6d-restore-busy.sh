@@ -22,15 +22,7 @@ mh_send_check
 vm_in_guest
 mip6d_check_binary
 n=${1:-300}
-vm_load_modules
-export VM_HOME_VALID_LIFETIME=7200
-vm_topology_up home
-mkdir -p "$VM_LAB"
-ip -n ha -batch - <<EOF2
-link add sink type dummy
-link set dev sink up
-route add 2001:db8:a::/64 dev sink
-EOF2
+mip6d_bulk_lab_up 2001:db8:a::/64
 # The state to find again at the end: with eth0's link-local address configured.
 wait_for 100 sh -c 'ip -n ha -6 addr show dev eth0 scope link | grep -q fe80 &&
   ! ip -n ha -6 addr show dev eth0 tentative | grep -q .' || vm_die "no link-local address on the HA's eth0"

@@ -22,6 +22,8 @@ use teredo::addr::TEREDO_PORT;
 use teredo::server::{Local, ServerConfig};
 use tokio::net::UdpSocket;
 
+use crate::udp::set_pmtudisc_dont;
+
 /// How many times a raw send failing with an error left by an earlier ICMPv6 message
 /// is retried (miredo: 10).
 pub const RAW_SEND_ATTEMPTS: usize = 10;
@@ -139,28 +141,6 @@ fn bind_shared(ip: Ipv4Addr) -> Result<std::net::UdpSocket, BindError> {
         .map_err(&fail)?;
     socket.set_nonblocking(true).map_err(&fail)?;
     Ok(socket.into())
-}
-
-/// DF not set (`IP_PMTUDISC_DONT`), as on every Teredo socket: Teredo relies
-/// on IPv4 fragmentation (RFC 4380 §5.1.1).
-fn set_pmtudisc_dont(socket: &Socket) -> io::Result<()> {
-    use std::os::fd::AsRawFd;
-    let value: libc::c_int = libc::IP_PMTUDISC_DONT;
-    // SAFETY: setsockopt with a valid fd and a pointer to a c_int of the stated size.
-    let rc = unsafe {
-        libc::setsockopt(
-            socket.as_raw_fd(),
-            libc::IPPROTO_IP,
-            libc::IP_MTU_DISCOVER,
-            (&value as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        )
-    };
-    if rc == 0 {
-        Ok(())
-    } else {
-        Err(io::Error::last_os_error())
-    }
 }
 
 impl UdpPair {

@@ -31,7 +31,9 @@ pub fn bind(addr: SocketAddrV4) -> std::io::Result<UdpSocket> {
     Ok(socket.into())
 }
 
-fn set_pmtudisc_dont(socket: &Socket) -> std::io::Result<()> {
+/// DF not set (`IP_PMTUDISC_DONT`), as on every Teredo socket: Teredo relies
+/// on IPv4 fragmentation (RFC 4380 §5.1.1).
+pub(crate) fn set_pmtudisc_dont(socket: &Socket) -> std::io::Result<()> {
     use std::os::fd::AsRawFd;
     let value: libc::c_int = libc::IP_PMTUDISC_DONT;
     // SAFETY: setsockopt with a valid fd and a pointer to a c_int of the stated size.
