@@ -17,7 +17,11 @@
 //! nothing is reordered.
 //!
 //! tun-rs has a GRO table too, but it copies each packet to the heap while
-//! merging; this one works in the queued buffers, which are kept and reused.
+//! merging; this one works in buffers that are kept and reused. Queued
+//! packets stay in small buffers; a super-segment is built in one of a few
+//! 64 KiB buffers, taken when its first merge happens. Growing the queued
+//! buffers instead would leave every slot that was ever a flow's head at
+//! 64 KiB, resident for the daemon's life.
 
 use tun_rs::VirtioNetHdr;
 
@@ -43,10 +47,15 @@ struct Segment {
     psh: bool,
 }
 
-/// A super-segment being built in the buffer of its first segment.
+/// A super-segment being built: its first segment is queued packet
+/// `head`, copied to super-segment buffer `merged_into` at the first merge.
 #[derive(Clone, Copy)]
 struct Open {
     head: usize,
+    /// Its place in `to_write`.
+    slot: usize,
+    merged_into: Option<usize>,
+    len: usize,
     next_seq: u32,
     seg_size: usize,
     tcp_len: usize,
@@ -59,9 +68,19 @@ pub struct TunSendBatch {
     /// Each packet at [`VNET_HDR_LEN`], its virtio header before it.
     bufs: Vec<Vec<u8>>,
     len: usize,
-    /// Indices into `bufs` still to be written.
-    to_write: Vec<usize>,
+    /// Buffers of super-segments; the first `supers_used` hold this batch's.
+    supers: Vec<Vec<u8>>,
+    supers_used: usize,
+    /// The frames to write, in order.
+    to_write: Vec<Frame>,
     open: Vec<Open>,
+}
+
+/// A frame to write: a queued packet as it is, or a super-segment.
+#[derive(Clone, Copy)]
+enum Frame {
+    Queued(usize),
+    Super(usize),
 }
 
 impl Default for TunSendBatch {
@@ -76,6 +95,8 @@ impl TunSendBatch {
         TunSendBatch {
             bufs: Vec::new(),
             len: 0,
+            supers: Vec::new(),
+            supers_used: 0,
             to_write: Vec::new(),
             open: Vec::with_capacity(MAX_OPEN),
         }
@@ -94,7 +115,7 @@ impl TunSendBatch {
         b.clear();
         b.resize(VNET_HDR_LEN, 0);
         b.extend_from_slice(packet);
-        self.to_write.push(self.len);
+        self.to_write.push(Frame::Queued(self.len));
         self.len += 1;
     }
 
@@ -111,6 +132,7 @@ impl TunSendBatch {
     /// Forgets the queued packets (keeping the buffers).
     pub fn clear(&mut self) {
         self.len = 0;
+        self.supers_used = 0;
         self.to_write.clear();
         self.open.clear();
     }
@@ -120,6 +142,7 @@ impl TunSendBatch {
     pub fn coalesce(&mut self) {
         self.to_write.clear();
         self.open.clear();
+        self.supers_used = 0;
         for i in 0..self.len {
             let seg = segment(&self.bufs[i][VNET_HDR_LEN..]);
             if let Some(seg) = seg {
@@ -128,7 +151,7 @@ impl TunSendBatch {
                 }
             }
             self.end_flow_of(i);
-            self.to_write.push(i);
+            self.to_write.push(Frame::Queued(i));
             if let Some(seg) = seg.filter(|s| !s.psh) {
                 if self.open.len() == MAX_OPEN {
                     let oldest = self.open.remove(0);
@@ -136,6 +159,9 @@ impl TunSendBatch {
                 }
                 self.open.push(Open {
                     head: i,
+                    slot: self.to_write.len() - 1,
+                    merged_into: None,
+                    len: self.bufs[i].len() - VNET_HDR_LEN,
                     next_seq: seg.seq.wrapping_add(seg.payload as u32),
                     seg_size: seg.payload,
                     tcp_len: seg.tcp_len,
@@ -153,7 +179,18 @@ impl TunSendBatch {
     /// [`TunSendBatch::coalesce`], super-segments in their first segment's
     /// place and no merged segment on its own).
     pub fn frames(&self) -> impl Iterator<Item = &[u8]> {
-        self.to_write.iter().map(|&i| &self.bufs[i][..])
+        self.to_write.iter().map(|&f| match f {
+            Frame::Queued(i) => &self.bufs[i][..],
+            Frame::Super(s) => &self.supers[s][..],
+        })
+    }
+
+    /// Bytes the batch keeps allocated between batches (its memory
+    /// footprint at most; only pages ever written become resident).
+    pub fn retained_bytes(&self) -> usize {
+        let queued: usize = self.bufs.iter().map(Vec::capacity).sum();
+        let supers: usize = self.supers.iter().map(Vec::capacity).sum();
+        queued + supers
     }
 
     /// The packets as queued, without header, for a TUN without offloads.
@@ -172,13 +209,11 @@ impl TunSendBatch {
             return false;
         };
         let o = self.open[k];
-        let (before, rest) = self.bufs.split_at_mut(i);
-        let Some(head) = before.get_mut(o.head) else {
-            return false;
-        };
-        let pkt = &rest[0][VNET_HDR_LEN..];
-        let head_pkt = &head[VNET_HDR_LEN..];
-        let fits = head_pkt.len() + seg.payload <= MAX_LEN;
+        let pkt = &self.bufs[i][VNET_HDR_LEN..];
+        // The head's headers are the super-segment's but for the lengths,
+        // checksum and PSH, which `same_headers` leaves out.
+        let head_pkt = &self.bufs[o.head][VNET_HDR_LEN..];
+        let fits = o.len + seg.payload <= MAX_LEN;
         if o.closed
             || !fits
             || seg.seq != o.next_seq
@@ -188,15 +223,30 @@ impl TunSendBatch {
         {
             return false;
         }
-        if head.capacity() < VNET_HDR_LEN + MAX_LEN {
-            // Once per buffer: it is kept for later batches.
-            head.reserve_exact(VNET_HDR_LEN + MAX_LEN - head.len());
-        }
-        head.extend_from_slice(&pkt[IP6_LEN + seg.tcp_len..]);
+        let s = match o.merged_into {
+            Some(s) => s,
+            None => {
+                let s = self.supers_used;
+                if s == self.supers.len() {
+                    // Kept for later batches: there are only ever as many
+                    // as one batch had super-segments.
+                    self.supers.push(Vec::with_capacity(VNET_HDR_LEN + MAX_LEN));
+                }
+                self.supers_used += 1;
+                self.supers[s].clear();
+                self.supers[s].extend_from_slice(&self.bufs[o.head]);
+                self.to_write[o.slot] = Frame::Super(s);
+                self.open[k].merged_into = Some(s);
+                s
+            }
+        };
+        let sup = &mut self.supers[s];
+        sup.extend_from_slice(&self.bufs[i][VNET_HDR_LEN + IP6_LEN + seg.tcp_len..]);
         if seg.psh {
-            head[VNET_HDR_LEN + IP6_LEN + 13] |= PSH;
+            sup[VNET_HDR_LEN + IP6_LEN + 13] |= PSH;
         }
         let o = &mut self.open[k];
+        o.len += seg.payload;
         o.next_seq = seg.seq.wrapping_add(seg.payload as u32);
         o.merged += 1;
         o.closed = seg.psh || seg.payload < o.seg_size;
@@ -216,10 +266,10 @@ impl TunSendBatch {
 
     /// Gives a super-segment its lengths, partial checksum and header.
     fn finish(&mut self, o: Open) {
-        if o.merged == 0 {
+        let Some(s) = o.merged_into.filter(|_| o.merged > 0) else {
             return;
-        }
-        let buf = &mut self.bufs[o.head];
+        };
+        let buf = &mut self.supers[s];
         let pkt = &mut buf[VNET_HDR_LEN..];
         let payload = pkt.len() - IP6_LEN;
         pkt[4..6].copy_from_slice(&(payload as u16).to_be_bytes());

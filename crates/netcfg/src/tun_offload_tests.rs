@@ -233,6 +233,34 @@ fn malformed_frames_are_errors_not_panics() {
     }
 }
 
+/// Whichever queued packet starts a super-segment, the batch keeps only as
+/// many 64 KiB buffers as one batch had super-segments: a daemon's memory
+/// does not grow with every slot that once led a flow.
+#[test]
+fn super_segment_buffers_do_not_grow_with_the_slots_that_led_one() {
+    let mut batch = TunSendBatch::new();
+    for k in 1..64 {
+        let mut packets = segments(4000, 1000, &vec![1220; k], &[]);
+        packets.extend(segments(4000, 900_000, &vec![1220; 64 - k], &[]));
+        for p in &packets {
+            batch.push(p);
+        }
+        batch.coalesce();
+        // Two flows' worth of segments; one part may pass 64 KiB and split.
+        let frames = batch.frames().count();
+        assert!((2..=3).contains(&frames), "k = {k}: {frames} frames");
+        batch.clear();
+    }
+    let small = 64 * (VNET_HDR_LEN + 2048);
+    let supers = 3 * (VNET_HDR_LEN + 65535);
+    assert!(
+        batch.retained_bytes() <= small + supers,
+        "{} bytes kept, at most {} expected",
+        batch.retained_bytes(),
+        small + supers
+    );
+}
+
 fn segments(sport: u16, seq0: u32, sizes: &[usize], options: &[u8]) -> Vec<Vec<u8>> {
     let mut seq = seq0;
     sizes
