@@ -3,7 +3,8 @@
 //! cutting what a read returned (virtio-net header and a super-segment)
 //! into MTU-sized packets, and coalescing packets bound for the TUN.
 //!
-//! Input: one byte choosing the MTU, then either a raw read (split) or
+//! Input: one byte choosing the MTU (and, its low bit, whether UDP
+//! datagrams are merged too), then either a raw read (split) or
 //! records `[fix: u8][len: u16 BE][packet]` (coalesce); every input is tried
 //! both ways. Checked: no panic; TCP pieces fit the MTU; and coalescing
 //! loses, invents and alters nothing: cutting every written frame up again
@@ -23,31 +24,42 @@ fn sum(data: &[u8], mut acc: u32) -> u32 {
     acc
 }
 
-/// Makes a record's packet a well-formed TCP/IPv6 segment where it can:
-/// payload length and TCP checksum (RFC 8200 §3, §8.1) set right, so that
-/// the fuzzer reaches the merging code.
+/// Makes a record's packet a well-formed TCP/IPv6 segment or UDP/IPv6
+/// datagram where it can: payload length, UDP length and checksum (RFC
+/// 8200 §3, §8.1; RFC 768) set right, so that the fuzzer reaches the
+/// merging code.
 fn fix_up(p: &mut [u8]) {
-    if p.len() < 60 || p[0] >> 4 != 6 {
+    if p.len() < 48 || p[0] >> 4 != 6 {
         return;
     }
     let len = (p.len() - 40) as u16;
     p[4..6].copy_from_slice(&len.to_be_bytes());
-    if p[6] != 6 {
-        return;
-    }
-    p[56] = 0;
-    p[57] = 0;
-    let mut acc = sum(&p[8..40], u32::from(len) + 6);
+    let at = match p[6] {
+        6 if p.len() >= 60 => 56,
+        17 => {
+            p[44..46].copy_from_slice(&len.to_be_bytes());
+            46
+        }
+        _ => return,
+    };
+    p[at] = 0;
+    p[at + 1] = 0;
+    let mut acc = sum(&p[8..40], u32::from(len) + u32::from(p[6]));
     acc = sum(&p[40..], acc);
     let ck = !(acc as u16);
-    p[56..58].copy_from_slice(&ck.to_be_bytes());
+    p[at..at + 2].copy_from_slice(&ck.to_be_bytes());
 }
 
-/// A TCP checksum of 0xffff and of 0x0000 are the same one's-complement
-/// zero; compare packets with one spelling.
+/// A checksum of 0xffff and of 0x0000 are the same one's-complement zero;
+/// compare packets with one spelling.
 fn canonical(mut p: Vec<u8>) -> Vec<u8> {
-    if p.len() >= 58 && p[0] >> 4 == 6 && p[6] == 6 && p[56..58] == [0xff, 0xff] {
-        p[56..58].fill(0);
+    let at = match p.get(6) {
+        Some(6) => 56,
+        Some(17) => 46,
+        _ => return p,
+    };
+    if p.len() >= at + 2 && p[0] >> 4 == 6 && p[at..at + 2] == [0xff, 0xff] {
+        p[at..at + 2].fill(0);
     }
     p
 }
@@ -76,6 +88,7 @@ fuzz_target!(|data: &[u8]| {
     // Records to coalesce.
     let mut pushed = Vec::new();
     let mut tx = TunSendBatch::new();
+    tx.set_udp(m & 1 == 1);
     let mut r = rest;
     while let [fix, hi, lo, tail @ ..] = r {
         let len = usize::from(u16::from_be_bytes([*hi, *lo])).min(tail.len());

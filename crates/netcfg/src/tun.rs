@@ -252,6 +252,7 @@ impl Tun {
         let mut first_err = Ok(());
         let mut writes = 0;
         if self.offloads.tcp {
+            batch.set_udp(self.offloads.udp);
             batch.coalesce();
             for frame in batch.frames() {
                 writes += 1;

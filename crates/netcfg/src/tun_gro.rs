@@ -1,5 +1,6 @@
-//! Packets bound for the TUN, and coalescing the TCP segments among them
-//! into super-segments (receive offload done before the write).
+//! Packets bound for the TUN, and coalescing the TCP segments (and UDP
+//! datagrams) among them into super-segments (receive offload done before
+//! the write).
 //!
 //! With offloads on, a write may carry a virtio-net header saying "this is
 //! a TCP/IPv6 super-segment of `gso_size` segments, checksum partial"
@@ -12,9 +13,18 @@
 //! flags, a valid checksum (a merged super-segment gets a fresh one, so a
 //! corrupt segment must never be merged), at most 64 KiB in all (the IPv6
 //! payload length is 16 bits, RFC 8200 §3). Extension headers and
-//! everything not TCP pass unmerged.
+//! everything not TCP or UDP pass unmerged.
 //! A packet of a flow that is not merged ends that flow's super-segment, so
 //! nothing is reordered.
+//!
+//! UDP datagrams are merged too when the TUN takes UDP segmentation
+//! (`TUN_F_USO6`, Linux 6.2+; [`TunSendBatch::set_udp`]), as the kernel's
+//! UDP GRO would for a socket that asked for it (`net/ipv4/udp_offload.c`):
+//! consecutive datagrams of one flow (addresses and ports), equal payload
+//! size (the last may be shorter), identical IPv6 class, flow label and hop
+//! limit, a valid non-zero checksum, at most [`MAX_UDP_SEGMENTS`] of them.
+//! The kernel cuts such a super-datagram back into the original datagrams
+//! (UDP has no stream to join them into), so the receiver sees each one.
 //!
 //! tun-rs has a GRO table too, but it copies each packet to the heap while
 //! merging; this one works in buffers that are kept and reused. Queued
@@ -37,12 +47,23 @@ const ACK: u8 = 0x10;
 const PSH: u8 = 0x08;
 /// Super-segments under construction at once; one more flow ends the oldest.
 const MAX_OPEN: usize = 8;
+/// Datagrams in one UDP super-datagram: the kernel refuses more than its
+/// `UDP_MAX_SEGMENTS` (64 before Linux 6.0, 128 since).
+pub const MAX_UDP_SEGMENTS: usize = 64;
+/// IP protocol numbers (IANA).
+const PROTO_TCP: u8 = 6;
+const PROTO_UDP: u8 = 17;
+/// The UDP header (RFC 768).
+const UDP_LEN: usize = 8;
 
-/// A TCP/IPv6 segment that may be merged.
+/// A TCP/IPv6 segment or UDP/IPv6 datagram that may be merged.
 #[derive(Clone, Copy)]
 struct Segment {
+    udp: bool,
+    /// TCP's sequence number; 0 for UDP.
     seq: u32,
-    tcp_len: usize,
+    /// The transport header's length.
+    l4_len: usize,
     payload: usize,
     psh: bool,
 }
@@ -56,9 +77,10 @@ struct Open {
     slot: usize,
     merged_into: Option<usize>,
     len: usize,
+    udp: bool,
     next_seq: u32,
     seg_size: usize,
-    tcp_len: usize,
+    l4_len: usize,
     merged: usize,
     closed: bool,
 }
@@ -71,6 +93,8 @@ pub struct TunSendBatch {
     /// Buffers of super-segments; the first `supers_used` hold this batch's.
     supers: Vec<Vec<u8>>,
     supers_used: usize,
+    /// Whether UDP datagrams are merged too.
+    udp: bool,
     /// The frames to write, in order.
     to_write: Vec<Frame>,
     open: Vec<Open>,
@@ -97,6 +121,7 @@ impl TunSendBatch {
             len: 0,
             supers: Vec::new(),
             supers_used: 0,
+            udp: false,
             to_write: Vec::new(),
             open: Vec::with_capacity(MAX_OPEN),
         }
@@ -137,6 +162,11 @@ impl TunSendBatch {
         self.open.clear();
     }
 
+    /// Merge UDP datagrams too: only for a TUN that accepted `TUN_F_USO6`.
+    pub fn set_udp(&mut self, udp: bool) {
+        self.udp = udp;
+    }
+
     /// Merges what may be merged (see the module text) and writes the
     /// virtio header of each super-segment. Call once, after the pushes.
     pub fn coalesce(&mut self) {
@@ -144,7 +174,7 @@ impl TunSendBatch {
         self.open.clear();
         self.supers_used = 0;
         for i in 0..self.len {
-            let seg = segment(&self.bufs[i][VNET_HDR_LEN..]);
+            let seg = segment(&self.bufs[i][VNET_HDR_LEN..], self.udp);
             if let Some(seg) = seg {
                 if self.merge(i, seg) {
                     continue;
@@ -162,9 +192,10 @@ impl TunSendBatch {
                     slot: self.to_write.len() - 1,
                     merged_into: None,
                     len: self.bufs[i].len() - VNET_HDR_LEN,
+                    udp: seg.udp,
                     next_seq: seg.seq.wrapping_add(seg.payload as u32),
                     seg_size: seg.payload,
-                    tcp_len: seg.tcp_len,
+                    l4_len: seg.l4_len,
                     merged: 0,
                     closed: false,
                 });
@@ -214,13 +245,15 @@ impl TunSendBatch {
         // checksum and PSH, which `same_headers` leaves out.
         let head_pkt = &self.bufs[o.head][VNET_HDR_LEN..];
         let fits = o.len + seg.payload <= MAX_LEN;
-        if o.closed
-            || !fits
-            || seg.seq != o.next_seq
-            || seg.tcp_len != o.tcp_len
-            || seg.payload > o.seg_size
-            || !same_headers(head_pkt, pkt, seg.tcp_len)
-        {
+        let same = if seg.udp {
+            o.udp && o.merged + 1 < MAX_UDP_SEGMENTS && same_ip_headers(head_pkt, pkt)
+        } else {
+            !o.udp
+                && seg.seq == o.next_seq
+                && seg.l4_len == o.l4_len
+                && same_headers(head_pkt, pkt, seg.l4_len)
+        };
+        if o.closed || !fits || seg.payload > o.seg_size || !same {
             return false;
         }
         let s = match o.merged_into {
@@ -241,7 +274,7 @@ impl TunSendBatch {
             }
         };
         let sup = &mut self.supers[s];
-        sup.extend_from_slice(&self.bufs[i][VNET_HDR_LEN + IP6_LEN + seg.tcp_len..]);
+        sup.extend_from_slice(&self.bufs[i][VNET_HDR_LEN + IP6_LEN + seg.l4_len..]);
         if seg.psh {
             sup[VNET_HDR_LEN + IP6_LEN + 13] |= PSH;
         }
@@ -272,71 +305,122 @@ impl TunSendBatch {
         let buf = &mut self.supers[s];
         let pkt = &mut buf[VNET_HDR_LEN..];
         let payload = pkt.len() - IP6_LEN;
-        pkt[4..6].copy_from_slice(&(payload as u16).to_be_bytes());
+        let len = (payload as u16).to_be_bytes();
+        pkt[4..6].copy_from_slice(&len);
+        let (proto, gso_type, csum_offset) = if o.udp {
+            // The super-datagram's own length: the kernel puts each
+            // datagram's back when it cuts (RFC 768 length field).
+            pkt[IP6_LEN + 4..IP6_LEN + 6].copy_from_slice(&len);
+            (PROTO_UDP, tun_rs::VIRTIO_NET_HDR_GSO_UDP_L4, 6)
+        } else {
+            (PROTO_TCP, tun_rs::VIRTIO_NET_HDR_GSO_TCPV6, 16)
+        };
         // CHECKSUM_PARTIAL: the field holds the pseudo-header sum
         // (RFC 8200 §8.1); the kernel adds the rest per segment.
-        let pseudo = tun_rs::checksum(&pkt[8..40], payload as u64 + 6);
-        pkt[IP6_LEN + 16..IP6_LEN + 18].copy_from_slice(&pseudo.to_be_bytes());
+        let pseudo = tun_rs::checksum(&pkt[8..40], payload as u64 + u64::from(proto));
+        let at = IP6_LEN + usize::from(csum_offset);
+        pkt[at..at + 2].copy_from_slice(&pseudo.to_be_bytes());
         let hdr = VirtioNetHdr {
             flags: F_NEEDS_CSUM,
-            gso_type: tun_rs::VIRTIO_NET_HDR_GSO_TCPV6,
-            hdr_len: (IP6_LEN + o.tcp_len) as u16,
+            gso_type,
+            hdr_len: (IP6_LEN + o.l4_len) as u16,
             gso_size: o.seg_size as u16,
             csum_start: IP6_LEN as u16,
-            csum_offset: 16,
+            csum_offset,
         };
         // Cannot fail: the buffer holds at least the header.
         let _ = hdr.encode(&mut buf[..VNET_HDR_LEN]);
     }
 }
 
-/// The packet as a mergeable TCP/IPv6 segment, if it is one.
-fn segment(pkt: &[u8]) -> Option<Segment> {
-    if pkt.len() < IP6_LEN + 20 || pkt[0] >> 4 != 6 || pkt[6] != 6 {
+/// The packet as a mergeable TCP/IPv6 segment (or UDP/IPv6 datagram,
+/// with `udp`), if it is one.
+fn segment(pkt: &[u8], udp: bool) -> Option<Segment> {
+    if pkt.len() < IP6_LEN + UDP_LEN || pkt[0] >> 4 != 6 {
         return None;
     }
     if usize::from(u16::from_be_bytes([pkt[4], pkt[5]])) != pkt.len() - IP6_LEN {
         return None;
     }
+    match pkt[6] {
+        PROTO_TCP if pkt.len() >= IP6_LEN + 20 => tcp_segment(pkt),
+        PROTO_UDP if udp => udp_datagram(pkt),
+        _ => None,
+    }
+}
+
+/// A UDP/IPv6 datagram with a payload, its length field and checksum right
+/// (a zero checksum is not allowed over IPv6, RFC 8200 §8.1).
+fn udp_datagram(pkt: &[u8]) -> Option<Segment> {
+    let udp = &pkt[IP6_LEN..];
+    if usize::from(u16::from_be_bytes([udp[4], udp[5]])) != udp.len() || udp.len() == UDP_LEN {
+        return None;
+    }
+    if udp[6..8] == [0, 0] {
+        return None;
+    }
+    let pseudo = tun_rs::checksum_no_fold(&pkt[8..40], udp.len() as u64 + u64::from(PROTO_UDP));
+    if tun_rs::checksum(udp, pseudo) != 0xffff {
+        return None;
+    }
+    Some(Segment {
+        udp: true,
+        seq: 0,
+        l4_len: UDP_LEN,
+        payload: udp.len() - UDP_LEN,
+        psh: false,
+    })
+}
+
+/// A TCP/IPv6 segment with only ACK (and PSH) set and a right checksum.
+fn tcp_segment(pkt: &[u8]) -> Option<Segment> {
     let tcp = &pkt[IP6_LEN..];
-    let tcp_len = usize::from(tcp[12] >> 4) * 4;
-    if tcp_len < 20 || tcp.len() <= tcp_len {
+    let l4_len = usize::from(tcp[12] >> 4) * 4;
+    if l4_len < 20 || tcp.len() <= l4_len {
         return None;
     }
     let flags = tcp[13];
     if flags != ACK && flags != ACK | PSH {
         return None;
     }
-    let pseudo = tun_rs::checksum_no_fold(&pkt[8..40], tcp.len() as u64 + 6);
+    let pseudo = tun_rs::checksum_no_fold(&pkt[8..40], tcp.len() as u64 + u64::from(PROTO_TCP));
     if tun_rs::checksum(tcp, pseudo) != 0xffff {
         return None;
     }
     Some(Segment {
+        udp: false,
         seq: u32::from_be_bytes([tcp[4], tcp[5], tcp[6], tcp[7]]),
-        tcp_len,
-        payload: tcp.len() - tcp_len,
+        l4_len,
+        payload: tcp.len() - l4_len,
         psh: flags & PSH != 0,
     })
 }
 
-/// Same addresses and, for TCP, the same ports: packets whose order the
-/// receiver may see.
+/// Same addresses and, for TCP and UDP, the same ports: packets whose
+/// order the receiver may see.
 fn same_flow(a: &[u8], b: &[u8]) -> bool {
     if a.len() < IP6_LEN + 4 || b.len() < IP6_LEN + 4 || b[0] >> 4 != 6 {
         return false;
     }
-    a[8..40] == b[8..40] && (b[6] != 6 || a[40..44] == b[40..44])
+    let ports = b[6] == PROTO_TCP || b[6] == PROTO_UDP;
+    a[8..40] == b[8..40] && (!ports || a[40..44] == b[40..44])
+}
+
+/// The IPv6 header fields a UDP super-datagram shares: version, class,
+/// flow label, next header and hop limit.
+fn same_ip_headers(head: &[u8], pkt: &[u8]) -> bool {
+    head[..4] == pkt[..4] && head[6..8] == pkt[6..8]
 }
 
 /// The headers a super-segment shares: IPv6 version, class, flow label and
 /// hop limit; TCP acknowledgment, data offset, flags (but PSH), window,
 /// urgent pointer and options.
-fn same_headers(head: &[u8], pkt: &[u8], tcp_len: usize) -> bool {
+fn same_headers(head: &[u8], pkt: &[u8], l4_len: usize) -> bool {
     let (h, p) = (&head[IP6_LEN..], &pkt[IP6_LEN..]);
     head[..4] == pkt[..4]
         && head[7] == pkt[7]
         && h[8..13] == p[8..13]
         && h[13] & !PSH == p[13] & !PSH
         && h[14..16] == p[14..16]
-        && h[18..tcp_len] == p[18..tcp_len]
+        && h[18..l4_len] == p[18..l4_len]
 }
