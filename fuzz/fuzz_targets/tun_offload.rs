@@ -88,7 +88,6 @@ fuzz_target!(|data: &[u8]| {
     // Records to coalesce.
     let mut pushed = Vec::new();
     let mut tx = TunSendBatch::new();
-    tx.set_udp(m & 1 == 1);
     let mut r = rest;
     while let [fix, hi, lo, tail @ ..] = r {
         let len = usize::from(u16::from_be_bytes([*hi, *lo])).min(tail.len());
@@ -103,7 +102,7 @@ fuzz_target!(|data: &[u8]| {
         tx.push(&p);
         pushed.push(canonical(p));
     }
-    tx.coalesce();
+    tx.coalesce(m & 1 == 1);
     let mut back = Vec::new();
     for frame in tx.frames() {
         assert!(frame.len() > VNET_HDR_LEN);

@@ -252,8 +252,7 @@ impl Tun {
         let mut first_err = Ok(());
         let mut writes = 0;
         if self.offloads.tcp {
-            batch.set_udp(self.offloads.udp);
-            batch.coalesce();
+            batch.coalesce(self.offloads.udp);
             for frame in batch.frames() {
                 writes += 1;
                 if let Err(e) = self.send_waiting(frame).await {

@@ -18,7 +18,7 @@
 //! nothing is reordered.
 //!
 //! UDP datagrams are merged too when the TUN takes UDP segmentation
-//! (`TUN_F_USO6`, Linux 6.2+; [`TunSendBatch::set_udp`]), as the kernel's
+//! (`TUN_F_USO6`, Linux 6.2+; [`TunSendBatch::coalesce`]), as the kernel's
 //! UDP GRO would for a socket that asked for it (`net/ipv4/udp_offload.c`):
 //! consecutive datagrams of one flow (addresses and ports), equal payload
 //! size (the last may be shorter), identical IPv6 class, flow label and hop
@@ -93,8 +93,6 @@ pub struct TunSendBatch {
     /// Buffers of super-segments; the first `supers_used` hold this batch's.
     supers: Vec<Vec<u8>>,
     supers_used: usize,
-    /// Whether UDP datagrams are merged too.
-    udp: bool,
     /// The frames to write, in order.
     to_write: Vec<Frame>,
     open: Vec<Open>,
@@ -121,7 +119,6 @@ impl TunSendBatch {
             len: 0,
             supers: Vec::new(),
             supers_used: 0,
-            udp: false,
             to_write: Vec::new(),
             open: Vec::with_capacity(MAX_OPEN),
         }
@@ -162,19 +159,16 @@ impl TunSendBatch {
         self.open.clear();
     }
 
-    /// Merge UDP datagrams too: only for a TUN that accepted `TUN_F_USO6`.
-    pub fn set_udp(&mut self, udp: bool) {
-        self.udp = udp;
-    }
-
     /// Merges what may be merged (see the module text) and writes the
     /// virtio header of each super-segment. Call once, after the pushes.
-    pub fn coalesce(&mut self) {
+    /// `udp`: merge UDP datagrams too, only for a TUN that accepted
+    /// `TUN_F_USO6`.
+    pub fn coalesce(&mut self, udp: bool) {
         self.to_write.clear();
         self.open.clear();
         self.supers_used = 0;
         for i in 0..self.len {
-            let seg = segment(&self.bufs[i][VNET_HDR_LEN..], self.udp);
+            let seg = segment(&self.bufs[i][VNET_HDR_LEN..], udp);
             if let Some(seg) = seg {
                 if self.merge(i, seg) {
                     continue;
@@ -356,11 +350,7 @@ fn udp_datagram(pkt: &[u8]) -> Option<Segment> {
     if usize::from(u16::from_be_bytes([udp[4], udp[5]])) != udp.len() || udp.len() == UDP_LEN {
         return None;
     }
-    if udp[6..8] == [0, 0] {
-        return None;
-    }
-    let pseudo = tun_rs::checksum_no_fold(&pkt[8..40], udp.len() as u64 + u64::from(PROTO_UDP));
-    if tun_rs::checksum(udp, pseudo) != 0xffff {
+    if udp[6..8] == [0, 0] || !l4_checksum_ok(pkt, PROTO_UDP) {
         return None;
     }
     Some(Segment {
@@ -383,8 +373,7 @@ fn tcp_segment(pkt: &[u8]) -> Option<Segment> {
     if flags != ACK && flags != ACK | PSH {
         return None;
     }
-    let pseudo = tun_rs::checksum_no_fold(&pkt[8..40], tcp.len() as u64 + u64::from(PROTO_TCP));
-    if tun_rs::checksum(tcp, pseudo) != 0xffff {
+    if !l4_checksum_ok(pkt, PROTO_TCP) {
         return None;
     }
     Some(Segment {
@@ -394,6 +383,14 @@ fn tcp_segment(pkt: &[u8]) -> Option<Segment> {
         payload: tcp.len() - l4_len,
         psh: flags & PSH != 0,
     })
+}
+
+/// True when the transport checksum of an extension-free IPv6 packet with
+/// next header `proto` is right (RFC 8200 §8.1 pseudo-header).
+fn l4_checksum_ok(pkt: &[u8], proto: u8) -> bool {
+    let l4 = &pkt[IP6_LEN..];
+    let pseudo = tun_rs::checksum_no_fold(&pkt[8..40], l4.len() as u64 + u64::from(proto));
+    tun_rs::checksum(l4, pseudo) == 0xffff
 }
 
 /// Same addresses and, for TCP and UDP, the same ports: packets whose
@@ -406,19 +403,18 @@ fn same_flow(a: &[u8], b: &[u8]) -> bool {
     a[8..40] == b[8..40] && (!ports || a[40..44] == b[40..44])
 }
 
-/// The IPv6 header fields a UDP super-datagram shares: version, class,
-/// flow label, next header and hop limit.
+/// The IPv6 header fields a super-segment shares: version, class, flow
+/// label, next header and hop limit.
 fn same_ip_headers(head: &[u8], pkt: &[u8]) -> bool {
     head[..4] == pkt[..4] && head[6..8] == pkt[6..8]
 }
 
-/// The headers a super-segment shares: IPv6 version, class, flow label and
-/// hop limit; TCP acknowledgment, data offset, flags (but PSH), window,
-/// urgent pointer and options.
+/// The headers a TCP super-segment shares: the IPv6 ones
+/// ([`same_ip_headers`]); TCP acknowledgment, data offset, flags (but PSH),
+/// window, urgent pointer and options.
 fn same_headers(head: &[u8], pkt: &[u8], l4_len: usize) -> bool {
     let (h, p) = (&head[IP6_LEN..], &pkt[IP6_LEN..]);
-    head[..4] == pkt[..4]
-        && head[7] == pkt[7]
+    same_ip_headers(head, pkt)
         && h[8..13] == p[8..13]
         && h[13] & !PSH == p[13] & !PSH
         && h[14..16] == p[14..16]

@@ -245,7 +245,7 @@ fn super_segment_buffers_do_not_grow_with_the_slots_that_led_one() {
         for p in &packets {
             batch.push(p);
         }
-        batch.coalesce();
+        batch.coalesce(false);
         // Two flows' worth of segments; one part may pass 64 KiB and split.
         let frames = batch.frames().count();
         assert!((2..=3).contains(&frames), "k = {k}: {frames} frames");
@@ -289,7 +289,7 @@ fn coalesce(packets: &[Vec<u8>]) -> Vec<Vec<u8>> {
         batch.push(p);
     }
     assert_eq!(batch.len(), packets.len());
-    batch.coalesce();
+    batch.coalesce(false);
     let frames = batch.frames().map(<[u8]>::to_vec).collect();
     batch.clear();
     assert!(batch.is_empty());
@@ -383,7 +383,7 @@ fn buffers_are_reused_across_batches() {
         for p in &segs {
             batch.push(p);
         }
-        batch.coalesce();
+        batch.coalesce(false);
         assert_eq!(batch.frames().count(), 1);
         batch.clear();
     }
@@ -418,11 +418,10 @@ fn udp6(sport: u16, data: &[u8]) -> Vec<u8> {
 /// Coalesces `packets` with UDP merging on; returns the frames to write.
 fn coalesce_udp(packets: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let mut batch = TunSendBatch::new();
-    batch.set_udp(true);
     for p in packets {
         batch.push(p);
     }
-    batch.coalesce();
+    batch.coalesce(true);
     batch.frames().map(<[u8]>::to_vec).collect()
 }
 
