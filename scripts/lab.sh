@@ -10,13 +10,15 @@
 #   start NODE NAME CMD...                  run CMD in NODE in the background, record its PID
 #   stop NAME [SIGNAL]                      signal a recorded process and wait for it to exit
 #   pid NAME | log NAME                     print a recorded PID / a process's log file
-#   start-debian-server                     Debian's miredo-server in srv (192.0.2.1/.2)
+#   start-debian-server [NAME [IP IP2]]     Debian's miredo-server in srv (192.0.2.1/.2)
 #   start-debian-relay                      Debian's miredo (RelayType relay) in relay
 #   start-debian-client N [NAME]            Debian's miredo client in clN
-#   start-ours-server BIN [NAME]            our miredo-server BIN in srv, as Debian's (lab bus if up)
+#   start-ours-server BIN [NAME [IP IP2]]   our miredo-server BIN in srv, as Debian's (lab bus if up)
+#                                           (IP IP2 = 192.0.2.3 192.0.2.4: the second server)
 #   client-ip N NEWIP                       renumber clN's IPv4 (add new, then drop old)
 #   nat-ip N NEWIP                          renumber natN's public IPv4 (add new, drop old)
-#   block-server | unblock-server           drop / pass all IPv4 to/from srv at the wan router
+#   block-server [IP...] | unblock-server   drop / pass all IPv4 to/from srv's 192.0.2.1/.2 (or
+#                                           the IPs given) at the wan router
 #   dbus-up | dbus-down | dbus-address      private system bus (policy dir = conf/*.conf)
 #
 # TOPOLOGY (every node is a network namespace "${P}-NODE"; interface names are local to each
@@ -27,7 +29,7 @@
 #   v6     (IPv6 router, forwarding on) tgt: 2001:db8:1::fe/64  relay: 2001:db8:ff01::1/64
 #          srv: 2001:db8:ff02::1/64;  route 2001::/32 via 2001:db8:ff01::2 (the relay)
 #   relay  v6: 2001:db8:ff01::2/64    srv  v6: 2001:db8:ff02::2/64  (each default via ::1)
-#   srv    wan0: 192.0.2.1/24 + 192.0.2.2/24, gw 192.0.2.254
+#   srv    wan0: 192.0.2.1/24 + 192.0.2.2/24 (+ .3 and .4 for a second server), gw 192.0.2.254
 #   relay  wan0: 198.51.100.1/24, gw 198.51.100.254;  IPv6 forwarding on
 #   wan    (IPv4 router) srv:192.0.2.254/24  relay:198.51.100.254/24  br0:203.0.113.254/24
 #          with one bridge port "natN" per NAT
@@ -88,6 +90,8 @@ PREFIX=${LAB_PREFIX:-}
 
 SRV_IP=192.0.2.1
 SRV_IP2=192.0.2.2
+SRV2_IP=192.0.2.3
+SRV2_IP2=192.0.2.4
 RELAY_IP=198.51.100.1
 TARGET_IP6=2001:db8:1::1
 
@@ -233,6 +237,8 @@ cmd_up() {
     ip -n "$(ns wan)" addr add 203.0.113.254/24 dev br0
     ip -n "$(ns srv)" addr add "$SRV_IP/24" dev wan0
     ip -n "$(ns srv)" addr add "$SRV_IP2/24" dev wan0
+    ip -n "$(ns srv)" addr add "$SRV2_IP/24" dev wan0
+    ip -n "$(ns srv)" addr add "$SRV2_IP2/24" dev wan0
     ip -n "$(ns srv)" route add default via 192.0.2.254 dev wan0
     ip -n "$(ns relay)" addr add "$RELAY_IP/24" dev wan0
     ip -n "$(ns relay)" route add default via 198.51.100.254 dev wan0
@@ -388,9 +394,10 @@ udp_bound() {
     nx "$node" ss -Hlun "src $addr:3544" | grep -q .
 }
 
+# server_ready NAME IP IP2
 server_ready() {
     running "$1" || exit 1
-    udp_bound srv "$SRV_IP" && udp_bound srv "$SRV_IP2"
+    udp_bound srv "$2" && udp_bound srv "$3"
 }
 
 relay_ready() {
@@ -400,27 +407,27 @@ relay_ready() {
 
 cmd_start_debian_server() {
     need_lab
-    local name=${1:-debian-server} conf
+    local name=${1:-debian-server} ip=${2:-$SRV_IP} ip2=${3:-$SRV_IP2} conf
     conf=$(state)/conf/$name.conf
-    printf 'ServerBindAddress %s\nServerBindAddress2 %s\n' "$SRV_IP" "$SRV_IP2" >"$conf"
+    printf 'ServerBindAddress %s\nServerBindAddress2 %s\n' "$ip" "$ip2" >"$conf"
     cmd_start srv "$name" /usr/sbin/miredo-server -f -u miredo-server \
         -p "$(state)/run/$name.pid" -c "$conf"
-    wait_until 10 "$name to bind UDP 3544" server_ready "$name"
+    wait_until 10 "$name to bind UDP 3544" server_ready "$name" "$ip" "$ip2"
 }
 
 # Our miredo-server, started exactly like Debian's; on the lab's bus when dbus-up ran.
 cmd_start_ours_server() {
     need_lab
-    local bin=${1:?start-ours-server BIN [NAME]} name=${2:-our-server} conf
-    local envs=()
+    local bin=${1:?start-ours-server BIN [NAME [IP IP2]]} name=${2:-our-server}
+    local ip=${3:-$SRV_IP} ip2=${4:-$SRV_IP2} conf envs=()
     conf=$(state)/conf/$name.conf
-    printf 'ServerBindAddress %s\nServerBindAddress2 %s\n' "$SRV_IP" "$SRV_IP2" >"$conf"
+    printf 'ServerBindAddress %s\nServerBindAddress2 %s\n' "$ip" "$ip2" >"$conf"
     if [[ -s $(state)/dbus/address ]]; then
         envs=("DBUS_SYSTEM_BUS_ADDRESS=$(head -n1 "$(state)/dbus/address")")
     fi
     cmd_start srv "$name" env "${envs[@]}" "$bin" -f -u miredo-server \
         -p "$(state)/run/$name.pid" -c "$conf"
-    wait_until 10 "$name to bind UDP 3544" server_ready "$name"
+    wait_until 10 "$name to bind UDP 3544" server_ready "$name" "$ip" "$ip2"
 }
 
 cmd_start_debian_relay() {
@@ -476,12 +483,16 @@ cmd_nat_ip() {
 
 cmd_block_server() {
     need_lab
+    local ips=("$@") ip set
+    ((${#ips[@]})) || ips=("$SRV_IP" "$SRV_IP2")
+    for ip in "${ips[@]}"; do valid_v4 "$ip"; done
+    set=$(IFS=,; echo "${ips[*]}")
     nx wan nft -f - <<EOF
 table ip labblock {
   chain block {
     type filter hook forward priority filter - 10; policy accept;
-    ip saddr { $SRV_IP, $SRV_IP2 } drop
-    ip daddr { $SRV_IP, $SRV_IP2 } drop
+    ip saddr { $set } drop
+    ip daddr { $set } drop
   }
 }
 EOF
@@ -583,7 +594,7 @@ main() {
     start-ours-server) cmd_start_ours_server "$@" ;;
     client-ip) cmd_client_ip "$@" ;;
     nat-ip) cmd_nat_ip "$@" ;;
-    block-server) cmd_block_server ;;
+    block-server) cmd_block_server "$@" ;;
     unblock-server) cmd_unblock_server ;;
     dbus-up) cmd_dbus_up ;;
     dbus-down) cmd_dbus_down ;;

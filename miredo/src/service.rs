@@ -316,15 +316,19 @@ async fn relay_round(
 
 /// Creates the TUN interface and binds the UDP socket.
 fn open_client(conf: &MiredoConfig, cli: &Cli) -> Result<ClientSetup> {
-    let server_name = cli
-        .server_name
-        .clone()
-        .or_else(|| conf.server_address.clone())
-        .context("Server address not specified")?;
+    // The SERVER_NAME argument replaces every ServerAddress line.
+    let servers: Vec<String> = match (&cli.server_name, &conf.server_address) {
+        (Some(name), _) => vec![name.clone()],
+        (None, Some(first)) => std::iter::once(first)
+            .chain(&conf.fallback_servers)
+            .cloned()
+            .collect(),
+        (None, None) => anyhow::bail!("Server address not specified"),
+    };
     let tun = open_tun(conf)?;
     let socket = bind_socket(conf)?;
     Ok(ClientSetup {
-        server_name,
+        servers,
         socket,
         tun: Arc::new(tun),
         timers: Default::default(),

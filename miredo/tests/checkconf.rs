@@ -114,14 +114,14 @@ fn superfluous_and_duplicates() {
     fails(
         "bad_duplicate.conf",
         &[s(
-            "bad_duplicate.conf:2: Superfluous directive SERVERADDRESS at line 2",
+            "bad_duplicate.conf:3: Superfluous directive BINDPORT at line 3",
         )],
     );
     // First occurrence wins.
     let o = run(&["--toml", "bad_duplicate.conf"]);
     assert_eq!(o.code, 255);
     assert!(
-        o.stdout.contains("server_address = \"192.0.2.1\"\n"),
+        o.stdout.contains("bind_port = 3545\n"),
         "{}",
         o.stdout
     );

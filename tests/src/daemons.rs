@@ -8,7 +8,7 @@ use std::fs;
 use anyhow::{bail, Context, Result};
 
 use crate::process::signal_pid;
-use crate::{our_bin, Daemon, Lab, SERVER_IP, TEREDO_IFACE};
+use crate::{our_bin, Daemon, Lab, SERVER2_IP, SERVER2_IP2, SERVER_IP, TEREDO_IFACE};
 
 impl Lab {
     /// Starts `cmd` in `node` in the background under `name` (`lab.sh start`); it is
@@ -35,6 +35,18 @@ impl Lab {
     pub fn start_debian_server(&self) -> Result<Daemon> {
         let out = self.script(&["start-debian-server"])?;
         self.daemon("srv", "debian-server", &out)
+    }
+
+    /// A second Debian `miredo-server` in `srv` on 192.0.2.3/192.0.2.4 (name
+    /// `debian-server2`), beside the first; returns once both sockets are bound.
+    pub fn start_debian_server2(&self) -> Result<Daemon> {
+        let out = self.script(&[
+            "start-debian-server",
+            "debian-server2",
+            &SERVER2_IP.to_string(),
+            &SERVER2_IP2.to_string(),
+        ])?;
+        self.daemon("srv", "debian-server2", &out)
     }
 
     /// Debian's `miredo` with `RelayType relay` in `relay`; returns once it routes

@@ -35,6 +35,10 @@ pub use teredo::addr::TeredoAddr;
 pub const SERVER_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
 /// The Teredo server's secondary IPv4 (node `srv`).
 pub const SERVER_IP2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 2);
+/// The second Teredo server's primary IPv4 (node `srv`, for fail-over tests).
+pub const SERVER2_IP: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 3);
+/// The second Teredo server's secondary IPv4.
+pub const SERVER2_IP2: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 4);
 /// The server's native IPv6 address.
 pub const SERVER_IP6: Ipv6Addr = Ipv6Addr::new(0x2001, 0xdb8, 0xff02, 0, 0, 0, 0, 2);
 /// The relay's IPv4 (node `relay`).
@@ -477,6 +481,14 @@ impl Lab {
     /// Drops all IPv4 to and from the server's two addresses at the wan router.
     pub fn block_server(&self) -> Result<()> {
         self.script(&["block-server"]).map(drop)
+    }
+
+    /// Drops all IPv4 to and from `ips` at the wan router (replaces no other
+    /// block: one block at a time).
+    pub fn block_ips(&self, ips: &[Ipv4Addr]) -> Result<()> {
+        let mut args = vec!["block-server".to_owned()];
+        args.extend(ips.iter().map(ToString::to_string));
+        self.script(&args).map(drop)
     }
 
     /// Undoes [`Lab::block_server`] (idempotent).

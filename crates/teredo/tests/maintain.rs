@@ -35,8 +35,8 @@ impl Driven {
         self.out.append(o);
     }
 
-    fn server_resolved(&mut self, now: Instant, server: Option<Ipv4Addr>) {
-        let o = self.m.server_resolved(now, server);
+    fn server_resolved(&mut self, now: Instant, servers: &[Ipv4Addr]) {
+        let o = self.m.server_resolved(now, servers);
         self.out.append(o);
     }
 
@@ -66,7 +66,7 @@ fn maintainer(timers: Timers, now: Instant) -> Driven {
     assert_eq!(m.poll_timeout(), Some(now), "asks for the server at once");
     m.handle_timeout(now);
     assert_eq!(m.next_event(), Some(Event::ResolveServer));
-    m.server_resolved(now, Some(SERVER));
+    m.server_resolved(now, &[SERVER]);
     m
 }
 
@@ -214,7 +214,7 @@ fn default_timers_lose_the_server_within_15s_and_find_it_within_10s() {
         }
         m.handle_timeout(t);
         if m.next_event() == Some(Event::ResolveServer) {
-            m.server_resolved(t, Some(SERVER));
+            m.server_resolved(t, &[SERVER]);
         }
         transmits(&mut m);
     }
@@ -228,7 +228,7 @@ fn default_timers_lose_the_server_within_15s_and_find_it_within_10s() {
         m.handle_timeout(t);
         for e in events(&mut m) {
             if e == Event::ResolveServer {
-                m.server_resolved(t, Some(SERVER));
+                m.server_resolved(t, &[SERVER]);
             }
         }
         if let Some(rs) = transmits(&mut m).pop() {
@@ -286,7 +286,7 @@ fn non_global_server_is_refused_and_retried() {
     let mut m = Driven::new(Timers::default(), Secret::new([1; 16]), 1, t0);
     m.handle_timeout(t0);
     assert_eq!(m.next_event(), Some(Event::ResolveServer));
-    m.server_resolved(t0, Some(Ipv4Addr::new(10, 1, 2, 3)));
+    m.server_resolved(t0, &[Ipv4Addr::new(10, 1, 2, 3)]);
     assert!(transmits(&mut m).is_empty());
     assert_eq!(
         events(&mut m),

@@ -47,8 +47,9 @@ pub enum Control {
 /// Everything the client loop needs, set up beforehand (sockets and the TUN are
 /// opened while still privileged).
 pub struct ClientSetup {
-    /// Host name or address of the Teredo server.
-    pub server_name: String,
+    /// Host names or addresses of the Teredo servers, most preferred first
+    /// (more than one is our extension: fail-over).
+    pub servers: Vec<String>,
     /// Bound UDP socket.
     pub socket: std::net::UdpSocket,
     /// The tunnel interface (shared: the caller keeps it until the final hooks ran).
@@ -67,7 +68,7 @@ pub async fn run(
     control: &mut mpsc::Receiver<Control>,
 ) -> Result<Stop> {
     let ClientSetup {
-        server_name,
+        servers,
         socket,
         tun,
         timers,
@@ -85,7 +86,7 @@ pub async fn run(
     config.queue_budget = queue_budget;
     let mut tunnel = TeredoTunnel::new(config, start);
 
-    let (resolved_tx, mut resolved_rx) = mpsc::channel::<Option<Ipv4Addr>>(4);
+    let (resolved_tx, mut resolved_rx) = mpsc::channel::<Vec<Ipv4Addr>>(4);
     let mut netevents = Events::ipv4()
         .map_err(|e| warn!("no netlink events, IPv4 changes will be noticed late: {e}"))
         .ok();
@@ -97,7 +98,8 @@ pub async fn run(
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
     let mut tun_status = TunnelStatus::new(tun_name, tun_index);
-    tun_status.server = server_name.clone();
+    // The configured name until qualification says which server is in use.
+    tun_status.server = servers.first().cloned().unwrap_or_default();
 
     loop {
         // Drain what the cores want done.
@@ -108,13 +110,16 @@ pub async fn run(
         for ev in out.events {
             match ev {
                 Event::ResolveServer => {
-                    resolve::spawn(server_name.clone(), resolved_tx.clone());
+                    resolve::spawn(servers.clone(), resolved_tx.clone());
                 }
                 Event::Qualifying => {
                     tun_status.state = State::Qualifying;
                     status.update(&tun_status).await;
                 }
                 Event::Up(q) => {
+                    if tun_status.server != q.teredo.server.to_string() && servers.len() > 1 {
+                        info!("Using Teredo server {}", q.teredo.server);
+                    }
                     went_up(&q, &mut tun_status);
                     tun_status.nat = q.nat_type(pump.local_addr_towards(q.teredo.server));
                     tunnel.set_state(Some(OwnAddress::from(&q)));
@@ -128,7 +133,7 @@ pub async fn run(
                     status.update(&tun_status).await;
                     info!("Teredo pseudo-tunnel stopped");
                 }
-                Event::Log(m) => log_message(&m, &server_name),
+                Event::Log(m) => log_message(&m, &servers),
             }
         }
         if tun_status.state != maint.state() && maint.state() != State::Up {
@@ -172,8 +177,8 @@ pub async fn run(
                     return Err(e.into());
                 }
             }
-            Some(server) = resolved_rx.recv() => {
-                pending.append(maint.server_resolved(Instant::now(), server));
+            Some(resolved) = resolved_rx.recv() => {
+                pending.append(maint.server_resolved(Instant::now(), &resolved));
             }
             Some(change) = next_change(&mut netevents) => {
                 if is_relevant(&change, tun_index) && requalify_at.is_none() {
@@ -235,18 +240,20 @@ fn went_up(q: &Qualified, st: &mut TunnelStatus) {
     info!("Teredo pseudo-tunnel started");
     info!(" (address: {}, MTU: {})", q.address, q.mtu);
     st.state = State::Up;
+    st.server = q.teredo.server.to_string();
     st.address = Some(q.address);
     st.mtu = q.mtu;
     st.mapped = Some(q.mapping());
 }
 
-fn log_message(m: &LogMessage, server: &str) {
+fn log_message(m: &LogMessage, servers: &[String]) {
     match m {
         LogMessage::NoReply => info!("No reply from Teredo server"),
         LogMessage::AuthFailed => error!("Authentication with server failed."),
         LogMessage::NonGlobalServer(_) => error!("Teredo server has a non global IPv4 address."),
         LogMessage::ResolveFailed => {
-            error!("Cannot resolve Teredo server address \"{server}\"")
+            let names: Vec<String> = servers.iter().map(|s| format!("\"{s}\"")).collect();
+            error!("Cannot resolve Teredo server address {}", names.join(", "))
         }
         LogMessage::InvalidRa(why) => warn!("Ignoring router advertisement: {why}"),
     }

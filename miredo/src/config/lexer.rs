@@ -85,6 +85,19 @@ impl Directives {
         Some((d.value.clone(), d.line))
     }
 
+    /// Takes the first not-yet-consumed directive called `name`, for the
+    /// directives that may be repeated (`ServerAddress`, our extension);
+    /// [`Directives::take`] must have taken the first one.
+    pub fn take_next(&mut self, name: &str) -> Option<(String, u32)> {
+        let style = self.style;
+        let d = self
+            .items
+            .iter_mut()
+            .find(|d| !d.consumed && names_match(style, &d.name, name))?;
+        d.consumed = true;
+        Some((d.value.clone(), d.line))
+    }
+
     /// How the directive `canonical` (e.g. `BindPort`) is called in
     /// messages: itself in legacy files, its key (`bind_port`) in TOML.
     pub fn label(&self, canonical: &str) -> String {

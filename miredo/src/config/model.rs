@@ -32,6 +32,10 @@ pub struct MiredoConfig {
     /// `ServerAddress`, or the `SERVER_NAME` argument (client mode only).
     /// Not resolved here: the client resolves it when it qualifies.
     pub server_address: Option<String>,
+    /// `ServerAddress` given again (our extension): the servers to fail over
+    /// to, in order of preference, after `server_address`. miredo reports the
+    /// repeated lines as superfluous and uses the first.
+    pub fallback_servers: Vec<String>,
     /// `ServerAddress2` (client mode; parsed, unused by the 1.2.6 client).
     pub server_address2: Option<String>,
     /// `Prefix`: the first 32 bits of the Teredo prefix (relay modes).
@@ -59,6 +63,7 @@ impl Default for MiredoConfig {
         MiredoConfig {
             relay_type: RelayType::Client,
             server_address: None,
+            fallback_servers: Vec::new(),
             server_address2: None,
             prefix: DEFAULT_PREFIX,
             interface_mtu: DEFAULT_MTU,
@@ -258,6 +263,12 @@ pub fn extract_miredo(
                         x.resolve4(&v, line);
                     }
                     c.server_address = Some(v);
+                    while let Some((v, line)) = x.d.take_next(SERVER_ADDRESS.name) {
+                        if opts.checkconf {
+                            x.resolve4(&v, line);
+                        }
+                        c.fallback_servers.push(v);
+                    }
                 }
                 None => x
                     .out

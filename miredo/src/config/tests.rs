@@ -159,7 +159,7 @@ fn checkconf_resolves_server_addresses() {
 #[test]
 fn warnings_are_not_fatal_for_daemon() {
     let l = ok(
-        "ServerAddress a\nSyslogFacility bogus\nPrefix 2001::\nserveraddress b\nX\n",
+        "ServerAddress a\nSyslogFacility bogus\nPrefix 2001::\nBindPort 1\nbindport 2\nX\n",
         "t.conf",
         &daemon(),
     );
@@ -167,10 +167,10 @@ fn warnings_are_not_fatal_for_daemon() {
     assert_eq!(
         msgs(&l.report),
         vec![
-            "Ignoring line 5: X",
+            "Ignoring line 6: X",
             "Unknown syslog facility \"bogus\" at line 2",
             "Superfluous directive Prefix at line 3",
-            "Superfluous directive serveraddress at line 4",
+            "Superfluous directive bindport at line 5",
         ]
     );
     assert!(!l.report.has_errors());
@@ -379,5 +379,68 @@ fn server_workers() {
     assert_eq!(
         r.rendered(),
         vec!["s.conf:2: Invalid integer value \"65\" for ServerWorkers: at most 64"]
+    );
+}
+
+#[test]
+fn server_address_repeated_lists_fail_over_servers_in_order() {
+    let l = ok(
+        "ServerAddress 192.0.2.1\nBindPort 3545\nserveraddress teredo.example\nServerAddress 198.51.100.7\n",
+        "t.conf",
+        &daemon(),
+    );
+    assert!(
+        l.report.is_clean(),
+        "no superfluous warning: {:?}",
+        l.report
+    );
+    assert_eq!(l.config.server_address.as_deref(), Some("192.0.2.1"));
+    assert_eq!(
+        l.config.fallback_servers,
+        vec!["teredo.example", "198.51.100.7"]
+    );
+    // Both syntaxes carry the list, in order.
+    let toml = miredo_to_toml(&l.config);
+    assert!(
+        toml.contains("server_address = [\"192.0.2.1\", \"teredo.example\", \"198.51.100.7\"]"),
+        "{toml}"
+    );
+    let again = ok(&toml, "t.toml", &daemon());
+    assert!(again.report.is_clean(), "{:?}", again.report);
+    assert_eq!(again.config, l.config);
+    // checkconf resolves every one of them.
+    let r = err(
+        "ServerAddress 192.0.2.1\nServerAddress srv.invalid\n",
+        &check(),
+    );
+    assert_eq!(msgs(&r).len(), 1, "{:?}", msgs(&r));
+    assert!(msgs(&r)[0].contains("srv.invalid"), "{:?}", msgs(&r));
+    // The SERVER_NAME argument replaces them all, as it replaces one.
+    let o = daemon().with_server_name(Some("203.0.113.1"));
+    let l = ok(
+        "ServerAddress 192.0.2.1\nServerAddress 192.0.2.2\n",
+        "t.conf",
+        &o,
+    );
+    assert_eq!(l.config.server_address.as_deref(), Some("203.0.113.1"));
+    assert!(l.config.fallback_servers.is_empty());
+}
+
+#[test]
+fn toml_server_address_takes_a_string_or_a_non_empty_list_of_strings() {
+    let toml_err = |text: &str| match parse_miredo(text.as_bytes(), "t.toml", &daemon()) {
+        Ok(l) => panic!("accepted {text}: {:?}", l.config),
+        Err(r) => r.rendered(),
+    };
+    for bad in ["server_address = []\n", "server_address = [\"a\", 5]\n"] {
+        assert_eq!(
+            toml_err(bad),
+            vec!["t.toml:1: invalid type: sequence, expected a string or a non-empty array of strings"],
+            "{bad}"
+        );
+    }
+    assert_eq!(
+        toml_err("server_address = \"a\"\nserver_address2 = [\"a\"]\n"),
+        vec!["t.toml:2: invalid type: sequence, expected a string"]
     );
 }

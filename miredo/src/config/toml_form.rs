@@ -122,11 +122,19 @@ fn check_keys(
         let fits = match value.get_ref() {
             toml::Value::Integer(_) => d.value.is_integer(),
             toml::Value::String(_) => !d.value.is_integer(),
+            // Several servers, most preferred first (our extension).
+            toml::Value::Array(a) => {
+                d.key == SERVER_ADDRESS.key
+                    && !a.is_empty()
+                    && a.iter().all(|v| matches!(v, toml::Value::String(_)))
+            }
             _ => false,
         };
         if !fits {
             let wanted = if d.value.is_integer() {
                 "i64"
+            } else if d.key == SERVER_ADDRESS.key {
+                "a string or a non-empty array of strings"
             } else {
                 "a string"
             };
@@ -168,13 +176,19 @@ pub fn toml_directives(text: &[u8], kind: Kind) -> Result<Directives, Vec<Diagno
         let Some(v) = entries.get(d.key) else {
             continue;
         };
-        let value = match v.get_ref() {
-            toml::Value::String(s) => s.clone(),
-            toml::Value::Integer(i) => i.to_string(),
-            // check_keys let only strings and integers through.
-            _ => continue,
-        };
-        c.add(d.key, v.span(), value);
+        match v.get_ref() {
+            toml::Value::String(s) => c.add(d.key, v.span(), s.clone()),
+            toml::Value::Integer(i) => c.add(d.key, v.span(), i.to_string()),
+            toml::Value::Array(a) => {
+                for item in a {
+                    if let toml::Value::String(s) = item {
+                        c.add(d.key, v.span(), s.clone());
+                    }
+                }
+            }
+            // check_keys let only strings, integers and server lists through.
+            _ => {}
+        }
     }
     c.finish()
 }
@@ -210,7 +224,15 @@ pub fn miredo_to_toml(c: &MiredoConfig) -> String {
     kv(RELAY_TYPE.key, quote(c.relay_type.keyword()));
     if c.relay_type.is_client() {
         if let Some(s) = &c.server_address {
-            kv(SERVER_ADDRESS.key, quote(s));
+            if c.fallback_servers.is_empty() {
+                kv(SERVER_ADDRESS.key, quote(s));
+            } else {
+                let all: Vec<String> = std::iter::once(s)
+                    .chain(&c.fallback_servers)
+                    .map(|s| quote(s))
+                    .collect();
+                kv(SERVER_ADDRESS.key, format!("[{}]", all.join(", ")));
+            }
         }
         if let Some(s) = &c.server_address2 {
             kv(SERVER_ADDRESS2.key, quote(s));
