@@ -120,11 +120,7 @@ fn superfluous_and_duplicates() {
     // First occurrence wins.
     let o = run(&["--toml", "bad_duplicate.conf"]);
     assert_eq!(o.code, 255);
-    assert!(
-        o.stdout.contains("bind_port = 3545\n"),
-        "{}",
-        o.stdout
-    );
+    assert!(o.stdout.contains("bind_port = 3545\n"), "{}", o.stdout);
     fails(
         "bad_mode_directives.conf",
         &[
