@@ -83,6 +83,8 @@ impl Publisher {
             peers: st.peers,
             mode: st.mode.to_owned(),
             nat_type: st.nat.as_str().to_owned(),
+            port_preserved: st.port_preserved,
+            port_mapping: st.port_mapping.to_owned(),
             counters: st
                 .stats
                 .named()

@@ -20,7 +20,7 @@ pub struct TunnelStatus {
     pub address: Option<Ipv6Addr>,
     /// MTU when up (1280 otherwise).
     pub mtu: u16,
-    /// Server name or address as configured.
+    /// The server in use (the configured name until the first qualification).
     pub server: String,
     /// Public IPv4:port the server saw.
     pub mapped: Option<SocketAddrV4>,
@@ -30,6 +30,11 @@ pub struct TunnelStatus {
     pub mode: &'static str,
     /// What the last qualification found out about the NAT (the D-Bus `NatType`).
     pub nat: NatType,
+    /// The NAT kept our source port (the D-Bus `PortPreserved`).
+    pub port_preserved: bool,
+    /// The port mapping asked of the NAT (the D-Bus `PortMapping`): `off`,
+    /// `none`, `pcp`, `nat-pmp` or `upnp`.
+    pub port_mapping: &'static str,
     /// The packet path's counters, as of the last timer tick.
     pub stats: teredo::relay::Stats,
 }
@@ -48,6 +53,8 @@ impl TunnelStatus {
             peers: 0,
             mode: "client",
             nat: NatType::Unknown,
+            port_preserved: false,
+            port_mapping: "off",
             stats: teredo::relay::Stats::default(),
         }
     }
@@ -57,6 +64,7 @@ impl TunnelStatus {
         self.address = None;
         self.mapped = None;
         self.nat = NatType::Unknown;
+        self.port_preserved = false;
     }
 
     /// The link-local address the hook gets (docs/compat.md, "Client hook": a 1.2.6 client never

@@ -45,9 +45,20 @@ fn err_text(out: &Output) -> String {
 
 /// `miredoctl --json` once the tunnel is `up`, as its first tunnel's object.
 fn wait_json_up(lab: &Lab, bus: &str, daemon: &Daemon) -> Result<Value> {
+    wait_json(lab, bus, daemon, "the tunnel up", |t| t["state"] == "up")
+}
+
+/// Polls `miredoctl --json` until the first tunnel satisfies `done`.
+fn wait_json(
+    lab: &Lab,
+    bus: &str,
+    daemon: &Daemon,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Result<Value> {
     let mut last = Value::Null;
     lab.wait_for(
-        "miredoctl to show the tunnel up",
+        &format!("miredoctl to show {what}"),
         Duration::from_secs(10),
         || {
             let out = miredoctl(bus, false, &["--json"])?;
@@ -56,7 +67,7 @@ fn wait_json_up(lab: &Lab, bus: &str, daemon: &Daemon) -> Result<Value> {
             }
             let v: Value = serde_json::from_str(&text(&out))?;
             last = v["tunnels"][0].clone();
-            Ok(last["state"] == "up")
+            Ok(done(&last))
         },
     )
     .with_context(|| format!("last: {last}\ndaemon log:\n{}", daemon.log_text()))?;
@@ -186,8 +197,15 @@ fn miredoctl_shows_clients_and_relay_and_requalifies_for_root_only() -> Result<(
     );
     ensure!(json["mapped_ip"] == nat_public_ip(1).to_string(), "{json}");
     ensure!(json["mapped_port"] == u64::from(mapped_port), "{json}");
-    ensure!(json["nat_type"] == "behind-nat", "{json}");
     ensure!(json["mtu"] == 1280, "{json}");
+    ensure!(json["port_mapping"] == "off", "{json}");
+    // The NAT tests run after qualifying: a port-restricted cone keeps one
+    // mapping and the port, and filters the cone test's answer.
+    let json = wait_json(&lab, &bus, &client, "the NAT tested", |t| {
+        t["nat_type"] != "behind-nat"
+    })?;
+    ensure!(json["nat_type"] == "restricted", "{json}");
+    ensure!(json["port_preserved"] == true, "{json}");
     ensure!(json["counters"].is_object(), "{json}");
 
     let out = miredoctl(&bus, false, &[])?;
@@ -213,7 +231,10 @@ fn miredoctl_shows_clients_and_relay_and_requalifies_for_root_only() -> Result<(
         "{t}"
     );
     ensure!(
-        field(&t, "NAT type") == Some("behind a NAT (type not probed; no cone flag)"),
+        field(&t, "NAT type")
+            == Some("restricted cone (one mapping; lets in only hosts it sent to)")
+            && field(&t, "port preserved") == Some("yes")
+            && field(&t, "port mapping") == Some("off"),
         "{t}"
     );
 

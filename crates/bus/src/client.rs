@@ -74,9 +74,17 @@ pub trait Tunnel {
     #[zbus(property)]
     fn mode(&self) -> zbus::Result<String>;
 
-    /// `unknown`, `none`, `cone` or `behind-nat`.
+    /// `unknown`, `none`, `cone`, `restricted`, `symmetric` or `behind-nat`.
     #[zbus(property)]
     fn nat_type(&self) -> zbus::Result<String>;
+
+    /// `PortPreserved`.
+    #[zbus(property)]
+    fn port_preserved(&self) -> zbus::Result<bool>;
+
+    /// `PortMapping`.
+    #[zbus(property)]
+    fn port_mapping(&self) -> zbus::Result<String>;
 
     /// Packet counters by name.
     #[zbus(property)]

@@ -73,9 +73,15 @@ pub struct TunnelState {
     pub peers: u32,
     /// `Mode`: `client`, `cone` (RelayType relay or cone) or `restricted`.
     pub mode: String,
-    /// `NatType`: what qualification found out about the NAT: `unknown`, `none`,
-    /// `cone` or `behind-nat` (docs/dbus.md).
+    /// `NatType`: what qualification and the NAT tests found out about the
+    /// NAT: `unknown`, `none`, `cone`, `restricted`, `symmetric` or
+    /// `behind-nat` (docs/dbus.md).
     pub nat_type: String,
+    /// `PortPreserved`: the NAT kept the port the client sends from.
+    pub port_preserved: bool,
+    /// `PortMapping`: the mapping asked of the NAT: `off`, `none`, `pcp`,
+    /// `nat-pmp` or `upnp` (docs/dbus.md).
+    pub port_mapping: String,
     /// `Counters`: packet counters by name (the packet path's statistics).
     /// Not signalled: they change with every packet; read them when needed.
     pub counters: HashMap<String, u64>,
@@ -83,7 +89,7 @@ pub struct TunnelState {
 
 impl TunnelState {
     /// The properties as (name, value) pairs, in introspection order.
-    fn properties(&self) -> [(&'static str, Value<'static>); 9] {
+    fn properties(&self) -> [(&'static str, Value<'static>); 11] {
         [
             ("State", Value::from(self.state.as_str())),
             ("Address", Value::from(self.address.clone())),
@@ -94,6 +100,8 @@ impl TunnelState {
             ("Peers", Value::from(self.peers)),
             ("Mode", Value::from(self.mode.clone())),
             ("NatType", Value::from(self.nat_type.clone())),
+            ("PortPreserved", Value::from(self.port_preserved)),
+            ("PortMapping", Value::from(self.port_mapping.clone())),
         ]
     }
 }
@@ -173,11 +181,25 @@ impl Tunnel {
         self.state.mode.clone()
     }
 
-    /// What qualification found out about the NAT: `unknown`, `none`, `cone`
-    /// or `behind-nat`.
+    /// What qualification and the NAT tests found out about the NAT:
+    /// `unknown`, `none`, `cone`, `restricted`, `symmetric` or `behind-nat`.
     #[zbus(property)]
     fn nat_type(&self) -> String {
         self.state.nat_type.clone()
+    }
+
+    /// Whether the NAT kept the port the client sends from (false while
+    /// `NatType` is `unknown`).
+    #[zbus(property)]
+    fn port_preserved(&self) -> bool {
+        self.state.port_preserved
+    }
+
+    /// The port mapping asked of the NAT: `off`, `none` (no mapping service
+    /// answered, or not needed), `pcp`, `nat-pmp` or `upnp`.
+    #[zbus(property)]
+    fn port_mapping(&self) -> String {
+        self.state.port_mapping.clone()
     }
 
     /// Packet counters of the packet path, by name (received, sent, and

@@ -35,8 +35,14 @@ pub struct TunnelSnapshot {
     pub peers: u32,
     /// `Mode`: `client`, `cone` or `restricted` (the last two: a relay).
     pub mode: String,
-    /// `NatType`: `unknown`, `none`, `cone` or `behind-nat`.
+    /// `NatType`: `unknown`, `none`, `cone`, `restricted`, `symmetric` or
+    /// `behind-nat`.
     pub nat_type: String,
+    /// `PortPreserved`.
+    pub port_preserved: bool,
+    /// `PortMapping`: `off`, `none`, `pcp`, `nat-pmp` or `upnp` ("" from an
+    /// older daemon).
+    pub port_mapping: String,
     /// `Counters`, by name.
     pub counters: BTreeMap<String, u64>,
 }
@@ -64,6 +70,10 @@ impl TunnelSnapshot {
                 None => Ok(0),
             }
         };
+        let port_preserved = match status.get("PortPreserved") {
+            Some(v) => bool::try_from(v)?,
+            None => false,
+        };
         let counters = match status.get("Counters") {
             Some(v) => HashMap::<String, u64>::try_from(v.try_clone()?)?
                 .into_iter()
@@ -85,6 +95,8 @@ impl TunnelSnapshot {
             peers: number("Peers")?,
             mode: text("Mode")?,
             nat_type,
+            port_preserved,
+            port_mapping: text("PortMapping")?,
             counters,
         })
     }

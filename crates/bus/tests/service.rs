@@ -28,7 +28,9 @@ fn up_state() -> TunnelState {
         mapped: "195.0.0.16:1234".into(),
         peers: 3,
         mode: "client".into(),
-        nat_type: "behind-nat".into(),
+        nat_type: "symmetric".into(),
+        port_preserved: true,
+        port_mapping: "pcp".into(),
         counters: [("rx".to_owned(), 7u64)].into_iter().collect(),
     }
 }
@@ -81,7 +83,9 @@ async fn properties_and_introspection_via_busctl() {
     assert_eq!(get("ServerAddress").await, "s \"192.0.2.1\"");
     assert_eq!(get("MappedAddress").await, "s \"195.0.0.16:1234\"");
     assert_eq!(get("Peers").await, "u 3");
-    assert_eq!(get("NatType").await, "s \"behind-nat\"");
+    assert_eq!(get("NatType").await, "s \"symmetric\"");
+    assert_eq!(get("PortPreserved").await, "b true");
+    assert_eq!(get("PortMapping").await, "s \"pcp\"");
 
     let out = bus
         .busctl(false, &["introspect", MIREDO_BUS_NAME, PATH])
@@ -150,6 +154,8 @@ async fn properties_changed_carries_only_what_changed() {
             "Mtu",
             "NatType",
             "Peers",
+            "PortMapping",
+            "PortPreserved",
             "ServerAddress",
             "State"
         ]
@@ -269,8 +275,12 @@ async fn requalify_and_status_from_root() {
     assert_eq!(u("Mtu"), 1280);
     assert_eq!(u("Peers"), 3);
     assert_eq!(s("Mode"), "client");
-    assert_eq!(s("NatType"), "behind-nat");
-    assert_eq!(status.len(), 11);
+    assert_eq!(s("NatType"), "symmetric");
+    assert_eq!(s("PortMapping"), "pcp");
+    assert!(bool::try_from(&status["PortPreserved"]).expect("bool"));
+    assert_eq!(status.len(), 13);
+    assert!(proxy.port_preserved().await.expect("PortPreserved"));
+    assert_eq!(proxy.port_mapping().await.expect("PortMapping"), "pcp");
     assert_eq!(proxy.mode().await.expect("Mode"), "client");
     let counters = proxy.counters().await.expect("Counters");
     assert_eq!(counters.get("rx"), Some(&7));
@@ -310,7 +320,7 @@ async fn policy_lets_anyone_read_but_only_root_requalify_or_own() {
         "nobody calls Status: {}",
         stderr(&out)
     );
-    assert!(stdout(&out).starts_with("a{sv} 11"), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("a{sv} 13"), "{}", stdout(&out));
 
     let requalify = format!("{IFACE}.Requalify");
     let out = bus

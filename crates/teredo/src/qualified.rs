@@ -6,7 +6,7 @@
 
 use std::net::{Ipv6Addr, SocketAddrV4};
 
-use crate::addr::{TeredoAddr, CLIENT_LINK_LOCAL, TEREDO_PORT};
+use crate::addr::{TeredoAddr, CLIENT_LINK_LOCAL, CONE_LINK_LOCAL, TEREDO_PORT};
 use crate::wire::{Ipv6Header, TeredoPacketRepr};
 
 /// Our address once qualified.
@@ -28,29 +28,57 @@ impl Qualified {
 
     /// What this qualification tells about the NAT in front of us, given the
     /// address and port our socket sends from (`None` when the driver could not
-    /// tell).
-    pub fn nat_type(&self, local: Option<SocketAddrV4>) -> NatType {
+    /// tell) and the results of the NAT tests, once they ran.
+    pub fn nat_type(&self, local: Option<SocketAddrV4>, tests: Option<NatTests>) -> NatType {
         if self.teredo.is_cone() {
             // RFC 4380 §5.2.1: only a client behind a cone NAT (or none) gets
             // an answer to a cone-flagged solicitation.
-            NatType::Cone
-        } else if local == Some(self.mapping()) {
-            NatType::None
-        } else {
-            NatType::BehindNat
+            return NatType::Cone;
         }
+        if local == Some(self.mapping()) {
+            return NatType::None;
+        }
+        match tests {
+            Some(NatTests { cone: true, .. }) => NatType::Cone,
+            Some(NatTests {
+                secondary_mapping: Some(m),
+                ..
+            }) if m != self.mapping() => NatType::Symmetric,
+            Some(NatTests {
+                secondary_mapping: Some(_),
+                ..
+            }) => NatType::Restricted,
+            _ => NatType::BehindNat,
+        }
+    }
+
+    /// Whether the NAT kept the port our socket sends from (`None` when the
+    /// driver could not tell it).
+    pub fn port_preserved(&self, local: Option<SocketAddrV4>) -> Option<bool> {
+        local.map(|l| l.port() == self.mapping().port())
     }
 }
 
-/// The NAT between a client and its server, as far as qualification found out
-/// (RFC 4380 §5.2.1).
+/// What RFC 4380 §5.2.1's NAT tests found, run beside qualification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NatTests {
+    /// A cone-flagged RS was answered from the server's other address: the
+    /// NAT lets in packets from any host (endpoint-independent filtering).
+    pub cone: bool,
+    /// Our mapping as the server's secondary address saw it (`None`: it did
+    /// not answer). Another mapping than the primary's means a symmetric NAT.
+    pub secondary_mapping: Option<SocketAddrV4>,
+}
+
+/// The NAT between a client and its server, as qualification and the NAT
+/// tests of RFC 4380 §5.2.1 found it.
 ///
-/// RFC 4380 probes in three steps: a cone-flagged Router Solicitation (answered
-/// only through a cone NAT), then a plain one, then a second server address to
-/// compare mappings (a symmetric NAT maps each destination apart). Like miredo
-/// 1.2.6 (docs/protocol-notes.md) the client sends only the plain solicitation to
-/// the primary address, so beyond "no NAT" (the server saw our own address and
-/// port) it learns only that some NAT is there.
+/// RFC 4380 tests in three steps: a cone-flagged Router Solicitation (answered
+/// from the server's other address, so it passes only a NAT that lets in
+/// anyone), a plain one, and a plain one to the server's second address to
+/// compare mappings (a symmetric NAT maps each destination apart). miredo
+/// 1.2.6 dropped the tests; we run them after qualifying, only to know and to
+/// say (the address never takes the cone flag, RFC 5991 §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum NatType {
     /// Not qualified: nothing known yet (also a relay, which does not qualify).
@@ -58,11 +86,18 @@ pub enum NatType {
     Unknown,
     /// The server saw our own address and port: no NAT.
     None,
-    /// Our address carries the cone flag: a cone NAT or none (RFC 4380 §5.2.1).
+    /// A NAT that lets in packets from any host to a mapping (full cone).
     Cone,
-    /// A NAT whose type was not probed (cone and symmetric tests not run); the
-    /// client works as RFC 4380 §5.2.1's restricted-NAT client does, without
-    /// the cone flag.
+    /// One mapping for every destination, but packets let in only from
+    /// hosts (or host and port) we sent to: a restricted or port-restricted
+    /// cone. A Teredo server answers from port 3544 only, so the two cannot be
+    /// told apart.
+    Restricted,
+    /// A new mapping per destination: peers see another port than the one in
+    /// our address.
+    Symmetric,
+    /// A NAT whose tests did not complete (still running, or the server's
+    /// second address did not answer).
     BehindNat,
 }
 
@@ -73,6 +108,8 @@ impl NatType {
             NatType::Unknown => "unknown",
             NatType::None => "none",
             NatType::Cone => "cone",
+            NatType::Restricted => "restricted",
+            NatType::Symmetric => "symmetric",
             NatType::BehindNat => "behind-nat",
         }
     }
@@ -80,12 +117,14 @@ impl NatType {
 
 /// True if a datagram belongs to the qualification procedure (the RA answering
 /// our RS, RFC 4380 §5.2.1): source port 3544, an authentication header, and inner
-/// destination `fe80::ffff:ffff:ffff`. The driver gives those to the
-/// maintainer, never to [`crate::relay::TeredoTunnel::handle_udp_packet`].
+/// destination `fe80::ffff:ffff:ffff` (or the cone test's
+/// [`CONE_LINK_LOCAL`]). The driver gives those to the maintainer, never to
+/// [`crate::relay::TeredoTunnel::handle_udp_packet`].
 pub fn is_qualification_packet(from: SocketAddrV4, packet: &TeredoPacketRepr<'_>) -> bool {
     from.port() == TEREDO_PORT
         && packet.auth.is_some()
-        && Ipv6Header::parse(packet.ipv6).is_ok_and(|h| h.dst == CLIENT_LINK_LOCAL)
+        && Ipv6Header::parse(packet.ipv6)
+            .is_ok_and(|h| h.dst == CLIENT_LINK_LOCAL || h.dst == CONE_LINK_LOCAL)
 }
 
 #[cfg(test)]
@@ -111,19 +150,51 @@ mod tests {
     }
 
     #[test]
-    fn nat_type_from_the_mapping_and_the_local_address() {
+    fn nat_type_from_the_mapping_the_local_address_and_the_tests() {
         let public = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 1), 40000);
         let private = SocketAddrV4::new(Ipv4Addr::new(198, 18, 1, 10), 40000);
         let q = qualified(0x0123, public);
-        assert_eq!(q.nat_type(Some(public)), NatType::None);
+        assert_eq!(q.nat_type(Some(public), None), NatType::None);
         // A port-preserving NAT still changes the address.
-        assert_eq!(q.nat_type(Some(private)), NatType::BehindNat);
-        assert_eq!(q.nat_type(None), NatType::BehindNat);
+        assert_eq!(q.nat_type(Some(private), None), NatType::BehindNat);
+        assert_eq!(q.port_preserved(Some(private)), Some(true));
+        assert_eq!(q.nat_type(None, None), NatType::BehindNat);
         assert_eq!(
-            qualified(FLAG_CONE, public).nat_type(Some(private)),
+            qualified(FLAG_CONE, public).nat_type(Some(private), None),
             NatType::Cone
         );
+        let tests = |cone, secondary_mapping| {
+            Some(NatTests {
+                cone,
+                secondary_mapping,
+            })
+        };
+        let other = SocketAddrV4::new(*public.ip(), 40001);
+        assert_eq!(
+            q.nat_type(Some(private), tests(true, Some(public))),
+            NatType::Cone
+        );
+        assert_eq!(
+            q.nat_type(Some(private), tests(false, Some(public))),
+            NatType::Restricted
+        );
+        assert_eq!(
+            q.nat_type(Some(private), tests(false, Some(other))),
+            NatType::Symmetric
+        );
+        assert_eq!(
+            q.nat_type(Some(private), tests(false, None)),
+            NatType::BehindNat
+        );
+        // No NAT wins over the tests.
+        assert_eq!(
+            q.nat_type(Some(public), tests(true, Some(public))),
+            NatType::None
+        );
+        let moved = SocketAddrV4::new(*private.ip(), 5000);
+        assert_eq!(q.port_preserved(Some(moved)), Some(false));
         assert_eq!(NatType::default().as_str(), "unknown");
         assert_eq!(NatType::BehindNat.as_str(), "behind-nat");
+        assert_eq!(NatType::Symmetric.as_str(), "symmetric");
     }
 }

@@ -341,8 +341,22 @@ fn nat_words(t: &TunnelJson) -> String {
     match t.snapshot.nat_type.as_str() {
         "unknown" => "unknown (not qualified)".to_owned(),
         "none" => "none (the server sees our own address and port)".to_owned(),
-        "cone" => "cone (qualified with the cone flag)".to_owned(),
-        "behind-nat" => "behind a NAT (type not probed; no cone flag)".to_owned(),
+        "cone" => "full cone (lets in packets from any host)".to_owned(),
+        "restricted" => "restricted cone (one mapping; lets in only hosts it sent to)".to_owned(),
+        "symmetric" => "symmetric (a new mapping for each destination)".to_owned(),
+        "behind-nat" => "behind a NAT (type tests not complete)".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// What a `PortMapping` value means, in words.
+fn mapping_words(m: &str) -> String {
+    match m {
+        "off" => "off".to_owned(),
+        "none" => "none (not needed, or no mapping service answered)".to_owned(),
+        "pcp" => "PCP (RFC 6887)".to_owned(),
+        "nat-pmp" => "NAT-PMP (RFC 6886)".to_owned(),
+        "upnp" => "UPnP IGD".to_owned(),
         other => other.to_owned(),
     }
 }
@@ -376,6 +390,15 @@ fn status_text(report: &StatusJson) -> String {
             );
         }
         line("NAT type", &nat_words(t));
+        if !t.snapshot.is_relay() && s.nat_type != "unknown" && s.nat_type != "none" {
+            line(
+                "port preserved",
+                if s.port_preserved { "yes" } else { "no" },
+            );
+        }
+        if !s.port_mapping.is_empty() && !t.snapshot.is_relay() {
+            line("port mapping", &mapping_words(&s.port_mapping));
+        }
         line("peers", &s.peers.to_string());
         if s.counters.is_empty() {
             line("counters", "-");
@@ -443,7 +466,9 @@ mod tests {
             mapped_address: "203.0.113.1:3544".into(),
             peers: 2,
             mode: "client".into(),
-            nat_type: "behind-nat".into(),
+            nat_type: "symmetric".into(),
+            port_preserved: false,
+            port_mapping: "pcp".into(),
             counters: [("rx".to_owned(), 7)].into_iter().collect(),
         }
     }
@@ -464,7 +489,9 @@ mod tests {
             "teredo: Teredo client",
             "  mapped address      203.0.113.1",
             "  mapped port         3544",
-            "  NAT type            behind a NAT (type not probed; no cone flag)",
+            "  NAT type            symmetric (a new mapping for each destination)",
+            "  port preserved      no",
+            "  port mapping        PCP (RFC 6887)",
             "    rx  7",
             "teredo: Teredo relay, cone flag set",
             "  NAT type            not probed (a relay does not qualify)",
@@ -480,7 +507,9 @@ mod tests {
         assert_eq!(v["mapped_ip"], "203.0.113.1");
         assert_eq!(v["mapped_port"], 3544);
         assert_eq!(v["role"], "client");
-        assert_eq!(v["nat_type"], "behind-nat");
+        assert_eq!(v["nat_type"], "symmetric");
+        assert_eq!(v["port_mapping"], "pcp");
+        assert_eq!(v["port_preserved"], false);
         assert_eq!(v["counters"]["rx"], 7);
     }
 }

@@ -98,6 +98,8 @@ pub async fn run(
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
     let mut tun_status = TunnelStatus::new(tun_name, tun_index);
+    // The NAT type last logged: once per change, not per qualification.
+    let mut logged_nat = teredo::qualified::NatType::Unknown;
     // The configured name until qualification says which server is in use.
     tun_status.server = servers.first().cloned().unwrap_or_default();
 
@@ -121,7 +123,11 @@ pub async fn run(
                         info!("Using Teredo server {}", q.teredo.server);
                     }
                     went_up(&q, &mut tun_status);
-                    tun_status.nat = q.nat_type(pump.local_addr_towards(q.teredo.server));
+                    let local = pump.local_addr_towards(q.teredo.server);
+                    // The NAT tests follow; until they report, what the
+                    // mapping alone tells.
+                    tun_status.nat = q.nat_type(local, None);
+                    tun_status.port_preserved = q.port_preserved(local).unwrap_or(false);
                     tunnel.set_state(Some(OwnAddress::from(&q)));
                     status.update(&tun_status).await;
                 }
@@ -132,6 +138,26 @@ pub async fn run(
                     tun_status.clear_address();
                     status.update(&tun_status).await;
                     info!("Teredo pseudo-tunnel stopped");
+                }
+                Event::NatTested(tests) => {
+                    if let Some(q) = maint.qualified().copied() {
+                        let local = pump.local_addr_towards(q.teredo.server);
+                        let nat = q.nat_type(local, Some(tests));
+                        if nat != logged_nat {
+                            info!(
+                                "NAT type: {} (port {})",
+                                nat.as_str(),
+                                if tun_status.port_preserved {
+                                    "preserved"
+                                } else {
+                                    "changed"
+                                }
+                            );
+                            logged_nat = nat;
+                        }
+                        tun_status.nat = nat;
+                        status.update(&tun_status).await;
+                    }
                 }
                 Event::Log(m) => log_message(&m, &servers),
             }

@@ -21,6 +21,7 @@
 //! returns there. One lost datagram therefore never moves the client, and a
 //! server that answers only now and then cannot make it flap at every refresh.
 
+mod nat_tests;
 mod types;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -81,6 +82,10 @@ pub struct Maintainer {
     /// Where the next fail-over probe goes (an index into `servers`).
     next_probe: usize,
     probe: Option<Probe>,
+    /// Whether to run the NAT tests after each new qualification.
+    nat_tests: bool,
+    /// The NAT tests under way, after a new qualification.
+    nat_probe: Option<nat_tests::NatProbe>,
     /// Probes of the preferred server answered in a row.
     preferred_streak: u32,
     phase: Phase,
@@ -114,6 +119,8 @@ impl Maintainer {
             failed_servers: 0,
             next_probe: 0,
             probe: None,
+            nat_tests: true,
+            nat_probe: None,
             preferred_streak: 0,
             phase: Phase::Idle { at: now },
             qualified: None,
@@ -124,6 +131,15 @@ impl Maintainer {
             generation: 0,
             out: Outputs::default(),
         }
+    }
+
+    /// Whether to run RFC 4380 §5.2.1's NAT tests after each new
+    /// qualification (default: yes). Without them [`Event::NatTested`] never
+    /// comes and only the RS of qualification and refresh are sent, as by
+    /// miredo 1.2.6.
+    pub fn with_nat_tests(mut self, on: bool) -> Self {
+        self.nat_tests = on;
+        self
     }
 
     /// Current state.
@@ -169,6 +185,7 @@ impl Maintainer {
         self.servers.clear();
         self.current = 0;
         self.probe = None;
+        self.nat_probe = None;
         self.phase = Phase::Resolving;
         self.out.events.push(Event::ResolveServer);
     }
@@ -311,7 +328,8 @@ impl Maintainer {
             Phase::Idle { at } => Some(at),
         };
         let probe = self.probe.filter(|p| p.offer.is_none()).map(|p| p.deadline);
-        phase.into_iter().chain(probe).min()
+        let nat = self.nat_probe.map(|p| p.deadline());
+        phase.into_iter().chain(probe).chain(nat).min()
     }
 
     /// Advance timers.
@@ -321,6 +339,7 @@ impl Maintainer {
     }
 
     fn timeout(&mut self, now: Instant) {
+        self.nat_tests_timeout(now);
         if let Some(p) = self.probe {
             if p.offer.is_none() && now >= p.deadline {
                 if p.server == 0 {
@@ -363,6 +382,7 @@ impl Maintainer {
         }
         let was_up = self.qualified.take().is_some();
         if was_up {
+            self.nat_probe = None;
             self.out.events.push(Event::Down);
         }
         self.failed_servers += 1;
@@ -433,6 +453,9 @@ impl Maintainer {
                 }
                 return;
             }
+        }
+        if self.nat_tests_packet(now, auth.nonce, packet) {
+            return;
         }
         let Some(probe) = self
             .probe
@@ -547,6 +570,10 @@ impl Maintainer {
         if self.qualified != Some(q) {
             self.qualified = Some(q);
             self.out.events.push(Event::Up(q));
+            // A new mapping or server: the NAT may be another one too.
+            if self.nat_tests {
+                self.start_nat_tests(now, server);
+            }
         }
         self.phase = Phase::Idle {
             at: now + self.refresh(),

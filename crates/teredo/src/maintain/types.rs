@@ -79,6 +79,9 @@ pub enum Event {
     Up(Qualified),
     /// Connectivity lost: no answer to `max_attempts` RS while up.
     Down,
+    /// The NAT tests run after each new qualification finished
+    /// (`maintain/nat_tests.rs`).
+    NatTested(crate::qualified::NatTests),
     /// A log-worthy condition that changes nothing (miredo's messages).
     Log(LogMessage),
 }

@@ -21,7 +21,7 @@ pub use icmpv6::{
 };
 pub use ipv6::{is_bubble, Ipv6Header, IPV6_HEADER_LEN, NEXT_HEADER_ICMPV6, NEXT_HEADER_NONE};
 pub use ndisc::{
-    emit_ra_payload, emit_rs, PrefixInfo, RouterAdvertisement, RouterSolicitation,
+    emit_cone_rs, emit_ra_payload, emit_rs, PrefixInfo, RouterAdvertisement, RouterSolicitation,
     TeredoPrefixInfo, RA_PAYLOAD_LEN, RS_PAYLOAD_LEN,
 };
 pub use packet::{emit_bubble, emit_with_origin, TeredoPacket, TeredoPacketRepr};

@@ -7,7 +7,9 @@ use super::auth::{emit_origin, AuthRepr};
 use super::icmpv6::{emit_icmpv6_packet, TYPE_ROUTER_ADVERT, TYPE_ROUTER_SOLICIT};
 use super::ipv6::{Ipv6Header, NEXT_HEADER_ICMPV6};
 use super::{be16, be32, Result, WireError};
-use crate::addr::{server_link_local, teredo_prefix64, ALL_ROUTERS, CLIENT_LINK_LOCAL};
+use crate::addr::{
+    server_link_local, teredo_prefix64, ALL_ROUTERS, CLIENT_LINK_LOCAL, CONE_LINK_LOCAL,
+};
 
 /// UDP payload length of miredo's qualification RS.
 pub const RS_PAYLOAD_LEN: usize = 61;
@@ -84,6 +86,14 @@ impl RouterSolicitation {
         hop_limit: ND_HOP_LIMIT,
     };
 
+    /// The cone-flagged RS of RFC 4380 §5.2.1's cone test: from
+    /// [`CONE_LINK_LOCAL`], so the server answers from its other address.
+    pub const TEREDO_CONE_TEST: RouterSolicitation = RouterSolicitation {
+        source: CONE_LINK_LOCAL,
+        destination: ALL_ROUTERS,
+        hop_limit: ND_HOP_LIMIT,
+    };
+
     /// Parses an IPv6 packet carrying an RS (ICMPv6 type 133, code 0, at least
     /// 8 bytes). The checksum is not verified.
     pub fn parse(ipv6: &[u8]) -> Result<Self> {
@@ -109,6 +119,15 @@ pub fn emit_rs(nonce: [u8; 8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(RS_PAYLOAD_LEN);
     AuthRepr::with_nonce(nonce).emit(&mut out);
     out.extend_from_slice(&RouterSolicitation::TEREDO_CLIENT.emit());
+    out
+}
+
+/// [`emit_rs`] for the cone test: the RS of
+/// [`RouterSolicitation::TEREDO_CONE_TEST`].
+pub fn emit_cone_rs(nonce: [u8; 8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(RS_PAYLOAD_LEN);
+    AuthRepr::with_nonce(nonce).emit(&mut out);
+    out.extend_from_slice(&RouterSolicitation::TEREDO_CONE_TEST.emit());
     out
 }
 
