@@ -248,6 +248,9 @@ impl IcmpLimiter {
 pub struct TeredoTunnel {
     config: Config,
     own: Option<OwnAddress>,
+    /// The NAT forwards our address's port to us from any host (a port
+    /// mapping on it): no direct bubble is needed to open it.
+    inbound_open: bool,
     peers: PeerList,
     stats: Stats,
     icmp: IcmpLimiter,
@@ -262,6 +265,7 @@ impl TeredoTunnel {
             peers: PeerList::with_queue_budget(config.peer_capacity, config.queue_budget, now),
             config,
             own: None,
+            inbound_open: false,
             stats: Stats::default(),
             icmp: IcmpLimiter {
                 window_start: None,
@@ -282,6 +286,16 @@ impl TeredoTunnel {
             self.peers.clear();
         }
         self.own = own;
+    }
+
+    /// Whether the NAT forwards the port our address names to us from any
+    /// host, because the client holds a port mapping on it (PCP, NAT-PMP or
+    /// UPnP). Then, as behind a cone NAT (RFC 4380 §5.2.6), no direct bubble
+    /// precedes the indirect one: it would only open a second, useless
+    /// mapping towards the peer, from a port the peer does not know, and that
+    /// one would collide with the forwarded packets the peer then sends us.
+    pub fn set_inbound_open(&mut self, open: bool) {
+        self.inbound_open = open;
     }
 
     /// Our address, if a client is up.
@@ -318,13 +332,17 @@ impl TeredoTunnel {
         }
     }
 
-    /// True if our own address carries the cone flag (no direct bubbles).
+    /// True if our own address carries the cone flag, or a port mapping
+    /// makes us as reachable (no direct bubbles).
     fn own_cone(&self) -> bool {
         match self.config.mode {
             Mode::Relay { cone, .. } => cone,
-            Mode::Client => self
-                .own
-                .is_some_and(|o| TeredoAddr::from_ipv6(&o.addr).is_cone()),
+            Mode::Client => {
+                self.inbound_open
+                    || self
+                        .own
+                        .is_some_and(|o| TeredoAddr::from_ipv6(&o.addr).is_cone())
+            }
         }
     }
 

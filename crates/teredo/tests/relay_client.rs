@@ -69,6 +69,21 @@ fn bubble_exchange_then_queued_packet_delivered() {
 }
 
 #[test]
+fn with_a_port_mapping_only_the_indirect_bubble_is_sent() {
+    let (mut lab, a, b) = two_clients();
+    lab.nodes[a].tunnel.set_inbound_open(true);
+    let (ta, tb) = (lab.addr(a), lab.addr(b));
+    let pkt = ipv6_packet(ta, tb, 100, 0xab);
+    lab.send_from_tun(a, &pkt);
+    let b_pub = lab.nodes[b].outbound;
+    assert_eq!(bubbles_to(&lab.wire_log, b_pub), 0, "no direct bubble");
+    assert_eq!(bubbles_to(&lab.wire_log, SERVER_EP), 1, "indirect");
+    // B's answer to the forwarded bubble reaches A, which then sends.
+    assert_eq!(lab.nodes[b].tun, vec![pkt]);
+    assert_eq!(lab.tunnel(a).stats().bubbles_sent, 1);
+}
+
+#[test]
 fn queue_budget_is_1280_bytes_and_flushes_in_order() {
     let mut lab = Lab::new();
     let a = lab.client(ep("198.51.100.10:40000"));

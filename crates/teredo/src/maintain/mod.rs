@@ -21,16 +21,17 @@
 //! returns there. One lost datagram therefore never moves the client, and a
 //! server that answers only now and then cannot make it flap at every refresh.
 
+mod address;
 mod nat_tests;
 mod types;
 
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
-use crate::addr::{self, TeredoAddr, OBSOLETE_PREFIX, TEREDO_PORT};
+use crate::addr::{self, TEREDO_PORT};
 use crate::security::Secret;
+use crate::wire::emit_rs;
 use crate::wire::TeredoPacketRepr;
-use crate::wire::{emit_rs, RouterAdvertisement};
 pub use types::{Event, LogMessage, Outputs, Qualified, State, Timers, Transmit, DEFAULT_MTU};
 
 /// Unanswered RS in a row after which an answered probe moves the client.
@@ -90,6 +91,12 @@ pub struct Maintainer {
     preferred_streak: u32,
     phase: Phase,
     qualified: Option<Qualified>,
+    /// The server and RA our address was last made from.
+    accepted: Option<(Ipv4Addr, Offer)>,
+    /// A port mapping on the NAT (`set_port_mapping`).
+    port_mapping: Option<SocketAddrV4>,
+    /// The (server, mapping) the NAT tests last ran for.
+    tested: Option<(Ipv4Addr, SocketAddrV4)>,
     /// (prefix, server, mapping, flags) of the last accepted RA, kept across losses.
     previous_mapping: Option<(u32, Ipv4Addr, SocketAddrV4, u16)>,
     /// Unanswered RS in the current round.
@@ -124,6 +131,9 @@ impl Maintainer {
             preferred_streak: 0,
             phase: Phase::Idle { at: now },
             qualified: None,
+            accepted: None,
+            port_mapping: None,
+            tested: None,
             previous_mapping: None,
             failures: 0,
             failed_rounds: 0,
@@ -383,6 +393,8 @@ impl Maintainer {
         let was_up = self.qualified.take().is_some();
         if was_up {
             self.nat_probe = None;
+            self.accepted = None;
+            self.tested = None;
             self.out.events.push(Event::Down);
         }
         self.failed_servers += 1;
@@ -477,106 +489,5 @@ impl Maintainer {
             self.preferred_streak = self.preferred_streak.saturating_add(1);
         }
         self.switch_if_due(now);
-    }
-
-    /// Checks an RA answering our RS to `server` (RFC 4380 §5.2.1).
-    fn offer(&mut self, packet: &TeredoPacketRepr<'_>, server: Ipv4Addr) -> Option<Offer> {
-        let auth = packet.auth.as_ref()?;
-        if auth.confirmation != 0 {
-            self.out.events.push(Event::Log(LogMessage::AuthFailed));
-            return None;
-        }
-        let origin = packet.origin?;
-        let ra = match RouterAdvertisement::parse(packet.ipv6) {
-            Ok(ra) => ra,
-            Err(e) => {
-                self.out
-                    .events
-                    .push(Event::Log(LogMessage::InvalidRa(e.to_string())));
-                return None;
-            }
-        };
-        let pio = ra.prefixes.first()?;
-        let p = pio.prefix.octets();
-        let mut prefix = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
-        let prefix_server = Ipv4Addr::new(p[4], p[5], p[6], p[7]);
-        if prefix_server != server {
-            self.out
-                .events
-                .push(Event::Log(LogMessage::InvalidRa(format!(
-                    "prefix names server {prefix_server}, expected {server}"
-                ))));
-            return None;
-        }
-        if prefix == OBSOLETE_PREFIX {
-            prefix = addr::DEFAULT_PREFIX;
-        }
-        if !addr::prefix_is_valid(prefix) {
-            self.out
-                .events
-                .push(Event::Log(LogMessage::InvalidRa(format!(
-                    "invalid Teredo prefix {prefix:x}::/32"
-                ))));
-            return None;
-        }
-        let mtu = ra
-            .mtu
-            .and_then(|m| u16::try_from(m).ok())
-            .unwrap_or(DEFAULT_MTU);
-        Some(Offer {
-            prefix,
-            origin,
-            mtu,
-        })
-    }
-
-    fn accept(&mut self, now: Instant, server: Ipv4Addr, offer: Offer) {
-        let Offer {
-            prefix,
-            origin,
-            mtu,
-        } = offer;
-        self.failures = 0;
-        self.failed_rounds = 0;
-        self.failed_servers = 0;
-        self.no_reply_logged = false;
-        // RFC 5991 §3: the random flag bits stay while the mapping stays, so a
-        // refresh or a re-qualification to the same mapping keeps the address.
-        let same_mapping = self
-            .previous_mapping
-            .is_some_and(|(p, s, o, _)| p == prefix && s == server && o == origin);
-        let flags = match self.previous_mapping {
-            Some((_, _, _, flags)) if same_mapping => flags,
-            _ => {
-                let seed = (u128::from(self.generation) << 64)
-                    | (u128::from(u32::from(*origin.ip())) << 16)
-                    | u128::from(origin.port());
-                self.secret.random_flags(seed)
-            }
-        };
-        self.previous_mapping = Some((prefix, server, origin, flags));
-        let teredo = TeredoAddr {
-            prefix,
-            server,
-            flags,
-            mapped_port: origin.port(),
-            mapped_ip: *origin.ip(),
-        };
-        let q = Qualified {
-            address: teredo.to_ipv6(),
-            teredo,
-            mtu,
-        };
-        if self.qualified != Some(q) {
-            self.qualified = Some(q);
-            self.out.events.push(Event::Up(q));
-            // A new mapping or server: the NAT may be another one too.
-            if self.nat_tests {
-                self.start_nat_tests(now, server);
-            }
-        }
-        self.phase = Phase::Idle {
-            at: now + self.refresh(),
-        };
     }
 }

@@ -1,0 +1,160 @@
+//! What an RA answering our RS gives (RFC 4380 §5.2.1): the checks on it, and
+//! our address made from it and from a port mapping on the NAT, if any.
+
+use std::net::{Ipv4Addr, SocketAddrV4};
+use std::time::Instant;
+
+use super::LogMessage;
+use super::{Event, Maintainer, Offer, Outputs, Phase, Qualified, DEFAULT_MTU};
+use crate::addr::{self, TeredoAddr, OBSOLETE_PREFIX};
+use crate::wire::{RouterAdvertisement, TeredoPacketRepr};
+
+impl Maintainer {
+    /// Checks an RA answering our RS to `server` (RFC 4380 §5.2.1).
+    pub(super) fn offer(
+        &mut self,
+        packet: &TeredoPacketRepr<'_>,
+        server: Ipv4Addr,
+    ) -> Option<Offer> {
+        let auth = packet.auth.as_ref()?;
+        if auth.confirmation != 0 {
+            self.out.events.push(Event::Log(LogMessage::AuthFailed));
+            return None;
+        }
+        let origin = packet.origin?;
+        let ra = match RouterAdvertisement::parse(packet.ipv6) {
+            Ok(ra) => ra,
+            Err(e) => {
+                self.out
+                    .events
+                    .push(Event::Log(LogMessage::InvalidRa(e.to_string())));
+                return None;
+            }
+        };
+        let pio = ra.prefixes.first()?;
+        let p = pio.prefix.octets();
+        let mut prefix = u32::from_be_bytes([p[0], p[1], p[2], p[3]]);
+        let prefix_server = Ipv4Addr::new(p[4], p[5], p[6], p[7]);
+        if prefix_server != server {
+            self.out
+                .events
+                .push(Event::Log(LogMessage::InvalidRa(format!(
+                    "prefix names server {prefix_server}, expected {server}"
+                ))));
+            return None;
+        }
+        if prefix == OBSOLETE_PREFIX {
+            prefix = addr::DEFAULT_PREFIX;
+        }
+        if !addr::prefix_is_valid(prefix) {
+            self.out
+                .events
+                .push(Event::Log(LogMessage::InvalidRa(format!(
+                    "invalid Teredo prefix {prefix:x}::/32"
+                ))));
+            return None;
+        }
+        let mtu = ra
+            .mtu
+            .and_then(|m| u16::try_from(m).ok())
+            .unwrap_or(DEFAULT_MTU);
+        Some(Offer {
+            prefix,
+            origin,
+            mtu,
+        })
+    }
+
+    pub(super) fn accept(&mut self, now: Instant, server: Ipv4Addr, offer: Offer) {
+        self.failures = 0;
+        self.failed_rounds = 0;
+        self.failed_servers = 0;
+        self.no_reply_logged = false;
+        self.accepted = Some((server, offer));
+        self.publish(now);
+        self.phase = Phase::Idle {
+            at: now + self.refresh(),
+        };
+    }
+
+    /// The port mapping the NAT granted us (PCP, NAT-PMP or UPnP), or `None`
+    /// once it is gone. While the server sees us at the mapping's public
+    /// address, our address names the mapping's port instead of the one the
+    /// server saw: the NAT forwards that port to us from any host, as a cone
+    /// NAT would (RFC 6081 §4.3's idea, with any mapping protocol). A mapping
+    /// on another address than the server sees (a NAT behind another NAT)
+    /// changes nothing.
+    pub fn set_port_mapping(&mut self, now: Instant, mapping: Option<SocketAddrV4>) -> Outputs {
+        if self.port_mapping != mapping {
+            self.port_mapping = mapping;
+            self.publish(now);
+        }
+        std::mem::take(&mut self.out)
+    }
+
+    /// The port mapping in use by our address, if any.
+    pub fn port_mapping_in_use(&self) -> Option<SocketAddrV4> {
+        let q = self.qualified?;
+        let m = self.port_mapping?;
+        (q.mapping() == m && q.origin != m).then_some(m)
+    }
+
+    /// Makes our address from the last accepted RA and the port mapping;
+    /// tells the driver when it changed.
+    fn publish(&mut self, now: Instant) {
+        let Some((
+            server,
+            Offer {
+                prefix,
+                origin,
+                mtu,
+            },
+        )) = self.accepted
+        else {
+            return;
+        };
+        let public = match self.port_mapping {
+            Some(m) if m.ip() == origin.ip() => m,
+            _ => origin,
+        };
+        // RFC 5991 §3: the random flag bits stay while the mapping stays, so a
+        // refresh or a re-qualification to the same mapping keeps the address.
+        let same_mapping = self
+            .previous_mapping
+            .is_some_and(|(p, s, o, _)| p == prefix && s == server && o == public);
+        let flags = match self.previous_mapping {
+            Some((_, _, _, flags)) if same_mapping => flags,
+            _ => {
+                let seed = (u128::from(self.generation) << 64)
+                    | (u128::from(u32::from(*public.ip())) << 16)
+                    | u128::from(public.port());
+                self.secret.random_flags(seed)
+            }
+        };
+        self.previous_mapping = Some((prefix, server, public, flags));
+        let teredo = TeredoAddr {
+            prefix,
+            server,
+            flags,
+            mapped_port: public.port(),
+            mapped_ip: *public.ip(),
+        };
+        let q = Qualified {
+            address: teredo.to_ipv6(),
+            teredo,
+            mtu,
+            origin,
+        };
+        if self.qualified == Some(q) {
+            return;
+        }
+        self.qualified = Some(q);
+        self.out.events.push(Event::Up(q));
+        // A new mapping as the server sees it, or a new server: the NAT may
+        // be another one too. A port mapping alone changes nothing there.
+        if self.nat_tests && self.tested != Some((server, origin)) {
+            self.tested = Some((server, origin));
+            self.start_nat_tests(now, server);
+        }
+    }
+}
