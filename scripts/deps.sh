@@ -89,6 +89,10 @@ fi
 # Download and unpack the guest kernel now, so the first VM test does not pay for it.
 "$(dirname "$0")/vm.sh" prepare
 
+# The lab's port-mapping gateway (miniupnpd 2.3.9 from Debian 13 with its libraries, unpacked
+# into a cache: bookworm's 2.3.1 refuses the lab's reserved addresses; scripts/lab/portmap.sh).
+"$(dirname "$0")/lab/portmap.sh" prepare
+
 if ! command -v cargo >/dev/null; then
   echo "deps: cargo not found: install a Rust toolchain (rustup) first" >&2
   exit 1

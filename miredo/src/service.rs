@@ -333,6 +333,7 @@ fn open_client(conf: &MiredoConfig, cli: &Cli) -> Result<ClientSetup> {
         tun: Arc::new(tun),
         timers: Default::default(),
         queue_budget: conf.peer_queue_budget as usize,
+        port_mapping: conf.port_mapping,
     })
 }
 

@@ -23,6 +23,7 @@ use anyhow::{anyhow, bail, Context, Result};
 mod check_script;
 mod daemons;
 mod netns;
+pub mod portmap;
 mod process;
 pub mod vm;
 

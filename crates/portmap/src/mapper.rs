@@ -211,7 +211,10 @@ impl PortMapper {
                     });
                 }
                 if self.natpmp.mapping.is_none() {
-                    let suggested = self.last_external.map_or(0, |e| e.port());
+                    let suggested = self
+                        .last_external
+                        .or(self.config.suggested_external)
+                        .map_or(0, |e| e.port());
                     self.send_natpmp_mapping(suggested, lifetime);
                 }
             }
@@ -230,10 +233,11 @@ impl PortMapper {
 
     fn send_pcp(&mut self, lifetime: u32) {
         // Renewals and re-mappings suggest what we had (RFC 6887 §11.2.1).
-        let (external_port, external_addr) = match self.last_external {
-            Some(e) => (e.port(), pcp::mapped(*e.ip())),
-            None => (0, pcp::ANY_V4),
-        };
+        let (external_port, external_addr) =
+            match self.last_external.or(self.config.suggested_external) {
+                Some(e) => (e.port(), pcp::mapped(*e.ip())),
+                None => (0, pcp::ANY_V4),
+            };
         let req = pcp::MapRequest {
             lifetime,
             client: pcp::mapped(self.config.internal_addr),

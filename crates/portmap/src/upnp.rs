@@ -126,15 +126,28 @@ impl UpnpGateway {
         lease: Duration,
         description: &str,
     ) -> Result<UpnpMapping, UpnpError> {
+        self.map_udp_at(internal, internal.port(), lease, description)
+            .await
+    }
+
+    /// [`UpnpGateway::map_udp`], asking for external port `external_port`
+    /// first.
+    pub async fn map_udp_at(
+        &self,
+        internal: SocketAddrV4,
+        external_port: u16,
+        lease: Duration,
+        description: &str,
+    ) -> Result<UpnpMapping, UpnpError> {
         let ip = self.external_ip().await?;
         match self
-            .add_port(internal.port(), internal, lease, description)
+            .add_port(external_port, internal, lease, description)
             .await
         {
             Ok(lease) => {
                 return Ok(UpnpMapping {
                     internal,
-                    external: SocketAddrV4::new(ip, internal.port()),
+                    external: SocketAddrV4::new(ip, external_port),
                     lease,
                 })
             }

@@ -202,36 +202,36 @@ fn a_new_mapping_runs_the_tests_again_and_a_refresh_does_not() {
 }
 
 #[test]
-fn a_port_mapping_on_the_nat_names_its_port_in_the_address() {
+fn a_port_mapping_counts_only_where_the_server_sees_us() {
     let mut w = World::new(Nat::Symmetric);
     w.run_for(Duration::from_secs(10));
     let before = w.up.expect("up");
-    assert_eq!(w.nat_type(), NatType::Symmetric);
-    let mapped = SocketAddrV4::new(*MAPPING.ip(), 4000);
-    let o = w.m.set_port_mapping(w.now, Some(mapped));
-    w.handle(o);
-    let q = w.up.expect("up");
-    assert_eq!(q.mapping(), mapped, "the address names the mapped port");
-    assert_eq!(q.origin, MAPPING, "what the server saw is kept apart");
-    assert_ne!(q.address, before.address);
-    assert_eq!(w.m.port_mapping_in_use(), Some(mapped));
-    // Refreshes keep the address; the NAT is not tested again for it.
+    assert_eq!(w.m.port_mapping_in_use(), None);
+    // The NAT granted the public endpoint the server sees: it now forwards
+    // it from anyone. The address stays.
+    w.m.set_port_mapping(Some(MAPPING));
+    assert_eq!(w.m.port_mapping_in_use(), Some(MAPPING));
     w.run_for(Duration::from_secs(60));
-    assert_eq!(w.up.map(|q| q.address), Some(q.address));
+    assert_eq!(w.up.map(|q| q.address), Some(before.address));
     assert_eq!(w.tested.len(), 1);
     assert_eq!(w.nat_type(), NatType::Symmetric, "still the NAT's own type");
-    // A mapping on another public address (a NAT behind another NAT) is not
-    // where peers can reach us.
-    let elsewhere = SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 9), 4000);
-    let o = w.m.set_port_mapping(w.now, Some(elsewhere));
+    // Another port (the NAT did not grant the one asked for) or another
+    // address (a NAT behind another NAT) is not where peers reach us.
+    for other in [
+        SocketAddrV4::new(*MAPPING.ip(), 4000),
+        SocketAddrV4::new(Ipv4Addr::new(198, 51, 100, 9), MAPPING.port()),
+    ] {
+        w.m.set_port_mapping(Some(other));
+        assert_eq!(w.m.port_mapping_in_use(), None, "{other}");
+    }
+    // A new mapping as the server sees it: the old port mapping is stale.
+    w.m.set_port_mapping(Some(MAPPING));
+    w.mapping = OTHER_MAPPING;
+    let o = w.m.requalify(w.now);
     w.handle(o);
-    assert_eq!(w.up.map(|q| q.mapping()), Some(MAPPING));
+    w.run_for(Duration::from_secs(1));
+    assert_eq!(w.up.map(|q| q.origin), Some(OTHER_MAPPING));
     assert_eq!(w.m.port_mapping_in_use(), None);
-    // The mapping gone: back to what the server saw.
-    let o = w.m.set_port_mapping(w.now, Some(mapped));
-    w.handle(o);
-    let o = w.m.set_port_mapping(w.now, None);
-    w.handle(o);
-    assert_eq!(w.up.map(|q| q.mapping()), Some(MAPPING));
+    w.m.set_port_mapping(None);
     assert_eq!(w.m.port_mapping_in_use(), None);
 }

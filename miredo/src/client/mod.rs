@@ -2,6 +2,7 @@
 //! (`teredo::maintain`, `teredo::relay`) with datagrams, tunnel packets, timers
 //! and network-change events, and carries out what they ask for.
 
+mod port_mapping;
 mod resolve;
 pub mod sink;
 
@@ -20,8 +21,11 @@ use teredo::wire::TeredoPacketRepr;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
 
+use crate::config::PortMapping;
 use crate::pump::Pump;
 use crate::status::{StatusSink, TunnelStatus};
+use port_mapping::PortMapTask;
+use teredo::qualified::NatType;
 
 /// How long to gather netlink events before re-qualifying.
 const REQUALIFY_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(20);
@@ -58,6 +62,8 @@ pub struct ClientSetup {
     pub timers: Timers,
     /// `PeerQueueBudget`: bytes queued over all peers at most.
     pub queue_budget: usize,
+    /// `PortMapping`: when to ask the NAT for a mapping of our port.
+    pub port_mapping: PortMapping,
 }
 
 /// Runs the client until told to stop. `status` receives every state change
@@ -73,6 +79,7 @@ pub async fn run(
         tun,
         timers,
         queue_budget,
+        port_mapping,
     } = setup;
     let tun_index = tun.index();
     let tun_name = tun.name().to_owned();
@@ -98,12 +105,14 @@ pub async fn run(
     tokio::pin!(sleep);
     let mut armed: Option<Instant> = None;
     let mut tun_status = TunnelStatus::new(tun_name, tun_index);
+    let mut portmap = (port_mapping != PortMapping::Off).then(PortMapTask::spawn);
+    tun_status.port_mapping = if portmap.is_some() { "none" } else { "off" };
     // The NAT type last logged: once per change, not per qualification.
     let mut logged_nat = teredo::qualified::NatType::Unknown;
     // The configured name until qualification says which server is in use.
     tun_status.server = servers.first().cloned().unwrap_or_default();
 
-    loop {
+    let result = loop {
         // Drain what the cores want done.
         let out = std::mem::take(&mut pending);
         for tx in out.transmits {
@@ -119,6 +128,13 @@ pub async fn run(
                     status.update(&tun_status).await;
                 }
                 Event::Up(q) => {
+                    if port_mapping == PortMapping::Always {
+                        if let (Some(pm), Some(local)) =
+                            (&portmap, pump.local_addr_towards(q.teredo.server))
+                        {
+                            pm.map(local.port(), q.origin);
+                        }
+                    }
                     if tun_status.server != q.teredo.server.to_string() && servers.len() > 1 {
                         info!("Using Teredo server {}", q.teredo.server);
                     }
@@ -129,6 +145,7 @@ pub async fn run(
                     tun_status.nat = q.nat_type(local, None);
                     tun_status.port_preserved = q.port_preserved(local).unwrap_or(false);
                     tunnel.set_state(Some(OwnAddress::from(&q)));
+                    tunnel.set_inbound_open(maint.port_mapping_in_use().is_some());
                     status.update(&tun_status).await;
                 }
                 Event::Down => {
@@ -157,6 +174,16 @@ pub async fn run(
                         }
                         tun_status.nat = nat;
                         status.update(&tun_status).await;
+                        if let (Some(pm), PortMapping::Auto, Some(local)) =
+                            (&portmap, port_mapping, local)
+                        {
+                            match nat {
+                                NatType::Restricted | NatType::Symmetric | NatType::BehindNat => {
+                                    pm.map(local.port(), q.origin);
+                                }
+                                _ => pm.unmap(),
+                            }
+                        }
                     }
                 }
                 Event::Log(m) => log_message(&m, &servers),
@@ -200,8 +227,20 @@ pub async fn run(
             r = pump.tun_readable() => {
                 if let Err(e) = r.and(pump.tun_batch(&mut tunnel).await) {
                     error!("tunnel read error: {e}");
-                    return Err(e.into());
+                    break Err(e.into());
                 }
+            }
+            Some(g) = next_grant(&mut portmap) => {
+                if g.protocol != tun_status.port_mapping {
+                    match g.external {
+                        Some(e) => info!("Port mapping on the NAT: {} {e}", g.protocol),
+                        None => info!("No port mapping on the NAT"),
+                    }
+                }
+                tun_status.port_mapping = g.protocol;
+                maint.set_port_mapping(g.external);
+                tunnel.set_inbound_open(maint.port_mapping_in_use().is_some());
+                status.update(&tun_status).await;
             }
             Some(resolved) = resolved_rx.recv() => {
                 pending.append(maint.server_resolved(Instant::now(), &resolved));
@@ -213,12 +252,12 @@ pub async fn run(
                 }
             }
             c = control.recv() => match c {
-                Some(Control::Stop(s)) => return Ok(s),
+                Some(Control::Stop(s)) => break Ok(s),
                 Some(Control::Requalify) => {
                     info!("re-qualifying on request (D-Bus Requalify)");
                     pending.append(maint.requalify(Instant::now()));
                 }
-                None => return Ok(Stop::Terminate),
+                None => break Ok(Stop::Terminate),
             },
             () = &mut sleep, if armed.is_some() => {
                 armed = None;
@@ -239,6 +278,18 @@ pub async fn run(
                 }
             }
         }
+    };
+    // The mapping on the NAT goes with us (a reload makes it again).
+    if let Some(pm) = portmap.take() {
+        pm.stop().await;
+    }
+    result
+}
+
+async fn next_grant(task: &mut Option<PortMapTask>) -> Option<port_mapping::Granted> {
+    match task {
+        Some(t) => t.next().await,
+        None => std::future::pending().await,
     }
 }
 

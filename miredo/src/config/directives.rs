@@ -50,6 +50,8 @@ pub enum Value {
     Facility,
     /// A file name.
     Path,
+    /// `auto`, `always` or `off` (any case).
+    PortMapping,
 }
 
 impl Value {
@@ -232,6 +234,17 @@ pub const SERVER_WORKERS: Directive = Directive {
     example: "4",
 };
 
+/// `PortMapping` (our extension): whether the client asks its NAT for a
+/// mapping of its port (PCP, NAT-PMP, UPnP IGD).
+pub const PORT_MAPPING: Directive = Directive {
+    name: "PortMapping",
+    key: "port_mapping",
+    value: Value::PortMapping,
+    scopes: &[(Scope::MiredoClient, Reload::StartOver)],
+    default: "auto",
+    example: "off",
+};
+
 /// Every directive.
 pub static ALL: &[Directive] = &[
     RELAY_TYPE,
@@ -246,6 +259,7 @@ pub static ALL: &[Directive] = &[
     BIND_PORT,
     SYSLOG_FACILITY,
     CLIENT_HOOK,
+    PORT_MAPPING,
     PEER_QUEUE_BUDGET,
     SERVER_WORKERS,
 ];

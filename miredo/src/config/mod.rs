@@ -32,7 +32,7 @@ pub use model::{
 pub use toml_form::{miredo_to_toml, serverd_to_toml};
 pub use values::{
     is_valid_prefix, parse_c_u16, parse_c_u32, prefix_to_string, Facility, LiteralResolver,
-    RelayType, Resolver, SystemResolver, DEFAULT_PREFIX,
+    PortMapping, RelayType, Resolver, SystemResolver, DEFAULT_PREFIX,
 };
 
 /// How serious a configuration message is. The daemons go on after

@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use super::directives::{
     Directive, BIND_ADDRESS, BIND_PORT, CLIENT_HOOK, INTERFACE_MTU, INTERFACE_NAME,
-    PEER_QUEUE_BUDGET, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2, SERVER_BIND_ADDRESS,
-    SERVER_BIND_ADDRESS2, SERVER_WORKERS, SYSLOG_FACILITY,
+    PEER_QUEUE_BUDGET, PORT_MAPPING, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2,
+    SERVER_BIND_ADDRESS, SERVER_BIND_ADDRESS2, SERVER_WORKERS, SYSLOG_FACILITY,
 };
 use super::values::{
-    is_valid_prefix, parse_c_u16, parse_c_u32, Facility, RelayType, DEFAULT_PREFIX,
+    is_valid_prefix, parse_c_u16, parse_c_u32, Facility, PortMapping, RelayType, DEFAULT_PREFIX,
 };
 use super::{Diagnostic, Directives, Options};
 
@@ -53,6 +53,9 @@ pub struct MiredoConfig {
     /// `ClientHook` (our extension, client mode): the hook script to run
     /// instead of `/etc/miredo/client-hook`.
     pub client_hook: Option<PathBuf>,
+    /// `PortMapping` (our extension, client mode): when to ask the NAT for a
+    /// mapping of the client's port.
+    pub port_mapping: PortMapping,
     /// `PeerQueueBudget` (our extension, client and relay): the most bytes
     /// all peers may hold queued while their mappings are confirmed.
     pub peer_queue_budget: u32,
@@ -72,6 +75,7 @@ impl Default for MiredoConfig {
             bind_port: 0,
             syslog_facility: Facility::Daemon,
             client_hook: None,
+            port_mapping: PortMapping::Auto,
             peer_queue_budget: DEFAULT_PEER_QUEUE_BUDGET,
         }
     }
@@ -282,6 +286,21 @@ pub fn extract_miredo(
             c.server_address2 = Some(v);
         }
         c.client_hook = x.d.take(CLIENT_HOOK.name).map(|(v, _)| PathBuf::from(v));
+        if let Some((v, line)) = x.d.take(PORT_MAPPING.name) {
+            match PortMapping::from_keyword(&v) {
+                Some(m) => c.port_mapping = m,
+                None => {
+                    let label = x.d.label(PORT_MAPPING.name);
+                    x.out.push(Diagnostic::error(
+                        Some(line),
+                        format!(
+                            "Invalid value \"{v}\" for {label} at line {line}: \
+                             expected auto, always or off"
+                        ),
+                    ));
+                }
+            }
+        }
     } else {
         c.prefix = x.prefix();
         c.interface_mtu = x.u16(&INTERFACE_MTU, DEFAULT_MTU);

@@ -444,3 +444,29 @@ fn toml_server_address_takes_a_string_or_a_non_empty_list_of_strings() {
         vec!["t.toml:2: invalid type: sequence, expected a string"]
     );
 }
+
+#[test]
+fn port_mapping_takes_auto_always_or_off_in_client_mode() {
+    let l = ok("ServerAddress 192.0.2.1\n", "t.conf", &daemon());
+    assert_eq!(l.config.port_mapping, PortMapping::Auto, "default");
+    let l = ok(
+        "ServerAddress 192.0.2.1\nPortMapping OFF\n",
+        "t.conf",
+        &daemon(),
+    );
+    assert!(l.report.is_clean(), "{:?}", l.report);
+    assert_eq!(l.config.port_mapping, PortMapping::Off);
+    let again = ok(&miredo_to_toml(&l.config), "t.toml", &daemon());
+    assert_eq!(again.config, l.config);
+    let r = err("ServerAddress 192.0.2.1\nPortMapping upnp\n", &daemon());
+    assert_eq!(
+        r.rendered(),
+        vec!["t.conf:2: Invalid value \"upnp\" for PortMapping at line 2: expected auto, always or off"]
+    );
+    // A relay has no NAT to ask.
+    let l = ok("RelayType relay\nPortMapping always\n", "t.conf", &daemon());
+    assert_eq!(
+        msgs(&l.report),
+        vec!["Superfluous directive PortMapping at line 2"]
+    );
+}

@@ -15,12 +15,12 @@ use toml::Spanned;
 
 use super::directives::{
     Directive, ALL, BIND_ADDRESS, BIND_PORT, CLIENT_HOOK, INTERFACE_MTU, INTERFACE_NAME,
-    PEER_QUEUE_BUDGET, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2, SERVER_BIND_ADDRESS,
-    SERVER_BIND_ADDRESS2, SERVER_WORKERS, SYSLOG_FACILITY,
+    PEER_QUEUE_BUDGET, PORT_MAPPING, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2,
+    SERVER_BIND_ADDRESS, SERVER_BIND_ADDRESS2, SERVER_WORKERS, SYSLOG_FACILITY,
 };
 use super::lexer::{self, Directives};
 use super::model::{MiredoConfig, ServerdConfig};
-use super::values::prefix_to_string;
+use super::values::{prefix_to_string, PortMapping};
 use super::{Diagnostic, Style};
 
 /// Which file the TOML text is.
@@ -239,6 +239,9 @@ pub fn miredo_to_toml(c: &MiredoConfig) -> String {
         }
         if let Some(p) = &c.client_hook {
             kv(CLIENT_HOOK.key, quote(&p.to_string_lossy()));
+        }
+        if c.port_mapping != PortMapping::default() {
+            kv(PORT_MAPPING.key, quote(c.port_mapping.keyword()));
         }
     } else {
         kv(PREFIX.key, quote(&prefix_to_string(c.prefix)));

@@ -185,6 +185,41 @@ impl fmt::Display for RelayType {
 }
 
 /// The `SyslogFacility` directive.
+/// `PortMapping` (our extension): when the client asks its NAT for a port
+/// mapping (`docs/nat-traversal.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PortMapping {
+    /// When the NAT tests find a NAT that does not let in any host (not a
+    /// full cone, not "no NAT").
+    #[default]
+    Auto,
+    /// As soon as the client is qualified, whatever the NAT.
+    Always,
+    /// Never.
+    Off,
+}
+
+impl PortMapping {
+    /// Parses `auto`, `always` or `off` (any case).
+    pub fn from_keyword(s: &str) -> Option<Self> {
+        match s.to_ascii_lowercase().as_str() {
+            "auto" => Some(PortMapping::Auto),
+            "always" => Some(PortMapping::Always),
+            "off" => Some(PortMapping::Off),
+            _ => None,
+        }
+    }
+
+    /// The keyword, as written in files.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            PortMapping::Auto => "auto",
+            PortMapping::Always => "always",
+            PortMapping::Off => "off",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[allow(missing_docs)]
 pub enum Facility {

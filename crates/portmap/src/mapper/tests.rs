@@ -446,3 +446,20 @@ fn stop_while_asking_or_failed() {
     run(&mut m, t0 + secs(5));
     assert!(m.stop(t0 + secs(5)).is_empty(), "nothing to delete");
 }
+
+#[test]
+fn the_suggested_external_endpoint_is_asked_for_first() {
+    let t0 = Instant::now();
+    let want = SocketAddrV4::new(*EXT.ip(), 40123);
+    let mut m = PortMapper::new(
+        Config::new(ME, PORT, GW, NONCE).with_suggested_external(want),
+        t0,
+    );
+    let req = pcp_request(&m.handle_timeout(t0));
+    assert_eq!(req.map.external_port, 40123);
+    assert_eq!(req.map.external_addr, pcp::mapped(*EXT.ip()));
+    // Over NAT-PMP, the port.
+    let out = m.handle_packet(t0 + ms(2), gw(), &[0, 129, 0, 1, 0, 0, 0, 50]);
+    let req = natpmp::MappingRequest::parse(&out.transmits[1].payload).expect("mapping request");
+    assert_eq!(req.external_port, 40123);
+}

@@ -53,6 +53,11 @@ pub struct Config {
     pub nonce: [u8; 12],
     /// Timing.
     pub timers: Timers,
+    /// The external address and port to ask for first (PCP's suggested
+    /// external address, NAT-PMP's suggested port), `None` for any. A Teredo
+    /// client asks for the one its server already sees, so that its address
+    /// stays what it is.
+    pub suggested_external: Option<SocketAddrV4>,
 }
 
 impl Config {
@@ -75,7 +80,14 @@ impl Config {
             lifetime: Self::DEFAULT_LIFETIME,
             nonce,
             timers: Timers::default(),
+            suggested_external: None,
         }
+    }
+
+    /// The same, asking for `external` first.
+    pub fn with_suggested_external(mut self, external: SocketAddrV4) -> Self {
+        self.suggested_external = Some(external);
+        self
     }
 
     pub(super) fn lifetime_secs(&self) -> u32 {

@@ -5,7 +5,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
 use super::LogMessage;
-use super::{Event, Maintainer, Offer, Outputs, Phase, Qualified, DEFAULT_MTU};
+use super::{Event, Maintainer, Offer, Phase, Qualified, DEFAULT_MTU};
 use crate::addr::{self, TeredoAddr, OBSOLETE_PREFIX};
 use crate::wire::{RouterAdvertisement, TeredoPacketRepr};
 
@@ -78,29 +78,25 @@ impl Maintainer {
     }
 
     /// The port mapping the NAT granted us (PCP, NAT-PMP or UPnP), or `None`
-    /// once it is gone. While the server sees us at the mapping's public
-    /// address, our address names the mapping's port instead of the one the
-    /// server saw: the NAT forwards that port to us from any host, as a cone
-    /// NAT would (RFC 6081 §4.3's idea, with any mapping protocol). A mapping
-    /// on another address than the server sees (a NAT behind another NAT)
-    /// changes nothing.
-    pub fn set_port_mapping(&mut self, now: Instant, mapping: Option<SocketAddrV4>) -> Outputs {
-        if self.port_mapping != mapping {
-            self.port_mapping = mapping;
-            self.publish(now);
-        }
-        std::mem::take(&mut self.out)
+    /// once it is gone. The client asks for the public address and port its
+    /// server already sees; granted, the NAT forwards the port our address
+    /// names to us from any host, as a cone NAT would (RFC 6081 §4.3's idea,
+    /// with any mapping protocol). The address itself never names another
+    /// port than the server sees: the server checks that a client's packets
+    /// come from the mapping in their source address (RFC 4380 §5.3.1).
+    pub fn set_port_mapping(&mut self, mapping: Option<SocketAddrV4>) {
+        self.port_mapping = mapping;
     }
 
-    /// The port mapping in use by our address, if any.
+    /// The port mapping, when it is the one our address names (the NAT
+    /// forwards that port to us from anyone).
     pub fn port_mapping_in_use(&self) -> Option<SocketAddrV4> {
         let q = self.qualified?;
-        let m = self.port_mapping?;
-        (q.mapping() == m && q.origin != m).then_some(m)
+        self.port_mapping.filter(|m| *m == q.origin)
     }
 
-    /// Makes our address from the last accepted RA and the port mapping;
-    /// tells the driver when it changed.
+    /// Makes our address from the last accepted RA; tells the driver when
+    /// it changed.
     fn publish(&mut self, now: Instant) {
         let Some((
             server,
@@ -113,10 +109,7 @@ impl Maintainer {
         else {
             return;
         };
-        let public = match self.port_mapping {
-            Some(m) if m.ip() == origin.ip() => m,
-            _ => origin,
-        };
+        let public = origin;
         // RFC 5991 §3: the random flag bits stay while the mapping stays, so a
         // refresh or a re-qualification to the same mapping keeps the address.
         let same_mapping = self
