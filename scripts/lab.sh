@@ -2,7 +2,7 @@
 # scripts/lab.sh: the network-namespace lab for miredo-rs end-to-end tests.
 #
 # Usage: scripts/lab.sh [--prefix P] SUBCOMMAND [ARGS...]   (or LAB_PREFIX=P in the environment)
-#   up [--nats LIST] [--udp-timeout S] [--owner PID]   build the lab (see TOPOLOGY)
+#   up [--nats LIST] [--pair LIST] [--udp-timeout S] [--owner PID]   build the lab (see TOPOLOGY)
 #   down                                    kill recorded PIDs, delete namespaces and state
 #   gc                                      'down' every lab whose --owner process is gone
 #   exec NODE CMD...                        run CMD in namespace ${P}-NODE
@@ -35,6 +35,8 @@
 #          with one bridge port "natN" per NAT
 #   natN   wan: 203.0.113.N/24 gw .254;  lan: 198.18.N.1/24;  nftables NAT of the chosen type
 #   clN    eth0: 198.18.N.10/24 gw 198.18.N.1;  uses the host's /dev/net/tun
+#   clNb   (only for N in --pair LIST) eth0: 198.18.N.11/24, a second client behind natN on
+#          the same link: natN's "lan" is then a bridge with both clients as ports
 #
 # NAT types (--nats, comma-separated, natN gets the Nth; default port,full,restricted,symmetric):
 #   port        port-restricted cone: plain masquerade (Linux default; port kept)
@@ -165,10 +167,11 @@ add_node() {
 }
 
 cmd_up() {
-    local nats="port,full,restricted,symmetric" udp_timeout="" owner=""
+    local nats="port,full,restricted,symmetric" udp_timeout="" owner="" pairs=""
     while (($#)); do
         case $1 in
         --nats) nats=$2; shift 2 ;;
+        --pair) pairs=$2; shift 2 ;;
         --udp-timeout) udp_timeout=$2; shift 2 ;;
         --owner) owner=$2; shift 2 ;;
         --prefix) PREFIX=$2; shift 2 ;;
@@ -203,6 +206,7 @@ cmd_up() {
         for i in "${!types[@]}"; do
             add_node "nat$((i + 1))"
             add_node "cl$((i + 1))"
+            if paired "$((i + 1))" "$pairs"; then add_node "cl$((i + 1))b"; fi
         done
     } 9>"$STATE_ROOT/.netns.lock"
 
@@ -252,7 +256,20 @@ cmd_up() {
             "net.netfilter.nf_conntrack_udp_timeout_stream=$t_assured"
         veth wan "nat$n" "nat$n" wan
         ip -n "$(ns wan)" link set "nat$n" master br0
-        veth "nat$n" lan "cl$n" eth0
+        if paired "$n" "$pairs"; then
+            # Two clients on one link behind natN: its LAN side is a bridge.
+            ip -n "$(ns "nat$n")" link add lan type bridge
+            ip -n "$(ns "nat$n")" link set lan up
+            veth "nat$n" lana "cl$n" eth0
+            veth "nat$n" lanb "cl${n}b" eth0
+            ip -n "$(ns "nat$n")" link set lana master lan
+            ip -n "$(ns "nat$n")" link set lanb master lan
+            v4only "cl${n}b" eth0
+            ip -n "$(ns "cl${n}b")" addr add "198.18.$n.11/24" dev eth0
+            ip -n "$(ns "cl${n}b")" route add default via "198.18.$n.1" dev eth0
+        else
+            veth "nat$n" lan "cl$n" eth0
+        fi
         v4only "cl$n" eth0
         ip -n "$(ns "nat$n")" addr add "203.0.113.$n/24" dev wan
         ip -n "$(ns "nat$n")" route add default via 203.0.113.254 dev wan
@@ -268,6 +285,11 @@ cmd_up() {
     log "up: $(tr '\n' ' ' <"$(state)/nodes")"
     state
     echo
+}
+
+# paired N LIST: natN has a second client (N is in the comma-separated LIST).
+paired() {
+    [[ ,$2, == *,$1,* ]]
 }
 
 cmd_down() {

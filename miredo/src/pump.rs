@@ -186,6 +186,35 @@ impl Pump {
         self.write_tun().await;
     }
 
+    /// Feeds a datagram from the local discovery group to the tunnel and
+    /// carries out what it produced (RFC 4380 §5.2.8).
+    pub async fn discovery_datagram(
+        &mut self,
+        tunnel: &mut TeredoTunnel,
+        now: Instant,
+        from: SocketAddrV4,
+        payload: &[u8],
+    ) {
+        tunnel.handle_discovery_datagram(now, from, payload, &mut self.out);
+        self.flush().await;
+    }
+
+    /// Sends the periodic local discovery bubble, if due.
+    pub async fn send_discovery(&mut self, tunnel: &mut TeredoTunnel, now: Instant) {
+        tunnel.send_discovery(now, &mut self.out);
+        self.flush().await;
+    }
+
+    /// Multicast from the Teredo socket (local discovery bubbles) leaves
+    /// through the interface of `local`, for the link only, and does not
+    /// come back to us.
+    pub fn set_multicast_source(&self, local: Ipv4Addr) -> io::Result<()> {
+        let s = socket2::SockRef::from(self.socket.socket());
+        s.set_multicast_if_v4(&local)?;
+        s.set_multicast_ttl_v4(1)?;
+        s.set_multicast_loop_v4(false)
+    }
+
     /// Sends one datagram (qualification traffic); errors are logged, not fatal.
     pub async fn send_to(&self, dst: SocketAddrV4, payload: &[u8]) {
         if let Err(e) = self.socket.socket().send_to(payload, dst).await {

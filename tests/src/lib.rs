@@ -99,6 +99,9 @@ pub struct LabOpts {
     pub udp_timeout: Option<u32>,
     /// Start a private system bus right away (see [`Lab::dbus_up`]).
     pub dbus: bool,
+    /// NATs (numbers from 1) with a second client, `clNb`, on the same link
+    /// as `clN` (`lab.sh up --pair`).
+    pub pairs: Vec<u8>,
 }
 
 impl Default for LabOpts {
@@ -112,6 +115,7 @@ impl Default for LabOpts {
             ],
             udp_timeout: None,
             dbus: false,
+            pairs: Vec::new(),
         }
     }
 }
@@ -272,6 +276,11 @@ impl Lab {
         if let Some(t) = opts.udp_timeout {
             args.push("--udp-timeout".into());
             args.push(t.to_string());
+        }
+        if !opts.pairs.is_empty() {
+            let pairs: Vec<String> = opts.pairs.iter().map(u8::to_string).collect();
+            args.push("--pair".into());
+            args.push(pairs.join(","));
         }
         let out = Command::new(&script)
             .arg("--prefix")

@@ -96,6 +96,7 @@ fn lab_controls_work() -> Result<()> {
         nats: vec![Nat::PortRestricted],
         udp_timeout: Some(20),
         dbus: true,
+        pairs: Vec::new(),
     })?;
     let out = lab.exec_ok(
         "nat1",

@@ -39,11 +39,13 @@ use crate::qualified::Qualified;
 use crate::security::Secret;
 use crate::wire::{icmpv6_error, Ipv6Header};
 
+mod local;
 mod outputs;
 pub mod replies;
 mod rx;
 mod tx;
 
+pub use local::{LocalLink, ALL_NODES, DISCOVERY_DST, DISCOVERY_GROUP};
 pub use outputs::{Action, Output, OutputRef, Outputs};
 
 /// ICMPv6 errors allowed per [`ICMP_RATE_WINDOW`].
@@ -183,12 +185,17 @@ pub struct Stats {
     /// Bubbles in answer to a received datagram not sent: the global share
     /// ([`replies::GLOBAL_BURST`] per [`replies::GLOBAL_WINDOW`]) was used up.
     pub bubbles_refused_global: u64,
+    /// Local discovery bubbles sent (RFC 4380 §5.2.8, periodic or for a packet).
+    pub discovery_sent: u64,
+    /// Discovery bubbles ignored: not from a client behind our NAT on our
+    /// link, malformed, or local discovery off.
+    pub dropped_discovery: u64,
 }
 
 impl Stats {
     /// Every counter with its field name, in declaration order (for D-Bus
     /// and logs).
-    pub fn named(&self) -> [(&'static str, u64); 25] {
+    pub fn named(&self) -> [(&'static str, u64); 27] {
         [
             ("rx", self.rx),
             ("tx", self.tx),
@@ -213,6 +220,8 @@ impl Stats {
             ("dropped_rate_limited", self.dropped_rate_limited),
             ("dropped_wrong_mapping", self.dropped_wrong_mapping),
             ("bubbles_received", self.bubbles_received),
+            ("discovery_sent", self.discovery_sent),
+            ("dropped_discovery", self.dropped_discovery),
             ("bubbles_refused_dest", self.bubbles_refused_dest),
             ("bubbles_refused_global", self.bubbles_refused_global),
         ]
@@ -255,6 +264,7 @@ pub struct TeredoTunnel {
     stats: Stats,
     icmp: IcmpLimiter,
     replies: replies::ReplyLimiter,
+    local: local::LocalDiscovery,
 }
 
 impl TeredoTunnel {
@@ -272,6 +282,7 @@ impl TeredoTunnel {
                 count: 0,
             },
             replies: replies::ReplyLimiter::default(),
+            local: local::LocalDiscovery::new(now),
         }
     }
 
@@ -284,6 +295,8 @@ impl TeredoTunnel {
         }
         if own.is_some() && own != self.own {
             self.peers.clear();
+            // A new address: tell the link at once.
+            self.local.due_now();
         }
         self.own = own;
     }
@@ -375,6 +388,18 @@ fn send_bubble(
     if !addr::is_global_unicast_v4(*dst.ip()) {
         return;
     }
+    send_bubble_to(src, dest, dst, stats, out);
+}
+
+/// [`send_bubble`] without the check of `dst`, which the caller made (a
+/// peer on our local link, [`local`]).
+fn send_bubble_to(
+    src: Ipv6Addr,
+    dest: Ipv6Addr,
+    dst: SocketAddrV4,
+    stats: &mut Stats,
+    out: &mut Outputs,
+) {
     stats.bubbles_sent += 1;
     out.push(Action::Transmit(dst), &crate::wire::emit_bubble(src, dest));
 }
@@ -384,15 +409,28 @@ fn send_bubble(
 fn reply_bubble(
     limiter: &mut replies::ReplyLimiter,
     now: Instant,
-    (src, dest, dst): (Ipv6Addr, Ipv6Addr, SocketAddrV4),
+    b: (Ipv6Addr, Ipv6Addr, SocketAddrV4),
     stats: &mut Stats,
     out: &mut Outputs,
 ) {
-    if !addr::is_global_unicast_v4(*dst.ip()) {
+    reply_bubble_to(limiter, now, b, false, stats, out);
+}
+
+/// [`reply_bubble`], also to a private destination when `on_local_link`
+/// (the caller checked it is on our link, [`local`]).
+fn reply_bubble_to(
+    limiter: &mut replies::ReplyLimiter,
+    now: Instant,
+    (src, dest, dst): (Ipv6Addr, Ipv6Addr, SocketAddrV4),
+    on_local_link: bool,
+    stats: &mut Stats,
+    out: &mut Outputs,
+) {
+    if !on_local_link && !addr::is_global_unicast_v4(*dst.ip()) {
         return;
     }
     match limiter.allow(now, *dst.ip()) {
-        Ok(()) => send_bubble(src, dest, dst, stats, out),
+        Ok(()) => send_bubble_to(src, dest, dst, stats, out),
         Err(replies::Refused::Dest) => stats.bubbles_refused_dest += 1,
         Err(replies::Refused::Global) => stats.bubbles_refused_global += 1,
     }

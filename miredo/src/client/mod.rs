@@ -2,6 +2,7 @@
 //! (`teredo::maintain`, `teredo::relay`) with datagrams, tunnel packets, timers
 //! and network-change events, and carries out what they ask for.
 
+mod discovery;
 mod port_mapping;
 mod resolve;
 pub mod sink;
@@ -24,6 +25,7 @@ use tracing::{error, info, warn};
 use crate::config::PortMapping;
 use crate::pump::Pump;
 use crate::status::{StatusSink, TunnelStatus};
+use discovery::DiscoveryListener;
 use port_mapping::PortMapTask;
 use teredo::qualified::NatType;
 
@@ -106,6 +108,9 @@ pub async fn run(
     let mut armed: Option<Instant> = None;
     let mut tun_status = TunnelStatus::new(tun_name, tun_index);
     let mut portmap = (port_mapping != PortMapping::Off).then(PortMapTask::spawn);
+    // Local client discovery (RFC 4380 §5.2.8), once we know our link.
+    let mut discovery: Option<DiscoveryListener> = None;
+    let mut discovery_buf = vec![0u8; 2048];
     tun_status.port_mapping = if portmap.is_some() { "none" } else { "off" };
     // The NAT type last logged: once per change, not per qualification.
     let mut logged_nat = teredo::qualified::NatType::Unknown;
@@ -146,6 +151,7 @@ pub async fn run(
                     tun_status.port_preserved = q.port_preserved(local).unwrap_or(false);
                     tunnel.set_state(Some(OwnAddress::from(&q)));
                     tunnel.set_inbound_open(maint.port_mapping_in_use().is_some());
+                    listen_on_link(&mut discovery, &pump, &mut tunnel, q.teredo.server);
                     status.update(&tun_status).await;
                 }
                 Event::Down => {
@@ -194,10 +200,15 @@ pub async fn run(
             status.update(&tun_status).await;
         }
 
-        let deadline = [maint.poll_timeout(), tunnel.poll_timeout(), requalify_at]
-            .into_iter()
-            .flatten()
-            .min();
+        let deadline = [
+            maint.poll_timeout(),
+            tunnel.poll_timeout(),
+            tunnel.next_discovery(),
+            requalify_at,
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         // Re-arming a tokio timer costs a lock and a wheel insertion: do it only
         // when the deadline moved, not once per packet.
         if deadline != armed {
@@ -230,6 +241,17 @@ pub async fn run(
                     break Err(e.into());
                 }
             }
+            r = recv_discovery(&discovery, &mut discovery_buf) => match r {
+                Ok((n, from)) => {
+                    let payload = discovery_buf.get(..n).unwrap_or_default();
+                    pump.discovery_datagram(&mut tunnel, Instant::now(), from, payload).await;
+                }
+                Err(e) => {
+                    warn!("local discovery: {e}; turned off");
+                    discovery = None;
+                    tunnel.set_local_link(None);
+                }
+            },
             Some(g) = next_grant(&mut portmap) => {
                 if g.protocol != tun_status.port_mapping {
                     match g.external {
@@ -268,6 +290,7 @@ pub async fn run(
                 }
                 pending.append(maint.handle_timeout(now));
                 pump.timeout(&mut tunnel, now).await;
+                pump.send_discovery(&mut tunnel, now).await;
                 // The peer count is published at timer ticks (at least every
                 // refresh), not per packet: it costs a lock and maybe a D-Bus call.
                 let peers = u32::try_from(tunnel.peers().len()).unwrap_or(u32::MAX);
@@ -284,6 +307,45 @@ pub async fn run(
         pm.stop().await;
     }
     result
+}
+
+async fn recv_discovery(
+    listener: &Option<DiscoveryListener>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, std::net::SocketAddrV4)> {
+    match listener {
+        Some(l) => l.recv(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Listens for local discovery on the link our datagrams to `server` leave
+/// by (again if that changed); without it, local discovery stays off.
+fn listen_on_link(
+    listener: &mut Option<DiscoveryListener>,
+    pump: &Pump,
+    tunnel: &mut TeredoTunnel,
+    server: Ipv4Addr,
+) {
+    let Some(local) = pump.local_addr_towards(server).map(|l| *l.ip()) else {
+        return;
+    };
+    if listener.as_ref().is_some_and(|l| l.link().addr == local) {
+        return;
+    }
+    let opened =
+        DiscoveryListener::open(local).and_then(|l| pump.set_multicast_source(local).map(|()| l));
+    match opened {
+        Ok(l) => {
+            tunnel.set_local_link(Some(l.link()));
+            *listener = Some(l);
+        }
+        Err(e) => {
+            info!("local discovery off: {e}");
+            tunnel.set_local_link(None);
+            *listener = None;
+        }
+    }
 }
 
 async fn next_grant(task: &mut Option<PortMapTask>) -> Option<port_mapping::Granted> {

@@ -4,7 +4,10 @@
 use std::net::{Ipv6Addr, SocketAddrV4};
 use std::time::Instant;
 
-use super::{enqueue, flush_queue, reply_bubble, Action, Outputs, OwnAddress, TeredoTunnel};
+use super::{
+    enqueue, flush_queue, local, reply_bubble, reply_bubble_to, Action, Outputs, OwnAddress,
+    TeredoTunnel,
+};
 use crate::addr::{self, TeredoAddr, TEREDO_PORT};
 use crate::peers::{Attempt, Queued};
 use crate::wire::icmpv6::{ErrorRepr, TYPE_DST_UNREACH};
@@ -45,6 +48,12 @@ impl TeredoTunnel {
         let src_teredo = addr::is_teredo(&h.src, prefix);
 
         if let Some(own) = self.own {
+            if bubble && h.dst == local::ALL_NODES && pkt.auth.is_none() && pkt.origin.is_none() {
+                // A unicast discovery bubble from a client behind our NAT
+                // (RFC 4380 §5.2.8).
+                self.discovered(now, from, h.src, false, out);
+                return;
+            }
             if from == SocketAddrV4::new(own.server, TEREDO_PORT) {
                 // From our server: an indirect bubble (or packet) to answer
                 // with a direct bubble, addresses swapped.
@@ -73,8 +82,11 @@ impl TeredoTunnel {
                 // reply gets through its NAT (docs/nat-traversal.md). One
                 // datagram of the same size back to its sender, within the
                 // limits of `replies`.
+                // A peer behind our own NAT writes from its endpoint on our
+                // link, perhaps a private address (local discovery).
+                let local = self.on_local_link(from);
                 let b = (h.dst, h.src, from);
-                reply_bubble(&mut self.replies, now, b, &mut self.stats, out);
+                reply_bubble_to(&mut self.replies, now, b, local, &mut self.stats, out);
                 self.stats.rx += 1;
                 self.stats.bubbles_received += 1;
                 return;
