@@ -8,7 +8,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use libfuzzer_sys::fuzz_target;
-use teredo::relay::{Action, Config, Mode, Outputs, OwnAddress, TeredoTunnel};
+use teredo::relay::{Action, Config, LocalLink, Mode, Outputs, OwnAddress, TeredoTunnel};
 use teredo::security::Secret;
 use teredo::wire::{Ipv6Header, TeredoPacket};
 
@@ -22,6 +22,11 @@ fn tunnels(now: Instant) -> [TeredoTunnel; 2] {
         addr: "2001:0:c000:201:0:f227:3cff:ffef".parse().expect("literal"),
         server: Ipv4Addr::new(192, 0, 2, 1),
         mtu: 1280,
+    }));
+    // Local discovery on a wide link, so that fuzzed sources land on it.
+    client.set_local_link(Some(LocalLink {
+        addr: Ipv4Addr::new(198, 18, 1, 10),
+        prefix_len: 8,
     }));
     let relay = TeredoTunnel::new(
         Config::new(
@@ -75,10 +80,14 @@ fuzz_target!(|data: &[u8]| {
             rest = &rest[8 + len..];
             // Kinds below 32 keep the clock still: bursts at one instant.
             t += Duration::from_millis(u64::from(kind.saturating_sub(31)) * 37);
-            match kind % 3 {
+            match kind % 5 {
                 0 => tunnel.handle_udp_packet(t, 1_700_000_000, from, chunk, &mut out),
                 1 => tunnel.handle_tun_packet(t, 1_700_000_000, chunk, &mut out),
-                _ => tunnel.handle_timeout(t),
+                2 => tunnel.handle_timeout(t),
+                // Local discovery (RFC 4380 §5.2.8): the group's datagrams
+                // and the periodic bubble.
+                3 => tunnel.handle_discovery_datagram(t, from, chunk, &mut out),
+                _ => tunnel.send_discovery(t, &mut out),
             }
             check(&mut out);
             assert!(tunnel.peers().queued_bytes() <= tunnel.peers().queue_budget());
