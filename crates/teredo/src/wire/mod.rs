@@ -14,6 +14,7 @@ pub mod icmpv6;
 pub mod ipv6;
 pub mod ndisc;
 pub mod packet;
+pub mod trailers;
 
 pub use auth::{emit_origin, AuthHeader, AuthRepr, OriginIndication, AUTH_MIN_LEN, ORIGIN_LEN};
 pub use icmpv6::{
