@@ -27,6 +27,7 @@ fn tunnels(now: Instant) -> [TeredoTunnel; 2] {
     client.set_local_link(Some(LocalLink {
         addr: Ipv4Addr::new(198, 18, 1, 10),
         prefix_len: 8,
+        port: 3545,
     }));
     let relay = TeredoTunnel::new(
         Config::new(

@@ -377,22 +377,8 @@ impl TeredoTunnel {
     }
 }
 
-/// Sends a bubble to `dst` if its IPv4 is global (RFC 4380 §5.2.6).
-fn send_bubble(
-    src: Ipv6Addr,
-    dest: Ipv6Addr,
-    dst: SocketAddrV4,
-    stats: &mut Stats,
-    out: &mut Outputs,
-) {
-    if !addr::is_global_unicast_v4(*dst.ip()) {
-        return;
-    }
-    send_bubble_to(src, dest, dst, stats, out);
-}
-
-/// [`send_bubble`] without the check of `dst`, which the caller made (a
-/// peer on our local link, [`local`]).
+/// Sends a bubble to `dst`, which the caller checked: a global unicast
+/// IPv4, or an endpoint on our local link ([`local`]).
 fn send_bubble_to(
     src: Ipv6Addr,
     dest: Ipv6Addr,
@@ -400,8 +386,26 @@ fn send_bubble_to(
     stats: &mut Stats,
     out: &mut Outputs,
 ) {
+    send_bubble_with(src, dest, dst, None, stats, out);
+}
+
+/// [`send_bubble_to`] with RFC 6081 trailers after the bubble, if any.
+fn send_bubble_with(
+    src: Ipv6Addr,
+    dest: Ipv6Addr,
+    dst: SocketAddrV4,
+    trailers: Option<&crate::wire::trailers::Trailers>,
+    stats: &mut Stats,
+    out: &mut Outputs,
+) {
     stats.bubbles_sent += 1;
-    out.push(Action::Transmit(dst), &crate::wire::emit_bubble(src, dest));
+    match trailers {
+        Some(t) => out.push(
+            Action::Transmit(dst),
+            &crate::wire::trailers::emit_bubble_with_trailers(src, dest, t),
+        ),
+        None => out.push(Action::Transmit(dst), &crate::wire::emit_bubble(src, dest)),
+    }
 }
 
 /// Sends a bubble in answer to a received datagram (see [`replies`]): like

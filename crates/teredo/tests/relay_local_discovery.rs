@@ -13,9 +13,10 @@ use teredo::relay::{
     Config, LocalLink, Mode, Output, Outputs, OwnAddress, TeredoTunnel, ALL_NODES, DISCOVERY_DST,
 };
 use teredo::security::Secret;
-use teredo::wire::{emit_bubble, Ipv6Header};
+use teredo::wire::{emit_bubble, emit_with_origin, Ipv6Header, TeredoPacket};
 
 const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
+const SERVER_EP: SocketAddrV4 = SocketAddrV4::new(SERVER, 3544);
 const PUBLIC: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 7);
 const UNIX0: u32 = 1_700_000_000;
 
@@ -38,6 +39,8 @@ struct Host {
     t: TeredoTunnel,
     addr: Ipv6Addr,
     local: SocketAddrV4,
+    /// Its mapping on the NAT, as its address names it.
+    public: SocketAddrV4,
     tun: Vec<Vec<u8>>,
 }
 
@@ -55,11 +58,13 @@ fn host(n: u8, public_port: u16, now: Instant) -> Host {
     t.set_local_link(Some(LocalLink {
         addr: *local(n).ip(),
         prefix_len: 24,
+        port: local(n).port(),
     }));
     Host {
         t,
         addr,
         local: local(n),
+        public: SocketAddrV4::new(PUBLIC, public_port),
         tun: Vec::new(),
     }
 }
@@ -70,6 +75,27 @@ fn settle(
     hosts: &mut [Host],
     now: Instant,
     first: Vec<(usize, Outputs)>,
+) -> Vec<(usize, SocketAddrV4)> {
+    settle_with(hosts, now, first, Link::Multicast)
+}
+
+/// What the simulated network between two hosts behind one NAT carries
+/// besides their link's unicast.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Link {
+    /// The discovery group works; nothing reaches the server.
+    Multicast,
+    /// Multicast is filtered; the server forwards bubbles (with their
+    /// trailers and an origin indication) to the public mapping they name,
+    /// which the NAT lets in.
+    ServerOnly,
+}
+
+fn settle_with(
+    hosts: &mut [Host],
+    now: Instant,
+    first: Vec<(usize, Outputs)>,
+    link: Link,
 ) -> Vec<(usize, SocketAddrV4)> {
     let mut wire = Vec::new();
     // In order, as a link delivers.
@@ -86,12 +112,25 @@ fn settle(
             Output::Transmit { dst, payload } => {
                 wire.push((i, dst));
                 let from = hosts[i].local;
+                let public = hosts[i].public;
+                let forwarded = (link == Link::ServerOnly && dst == SERVER_EP)
+                    .then(|| {
+                        let pkt = TeredoPacket::parse(&payload).ok()?;
+                        let h = Ipv6Header::parse(pkt.ipv6).ok()?;
+                        let to = TeredoAddr::from_ipv6(&h.dst).mapping();
+                        let mut fwd = emit_with_origin(public, pkt.ipv6);
+                        fwd.extend_from_slice(payload.get(pkt.buffer_len()..)?);
+                        Some((to, fwd))
+                    })
+                    .flatten();
                 for (j, h) in hosts.iter_mut().enumerate() {
                     let mut out = Outputs::new();
-                    if dst == DISCOVERY_DST && j != i {
+                    if dst == DISCOVERY_DST && j != i && link == Link::Multicast {
                         h.t.handle_discovery_datagram(now, from, &payload, &mut out);
                     } else if dst == h.local {
                         h.t.handle_udp_packet(now, UNIX0, from, &payload, &mut out);
+                    } else if let Some((_, fwd)) = forwarded.as_ref().filter(|f| f.0 == h.public) {
+                        h.t.handle_udp_packet(now, UNIX0, SERVER_EP, fwd, &mut out);
                     }
                     todo.extend(out.to_vec().into_iter().map(|x| (j, x)));
                 }
@@ -243,6 +282,41 @@ fn relays_do_no_local_discovery() {
     t.set_local_link(Some(LocalLink {
         addr: Ipv4Addr::new(192, 168, 1, 1),
         prefix_len: 24,
+        port: 3545,
     }));
     assert_eq!(t.next_discovery(), None);
+}
+
+#[test]
+fn without_multicast_the_alternate_address_trailer_does_it_through_the_server() {
+    let now = Instant::now();
+    let mut hosts = vec![host(10, 50000, now), host(11, 50001, now)];
+    let (a, b) = (hosts[0].addr, hosts[1].addr);
+    let pkt = Ipv6Header::new(a, b, 17, 64, &[7; 40]).to_vec();
+    let mut out = Outputs::new();
+    hosts[0].t.handle_tun_packet(now, UNIX0, &pkt, &mut out);
+    let wire = settle_with(&mut hosts, now, vec![(0, out)], Link::ServerOnly);
+    assert_eq!(hosts[1].tun, vec![pkt], "wire: {wire:?}");
+    let reply = Ipv6Header::new(b, a, 17, 64, &[8; 40]).to_vec();
+    let mut out = Outputs::new();
+    hosts[1].t.handle_tun_packet(now, UNIX0, &reply, &mut out);
+    let wire = settle_with(&mut hosts, now, vec![(1, out)], Link::ServerOnly);
+    assert_eq!(wire, vec![(1, hosts[0].local)], "straight on the link");
+    assert_eq!(hosts[0].tun, vec![reply]);
+}
+
+#[test]
+fn our_link_endpoint_goes_only_to_peers_behind_our_nat() {
+    let now = Instant::now();
+    let mut h = host(10, 50000, now);
+    let elsewhere = teredo(Ipv4Addr::new(198, 51, 100, 9), 50001);
+    let pkt = Ipv6Header::new(h.addr, elsewhere, 17, 64, &[7; 40]).to_vec();
+    let mut out = Outputs::new();
+    h.t.handle_tun_packet(now, UNIX0, &pkt, &mut out);
+    for o in out.to_vec() {
+        if let Output::Transmit { payload, .. } = o {
+            let p = TeredoPacket::parse(&payload).expect("bubble");
+            assert_eq!(p.buffer_len(), payload.len(), "no trailer to {elsewhere}");
+        }
+    }
 }

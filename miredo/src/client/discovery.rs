@@ -17,8 +17,10 @@ pub struct DiscoveryListener {
 }
 
 impl DiscoveryListener {
-    /// Joins the discovery group on the interface that holds `local`.
-    pub fn open(local: Ipv4Addr) -> io::Result<DiscoveryListener> {
+    /// Joins the discovery group on the interface that holds `local`'s
+    /// address (`local`: our Teredo socket's endpoint on the link).
+    pub fn open(endpoint: SocketAddrV4) -> io::Result<DiscoveryListener> {
+        let local = *endpoint.ip();
         let prefix_len = prefix_len_of(local)?;
         let s = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
         // Every Teredo client on the host listens there.
@@ -34,6 +36,7 @@ impl DiscoveryListener {
             link: LocalLink {
                 addr: local,
                 prefix_len,
+                port: endpoint.port(),
             },
         })
     }

@@ -327,14 +327,17 @@ fn listen_on_link(
     tunnel: &mut TeredoTunnel,
     server: Ipv4Addr,
 ) {
-    let Some(local) = pump.local_addr_towards(server).map(|l| *l.ip()) else {
+    let Some(local) = pump.local_addr_towards(server) else {
         return;
     };
-    if listener.as_ref().is_some_and(|l| l.link().addr == local) {
+    if listener
+        .as_ref()
+        .is_some_and(|l| l.link().addr == *local.ip())
+    {
         return;
     }
-    let opened =
-        DiscoveryListener::open(local).and_then(|l| pump.set_multicast_source(local).map(|()| l));
+    let opened = DiscoveryListener::open(local)
+        .and_then(|l| pump.set_multicast_source(*local.ip()).map(|()| l));
     match opened {
         Ok(l) => {
             tunnel.set_local_link(Some(l.link()));

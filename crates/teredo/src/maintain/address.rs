@@ -80,7 +80,7 @@ impl Maintainer {
     /// The port mapping the NAT granted us (PCP, NAT-PMP or UPnP), or `None`
     /// once it is gone. The client asks for the public address and port its
     /// server already sees; granted, the NAT forwards the port our address
-    /// names to us from any host, as a cone NAT would (RFC 6081 §4.3's idea,
+    /// names to us from any host, as a cone NAT would (the idea of RFC 6081's UPnP extension,
     /// with any mapping protocol). The address itself never names another
     /// port than the server sees: the server checks that a client's packets
     /// come from the mapping in their source address (RFC 4380 §5.3.1).

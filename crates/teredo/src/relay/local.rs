@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use super::{reply_bubble_to, Action, Outputs, TeredoTunnel};
 use crate::addr::{self, TeredoAddr, TEREDO_PORT};
+use crate::wire::trailers::{Trailers, MAX_ALTERNATES};
 use crate::wire::{emit_bubble, TeredoPacket};
 
 /// The Teredo IPv4 discovery address (IANA: 224.0.0.253, "Teredo").
@@ -49,6 +50,9 @@ pub struct LocalLink {
     pub addr: Ipv4Addr,
     /// Its prefix length.
     pub prefix_len: u8,
+    /// The port of our Teredo socket: with `addr`, where a peer on the link
+    /// reaches us.
+    pub port: u16,
 }
 
 impl LocalLink {
@@ -234,6 +238,46 @@ impl TeredoTunnel {
     pub(super) fn on_local_link(&self, dst: SocketAddrV4) -> bool {
         self.local.link.is_some_and(|l| l.contains(*dst.ip()))
     }
+
+    /// True if `mapped` is our own public IPv4: a peer whose address names it
+    /// is behind our NAT.
+    pub(super) fn behind_our_nat(&self, mapped: Ipv4Addr) -> bool {
+        self.own
+            .is_some_and(|o| TeredoAddr::from_ipv6(&o.addr).mapped_ip == mapped)
+    }
+
+    /// The trailers of our bubbles to `dst` (RFC 6081, hairpinning extension):
+    /// to a peer behind our NAT, our endpoint on the link as an alternate
+    /// address, so that it can answer there when the NAT does not loop its
+    /// answer back. Nobody else learns our private address.
+    pub(super) fn hairpin_trailers(&self, dst: &TeredoAddr) -> Option<Trailers> {
+        let link = self.local.link?;
+        if !self.behind_our_nat(dst.mapped_ip) {
+            return None;
+        }
+        Some(Trailers {
+            alternate: vec![SocketAddrV4::new(link.addr, link.port)],
+            ..Trailers::default()
+        })
+    }
+
+    /// A bubble from a peer behind our NAT, with its alternate addresses:
+    /// `answer` (the bubble with its addresses swapped, which proves us to
+    /// it) goes to those on our link too (RFC 6081, hairpinning extension).
+    pub(super) fn answer_at_alternates(
+        &mut self,
+        now: Instant,
+        answer: (Ipv6Addr, Ipv6Addr),
+        trailers: &Trailers,
+        out: &mut Outputs,
+    ) {
+        for alt in trailers.alternate.iter().take(MAX_ALTERNATES) {
+            if self.on_local_link(*alt) {
+                let b = (answer.0, answer.1, *alt);
+                reply_bubble_to(&mut self.replies, now, b, true, &mut self.stats, out);
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +289,7 @@ mod tests {
         let l = LocalLink {
             addr: Ipv4Addr::new(192, 168, 1, 20),
             prefix_len: 24,
+            port: 3545,
         };
         assert!(l.contains(Ipv4Addr::new(192, 168, 1, 21)));
         assert!(!l.contains(Ipv4Addr::new(192, 168, 1, 20)));
@@ -252,11 +297,13 @@ mod tests {
         let all = LocalLink {
             addr: Ipv4Addr::new(192, 0, 2, 1),
             prefix_len: 0,
+            port: 3545,
         };
         assert!(all.contains(Ipv4Addr::new(203, 0, 113, 1)));
         let host = LocalLink {
             addr: Ipv4Addr::new(192, 0, 2, 1),
             prefix_len: 32,
+            port: 3545,
         };
         assert!(!host.contains(Ipv4Addr::new(192, 0, 2, 2)));
     }

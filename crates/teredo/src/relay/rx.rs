@@ -11,6 +11,7 @@ use super::{
 use crate::addr::{self, TeredoAddr, TEREDO_PORT};
 use crate::peers::{Attempt, Queued};
 use crate::wire::icmpv6::{ErrorRepr, TYPE_DST_UNREACH};
+use crate::wire::trailers::packet_trailers;
 use crate::wire::{
     verify_icmpv6_checksum, EchoKind, EchoRepr, Ipv6Header, TeredoPacket, NEXT_HEADER_ICMPV6,
 };
@@ -67,6 +68,14 @@ impl TeredoTunnel {
                 if let Some(dst) = target {
                     let b = (h.dst, h.src, dst);
                     reply_bubble(&mut self.replies, now, b, &mut self.stats, out);
+                    if bubble && self.behind_our_nat(*dst.ip()) {
+                        // From a peer behind our NAT: answer at its
+                        // endpoints on our link too, in case the NAT does
+                        // not loop the answer back (RFC 6081 hairpinning).
+                        if let Ok(t) = packet_trailers(payload, &pkt) {
+                            self.answer_at_alternates(now, (h.dst, h.src), &t, out);
+                        }
+                    }
                 }
                 if bubble {
                     self.stats.rx += 1;
@@ -167,9 +176,15 @@ impl TeredoTunnel {
         }
 
         let embedded = TeredoAddr::from_ipv6(&h.src).mapping();
-        if let (Some(_), true, false, true) =
-            (client, src_teredo, bubble, embedded.ip() == from.ip())
-        {
+        // A peer behind our NAT writing from its endpoint on our link, which
+        // its address cannot name (local discovery, RFC 6081 hairpinning).
+        let on_link = self.on_local_link(from) && self.behind_our_nat(*embedded.ip());
+        if let (Some(_), true, false, true) = (
+            client,
+            src_teredo,
+            bubble,
+            embedded.ip() == from.ip() || on_link,
+        ) {
             // A Teredo peer writing from another port than the one in its
             // address (a symmetric NAT). Do not trust the source; bubble the
             // claimed address through its server instead, as if we had data
@@ -207,10 +222,17 @@ impl TeredoTunnel {
             }
             if attempt == Attempt::Send {
                 peer.last_tx = Some(now);
-                let server = SocketAddrV4::new(claimed_server, TEREDO_PORT);
-                for dst in [embedded, server] {
-                    let b = (bubble_src, h.src, dst);
-                    reply_bubble(&mut self.replies, now, b, &mut self.stats, out);
+                if on_link {
+                    // Only the owner of the address at that endpoint
+                    // answers this one.
+                    let b = (bubble_src, h.src, from);
+                    reply_bubble_to(&mut self.replies, now, b, true, &mut self.stats, out);
+                } else {
+                    let server = SocketAddrV4::new(claimed_server, TEREDO_PORT);
+                    for dst in [embedded, server] {
+                        let b = (bubble_src, h.src, dst);
+                        reply_bubble(&mut self.replies, now, b, &mut self.stats, out);
+                    }
                 }
             }
             return;

@@ -5,8 +5,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
 use super::{
-    enqueue, send_bubble, send_bubble_to, Action, Outputs, TeredoTunnel, PING_HOP_LIMIT,
-    UNREACH_ADDR, UNREACH_ADMIN,
+    enqueue, send_bubble_with, Action, Outputs, TeredoTunnel, PING_HOP_LIMIT, UNREACH_ADDR,
+    UNREACH_ADMIN,
 };
 use crate::addr::{self, TeredoAddr, TEREDO_PORT};
 use crate::peers::{Attempt, Queued};
@@ -99,14 +99,17 @@ impl TeredoTunnel {
             // Keyed on the mapping embedded in the address, which is what the
             // receive side checks replies against (RFC 4380 §5.2.3).
             let src = self.config.secret.bubble_source(teredo.mapping());
+            // To a peer behind our NAT, our endpoint on the link rides along.
+            let trailers = self.hairpin_trailers(&teredo);
+            let trailers = trailers.as_ref();
             if self.on_local_link(mapping) {
                 // A peer behind our NAT, found on the link (local discovery).
-                send_bubble_to(src, h.dst, mapping, &mut self.stats, out);
-            } else if !self.own_cone() {
-                send_bubble(src, h.dst, mapping, &mut self.stats, out);
+                send_bubble_with(src, h.dst, mapping, trailers, &mut self.stats, out);
+            } else if !self.own_cone() && addr::is_global_unicast_v4(*mapping.ip()) {
+                send_bubble_with(src, h.dst, mapping, trailers, &mut self.stats, out);
             }
             let server = SocketAddrV4::new(teredo.server, TEREDO_PORT);
-            send_bubble(src, h.dst, server, &mut self.stats, out);
+            send_bubble_with(src, h.dst, server, trailers, &mut self.stats, out);
             self.discover_for_packet(now, &teredo, out);
         } else if let Some(own) = self.own {
             let ping = self.ping(own.addr, h.dst, unix_secs);

@@ -23,6 +23,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
 use crate::addr::{
     self, is_global_unicast_v4, server_link_local, TeredoAddr, ALL_ROUTERS, FLAG_CONE, TEREDO_PORT,
 };
+use crate::wire::trailers::Trailers;
 use crate::wire::{
     emit_origin, emit_with_origin, icmpv6::TYPE_ROUTER_SOLICIT, AuthRepr, Ipv6Header,
     RouterAdvertisement, TeredoPacket, NEXT_HEADER_ICMPV6,
@@ -31,6 +32,9 @@ use crate::wire::{
 /// Largest IPv6 payload of a non-bubble packet the server passes on
 /// (miredo `server.c`): enough for ping tests, useless as a relay.
 pub const MAX_FORWARD_PAYLOAD: usize = 88;
+/// Most trailer bytes forwarded after a bubble: every RFC 6081 trailer
+/// once, four alternate addresses included, fits.
+const MAX_FORWARD_TRAILERS: usize = 64;
 /// Default advertised MTU.
 pub const DEFAULT_MTU: u16 = 1280;
 /// Smallest MTU the server accepts to advertise.
@@ -397,11 +401,23 @@ impl Server {
         if self.is_own(to) {
             return Err(Loop);
         }
-        let payload = if dst.server == self.config.primary {
+        let mut payload = if dst.server == self.config.primary {
             emit_with_origin(src, packet.ipv6)
         } else {
             packet.ipv6.to_vec()
         };
+        if bubble {
+            // RFC 6081 trailers after a bubble go with it (a client behind
+            // the same NAT learns its peer's endpoint on their link from
+            // them); a list that does not parse is left behind.
+            let rest = datagram.get(packet.buffer_len()..).unwrap_or_default();
+            if !rest.is_empty()
+                && rest.len() <= MAX_FORWARD_TRAILERS
+                && Trailers::parse(rest).is_ok()
+            {
+                payload.extend_from_slice(rest);
+            }
+        }
         Ok(Action::Forward { to, payload })
     }
 
