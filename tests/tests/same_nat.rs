@@ -125,3 +125,58 @@ fn two_of_our_clients_behind_one_nat_talk_on_their_link() -> Result<()> {
     ensure!(ours.0 && ours.1, "ours: {ours:?}");
     Ok(())
 }
+
+/// With multicast filtered on the link (as some access points do), our
+/// clients still find each other: their bubbles through the server carry
+/// their link endpoints (RFC 6081's Alternate Address trailer), and the
+/// server passes them on: ours does, and so does Debian's, which forwards
+/// whatever follows a bubble.
+fn without_multicast(our_server: bool) -> Result<()> {
+    let lab = Lab::up(LabOpts {
+        pairs: vec![1],
+        ..LabOpts::with_nats(&[Nat::PortRestricted])
+    })?;
+    if our_server {
+        lab.start_our_server_bound()?;
+    } else {
+        lab.start_debian_server()?;
+    }
+    for node in ["cl1", "cl1b"] {
+        lab.exec_ok(
+            node,
+            &[
+                "nft",
+                "add table ip nomcast; add chain ip nomcast out { type filter hook output priority 0; }; \
+                 add rule ip nomcast out ip daddr 224.0.0.0/4 counter drop",
+            ],
+        )?;
+    }
+    let hook = ["--client-hook", "/nonexistent"];
+    let conf = Lab::client_conf();
+    let a = lab.start_ours("cl1", "our-client1", "miredo", &conf, &hook)?;
+    let b = lab.start_ours("cl1b", "our-client1b", "miredo", &conf, &hook)?;
+    let (ab, ba, _, _) = both_ways(&lab, "cl1", "cl1b")?;
+    let dropped = lab.exec_ok("cl1", &["nft", "list", "table", "ip", "nomcast"])?;
+    ensure!(
+        ab && ba,
+        "ours without multicast (our server: {our_server}): {ab}/{ba}\n{dropped}\n\
+         --- a ---\n{}\n--- b ---\n{}",
+        a.log_text(),
+        b.log_text()
+    );
+    ensure!(
+        !dropped.contains("packets 0 "),
+        "the discovery bubbles were sent and dropped: {dropped}"
+    );
+    lab.down()
+}
+
+#[test]
+fn without_multicast_the_link_endpoints_go_through_our_server() -> Result<()> {
+    without_multicast(true)
+}
+
+#[test]
+fn without_multicast_the_link_endpoints_go_through_debians_server() -> Result<()> {
+    without_multicast(false)
+}
