@@ -334,6 +334,7 @@ fn open_client(conf: &MiredoConfig, cli: &Cli) -> Result<ClientSetup> {
         timers: Default::default(),
         queue_budget: conf.peer_queue_budget as usize,
         port_mapping: conf.port_mapping,
+        local_discovery: conf.local_discovery,
     })
 }
 

@@ -66,6 +66,8 @@ pub struct ClientSetup {
     pub queue_budget: usize,
     /// `PortMapping`: when to ask the NAT for a mapping of our port.
     pub port_mapping: PortMapping,
+    /// `LocalDiscovery`: look for clients behind our NAT on the link.
+    pub local_discovery: bool,
 }
 
 /// Runs the client until told to stop. `status` receives every state change
@@ -82,6 +84,7 @@ pub async fn run(
         timers,
         queue_budget,
         port_mapping,
+        local_discovery,
     } = setup;
     let tun_index = tun.index();
     let tun_name = tun.name().to_owned();
@@ -151,7 +154,9 @@ pub async fn run(
                     tun_status.port_preserved = q.port_preserved(local).unwrap_or(false);
                     tunnel.set_state(Some(OwnAddress::from(&q)));
                     tunnel.set_inbound_open(maint.port_mapping_in_use().is_some());
-                    listen_on_link(&mut discovery, &pump, &mut tunnel, q.teredo.server);
+                    if local_discovery {
+                        listen_on_link(&mut discovery, &pump, &mut tunnel, q.teredo.server);
+                    }
                     status.update(&tun_status).await;
                 }
                 Event::Down => {

@@ -52,6 +52,8 @@ pub enum Value {
     Path,
     /// `auto`, `always` or `off` (any case).
     PortMapping,
+    /// `on` or `off` (any case).
+    OnOff,
 }
 
 impl Value {
@@ -245,6 +247,17 @@ pub const PORT_MAPPING: Directive = Directive {
     example: "off",
 };
 
+/// `LocalDiscovery` (our extension): whether the client looks for clients
+/// behind the same NAT on its link (RFC 4380 §5.2.8, RFC 6081 hairpinning).
+pub const LOCAL_DISCOVERY: Directive = Directive {
+    name: "LocalDiscovery",
+    key: "local_discovery",
+    value: Value::OnOff,
+    scopes: &[(Scope::MiredoClient, Reload::StartOver)],
+    default: "on",
+    example: "off",
+};
+
 /// Every directive.
 pub static ALL: &[Directive] = &[
     RELAY_TYPE,
@@ -260,6 +273,7 @@ pub static ALL: &[Directive] = &[
     SYSLOG_FACILITY,
     CLIENT_HOOK,
     PORT_MAPPING,
+    LOCAL_DISCOVERY,
     PEER_QUEUE_BUDGET,
     SERVER_WORKERS,
 ];

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use super::directives::{
     Directive, BIND_ADDRESS, BIND_PORT, CLIENT_HOOK, INTERFACE_MTU, INTERFACE_NAME,
-    PEER_QUEUE_BUDGET, PORT_MAPPING, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2,
+    LOCAL_DISCOVERY, PEER_QUEUE_BUDGET, PORT_MAPPING, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2,
     SERVER_BIND_ADDRESS, SERVER_BIND_ADDRESS2, SERVER_WORKERS, SYSLOG_FACILITY,
 };
 use super::values::{
@@ -56,6 +56,9 @@ pub struct MiredoConfig {
     /// `PortMapping` (our extension, client mode): when to ask the NAT for a
     /// mapping of the client's port.
     pub port_mapping: PortMapping,
+    /// `LocalDiscovery` (our extension, client mode): whether to look for
+    /// clients behind the same NAT on the link (on by default).
+    pub local_discovery: bool,
     /// `PeerQueueBudget` (our extension, client and relay): the most bytes
     /// all peers may hold queued while their mappings are confirmed.
     pub peer_queue_budget: u32,
@@ -76,6 +79,7 @@ impl Default for MiredoConfig {
             syslog_facility: Facility::Daemon,
             client_hook: None,
             port_mapping: PortMapping::Auto,
+            local_discovery: true,
             peer_queue_budget: DEFAULT_PEER_QUEUE_BUDGET,
         }
     }
@@ -286,6 +290,19 @@ pub fn extract_miredo(
             c.server_address2 = Some(v);
         }
         c.client_hook = x.d.take(CLIENT_HOOK.name).map(|(v, _)| PathBuf::from(v));
+        if let Some((v, line)) = x.d.take(LOCAL_DISCOVERY.name) {
+            match v.to_ascii_lowercase().as_str() {
+                "on" => c.local_discovery = true,
+                "off" => c.local_discovery = false,
+                _ => {
+                    let label = x.d.label(LOCAL_DISCOVERY.name);
+                    x.out.push(Diagnostic::error(
+                        Some(line),
+                        format!("Invalid value \"{v}\" for {label} at line {line}: expected on or off"),
+                    ));
+                }
+            }
+        }
         if let Some((v, line)) = x.d.take(PORT_MAPPING.name) {
             match PortMapping::from_keyword(&v) {
                 Some(m) => c.port_mapping = m,

@@ -446,6 +446,27 @@ fn toml_server_address_takes_a_string_or_a_non_empty_list_of_strings() {
 }
 
 #[test]
+fn local_discovery_is_on_unless_turned_off() {
+    let l = ok("ServerAddress 192.0.2.1\n", "t.conf", &daemon());
+    assert!(l.config.local_discovery);
+    let l = ok("ServerAddress 192.0.2.1\nLocalDiscovery Off\n", "t.conf", &daemon());
+    assert!(l.report.is_clean(), "{:?}", l.report);
+    assert!(!l.config.local_discovery);
+    let again = ok(&miredo_to_toml(&l.config), "t.toml", &daemon());
+    assert_eq!(again.config, l.config);
+    let r = err("ServerAddress 192.0.2.1\nLocalDiscovery maybe\n", &daemon());
+    assert_eq!(
+        r.rendered(),
+        vec!["t.conf:2: Invalid value \"maybe\" for LocalDiscovery at line 2: expected on or off"]
+    );
+    let l = ok("RelayType relay\nLocalDiscovery off\n", "t.conf", &daemon());
+    assert_eq!(
+        msgs(&l.report),
+        vec!["Superfluous directive LocalDiscovery at line 2"]
+    );
+}
+
+#[test]
 fn port_mapping_takes_auto_always_or_off_in_client_mode() {
     let l = ok("ServerAddress 192.0.2.1\n", "t.conf", &daemon());
     assert_eq!(l.config.port_mapping, PortMapping::Auto, "default");

@@ -15,7 +15,7 @@ use toml::Spanned;
 
 use super::directives::{
     Directive, ALL, BIND_ADDRESS, BIND_PORT, CLIENT_HOOK, INTERFACE_MTU, INTERFACE_NAME,
-    PEER_QUEUE_BUDGET, PORT_MAPPING, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2,
+    LOCAL_DISCOVERY, PEER_QUEUE_BUDGET, PORT_MAPPING, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2,
     SERVER_BIND_ADDRESS, SERVER_BIND_ADDRESS2, SERVER_WORKERS, SYSLOG_FACILITY,
 };
 use super::lexer::{self, Directives};
@@ -242,6 +242,9 @@ pub fn miredo_to_toml(c: &MiredoConfig) -> String {
         }
         if c.port_mapping != PortMapping::default() {
             kv(PORT_MAPPING.key, quote(c.port_mapping.keyword()));
+        }
+        if !c.local_discovery {
+            kv(LOCAL_DISCOVERY.key, quote("off"));
         }
     } else {
         kv(PREFIX.key, quote(&prefix_to_string(c.prefix)));
