@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use super::directives::{
     Directive, BIND_ADDRESS, BIND_PORT, CLIENT_HOOK, INTERFACE_MTU, INTERFACE_NAME,
-    LOCAL_DISCOVERY, PEER_QUEUE_BUDGET, PORT_MAPPING, PREFIX, RELAY_TYPE, SERVER_ADDRESS, SERVER_ADDRESS2,
-    SERVER_BIND_ADDRESS, SERVER_BIND_ADDRESS2, SERVER_WORKERS, SYSLOG_FACILITY,
+    LOCAL_DISCOVERY, PEER_QUEUE_BUDGET, PORT_MAPPING, PREFIX, RELAY_TYPE, SERVER_ADDRESS,
+    SERVER_ADDRESS2, SERVER_BIND_ADDRESS, SERVER_BIND_ADDRESS2, SERVER_WORKERS, SYSLOG_FACILITY,
 };
 use super::values::{
     is_valid_prefix, parse_c_u16, parse_c_u32, Facility, PortMapping, RelayType, DEFAULT_PREFIX,
@@ -298,7 +298,9 @@ pub fn extract_miredo(
                     let label = x.d.label(LOCAL_DISCOVERY.name);
                     x.out.push(Diagnostic::error(
                         Some(line),
-                        format!("Invalid value \"{v}\" for {label} at line {line}: expected on or off"),
+                        format!(
+                            "Invalid value \"{v}\" for {label} at line {line}: expected on or off"
+                        ),
                     ));
                 }
             }

@@ -449,7 +449,11 @@ fn toml_server_address_takes_a_string_or_a_non_empty_list_of_strings() {
 fn local_discovery_is_on_unless_turned_off() {
     let l = ok("ServerAddress 192.0.2.1\n", "t.conf", &daemon());
     assert!(l.config.local_discovery);
-    let l = ok("ServerAddress 192.0.2.1\nLocalDiscovery Off\n", "t.conf", &daemon());
+    let l = ok(
+        "ServerAddress 192.0.2.1\nLocalDiscovery Off\n",
+        "t.conf",
+        &daemon(),
+    );
     assert!(l.report.is_clean(), "{:?}", l.report);
     assert!(!l.config.local_discovery);
     let again = ok(&miredo_to_toml(&l.config), "t.toml", &daemon());
