@@ -23,17 +23,29 @@ fn both_ways(lab: &Lab, a: &str, b: &str) -> Result<(bool, bool, Ipv6Addr, Ipv6A
 }
 
 fn ours() -> Result<(bool, bool)> {
+    ours_with(true)
+}
+
+/// Ours with `LocalDiscovery off`: as Debian's, they cannot meet.
+fn ours_without_discovery() -> Result<(bool, bool)> {
+    ours_with(false)
+}
+
+fn ours_with(discovery: bool) -> Result<(bool, bool)> {
     let lab = Lab::up(LabOpts {
         pairs: vec![1],
         ..LabOpts::with_nats(&[Nat::PortRestricted])
     })?;
     lab.start_debian_server()?;
     let hook = ["--client-hook", "/nonexistent"];
-    let conf = Lab::client_conf();
+    let mut conf = Lab::client_conf();
+    if !discovery {
+        conf.push_str("LocalDiscovery off\n");
+    }
     let a = lab.start_ours("cl1", "our-client1", "miredo", &conf, &hook)?;
     let b = lab.start_ours("cl1b", "our-client1b", "miredo", &conf, &hook)?;
     let (ab, ba, addr_a, addr_b) = both_ways(&lab, "cl1", "cl1b")?;
-    if ab && ba {
+    if ab && ba && discovery {
         // The echo goes straight on the link, from cl1's own address: seen
         // on cl1b's interface while pings run (until one is seen, 10 s).
         let seen = std::sync::atomic::AtomicBool::new(false);
@@ -110,19 +122,28 @@ fn debians() -> Result<(bool, bool)> {
 
 #[test]
 fn two_of_our_clients_behind_one_nat_talk_on_their_link() -> Result<()> {
-    let (theirs, ours) = std::thread::scope(|s| {
+    let (theirs, ours, off) = std::thread::scope(|s| {
         let theirs = s.spawn(debians);
+        let off = s.spawn(ours_without_discovery);
         let ours = ours();
         let theirs = theirs
             .join()
             .map_err(|_| anyhow::anyhow!("the Debian thread panicked"))?;
-        Ok::<_, anyhow::Error>((theirs?, ours?))
+        let off = off
+            .join()
+            .map_err(|_| anyhow::anyhow!("the LocalDiscovery off thread panicked"))?;
+        Ok::<_, anyhow::Error>((theirs?, ours?, off?))
     })?;
     eprintln!(
-        "same NAT, same link (port-restricted, no hairpinning): Debian {}/{}, ours {}/{}",
-        theirs.0, theirs.1, ours.0, ours.1
+        "same NAT, same link (port-restricted, no hairpinning): Debian {}/{}, ours {}/{}, \
+         ours with LocalDiscovery off {}/{}",
+        theirs.0, theirs.1, ours.0, ours.1, off.0, off.1
     );
     ensure!(ours.0 && ours.1, "ours: {ours:?}");
+    ensure!(
+        !off.0 && !off.1,
+        "LocalDiscovery off must leave the pair as Debian's: {off:?}"
+    );
     Ok(())
 }
 
