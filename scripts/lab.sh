@@ -43,6 +43,8 @@
 #   restricted  restricted cone: masquerade + dynamic set {remote IP . public port} of
 #               contacted peers + dnat map public port -> inside IP:port
 #   full        full cone: masquerade + dnat map public port -> inside IP:port (anyone)
+#   hairpin     full cone that also loops inside packets to its public address back in,
+#               with the sender's public address as source (RFC 4787 REQ-9)
 #   symmetric   masquerade fully-random: a new public port per destination
 #   none        no NAT: plain routing (wan routes 198.18.N.0/24 via 203.0.113.N)
 # Every NAT type also drops unsolicited UDP addressed to the NAT itself (input hook, ct state

@@ -40,9 +40,15 @@ table ip labnat {
 }
 EOF
         ;;
-    full | restricted)
-        local match=""
+    full | restricted | hairpin)
+        local match="" loop_pre="" loop_post=""
         [[ $type == restricted ]] && match="ip saddr . udp dport @peers"
+        if [[ $type == hairpin ]]; then
+            # A full cone that also loops packets from inside to its own public
+            # address back in, from the sender's public mapping (RFC 4787 REQ-9).
+            loop_pre="iifname \"lan\" ip daddr 203.0.113.$n udp dport @cone dnat ip to udp dport map @cone"
+            loop_post="iifname \"lan\" oifname \"lan\" snat ip to 203.0.113.$n"
+        fi
         nx "nat$n" nft -f - <<EOF
 table ip labnat {
   map cone {
@@ -63,6 +69,7 @@ table ip labnat {
   chain natpre {
     type nat hook prerouting priority dstnat; policy accept;
     iifname "wan" $match udp dport @cone dnat ip to udp dport map @cone
+    $loop_pre
   }
   chain guard {
     type filter hook input priority filter; policy accept;
@@ -71,10 +78,11 @@ table ip labnat {
   chain natpost {
     type nat hook postrouting priority srcnat; policy accept;
     oifname "wan" masquerade
+    $loop_post
   }
 }
 EOF
         ;;
-    *) die "unknown NAT type '$type' (port, restricted, full, symmetric, none)" ;;
+    *) die "unknown NAT type '$type' (port, restricted, full, hairpin, symmetric, none)" ;;
     esac
 }

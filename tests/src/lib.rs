@@ -74,6 +74,9 @@ pub enum Nat {
     Symmetric,
     /// No NAT: the client's address is routed as is.
     None,
+    /// A full cone that loops packets from inside to its public address back
+    /// in (hairpinning, RFC 4787 REQ-9).
+    Hairpin,
 }
 
 impl Nat {
@@ -85,6 +88,7 @@ impl Nat {
             Nat::PortRestricted => "port",
             Nat::Symmetric => "symmetric",
             Nat::None => "none",
+            Nat::Hairpin => "hairpin",
         }
     }
 }

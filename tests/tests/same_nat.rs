@@ -23,18 +23,18 @@ fn both_ways(lab: &Lab, a: &str, b: &str) -> Result<(bool, bool, Ipv6Addr, Ipv6A
 }
 
 fn ours() -> Result<(bool, bool)> {
-    ours_with(true)
+    ours_with(true, Nat::PortRestricted)
 }
 
 /// Ours with `LocalDiscovery off`: as Debian's, they cannot meet.
 fn ours_without_discovery() -> Result<(bool, bool)> {
-    ours_with(false)
+    ours_with(false, Nat::PortRestricted)
 }
 
-fn ours_with(discovery: bool) -> Result<(bool, bool)> {
+fn ours_with(discovery: bool, nat: Nat) -> Result<(bool, bool)> {
     let lab = Lab::up(LabOpts {
         pairs: vec![1],
-        ..LabOpts::with_nats(&[Nat::PortRestricted])
+        ..LabOpts::with_nats(&[nat])
     })?;
     lab.start_debian_server()?;
     let hook = ["--client-hook", "/nonexistent"];
@@ -45,7 +45,7 @@ fn ours_with(discovery: bool) -> Result<(bool, bool)> {
     let a = lab.start_ours("cl1", "our-client1", "miredo", &conf, &hook)?;
     let b = lab.start_ours("cl1b", "our-client1b", "miredo", &conf, &hook)?;
     let (ab, ba, addr_a, addr_b) = both_ways(&lab, "cl1", "cl1b")?;
-    if ab && ba && discovery {
+    if ab && ba && discovery && nat != Nat::Hairpin {
         // The echo goes straight on the link, from cl1's own address: seen
         // on cl1b's interface while pings run (until one is seen, 10 s).
         let seen = std::sync::atomic::AtomicBool::new(false);
@@ -92,9 +92,13 @@ fn ours_with(discovery: bool) -> Result<(bool, bool)> {
 }
 
 fn debians() -> Result<(bool, bool)> {
+    debians_behind(Nat::PortRestricted)
+}
+
+fn debians_behind(nat: Nat) -> Result<(bool, bool)> {
     let lab = Lab::up(LabOpts {
         pairs: vec![1],
-        ..LabOpts::with_nats(&[Nat::PortRestricted])
+        ..LabOpts::with_nats(&[nat])
     })?;
     lab.start_debian_server()?;
     lab.start_debian_client(1)?;
@@ -200,4 +204,31 @@ fn without_multicast_the_link_endpoints_go_through_our_server() -> Result<()> {
 #[test]
 fn without_multicast_the_link_endpoints_go_through_debians_server() -> Result<()> {
     without_multicast(false)
+}
+
+/// Where the NAT hairpins (loops packets to its public address back in),
+/// RFC 4380 alone is enough: Debian's pair talks, and so does ours, with or
+/// without local discovery.
+#[test]
+fn behind_a_nat_that_hairpins_every_pair_talks() -> Result<()> {
+    let (theirs, ours, off) = std::thread::scope(|s| {
+        let theirs = s.spawn(|| debians_behind(Nat::Hairpin));
+        let off = s.spawn(|| ours_with(false, Nat::Hairpin));
+        let ours = ours_with(true, Nat::Hairpin);
+        let theirs = theirs
+            .join()
+            .map_err(|_| anyhow::anyhow!("the Debian thread panicked"))?;
+        let off = off
+            .join()
+            .map_err(|_| anyhow::anyhow!("the LocalDiscovery off thread panicked"))?;
+        Ok::<_, anyhow::Error>((theirs?, ours?, off?))
+    })?;
+    eprintln!(
+        "same NAT, hairpinning: Debian {}/{}, ours {}/{}, ours with LocalDiscovery off {}/{}",
+        theirs.0, theirs.1, ours.0, ours.1, off.0, off.1
+    );
+    ensure!(theirs.0 && theirs.1, "Debian's: {theirs:?}");
+    ensure!(ours.0 && ours.1, "ours: {ours:?}");
+    ensure!(off.0 && off.1, "ours, LocalDiscovery off: {off:?}");
+    Ok(())
 }
