@@ -92,14 +92,8 @@ impl Pump {
         if !bound.ip().is_unspecified() {
             return Some(bound);
         }
-        let probe = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
-        probe.connect((dst, TEREDO_PORT)).ok()?;
-        match probe.local_addr().ok()? {
-            SocketAddr::V4(a) if !a.ip().is_unspecified() => {
-                Some(SocketAddrV4::new(*a.ip(), bound.port()))
-            }
-            _ => None,
-        }
+        source_towards(SocketAddrV4::new(dst, TEREDO_PORT))
+            .map(|ip| SocketAddrV4::new(ip, bound.port()))
     }
 
     /// Waits until a datagram may be readable: at once while datagrams of
@@ -291,6 +285,17 @@ fn routable_source(dst: Ipv6Addr) -> io::Result<Ipv6Addr> {
     match s.local_addr()? {
         SocketAddr::V6(a) if !a.ip().is_unspecified() => Ok(*a.ip()),
         _ => Err(io::Error::new(ErrorKind::AddrNotAvailable, "no source")),
+    }
+}
+
+/// The IPv4 address the kernel sends from towards `dst` (found by
+/// connecting a socket that never sends); `None` without a route.
+pub fn source_towards(dst: SocketAddrV4) -> Option<Ipv4Addr> {
+    let probe = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
+    probe.connect(dst).ok()?;
+    match probe.local_addr().ok()? {
+        SocketAddr::V4(a) if !a.ip().is_unspecified() => Some(*a.ip()),
+        _ => None,
     }
 }
 

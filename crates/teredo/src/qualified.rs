@@ -18,10 +18,6 @@ pub struct Qualified {
     pub teredo: TeredoAddr,
     /// MTU from the RA, or 1280.
     pub mtu: u16,
-    /// Our public address and port as the server saw them (the RA's origin
-    /// indication). The address names another port when the client uses a
-    /// port mapping on its NAT.
-    pub origin: SocketAddrV4,
 }
 
 impl Qualified {
@@ -39,7 +35,7 @@ impl Qualified {
             // an answer to a cone-flagged solicitation.
             return NatType::Cone;
         }
-        if local == Some(self.origin) {
+        if local == Some(self.mapping()) {
             return NatType::None;
         }
         match tests {
@@ -47,7 +43,7 @@ impl Qualified {
             Some(NatTests {
                 secondary_mapping: Some(m),
                 ..
-            }) if m != self.origin => NatType::Symmetric,
+            }) if m != self.mapping() => NatType::Symmetric,
             Some(NatTests {
                 secondary_mapping: Some(_),
                 ..
@@ -59,7 +55,7 @@ impl Qualified {
     /// Whether the NAT kept the port our socket sends from (`None` when the
     /// driver could not tell it).
     pub fn port_preserved(&self, local: Option<SocketAddrV4>) -> Option<bool> {
-        local.map(|l| l.port() == self.origin.port())
+        local.map(|l| l.port() == self.mapping().port())
     }
 }
 
@@ -150,7 +146,6 @@ mod tests {
             address: teredo.to_ipv6(),
             teredo,
             mtu: 1280,
-            origin: mapping,
         }
     }
 

@@ -230,7 +230,7 @@ fn a_port_mapping_counts_only_where_the_server_sees_us() {
     let o = w.m.requalify(w.now);
     w.handle(o);
     w.run_for(Duration::from_secs(1));
-    assert_eq!(w.up.map(|q| q.origin), Some(OTHER_MAPPING));
+    assert_eq!(w.up.map(|q| q.mapping()), Some(OTHER_MAPPING));
     assert_eq!(w.m.port_mapping_in_use(), None);
     w.m.set_port_mapping(None);
     assert_eq!(w.m.port_mapping_in_use(), None);

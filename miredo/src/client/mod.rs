@@ -116,7 +116,7 @@ pub async fn run(
     let mut discovery_buf = vec![0u8; 2048];
     tun_status.port_mapping = if portmap.is_some() { "none" } else { "off" };
     // The NAT type last logged: once per change, not per qualification.
-    let mut logged_nat = teredo::qualified::NatType::Unknown;
+    let mut logged_nat = NatType::Unknown;
     // The configured name until qualification says which server is in use.
     tun_status.server = servers.first().cloned().unwrap_or_default();
 
@@ -136,26 +136,24 @@ pub async fn run(
                     status.update(&tun_status).await;
                 }
                 Event::Up(q) => {
+                    let local = pump.local_addr_towards(q.teredo.server);
                     if port_mapping == PortMapping::Always {
-                        if let (Some(pm), Some(local)) =
-                            (&portmap, pump.local_addr_towards(q.teredo.server))
-                        {
-                            pm.map(local.port(), q.origin);
+                        if let (Some(pm), Some(local)) = (&portmap, local) {
+                            pm.map(local.port(), q.mapping());
                         }
                     }
                     if tun_status.server != q.teredo.server.to_string() && servers.len() > 1 {
                         info!("Using Teredo server {}", q.teredo.server);
                     }
                     went_up(&q, &mut tun_status);
-                    let local = pump.local_addr_towards(q.teredo.server);
                     // The NAT tests follow; until they report, what the
                     // mapping alone tells.
                     tun_status.nat = q.nat_type(local, None);
                     tun_status.port_preserved = q.port_preserved(local).unwrap_or(false);
                     tunnel.set_state(Some(OwnAddress::from(&q)));
                     tunnel.set_inbound_open(maint.port_mapping_in_use().is_some());
-                    if local_discovery {
-                        listen_on_link(&mut discovery, &pump, &mut tunnel, q.teredo.server);
+                    if let (true, Some(local)) = (local_discovery, local) {
+                        listen_on_link(&mut discovery, &pump, &mut tunnel, local);
                     }
                     status.update(&tun_status).await;
                 }
@@ -190,7 +188,7 @@ pub async fn run(
                         {
                             match nat {
                                 NatType::Restricted | NatType::Symmetric | NatType::BehindNat => {
-                                    pm.map(local.port(), q.origin);
+                                    pm.map(local.port(), q.mapping());
                                 }
                                 _ => pm.unmap(),
                             }
@@ -324,17 +322,15 @@ async fn recv_discovery(
     }
 }
 
-/// Listens for local discovery on the link our datagrams to `server` leave
-/// by (again if that changed); without it, local discovery stays off.
+/// Listens for local discovery on the link of `local`, our Teredo socket's
+/// endpoint towards the server (again if that changed); without it, local
+/// discovery stays off.
 fn listen_on_link(
     listener: &mut Option<DiscoveryListener>,
     pump: &Pump,
     tunnel: &mut TeredoTunnel,
-    server: Ipv4Addr,
+    local: std::net::SocketAddrV4,
 ) {
-    let Some(local) = pump.local_addr_towards(server) else {
-        return;
-    };
     if listener
         .as_ref()
         .is_some_and(|l| l.link().addr == *local.ip())

@@ -166,16 +166,11 @@ impl Target {
             .ok()??;
         // The address the kernel sends from towards the gateway: PCP wants it
         // in the request (RFC 6887 §8.1), NAT-PMP and UPnP map to it.
-        let probe = std::net::UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)).ok()?;
-        probe
-            .connect((route.gateway, portmap::mapper::SERVER_PORT))
-            .ok()?;
-        let SocketAddr::V4(local) = probe.local_addr().ok()? else {
-            return None;
-        };
+        let gateway = SocketAddrV4::new(route.gateway, portmap::mapper::SERVER_PORT);
+        let local = crate::pump::source_towards(gateway)?;
         Some(Target {
             gateway: route.gateway,
-            local: SocketAddrV4::new(*local.ip(), port),
+            local: SocketAddrV4::new(local, port),
             external,
         })
     }
@@ -195,19 +190,10 @@ struct Session {
 impl Session {
     async fn open(target: Target) -> std::io::Result<Session> {
         let socket = UdpSocket::bind(SocketAddrV4::new(*target.local.ip(), 0)).await?;
-        let mut nonce = [0u8; 12];
-        getrandom::getrandom(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let config = Config::new(
-            *target.local.ip(),
-            target.local.port(),
-            target.gateway,
-            nonce,
-        )
-        .with_suggested_external(target.external);
         Ok(Session {
             target,
             socket,
-            mapper: Some(PortMapper::new(config, Instant::now())),
+            mapper: Some(mapper_for(&target)?),
             upnp: None,
             upnp_renew_at: None,
             granted: Granted::NONE,
@@ -340,9 +326,7 @@ impl Session {
                 // Gone: back to asking with PCP and NAT-PMP first.
                 info!("port mapping: UPnP renewal failed: {e}");
                 self.granted = Granted::NONE;
-                if let Ok(s) = Session::open(self.target).await {
-                    self.mapper = s.mapper;
-                }
+                self.mapper = mapper_for(&self.target).ok();
             }
         }
     }
@@ -375,6 +359,20 @@ impl Session {
             }
         }
     }
+}
+
+/// A PCP/NAT-PMP state machine for `target`, with a fresh nonce.
+fn mapper_for(target: &Target) -> std::io::Result<PortMapper> {
+    let mut nonce = [0u8; 12];
+    getrandom::getrandom(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let config = Config::new(
+        *target.local.ip(),
+        target.local.port(),
+        target.gateway,
+        nonce,
+    )
+    .with_suggested_external(target.external);
+    Ok(PortMapper::new(config, Instant::now()))
 }
 
 async fn sleep_until(deadline: Option<Instant>) {

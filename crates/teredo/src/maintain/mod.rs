@@ -91,8 +91,6 @@ pub struct Maintainer {
     preferred_streak: u32,
     phase: Phase,
     qualified: Option<Qualified>,
-    /// The server and RA our address was last made from.
-    accepted: Option<(Ipv4Addr, Offer)>,
     /// A port mapping on the NAT (`set_port_mapping`).
     port_mapping: Option<SocketAddrV4>,
     /// The (server, mapping) the NAT tests last ran for.
@@ -131,7 +129,6 @@ impl Maintainer {
             preferred_streak: 0,
             phase: Phase::Idle { at: now },
             qualified: None,
-            accepted: None,
             port_mapping: None,
             tested: None,
             previous_mapping: None,
@@ -393,7 +390,6 @@ impl Maintainer {
         let was_up = self.qualified.take().is_some();
         if was_up {
             self.nat_probe = None;
-            self.accepted = None;
             self.tested = None;
             self.out.events.push(Event::Down);
         }

@@ -130,7 +130,7 @@ impl TeredoTunnel {
             .wrapping_add(self.local.sent.wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let spread = Duration::from_secs(seed % (PERIOD_SPREAD_SECS + 1));
         self.local.next = Some(now + PERIOD_MIN + spread);
-        self.emit_discovery(now, DISCOVERY_DST, out);
+        self.emit_discovery(now, out);
     }
 
     /// A packet for `dst`, a peer behind the same NAT (its address names our
@@ -142,9 +142,8 @@ impl TeredoTunnel {
         dst: &TeredoAddr,
         out: &mut Outputs,
     ) {
-        let Some(own) = self.own else { return };
         if self.local.link.is_none()
-            || dst.mapped_ip != TeredoAddr::from_ipv6(&own.addr).mapped_ip
+            || !self.behind_our_nat(dst.mapped_ip)
             || self
                 .local
                 .last_sent
@@ -152,14 +151,17 @@ impl TeredoTunnel {
         {
             return;
         }
-        self.emit_discovery(now, DISCOVERY_DST, out);
+        self.emit_discovery(now, out);
     }
 
-    fn emit_discovery(&mut self, now: Instant, dst: SocketAddrV4, out: &mut Outputs) {
+    fn emit_discovery(&mut self, now: Instant, out: &mut Outputs) {
         let Some(own) = self.own else { return };
         self.local.last_sent = Some(now);
         self.stats.discovery_sent += 1;
-        out.push(Action::Transmit(dst), &emit_bubble(own.addr, ALL_NODES));
+        out.push(
+            Action::Transmit(DISCOVERY_DST),
+            &emit_bubble(own.addr, ALL_NODES),
+        );
     }
 
     /// A datagram that arrived on the discovery group (a multicast discovery
@@ -196,10 +198,9 @@ impl TeredoTunnel {
             self.stats.dropped_discovery += 1;
             return;
         };
-        let ours = TeredoAddr::from_ipv6(&own.addr);
         let theirs = TeredoAddr::from_ipv6(&src);
-        let behind_our_nat = addr::prefix_of(&src) == ours.prefix
-            && theirs.mapped_ip == ours.mapped_ip
+        let behind_our_nat = addr::prefix_of(&src) == addr::prefix_of(&own.addr)
+            && self.behind_our_nat(theirs.mapped_ip)
             && src != own.addr;
         if !behind_our_nat || !link.contains(*from.ip()) {
             self.stats.dropped_discovery += 1;
