@@ -11,8 +11,8 @@ use portmap::{natpmp, pcp, Config, Event, Outputs, PortMapper};
 
 use crate::input::Input;
 
-const GW: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
-const ME: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 10);
+const GW: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
+const ME: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 10);
 const PORT: u16 = 3544;
 const NONCE: [u8; 12] = [9; 12];
 
@@ -211,7 +211,7 @@ pub fn drive(data: &[u8], flavor: Flavor) {
                 d.packet(gw, &chunk);
             }
             3 => {
-                let from = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, input.u8()), input.u16());
+                let from = SocketAddrV4::new(Ipv4Addr::new(198, 18, 1, input.u8()), input.u16());
                 let chunk = input.chunk().to_vec();
                 d.packet(from, &chunk);
             }

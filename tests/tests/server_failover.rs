@@ -85,8 +85,16 @@ fn fails_over_to_the_second_server_and_returns_to_the_first() -> Result<()> {
             .with_context(|| d.log_text())?;
             let returned = back.elapsed();
             lab.wait_ping6("cl1", TARGET_IP6, Duration::from_secs(5))?;
-            // A few more answers after the return, so its gap is measured.
-            std::thread::sleep(Duration::from_secs(2));
+            // A few answers after the return, so that its gap is measured.
+            let on_first = Instant::now();
+            lab.wait_for(
+                "pings answered after the return",
+                Duration::from_secs(10),
+                || {
+                    let a = answers.lock().map(|a| a.clone()).unwrap_or_default();
+                    Ok(a.iter().filter(|t| **t > on_first).count() >= 5)
+                },
+            )?;
             let end = Instant::now();
             let a = answers.lock().map(|a| a.clone()).unwrap_or_default();
             let gaps = (

@@ -97,20 +97,20 @@ mod tests {
         let t = table(&[
             (
                 "eth0",
-                [192, 168, 1, 0],
+                [198, 18, 1, 0],
                 [0; 4],
                 0x1,
                 100,
                 [255, 255, 255, 0],
             ),
             ("wlan0", [0; 4], [10, 0, 0, 1], 0x3, 600, [0; 4]),
-            ("eth0", [0; 4], [192, 168, 1, 1], 0x3, 100, [0; 4]),
+            ("eth0", [0; 4], [198, 18, 1, 1], 0x3, 100, [0; 4]),
         ]);
         assert_eq!(
             parse_default_route(&t),
             Some(DefaultRoute {
                 interface: "eth0".into(),
-                gateway: Ipv4Addr::new(192, 168, 1, 1),
+                gateway: Ipv4Addr::new(198, 18, 1, 1),
                 metric: 100,
             })
         );
@@ -118,21 +118,21 @@ mod tests {
 
     #[test]
     fn literal_little_endian_line() {
-        // As printed on x86: 0101A8C0 is 192.168.1.1.
+        // As printed on x86: 010112C6 is 198.18.1.1.
         let t =
             "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n\
-                 eth0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n";
-        let want = Ipv4Addr::from(0x0101_A8C0u32.to_ne_bytes());
+                 eth0\t00000000\t010112C6\t0003\t0\t0\t0\t00000000\t0\t0\t0\n";
+        let want = Ipv4Addr::from(0x0101_12C6u32.to_ne_bytes());
         assert_eq!(parse_default_route(t).map(|r| r.gateway), Some(want));
         if cfg!(target_endian = "little") {
-            assert_eq!(want, Ipv4Addr::new(192, 168, 1, 1));
+            assert_eq!(want, Ipv4Addr::new(198, 18, 1, 1));
         }
     }
 
     #[test]
     fn no_default_route() {
         let t = table(&[
-            ("eth0", [192, 168, 1, 0], [0; 4], 0x1, 0, [255, 255, 255, 0]),
+            ("eth0", [198, 18, 1, 0], [0; 4], 0x1, 0, [255, 255, 255, 0]),
             // Down, or a default without a gateway (point-to-point).
             ("eth1", [0; 4], [10, 0, 0, 1], 0x2, 0, [0; 4]),
             ("ppp0", [0; 4], [0; 4], 0x1, 0, [0; 4]),

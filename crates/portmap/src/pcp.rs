@@ -381,7 +381,7 @@ mod tests {
     fn request() -> MapRequest {
         MapRequest {
             lifetime: 7200,
-            client: mapped(Ipv4Addr::new(192, 168, 1, 10)),
+            client: mapped(Ipv4Addr::new(198, 18, 1, 10)),
             map: MapBody {
                 nonce: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12],
                 protocol: PROTO_UDP,
@@ -411,7 +411,7 @@ mod tests {
         let b = request().emit();
         assert_eq!(b.len(), 60);
         assert_eq!(&b[..8], &[2, 1, 0, 0, 0, 0, 0x1c, 0x20]);
-        assert_eq!(&b[8..24], &mapped(Ipv4Addr::new(192, 168, 1, 10)).octets());
+        assert_eq!(&b[8..24], &mapped(Ipv4Addr::new(198, 18, 1, 10)).octets());
         assert_eq!(&b[24..36], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
         assert_eq!(&b[36..40], &[17, 0, 0, 0]);
         assert_eq!(&b[40..44], &[0x0d, 0xd8, 0, 0]);

@@ -5,8 +5,8 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
-const GW: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 1);
-const ME: Ipv4Addr = Ipv4Addr::new(192, 168, 1, 10);
+const GW: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 1);
+const ME: Ipv4Addr = Ipv4Addr::new(198, 18, 1, 10);
 const PORT: u16 = 3544;
 const NONCE: [u8; 12] = [7, 1, 7, 1, 7, 1, 7, 1, 7, 1, 7, 1];
 const EXT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 7), 40000);
@@ -342,7 +342,7 @@ fn foreign_answers_are_ignored_and_counted() {
     let mut m = mapper(t0);
     m.handle_timeout(t0);
     let good = pcp_ok(3600, 1000, EXT);
-    let other_host = SocketAddrV4::new(Ipv4Addr::new(192, 168, 1, 66), SERVER_PORT);
+    let other_host = SocketAddrV4::new(Ipv4Addr::new(198, 18, 1, 66), SERVER_PORT);
     let other_port = SocketAddrV4::new(GW, 5350);
     assert!(m.handle_packet(t0, other_host, &good).is_empty());
     assert!(m.handle_packet(t0, other_port, &good).is_empty());
