@@ -51,7 +51,7 @@ fn check(out: &mut Outputs) {
         assert_eq!(&out.arena()[o.range.clone()], o.bytes);
         next = o.range.end;
         match o.action {
-            Action::Transmit(_) => {
+            Action::Transmit(_) | Action::TransmitVia(..) => {
                 assert!(TeredoPacket::parse(o.bytes).is_ok(), "bad datagram out");
             }
             Action::ToTun | Action::Icmpv6Error(_) => {

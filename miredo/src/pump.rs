@@ -22,6 +22,7 @@ use tracing::{debug, warn};
 
 use crate::udp::batch::{BatchSocket, Offloads};
 use crate::udp::runs::Datagram;
+use crate::udp::side::SideSenders;
 
 /// Packets handled per readiness wake-up before timers and control get a
 /// look: amortises the `select!` over a burst, bounds the latency of the rest.
@@ -44,6 +45,8 @@ pub struct Pump {
     out: Outputs,
     /// Relay: ICMPv6 errors get a routable source before they go out.
     routable_errors: bool,
+    /// Client behind a port-preserving symmetric NAT: the side sockets.
+    side: Option<SideSenders>,
 }
 
 /// Sees each parsed datagram before the tunnel does; returns true when it
@@ -70,6 +73,7 @@ impl Pump {
             tun_tx: TunSendBatch::new(),
             out: Outputs::new(),
             routable_errors: false,
+            side: None,
         })
     }
 
@@ -79,6 +83,27 @@ impl Pump {
     pub fn with_routable_errors(mut self) -> Pump {
         self.routable_errors = true;
         self
+    }
+
+    /// Where [`Action::TransmitVia`] outputs go: the client's side sockets
+    /// (`teredo::relay::prediction`). Without them, such outputs are dropped.
+    pub fn set_side_senders(&mut self, side: SideSenders) {
+        self.side = Some(side);
+    }
+
+    /// Feeds a datagram a side socket received (port `via`) to the tunnel and
+    /// carries out what it produced.
+    pub async fn side_datagram(
+        &mut self,
+        tunnel: &mut TeredoTunnel,
+        via: u16,
+        from: SocketAddrV4,
+        payload: &[u8],
+    ) {
+        let now = Instant::now();
+        tunnel.handle_udp_packet_via(now, unix_secs(), from, Some(via), payload, &mut self.out);
+        self.flush().await;
+        self.write_tun().await;
     }
 
     /// The address and port our datagrams to `dst` leave from: the socket's own
@@ -94,6 +119,14 @@ impl Pump {
         }
         source_towards(SocketAddrV4::new(dst, TEREDO_PORT))
             .map(|ip| SocketAddrV4::new(ip, bound.port()))
+    }
+
+    /// The IPv4 address the Teredo socket is bound to (often unspecified).
+    pub fn bound_ip(&self) -> Ipv4Addr {
+        match self.socket.socket().local_addr() {
+            Ok(SocketAddr::V4(a)) => *a.ip(),
+            _ => Ipv4Addr::UNSPECIFIED,
+        }
     }
 
     /// Waits until a datagram may be readable: at once while datagrams of
@@ -233,6 +266,11 @@ impl Pump {
                     // Consecutive datagrams to one peer sit back to back in
                     // the arena: the batch sends them as one GSO run.
                     self.tx_list.push((dst, range));
+                }
+                Action::TransmitVia(via, dst) => {
+                    if let Some(side) = &self.side {
+                        side.send(via, dst, &self.out.arena()[range]);
+                    }
                 }
                 Action::Icmpv6Error(dst) if self.routable_errors => {
                     // A relay's error is for a remote host: the kernel

@@ -141,7 +141,7 @@ fn main() {
         }
         for o in out.iter() {
             match o.action {
-                Action::Transmit(_) => sent += 1,
+                Action::Transmit(_) | Action::TransmitVia(..) => sent += 1,
                 Action::ToTun => delivered += 1,
                 Action::Icmpv6Error(_) => {}
             }

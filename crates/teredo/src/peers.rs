@@ -134,6 +134,11 @@ pub struct Peer {
     pub bubbles: RateLimit,
     /// Ping tests sent and when.
     pub pings: RateLimit,
+    /// The local port of the side socket this peer's packets leave from,
+    /// when our NAT preserves ports but maps per destination (RFC 6081
+    /// port-preserving symmetric NAT extension, `relay::prediction`);
+    /// `None`: the Teredo socket.
+    pub via: Option<u16>,
     // A Vec, not a VecDeque: the queue is only ever appended to and emptied
     // whole, and the smaller header is paid by every peer in the table.
     queue: Vec<Queued>,
@@ -150,6 +155,7 @@ impl Peer {
             last_tx: None,
             bubbles: RateLimit::default(),
             pings: RateLimit::default(),
+            via: None,
             queue: Vec::new(),
             queued_bytes: 0,
         }
@@ -282,11 +288,18 @@ pub struct PeerList {
     capacity: usize,
     next_gc: Instant,
     total: Total,
+    /// Side ports of peers that left the list, for the driver to close.
+    released_ports: Vec<u16>,
 }
 
 /// Bytes queued by the peers of one generation.
 fn queued_in(generation: &HashMap<Ipv6Addr, Peer>) -> usize {
     generation.values().map(Peer::queued_bytes).sum()
+}
+
+/// Keeps the side ports of a generation that is being dropped.
+fn release_ports(generation: &HashMap<Ipv6Addr, Peer>, into: &mut Vec<u16>) {
+    into.extend(generation.values().filter_map(|p| p.via));
 }
 
 impl PeerList {
@@ -309,6 +322,7 @@ impl PeerList {
                 queued: 0,
                 budget: queue_budget,
             },
+            released_ports: Vec::new(),
         }
     }
 
@@ -339,6 +353,8 @@ impl PeerList {
 
     /// Forgets every peer (done when the client's address changes).
     pub fn clear(&mut self) {
+        release_ports(&self.recent, &mut self.released_ports);
+        release_ports(&self.old, &mut self.released_ports);
         self.recent.clear();
         self.old.clear();
         self.total.queued = 0;
@@ -399,7 +415,14 @@ impl PeerList {
     pub fn remove(&mut self, addr: &Ipv6Addr) -> Option<Peer> {
         let peer = self.recent.remove(addr).or_else(|| self.old.remove(addr))?;
         self.total.queued = self.total.queued.saturating_sub(peer.queued_bytes());
+        self.released_ports.extend(peer.via);
         Some(peer)
+    }
+
+    /// The side ports ([`Peer::via`]) of the peers that left the list since
+    /// the last call: nothing will be sent from them any more.
+    pub fn take_released_ports(&mut self) -> Vec<u16> {
+        std::mem::take(&mut self.released_ports)
     }
 
     /// When [`PeerList::handle_timeout`] must next be called (always armed).
@@ -416,6 +439,7 @@ impl PeerList {
             if rounds < 2 {
                 let freed = queued_in(&self.old);
                 self.total.queued = self.total.queued.saturating_sub(freed);
+                release_ports(&self.old, &mut self.released_ports);
                 self.old = std::mem::take(&mut self.recent);
                 rounds += 1;
                 self.next_gc += GC_INTERVAL;

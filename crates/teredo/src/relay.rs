@@ -41,6 +41,7 @@ use crate::wire::{icmpv6_error, Ipv6Header};
 
 mod local;
 mod outputs;
+pub mod prediction;
 pub mod replies;
 mod rx;
 mod tx;
@@ -265,6 +266,7 @@ pub struct TeredoTunnel {
     icmp: IcmpLimiter,
     replies: replies::ReplyLimiter,
     local: local::LocalDiscovery,
+    ports: prediction::SidePorts,
 }
 
 impl TeredoTunnel {
@@ -283,6 +285,7 @@ impl TeredoTunnel {
             },
             replies: replies::ReplyLimiter::default(),
             local: local::LocalDiscovery::new(now),
+            ports: prediction::SidePorts::default(),
         }
     }
 
@@ -377,23 +380,20 @@ impl TeredoTunnel {
     }
 }
 
-/// Sends a bubble to `dst`, which the caller checked: a global unicast
-/// IPv4, or an endpoint on our local link ([`local`]).
-fn send_bubble_to(
-    src: Ipv6Addr,
-    dest: Ipv6Addr,
-    dst: SocketAddrV4,
-    stats: &mut Stats,
-    out: &mut Outputs,
-) {
-    send_bubble_with(src, dest, dst, None, stats, out);
+/// How a datagram to `dst` leaves: from the Teredo socket, or from the side
+/// socket bound to `via` ([`prediction`]).
+fn transmit(via: Option<u16>, dst: SocketAddrV4) -> Action {
+    match via {
+        Some(port) => Action::TransmitVia(port, dst),
+        None => Action::Transmit(dst),
+    }
 }
 
-/// [`send_bubble_to`] with RFC 6081 trailers after the bubble, if any.
+/// Sends a bubble as `to` says, with RFC 6081 trailers after it, if any.
 fn send_bubble_with(
     src: Ipv6Addr,
     dest: Ipv6Addr,
-    dst: SocketAddrV4,
+    to: Action,
     trailers: Option<&crate::wire::trailers::Trailers>,
     stats: &mut Stats,
     out: &mut Outputs,
@@ -401,15 +401,15 @@ fn send_bubble_with(
     stats.bubbles_sent += 1;
     match trailers {
         Some(t) => out.push(
-            Action::Transmit(dst),
+            to,
             &crate::wire::trailers::emit_bubble_with_trailers(src, dest, t),
         ),
-        None => out.push(Action::Transmit(dst), &crate::wire::emit_bubble(src, dest)),
+        None => out.push(to, &crate::wire::emit_bubble(src, dest)),
     }
 }
 
 /// Sends a bubble in answer to a received datagram (see [`replies`]): like
-/// [`send_bubble`], within the per-destination and global limits.
+/// [`send_bubble_with`] from the Teredo socket, within the per-destination and global limits.
 fn reply_bubble(
     limiter: &mut replies::ReplyLimiter,
     now: Instant,
@@ -417,7 +417,7 @@ fn reply_bubble(
     stats: &mut Stats,
     out: &mut Outputs,
 ) {
-    reply_bubble_to(limiter, now, b, false, stats, out);
+    reply_bubble_from(limiter, now, b, false, None, stats, out);
 }
 
 /// [`reply_bubble`], also to a private destination when `on_local_link`
@@ -425,8 +425,21 @@ fn reply_bubble(
 fn reply_bubble_to(
     limiter: &mut replies::ReplyLimiter,
     now: Instant,
+    b: (Ipv6Addr, Ipv6Addr, SocketAddrV4),
+    on_local_link: bool,
+    stats: &mut Stats,
+    out: &mut Outputs,
+) {
+    reply_bubble_from(limiter, now, b, on_local_link, None, stats, out);
+}
+
+/// [`reply_bubble_to`], sent from the side socket `via` if any.
+fn reply_bubble_from(
+    limiter: &mut replies::ReplyLimiter,
+    now: Instant,
     (src, dest, dst): (Ipv6Addr, Ipv6Addr, SocketAddrV4),
     on_local_link: bool,
+    via: Option<u16>,
     stats: &mut Stats,
     out: &mut Outputs,
 ) {
@@ -434,7 +447,7 @@ fn reply_bubble_to(
         return;
     }
     match limiter.allow(now, *dst.ip()) {
-        Ok(()) => send_bubble_to(src, dest, dst, stats, out),
+        Ok(()) => send_bubble_with(src, dest, transmit(via, dst), None, stats, out),
         Err(replies::Refused::Dest) => stats.bubbles_refused_dest += 1,
         Err(replies::Refused::Global) => stats.bubbles_refused_global += 1,
     }
@@ -463,11 +476,12 @@ fn enqueue(peer: &mut PeerMut<'_>, item: Queued, stats: &mut Stats) -> bool {
 /// came from the mapping.
 fn flush_queue(peer: &mut PeerMut<'_>, stats: &mut Stats, out: &mut Outputs) {
     let mapping = peer.mapping;
+    let to = transmit(peer.via, mapping);
     for item in peer.take_queue() {
         match item {
             Queued::Outgoing(payload) => {
                 stats.tx += 1;
-                out.push(Action::Transmit(mapping), &payload);
+                out.push(to, &payload);
             }
             Queued::Incoming { from, packet } if from == mapping => {
                 stats.to_tun += 1;

@@ -109,6 +109,8 @@ fn settle_with(
         assert!(steps < 1000, "no end to the exchange");
         match o {
             Output::ToTun(p) => hosts[i].tun.push(p),
+            // Port prediction is off here: no side port is ever used.
+            Output::TransmitVia { .. } => panic!("a side port without prediction"),
             Output::Transmit { dst, payload } => {
                 wire.push((i, dst));
                 let from = hosts[i].local;

@@ -25,6 +25,7 @@ use tracing::{error, info, warn};
 use crate::config::PortMapping;
 use crate::pump::Pump;
 use crate::status::{StatusSink, TunnelStatus};
+use crate::udp::side::{SideDatagram, SideSockets};
 use discovery::DiscoveryListener;
 use port_mapping::PortMapTask;
 use teredo::qualified::NatType;
@@ -117,10 +118,15 @@ pub async fn run(
     tun_status.port_mapping = if portmap.is_some() { "none" } else { "off" };
     // The NAT type last logged: once per change, not per qualification.
     let mut logged_nat = NatType::Unknown;
+    // Side sockets, once port prediction is first turned on.
+    let mut side: Option<SideSockets> = None;
     // The configured name until qualification says which server is in use.
     tun_status.server = servers.first().cloned().unwrap_or_default();
 
     let result = loop {
+        if let Some(side) = side.as_mut() {
+            keep_side_ports(side, &mut tunnel);
+        }
         // Drain what the cores want done.
         let out = std::mem::take(&mut pending);
         for tx in out.transmits {
@@ -183,6 +189,21 @@ pub async fn run(
                         }
                         tun_status.nat = nat;
                         status.update(&tun_status).await;
+                        // A symmetric NAT that kept our port will keep a
+                        // fresh one too: peers get side ports of their own.
+                        let predict = nat == NatType::Symmetric && tun_status.port_preserved;
+                        if predict != tunnel.port_prediction() {
+                            info!(
+                                "Port prediction {}",
+                                if predict { "on: the NAT preserves ports" } else { "off" }
+                            );
+                        }
+                        if predict && side.is_none() {
+                            let s = SideSockets::new(pump.bound_ip());
+                            pump.set_side_senders(s.senders());
+                            side = Some(s);
+                        }
+                        tunnel.set_port_prediction(predict);
                         if let (Some(pm), PortMapping::Auto, Some(local)) =
                             (&portmap, port_mapping, local)
                         {
@@ -255,6 +276,9 @@ pub async fn run(
                     tunnel.set_local_link(None);
                 }
             },
+            Some(d) = next_side(&mut side) => {
+                pump.side_datagram(&mut tunnel, d.via, d.from, &d.payload).await;
+            }
             Some(g) = next_grant(&mut portmap) => {
                 if g.protocol != tun_status.port_mapping {
                     match g.external {
@@ -348,6 +372,31 @@ fn listen_on_link(
             info!("local discovery off: {e}");
             tunnel.set_local_link(None);
             *listener = None;
+        }
+    }
+}
+
+async fn next_side(side: &mut Option<SideSockets>) -> Option<SideDatagram> {
+    match side {
+        Some(s) => s.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Closes the side sockets the tunnel gave back and binds those it wants.
+fn keep_side_ports(side: &mut SideSockets, tunnel: &mut TeredoTunnel) {
+    for via in tunnel.take_released_side_ports() {
+        side.close(via);
+    }
+    for _ in 0..tunnel.side_ports_wanted() {
+        match side.bind() {
+            Ok(via) => tunnel.add_side_port(via),
+            Err(e) => {
+                // Without side sockets, reach peers as without prediction.
+                warn!("Port prediction off: cannot bind a side socket: {e}");
+                tunnel.set_port_prediction(false);
+                break;
+            }
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod runs;
+pub mod side;
 mod sys;
 
 use std::net::{SocketAddrV4, UdpSocket};

@@ -21,6 +21,11 @@ pub enum Action {
     /// Send the bytes (a Teredo UDP payload, RFC 4380 §5.1.1) from the
     /// Teredo socket to this IPv4 address and port.
     Transmit(SocketAddrV4),
+    /// Send the bytes from the side socket bound to this local port (one
+    /// the driver gave with [`super::TeredoTunnel::add_side_port`]) to this
+    /// IPv4 address and port: a peer reached through its own mapping on a
+    /// port-preserving NAT (`prediction`).
+    TransmitVia(u16, SocketAddrV4),
     /// Write the bytes (an IPv6 packet) to the tunnel interface.
     ToTun,
     /// Report the bytes, an ICMPv6 error (RFC 4443 §3) addressed to this
@@ -48,6 +53,11 @@ impl OutputRef<'_> {
                 dst,
                 payload: bytes,
             },
+            Action::TransmitVia(port, dst) => Output::TransmitVia {
+                port,
+                dst,
+                payload: bytes,
+            },
             Action::ToTun => Output::ToTun(bytes),
             Action::Icmpv6Error(dst) => Output::Icmpv6Error { dst, packet: bytes },
         }
@@ -60,6 +70,15 @@ impl OutputRef<'_> {
 pub enum Output {
     /// Send `payload` from the Teredo UDP socket to `dst`.
     Transmit {
+        /// Destination IPv4 and port.
+        dst: SocketAddrV4,
+        /// UDP payload.
+        payload: Vec<u8>,
+    },
+    /// Send `payload` from the side socket bound to `port` to `dst`.
+    TransmitVia {
+        /// Local port of the side socket.
+        port: u16,
         /// Destination IPv4 and port.
         dst: SocketAddrV4,
         /// UDP payload.

@@ -5,8 +5,8 @@ use std::net::{Ipv6Addr, SocketAddrV4};
 use std::time::Instant;
 
 use super::{
-    enqueue, flush_queue, local, reply_bubble, reply_bubble_to, Action, Outputs, OwnAddress,
-    TeredoTunnel,
+    enqueue, flush_queue, local, reply_bubble, reply_bubble_from, reply_bubble_to, Action, Outputs,
+    OwnAddress, TeredoTunnel,
 };
 use crate::addr::{self, TeredoAddr, TEREDO_PORT};
 use crate::peers::{Attempt, Queued};
@@ -30,6 +30,21 @@ impl TeredoTunnel {
         now: Instant,
         unix_secs: u32,
         from: SocketAddrV4,
+        payload: &[u8],
+        out: &mut Outputs,
+    ) {
+        self.handle_udp_packet_via(now, unix_secs, from, None, payload, out);
+    }
+
+    /// [`TeredoTunnel::handle_udp_packet`] for a datagram received on the
+    /// side socket bound to `via` (`None`: the Teredo socket), where answers
+    /// to it go out from ([`super::prediction`]).
+    pub fn handle_udp_packet_via(
+        &mut self,
+        now: Instant,
+        unix_secs: u32,
+        from: SocketAddrV4,
+        via: Option<u16>,
         payload: &[u8],
         out: &mut Outputs,
     ) {
@@ -67,13 +82,27 @@ impl TeredoTunnel {
                 };
                 if let Some(dst) = target {
                     let b = (h.dst, h.src, dst);
-                    reply_bubble(&mut self.replies, now, b, &mut self.stats, out);
-                    if bubble && self.behind_our_nat(*dst.ip()) {
-                        // From a peer behind our NAT: answer at its
-                        // endpoints on our link too, in case the NAT does
-                        // not loop the answer back (RFC 6081 hairpinning).
+                    // Behind a port-preserving symmetric NAT, the answer to
+                    // a peer's bubble leaves from that peer's side port.
+                    let side = if bubble && src_teredo {
+                        self.side_port_towards(now, &h.src, dst, out)
+                    } else {
+                        None
+                    };
+                    reply_bubble_from(&mut self.replies, now, b, false, side, &mut self.stats, out);
+                    if bubble {
                         if let Ok(t) = packet_trailers(payload, &pkt) {
-                            self.answer_at_alternates(now, (h.dst, h.src), &t, out);
+                            if self.behind_our_nat(*dst.ip()) {
+                                // From a peer behind our NAT: answer at its
+                                // endpoints on our link too, in case the NAT
+                                // does not loop the answer back (RFC 6081
+                                // hairpinning).
+                                self.answer_at_alternates(now, (h.dst, h.src), &t, out);
+                            } else {
+                                // At the side port it announces, if any
+                                // (RFC 6081 port-preserving symmetric NAT).
+                                self.answer_random_port(now, (h.dst, h.src), dst, &t, side, out);
+                            }
                         }
                     }
                 }
@@ -93,9 +122,12 @@ impl TeredoTunnel {
                 // limits of `replies`.
                 // A peer behind our own NAT writes from its endpoint on our
                 // link, perhaps a private address (local discovery).
+                // From the socket it came to: behind a port-preserving
+                // symmetric NAT, a side port (`prediction`).
                 let local = self.on_local_link(from);
                 let b = (h.dst, h.src, from);
-                reply_bubble_to(&mut self.replies, now, b, local, &mut self.stats, out);
+                let (limiter, stats) = (&mut self.replies, &mut self.stats);
+                reply_bubble_from(limiter, now, b, local, via, stats, out);
                 self.stats.rx += 1;
                 self.stats.bubbles_received += 1;
                 return;
@@ -229,10 +261,10 @@ impl TeredoTunnel {
                     reply_bubble_to(&mut self.replies, now, b, true, &mut self.stats, out);
                 } else {
                     let server = SocketAddrV4::new(claimed_server, TEREDO_PORT);
-                    for dst in [embedded, server] {
-                        let b = (bubble_src, h.src, dst);
-                        reply_bubble(&mut self.replies, now, b, &mut self.stats, out);
-                    }
+                    let (limiter, stats) = (&mut self.replies, &mut self.stats);
+                    let b = (bubble_src, h.src, embedded);
+                    reply_bubble_from(limiter, now, b, false, peer.via, stats, out);
+                    reply_bubble(limiter, now, (bubble_src, h.src, server), stats, out);
                 }
             }
             return;

@@ -5,8 +5,8 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
 use super::{
-    enqueue, send_bubble_with, Action, Outputs, TeredoTunnel, PING_HOP_LIMIT, UNREACH_ADDR,
-    UNREACH_ADMIN,
+    enqueue, prediction, send_bubble_with, transmit, Action, Outputs, TeredoTunnel, PING_HOP_LIMIT,
+    UNREACH_ADDR, UNREACH_ADMIN,
 };
 use crate::addr::{self, TeredoAddr, TEREDO_PORT};
 use crate::peers::{Attempt, Queued};
@@ -65,6 +65,7 @@ impl TeredoTunnel {
         } else {
             NO_MAPPING
         };
+        let predict = dst_teredo && self.predicts_for(&teredo);
         let Some((mut peer, _)) = self.peers.get_or_insert(&h.dst, initial) else {
             self.stats.dropped_peer_list_full += 1;
             self.icmp_error(now, UNREACH_ADDR, pkt, out);
@@ -73,8 +74,12 @@ impl TeredoTunnel {
         if peer.is_valid(now) {
             peer.last_tx = Some(now);
             self.stats.tx += 1;
-            out.push(Action::Transmit(peer.mapping), pkt);
+            out.push(transmit(peer.via, peer.mapping), pkt);
             return;
+        }
+        if predict && peer.via.is_none() {
+            // Our NAT keeps a fresh port: this peer gets one of its own.
+            peer.via = self.ports.take();
         }
 
         let limiter = if dst_teredo {
@@ -94,22 +99,29 @@ impl TeredoTunnel {
         }
         peer.last_tx = Some(now);
         let mapping = peer.mapping;
+        let via = peer.via;
 
         if dst_teredo {
             // Keyed on the mapping embedded in the address, which is what the
             // receive side checks replies against (RFC 4380 §5.2.3).
             let src = self.config.secret.bubble_source(teredo.mapping());
             // To a peer behind our NAT, our endpoint on the link rides along.
-            let trailers = self.hairpin_trailers(&teredo);
-            let trailers = trailers.as_ref();
+            let hairpin = self.hairpin_trailers(&teredo);
+            let hairpin = hairpin.as_ref();
+            // Our side port for this peer is announced through its server
+            // only: the direct bubble already comes from it.
+            let announce = via.map(prediction::announce);
+            let indirect = announce.as_ref().or(hairpin);
             if self.on_local_link(mapping) {
                 // A peer behind our NAT, found on the link (local discovery).
-                send_bubble_with(src, h.dst, mapping, trailers, &mut self.stats, out);
+                let to = Action::Transmit(mapping);
+                send_bubble_with(src, h.dst, to, hairpin, &mut self.stats, out);
             } else if !self.own_cone() && addr::is_global_unicast_v4(*mapping.ip()) {
-                send_bubble_with(src, h.dst, mapping, trailers, &mut self.stats, out);
+                let to = transmit(via, mapping);
+                send_bubble_with(src, h.dst, to, hairpin, &mut self.stats, out);
             }
-            let server = SocketAddrV4::new(teredo.server, TEREDO_PORT);
-            send_bubble_with(src, h.dst, server, trailers, &mut self.stats, out);
+            let server = Action::Transmit(SocketAddrV4::new(teredo.server, TEREDO_PORT));
+            send_bubble_with(src, h.dst, server, indirect, &mut self.stats, out);
             self.discover_for_packet(now, &teredo, out);
         } else if let Some(own) = self.own {
             let ping = self.ping(own.addr, h.dst, unix_secs);

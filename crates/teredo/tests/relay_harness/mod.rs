@@ -195,7 +195,10 @@ impl Lab {
                 match o {
                     Output::ToTun(p) => self.nodes[src].tun.push(p),
                     Output::Icmpv6Error { dst, packet } => self.nodes[src].icmp.push((dst, packet)),
-                    Output::Transmit { dst, payload } => {
+                    // No NAT is modelled: a side port leaves from the node's
+                    // endpoint too.
+                    Output::Transmit { dst, payload }
+                    | Output::TransmitVia { dst, payload, .. } => {
                         self.wire_log.push((from, dst, payload.clone()));
                         let (from, dst, payload) = if dst == SERVER_EP {
                             match self.server(from, &payload) {

@@ -1,0 +1,208 @@
+//! Port prediction behind a port-preserving symmetric NAT (RFC 6081 §3.3,
+//! the Random Port Trailer of §4; our reading of it, see
+//! `docs/nat-traversal.md#port-prediction`).
+//!
+//! A symmetric NAT gives each destination its own mapping, so the mapping our
+//! address names (the one towards our server) is of no use to a peer behind a
+//! port-restricted NAT: our direct bubble reaches it from a port it never
+//! wrote to. Many symmetric NATs **preserve the port** when they can: a new
+//! mapping keeps the inside port as its public port unless that port is
+//! already taken. Our Teredo port is taken (by the mapping towards the
+//! server), but a fresh local port is not. So, towards each peer, the client
+//! writes from a socket of its own — a *side port* `R` the driver binds — and
+//! tells the peer, in a Random Port trailer on the indirect bubble, that it
+//! will appear as our public IPv4 and port `R`. The peer bubbles that
+//! endpoint, which opens its NAT to it, and from then on the two talk through
+//! that pair of mappings.
+//!
+//! What is ours, beyond RFC 4380:
+//! - **The side port's sender.** The first datagram from `R` goes to the peer
+//!   (the direct bubble to the mapping in its address), so the mapping the
+//!   NAT preserves is the one towards the peer. Every later datagram to that
+//!   peer, data included, leaves from `R` ([`Action::TransmitVia`]).
+//! - **The receiver's side.** A bubble forwarded by our server with a Random
+//!   Port trailer is answered at the origin, as RFC 4380 §5.2.3 says, and also
+//!   at the origin's IPv4 with the trailer's port — never another IPv4, within
+//!   the limits of `replies`, so a forged trailer buys one bubble to a host
+//!   the server already saw. Whatever arrives from there is still checked as
+//!   any packet from a port its address does not name (keyed bubbles,
+//!   `rx.rs`).
+//! - **Peers that reach us first.** When an indirect bubble arrives from a
+//!   peer we have no side port for, we take one, answer from it, and send the
+//!   peer our own indirect bubble with the trailer: one more round trip.
+//!
+//! The driver turns prediction on when the NAT tests found a symmetric NAT
+//! that kept our port towards the first server address
+//! ([`TeredoTunnel::set_port_prediction`]), keeps a small stock of bound side
+//! sockets ([`TeredoTunnel::side_ports_wanted`],
+//! [`TeredoTunnel::add_side_port`]) and closes those whose peer left the
+//! list ([`TeredoTunnel::take_released_side_ports`]). At most
+//! [`MAX_SIDE_PORTS`] are in use: past that, new peers are reached as
+//! without prediction.
+
+use std::net::{Ipv6Addr, SocketAddrV4};
+use std::time::Instant;
+
+use super::{reply_bubble_from, send_bubble_with, Action, Mode, Outputs, TeredoTunnel};
+use crate::addr::{self, TeredoAddr, TEREDO_PORT};
+use crate::wire::trailers::Trailers;
+
+/// Side ports kept bound ahead of need, so that the first bubble to a new
+/// peer leaves at once.
+pub const STOCK: usize = 2;
+/// Most side ports in use at once (each holds a socket and a NAT mapping).
+pub const MAX_SIDE_PORTS: usize = 32;
+
+/// The side ports: bound by the driver, given to peers, given back.
+#[derive(Debug, Default)]
+pub(super) struct SidePorts {
+    enabled: bool,
+    /// Bound, not yet given to a peer.
+    free: Vec<u16>,
+    /// Given to peers and not yet given back.
+    in_use: usize,
+    /// To close: free ones when prediction stops.
+    released: Vec<u16>,
+}
+
+impl SidePorts {
+    /// A free side port for a new peer, if prediction is on and one is left.
+    pub(super) fn take(&mut self) -> Option<u16> {
+        if !self.enabled {
+            return None;
+        }
+        let port = self.free.pop()?;
+        self.in_use += 1;
+        Some(port)
+    }
+}
+
+/// The trailers announcing side port `port` to a peer.
+pub(super) fn announce(port: u16) -> Trailers {
+    Trailers {
+        random_port: Some(port),
+        ..Trailers::default()
+    }
+}
+
+impl TeredoTunnel {
+    /// Turns port prediction on (our NAT maps per destination but preserves
+    /// ports) or off. Off, the free side ports are given back; peers keep
+    /// theirs until they leave the list.
+    pub fn set_port_prediction(&mut self, on: bool) {
+        let on = on && self.config.mode == Mode::Client;
+        self.ports.enabled = on;
+        if !on {
+            let free = std::mem::take(&mut self.ports.free);
+            self.ports.released.extend(free);
+        }
+    }
+
+    /// Whether port prediction is on.
+    pub fn port_prediction(&self) -> bool {
+        self.ports.enabled
+    }
+
+    /// How many more side sockets the driver should bind and give with
+    /// [`TeredoTunnel::add_side_port`].
+    pub fn side_ports_wanted(&self) -> usize {
+        if !self.ports.enabled || self.own.is_none() {
+            return 0;
+        }
+        let room = MAX_SIDE_PORTS.saturating_sub(self.ports.in_use + self.ports.free.len());
+        STOCK.saturating_sub(self.ports.free.len()).min(room)
+    }
+
+    /// A side socket the driver bound, by its local port. Given back at once
+    /// (in [`TeredoTunnel::take_released_side_ports`]) if prediction is off.
+    pub fn add_side_port(&mut self, port: u16) {
+        if self.ports.enabled && port != 0 {
+            self.ports.free.push(port);
+        } else {
+            self.ports.released.push(port);
+        }
+    }
+
+    /// The side ports nothing will be sent from any more: their peers left
+    /// the list, or prediction stopped. The driver closes their sockets.
+    pub fn take_released_side_ports(&mut self) -> Vec<u16> {
+        let mut ports = std::mem::take(&mut self.ports.released);
+        let from_peers = self.peers.take_released_ports();
+        self.ports.in_use = self.ports.in_use.saturating_sub(from_peers.len());
+        ports.extend(from_peers);
+        ports
+    }
+
+    /// True if packets to `peer` should leave from a side port of their own:
+    /// prediction is on, our NAT is not open to all (a cone flag or a port
+    /// mapping), and the peer is not behind our own NAT (local discovery and
+    /// hairpinning reach those).
+    pub(super) fn predicts_for(&self, peer: &TeredoAddr) -> bool {
+        self.ports.enabled && !self.own_cone() && !self.behind_our_nat(peer.mapped_ip)
+    }
+
+    /// The side port for the peer `peer_addr`, whose indirect bubble our
+    /// server forwarded from `origin`: the one it has, or, if prediction
+    /// applies, a new one announced to it at once by an indirect bubble of
+    /// ours through its server. `None`: answer from the Teredo socket.
+    pub(super) fn side_port_towards(
+        &mut self,
+        now: Instant,
+        peer_addr: &Ipv6Addr,
+        origin: SocketAddrV4,
+        out: &mut Outputs,
+    ) -> Option<u16> {
+        if let Some(via) = self.peers.get(peer_addr).and_then(|p| p.via) {
+            return Some(via);
+        }
+        let claimed = TeredoAddr::from_ipv6(peer_addr);
+        if !self.predicts_for(&claimed)
+            || *origin.ip() != claimed.mapped_ip
+            || !addr::is_global_unicast_v4(claimed.server)
+        {
+            return None;
+        }
+        let (mut peer, _) = self.peers.get_or_insert(peer_addr, claimed.mapping())?;
+        let via = self.ports.take()?;
+        peer.via = Some(via);
+        // Our keyed source, as for any bubble to this peer (tx.rs).
+        let src = self.config.secret.bubble_source(claimed.mapping());
+        let server = SocketAddrV4::new(claimed.server, TEREDO_PORT);
+        if self.replies.allow(now, claimed.server).is_ok() {
+            let t = announce(via);
+            send_bubble_with(
+                src,
+                *peer_addr,
+                Action::Transmit(server),
+                Some(&t),
+                &mut self.stats,
+                out,
+            );
+        }
+        Some(via)
+    }
+
+    /// A bubble our server forwarded from `origin` with `trailers`: if they
+    /// announce a side port of the sender (a Random Port trailer), `answer`
+    /// (the bubble, addresses swapped) goes there too, at the origin's IPv4
+    /// only.
+    pub(super) fn answer_random_port(
+        &mut self,
+        now: Instant,
+        answer: (Ipv6Addr, Ipv6Addr),
+        origin: SocketAddrV4,
+        trailers: &Trailers,
+        via: Option<u16>,
+        out: &mut Outputs,
+    ) {
+        let Some(port) = trailers.random_port else {
+            return;
+        };
+        if port == origin.port() {
+            return;
+        }
+        let dst = SocketAddrV4::new(*origin.ip(), port);
+        let b = (answer.0, answer.1, dst);
+        reply_bubble_from(&mut self.replies, now, b, false, via, &mut self.stats, out);
+    }
+}
