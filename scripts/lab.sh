@@ -46,12 +46,17 @@
 #   hairpin     full cone that also loops inside packets to its public address back in,
 #               with the sender's public address as source (RFC 4787 REQ-9)
 #   symmetric   masquerade fully-random: a new public port per destination
+#   preserving  port-preserving symmetric (RFC 6081 3.3): a new mapping per destination; an
+#               inside endpoint's first mapping keeps its port (masquerade), later ones are
+#               random (fully-random); dynamic set of inside endpoints with a mapping
+#   sequential  sequential port-symmetric (RFC 6081 3.4): every new UDP mapping (any inside
+#               endpoint, any destination) takes the next public port, 30000 up (numgen)
 #   none        no NAT: plain routing (wan routes 198.18.N.0/24 via 203.0.113.N)
 # Every NAT type also drops unsolicited UDP addressed to the NAT itself (input hook, ct state
 # new), like a real NAT: see "Surprises".
 # Conntrack UDP timeouts are set explicitly in every natN (--udp-timeout S sets both the
 # unreplied and the assured timeout to S; the default keeps Linux's 30 s / 120 s), and the
-# cone maps expire after the assured timeout.
+# cone maps and the preserving NAT's set expire after the assured timeout.
 #
 # Addresses used: 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24, 198.18.0.0/15 and
 # 2001:db8::/32 only. DAD is off in every lab namespace; IPv6 is disabled on IPv4-only links.
@@ -72,6 +77,11 @@
 #    hook discards the unconfirmed entry. With it, Debian's clients work between any two
 #    cone NATs and fail symmetric <-> port-restricted (docs/nat-traversal.md).
 #  - conntrack sysctls (net.netfilter.nf_conntrack_udp_timeout*) are per namespace.
+#  - `masquerade to :numgen inc ...` (or snat) loads, but nft 1.0.6 puts numgen's host-order
+#    value into the port unswapped: 30000, 30001 become 12405, 12661. The sequential NAT
+#    looks the counter up in a map whose data are ports (network order) instead.
+#  - A nat chain sees only the first packet of a connection: the preserving NAT refreshes
+#    its set of used inside endpoints in a filter chain, on every packet.
 #  - A client namespace must keep net.ipv6.conf.default.disable_ipv6=0, or the tun that
 #    miredo creates later has IPv6 disabled and the hook cannot add the address.
 #  - `ip netns exec` execs the command, so "$!" of a backgrounded `ip netns exec` is the

@@ -48,6 +48,14 @@ pub enum Nat {
     /// A full cone that loops packets from inside to its public address back
     /// in (hairpinning, RFC 4787 REQ-9).
     Hairpin,
+    /// A port-preserving symmetric NAT (RFC 6081 §3.3): mapping and filtering
+    /// depend on the destination address and port, but an inside endpoint's
+    /// first mapping keeps its port; later ones get random ports.
+    PortPreserving,
+    /// A sequential port-symmetric NAT (RFC 6081 §3.4): mapping and filtering
+    /// depend on the destination address and port, and every new mapping (of
+    /// any inside endpoint) takes the next public port of one counter.
+    Sequential,
 }
 
 impl Nat {
@@ -60,6 +68,8 @@ impl Nat {
             Nat::Symmetric => "symmetric",
             Nat::None => "none",
             Nat::Hairpin => "hairpin",
+            Nat::PortPreserving => "preserving",
+            Nat::Sequential => "sequential",
         }
     }
 }
