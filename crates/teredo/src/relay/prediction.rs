@@ -61,19 +61,33 @@ pub(super) struct SidePorts {
     free: Vec<u16>,
     /// Given to peers and not yet given back.
     in_use: usize,
+    /// The peers' mappings (as their addresses name them) and their side
+    /// ports: a peer's bubble names only its keyed link-local source, and
+    /// our server tells us the mapping it came from.
+    towards: Vec<(SocketAddrV4, u16)>,
     /// To close: free ones when prediction stops.
     released: Vec<u16>,
 }
 
 impl SidePorts {
-    /// A free side port for a new peer, if prediction is on and one is left.
-    pub(super) fn take(&mut self) -> Option<u16> {
+    /// A free side port for a new peer whose address names `mapping`, if
+    /// prediction is on and one is left.
+    pub(super) fn take(&mut self, mapping: SocketAddrV4) -> Option<u16> {
         if !self.enabled {
             return None;
         }
         let port = self.free.pop()?;
         self.in_use += 1;
+        self.towards.push((mapping, port));
         Some(port)
+    }
+
+    /// The side port of the peer whose address names `mapping`.
+    fn towards(&self, mapping: SocketAddrV4) -> Option<u16> {
+        self.towards
+            .iter()
+            .find(|(m, _)| *m == mapping)
+            .map(|(_, port)| *port)
     }
 }
 
@@ -130,6 +144,7 @@ impl TeredoTunnel {
         let from_peers = self.peers.take_released_ports();
         self.ports.in_use = self.ports.in_use.saturating_sub(from_peers.len());
         ports.extend(from_peers);
+        self.ports.towards.retain(|(_, p)| !ports.contains(p));
         ports
     }
 
@@ -141,10 +156,16 @@ impl TeredoTunnel {
         self.ports.enabled && !self.own_cone() && !self.behind_our_nat(peer.mapped_ip)
     }
 
-    /// The side port for the peer `peer_addr`, whose indirect bubble our
-    /// server forwarded from `origin`: the one it has, or, if prediction
-    /// applies, a new one announced to it at once by an indirect bubble of
-    /// ours through its server. `None`: answer from the Teredo socket.
+    /// The side port for the peer whose bubble our server forwarded from
+    /// `origin`, with source `peer_addr`: the one it has, or, if the source
+    /// is its Teredo address and prediction applies, a new one announced to
+    /// it at once by an indirect bubble of ours through its server. `None`:
+    /// answer from the Teredo socket.
+    ///
+    /// A peer of ours writes from a keyed link-local source, which names
+    /// nobody: then only the side port we already gave it (looked up by the
+    /// mapping the server saw) is found. Where that peer reached us first,
+    /// we cannot tell its server our side port (docs/nat-traversal.md).
     pub(super) fn side_port_towards(
         &mut self,
         now: Instant,
@@ -152,6 +173,15 @@ impl TeredoTunnel {
         origin: SocketAddrV4,
         out: &mut Outputs,
     ) -> Option<u16> {
+        if !self.ports.enabled && self.ports.towards.is_empty() {
+            return None;
+        }
+        if let Some(via) = self.ports.towards(origin) {
+            return Some(via);
+        }
+        if !self.prefix().is_some_and(|p| addr::is_teredo(peer_addr, p)) {
+            return None;
+        }
         if let Some(via) = self.peers.get(peer_addr).and_then(|p| p.via) {
             return Some(via);
         }
@@ -163,7 +193,7 @@ impl TeredoTunnel {
             return None;
         }
         let (mut peer, _) = self.peers.get_or_insert(peer_addr, claimed.mapping())?;
-        let via = self.ports.take()?;
+        let via = self.ports.take(claimed.mapping())?;
         peer.via = Some(via);
         // Our keyed source, as for any bubble to this peer (tx.rs).
         let src = self.config.secret.bubble_source(claimed.mapping());

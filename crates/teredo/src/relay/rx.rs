@@ -84,7 +84,7 @@ impl TeredoTunnel {
                     let b = (h.dst, h.src, dst);
                     // Behind a port-preserving symmetric NAT, the answer to
                     // a peer's bubble leaves from that peer's side port.
-                    let side = if bubble && src_teredo {
+                    let side = if bubble {
                         self.side_port_towards(now, &h.src, dst, out)
                     } else {
                         None

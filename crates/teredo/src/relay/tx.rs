@@ -79,7 +79,7 @@ impl TeredoTunnel {
         }
         if predict && peer.via.is_none() {
             // Our NAT keeps a fresh port: this peer gets one of its own.
-            peer.via = self.ports.take();
+            peer.via = self.ports.take(teredo.mapping());
         }
 
         let limiter = if dst_teredo {
