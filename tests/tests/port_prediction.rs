@@ -1,9 +1,10 @@
 //! Port prediction (`teredo::relay::prediction`, docs/nat-traversal.md#port-prediction):
-//! a client behind a port-preserving symmetric NAT (lab type `preserving`)
-//! against each NAT type, ours ↔ ours (our server) and Debian ↔ Debian
-//! (Debian's server) measured side by side.
+//! a client behind a port-preserving symmetric NAT (lab type `preserving`),
+//! or behind a sequential one (`sequential`), against each NAT type, ours ↔
+//! ours (our server) and Debian ↔ Debian (Debian's server) measured side by
+//! side.
 //!
-//! One lab per implementation: `cl1` behind the preserving NAT, and two
+//! One lab per implementation: `cl1` behind the predictable NAT, and two
 //! clients behind each other type — in the first set `cl1` pings first, in
 //! the second the other client does, then the other way round. The cells
 //! run in parallel (each pair is independent but for `cl1`, which holds one
@@ -20,12 +21,13 @@ use anyhow::{anyhow, ensure, Result};
 use e2e::{Lab, LabOpts, Nat};
 
 /// The peers' NAT types, in the order of the table.
-const PEERS: [(Nat, &str); 5] = [
+const PEERS: [(Nat, &str); 6] = [
     (Nat::FullCone, "full cone"),
     (Nat::RestrictedCone, "restricted"),
     (Nat::PortRestricted, "port-restricted"),
     (Nat::Symmetric, "symmetric"),
     (Nat::PortPreserving, "port-preserving symmetric"),
+    (Nat::Sequential, "sequential symmetric"),
 ];
 
 /// Cells (peer, preserving starts) that must work both ways between ours:
@@ -42,11 +44,11 @@ const QUALIFY: Duration = Duration::from_secs(15);
 /// bubbles (spaced 2 s).
 const PING: Duration = Duration::from_secs(10);
 
-/// The lab's NATs: `cl1` preserving, then the peers that `cl1` calls first
-/// (cl2..cl6), then those that call `cl1` first (cl7..cl11).
-fn lab_nats() -> Vec<Nat> {
+/// The lab's NATs: `cl1` behind `first`, then the peers that `cl1` calls
+/// first (cl2..cl7), then those that call `cl1` first (cl8..cl13).
+fn lab_nats(first: Nat) -> Vec<Nat> {
     let peers = PEERS.iter().map(|(n, _)| *n);
-    std::iter::once(Nat::PortPreserving)
+    std::iter::once(first)
         .chain(peers.clone())
         .chain(peers)
         .collect()
@@ -56,7 +58,7 @@ fn lab_nats() -> Vec<Nat> {
 type Cells = BTreeMap<(usize, bool), (bool, bool)>;
 
 fn clients() -> std::ops::RangeInclusive<u8> {
-    1..=u8::try_from(lab_nats().len()).unwrap_or(u8::MAX)
+    1..=u8::try_from(1 + 2 * PEERS.len()).unwrap_or(u8::MAX)
 }
 
 fn measure(lab: &Lab, addrs: &[Ipv6Addr]) -> Cells {
@@ -95,8 +97,8 @@ fn wait_addrs(lab: &Lab) -> Result<Vec<Ipv6Addr>> {
         .collect()
 }
 
-fn debian_cells() -> Result<Cells> {
-    let lab = Lab::up(LabOpts::with_nats(&lab_nats()))?;
+fn debian_cells(first: Nat) -> Result<Cells> {
+    let lab = Lab::up(LabOpts::with_nats(&lab_nats(first)))?;
     lab.start_debian_server()?;
     for n in clients() {
         lab.start_debian_client(n)?;
@@ -108,8 +110,8 @@ fn debian_cells() -> Result<Cells> {
 }
 
 /// Our cells, and `cl1`'s log.
-fn our_cells() -> Result<(Cells, String)> {
-    let lab = Lab::up(LabOpts::with_nats(&lab_nats()))?;
+fn our_cells(first: Nat) -> Result<(Cells, String)> {
+    let lab = Lab::up(LabOpts::with_nats(&lab_nats(first)))?;
     lab.start_our_server_bound()?;
     let daemons = clients()
         .map(|n| {
@@ -129,7 +131,7 @@ fn our_cells() -> Result<(Cells, String)> {
     Ok((cells, log))
 }
 
-fn table(debian: &Cells, ours: &Cells) -> String {
+fn table(name: &str, debian: &Cells, ours: &Cells) -> String {
     let mark = |c: Option<&(bool, bool)>| match c {
         Some((a, b)) => format!(
             "{}/{}",
@@ -138,8 +140,8 @@ fn table(debian: &Cells, ours: &Cells) -> String {
         ),
         None => "?".into(),
     };
-    let mut s = String::from(
-        "| preserving ↔ | Debian, preserving starts | Debian, peer starts | ours, preserving starts | ours, peer starts |\n|---|---|---|---|---|\n",
+    let mut s = format!(
+        "| {name} ↔ | Debian, {name} starts | Debian, peer starts | ours, {name} starts | ours, peer starts |\n|---|---|---|---|---|\n",
     );
     for (p, (_, name)) in PEERS.iter().enumerate() {
         s.push_str(&format!(
@@ -153,23 +155,27 @@ fn table(debian: &Cells, ours: &Cells) -> String {
     s
 }
 
-#[test]
-fn port_preserving_symmetric_nat_reaches_every_cone() -> Result<()> {
+/// Measures both labs side by side behind `first` and checks ours covers
+/// Debian's cells and the [`REQUIRED`] ones.
+fn check(first: Nat, name: &str) -> Result<()> {
     let (debian, (ours, log)) = std::thread::scope(|s| {
-        let theirs = s.spawn(debian_cells);
-        let ours = our_cells();
+        let theirs = s.spawn(|| debian_cells(first));
+        let ours = our_cells(first);
         let theirs = theirs
             .join()
             .map_err(|_| anyhow!("the Debian thread panicked"))?;
         Ok::<_, anyhow::Error>((theirs?, ours?))
     })?;
-    eprintln!("cl1 → peer / peer → cl1:\n{}", table(&debian, &ours));
+    eprintln!(
+        "cl1 ({name}) → peer / peer → cl1:\n{}",
+        table(name, &debian, &ours)
+    );
     let mut missing = Vec::new();
     for (cell, (a, b)) in &debian {
         let (oa, ob) = ours.get(cell).copied().unwrap_or((false, false));
         if (*a && !oa) || (*b && !ob) {
             missing.push(format!(
-                "{} (preserving starts: {}): Debian {a}/{b}, ours {oa}/{ob}",
+                "{} ({name} starts: {}): Debian {a}/{b}, ours {oa}/{ob}",
                 PEERS[cell.0].1, cell.1
             ));
         }
@@ -178,7 +184,7 @@ fn port_preserving_symmetric_nat_reaches_every_cone() -> Result<()> {
         let (a, b) = ours.get(&(p, first)).copied().unwrap_or((false, false));
         if !(a && b) {
             missing.push(format!(
-                "{} (preserving starts: {first}): ours {a}/{b}",
+                "{} ({name} starts: {first}): ours {a}/{b}",
                 PEERS[p].1
             ));
         }
@@ -188,4 +194,14 @@ fn port_preserving_symmetric_nat_reaches_every_cone() -> Result<()> {
         "cells ours does not cover: {missing:#?}\ncl1's log:\n{log}"
     );
     Ok(())
+}
+
+#[test]
+fn port_preserving_symmetric_nat_reaches_every_cone() -> Result<()> {
+    check(Nat::PortPreserving, "preserving")
+}
+
+#[test]
+fn sequential_symmetric_nat_reaches_every_cone() -> Result<()> {
+    check(Nat::Sequential, "sequential")
 }

@@ -57,6 +57,46 @@ impl Qualified {
     pub fn port_preserved(&self, local: Option<SocketAddrV4>) -> Option<bool> {
         local.map(|l| l.port() == self.mapping().port())
     }
+
+    /// How a symmetric NAT picks the ports of new mappings, when that can be
+    /// predicted (`relay::prediction`): it kept our port towards the first
+    /// server address (preserving), or gave the mapping towards the second
+    /// address a port a little above the first's (sequential). `None` for
+    /// any other NAT, and for one whose ports look random.
+    pub fn port_allocation(
+        &self,
+        local: Option<SocketAddrV4>,
+        tests: NatTests,
+    ) -> Option<PortAllocation> {
+        if self.nat_type(local, Some(tests)) != NatType::Symmetric {
+            return None;
+        }
+        if self.port_preserved(local) == Some(true) {
+            return Some(PortAllocation::Preserving);
+        }
+        let second = tests.secondary_mapping?;
+        let step = second.port().wrapping_sub(self.mapping().port());
+        (1..=MAX_SEQUENTIAL_STEP)
+            .contains(&step)
+            .then_some(PortAllocation::Sequential { step })
+    }
+}
+
+/// Largest distance between two consecutive mappings' ports that still
+/// counts as a sequential NAT (other hosts behind it take ports in between).
+pub const MAX_SEQUENTIAL_STEP: u16 = 16;
+
+/// How a NAT allocates the public port of a new mapping, as far as a
+/// prediction can use it (RFC 6081 §3.3, §3.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PortAllocation {
+    /// It keeps the inside port when that one is free.
+    Preserving,
+    /// It takes the next port of a counter, `step` apart.
+    Sequential {
+        /// Distance between two consecutive mappings' ports.
+        step: u16,
+    },
 }
 
 /// What RFC 4380 §5.2.1's NAT tests found, run beside qualification.

@@ -90,6 +90,19 @@ impl Secret {
         id
     }
 
+    /// Nonce of the router solicitation our side port `via` sends to learn
+    /// its mapping, for the peer at `mapping` (port prediction behind a
+    /// sequential NAT): only our server's answer carries it back.
+    pub fn probe_nonce(&self, via: u16, mapping: SocketAddrV4) -> [u8; 8] {
+        let d = self.digest(&[
+            b"probe",
+            &via.to_be_bytes(),
+            &mapping.ip().octets(),
+            &mapping.port().to_be_bytes(),
+        ]);
+        first8(&d)
+    }
+
     /// Source address of our bubbles to the peer at `mapping`:
     /// `fe80::` + [`bubble_interface_id`](Self::bubble_interface_id).
     pub fn bubble_source(&self, mapping: SocketAddrV4) -> Ipv6Addr {

@@ -28,7 +28,7 @@ use crate::status::{StatusSink, TunnelStatus};
 use crate::udp::side::{SideDatagram, SideSockets};
 use discovery::DiscoveryListener;
 use port_mapping::PortMapTask;
-use teredo::qualified::NatType;
+use teredo::qualified::{NatType, PortAllocation};
 
 /// How long to gather netlink events before re-qualifying.
 const REQUALIFY_DEBOUNCE: std::time::Duration = std::time::Duration::from_millis(20);
@@ -189,21 +189,26 @@ pub async fn run(
                         }
                         tun_status.nat = nat;
                         status.update(&tun_status).await;
-                        // A symmetric NAT that kept our port will keep a
-                        // fresh one too: peers get side ports of their own.
-                        let predict = nat == NatType::Symmetric && tun_status.port_preserved;
-                        if predict != tunnel.port_prediction() {
-                            info!(
-                                "Port prediction {}",
-                                if predict { "on: the NAT preserves ports" } else { "off" }
-                            );
+                        // A symmetric NAT whose ports can be foreseen: peers
+                        // get side ports of their own.
+                        let predict = q.port_allocation(local, tests);
+                        if predict != tunnel.prediction() {
+                            match predict {
+                                Some(PortAllocation::Preserving) => {
+                                    info!("Port prediction on: the NAT preserves ports")
+                                }
+                                Some(PortAllocation::Sequential { step }) => info!(
+                                    "Port prediction on: the NAT allocates ports in sequence (step {step})"
+                                ),
+                                None => info!("Port prediction off"),
+                            }
                         }
-                        if predict && side.is_none() {
+                        if predict.is_some() && side.is_none() {
                             let s = SideSockets::new(pump.bound_ip());
                             pump.set_side_senders(s.senders());
                             side = Some(s);
                         }
-                        tunnel.set_port_prediction(predict);
+                        tunnel.set_prediction(predict);
                         if let (Some(pm), PortMapping::Auto, Some(local)) =
                             (&portmap, port_mapping, local)
                         {

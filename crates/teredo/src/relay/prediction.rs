@@ -1,6 +1,6 @@
-//! Port prediction behind a port-preserving symmetric NAT (RFC 6081 §3.3,
-//! the Random Port Trailer of §4; our reading of it, see
-//! `docs/nat-traversal.md#port-prediction`).
+//! Port prediction behind a port-preserving or a sequential symmetric NAT
+//! (RFC 6081 §3.3 and §3.4, the Random Port Trailer of §4; our reading of
+//! them, see `docs/nat-traversal.md#port-prediction`).
 //!
 //! A symmetric NAT gives each destination its own mapping, so the mapping our
 //! address names (the one towards our server) is of no use to a peer behind a
@@ -14,6 +14,15 @@
 //! will appear as our public IPv4 and port `R`. The peer bubbles that
 //! endpoint, which opens its NAT to it, and from then on the two talk through
 //! that pair of mappings.
+//!
+//! A **sequential** NAT gives each new mapping the next port of one counter
+//! (RFC 6081 §3.4). There the side port's first datagram is a router
+//! solicitation to our server, whose answer names the mapping it got, `c`;
+//! its second is the direct bubble to the peer, which gets `c + step` (the
+//! step the NAT tests saw between the mappings towards the server's two
+//! addresses). That prediction goes in the trailer once the answer is in. It
+//! fails when another host behind the NAT takes a port in between, and then
+//! the peer is reached as without prediction.
 //!
 //! What is ours, beyond RFC 4380:
 //! - **The side port's sender.** The first datagram from `R` goes to the peer
@@ -45,6 +54,8 @@ use std::time::Instant;
 
 use super::{reply_bubble_from, send_bubble_with, Action, Mode, Outputs, TeredoTunnel};
 use crate::addr::{self, TeredoAddr, TEREDO_PORT};
+use crate::qualified::PortAllocation;
+use crate::wire::emit_rs;
 use crate::wire::trailers::Trailers;
 
 /// Side ports kept bound ahead of need, so that the first bubble to a new
@@ -53,45 +64,71 @@ pub const STOCK: usize = 2;
 /// Most side ports in use at once (each holds a socket and a NAT mapping).
 pub const MAX_SIDE_PORTS: usize = 32;
 
+/// One side port given to a peer.
+#[derive(Debug, Clone, Copy)]
+struct Side {
+    via: u16,
+    /// The peer's address, and the mapping it names.
+    peer: Ipv6Addr,
+    mapping: SocketAddrV4,
+    /// Our public port towards the peer, once known: the port itself behind
+    /// a preserving NAT, the probe's answer plus the step behind a
+    /// sequential one.
+    announced: Option<u16>,
+}
+
 /// The side ports: bound by the driver, given to peers, given back.
 #[derive(Debug, Default)]
 pub(super) struct SidePorts {
-    enabled: bool,
+    kind: Option<PortAllocation>,
     /// Bound, not yet given to a peer.
     free: Vec<u16>,
-    /// Given to peers and not yet given back.
-    in_use: usize,
-    /// The peers' mappings (as their addresses name them) and their side
-    /// ports: a peer's bubble names only its keyed link-local source, and
-    /// our server tells us the mapping it came from.
-    towards: Vec<(SocketAddrV4, u16)>,
+    /// Given to peers and not yet given back. A peer's bubble names only its
+    /// keyed link-local source, and our server tells us the mapping it came
+    /// from: the side is found by that mapping.
+    given: Vec<Side>,
     /// To close: free ones when prediction stops.
     released: Vec<u16>,
 }
 
 impl SidePorts {
-    /// A free side port for a new peer whose address names `mapping`, if
-    /// prediction is on and one is left.
-    pub(super) fn take(&mut self, mapping: SocketAddrV4) -> Option<u16> {
-        if !self.enabled {
-            return None;
-        }
-        let port = self.free.pop()?;
-        self.in_use += 1;
-        self.towards.push((mapping, port));
-        Some(port)
+    /// A free side port for the peer `peer` (whose address names
+    /// `mapping`), if prediction is on and one is left.
+    pub(super) fn take(&mut self, peer: Ipv6Addr, mapping: SocketAddrV4) -> Option<u16> {
+        let kind = self.kind?;
+        let via = self.free.pop()?;
+        let announced = match kind {
+            PortAllocation::Preserving => Some(via),
+            PortAllocation::Sequential { .. } => None,
+        };
+        self.given.push(Side {
+            via,
+            peer,
+            mapping,
+            announced,
+        });
+        Some(via)
+    }
+
+    fn side(&self, via: u16) -> Option<&Side> {
+        self.given.iter().find(|s| s.via == via)
     }
 
     /// The side port of the peer whose address names `mapping`.
     fn towards(&self, mapping: SocketAddrV4) -> Option<u16> {
-        self.towards
+        self.given
             .iter()
-            .find(|(m, _)| *m == mapping)
-            .map(|(_, port)| *port)
+            .find(|s| s.mapping == mapping)
+            .map(|s| s.via)
+    }
+
+    /// Our public port towards the peer of side port `via`, if known.
+    pub(super) fn announced(&self, via: u16) -> Option<u16> {
+        self.side(via).and_then(|s| s.announced)
     }
 }
 
-/// The trailers announcing side port `port` to a peer.
+/// The trailers announcing our public port `port` to a peer.
 pub(super) fn announce(port: u16) -> Trailers {
     Trailers {
         random_port: Some(port),
@@ -100,13 +137,18 @@ pub(super) fn announce(port: u16) -> Trailers {
 }
 
 impl TeredoTunnel {
-    /// Turns port prediction on (our NAT maps per destination but preserves
-    /// ports) or off. Off, the free side ports are given back; peers keep
-    /// theirs until they leave the list.
+    /// Turns port prediction on for a port-preserving symmetric NAT, or off.
     pub fn set_port_prediction(&mut self, on: bool) {
-        let on = on && self.config.mode == Mode::Client;
-        self.ports.enabled = on;
-        if !on {
+        self.set_prediction(on.then_some(PortAllocation::Preserving));
+    }
+
+    /// Sets how our NAT allocates ports (`None`: prediction off). Off, the
+    /// free side ports are given back; peers keep theirs until they leave
+    /// the list.
+    pub fn set_prediction(&mut self, kind: Option<PortAllocation>) {
+        let kind = kind.filter(|_| self.config.mode == Mode::Client);
+        self.ports.kind = kind;
+        if kind.is_none() {
             let free = std::mem::take(&mut self.ports.free);
             self.ports.released.extend(free);
         }
@@ -114,23 +156,29 @@ impl TeredoTunnel {
 
     /// Whether port prediction is on.
     pub fn port_prediction(&self) -> bool {
-        self.ports.enabled
+        self.ports.kind.is_some()
+    }
+
+    /// The prediction in use, if any.
+    pub fn prediction(&self) -> Option<PortAllocation> {
+        self.ports.kind
     }
 
     /// How many more side sockets the driver should bind and give with
     /// [`TeredoTunnel::add_side_port`].
     pub fn side_ports_wanted(&self) -> usize {
-        if !self.ports.enabled || self.own.is_none() {
+        if self.ports.kind.is_none() || self.own.is_none() {
             return 0;
         }
-        let room = MAX_SIDE_PORTS.saturating_sub(self.ports.in_use + self.ports.free.len());
+        let held = self.ports.given.len() + self.ports.free.len();
+        let room = MAX_SIDE_PORTS.saturating_sub(held);
         STOCK.saturating_sub(self.ports.free.len()).min(room)
     }
 
     /// A side socket the driver bound, by its local port. Given back at once
     /// (in [`TeredoTunnel::take_released_side_ports`]) if prediction is off.
     pub fn add_side_port(&mut self, port: u16) {
-        if self.ports.enabled && port != 0 {
+        if self.ports.kind.is_some() && port != 0 {
             self.ports.free.push(port);
         } else {
             self.ports.released.push(port);
@@ -141,10 +189,8 @@ impl TeredoTunnel {
     /// the list, or prediction stopped. The driver closes their sockets.
     pub fn take_released_side_ports(&mut self) -> Vec<u16> {
         let mut ports = std::mem::take(&mut self.ports.released);
-        let from_peers = self.peers.take_released_ports();
-        self.ports.in_use = self.ports.in_use.saturating_sub(from_peers.len());
-        ports.extend(from_peers);
-        self.ports.towards.retain(|(_, p)| !ports.contains(p));
+        ports.extend(self.peers.take_released_ports());
+        self.ports.given.retain(|s| !ports.contains(&s.via));
         ports
     }
 
@@ -153,14 +199,82 @@ impl TeredoTunnel {
     /// mapping), and the peer is not behind our own NAT (local discovery and
     /// hairpinning reach those).
     pub(super) fn predicts_for(&self, peer: &TeredoAddr) -> bool {
-        self.ports.enabled && !self.own_cone() && !self.behind_our_nat(peer.mapped_ip)
+        self.ports.kind.is_some() && !self.own_cone() && !self.behind_our_nat(peer.mapped_ip)
+    }
+
+    /// Behind a sequential NAT, before the first datagram to the peer of
+    /// side port `via` while our port towards it is unknown: a router
+    /// solicitation from `via` to our server, whose answer names the mapping
+    /// it got ([`TeredoTunnel::probe_answered`]).
+    pub(super) fn probe_side_port(&mut self, via: u16, out: &mut Outputs) {
+        let (Some(own), Some(side)) = (self.own, self.ports.side(via)) else {
+            return;
+        };
+        if side.announced.is_some() {
+            return;
+        }
+        let nonce = self.config.secret.probe_nonce(via, side.mapping);
+        let server = SocketAddrV4::new(own.server, TEREDO_PORT);
+        out.push(Action::TransmitVia(via, server), &emit_rs(nonce));
+    }
+
+    /// A datagram from our server with an origin indication arrived on side
+    /// port `via`: if it answers that port's probe (its nonce), our port
+    /// towards the peer is the next one, announced to the peer at once.
+    /// True if it was the probe's answer.
+    pub(super) fn probe_answered(
+        &mut self,
+        now: Instant,
+        via: u16,
+        nonce: [u8; 8],
+        origin: SocketAddrV4,
+        out: &mut Outputs,
+    ) -> bool {
+        let Some(PortAllocation::Sequential { step }) = self.ports.kind else {
+            return false;
+        };
+        let Some(side) = self.ports.given.iter_mut().find(|s| s.via == via) else {
+            return false;
+        };
+        if nonce != self.config.secret.probe_nonce(via, side.mapping) {
+            return false;
+        }
+        let port = origin.port().wrapping_add(step);
+        side.announced = Some(port);
+        let side = *side;
+        self.announce_to(now, &side, port, out);
+        true
+    }
+
+    /// An indirect bubble to the peer of `side`, through its server, with
+    /// our public port towards it.
+    fn announce_to(&mut self, now: Instant, side: &Side, port: u16, out: &mut Outputs) {
+        let claimed = TeredoAddr::from_ipv6(&side.peer);
+        if !addr::is_global_unicast_v4(claimed.server) {
+            return;
+        }
+        if self.replies.allow(now, claimed.server).is_err() {
+            return;
+        }
+        // Our keyed source, as for any bubble to this peer (tx.rs).
+        let src = self.config.secret.bubble_source(side.mapping);
+        let server = SocketAddrV4::new(claimed.server, TEREDO_PORT);
+        send_bubble_with(
+            src,
+            side.peer,
+            Action::Transmit(server),
+            Some(&announce(port)),
+            &mut self.stats,
+            out,
+        );
     }
 
     /// The side port for the peer whose bubble our server forwarded from
     /// `origin`, with source `peer_addr`: the one it has, or, if the source
-    /// is its Teredo address and prediction applies, a new one announced to
-    /// it at once by an indirect bubble of ours through its server. `None`:
-    /// answer from the Teredo socket.
+    /// is its Teredo address and prediction applies, a new one, announced to
+    /// it through its server (at once behind a preserving NAT, once the
+    /// probe is answered behind a sequential one). `None`: answer from the
+    /// Teredo socket.
     ///
     /// A peer of ours writes from a keyed link-local source, which names
     /// nobody: then only the side port we already gave it (looked up by the
@@ -173,13 +287,12 @@ impl TeredoTunnel {
         origin: SocketAddrV4,
         out: &mut Outputs,
     ) -> Option<u16> {
-        if !self.ports.enabled && self.ports.towards.is_empty() {
-            return None;
-        }
         if let Some(via) = self.ports.towards(origin) {
             return Some(via);
         }
-        if !self.prefix().is_some_and(|p| addr::is_teredo(peer_addr, p)) {
+        if self.ports.kind.is_none()
+            || !self.prefix().is_some_and(|p| addr::is_teredo(peer_addr, p))
+        {
             return None;
         }
         if let Some(via) = self.peers.get(peer_addr).and_then(|p| p.via) {
@@ -193,21 +306,13 @@ impl TeredoTunnel {
             return None;
         }
         let (mut peer, _) = self.peers.get_or_insert(peer_addr, claimed.mapping())?;
-        let via = self.ports.take(claimed.mapping())?;
+        let via = self.ports.take(*peer_addr, claimed.mapping())?;
         peer.via = Some(via);
-        // Our keyed source, as for any bubble to this peer (tx.rs).
-        let src = self.config.secret.bubble_source(claimed.mapping());
-        let server = SocketAddrV4::new(claimed.server, TEREDO_PORT);
-        if self.replies.allow(now, claimed.server).is_ok() {
-            let t = announce(via);
-            send_bubble_with(
-                src,
-                *peer_addr,
-                Action::Transmit(server),
-                Some(&t),
-                &mut self.stats,
-                out,
-            );
+        let side = *self.ports.side(via)?;
+        match side.announced {
+            Some(port) => self.announce_to(now, &side, port, out),
+            // The answer to the peer leaves after the probe.
+            None => self.probe_side_port(via, out),
         }
         Some(via)
     }

@@ -64,6 +64,14 @@ impl TeredoTunnel {
         let src_teredo = addr::is_teredo(&h.src, prefix);
 
         if let Some(own) = self.own {
+            if let (Some(via), Some(auth), Some(origin)) = (via, pkt.auth, pkt.origin) {
+                // Our server's answer to a side port's probe (`prediction`).
+                let server = SocketAddrV4::new(own.server, TEREDO_PORT);
+                if from == server && self.probe_answered(now, via, auth.nonce, origin, out) {
+                    self.stats.rx += 1;
+                    return;
+                }
+            }
             if bubble && h.dst == local::ALL_NODES && pkt.auth.is_none() && pkt.origin.is_none() {
                 // A unicast discovery bubble from a client behind our NAT
                 // (RFC 4380 §5.2.8).

@@ -79,7 +79,7 @@ impl TeredoTunnel {
         }
         if predict && peer.via.is_none() {
             // Our NAT keeps a fresh port: this peer gets one of its own.
-            peer.via = self.ports.take(teredo.mapping());
+            peer.via = self.ports.take(h.dst, teredo.mapping());
         }
 
         let limiter = if dst_teredo {
@@ -108,10 +108,17 @@ impl TeredoTunnel {
             // To a peer behind our NAT, our endpoint on the link rides along.
             let hairpin = self.hairpin_trailers(&teredo);
             let hairpin = hairpin.as_ref();
-            // Our side port for this peer is announced through its server
-            // only: the direct bubble already comes from it.
-            let announce = via.map(prediction::announce);
+            // Our public port towards this peer, when a side port gives one,
+            // is announced through its server only: the direct bubble
+            // already comes from it.
+            let announce = via
+                .and_then(|v| self.ports.announced(v))
+                .map(prediction::announce);
             let indirect = announce.as_ref().or(hairpin);
+            if let Some(v) = via {
+                // Behind a sequential NAT, first learn the side port's mapping.
+                self.probe_side_port(v, out);
+            }
             if self.on_local_link(mapping) {
                 // A peer behind our NAT, found on the link (local discovery).
                 let to = Action::Transmit(mapping);
