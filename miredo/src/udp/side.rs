@@ -124,7 +124,6 @@ impl SideSockets {
         }
     }
 
-
     /// The next datagram any side socket received.
     pub async fn recv(&mut self) -> Option<SideDatagram> {
         self.rx.recv().await
