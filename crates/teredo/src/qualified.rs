@@ -237,4 +237,48 @@ mod tests {
         assert_eq!(NatType::BehindNat.as_str(), "behind-nat");
         assert_eq!(NatType::Symmetric.as_str(), "symmetric");
     }
+
+    #[test]
+    fn port_allocation_only_for_predictable_symmetric_nats() {
+        let private = SocketAddrV4::new(Ipv4Addr::new(198, 18, 1, 10), 40000);
+        let at = |port| SocketAddrV4::new(Ipv4Addr::new(203, 0, 113, 1), port);
+        let tests = |second: Option<SocketAddrV4>| NatTests {
+            cone: false,
+            secondary_mapping: second,
+        };
+        // Symmetric, our port kept towards the first address: preserving.
+        let kept = qualified(0, at(40000));
+        assert_eq!(
+            kept.port_allocation(Some(private), tests(Some(at(51234)))),
+            Some(PortAllocation::Preserving)
+        );
+        // Symmetric, the second mapping a little above the first: sequential.
+        let counted = qualified(0, at(30000));
+        for step in [1, 2, MAX_SEQUENTIAL_STEP] {
+            assert_eq!(
+                counted.port_allocation(Some(private), tests(Some(at(30000 + step)))),
+                Some(PortAllocation::Sequential { step })
+            );
+        }
+        // Random ports, a step too large, below, or across the wrap.
+        for second in [at(51234), at(30000 + MAX_SEQUENTIAL_STEP + 1), at(29999)] {
+            assert_eq!(
+                counted.port_allocation(Some(private), tests(Some(second))),
+                None
+            );
+        }
+        let wraps = qualified(0, at(65535));
+        assert_eq!(
+            wraps.port_allocation(Some(private), tests(Some(at(0)))),
+            Some(PortAllocation::Sequential { step: 1 })
+        );
+        // Not symmetric: nothing to predict, preserved port or not.
+        assert_eq!(
+            kept.port_allocation(Some(private), tests(Some(at(40000)))),
+            None
+        );
+        assert_eq!(kept.port_allocation(Some(private), tests(None)), None);
+        // Unknown local endpoint: the port cannot be compared, only counted.
+        assert_eq!(kept.port_allocation(None, tests(Some(at(51234)))), None);
+    }
 }
