@@ -118,6 +118,9 @@ pub async fn run(
     tun_status.port_mapping = if portmap.is_some() { "none" } else { "off" };
     // The NAT type last logged: once per change, not per qualification.
     let mut logged_nat = NatType::Unknown;
+    // What the NAT granted, as last logged: once per change of protocol or
+    // endpoint.
+    let mut logged_grant = None;
     // Side sockets, once port prediction is first turned on.
     let mut side: Option<SideSockets> = None;
     // The configured name until qualification says which server is in use.
@@ -285,11 +288,13 @@ pub async fn run(
                 pump.side_datagram(&mut tunnel, d.via, d.from, &d.payload).await;
             }
             Some(g) = next_grant(&mut portmap) => {
-                if g.protocol != tun_status.port_mapping {
+                if Some(g) != logged_grant {
                     match g.external {
                         Some(e) => info!("Port mapping on the NAT: {} {e}", g.protocol),
-                        None => info!("No port mapping on the NAT"),
+                        None if logged_grant.is_some() => info!("No port mapping on the NAT"),
+                        None => {}
                     }
+                    logged_grant = Some(g);
                 }
                 tun_status.port_mapping = g.protocol;
                 maint.set_port_mapping(g.external);

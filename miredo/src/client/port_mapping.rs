@@ -176,6 +176,12 @@ impl Target {
     }
 }
 
+/// A UPnP mapping being asked for, in a task of its own: the session's
+/// future is dropped whenever the client loop has a new request, and the
+/// request on the gateway must not be lost with it (the mapping would stay
+/// there for its whole lease, unknown to us).
+type UpnpAttempt = tokio::task::JoinHandle<Option<(UpnpGateway, UpnpMapping)>>;
+
 /// One mapping's life on one gateway.
 struct Session {
     target: Target,
@@ -183,6 +189,7 @@ struct Session {
     /// PCP and NAT-PMP; `None` once UPnP holds the mapping.
     mapper: Option<PortMapper>,
     upnp: Option<(UpnpGateway, UpnpMapping)>,
+    upnp_attempt: Option<UpnpAttempt>,
     upnp_renew_at: Option<Instant>,
     granted: Granted,
 }
@@ -195,6 +202,7 @@ impl Session {
             socket,
             mapper: Some(mapper_for(&target)?),
             upnp: None,
+            upnp_attempt: None,
             upnp_renew_at: None,
             granted: Granted::NONE,
         })
@@ -218,6 +226,14 @@ impl Session {
                     }
                     _ => continue,
                 },
+                attempt = upnp_done(&mut self.upnp_attempt) => {
+                    self.upnp_attempt = None;
+                    match attempt {
+                        Some((gateway, m)) => self.use_upnp(gateway, m),
+                        None => self.granted = Granted::NONE,
+                    }
+                    return self.granted;
+                }
                 () = sleep_until(deadline) => {
                     let now = Instant::now();
                     if self.upnp_renew_at.is_some_and(|t| now >= t) {
@@ -271,43 +287,36 @@ impl Session {
             Event::Lost => self.granted = Granted::NONE,
             Event::Failed(why) => {
                 debug!("port mapping: PCP and NAT-PMP: {why:?}; trying UPnP");
-                if self.upnp.is_none() && self.try_upnp().await {
-                    // UPnP holds it now; PCP and NAT-PMP stop asking.
-                    self.mapper = None;
-                } else {
-                    self.granted = Granted::NONE;
+                self.granted = Granted::NONE;
+                if self.upnp.is_none() && self.upnp_attempt.is_none() {
+                    let (local, port) = (self.target.local, self.target.external.port());
+                    self.upnp_attempt = Some(tokio::spawn(try_upnp(local, port)));
                 }
             }
         }
     }
 
-    async fn try_upnp(&mut self) -> bool {
-        let local = self.target.local;
-        let gateway = match UpnpGateway::discover(*local.ip(), UPNP_TIMEOUT).await {
-            Ok(g) => g,
-            Err(e) => {
-                debug!("port mapping: UPnP: {e}");
-                return false;
-            }
+    /// UPnP holds the mapping now; PCP and NAT-PMP stop asking.
+    fn use_upnp(&mut self, gateway: UpnpGateway, m: UpnpMapping) {
+        self.mapper = None;
+        self.upnp_renew_at = m.renew_after().map(|d| Instant::now() + d);
+        self.granted = Granted {
+            protocol: "upnp",
+            external: Some(m.external),
         };
-        let port = self.target.external.port();
-        match gateway
-            .map_udp_at(local, port, UPNP_LEASE, DESCRIPTION)
-            .await
-        {
-            Ok(m) => {
-                self.upnp_renew_at = m.renew_after().map(|d| Instant::now() + d);
-                self.granted = Granted {
-                    protocol: "upnp",
-                    external: Some(m.external),
-                };
-                self.upnp = Some((gateway, m));
-                true
-            }
-            Err(e) => {
-                info!("port mapping: UPnP gateway refused: {e}");
-                false
-            }
+        self.upnp = Some((gateway, m));
+    }
+
+    /// Waits (bounded) for a UPnP request still under way, so that what it
+    /// made is deleted with the rest.
+    async fn settle_upnp(&mut self) {
+        let Some(attempt) = self.upnp_attempt.take() else {
+            return;
+        };
+        match tokio::time::timeout(STOP_TIMEOUT, attempt).await {
+            Ok(Ok(Some(made))) => self.upnp = Some(made),
+            Ok(_) => {}
+            Err(_) => debug!("port mapping: UPnP request still under way; not deleted"),
         }
     }
 
@@ -333,6 +342,7 @@ impl Session {
 
     /// Deletes the mapping and asks no more.
     async fn release(&mut self) {
+        self.settle_upnp().await;
         if let Some(m) = self.mapper.as_mut() {
             let out = m.stop(Instant::now());
             self.send(&out.transmits).await;
@@ -349,6 +359,7 @@ impl Session {
 
     /// Deletes the mapping (best effort).
     async fn close(mut self) {
+        self.settle_upnp().await;
         if let Some(m) = self.mapper.as_mut() {
             let out = m.stop(Instant::now());
             self.send(&out.transmits).await;
@@ -358,6 +369,36 @@ impl Session {
                 debug!("port mapping: UPnP delete: {e}");
             }
         }
+    }
+}
+
+/// Asks the UPnP IGD on our link for `port` on its public side, forwarded to
+/// `local`: the gateway and the mapping it made, if it did.
+async fn try_upnp(local: SocketAddrV4, port: u16) -> Option<(UpnpGateway, UpnpMapping)> {
+    let gateway = match UpnpGateway::discover(*local.ip(), UPNP_TIMEOUT).await {
+        Ok(g) => g,
+        Err(e) => {
+            debug!("port mapping: UPnP: {e}");
+            return None;
+        }
+    };
+    match gateway
+        .map_udp_at(local, port, UPNP_LEASE, DESCRIPTION)
+        .await
+    {
+        Ok(m) => Some((gateway, m)),
+        Err(e) => {
+            info!("port mapping: UPnP gateway refused: {e}");
+            None
+        }
+    }
+}
+
+/// The end of a UPnP request under way; never, without one.
+async fn upnp_done(attempt: &mut Option<UpnpAttempt>) -> Option<(UpnpGateway, UpnpMapping)> {
+    match attempt {
+        Some(a) => a.await.ok().flatten(),
+        None => std::future::pending().await,
     }
 }
 
