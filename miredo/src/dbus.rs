@@ -85,6 +85,7 @@ impl Publisher {
             nat_type: st.nat.as_str().to_owned(),
             port_preserved: st.port_preserved,
             port_mapping: st.port_mapping.to_owned(),
+            port_prediction: st.port_prediction.to_owned(),
             counters: st
                 .stats
                 .named()

@@ -5,7 +5,7 @@ use std::net::{Ipv6Addr, SocketAddrV4};
 
 use teredo::addr::CLIENT_LINK_LOCAL;
 use teredo::maintain::State;
-use teredo::qualified::NatType;
+use teredo::qualified::{NatType, PortAllocation};
 
 /// Snapshot of one Teredo tunnel, as published on D-Bus.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +35,10 @@ pub struct TunnelStatus {
     /// The port mapping asked of the NAT (the D-Bus `PortMapping`): `off`,
     /// `none`, `pcp`, `nat-pmp` or `upnp`.
     pub port_mapping: &'static str,
+    /// How the relay predicts the ports of a symmetric NAT (the D-Bus
+    /// `PortPrediction`): `off`, `preserving` or `sequential`
+    /// ([`prediction_name`]).
+    pub port_prediction: &'static str,
     /// The packet path's counters, as of the last timer tick.
     pub stats: teredo::relay::Stats,
 }
@@ -55,6 +59,7 @@ impl TunnelStatus {
             nat: NatType::Unknown,
             port_preserved: false,
             port_mapping: "off",
+            port_prediction: "off",
             stats: teredo::relay::Stats::default(),
         }
     }
@@ -65,6 +70,7 @@ impl TunnelStatus {
         self.mapped = None;
         self.nat = NatType::Unknown;
         self.port_preserved = false;
+        self.port_prediction = "off";
     }
 
     /// The link-local address the hook gets (docs/compat.md, "Client hook": a 1.2.6 client never
@@ -87,9 +93,42 @@ impl TunnelStatus {
     }
 }
 
+/// The D-Bus `PortPrediction` of a port allocation the relay predicts
+/// (`None`: no prediction).
+pub fn prediction_name(p: Option<PortAllocation>) -> &'static str {
+    match p {
+        None => "off",
+        Some(PortAllocation::Preserving) => "preserving",
+        Some(PortAllocation::Sequential { .. }) => "sequential",
+    }
+}
+
 /// Receives every state change of a tunnel.
 #[async_trait::async_trait]
 pub trait StatusSink: Send + Sync {
     /// Called after each change (state, address, MTU, peers…).
     async fn update(&self, status: &TunnelStatus);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_prediction_names_and_reset() {
+        assert_eq!(prediction_name(None), "off");
+        assert_eq!(
+            prediction_name(Some(PortAllocation::Preserving)),
+            "preserving"
+        );
+        assert_eq!(
+            prediction_name(Some(PortAllocation::Sequential { step: 2 })),
+            "sequential"
+        );
+        let mut st = TunnelStatus::new("teredo".into(), 1);
+        assert_eq!(st.port_prediction, "off");
+        st.port_prediction = "sequential";
+        st.clear_address();
+        assert_eq!(st.port_prediction, "off");
+    }
 }

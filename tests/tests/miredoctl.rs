@@ -206,6 +206,8 @@ fn miredoctl_shows_clients_and_relay_and_requalifies_for_root_only() -> Result<(
     })?;
     ensure!(json["nat_type"] == "restricted", "{json}");
     ensure!(json["port_preserved"] == true, "{json}");
+    // Not a symmetric NAT: nothing to predict.
+    ensure!(json["port_prediction"] == "off", "{json}");
     ensure!(json["counters"].is_object(), "{json}");
 
     let out = miredoctl(&bus, false, &[])?;
@@ -234,6 +236,7 @@ fn miredoctl_shows_clients_and_relay_and_requalifies_for_root_only() -> Result<(
         field(&t, "NAT type")
             == Some("restricted cone (one mapping; lets in only hosts it sent to)")
             && field(&t, "port preserved") == Some("yes")
+            && field(&t, "port prediction") == Some("off")
             && field(&t, "port mapping")
                 == Some("none (not needed, or no mapping service answered)"),
         "{t}"

@@ -86,6 +86,10 @@ pub trait Tunnel {
     #[zbus(property)]
     fn port_mapping(&self) -> zbus::Result<String>;
 
+    /// `PortPrediction`.
+    #[zbus(property)]
+    fn port_prediction(&self) -> zbus::Result<String>;
+
     /// Packet counters by name.
     #[zbus(property)]
     fn counters(&self) -> zbus::Result<std::collections::HashMap<String, u64>>;

@@ -82,6 +82,9 @@ pub struct TunnelState {
     /// `PortMapping`: the mapping asked of the NAT: `off`, `none`, `pcp`,
     /// `nat-pmp` or `upnp` (docs/dbus.md).
     pub port_mapping: String,
+    /// `PortPrediction`: how the client predicts the ports of a symmetric
+    /// NAT: `off`, `preserving` or `sequential` (docs/dbus.md).
+    pub port_prediction: String,
     /// `Counters`: packet counters by name (the packet path's statistics).
     /// Not signalled: they change with every packet; read them when needed.
     pub counters: HashMap<String, u64>,
@@ -89,7 +92,7 @@ pub struct TunnelState {
 
 impl TunnelState {
     /// The properties as (name, value) pairs, in introspection order.
-    fn properties(&self) -> [(&'static str, Value<'static>); 11] {
+    fn properties(&self) -> [(&'static str, Value<'static>); 12] {
         [
             ("State", Value::from(self.state.as_str())),
             ("Address", Value::from(self.address.clone())),
@@ -102,6 +105,7 @@ impl TunnelState {
             ("NatType", Value::from(self.nat_type.clone())),
             ("PortPreserved", Value::from(self.port_preserved)),
             ("PortMapping", Value::from(self.port_mapping.clone())),
+            ("PortPrediction", Value::from(self.port_prediction.clone())),
         ]
     }
 }
@@ -200,6 +204,14 @@ impl Tunnel {
     #[zbus(property)]
     fn port_mapping(&self) -> String {
         self.state.port_mapping.clone()
+    }
+
+    /// How the client predicts the ports its symmetric NAT allocates: `off`
+    /// (not a symmetric NAT whose ports can be foreseen, or not tested yet),
+    /// `preserving` or `sequential`.
+    #[zbus(property)]
+    fn port_prediction(&self) -> String {
+        self.state.port_prediction.clone()
     }
 
     /// Packet counters of the packet path, by name (received, sent, and

@@ -43,6 +43,9 @@ pub struct TunnelSnapshot {
     /// `PortMapping`: `off`, `none`, `pcp`, `nat-pmp` or `upnp` ("" from an
     /// older daemon).
     pub port_mapping: String,
+    /// `PortPrediction`: `off`, `preserving` or `sequential` ("" from an
+    /// older daemon).
+    pub port_prediction: String,
     /// `Counters`, by name.
     pub counters: BTreeMap<String, u64>,
 }
@@ -97,6 +100,7 @@ impl TunnelSnapshot {
             nat_type,
             port_preserved,
             port_mapping: text("PortMapping")?,
+            port_prediction: text("PortPrediction")?,
             counters,
         })
     }
@@ -174,8 +178,15 @@ mod tests {
         assert_eq!(snap.state, "up");
         assert_eq!(snap.mtu, 1280);
         assert_eq!(snap.counters.get("rx"), Some(&7));
-        // An older daemon without NatType.
+        // An older daemon without NatType or PortPrediction.
         assert_eq!(snap.nat_type, "unknown");
+        assert_eq!(snap.port_prediction, "");
+        status.insert(
+            "PortPrediction".to_owned(),
+            owned(Value::from("sequential")),
+        );
+        let snap = TunnelSnapshot::from_status(&status).expect("decodes");
+        assert_eq!(snap.port_prediction, "sequential");
         // A wrong type is an error, not a default.
         status.insert("Mtu".to_owned(), owned(Value::from("1280")));
         assert!(TunnelSnapshot::from_status(&status).is_err());

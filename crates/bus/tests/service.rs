@@ -31,6 +31,7 @@ fn up_state() -> TunnelState {
         nat_type: "symmetric".into(),
         port_preserved: true,
         port_mapping: "pcp".into(),
+        port_prediction: "sequential".into(),
         counters: [("rx".to_owned(), 7u64)].into_iter().collect(),
     }
 }
@@ -86,6 +87,7 @@ async fn properties_and_introspection_via_busctl() {
     assert_eq!(get("NatType").await, "s \"symmetric\"");
     assert_eq!(get("PortPreserved").await, "b true");
     assert_eq!(get("PortMapping").await, "s \"pcp\"");
+    assert_eq!(get("PortPrediction").await, "s \"sequential\"");
 
     let out = bus
         .busctl(false, &["introspect", MIREDO_BUS_NAME, PATH])
@@ -104,6 +106,7 @@ async fn properties_and_introspection_via_busctl() {
         ".State",
         "emits-change",
         ".Peers",
+        ".PortPrediction",
     ] {
         assert!(text.contains(needle), "{needle} missing from\n{text}");
     }
@@ -155,6 +158,7 @@ async fn properties_changed_carries_only_what_changed() {
             "NatType",
             "Peers",
             "PortMapping",
+            "PortPrediction",
             "PortPreserved",
             "ServerAddress",
             "State"
@@ -277,10 +281,15 @@ async fn requalify_and_status_from_root() {
     assert_eq!(s("Mode"), "client");
     assert_eq!(s("NatType"), "symmetric");
     assert_eq!(s("PortMapping"), "pcp");
+    assert_eq!(s("PortPrediction"), "sequential");
     assert!(bool::try_from(&status["PortPreserved"]).expect("bool"));
-    assert_eq!(status.len(), 13);
+    assert_eq!(status.len(), 14);
     assert!(proxy.port_preserved().await.expect("PortPreserved"));
     assert_eq!(proxy.port_mapping().await.expect("PortMapping"), "pcp");
+    assert_eq!(
+        proxy.port_prediction().await.expect("PortPrediction"),
+        "sequential"
+    );
     assert_eq!(proxy.mode().await.expect("Mode"), "client");
     let counters = proxy.counters().await.expect("Counters");
     assert_eq!(counters.get("rx"), Some(&7));
@@ -320,7 +329,7 @@ async fn policy_lets_anyone_read_but_only_root_requalify_or_own() {
         "nobody calls Status: {}",
         stderr(&out)
     );
-    assert!(stdout(&out).starts_with("a{sv} 13"), "{}", stdout(&out));
+    assert!(stdout(&out).starts_with("a{sv} 14"), "{}", stdout(&out));
 
     let requalify = format!("{IFACE}.Requalify");
     let out = bus

@@ -395,6 +395,9 @@ fn status_text(report: &StatusJson) -> String {
                 "port preserved",
                 if s.port_preserved { "yes" } else { "no" },
             );
+            if !s.port_prediction.is_empty() {
+                line("port prediction", &s.port_prediction);
+            }
         }
         if !s.port_mapping.is_empty() && !t.snapshot.is_relay() {
             line("port mapping", &mapping_words(&s.port_mapping));
@@ -469,6 +472,7 @@ mod tests {
             nat_type: "symmetric".into(),
             port_preserved: false,
             port_mapping: "pcp".into(),
+            port_prediction: "sequential".into(),
             counters: [("rx".to_owned(), 7)].into_iter().collect(),
         }
     }
@@ -491,6 +495,7 @@ mod tests {
             "  mapped port         3544",
             "  NAT type            symmetric (a new mapping for each destination)",
             "  port preserved      no",
+            "  port prediction     sequential",
             "  port mapping        PCP (RFC 6887)",
             "    rx  7",
             "teredo: Teredo relay, cone flag set",
@@ -498,6 +503,8 @@ mod tests {
         ] {
             assert!(text.contains(line), "{line:?} missing from\n{text}");
         }
+        // The client's only: a relay does not test its NAT.
+        assert_eq!(text.matches("port prediction").count(), 1, "{text}");
     }
 
     #[test]
@@ -510,6 +517,7 @@ mod tests {
         assert_eq!(v["nat_type"], "symmetric");
         assert_eq!(v["port_mapping"], "pcp");
         assert_eq!(v["port_preserved"], false);
+        assert_eq!(v["port_prediction"], "sequential");
         assert_eq!(v["counters"]["rx"], 7);
     }
 }

@@ -191,10 +191,11 @@ pub async fn run(
                             logged_nat = nat;
                         }
                         tun_status.nat = nat;
-                        status.update(&tun_status).await;
                         // A symmetric NAT whose ports can be foreseen: peers
                         // get side ports of their own.
                         let predict = q.port_allocation(local, tests);
+                        tun_status.port_prediction = crate::status::prediction_name(predict);
+                        status.update(&tun_status).await;
                         if predict != tunnel.prediction() {
                             match predict {
                                 Some(PortAllocation::Preserving) => {
