@@ -107,7 +107,7 @@ impl SideSockets {
         std_socket.set_nonblocking(true)?;
         let socket = Arc::new(UdpSocket::from_std(std_socket)?);
         let SocketAddr::V4(local) = socket.local_addr()? else {
-            return Err(io::Error::new(io::ErrorKind::Other, "not an IPv4 socket"));
+            return Err(io::Error::other("not an IPv4 socket"));
         };
         let via = local.port();
         let reader = tokio::spawn(read_loop(socket.clone(), via, self.tx.clone()));

@@ -63,6 +63,10 @@ use crate::wire::trailers::Trailers;
 pub const STOCK: usize = 2;
 /// Most side ports in use at once (each holds a socket and a NAT mapping).
 pub const MAX_SIDE_PORTS: usize = 32;
+/// Most of them given to peers that wrote to us first: anyone who can send
+/// from our server's endpoint can make up such peers, and the rest stay for
+/// the peers we write to.
+pub const MAX_UNSOLICITED: usize = MAX_SIDE_PORTS / 4;
 
 /// One side port given to a peer.
 #[derive(Debug, Clone, Copy)]
@@ -75,6 +79,8 @@ struct Side {
     /// a preserving NAT, the probe's answer plus the step behind a
     /// sequential one.
     announced: Option<u16>,
+    /// Taken for a peer that wrote to us first ([`MAX_UNSOLICITED`]).
+    unsolicited: bool,
 }
 
 /// The side ports: bound by the driver, given to peers, given back.
@@ -95,6 +101,15 @@ impl SidePorts {
     /// A free side port for the peer `peer` (whose address names
     /// `mapping`), if prediction is on and one is left.
     pub(super) fn take(&mut self, peer: Ipv6Addr, mapping: SocketAddrV4) -> Option<u16> {
+        self.take_for(peer, mapping, false)
+    }
+
+    fn take_for(
+        &mut self,
+        peer: Ipv6Addr,
+        mapping: SocketAddrV4,
+        unsolicited: bool,
+    ) -> Option<u16> {
         let kind = self.kind?;
         let via = self.free.pop()?;
         let announced = match kind {
@@ -106,6 +121,7 @@ impl SidePorts {
             peer,
             mapping,
             announced,
+            unsolicited,
         });
         Some(via)
     }
@@ -247,15 +263,20 @@ impl TeredoTunnel {
     }
 
     /// An indirect bubble to the peer of `side`, through its server, with
-    /// our public port towards it.
+    /// our public port towards it, within the limits of `replies`.
     fn announce_to(&mut self, now: Instant, side: &Side, port: u16, out: &mut Outputs) {
         let claimed = TeredoAddr::from_ipv6(&side.peer);
-        if !addr::is_global_unicast_v4(claimed.server) {
+        if !addr::is_global_unicast_v4(claimed.server)
+            || self.replies.allow(now, claimed.server).is_err()
+        {
             return;
         }
-        if self.replies.allow(now, claimed.server).is_err() {
-            return;
-        }
+        self.send_announcement(side, port, out);
+    }
+
+    /// [`TeredoTunnel::announce_to`] once the limits were checked.
+    fn send_announcement(&mut self, side: &Side, port: u16, out: &mut Outputs) {
+        let claimed = TeredoAddr::from_ipv6(&side.peer);
         // Our keyed source, as for any bubble to this peer (tx.rs).
         let src = self.config.secret.bubble_source(side.mapping);
         let server = SocketAddrV4::new(claimed.server, TEREDO_PORT);
@@ -299,18 +320,26 @@ impl TeredoTunnel {
             return Some(via);
         }
         let claimed = TeredoAddr::from_ipv6(peer_addr);
+        let unsolicited = self.ports.given.iter().filter(|s| s.unsolicited).count();
         if !self.predicts_for(&claimed)
             || *origin.ip() != claimed.mapped_ip
             || !addr::is_global_unicast_v4(claimed.server)
+            || unsolicited >= MAX_UNSOLICITED
+            || self.ports.free.is_empty()
         {
             return None;
         }
+        // The announcement's share is counted before a port is given, so
+        // bubbles the limits refuse take none.
+        if self.replies.allow(now, claimed.server).is_err() {
+            return None;
+        }
         let (mut peer, _) = self.peers.get_or_insert(peer_addr, claimed.mapping())?;
-        let via = self.ports.take(*peer_addr, claimed.mapping())?;
+        let via = self.ports.take_for(*peer_addr, claimed.mapping(), true)?;
         peer.via = Some(via);
         let side = *self.ports.side(via)?;
         match side.announced {
-            Some(port) => self.announce_to(now, &side, port, out),
+            Some(port) => self.send_announcement(&side, port, out),
             // The answer to the peer leaves after the probe.
             None => self.probe_side_port(via, out),
         }
