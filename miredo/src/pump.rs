@@ -45,7 +45,7 @@ pub struct Pump {
     out: Outputs,
     /// Relay: ICMPv6 errors get a routable source before they go out.
     routable_errors: bool,
-    /// Client behind a port-preserving symmetric NAT: the side sockets.
+    /// Client with port prediction: the side sockets.
     side: Option<SideSenders>,
 }
 

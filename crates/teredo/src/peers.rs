@@ -135,9 +135,8 @@ pub struct Peer {
     /// Ping tests sent and when.
     pub pings: RateLimit,
     /// The local port of the side socket this peer's packets leave from,
-    /// when our NAT preserves ports but maps per destination (RFC 6081
-    /// port-preserving symmetric NAT extension, `relay::prediction`);
-    /// `None`: the Teredo socket.
+    /// when our NAT maps per destination but predictably (RFC 6081 port
+    /// prediction, `relay::prediction`); `None`: the Teredo socket.
     pub via: Option<u16>,
     // A Vec, not a VecDeque: the queue is only ever appended to and emptied
     // whole, and the smaller header is paid by every peer in the table.

@@ -1,6 +1,6 @@
 //! The side sockets of port prediction (`teredo::relay::prediction`): one UDP
-//! socket per peer reached through a port-preserving symmetric NAT, bound to
-//! a port the kernel picks, on the Teredo socket's address.
+//! socket per peer reached through a predictable symmetric NAT, bound to a
+//! port the kernel picks, on the Teredo socket's address.
 //!
 //! The client loop owns the [`SideSockets`] (binding, closing, receiving);
 //! the packet path sends through their [`SideSenders`].

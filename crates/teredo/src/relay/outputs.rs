@@ -23,8 +23,8 @@ pub enum Action {
     Transmit(SocketAddrV4),
     /// Send the bytes from the side socket bound to this local port (one
     /// the driver gave with [`super::TeredoTunnel::add_side_port`]) to this
-    /// IPv4 address and port: a peer reached through its own mapping on a
-    /// port-preserving NAT (`prediction`).
+    /// IPv4 address and port: a peer reached through a mapping of its own
+    /// on a predictable NAT (`prediction`).
     TransmitVia(u16, SocketAddrV4),
     /// Write the bytes (an IPv6 packet) to the tunnel interface.
     ToTun,

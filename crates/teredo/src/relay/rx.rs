@@ -90,8 +90,8 @@ impl TeredoTunnel {
                 };
                 if let Some(dst) = target {
                     let b = (h.dst, h.src, dst);
-                    // Behind a port-preserving symmetric NAT, the answer to
-                    // a peer's bubble leaves from that peer's side port.
+                    // With port prediction, the answer to a peer's bubble
+                    // leaves from that peer's side port.
                     let side = if bubble {
                         self.side_port_towards(now, &h.src, dst, out)
                     } else {
@@ -107,8 +107,8 @@ impl TeredoTunnel {
                                 // hairpinning).
                                 self.answer_at_alternates(now, (h.dst, h.src), &t, out);
                             } else {
-                                // At the side port it announces, if any
-                                // (RFC 6081 port-preserving symmetric NAT).
+                                // At the public port it announces, if any
+                                // (RFC 6081 port prediction).
                                 self.answer_random_port(now, (h.dst, h.src), dst, &t, side, out);
                             }
                         }
@@ -130,8 +130,8 @@ impl TeredoTunnel {
                 // limits of `replies`.
                 // A peer behind our own NAT writes from its endpoint on our
                 // link, perhaps a private address (local discovery).
-                // From the socket it came to: behind a port-preserving
-                // symmetric NAT, a side port (`prediction`).
+                // From the socket it came to: with port prediction, perhaps
+                // a side port (`prediction`).
                 let local = self.on_local_link(from);
                 let b = (h.dst, h.src, from);
                 let (limiter, stats) = (&mut self.replies, &mut self.stats);
