@@ -119,6 +119,34 @@ impl Tun {
     /// created instead and the refusal logged (once: this runs once per
     /// interface); [`Tun::offloads`] tells what is on.
     pub fn create_offloaded(name: Option<&str>, offload: bool) -> Result<Tun, TunError> {
+        Tun::create_with(name, offload, false)
+    }
+
+    /// Like [`Tun::create_offloaded`], for an interface with several queues
+    /// (`IFF_MULTI_QUEUE`): this is its first, and [`Tun::open_queue`] opens
+    /// the others, one per packet loop.
+    pub fn create_multi_queue(name: Option<&str>, offload: bool) -> Result<Tun, TunError> {
+        Tun::create_with(name, offload, true)
+    }
+
+    /// Another queue of a multi-queue interface ([`Tun::create_multi_queue`]),
+    /// with the same offloads, registered with the current tokio runtime: open
+    /// it on the loop that will use it.
+    ///
+    /// Which queue the kernel gives a packet to: the one that last wrote a
+    /// packet of the same flow (addresses and ports, either direction), else
+    /// one picked by the flow's hash (Linux's automatic queue selection for
+    /// TUN). A loop that writes a flow's packets therefore reads its answers.
+    pub fn open_queue(&self) -> io::Result<Tun> {
+        Ok(Tun {
+            dev: self.dev.try_clone()?,
+            name: self.name.clone(),
+            index: self.index,
+            offloads: self.offloads,
+        })
+    }
+
+    fn create_with(name: Option<&str>, offload: bool, multi_queue: bool) -> Result<Tun, TunError> {
         if let Some(n) = name {
             if n.len() > wire6::IF_NAME_MAX || n.as_bytes().contains(&0) {
                 return Err(TunError::NameTooLong(n.to_string()));
@@ -140,6 +168,7 @@ impl Tun {
                 .layer(tun_rs::Layer::L3)
                 .packet_information(false)
                 .offload(offload)
+                .multi_queue(multi_queue)
                 .inherit_enable_state();
             if let Some(n) = name {
                 builder = builder.name(n);

@@ -150,3 +150,68 @@ fn raw_ipv6_packets_both_ways() {
         assert_eq!(from, SocketAddrV6::new(peer, 5000, 0, 0).into());
     });
 }
+
+/// Reads from `tun` until a UDP packet to `peer` arrives (the kernel may send
+/// router solicitations and MLD reports too); `None` after `wait`.
+async fn udp_to(tun: &Tun, peer: Ipv6Addr, wait: Duration) -> Option<Vec<u8>> {
+    let mut buf = [0u8; 2000];
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let n = tokio::time::timeout_at(deadline, tun.recv(&mut buf))
+            .await
+            .ok()?
+            .unwrap();
+        if buf[6] == 17 && buf[24..40] == peer.octets() {
+            return Some(buf[..n].to_vec());
+        }
+    }
+}
+
+/// A multi-queue interface: each of two flows is written on its own queue,
+/// and the kernel's answer to each comes back on the queue that wrote it
+/// (Linux's automatic queue selection). A relay with one loop per queue
+/// relies on it: the loop that passes a peer's packets in reads the
+/// answers to that peer.
+#[test]
+fn multi_queue_answers_come_back_on_the_writing_queue() {
+    netns(|| async {
+        let nl = Netlink::new().unwrap();
+        let first = Tun::create_multi_queue(Some("teredo"), false).unwrap();
+        let second = first.open_queue().unwrap();
+        assert_eq!(second.index(), first.index());
+        let me: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        nl.set_link_up(first.index()).await.unwrap();
+        nl.add_address(first.index(), me.into(), 64, true)
+            .await
+            .unwrap();
+        let sock = UdpSocket::bind(SocketAddrV6::new(me, 4000, 0, 0)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let queues = [&first, &second];
+        let peers: [Ipv6Addr; 2] = [
+            "2001:db8::10".parse().unwrap(),
+            "2001:db8::11".parse().unwrap(),
+        ];
+        for round in 0..3u8 {
+            for (k, (queue, peer)) in queues.iter().zip(peers).enumerate() {
+                let sport = 5000 + k as u16;
+                let pkt = udp6_packet(peer, me, sport, 4000, &[round]);
+                queue.send(&pkt).await.unwrap();
+                let mut rbuf = [0u8; 64];
+                let (_, from) = sock.recv_from(&mut rbuf).unwrap();
+                sock.send_to(b"answer", from).unwrap();
+                let got = udp_to(queue, peer, Duration::from_secs(2)).await;
+                assert!(
+                    got.is_some_and(|p| p.ends_with(b"answer")),
+                    "round {round}: the answer to {peer} did not come back on queue {k}"
+                );
+                let other = queues[1 - k];
+                assert!(
+                    udp_to(other, peer, Duration::from_millis(50))
+                        .await
+                        .is_none(),
+                    "round {round}: the answer to {peer} came on the other queue too"
+                );
+            }
+        }
+    });
+}

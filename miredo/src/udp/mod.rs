@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod runs;
 pub mod side;
+pub mod steer;
 mod sys;
 
 use std::net::{SocketAddrV4, UdpSocket};
