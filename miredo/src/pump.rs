@@ -49,9 +49,19 @@ pub struct Pump {
     side: Option<SideSenders>,
 }
 
-/// Sees each parsed datagram before the tunnel does; returns true when it
-/// took the packet (the client's qualification traffic).
-pub type Diverter<'a> = dyn FnMut(Instant, SocketAddrV4, &TeredoPacketRepr<'_>) -> bool + 'a;
+/// Sees each datagram (parsed, and as received) before the tunnel does;
+/// returns true when it took the packet (the client's qualification traffic,
+/// a relay loop's datagrams for another loop).
+pub type Diverter<'a> = dyn FnMut(Instant, SocketAddrV4, &TeredoPacketRepr<'_>, &[u8]) -> bool + 'a;
+
+/// A packet one relay loop read for another ([`Pump::handed_over`]).
+#[derive(Debug)]
+pub enum HandedOver {
+    /// A tunnel packet.
+    Tun(Vec<u8>),
+    /// A datagram and its sender.
+    Udp(SocketAddrV4, Vec<u8>),
+}
 
 impl Pump {
     /// Registers `socket` (bound, still blocking) with the runtime.
@@ -164,7 +174,7 @@ impl Pump {
             };
             if let Some(divert) = divert.as_mut() {
                 if let Ok(pkt) = TeredoPacket::parse(data) {
-                    if divert(now, from, &pkt) {
+                    if divert(now, from, &pkt, data) {
                         // The caller acts on it before reading more.
                         break;
                     }
@@ -181,6 +191,16 @@ impl Pump {
     /// through `tunnel` on its own. A read error other than "nothing queued"
     /// is fatal.
     pub async fn tun_batch(&mut self, tunnel: &mut TeredoTunnel) -> io::Result<()> {
+        self.tun_batch_with(tunnel, |_| false).await
+    }
+
+    /// [`Pump::tun_batch`], each packet first offered to `hand_off`, which
+    /// takes (returns true for) those another packet loop owns.
+    pub async fn tun_batch_with(
+        &mut self,
+        tunnel: &mut TeredoTunnel,
+        mut hand_off: impl FnMut(&[u8]) -> bool,
+    ) -> io::Result<()> {
         let now = Instant::now();
         let secs = unix_secs();
         for _ in 0..BATCH {
@@ -193,7 +213,9 @@ impl Pump {
                 }
             }
             for packet in self.tun_rx.packets() {
-                tunnel.handle_tun_packet(now, secs, packet, &mut self.out);
+                if !hand_off(packet) {
+                    tunnel.handle_tun_packet(now, secs, packet, &mut self.out);
+                }
             }
             // Datagrams wait for the batch's end (longer GSO runs, fewer
             // `sendmmsg`), but the arena stays small.
@@ -204,6 +226,23 @@ impl Pump {
         self.flush().await;
         self.write_tun().await;
         Ok(())
+    }
+
+    /// Packets another packet loop read and handed over: each goes through
+    /// `tunnel`, and what they produced is carried out.
+    pub async fn handed_over(&mut self, tunnel: &mut TeredoTunnel, packets: &[HandedOver]) {
+        let now = Instant::now();
+        let secs = unix_secs();
+        for packet in packets {
+            match packet {
+                HandedOver::Tun(p) => tunnel.handle_tun_packet(now, secs, p, &mut self.out),
+                HandedOver::Udp(from, d) => {
+                    tunnel.handle_udp_packet(now, secs, *from, d, &mut self.out)
+                }
+            }
+        }
+        self.flush().await;
+        self.write_tun().await;
     }
 
     /// Runs the tunnel's timers and carries out what they produced.

@@ -277,23 +277,17 @@ async fn relay_round(
     control_rx: &mut mpsc::Receiver<Control>,
     bus_warned: &mut bool,
 ) -> Option<Stop> {
-    let tun = match open_tun(conf) {
-        Ok(t) => Arc::new(t),
+    let (tun, sockets) = match open_relay(conf, relayd::loops::wanted()) {
+        Ok(x) => x,
         Err(e) => {
             daemon::alert!("Miredo setup failure: {e:#}");
             return None;
         }
     };
-    let socket = match bind_socket(conf) {
-        Ok(s) => s,
-        Err(e) => {
-            daemon::alert!("Miredo setup failure: {e:#}");
-            return None;
-        }
-    };
+    let tun = Arc::new(tun);
     let bus = Publisher::connect(tun.name(), control_tx.clone(), bus_warned).await;
     let setup = relayd::RelaySetup {
-        socket,
+        sockets,
         tun: tun.clone(),
         prefix: conf.prefix,
         cone: conf.relay_type == RelayType::Cone,
@@ -353,11 +347,47 @@ fn tun_offload_wanted() -> bool {
     !off
 }
 
+/// The relay's tunnel and sockets for `loops` packet loops: a multi-queue
+/// tunnel and a group of sockets sharing the port; one loop, as miredo,
+/// when `loops` is 1 or the kernel refuses either (logged).
+fn open_relay(
+    conf: &MiredoConfig,
+    loops: usize,
+) -> Result<(netcfg::tun::Tun, Vec<std::net::UdpSocket>)> {
+    if loops > 1 {
+        let tun = open_tun_queues(conf, true)?;
+        let bind = SocketAddrV4::new(
+            conf.bind_address.unwrap_or(Ipv4Addr::UNSPECIFIED),
+            conf.bind_port,
+        );
+        match crate::udp::bind_group(bind, loops) {
+            Ok(sockets) => return Ok((tun, sockets)),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                return Err(e)
+                    .with_context(|| format!("libteredo cannot be initialized: binding {bind}"));
+            }
+            Err(e) => warn!("one packet loop: sockets sharing {bind}: {e}"),
+        }
+    }
+    Ok((open_tun(conf)?, vec![bind_socket(conf)?]))
+}
+
 /// Creates the tunnel interface named by `InterfaceName`, down, with
 /// segmentation offloads where the kernel has them.
 fn open_tun(conf: &MiredoConfig) -> Result<netcfg::tun::Tun> {
+    open_tun_queues(conf, false)
+}
+
+/// [`open_tun`], with several queues (`multi_queue`) for several loops.
+fn open_tun_queues(conf: &MiredoConfig, multi_queue: bool) -> Result<netcfg::tun::Tun> {
     let name = conf.interface_name.as_deref();
-    let tun = netcfg::tun::Tun::create_offloaded(name, tun_offload_wanted()).map_err(|e| {
+    let offload = tun_offload_wanted();
+    let created = if multi_queue {
+        netcfg::tun::Tun::create_multi_queue(name, offload)
+    } else {
+        netcfg::tun::Tun::create_offloaded(name, offload)
+    };
+    let tun = created.map_err(|e| {
         error!("{e}");
         if e.is_busy() {
             info!("Please make sure another instance of the program is not already running.");

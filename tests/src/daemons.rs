@@ -95,6 +95,24 @@ impl Lab {
         extra: &[&str],
         bus: Option<&str>,
     ) -> Result<Daemon> {
+        let env: Vec<String> = bus
+            .map(|b| format!("DBUS_SYSTEM_BUS_ADDRESS={b}"))
+            .into_iter()
+            .collect();
+        self.start_ours_with_env(node, name, bin, conf_text, extra, &env)
+    }
+
+    /// [`Lab::start_ours`] with `env` (`NAME=value` each) in the daemon's
+    /// environment.
+    pub fn start_ours_with_env(
+        &self,
+        node: &str,
+        name: &str,
+        bin: &str,
+        conf_text: &str,
+        extra: &[&str],
+        env: &[String],
+    ) -> Result<Daemon> {
         let path = our_bin(bin);
         if !path.exists() {
             bail!(
@@ -105,10 +123,10 @@ impl Lab {
         }
         let conf = self.write_conf(&format!("{name}.conf"), conf_text)?;
         let pidfile = self.state_dir.join("run").join(format!("{name}.pid"));
-        let env_arg = bus.map(|b| format!("DBUS_SYSTEM_BUS_ADDRESS={b}"));
         let mut cmd: Vec<&OsStr> = Vec::new();
-        if let Some(e) = &env_arg {
-            cmd.extend([OsStr::new("/usr/bin/env"), OsStr::new(e.as_str())]);
+        if !env.is_empty() {
+            cmd.push(OsStr::new("/usr/bin/env"));
+            cmd.extend(env.iter().map(OsStr::new));
         }
         cmd.extend([
             path.as_os_str(),

@@ -229,6 +229,39 @@ impl Stats {
     }
 }
 
+impl std::ops::AddAssign<&Stats> for Stats {
+    /// Adds another tunnel's counters (a relay's packet loops, summed).
+    fn add_assign(&mut self, other: &Stats) {
+        self.rx += other.rx;
+        self.tx += other.tx;
+        self.to_tun += other.to_tun;
+        self.queued += other.queued;
+        self.bubbles_sent += other.bubbles_sent;
+        self.pings_sent += other.pings_sent;
+        self.icmp_errors += other.icmp_errors;
+        self.icmp_rate_limited += other.icmp_rate_limited;
+        self.dropped_malformed += other.dropped_malformed;
+        self.dropped_multicast += other.dropped_multicast;
+        self.dropped_not_qualified += other.dropped_not_qualified;
+        self.dropped_no_route += other.dropped_no_route;
+        self.dropped_non_global += other.dropped_non_global;
+        self.dropped_link_local += other.dropped_link_local;
+        self.dropped_foreign_prefix += other.dropped_foreign_prefix;
+        self.dropped_unknown_peer += other.dropped_unknown_peer;
+        self.dropped_unauthenticated += other.dropped_unauthenticated;
+        self.dropped_queue_full += other.dropped_queue_full;
+        self.dropped_queue_budget += other.dropped_queue_budget;
+        self.dropped_peer_list_full += other.dropped_peer_list_full;
+        self.dropped_rate_limited += other.dropped_rate_limited;
+        self.dropped_wrong_mapping += other.dropped_wrong_mapping;
+        self.bubbles_received += other.bubbles_received;
+        self.bubbles_refused_dest += other.bubbles_refused_dest;
+        self.bubbles_refused_global += other.bubbles_refused_global;
+        self.discovery_sent += other.discovery_sent;
+        self.dropped_discovery += other.dropped_discovery;
+    }
+}
+
 /// ICMPv6 error rate limiter: [`ICMP_RATE_LIMIT`] per [`ICMP_RATE_WINDOW`].
 #[derive(Debug, Clone, Copy)]
 struct IcmpLimiter {
@@ -506,5 +539,44 @@ mod tests {
         assert_eq!((0..20).filter(|_| l.allow(t0)).count(), 10);
         assert!(!l.allow(t0 + Duration::from_millis(999)));
         assert!(l.allow(t0 + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn stats_add_every_counter() {
+        let x = Stats {
+            rx: 1,
+            tx: 2,
+            to_tun: 3,
+            queued: 4,
+            bubbles_sent: 5,
+            pings_sent: 6,
+            icmp_errors: 7,
+            icmp_rate_limited: 8,
+            dropped_malformed: 9,
+            dropped_multicast: 10,
+            dropped_not_qualified: 11,
+            dropped_no_route: 12,
+            dropped_non_global: 13,
+            dropped_link_local: 14,
+            dropped_foreign_prefix: 15,
+            dropped_unknown_peer: 16,
+            dropped_unauthenticated: 17,
+            dropped_queue_full: 18,
+            dropped_queue_budget: 19,
+            dropped_peer_list_full: 20,
+            dropped_rate_limited: 21,
+            dropped_wrong_mapping: 22,
+            bubbles_received: 23,
+            bubbles_refused_dest: 24,
+            bubbles_refused_global: 25,
+            discovery_sent: 26,
+            dropped_discovery: 27,
+        };
+        let mut sum = Stats::default();
+        sum += &x;
+        sum += &x;
+        for ((name, total), (_, one)) in sum.named().iter().zip(x.named()) {
+            assert_eq!(*total, 2 * one, "{name}");
+        }
     }
 }

@@ -259,7 +259,7 @@ pub async fn run(
                 }
                 // A qualification packet may change the state: the batch stops
                 // there so the top of the loop hands it to the tunnel first.
-                let mut divert = |now, from, pkt: &TeredoPacketRepr<'_>| {
+                let mut divert = |now, from, pkt: &TeredoPacketRepr<'_>, _: &[u8]| {
                     let ours = Maintainer::is_qualification_packet(from, pkt);
                     if ours {
                         pending.append(maint.handle_packet(now, pkt));

@@ -22,6 +22,13 @@ const BUFFER: usize = 256 << 10;
 /// Binds the client/relay socket: DF not set (IP_PMTUDISC_DONT:
 /// Teredo relies on IPv4 fragmentation), multicast TTL 1.
 pub fn bind(addr: SocketAddrV4) -> std::io::Result<UdpSocket> {
+    let socket = teredo_socket()?;
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// A UDP socket with the options of every Teredo socket, not yet bound.
+fn teredo_socket() -> std::io::Result<Socket> {
     let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
     socket.set_cloexec(true)?;
     // Best effort: a smaller buffer only costs throughput.
@@ -29,8 +36,32 @@ pub fn bind(addr: SocketAddrV4) -> std::io::Result<UdpSocket> {
     let _ = socket.set_send_buffer_size(BUFFER);
     socket.set_multicast_ttl_v4(1)?;
     set_pmtudisc_dont(&socket)?;
-    socket.bind(&addr.into())?;
-    Ok(socket.into())
+    Ok(socket)
+}
+
+/// `count` sockets sharing `addr` (`SO_REUSEPORT`), with the options of
+/// [`bind`], in the order the group numbers them ([`steer`]). A fixed port is
+/// first bound once without sharing and released: that fails, as [`bind`]
+/// does, when anything else holds the port, which the shared sockets alone
+/// would not notice. Port 0: the first socket's port, for all.
+pub fn bind_group(addr: SocketAddrV4, count: usize) -> std::io::Result<Vec<UdpSocket>> {
+    if addr.port() != 0 {
+        drop(bind(addr)?);
+    }
+    let mut group: Vec<UdpSocket> = Vec::with_capacity(count);
+    for _ in 0..count.max(1) {
+        let at = match group.first().map(UdpSocket::local_addr) {
+            Some(Ok(std::net::SocketAddr::V4(first))) => first,
+            Some(Ok(_)) => return Err(std::io::Error::other("not an IPv4 socket")),
+            Some(Err(e)) => return Err(e),
+            None => addr,
+        };
+        let socket = teredo_socket()?;
+        socket.set_reuse_port(true)?;
+        socket.bind(&at.into())?;
+        group.push(socket.into());
+    }
+    Ok(group)
 }
 
 /// DF not set (`IP_PMTUDISC_DONT`), as on every Teredo socket: Teredo relies

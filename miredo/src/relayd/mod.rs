@@ -25,6 +25,8 @@ use crate::dbus::Publisher;
 use crate::pump::Pump;
 use crate::status::TunnelStatus;
 
+pub mod loops;
+
 /// Metric of the `<Prefix>/32` route, as miredo sets it.
 const PREFIX_ROUTE_METRIC: u32 = 1024;
 
@@ -33,9 +35,11 @@ const PUBLISH_EVERY: Duration = Duration::from_secs(2);
 
 /// Everything the relay loop needs, opened beforehand.
 pub struct RelaySetup {
-    /// Bound UDP socket.
-    pub socket: std::net::UdpSocket,
-    /// The tunnel interface.
+    /// Bound UDP sockets: one per packet loop (several share the port,
+    /// [`crate::udp::bind_group`]).
+    pub sockets: Vec<std::net::UdpSocket>,
+    /// The tunnel interface (its first queue; multi-queue with several
+    /// sockets).
     pub tun: Arc<Tun>,
     /// The Teredo prefix served, as its first 32 bits (`Prefix`).
     pub prefix: u32,
@@ -81,7 +85,7 @@ pub async fn run(
     control: &mut mpsc::Receiver<Control>,
 ) -> Result<Stop> {
     let RelaySetup {
-        socket,
+        mut sockets,
         tun,
         prefix,
         cone,
@@ -98,6 +102,15 @@ pub async fn run(
     status.mode = if cone { "cone" } else { "restricted" };
     bus.update(&status).await;
 
+    if sockets.len() > 1 {
+        let shared = loops::Shared {
+            cone,
+            prefix,
+            queue_budget,
+        };
+        return loops::run(sockets, tun, shared, &mut status, bus, control).await;
+    }
+    let socket = sockets.pop().context("no UDP socket")?;
     let mut pump = Pump::new(socket, tun)
         .context("registering the UDP socket")?
         .with_routable_errors();
