@@ -109,8 +109,10 @@ fn run(cli: &Cli) -> i32 {
         return 1;
     }
 
-    // One thread: the packet path is a single loop, and a multi-thread
-    // runtime only adds cross-thread wake-ups to every readiness event.
+    // One thread: a client's packet path is a single loop, and a
+    // multi-thread runtime only adds cross-thread wake-ups to every
+    // readiness event. A relay's further packet loops run on threads of their
+    // own, each with its own runtime (relayd::loops).
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
