@@ -5,6 +5,8 @@
 //! keeps their trailers (as Debian's does), a driver that keeps the stock of
 //! side ports, and simulated time.
 
+mod relay_harness;
+
 use std::collections::{BTreeSet, VecDeque};
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4};
@@ -19,9 +21,8 @@ use teredo::security::Secret;
 use teredo::wire::trailers::{packet_trailers, Trailers};
 use teredo::wire::{emit_bubble, emit_with_origin, Ipv6Header, TeredoPacket};
 
-const SERVER: Ipv4Addr = Ipv4Addr::new(192, 0, 2, 1);
-const SERVER_EP: SocketAddrV4 = Ep::new(SERVER, TEREDO_PORT);
-const UNIX0: u32 = 1_700_000_000;
+use relay_harness::{teredo_of, SERVER, SERVER_EP, UNIX0};
+
 /// Public IPv4s of X's and Y's NATs.
 const X_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
 const Y_IP: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 20);
@@ -32,17 +33,6 @@ const SIDE0: u16 = 41000;
 const X: usize = 0;
 type Ep = SocketAddrV4;
 const Y: usize = 1;
-
-fn teredo_of(public: SocketAddrV4) -> Ipv6Addr {
-    TeredoAddr {
-        prefix: DEFAULT_PREFIX,
-        server: SERVER,
-        flags: 0x1234,
-        mapped_port: public.port(),
-        mapped_ip: *public.ip(),
-    }
-    .to_ipv6()
-}
 
 fn ipv6_packet(src: Ipv6Addr, dst: Ipv6Addr, fill: u8) -> Vec<u8> {
     Ipv6Header::new(src, dst, 17, 64, &[fill; 24]).to_vec()
