@@ -22,15 +22,6 @@ fn both_ways(lab: &Lab, a: &str, b: &str) -> Result<(bool, bool, Ipv6Addr, Ipv6A
     Ok((ab, ba, addr_a, addr_b))
 }
 
-fn ours() -> Result<(bool, bool)> {
-    ours_with(true, Nat::PortRestricted)
-}
-
-/// Ours with `LocalDiscovery off`: as Debian's, they cannot meet.
-fn ours_without_discovery() -> Result<(bool, bool)> {
-    ours_with(false, Nat::PortRestricted)
-}
-
 fn ours_with(discovery: bool, nat: Nat) -> Result<(bool, bool)> {
     let lab = Lab::up(LabOpts {
         pairs: vec![1],
@@ -91,10 +82,6 @@ fn ours_with(discovery: bool, nat: Nat) -> Result<(bool, bool)> {
     Ok((ab, ba))
 }
 
-fn debians() -> Result<(bool, bool)> {
-    debians_behind(Nat::PortRestricted)
-}
-
 fn debians_behind(nat: Nat) -> Result<(bool, bool)> {
     let lab = Lab::up(LabOpts {
         pairs: vec![1],
@@ -124,20 +111,30 @@ fn debians_behind(nat: Nat) -> Result<(bool, bool)> {
     Ok((ab, ba))
 }
 
-#[test]
-fn two_of_our_clients_behind_one_nat_talk_on_their_link() -> Result<()> {
-    let (theirs, ours, off) = std::thread::scope(|s| {
-        let theirs = s.spawn(debians);
-        let off = s.spawn(ours_without_discovery);
-        let ours = ours();
+/// A→B and B→A for one pair.
+type Pair = (bool, bool);
+
+/// Debian's pair, ours, and ours with `LocalDiscovery off`, each behind its
+/// own `nat` in a lab of its own, side by side.
+fn three_pairs_behind(nat: Nat) -> Result<(Pair, Pair, Pair)> {
+    std::thread::scope(|s| {
+        let theirs = s.spawn(|| debians_behind(nat));
+        let off = s.spawn(|| ours_with(false, nat));
+        let ours = ours_with(true, nat);
         let theirs = theirs
             .join()
             .map_err(|_| anyhow::anyhow!("the Debian thread panicked"))?;
         let off = off
             .join()
             .map_err(|_| anyhow::anyhow!("the LocalDiscovery off thread panicked"))?;
-        Ok::<_, anyhow::Error>((theirs?, ours?, off?))
-    })?;
+        Ok((theirs?, ours?, off?))
+    })
+}
+
+#[test]
+fn two_of_our_clients_behind_one_nat_talk_on_their_link() -> Result<()> {
+    // With `LocalDiscovery off`, ours cannot meet, as Debian's.
+    let (theirs, ours, off) = three_pairs_behind(Nat::PortRestricted)?;
     eprintln!(
         "same NAT, same link (port-restricted, no hairpinning): Debian {}/{}, ours {}/{}, \
          ours with LocalDiscovery off {}/{}",
@@ -211,18 +208,7 @@ fn without_multicast_the_link_endpoints_go_through_debians_server() -> Result<()
 /// without local discovery.
 #[test]
 fn behind_a_nat_that_hairpins_every_pair_talks() -> Result<()> {
-    let (theirs, ours, off) = std::thread::scope(|s| {
-        let theirs = s.spawn(|| debians_behind(Nat::Hairpin));
-        let off = s.spawn(|| ours_with(false, Nat::Hairpin));
-        let ours = ours_with(true, Nat::Hairpin);
-        let theirs = theirs
-            .join()
-            .map_err(|_| anyhow::anyhow!("the Debian thread panicked"))?;
-        let off = off
-            .join()
-            .map_err(|_| anyhow::anyhow!("the LocalDiscovery off thread panicked"))?;
-        Ok::<_, anyhow::Error>((theirs?, ours?, off?))
-    })?;
+    let (theirs, ours, off) = three_pairs_behind(Nat::Hairpin)?;
     eprintln!(
         "same NAT, hairpinning: Debian {}/{}, ours {}/{}, ours with LocalDiscovery off {}/{}",
         theirs.0, theirs.1, ours.0, ours.1, off.0, off.1
