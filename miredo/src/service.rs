@@ -22,7 +22,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use daemon::privileges::Capability;
 use tokio::sync::mpsc;
 use tracing::{error, info, warn};
@@ -357,18 +357,16 @@ fn open_relay(
     loops: usize,
 ) -> Result<(netcfg::tun::Tun, Vec<std::net::UdpSocket>)> {
     if loops > 1 {
-        let tun = open_tun_queues(conf, true)?;
-        let bind = SocketAddrV4::new(
-            conf.bind_address.unwrap_or(Ipv4Addr::UNSPECIFIED),
-            conf.bind_port,
-        );
-        match crate::udp::bind_group(bind, loops) {
-            Ok(sockets) => return Ok((tun, sockets)),
-            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-                return Err(e)
-                    .with_context(|| format!("libteredo cannot be initialized: binding {bind}"));
-            }
-            Err(e) => warn!("one packet loop: sockets sharing {bind}: {e}"),
+        match create_tun(conf, true) {
+            Ok(tun) => match crate::udp::bind_group(bind_address(conf), loops) {
+                Ok(sockets) => return Ok((tun, sockets)),
+                Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+                    return Err(bind_failed(conf, e));
+                }
+                Err(e) => warn!("one packet loop: sockets sharing the port: {e}"),
+            },
+            // A busy name fails the same way again below, and is reported.
+            Err(e) => warn!("one packet loop: a multi-queue tunnel: {e}"),
         }
     }
     Ok((open_tun(conf)?, vec![bind_socket(conf)?]))
@@ -377,25 +375,28 @@ fn open_relay(
 /// Creates the tunnel interface named by `InterfaceName`, down, with
 /// segmentation offloads where the kernel has them.
 fn open_tun(conf: &MiredoConfig) -> Result<netcfg::tun::Tun> {
-    open_tun_queues(conf, false)
-}
-
-/// [`open_tun`], with several queues (`multi_queue`) for several loops.
-fn open_tun_queues(conf: &MiredoConfig, multi_queue: bool) -> Result<netcfg::tun::Tun> {
-    let name = conf.interface_name.as_deref();
-    let offload = tun_offload_wanted();
-    let created = if multi_queue {
-        netcfg::tun::Tun::create_multi_queue(name, offload)
-    } else {
-        netcfg::tun::Tun::create_offloaded(name, offload)
-    };
-    let tun = created.map_err(|e| {
+    create_tun(conf, false).map_err(|e| {
         error!("{e}");
         if e.is_busy() {
             info!("Please make sure another instance of the program is not already running.");
         }
         anyhow::anyhow!("Cannot create IPv6 tunnel")
-    })?;
+    })
+}
+
+/// The tunnel interface, with several queues (`multi_queue`) for several
+/// packet loops, and no kernel link-local address.
+fn create_tun(
+    conf: &MiredoConfig,
+    multi_queue: bool,
+) -> std::result::Result<netcfg::tun::Tun, netcfg::tun::TunError> {
+    let name = conf.interface_name.as_deref();
+    let offload = tun_offload_wanted();
+    let tun = if multi_queue {
+        netcfg::tun::Tun::create_multi_queue(name, offload)?
+    } else {
+        netcfg::tun::Tun::create_offloaded(name, offload)?
+    };
     // Only fe80::ffff:ffff:ffff belongs on a Teredo interface; a
     // kernel-generated (stable-privacy or random) link-local would be a
     // second one that no peer can reach.
@@ -405,12 +406,22 @@ fn open_tun_queues(conf: &MiredoConfig, multi_queue: bool) -> Result<netcfg::tun
     Ok(tun)
 }
 
-/// Binds the Teredo UDP socket to `BindAddress`:`BindPort`.
-fn bind_socket(conf: &MiredoConfig) -> Result<std::net::UdpSocket> {
-    let bind = SocketAddrV4::new(
+/// `BindAddress`:`BindPort`.
+fn bind_address(conf: &MiredoConfig) -> SocketAddrV4 {
+    SocketAddrV4::new(
         conf.bind_address.unwrap_or(Ipv4Addr::UNSPECIFIED),
         conf.bind_port,
-    );
-    crate::udp::bind(bind)
-        .with_context(|| format!("libteredo cannot be initialized: binding {bind}"))
+    )
+}
+
+fn bind_failed(conf: &MiredoConfig, e: std::io::Error) -> anyhow::Error {
+    anyhow::Error::new(e).context(format!(
+        "libteredo cannot be initialized: binding {}",
+        bind_address(conf)
+    ))
+}
+
+/// Binds the Teredo UDP socket to `BindAddress`:`BindPort`.
+fn bind_socket(conf: &MiredoConfig) -> Result<std::net::UdpSocket> {
+    crate::udp::bind(bind_address(conf)).map_err(|e| bind_failed(conf, e))
 }

@@ -26,7 +26,7 @@ use teredo::relay::{Config, Mode, Stats, TeredoTunnel};
 use teredo::security::Secret;
 use teredo::wire::TeredoPacketRepr;
 use tokio::sync::{mpsc, watch};
-use tracing::{debug, error, info};
+use tracing::{debug, error, info, warn};
 
 use crate::client::{Control, Stop};
 use crate::dbus::Publisher;
@@ -228,7 +228,11 @@ pub async fn run(
 ) -> Result<Stop> {
     let loops = sockets.len();
     let first = sockets.first().context("no socket")?;
-    steer::attach(first, loops as u32).context("steering the relay's sockets")?;
+    if let Err(e) = steer::attach(first, loops as u32) {
+        // Still correct: each loop hands what it gets for another to the
+        // owner, only more often.
+        warn!("relay sockets not steered by address: {e}");
+    }
     let secret = Secret::new(crate::client::random_secret()?);
     let (stop_tx, stop_rx) = watch::channel(false);
     let (exit_tx, mut exit_rx) = mpsc::unbounded_channel::<(usize, Result<()>)>();
