@@ -7,7 +7,7 @@
 #   --seconds S       length of each TCP run (default 10)
 #   --udp-seconds S   length of each UDP trial of the rate search (default 3)
 #   --sizes LIST      UDP payload sizes, comma-separated (default 64,1200)
-#   --metrics LIST    subset of tcp,udp,cores (default all)
+#   --metrics LIST    subset of tcp,udp,cores,loops (default all)
 #   --client same|debian  the client in cl1: the relay's implementation (default same: our
 #                     pair against Debian's pair) or Debian's in both labs (only the relay
 #                     differs)
@@ -35,7 +35,13 @@
 #          million packets at that rate
 #   cores  the 64-byte search again with the relay (all its threads) pinned to one CPU
 #          (taskset), next to the udp row where it may use every CPU
-# plus the relay's VmRSS idle (after set-up) and VmRSS/VmHWM after the rounds. Column
+#   loops  the 64-byte search with two senders at once, cl1 and cl3, behind NATs whose
+#          public addresses belong to different packet loops of our relay (203.0.113.1
+#          and .3); ours once with one loop (MIREDO_RELAY_LOOPS=1, a third lab) and once
+#          with its default, one loop per CPU: how the relay's rate grows with its loops.
+#          Debian's relay has one loop: its figure stands in both rows
+# plus the relay's VmRSS idle (after set-up) and VmRSS/VmHWM after the rounds, and the
+# anonymous part of VmRSS (RssAnon: heap, stacks, buffers; the rest is code). Column
 # "plain IPv4": the same measurements from cl1 to the relay node over IPv4 without a
 # tunnel (cl1 -> nat1 -> wan -> relay), the ceiling of the lab's path.
 #
@@ -54,7 +60,7 @@ RUNS=5
 TCP_SECS=10
 UDP_SECS=3
 SIZES=64,1200
-METRICS=tcp,udp,cores
+METRICS=tcp,udp,cores,loops
 CLIENT=same
 SOCKBUF=
 TXQLEN=
@@ -100,7 +106,7 @@ done
 [[ $CLIENT =~ ^(same|debian)$ ]] || die "--client: same or debian"
 [[ $SOCKBUF =~ ^([1-9][0-9]*)?$ && $TXQLEN =~ ^([0-9]+)?$ ]] || die "--sockbuf/--txqlen: integers"
 [[ $QUIET_WAIT =~ ^[0-9]+$ && $QUIET_MAX =~ ^[0-9]+$ ]] || die "--quiet-*: integers"
-for m in ${METRICS//,/ }; do [[ $m =~ ^(tcp|udp|cores)$ ]] || die "unknown metric $m"; done
+for m in ${METRICS//,/ }; do [[ $m =~ ^(tcp|udp|cores|loops)$ ]] || die "unknown metric $m"; done
 want() { [[ ,$METRICS, == *,$1,* ]]; }
 (($(id -u) == 0)) || die "needs root"
 [[ $OURS_BIN == /* ]] || OURS_BIN=$PWD/$OURS_BIN
@@ -140,22 +146,35 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# setup IMPL PREFIX: the lab, with the relay (and with --client same, the client) of IMPL;
-# prints the relay's PID. The client's PID is in $WORK/client.PREFIX.
+# setup IMPL PREFIX [LOOPS]: the lab, with the relay (and with --client same, the client)
+# of IMPL, LOOPS packet loops for ours (default one per CPU); prints the relay's PID. The
+# client's PID is in $WORK/client.PREFIX. With the loops metric, a second client in cl3.
 setup() {
-    local impl=$1 p=$2 pid cimpl=debian cpid
-    lab_up "$p" --nats full
+    local impl=$1 p=$2 loops=${3:-} pid cimpl=debian cpid n
+    local -a clients=(1)
+    if want loops; then
+        clients=(1 3)
+        lab_up "$p" --nats full,full,full
+    else
+        lab_up "$p" --nats full
+    fi
     lab "$p" start-debian-server >/dev/null
-    pid=$(start_relay "$impl" "$p")
+    pid=$(start_relay "$impl" "$p" "$loops")
     [[ $CLIENT == same ]] && cimpl=$impl
-    start_client "$p" 1 "$cimpl" client1
+    for n in "${clients[@]}"; do start_client "$p" "$n" "$cimpl" "client$n"; done
     lab "$p" start tgt iperf-tgt iperf3 -s >/dev/null
     lab "$p" start relay iperf-relay iperf3 -s >/dev/null
-    wait_ping_ok "$p" cl1 "$TARGET_IP6" 30 || die "$impl: no ping through the relay"
-    cpid=$(client_pid "$p" client1)
-    echo "$cpid" >"$WORK/client.$p"
+    if want loops; then
+        lab "$p" start tgt iperf-tgt2 iperf3 -s -p 5202 >/dev/null
+        lab "$p" start relay iperf-relay2 iperf3 -s -p 5202 >/dev/null
+    fi
+    for n in "${clients[@]}"; do
+        wait_ping_ok "$p" "cl$n" "$TARGET_IP6" 30 || die "$impl: no ping from cl$n through the relay"
+        cpid=$(client_pid "$p" "client$n")
+        tune_daemon "$cpid" "$SOCKBUF" "$TXQLEN" "$p" "cl$n"
+        ((n > 1)) || echo "$cpid" >"$WORK/client.$p"
+    done
     tune_daemon "$pid" "$SOCKBUF" "$TXQLEN" "$p" relay
-    tune_daemon "$cpid" "$SOCKBUF" "$TXQLEN" "$p" cl1
     echo "$pid"
 }
 
@@ -165,23 +184,37 @@ for impl in "${IMPLS[@]}"; do
     PREFIX[$impl]=br${impl:0:1}$$
     PID[$impl]=$(setup "$impl" "${PREFIX[$impl]}") || die "$impl: lab set-up failed"
     result "$RES" rss_idle "$impl" "$(kb_to_mb "$(tree_rss "${PID[$impl]}")")"
+    result "$RES" anon_idle "$impl" "$(kb_to_mb "$(tree_anon "${PID[$impl]}")")"
     blog "$impl relay ready (pid ${PID[$impl]})"
 done
+LOOPS_ALL=$(nproc)
+((LOOPS_ALL <= 4)) || LOOPS_ALL=4 # the relay's own cap (miredo/src/relayd/loops.rs)
+if want loops; then
+    # ours1: our relay with one packet loop, for the loops metric only.
+    PREFIX[ours1]=br1$$
+    PID[ours1]=$(setup ours "${PREFIX[ours1]}" 1) || die "ours, one loop: lab set-up failed"
+    blog "our one-loop relay ready (pid ${PID[ours1]})"
+fi
 PLAIN_P=${PREFIX[debian]} # the plain IPv4 path is the same in both labs
 ALL_CPUS=0-$(($(nproc) - 1))
 
-# search IMPL PREFIX DEST LEN PID METRIC: one rate search, recorded as METRIC_LEN.
+# search IMPL PREFIX DEST LEN PID METRIC [AS [TRIAL]]: one rate search, recorded as
+# METRIC_LEN (and METRIC_cpu_LEN) for AS (default IMPL); TRIAL is the trial function
+# (udp_trial, or udp_trial_pair for two senders). Leaves the figures in SEARCH_RX and
+# SEARCH_CPU.
 search() {
-    local impl=$1 p=$2 dest=$3 len=$4 pid=$5 m=$6 start rx cpu how key
-    key=$m.$impl.$len
+    local impl=$1 p=$2 dest=$3 len=$4 pid=$5 m=$6 as=${7:-$1} trial=${8:-udp_trial}
+    local start rx cpu how key
+    key=$m.$impl.$p.$len
     start=$((len > 600 ? 10000 : 20000))
     [[ -n ${LAST[$key]:-} ]] && ((LAST[$key] / 2 > start)) && start=$((LAST[$key] / 2))
-    read -r rx cpu how <<<"$(udp_search "$p" "$dest" "$len" "$pid" "$start")"
+    read -r rx cpu how <<<"$(UDP_TRIAL=$trial udp_search "$p" "$dest" "$len" "$pid" "$start")"
     [[ $rx =~ ^[0-9]+$ ]] && LAST[$key]=$rx
-    result "$RES" "${m}_$len" "$impl" "$rx"
-    [[ -n $pid ]] && result "$RES" "${m}_cpu_$len" "$impl" "$cpu"
-    [[ $how == sender ]] && note "$m $len B, $impl: iperf3 could not offer more ($rx pps): the sender's limit"
-    blog "$m $len B, $impl: $rx pps with <= $LOSS_MAX % loss, $cpu CPU s per million packets"
+    result "$RES" "${m}_$len" "$as" "$rx"
+    [[ -n $pid ]] && result "$RES" "${m}_cpu_$len" "$as" "$cpu"
+    [[ $how == sender ]] && note "$m $len B, $impl ($p): iperf3 could not offer more ($rx pps): the sender's limit"
+    blog "$m $len B, $impl ($p): $rx pps with <= $LOSS_MAX % loss, $cpu CPU s per million packets"
+    SEARCH_RX=$rx SEARCH_CPU=$cpu
 }
 
 order=("${IMPLS[@]}")
@@ -213,13 +246,42 @@ for ((r = 1; r <= RUNS; r++)); do
             pin_tree "${PID[$impl]}" "$ALL_CPUS"
         done
     fi
+    if want loops; then
+        # The one-loop lab goes last in odd rounds and first in even ones.
+        lorder=("${order[@]}" ours1)
+        ((r % 2)) || lorder=(ours1 "${order[@]}")
+        for impl in "${lorder[@]}"; do
+            case $impl in
+            debian)
+                search debian "${PREFIX[debian]}" "$TARGET_IP6" 64 "${PID[debian]}" pair1 \
+                    debian udp_trial_pair
+                result "$RES" pairn_64 debian "$SEARCH_RX"
+                result "$RES" pairn_cpu_64 debian "$SEARCH_CPU"
+                ;;
+            ours1)
+                search ours1 "${PREFIX[ours1]}" "$TARGET_IP6" 64 "${PID[ours1]}" pair1 \
+                    ours udp_trial_pair
+                ;;
+            ours)
+                search ours "${PREFIX[ours]}" "$TARGET_IP6" 64 "${PID[ours]}" pairn \
+                    ours udp_trial_pair
+                ;;
+            esac
+        done
+        search plain "$PLAIN_P" "$PLAIN_DEST" 64 "" pair1 plain udp_trial_pair
+        result "$RES" pairn_64 plain "$SEARCH_RX"
+    fi
     blog "round $r/$RUNS done"
     order=("${order[1]}" "${order[0]}")
 done
 for impl in "${IMPLS[@]}"; do
     result "$RES" rss_load "$impl" "$(kb_to_mb "$(tree_rss "${PID[$impl]}")")"
+    result "$RES" anon_load "$impl" "$(kb_to_mb "$(tree_anon "${PID[$impl]}")")"
     result "$RES" hwm_load "$impl" "$(kb_to_mb "$(tree_hwm "${PID[$impl]}")")"
 done
+if want loops; then
+    note "loops: our relay's rate with two senders grew $(growth pair1_64 pairn_64 ours) × from 1 to $LOOPS_ALL packet loops (medians)"
+fi
 
 out=$(relay_table)
 echo "$out"

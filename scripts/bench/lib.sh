@@ -167,10 +167,16 @@ cpu_ticks() {
 
 # rss_kb PID...: VmRSS summed, kB.
 rss_kb() {
-    local p k v sum=0
+    status_kb VmRSS "$@"
+}
+
+# status_kb FIELD PID...: a kB field of /proc/PID/status (VmRSS, RssAnon, VmHWM) summed.
+status_kb() {
+    local field=$1 p k v sum=0
+    shift
     for p in "$@"; do
         while read -r k v _; do
-            if [[ $k == VmRSS: ]]; then sum=$((sum + v)); fi
+            if [[ $k == "$field:" ]]; then sum=$((sum + v)); fi
         done <"/proc/$p/status" 2>/dev/null || true
     done
     echo "$sum"
@@ -304,8 +310,9 @@ result() {
     printf '%s\t%s\t%s\n' "$2" "$3" "$4" >>"$1"
 }
 
-# tree_pids PID / tree_cpu PID / tree_rss PID / tree_hwm PID: PID and its descendants;
-# their CPU ticks, VmRSS (kB), VmHWM (peak RSS, kB) summed.
+# tree_pids PID / tree_cpu PID / tree_rss PID / tree_anon PID / tree_hwm PID: PID and its
+# descendants; their CPU ticks, VmRSS (kB), RssAnon (the anonymous part of VmRSS: heap,
+# stacks, buffers; the rest is file-backed code and data) and VmHWM (peak RSS, kB) summed.
 tree_pids() {
     proc_tree "$1"
 }
@@ -319,20 +326,23 @@ tree_rss() {
     mapfile -t pids < <(proc_tree "$1")
     rss_kb "${pids[@]}"
 }
+tree_anon() {
+    local -a pids
+    mapfile -t pids < <(proc_tree "$1")
+    status_kb RssAnon "${pids[@]}"
+}
 tree_hwm() {
-    local p k v sum=0
-    for p in $(proc_tree "$1"); do
-        while read -r k v _; do
-            if [[ $k == VmHWM: ]]; then sum=$((sum + v)); fi
-        done <"/proc/$p/status" 2>/dev/null || true
-    done
-    echo "$sum"
+    local -a pids
+    mapfile -t pids < <(proc_tree "$1")
+    status_kb VmHWM "${pids[@]}"
 }
 
-# start_relay IMPL PREFIX: the relay of IMPL (debian or ours) in the lab's relay node,
-# running once it routes 2001::/32 into its tunnel; prints its PID.
+# start_relay IMPL PREFIX [LOOPS]: the relay of IMPL (debian or ours) in the lab's relay
+# node, running once it routes 2001::/32 into its tunnel; prints its PID. LOOPS sets our
+# relay's packet loops (MIREDO_RELAY_LOOPS; default one per CPU).
 start_relay() {
-    local impl=$1 p=$2 st conf i
+    local impl=$1 p=$2 loops=${3:-} st conf i
+    local -a envv=()
     if [[ $impl == debian ]]; then
         lab "$p" start-debian-relay >/dev/null
         lab "$p" pid debian-relay
@@ -341,7 +351,9 @@ start_relay() {
     st=$LAB_STATE_ROOT_EFF/$p
     conf=$st/conf/our-relay.conf
     printf 'RelayType relay\nInterfaceName teredo\n' >"$conf"
-    lab "$p" start relay our-relay "$OURS_BIN" -f -p "$st/run/our-relay.pid" -c "$conf" >/dev/null
+    [[ -z $loops ]] || envv=(env "MIREDO_RELAY_LOOPS=$loops")
+    lab "$p" start relay our-relay "${envv[@]}" "$OURS_BIN" -f -p "$st/run/our-relay.pid" \
+        -c "$conf" >/dev/null
     for ((i = 0; i < 100; i++)); do
         lab "$p" exec relay ip -6 route show dev teredo 2>/dev/null | grep -q '^2001::/32' && break
         sleep 0.1

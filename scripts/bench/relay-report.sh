@@ -18,9 +18,33 @@ relay_rows() {
     done
     echo "udp1_64|64-byte UDP: highest rate with ≤ $LOSS_MAX % loss, relay pinned to 1 CPU (packets/s)"
     echo "udp1_cpu_64|64-byte UDP, relay on 1 CPU: CPU per million packets (s)"
+    echo "pair1_64|64-byte UDP from two clients at once (NATs of different loops), ≤ $LOSS_MAX % loss, relay with 1 packet loop (packets/s)"
+    echo "pair1_cpu_64|the same, relay with 1 loop: CPU per million packets (s)"
+    echo "pairn_64|64-byte UDP from the same two clients, relay with ${LOOPS_ALL:-its} packet loops (packets/s)"
+    echo "pairn_cpu_64|the same, relay with ${LOOPS_ALL:-its} loops: CPU per million packets (s)"
     echo "rss_idle|relay RSS, idle after set-up (MB)"
+    echo "anon_idle|relay anonymous memory (RssAnon), idle (MB)"
     echo "rss_load|relay RSS after the rounds (MB)"
+    echo "anon_load|relay anonymous memory (RssAnon) after the rounds (MB)"
     echo "hwm_load|relay peak RSS (VmHWM) after the rounds (MB)"
+}
+
+# median_of METRIC IMPL: the median of IMPL's figures for METRIC ("" without any).
+median_of() {
+    awk -F'\t' -v m="$1" -v i="$2" '$1 == m && $2 == i && $3 ~ /^[0-9.]+$/ { print $3 }' "$RES" |
+        sort -g | awk '{ v[++n] = $1 } END { if (n) print (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2 }'
+}
+
+# growth FROM TO IMPL: median of TO over median of FROM, for IMPL ("n/a" without both).
+growth() {
+    local a b
+    a=$(median_of "$1" "$3")
+    b=$(median_of "$2" "$3")
+    if [[ -n $a && -n $b ]]; then
+        awk -v a="$a" -v b="$b" 'BEGIN { if (a > 0) printf "%.2f\n", b / a; else print "n/a" }'
+    else
+        echo n/a
+    fi
 }
 
 relay_table() {
