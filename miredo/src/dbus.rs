@@ -90,6 +90,7 @@ impl Publisher {
                 .stats
                 .named()
                 .into_iter()
+                .chain(st.path.named())
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
         };

@@ -20,7 +20,7 @@ use teredo::relay::{Action, Outputs, TeredoTunnel};
 use teredo::wire::{TeredoPacket, TeredoPacketRepr};
 use tracing::{debug, warn};
 
-use crate::udp::batch::{BatchSocket, Offloads};
+use crate::udp::batch::{BatchSocket, BatchStats, Offloads};
 use crate::udp::runs::Datagram;
 use crate::udp::side::SideSenders;
 
@@ -31,6 +31,63 @@ pub const BATCH: usize = 64;
 /// Output bytes after which a TUN batch sends what it has so far: a few
 /// super-segments' worth, so the arena (never shrunk) stays small.
 const FLUSH_AT: usize = 256 << 10;
+
+/// How the packet path batched its system calls: the driver's counters,
+/// published in the D-Bus `Counters` next to the tunnel's (docs/dbus.md).
+/// Datagrams per receive call, or packets per tunnel write, show whether the
+/// offloads and batches of docs/datapath.md are at work.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PathStats {
+    /// The UDP socket's system calls, messages and datagrams, each way.
+    pub udp: BatchStats,
+    /// Reads from the tunnel interface that gave a packet.
+    pub tun_reads: u64,
+    /// Packets those reads gave (a super-segment is cut into several).
+    pub tun_read_packets: u64,
+    /// Writes to the tunnel interface (a coalesced run of packets is one).
+    pub tun_writes: u64,
+    /// Packets those writes carried.
+    pub tun_write_packets: u64,
+    /// A relay's loops: datagrams handed to the loop that owns their peer.
+    pub handed_datagrams: u64,
+    /// A relay's loops: tunnel packets handed to the loop that owns their
+    /// peer.
+    pub handed_tun_packets: u64,
+}
+
+impl PathStats {
+    /// Every counter with its D-Bus name.
+    pub fn named(&self) -> [(&'static str, u64); 12] {
+        let u = &self.udp;
+        [
+            ("udp_recv_calls", u.recv_calls),
+            ("udp_recv_messages", u.recv_messages),
+            ("udp_recv_datagrams", u.recv_datagrams),
+            ("udp_send_calls", u.send_calls),
+            ("udp_send_messages", u.send_messages),
+            ("udp_send_datagrams", u.send_datagrams),
+            ("tun_reads", self.tun_reads),
+            ("tun_read_packets", self.tun_read_packets),
+            ("tun_writes", self.tun_writes),
+            ("tun_write_packets", self.tun_write_packets),
+            ("loop_handed_datagrams", self.handed_datagrams),
+            ("loop_handed_tun_packets", self.handed_tun_packets),
+        ]
+    }
+}
+
+impl std::ops::AddAssign<&PathStats> for PathStats {
+    /// Adds another loop's counters (a relay's packet loops, summed).
+    fn add_assign(&mut self, o: &PathStats) {
+        self.udp += &o.udp;
+        self.tun_reads += o.tun_reads;
+        self.tun_read_packets += o.tun_read_packets;
+        self.tun_writes += o.tun_writes;
+        self.tun_write_packets += o.tun_write_packets;
+        self.handed_datagrams += o.handed_datagrams;
+        self.handed_tun_packets += o.handed_tun_packets;
+    }
+}
 
 /// The Teredo UDP socket and the TUN, with their buffers.
 pub struct Pump {
@@ -47,6 +104,8 @@ pub struct Pump {
     routable_errors: bool,
     /// Client with port prediction: the side sockets.
     side: Option<SideSenders>,
+    /// The tunnel interface's share of [`PathStats`].
+    tun_stats: PathStats,
 }
 
 /// Sees each datagram (parsed, and as received) before the tunnel does;
@@ -84,7 +143,16 @@ impl Pump {
             out: Outputs::new(),
             routable_errors: false,
             side: None,
+            tun_stats: PathStats::default(),
         })
+    }
+
+    /// What went through the UDP socket and the tunnel interface so far.
+    pub fn path_stats(&self) -> PathStats {
+        PathStats {
+            udp: self.socket.stats(),
+            ..self.tun_stats
+        }
     }
 
     /// For a relay: ICMPv6 errors go to remote hosts, so each gets the source
@@ -205,7 +273,10 @@ impl Pump {
         let secs = unix_secs();
         for _ in 0..BATCH {
             match self.tun.try_recv_batch(&mut self.tun_rx) {
-                Ok(_) => {}
+                Ok(n) => {
+                    self.tun_stats.tun_reads += 1;
+                    self.tun_stats.tun_read_packets += n as u64;
+                }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) => {
                     self.write_tun().await;
@@ -345,8 +416,13 @@ impl Pump {
         if self.tun_tx.is_empty() {
             return;
         }
-        if let Err(e) = self.tun.send_batch(&mut self.tun_tx).await {
-            warn!("tunnel write error: {e}");
+        let packets = self.tun_tx.len() as u64;
+        match self.tun.send_batch(&mut self.tun_tx).await {
+            Ok(writes) => {
+                self.tun_stats.tun_writes += writes as u64;
+                self.tun_stats.tun_write_packets += packets;
+            }
+            Err(e) => warn!("tunnel write error: {e}"),
         }
     }
 }
@@ -383,4 +459,48 @@ pub fn unix_secs() -> u32 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as u32)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::{BatchStats, PathStats};
+
+    /// The path's counters share the D-Bus `Counters` map with the tunnel's:
+    /// a name used twice would hide one of them.
+    #[test]
+    fn path_counter_names_are_their_own() {
+        let tunnel = teredo::relay::Stats::default().named();
+        let path = PathStats::default().named();
+        let mut seen = HashSet::new();
+        for (name, _) in tunnel.iter().chain(path.iter()) {
+            assert!(seen.insert(*name), "{name} twice");
+        }
+    }
+
+    #[test]
+    fn loops_sum_every_path_counter() {
+        let one = PathStats {
+            udp: BatchStats {
+                recv_calls: 1,
+                recv_messages: 2,
+                recv_datagrams: 3,
+                send_calls: 4,
+                send_messages: 5,
+                send_datagrams: 6,
+            },
+            tun_reads: 7,
+            tun_read_packets: 8,
+            tun_writes: 9,
+            tun_write_packets: 10,
+            handed_datagrams: 11,
+            handed_tun_packets: 12,
+        };
+        let mut sum = one;
+        sum += &one;
+        let doubled: Vec<u64> = one.named().iter().map(|(_, v)| v * 2).collect();
+        let summed: Vec<u64> = sum.named().iter().map(|(_, v)| *v).collect();
+        assert_eq!(summed, doubled);
+    }
 }

@@ -41,6 +41,8 @@ pub struct TunnelStatus {
     pub port_prediction: &'static str,
     /// The packet path's counters, as of the last timer tick.
     pub stats: teredo::relay::Stats,
+    /// How the driver batched that path's system calls, as of the same tick.
+    pub path: crate::pump::PathStats,
 }
 
 impl TunnelStatus {
@@ -61,6 +63,7 @@ impl TunnelStatus {
             port_mapping: "off",
             port_prediction: "off",
             stats: teredo::relay::Stats::default(),
+            path: crate::pump::PathStats::default(),
         }
     }
 

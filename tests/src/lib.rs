@@ -26,6 +26,7 @@ mod netns;
 pub mod portmap;
 mod process;
 mod topology;
+mod tunnel_bus;
 pub mod vm;
 
 pub use check_script::run_check_script;
@@ -33,6 +34,7 @@ pub use process::{Daemon, LabChild};
 pub use teredo;
 pub use teredo::addr::TeredoAddr;
 pub use topology::*;
+pub use tunnel_bus::{busctl, parse_st_dict, tunnel_counter, tunnel_counters, tunnel_property};
 
 /// The repository root (`tests/..`).
 pub fn repo_root() -> PathBuf {

@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use e2e::{
-    nat_public_ip, Daemon, Lab, LabOpts, Nat, TeredoAddr, RELAY_IP, RELAY_IP6, SERVER_IP,
-    TARGET_IP6, TEREDO_IFACE,
+    nat_public_ip, tunnel_counter, tunnel_property, Daemon, Lab, LabOpts, Nat, TeredoAddr,
+    RELAY_IP, RELAY_IP6, SERVER_IP, TARGET_IP6, TEREDO_IFACE,
 };
 
 /// Our relay listens here so a test can aim datagrams at it.
@@ -39,46 +39,6 @@ fn start_relay(lab: &Lab, bus: &str) -> Result<Daemon> {
     Ok(d)
 }
 
-fn busctl(bus: &str, args: &[&str]) -> Result<String> {
-    let out = std::process::Command::new("busctl")
-        .arg(format!("--address={bus}"))
-        .args(args)
-        .output()?;
-    ensure!(
-        out.status.success(),
-        "busctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-fn get_property(bus: &str, prop: &str) -> Result<String> {
-    busctl(
-        bus,
-        &[
-            "get-property",
-            "org.miredo_rs.Miredo1",
-            "/org/miredo_rs/Miredo1/teredo",
-            "org.miredo_rs.Miredo1.Tunnel",
-            prop,
-        ],
-    )
-}
-
-/// One counter out of busctl's `a{st} N "name" value …` rendering.
-fn counter(bus: &str, name: &str) -> Result<u64> {
-    let text = get_property(bus, "Counters")?;
-    let mut words = text.split_whitespace();
-    let quoted = format!("\"{name}\"");
-    while let Some(w) = words.next() {
-        if w == quoted {
-            let v = words.next().context("counter value")?;
-            return Ok(v.parse()?);
-        }
-    }
-    anyhow::bail!("no counter {name} in {text}")
-}
-
 #[test]
 fn our_relay_carries_debian_and_our_clients_to_the_ipv6_host() -> Result<()> {
     let lab = Lab::up(LabOpts::with_nats(&[Nat::PortRestricted, Nat::FullCone]))?;
@@ -109,8 +69,8 @@ fn our_relay_carries_debian_and_our_clients_to_the_ipv6_host() -> Result<()> {
         &["sysctl", "-n", "net.ipv6.conf.teredo.accept_redirects"],
     )?;
     ensure!(redirects.trim() == "0", "accept_redirects {redirects}");
-    ensure!(get_property(&bus, "Mode")?.trim() == "s \"cone\"");
-    ensure!(get_property(&bus, "State")?.trim() == "s \"up\"");
+    ensure!(tunnel_property(&bus, "Mode")?.trim() == "s \"cone\"");
+    ensure!(tunnel_property(&bus, "State")?.trim() == "s \"up\"");
 
     // A Debian client behind a port-restricted NAT, both directions.
     lab.start_debian_client(1)?;
@@ -134,7 +94,7 @@ fn our_relay_carries_debian_and_our_clients_to_the_ipv6_host() -> Result<()> {
     lab.wait_for(
         "peers and counters on D-Bus",
         Duration::from_secs(5),
-        || Ok(get_property(&bus, "Peers")?.trim() != "u 0" && counter(&bus, "to_tun")? > 0),
+        || Ok(tunnel_property(&bus, "Peers")?.trim() != "u 0" && tunnel_counter(&bus, "to_tun")? > 0),
     )?;
     lab.stop(&relay)?;
     let routes = lab.exec_ok("relay", &["ip", "-6", "route", "show"])?;
@@ -172,8 +132,8 @@ fn our_relay_drops_teredo_traffic_from_peers_it_never_contacted() -> Result<()> 
     let bus = lab.dbus_up()?;
     lab.start_debian_server()?;
     let _relay = start_relay(&lab, &bus)?;
-    let before_drop = counter(&bus, "dropped_unknown_peer")?;
-    let before_tun = counter(&bus, "to_tun")?;
+    let before_drop = tunnel_counter(&bus, "dropped_unknown_peer")?;
+    let before_tun = tunnel_counter(&bus, "to_tun")?;
 
     let packet = unsolicited_teredo_packet();
     let hex: String = packet.iter().map(|b| format!("{b:02x}")).collect();
@@ -187,10 +147,10 @@ fn our_relay_drops_teredo_traffic_from_peers_it_never_contacted() -> Result<()> 
     lab.wait_for(
         "five drops counted as unknown peer",
         Duration::from_secs(6),
-        || Ok(counter(&bus, "dropped_unknown_peer")? >= before_drop + 5),
+        || Ok(tunnel_counter(&bus, "dropped_unknown_peer")? >= before_drop + 5),
     )?;
     ensure!(
-        counter(&bus, "to_tun")? == before_tun,
+        tunnel_counter(&bus, "to_tun")? == before_tun,
         "an unsolicited packet reached the tunnel"
     );
     Ok(())
@@ -240,7 +200,7 @@ fn relay_reports_unreachable_from_a_routable_address() -> Result<()> {
         relay.log_text()
     );
     lab.wait_for("the error counted", Duration::from_secs(5), || {
-        Ok(counter(&bus, "icmp_errors")? >= 1)
+        Ok(tunnel_counter(&bus, "icmp_errors")? >= 1)
     })?;
     Ok(())
 }

@@ -12,33 +12,10 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use e2e::{Lab, LabOpts, Nat, TARGET_IP6, TEREDO_IFACE};
+use e2e::{tunnel_counters, Lab, LabOpts, Nat, TARGET_IP6, TEREDO_IFACE};
 
 const LOOPS: &str = "2";
 const PING: Duration = Duration::from_secs(10);
-
-fn counters(bus: &str) -> Result<String> {
-    let out = std::process::Command::new("busctl")
-        .arg(format!("--address={bus}"))
-        .args([
-            "get-property",
-            "org.miredo_rs.Miredo1",
-            "/org/miredo_rs/Miredo1/teredo",
-            "org.miredo_rs.Miredo1.Tunnel",
-            "Counters",
-        ])
-        .output()?;
-    ensure!(out.status.success(), "busctl: {out:?}");
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// The value after `"name"` in busctl's `a{st}` rendering.
-fn counter(text: &str, name: &str) -> Option<u64> {
-    let quoted = format!("\"{name}\"");
-    let mut words = text.split_whitespace();
-    words.find(|w| *w == quoted)?;
-    words.next()?.parse().ok()
-}
 
 #[test]
 fn every_loop_carries_its_peers_both_ways() -> Result<()> {
@@ -108,11 +85,22 @@ fn every_loop_carries_its_peers_both_ways() -> Result<()> {
     }
     // Counted by both loops, summed (published every 2 s).
     lab.wait_for("the summed counters", Duration::from_secs(6), || {
-        let text = counters(&bus)?;
-        Ok(counter(&text, "to_tun").is_some_and(|n| n >= 8)
-            && counter(&text, "tx").is_some_and(|n| n >= 8))
+        let c = tunnel_counters(&bus)?;
+        let at_least = |name: &str, n: u64| c.get(name).is_some_and(|v| *v >= n);
+        Ok(at_least("to_tun", 8)
+            && at_least("tx", 8)
+            && at_least("udp_recv_datagrams", 8)
+            && at_least("tun_write_packets", 8)
+            && at_least("tun_read_packets", 8)
+            && at_least("udp_send_datagrams", 8))
     })
-    .with_context(|| counters(&bus).unwrap_or_default())?;
+    .with_context(|| format!("{:?}", tunnel_counters(&bus)))?;
+    // The same on D-Bus as in the log below: nothing handed between loops.
+    let c = tunnel_counters(&bus)?;
+    ensure!(
+        c.get("loop_handed_datagrams") == Some(&0),
+        "datagrams reached another loop than their owner's: {c:?}"
+    );
     lab.stop(&relay)?;
     let log = relay.log_text();
     ensure!(!log.contains("relay packet loop "), "a loop failed:\n{log}");

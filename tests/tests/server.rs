@@ -9,7 +9,7 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddrV4, UdpSocket};
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use e2e::{nat_public_ip, Daemon, Lab, LabOpts, Nat, TeredoAddr, SERVER_IP};
+use e2e::{nat_public_ip, parse_st_dict, Daemon, Lab, LabOpts, Nat, TeredoAddr, SERVER_IP};
 use teredo::addr::{CONE_LINK_LOCAL, DEFAULT_PREFIX};
 use teredo::wire::{
     emit_rs, EchoKind, EchoRepr, RouterAdvertisement, RouterSolicitation, TeredoPrefixInfo,
@@ -54,17 +54,7 @@ fn busctl(lab: &Lab, args: &[&str]) -> Result<String> {
     let bus = lab
         .dbus_address()
         .ok_or_else(|| anyhow!("lab bus not up"))?;
-    let out = std::process::Command::new("busctl")
-        .arg(format!("--address={bus}"))
-        .args(args)
-        .output()
-        .context("running busctl")?;
-    ensure!(
-        out.status.success(),
-        "busctl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    Ok(e2e::busctl(&bus, args)?.trim().to_owned())
 }
 
 /// A `t` property of the server object.
@@ -87,11 +77,7 @@ fn drops(lab: &Lab) -> Result<BTreeMap<String, u64>> {
             "DroppedByReason",
         ],
     )?;
-    let mut words = out.split_whitespace().skip(2);
-    let mut map = BTreeMap::new();
-    while let (Some(k), Some(v)) = (words.next(), words.next()) {
-        map.insert(k.trim_matches('"').to_owned(), v.parse()?);
-    }
+    let map = parse_st_dict(&out)?;
     ensure!(!map.is_empty(), "no drop reasons in {out:?}");
     Ok(map)
 }

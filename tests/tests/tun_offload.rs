@@ -4,6 +4,7 @@
 //! to the IPv6-only host through our relay and to Debian's client directly,
 //! every byte compared.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::io::{Read, Write};
 use std::net::{Ipv6Addr, SocketAddrV6, TcpListener, TcpStream};
@@ -12,13 +13,22 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, ensure, Context, Result};
-use e2e::{our_bin, Daemon, Lab, LabOpts, Nat, TARGET_IP6, TEREDO_IFACE};
+use e2e::{
+    our_bin, tunnel_counter, tunnel_counters, Daemon, Lab, LabOpts, Nat, TARGET_IP6, TEREDO_IFACE,
+};
 
 const BYTES: usize = 4 << 20;
 
 /// Starts our `miredo` in `node` as `name`, with `MIREDO_TUN_OFFLOAD=0`
-/// in its environment unless `offload`.
-fn start_ours(lab: &Lab, node: &str, name: &str, conf: &str, offload: bool) -> Result<Daemon> {
+/// in its environment unless `offload`, and on `bus` if given.
+fn start_ours(
+    lab: &Lab,
+    node: &str,
+    name: &str,
+    conf: &str,
+    offload: bool,
+    bus: Option<&str>,
+) -> Result<Daemon> {
     let conf = lab.write_conf(&format!("{name}.conf"), conf)?;
     let pidfile = lab.state_dir().join("run").join(format!("{name}.pid"));
     let bin = our_bin("miredo");
@@ -32,26 +42,28 @@ fn start_ours(lab: &Lab, node: &str, name: &str, conf: &str, offload: bool) -> R
     } else {
         "MIREDO_TUN_OFFLOAD=0"
     };
-    let cmd = [
-        OsStr::new("/usr/bin/env"),
-        OsStr::new(switch),
+    let bus = bus.map(|b| format!("DBUS_SYSTEM_BUS_ADDRESS={b}"));
+    let mut cmd = vec![OsStr::new("/usr/bin/env"), OsStr::new(switch)];
+    cmd.extend(bus.as_deref().map(OsStr::new));
+    cmd.extend([
         bin.as_os_str(),
         OsStr::new("-f"),
         OsStr::new("-p"),
         pidfile.as_os_str(),
         OsStr::new("-c"),
         conf.as_os_str(),
-    ];
+    ]);
     lab.start(node, name, &cmd)
 }
 
-/// The lab with Debian's server, our relay and our client in `cl1`, all
-/// with offloads on or off, and Debian's client in `cl2`.
+/// The lab with Debian's server, our relay (on the lab's bus) and our client
+/// in `cl1`, all with offloads on or off, and Debian's client in `cl2`.
 fn lab_with(offload: bool) -> Result<(Lab, Daemon, Daemon)> {
     let lab = Lab::up(LabOpts::with_nats(&[Nat::FullCone, Nat::RestrictedCone]))?;
+    let bus = lab.dbus_up()?;
     lab.start_debian_server()?;
     let relay_conf = format!("RelayType relay\nInterfaceName {TEREDO_IFACE}\n");
-    let relay = start_ours(&lab, "relay", "our-relay", &relay_conf, offload)?;
+    let relay = start_ours(&lab, "relay", "our-relay", &relay_conf, offload, Some(&bus))?;
     lab.wait_for(
         "our relay to route 2001::/32",
         Duration::from_secs(5),
@@ -62,7 +74,7 @@ fn lab_with(offload: bool) -> Result<(Lab, Daemon, Daemon)> {
         },
     )
     .with_context(|| relay.log_text())?;
-    let client = start_ours(&lab, "cl1", "our-client1", &Lab::client_conf(), offload)?;
+    let client = start_ours(&lab, "cl1", "our-client1", &Lab::client_conf(), offload, None)?;
     Ok((lab, relay, client))
 }
 
@@ -134,6 +146,19 @@ fn offload_line(d: &Daemon) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The relay's `Counters` once they count the client -> host transfer
+/// (published every 2 s): its segments, written to the relay's tunnel.
+fn relay_counters_after_transfer(lab: &Lab) -> Result<BTreeMap<String, u64>> {
+    let bus = lab.dbus_address().context("no bus")?;
+    // BYTES in segments of at most 1220 bytes of payload.
+    let segments = (BYTES / 1220) as u64;
+    lab.wait_for("the transfer in the relay's counters", Duration::from_secs(6), || {
+        Ok(tunnel_counter(&bus, "tun_write_packets")? >= segments)
+    })
+    .with_context(|| format!("{:?}", tunnel_counters(&bus)))?;
+    tunnel_counters(&bus)
+}
+
 #[test]
 fn tcp_through_our_client_and_relay_with_tun_offloads() -> Result<()> {
     let (lab, relay, ours) = lab_with(true)?;
@@ -152,6 +177,13 @@ fn tcp_through_our_client_and_relay_with_tun_offloads() -> Result<()> {
     lab.wait_ping6("cl2", a, Duration::from_secs(10))?;
 
     tcp_transfer(&lab, "cl1", "tgt", TARGET_IP6, 5001).context("ours -> relay -> host")?;
+    // The relay wrote the client's segments to its tunnel coalesced: fewer
+    // writes than packets (D-Bus `Counters`, docs/dbus.md).
+    let c = relay_counters_after_transfer(&lab)?;
+    ensure!(
+        c["tun_writes"] < c["tun_write_packets"],
+        "no coalesced tunnel write: {c:?}"
+    );
     tcp_transfer(&lab, "tgt", "cl1", a, 5002).context("host -> relay -> ours")?;
     tcp_transfer(&lab, "cl1", "cl2", b, 5003).context("ours -> Debian's client")?;
     tcp_transfer(&lab, "cl2", "cl1", a, 5004).context("Debian's client -> ours")?;
@@ -169,6 +201,12 @@ fn tcp_through_our_client_and_relay_with_tun_offloads_forced_off() -> Result<()>
     }
     lab.wait_ping6("cl1", TARGET_IP6, Duration::from_secs(10))?;
     tcp_transfer(&lab, "cl1", "tgt", TARGET_IP6, 5001).context("ours -> relay -> host")?;
+    // Without offloads every packet is a write of its own, each way.
+    let c = relay_counters_after_transfer(&lab)?;
+    ensure!(
+        c["tun_writes"] == c["tun_write_packets"] && c["tun_reads"] == c["tun_read_packets"],
+        "a tunnel write or read of several packets with offloads off: {c:?}"
+    );
     tcp_transfer(&lab, "tgt", "cl1", a, 5002).context("host -> relay -> ours")?;
     Ok(())
 }

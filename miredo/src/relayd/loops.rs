@@ -30,7 +30,7 @@ use tracing::{debug, error, info, warn};
 
 use crate::client::{Control, Stop};
 use crate::dbus::Publisher;
-use crate::pump::{HandedOver, Pump, BATCH};
+use crate::pump::{HandedOver, PathStats, Pump, BATCH};
 use crate::status::TunnelStatus;
 use crate::udp::steer;
 
@@ -82,9 +82,9 @@ const DST: usize = 24;
 struct Counts {
     stats: Stats,
     peers: u32,
-    /// Datagrams and tunnel packets this loop handed to their owner.
-    handed_udp: u64,
-    handed_tun: u64,
+    /// Its system calls, and the datagrams and tunnel packets it handed to
+    /// their owner.
+    path: PathStats,
 }
 
 /// What a loop needs besides its socket and tunnel queue.
@@ -114,13 +114,16 @@ async fn packet_loop(mut ctx: LoopCtx, mut pump: Pump, mut tunnel: TeredoTunnel)
     let mut count_at = Instant::now() + COUNT_EVERY;
     let mut handed = Vec::with_capacity(BATCH);
     let (mut handed_udp, mut handed_tun) = (0u64, 0u64);
-    let publish = |tunnel: &TeredoTunnel, udp: u64, tun: u64| {
+    let publish = |tunnel: &TeredoTunnel, pump: &Pump, udp: u64, tun: u64| {
         let mut counts = ctx.counts.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(c) = counts.get_mut(ctx.index as usize) {
             c.stats = *tunnel.stats();
             c.peers = u32::try_from(tunnel.peers().len()).unwrap_or(u32::MAX);
-            c.handed_udp = udp;
-            c.handed_tun = tun;
+            c.path = PathStats {
+                handed_datagrams: udp,
+                handed_tun_packets: tun,
+                ..pump.path_stats()
+            };
         }
     };
     loop {
@@ -132,7 +135,7 @@ async fn packet_loop(mut ctx: LoopCtx, mut pump: Pump, mut tunnel: TeredoTunnel)
         let (index, loops, prefix) = (ctx.index, ctx.loops, ctx.prefix);
         tokio::select! {
             _ = ctx.stop.changed() => {
-                publish(&tunnel, handed_udp, handed_tun);
+                publish(&tunnel, &pump, handed_udp, handed_tun);
                 return Ok(());
             }
             r = pump.udp_readable() => {
@@ -187,7 +190,7 @@ async fn packet_loop(mut ctx: LoopCtx, mut pump: Pump, mut tunnel: TeredoTunnel)
                 pump.timeout(&mut tunnel, now).await;
                 if now >= count_at {
                     count_at = now + COUNT_EVERY;
-                    publish(&tunnel, handed_udp, handed_tun);
+                    publish(&tunnel, &pump, handed_udp, handed_tun);
                 }
             }
         }
@@ -318,16 +321,21 @@ pub async fn run(
                 break Err(e);
             }
             _ = publish.tick() => {
-                let (stats, peers) = {
+                let (stats, path, peers) = {
                     let counts = counts.lock().unwrap_or_else(PoisonError::into_inner);
-                    counts.iter().fold((Stats::default(), 0u32), |(mut s, p), c| {
-                        s += &c.stats;
-                        (s, p.saturating_add(c.peers))
-                    })
+                    counts.iter().fold(
+                        (Stats::default(), PathStats::default(), 0u32),
+                        |(mut s, mut q, p), c| {
+                            s += &c.stats;
+                            q += &c.path;
+                            (s, q, p.saturating_add(c.peers))
+                        },
+                    )
                 };
-                if peers != status.peers || stats != status.stats {
+                if peers != status.peers || stats != status.stats || path != status.path {
                     status.peers = peers;
                     status.stats = stats;
+                    status.path = path;
                     bus.update(status).await;
                 }
             }
@@ -344,9 +352,9 @@ pub async fn run(
     })
     .await;
     let counts = counts.lock().unwrap_or_else(PoisonError::into_inner);
-    let (udp, tun) = counts
-        .iter()
-        .fold((0, 0), |(u, t), c| (u + c.handed_udp, t + c.handed_tun));
+    let (udp, tun) = counts.iter().fold((0, 0), |(u, t), c| {
+        (u + c.path.handed_datagrams, t + c.path.handed_tun_packets)
+    });
     info!("Packet loops handed {udp} datagrams and {tun} tunnel packets to one another");
     result
 }

@@ -70,6 +70,18 @@ pub struct BatchStats {
     pub send_datagrams: u64,
 }
 
+impl std::ops::AddAssign<&BatchStats> for BatchStats {
+    /// Adds another socket's counts (a relay's packet loops, summed).
+    fn add_assign(&mut self, o: &BatchStats) {
+        self.recv_calls += o.recv_calls;
+        self.recv_messages += o.recv_messages;
+        self.recv_datagrams += o.recv_datagrams;
+        self.send_calls += o.send_calls;
+        self.send_messages += o.send_messages;
+        self.send_datagrams += o.send_datagrams;
+    }
+}
+
 /// The UDP socket and its batch buffers.
 pub struct BatchSocket {
     socket: UdpSocket,
