@@ -66,11 +66,12 @@ mod tests {
     use super::parse_st_dict;
 
     #[test]
-    fn busctl_dictionaries_parse() {
-        let m = parse_st_dict("a{st} 2 \"rx\" 5 \"tx\" 7\n").unwrap();
+    fn busctl_dictionaries_parse() -> anyhow::Result<()> {
+        let m = parse_st_dict("a{st} 2 \"rx\" 5 \"tx\" 7\n")?;
         assert_eq!(m.get("rx"), Some(&5));
         assert_eq!(m.get("tx"), Some(&7));
         assert!(parse_st_dict("a{st} 2 \"rx\" 5").is_err());
         assert!(parse_st_dict("u 3").is_err());
+        Ok(())
     }
 }

@@ -94,7 +94,10 @@ fn our_relay_carries_debian_and_our_clients_to_the_ipv6_host() -> Result<()> {
     lab.wait_for(
         "peers and counters on D-Bus",
         Duration::from_secs(5),
-        || Ok(tunnel_property(&bus, "Peers")?.trim() != "u 0" && tunnel_counter(&bus, "to_tun")? > 0),
+        || {
+            Ok(tunnel_property(&bus, "Peers")?.trim() != "u 0"
+                && tunnel_counter(&bus, "to_tun")? > 0)
+        },
     )?;
     lab.stop(&relay)?;
     let routes = lab.exec_ok("relay", &["ip", "-6", "route", "show"])?;

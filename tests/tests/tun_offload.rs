@@ -74,7 +74,14 @@ fn lab_with(offload: bool) -> Result<(Lab, Daemon, Daemon)> {
         },
     )
     .with_context(|| relay.log_text())?;
-    let client = start_ours(&lab, "cl1", "our-client1", &Lab::client_conf(), offload, None)?;
+    let client = start_ours(
+        &lab,
+        "cl1",
+        "our-client1",
+        &Lab::client_conf(),
+        offload,
+        None,
+    )?;
     Ok((lab, relay, client))
 }
 
@@ -152,9 +159,11 @@ fn relay_counters_after_transfer(lab: &Lab) -> Result<BTreeMap<String, u64>> {
     let bus = lab.dbus_address().context("no bus")?;
     // BYTES in segments of at most 1220 bytes of payload.
     let segments = (BYTES / 1220) as u64;
-    lab.wait_for("the transfer in the relay's counters", Duration::from_secs(6), || {
-        Ok(tunnel_counter(&bus, "tun_write_packets")? >= segments)
-    })
+    lab.wait_for(
+        "the transfer in the relay's counters",
+        Duration::from_secs(6),
+        || Ok(tunnel_counter(&bus, "tun_write_packets")? >= segments),
+    )
     .with_context(|| format!("{:?}", tunnel_counters(&bus)))?;
     tunnel_counters(&bus)
 }
