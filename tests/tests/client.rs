@@ -6,7 +6,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use e2e::{nat_public_ip, Lab, LabOpts, Nat, TeredoAddr, SERVER_IP, TARGET_IP6, TEREDO_IFACE};
+use e2e::{
+    busctl, nat_public_ip, tunnel_counters, tunnel_property, Lab, LabOpts, Nat, TeredoAddr,
+    SERVER_IP, TARGET_IP6, TEREDO_IFACE,
+};
 
 fn lab_with_peers(nats: &[Nat]) -> Result<Lab> {
     let lab = Lab::up(LabOpts::with_nats(nats))?;
@@ -267,23 +270,8 @@ fn dbus_shows_state_and_signals_address_changes() -> Result<()> {
         Some(&bus),
     )?;
     let first = lab.wait_teredo_addr("cl1", Duration::from_secs(5))?;
-    let busctl = |args: &[&str]| -> Result<String> {
-        let out = std::process::Command::new("busctl")
-            .arg(format!("--address={bus}"))
-            .args(args)
-            .output()?;
-        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-    };
     let path = "/org/miredo_rs/Miredo1/teredo";
-    let get = |prop: &str| {
-        busctl(&[
-            "get-property",
-            "org.miredo_rs.Miredo1",
-            path,
-            "org.miredo_rs.Miredo1.Tunnel",
-            prop,
-        ])
-    };
+    let get = |prop: &str| tunnel_property(&bus, prop);
     lab.wait_for("State up on D-Bus", Duration::from_secs(5), || {
         Ok(get("State")?.trim() == "s \"up\"")
     })
@@ -291,7 +279,7 @@ fn dbus_shows_state_and_signals_address_changes() -> Result<()> {
     assert_eq!(get("Address")?.trim(), format!("s \"{first}\""));
     assert_eq!(get("InterfaceName")?.trim(), "s \"teredo\"");
     assert_eq!(get("Mtu")?.trim(), "u 1280");
-    let intro = busctl(&["introspect", "org.miredo_rs.Miredo1", path])?;
+    let intro = busctl(&bus, &["introspect", "org.miredo_rs.Miredo1", path])?;
     for member in [
         "AddressChanged",
         "Requalify",
@@ -304,6 +292,23 @@ fn dbus_shows_state_and_signals_address_changes() -> Result<()> {
             "introspection lacks {member}:\n{intro}"
         );
     }
+
+    // Traffic reaches the counters, the tunnel's and the packet path's, at
+    // the client's next timer tick (the relay's peer timers: seconds).
+    for _ in 0..3 {
+        lab.wait_ping6("cl1", TARGET_IP6, Duration::from_secs(10))?;
+    }
+    lab.wait_for("the pings in the counters", Duration::from_secs(10), || {
+        let c = tunnel_counters(&bus)?;
+        let at_least = |name: &str, n: u64| c.get(name).is_some_and(|v| *v >= n);
+        Ok(at_least("tx", 3)
+            && at_least("to_tun", 3)
+            && at_least("udp_send_datagrams", 3)
+            && at_least("udp_recv_datagrams", 3)
+            && at_least("tun_read_packets", 3)
+            && at_least("tun_write_packets", 3))
+    })
+    .with_context(|| format!("{:?}", tunnel_counters(&bus)))?;
 
     // A subscriber sees AddressChanged when the address changes.
     let monitor = lab.spawn(
