@@ -34,7 +34,9 @@ pub use process::{Daemon, LabChild};
 pub use teredo;
 pub use teredo::addr::TeredoAddr;
 pub use topology::*;
-pub use tunnel_bus::{busctl, parse_st_dict, tunnel_counter, tunnel_counters, tunnel_property};
+pub use tunnel_bus::{
+    busctl, counts_at_least, parse_st_dict, tunnel_counter, tunnel_counters, tunnel_property,
+};
 
 /// The repository root (`tests/..`).
 pub fn repo_root() -> PathBuf {

@@ -45,6 +45,13 @@ pub fn tunnel_counter(bus: &str, name: &str) -> Result<u64> {
         .with_context(|| format!("no counter {name} in {all:?}"))
 }
 
+/// Whether every named counter in `counters` is at least its minimum.
+pub fn counts_at_least(counters: &BTreeMap<String, u64>, minima: &[(&str, u64)]) -> bool {
+    minima
+        .iter()
+        .all(|(name, min)| counters.get(*name).is_some_and(|v| v >= min))
+}
+
 /// busctl's rendering of an `a{st}` (`a{st} 2 "rx" 5 "tx" 7`) as a map.
 pub fn parse_st_dict(text: &str) -> Result<BTreeMap<String, u64>> {
     let mut words = text.split_whitespace();
@@ -63,7 +70,7 @@ pub fn parse_st_dict(text: &str) -> Result<BTreeMap<String, u64>> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_st_dict;
+    use super::{counts_at_least, parse_st_dict};
 
     #[test]
     fn busctl_dictionaries_parse() -> anyhow::Result<()> {
@@ -72,6 +79,9 @@ mod tests {
         assert_eq!(m.get("tx"), Some(&7));
         assert!(parse_st_dict("a{st} 2 \"rx\" 5").is_err());
         assert!(parse_st_dict("u 3").is_err());
+        assert!(counts_at_least(&m, &[("rx", 5), ("tx", 1)]));
+        assert!(!counts_at_least(&m, &[("rx", 6)]));
+        assert!(!counts_at_least(&m, &[("absent", 0)]));
         Ok(())
     }
 }

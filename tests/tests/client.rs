@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
 use e2e::{
-    busctl, nat_public_ip, tunnel_counters, tunnel_property, Lab, LabOpts, Nat, TeredoAddr,
-    SERVER_IP, TARGET_IP6, TEREDO_IFACE,
+    busctl, counts_at_least, nat_public_ip, tunnel_counters, tunnel_property, Lab, LabOpts, Nat,
+    TeredoAddr, SERVER_IP, TARGET_IP6, TEREDO_IFACE,
 };
 
 fn lab_with_peers(nats: &[Nat]) -> Result<Lab> {
@@ -299,14 +299,15 @@ fn dbus_shows_state_and_signals_address_changes() -> Result<()> {
         lab.wait_ping6("cl1", TARGET_IP6, Duration::from_secs(10))?;
     }
     lab.wait_for("the pings in the counters", Duration::from_secs(10), || {
-        let c = tunnel_counters(&bus)?;
-        let at_least = |name: &str, n: u64| c.get(name).is_some_and(|v| *v >= n);
-        Ok(at_least("tx", 3)
-            && at_least("to_tun", 3)
-            && at_least("udp_send_datagrams", 3)
-            && at_least("udp_recv_datagrams", 3)
-            && at_least("tun_read_packets", 3)
-            && at_least("tun_write_packets", 3))
+        let minima = [
+            ("tx", 3),
+            ("to_tun", 3),
+            ("udp_send_datagrams", 3),
+            ("udp_recv_datagrams", 3),
+            ("tun_read_packets", 3),
+            ("tun_write_packets", 3),
+        ];
+        Ok(counts_at_least(&tunnel_counters(&bus)?, &minima))
     })
     .with_context(|| format!("{:?}", tunnel_counters(&bus)))?;
 

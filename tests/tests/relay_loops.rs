@@ -12,7 +12,7 @@
 use std::time::Duration;
 
 use anyhow::{ensure, Context, Result};
-use e2e::{tunnel_counters, Lab, LabOpts, Nat, TARGET_IP6, TEREDO_IFACE};
+use e2e::{counts_at_least, tunnel_counters, Lab, LabOpts, Nat, TARGET_IP6, TEREDO_IFACE};
 
 const LOOPS: &str = "2";
 const PING: Duration = Duration::from_secs(10);
@@ -85,14 +85,15 @@ fn every_loop_carries_its_peers_both_ways() -> Result<()> {
     }
     // Counted by both loops, summed (published every 2 s).
     lab.wait_for("the summed counters", Duration::from_secs(6), || {
-        let c = tunnel_counters(&bus)?;
-        let at_least = |name: &str, n: u64| c.get(name).is_some_and(|v| *v >= n);
-        Ok(at_least("to_tun", 8)
-            && at_least("tx", 8)
-            && at_least("udp_recv_datagrams", 8)
-            && at_least("tun_write_packets", 8)
-            && at_least("tun_read_packets", 8)
-            && at_least("udp_send_datagrams", 8))
+        let minima = [
+            ("to_tun", 8),
+            ("tx", 8),
+            ("udp_recv_datagrams", 8),
+            ("tun_write_packets", 8),
+            ("tun_read_packets", 8),
+            ("udp_send_datagrams", 8),
+        ];
+        Ok(counts_at_least(&tunnel_counters(&bus)?, &minima))
     })
     .with_context(|| format!("{:?}", tunnel_counters(&bus)))?;
     // The same on D-Bus as in the log below: nothing handed between loops.
