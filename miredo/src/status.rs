@@ -46,6 +46,21 @@ pub struct TunnelStatus {
 }
 
 impl TunnelStatus {
+    /// Takes the packet path's latest counts; true when any of them changed,
+    /// so that the caller publishes them.
+    pub fn take_counts(
+        &mut self,
+        peers: u32,
+        stats: teredo::relay::Stats,
+        path: crate::pump::PathStats,
+    ) -> bool {
+        let changed = (peers, stats, path) != (self.peers, self.stats, self.path);
+        self.peers = peers;
+        self.stats = stats;
+        self.path = path;
+        changed
+    }
+
     /// A tunnel that is down.
     pub fn new(iface: String, ifindex: u32) -> Self {
         TunnelStatus {

@@ -332,14 +332,7 @@ pub async fn run(
                 // The peer count is published at timer ticks (at least every
                 // refresh), not per packet: it costs a lock and maybe a D-Bus call.
                 let peers = u32::try_from(tunnel.peers().len()).unwrap_or(u32::MAX);
-                let path = pump.path_stats();
-                if peers != tun_status.peers
-                    || *tunnel.stats() != tun_status.stats
-                    || path != tun_status.path
-                {
-                    tun_status.peers = peers;
-                    tun_status.stats = *tunnel.stats();
-                    tun_status.path = path;
+                if tun_status.take_counts(peers, *tunnel.stats(), pump.path_stats()) {
                     status.update(&tun_status).await;
                 }
             }

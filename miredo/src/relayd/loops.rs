@@ -332,10 +332,7 @@ pub async fn run(
                         },
                     )
                 };
-                if peers != status.peers || stats != status.stats || path != status.path {
-                    status.peers = peers;
-                    status.stats = stats;
-                    status.path = path;
+                if status.take_counts(peers, stats, path) {
                     bus.update(status).await;
                 }
             }

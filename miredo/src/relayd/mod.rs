@@ -160,14 +160,7 @@ pub async fn run(
                 if now >= publish_at {
                     publish_at = now + PUBLISH_EVERY;
                     let peers = u32::try_from(tunnel.peers().len()).unwrap_or(u32::MAX);
-                    let path = pump.path_stats();
-                    if peers != status.peers
-                        || *tunnel.stats() != status.stats
-                        || path != status.path
-                    {
-                        status.peers = peers;
-                        status.stats = *tunnel.stats();
-                        status.path = path;
+                    if status.take_counts(peers, *tunnel.stats(), pump.path_stats()) {
                         bus.update(&status).await;
                     }
                 }
